@@ -1,0 +1,153 @@
+package dev.turnout.broker;
+
+import com.hivemq.embedded.EmbeddedExtension;
+import com.hivemq.embedded.EmbeddedHiveMQ;
+import dev.turnout.broker.internal.TurnoutExtensionMain;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * HiveMQ Community Edition running inside the orchestrator's JVM, with file persistence under
+ * {@code dataDir} (retained desired states and sessions survive a restart) and the Turnout
+ * security extension loaded.
+ */
+public final class EmbeddedBroker implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedBroker.class);
+    private static final long START_TIMEOUT_SECONDS = 60;
+
+    private final EmbeddedHiveMQ hivemq;
+    private final String bindAddress;
+    private final int port;
+
+    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port) {
+        this.hivemq = hivemq;
+        this.bindAddress = bindAddress;
+        this.port = port;
+    }
+
+    /**
+     * Starts the broker and returns once it accepts connections.
+     *
+     * @param dataDir     where the broker keeps its configuration, persistence and logs
+     * @param bindAddress address of the MQTT listener, e.g. {@code 0.0.0.0}
+     * @param port        MQTT TCP port; 0 picks a free one
+     */
+    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port) throws Exception {
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(bindAddress, "bindAddress");
+        int chosenPort = port == 0 ? freePort(bindAddress) : port;
+        requirePortFree(bindAddress, chosenPort);
+
+        Path root = dataDir.toAbsolutePath();
+        Path conf = Files.createDirectories(root.resolve("conf"));
+        Path data = Files.createDirectories(root.resolve("data"));
+        Path extensions = Files.createDirectories(root.resolve("extensions"));
+        Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort), StandardCharsets.UTF_8);
+
+        EmbeddedExtension extension = EmbeddedExtension.builder()
+                .withId("turnout-security")
+                .withName("Turnout security")
+                .withVersion("0.1.0")
+                .withAuthor("Turnout")
+                .withPriority(1000)
+                .withStartPriority(1000)
+                .withExtensionMain(new TurnoutExtensionMain())
+                .build();
+
+        EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder()
+                .withConfigurationFolder(conf)
+                .withDataFolder(data)
+                .withExtensionsFolder(extensions)
+                .withEmbeddedExtension(extension)
+                .build();
+        try {
+            // start().join() hangs forever when the heap is too small (STACK.md pitfall 8)
+            hivemq.start().get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            closeQuietly(hivemq);
+            throw new IllegalStateException("embedded MQTT broker did not start within " + START_TIMEOUT_SECONDS + " s", e);
+        } catch (Exception e) {
+            closeQuietly(hivemq);
+            throw e;
+        }
+        LOG.info("embedded MQTT broker listening on {}:{}", bindAddress, chosenPort);
+        return new EmbeddedBroker(hivemq, bindAddress, chosenPort);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** URL a client on this host uses, e.g. {@code tcp://127.0.0.1:1883}. */
+    public String url() {
+        String host = "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "127.0.0.1" : bindAddress;
+        return "tcp://" + host + ":" + port;
+    }
+
+    @Override
+    public void close() {
+        try {
+            hivemq.stop().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("embedded MQTT broker did not stop cleanly: {}", e.toString());
+        } finally {
+            closeQuietly(hivemq);
+        }
+    }
+
+    private static void closeQuietly(EmbeddedHiveMQ hivemq) {
+        try {
+            hivemq.close();
+        } catch (Exception ignored) {
+            // already reported or stopping anyway
+        }
+    }
+
+    static String configXml(String bindAddress, int port) {
+        return """
+                <?xml version="1.0"?>
+                <hivemq>
+                    <listeners>
+                        <tcp-listener>
+                            <port>%d</port>
+                            <bind-address>%s</bind-address>
+                        </tcp-listener>
+                    </listeners>
+                    <persistence>
+                        <mode>file</mode>
+                    </persistence>
+                    <anonymous-usage-statistics>
+                        <enabled>false</enabled>
+                    </anonymous-usage-statistics>
+                </hivemq>
+                """.formatted(port, bindAddress);
+    }
+
+    private static int freePort(String bindAddress) throws IOException {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new InetSocketAddress(bindAddress, 0));
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void requirePortFree(String bindAddress, int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new InetSocketAddress(bindAddress, port));
+        } catch (IOException e) {
+            throw new IllegalStateException("MQTT port " + port + " on " + bindAddress
+                    + " is already in use: is another broker running? Use --mqtt-port or --broker-url", e);
+        }
+    }
+}

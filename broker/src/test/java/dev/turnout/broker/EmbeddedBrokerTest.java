@@ -1,0 +1,105 @@
+package dev.turnout.broker;
+
+import org.eclipse.paho.mqttv5.client.MqttClient;
+import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
+import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.common.MqttException;
+import org.eclipse.paho.mqttv5.common.MqttMessage;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class EmbeddedBrokerTest {
+
+    @TempDir
+    static Path dir;
+    static EmbeddedBroker broker;
+
+    @BeforeAll
+    static void start() throws Exception {
+        broker = EmbeddedBroker.start(dir, "127.0.0.1", 0);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    @Test
+    void retainedMessageReachesALateSubscriber() throws Exception {
+        MqttClient publisher = connect("orchestrator");
+        MqttMessage message = new MqttMessage("desired".getBytes(StandardCharsets.UTF_8));
+        message.setQos(1);
+        message.setRetained(true);
+        publisher.publish("turnout/v1/devices/pi-1/desired", message);
+        publisher.disconnect();
+        publisher.close();
+
+        MqttClient device = connect("pi-1");
+        BlockingQueue<String> received = new ArrayBlockingQueue<>(4);
+        device.setCallback(new CollectingCallback(received));
+        device.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
+                new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/devices/pi-1/desired", 1)});
+        assertThat(received.poll(10, TimeUnit.SECONDS)).isEqualTo("desired");
+        device.disconnect();
+        device.close();
+    }
+
+    @Test
+    void clientIdWithWildcardIsRefused() {
+        assertThatThrownBy(() -> connect("pi+1")).isInstanceOf(MqttException.class);
+    }
+
+    @Test
+    void secondBrokerOnTheSamePortFailsWithAClearMessage(@TempDir Path other) {
+        assertThatThrownBy(() -> EmbeddedBroker.start(other, "127.0.0.1", broker.port()))
+                .hasMessageContaining("already in use");
+    }
+
+    private static MqttClient connect(String clientId) throws MqttException {
+        MqttClient client = new MqttClient(broker.url(), clientId, new MemoryPersistence());
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setConnectionTimeout(10);
+        client.connect(options);
+        return client;
+    }
+
+    private record CollectingCallback(BlockingQueue<String> received) implements org.eclipse.paho.mqttv5.client.MqttCallback {
+        @Override
+        public void messageArrived(String topic, MqttMessage message) {
+            received.add(new String(message.getPayload(), StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void disconnected(org.eclipse.paho.mqttv5.client.MqttDisconnectResponse response) {
+        }
+
+        @Override
+        public void mqttErrorOccurred(MqttException exception) {
+        }
+
+        @Override
+        public void deliveryComplete(org.eclipse.paho.mqttv5.client.IMqttToken token) {
+        }
+
+        @Override
+        public void connectComplete(boolean reconnect, String serverURI) {
+        }
+
+        @Override
+        public void authPacketArrived(int reasonCode, org.eclipse.paho.mqttv5.common.packet.MqttProperties properties) {
+        }
+    }
+}
