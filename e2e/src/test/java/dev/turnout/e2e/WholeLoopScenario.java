@@ -1,0 +1,234 @@
+package dev.turnout.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.edge.app.EdgeConfig;
+import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.orchestrator.app.ServerOptions;
+import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The whole loop on real parts, as an operator would drive it with the CLI: an orchestrator, two
+ * edge daemons sharing this machine's Docker engine, three releases built from busybox-static
+ * (v1 and v2 healthy, v3 failing its health check), deployed in waves.
+ */
+abstract class WholeLoopScenario {
+
+    /** Where the devices' MQTT traffic goes. */
+    protected abstract String startBroker(Path dir) throws Exception;
+
+    /** Null: the orchestrator embeds its own broker. */
+    protected abstract boolean embedsBroker();
+
+    protected void stopBroker() throws Exception {
+    }
+
+    @TempDir
+    Path work;
+
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+    private final String deviceA = "e2e-" + run + "-a";
+    private final String deviceB = "e2e-" + run + "-b";
+    private final String imageRepo = "turnout-e2e/web-" + run;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final ObjectMapper json = new ObjectMapper();
+    private TurnoutServer server;
+
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void threeReleasesCanaryRollsBackByItselfAndTheSecondDeviceIsNeverTouched() throws Exception {
+        Requirements.dockerEngine();
+        Requirements.busybox();
+
+        String externalBroker = startBroker(work.resolve("broker"));
+        int mqttPort = Mosquitto.freePort();
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, mqttPort, "127.0.0.1",
+                embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX));
+        toClose.add(server::close);
+        String brokerUrl = server.brokerUrl();
+
+        // enroll two devices; the YAML the CLI writes is all a device needs
+        assertThat(cli("device", "enroll", deviceA, "--label", "site=attic", "--out", work.resolve("a.yaml").toString()).code).isZero();
+        assertThat(cli("device", "enroll", deviceB, "--label", "site=attic", "--out", work.resolve("b.yaml").toString()).code).isZero();
+        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(work.resolve("a.yaml")), work.resolve("edge-a"));
+        toClose.add(edgeA::close);
+        EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(work.resolve("b.yaml")), work.resolve("edge-b"));
+        toClose.add(edgeB::close);
+        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults());
+        toClose.add(monitor);
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 2);
+
+        // three releases from real image archives
+        String platform = TestImages.enginePlatform();
+        Path spec = work.resolve("web.yaml");
+        Files.writeString(spec, """
+                container:
+                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+                  env: {MODE: production}
+                  network: none
+                  restart: unless-stopped
+                health:
+                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
+                  interval: 500ms
+                  timeout: 2s
+                  retries: 3
+                  soak: 2s
+                """, StandardCharsets.UTF_8);
+        for (String[] release : new String[][] {{"1.0.0", "true"}, {"2.0.0", "true"}, {"3.0.0", "false"}}) {
+            String version = release[0];
+            Path archive = TestImages.build(imageRepo + ":" + version, version, Boolean.parseBoolean(release[1]), work);
+            // the engine must load it from the archive, as a device would: drop the local copy
+            TestImages.remove(imageRepo + ":" + version);
+            Result created = cli("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString());
+            assertThat(created.code).as(created.toString()).isZero();
+        }
+
+        // v1 to everyone
+        Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--wait");
+        assertThat(v1.code).as(v1.toString()).isZero();
+        assertRunsOnly(deviceA, "1.0.0");
+        assertRunsOnly(deviceB, "1.0.0");
+
+        // v2 in waves: one canary, then the rest
+        Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--wait");
+        assertThat(v2.code).as(v2.toString()).isZero();
+        assertRunsOnly(deviceA, "2.0.0");
+        assertRunsOnly(deviceB, "2.0.0");
+        Containers.Container bBefore = Containers.running(deviceB).get(0);
+
+        // v3 fails its health check on the canary: the device rolls back by itself, the rollout stops
+        long deployAt = System.nanoTime();
+        Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
+        assertThat(v3.code).as(v3.toString()).isNotZero();
+        String rolloutId = v3.out.lines().filter(l -> l.matches("^r-\\S+$") || l.contains("r-")).findFirst().orElse("");
+        JsonNode rollouts = json.readTree(cli("rollout", "list", "--output", "json").out);
+        JsonNode last = latestRollout(rollouts);
+        assertThat(last.path("version").asText()).isEqualTo("3.0.0");
+        assertThat(last.path("state").asText()).as("rollout %s", rolloutId).isEqualTo("ROLLED_BACK");
+
+        String canary = deviceA.compareTo(deviceB) < 0 ? deviceA : deviceB;
+        String other = canary.equals(deviceA) ? deviceB : deviceA;
+        assertThat(canary).isEqualTo(deviceA);
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertRunsOnly(canary, "2.0.0"));
+        assertThat(monitor.of(canary)).extracting(StatusEvent::getState, StatusEvent::getVersion)
+                .contains(org.assertj.core.groups.Tuple.tuple(UpdateState.ROLLED_BACK, "3.0.0"));
+        StatusEvent rolledBack = monitor.first(canary, "3.0.0", UpdateState.ROLLED_BACK).orElseThrow().event();
+        assertThat(rolledBack.getReason().name()).isEqualTo("HEALTH_CHECK_FAILED");
+        assertThat(rolledBack.getRunningVersion()).isEqualTo("2.0.0");
+
+        // the second device was staged but never activated: same container, never restarted
+        assertThat(monitor.of(other)).noneMatch(e -> e.getVersion().equals("3.0.0")
+                && (e.getState() == UpdateState.APPLYING || e.getState() == UpdateState.VERIFYING || e.getState() == UpdateState.ACTIVE));
+        List<Containers.Container> otherNow = Containers.running(other);
+        assertThat(otherNow).hasSize(1);
+        assertThat(otherNow.get(0).id()).isEqualTo(bBefore.id());
+        assertThat(otherNow.get(0).startedAt()).isEqualTo(bBefore.startedAt());
+
+        long activatedAt = monitor.first(canary, "3.0.0", UpdateState.APPLYING).orElseThrow().nanoTime();
+        long rolledBackAt = monitor.first(canary, "3.0.0", UpdateState.ROLLED_BACK).orElseThrow().nanoTime();
+        System.out.printf("e2e[%s]: v3 activation -> ROLLED_BACK on the canary: %d ms; deploy -> rollout ended: %d ms%n",
+                embedsBroker() ? "embedded HiveMQ CE" : "Mosquitto",
+                TimeUnit.NANOSECONDS.toMillis(rolledBackAt - activatedAt),
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - deployAt));
+
+        // the fleet view agrees with the engine
+        JsonNode devices = json.readTree(cli("devices", "--output", "json").out);
+        assertThat(devices.toString()).contains(deviceA, deviceB);
+    }
+
+    private JsonNode latestRollout(JsonNode rollouts) {
+        JsonNode list = rollouts.has("rollouts") ? rollouts.get("rollouts") : rollouts;
+        JsonNode newest = null;
+        for (JsonNode r : list) {
+            if (newest == null || r.path("createdAt").asText().compareTo(newest.path("createdAt").asText()) > 0) {
+                newest = r;
+            }
+        }
+        return newest;
+    }
+
+    private int devicesOnline() throws Exception {
+        Result r = cli("devices", "--output", "json");
+        if (r.code != 0) {
+            return -1;
+        }
+        JsonNode node = json.readTree(r.out);
+        JsonNode list = node.has("devices") ? node.get("devices") : node;
+        int online = 0;
+        for (JsonNode d : list) {
+            if (d.path("online").asBoolean() && (d.path("id").asText().equals(deviceA) || d.path("id").asText().equals(deviceB))) {
+                online++;
+            }
+        }
+        return online;
+    }
+
+    private static void assertRunsOnly(String deviceId, String version) {
+        List<Containers.Container> running = Containers.running(deviceId);
+        assertThat(running).as("running containers of %s", deviceId).hasSize(1);
+        assertThat(running.get(0).version()).as("version running on %s", deviceId).isEqualTo(version);
+    }
+
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
+        }
+    }
+
+    private Result cli(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> full = new ArrayList<>(List.of(args));
+        full.add("--server");
+        full.add(server.url());
+        Map<String, String> env = new HashMap<>();
+        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                env, full.toArray(String[]::new));
+        Result result = new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        System.out.println("$ turnout " + String.join(" ", args) + "\n" + result);
+        return result;
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+        stopBroker();
+        Containers.removeAll(deviceA);
+        Containers.removeAll(deviceB);
+        for (String v : List.of("1.0.0", "2.0.0", "3.0.0")) {
+            TestImages.remove(imageRepo + ":" + v);
+        }
+    }
+}
