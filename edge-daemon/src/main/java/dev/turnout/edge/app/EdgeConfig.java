@@ -1,0 +1,188 @@
+package dev.turnout.edge.app;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.crypto.PublicKey;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The edge daemon's configuration (docs/device-config.md). Build it in code or {@link #load(Path)} it
+ * from YAML; unknown keys are an error.
+ *
+ * @param deviceId the device id, also the MQTT client id
+ * @param labels informational labels
+ * @param brokerUrl MQTT broker, e.g. {@code tcp://host:1883}
+ * @param orchestratorUrl base URL that relative artifact URLs resolve against (may be null)
+ * @param topicPrefix MQTT topic prefix (default {@code turnout/v1})
+ * @param trustedKeys keys whose signatures on desired states are accepted (at least one)
+ * @param dataDir state and cache directory (null: must be given on the command line)
+ * @param dockerHost Docker engine address (default {@code unix:///var/run/docker.sock})
+ * @param platform image platform (null: detected from the engine, else {@code os.arch})
+ * @param mqttUsername MQTT user name (null: none)
+ * @param mqttPassword MQTT password (null: none); never logged
+ * @param healthReportInterval period of health reports (default 30 s)
+ */
+public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                         List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                         String mqttUsername, String mqttPassword, Duration healthReportInterval) {
+
+    /** Default Docker engine address. */
+    public static final String DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+    /** Default period of health reports. */
+    public static final Duration DEFAULT_HEALTH_REPORT_INTERVAL = Duration.ofSeconds(30);
+
+    /**
+     * One trusted signing key.
+     *
+     * @param keyId the key id the orchestrator puts into envelopes
+     * @param publicKey Base64 of the raw 32-byte Ed25519 public key
+     */
+    public record TrustedKeyConfig(String keyId, String publicKey) {
+    }
+
+    public EdgeConfig {
+        if (deviceId == null || !Topics.isValidId(deviceId)) {
+            throw new IllegalArgumentException("deviceId must be 1-64 printable characters without whitespace, '+', '#' or '/'"
+                    + (deviceId == null ? " (missing)" : ""));
+        }
+        if (brokerUrl == null || brokerUrl.isBlank()) {
+            throw new IllegalArgumentException("brokerUrl is required");
+        }
+        if (trustedKeys == null || trustedKeys.isEmpty()) {
+            throw new IllegalArgumentException("trustedKeys needs at least one key");
+        }
+        labels = labels == null ? Map.of() : Map.copyOf(labels);
+        topicPrefix = topicPrefix == null || topicPrefix.isBlank() ? Topics.DEFAULT_PREFIX : topicPrefix;
+        trustedKeys = List.copyOf(trustedKeys);
+        dockerHost = dockerHost == null || dockerHost.isBlank() ? DEFAULT_DOCKER_HOST : dockerHost;
+        platform = platform == null || platform.isBlank() ? null : platform;
+        healthReportInterval = healthReportInterval == null ? DEFAULT_HEALTH_REPORT_INTERVAL : healthReportInterval;
+        if (healthReportInterval.isNegative() || healthReportInterval.isZero()) {
+            throw new IllegalArgumentException("healthReportInterval must be positive");
+        }
+        new Topics(topicPrefix);
+        publicKeys(trustedKeys);
+    }
+
+    /** A configuration with the required values only; everything else defaults. */
+    public static EdgeConfig of(String deviceId, String brokerUrl, String orchestratorUrl, List<TrustedKeyConfig> trustedKeys) {
+        return new EdgeConfig(deviceId, Map.of(), brokerUrl, orchestratorUrl, null, trustedKeys, null, null, null, null, null, null);
+    }
+
+    /** Reads the YAML file; errors are one sentence naming the file and the problem. */
+    public static EdgeConfig load(Path file) throws IOException {
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        Raw raw;
+        try {
+            raw = yaml.readValue(Files.readAllBytes(file), Raw.class);
+        } catch (NoSuchFileException e) {
+            throw new IOException("config file " + file + " does not exist");
+        } catch (UnrecognizedPropertyException e) {
+            throw new IOException("config file " + file + ": unknown key '" + e.getPropertyName() + "' (known: " + e.getKnownPropertyIds() + ")");
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IOException("config file " + file + " is not valid: " + e.getOriginalMessage(), e);
+        }
+        if (raw == null) {
+            throw new IOException("config file " + file + " is empty");
+        }
+        try {
+            List<TrustedKeyConfig> keys = new ArrayList<>();
+            if (raw.trustedKeys != null) {
+                for (RawKey k : raw.trustedKeys) {
+                    keys.add(new TrustedKeyConfig(k.keyId, k.publicKey));
+                }
+            }
+            return new EdgeConfig(raw.deviceId, raw.labels, raw.brokerUrl, raw.orchestratorUrl, raw.topicPrefix, keys,
+                    raw.dataDir == null || raw.dataDir.isBlank() ? null : Path.of(raw.dataDir), raw.dockerHost, raw.platform,
+                    raw.mqttUsername, raw.mqttPassword, raw.healthReportInterval == null ? null : parseDuration(raw.healthReportInterval));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("config file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The trusted keys, parsed; a key id that does not match its key is an error. */
+    public List<PublicKey> publicKeys() {
+        return publicKeys(trustedKeys);
+    }
+
+    private static List<PublicKey> publicKeys(List<TrustedKeyConfig> keys) {
+        List<PublicKey> parsed = new ArrayList<>();
+        for (TrustedKeyConfig k : keys) {
+            Objects.requireNonNull(k, "trusted key");
+            if (k.publicKey() == null) {
+                throw new IllegalArgumentException("trusted key '" + k.keyId() + "' has no publicKey");
+            }
+            PublicKey key = PublicKey.fromBase64(k.publicKey());
+            if (k.keyId() != null && !k.keyId().isBlank() && !k.keyId().equals(key.keyId())) {
+                throw new IllegalArgumentException("trusted key id '" + k.keyId() + "' does not match its public key (id " + key.keyId() + ")");
+            }
+            parsed.add(key);
+        }
+        return parsed;
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
+
+    /** Parses "500ms", "30s", "5m", "1h" or an ISO-8601 duration. */
+    public static Duration parseDuration(String text) {
+        String t = text.trim();
+        Matcher m = DURATION.matcher(t);
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                default -> Duration.ofHours(n);
+            };
+        }
+        try {
+            return Duration.parse(t);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a duration: '" + text + "' (use e.g. 30s, 500ms, 5m)");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EdgeConfig[deviceId=" + deviceId + ", brokerUrl=" + brokerUrl + ", orchestratorUrl=" + orchestratorUrl
+                + ", topicPrefix=" + topicPrefix + ", keys=" + trustedKeys.size() + ", dataDir=" + dataDir + ", dockerHost=" + dockerHost
+                + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***") + "]";
+    }
+
+    /** The YAML form, field for field. */
+    static final class Raw {
+        @JsonProperty public String deviceId;
+        @JsonProperty public Map<String, String> labels;
+        @JsonProperty public String brokerUrl;
+        @JsonProperty public String orchestratorUrl;
+        @JsonProperty public String topicPrefix;
+        @JsonProperty public List<RawKey> trustedKeys;
+        @JsonProperty public String dataDir;
+        @JsonProperty public String dockerHost;
+        @JsonProperty public String platform;
+        @JsonProperty public String mqttUsername;
+        @JsonProperty public String mqttPassword;
+        @JsonProperty public String healthReportInterval;
+    }
+
+    static final class RawKey {
+        @JsonProperty public String keyId;
+        @JsonProperty public String publicKey;
+    }
+}

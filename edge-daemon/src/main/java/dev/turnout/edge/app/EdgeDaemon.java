@@ -1,0 +1,197 @@
+package dev.turnout.edge.app;
+
+import dev.turnout.edge.cache.ArtifactCache;
+import dev.turnout.edge.docker.DockerContainerRuntime;
+import dev.turnout.edge.domain.AppRecord;
+import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.engine.DesiredStateVerifier;
+import dev.turnout.edge.engine.UpdateEngine;
+import dev.turnout.edge.health.HealthChecker;
+import dev.turnout.edge.health.MonotonicClock;
+import dev.turnout.edge.health.Probes;
+import dev.turnout.edge.mqtt.MqttLink;
+import dev.turnout.edge.store.FileStateStore;
+import dev.turnout.proto.AppHealth;
+import dev.turnout.proto.AppSummary;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The running edge daemon: one MQTT session, one worker thread that verifies desired states and
+ * drives the update engine, and a periodic health reporter.
+ */
+public final class EdgeDaemon implements AutoCloseable {
+
+    /** Version reported in presence messages. */
+    public static final String AGENT_VERSION = "0.1.0";
+
+    private static final Logger log = LoggerFactory.getLogger(EdgeDaemon.class);
+
+    private final EdgeConfig config;
+    private final String platform;
+    private final FileStateStore store;
+    private final DockerContainerRuntime runtime;
+    private final UpdateEngine engine;
+    private final MqttLink link;
+    private final HostMetrics metrics;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "edge-worker"));
+    private final ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "edge-health");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private EdgeDaemon(EdgeConfig config, Path dataDir) throws Exception {
+        this.config = config;
+        Files.createDirectories(dataDir);
+        this.store = new FileStateStore(dataDir.resolve("state"));
+        this.runtime = new DockerContainerRuntime(config.dockerHost());
+        this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
+        this.metrics = new HostMetrics(dataDir);
+        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
+        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM);
+        DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
+                store, System::currentTimeMillis, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        Topics topics = new Topics(config.topicPrefix());
+        this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
+                this::enqueueDesiredState, this::presence, this::currentStatusSafely);
+        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis);
+    }
+
+    /**
+     * Starts a daemon: recovers interrupted updates, connects to the broker and subscribes to its
+     * desired-state topic; returns once subscribed.
+     *
+     * @param config the device configuration
+     * @param dataDir state and cache directory (null: {@link EdgeConfig#dataDir()})
+     */
+    public static EdgeDaemon start(EdgeConfig config, Path dataDir) throws Exception {
+        Path dir = dataDir != null ? dataDir : config.dataDir();
+        if (dir == null) {
+            throw new IllegalArgumentException("no data directory: set dataDir in the config or pass --data");
+        }
+        EdgeDaemon daemon = new EdgeDaemon(config, dir);
+        try {
+            daemon.worker.execute(daemon::recover);
+            daemon.link.connect(Duration.ofSeconds(60));
+            long seconds = Math.max(1, config.healthReportInterval().toSeconds());
+            daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
+            log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
+            return daemon;
+        } catch (Exception e) {
+            daemon.close();
+            throw e;
+        }
+    }
+
+    /** The device id this daemon serves. */
+    public String deviceId() {
+        return config.deviceId();
+    }
+
+    /** Stops the daemon cleanly; app containers keep running. An update in progress resumes at the next start. */
+    @Override
+    public void close() {
+        reporter.shutdownNow();
+        worker.shutdownNow();
+        try {
+            if (!worker.awaitTermination(20, TimeUnit.SECONDS)) {
+                log.warn("worker did not stop in time");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        link.close();
+        runtime.close();
+        log.info("edge daemon {} stopped", config.deviceId());
+    }
+
+    private void recover() {
+        try {
+            engine.recover();
+        } catch (RuntimeException e) {
+            log.error("recovery failed", e);
+        }
+    }
+
+    private void enqueueDesiredState(byte[] payload) {
+        try {
+            worker.execute(() -> {
+                try {
+                    engine.onDesiredState(payload);
+                } catch (RuntimeException e) {
+                    log.error("handling a desired state failed", e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("closing: desired state dropped");
+        }
+    }
+
+    private java.util.List<dev.turnout.proto.StatusEvent> currentStatusSafely() {
+        try {
+            return engine.currentStatus();
+        } catch (RuntimeException e) {
+            log.warn("cannot read app states: {}", e.getMessage());
+            return java.util.List.of();
+        }
+    }
+
+    private Presence presence() {
+        Presence.Builder presence = Presence.newBuilder()
+                .setDeviceId(config.deviceId())
+                .setOnline(true)
+                .setTimestampMs(System.currentTimeMillis())
+                .setAgentVersion(AGENT_VERSION)
+                .setPlatform(platform)
+                .setLastSequence(store.loadTrust().lastSequence());
+        for (AppRecord record : store.loadApps()) {
+            presence.addApps(AppSummary.newBuilder().setApp(record.app()).setRunningVersion(record.runningVersion()).setState(record.state()));
+        }
+        return presence.build();
+    }
+
+    private void reportHealth() {
+        try {
+            HealthReport.Builder report = HealthReport.newBuilder().setDeviceId(config.deviceId()).setTimestampMs(System.currentTimeMillis());
+            metrics.fill(report);
+            for (AppRecord record : store.loadApps()) {
+                if (record.containerId().isEmpty()) {
+                    continue;
+                }
+                ContainerStatus status = runtime.status(record.containerId());
+                report.addApps(AppHealth.newBuilder().setApp(record.app()).setVersion(record.runningVersion())
+                        .setHealthy(status.running() && !"unhealthy".equals(status.health()) && record.state() != UpdateState.FAILED)
+                        .setContainerState(status.state()).setRestartCount(status.restartCount()));
+            }
+            link.publishHealth(report.build());
+        } catch (UpdateFailure | RuntimeException e) {
+            log.warn("health report failed: {}", e.getMessage());
+        }
+    }
+
+    private static String detectPlatform(DockerContainerRuntime runtime) {
+        try {
+            return runtime.platform();
+        } catch (UpdateFailure e) {
+            String fallback = DockerContainerRuntime.platformOf(System.getProperty("os.arch", ""));
+            log.warn("cannot ask the Docker engine for its platform ({}); using {}", e.getMessage(), fallback);
+            return fallback;
+        }
+    }
+}

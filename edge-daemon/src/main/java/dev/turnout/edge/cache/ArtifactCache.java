@@ -1,0 +1,227 @@
+package dev.turnout.edge.cache;
+
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.port.ArtifactSource;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Reason;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Content-addressed cache of image archives under {@code {data}/cache}: {@code sha256-<hex>.tar} once
+ * verified, {@code sha256-<hex>.part} while downloading (resumed with a Range request).
+ */
+public final class ArtifactCache implements ArtifactSource {
+
+    private static final Logger log = LoggerFactory.getLogger(ArtifactCache.class);
+    private static final int ATTEMPTS = 3;
+    /** Free space left over after a download, so the device keeps breathing. */
+    private static final long RESERVE_BYTES = 16L * 1024 * 1024;
+
+    private final Path dir;
+    private final URI baseUrl;
+    private final HttpClient http;
+    private final long reserveBytes;
+
+    public ArtifactCache(Path dir, String orchestratorUrl) {
+        this(dir, orchestratorUrl, RESERVE_BYTES);
+    }
+
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes) {
+        this.dir = dir;
+        this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
+        this.reserveBytes = reserveBytes;
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public boolean isCached(ImageArtifact artifact) {
+        try {
+            Path file = finalFile(artifact);
+            return Files.isRegularFile(file) && Files.size(file) == artifact.getSize();
+        } catch (UpdateFailure | IOException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public Path fetch(ImageArtifact artifact) throws UpdateFailure {
+        Path done = finalFile(artifact);
+        if (isCached(artifact)) {
+            return done;
+        }
+        if (artifact.getSize() <= 0) {
+            throw new UpdateFailure(Reason.MALFORMED, "artifact has no size");
+        }
+        Path part = dir.resolve(baseName(artifact) + ".part");
+        UpdateFailure last = null;
+        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+            try {
+                download(artifact, part);
+                verifyDigest(artifact, part);
+                Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                log.info("cached {} ({} bytes)", artifact.getArchiveDigest(), artifact.getSize());
+                return done;
+            } catch (UpdateFailure e) {
+                if (!e.isTransient()) {
+                    throw e;
+                }
+                last = e;
+                log.warn("download attempt {} of {} failed: {}", attempt, artifact.getArchiveDigest(), e.getMessage());
+            } catch (IOException e) {
+                throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
+            }
+        }
+        throw last;
+    }
+
+    @Override
+    public void retainOnly(Collection<String> keepDigests) {
+        Set<String> keep = keepDigests.stream().map(d -> d.replace(':', '-')).collect(Collectors.toSet());
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "sha256-*")) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                String base = name.substring(0, name.indexOf('.') < 0 ? name.length() : name.indexOf('.'));
+                if (!keep.contains(base)) {
+                    Files.deleteIfExists(file);
+                    log.info("removed cached archive {}", name);
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cache clean-up failed: {}", e.getMessage());
+        }
+    }
+
+    private void download(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
+        long have = Files.exists(part) ? Files.size(part) : 0;
+        if (have > artifact.getSize()) {
+            Files.delete(part);
+            have = 0;
+        }
+        long free = Files.getFileStore(dir).getUsableSpace();
+        if (free - reserveBytes < artifact.getSize() - have) {
+            Files.deleteIfExists(part);
+            throw new UpdateFailure(Reason.DISK_FULL, "need " + (artifact.getSize() - have) + " bytes, " + free + " free");
+        }
+        if (have == artifact.getSize()) {
+            return;
+        }
+        URI uri = resolve(artifact.getUrl());
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET();
+        if (have > 0) {
+            request.header("Range", "bytes=" + have + "-");
+        }
+        HttpResponse<InputStream> response;
+        try {
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + e.getMessage(), true, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");
+        }
+        boolean append = response.statusCode() == 206 && have > 0;
+        if (response.statusCode() != 200 && !append) {
+            response.body().close();
+            boolean retry = response.statusCode() >= 500 || response.statusCode() == 429;
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered " + response.statusCode(), retry, null);
+        }
+        long written = append ? have : 0;
+        try (InputStream in = response.body();
+             OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+            byte[] buffer = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                if (written + n > artifact.getSize()) {
+                    out.close();
+                    Files.deleteIfExists(part);
+                    throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive is longer than the signed " + artifact.getSize() + " bytes");
+                }
+                out.write(buffer, 0, n);
+                written += n;
+            }
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " broke off after " + written + " bytes: "
+                    + e.getMessage(), true, e);
+        }
+        if (written < artifact.getSize()) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
+                    + artifact.getSize() + " bytes", true, null);
+        }
+    }
+
+    private void verifyDigest(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (InputStream in = Files.newInputStream(part)) {
+            byte[] buffer = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                sha.update(buffer, 0, n);
+            }
+        }
+        String actual = "sha256:" + HexFormat.of().formatHex(sha.digest());
+        if (!actual.equals(artifact.getArchiveDigest())) {
+            Files.deleteIfExists(part);
+            throw new UpdateFailure(Reason.DIGEST_MISMATCH, "archive digest is " + actual + ", the release signs " + artifact.getArchiveDigest());
+        }
+    }
+
+    private URI resolve(String url) throws UpdateFailure {
+        try {
+            URI uri = URI.create(url);
+            if (uri.isAbsolute()) {
+                return uri;
+            }
+            if (baseUrl == null) {
+                throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "relative artifact URL and no orchestratorUrl configured");
+            }
+            return baseUrl.resolve(url.startsWith("/") ? url.substring(1) : url);
+        } catch (IllegalArgumentException e) {
+            throw new UpdateFailure(Reason.MALFORMED, "bad artifact URL: " + e.getMessage());
+        }
+    }
+
+    private Path finalFile(ImageArtifact artifact) throws UpdateFailure {
+        return dir.resolve(baseName(artifact) + ".tar");
+    }
+
+    private static String baseName(ImageArtifact artifact) throws UpdateFailure {
+        String digest = artifact.getArchiveDigest();
+        if (!digest.matches("sha256:[0-9a-f]{64}")) {
+            throw new UpdateFailure(Reason.MALFORMED, "archive digest is not sha256:<64 hex>");
+        }
+        return digest.replace(':', '-');
+    }
+}

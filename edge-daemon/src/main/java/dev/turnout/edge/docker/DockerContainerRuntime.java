@@ -1,0 +1,264 @@
+package dev.turnout.edge.docker;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.command.CreateContainerCmd;
+import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.exception.ConflictException;
+import com.github.dockerjava.api.exception.DockerException;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.exception.NotModifiedException;
+import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Device;
+import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.PortBinding;
+import com.github.dockerjava.api.model.RestartPolicy;
+import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientConfig;
+import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
+import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.engine.UpdateEngine;
+import dev.turnout.edge.port.ContainerRuntime;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.Reason;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/** {@link ContainerRuntime} on a Docker engine through docker-java; no docker-java type leaves this class. */
+public final class DockerContainerRuntime implements ContainerRuntime, AutoCloseable {
+
+    private final DockerClient docker;
+
+    public DockerContainerRuntime(String dockerHost) {
+        DockerClientConfig config = DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(dockerHost).build();
+        ApacheDockerHttpClient http = new ApacheDockerHttpClient.Builder()
+                .dockerHost(config.getDockerHost())
+                .sslConfig(config.getSSLConfig())
+                .maxConnections(20)
+                .connectionTimeout(Duration.ofSeconds(10))
+                .responseTimeout(Duration.ofMinutes(5))
+                .build();
+        this.docker = DockerClientImpl.getInstance(config, http);
+    }
+
+    @Override
+    public void loadImage(Path archive) throws UpdateFailure {
+        try (InputStream in = Files.newInputStream(archive)) {
+            docker.loadImageCmd(in).exec();
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "cannot read archive " + archive + ": " + e.getMessage(), false, e);
+        } catch (RuntimeException e) {
+            throw failure("docker load", e);
+        }
+    }
+
+    @Override
+    public Optional<String> imageId(String imageRefOrId) throws UpdateFailure {
+        try {
+            return Optional.ofNullable(docker.inspectImageCmd(imageRefOrId).exec().getId());
+        } catch (NotFoundException e) {
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            throw failure("inspect image", e);
+        }
+    }
+
+    @Override
+    public String create(String name, String image, ContainerSpec spec, Map<String, String> labels) throws UpdateFailure {
+        try {
+            removeIfExists(name);
+            HostConfig host = HostConfig.newHostConfig().withInit(true).withPrivileged(spec.getPrivileged());
+            String network = spec.getNetwork().isEmpty() ? "none" : spec.getNetwork();
+            host.withNetworkMode(network);
+            if (!spec.getRestart().isEmpty() && !"no".equals(spec.getRestart())) {
+                host.withRestartPolicy(RestartPolicy.parse(spec.getRestart()));
+            }
+            if (spec.getVolumesCount() > 0) {
+                host.withBinds(spec.getVolumesList().stream().map(Bind::parse).toList());
+            }
+            if (spec.getDevicesCount() > 0) {
+                host.withDevices(spec.getDevicesList().stream().map(Device::parse).toList());
+            }
+            List<ExposedPort> exposed = new ArrayList<>();
+            if (spec.getPortsCount() > 0) {
+                List<PortBinding> bindings = spec.getPortsList().stream().map(PortBinding::parse).toList();
+                bindings.forEach(b -> exposed.add(b.getExposedPort()));
+                host.withPortBindings(bindings);
+            }
+            CreateContainerCmd cmd = docker.createContainerCmd(image)
+                    .withName(name)
+                    .withLabels(labels)
+                    .withHostConfig(host)
+                    .withEnv(spec.getEnvMap().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+            if (spec.getCommandCount() > 0) {
+                cmd.withCmd(spec.getCommandList());
+            }
+            if (!exposed.isEmpty()) {
+                cmd.withExposedPorts(exposed);
+            }
+            return cmd.exec().getId();
+        } catch (IllegalArgumentException e) {
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "bad container spec: " + e.getMessage());
+        } catch (RuntimeException e) {
+            throw failure("create container", e);
+        }
+    }
+
+    private void removeIfExists(String name) {
+        try {
+            docker.removeContainerCmd(name).withForce(true).exec();
+        } catch (NotFoundException ignored) {
+            // the usual case
+        }
+    }
+
+    @Override
+    public void start(String containerId) throws UpdateFailure {
+        try {
+            docker.startContainerCmd(containerId).exec();
+        } catch (NotModifiedException alreadyRunning) {
+            // fine
+        } catch (RuntimeException e) {
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "start failed: " + e.getMessage(), isTransient(e), e);
+        }
+    }
+
+    @Override
+    public void stop(String containerId, Duration grace) throws UpdateFailure {
+        try {
+            docker.stopContainerCmd(containerId).withTimeout((int) Math.max(1, grace.toSeconds())).exec();
+        } catch (NotFoundException | NotModifiedException ignored) {
+            // already gone or stopped
+        } catch (RuntimeException e) {
+            throw failure("stop container", e);
+        }
+    }
+
+    @Override
+    public void remove(String containerId) throws UpdateFailure {
+        try {
+            docker.removeContainerCmd(containerId).withForce(true).exec();
+        } catch (NotFoundException ignored) {
+            // already gone
+        } catch (RuntimeException e) {
+            throw failure("remove container", e);
+        }
+    }
+
+    @Override
+    public void removeImage(String imageId) {
+        try {
+            docker.removeImageCmd(imageId).withForce(false).exec();
+        } catch (RuntimeException ignored) {
+            // in use or already gone
+        }
+    }
+
+    @Override
+    public int exec(String containerId, List<String> command, Duration timeout) throws UpdateFailure {
+        try {
+            String execId = docker.execCreateCmd(containerId).withCmd(command.toArray(String[]::new))
+                    .withAttachStdout(true).withAttachStderr(true).exec().getId();
+            try (ResultCallback.Adapter<Frame> callback = docker.execStartCmd(execId).exec(new ResultCallback.Adapter<>())) {
+                if (!callback.awaitCompletion(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                    return -1;
+                }
+            }
+            Long code = docker.inspectExecCmd(execId).exec().getExitCodeLong();
+            return code == null ? -1 : code.intValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        } catch (IOException e) {
+            return -1;
+        } catch (RuntimeException e) {
+            throw failure("exec", e);
+        }
+    }
+
+    @Override
+    public ContainerStatus status(String containerId) throws UpdateFailure {
+        try {
+            InspectContainerResponse response = docker.inspectContainerCmd(containerId).exec();
+            InspectContainerResponse.ContainerState state = response.getState();
+            String health = state.getHealth() == null || state.getHealth().getStatus() == null ? "" : state.getHealth().getStatus();
+            return new ContainerStatus(state.getStatus() == null ? "unknown" : state.getStatus(), Boolean.TRUE.equals(state.getRunning()),
+                    Boolean.TRUE.equals(state.getRestarting()), response.getRestartCount() == null ? 0 : response.getRestartCount(), health);
+        } catch (NotFoundException e) {
+            return ContainerStatus.MISSING;
+        } catch (RuntimeException e) {
+            throw failure("inspect container", e);
+        }
+    }
+
+    @Override
+    public List<ManagedContainer> list(Map<String, String> labels) throws UpdateFailure {
+        try {
+            List<Container> containers = docker.listContainersCmd().withShowAll(true).withLabelFilter(labels).exec();
+            return containers.stream().map(c -> new ManagedContainer(c.getId(),
+                    c.getNames() == null || c.getNames().length == 0 ? "" : c.getNames()[0].replaceFirst("^/", ""),
+                    c.getLabels().getOrDefault(UpdateEngine.LABEL_APP, ""), c.getLabels().getOrDefault(UpdateEngine.LABEL_VERSION, ""),
+                    c.getState())).toList();
+        } catch (RuntimeException e) {
+            throw failure("list containers", e);
+        }
+    }
+
+    @Override
+    public String platform() throws UpdateFailure {
+        try {
+            String arch = docker.infoCmd().exec().getArchitecture();
+            return platformOf(arch == null ? "" : arch);
+        } catch (RuntimeException e) {
+            throw failure("docker info", e);
+        }
+    }
+
+    /** Maps an engine or JVM architecture name to a platform string. */
+    public static String platformOf(String arch) {
+        return switch (arch) {
+            case "x86_64", "amd64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            case "armv7l", "arm" -> "linux/arm/v7";
+            default -> "linux/" + arch;
+        };
+    }
+
+    @Override
+    public void close() {
+        try {
+            docker.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    private static UpdateFailure failure(String what, RuntimeException e) {
+        return new UpdateFailure(Reason.ENGINE_ERROR, what + " failed: " + e.getMessage(), isTransient(e), e);
+    }
+
+    private static boolean isTransient(RuntimeException e) {
+        if (e instanceof ConflictException) {
+            return true;
+        }
+        if (e instanceof DockerException de) {
+            return de.getHttpStatus() >= 500;
+        }
+        return true; // transport errors: the engine may be restarting
+    }
+}

@@ -1,0 +1,15 @@
+package dev.turnout.edge.domain;
+
+/**
+ * What the runtime says about one container.
+ *
+ * @param state Docker's state word ("running", "exited", "restarting", "missing", ...)
+ * @param running whether it runs now
+ * @param restarting whether the engine is restarting it
+ * @param restartCount how often the engine restarted it
+ * @param health the image HEALTHCHECK status ("healthy", "unhealthy", "starting", "" for none)
+ */
+public record ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health) {
+
+    public static final ContainerStatus MISSING = new ContainerStatus("missing", false, false, 0, "");
+}

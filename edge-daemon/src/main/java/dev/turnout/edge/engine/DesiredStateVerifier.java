@@ -1,0 +1,124 @@
+package dev.turnout.edge.engine;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.edge.domain.SemVer;
+import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.edge.port.StateStore;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.VerificationException;
+
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+
+/**
+ * Decides whether a desired state may be acted on: signature first (over the exact payload bytes), then
+ * parsing and the device's trust rules. On acceptance the high-water mark is persisted before the caller
+ * does anything else.
+ */
+public final class DesiredStateVerifier {
+
+    /** The verdict on one desired-state message. */
+    public sealed interface Verdict permits Accepted, Repeated, Refused {
+    }
+
+    /** A newer desired state; the high-water mark already covers it. */
+    public record Accepted(DesiredState state) implements Verdict {
+    }
+
+    /** The same sequence as the last accepted one (QoS 1 duplicate or retained redelivery). */
+    public record Repeated(DesiredState state) implements Verdict {
+    }
+
+    /** Refused; {@code state} is null when the payload could not be trusted or parsed. */
+    public record Refused(Reason reason, String message, DesiredState state) implements Verdict {
+    }
+
+    private final String deviceId;
+    private final String platform;
+    private final EnvelopeVerifier envelopes;
+    private final StateStore store;
+    private final LongSupplier wallClockMs;
+    private final Function<String, String> runningVersionOfApp;
+
+    public DesiredStateVerifier(String deviceId, String platform, EnvelopeVerifier envelopes, StateStore store,
+                                LongSupplier wallClockMs, Function<String, String> runningVersionOfApp) {
+        this.deviceId = deviceId;
+        this.platform = platform;
+        this.envelopes = envelopes;
+        this.store = store;
+        this.wallClockMs = wallClockMs;
+        this.runningVersionOfApp = runningVersionOfApp;
+    }
+
+    public Verdict verify(byte[] wire) {
+        byte[] payload;
+        try {
+            payload = envelopes.open(wire);
+        } catch (VerificationException e) {
+            return new Refused(e.reason(), e.getMessage(), null);
+        }
+        DesiredState state;
+        try {
+            state = DesiredState.parseFrom(payload);
+        } catch (InvalidProtocolBufferException e) {
+            return new Refused(Reason.MALFORMED, "signed payload is not a desired state", null);
+        }
+        if (!deviceId.equals(state.getDeviceId())) {
+            return new Refused(Reason.WRONG_DEVICE, "desired state is for device '" + printable(state.getDeviceId()) + "'", state);
+        }
+        TrustMark mark = store.loadTrust();
+        if (state.getSequence() < mark.lastSequence()) {
+            return new Refused(Reason.REPLAY, "sequence " + state.getSequence() + " is older than the last accepted "
+                    + mark.lastSequence(), state);
+        }
+        if (state.getSequence() == mark.lastSequence() && mark.lastSequence() > 0) {
+            return new Repeated(state);
+        }
+        if (state.getSequence() == 0) {
+            return new Refused(Reason.MALFORMED, "desired state has no sequence", state);
+        }
+        long now = Math.max(wallClockMs.getAsLong(), mark.timeFloorMs());
+        if (state.getExpiresAtMs() <= 0) {
+            return new Refused(Reason.MALFORMED, "desired state has no expiry", state);
+        }
+        if (state.getExpiresAtMs() < now) {
+            return new Refused(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device time floor is " + now, state);
+        }
+        for (AppDesired app : state.getAppsList()) {
+            Refused refused = checkApp(app, state);
+            if (refused != null) {
+                return refused;
+            }
+        }
+        store.saveTrust(new TrustMark(state.getSequence(), Math.max(mark.timeFloorMs(), state.getIssuedAtMs())));
+        return new Accepted(state);
+    }
+
+    private Refused checkApp(AppDesired app, DesiredState state) {
+        if (app.getApp().isEmpty() || !app.hasRelease() || app.getRelease().getVersion().isEmpty()
+                || app.getPhase() == Phase.PHASE_UNSPECIFIED || app.getPhase() == Phase.UNRECOGNIZED) {
+            return new Refused(Reason.MALFORMED, "app entry '" + printable(app.getApp()) + "' has no name, release, version or phase", state);
+        }
+        boolean hasImage = app.getRelease().getImagesList().stream().anyMatch(i -> platform.equals(i.getPlatform()));
+        if (!hasImage) {
+            return new Refused(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
+                    + " has no image for " + platform, state);
+        }
+        String running = runningVersionOfApp.apply(app.getApp());
+        if (running != null && !running.isEmpty() && !app.getRollback()
+                && SemVer.compare(app.getRelease().getVersion(), running) < 0) {
+            return new Refused(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running "
+                    + running + " and not marked as a rollback", state);
+        }
+        return null;
+    }
+
+    private static String printable(String s) {
+        String cut = s.length() > 64 ? s.substring(0, 64) + "..." : s;
+        return cut.replaceAll("[^\\x20-\\x7e]", "?");
+    }
+}

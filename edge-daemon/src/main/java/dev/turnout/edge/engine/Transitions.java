@@ -1,0 +1,60 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.proto.UpdateState;
+
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+
+import static dev.turnout.proto.UpdateState.ACTIVE;
+import static dev.turnout.proto.UpdateState.APPLYING;
+import static dev.turnout.proto.UpdateState.DOWNLOADING;
+import static dev.turnout.proto.UpdateState.FAILED;
+import static dev.turnout.proto.UpdateState.IDLE;
+import static dev.turnout.proto.UpdateState.ROLLED_BACK;
+import static dev.turnout.proto.UpdateState.ROLLING_BACK;
+import static dev.turnout.proto.UpdateState.STAGED;
+import static dev.turnout.proto.UpdateState.VERIFYING;
+
+/**
+ * The one transition table of an app's update state machine. Resting states (IDLE, STAGED, ACTIVE,
+ * ROLLED_BACK, FAILED) may start a new update or acknowledge the running release (to ACTIVE); any
+ * state may fail.
+ */
+public final class Transitions {
+
+    private static final Map<UpdateState, Set<UpdateState>> ALLOWED = new EnumMap<>(UpdateState.class);
+
+    static {
+        ALLOWED.put(IDLE, EnumSet.of(DOWNLOADING, FAILED));
+        ALLOWED.put(DOWNLOADING, EnumSet.of(DOWNLOADING, STAGED, ACTIVE, FAILED));
+        ALLOWED.put(STAGED, EnumSet.of(DOWNLOADING, APPLYING, ACTIVE, FAILED));
+        ALLOWED.put(APPLYING, EnumSet.of(VERIFYING, ROLLING_BACK, FAILED));
+        ALLOWED.put(VERIFYING, EnumSet.of(ACTIVE, ROLLING_BACK, FAILED));
+        ALLOWED.put(ACTIVE, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));
+        ALLOWED.put(ROLLING_BACK, EnumSet.of(ROLLED_BACK, FAILED));
+        ALLOWED.put(ROLLED_BACK, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));
+        ALLOWED.put(FAILED, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));
+    }
+
+    private Transitions() {
+    }
+
+    public static boolean isAllowed(UpdateState from, UpdateState to) {
+        Set<UpdateState> next = ALLOWED.get(from);
+        return next != null && next.contains(to);
+    }
+
+    /** Throws when the table does not allow the move: a bug, never an input error. */
+    public static void check(UpdateState from, UpdateState to) {
+        if (!isAllowed(from, to)) {
+            throw new IllegalStateException("transition " + from + " -> " + to + " is not in the table");
+        }
+    }
+
+    /** States in which nothing is in progress. */
+    public static boolean isResting(UpdateState state) {
+        return state == IDLE || state == STAGED || state == ACTIVE || state == ROLLED_BACK || state == FAILED;
+    }
+}

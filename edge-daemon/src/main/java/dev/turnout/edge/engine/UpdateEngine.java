@@ -1,0 +1,359 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.edge.domain.AppRecord;
+import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.port.ArtifactSource;
+import dev.turnout.edge.port.ContainerRuntime;
+import dev.turnout.edge.port.HealthVerifier;
+import dev.turnout.edge.port.StateStore;
+import dev.turnout.edge.port.StatusReporter;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.Release;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.UpdateState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * Converges each app to its desired release, one step at a time: every state is persisted (and
+ * reported) before the side effect it announces. Not thread-safe: the daemon calls it from one worker
+ * thread only.
+ */
+public final class UpdateEngine {
+
+    /** Labels every managed container carries. */
+    public static final String LABEL_DEVICE = "dev.turnout.device";
+    public static final String LABEL_APP = "dev.turnout.app";
+    public static final String LABEL_VERSION = "dev.turnout.version";
+    public static final String LABEL_SEQUENCE = "dev.turnout.sequence";
+
+    private static final Logger log = LoggerFactory.getLogger(UpdateEngine.class);
+    private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+
+    private final String deviceId;
+    private final String platform;
+    private final DesiredStateVerifier verifier;
+    private final StateStore store;
+    private final ArtifactSource artifacts;
+    private final ContainerRuntime runtime;
+    private final HealthVerifier health;
+    private final StatusReporter reporter;
+    private final LongSupplier wallClockMs;
+
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs) {
+        this.deviceId = deviceId;
+        this.platform = platform;
+        this.verifier = verifier;
+        this.store = store;
+        this.artifacts = artifacts;
+        this.runtime = runtime;
+        this.health = health;
+        this.reporter = reporter;
+        this.wallClockMs = wallClockMs;
+    }
+
+    /** Handles one message from the desired-state topic. */
+    public void onDesiredState(byte[] wire) {
+        DesiredStateVerifier.Verdict verdict = verifier.verify(wire);
+        if (verdict instanceof DesiredStateVerifier.Refused refused) {
+            reportRefusal(refused);
+            return;
+        }
+        DesiredState state = verdict instanceof DesiredStateVerifier.Accepted a ? a.state() : ((DesiredStateVerifier.Repeated) verdict).state();
+        if (verdict instanceof DesiredStateVerifier.Accepted) {
+            log.info("accepted desired state sequence={} apps={}", state.getSequence(), state.getAppsCount());
+        }
+        for (AppDesired want : state.getAppsList()) {
+            AppRecord record = store.loadApp(want.getApp()).orElse(AppRecord.idle(want.getApp()));
+            if (record.sequence() >= state.getSequence()) {
+                continue; // already acted on this sequence (even if it rolled back): never retry it
+            }
+            converge(record, want, state.getSequence());
+        }
+    }
+
+    /** Finishes or undoes whatever a crash interrupted; called once before any desired state. */
+    public void recover() {
+        for (AppRecord record : store.loadApps()) {
+            try {
+                switch (record.state()) {
+                    case DOWNLOADING -> {
+                        log.info("resuming download of {} {}", record.app(), record.targetVersion());
+                        converge(record, record.target(), record.sequence());
+                    }
+                    case APPLYING, VERIFYING -> rollBack(record, Reason.INTERRUPTED, "daemon restarted during " + record.state());
+                    case ROLLING_BACK -> restorePrevious(record);
+                    default -> restartIfStopped(record);
+                }
+            } catch (RuntimeException e) {
+                log.error("recovery of {} failed: {}", record.app(), e.toString());
+            }
+        }
+    }
+
+    /** One status event per app describing where it stands now (after a reconnect). */
+    public List<StatusEvent> currentStatus() {
+        List<StatusEvent> events = new ArrayList<>();
+        for (AppRecord record : store.loadApps()) {
+            events.add(event(record));
+        }
+        return events;
+    }
+
+    private void converge(AppRecord current, AppDesired want, long sequence) {
+        AppRecord record = current.withTarget(want, sequence);
+        Release target = want.getRelease();
+        if (target.getVersion().equals(record.runningVersion()) && isRunning(record.containerId())) {
+            // already running: acknowledges a STAGE/ACTIVATE of this version and a fleet rollback to it
+            move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "already running");
+            return;
+        }
+        ImageArtifact artifact = artifactFor(target);
+        record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
+        Path archive;
+        try {
+            archive = artifacts.fetch(artifact);
+        } catch (UpdateFailure e) {
+            move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            return;
+        }
+        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "");
+        if (want.getPhase() != Phase.ACTIVATE) {
+            return;
+        }
+        activate(record, artifact, archive);
+    }
+
+    private void activate(AppRecord staged, ImageArtifact artifact, Path archive) {
+        AppRecord record = move(staged, UpdateState.APPLYING, Reason.REASON_UNSPECIFIED, "");
+        Release target = record.target().getRelease();
+        String newContainer;
+        try {
+            runtime.loadImage(archive);
+            String loadedId = runtime.imageId(artifact.getImageRef()).orElse("");
+            if (!loadedId.equals(artifact.getImageId())) {
+                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "loaded image " + artifact.getImageRef() + " has id "
+                        + loadedId + ", the release signs " + artifact.getImageId());
+                return;
+            }
+            newContainer = runtime.create(containerName(record.app(), target.getVersion(), record.sequence()), artifact.getImageId(),
+                    target.getContainer(), labels(record.app(), target.getVersion(), record.sequence()));
+        } catch (UpdateFailure e) {
+            move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            return;
+        }
+        record = record.withNewContainer(newContainer);
+        store.saveApp(record);
+        try {
+            if (!record.containerId().isEmpty()) {
+                runtime.stop(record.containerId(), STOP_GRACE);
+            }
+            runtime.start(newContainer);
+        } catch (UpdateFailure e) {
+            rollBack(record, Reason.CONTAINER_START_FAILED, e.getMessage());
+            return;
+        }
+        record = move(record, UpdateState.VERIFYING, Reason.REASON_UNSPECIFIED, "");
+        try {
+            health.verify(newContainer, target.getHealth());
+        } catch (UpdateFailure e) {
+            rollBack(record, e.reason(), e.getMessage());
+            return;
+        }
+        String oldContainer = record.containerId();
+        Release olderPrevious = record.previous();
+        record = record.withContainers(target, newContainer, record.running(), "", "");
+        record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
+        removeQuietly(oldContainer);
+        collectGarbage(record, olderPrevious);
+    }
+
+    private void rollBack(AppRecord failing, Reason reason, String message) {
+        log.warn("{} {} failed ({}): {}", failing.app(), failing.targetVersion(), reason, message);
+        AppRecord record = move(failing, UpdateState.ROLLING_BACK, reason, message);
+        restorePrevious(record);
+    }
+
+    private void restorePrevious(AppRecord record) {
+        removeQuietly(record.newContainerId());
+        AppRecord cleared = record.withNewContainer("");
+        store.saveApp(cleared);
+        if (cleared.running() == null) {
+            move(cleared, UpdateState.FAILED, cleared.reason(), cleared.message() + "; no previous release to go back to");
+            return;
+        }
+        try {
+            String container = cleared.containerId();
+            if (container.isEmpty() || runtime.status(container).equals(ContainerStatus.MISSING)) {
+                container = recreate(cleared);
+                cleared = cleared.withContainers(cleared.running(), container, cleared.previous(), "", "");
+                store.saveApp(cleared);
+            }
+            runtime.start(container);
+            health.verify(container, cleared.running().getHealth());
+        } catch (UpdateFailure e) {
+            move(cleared, UpdateState.FAILED, Reason.ROLLBACK_FAILED, "rolling back to " + cleared.runningVersion() + " failed: " + e.getMessage());
+            return;
+        }
+        move(cleared, UpdateState.ROLLED_BACK, cleared.reason(), cleared.message());
+    }
+
+    private String recreate(AppRecord record) throws UpdateFailure {
+        Release release = record.running();
+        ImageArtifact artifact = artifactFor(release);
+        if (runtime.imageId(artifact.getImageId()).isEmpty()) {
+            runtime.loadImage(artifacts.fetch(artifact));
+        }
+        return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", artifact.getImageId(),
+                release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
+    }
+
+    private void restartIfStopped(AppRecord record) {
+        if (record.containerId().isEmpty()) {
+            return;
+        }
+        try {
+            ContainerStatus status = runtime.status(record.containerId());
+            if (!status.running() && !status.restarting() && !status.equals(ContainerStatus.MISSING)) {
+                log.info("starting stopped container of {} {}", record.app(), record.runningVersion());
+                runtime.start(record.containerId());
+            }
+        } catch (UpdateFailure e) {
+            log.warn("cannot restart {}: {}", record.app(), e.getMessage());
+        }
+    }
+
+    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
+        Transitions.check(record.state(), to);
+        AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message);
+        store.saveApp(next);
+        StatusEvent event = event(next);
+        log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
+                reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")");
+        reporter.report(event);
+        return next;
+    }
+
+    private StatusEvent event(AppRecord record) {
+        return StatusEvent.newBuilder()
+                .setDeviceId(deviceId)
+                .setApp(record.app())
+                .setVersion(record.targetVersion())
+                .setState(record.state())
+                .setReason(record.reason())
+                .setMessage(record.message())
+                .setSequence(record.sequence())
+                .setRolloutId(record.rolloutId())
+                .setRunningVersion(record.runningVersion())
+                .setTimestampMs(wallClockMs.getAsLong())
+                .build();
+    }
+
+    private void reportRefusal(DesiredStateVerifier.Refused refused) {
+        log.warn("refused desired state: {} {}", refused.reason(), refused.message());
+        StatusEvent.Builder base = StatusEvent.newBuilder()
+                .setDeviceId(deviceId)
+                .setState(UpdateState.REJECTED)
+                .setReason(refused.reason())
+                .setMessage(refused.message())
+                .setTimestampMs(wallClockMs.getAsLong());
+        if (refused.state() == null || refused.state().getAppsCount() == 0) {
+            if (refused.state() != null) {
+                base.setSequence(refused.state().getSequence());
+            }
+            reporter.report(base.build());
+            return;
+        }
+        for (AppDesired app : refused.state().getAppsList()) {
+            String running = store.loadApp(app.getApp()).map(AppRecord::runningVersion).orElse("");
+            reporter.report(base.clone().setApp(app.getApp()).setVersion(app.getRelease().getVersion())
+                    .setSequence(refused.state().getSequence()).setRolloutId(app.getRolloutId()).setRunningVersion(running).build());
+        }
+    }
+
+    private ImageArtifact artifactFor(Release release) {
+        return release.getImagesList().stream().filter(i -> platform.equals(i.getPlatform())).findFirst()
+                .orElseThrow(() -> new IllegalStateException("verified release without an image for " + platform));
+    }
+
+    private Optional<ImageArtifact> artifactIfAny(Release release) {
+        if (release == null) {
+            return Optional.empty();
+        }
+        return release.getImagesList().stream().filter(i -> platform.equals(i.getPlatform())).findFirst();
+    }
+
+    private boolean isRunning(String containerId) {
+        if (containerId.isEmpty()) {
+            return false;
+        }
+        try {
+            return runtime.status(containerId).running();
+        } catch (UpdateFailure e) {
+            return false;
+        }
+    }
+
+    private void removeQuietly(String containerId) {
+        if (containerId == null || containerId.isEmpty()) {
+            return;
+        }
+        try {
+            runtime.remove(containerId);
+        } catch (UpdateFailure e) {
+            log.warn("cannot remove container {}: {}", containerId, e.getMessage());
+        }
+    }
+
+    /** Keeps the archives and images of what runs and what it would roll back to; drops older ones. */
+    private void collectGarbage(AppRecord updated, Release olderPrevious) {
+        Set<String> keepDigests = new HashSet<>();
+        Set<String> keepImages = new HashSet<>();
+        for (AppRecord record : store.loadApps()) {
+            for (Release release : new Release[] {record.running(), record.previous(), record.target() == null ? null : record.target().getRelease()}) {
+                artifactIfAny(release).ifPresent(a -> {
+                    keepDigests.add(a.getArchiveDigest());
+                    keepImages.add(a.getImageId());
+                });
+            }
+        }
+        artifacts.retainOnly(keepDigests);
+        artifactIfAny(olderPrevious).map(ImageArtifact::getImageId).filter(id -> !keepImages.contains(id)).ifPresent(runtime::removeImage);
+        log.debug("kept {} archives after updating {}", keepDigests.size(), updated.app());
+    }
+
+    private Map<String, String> labels(String app, String version, long sequence) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put(LABEL_DEVICE, deviceId);
+        labels.put(LABEL_APP, app);
+        labels.put(LABEL_VERSION, version);
+        labels.put(LABEL_SEQUENCE, Long.toString(sequence));
+        return labels;
+    }
+
+    static String containerName(String deviceId, String app, String version, long sequence) {
+        String raw = "turnout-" + deviceId + "-" + app + "-" + version + "-" + sequence;
+        return raw.replaceAll("[^a-zA-Z0-9_.-]", "_");
+    }
+
+    private String containerName(String app, String version, long sequence) {
+        return containerName(deviceId, app, version, sequence);
+    }
+}

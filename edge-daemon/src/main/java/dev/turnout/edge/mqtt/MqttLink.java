@@ -1,0 +1,216 @@
+package dev.turnout.edge.mqtt;
+
+import dev.turnout.edge.port.StatusReporter;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import org.eclipse.paho.mqttv5.client.DisconnectedBufferOptions;
+import org.eclipse.paho.mqttv5.client.IMqttToken;
+import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
+import org.eclipse.paho.mqttv5.client.MqttCallback;
+import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
+import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
+import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.common.MqttException;
+import org.eclipse.paho.mqttv5.common.MqttMessage;
+import org.eclipse.paho.mqttv5.common.MqttSubscription;
+import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The daemon's MQTT 5 session: subscribes to its desired-state topic, publishes presence (birth,
+ * will, goodbye), status events and health reports. Paho callbacks only hand work to other threads.
+ */
+public final class MqttLink implements StatusReporter, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(MqttLink.class);
+    private static final long SESSION_EXPIRY_SECONDS = 7 * 24 * 3600L;
+
+    private final MqttAsyncClient client;
+    private final Topics topics;
+    private final String deviceId;
+    private final String username;
+    private final String password;
+    private final Consumer<byte[]> onDesiredState;
+    private final Supplier<Presence> presence;
+    private final Supplier<List<StatusEvent>> currentStatus;
+    private final ExecutorService linkThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "mqtt-link"));
+    private final CountDownLatch firstSubscription = new CountDownLatch(1);
+
+    public MqttLink(String brokerUrl, String deviceId, Topics topics, String username, String password,
+                    Consumer<byte[]> onDesiredState, Supplier<Presence> presence, Supplier<List<StatusEvent>> currentStatus)
+            throws MqttException {
+        this.client = new MqttAsyncClient(brokerUrl, deviceId, new MemoryPersistence());
+        this.topics = topics;
+        this.deviceId = deviceId;
+        this.username = username;
+        this.password = password;
+        this.onDesiredState = onDesiredState;
+        this.presence = presence;
+        this.currentStatus = currentStatus;
+        DisconnectedBufferOptions buffer = new DisconnectedBufferOptions();
+        buffer.setBufferEnabled(true);
+        buffer.setBufferSize(1000);
+        buffer.setDeleteOldestMessages(true);
+        buffer.setPersistBuffer(false);
+        client.setBufferOpts(buffer);
+        client.setCallback(new Callback());
+    }
+
+    /** Connects and returns once subscribed to the desired-state topic; retries until {@code timeout}. */
+    public void connect(Duration timeout) throws MqttException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        MqttException last = null;
+        while (System.nanoTime() < deadline) {
+            try {
+                client.connect(options()).waitForCompletion(10_000);
+                last = null;
+                break;
+            } catch (MqttException e) {
+                last = e;
+                log.warn("cannot connect to the broker yet: {}", e.getMessage());
+                Thread.sleep(1000); // back off before the next connection attempt
+            }
+        }
+        if (last != null) {
+            throw last;
+        }
+        long left = Math.max(1, deadline - System.nanoTime());
+        if (!firstSubscription.await(left, TimeUnit.NANOSECONDS)) {
+            throw new IllegalStateException("connected but not subscribed to " + topics.desired(deviceId) + " in time");
+        }
+    }
+
+    private MqttConnectionOptions options() {
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setCleanStart(false);
+        options.setSessionExpiryInterval(SESSION_EXPIRY_SECONDS);
+        options.setAutomaticReconnect(true);
+        options.setAutomaticReconnectDelay(1, 30);
+        options.setKeepAliveInterval(30);
+        options.setConnectionTimeout(10);
+        if (username != null && !username.isEmpty()) {
+            options.setUserName(username);
+        }
+        if (password != null && !password.isEmpty()) {
+            options.setPassword(password.getBytes(StandardCharsets.UTF_8));
+        }
+        MqttMessage will = message(Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build().toByteArray(), true);
+        options.setWill(topics.presence(deviceId), will);
+        options.setWillMessageProperties(protobufProperties());
+        return options;
+    }
+
+    @Override
+    public void report(StatusEvent event) {
+        publish(topics.status(deviceId), event.toByteArray(), false);
+    }
+
+    public void publishHealth(HealthReport report) {
+        publish(topics.health(deviceId), report.toByteArray(), false);
+    }
+
+    public boolean isConnected() {
+        return client.isConnected();
+    }
+
+    private void publish(String topic, byte[] payload, boolean retained) {
+        try {
+            client.publish(topic, message(payload, retained));
+        } catch (MqttException e) {
+            log.warn("cannot publish to {}: {}", topic, e.getMessage());
+        }
+    }
+
+    private static MqttMessage message(byte[] payload, boolean retained) {
+        MqttMessage message = new MqttMessage(payload, 1, retained, protobufProperties());
+        return message;
+    }
+
+    private static MqttProperties protobufProperties() {
+        MqttProperties properties = new MqttProperties();
+        properties.setContentType(Topics.CONTENT_TYPE);
+        return properties;
+    }
+
+    /** Runs on the link thread after every (re)connect. */
+    private void onConnected(boolean reconnect) {
+        try {
+            IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(deviceId), 1)});
+            token.waitForCompletion(10_000);
+            client.publish(topics.presence(deviceId), message(presence.get().toByteArray(), true));
+            for (StatusEvent event : currentStatus.get()) {
+                report(event);
+            }
+            log.info("{} to the broker, subscribed to {}", reconnect ? "reconnected" : "connected", topics.desired(deviceId));
+            firstSubscription.countDown();
+        } catch (MqttException | RuntimeException e) {
+            log.warn("after connecting: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (client.isConnected()) {
+                Presence offline = presence.get().toBuilder().setOnline(false).setTimestampMs(System.currentTimeMillis()).build();
+                client.publish(topics.presence(deviceId), message(offline.toByteArray(), true)).waitForCompletion(5_000);
+                client.disconnect(5_000).waitForCompletion(6_000);
+            }
+        } catch (MqttException | RuntimeException e) {
+            log.warn("clean disconnect failed: {}", e.getMessage());
+        }
+        linkThread.shutdownNow();
+        try {
+            client.close(true);
+        } catch (MqttException e) {
+            log.debug("close: {}", e.getMessage());
+        }
+    }
+
+    private final class Callback implements MqttCallback {
+        @Override
+        public void disconnected(MqttDisconnectResponse response) {
+            log.warn("disconnected from the broker: {}", response.getReasonString() == null ? response.getReturnCode() : response.getReasonString());
+        }
+
+        @Override
+        public void mqttErrorOccurred(MqttException exception) {
+            log.warn("MQTT error: {}", exception.getMessage());
+        }
+
+        @Override
+        public void messageArrived(String topic, MqttMessage message) {
+            if (topic.equals(topics.desired(deviceId))) {
+                onDesiredState.accept(message.getPayload());
+            }
+        }
+
+        @Override
+        public void deliveryComplete(IMqttToken token) {
+            // nothing to do
+        }
+
+        @Override
+        public void connectComplete(boolean reconnect, String serverUri) {
+            linkThread.execute(() -> onConnected(reconnect));
+        }
+
+        @Override
+        public void authPacketArrived(int reasonCode, MqttProperties properties) {
+            // no enhanced authentication
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package dev.turnout.edge.port;
+
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.proto.ImageArtifact;
+
+import java.nio.file.Path;
+import java.util.Collection;
+
+/** Image archives verified against their signed size and digest, kept in a local cache. */
+public interface ArtifactSource {
+
+    /** Whether the verified archive is already cached. */
+    boolean isCached(ImageArtifact artifact);
+
+    /** Downloads (resuming) and verifies the archive; returns the cached file. */
+    Path fetch(ImageArtifact artifact) throws UpdateFailure;
+
+    /** Deletes every cached archive whose digest is not in {@code keepDigests}. */
+    void retainOnly(Collection<String> keepDigests);
+}

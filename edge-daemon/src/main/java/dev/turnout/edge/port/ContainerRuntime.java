@@ -1,0 +1,51 @@
+package dev.turnout.edge.port;
+
+import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.proto.ContainerSpec;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The narrow view of a container engine the update engine needs. Failures are {@link UpdateFailure}s
+ * whose {@link UpdateFailure#isTransient()} says whether a retry may help.
+ */
+public interface ContainerRuntime {
+
+    /** Loads a {@code docker save} archive into the engine. */
+    void loadImage(Path archive) throws UpdateFailure;
+
+    /** The id ("sha256:...") of an image known by reference or id, if the engine has it. */
+    Optional<String> imageId(String imageRefOrId) throws UpdateFailure;
+
+    /** Creates (not starts) a container; returns its id. Always runs with an init process. */
+    String create(String name, String image, ContainerSpec spec, Map<String, String> labels) throws UpdateFailure;
+
+    void start(String containerId) throws UpdateFailure;
+
+    /** Stops a container; a missing or stopped container is not an error. */
+    void stop(String containerId, Duration grace) throws UpdateFailure;
+
+    /** Removes a container by force; a missing container is not an error. */
+    void remove(String containerId) throws UpdateFailure;
+
+    /** Removes an image if no container uses it; failures are ignored. */
+    void removeImage(String imageId);
+
+    /** Runs a command inside the container; returns its exit code, or -1 when it did not finish in time. */
+    int exec(String containerId, List<String> command, Duration timeout) throws UpdateFailure;
+
+    /** The state of a container; {@link ContainerStatus#MISSING} when there is none. */
+    ContainerStatus status(String containerId) throws UpdateFailure;
+
+    /** Containers carrying all the given labels, running or not. */
+    List<ManagedContainer> list(Map<String, String> labels) throws UpdateFailure;
+
+    /** The engine's platform, e.g. "linux/amd64". */
+    String platform() throws UpdateFailure;
+}

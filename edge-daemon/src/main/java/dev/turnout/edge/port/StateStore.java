@@ -1,0 +1,21 @@
+package dev.turnout.edge.port;
+
+import dev.turnout.edge.domain.AppRecord;
+import dev.turnout.edge.domain.TrustMark;
+
+import java.util.List;
+import java.util.Optional;
+
+/** Crash-safe storage of the trust high-water mark and each app's record (atomic replace). */
+public interface StateStore {
+
+    TrustMark loadTrust();
+
+    void saveTrust(TrustMark mark);
+
+    Optional<AppRecord> loadApp(String app);
+
+    List<AppRecord> loadApps();
+
+    void saveApp(AppRecord record);
+}
