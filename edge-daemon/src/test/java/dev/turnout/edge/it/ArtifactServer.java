@@ -1,0 +1,60 @@
+package dev.turnout.edge.it;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Serves files under /artifacts/{name} with Range support, like the orchestrator's artifact endpoint. */
+final class ArtifactServer implements AutoCloseable {
+
+    private final HttpServer server;
+    private final Map<String, Path> files = new ConcurrentHashMap<>();
+
+    ArtifactServer() throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/artifacts/", this::serve);
+        server.start();
+    }
+
+    String baseUrl() {
+        return "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    /** Returns the relative URL of the file. */
+    String add(String name, Path file) {
+        files.put(name, file);
+        return "/artifacts/" + name;
+    }
+
+    private void serve(HttpExchange exchange) throws IOException {
+        String name = exchange.getRequestURI().getPath().substring("/artifacts/".length());
+        Path file = files.get(name);
+        if (file == null) {
+            exchange.sendResponseHeaders(404, -1);
+            exchange.close();
+            return;
+        }
+        byte[] all = Files.readAllBytes(file);
+        int from = 0;
+        String range = exchange.getRequestHeaders().getFirst("Range");
+        if (range != null && range.startsWith("bytes=")) {
+            from = Integer.parseInt(range.substring(6, range.indexOf('-')));
+        }
+        exchange.sendResponseHeaders(from > 0 ? 206 : 200, all.length - from);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(all, from, all.length - from);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

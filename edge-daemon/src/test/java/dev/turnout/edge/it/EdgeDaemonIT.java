@@ -1,0 +1,262 @@
+package dev.turnout.edge.it;
+
+import com.google.protobuf.ByteString;
+import dev.turnout.edge.app.EdgeConfig;
+import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.Release;
+import dev.turnout.proto.SignedEnvelope;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.SigningKey;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The daemon against a real Docker engine and a real Mosquitto: install, update, automatic rollback, refusals, restart. */
+class EdgeDaemonIT {
+
+    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "true", "false");
+
+    @TempDir
+    Path work;
+
+    private final String deviceId = "it-edge-" + UUID.randomUUID().toString().substring(0, 8);
+    private final String imageRepo = "turnout-edge-it/web-" + deviceId;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final SigningKey key = SigningKey.generate();
+    private final Topics topics = Topics.defaults();
+    private String platform;
+    private int httpPort;
+    private final Map<String, Release> releases = new java.util.HashMap<>();
+
+    @AfterEach
+    void cleanUp() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+        String ids = "";
+        try {
+            ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+        } catch (IllegalStateException ignored) {
+            // engine gone
+        }
+        for (String id : ids.split("\\s+")) {
+            if (!id.isBlank()) {
+                Requirements.run("docker", "rm", "-f", id);
+            }
+        }
+        for (String v : List.of("1.0.0", "2.0.0", "3.0.0")) {
+            Requirements.run("docker", "rmi", "-f", imageRepo + ":" + v);
+            Release r = releases.get(v);
+            if (r != null) {
+                Requirements.run("docker", "rmi", "-f", r.getImages(0).getImageId());
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 150, unit = TimeUnit.SECONDS)
+    void installsUpdatesRollsBackByItselfAndRefusesUntrustedOrReplayedStates() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        releases.put("2.0.0", release("2.0.0", true, artifacts));
+        releases.put("3.0.0", release("3.0.0", false, artifacts));
+
+        EdgeConfig config = new EdgeConfig(deviceId, Map.of("site", "it"), mosquitto.url(), artifacts.baseUrl(), null,
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())), null, null, null, null, null,
+                Duration.ofSeconds(2));
+        EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
+        toClose.add(daemon::close);
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+
+        // v1 installs
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+
+        // v2 replaces it
+        publish(orchestrator, signed(desired(2, "2.0.0", false)));
+        awaitState(orchestrator, 2, "2.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("2.0.0");
+        assertThat(orchestrator.events()).filteredOn(e -> e.getSequence() == 2).extracting(StatusEvent::getState)
+                .containsExactly(UpdateState.DOWNLOADING, UpdateState.STAGED, UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ACTIVE);
+
+        // v3 fails its health check: the daemon rolls back to v2 by itself
+        publish(orchestrator, signed(desired(3, "3.0.0", false)));
+        StatusEvent rolledBack = awaitState(orchestrator, 3, "3.0.0", UpdateState.ROLLED_BACK);
+        assertThat(rolledBack.getReason()).isEqualTo(Reason.HEALTH_CHECK_FAILED);
+        assertThat(rolledBack.getRunningVersion()).isEqualTo("2.0.0");
+        assertThat(runningVersions()).containsExactly("2.0.0");
+        assertThat(allVersions()).containsExactly("2.0.0");
+        long applying = orchestrator.seen().stream().filter(s -> s.event().getSequence() == 3 && s.event().getState() == UpdateState.APPLYING)
+                .findFirst().orElseThrow().nanoTime();
+        long done = orchestrator.seen().stream().filter(s -> s.event().getSequence() == 3 && s.event().getState() == UpdateState.ROLLED_BACK)
+                .findFirst().orElseThrow().nanoTime();
+        System.out.printf("edge IT: v3 APPLYING -> ROLLED_BACK took %d ms%n", TimeUnit.NANOSECONDS.toMillis(done - applying));
+        String v2Container = containerIds().get(0);
+
+        // a bad signature is refused and changes nothing
+        SignedEnvelope good = signed(desired(4, "1.0.0", true));
+        byte[] sig = good.getSignature().toByteArray();
+        sig[0] ^= 1;
+        publish(orchestrator, good.toBuilder().setSignature(ByteString.copyFrom(sig)).build());
+        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.events().stream()
+                .anyMatch(e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.BAD_SIGNATURE));
+
+        // a replayed (older) sequence is refused
+        publish(orchestrator, signed(desired(2, "2.0.0", false)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.events().stream()
+                .anyMatch(e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.REPLAY && e.getSequence() == 2));
+        assertThat(containerIds()).containsExactly(v2Container);
+
+        // after a restart the rolled-back (sequence 3, version 3.0.0) is not tried again
+        publish(orchestrator, signed(desired(3, "3.0.0", false))); // the retained state the broker hands out again
+        daemon.close();
+        toClose.remove(toClose.size() - 2);
+        int before = orchestrator.events().size();
+        EdgeDaemon restarted = EdgeDaemon.start(config, work.resolve("edge"));
+        toClose.add(restarted::close);
+        // a fleet rollback acknowledgement (rollback=true to the running version) proves the worker drained the redelivery
+        publish(orchestrator, signed(desired(5, "2.0.0", true)));
+        awaitState(orchestrator, 5, "2.0.0", UpdateState.ACTIVE);
+        List<StatusEvent> after = orchestrator.events().subList(before, orchestrator.events().size());
+        assertThat(after).noneMatch(e -> e.getVersion().equals("3.0.0") && e.getState() == UpdateState.APPLYING);
+        assertThat(containerIds()).containsExactly(v2Container);
+
+        // a signed fleet rollback to an older version switches to it
+        publish(orchestrator, signed(desired(6, "1.0.0", true)));
+        awaitState(orchestrator, 6, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+    }
+
+    private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence
+                && e.getVersion().equals(version) && (e.getState() == state || e.getState() == UpdateState.FAILED
+                || e.getState() == UpdateState.REJECTED)));
+        StatusEvent last = recorder.events().stream().filter(e -> e.getSequence() == sequence && e.getVersion().equals(version)
+                && (e.getState() == state || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.REJECTED)).findFirst().orElseThrow();
+        assertThat(last.getState()).as("%s", last).isEqualTo(state);
+        return last;
+    }
+
+    private void publish(StatusRecorder recorder, SignedEnvelope envelope) throws Exception {
+        recorder.publishRetained(topics.desired(deviceId), envelope.toByteArray());
+    }
+
+    private SignedEnvelope signed(DesiredState state) {
+        return key.seal(state);
+    }
+
+    private DesiredState desired(long sequence, String version, boolean rollback) {
+        long now = System.currentTimeMillis();
+        return DesiredState.newBuilder().setDeviceId(deviceId).setSequence(sequence).setIssuedAtMs(now).setExpiresAtMs(now + 3_600_000)
+                .addApps(AppDesired.newBuilder().setApp("web").setRelease(releases.get(version)).setPhase(Phase.ACTIVATE)
+                        .setRollback(rollback).setRolloutId("r-it"))
+                .build();
+    }
+
+    private Release release(String version, boolean healthy, ArtifactServer server) throws Exception {
+        String ref = imageRepo + ":" + version;
+        Path archive = buildImage(ref, version, healthy);
+        String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        Requirements.run("docker", "rmi", "-f", ref); // the daemon must load it from the archive
+        byte[] bytes = Files.readAllBytes(archive);
+        String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        String url = server.add(digest, archive);
+        return Release.newBuilder().setApp("web").setVersion(version)
+                .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
+                        .setSize(bytes.length).setUrl(url).setImageId(imageId))
+                .setContainer(ContainerSpec.newBuilder().addAllCommand(List.of("/bin/httpd", "-f", "-p", Integer.toString(httpPort), "-h", "/www"))
+                        .putEnv("MODE", "it").setNetwork("none").setRestart("no"))
+                .setHealth(HealthCheck.newBuilder().addAllExec(List.of("/bin/wget", "-q", "-O", "-", "http://127.0.0.1:" + httpPort + "/health"))
+                        .setIntervalMs(300).setTimeoutMs(2000).setRetries(3).setSoakMs(1000))
+                .build();
+    }
+
+    private Path buildImage(String ref, String version, boolean healthy) throws Exception {
+        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
+        for (String applet : APPLETS) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
+            Files.createDirectories(root.resolve(dir));
+        }
+        Files.writeString(root.resolve("www/version"), version + "\n", StandardCharsets.UTF_8);
+        if (healthy) {
+            Files.writeString(root.resolve("www/health"), "ok\n", StandardCharsets.UTF_8);
+        }
+        Path rootTar = work.resolve("rootfs-" + version + ".tar");
+        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
+        Requirements.output("docker", "import", rootTar.toString(), ref);
+        Path archive = work.resolve("image-" + version + ".tar");
+        Requirements.output("docker", "save", "-o", archive.toString(), ref);
+        return archive;
+    }
+
+    private List<String> containerIds() {
+        String ids = Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        return ids.isBlank() ? List.of() : Arrays.asList(ids.split("\\s+"));
+    }
+
+    private List<String> runningVersions() {
+        return versions("docker", "ps");
+    }
+
+    private List<String> allVersions() {
+        return versions("docker", "ps", "-a");
+    }
+
+    private List<String> versions(String... ps) {
+        List<String> command = new ArrayList<>(List.of(ps));
+        command.addAll(List.of("--filter", "label=dev.turnout.device=" + deviceId, "--format", "{{.Label \"dev.turnout.version\"}}"));
+        String out = Requirements.output(command.toArray(String[]::new));
+        return out.isBlank() ? List.of() : Arrays.asList(out.split("\\s+"));
+    }
+
+    private static String platformOfEngine() {
+        String arch = Requirements.output("docker", "info", "--format", "{{.Architecture}}");
+        return switch (arch) {
+            case "x86_64", "amd64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            default -> "linux/" + arch;
+        };
+    }
+}
