@@ -1,0 +1,139 @@
+package dev.turnout.edge.cache;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Reason;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ArtifactCacheTest {
+
+    @TempDir
+    Path dir;
+
+    private final byte[] archive = new byte[300_000];
+    private final List<String> rangeHeaders = new CopyOnWriteArrayList<>();
+    private volatile byte[] served;
+    private HttpServer server;
+
+    @BeforeEach
+    void startServer() throws IOException {
+        new Random(42).nextBytes(archive);
+        served = archive;
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/api/v1/artifacts/", exchange -> {
+            String range = exchange.getRequestHeaders().getFirst("Range");
+            rangeHeaders.add(range == null ? "" : range);
+            byte[] body = served;
+            int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
+            exchange.getResponseHeaders().add("Accept-Ranges", "bytes");
+            exchange.sendResponseHeaders(from > 0 ? 206 : 200, body.length - from);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body, from, body.length - from);
+            }
+        });
+        server.start();
+    }
+
+    @AfterEach
+    void stopServer() {
+        server.stop(0);
+    }
+
+    private ArtifactCache cache() {
+        return new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), 0);
+    }
+
+    private ImageArtifact artifact(byte[] content, long size) throws Exception {
+        String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+        return ImageArtifact.newBuilder().setPlatform("linux/arm64").setArchiveDigest(digest).setSize(size)
+                .setUrl("/api/v1/artifacts/" + digest).setImageId("sha256:x").build();
+    }
+
+    @Test
+    void downloadsIntoAContentAddressedFile() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        ArtifactCache cache = cache();
+        Path file = cache.fetch(artifact);
+        assertThat(file.getFileName().toString()).isEqualTo(artifact.getArchiveDigest().replace(':', '-') + ".tar");
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+        assertThat(cache.isCached(artifact)).isTrue();
+        cache.fetch(artifact);
+        assertThat(rangeHeaders).hasSize(1);
+    }
+
+    @Test
+    void resumesAPartialDownloadWithARangeRequest() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
+        Files.write(part, java.util.Arrays.copyOf(archive, 123_456));
+        Path file = cache().fetch(artifact);
+        assertThat(rangeHeaders).containsExactly("bytes=123456-");
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+        assertThat(part).doesNotExist();
+    }
+
+    @Test
+    void cutsOffALongerDownloadAndRejectsIt() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        byte[] longer = java.util.Arrays.copyOf(archive, archive.length + 100_000);
+        served = longer;
+        assertThatThrownBy(() -> cache().fetch(artifact))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.SIZE_MISMATCH));
+        assertThat(cacheFiles()).isEmpty();
+    }
+
+    @Test
+    void rejectsAndDeletesAnArchiveWithTheWrongDigest() throws Exception {
+        ImageArtifact artifact = artifact(new byte[] {1, 2, 3}, archive.length);
+        assertThatThrownBy(() -> cache().fetch(artifact))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DIGEST_MISMATCH));
+        assertThat(cacheFiles()).isEmpty();
+    }
+
+    @Test
+    void refusesWhenTheDiskIsTooFullAndLeavesNoPartialFile() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
+        Files.write(part, new byte[10]);
+        ArtifactCache full = new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), Long.MAX_VALUE / 2);
+        assertThatThrownBy(() -> full.fetch(artifact))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DISK_FULL));
+        assertThat(cacheFiles()).isEmpty();
+        assertThat(rangeHeaders).isEmpty();
+    }
+
+    @Test
+    void retainOnlyDeletesArchivesNoLongerNeeded() throws Exception {
+        ImageArtifact kept = artifact(archive, archive.length);
+        ArtifactCache cache = cache();
+        cache.fetch(kept);
+        Files.write(dir.resolve("sha256-" + "0".repeat(64) + ".tar"), new byte[1]);
+        cache.retainOnly(List.of(kept.getArchiveDigest()));
+        assertThat(cacheFiles()).containsExactly(kept.getArchiveDigest().replace(':', '-') + ".tar");
+    }
+
+    private List<String> cacheFiles() throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).toList();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Release;
+
+/** Desired states for unit tests. */
+final class Fixtures {
+
+    static final String DEVICE = "pi-1";
+    static final String PLATFORM = "linux/arm64";
+    static final long NOW = 1_800_000_000_000L;
+
+    private Fixtures() {
+    }
+
+    static Release release(String version) {
+        String hex = String.format("%064x", version.hashCode() & 0xffffffffL);
+        return Release.newBuilder().setApp("web").setVersion(version)
+                .addImages(ImageArtifact.newBuilder().setPlatform(PLATFORM).setImageRef("demo/web:" + version)
+                        .setArchiveDigest("sha256:" + hex).setSize(100).setUrl("/api/v1/artifacts/sha256:" + hex).setImageId("sha256:id-" + version))
+                .setContainer(ContainerSpec.newBuilder().setNetwork("none"))
+                .setHealth(HealthCheck.newBuilder().addExec("true"))
+                .build();
+    }
+
+    static DesiredState desired(long sequence, String version, Phase phase, boolean rollback) {
+        return DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(sequence).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 3_600_000)
+                .addApps(AppDesired.newBuilder().setApp("web").setRelease(release(version)).setPhase(phase).setRollback(rollback).setRolloutId("r-1"))
+                .build();
+    }
+
+    static DesiredState activate(long sequence, String version) {
+        return desired(sequence, version, Phase.ACTIVATE, false);
+    }
+}

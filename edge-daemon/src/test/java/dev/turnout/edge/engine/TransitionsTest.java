@@ -1,0 +1,44 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.proto.UpdateState;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class TransitionsTest {
+
+    @ParameterizedTest
+    @CsvSource({
+            "IDLE, DOWNLOADING", "DOWNLOADING, STAGED", "STAGED, APPLYING", "APPLYING, VERIFYING", "VERIFYING, ACTIVE",
+            "APPLYING, ROLLING_BACK", "VERIFYING, ROLLING_BACK", "ROLLING_BACK, ROLLED_BACK",
+            "ACTIVE, DOWNLOADING", "ROLLED_BACK, DOWNLOADING", "FAILED, DOWNLOADING", "DOWNLOADING, DOWNLOADING",
+            "ACTIVE, ACTIVE", "ROLLED_BACK, ACTIVE", "STAGED, ACTIVE",
+            "IDLE, FAILED", "DOWNLOADING, FAILED", "APPLYING, FAILED", "VERIFYING, FAILED", "ROLLING_BACK, FAILED"})
+    void allowed(UpdateState from, UpdateState to) {
+        assertThat(Transitions.isAllowed(from, to)).isTrue();
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "IDLE, ACTIVE", "IDLE, APPLYING", "DOWNLOADING, APPLYING", "STAGED, VERIFYING", "APPLYING, ACTIVE",
+            "ACTIVE, VERIFYING", "ACTIVE, ROLLING_BACK", "ROLLED_BACK, ROLLING_BACK", "ROLLING_BACK, ACTIVE",
+            "VERIFYING, ROLLED_BACK", "FAILED, APPLYING", "ACTIVE, REJECTED", "IDLE, IDLE"})
+    void forbidden(UpdateState from, UpdateState to) {
+        assertThat(Transitions.isAllowed(from, to)).isFalse();
+    }
+
+    @Test
+    void checkThrowsForAMoveOutsideTheTable() {
+        assertThatThrownBy(() -> Transitions.check(UpdateState.IDLE, UpdateState.ACTIVE))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("IDLE -> ACTIVE");
+    }
+
+    @Test
+    void restingStates() {
+        assertThat(Transitions.isResting(UpdateState.ACTIVE)).isTrue();
+        assertThat(Transitions.isResting(UpdateState.VERIFYING)).isFalse();
+    }
+}
