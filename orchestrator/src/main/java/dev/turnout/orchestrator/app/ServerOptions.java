@@ -1,0 +1,71 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.proto.Topics;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.Objects;
+
+/**
+ * How to run a {@link TurnoutServer}.
+ *
+ * @param dataDir       where the store, the signing key, the artifacts and the embedded broker live
+ * @param httpPort      HTTP API port; 0 picks a free one
+ * @param mqttPort      port of the embedded broker (ignored with {@code brokerUrl}); 0 picks a free one
+ * @param bindAddress   address the HTTP API and the embedded broker listen on
+ * @param brokerUrl     an external broker ({@code tcp://host:1883}); null embeds one
+ * @param advertiseHost host devices use to reach this orchestrator; null: first non-loopback IPv4, else 127.0.0.1
+ * @param topicPrefix   MQTT topic prefix
+ */
+public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                            String advertiseHost, String topicPrefix) {
+
+    public static final int DEFAULT_HTTP_PORT = 8080;
+    public static final int DEFAULT_MQTT_PORT = 1883;
+    public static final String DEFAULT_BIND_ADDRESS = "0.0.0.0";
+
+    public ServerOptions {
+        Objects.requireNonNull(dataDir, "dataDir");
+        bindAddress = bindAddress == null || bindAddress.isBlank() ? DEFAULT_BIND_ADDRESS : bindAddress;
+        brokerUrl = brokerUrl == null || brokerUrl.isBlank() ? null : brokerUrl;
+        advertiseHost = advertiseHost == null || advertiseHost.isBlank() ? defaultAdvertiseHost() : advertiseHost;
+        topicPrefix = topicPrefix == null || topicPrefix.isBlank() ? Topics.DEFAULT_PREFIX : topicPrefix;
+        if (httpPort < 0 || httpPort > 65535 || mqttPort < 0 || mqttPort > 65535) {
+            throw new IllegalArgumentException("ports must be between 0 and 65535");
+        }
+    }
+
+    /** Defaults for everything but the data directory. */
+    public static ServerOptions defaults(Path dataDir) {
+        return new ServerOptions(dataDir, DEFAULT_HTTP_PORT, DEFAULT_MQTT_PORT, DEFAULT_BIND_ADDRESS, null, null,
+                Topics.DEFAULT_PREFIX);
+    }
+
+    /** True when the server starts its own broker. */
+    public boolean embedsBroker() {
+        return brokerUrl == null;
+    }
+
+    /** The first non-loopback IPv4 address of this host, else 127.0.0.1. */
+    public static String defaultAdvertiseHost() {
+        try {
+            for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                if (!nic.isUp() || nic.isLoopback()) {
+                    continue;
+                }
+                for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+                    if (address instanceof Inet4Address && !address.isLoopbackAddress()) {
+                        return address.getHostAddress();
+                    }
+                }
+            }
+        } catch (SocketException e) {
+            // no interfaces to look at: fall back to loopback
+        }
+        return "127.0.0.1";
+    }
+}

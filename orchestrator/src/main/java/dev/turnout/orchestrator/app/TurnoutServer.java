@@ -1,0 +1,214 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.broker.EmbeddedBroker;
+import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.engine.DesiredStates;
+import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.http.HttpApi;
+import dev.turnout.orchestrator.http.ServerInfo;
+import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
+import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.store.SqliteFleetStore;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.crypto.SigningKey;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The orchestrator: HTTP API, rollout engine, SQLite store, MQTT transport and (unless an external
+ * broker is given) an embedded MQTT broker, all in this process.
+ */
+public final class TurnoutServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TurnoutServer.class);
+    /** Version reported by {@code GET /api/v1/health}. */
+    public static final String VERSION = "0.1.0";
+    private static final long TICK_MILLIS = 500;
+
+    private final FleetStore store;
+    private final EmbeddedBroker broker;
+    private final MqttFleetTransport transport;
+    private final ScheduledExecutorService engineThread;
+    private final Vertx vertx;
+    private final int httpPort;
+    private final String brokerUrl;
+
+    private TurnoutServer(FleetStore store, EmbeddedBroker broker, MqttFleetTransport transport,
+                          ScheduledExecutorService engineThread, Vertx vertx, int httpPort, String brokerUrl) {
+        this.store = store;
+        this.broker = broker;
+        this.transport = transport;
+        this.engineThread = engineThread;
+        this.vertx = vertx;
+        this.httpPort = httpPort;
+        this.brokerUrl = brokerUrl;
+    }
+
+    /**
+     * Starts everything and returns once the HTTP API listens and the MQTT client is connected.
+     * Creates {@code signing.key} in the data directory on first start.
+     */
+    public static TurnoutServer start(ServerOptions options) throws Exception {
+        Path dataDir = Files.createDirectories(options.dataDir().toAbsolutePath());
+        SigningKey key = loadOrCreateKey(dataDir.resolve("signing.key"));
+        LOG.info("signing key id {}", key.keyId());
+        Topics topics = new Topics(options.topicPrefix());
+        FleetStore store = null;
+        EmbeddedBroker broker = null;
+        MqttFleetTransport transport = null;
+        ScheduledExecutorService engineThread = null;
+        Vertx vertx = null;
+        try {
+            store = SqliteFleetStore.open(dataDir);
+            String localBrokerUrl;
+            String deviceBrokerUrl;
+            if (options.embedsBroker()) {
+                broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort());
+                localBrokerUrl = broker.url();
+                deviceBrokerUrl = "tcp://" + options.advertiseHost() + ":" + broker.port();
+            } else {
+                localBrokerUrl = options.brokerUrl();
+                deviceBrokerUrl = options.brokerUrl();
+            }
+            transport = MqttFleetTransport.connect(localBrokerUrl, "turnout-orchestrator", topics);
+            engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
+                Thread t = new Thread(runnable, "turnout-engine");
+                t.setDaemon(true);
+                return t;
+            });
+            Clock clock = Clock.systemUTC();
+            DesiredStates desired = new DesiredStates(store, key, transport, clock);
+            RolloutEngine engine = new RolloutEngine(store, desired, transport, clock);
+            engineThread.submit(() -> {
+                int republished = desired.republishAll();
+                LOG.info("republished the desired state of {} device(s)", republished);
+                engine.start();
+                return null;
+            }).get(60, TimeUnit.SECONDS);
+            transport.listen(engine, guardedExecutor(engineThread));
+            engineThread.scheduleWithFixedDelay(guarded(engine::tick), TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+
+            vertx = Vertx.vertx();
+            ArtifactRepository artifacts = new ArtifactRepository(dataDir.resolve("artifacts"), store);
+            int requestedPort = options.httpPort();
+            String advertise = options.advertiseHost();
+            AtomicReference<ServerInfo> info = new AtomicReference<>();
+            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock);
+            HttpServer http = api.listen(options.bindAddress(), requestedPort).toCompletionStage().toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+            int port = http.actualPort();
+            info.set(new ServerInfo(key.keyId(), key.publicKey().toBase64(), deviceBrokerUrl,
+                    "http://" + advertise + ":" + port, topics.prefix(), VERSION));
+            LOG.info("Turnout orchestrator listening on http://{}:{} (devices: broker {}, orchestrator http://{}:{})",
+                    options.bindAddress(), port, deviceBrokerUrl, advertise, port);
+            return new TurnoutServer(store, broker, transport, engineThread, vertx, port, localBrokerUrl);
+        } catch (Exception | Error e) {
+            closeAll(vertx, engineThread, transport, broker, store);
+            throw e;
+        }
+    }
+
+    /** The port the HTTP API listens on. */
+    public int httpPort() {
+        return httpPort;
+    }
+
+    /** The HTTP API as reached from this host, e.g. {@code http://127.0.0.1:8080}. */
+    public String url() {
+        return "http://127.0.0.1:" + httpPort;
+    }
+
+    /** The broker as reached from this host, e.g. {@code tcp://127.0.0.1:1883}. */
+    public String brokerUrl() {
+        return brokerUrl;
+    }
+
+    /** Stops the HTTP API, the engine, the MQTT client, the embedded broker and the store. */
+    @Override
+    public void close() {
+        closeAll(vertx, engineThread, transport, broker, store);
+        LOG.info("Turnout orchestrator stopped");
+    }
+
+    private static void closeAll(Vertx vertx, ExecutorService engineThread, MqttFleetTransport transport,
+                                 EmbeddedBroker broker, FleetStore store) {
+        if (vertx != null) {
+            quietly(() -> vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        }
+        if (transport != null) {
+            quietly(() -> {
+                transport.close();
+                return null;
+            });
+        }
+        if (engineThread != null) {
+            engineThread.shutdown();
+            quietly(() -> engineThread.awaitTermination(10, TimeUnit.SECONDS));
+        }
+        if (broker != null) {
+            quietly(() -> {
+                broker.close();
+                return null;
+            });
+        }
+        if (store != null) {
+            quietly(() -> {
+                store.close();
+                return null;
+            });
+        }
+    }
+
+    private static void quietly(Callable<?> step) {
+        try {
+            step.call();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.warn("while stopping: {}", e.toString());
+        }
+    }
+
+    private static SigningKey loadOrCreateKey(Path file) throws IOException {
+        boolean existed = Files.exists(file);
+        SigningKey key = SigningKey.loadOrCreate(file);
+        if (!existed) {
+            try {
+                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException e) {
+                LOG.warn("cannot restrict the permissions of {} on this file system", file);
+            }
+            LOG.info("created a new signing key in {}", file);
+        }
+        return key;
+    }
+
+    private static Runnable guarded(Runnable step) {
+        return () -> {
+            try {
+                step.run();
+            } catch (RuntimeException e) {
+                LOG.error("engine step failed", e);
+            }
+        };
+    }
+
+    private static Executor guardedExecutor(ExecutorService executor) {
+        return task -> executor.execute(guarded(task));
+    }
+}

@@ -1,0 +1,121 @@
+package dev.turnout.orchestrator.domain;
+
+import java.time.Instant;
+
+/** One targeted device within a rollout. Owned and changed by the rollout engine only. */
+public final class RolloutDevice {
+
+    private final String deviceId;
+    private final int wave;
+    private final DesiredApp previous;
+    private RolloutDeviceState state;
+    private long stageSequence;
+    private long activationSequence;
+    private long rollbackSequence;
+    private Instant waitingSince;
+    private String reason;
+    private String message;
+
+    public RolloutDevice(String deviceId, int wave, DesiredApp previous, RolloutDeviceState state, long stageSequence,
+                         long activationSequence, long rollbackSequence, Instant waitingSince, String reason,
+                         String message) {
+        this.deviceId = deviceId;
+        this.wave = wave;
+        this.previous = previous;
+        this.state = state;
+        this.stageSequence = stageSequence;
+        this.activationSequence = activationSequence;
+        this.rollbackSequence = rollbackSequence;
+        this.waitingSince = waitingSince;
+        this.reason = reason;
+        this.message = message;
+    }
+
+    public static RolloutDevice planned(String deviceId, int wave, DesiredApp previous) {
+        return new RolloutDevice(deviceId, wave, previous, RolloutDeviceState.PENDING, 0, 0, 0, null, null, null);
+    }
+
+    public void staging(long sequence) {
+        stageSequence = sequence;
+    }
+
+    public void staged() {
+        if (state == RolloutDeviceState.PENDING) {
+            state = RolloutDeviceState.STAGED;
+        }
+    }
+
+    public void activating(long sequence, Instant now) {
+        state = RolloutDeviceState.ACTIVATING;
+        activationSequence = sequence;
+        waitingSince = now;
+    }
+
+    public void succeeded(String message) {
+        state = RolloutDeviceState.ACTIVE;
+        this.message = message;
+    }
+
+    public void failed(String reason, String message) {
+        state = RolloutDeviceState.FAILED;
+        this.reason = reason;
+        this.message = message;
+    }
+
+    public void rollingBack(long sequence, Instant now) {
+        state = RolloutDeviceState.ROLLING_BACK;
+        rollbackSequence = sequence;
+        waitingSince = now;
+    }
+
+    public void rolledBack(String message) {
+        state = RolloutDeviceState.ROLLED_BACK;
+        this.message = message;
+    }
+
+    /** True when the rollout told this device to switch to its release. */
+    public boolean wasActivated() {
+        return activationSequence > 0;
+    }
+
+    public String deviceId() {
+        return deviceId;
+    }
+
+    public int wave() {
+        return wave;
+    }
+
+    /** The device's desired entry for the app before this rollout; null when it had none. */
+    public DesiredApp previous() {
+        return previous;
+    }
+
+    public RolloutDeviceState state() {
+        return state;
+    }
+
+    public long stageSequence() {
+        return stageSequence;
+    }
+
+    public long activationSequence() {
+        return activationSequence;
+    }
+
+    public long rollbackSequence() {
+        return rollbackSequence;
+    }
+
+    public Instant waitingSince() {
+        return waitingSince;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    public String message() {
+        return message;
+    }
+}

@@ -1,0 +1,24 @@
+package dev.turnout.orchestrator.domain;
+
+/** Where one device stands within a rollout; persisted by name. */
+public enum RolloutDeviceState {
+    /** Told to stage the release; not acknowledged yet. */
+    PENDING,
+    /** Reported the release staged in its cache. */
+    STAGED,
+    /** Told to activate the release; waiting for ACTIVE. */
+    ACTIVATING,
+    /** Runs the release and reported it healthy. */
+    ACTIVE,
+    /** Refused, failed or rolled back the release, or did not answer in time. */
+    FAILED,
+    /** Told to go back to its previous release; waiting for ACTIVE on it. */
+    ROLLING_BACK,
+    /** Back on its previous release (or never switched). */
+    ROLLED_BACK;
+
+    /** True once the device needs nothing more from the current wave. */
+    public boolean isSettled() {
+        return this == ACTIVE || this == FAILED || this == ROLLED_BACK;
+    }
+}

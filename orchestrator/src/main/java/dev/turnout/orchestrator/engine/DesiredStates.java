@@ -1,0 +1,172 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Durations;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.store.DesiredRecord;
+import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.crypto.SigningKey;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Decides, signs, persists and publishes the desired state of each device. The sequence of a device
+ * only grows: {@code max(last + 1, now in epoch millis)}, so a wiped store never goes backwards.
+ * A decision is persisted ({@link #commit}) before it is published ({@link #publish}).
+ */
+public final class DesiredStates {
+
+    /** How long a signed desired state stays valid. */
+    public static final Duration VALIDITY = Duration.ofDays(7);
+
+    private final FleetStore store;
+    private final SigningKey signingKey;
+    private final FleetTransport transport;
+    private final Clock clock;
+
+    public DesiredStates(FleetStore store, SigningKey signingKey, FleetTransport transport, Clock clock) {
+        this.store = store;
+        this.signingKey = signingKey;
+        this.transport = transport;
+        this.clock = clock;
+    }
+
+    /** The current desired entry of {@code app} on a device, or null. */
+    public DesiredApp current(String deviceId, String app) {
+        return store.findDesired(deviceId).map(d -> d.app(app)).orElse(null);
+    }
+
+    /**
+     * Sets (or with {@code entry == null} removes) one app of a device's desired state, signs it
+     * with a new sequence and persists it. Returns the sequence. Does not publish.
+     */
+    public long commit(String deviceId, String app, DesiredApp entry) {
+        DesiredRecord last = store.findDesired(deviceId).orElse(null);
+        List<DesiredApp> apps = new ArrayList<>();
+        if (last != null) {
+            last.apps().stream().filter(a -> !a.app().equals(app)).forEach(apps::add);
+        }
+        if (entry != null) {
+            apps.add(entry);
+        }
+        apps.sort((a, b) -> a.app().compareTo(b.app()));
+        Instant now = clock.instant();
+        long sequence = Math.max(last == null ? 1 : last.sequence() + 1, now.toEpochMilli());
+        DesiredState.Builder state = DesiredState.newBuilder()
+                .setDeviceId(deviceId)
+                .setSequence(sequence)
+                .setIssuedAtMs(now.toEpochMilli())
+                .setExpiresAtMs(now.plus(VALIDITY).toEpochMilli());
+        for (DesiredApp a : apps) {
+            state.addApps(wire(a));
+        }
+        byte[] envelope = signingKey.seal(state.build()).toByteArray();
+        store.saveDesired(deviceId, new DesiredRecord(sequence, now, apps, envelope));
+        return sequence;
+    }
+
+    /** Publishes the persisted desired state of a device (idempotent: same bytes, same sequence). */
+    public void publish(String deviceId) {
+        store.findDesired(deviceId).ifPresent(d -> transport.publishDesired(deviceId, d.envelope()));
+    }
+
+    /** Publishes every persisted desired state again, e.g. after a restart. */
+    public int republishAll() {
+        List<String> ids = store.devicesWithDesired();
+        ids.forEach(this::publish);
+        return ids.size();
+    }
+
+    private AppDesired wire(DesiredApp a) {
+        Release release = store.findRelease(a.app(), a.version())
+                .orElseThrow(() -> new IllegalStateException("release " + a.app() + ":" + a.version() + " is gone"));
+        return AppDesired.newBuilder()
+                .setApp(a.app())
+                .setRelease(wire(release))
+                .setPhase(a.phase() == dev.turnout.orchestrator.domain.Phase.ACTIVATE ? Phase.ACTIVATE : Phase.STAGE)
+                .setRollback(a.rollback())
+                .setRolloutId(a.rolloutId())
+                .build();
+    }
+
+    static dev.turnout.proto.Release wire(Release r) {
+        dev.turnout.proto.Release.Builder b = dev.turnout.proto.Release.newBuilder().setApp(r.app()).setVersion(r.version());
+        for (ReleaseImage i : r.images()) {
+            b.addImages(ImageArtifact.newBuilder()
+                    .setPlatform(i.platform())
+                    .setImageRef(i.imageRef() == null ? "" : i.imageRef())
+                    .setArchiveDigest(i.digest())
+                    .setSize(i.size())
+                    .setUrl("/api/v1/artifacts/" + i.digest())
+                    .setImageId(i.imageId()));
+        }
+        ReleaseSpec spec = r.spec();
+        if (spec != null && spec.container() != null) {
+            ReleaseSpec.Container c = spec.container();
+            ContainerSpec.Builder cb = ContainerSpec.newBuilder();
+            if (c.command() != null) {
+                cb.addAllCommand(c.command());
+            }
+            if (c.env() != null) {
+                cb.putAllEnv(c.env());
+            }
+            if (c.network() != null) {
+                cb.setNetwork(c.network());
+            }
+            if (c.ports() != null) {
+                cb.addAllPorts(c.ports());
+            }
+            if (c.volumes() != null) {
+                cb.addAllVolumes(c.volumes());
+            }
+            if (c.devices() != null) {
+                cb.addAllDevices(c.devices());
+            }
+            cb.setPrivileged(Boolean.TRUE.equals(c.privileged()));
+            if (c.restart() != null) {
+                cb.setRestart(c.restart());
+            }
+            b.setContainer(cb);
+        }
+        if (spec != null && spec.health() != null) {
+            ReleaseSpec.Health h = spec.health();
+            HealthCheck.Builder hb = HealthCheck.newBuilder();
+            if (h.exec() != null) {
+                hb.addAllExec(h.exec());
+            }
+            if (h.http() != null) {
+                hb.setHttp(h.http());
+            }
+            if (h.tcp() != null) {
+                hb.setTcp(h.tcp());
+            }
+            hb.setDocker(Boolean.TRUE.equals(h.docker()));
+            if (h.interval() != null) {
+                hb.setIntervalMs(Durations.parse(h.interval(), "interval").toMillis());
+            }
+            if (h.timeout() != null) {
+                hb.setTimeoutMs(Durations.parse(h.timeout(), "timeout").toMillis());
+            }
+            if (h.retries() != null) {
+                hb.setRetries(h.retries());
+            }
+            if (h.soak() != null) {
+                hb.setSoakMs(Durations.parse(h.soak(), "soak").toMillis());
+            }
+            b.setHealth(hb);
+        }
+        return b.build();
+    }
+}

@@ -1,0 +1,14 @@
+package dev.turnout.orchestrator.engine;
+
+/**
+ * Port to the devices: how decisions leave the orchestrator. Implementations never block the
+ * caller for long; delivery is asynchronous and at-least-once.
+ */
+public interface FleetTransport {
+
+    /** Publishes a signed desired state, retained, for one device. */
+    void publishDesired(String deviceId, byte[] signedEnvelope);
+
+    /** Publishes a serialized {@code RolloutEvent} for monitoring subscribers. */
+    void publishRolloutEvent(String rolloutId, byte[] event);
+}

@@ -1,0 +1,551 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.domain.Durations;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Phase;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
+import dev.turnout.orchestrator.domain.RolloutDeviceState;
+import dev.turnout.orchestrator.domain.RolloutState;
+import dev.turnout.orchestrator.domain.RolloutStrategy;
+import dev.turnout.orchestrator.domain.Target;
+import dev.turnout.orchestrator.domain.WavePlan;
+import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.RolloutEvent;
+import dev.turnout.proto.RolloutEventType;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Moves rollouts forward. It changes state only on device events ({@link FleetEvents}), operator
+ * commands and {@link #tick()}; time comes from the injected {@link Clock}. Not thread-safe: the
+ * caller runs every method on one thread. Every decision is stored before it is published.
+ */
+public final class RolloutEngine implements FleetEvents {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutEngine.class);
+    private static final String ENGINE = "engine";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final FleetStore store;
+    private final DesiredStates desired;
+    private final FleetTransport transport;
+    private final Clock clock;
+    private final Map<String, Rollout> active = new LinkedHashMap<>();
+    private final Set<String> desiredToPublish = new LinkedHashSet<>();
+    private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
+
+    public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
+        this.store = store;
+        this.desired = desired;
+        this.transport = transport;
+        this.clock = clock;
+    }
+
+    /** Reloads the rollouts that were not finished; decisions already made are not made again. */
+    public void start() {
+        active.clear();
+        for (Rollout r : store.activeRollouts()) {
+            active.put(r.id(), r);
+            LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
+                    r.currentWave());
+        }
+        tick();
+    }
+
+    /** Plans a rollout; unless it is a dry run, stores it, stages the release everywhere and starts wave 1. */
+    public Rollout create(RolloutRequest request, String actor) {
+        if (request.app() == null || request.app().isBlank() || request.version() == null || request.version().isBlank()) {
+            throw new InvalidInputException("app and version are required");
+        }
+        RolloutStrategy strategy = RolloutStrategy.parse(request.waves(), request.soak(), request.maxFailures(),
+                request.onFailure(), request.deviceTimeout(), request.approveEachWave());
+        Target target = Target.parse(request.target());
+        if (store.findRelease(request.app(), request.version()).isEmpty()) {
+            throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
+        }
+        List<Device> inventory = store.listDevices();
+        if (target.kind() == Target.Kind.DEVICE) {
+            Set<String> known = new LinkedHashSet<>();
+            inventory.forEach(d -> known.add(d.id()));
+            for (String id : target.values()) {
+                if (!known.contains(id)) {
+                    throw new InvalidInputException("target names device " + id + ", which is not enrolled");
+                }
+            }
+        }
+        List<String> ids = target.select(inventory);
+        if (ids.isEmpty()) {
+            throw new InvalidInputException("no enrolled device matches target '" + target + "'");
+        }
+        List<Integer> sizes = WavePlan.sizes(strategy.waves(), ids.size());
+        Instant now = clock.instant();
+        List<RolloutDevice> devices = new ArrayList<>();
+        int at = 0;
+        for (int w = 0; w < sizes.size(); w++) {
+            for (int i = 0; i < sizes.get(w); i++, at++) {
+                String id = ids.get(at);
+                devices.add(RolloutDevice.planned(id, w + 1, desired.current(id, request.app())));
+            }
+        }
+        Rollout rollout = new Rollout(newId(now), request.app(), request.version(), target.toString(), strategy, now,
+                RolloutState.RUNNING, null, now, 0, WaveState.DONE, now, 0, devices);
+        if (Boolean.TRUE.equals(request.dryRun())) {
+            return rollout;
+        }
+        for (Rollout other : active.values()) {
+            if (other.app().equals(rollout.app()) && ids.stream().anyMatch(id -> other.device(id) != null)) {
+                throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
+                        + " on some of these devices; abort it first");
+            }
+        }
+        store.saveRollout(rollout);
+        active.put(rollout.id(), rollout);
+        audit(actor, "rollout.create", rollout.id(), rollout.app() + ":" + rollout.version() + " to " + rollout.target()
+                + " in waves " + sizes);
+        LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
+                ids.size(), sizes);
+        event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
+        for (RolloutDevice d : rollout.devices()) {
+            long seq = desired.commit(d.deviceId(), rollout.app(),
+                    new DesiredApp(rollout.app(), rollout.version(), Phase.STAGE, false, rollout.id()));
+            d.staging(seq);
+            desiredToPublish.add(d.deviceId());
+        }
+        advance(rollout, now);
+        persistAndPublish(rollout);
+        return rollout;
+    }
+
+    public Rollout pause(String id, String actor) {
+        Rollout r = activeOrConflict(id, "paused");
+        if (r.state() != RolloutState.RUNNING) {
+            throw new ConflictException("rollout " + id + " is " + r.state() + " and cannot be paused");
+        }
+        changeState(r, RolloutState.PAUSED, "paused by " + actor);
+        audit(actor, "rollout.pause", id, null);
+        persistAndPublish(r);
+        return r;
+    }
+
+    public Rollout resume(String id, String actor) {
+        Rollout r = activeOrConflict(id, "resumed");
+        if (r.state() != RolloutState.PAUSED) {
+            throw new ConflictException("rollout " + id + " is " + r.state() + " and cannot be resumed");
+        }
+        r.tolerateCurrentFailures();
+        changeState(r, RolloutState.RUNNING, null);
+        audit(actor, "rollout.resume", id, null);
+        advance(r, clock.instant());
+        persistAndPublish(r);
+        return r;
+    }
+
+    public Rollout abort(String id, String actor) {
+        Rollout r = activeOrConflict(id, "aborted");
+        changeState(r, RolloutState.ABORTED, "aborted by " + actor);
+        audit(actor, "rollout.abort", id, null);
+        persistAndPublish(r);
+        return r;
+    }
+
+    /** Starts the next wave of a rollout that waits for approval between waves. */
+    public Rollout approve(String id, String actor) {
+        Rollout r = activeOrConflict(id, "approved");
+        if (r.state() != RolloutState.RUNNING || r.currentWaveState() != WaveState.DONE || r.currentWave() == 0
+                || r.currentWave() >= r.waveCount()) {
+            throw new ConflictException("rollout " + id + " is not waiting for approval");
+        }
+        audit(actor, "rollout.approve", id, "wave " + (r.currentWave() + 1));
+        startWave(r, r.currentWave() + 1, clock.instant());
+        advance(r, clock.instant());
+        persistAndPublish(r);
+        return r;
+    }
+
+    /** Moves every unfinished rollout on time alone: device timeouts and soak periods. */
+    public void tick() {
+        Instant now = clock.instant();
+        for (Rollout r : List.copyOf(active.values())) {
+            RolloutState before = r.state();
+            Instant updated = r.updatedAt();
+            evaluate(r, now);
+            if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
+                    || !eventsToPublish.isEmpty()) {
+                persistAndPublish(r);
+            }
+        }
+    }
+
+    @Override
+    public void onStatus(String topicDeviceId, StatusEvent e) {
+        if (!e.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
+            return;
+        }
+        if (store.findDevice(topicDeviceId).isEmpty()) {
+            LOG.info("ignored a status from unknown device {}", topicDeviceId);
+            return;
+        }
+        Instant now = clock.instant();
+        store.updatePresence(topicDeviceId, true, now, null);
+        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
+        store.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
+                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
+        audit(topicDeviceId, "device.status", topicDeviceId, e.getApp() + ":" + e.getVersion() + " " + e.getState()
+                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
+        for (Rollout r : List.copyOf(active.values())) {
+            RolloutDevice d = r.device(topicDeviceId);
+            if (d == null || !r.app().equals(e.getApp())) {
+                continue;
+            }
+            if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))) {
+                evaluate(r, now);
+                persistAndPublish(r);
+            }
+        }
+    }
+
+    @Override
+    public void onPresence(String topicDeviceId, Presence p) {
+        if (!p.getDeviceId().isEmpty() && !p.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
+            return;
+        }
+        if (store.findDevice(topicDeviceId).isEmpty()) {
+            LOG.info("ignored a presence from unknown device {}", topicDeviceId);
+            return;
+        }
+        Instant now = clock.instant();
+        store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
+        Map<String, DeviceApp> known = new LinkedHashMap<>();
+        store.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
+        for (var summary : p.getAppsList()) {
+            DeviceApp before = known.get(summary.getApp());
+            store.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
+                    before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
+                    before == null ? null : before.reason(), before == null ? null : before.message(),
+                    before == null ? p.getLastSequence() : before.sequence(), now));
+            for (Rollout r : List.copyOf(active.values())) {
+                RolloutDevice d = r.device(topicDeviceId);
+                if (d == null || !r.app().equals(summary.getApp()) || summary.getState() != UpdateState.ACTIVE) {
+                    continue;
+                }
+                // a device that reconnects tells its running version and the last sequence it accepted
+                if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")) {
+                    evaluate(r, now);
+                    persistAndPublish(r);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void onHealth(String topicDeviceId, HealthReport h) {
+        if (!h.getDeviceId().isEmpty() && !h.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a health report for device '{}' published on the topic of device '{}'", h.getDeviceId(), topicDeviceId);
+            return;
+        }
+        if (store.findDevice(topicDeviceId).isEmpty()) {
+            return;
+        }
+        store.updatePresence(topicDeviceId, true, clock.instant(), null);
+    }
+
+    /** Applies one report about {@code version} to a device of a rollout; true if the device changed. */
+    private boolean judge(Rollout r, RolloutDevice d, String version, UpdateState state, long sequence, String reason,
+                          String message) {
+        boolean failure = state == UpdateState.ROLLED_BACK || state == UpdateState.FAILED || state == UpdateState.REJECTED;
+        if (r.state() == RolloutState.ROLLING_BACK) {
+            if (d.state() != RolloutDeviceState.ROLLING_BACK || d.previous() == null
+                    || !d.previous().version().equals(version) || sequence < d.rollbackSequence()) {
+                return false;
+            }
+            if (state == UpdateState.ACTIVE) {
+                d.rolledBack("back on " + version);
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "rolled back to " + version);
+                return true;
+            }
+            if (failure) {
+                d.failed(reason == null ? state.name() : reason, "rollback to " + version + " failed: " + orEmpty(message));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
+                return true;
+            }
+            return false;
+        }
+        if (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED) {
+            return false;
+        }
+        if (!r.version().equals(version) || sequence < d.stageSequence()) {
+            return false;
+        }
+        switch (d.state()) {
+            case PENDING, STAGED -> {
+                if (failure) {
+                    return fail(r, d, reason == null ? state.name() : reason, message);
+                }
+                if (state == UpdateState.STAGED || state == UpdateState.ACTIVE) {
+                    boolean changed = d.state() == RolloutDeviceState.PENDING;
+                    d.staged();
+                    return changed;
+                }
+                return false;
+            }
+            case ACTIVATING -> {
+                if (failure) {
+                    return fail(r, d, reason == null ? state.name() : reason, message);
+                }
+                if (state == UpdateState.ACTIVE && sequence >= d.activationSequence()) {
+                    d.succeeded(message);
+                    LOG.info("rollout {}: device {} is ACTIVE on {}", r.id(), d.deviceId(), version);
+                    event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "active on " + version);
+                    return true;
+                }
+                return false;
+            }
+            case ACTIVE -> {
+                if (failure && sequence >= d.activationSequence()) {
+                    return fail(r, d, reason == null ? state.name() : reason, message);
+                }
+                return false;
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    private boolean fail(Rollout r, RolloutDevice d, String reason, String message) {
+        d.failed(reason, message);
+        LOG.info("rollout {}: device {} failed: {}{}", r.id(), d.deviceId(), reason, message == null ? "" : " (" + message + ")");
+        event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), reason + (message == null ? "" : ": " + message));
+        return true;
+    }
+
+    private void evaluate(Rollout r, Instant now) {
+        if (r.state() == RolloutState.RUNNING) {
+            advance(r, now);
+        } else if (r.state() == RolloutState.ROLLING_BACK) {
+            finishRollback(r, now);
+        }
+    }
+
+    private void advance(Rollout r, Instant now) {
+        for (RolloutDevice d : r.devices()) {
+            if (d.state() == RolloutDeviceState.ACTIVATING
+                    && !now.isBefore(d.waitingSince().plus(r.strategy().deviceTimeout()))) {
+                fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
+                r.touched(now);
+            }
+        }
+        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
+        long allowed = r.strategy().maxFailures().of(r.devices().size());
+        if (failures > allowed) {
+            String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
+                    + failedSummary(r);
+            switch (r.strategy().onFailure()) {
+                case PAUSE -> changeState(r, RolloutState.PAUSED, why);
+                case ROLLBACK -> startRollback(r, why, now);
+            }
+            return;
+        }
+        while (true) {
+            int n = r.currentWave();
+            WaveState ws = r.currentWaveState();
+            if (ws == WaveState.ACTIVATING) {
+                if (!r.wave(n).stream().allMatch(d -> d.state().isSettled())) {
+                    return;
+                }
+                if (!r.strategy().soak().isZero()) {
+                    r.waveMovedTo(n, WaveState.SOAKING, now);
+                    return;
+                }
+                completeWave(r, n, now);
+            } else if (ws == WaveState.SOAKING) {
+                if (now.isBefore(r.waveChangedAt().plus(r.strategy().soak()))) {
+                    return;
+                }
+                completeWave(r, n, now);
+            } else if (ws == WaveState.DONE) {
+                if (n >= r.waveCount()) {
+                    long failed = r.count(RolloutDeviceState.FAILED);
+                    changeState(r, RolloutState.SUCCEEDED, failed == 0 ? null
+                            : failed + " device(s) failed within maxFailures: " + failedSummary(r));
+                    return;
+                }
+                if (n > 0 && r.strategy().approveEachWave()) {
+                    return;
+                }
+                startWave(r, n + 1, now);
+            } else {
+                return;
+            }
+        }
+    }
+
+    private void completeWave(Rollout r, int n, Instant now) {
+        r.waveMovedTo(n, WaveState.DONE, now);
+        LOG.info("rollout {}: wave {} completed", r.id(), n);
+        event(r, RolloutEventType.WAVE_COMPLETED, n, "", "wave " + n + " completed");
+    }
+
+    private void startWave(Rollout r, int n, Instant now) {
+        r.waveMovedTo(n, WaveState.ACTIVATING, now);
+        LOG.info("rollout {}: wave {} starts on {}", r.id(), n, r.wave(n).stream().map(RolloutDevice::deviceId).toList());
+        event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + r.wave(n).size() + " device(s)");
+        for (RolloutDevice d : r.wave(n)) {
+            if (d.state() == RolloutDeviceState.FAILED) {
+                continue;
+            }
+            long seq = desired.commit(d.deviceId(), r.app(), new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, false, r.id()));
+            d.activating(seq, now);
+            desiredToPublish.add(d.deviceId());
+        }
+    }
+
+    private void startRollback(Rollout r, String why, Instant now) {
+        changeState(r, RolloutState.ROLLING_BACK, why);
+        for (RolloutDevice d : r.devices()) {
+            DesiredApp previous = d.previous();
+            if (d.wasActivated()) {
+                if (previous == null) {
+                    desired.commit(d.deviceId(), r.app(), null);
+                    d.rolledBack("app removed: the device had no previous release");
+                } else {
+                    long seq = desired.commit(d.deviceId(), r.app(),
+                            new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
+                    d.rollingBack(seq, now);
+                }
+            } else {
+                desired.commit(d.deviceId(), r.app(), previous);
+                d.rolledBack("never activated: back on its previous desired state");
+            }
+            desiredToPublish.add(d.deviceId());
+        }
+        finishRollback(r, now);
+    }
+
+    private void finishRollback(Rollout r, Instant now) {
+        for (RolloutDevice d : r.devices()) {
+            if (d.state() == RolloutDeviceState.ROLLING_BACK
+                    && !now.isBefore(d.waitingSince().plus(r.strategy().deviceTimeout()))) {
+                d.failed("TIMEOUT", "no ACTIVE report on " + d.previous().version() + " within "
+                        + Durations.format(r.strategy().deviceTimeout()));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
+                r.touched(now);
+            }
+        }
+        if (r.count(RolloutDeviceState.ROLLING_BACK) > 0) {
+            return;
+        }
+        List<String> unconfirmed = r.devices().stream()
+                .filter(d -> d.state() == RolloutDeviceState.FAILED && d.rollbackSequence() > 0)
+                .map(d -> d.deviceId() + " (" + d.message() + ")").toList();
+        if (unconfirmed.isEmpty()) {
+            changeState(r, RolloutState.ROLLED_BACK, r.reason());
+        } else {
+            changeState(r, RolloutState.FAILED, r.reason() + "; rollback not confirmed on " + String.join(", ", unconfirmed));
+        }
+    }
+
+    private void changeState(Rollout r, RolloutState next, String why) {
+        Instant now = clock.instant();
+        r.moveTo(next, why, now);
+        LOG.info("rollout {} is {}{}", r.id(), next, why == null ? "" : ": " + why);
+        audit(ENGINE, "rollout.state", r.id(), next + (why == null ? "" : ": " + why));
+        event(r, RolloutEventType.STATE_CHANGED, r.currentWave(), "", why == null ? next.name() : why);
+    }
+
+    /** Stores the rollout, then publishes the desired states and events its changes produced. */
+    private void persistAndPublish(Rollout r) {
+        store.saveRollout(r);
+        if (r.state().isTerminal()) {
+            active.remove(r.id());
+        }
+        List<String> devices = List.copyOf(desiredToPublish);
+        desiredToPublish.clear();
+        List<RolloutEvent> events = List.copyOf(eventsToPublish);
+        eventsToPublish.clear();
+        devices.forEach(desired::publish);
+        events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
+    }
+
+    private void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
+        eventsToPublish.add(RolloutEvent.newBuilder()
+                .setRolloutId(r.id())
+                .setApp(r.app())
+                .setVersion(r.version())
+                .setType(type)
+                .setWave(wave)
+                .setDeviceId(deviceId)
+                .setMessage(orEmpty(message))
+                .setTimestampMs(clock.millis())
+                .setState(dev.turnout.proto.RolloutState.valueOf("ROLLOUT_" + r.state().name()))
+                .build());
+    }
+
+    private Rollout activeOrConflict(String id, String verb) {
+        Rollout r = active.get(id);
+        if (r != null) {
+            return r;
+        }
+        Optional<Rollout> stored = store.findRollout(id);
+        if (stored.isEmpty()) {
+            throw new NotFoundException("rollout " + id + " does not exist");
+        }
+        throw new ConflictException("rollout " + id + " is " + stored.get().state() + " and cannot be " + verb);
+    }
+
+    private void audit(String actor, String action, String subject, String detail) {
+        store.appendAudit(new AuditEntry(clock.instant(), actor, action, subject, detail));
+    }
+
+    private static String failedSummary(Rollout r) {
+        return String.join(", ", r.devices().stream().filter(d -> d.state() == RolloutDeviceState.FAILED)
+                .map(d -> d.deviceId() + " " + d.reason()).toList());
+    }
+
+    private static String newId(Instant now) {
+        StringBuilder b = new StringBuilder("r-").append(Long.toString(now.toEpochMilli(), 36));
+        for (int i = 0; i < 4; i++) {
+            b.append(Character.forDigit(RANDOM.nextInt(36), 36));
+        }
+        return b.toString();
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    private static String orEmpty(String s) {
+        return s == null ? "" : s;
+    }
+
+    static boolean isValidDeviceId(String id) {
+        return Topics.isValidId(id);
+    }
+}

@@ -1,0 +1,6 @@
+package dev.turnout.orchestrator.engine;
+
+/** The fields of {@code POST /api/v1/rollouts}; null fields take the documented defaults. */
+public record RolloutRequest(String app, String version, String target, String waves, String soak, String maxFailures,
+                             String onFailure, String deviceTimeout, Boolean dryRun, Boolean approveEachWave) {
+}

@@ -1,0 +1,42 @@
+package dev.turnout.orchestrator.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.turnout.orchestrator.domain.Device;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The edge daemon configuration written at enrollment (docs/device-config.md). */
+final class DeviceConfigYaml {
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS));
+
+    private DeviceConfigYaml() {
+    }
+
+    static String of(Device device, ServerInfo server) {
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("deviceId", device.id());
+        config.put("labels", new TreeMap<>(device.labels()));
+        config.put("brokerUrl", server.deviceBrokerUrl());
+        config.put("orchestratorUrl", server.orchestratorUrl());
+        config.put("topicPrefix", server.topicPrefix());
+        Map<String, Object> key = new LinkedHashMap<>();
+        key.put("keyId", server.keyId());
+        key.put("publicKey", server.publicKeyBase64());
+        config.put("trustedKeys", List.of(key));
+        try {
+            return YAML.writeValueAsString(config);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write the device config: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,515 @@
+package dev.turnout.orchestrator.http;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.engine.RolloutRequest;
+import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.Topics;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The HTTP API of docs/api.md on Vert.x Web. Handlers never block the event loop: the store and
+ * disk run on worker threads, rollout commands on the engine's own thread.
+ */
+public final class HttpApi {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    private static final long JSON_BODY_LIMIT = 1 << 20;
+    private static final long ARTIFACT_LIMIT = 8L << 30;
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Pattern SEMVER = Pattern.compile(
+            "(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?");
+    private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record EnrollBody(String id, Map<String, String> labels, List<String> groups) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ImageBody(String platform, String digest) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ReleaseBody(String app, String version, List<ImageBody> images, ReleaseSpec spec) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record RolloutBody(String app, String version, String target, JsonNode waves, JsonNode soak, JsonNode maxFailures,
+                       String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave) {
+    }
+
+    private final Vertx vertx;
+    private final FleetStore store;
+    private final ArtifactRepository artifacts;
+    private final RolloutEngine engine;
+    private final Executor engineExecutor;
+    private final Supplier<ServerInfo> serverInfo;
+    private final Clock clock;
+    private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
+                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock) {
+        this.vertx = vertx;
+        this.store = store;
+        this.artifacts = artifacts;
+        this.engine = engine;
+        this.engineExecutor = engineExecutor;
+        this.serverInfo = serverInfo;
+        this.clock = clock;
+    }
+
+    /** Starts listening; the future holds the server (its actual port when {@code port} is 0). */
+    public Future<HttpServer> listen(String host, int port) {
+        return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    }
+
+    public Router router() {
+        Router router = Router.router(vertx);
+        BodyHandler body = BodyHandler.create().setBodyLimit(JSON_BODY_LIMIT).setHandleFileUploads(false);
+        router.get("/api/v1/health").handler(this::health);
+        router.get("/api/v1/server").handler(this::serverInfo);
+
+        router.post("/api/v1/devices").handler(body).handler(this::enrollDevice);
+        router.get("/api/v1/devices").handler(this::listDevices);
+        router.get("/api/v1/devices/:id").handler(this::getDevice);
+
+        router.post("/api/v1/artifacts").handler(this::uploadArtifact);
+        router.get("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
+        router.head("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
+
+        router.post("/api/v1/releases").handler(body).handler(this::createRelease);
+        router.get("/api/v1/releases").handler(this::listReleases);
+        router.get("/api/v1/releases/:app/:version").handler(this::getRelease);
+
+        router.post("/api/v1/rollouts").handler(body).handler(this::createRollout);
+        router.get("/api/v1/rollouts").handler(this::listRollouts);
+        router.get("/api/v1/rollouts/:id").handler(this::getRollout);
+        router.post("/api/v1/rollouts/:id/:action").handler(body).handler(this::rolloutAction);
+
+        router.get("/api/v1/audit").handler(this::listAudit);
+
+        router.errorHandler(404, ctx -> error(ctx, 404, "no such endpoint: " + ctx.request().method() + " " + ctx.request().path()));
+        router.errorHandler(405, ctx -> error(ctx, 405, "method not allowed on " + ctx.request().path()));
+        router.errorHandler(413, ctx -> error(ctx, 413, "request body too large"));
+        router.errorHandler(500, ctx -> fail(ctx, ctx.failure() == null ? new IllegalStateException("unknown") : ctx.failure()));
+        return router;
+    }
+
+    private void health(RoutingContext ctx) {
+        ServerInfo info = serverInfo.get();
+        ok(ctx, 200, Map.of("status", "ok", "version", info.version()));
+    }
+
+    private void serverInfo(RoutingContext ctx) {
+        ServerInfo info = serverInfo.get();
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("keyId", info.keyId());
+        v.put("publicKey", info.publicKeyBase64());
+        v.put("brokerUrl", info.deviceBrokerUrl());
+        v.put("orchestratorUrl", info.orchestratorUrl());
+        v.put("topicPrefix", info.topicPrefix());
+        ok(ctx, 200, v);
+    }
+
+    private void enrollDevice(RoutingContext ctx) {
+        EnrollBody body;
+        try {
+            body = parse(ctx, EnrollBody.class);
+        } catch (RuntimeException e) {
+            fail(ctx, e);
+            return;
+        }
+        blocking(ctx, () -> {
+            if (body.id() == null || !Topics.isValidId(body.id())) {
+                throw new InvalidInputException("device id '" + body.id()
+                        + "' is invalid: use 1-64 printable characters without whitespace, '+', '#' or '/'");
+            }
+            Device device = new Device(body.id(), body.labels(), body.groups(), clock.instant(), false, null, null);
+            store.insertDevice(device);
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "device.enroll", device.id(), null));
+            LOG.info("enrolled device {}", device.id());
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("device", deviceView(device));
+            v.put("config", DeviceConfigYaml.of(device, serverInfo.get()));
+            return v;
+        }, v -> ok(ctx, 201, v));
+    }
+
+    private void listDevices(RoutingContext ctx) {
+        blocking(ctx, () -> {
+            List<Object> devices = new ArrayList<>();
+            store.listDevices().forEach(d -> devices.add(deviceView(d)));
+            return Map.of("devices", devices);
+        }, v -> ok(ctx, 200, v));
+    }
+
+    private void getDevice(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        blocking(ctx, () -> deviceView(store.findDevice(id)
+                .orElseThrow(() -> new NotFoundException("device " + id + " is not enrolled"))), v -> ok(ctx, 200, v));
+    }
+
+    private Map<String, Object> deviceView(Device d) {
+        return JsonViews.device(d, store.deviceApps(d.id()), store.findDesired(d.id()).orElse(null));
+    }
+
+    private void uploadArtifact(RoutingContext ctx) {
+        HttpServerRequest request = ctx.request();
+        request.pause();
+        String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > ARTIFACT_LIMIT) {
+            error(ctx, 413, "archive larger than " + (ARTIFACT_LIMIT >> 30) + " GiB");
+            return;
+        }
+        Path[] incoming = new Path[1];
+        vertx.executeBlocking(artifacts::newIncomingFile, false)
+                .compose(path -> {
+                    incoming[0] = path;
+                    return vertx.fileSystem().open(path.toString(), new OpenOptions().setWrite(true).setTruncateExisting(true));
+                })
+                .compose(file -> request.pipeTo(file))
+                .compose(done -> vertx.executeBlocking(() -> artifacts.ingest(incoming[0]), false))
+                .onSuccess(ingested -> {
+                    if (ingested.created()) {
+                        LOG.info("stored artifact {} ({} bytes, image {})", ingested.artifact().digest(),
+                                ingested.artifact().size(), ingested.artifact().imageRef());
+                    }
+                    ok(ctx, ingested.created() ? 201 : 200, JsonViews.artifact(ingested.artifact()));
+                })
+                .onFailure(e -> {
+                    if (incoming[0] != null) {
+                        vertx.fileSystem().delete(incoming[0].toString()).onFailure(ignored -> { });
+                    }
+                    fail(ctx, e);
+                });
+    }
+
+    private void downloadArtifact(RoutingContext ctx) {
+        String digest = ctx.pathParam("digest");
+        boolean head = ctx.request().method() == HttpMethod.HEAD;
+        String range = ctx.request().getHeader("Range");
+        blocking(ctx, () -> {
+            Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
+            return Map.entry(path, Files.size(path));
+        }, found -> {
+            Path path = found.getKey();
+            long size = found.getValue();
+            HttpServerResponse response = ctx.response()
+                    .putHeader(HttpHeaders.ACCEPT_RANGES, "bytes")
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
+            long start = 0;
+            long end = size - 1;
+            if (range != null) {
+                Matcher m = RANGE.matcher(range.trim());
+                boolean valid = m.matches() && !(m.group(1).isEmpty() && m.group(2).isEmpty());
+                if (valid) {
+                    if (m.group(1).isEmpty()) {
+                        start = Math.max(0, size - Long.parseLong(m.group(2)));
+                    } else {
+                        start = Long.parseLong(m.group(1));
+                        end = m.group(2).isEmpty() ? size - 1 : Math.min(size - 1, Long.parseLong(m.group(2)));
+                    }
+                }
+                if (!valid || start >= size || start > end) {
+                    response.putHeader(HttpHeaders.CONTENT_RANGE, "bytes */" + size);
+                    error(ctx, 416, "range '" + range + "' cannot be satisfied for " + size + " bytes");
+                    return;
+                }
+                response.setStatusCode(206).putHeader(HttpHeaders.CONTENT_RANGE, "bytes " + start + "-" + end + "/" + size);
+            }
+            long length = end - start + 1;
+            if (head) {
+                response.putHeader(HttpHeaders.CONTENT_LENGTH, Long.toString(size == 0 ? 0 : length)).end();
+                return;
+            }
+            response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
+        });
+    }
+
+    private void createRelease(RoutingContext ctx) {
+        ReleaseBody body;
+        try {
+            body = parse(ctx, ReleaseBody.class);
+        } catch (RuntimeException e) {
+            fail(ctx, e);
+            return;
+        }
+        blocking(ctx, () -> {
+            Release release = validRelease(body);
+            store.insertRelease(release);
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "release.create", release.key(), null));
+            LOG.info("created release {}", release.key());
+            return JsonViews.release(release);
+        }, v -> ok(ctx, 201, v));
+    }
+
+    private Release validRelease(ReleaseBody body) {
+        if (body.app() == null || !NAME.matcher(body.app()).matches()) {
+            throw new InvalidInputException("app '" + body.app() + "' must be 1-64 letters, digits, '.', '_' or '-'");
+        }
+        if (body.version() == null || !SEMVER.matcher(body.version()).matches()) {
+            throw new InvalidInputException("version '" + body.version() + "' is not a semantic version such as 1.4.2");
+        }
+        if (body.images() == null || body.images().isEmpty()) {
+            throw new InvalidInputException("a release needs at least one image");
+        }
+        ReleaseSpec spec = body.spec() == null ? new ReleaseSpec(null, null) : body.spec();
+        spec.validate();
+        List<ReleaseImage> images = new ArrayList<>();
+        Set<String> platforms = new HashSet<>();
+        for (ImageBody image : body.images()) {
+            if (image == null || image.platform() == null || !PLATFORM.matcher(image.platform()).matches()) {
+                throw new InvalidInputException("image platform '" + (image == null ? null : image.platform())
+                        + "' must look like linux/arm64 or linux/arm/v7");
+            }
+            if (!platforms.add(image.platform())) {
+                throw new InvalidInputException("platform " + image.platform() + " is listed twice");
+            }
+            if (!ArtifactRepository.isDigest(image.digest())) {
+                throw new InvalidInputException("image digest '" + image.digest() + "' must be sha256:<64 hex digits>");
+            }
+            Artifact artifact = store.findArtifact(image.digest())
+                    .orElseThrow(() -> new InvalidInputException("unknown artifact digest " + image.digest() + ": upload it first"));
+            images.add(new ReleaseImage(image.platform(), artifact.digest(), artifact.size(), artifact.imageId(), artifact.imageRef()));
+        }
+        if (store.findRelease(body.app(), body.version()).isPresent()) {
+            throw new ConflictException("release " + body.app() + ":" + body.version() + " exists already");
+        }
+        return new Release(body.app(), body.version(), clock.instant(), images, spec);
+    }
+
+    private void listReleases(RoutingContext ctx) {
+        blocking(ctx, () -> Map.of("releases", store.listReleases().stream().map(JsonViews::release).toList()),
+                v -> ok(ctx, 200, v));
+    }
+
+    private void getRelease(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        String version = ctx.pathParam("version");
+        blocking(ctx, () -> JsonViews.release(store.findRelease(app, version)
+                .orElseThrow(() -> new NotFoundException("release " + app + ":" + version + " does not exist"))), v -> ok(ctx, 200, v));
+    }
+
+    private void createRollout(RoutingContext ctx) {
+        RolloutBody body;
+        try {
+            body = parse(ctx, RolloutBody.class);
+        } catch (RuntimeException e) {
+            fail(ctx, e);
+            return;
+        }
+        RolloutRequest request = new RolloutRequest(body.app(), body.version(), body.target(), text(body.waves()),
+                text(body.soak()), text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
+                body.approveEachWave());
+        String actor = actor(ctx);
+        onEngine(() -> rolloutView(engine.create(request, actor)))
+                .onSuccess(v -> ok(ctx, Boolean.TRUE.equals(body.dryRun()) ? 200 : 201, v))
+                .onFailure(e -> fail(ctx, e));
+    }
+
+    private void listRollouts(RoutingContext ctx) {
+        blocking(ctx, () -> {
+            Set<String> offline = offlineDevices();
+            return Map.of("rollouts", store.listRollouts().stream().map(r -> JsonViews.rollout(r, offline)).toList());
+        }, v -> ok(ctx, 200, v));
+    }
+
+    private void getRollout(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        blocking(ctx, () -> rolloutView(store.findRollout(id)
+                .orElseThrow(() -> new NotFoundException("rollout " + id + " does not exist"))), v -> ok(ctx, 200, v));
+    }
+
+    private void rolloutAction(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        String action = ctx.pathParam("action");
+        String actor = actor(ctx);
+        Supplier<Rollout> command = switch (action) {
+            case "pause" -> () -> engine.pause(id, actor);
+            case "resume" -> () -> engine.resume(id, actor);
+            case "abort" -> () -> engine.abort(id, actor);
+            case "approve" -> () -> engine.approve(id, actor);
+            default -> null;
+        };
+        if (command == null) {
+            error(ctx, 404, "unknown rollout action '" + action + "': use pause, resume, abort or approve");
+            return;
+        }
+        onEngine(() -> rolloutView(command.get())).onSuccess(v -> ok(ctx, 200, v)).onFailure(e -> fail(ctx, e));
+    }
+
+    private void listAudit(RoutingContext ctx) {
+        blocking(ctx, () -> Map.of("entries", store.audit(500).stream().map(e -> {
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("at", JsonViews.timestamp(e.at()));
+            v.put("actor", e.actor());
+            v.put("action", e.action());
+            v.put("subject", e.subject());
+            v.put("detail", e.detail());
+            return v;
+        }).toList()), v -> ok(ctx, 200, v));
+    }
+
+    private Map<String, Object> rolloutView(Rollout r) {
+        return JsonViews.rollout(r, offlineDevices());
+    }
+
+    private Set<String> offlineDevices() {
+        Set<String> offline = new HashSet<>();
+        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
+        return offline;
+    }
+
+    private <T> T parse(RoutingContext ctx, Class<T> type) {
+        Buffer buffer = ctx.body() == null ? null : ctx.body().buffer();
+        if (buffer == null || buffer.length() == 0) {
+            throw new InvalidInputException("the request needs a JSON body");
+        }
+        try {
+            return json.readValue(buffer.getBytes(), type);
+        } catch (UnrecognizedPropertyException e) {
+            throw new InvalidInputException("unknown field " + path(e));
+        } catch (JsonMappingException e) {
+            throw new InvalidInputException("field " + path(e) + " has the wrong type or value");
+        } catch (JsonProcessingException e) {
+            throw new InvalidInputException("the body is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw new InvalidInputException("the body cannot be read: " + e.getMessage());
+        }
+    }
+
+    private static String path(JsonMappingException e) {
+        StringBuilder b = new StringBuilder();
+        for (JsonMappingException.Reference ref : e.getPath()) {
+            if (ref.getFieldName() != null) {
+                if (b.length() > 0) {
+                    b.append('.');
+                }
+                b.append(ref.getFieldName());
+            } else {
+                b.append('[').append(ref.getIndex()).append(']');
+            }
+        }
+        return b.length() == 0 ? "(body)" : b.toString();
+    }
+
+    private static String text(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (node.isArray()) {
+            List<String> parts = new ArrayList<>();
+            node.forEach(n -> parts.add(n.asText()));
+            return String.join(",", parts);
+        }
+        return node.asText();
+    }
+
+    private static String actor(RoutingContext ctx) {
+        String user = ctx.request().getHeader("X-Turnout-User");
+        return user == null || user.isBlank() ? "api" : user;
+    }
+
+    private <T> void blocking(RoutingContext ctx, Callable<T> work, java.util.function.Consumer<T> onSuccess) {
+        vertx.executeBlocking(work, false).onSuccess(onSuccess::accept).onFailure(e -> fail(ctx, e));
+    }
+
+    private <T> Future<T> onEngine(Supplier<T> work) {
+        Context context = vertx.getOrCreateContext();
+        Promise<T> promise = Promise.promise();
+        CompletableFuture.supplyAsync(work, engineExecutor).whenComplete((value, error) -> context.runOnContext(ignored -> {
+            if (error != null) {
+                promise.fail(error instanceof CompletionException && error.getCause() != null ? error.getCause() : error);
+            } else {
+                promise.complete(value);
+            }
+        }));
+        return promise.future();
+    }
+
+    private void ok(RoutingContext ctx, int status, Object body) {
+        try {
+            ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(Buffer.buffer(json.writeValueAsBytes(body)));
+        } catch (JsonProcessingException e) {
+            fail(ctx, e);
+        }
+    }
+
+    private void fail(RoutingContext ctx, Throwable e) {
+        if (e instanceof InvalidInputException) {
+            error(ctx, 400, e.getMessage());
+        } else if (e instanceof NotFoundException) {
+            error(ctx, 404, e.getMessage());
+        } else if (e instanceof ConflictException) {
+            error(ctx, 409, e.getMessage());
+        } else {
+            LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), e);
+            error(ctx, 500, "internal error: " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+        }
+    }
+
+    private void error(RoutingContext ctx, int status, String message) {
+        if (ctx.response().ended() || ctx.response().headWritten()) {
+            return;
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", message);
+        try {
+            ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(Buffer.buffer(json.writeValueAsBytes(body)));
+        } catch (JsonProcessingException impossible) {
+            ctx.response().setStatusCode(500).end();
+        }
+    }
+}

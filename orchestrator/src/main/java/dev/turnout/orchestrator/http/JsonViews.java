@@ -1,0 +1,176 @@
+package dev.turnout.orchestrator.http;
+
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.domain.Durations;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
+import dev.turnout.orchestrator.domain.RolloutDeviceState;
+import dev.turnout.orchestrator.domain.RolloutStrategy;
+import dev.turnout.orchestrator.domain.Threshold;
+import dev.turnout.orchestrator.store.DesiredRecord;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/** The JSON shapes of docs/api.md, built from domain objects. */
+final class JsonViews {
+
+    private static final DateTimeFormatter TIMESTAMP =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
+
+    private JsonViews() {
+    }
+
+    static String timestamp(Instant t) {
+        return t == null ? null : TIMESTAMP.format(t);
+    }
+
+    static Map<String, Object> device(Device d, List<DeviceApp> reported, DesiredRecord desired) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("id", d.id());
+        v.put("labels", new TreeMap<>(d.labels()));
+        v.put("groups", d.groups());
+        v.put("online", d.online());
+        v.put("lastSeen", timestamp(d.lastSeen()));
+        v.put("platform", d.platform());
+        Map<String, Map<String, Object>> apps = new TreeMap<>();
+        for (DeviceApp a : reported) {
+            Map<String, Object> app = new LinkedHashMap<>();
+            app.put("app", a.app());
+            app.put("runningVersion", a.runningVersion());
+            app.put("desiredVersion", null);
+            app.put("phase", null);
+            app.put("state", a.state());
+            app.put("reason", a.reason());
+            app.put("message", a.message());
+            app.put("updatedAt", timestamp(a.updatedAt()));
+            apps.put(a.app(), app);
+        }
+        if (desired != null) {
+            for (DesiredApp a : desired.apps()) {
+                Map<String, Object> app = apps.computeIfAbsent(a.app(), name -> {
+                    Map<String, Object> empty = new LinkedHashMap<>();
+                    empty.put("app", name);
+                    empty.put("runningVersion", null);
+                    empty.put("desiredVersion", null);
+                    empty.put("phase", null);
+                    empty.put("state", null);
+                    empty.put("reason", null);
+                    empty.put("message", null);
+                    empty.put("updatedAt", null);
+                    return empty;
+                });
+                app.put("desiredVersion", a.version());
+                app.put("phase", a.phase().name());
+            }
+        }
+        v.put("apps", new ArrayList<>(apps.values()));
+        return v;
+    }
+
+    static Map<String, Object> artifact(Artifact a) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("digest", a.digest());
+        v.put("size", a.size());
+        v.put("imageId", a.imageId());
+        v.put("imageRef", a.imageRef());
+        return v;
+    }
+
+    static Map<String, Object> release(Release r) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("app", r.app());
+        v.put("version", r.version());
+        v.put("createdAt", timestamp(r.createdAt()));
+        List<Map<String, Object>> images = new ArrayList<>();
+        for (ReleaseImage i : r.images()) {
+            Map<String, Object> image = new LinkedHashMap<>();
+            image.put("platform", i.platform());
+            image.put("digest", i.digest());
+            image.put("size", i.size());
+            image.put("imageId", i.imageId());
+            image.put("imageRef", i.imageRef());
+            images.add(image);
+        }
+        v.put("images", images);
+        v.put("spec", r.spec());
+        return v;
+    }
+
+    static Map<String, Object> rollout(Rollout r, Set<String> offline) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("id", r.id());
+        v.put("app", r.app());
+        v.put("version", r.version());
+        v.put("target", r.target());
+        v.put("state", r.state().name());
+        v.put("terminal", r.state().isTerminal());
+        v.put("reason", r.reason());
+        v.put("createdAt", timestamp(r.createdAt()));
+        v.put("updatedAt", timestamp(r.updatedAt()));
+        v.put("strategy", strategy(r.strategy()));
+        v.put("currentWave", r.currentWave());
+        List<Map<String, Object>> waves = new ArrayList<>();
+        for (int n = 1; n <= r.waveCount(); n++) {
+            List<RolloutDevice> members = r.wave(n);
+            Map<String, Object> wave = new LinkedHashMap<>();
+            wave.put("number", n);
+            wave.put("state", r.waveState(n).name());
+            wave.put("devices", members.stream().map(RolloutDevice::deviceId).toList());
+            Map<String, Object> counts = new LinkedHashMap<>();
+            counts.put("pending", count(members, RolloutDeviceState.PENDING));
+            counts.put("staged", count(members, RolloutDeviceState.STAGED));
+            counts.put("activating", count(members, RolloutDeviceState.ACTIVATING));
+            counts.put("active", count(members, RolloutDeviceState.ACTIVE));
+            counts.put("failed", count(members, RolloutDeviceState.FAILED));
+            counts.put("rollingBack", count(members, RolloutDeviceState.ROLLING_BACK));
+            counts.put("rolledBack", count(members, RolloutDeviceState.ROLLED_BACK));
+            counts.put("offline", members.stream().filter(d -> offline.contains(d.deviceId())).count());
+            wave.put("counts", counts);
+            waves.add(wave);
+        }
+        v.put("waves", waves);
+        List<Map<String, Object>> devices = new ArrayList<>();
+        for (RolloutDevice d : r.devices()) {
+            Map<String, Object> device = new LinkedHashMap<>();
+            device.put("id", d.deviceId());
+            device.put("wave", d.wave());
+            device.put("state", d.state().name());
+            boolean back = d.state() == RolloutDeviceState.ROLLING_BACK || d.state() == RolloutDeviceState.ROLLED_BACK;
+            device.put("version", back && d.previous() != null ? d.previous().version() : back ? null : r.version());
+            device.put("reason", d.reason());
+            device.put("message", d.message());
+            devices.add(device);
+        }
+        v.put("devices", devices);
+        return v;
+    }
+
+    private static Map<String, Object> strategy(RolloutStrategy s) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("waves", s.waves().stream().map(Threshold::toString).toList());
+        v.put("soak", Durations.format(s.soak()));
+        v.put("maxFailures", s.maxFailures().toString());
+        v.put("onFailure", s.onFailure().wireName());
+        v.put("deviceTimeout", Durations.format(s.deviceTimeout()));
+        v.put("approveEachWave", s.approveEachWave());
+        return v;
+    }
+
+    private static long count(List<RolloutDevice> devices, RolloutDeviceState state) {
+        return devices.stream().filter(d -> d.state() == state).count();
+    }
+}

@@ -1,0 +1,260 @@
+package dev.turnout.orchestrator.mqtt;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.orchestrator.engine.FleetEvents;
+import dev.turnout.orchestrator.engine.FleetTransport;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import org.eclipse.paho.mqttv5.client.DisconnectedBufferOptions;
+import org.eclipse.paho.mqttv5.client.IMqttToken;
+import org.eclipse.paho.mqttv5.client.MqttActionListener;
+import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
+import org.eclipse.paho.mqttv5.client.MqttCallback;
+import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
+import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
+import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.common.MqttException;
+import org.eclipse.paho.mqttv5.common.MqttMessage;
+import org.eclipse.paho.mqttv5.common.MqttSubscription;
+import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link FleetTransport} over MQTT 5 (Paho async client): publishes desired states (retained,
+ * QoS 1) and rollout events, subscribes to status, presence and health of every device and hands
+ * each decoded report to {@link FleetEvents} on the given executor. Paho callbacks never block.
+ */
+public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MqttFleetTransport.class);
+    private static final int MAX_IN_FLIGHT = 10;
+    private static final int PUBLISH_ATTEMPTS = 20;
+
+    private record Outgoing(String topic, byte[] payload, boolean retained) {
+    }
+
+    private final Topics topics;
+    private final MqttAsyncClient client;
+    private volatile FleetEvents events;
+    private volatile Executor eventExecutor;
+    private final BlockingQueue<Outgoing> outbox = new LinkedBlockingQueue<>();
+    private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    private final Thread publisher;
+    private volatile boolean closed;
+
+    private MqttFleetTransport(Topics topics, MqttAsyncClient client) {
+        this.topics = topics;
+        this.client = client;
+        this.publisher = new Thread(this::publishLoop, "turnout-mqtt-publisher");
+        this.publisher.setDaemon(true);
+    }
+
+    /** Connects to {@code brokerUrl}, waiting up to 30 s. Reports are read once {@link #listen} is called. */
+    public static MqttFleetTransport connect(String brokerUrl, String clientId, Topics topics) throws MqttException {
+        MqttAsyncClient client = new MqttAsyncClient(brokerUrl, clientId, new MemoryPersistence());
+        MqttFleetTransport transport = new MqttFleetTransport(topics, client);
+        client.setCallback(transport.new Callback());
+        DisconnectedBufferOptions buffer = new DisconnectedBufferOptions();
+        buffer.setBufferEnabled(true);
+        buffer.setBufferSize(100_000);
+        buffer.setPersistBuffer(false);
+        buffer.setDeleteOldestMessages(false);
+        client.setBufferOpts(buffer);
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setAutomaticReconnect(true);
+        options.setAutomaticReconnectDelay(1, 30);
+        options.setCleanStart(false);
+        options.setSessionExpiryInterval(3600L);
+        options.setKeepAliveInterval(30);
+        options.setConnectionTimeout(10);
+        client.connect(options).waitForCompletion(30_000);
+        transport.publisher.start();
+        LOG.info("connected to MQTT broker {} as {}", brokerUrl, clientId);
+        return transport;
+    }
+
+    /** Subscribes to every device's reports and hands each to {@code events} on {@code executor}. */
+    public void listen(FleetEvents events, Executor executor) throws MqttException {
+        this.eventExecutor = executor;
+        this.events = events;
+        subscribe();
+    }
+
+    private void subscribe() throws MqttException {
+        if (events == null) {
+            return;
+        }
+        client.subscribe(new MqttSubscription[] {
+            new MqttSubscription(topics.allStatus(), 1),
+            new MqttSubscription(topics.allPresence(), 1),
+            new MqttSubscription(topics.allHealth(), 0),
+        });
+    }
+
+    @Override
+    public void publishDesired(String deviceId, byte[] signedEnvelope) {
+        outbox.add(new Outgoing(topics.desired(deviceId), signedEnvelope, true));
+    }
+
+    @Override
+    public void publishRolloutEvent(String rolloutId, byte[] event) {
+        outbox.add(new Outgoing(topics.rolloutEvents(rolloutId), event, false));
+    }
+
+    /** Messages accepted but not yet handed to the client. */
+    public int pending() {
+        return outbox.size() + (MAX_IN_FLIGHT - inFlight.availablePermits());
+    }
+
+    private void publishLoop() {
+        while (!closed) {
+            Outgoing next;
+            try {
+                next = outbox.poll(200, TimeUnit.MILLISECONDS);
+                if (next == null) {
+                    continue;
+                }
+                inFlight.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            send(next);
+        }
+    }
+
+    private void send(Outgoing out) {
+        MqttMessage message = new MqttMessage(out.payload());
+        message.setQos(1);
+        message.setRetained(out.retained());
+        MqttProperties properties = new MqttProperties();
+        properties.setContentType(Topics.CONTENT_TYPE);
+        message.setProperties(properties);
+        for (int attempt = 1; attempt <= PUBLISH_ATTEMPTS && !closed; attempt++) {
+            try {
+                client.publish(out.topic(), message, null, new MqttActionListener() {
+                    @Override
+                    public void onSuccess(IMqttToken token) {
+                        inFlight.release();
+                    }
+
+                    @Override
+                    public void onFailure(IMqttToken token, Throwable failure) {
+                        inFlight.release();
+                        LOG.warn("publish to {} failed: {}", out.topic(), failure.toString());
+                    }
+                });
+                return;
+            } catch (MqttException e) {
+                LOG.warn("publish to {} refused (attempt {}): {}", out.topic(), attempt, e.toString());
+                try {
+                    Thread.sleep(500); // dedicated publisher thread: back off before the next attempt
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        inFlight.release();
+        LOG.error("gave up publishing to {}", out.topic());
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        publisher.interrupt();
+        try {
+            if (client.isConnected()) {
+                client.disconnect().waitForCompletion(5_000);
+            }
+        } catch (MqttException e) {
+            LOG.debug("disconnect: {}", e.toString());
+        }
+        try {
+            client.close(true);
+        } catch (MqttException e) {
+            LOG.debug("close: {}", e.toString());
+        }
+    }
+
+    private final class Callback implements MqttCallback {
+
+        @Override
+        public void disconnected(MqttDisconnectResponse response) {
+            LOG.warn("disconnected from the MQTT broker: {}", response);
+        }
+
+        @Override
+        public void mqttErrorOccurred(MqttException exception) {
+            LOG.warn("MQTT error: {}", exception.toString());
+        }
+
+        @Override
+        public void messageArrived(String topic, MqttMessage message) {
+            String deviceId = topics.deviceIdOf(topic).orElse(null);
+            String kind = topics.kindOf(topic).orElse("");
+            FleetEvents events = MqttFleetTransport.this.events;
+            Executor eventExecutor = MqttFleetTransport.this.eventExecutor;
+            if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
+                return;
+            }
+            try {
+                switch (kind) {
+                    case "status" -> {
+                        StatusEvent event = StatusEvent.parseFrom(message.getPayload());
+                        eventExecutor.execute(() -> events.onStatus(deviceId, event));
+                    }
+                    case "presence" -> {
+                        if (message.getPayload().length == 0) {
+                            return; // a cleared retained presence
+                        }
+                        Presence presence = Presence.parseFrom(message.getPayload());
+                        eventExecutor.execute(() -> events.onPresence(deviceId, presence));
+                    }
+                    case "health" -> {
+                        HealthReport report = HealthReport.parseFrom(message.getPayload());
+                        eventExecutor.execute(() -> events.onHealth(deviceId, report));
+                    }
+                    default -> {
+                        // desired states and anything else under the prefix are not ours to read
+                    }
+                }
+            } catch (InvalidProtocolBufferException e) {
+                LOG.warn("dropped a malformed {} message from {}: {}", kind, deviceId, e.getMessage());
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                LOG.debug("dropped a {} message from {} while stopping", kind, deviceId);
+            }
+        }
+
+        @Override
+        public void deliveryComplete(IMqttToken token) {
+            // completion is tracked per publish
+        }
+
+        @Override
+        public void connectComplete(boolean reconnect, String serverUri) {
+            try {
+                subscribe();
+            } catch (MqttException e) {
+                LOG.error("cannot subscribe to device reports: {}", e.toString());
+            }
+            if (reconnect) {
+                LOG.info("reconnected to MQTT broker {}", serverUri);
+            }
+        }
+
+        @Override
+        public void authPacketArrived(int reasonCode, MqttProperties properties) {
+            // no enhanced authentication
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.turnout.orchestrator.store;
+
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.Rollout;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything the orchestrator remembers. Implementations are thread-safe and blocking: never call
+ * them from an event loop.
+ */
+public interface FleetStore extends AutoCloseable {
+
+    /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
+    void insertDevice(Device device);
+
+    Optional<Device> findDevice(String id);
+
+    /** Every device, sorted by id. */
+    List<Device> listDevices();
+
+    /** Records what a device said about itself; a null platform keeps the known one. */
+    void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform);
+
+    void saveDeviceApp(String deviceId, DeviceApp app);
+
+    List<DeviceApp> deviceApps(String deviceId);
+
+    Optional<DesiredRecord> findDesired(String deviceId);
+
+    /** Replaces the desired state of a device; the sequence must grow (not checked here). */
+    void saveDesired(String deviceId, DesiredRecord desired);
+
+    /** Every device id with a desired state. */
+    List<String> devicesWithDesired();
+
+    /** Adds an artifact; a second save of the same digest is ignored. */
+    void saveArtifact(Artifact artifact);
+
+    Optional<Artifact> findArtifact(String digest);
+
+    /** Adds a release; {@link dev.turnout.orchestrator.domain.ConflictException} if app:version exists. */
+    void insertRelease(Release release);
+
+    Optional<Release> findRelease(String app, String version);
+
+    List<Release> listReleases();
+
+    /** Inserts or replaces a rollout with all of its devices, atomically. */
+    void saveRollout(Rollout rollout);
+
+    Optional<Rollout> findRollout(String id);
+
+    /** Every rollout, newest first. */
+    List<Rollout> listRollouts();
+
+    /** Rollouts that are not in a terminal state. */
+    List<Rollout> activeRollouts();
+
+    void appendAudit(AuditEntry entry);
+
+    /** The newest {@code limit} audit entries, newest first. */
+    List<AuditEntry> audit(int limit);
+
+    @Override
+    void close();
+}
