@@ -131,6 +131,9 @@ public final class UpdateEngine {
         try {
             archive = artifacts.fetch(artifact);
         } catch (UpdateFailure e) {
+            if (stoppedByClose(e)) {
+                return;
+            }
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
         }
@@ -174,6 +177,9 @@ public final class UpdateEngine {
         try {
             health.verify(newContainer, target.getHealth());
         } catch (UpdateFailure e) {
+            if (stoppedByClose(e)) {
+                return;
+            }
             rollBack(record, e.reason(), e.getMessage());
             return;
         }
@@ -183,6 +189,11 @@ public final class UpdateEngine {
         record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
         removeQuietly(oldContainer);
         collectGarbage(record, olderPrevious);
+    }
+
+    /** The daemon is closing: leave the persisted state as it is; the next start resumes or undoes it. */
+    private static boolean stoppedByClose(UpdateFailure e) {
+        return e.reason() == Reason.INTERRUPTED || Thread.currentThread().isInterrupted();
     }
 
     private void rollBack(AppRecord failing, Reason reason, String message) {

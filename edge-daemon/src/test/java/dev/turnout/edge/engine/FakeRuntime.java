@@ -1,0 +1,113 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.port.ContainerRuntime;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.Reason;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** An in-memory container engine: images by reference, containers with their labels and running flag. */
+final class FakeRuntime implements ContainerRuntime {
+
+    record Box(String id, String image, Map<String, String> labels, boolean running) {
+    }
+
+    final Map<String, String> imageIdByRef = new LinkedHashMap<>();
+    final Map<String, Box> containers = new LinkedHashMap<>();
+    final List<String> calls = new ArrayList<>();
+    /** Image id the next load produces for a reference (default: the signed id of the fixture). */
+    final Map<String, String> loadedIdOverride = new LinkedHashMap<>();
+    private int next;
+
+    @Override
+    public void loadImage(Path archive) {
+        calls.add("load " + archive.getFileName());
+        String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
+        imageIdByRef.put(ref, loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", "")));
+    }
+
+    @Override
+    public Optional<String> imageId(String imageRefOrId) {
+        if (imageIdByRef.containsValue(imageRefOrId)) {
+            return Optional.of(imageRefOrId);
+        }
+        return Optional.ofNullable(imageIdByRef.get(imageRefOrId));
+    }
+
+    @Override
+    public String create(String name, String image, ContainerSpec spec, Map<String, String> labels) {
+        String id = "c" + (++next);
+        containers.put(id, new Box(id, image, labels, false));
+        calls.add("create " + id + " " + labels.get(UpdateEngine.LABEL_VERSION));
+        return id;
+    }
+
+    @Override
+    public void start(String containerId) throws UpdateFailure {
+        Box box = containers.get(containerId);
+        if (box == null) {
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "no such container");
+        }
+        containers.put(containerId, new Box(box.id(), box.image(), box.labels(), true));
+        calls.add("start " + containerId);
+    }
+
+    @Override
+    public void stop(String containerId, Duration grace) {
+        Box box = containers.get(containerId);
+        if (box != null) {
+            containers.put(containerId, new Box(box.id(), box.image(), box.labels(), false));
+            calls.add("stop " + containerId);
+        }
+    }
+
+    @Override
+    public void remove(String containerId) {
+        if (containers.remove(containerId) != null) {
+            calls.add("remove " + containerId);
+        }
+    }
+
+    @Override
+    public void removeImage(String imageId) {
+        calls.add("rmi " + imageId);
+    }
+
+    @Override
+    public int exec(String containerId, List<String> command, Duration timeout) {
+        return 0;
+    }
+
+    @Override
+    public ContainerStatus status(String containerId) {
+        Box box = containers.get(containerId);
+        if (box == null) {
+            return ContainerStatus.MISSING;
+        }
+        return new ContainerStatus(box.running() ? "running" : "exited", box.running(), false, 0, "");
+    }
+
+    @Override
+    public List<ManagedContainer> list(Map<String, String> labels) {
+        return containers.values().stream().map(b -> new ManagedContainer(b.id(), b.id(), "web", b.labels().get(UpdateEngine.LABEL_VERSION),
+                b.running() ? "running" : "exited")).toList();
+    }
+
+    @Override
+    public String platform() {
+        return Fixtures.PLATFORM;
+    }
+
+    List<String> runningVersions() {
+        return containers.values().stream().filter(Box::running).map(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).toList();
+    }
+}

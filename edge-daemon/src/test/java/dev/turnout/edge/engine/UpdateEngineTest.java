@@ -1,0 +1,220 @@
+package dev.turnout.edge.engine;
+
+import dev.turnout.edge.domain.AppRecord;
+import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.port.ArtifactSource;
+import dev.turnout.edge.port.HealthVerifier;
+import dev.turnout.edge.store.FileStateStore;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.SigningKey;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static dev.turnout.edge.engine.Fixtures.DEVICE;
+import static dev.turnout.edge.engine.Fixtures.NOW;
+import static dev.turnout.edge.engine.Fixtures.PLATFORM;
+import static dev.turnout.edge.engine.Fixtures.activate;
+import static dev.turnout.proto.UpdateState.ACTIVE;
+import static dev.turnout.proto.UpdateState.APPLYING;
+import static dev.turnout.proto.UpdateState.DOWNLOADING;
+import static dev.turnout.proto.UpdateState.FAILED;
+import static dev.turnout.proto.UpdateState.REJECTED;
+import static dev.turnout.proto.UpdateState.ROLLED_BACK;
+import static dev.turnout.proto.UpdateState.ROLLING_BACK;
+import static dev.turnout.proto.UpdateState.STAGED;
+import static dev.turnout.proto.UpdateState.VERIFYING;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Drives the engine with fakes and asserts the exact sequence of reported states. */
+class UpdateEngineTest {
+
+    @TempDir
+    Path dir;
+
+    private final SigningKey key = SigningKey.generate();
+    private final FakeRuntime runtime = new FakeRuntime();
+    private final List<StatusEvent> events = new ArrayList<>();
+    private final Set<String> unhealthyVersions = new HashSet<>();
+    private final Set<String> undownloadable = new HashSet<>();
+    private FileStateStore store;
+    private UpdateEngine engine;
+
+    @BeforeEach
+    void setUp() {
+        store = new FileStateStore(dir);
+        engine = newEngine();
+    }
+
+    private UpdateEngine newEngine() {
+        ArtifactSource artifacts = new ArtifactSource() {
+            @Override
+            public boolean isCached(ImageArtifact artifact) {
+                return true;
+            }
+
+            @Override
+            public Path fetch(ImageArtifact artifact) throws UpdateFailure {
+                String version = artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1);
+                if (undownloadable.contains(version)) {
+                    throw new UpdateFailure(Reason.DIGEST_MISMATCH, "bad archive");
+                }
+                return dir.resolve(version + ".tar");
+            }
+
+            @Override
+            public void retainOnly(Collection<String> keepDigests) {
+            }
+        };
+        HealthVerifier health = (containerId, check) -> {
+            String version = runtime.containers.get(containerId).labels().get(UpdateEngine.LABEL_VERSION);
+            if (unhealthyVersions.contains(version)) {
+                throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "probe failed");
+            }
+        };
+        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
+                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, () -> NOW);
+    }
+
+    private List<UpdateState> statesOf(long sequence) {
+        return events.stream().filter(e -> e.getSequence() == sequence).map(StatusEvent::getState).toList();
+    }
+
+    private void send(DesiredState state) {
+        engine.onDesiredState(key.seal(state).toByteArray());
+    }
+
+    @Test
+    void installsAndUpdates() {
+        send(activate(1, "1.0.0"));
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(1)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(runtime.containers).hasSize(1);
+        AppRecord record = store.loadApp("web").orElseThrow();
+        assertThat(record.runningVersion()).isEqualTo("2.0.0");
+        assertThat(record.previous().getVersion()).isEqualTo("1.0.0");
+        assertThat(events.get(events.size() - 1).getRunningVersion()).isEqualTo("2.0.0");
+    }
+
+    @Test
+    void rollsBackByItselfAndNeverRetriesTheSameSequence() {
+        send(activate(1, "1.0.0"));
+        unhealthyVersions.add("3.0.0");
+        send(activate(2, "3.0.0"));
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ROLLING_BACK, ROLLED_BACK);
+        StatusEvent rolledBack = events.get(events.size() - 1);
+        assertThat(rolledBack.getReason()).isEqualTo(Reason.HEALTH_CHECK_FAILED);
+        assertThat(rolledBack.getVersion()).isEqualTo("3.0.0");
+        assertThat(rolledBack.getRunningVersion()).isEqualTo("1.0.0");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        assertThat(runtime.containers).hasSize(1);
+
+        int before = events.size();
+        send(activate(2, "3.0.0")); // the broker delivers the retained state again
+        engine = newEngine(); // and again after a restart
+        engine.recover();
+        send(activate(2, "3.0.0"));
+        assertThat(events).hasSize(before);
+    }
+
+    @Test
+    void imageIdMismatchFailsWithoutTouchingTheRunningContainer() {
+        send(activate(1, "1.0.0"));
+        String v1 = runtime.containers.keySet().iterator().next();
+        runtime.loadedIdOverride.put("demo/web:2.0.0", "sha256:something-else");
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, FAILED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.IMAGE_ID_MISMATCH);
+        assertThat(runtime.calls).doesNotContain("stop " + v1);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    void aBadArchiveFailsTheUpdateAndTheOldReleaseKeepsRunning() {
+        send(activate(1, "1.0.0"));
+        undownloadable.add("2.0.0");
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, FAILED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.DIGEST_MISMATCH);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    void stageOnlyFetchesAndKeepsRunningWhatRuns() {
+        send(activate(1, "1.0.0"));
+        int calls = runtime.calls.size();
+        send(Fixtures.desired(2, "2.0.0", Phase.STAGE, false));
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED);
+        assertThat(runtime.calls).hasSize(calls);
+        send(activate(3, "2.0.0"));
+        assertThat(statesOf(3)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+    }
+
+    @Test
+    void activatingTheRunningVersionIsAnAcknowledgementWithoutContainerChanges() {
+        send(activate(1, "1.0.0"));
+        send(activate(2, "2.0.0"));
+        int calls = runtime.calls.size();
+        send(Fixtures.desired(3, "2.0.0", Phase.ACTIVATE, true));
+        assertThat(statesOf(3)).containsExactly(ACTIVE);
+        assertThat(runtime.calls).hasSize(calls);
+    }
+
+    @Test
+    void aSignedRollbackSwitchesToTheOlderVersion() {
+        send(activate(1, "1.0.0"));
+        send(activate(2, "2.0.0"));
+        send(Fixtures.desired(3, "1.0.0", Phase.ACTIVATE, true));
+        assertThat(statesOf(3)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    void refusalReportsRejectedAndChangesNothing() {
+        send(activate(1, "1.0.0"));
+        AppRecord before = store.loadApp("web").orElseThrow();
+        send(activate(2, "0.9.0"));
+        assertThat(statesOf(2)).containsExactly(REJECTED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.DOWNGRADE);
+        assertThat(store.loadApp("web")).contains(before);
+    }
+
+    @Test
+    void aCrashDuringVerificationRollsBackAtStartUp() {
+        send(activate(1, "1.0.0"));
+        AppRecord active = store.loadApp("web").orElseThrow();
+        // simulate a crash right after the new container started: state VERIFYING persisted, old stopped
+        runtime.stop(active.containerId(), null);
+        String fresh = runtime.create("x", "sha256:id-2.0.0", null, java.util.Map.of(UpdateEngine.LABEL_VERSION, "2.0.0"));
+        store.saveApp(active.withTarget(activate(2, "2.0.0").getApps(0), 2).withState(VERIFYING).withNewContainer(fresh));
+        events.clear();
+        newEngine().recover();
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(ROLLING_BACK, ROLLED_BACK);
+        assertThat(events.get(1).getReason()).isEqualTo(Reason.INTERRUPTED);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        assertThat(runtime.containers).doesNotContainKey(fresh);
+    }
+
+    @Test
+    void anAppMissingFromANewerDesiredStateKeepsRunning() {
+        send(activate(1, "1.0.0"));
+        send(DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(2).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 60_000).build());
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+}
