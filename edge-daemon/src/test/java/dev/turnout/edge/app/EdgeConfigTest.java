@@ -1,0 +1,102 @@
+package dev.turnout.edge.app;
+
+import dev.turnout.proto.crypto.SigningKey;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class EdgeConfigTest {
+
+    @TempDir
+    Path dir;
+
+    private final SigningKey key = SigningKey.generate();
+
+    private Path write(String yaml) throws IOException {
+        Path file = dir.resolve("edge.yaml");
+        Files.writeString(file, yaml, StandardCharsets.UTF_8);
+        return file;
+    }
+
+    private String minimal() {
+        return """
+                deviceId: pi-1
+                brokerUrl: tcp://127.0.0.1:1883
+                trustedKeys:
+                  - keyId: %s
+                    publicKey: %s
+                """.formatted(key.keyId(), key.publicKey().toBase64());
+    }
+
+    @Test
+    void loadsTheDocumentedFileWithDefaults() throws IOException {
+        EdgeConfig config = EdgeConfig.load(write(minimal() + """
+                labels: {site: attic}
+                orchestratorUrl: http://127.0.0.1:8080
+                mqttUsername: pi-1
+                mqttPassword: secret-password
+                healthReportInterval: 15s
+                """));
+        assertThat(config.deviceId()).isEqualTo("pi-1");
+        assertThat(config.labels()).containsEntry("site", "attic");
+        assertThat(config.topicPrefix()).isEqualTo("turnout/v1");
+        assertThat(config.dockerHost()).isEqualTo("unix:///var/run/docker.sock");
+        assertThat(config.platform()).isNull();
+        assertThat(config.healthReportInterval()).isEqualTo(Duration.ofSeconds(15));
+        assertThat(config.publicKeys()).containsExactly(key.publicKey());
+        assertThat(config.toString()).doesNotContain("secret-password");
+    }
+
+    @Test
+    void unknownKeysAreAnError() throws IOException {
+        Path file = write(minimal() + "brokerURL: tcp://typo:1883\n");
+        assertThatThrownBy(() -> EdgeConfig.load(file)).isInstanceOf(IOException.class).hasMessageContaining("unknown key 'brokerURL'");
+    }
+
+    @Test
+    void aKeyIdThatDoesNotMatchItsKeyIsAnError() throws IOException {
+        Path file = write(minimal().replace(key.keyId(), "0000000000000000"));
+        assertThatThrownBy(() -> EdgeConfig.load(file)).hasMessageContaining("does not match");
+    }
+
+    @Test
+    void missingRequiredValuesAreNamed() {
+        assertThatThrownBy(() -> EdgeConfig.of("pi-1", "tcp://x:1883", null, List.of())).hasMessageContaining("trustedKeys");
+        assertThatThrownBy(() -> EdgeConfig.of("pi/1", "tcp://x:1883", null,
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())))).hasMessageContaining("deviceId");
+    }
+
+    @Test
+    void mainExplainsAMissingConfigInOneLine() {
+        PrintStream original = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = EdgeMain.run("--config", dir.resolve("nope.yaml").toString(), "--data", dir.toString());
+        } finally {
+            System.setErr(original);
+        }
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8).strip()).startsWith("turnout-edge: config file").contains("does not exist")
+                .doesNotContain("\n");
+    }
+
+    @Test
+    void parsesDurations() {
+        assertThat(EdgeConfig.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
+        assertThat(EdgeConfig.parseDuration("2m")).isEqualTo(Duration.ofMinutes(2));
+        assertThat(EdgeConfig.parseDuration("PT3S")).isEqualTo(Duration.ofSeconds(3));
+    }
+}
