@@ -2,6 +2,7 @@ package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
@@ -91,6 +92,7 @@ public final class UpdateEngine {
 
     /** Finishes or undoes whatever a crash interrupted; called once before any desired state. */
     public void recover() {
+        removeOrphans();
         for (AppRecord record : store.loadApps()) {
             try {
                 switch (record.state()) {
@@ -234,6 +236,26 @@ public final class UpdateEngine {
         }
         return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", artifact.getImageId(),
                 release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
+    }
+
+    /** Containers of this device that no record knows (a crash between create and save) are removed. */
+    private void removeOrphans() {
+        Set<String> known = new HashSet<>();
+        for (AppRecord record : store.loadApps()) {
+            known.add(record.containerId());
+            known.add(record.previousContainerId());
+            known.add(record.newContainerId());
+        }
+        try {
+            for (ManagedContainer container : runtime.list(Map.of(LABEL_DEVICE, deviceId))) {
+                if (!known.contains(container.id())) {
+                    log.info("removing orphaned container {} ({} {})", container.name(), container.app(), container.version());
+                    removeQuietly(container.id());
+                }
+            }
+        } catch (UpdateFailure e) {
+            log.warn("cannot list containers: {}", e.getMessage());
+        }
     }
 
     private void restartIfStopped(AppRecord record) {

@@ -212,6 +212,15 @@ class UpdateEngineTest {
     }
 
     @Test
+    void startUpRemovesContainersNoRecordKnows() {
+        send(activate(1, "1.0.0"));
+        String orphan = runtime.create("x", "sha256:id-2.0.0", null, java.util.Map.of(UpdateEngine.LABEL_VERSION, "2.0.0"));
+        newEngine().recover();
+        assertThat(runtime.containers).doesNotContainKey(orphan).hasSize(1);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
     void anAppMissingFromANewerDesiredStateKeepsRunning() {
         send(activate(1, "1.0.0"));
         send(DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(2).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 60_000).build());
