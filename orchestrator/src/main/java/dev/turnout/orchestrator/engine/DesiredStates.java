@@ -48,11 +48,15 @@ public final class DesiredStates {
         return store.findDesired(deviceId).map(d -> d.app(app)).orElse(null);
     }
 
+    /** A persisted decision: the sequence and the exact signed bytes to publish. */
+    public record Decision(String deviceId, long sequence, byte[] envelope) {
+    }
+
     /**
      * Sets (or with {@code entry == null} removes) one app of a device's desired state, signs it
-     * with a new sequence and persists it. Returns the sequence. Does not publish.
+     * with a new sequence and persists it. Does not publish: see {@link #publish(Decision)}.
      */
-    public long commit(String deviceId, String app, DesiredApp entry) {
+    public Decision commit(String deviceId, String app, DesiredApp entry) {
         DesiredRecord last = store.findDesired(deviceId).orElse(null);
         List<DesiredApp> apps = new ArrayList<>();
         if (last != null) {
@@ -74,7 +78,12 @@ public final class DesiredStates {
         }
         byte[] envelope = signingKey.seal(state.build()).toByteArray();
         store.saveDesired(deviceId, new DesiredRecord(sequence, now, apps, envelope));
-        return sequence;
+        return new Decision(deviceId, sequence, envelope);
+    }
+
+    /** Publishes a decision made by {@link #commit}. */
+    public void publish(Decision decision) {
+        transport.publishDesired(decision.deviceId(), decision.envelope());
     }
 
     /** Publishes the persisted desired state of a device (idempotent: same bytes, same sequence). */

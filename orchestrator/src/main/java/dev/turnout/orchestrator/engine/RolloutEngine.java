@@ -55,7 +55,7 @@ public final class RolloutEngine implements FleetEvents {
     private final FleetTransport transport;
     private final Clock clock;
     private final Map<String, Rollout> active = new LinkedHashMap<>();
-    private final Set<String> desiredToPublish = new LinkedHashSet<>();
+    private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
 
     public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
@@ -130,10 +130,10 @@ public final class RolloutEngine implements FleetEvents {
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
         for (RolloutDevice d : rollout.devices()) {
-            long seq = desired.commit(d.deviceId(), rollout.app(),
+            DesiredStates.Decision decision = desired.commit(d.deviceId(), rollout.app(),
                     new DesiredApp(rollout.app(), rollout.version(), Phase.STAGE, false, rollout.id()));
-            d.staging(seq);
-            desiredToPublish.add(d.deviceId());
+            d.staging(decision.sequence());
+            desiredToPublish.add(decision);
         }
         advance(rollout, now);
         persistAndPublish(rollout);
@@ -421,9 +421,10 @@ public final class RolloutEngine implements FleetEvents {
             if (d.state() == RolloutDeviceState.FAILED) {
                 continue;
             }
-            long seq = desired.commit(d.deviceId(), r.app(), new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, false, r.id()));
-            d.activating(seq, now);
-            desiredToPublish.add(d.deviceId());
+            DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+                    new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, false, r.id()));
+            d.activating(decision.sequence(), now);
+            desiredToPublish.add(decision);
         }
     }
 
@@ -431,20 +432,21 @@ public final class RolloutEngine implements FleetEvents {
         changeState(r, RolloutState.ROLLING_BACK, why);
         for (RolloutDevice d : r.devices()) {
             DesiredApp previous = d.previous();
+            DesiredStates.Decision decision;
             if (d.wasActivated()) {
                 if (previous == null) {
-                    desired.commit(d.deviceId(), r.app(), null);
+                    decision = desired.commit(d.deviceId(), r.app(), null);
                     d.rolledBack("app removed: the device had no previous release");
                 } else {
-                    long seq = desired.commit(d.deviceId(), r.app(),
+                    decision = desired.commit(d.deviceId(), r.app(),
                             new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
-                    d.rollingBack(seq, now);
+                    d.rollingBack(decision.sequence(), now);
                 }
             } else {
-                desired.commit(d.deviceId(), r.app(), previous);
+                decision = desired.commit(d.deviceId(), r.app(), previous);
                 d.rolledBack("never activated: back on its previous desired state");
             }
-            desiredToPublish.add(d.deviceId());
+            desiredToPublish.add(decision);
         }
         finishRollback(r, now);
     }
@@ -486,11 +488,11 @@ public final class RolloutEngine implements FleetEvents {
         if (r.state().isTerminal()) {
             active.remove(r.id());
         }
-        List<String> devices = List.copyOf(desiredToPublish);
+        List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);
         desiredToPublish.clear();
         List<RolloutEvent> events = List.copyOf(eventsToPublish);
         eventsToPublish.clear();
-        devices.forEach(desired::publish);
+        decisions.forEach(desired::publish);
         events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
     }
 

@@ -1,0 +1,321 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDeviceState;
+import dev.turnout.orchestrator.domain.RolloutState;
+import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.store.SqliteFleetStore;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.RolloutEventType;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.SigningKey;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class RolloutEngineTest {
+
+    private static final String DIGEST = "sha256:" + "a".repeat(64);
+
+    @TempDir
+    Path data;
+
+    private final SigningKey key = SigningKey.generate();
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-11-22T10:00:00Z"));
+    private final FakeFleetTransport transport = new FakeFleetTransport(key.publicKey());
+    private SqliteFleetStore store;
+    private RolloutEngine engine;
+
+    @BeforeEach
+    void setUp() {
+        store = SqliteFleetStore.open(data);
+        store.saveArtifact(new Artifact(DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:1"));
+        for (String version : List.of("1.0.0", "2.0.0")) {
+            store.insertRelease(new Release("web", version, clock.instant(),
+                    List.of(new ReleaseImage("linux/arm64", DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:" + version)),
+                    new ReleaseSpec(null, null)));
+        }
+        for (String id : List.of("pi-1", "pi-2", "pi-3")) {
+            store.insertDevice(new Device(id, Map.of("site", id.equals("pi-3") ? "cellar" : "attic"), List.of(), clock.instant(),
+                    true, null, null));
+        }
+        engine = newEngine();
+    }
+
+    @AfterEach
+    void tearDown() {
+        store.close();
+    }
+
+    private RolloutEngine newEngine() {
+        RolloutEngine e = new RolloutEngine(store, new DesiredStates(store, key, transport, clock), transport, clock);
+        e.start();
+        return e;
+    }
+
+    @Test
+    void succeedsOverThreeWavesStagingEveryDeviceFirst() {
+        Rollout r = engine.create(request("2.0.0", "all", "1,2,100%", "rollback"), "test");
+
+        assertThat(r.waveCount()).isEqualTo(3);
+        for (String id : List.of("pi-1", "pi-2", "pi-3")) {
+            assertThat(transport.desiredOf(id).get(0).getApps(0).getPhase()).as(id).isEqualTo(Phase.STAGE);
+        }
+        assertThat(phaseOf("pi-1")).isEqualTo(Phase.ACTIVATE);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+        assertThat(phaseOf("pi-3")).isEqualTo(Phase.STAGE);
+
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        assertThat(phaseOf("pi-3")).isEqualTo(Phase.STAGE);
+
+        reportActive("pi-2", "2.0.0");
+        assertThat(phaseOf("pi-3")).isEqualTo(Phase.ACTIVATE);
+        reportActive("pi-3", "2.0.0");
+
+        Rollout done = stored(r);
+        assertThat(done.state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(done.devices()).allMatch(d -> d.state() == RolloutDeviceState.ACTIVE);
+        assertThat(transport.events()).extracting(e -> e.getType())
+                .containsSubsequence(RolloutEventType.CREATED, RolloutEventType.WAVE_STARTED, RolloutEventType.DEVICE_SUCCEEDED,
+                        RolloutEventType.WAVE_COMPLETED, RolloutEventType.WAVE_STARTED, RolloutEventType.WAVE_COMPLETED,
+                        RolloutEventType.WAVE_STARTED, RolloutEventType.WAVE_COMPLETED, RolloutEventType.STATE_CHANGED);
+        assertThat(transport.events().get(transport.events().size() - 1).getState())
+                .isEqualTo(dev.turnout.proto.RolloutState.ROLLOUT_SUCCEEDED);
+    }
+
+    @Test
+    void anActiveReportForAnOlderSequenceDoesNotCount() {
+        Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        long stageSequence = transport.desiredOf("pi-1").get(0).getSequence();
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ACTIVE, stageSequence));
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+    }
+
+    @Test
+    void canaryFailureRollsBackAndTheSecondDeviceIsNeverActivated() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "rollback"), "test");
+        long activation = latestSequence("pi-1");
+
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, activation).toBuilder()
+                .setReason(Reason.HEALTH_CHECK_FAILED).setRunningVersion("1.0.0").build());
+
+        Rollout rollingBack = stored(r);
+        assertThat(rollingBack.state()).isEqualTo(RolloutState.ROLLING_BACK);
+        assertThat(rollingBack.reason()).contains("pi-1 HEALTH_CHECK_FAILED");
+        AppDesired canary = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(canary.getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(canary.getRollback()).isTrue();
+        assertThat(canary.getPhase()).isEqualTo(Phase.ACTIVATE);
+        assertThat(transport.desiredOf("pi-2")).noneMatch(s -> s.getApps(0).getRelease().getVersion().equals("2.0.0")
+                && s.getApps(0).getPhase() == Phase.ACTIVATE);
+        AppDesired other = transport.latestApp("pi-2", "web").orElseThrow();
+        assertThat(other.getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(other.getRollback()).isFalse();
+        assertThat(rollingBack.device("pi-2").state()).isEqualTo(RolloutDeviceState.ROLLED_BACK);
+
+        reportActive("pi-1", "1.0.0");
+        Rollout end = stored(r);
+        assertThat(end.state()).isEqualTo(RolloutState.ROLLED_BACK);
+        assertThat(end.device("pi-1").state()).isEqualTo(RolloutDeviceState.ROLLED_BACK);
+        assertThat(end.reason()).contains("HEALTH_CHECK_FAILED");
+    }
+
+    @Test
+    void rollbackOfADeviceWithoutPreviousReleaseRemovesTheApp() {
+        Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "rollback"), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")));
+        assertThat(stored(r).state()).isEqualTo(RolloutState.ROLLED_BACK);
+        assertThat(transport.latest("pi-1").orElseThrow().getAppsList()).isEmpty();
+    }
+
+    @Test
+    void pausesOnFailureAndResumeContinues() {
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")).toBuilder()
+                .setReason(Reason.CONTAINER_START_FAILED).build());
+
+        Rollout paused = stored(r);
+        assertThat(paused.state()).isEqualTo(RolloutState.PAUSED);
+        assertThat(paused.reason()).contains("pi-1 CONTAINER_START_FAILED");
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+        assertThatThrownBy(() -> engine.pause(r.id(), "test")).isInstanceOf(ConflictException.class);
+
+        engine.resume(r.id(), "test");
+        assertThat(stored(r).state()).isEqualTo(RolloutState.RUNNING);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        reportActive("pi-2", "2.0.0");
+        reportActive("pi-3", "2.0.0");
+        Rollout end = stored(r);
+        assertThat(end.state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(end.reason()).contains("1 device(s) failed");
+    }
+
+    @Test
+    void aDeviceThatDoesNotAnswerInTimeCountsAsFailed() {
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, "1m", null, null), "test");
+        clock.advance(Duration.ofSeconds(59));
+        engine.tick();
+        assertThat(stored(r).state()).isEqualTo(RolloutState.RUNNING);
+
+        clock.advance(Duration.ofSeconds(1));
+        engine.tick();
+        Rollout paused = stored(r);
+        assertThat(paused.device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(paused.device("pi-1").reason()).isEqualTo("TIMEOUT");
+        assertThat(paused.state()).isEqualTo(RolloutState.PAUSED);
+    }
+
+    @Test
+    void soakHoldsTheNextWaveUntilItsTimeIsUp() {
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWaveState()).isEqualTo(WaveState.SOAKING);
+        clock.advance(Duration.ofSeconds(29));
+        engine.tick();
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+        clock.advance(Duration.ofSeconds(1));
+        engine.tick();
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+    }
+
+    @Test
+    void approveEachWaveWaitsForTheOperator() {
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, null, null, true), "test");
+        reportActive("pi-1", "2.0.0");
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+        engine.approve(r.id(), "test");
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        assertThatThrownBy(() -> engine.approve(r.id(), "test")).isInstanceOf(ConflictException.class);
+    }
+
+    @Test
+    void restartMidRolloutDoesNotRepeatDecisions() {
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "rollback"), "test");
+        long sequenceBefore = latestSequence("pi-1");
+        int publishedBefore = transport.desiredCount();
+
+        engine = newEngine();
+        assertThat(transport.desiredCount()).isEqualTo(publishedBefore);
+        assertThat(latestSequence("pi-1")).isEqualTo(sequenceBefore);
+
+        reportActive("pi-1", "2.0.0");
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+    }
+
+    @Test
+    void sequencesOnlyGrowEvenWhenTheClockGoesBack() {
+        engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        long before = latestSequence("pi-1");
+        clock.advance(Duration.ofDays(-30));
+        DesiredStates desired = new DesiredStates(store, key, transport, clock);
+        long after = desired.commit("pi-1", "web", null).sequence();
+        assertThat(after).isEqualTo(before + 1);
+        assertThat(before).isGreaterThanOrEqualTo(Instant.parse("2026-11-22T10:00:00Z").toEpochMilli());
+    }
+
+    @Test
+    void refusesBadRequestsAndOverlappingRollouts() {
+        assertThatThrownBy(() -> engine.create(request("9.9.9", "all", "100%", "pause"), "t")).isInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> engine.create(request("2.0.0", "group:none", "100%", "pause"), "t"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("no enrolled device");
+        assertThatThrownBy(() -> engine.create(request("2.0.0", "device:ghost", "100%", "pause"), "t"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("ghost");
+        assertThatThrownBy(() -> engine.create(request("2.0.0", "all", "1,x", "pause"), "t"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("waves");
+        assertThatThrownBy(() -> engine.create(request("2.0.0", "all", "100%", "explode"), "t"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("onFailure");
+        engine.create(request("2.0.0", "all", "1,100%", "pause"), "t");
+        assertThatThrownBy(() -> engine.create(request("1.0.0", "device:pi-3", "100%", "pause"), "t"))
+                .isInstanceOf(ConflictException.class);
+    }
+
+    @Test
+    void dryRunPlansWithoutStoringOrPublishing() {
+        Rollout planned = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,50%,100%", null, null, null, null, true, null), "t");
+        assertThat(planned.waveCount()).isEqualTo(3);
+        assertThat(store.listRollouts()).isEmpty();
+        assertThat(transport.desiredCount()).isZero();
+    }
+
+    @Test
+    void reportsForAnotherDeviceOrFromUnknownDevicesAreDropped() {
+        Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        engine.onStatus("pi-2", status("pi-1", "2.0.0", UpdateState.ACTIVE, latestSequence("pi-1")));
+        engine.onStatus("ghost", status("ghost", "2.0.0", UpdateState.ACTIVE, 1));
+        assertThat(stored(r).device("pi-1").state()).isNotEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(store.findDevice("ghost")).isEmpty();
+    }
+
+    @Test
+    void presenceUpdatesTheInventory() {
+        engine.onPresence("pi-1", Presence.newBuilder().setDeviceId("pi-1").setOnline(false).setPlatform("linux/arm64").build());
+        Device d = store.findDevice("pi-1").orElseThrow();
+        assertThat(d.online()).isFalse();
+        assertThat(d.platform()).isEqualTo("linux/arm64");
+        assertThat(d.lastSeen()).isEqualTo(clock.instant());
+    }
+
+    private void deployEverywhere(String version) {
+        Rollout r = engine.create(request(version, "all", "100%", "pause"), "test");
+        for (String id : List.of("pi-1", "pi-2", "pi-3")) {
+            reportActive(id, version);
+        }
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+    }
+
+    private void reportActive(String deviceId, String version) {
+        engine.onStatus(deviceId, status(deviceId, version, UpdateState.ACTIVE, latestSequence(deviceId)).toBuilder()
+                .setRunningVersion(version).build());
+    }
+
+    private static StatusEvent status(String deviceId, String version, UpdateState state, long sequence) {
+        return StatusEvent.newBuilder().setDeviceId(deviceId).setApp("web").setVersion(version).setState(state)
+                .setSequence(sequence).build();
+    }
+
+    private long latestSequence(String deviceId) {
+        return transport.latest(deviceId).map(DesiredState::getSequence).orElse(0L);
+    }
+
+    private Phase phaseOf(String deviceId) {
+        return transport.latestApp(deviceId, "web").orElseThrow().getPhase();
+    }
+
+    private Rollout stored(Rollout r) {
+        return store.findRollout(r.id()).orElseThrow();
+    }
+
+    private static RolloutRequest request(String version, String target, String waves, String onFailure) {
+        return new RolloutRequest("web", version, target, waves, null, null, onFailure, null, null, null);
+    }
+}
