@@ -165,6 +165,45 @@ class EdgeDaemonIT {
         assertThat(runningVersions()).containsExactly("1.0.0");
     }
 
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anUpdateInterruptedByAStopIsRolledBackAtTheNextStart() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        releases.put("2.0.0", release("2.0.0", true, artifacts, 60_000));
+        EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())));
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+        EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.presence().map(p -> p.getOnline()).orElse(false));
+        assertThat(orchestrator.presence().orElseThrow().getPlatform()).isEqualTo(platform);
+
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        publish(orchestrator, signed(desired(2, "2.0.0", false)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> orchestrator.events().stream()
+                .anyMatch(e -> e.getSequence() == 2 && e.getState() == UpdateState.VERIFYING));
+        daemon.close(); // in the middle of the 60 s soak
+        await().atMost(Duration.ofSeconds(10)).until(() -> !orchestrator.presence().orElseThrow().getOnline());
+        assertThat(runningVersions()).containsExactly("2.0.0"); // closing does not stop app containers
+
+        EdgeDaemon restarted = EdgeDaemon.start(config, work.resolve("edge"));
+        toClose.add(restarted::close);
+        StatusEvent rolledBack = awaitState(orchestrator, 2, "2.0.0", UpdateState.ROLLED_BACK);
+        assertThat(rolledBack.getReason()).isEqualTo(Reason.INTERRUPTED);
+        assertThat(rolledBack.getRunningVersion()).isEqualTo("1.0.0");
+        assertThat(allVersions()).containsExactly("1.0.0");
+        assertThat(runningVersions()).containsExactly("1.0.0");
+        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.presence().map(p -> p.getOnline() && p.getLastSequence() == 2).orElse(false));
+    }
+
     private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {
         await().atMost(Duration.ofSeconds(60)).until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence
                 && e.getVersion().equals(version) && (e.getState() == state || e.getState() == UpdateState.FAILED
@@ -192,6 +231,10 @@ class EdgeDaemonIT {
     }
 
     private Release release(String version, boolean healthy, ArtifactServer server) throws Exception {
+        return release(version, healthy, server, 1000);
+    }
+
+    private Release release(String version, boolean healthy, ArtifactServer server, long soakMs) throws Exception {
         String ref = imageRepo + ":" + version;
         Path archive = buildImage(ref, version, healthy);
         String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
@@ -205,7 +248,7 @@ class EdgeDaemonIT {
                 .setContainer(ContainerSpec.newBuilder().addAllCommand(List.of("/bin/httpd", "-f", "-p", Integer.toString(httpPort), "-h", "/www"))
                         .putEnv("MODE", "it").setNetwork("none").setRestart("no"))
                 .setHealth(HealthCheck.newBuilder().addAllExec(List.of("/bin/wget", "-q", "-O", "-", "http://127.0.0.1:" + httpPort + "/health"))
-                        .setIntervalMs(300).setTimeoutMs(2000).setRetries(3).setSoakMs(1000))
+                        .setIntervalMs(300).setTimeoutMs(2000).setRetries(3).setSoakMs(soakMs))
                 .build();
     }
 

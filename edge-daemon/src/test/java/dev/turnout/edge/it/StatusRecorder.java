@@ -1,5 +1,6 @@
 package dev.turnout.edge.it;
 
+import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
@@ -25,6 +26,7 @@ final class StatusRecorder implements AutoCloseable {
 
     private final MqttAsyncClient client;
     private final List<Seen> events = new CopyOnWriteArrayList<>();
+    private final List<Presence> presences = new CopyOnWriteArrayList<>();
 
     StatusRecorder(String brokerUrl, Topics topics, String deviceId) throws MqttException {
         client = new MqttAsyncClient(brokerUrl, "it-orch-" + UUID.randomUUID().toString().substring(0, 8), new MemoryPersistence());
@@ -39,6 +41,10 @@ final class StatusRecorder implements AutoCloseable {
 
             @Override
             public void messageArrived(String topic, MqttMessage message) throws Exception {
+                if (topic.endsWith("/presence")) {
+                    presences.add(Presence.parseFrom(message.getPayload()));
+                    return;
+                }
                 events.add(new Seen(StatusEvent.parseFrom(message.getPayload()), System.nanoTime()));
             }
 
@@ -57,7 +63,8 @@ final class StatusRecorder implements AutoCloseable {
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
         client.connect(options).waitForCompletion(10_000);
-        client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.status(deviceId), 1)}).waitForCompletion(10_000);
+        client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.status(deviceId), 1),
+                new MqttSubscription(topics.presence(deviceId), 1)}).waitForCompletion(10_000);
     }
 
     void publishRetained(String topic, byte[] payload) throws MqttException {
@@ -66,6 +73,11 @@ final class StatusRecorder implements AutoCloseable {
 
     List<Seen> seen() {
         return List.copyOf(events);
+    }
+
+    /** The newest presence seen, if any. */
+    java.util.Optional<Presence> presence() {
+        return presences.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(presences.get(presences.size() - 1));
     }
 
     List<StatusEvent> events() {
