@@ -8,9 +8,16 @@ import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
+import dev.turnout.proto.TrustedKey;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.crypto.VerificationException;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
@@ -37,9 +44,11 @@ public final class DesiredStateVerifier {
     public record Refused(Reason reason, String message, DesiredState state) implements Verdict {
     }
 
+    private static final Logger log = LoggerFactory.getLogger(DesiredStateVerifier.class);
+
     private final String deviceId;
     private final String platform;
-    private final EnvelopeVerifier envelopes;
+    private volatile EnvelopeVerifier envelopes;
     private final StateStore store;
     private final LongSupplier wallClockMs;
     private final Function<String, String> runningVersionOfApp;
@@ -48,7 +57,8 @@ public final class DesiredStateVerifier {
                                 LongSupplier wallClockMs, Function<String, String> runningVersionOfApp) {
         this.deviceId = deviceId;
         this.platform = platform;
-        this.envelopes = envelopes;
+        List<byte[]> rotated = store.loadRotatedKeys();
+        this.envelopes = rotated.isEmpty() ? envelopes : new EnvelopeVerifier(rotated.stream().map(PublicKey::of).toList());
         this.store = store;
         this.wallClockMs = wallClockMs;
         this.runningVersionOfApp = runningVersionOfApp;
@@ -94,8 +104,35 @@ public final class DesiredStateVerifier {
                 return refused;
             }
         }
+        List<PublicKey> rotatedKeys;
+        try {
+            rotatedKeys = rotatedKeys(state);
+        } catch (IllegalArgumentException e) {
+            return new Refused(Reason.MALFORMED, "key rotation: " + e.getMessage(), state);
+        }
         store.saveTrust(new TrustMark(state.getSequence(), Math.max(mark.timeFloorMs(), state.getIssuedAtMs())));
+        if (!rotatedKeys.isEmpty()) {
+            store.saveRotatedKeys(rotatedKeys.stream().map(PublicKey::raw).toList());
+            envelopes = new EnvelopeVerifier(rotatedKeys);
+            log.info("trusted keys rotated to {}", rotatedKeys.stream().map(PublicKey::keyId).toList());
+        }
         return new Accepted(state);
+    }
+
+    /** The keys a signed rotation installs (empty: no rotation); a key whose id does not match is an error. */
+    private static List<PublicKey> rotatedKeys(DesiredState state) {
+        if (!state.hasKeyRotation() || state.getKeyRotation().getKeysCount() == 0) {
+            return List.of();
+        }
+        List<PublicKey> keys = new ArrayList<>();
+        for (TrustedKey k : state.getKeyRotation().getKeysList()) {
+            PublicKey key = PublicKey.of(k.getPublicKey().toByteArray());
+            if (!k.getKeyId().isEmpty() && !k.getKeyId().equals(key.keyId())) {
+                throw new IllegalArgumentException("key id " + printable(k.getKeyId()) + " does not match its key");
+            }
+            keys.add(key);
+        }
+        return keys;
     }
 
     private Refused checkApp(AppDesired app, DesiredState state) {

@@ -18,4 +18,9 @@ public interface StateStore {
     List<AppRecord> loadApps();
 
     void saveApp(AppRecord record);
+
+    /** Raw Ed25519 public keys installed by a signed key rotation; empty when the config's keys apply. */
+    List<byte[]> loadRotatedKeys();
+
+    void saveRotatedKeys(List<byte[]> rawKeys);
 }

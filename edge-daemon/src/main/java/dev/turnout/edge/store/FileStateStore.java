@@ -31,11 +31,13 @@ public final class FileStateStore implements StateStore {
 
     private final Path trustFile;
     private final Path appsDir;
+    private final Path keysFile;
     private final ObjectMapper json = new ObjectMapper();
 
     public FileStateStore(Path stateDir) {
         this.trustFile = stateDir.resolve("trust.json");
         this.appsDir = stateDir.resolve("apps");
+        this.keysFile = stateDir.resolve("trusted-keys.json");
     }
 
     @Override
@@ -92,6 +94,22 @@ public final class FileStateStore implements StateStore {
                 .put("reason", r.reason().name())
                 .put("message", r.message());
         AtomicFiles.write(appFile(r.app()), bytes(node));
+    }
+
+    @Override
+    public synchronized List<byte[]> loadRotatedKeys() {
+        List<byte[]> keys = new ArrayList<>();
+        if (Files.exists(keysFile)) {
+            read(keysFile).path("keys").forEach(k -> keys.add(unbase64(k.asText())));
+        }
+        return keys;
+    }
+
+    @Override
+    public synchronized void saveRotatedKeys(List<byte[]> rawKeys) {
+        ObjectNode node = json.createObjectNode();
+        rawKeys.forEach(k -> node.withArray("keys").add(base64(k)));
+        AtomicFiles.write(keysFile, bytes(node));
     }
 
     private Path appFile(String app) {

@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import dev.turnout.edge.domain.TrustMark;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.KeyRotation;
+import dev.turnout.proto.TrustedKey;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.SignedEnvelope;
@@ -121,6 +123,28 @@ class DesiredStateVerifierTest {
                 .setRelease(state.getApps(0).getRelease().toBuilder().setImages(0, state.getApps(0).getRelease().getImages(0).toBuilder()
                         .setPlatform("linux/amd64")))).build();
         assertRefused(wire(amd64), Reason.NO_IMAGE_FOR_PLATFORM);
+    }
+
+    @Test
+    void aSignedKeyRotationReplacesTheTrustedKeysAndSurvivesARestart() {
+        SigningKey next = SigningKey.generate();
+        DesiredState rotating = activate(1, "1.0.0").toBuilder().setKeyRotation(KeyRotation.newBuilder()
+                .addKeys(TrustedKey.newBuilder().setKeyId(next.keyId()).setPublicKey(ByteString.copyFrom(next.publicKey().raw())))).build();
+        assertThat(verifier.verify(wire(rotating))).isInstanceOf(DesiredStateVerifier.Accepted.class);
+        assertRefused(wire(activate(2, "1.0.0")), Reason.UNKNOWN_KEY);
+        DesiredStateVerifier afterRestart = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())),
+                new FileStateStore(dir), wallClock::get, app -> "");
+        assertThat(afterRestart.verify(next.seal(activate(2, "1.0.0")).toByteArray())).isInstanceOf(DesiredStateVerifier.Accepted.class);
+    }
+
+    @Test
+    void aRotationWithAMismatchedKeyIdIsMalformedAndChangesNothing() {
+        SigningKey next = SigningKey.generate();
+        DesiredState rotating = activate(1, "1.0.0").toBuilder().setKeyRotation(KeyRotation.newBuilder()
+                .addKeys(TrustedKey.newBuilder().setKeyId("ffffffffffffffff").setPublicKey(ByteString.copyFrom(next.publicKey().raw())))).build();
+        assertRefused(wire(rotating), Reason.MALFORMED);
+        assertThat(store.loadTrust()).isEqualTo(TrustMark.NONE);
+        assertThat(store.loadRotatedKeys()).isEmpty();
     }
 
     /** reason null: expect acceptance instead. */
