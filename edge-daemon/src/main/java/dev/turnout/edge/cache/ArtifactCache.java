@@ -43,16 +43,18 @@ public final class ArtifactCache implements ArtifactSource {
     private final URI baseUrl;
     private final HttpClient http;
     private final long reserveBytes;
+    private final Duration retryDelay;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
-        this(dir, orchestratorUrl, RESERVE_BYTES);
+        this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
     }
 
-    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes) {
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay) {
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
         this.reserveBytes = reserveBytes;
+        this.retryDelay = retryDelay;
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -94,11 +96,24 @@ public final class ArtifactCache implements ArtifactSource {
                 }
                 last = e;
                 log.warn("download attempt {} of {} failed: {}", attempt, artifact.getArchiveDigest(), e.getMessage());
+                backOff(attempt);
             } catch (IOException e) {
                 throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
             }
         }
         throw last;
+    }
+
+    private void backOff(int attempt) throws UpdateFailure {
+        if (attempt >= ATTEMPTS || retryDelay.isZero()) {
+            return;
+        }
+        try {
+            Thread.sleep(retryDelay.multipliedBy(attempt).toMillis()); // the server or the network may come back
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");
+        }
     }
 
     @Override

@@ -59,7 +59,7 @@ class ArtifactCacheTest {
     }
 
     private ArtifactCache cache() {
-        return new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), 0);
+        return new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), 0, java.time.Duration.ZERO);
     }
 
     private ImageArtifact artifact(byte[] content, long size) throws Exception {
@@ -114,11 +114,37 @@ class ArtifactCacheTest {
         ImageArtifact artifact = artifact(archive, archive.length);
         Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
         Files.write(part, new byte[10]);
-        ArtifactCache full = new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), Long.MAX_VALUE / 2);
+        ArtifactCache full = new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), Long.MAX_VALUE / 2, java.time.Duration.ZERO);
         assertThatThrownBy(() -> full.fetch(artifact))
                 .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DISK_FULL));
         assertThat(cacheFiles()).isEmpty();
         assertThat(rangeHeaders).isEmpty();
+    }
+
+    @Test
+    void aBrokenTransferIsResumedOnTheNextAttempt() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        server.removeContext("/api/v1/artifacts/");
+        server.createContext("/api/v1/artifacts/", exchange -> {
+            String range = exchange.getRequestHeaders().getFirst("Range");
+            rangeHeaders.add(range == null ? "" : range);
+            int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
+            exchange.sendResponseHeaders(from > 0 ? 206 : 200, archive.length - from);
+            OutputStream out = exchange.getResponseBody();
+            if (first.getAndSet(false)) {
+                out.write(archive, 0, 100_000);
+                out.flush();
+                exchange.close(); // connection drops mid-transfer
+                return;
+            }
+            out.write(archive, from, archive.length - from);
+            out.close();
+        });
+        Path file = cache().fetch(artifact);
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+        assertThat(rangeHeaders).hasSize(2);
+        assertThat(rangeHeaders.get(1)).startsWith("bytes=").isNotEqualTo("bytes=0-");
     }
 
     @Test
