@@ -57,6 +57,15 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     }
 
     @Override
+    public String archiveImageId(Path archive) throws UpdateFailure {
+        try {
+            return ImageArchive.imageId(archive);
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "unreadable image archive: " + e.getMessage());
+        }
+    }
+
+    @Override
     public void loadImage(Path archive) throws UpdateFailure {
         try (InputStream in = Files.newInputStream(archive)) {
             docker.loadImageCmd(in).exec();

@@ -151,11 +151,16 @@ public final class UpdateEngine {
         Release target = record.target().getRelease();
         String newContainer;
         try {
+            String archiveId = runtime.archiveImageId(archive);
+            if (!archiveId.equals(artifact.getImageId())) {
+                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "archive holds image " + archiveId + ", the release signs "
+                        + artifact.getImageId());
+                return;
+            }
             runtime.loadImage(archive);
-            String loadedId = runtime.imageId(artifact.getImageRef()).orElse("");
-            if (!loadedId.equals(artifact.getImageId())) {
-                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "loaded image " + artifact.getImageRef() + " has id "
-                        + loadedId + ", the release signs " + artifact.getImageId());
+            if (runtime.imageId(artifact.getImageId()).isEmpty()) {
+                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image "
+                        + artifact.getImageId());
                 return;
             }
             newContainer = runtime.create(containerName(record.app(), target.getVersion(), record.sequence()), artifact.getImageId(),

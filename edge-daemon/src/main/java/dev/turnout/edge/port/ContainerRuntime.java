@@ -17,6 +17,12 @@ import java.util.Optional;
  */
 public interface ContainerRuntime {
 
+    /**
+     * Reads the image id a {@code docker save} archive carries (sha256 of its image config) without
+     * loading it; IMAGE_ID_MISMATCH-worthy archives can be refused before the engine sees them.
+     */
+    String archiveImageId(Path archive) throws UpdateFailure;
+
     /** Loads a {@code docker save} archive into the engine. */
     void loadImage(Path archive) throws UpdateFailure;
 

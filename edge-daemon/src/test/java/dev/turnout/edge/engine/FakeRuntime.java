@@ -29,6 +29,12 @@ final class FakeRuntime implements ContainerRuntime {
     private int next;
 
     @Override
+    public String archiveImageId(Path archive) {
+        String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
+        return loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", ""));
+    }
+
+    @Override
     public void loadImage(Path archive) {
         calls.add("load " + archive.getFileName());
         String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");

@@ -141,7 +141,7 @@ class UpdateEngineTest {
         send(activate(2, "2.0.0"));
         assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, FAILED);
         assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.IMAGE_ID_MISMATCH);
-        assertThat(runtime.calls).doesNotContain("stop " + v1);
+        assertThat(runtime.calls).doesNotContain("stop " + v1).doesNotContain("load 2.0.0.tar");
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
     }
 
