@@ -65,6 +65,26 @@ public final class DesiredStates {
         if (entry != null) {
             apps.add(entry);
         }
+        return sign(deviceId, last, apps);
+    }
+
+    /**
+     * Re-signs, with a new sequence and the same apps, every desired state issued longer than
+     * {@code age} ago, so that devices never see it expire. Returns the decisions to publish.
+     */
+    public List<Decision> refreshOlderThan(Duration age) {
+        Instant limit = clock.instant().minus(age);
+        List<Decision> refreshed = new ArrayList<>();
+        for (String deviceId : store.devicesWithDesired()) {
+            DesiredRecord last = store.findDesired(deviceId).orElse(null);
+            if (last != null && last.issuedAt().isBefore(limit)) {
+                refreshed.add(sign(deviceId, last, new ArrayList<>(last.apps())));
+            }
+        }
+        return refreshed;
+    }
+
+    private Decision sign(String deviceId, DesiredRecord last, List<DesiredApp> apps) {
         apps.sort((a, b) -> a.app().compareTo(b.app()));
         Instant now = clock.instant();
         long sequence = Math.max(last == null ? 1 : last.sequence() + 1, now.toEpochMilli());

@@ -23,13 +23,13 @@ import dev.turnout.proto.Presence;
 import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.RolloutEventType;
 import dev.turnout.proto.StatusEvent;
-import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,6 +49,8 @@ public final class RolloutEngine implements FleetEvents {
     private static final Logger LOG = LoggerFactory.getLogger(RolloutEngine.class);
     private static final String ENGINE = "engine";
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final Duration REFRESH_EVERY = Duration.ofHours(1);
+    private static final Duration REFRESH_AFTER = DesiredStates.VALIDITY.dividedBy(2);
 
     private final FleetStore store;
     private final DesiredStates desired;
@@ -57,6 +59,7 @@ public final class RolloutEngine implements FleetEvents {
     private final Map<String, Rollout> active = new LinkedHashMap<>();
     private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
+    private Instant lastRefresh;
 
     public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
         this.store = store;
@@ -186,9 +189,20 @@ public final class RolloutEngine implements FleetEvents {
         return r;
     }
 
-    /** Moves every unfinished rollout on time alone: device timeouts and soak periods. */
+    /**
+     * Moves every unfinished rollout on time alone (device timeouts, soak periods) and, once an
+     * hour, re-signs desired states before they expire.
+     */
     public void tick() {
         Instant now = clock.instant();
+        if (lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY))) {
+            lastRefresh = now;
+            List<DesiredStates.Decision> refreshed = desired.refreshOlderThan(REFRESH_AFTER);
+            refreshed.forEach(desired::publish);
+            if (!refreshed.isEmpty()) {
+                LOG.info("re-signed the desired state of {} device(s) before it expires", refreshed.size());
+            }
+        }
         for (Rollout r : List.copyOf(active.values())) {
             RolloutState before = r.state();
             Instant updated = r.updatedAt();
@@ -547,7 +561,4 @@ public final class RolloutEngine implements FleetEvents {
         return s == null ? "" : s;
     }
 
-    static boolean isValidDeviceId(String id) {
-        return Topics.isValidId(id);
-    }
 }

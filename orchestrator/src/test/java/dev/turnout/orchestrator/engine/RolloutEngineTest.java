@@ -244,6 +244,21 @@ class RolloutEngineTest {
     }
 
     @Test
+    void desiredStatesAreReSignedBeforeTheyExpire() {
+        engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        DesiredState before = transport.latest("pi-1").orElseThrow();
+        clock.advance(Duration.ofDays(3));
+        engine.tick();
+        assertThat(transport.latest("pi-1").orElseThrow().getSequence()).isEqualTo(before.getSequence());
+        clock.advance(Duration.ofDays(1));
+        engine.tick();
+        DesiredState after = transport.latest("pi-1").orElseThrow();
+        assertThat(after.getSequence()).isGreaterThan(before.getSequence());
+        assertThat(after.getAppsList()).isEqualTo(before.getAppsList());
+        assertThat(after.getExpiresAtMs()).isEqualTo(clock.millis() + Duration.ofDays(7).toMillis());
+    }
+
+    @Test
     void refusesBadRequestsAndOverlappingRollouts() {
         assertThatThrownBy(() -> engine.create(request("9.9.9", "all", "100%", "pause"), "t")).isInstanceOf(NotFoundException.class);
         assertThatThrownBy(() -> engine.create(request("2.0.0", "group:none", "100%", "pause"), "t"))

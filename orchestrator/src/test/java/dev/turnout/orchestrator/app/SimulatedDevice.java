@@ -1,0 +1,152 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.PublicKey;
+import org.eclipse.paho.mqttv5.client.IMqttToken;
+import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
+import org.eclipse.paho.mqttv5.client.MqttCallback;
+import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
+import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
+import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.common.MqttException;
+import org.eclipse.paho.mqttv5.common.MqttMessage;
+import org.eclipse.paho.mqttv5.common.MqttSubscription;
+import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * A device that speaks the wire contract over a real MQTT connection without containers: it
+ * verifies each desired state, answers STAGE with STAGED and ACTIVATE with ACTIVE, or with
+ * ROLLED_BACK for versions it is told to fail.
+ */
+final class SimulatedDevice implements AutoCloseable {
+
+    private final String id;
+    private final Topics topics;
+    private final EnvelopeVerifier verifier;
+    private final Set<String> failingVersions;
+    private final MqttAsyncClient client;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor();
+    private final List<DesiredState> accepted = new CopyOnWriteArrayList<>();
+    private volatile long lastSequence;
+    private volatile String running = "";
+
+    SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions) throws MqttException {
+        this.id = id;
+        this.topics = topics;
+        this.verifier = new EnvelopeVerifier(List.of(trusted));
+        this.failingVersions = failingVersions;
+        this.client = new MqttAsyncClient(brokerUrl, id, new MemoryPersistence());
+        client.setCallback(new MqttCallback() {
+            @Override
+            public void disconnected(MqttDisconnectResponse response) {
+            }
+
+            @Override
+            public void mqttErrorOccurred(MqttException exception) {
+            }
+
+            @Override
+            public void messageArrived(String topic, MqttMessage message) {
+                byte[] payload = message.getPayload();
+                worker.execute(() -> onDesired(payload));
+            }
+
+            @Override
+            public void deliveryComplete(IMqttToken token) {
+            }
+
+            @Override
+            public void connectComplete(boolean reconnect, String serverURI) {
+            }
+
+            @Override
+            public void authPacketArrived(int reasonCode, MqttProperties properties) {
+            }
+        });
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setCleanStart(true);
+        client.connect(options).waitForCompletion(10_000);
+        client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1)}).waitForCompletion(10_000);
+        publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(true).setPlatform("linux/arm64")
+                .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
+    }
+
+    List<DesiredState> accepted() {
+        return accepted;
+    }
+
+    String running() {
+        return running;
+    }
+
+    /** Publishes a status as if it came from {@code claimedId} on this device's own topic. */
+    void publishSpoofedStatus(String claimedId, String version, long sequence) {
+        publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(claimedId).setApp("web").setVersion(version)
+                .setState(UpdateState.ACTIVE).setSequence(sequence).build().toByteArray(), false);
+    }
+
+    private void onDesired(byte[] wire) {
+        DesiredState state;
+        try {
+            state = DesiredState.parseFrom(verifier.open(wire));
+        } catch (Exception e) {
+            return;
+        }
+        if (!state.getDeviceId().equals(id) || state.getSequence() <= lastSequence) {
+            return;
+        }
+        lastSequence = state.getSequence();
+        accepted.add(state);
+        for (AppDesired app : state.getAppsList()) {
+            String version = app.getRelease().getVersion();
+            if (app.getPhase() == Phase.STAGE) {
+                status(app, version, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, state.getSequence());
+            } else if (failingVersions.contains(version)) {
+                status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence());
+            } else {
+                running = version;
+                status(app, version, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, state.getSequence());
+            }
+        }
+    }
+
+    private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence) {
+        publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp(app.getApp()).setVersion(version)
+                .setState(s).setReason(reason).setSequence(sequence).setRolloutId(app.getRolloutId())
+                .setRunningVersion(running).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
+    }
+
+    private void publish(String topic, byte[] payload, boolean retained) {
+        try {
+            MqttMessage message = new MqttMessage(payload);
+            message.setQos(1);
+            message.setRetained(retained);
+            client.publish(topic, message);
+        } catch (MqttException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() throws MqttException {
+        worker.shutdownNow();
+        if (client.isConnected()) {
+            client.disconnect().waitForCompletion(5_000);
+        }
+        client.close(true);
+    }
+}

@@ -1,0 +1,261 @@
+package dev.turnout.orchestrator.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.crypto.PublicKey;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The orchestrator as a whole, on a real Mosquitto and on its embedded broker, with simulated
+ * devices that speak the wire contract over MQTT.
+ */
+class TurnoutServerIT {
+
+    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
+
+    @TempDir
+    Path work;
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private TurnoutServer server;
+
+    @AfterEach
+    void tearDown() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void rolloutProgressesOnStatusEventsOverMosquittoAndSurvivesARestart() throws Exception {
+        String brokerUrl = startMosquitto();
+        Path dataDir = work.resolve("server");
+        server = start(dataDir, brokerUrl);
+        assertThat(Files.getPosixFilePermissions(dataDir.resolve("signing.key"))).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        JsonNode info = getJson("/api/v1/server");
+        assertThat(info.path("brokerUrl").asText()).isEqualTo(brokerUrl);
+        assertThat(info.path("orchestratorUrl").asText()).isEqualTo("http://127.0.0.1:" + server.httpPort());
+        PublicKey key = PublicKey.fromBase64(info.path("publicKey").asText());
+
+        createReleases("1.0.0", "2.0.0");
+        for (String id : List.of("it-a", "it-b", "it-c")) {
+            assertThat(post("/api/v1/devices", "{\"id\":\"" + id + "\"}").statusCode()).isEqualTo(201);
+        }
+        SimulatedDevice a = device("it-a", key, Set.of("2.0.0"));
+        SimulatedDevice b = device("it-b", key, Set.of());
+        SimulatedDevice c = device("it-c", key, Set.of());
+        await().atMost(Duration.ofSeconds(20)).until(() -> countOnline() == 3);
+
+        String v1 = rollout("1.0.0", "1,50%,100%", "rollback");
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(v1).equals("SUCCEEDED"));
+        assertThat(List.of(a.running(), b.running(), c.running())).containsOnly("1.0.0");
+        JsonNode deviceView = getJson("/api/v1/devices/it-b");
+        assertThat(deviceView.path("apps").get(0).path("runningVersion").asText()).isEqualTo("1.0.0");
+        assertThat(deviceView.path("apps").get(0).path("state").asText()).isEqualTo("ACTIVE");
+        assertThat(deviceView.path("platform").asText()).isEqualTo("linux/arm64");
+
+        // the canary fails 2.0.0 and rolls back by itself; the others are never activated
+        String v2 = rollout("2.0.0", "1,100%", "rollback");
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(v2).equals("ROLLED_BACK"));
+        assertThat(a.running()).isEqualTo("1.0.0");
+        assertThat(b.accepted()).noneMatch(s -> s.getApps(0).getRelease().getVersion().equals("2.0.0")
+                && s.getApps(0).getPhase() == dev.turnout.proto.Phase.ACTIVATE);
+        assertThat(a.accepted().get(a.accepted().size() - 1).getApps(0).getRollback()).isTrue();
+        assertThat(getJson("/api/v1/rollouts/" + v2).path("reason").asText()).contains("HEALTH_CHECK_FAILED");
+
+        // a status that claims another device is dropped
+        long lastOfB = b.accepted().get(b.accepted().size() - 1).getSequence();
+        a.publishSpoofedStatus("it-b", "9.9.9", lastOfB);
+
+        // restart mid-rollout: pending decisions are kept, none is made twice
+        String v3 = rollout("2.0.0", "1,100%", "pause", "device:it-b,it-c");
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(v3).equals("SUCCEEDED"));
+        int acceptedBefore = b.accepted().size();
+        server.close();
+        server = start(dataDir, brokerUrl);
+        assertThat(state(v3)).isEqualTo("SUCCEEDED");
+        assertThat(getJson("/api/v1/rollouts").path("rollouts")).hasSize(3);
+        assertThat(b.accepted()).hasSize(acceptedBefore);
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void embeddedBrokerCarriesARollout() throws Exception {
+        int mqttPort = freePort();
+        server = TurnoutServer.start(new ServerOptions(work.resolve("embedded"), 0, mqttPort, "127.0.0.1", null, "127.0.0.1",
+                Topics.DEFAULT_PREFIX));
+        toClose.add(() -> server.close());
+        assertThat(server.brokerUrl()).isEqualTo("tcp://127.0.0.1:" + mqttPort);
+        JsonNode info = getJson("/api/v1/server");
+        assertThat(info.path("brokerUrl").asText()).isEqualTo("tcp://127.0.0.1:" + mqttPort);
+        PublicKey key = PublicKey.fromBase64(info.path("publicKey").asText());
+        createReleases("1.0.0");
+        JsonNode enrolled = json.readTree(post("/api/v1/devices", "{\"id\":\"emb-1\",\"labels\":{\"site\":\"attic\"}}").body());
+        assertThat(enrolled.path("config").asText()).contains("brokerUrl: tcp://127.0.0.1:" + mqttPort);
+        SimulatedDevice device = device("emb-1", key, Set.of());
+        String id = rollout("1.0.0", "100%", "rollback", "label:site=attic");
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(id).equals("SUCCEEDED"));
+        assertThat(device.running()).isEqualTo("1.0.0");
+    }
+
+    private TurnoutServer start(Path dataDir, String brokerUrl) throws Exception {
+        TurnoutServer s = TurnoutServer.start(new ServerOptions(dataDir, 0, 0, "127.0.0.1", brokerUrl, "127.0.0.1",
+                Topics.DEFAULT_PREFIX));
+        toClose.add(() -> {
+            if (server != null) {
+                server.close();
+                server = null;
+            }
+        });
+        return s;
+    }
+
+    private SimulatedDevice device(String id, PublicKey key, Set<String> failing) throws Exception {
+        SimulatedDevice d = new SimulatedDevice(id, server.brokerUrl(), Topics.defaults(), key, failing);
+        toClose.add(d);
+        return d;
+    }
+
+    private void createReleases(String... versions) throws Exception {
+        for (String version : versions) {
+            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(dockerSave("demo/web:" + version))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(uploaded.statusCode()).as(uploaded.body()).isEqualTo(201);
+            String digest = json.readTree(uploaded.body()).path("digest").asText();
+            HttpResponse<String> created = post("/api/v1/releases", """
+                    {"app":"web","version":"%s","images":[{"platform":"linux/arm64","digest":"%s"}],
+                     "spec":{"container":{"command":["/bin/httpd"],"restart":"unless-stopped"}}}""".formatted(version, digest));
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        }
+    }
+
+    private String rollout(String version, String waves, String onFailure) throws Exception {
+        return rollout(version, waves, onFailure, "all");
+    }
+
+    private String rollout(String version, String waves, String onFailure, String target) throws Exception {
+        HttpResponse<String> created = post("/api/v1/rollouts", """
+                {"app":"web","version":"%s","target":"%s","waves":"%s","onFailure":"%s","deviceTimeout":"30s"}"""
+                .formatted(version, target, waves, onFailure));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        return json.readTree(created.body()).path("id").asText();
+    }
+
+    private String state(String rolloutId) throws Exception {
+        return getJson("/api/v1/rollouts/" + rolloutId).path("state").asText();
+    }
+
+    private long countOnline() throws Exception {
+        long online = 0;
+        for (JsonNode d : getJson("/api/v1/devices").path("devices")) {
+            online += d.path("online").asBoolean() ? 1 : 0;
+        }
+        return online;
+    }
+
+    private JsonNode getJson(String path) throws Exception {
+        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+    }
+
+    private HttpResponse<String> post(String path, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private String startMosquitto() throws Exception {
+        if (!Files.isExecutable(MOSQUITTO)) {
+            if ("true".equals(System.getenv("CI"))) {
+                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
+            }
+            Assumptions.abort("mosquitto is not installed");
+        }
+        int port = freePort();
+        Path dir = Files.createDirectories(work.resolve("mosquitto"));
+        Path conf = dir.resolve("mosquitto.conf");
+        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
+        Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
+        toClose.add(() -> {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+        });
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("mosquitto exited: " + Files.readString(dir.resolve("mosquitto.log")));
+            }
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return true;
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+        return "tcp://127.0.0.1:" + port;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static byte[] dockerSave(String tag) throws Exception {
+        byte[] config = ("{\"os\":\"linux\",\"tag\":\"" + tag + "\"}").getBytes(StandardCharsets.UTF_8);
+        String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(config));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            entry(tar, "blobs/sha256/" + hex, config);
+            entry(tar, "manifest.json", ("[{\"Config\":\"blobs/sha256/" + hex + "\",\"RepoTags\":[\"" + tag + "\"],\"Layers\":[]}]")
+                    .getBytes(StandardCharsets.UTF_8));
+        }
+        return out.toByteArray();
+    }
+
+    private static void entry(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(data.length);
+        tar.putArchiveEntry(e);
+        tar.write(data);
+        tar.closeArchiveEntry();
+    }
+}
