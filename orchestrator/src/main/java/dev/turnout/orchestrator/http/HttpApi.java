@@ -31,6 +31,7 @@ import io.vertx.core.file.OpenOptions;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
@@ -110,7 +111,8 @@ public final class HttpApi {
 
     /** Starts listening; the future holds the server (its actual port when {@code port} is 0). */
     public Future<HttpServer> listen(String host, int port) {
-        return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+        HttpServerOptions options = new HttpServerOptions().setHandle100ContinueAutomatically(true).setCompressionSupported(false);
+        return vertx.createHttpServer(options).requestHandler(router()).listen(port, host);
     }
 
     public Router router() {
