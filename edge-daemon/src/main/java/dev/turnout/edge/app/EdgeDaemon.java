@@ -16,6 +16,7 @@ import dev.turnout.proto.AppHealth;
 import dev.turnout.proto.AppSummary;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
+import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
@@ -25,6 +26,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -143,12 +145,12 @@ public final class EdgeDaemon implements AutoCloseable {
         }
     }
 
-    private java.util.List<dev.turnout.proto.StatusEvent> currentStatusSafely() {
+    private List<StatusEvent> currentStatusSafely() {
         try {
             return engine.currentStatus();
         } catch (RuntimeException e) {
             log.warn("cannot read app states: {}", e.getMessage());
-            return java.util.List.of();
+            return List.of();
         }
     }
 

@@ -168,6 +168,7 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered " + response.statusCode(), retry, null);
         }
         long written = append ? have : 0;
+        boolean tooLong = false;
         try (InputStream in = response.body();
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -175,9 +176,8 @@ public final class ArtifactCache implements ArtifactSource {
             int n;
             while ((n = in.read(buffer)) >= 0) {
                 if (written + n > artifact.getSize()) {
-                    out.close();
-                    Files.deleteIfExists(part);
-                    throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive is longer than the signed " + artifact.getSize() + " bytes");
+                    tooLong = true; // never write past the signed size
+                    break;
                 }
                 out.write(buffer, 0, n);
                 written += n;
@@ -185,6 +185,10 @@ public final class ArtifactCache implements ArtifactSource {
         } catch (IOException e) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " broke off after " + written + " bytes: "
                     + e.getMessage(), true, e);
+        }
+        if (tooLong) {
+            Files.deleteIfExists(part);
+            throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive is longer than the signed " + artifact.getSize() + " bytes");
         }
         if (written < artifact.getSize()) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "

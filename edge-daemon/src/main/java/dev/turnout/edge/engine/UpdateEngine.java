@@ -46,6 +46,8 @@ public final class UpdateEngine {
 
     private static final Logger log = LoggerFactory.getLogger(UpdateEngine.class);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+    private static final int TRANSIENT_ATTEMPTS = 3;
+    private static final Duration TRANSIENT_BACKOFF = Duration.ofSeconds(1);
 
     private final String deviceId;
     private final String platform;
@@ -157,14 +159,19 @@ public final class UpdateEngine {
                         + artifact.getImageId());
                 return;
             }
-            runtime.loadImage(archive);
+            retryingTransient(() -> {
+                runtime.loadImage(archive);
+                return null;
+            });
             if (runtime.imageId(artifact.getImageId()).isEmpty()) {
                 move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image "
                         + artifact.getImageId());
                 return;
             }
-            newContainer = runtime.create(containerName(record.app(), target.getVersion(), record.sequence()), artifact.getImageId(),
-                    target.getContainer(), labels(record.app(), target.getVersion(), record.sequence()));
+            String app = record.app();
+            long sequence = record.sequence();
+            newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
+                    target.getContainer(), labels(app, target.getVersion(), sequence)));
         } catch (UpdateFailure e) {
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
@@ -196,6 +203,31 @@ public final class UpdateEngine {
         record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
         removeQuietly(oldContainer);
         collectGarbage(record, olderPrevious);
+    }
+
+    /** One engine call that may fail for a passing reason (engine restarting, busy). */
+    @FunctionalInterface
+    private interface EngineCall<T> {
+        T run() throws UpdateFailure;
+    }
+
+    private <T> T retryingTransient(EngineCall<T> call) throws UpdateFailure {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return call.run();
+            } catch (UpdateFailure e) {
+                if (!e.isTransient() || attempt >= TRANSIENT_ATTEMPTS) {
+                    throw e;
+                }
+                log.warn("engine call failed (attempt {}), retrying: {}", attempt, e.getMessage());
+                try {
+                    Thread.sleep(TRANSIENT_BACKOFF.multipliedBy(attempt).toMillis()); // give the engine time to come back
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while retrying");
+                }
+            }
+        }
     }
 
     /** The daemon is closing: leave the persisted state as it is; the next start resumes or undoes it. */
