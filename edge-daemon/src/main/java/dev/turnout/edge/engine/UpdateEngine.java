@@ -173,6 +173,9 @@ public final class UpdateEngine {
             newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
                     target.getContainer(), labels(app, target.getVersion(), sequence)));
         } catch (UpdateFailure e) {
+            if (stoppedByClose(e)) {
+                return;
+            }
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
         }
