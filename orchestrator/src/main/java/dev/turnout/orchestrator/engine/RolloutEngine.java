@@ -111,7 +111,7 @@ public final class RolloutEngine implements FleetEvents {
         for (int w = 0; w < sizes.size(); w++) {
             for (int i = 0; i < sizes.get(w); i++, at++) {
                 String id = ids.get(at);
-                devices.add(RolloutDevice.planned(id, w + 1, desired.current(id, request.app())));
+                devices.add(RolloutDevice.planned(id, w + 1, previousRelease(id, request.app())));
             }
         }
         Rollout rollout = new Rollout(newId(now), request.app(), request.version(), target.toString(), strategy, now,
@@ -141,6 +141,23 @@ public final class RolloutEngine implements FleetEvents {
         advance(rollout, now);
         persistAndPublish(rollout);
         return rollout;
+    }
+
+    /**
+     * What a device goes back to on rollback: its desired entry for the app, unless that entry was
+     * only staged (an unfinished rollout), in which case the version it reported running.
+     */
+    private DesiredApp previousRelease(String deviceId, String app) {
+        DesiredApp current = desired.current(deviceId, app);
+        if (current == null || current.phase() == Phase.ACTIVATE) {
+            return current;
+        }
+        String running = store.deviceApps(deviceId).stream().filter(a -> a.app().equals(app))
+                .map(DeviceApp::runningVersion).filter(v -> v != null && !v.isBlank()).findFirst().orElse(null);
+        if (running == null || store.findRelease(app, running).isEmpty()) {
+            return null;
+        }
+        return new DesiredApp(app, running, Phase.ACTIVATE, false, "");
     }
 
     public Rollout pause(String id, String actor) {
@@ -183,6 +200,7 @@ public final class RolloutEngine implements FleetEvents {
             throw new ConflictException("rollout " + id + " is not waiting for approval");
         }
         audit(actor, "rollout.approve", id, "wave " + (r.currentWave() + 1));
+        r.moveTo(RolloutState.RUNNING, null, clock.instant());
         startWave(r, r.currentWave() + 1, clock.instant());
         advance(r, clock.instant());
         persistAndPublish(r);
@@ -412,7 +430,14 @@ public final class RolloutEngine implements FleetEvents {
                     return;
                 }
                 if (n > 0 && r.strategy().approveEachWave()) {
+                    String waiting = "waiting for approval to start wave " + (n + 1);
+                    if (!waiting.equals(r.reason())) {
+                        r.moveTo(RolloutState.RUNNING, waiting, now);
+                    }
                     return;
+                }
+                if (r.reason() != null) {
+                    r.moveTo(RolloutState.RUNNING, null, now);
                 }
                 startWave(r, n + 1, now);
             } else {

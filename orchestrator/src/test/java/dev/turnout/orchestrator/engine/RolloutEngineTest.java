@@ -157,6 +157,19 @@ class RolloutEngineTest {
     }
 
     @Test
+    void afterAnAbortedRolloutRollbackGoesToTheVersionTheDeviceRuns() {
+        deployEverywhere("1.0.0");
+        Rollout aborted = engine.create(request("2.0.0", "device:pi-1,pi-2", "1,100%", "rollback"), "test");
+        engine.abort(aborted.id(), "test");
+        store.saveDeviceApp("pi-2", new dev.turnout.orchestrator.domain.DeviceApp("web", "1.0.0", "2.0.0", "STAGED", null, null,
+                latestSequence("pi-2"), clock.instant()));
+
+        Rollout r = engine.create(request("2.0.0", "device:pi-2", "100%", "rollback"), "test");
+        assertThat(r.device("pi-2").previous().version()).isEqualTo("1.0.0");
+        assertThat(r.device("pi-2").previous().phase()).isEqualTo(dev.turnout.orchestrator.domain.Phase.ACTIVATE);
+    }
+
+    @Test
     void pausesOnFailureAndResumeContinues() {
         Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
         engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")).toBuilder()
@@ -212,8 +225,10 @@ class RolloutEngineTest {
         Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, null, null, true), "test");
         reportActive("pi-1", "2.0.0");
         assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+        assertThat(stored(r).reason()).isEqualTo("waiting for approval to start wave 2");
         engine.approve(r.id(), "test");
         assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        assertThat(stored(r).reason()).isNull();
         assertThatThrownBy(() -> engine.approve(r.id(), "test")).isInstanceOf(ConflictException.class);
     }
 
