@@ -85,7 +85,8 @@ public final class TurnoutServer implements AutoCloseable {
                 localBrokerUrl = options.brokerUrl();
                 deviceBrokerUrl = options.brokerUrl();
             }
-            transport = MqttFleetTransport.connect(localBrokerUrl, "turnout-orchestrator", topics);
+            // one session per orchestrator identity: two instances with different keys never take over each other's session
+            transport = MqttFleetTransport.connect(localBrokerUrl, "turnout-orchestrator-" + key.keyId(), topics);
             engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
                 Thread t = new Thread(runnable, "turnout-engine");
                 t.setDaemon(true);
