@@ -65,7 +65,7 @@ class TurnoutServerIT {
 
     @Test
     @Timeout(value = 2, unit = TimeUnit.MINUTES)
-    void rolloutProgressesOnStatusEventsOverMosquittoAndSurvivesARestart() throws Exception {
+    void rolloutsProgressOnStatusEventsOverMosquittoRollBackAndResumeAfterARestart() throws Exception {
         String brokerUrl = startMosquitto();
         Path dataDir = work.resolve("server");
         server = start(dataDir, brokerUrl);
@@ -105,15 +105,25 @@ class TurnoutServerIT {
         long lastOfB = b.accepted().get(b.accepted().size() - 1).getSequence();
         a.publishSpoofedStatus("it-b", "9.9.9", lastOfB);
 
-        // restart mid-rollout: pending decisions are kept, none is made twice
-        String v3 = rollout("2.0.0", "1,100%", "pause", "device:it-b,it-c");
-        await().atMost(Duration.ofSeconds(30)).until(() -> state(v3).equals("SUCCEEDED"));
-        int acceptedBefore = b.accepted().size();
+        // restart mid-rollout (waiting for approval of wave 2): no decision is made twice, the rollout resumes
+        HttpResponse<String> created = post("/api/v1/rollouts", """
+                {"app":"web","version":"2.0.0","target":"device:it-b,it-c","waves":"1,100%","approveEachWave":true}""");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        String v3 = json.readTree(created.body()).path("id").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() -> getJson("/api/v1/rollouts/" + v3).path("reason").asText()
+                .equals("waiting for approval to start wave 2"));
+        int acceptedByB = b.accepted().size();
+        int acceptedByC = c.accepted().size();
+        assertThat(c.running()).isEqualTo("1.0.0");
         server.close();
         server = start(dataDir, brokerUrl);
-        assertThat(state(v3)).isEqualTo("SUCCEEDED");
+        assertThat(state(v3)).isEqualTo("RUNNING");
+        assertThat(b.accepted()).hasSize(acceptedByB);
+        assertThat(c.accepted()).hasSize(acceptedByC);
+        assertThat(post("/api/v1/rollouts/" + v3 + "/approve", "").statusCode()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(v3).equals("SUCCEEDED"));
+        assertThat(List.of(b.running(), c.running())).containsOnly("2.0.0");
         assertThat(getJson("/api/v1/rollouts").path("rollouts")).hasSize(3);
-        assertThat(b.accepted()).hasSize(acceptedBefore);
     }
 
     @Test
