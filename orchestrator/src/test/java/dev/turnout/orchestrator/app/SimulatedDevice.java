@@ -32,7 +32,7 @@ import java.util.concurrent.Executors;
  * verifies each desired state, answers STAGE with STAGED and ACTIVATE with ACTIVE, or with
  * ROLLED_BACK for versions it is told to fail.
  */
-final class SimulatedDevice implements AutoCloseable {
+public final class SimulatedDevice implements AutoCloseable {
 
     private final String id;
     private final Topics topics;
@@ -44,7 +44,7 @@ final class SimulatedDevice implements AutoCloseable {
     private volatile long lastSequence;
     private volatile String running = "";
 
-    SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions) throws MqttException {
+    public SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions) throws MqttException {
         this.id = id;
         this.topics = topics;
         this.verifier = new EnvelopeVerifier(List.of(trusted));
@@ -85,11 +85,11 @@ final class SimulatedDevice implements AutoCloseable {
                 .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
     }
 
-    List<DesiredState> accepted() {
+    public List<DesiredState> accepted() {
         return accepted;
     }
 
-    String running() {
+    public String running() {
         return running;
     }
 

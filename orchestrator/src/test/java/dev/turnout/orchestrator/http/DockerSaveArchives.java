@@ -11,15 +11,15 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /** Builds small archives laid out like {@code docker save} output. */
-final class DockerSaveArchives {
+public final class DockerSaveArchives {
 
-    record Archive(byte[] bytes, String configSha256) {
+    public record Archive(byte[] bytes, String configSha256) {
     }
 
     private DockerSaveArchives() {
     }
 
-    static Archive of(String repoTag, String marker) throws IOException {
+    public static Archive of(String repoTag, String marker) throws IOException {
         byte[] config = ("{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"v\":\"" + marker + "\"}}}")
                 .getBytes(StandardCharsets.UTF_8);
         String configHex = sha256(config);

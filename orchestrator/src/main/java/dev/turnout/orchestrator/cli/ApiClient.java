@@ -1,0 +1,138 @@
+package dev.turnout.orchestrator.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/** The orchestrator's HTTP API ({@code docs/api.md}) as the CLI uses it. Every failure becomes a {@link CliException}. */
+final class ApiClient {
+
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+
+    private final URI base;
+    private final String user;
+    private final ObjectMapper json;
+    private final HttpClient http;
+
+    ApiClient(String serverUrl, String user, ObjectMapper json) {
+        this.base = parseServer(serverUrl);
+        this.user = user;
+        this.json = json;
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    private static URI parseServer(String url) {
+        try {
+            URI uri = URI.create(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
+            if (uri.getHost() == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+                throw new IllegalArgumentException("not an http(s) URL");
+            }
+            return uri;
+        } catch (IllegalArgumentException e) {
+            throw new CliException("server URL '" + url + "' is not valid: give it as http://HOST:PORT");
+        }
+    }
+
+    String server() {
+        return base.toString();
+    }
+
+    static String segment(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    JsonNode get(String path) {
+        return send(request(path).GET().build(), path);
+    }
+
+    /** GET that answers empty on 404 instead of failing. */
+    Optional<JsonNode> find(String path) {
+        HttpResponse<String> response = exchange(request(path).GET().build());
+        if (response.statusCode() == 404) {
+            return Optional.empty();
+        }
+        return Optional.of(body(response, path));
+    }
+
+    JsonNode post(String path, Object body) {
+        String text;
+        try {
+            text = json.writeValueAsString(body);
+        } catch (IOException e) {
+            throw new CliException("cannot encode the request: " + e.getMessage());
+        }
+        return send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8)).build(), path);
+    }
+
+    /** Streams a file as the request body; nothing is held in memory. */
+    JsonNode upload(String path, Path file) {
+        HttpRequest.BodyPublisher publisher;
+        try {
+            publisher = HttpRequest.BodyPublishers.ofFile(file);
+        } catch (IOException e) {
+            throw new CliException("cannot read " + file + ": " + e.getMessage());
+        }
+        HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
+                .header("X-Turnout-User", user).header("Content-Type", "application/octet-stream")
+                .POST(publisher).build();
+        return send(request, path);
+    }
+
+    private HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(base.resolve(path)).timeout(REQUEST_TIMEOUT)
+                .header("Accept", "application/json").header("X-Turnout-User", user);
+    }
+
+    private JsonNode send(HttpRequest request, String path) {
+        return body(exchange(request), path);
+    }
+
+    private HttpResponse<String> exchange(HttpRequest request) {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw unreachable("nothing answers there");
+        } catch (HttpTimeoutException e) {
+            throw unreachable("it did not answer within " + REQUEST_TIMEOUT.toSeconds() + " s");
+        } catch (IOException e) {
+            throw unreachable(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
+    }
+
+    private CliException unreachable(String why) {
+        return new CliException("cannot reach the Turnout server at " + base + " (" + why
+                + "); start it with `turnout server`, or point --server / TURNOUT_SERVER at it");
+    }
+
+    private JsonNode body(HttpResponse<String> response, String path) {
+        JsonNode node;
+        try {
+            node = response.body().isEmpty() ? json.createObjectNode() : json.readTree(response.body());
+        } catch (IOException e) {
+            throw new CliException(base + path + " answered " + response.statusCode() + " with something that is not JSON;"
+                    + " is --server pointing at a Turnout server?");
+        }
+        if (response.statusCode() >= 400) {
+            String message = node.path("error").asText("");
+            throw new CliException(message.isEmpty() ? "the server answered " + response.statusCode() + " to " + path : message);
+        }
+        return node;
+    }
+}

@@ -1,0 +1,59 @@
+package dev.turnout.orchestrator.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.PrintStream;
+import java.util.Map;
+
+/**
+ * What every command shares: where to print, the environment, the global options, and a client
+ * for the server's HTTP API.
+ */
+final class Cli {
+
+    static final String DEFAULT_SERVER = "http://127.0.0.1:8080";
+
+    final PrintStream out;
+    final PrintStream err;
+    final Map<String, String> env;
+    final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    TurnoutCli root;
+    private ApiClient api;
+
+    Cli(PrintStream out, PrintStream err, Map<String, String> env) {
+        this.out = out;
+        this.err = err;
+        this.env = env;
+    }
+
+    /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the local default. */
+    String serverUrl() {
+        if (root.server != null && !root.server.isBlank()) {
+            return root.server;
+        }
+        String fromEnv = env.get("TURNOUT_SERVER");
+        return fromEnv == null || fromEnv.isBlank() ? DEFAULT_SERVER : fromEnv;
+    }
+
+    boolean jsonOutput() {
+        return root.output == TurnoutCli.Output.json;
+    }
+
+    ApiClient api() {
+        if (api == null) {
+            String user = env.getOrDefault("TURNOUT_USER", env.getOrDefault("USER", "cli"));
+            api = new ApiClient(serverUrl(), user, json);
+        }
+        return api;
+    }
+
+    /** Prints a JSON value as the command's whole output. */
+    void printJson(Object value) {
+        try {
+            out.println(json.writeValueAsString(value));
+        } catch (Exception e) {
+            throw new CliException("cannot write JSON output: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package dev.turnout.orchestrator.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code turnout deploy}: starts a rollout, and with {@code --wait} follows it to its end. */
+@Command(name = "deploy", description = "Roll a release out to devices, in waves.")
+final class DeployCommand implements Callable<Integer> {
+
+    private final Cli cli;
+
+    @Parameters(paramLabel = "APP:VERSION", converter = AppVersion.Converter.class)
+    AppVersion release;
+
+    @Option(names = "--target", required = true, paramLabel = "TARGET",
+            description = "all | device:ID[,ID...] | group:NAME | label:KEY=VALUE")
+    String target;
+
+    @Option(names = "--waves", paramLabel = "STEPS", description = "Cumulative wave sizes, counts or percentages, e.g. 1,50%%,100%% (default: 100%%).")
+    String waves;
+
+    @Option(names = "--soak", paramLabel = "DURATION", description = "How long a finished wave must stay healthy before the next (default: 0s).")
+    String soak;
+
+    @Option(names = "--max-failures", paramLabel = "N|P%", description = "Failed devices tolerated before --on-failure applies (default: 0).")
+    String maxFailures;
+
+    @Option(names = "--on-failure", paramLabel = "pause|rollback", description = "What to do past --max-failures (default: pause).")
+    String onFailure;
+
+    @Option(names = "--device-timeout", paramLabel = "DURATION", description = "How long an activated device may take to report healthy (default: 10m).")
+    String deviceTimeout;
+
+    @Option(names = "--approve-each-wave", description = "Wait for `turnout rollout approve ID` before each wave after the first.")
+    boolean approveEachWave;
+
+    @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
+    boolean dryRun;
+
+    @Option(names = "--wait", description = "Follow the rollout to its end; exit 0 only if every targeted device ended healthy on this version.")
+    boolean waitForEnd;
+
+    DeployCommand(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public Integer call() {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("app", release.app());
+        body.put("version", release.version());
+        body.put("target", target);
+        putIfSet(body, "waves", waves);
+        putIfSet(body, "soak", soak);
+        putIfSet(body, "maxFailures", maxFailures);
+        putIfSet(body, "onFailure", onFailure);
+        putIfSet(body, "deviceTimeout", deviceTimeout);
+        if (approveEachWave) {
+            body.put("approveEachWave", true);
+        }
+        if (dryRun) {
+            body.put("dryRun", true);
+        }
+        JsonNode rollout = cli.api().post("/api/v1/rollouts", body);
+        if (dryRun) {
+            printPlan(rollout);
+            return ExitCodes.OK;
+        }
+        String id = rollout.path("id").asText();
+        if (!waitForEnd) {
+            if (cli.jsonOutput()) {
+                cli.printJson(rollout);
+            } else {
+                cli.out.println(id);
+            }
+            return ExitCodes.OK;
+        }
+        if (!cli.jsonOutput()) {
+            cli.out.println(id);
+            cli.out.printf("rolling out %s to %s in %d wave(s); follow it elsewhere with `turnout rollout watch %s`%n",
+                    release, target, rollout.path("waves").size(), id);
+        }
+        RolloutWatcher watcher = new RolloutWatcher(cli, cli.jsonOutput() ? RolloutWatcher.Mode.QUIET : RolloutWatcher.Mode.TEXT);
+        int code = watcher.follow(id);
+        if (cli.jsonOutput()) {
+            cli.printJson(watcher.last());
+        }
+        return code;
+    }
+
+    private void printPlan(JsonNode plan) {
+        if (cli.jsonOutput()) {
+            cli.printJson(plan);
+            return;
+        }
+        cli.out.printf("dry run: %s to %s would go in %d wave(s); nothing was changed%n", release, target, plan.path("waves").size());
+        Table table = new Table("WAVE", "DEVICES", "IDS");
+        for (JsonNode w : plan.path("waves")) {
+            table.row(w.path("number").asInt(), w.path("devices").size(), DevicesCommand.join(w.path("devices")));
+        }
+        table.print(cli.out);
+    }
+
+    private static void putIfSet(Map<String, Object> body, String key, String value) {
+        if (value != null && !value.isBlank()) {
+            body.put(key, value);
+        }
+    }
+}

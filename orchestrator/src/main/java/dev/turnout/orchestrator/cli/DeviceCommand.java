@@ -1,0 +1,131 @@
+package dev.turnout.orchestrator.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code turnout device enroll|show}. */
+@Command(name = "device", description = "Enroll a device or show one.",
+        subcommands = {DeviceCommand.Enroll.class, DeviceCommand.Show.class})
+final class DeviceCommand {
+
+    @Command(name = "enroll", description = "Register a device and write the config file its edge daemon needs.")
+    static final class Enroll implements Runnable {
+        private final Cli cli;
+
+        @Parameters(paramLabel = "ID", description = "Device id: letters, digits, '.', '_' or '-' (no '+', '#', '/').")
+        String id;
+
+        @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label to target the device by (repeatable).")
+        Map<String, String> labels = new LinkedHashMap<>();
+
+        @Option(names = "--group", paramLabel = "NAME", description = "A group the device belongs to (repeatable).")
+        List<String> groups = new ArrayList<>();
+
+        @Option(names = "--out", paramLabel = "FILE", description = "Write the device config here (default: print it).")
+        Path out;
+
+        Enroll(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public void run() {
+            if (out != null) {
+                Path dir = out.toAbsolutePath().getParent();
+                if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                    throw new CliException("cannot write " + out + ": " + dir + " is not a writable directory");
+                }
+                if (Files.isDirectory(out)) {
+                    throw new CliException("cannot write " + out + ": it is a directory");
+                }
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("id", id);
+            body.put("labels", labels);
+            body.put("groups", groups);
+            JsonNode answer = cli.api().post("/api/v1/devices", body);
+            String config = answer.path("config").asText();
+            if (out != null) {
+                writePrivate(out, config);
+            }
+            if (cli.jsonOutput()) {
+                cli.printJson(answer);
+            } else if (out != null) {
+                cli.out.printf("enrolled %s; its config is in %s%n", id, out);
+                cli.out.printf("on the device: turnout-edge --config %s%n", out.getFileName());
+            } else {
+                cli.out.print(config);
+            }
+        }
+
+        /** Writes atomically, readable by its owner only (the config will hold credentials). */
+        private static void writePrivate(Path file, String text) {
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            try {
+                Files.deleteIfExists(tmp);
+                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                Files.writeString(tmp, text, StandardCharsets.UTF_8);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (UnsupportedOperationException e) {
+                try {
+                    Files.writeString(file, text, StandardCharsets.UTF_8);
+                } catch (IOException io) {
+                    throw new CliException("device enrolled, but writing " + file + " failed: " + io.getMessage()
+                            + "; get the config again with `turnout device show --config`");
+                }
+            } catch (IOException e) {
+                throw new CliException("device enrolled, but writing " + file + " failed: " + e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "show", description = "Show one device: labels, presence, and each app's running and desired version.")
+    static final class Show implements Runnable {
+        private final Cli cli;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        Show(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public void run() {
+            JsonNode device = cli.api().get("/api/v1/devices/" + ApiClient.segment(id));
+            if (cli.jsonOutput()) {
+                cli.printJson(device);
+                return;
+            }
+            cli.out.printf("device     %s%n", device.path("id").asText());
+            cli.out.printf("labels     %s%n", DevicesCommand.labels(device));
+            cli.out.printf("groups     %s%n", DevicesCommand.join(device.path("groups")));
+            cli.out.printf("online     %s%n", device.path("online").asBoolean() ? "yes" : "no");
+            cli.out.printf("last seen  %s%n", DevicesCommand.text(device.path("lastSeen")));
+            cli.out.printf("platform   %s%n", DevicesCommand.text(device.path("platform")));
+            Table apps = new Table("APP", "RUNNING", "DESIRED", "PHASE", "STATE", "REASON", "UPDATED");
+            for (JsonNode a : device.path("apps")) {
+                apps.row(a.path("app").asText(), DevicesCommand.text(a.path("runningVersion")), DevicesCommand.text(a.path("desiredVersion")),
+                        DevicesCommand.text(a.path("phase")), DevicesCommand.text(a.path("state")), DevicesCommand.text(a.path("reason")),
+                        DevicesCommand.text(a.path("updatedAt")));
+            }
+            if (!apps.isEmpty()) {
+                cli.out.println();
+                apps.print(cli.out);
+            }
+        }
+    }
+}
