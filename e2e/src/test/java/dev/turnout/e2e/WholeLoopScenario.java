@@ -125,11 +125,14 @@ abstract class WholeLoopScenario {
         long deployAt = System.nanoTime();
         Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
         assertThat(v3.code).as(v3.toString()).isNotZero();
-        String rolloutId = v3.out.lines().filter(l -> l.matches("^r-\\S+$") || l.contains("r-")).findFirst().orElse("");
-        JsonNode rollouts = json.readTree(cli("rollout", "list", "--output", "json").out);
-        JsonNode last = latestRollout(rollouts);
+        assertThat(v3.code).as("exit code of a rolled back rollout").isEqualTo(3);
+        String rolloutId = v3.out.lines().findFirst().orElseThrow();
+        assertThat(rolloutId).matches("r-\\S+");
+        assertThat(v3.err).contains("ROLLED_BACK", "HEALTH_CHECK_FAILED");
+        JsonNode last = latestRollout(json.readTree(cli("rollout", "list", "--output", "json").out));
+        assertThat(last.path("id").asText()).isEqualTo(rolloutId);
         assertThat(last.path("version").asText()).isEqualTo("3.0.0");
-        assertThat(last.path("state").asText()).as("rollout %s", rolloutId).isEqualTo("ROLLED_BACK");
+        assertThat(last.path("state").asText()).isEqualTo("ROLLED_BACK");
 
         String canary = deviceA.compareTo(deviceB) < 0 ? deviceA : deviceB;
         String other = canary.equals(deviceA) ? deviceB : deviceA;
