@@ -40,16 +40,21 @@ ensure_java_maven() {
 # ensure_built MODULE JAR: builds MODULE (and what it needs) when JAR is missing or older than any source.
 ensure_built() {
   local module="$1" jar="$2"
+  # one build at a time: two launchers started together must not build into the same target/
+  exec 9>"$TURNOUT_ROOT/.build.lock"
+  flock 9
   if [ -f "$jar" ] && [ -d "$(dirname "$jar")/lib" ] && [ -z "$(find "$TURNOUT_ROOT/pom.xml" "$TURNOUT_ROOT"/*/pom.xml \
         "$TURNOUT_ROOT"/*/src/main -newer "$jar" -type f -print -quit 2>/dev/null)" ]; then
+    flock -u 9
     return 0
   fi
   ensure_java_maven
   say "building $module (first use, or sources changed) ..."
-  if ! (cd "$TURNOUT_ROOT" && mvn -B -q -ntp -DskipTests -pl "$module" -am package >&2); then
+  if ! (cd "$TURNOUT_ROOT" && mvn -B -q -ntp -Dstyle.color=never -DskipTests -pl "$module" -am package >&2); then
     say "turnout: the build failed; run 'mvn -pl $module -am package' in $TURNOUT_ROOT to see why"
     return 1
   fi
+  flock -u 9
 }
 
 # A Docker engine that answers; started here when installed but not running.

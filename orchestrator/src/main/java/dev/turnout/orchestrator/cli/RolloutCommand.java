@@ -62,7 +62,7 @@ final class RolloutCommand {
                 print(cli, r);
             }
             String state = r.path("state").asText();
-            return r.path("terminal").asBoolean() || "PAUSED".equals(state) ? new RolloutWatcher(cli, RolloutWatcher.Mode.QUIET).outcome(r, false)
+            return r.path("terminal").asBoolean() || "PAUSED".equals(state) ? RolloutWatcher.exitCode(r)
                     : ExitCodes.OK;
         }
     }

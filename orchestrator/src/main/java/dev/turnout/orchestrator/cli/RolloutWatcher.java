@@ -129,6 +129,25 @@ final class RolloutWatcher {
         }
     }
 
+    /** The exit code a rollout stands for, printing nothing. */
+    static int exitCode(JsonNode r) {
+        return switch (r.path("state").asText()) {
+            case "SUCCEEDED" -> allActive(r) ? ExitCodes.OK : ExitCodes.ROLLOUT_FAILED;
+            case "PAUSED" -> ExitCodes.ROLLOUT_PAUSED;
+            case "FAILED", "ROLLED_BACK", "ABORTED" -> ExitCodes.ROLLOUT_FAILED;
+            default -> ExitCodes.OK;
+        };
+    }
+
+    private static boolean allActive(JsonNode r) {
+        for (JsonNode d : r.path("devices")) {
+            if (!"ACTIVE".equals(d.path("state").asText())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** The exit code a finished (or paused) rollout stands for; prints why when it is not 0. */
     int outcome(JsonNode r, boolean explain) {
         String state = r.path("state").asText();
