@@ -57,6 +57,10 @@ final class ServerCommand implements Runnable {
         try {
             server = TurnoutServer.start(options);
         } catch (Exception e) {
+            if (rootCause(e) instanceof java.net.BindException && !rootMessage(e).contains("MQTT")) {
+                throw new CliException("cannot start the orchestrator: HTTP port " + httpPort + " on " + bind
+                        + " is in use; stop what holds it or choose another with --http-port");
+            }
             throw new CliException("cannot start the orchestrator: " + rootMessage(e));
         }
         CountDownLatch stopped = new CountDownLatch(1);
@@ -76,6 +80,14 @@ final class ServerCommand implements Runnable {
             Thread.currentThread().interrupt();
             server.close();
         }
+    }
+
+    static Throwable rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
     }
 
     static String rootMessage(Throwable e) {
