@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -18,62 +19,106 @@ final class DeployCommand implements Callable<Integer> {
     @Parameters(paramLabel = "APP:VERSION", converter = AppVersion.Converter.class)
     AppVersion release;
 
-    @Option(names = "--target", required = true, paramLabel = "TARGET",
-            description = "all | device:ID[,ID...] | group:NAME | label:KEY=VALUE")
-    String target;
-
-    @Option(names = "--waves", paramLabel = "STEPS", description = "Cumulative wave sizes, counts or percentages, e.g. 1,50%%,100%% (default: 100%%).")
-    String waves;
-
-    @Option(names = "--soak", paramLabel = "DURATION", description = "How long a finished wave must stay healthy before the next (default: 0s).")
-    String soak;
-
-    @Option(names = "--max-failures", paramLabel = "N|P%", description = "Failed devices tolerated before --on-failure applies (default: 0).")
-    String maxFailures;
-
-    @Option(names = "--on-failure", paramLabel = "pause|rollback", description = "What to do past --max-failures (default: pause).")
-    String onFailure;
-
-    @Option(names = "--device-timeout", paramLabel = "DURATION", description = "How long an activated device may take to report healthy (default: 10m).")
-    String deviceTimeout;
+    @Mixin
+    Strategy strategy;
 
     @Option(names = "--approve-each-wave", description = "Wait for `turnout rollout approve ID` before each wave after the first.")
     boolean approveEachWave;
 
-    @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
-    boolean dryRun;
-
-    @Option(names = "--wait", description = "Follow the rollout to its end; exit 0 only if every targeted device ended healthy on this version.")
-    boolean waitForEnd;
+    @Option(names = "--emergency", paramLabel = "REASON",
+            description = "One wave, no soak, no approvals; the reason is recorded in the audit trail.")
+    String emergency;
 
     DeployCommand(Cli cli) {
         this.cli = cli;
     }
 
+    /** The options {@code deploy} and {@code rollback} share. */
+    static final class Strategy {
+        @Option(names = "--target", required = true, paramLabel = "TARGET",
+                description = "all | device:ID[,ID...] | group:NAME | label:KEY=VALUE")
+        String target;
+
+        @Option(names = "--waves", paramLabel = "STEPS",
+                description = "Cumulative wave sizes, counts or percentages, e.g. 1,50%%,100%% (default: 100%%).")
+        String waves;
+
+        @Option(names = "--soak", paramLabel = "DURATION", description = "How long a finished wave must stay healthy before the next (default: 0s).")
+        String soak;
+
+        @Option(names = "--max-failures", paramLabel = "N|P%", description = "Failed devices tolerated before --on-failure applies (default: 0).")
+        String maxFailures;
+
+        @Option(names = "--on-failure", paramLabel = "pause|rollback", description = "What to do past --max-failures (default: pause).")
+        String onFailure;
+
+        @Option(names = "--device-timeout", paramLabel = "DURATION",
+                description = "How long an activated, online device may take to report healthy (default: 10m).")
+        String deviceTimeout;
+
+        @Option(names = "--offline-counts-as-failure",
+                description = "A device offline when its wave starts counts as failed (default: it is pending and updates when it returns).")
+        boolean offlineCountsAsFailure;
+
+        @Option(names = "--static", description = "Only the devices targeted now; devices enrolled later do not join.")
+        boolean staticTarget;
+
+        @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
+        boolean dryRun;
+
+        @Option(names = "--wait", description = "Follow the rollout to its end; exit 0 only if every targeted device ended healthy on this version.")
+        boolean waitForEnd;
+
+        Map<String, Object> body(AppVersion release) {
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("app", release.app());
+            body.put("version", release.version());
+            body.put("target", target);
+            putIfSet(body, "waves", waves);
+            putIfSet(body, "soak", soak);
+            putIfSet(body, "maxFailures", maxFailures);
+            putIfSet(body, "onFailure", onFailure);
+            putIfSet(body, "deviceTimeout", deviceTimeout);
+            if (offlineCountsAsFailure) {
+                body.put("offlineCountsAsFailure", true);
+            }
+            if (staticTarget) {
+                body.put("static", true);
+            }
+            if (dryRun) {
+                body.put("dryRun", true);
+            }
+            return body;
+        }
+
+        private static void putIfSet(Map<String, Object> body, String key, String value) {
+            if (value != null && !value.isBlank()) {
+                body.put(key, value);
+            }
+        }
+    }
+
     @Override
     public Integer call() {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("app", release.app());
-        body.put("version", release.version());
-        body.put("target", target);
-        putIfSet(body, "waves", waves);
-        putIfSet(body, "soak", soak);
-        putIfSet(body, "maxFailures", maxFailures);
-        putIfSet(body, "onFailure", onFailure);
-        putIfSet(body, "deviceTimeout", deviceTimeout);
+        Map<String, Object> body = strategy.body(release);
         if (approveEachWave) {
             body.put("approveEachWave", true);
         }
-        if (dryRun) {
-            body.put("dryRun", true);
+        if (emergency != null) {
+            body.put("emergency", emergency);
         }
+        return start(cli, strategy, release, body, "rolling out");
+    }
+
+    /** Creates the rollout, prints its id (or the plan of a dry run), and follows it with {@code --wait}. */
+    static int start(Cli cli, Strategy strategy, AppVersion release, Map<String, Object> body, String verb) {
         JsonNode rollout = cli.api().post("/api/v1/rollouts", body);
-        if (dryRun) {
-            printPlan(rollout);
+        if (strategy.dryRun) {
+            printPlan(cli, rollout, release, strategy.target);
             return ExitCodes.OK;
         }
         String id = rollout.path("id").asText();
-        if (!waitForEnd) {
+        if (!strategy.waitForEnd) {
             if (cli.jsonOutput()) {
                 cli.printJson(rollout);
             } else {
@@ -83,8 +128,8 @@ final class DeployCommand implements Callable<Integer> {
         }
         if (!cli.jsonOutput()) {
             cli.out.println(id);
-            cli.out.printf("rolling out %s to %s in %d wave(s); follow it elsewhere with `turnout rollout watch %s`%n",
-                    release, target, rollout.path("waves").size(), id);
+            cli.out.printf("%s %s to %s in %d wave(s); follow it elsewhere with `turnout rollout watch %s`%n",
+                    verb, release, strategy.target, rollout.path("waves").size(), id);
         }
         RolloutWatcher watcher = new RolloutWatcher(cli, cli.jsonOutput() ? RolloutWatcher.Mode.QUIET : RolloutWatcher.Mode.TEXT);
         int code = watcher.follow(id);
@@ -94,7 +139,7 @@ final class DeployCommand implements Callable<Integer> {
         return code;
     }
 
-    private void printPlan(JsonNode plan) {
+    private static void printPlan(Cli cli, JsonNode plan, AppVersion release, String target) {
         if (cli.jsonOutput()) {
             cli.printJson(plan);
             return;
@@ -105,11 +150,5 @@ final class DeployCommand implements Callable<Integer> {
             table.row(w.path("number").asInt(), w.path("devices").size(), DevicesCommand.join(w.path("devices")));
         }
         table.print(cli.out);
-    }
-
-    private static void putIfSet(Map<String, Object> body, String key, String value) {
-        if (value != null && !value.isBlank()) {
-            body.put(key, value);
-        }
     }
 }

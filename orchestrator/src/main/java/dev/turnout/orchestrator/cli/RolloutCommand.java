@@ -78,14 +78,22 @@ final class RolloutCommand {
                 DevicesCommand.join(s.path("waves")), s.path("soak").asText(), s.path("maxFailures").asText(),
                 s.path("onFailure").asText(), s.path("deviceTimeout").asText(),
                 s.path("approveEachWave").asBoolean() ? ", approve each wave" : "");
+        if (s.path("rollback").asBoolean() || s.path("static").asBoolean() || s.path("offlineCountsAsFailure").asBoolean()
+                || !s.path("emergency").isNull() && !s.path("emergency").isMissingNode()) {
+            cli.out.printf("options   %s%s%s%s%n", s.path("rollback").asBoolean() ? "fleet rollback; " : "",
+                    s.path("static").asBoolean() ? "static target; " : "dynamic target; ",
+                    s.path("offlineCountsAsFailure").asBoolean() ? "offline counts as failure; " : "",
+                    s.path("emergency").isNull() || s.path("emergency").isMissingNode() ? "" : "EMERGENCY: " + s.path("emergency").asText());
+        }
         cli.out.printf("created   %s, updated %s%n%n", r.path("createdAt").asText(), r.path("updatedAt").asText());
-        Table waves = new Table("WAVE", "STATE", "DEVICES", "STAGED", "ACTIVATING", "ACTIVE", "FAILED", "ROLLED BACK", "OFFLINE");
+        Table waves = new Table("WAVE", "STATE", "DEVICES", "STAGED", "ACTIVATING", "ACTIVE", "FAILED", "ROLLED BACK", "CANCELLED", "OFFLINE");
         for (JsonNode w : r.path("waves")) {
             JsonNode c = w.path("counts");
             waves.row(w.path("number").asInt() + (w.path("number").asInt() == r.path("currentWave").asInt() ? "*" : ""),
                     w.path("state").asText(), w.path("devices").size(), c.path("staged").asLong(), c.path("activating").asLong(),
                     c.path("active").asLong(), c.path("failed").asLong(),
-                    c.path("rolledBack").asLong() + c.path("rollingBack").asLong(), c.path("offline").asLong());
+                    c.path("rolledBack").asLong() + c.path("rollingBack").asLong(), c.path("cancelled").asLong(),
+                    c.path("offline").asLong());
         }
         waves.print(cli.out);
         cli.out.println();

@@ -113,6 +113,7 @@ final class RolloutWatcher {
             append(b, c, "failed");
             append(b, c, "rollingBack");
             append(b, c, "rolledBack");
+            append(b, c, "cancelled");
             append(b, c, "offline");
         }
         String reason = r.path("reason").isNull() ? "" : r.path("reason").asText("");

@@ -66,6 +66,11 @@ public final class Rollout {
         toleratedFailures = (int) count(RolloutDeviceState.FAILED);
     }
 
+    /** A device that joined after the rollout started (dynamic target). */
+    public void add(RolloutDevice device) {
+        devices.put(device.deviceId(), device);
+    }
+
     public int waveCount() {
         return devices.values().stream().mapToInt(RolloutDevice::wave).max().orElse(0);
     }

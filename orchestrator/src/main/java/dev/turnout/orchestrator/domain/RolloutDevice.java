@@ -73,6 +73,17 @@ public final class RolloutDevice {
         this.message = message;
     }
 
+    /** The rollout ended before activating this device: it stays on its previous desired state. */
+    public void cancelled(String message) {
+        state = RolloutDeviceState.CANCELLED;
+        this.message = message;
+    }
+
+    /** A device that was offline is back: its time to report starts again. */
+    public void restartWaiting(Instant now) {
+        waitingSince = now;
+    }
+
     /** True when the rollout told this device to switch to its release. */
     public boolean wasActivated() {
         return activationSequence > 0;

@@ -14,11 +14,13 @@ public enum RolloutDeviceState {
     FAILED,
     /** Told to go back to its previous release; waiting for ACTIVE on it. */
     ROLLING_BACK,
-    /** Back on its previous release (or never switched). */
-    ROLLED_BACK;
+    /** Back on its previous release after the rollout activated it. */
+    ROLLED_BACK,
+    /** Never activated; the rollout ended (rolled back or aborted) and its container was never touched. */
+    CANCELLED;
 
     /** True once the device needs nothing more from the current wave. */
     public boolean isSettled() {
-        return this == ACTIVE || this == FAILED || this == ROLLED_BACK;
+        return this == ACTIVE || this == FAILED || this == ROLLED_BACK || this == CANCELLED;
     }
 }

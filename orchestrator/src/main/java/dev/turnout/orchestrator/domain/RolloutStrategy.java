@@ -3,20 +3,56 @@ package dev.turnout.orchestrator.domain;
 import java.time.Duration;
 import java.util.List;
 
-/** How a rollout proceeds: policy as data. */
+/**
+ * How a rollout proceeds: policy as data.
+ *
+ * @param offlineCountsAsFailure a device offline when its wave starts fails at once instead of
+ *                               waiting (its timeout only runs while it is online)
+ * @param staticTarget           devices enrolled after the start do not join
+ * @param rollback               a fleet rollback: desired states carry the signed rollback flag, so
+ *                               devices accept the older version
+ * @param emergency              the operator's reason for an emergency rollout (one wave, no soak),
+ *                               or null
+ */
 public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
-                              Duration deviceTimeout, boolean approveEachWave) {
+                              Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,
+                              boolean staticTarget, boolean rollback, String emergency) {
+
+    public RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
+                           Duration deviceTimeout, boolean approveEachWave) {
+        this(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, false, false, false, null);
+    }
 
     /** Parses the request fields; null fields take the documented defaults. */
     public static RolloutStrategy parse(String waves, String soak, String maxFailures, String onFailure,
                                         String deviceTimeout, Boolean approveEachWave) {
+        return parse(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, null, null, null, null);
+    }
+
+    /** As {@link #parse(String, String, String, String, String, Boolean)}, with the options; an emergency forces one wave, no soak. */
+    public static RolloutStrategy parse(String waves, String soak, String maxFailures, String onFailure,
+                                        String deviceTimeout, Boolean approveEachWave, Boolean offlineCountsAsFailure,
+                                        Boolean staticTarget, Boolean rollback, String emergency) {
+        boolean urgent = emergency != null;
+        if (urgent && emergency.isBlank()) {
+            throw new InvalidInputException("an emergency rollout needs a reason (emergency: \"why\")");
+        }
+        if (urgent && (waves != null && !waves.isBlank() && !"100%".equals(waves.trim())
+                || soak != null && !soak.isBlank() && !Durations.parse(soak, "soak").isZero()
+                || Boolean.TRUE.equals(approveEachWave))) {
+            throw new InvalidInputException("an emergency rollout is one wave with no soak and no approval: drop waves, soak and approveEachWave");
+        }
         return new RolloutStrategy(
-                WavePlan.parse(waves),
-                Durations.parseOr(soak, "0s", "soak"),
+                WavePlan.parse(urgent ? "100%" : waves),
+                urgent ? Duration.ZERO : Durations.parseOr(soak, "0s", "soak"),
                 Threshold.parse(maxFailures == null || maxFailures.isBlank() ? "0" : maxFailures, "maxFailures"),
                 FailureAction.parse(onFailure),
                 Durations.parseOr(deviceTimeout, "10m", "deviceTimeout"),
-                Boolean.TRUE.equals(approveEachWave));
+                !urgent && Boolean.TRUE.equals(approveEachWave),
+                Boolean.TRUE.equals(offlineCountsAsFailure),
+                Boolean.TRUE.equals(staticTarget),
+                Boolean.TRUE.equals(rollback),
+                urgent ? emergency.strip() : null);
     }
 
     public String wavesText() {

@@ -57,6 +57,8 @@ public final class RolloutEngine implements FleetEvents {
     private final FleetTransport transport;
     private final Clock clock;
     private final Map<String, Rollout> active = new LinkedHashMap<>();
+    /** Devices whose last presence said offline: their timeouts wait until they are back. */
+    private final Set<String> offline = new java.util.HashSet<>();
     private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
     private Instant lastRefresh;
@@ -71,6 +73,8 @@ public final class RolloutEngine implements FleetEvents {
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
         active.clear();
+        offline.clear();
+        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
         for (Rollout r : store.activeRollouts()) {
             active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
@@ -85,7 +89,8 @@ public final class RolloutEngine implements FleetEvents {
             throw new InvalidInputException("app and version are required");
         }
         RolloutStrategy strategy = RolloutStrategy.parse(request.waves(), request.soak(), request.maxFailures(),
-                request.onFailure(), request.deviceTimeout(), request.approveEachWave());
+                request.onFailure(), request.deviceTimeout(), request.approveEachWave(), request.offlineCountsAsFailure(),
+                request.staticTarget(), request.rollback(), request.emergency());
         Target target = Target.parse(request.target());
         if (store.findRelease(request.app(), request.version()).isEmpty()) {
             throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
@@ -127,20 +132,59 @@ public final class RolloutEngine implements FleetEvents {
         }
         store.saveRollout(rollout);
         active.put(rollout.id(), rollout);
-        audit(actor, "rollout.create", rollout.id(), rollout.app() + ":" + rollout.version() + " to " + rollout.target()
-                + " in waves " + sizes);
+        audit(actor, strategy.rollback() ? "rollout.rollback" : "rollout.create", rollout.id(), rollout.app() + ":"
+                + rollout.version() + " to " + rollout.target() + " in waves " + sizes);
+        if (strategy.emergency() != null) {
+            audit(actor, "rollout.emergency", rollout.id(), strategy.emergency());
+        }
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
         for (RolloutDevice d : rollout.devices()) {
-            DesiredStates.Decision decision = desired.commit(d.deviceId(), rollout.app(),
-                    new DesiredApp(rollout.app(), rollout.version(), Phase.STAGE, false, rollout.id()));
-            d.staging(decision.sequence());
-            desiredToPublish.add(decision);
+            stage(rollout, d);
         }
         advance(rollout, now);
         persistAndPublish(rollout);
         return rollout;
+    }
+
+    private void stage(Rollout r, RolloutDevice d) {
+        DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+                new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id()));
+        d.staging(decision.sequence());
+        desiredToPublish.add(decision);
+    }
+
+    /**
+     * A device enrolled after rollouts started: it joins every unfinished, non-static rollout whose
+     * target it matches, in the last wave (activated at once if that wave is under way).
+     */
+    public void onEnrolled(String deviceId) {
+        Device device = store.findDevice(deviceId).orElse(null);
+        if (device == null) {
+            return;
+        }
+        offline.add(deviceId);
+        Instant now = clock.instant();
+        for (Rollout r : List.copyOf(active.values())) {
+            if (r.strategy().staticTarget() || r.device(deviceId) != null
+                    || (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED)
+                    || !Target.parse(r.target()).matches(device)) {
+                continue;
+            }
+            int last = r.waveCount();
+            RolloutDevice joined = RolloutDevice.planned(deviceId, last, previousRelease(deviceId, r.app()));
+            r.add(joined);
+            r.touched(now);
+            stage(r, joined);
+            audit(ENGINE, "rollout.join", r.id(), deviceId + " joins wave " + last);
+            event(r, RolloutEventType.DEVICE_JOINED, last, deviceId, "joined wave " + last);
+            LOG.info("rollout {}: device {} enrolled and joins wave {}", r.id(), deviceId, last);
+            if (r.state() == RolloutState.RUNNING && r.currentWave() == last && r.currentWaveState() != WaveState.PENDING) {
+                activate(r, joined, now);
+            }
+            persistAndPublish(r);
+        }
     }
 
     /**
@@ -187,6 +231,11 @@ public final class RolloutEngine implements FleetEvents {
     public Rollout abort(String id, String actor) {
         Rollout r = activeOrConflict(id, "aborted");
         changeState(r, RolloutState.ABORTED, "aborted by " + actor);
+        for (RolloutDevice d : r.devices()) {
+            if (!d.wasActivated() && !d.state().isSettled()) {
+                d.cancelled("never activated: the rollout was aborted");
+            }
+        }
         audit(actor, "rollout.abort", id, null);
         persistAndPublish(r);
         return r;
@@ -244,6 +293,9 @@ public final class RolloutEngine implements FleetEvents {
         }
         Instant now = clock.instant();
         store.updatePresence(topicDeviceId, true, now, null);
+        if (offline.remove(topicDeviceId)) {
+            backOnline(topicDeviceId, now);
+        }
         String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
         store.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
                 e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
@@ -273,6 +325,13 @@ public final class RolloutEngine implements FleetEvents {
         }
         Instant now = clock.instant();
         store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        if (p.getOnline()) {
+            if (offline.remove(topicDeviceId)) {
+                backOnline(topicDeviceId, now);
+            }
+        } else {
+            offline.add(topicDeviceId);
+        }
         audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
         Map<String, DeviceApp> known = new LinkedHashMap<>();
         store.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
@@ -296,6 +355,17 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /** A device that was away is back: the time it has to report starts again. */
+    private void backOnline(String deviceId, Instant now) {
+        for (Rollout r : active.values()) {
+            RolloutDevice d = r.device(deviceId);
+            if (d != null && (d.state() == RolloutDeviceState.ACTIVATING || d.state() == RolloutDeviceState.ROLLING_BACK)) {
+                d.restartWaiting(now);
+                r.touched(now);
+            }
+        }
+    }
+
     @Override
     public void onHealth(String topicDeviceId, HealthReport h) {
         if (!h.getDeviceId().isEmpty() && !h.getDeviceId().equals(topicDeviceId)) {
@@ -306,6 +376,9 @@ public final class RolloutEngine implements FleetEvents {
             return;
         }
         store.updatePresence(topicDeviceId, true, clock.instant(), null);
+        if (offline.remove(topicDeviceId)) {
+            backOnline(topicDeviceId, clock.instant());
+        }
     }
 
     /** Applies one report about {@code version} to a device of a rollout; true if the device changed. */
@@ -388,28 +461,23 @@ public final class RolloutEngine implements FleetEvents {
 
     private void advance(Rollout r, Instant now) {
         for (RolloutDevice d : r.devices()) {
-            if (d.state() == RolloutDeviceState.ACTIVATING
+            if (d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
                     && !now.isBefore(d.waitingSince().plus(r.strategy().deviceTimeout()))) {
                 fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
                 r.touched(now);
             }
         }
-        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
-        long allowed = r.strategy().maxFailures().of(r.devices().size());
-        if (failures > allowed) {
-            String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
-                    + failedSummary(r);
-            switch (r.strategy().onFailure()) {
-                case PAUSE -> changeState(r, RolloutState.PAUSED, why);
-                case ROLLBACK -> startRollback(r, why, now);
-            }
-            return;
-        }
         while (true) {
+            if (failedTooOften(r, now)) {
+                return;
+            }
             int n = r.currentWave();
             WaveState ws = r.currentWaveState();
             if (ws == WaveState.ACTIVATING) {
-                if (!r.wave(n).stream().allMatch(d -> d.state().isSettled())) {
+                List<RolloutDevice> members = r.wave(n);
+                // offline devices do not hold a wave up, but while no device at all has answered there is no evidence
+                if (!members.stream().allMatch(this::settledOrAway)
+                        || members.stream().noneMatch(d -> d.state().isSettled()) && r.count(RolloutDeviceState.ACTIVE) == 0) {
                     return;
                 }
                 if (!r.strategy().soak().isZero()) {
@@ -425,8 +493,16 @@ public final class RolloutEngine implements FleetEvents {
             } else if (ws == WaveState.DONE) {
                 if (n >= r.waveCount()) {
                     long failed = r.count(RolloutDeviceState.FAILED);
-                    changeState(r, RolloutState.SUCCEEDED, failed == 0 ? null
-                            : failed + " device(s) failed within maxFailures: " + failedSummary(r));
+                    List<String> away = r.devices().stream().filter(d -> !d.state().isSettled())
+                            .map(RolloutDevice::deviceId).toList();
+                    List<String> why = new ArrayList<>();
+                    if (failed > 0) {
+                        why.add(failed + " device(s) failed within maxFailures: " + failedSummary(r));
+                    }
+                    if (!away.isEmpty()) {
+                        why.add(away.size() + " device(s) offline, updating when they return: " + String.join(", ", away));
+                    }
+                    changeState(r, RolloutState.SUCCEEDED, why.isEmpty() ? null : String.join("; ", why));
                     return;
                 }
                 if (n > 0 && r.strategy().approveEachWave()) {
@@ -446,6 +522,22 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /** Applies the failure action when failures pass the threshold; true if it did. */
+    private boolean failedTooOften(Rollout r, Instant now) {
+        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
+        long allowed = r.strategy().maxFailures().of(r.devices().size());
+        if (failures <= allowed) {
+            return false;
+        }
+        String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
+                + failedSummary(r);
+        switch (r.strategy().onFailure()) {
+            case PAUSE -> changeState(r, RolloutState.PAUSED, why);
+            case ROLLBACK -> startRollback(r, why, now);
+        }
+        return true;
+    }
+
     private void completeWave(Rollout r, int n, Instant now) {
         r.waveMovedTo(n, WaveState.DONE, now);
         LOG.info("rollout {}: wave {} completed", r.id(), n);
@@ -460,11 +552,24 @@ public final class RolloutEngine implements FleetEvents {
             if (d.state() == RolloutDeviceState.FAILED) {
                 continue;
             }
-            DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
-                    new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, false, r.id()));
-            d.activating(decision.sequence(), now);
-            desiredToPublish.add(decision);
+            if (r.strategy().offlineCountsAsFailure() && offline.contains(d.deviceId())) {
+                fail(r, d, "OFFLINE", "offline when wave " + n + " started");
+                continue;
+            }
+            activate(r, d, now);
         }
+    }
+
+    private void activate(Rollout r, RolloutDevice d, Instant now) {
+        DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+                new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
+        d.activating(decision.sequence(), now);
+        desiredToPublish.add(decision);
+    }
+
+    /** Settled, or offline and waiting for its retained desired state (not a failure unless the strategy says so). */
+    private boolean settledOrAway(RolloutDevice d) {
+        return d.state().isSettled() || offline.contains(d.deviceId());
     }
 
     private void startRollback(Rollout r, String why, Instant now) {
@@ -483,7 +588,7 @@ public final class RolloutEngine implements FleetEvents {
                 }
             } else {
                 decision = desired.commit(d.deviceId(), r.app(), previous);
-                d.rolledBack("never activated: back on its previous desired state");
+                d.cancelled("never activated: stays on " + (previous == null ? "nothing" : previous.version()));
             }
             desiredToPublish.add(decision);
         }

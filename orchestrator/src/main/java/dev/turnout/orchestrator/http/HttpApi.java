@@ -86,7 +86,9 @@ public final class HttpApi {
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     record RolloutBody(String app, String version, String target, JsonNode waves, JsonNode soak, JsonNode maxFailures,
-                       String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave) {
+                       String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave,
+                       Boolean offlineCountsAsFailure, @com.fasterxml.jackson.annotation.JsonProperty("static") Boolean staticTarget,
+                       Boolean rollback, String emergency) {
     }
 
     private final Vertx vertx;
@@ -184,7 +186,14 @@ public final class HttpApi {
             v.put("device", deviceView(device));
             v.put("config", DeviceConfigYaml.of(device, serverInfo.get()));
             return v;
-        }, v -> ok(ctx, 201, v));
+        }, v -> {
+            ok(ctx, 201, v);
+            // dynamic targets: unfinished rollouts that match the new device take it in
+            onEngine(() -> {
+                engine.onEnrolled(body.id());
+                return null;
+            }).onFailure(e -> LOG.warn("device {} could not join the running rollouts: {}", body.id(), e.toString()));
+        });
     }
 
     private void listDevices(RoutingContext ctx) {
@@ -352,7 +361,7 @@ public final class HttpApi {
         }
         RolloutRequest request = new RolloutRequest(body.app(), body.version(), body.target(), text(body.waves()),
                 text(body.soak()), text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
-                body.approveEachWave());
+                body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency());
         String actor = actor(ctx);
         onEngine(() -> rolloutView(engine.create(request, actor)))
                 .onSuccess(v -> ok(ctx, Boolean.TRUE.equals(body.dryRun()) ? 200 : 201, v))

@@ -138,6 +138,7 @@ final class JsonViews {
             counts.put("failed", count(members, RolloutDeviceState.FAILED));
             counts.put("rollingBack", count(members, RolloutDeviceState.ROLLING_BACK));
             counts.put("rolledBack", count(members, RolloutDeviceState.ROLLED_BACK));
+            counts.put("cancelled", count(members, RolloutDeviceState.CANCELLED));
             counts.put("offline", members.stream().filter(d -> offline.contains(d.deviceId())).count());
             wave.put("counts", counts);
             waves.add(wave);
@@ -149,7 +150,8 @@ final class JsonViews {
             device.put("id", d.deviceId());
             device.put("wave", d.wave());
             device.put("state", d.state().name());
-            boolean back = d.state() == RolloutDeviceState.ROLLING_BACK || d.state() == RolloutDeviceState.ROLLED_BACK;
+            boolean back = d.state() == RolloutDeviceState.ROLLING_BACK || d.state() == RolloutDeviceState.ROLLED_BACK
+                    || d.state() == RolloutDeviceState.CANCELLED;
             device.put("version", back && d.previous() != null ? d.previous().version() : back ? null : r.version());
             device.put("reason", d.reason());
             device.put("message", d.message());
@@ -167,6 +169,10 @@ final class JsonViews {
         v.put("onFailure", s.onFailure().wireName());
         v.put("deviceTimeout", Durations.format(s.deviceTimeout()));
         v.put("approveEachWave", s.approveEachWave());
+        v.put("offlineCountsAsFailure", s.offlineCountsAsFailure());
+        v.put("static", s.staticTarget());
+        v.put("rollback", s.rollback());
+        v.put("emergency", s.emergency());
         return v;
     }
 

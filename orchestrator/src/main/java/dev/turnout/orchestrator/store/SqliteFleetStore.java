@@ -270,7 +270,8 @@ public final class SqliteFleetStore implements FleetStore {
         Map<String, Object> s = read(rs.getString("strategy"), new TypeReference<Map<String, Object>>() { });
         RolloutStrategy strategy = RolloutStrategy.parse((String) s.get("waves"), (String) s.get("soak"),
                 (String) s.get("maxFailures"), (String) s.get("onFailure"), (String) s.get("deviceTimeout"),
-                (Boolean) s.get("approveEachWave"));
+                (Boolean) s.get("approveEachWave"), (Boolean) s.get("offlineCountsAsFailure"), (Boolean) s.get("static"),
+                (Boolean) s.get("rollback"), (String) s.get("emergency"));
         List<RolloutDevice> devices = query("SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id",
                 d -> new RolloutDevice(d.getString("device_id"), d.getInt("wave"),
                         d.getString("previous") == null ? null : read(d.getString("previous"), new TypeReference<DesiredApp>() { }),
@@ -284,9 +285,20 @@ public final class SqliteFleetStore implements FleetStore {
     }
 
     private static Map<String, Object> strategyFields(RolloutStrategy s) {
-        return Map.of("waves", s.wavesText(), "soak", Durations.format(s.soak()), "maxFailures", s.maxFailures().toString(),
-                "onFailure", s.onFailure().wireName(), "deviceTimeout", Durations.format(s.deviceTimeout()),
-                "approveEachWave", s.approveEachWave());
+        Map<String, Object> fields = new java.util.LinkedHashMap<>();
+        fields.put("waves", s.wavesText());
+        fields.put("soak", Durations.format(s.soak()));
+        fields.put("maxFailures", s.maxFailures().toString());
+        fields.put("onFailure", s.onFailure().wireName());
+        fields.put("deviceTimeout", Durations.format(s.deviceTimeout()));
+        fields.put("approveEachWave", s.approveEachWave());
+        fields.put("offlineCountsAsFailure", s.offlineCountsAsFailure());
+        fields.put("static", s.staticTarget());
+        fields.put("rollback", s.rollback());
+        if (s.emergency() != null) {
+            fields.put("emergency", s.emergency());
+        }
+        return fields;
     }
 
     private interface RowMapper<T> {

@@ -6,6 +6,7 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.SimulatedDevice;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
+import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
 import org.junit.jupiter.api.AfterAll;
@@ -81,7 +82,8 @@ class TurnoutCliIT {
         PublicKey key = PublicKey.fromBase64(json.readTree(
                 new java.net.URL(server.url() + "/api/v1/server").openStream()).path("publicKey").asText());
         devices.add(new SimulatedDevice("cli-a", server.brokerUrl(), Topics.defaults(), key, Set.of("2.0.0")));
-        devices.add(new SimulatedDevice("cli-b", server.brokerUrl(), Topics.defaults(), key, Set.of()));
+        SimulatedDevice b = new SimulatedDevice("cli-b", server.brokerUrl(), Topics.defaults(), key, Set.of());
+        devices.add(b);
         await().atMost(Duration.ofSeconds(20)).until(() -> cli("devices").out.lines().filter(l -> l.startsWith("cli-") && l.contains(" yes")).count() == 2);
 
         Path spec = spec("health:\n  exec: [\"/bin/true\"]\n  soak: 1s\n");
@@ -124,6 +126,17 @@ class TurnoutCliIT {
         assertThat(cli("rollout", "watch", id).code).as("watch of an ended rollout exits at once with its code")
                 .isEqualTo(ExitCodes.ROLLOUT_FAILED);
         assertThat(cli("rollout", "resume", id).code).isEqualTo(ExitCodes.ERROR);
+
+        assertThat(status.out).containsPattern("cli-b\\s+2\\s+CANCELLED\\s+1.0.0");
+
+        // the whole fleet back to 1.0.0 on purpose: a rollout whose desired states carry the signed rollback flag
+        Result back = cli("rollback", "web", "--to", "1.0.0", "--target", "all", "--waves", "1,100%", "--wait");
+        assertThat(back.code).as(back.toString()).isZero();
+        assertThat(back.out).contains("rolling back to web:1.0.0", "succeeded: 2 device(s) active on web:1.0.0");
+        DesiredState last = b.accepted().get(b.accepted().size() - 1);
+        assertThat(last.getApps(0).getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(last.getApps(0).getRollback()).isTrue();
+        assertThat(cli("rollback", "web", "--target", "all").code).as("--to is required").isEqualTo(ExitCodes.USAGE);
 
         Result history = cli("history", "--device", "cli-a", "--since", "1h");
         assertThat(history.out).contains("device.status", "web:2.0.0 ROLLED_BACK").doesNotContain("cli-b ");

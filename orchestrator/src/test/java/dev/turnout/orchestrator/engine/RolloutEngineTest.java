@@ -139,7 +139,8 @@ class RolloutEngineTest {
         AppDesired other = transport.latestApp("pi-2", "web").orElseThrow();
         assertThat(other.getRelease().getVersion()).isEqualTo("1.0.0");
         assertThat(other.getRollback()).isFalse();
-        assertThat(rollingBack.device("pi-2").state()).isEqualTo(RolloutDeviceState.ROLLED_BACK);
+        assertThat(rollingBack.device("pi-2").state()).as("never activated: cancelled, not rolled back")
+                .isEqualTo(RolloutDeviceState.CANCELLED);
 
         reportActive("pi-1", "1.0.0");
         Rollout end = stored(r);
@@ -313,6 +314,141 @@ class RolloutEngineTest {
         assertThat(d.online()).isFalse();
         assertThat(d.platform()).isEqualTo("linux/arm64");
         assertThat(d.lastSeen()).isEqualTo(clock.instant());
+    }
+
+    @Test
+    void anOfflineDeviceIsPendingNotFailedAndTheRolloutReportsIt() {
+        deployEverywhere("1.0.0");
+        offline("pi-2");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "pause"), "test");
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        clock.advance(Duration.ofMinutes(30));
+        engine.tick();
+        Rollout end = stored(r);
+        assertThat(end.device("pi-2").state()).as("an offline device never times out").isEqualTo(RolloutDeviceState.ACTIVATING);
+        assertThat(end.state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(end.reason()).contains("1 device(s) offline", "pi-2");
+        // its retained desired state already names 2.0.0: it converges when it returns
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getRelease().getVersion()).isEqualTo("2.0.0");
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getPhase()).isEqualTo(Phase.ACTIVATE);
+    }
+
+    @Test
+    void aWaveWhoseOnlyDevicesAreOfflineWaitsInsteadOfProvingNothing() {
+        deployEverywhere("1.0.0");
+        offline("pi-1");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "pause"), "test");
+        clock.advance(Duration.ofHours(1));
+        engine.tick();
+        assertThat(stored(r).currentWave()).as("the canary is away: the rest waits").isEqualTo(1);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+
+        // back online: its timeout starts again from now, not from the activation
+        engine.onPresence("pi-1", Presence.newBuilder().setDeviceId("pi-1").setOnline(true).build());
+        clock.advance(Duration.ofMinutes(9));
+        engine.tick();
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+    }
+
+    @Test
+    void offlineCountsAsFailureWhenTheOperatorSaysSo() {
+        deployEverywhere("1.0.0");
+        offline("pi-2");
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
+                null, null, true, null, null, null), "test");
+        reportActive("pi-1", "2.0.0");
+        Rollout paused = stored(r);
+        assertThat(paused.device("pi-2").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(paused.device("pi-2").reason()).isEqualTo("OFFLINE");
+        assertThat(paused.state()).isEqualTo(RolloutState.PAUSED);
+        assertThat(transport.desiredOf("pi-2")).noneMatch(s -> s.getApps(0).getRelease().getVersion().equals("2.0.0")
+                && s.getApps(0).getPhase() == Phase.ACTIVATE);
+    }
+
+    @Test
+    void aDeviceEnrolledLaterJoinsTheLastWaveUnlessTheTargetIsStatic() {
+        deployEverywhere("1.0.0");
+        Rollout dynamic = engine.create(request("2.0.0", "label:site=attic", "1,100%", "pause"), "test");
+        enroll("pi-4", "attic");
+        enroll("pi-5", "cellar");
+        Rollout joined = stored(dynamic);
+        assertThat(joined.device("pi-4")).isNotNull();
+        assertThat(joined.device("pi-4").wave()).isEqualTo(2);
+        assertThat(joined.device("pi-5")).as("does not match the target").isNull();
+        assertThat(phaseOf("pi-4")).as("staged at once, activated with its wave").isEqualTo(Phase.STAGE);
+        assertThat(transport.events()).anyMatch(e -> e.getType() == RolloutEventType.DEVICE_JOINED && e.getDeviceId().equals("pi-4"));
+
+        reportActive("pi-1", "2.0.0");
+        assertThat(phaseOf("pi-4")).isEqualTo(Phase.ACTIVATE);
+        // a device enrolled while the last wave runs is activated right away
+        enroll("pi-6", "attic");
+        assertThat(phaseOf("pi-6")).isEqualTo(Phase.ACTIVATE);
+        engine.abort(dynamic.id(), "test");
+
+        Rollout fixed = engine.create(new RolloutRequest("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
+                null, null, null, true, null, null), "test");
+        enroll("pi-7", "attic");
+        assertThat(stored(fixed).device("pi-7")).isNull();
+        assertThat(transport.desiredOf("pi-7")).isEmpty();
+    }
+
+    @Test
+    void anEmergencyRolloutIsOneWaveWithoutSoakAndItsReasonIsAudited() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", null, null, null, null, null, null, null,
+                null, null, null, "CVE-2026-1234 in the train controller"), "alice");
+        assertThat(r.waveCount()).isEqualTo(1);
+        assertThat(r.strategy().soak()).isZero();
+        assertThat(List.of("pi-1", "pi-2", "pi-3")).allMatch(id -> phaseOf(id) == Phase.ACTIVATE);
+        assertThat(store.audit(50)).anyMatch(a -> a.action().equals("rollout.emergency") && a.actor().equals("alice")
+                && a.detail().contains("CVE-2026-1234"));
+        engine.abort(r.id(), "alice");
+
+        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, null, null,
+                null, null, null, null, "urgent"), "alice")).isInstanceOf(InvalidInputException.class).hasMessageContaining("one wave");
+        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", null, null, null, null, null, null,
+                null, null, null, null, " "), "alice")).isInstanceOf(InvalidInputException.class).hasMessageContaining("reason");
+    }
+
+    @Test
+    void aFleetRollbackSignsTheRollbackFlagSoDevicesAcceptTheOlderVersion() {
+        deployEverywhere("2.0.0");
+        Rollout r = engine.create(new RolloutRequest("web", "1.0.0", "all", "1,100%", null, null, null, null, null, null,
+                null, null, true, null), "alice");
+        AppDesired staged = transport.latestApp("pi-2", "web").orElseThrow();
+        assertThat(staged.getPhase()).isEqualTo(Phase.STAGE);
+        assertThat(staged.getRollback()).isTrue();
+        AppDesired canary = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(canary.getPhase()).isEqualTo(Phase.ACTIVATE);
+        assertThat(canary.getRollback()).isTrue();
+        assertThat(canary.getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(store.audit(50)).anyMatch(a -> a.action().equals("rollout.rollback") && a.subject().equals(r.id()));
+        for (String id : List.of("pi-1", "pi-2", "pi-3")) {
+            reportActive(id, "1.0.0");
+        }
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+    }
+
+    @Test
+    void abortCancelsTheDevicesItNeverActivated() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        Rollout aborted = engine.abort(r.id(), "test");
+        assertThat(aborted.state()).isEqualTo(RolloutState.ABORTED);
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        assertThat(stored(r).device("pi-2").state()).isEqualTo(RolloutDeviceState.CANCELLED);
+    }
+
+    private void offline(String deviceId) {
+        engine.onPresence(deviceId, Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build());
+    }
+
+    private void enroll(String deviceId, String site) {
+        store.insertDevice(new Device(deviceId, Map.of("site", site), List.of(), clock.instant(), false, null, null));
+        engine.onEnrolled(deviceId);
     }
 
     private void deployEverywhere(String version) {
