@@ -22,6 +22,8 @@ import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -46,6 +48,15 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     private final MqttAsyncClient client;
     private volatile FleetEvents events;
     private volatile Executor eventExecutor;
+    /**
+     * Reports the broker delivers from this orchestrator's persistent session as soon as it
+     * connects, before {@link #listen} is called: what devices said while it was down. Kept and
+     * handed over in order, not dropped.
+     */
+    private final List<TopicMessage> early = new ArrayList<>();
+
+    private record TopicMessage(String topic, MqttMessage message) {
+    }
     private final BlockingQueue<Outgoing> outbox = new LinkedBlockingQueue<>();
     private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
     private final Thread publisher;
@@ -84,8 +95,17 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     /** Subscribes to every device's reports and hands each to {@code events} on {@code executor}. */
     public void listen(FleetEvents events, Executor executor) throws MqttException {
-        this.eventExecutor = executor;
-        this.events = events;
+        synchronized (early) {
+            this.eventExecutor = executor;
+            this.events = events;
+            if (!early.isEmpty()) {
+                LOG.info("handing over {} report(s) that arrived while the orchestrator was away", early.size());
+            }
+            for (TopicMessage m : early) {
+                dispatch(m.topic(), m.message());
+            }
+            early.clear();
+        }
         subscribe();
     }
 
@@ -186,6 +206,43 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         }
     }
 
+    /** Hands one device report to the engine, on its executor. */
+    private void dispatch(String topic, MqttMessage message) {
+        String deviceId = topics.deviceIdOf(topic).orElse(null);
+        String kind = topics.kindOf(topic).orElse("");
+        FleetEvents events = MqttFleetTransport.this.events;
+        Executor eventExecutor = MqttFleetTransport.this.eventExecutor;
+        if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
+            return;
+        }
+        try {
+            switch (kind) {
+                case "status" -> {
+                    StatusEvent event = StatusEvent.parseFrom(message.getPayload());
+                    eventExecutor.execute(() -> events.onStatus(deviceId, event));
+                }
+                case "presence" -> {
+                    if (message.getPayload().length == 0) {
+                        return; // a cleared retained presence
+                    }
+                    Presence presence = Presence.parseFrom(message.getPayload());
+                    eventExecutor.execute(() -> events.onPresence(deviceId, presence));
+                }
+                case "health" -> {
+                    HealthReport report = HealthReport.parseFrom(message.getPayload());
+                    eventExecutor.execute(() -> events.onHealth(deviceId, report));
+                }
+                default -> {
+                    // desired states and anything else under the prefix are not ours to read
+                }
+            }
+        } catch (InvalidProtocolBufferException e) {
+            LOG.warn("dropped a malformed {} message from {}: {}", kind, deviceId, e.getMessage());
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.debug("dropped a {} message from {} while stopping", kind, deviceId);
+        }
+    }
+
     private final class Callback implements MqttCallback {
 
         @Override
@@ -200,39 +257,13 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
         @Override
         public void messageArrived(String topic, MqttMessage message) {
-            String deviceId = topics.deviceIdOf(topic).orElse(null);
-            String kind = topics.kindOf(topic).orElse("");
-            FleetEvents events = MqttFleetTransport.this.events;
-            Executor eventExecutor = MqttFleetTransport.this.eventExecutor;
-            if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
-                return;
-            }
-            try {
-                switch (kind) {
-                    case "status" -> {
-                        StatusEvent event = StatusEvent.parseFrom(message.getPayload());
-                        eventExecutor.execute(() -> events.onStatus(deviceId, event));
-                    }
-                    case "presence" -> {
-                        if (message.getPayload().length == 0) {
-                            return; // a cleared retained presence
-                        }
-                        Presence presence = Presence.parseFrom(message.getPayload());
-                        eventExecutor.execute(() -> events.onPresence(deviceId, presence));
-                    }
-                    case "health" -> {
-                        HealthReport report = HealthReport.parseFrom(message.getPayload());
-                        eventExecutor.execute(() -> events.onHealth(deviceId, report));
-                    }
-                    default -> {
-                        // desired states and anything else under the prefix are not ours to read
-                    }
+            synchronized (early) {
+                if (events == null) {
+                    early.add(new TopicMessage(topic, message));
+                    return;
                 }
-            } catch (InvalidProtocolBufferException e) {
-                LOG.warn("dropped a malformed {} message from {}: {}", kind, deviceId, e.getMessage());
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                LOG.debug("dropped a {} message from {} while stopping", kind, deviceId);
             }
+            dispatch(topic, message);
         }
 
         @Override

@@ -43,8 +43,16 @@ public final class SimulatedDevice implements AutoCloseable {
     private final List<DesiredState> accepted = new CopyOnWriteArrayList<>();
     private volatile long lastSequence;
     private volatile String running = "";
+    private final java.time.Duration activationTime;
 
     public SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions) throws MqttException {
+        this(id, brokerUrl, topics, trusted, failingVersions, java.time.Duration.ZERO);
+    }
+
+    /** @param activationTime how long an activation takes before the device reports its outcome */
+    public SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions,
+                           java.time.Duration activationTime) throws MqttException {
+        this.activationTime = activationTime;
         this.id = id;
         this.topics = topics;
         this.verifier = new EnvelopeVerifier(List.of(trusted));
@@ -115,7 +123,15 @@ public final class SimulatedDevice implements AutoCloseable {
             String version = app.getRelease().getVersion();
             if (app.getPhase() == Phase.STAGE) {
                 status(app, version, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, state.getSequence());
-            } else if (failingVersions.contains(version)) {
+                continue;
+            }
+            try {
+                Thread.sleep(activationTime.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (failingVersions.contains(version)) {
                 status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence());
             } else {
                 running = version;

@@ -1,0 +1,209 @@
+package dev.turnout.orchestrator.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.orchestrator.http.DockerSaveArchives;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.crypto.PublicKey;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code kill -9} of a real orchestrator process in the middle of a wave, on the site's Mosquitto:
+ * after a restart the rollout resumes where it stopped, takes in the reports devices sent while it
+ * was down, and activates no device twice.
+ */
+class OrchestratorKillIT {
+
+    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
+    private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
+
+    @TempDir
+    Path work;
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private int httpPort;
+    private String brokerUrl;
+
+    @AfterEach
+    void tearDown() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void aRolloutKilledMidWaveResumesAfterARestartWithoutActivatingAnyDeviceTwice() throws Exception {
+        assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
+        brokerUrl = startMosquitto();
+        httpPort = freePort();
+        Process first = startOrchestrator("first");
+
+        List<SimulatedDevice> devices = new ArrayList<>();
+        for (String id : List.of("kill-1", "kill-2", "kill-3")) {
+            assertThat(cli("device", "enroll", id)).isZero();
+        }
+        PublicKey key = PublicKey.fromBase64(get("/api/v1/server").path("publicKey").asText());
+        for (String id : List.of("kill-1", "kill-2", "kill-3")) {
+            SimulatedDevice device = new SimulatedDevice(id, brokerUrl, Topics.defaults(), key, Set.of(), Duration.ofSeconds(2));
+            toClose.add(device);
+            devices.add(device);
+        }
+        Path spec = Files.writeString(work.resolve("spec.yaml"), "health:\n  tcp: 127.0.0.1:8080\n");
+        for (String version : List.of("1.0.0", "2.0.0")) {
+            Path archive = work.resolve("web-" + version + ".tar");
+            Files.write(archive, DockerSaveArchives.of("demo/web:" + version, version).bytes());
+            assertThat(cli("release", "create", "web:" + version, "--image", "linux/arm64=" + archive, "--spec", spec.toString())).isZero();
+        }
+        assertThat(cli("deploy", "web:1.0.0", "--target", "all", "--wait")).isZero();
+
+        // a canary, then the rest; kill -9 the moment the second wave has been sent out
+        ByteArrayOutputStream idOut = new ByteArrayOutputStream();
+        assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, Map.of(),
+                "deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--server", server())).isZero();
+        String id = idOut.toString(StandardCharsets.UTF_8).strip();
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                .until(() -> get("/api/v1/rollouts/" + id).path("currentWave").asInt() == 2);
+        first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        long killedAt = System.nanoTime();
+        assertThat(first.exitValue()).as("killed by SIGKILL").isEqualTo(137);
+
+        // while it is down, the second wave finishes and reports into the orchestrator's broker session
+        await().atMost(Duration.ofSeconds(20)).until(() -> devices.stream().allMatch(d -> d.running().equals("2.0.0")));
+
+        startOrchestrator("second");
+        ByteArrayOutputStream watched = new ByteArrayOutputStream();
+        int code = TurnoutCli.run(new PrintStream(watched, true, StandardCharsets.UTF_8), System.err, Map.of(),
+                "rollout", "watch", id, "--server", server());
+        System.out.printf("kill -9 mid-wave: rollout ended %d ms after the kill (restart included)%n",
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
+        assertThat(code).as(watched.toString(StandardCharsets.UTF_8)).isZero();
+        JsonNode rollout = get("/api/v1/rollouts/" + id);
+        assertThat(rollout.path("state").asText()).isEqualTo("SUCCEEDED");
+
+        for (SimulatedDevice d : devices) {
+            List<DesiredState> activations = d.accepted().stream()
+                    .filter(s -> s.getAppsList().stream().anyMatch(a -> isActivationOf(a, "2.0.0"))).toList();
+            assertThat(activations).as("activations of 2.0.0 accepted by a device").hasSize(1);
+        }
+        // the restart re-published the retained desired states with their sequences: nothing new to accept
+        assertThat(devices.stream().mapToInt(d -> d.accepted().size()).sum()).as("desired states accepted in all")
+                .isEqualTo(3 * 2 /* v1: stage + activate */ + 3 * 2 /* v2: stage + activate */);
+    }
+
+    private static boolean isActivationOf(AppDesired app, String version) {
+        return app.getPhase() == Phase.ACTIVATE && app.getRelease().getVersion().equals(version);
+    }
+
+    private Process startOrchestrator(String name) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = work.resolve("orchestrator-" + name + ".log");
+        Process process = new ProcessBuilder(java, "-Xmx256m", "-Djava.io.tmpdir=" + Files.createDirectories(work.resolve("tmp")),
+                "-jar", JAR.toString(), "server", "--data", work.resolve("data").toString(), "--http-port", String.valueOf(httpPort),
+                "--broker-url", brokerUrl, "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        toClose.add(() -> {
+            process.destroy();
+            process.waitFor(20, TimeUnit.SECONDS);
+        });
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("the orchestrator exited: " + Files.readString(log));
+            }
+            try {
+                return get("/api/v1/health").path("status").asText().equals("ok");
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+        return process;
+    }
+
+    private String server() {
+        return "http://127.0.0.1:" + httpPort;
+    }
+
+    private JsonNode get(String path) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        return json.readTree(response.body());
+    }
+
+    private int cli(String... args) {
+        List<String> full = new ArrayList<>(List.of(args));
+        full.add("--server");
+        full.add(server());
+        return TurnoutCli.run(System.out, System.err, Map.of(), full.toArray(String[]::new));
+    }
+
+    private String startMosquitto() throws Exception {
+        if (!Files.isExecutable(MOSQUITTO)) {
+            if ("true".equals(System.getenv("CI"))) {
+                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
+            }
+            Assumptions.abort("mosquitto is not installed");
+        }
+        int port = freePort();
+        Path dir = Files.createDirectories(work.resolve("mosquitto"));
+        Path conf = dir.resolve("mosquitto.conf");
+        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
+        Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
+        toClose.add(() -> {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+        });
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return true;
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+        return "tcp://127.0.0.1:" + port;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
