@@ -16,6 +16,10 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -26,7 +30,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -91,6 +94,10 @@ public final class FleetMetrics {
                 .baseUnit("seconds").register(registry);
         unrestored = MultiGauge.builder("turnout.dora.unrestored.failures")
                 .description("Failed changes not restored yet").register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
     }
 
     /** Counts one status event a device sent. */
@@ -177,7 +184,7 @@ public final class FleetMetrics {
                 List<RolloutDevice> members = r.wave(n);
                 for (RolloutDeviceState s : RolloutDeviceState.values()) {
                     long count = members.stream().filter(d -> d.state() == s).count();
-                    waves.add(MultiGauge.Row.of(base.and("wave", Integer.toString(n), "state", s.name().toLowerCase(Locale.ROOT)), count));
+                    waves.add(MultiGauge.Row.of(base.and("wave", Integer.toString(n), "state", s.name()), count));
                 }
             }
         }

@@ -65,7 +65,7 @@ class DashboardIT {
         List<SimulatedDevice> devices = List.of(
                 fleet.device("dash-a", Map.of("site", "attic"), Set.of()),
                 fleet.device("dash-b", Map.of("site", "yard"), Set.of()),
-                fleet.device("dash-c", Map.of("site", "yard"), Set.of()));
+                fleet.device("dash-c", Map.of("site", "yard"), Set.of("2.0.0")));
         await().atMost(WAIT).until(() -> fleet.countOnline() == 3);
         browser = chromium();
         WebDriverWait wait = waiting();
@@ -100,7 +100,7 @@ class DashboardIT {
         assertThat(rows()).extracting(r -> r.get("id")).containsExactly("dash-b", "dash-c");
 
         // the next release waits for approval after the canary; the operator opens it from the fleet page
-        String v2 = fleet.rollout("2.0.0", "1,100%", "pause", true);
+        String v2 = fleet.rollout("2.0.0", "1,100%", "pause", true, "1");
         wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("#rollouts-table tr[data-rollout='" + v2 + "'] a"))).click();
         wait.until(d -> text("#rollout-reason").contains("waiting for approval"));
         wait.until(d -> text("#waves-table tr[data-wave='1'] .c-active").equals("1"));
@@ -127,21 +127,31 @@ class DashboardIT {
         assertThat(browser.findElement(By.id("btn-approve")).isEnabled()).isFalse();
         wait.until(d -> text("#timeline").contains("dashboard: pause"));
 
-        // resume, then approve the second wave: the rollout finishes on the page
+        // resume, then approve the second wave: one device fails health (tolerated), the rollout finishes on the page
         confirmed("btn-resume");
         wait.until(d -> browser.findElement(By.id("btn-approve")).isEnabled());
         confirmed("btn-approve");
         wait.until(d -> text("#rollout-state").equals("SUCCEEDED"));
-        assertThat(text("#waves-table tr[data-wave='2'] .c-active")).isEqualTo("2");
+        assertThat(text("#waves-table tr[data-wave='2'] .c-active")).isEqualTo("1");
+        assertThat(text("#waves-table tr[data-wave='2'] .c-failed")).isEqualTo("1");
+        assertThat(text("#rollout-reason")).contains("1 device(s) failed within maxFailures");
+        assertThat(text("#rollout-devices tr[data-device='dash-c']")).contains("FAILED").contains("the health check failed");
         assertThat(fleet.state(v2)).isEqualTo("SUCCEEDED");
 
-        // the canary's own page: history from the audit trail and the status it just sent
-        browser.findElement(By.cssSelector("#rollout-devices tr[data-device='dash-a'] a")).click();
-        wait.until(d -> text("#device-title").equals("Device dash-a"));
+        // the failed device's own page: what it said, in plain words, and its history from the audit trail
+        waiting().until(ExpectedConditions.elementToBeClickable(By.cssSelector("#rollout-devices tr[data-device='dash-c'] a"))).click();
+        wait.until(d -> text("#device-title").equals("Device dash-c"));
         wait.until(d -> text("#device-audit").contains("device.status"));
-        assertThat(text("#device-audit")).contains("web:2.0.0 ACTIVE").contains("device.enroll");
-        assertThat(text("#device-status")).contains("web 2.0.0 ACTIVE");
-        assertThat(text("#device-apps tr[data-app='web']")).contains("2.0.0");
+        assertThat(text("#device-status")).contains("web 2.0.0 ROLLED_BACK because the health check failed");
+        assertThat(text("#device-audit")).contains("web:2.0.0 ROLLED_BACK (the health check failed)").contains("device.enroll");
+        assertThat(text("#device-apps tr[data-app='web']")).contains("1.0.0").contains("ROLLED_BACK");
+
+        // back on the fleet page, filtering by state finds the device that rolled back, still on 1.0.0
+        browser.findElement(By.linkText("← Fleet")).click();
+        wait.until(d -> rows().size() == 3);
+        new Select(browser.findElement(By.id("state-filter"))).selectByValue("ROLLED_BACK");
+        wait.until(d -> rows().size() == 1);
+        assertThat(rows().get(0)).containsEntry("id", "dash-c").containsEntry("running", "1.0.0");
     }
 
     private void confirmed(String button) {

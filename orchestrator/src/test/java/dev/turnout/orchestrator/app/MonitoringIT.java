@@ -64,6 +64,8 @@ class MonitoringIT {
         assertThat(before.value("turnout_dora_deployments_total")).contains(0.0);
         assertThat(before.value("turnout_dora_lead_time_seconds")).isEmpty();
         assertThat(before.value("turnout_dora_change_failure_rate")).isEmpty();
+        assertThat(before.type("jvm_memory_used_bytes")).isEqualTo(MetricType.GAUGE);
+        assertThat(before.value("process_uptime_seconds").orElseThrow()).isPositive();
 
         String v1 = fleet.rollout("1.0.0", "1,100%", "rollback", false);
         await().atMost(WAIT).until(() -> fleet.state(v1).equals("SUCCEEDED"));
@@ -73,11 +75,11 @@ class MonitoringIT {
         assertThat(deployed.value("turnout_status_events_total", "state", "ACTIVE", "reason", "none")).contains(3.0);
         assertThat(deployed.value("turnout_rollouts", "state", "SUCCEEDED")).contains(1.0);
         assertThat(deployed.value("turnout_rollout_wave_devices", "rollout", v1, "app", "web", "version", "1.0.0",
-                "wave", "1", "state", "active")).contains(1.0);
+                "wave", "1", "state", "ACTIVE")).contains(1.0);
         assertThat(deployed.value("turnout_rollout_wave_devices", "rollout", v1, "app", "web", "version", "1.0.0",
-                "wave", "2", "state", "active")).contains(2.0);
+                "wave", "2", "state", "ACTIVE")).contains(2.0);
         assertThat(deployed.value("turnout_rollout_wave_devices", "rollout", v1, "app", "web", "version", "1.0.0",
-                "wave", "2", "state", "activating")).contains(0.0);
+                "wave", "2", "state", "ACTIVATING")).contains(0.0);
         assertThat(deployed.type("turnout_activation_seconds")).isEqualTo(MetricType.HISTOGRAM);
         Histogram activation = deployed.histogram("turnout_activation_seconds", "app", "web").orElseThrow();
         assertThat(activation.getSampleCount()).isEqualTo(3);
@@ -100,7 +102,7 @@ class MonitoringIT {
         assertThat(rolledBack.value("turnout_rollbacks_total")).contains(1.0);
         assertThat(rolledBack.value("turnout_rollouts", "state", "ROLLED_BACK")).contains(1.0);
         assertThat(rolledBack.value("turnout_rollout_wave_devices", "rollout", v2, "app", "web", "version", "2.0.0",
-                "wave", "1", "state", "rolled_back")).contains(1.0);
+                "wave", "1", "state", "ROLLED_BACK")).contains(1.0);
         assertThat(rolledBack.value("turnout_dora_deployments_total")).contains(1.0);
         assertThat(rolledBack.value("turnout_dora_change_failure_rate")).contains(0.5);
         assertThat(rolledBack.value("turnout_dora_time_to_restore_seconds").orElseThrow()).isGreaterThanOrEqualTo(0).isLessThan(60);
@@ -110,6 +112,7 @@ class MonitoringIT {
         // the rollback put the canary back on 1.0.0: one more activation, but not counted as an activation
         assertThat(rolledBack.histogram("turnout_activation_seconds", "app", "web").orElseThrow().getSampleCount()).isEqualTo(3);
 
+        java.nio.file.Files.writeString(Path.of("target", "metrics-sample.txt"), fleet.get("/metrics"));
         c.publishOffline();
         await().atMost(WAIT).until(() -> fleet.countOnline() == 2);
         PrometheusScrape oneOffline = scrape();

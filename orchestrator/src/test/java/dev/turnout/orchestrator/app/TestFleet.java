@@ -81,9 +81,15 @@ final class TestFleet implements AutoCloseable {
 
     /** Creates a rollout of web:{@code version} and returns its id. */
     String rollout(String version, String waves, String onFailure, boolean approveEachWave) throws Exception {
+        return rollout(version, waves, onFailure, approveEachWave, "0");
+    }
+
+    /** Creates a rollout of web:{@code version} tolerating {@code maxFailures} and returns its id. */
+    String rollout(String version, String waves, String onFailure, boolean approveEachWave, String maxFailures) throws Exception {
         HttpResponse<String> created = post("/api/v1/rollouts", """
-                {"app":"web","version":"%s","target":"all","waves":"%s","onFailure":"%s","deviceTimeout":"30s","approveEachWave":%s}"""
-                .formatted(version, waves, onFailure, approveEachWave));
+                {"app":"web","version":"%s","target":"all","waves":"%s","onFailure":"%s","deviceTimeout":"30s",
+                 "approveEachWave":%s,"maxFailures":"%s"}"""
+                .formatted(version, waves, onFailure, approveEachWave, maxFailures));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         return json.readTree(created.body()).path("id").asText();
     }
