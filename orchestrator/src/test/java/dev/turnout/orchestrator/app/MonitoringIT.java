@@ -186,6 +186,17 @@ class MonitoringIT {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(bad.statusCode()).isEqualTo(400);
         assertThat(bad.body()).contains("unknown event kind 'desired'");
+
+        // the dashboard's catch-all route serves its page but leaves unknown API paths a JSON 404
+        HttpResponse<String> page = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().firstValue("Content-Type").orElse("")).startsWith("text/html");
+        assertThat(page.body()).contains("<title>Turnout</title>");
+        HttpResponse<String> unknown = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/api/v1/nothing")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(unknown.body()).contains("\"error\"");
     }
 
     private PrometheusScrape scrape() throws Exception {
