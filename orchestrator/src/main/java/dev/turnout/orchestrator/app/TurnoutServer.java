@@ -101,7 +101,7 @@ public final class TurnoutServer implements AutoCloseable {
             });
             Clock clock = Clock.systemUTC();
             FleetMetrics metrics = new FleetMetrics(store, clock);
-            LiveEvents live = new LiveEvents(LIVE_EVENTS_KEPT);
+            LiveEvents live = new LiveEvents(LIVE_EVENTS_KEPT, clock.millis() * 1000);
             FleetObserver observer = new FleetObserver(topics, live, metrics, clock);
             FleetTransport observedTransport = observer.observe(transport);
             DesiredStates desired = new DesiredStates(store, key, observedTransport, clock);

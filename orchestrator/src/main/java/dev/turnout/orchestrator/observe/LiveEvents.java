@@ -16,10 +16,17 @@ public final class LiveEvents {
     private final int capacity;
     private final Deque<LiveEvent> recent = new ArrayDeque<>();
     private final List<Consumer<LiveEvent>> subscribers = new CopyOnWriteArrayList<>();
-    private long nextId = 1;
+    private long nextId;
 
-    public LiveEvents(int capacity) {
+    /**
+     * @param capacity how many events to keep for subscribers that reconnect
+     * @param firstId  the id of the first event; start above any id an earlier process gave out
+     *                 (the orchestrator uses its start time in microseconds) so that a client
+     *                 reconnecting after a restart gets everything kept
+     */
+    public LiveEvents(int capacity, long firstId) {
         this.capacity = capacity;
+        this.nextId = firstId;
     }
 
     /** Numbers the event, keeps it and hands it to every subscriber. */
