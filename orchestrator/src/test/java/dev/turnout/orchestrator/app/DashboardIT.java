@@ -9,6 +9,7 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -86,8 +87,7 @@ class DashboardIT {
         assertThat(((JavascriptExecutor) browser).executeScript("return window.notReloaded === true")).isEqualTo(true);
         assertThat(rows().get(0).get("state")).isEqualTo("ACTIVE");
         wait.until(d -> text("#rollouts-table tr[data-rollout='" + v1 + "']").contains("SUCCEEDED"));
-        Path shot = ((org.openqa.selenium.TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
-        Files.copy(shot, Path.of("target", "dashboard-fleet.png"), StandardCopyOption.REPLACE_EXISTING);
+        screenshot("dashboard-fleet.png"); // docs/dashboard.png is a copy of it
 
         // filter and search
         browser.findElement(By.id("search")).sendKeys("dash-b");
@@ -137,6 +137,7 @@ class DashboardIT {
         assertThat(text("#rollout-reason")).contains("1 device(s) failed within maxFailures");
         assertThat(text("#rollout-devices tr[data-device='dash-c']")).contains("FAILED").contains("the health check failed");
         assertThat(fleet.state(v2)).isEqualTo("SUCCEEDED");
+        screenshot("dashboard-rollout.png");
 
         // the failed device's own page: what it said, in plain words, and its history from the audit trail
         waiting().until(ExpectedConditions.elementToBeClickable(By.cssSelector("#rollout-devices tr[data-device='dash-c'] a"))).click();
@@ -145,6 +146,7 @@ class DashboardIT {
         assertThat(text("#device-status")).contains("web 2.0.0 ROLLED_BACK because the health check failed");
         assertThat(text("#device-audit")).contains("web:2.0.0 ROLLED_BACK (the health check failed)").contains("device.enroll");
         assertThat(text("#device-apps tr[data-app='web']")).contains("1.0.0").contains("ROLLED_BACK");
+        screenshot("dashboard-device.png");
 
         // back on the fleet page, filtering by state finds the device that rolled back, still on 1.0.0
         browser.findElement(By.linkText("← Fleet")).click();
@@ -160,6 +162,11 @@ class DashboardIT {
         wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("confirm")));
         browser.findElement(By.id("confirm-ok")).click();
         wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("confirm")));
+    }
+
+    private void screenshot(String name) throws java.io.IOException {
+        Path shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
+        Files.copy(shot, Path.of("target", name), StandardCopyOption.REPLACE_EXISTING);
     }
 
     private WebDriverWait waiting() {
