@@ -4,7 +4,12 @@ import dev.turnout.broker.EmbeddedBroker;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.engine.FleetTransport;
 import dev.turnout.orchestrator.http.HttpApi;
+import dev.turnout.orchestrator.http.MonitoringRoutes;
+import dev.turnout.orchestrator.observe.FleetMetrics;
+import dev.turnout.orchestrator.observe.FleetObserver;
+import dev.turnout.orchestrator.observe.LiveEvents;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
 import dev.turnout.orchestrator.store.FleetStore;
@@ -13,6 +18,7 @@ import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +45,7 @@ public final class TurnoutServer implements AutoCloseable {
     /** Version reported by {@code GET /api/v1/health}. */
     public static final String VERSION = "0.1.0";
     private static final long TICK_MILLIS = 500;
+    private static final int LIVE_EVENTS_KEPT = 1000;
 
     private final FleetStore store;
     private final EmbeddedBroker broker;
@@ -93,15 +100,19 @@ public final class TurnoutServer implements AutoCloseable {
                 return t;
             });
             Clock clock = Clock.systemUTC();
-            DesiredStates desired = new DesiredStates(store, key, transport, clock);
-            RolloutEngine engine = new RolloutEngine(store, desired, transport, clock);
+            FleetMetrics metrics = new FleetMetrics(store, clock);
+            LiveEvents live = new LiveEvents(LIVE_EVENTS_KEPT, clock.millis() * 1000);
+            FleetObserver observer = new FleetObserver(topics, live, metrics, clock);
+            FleetTransport observedTransport = observer.observe(transport);
+            DesiredStates desired = new DesiredStates(store, key, observedTransport, clock);
+            RolloutEngine engine = new RolloutEngine(store, desired, observedTransport, clock);
             engineThread.submit(() -> {
                 int republished = desired.republishAll();
                 LOG.info("republished the desired state of {} device(s)", republished);
                 engine.start();
                 return null;
             }).get(60, TimeUnit.SECONDS);
-            transport.listen(engine, guardedExecutor(engineThread));
+            transport.listen(observer.observe(engine), guardedExecutor(engineThread));
             engineThread.scheduleWithFixedDelay(guarded(engine::tick), TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
 
             vertx = Vertx.vertx();
@@ -110,7 +121,9 @@ public final class TurnoutServer implements AutoCloseable {
             String advertise = options.advertiseHost();
             AtomicReference<ServerInfo> info = new AtomicReference<>();
             HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock);
-            HttpServer http = api.listen(options.bindAddress(), requestedPort).toCompletionStage().toCompletableFuture()
+            Router router = api.router();
+            new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
+            HttpServer http = api.listen(options.bindAddress(), requestedPort, router).toCompletionStage().toCompletableFuture()
                     .get(30, TimeUnit.SECONDS);
             int port = http.actualPort();
             info.set(new ServerInfo(key.keyId(), key.publicKey().toBase64(), deviceBrokerUrl,

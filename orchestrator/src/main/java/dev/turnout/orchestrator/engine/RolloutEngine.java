@@ -531,6 +531,8 @@ public final class RolloutEngine implements FleetEvents {
         }
         String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
                 + failedSummary(r);
+        // a separate entry marks the moment the change failed (time to restore and change failure rate use it)
+        audit(ENGINE, "rollout.failure", r.id(), why);
         switch (r.strategy().onFailure()) {
             case PAUSE -> changeState(r, RolloutState.PAUSED, why);
             case ROLLBACK -> startRollback(r, why, now);

@@ -113,8 +113,13 @@ public final class HttpApi {
 
     /** Starts listening; the future holds the server (its actual port when {@code port} is 0). */
     public Future<HttpServer> listen(String host, int port) {
+        return listen(host, port, router());
+    }
+
+    /** Starts listening with {@code router}: this API's {@link #router()} with more routes mounted on it. */
+    public Future<HttpServer> listen(String host, int port, Router router) {
         HttpServerOptions options = new HttpServerOptions().setHandle100ContinueAutomatically(true).setCompressionSupported(false);
-        return vertx.createHttpServer(options).requestHandler(router()).listen(port, host);
+        return vertx.createHttpServer(options).requestHandler(router).listen(port, host);
     }
 
     public Router router() {
@@ -400,7 +405,9 @@ public final class HttpApi {
     }
 
     private void listAudit(RoutingContext ctx) {
-        blocking(ctx, () -> Map.of("entries", store.audit(500).stream().map(e -> {
+        String about = ctx.queryParams().get("subject");
+        blocking(ctx, () -> Map.of("entries", (about == null || about.isBlank() ? store.audit(500)
+                : store.auditAbout(about, 500)).stream().map(e -> {
             Map<String, Object> v = new LinkedHashMap<>();
             v.put("at", JsonViews.timestamp(e.at()));
             v.put("actor", e.actor());

@@ -67,6 +67,12 @@ public interface FleetStore extends AutoCloseable {
     /** The newest {@code limit} audit entries, newest first. */
     List<AuditEntry> audit(int limit);
 
+    /** The newest {@code limit} audit entries whose subject or actor is {@code who}, newest first. */
+    List<AuditEntry> auditAbout(String who, int limit);
+
+    /** Every audit entry with {@code action} written at or after {@code since}, oldest first. */
+    List<AuditEntry> auditByAction(String action, Instant since);
+
     @Override
     void close();
 }

@@ -62,6 +62,8 @@ public final class SqliteFleetStore implements FleetStore {
         "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
                 + " action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT)",
         "CREATE INDEX IF NOT EXISTS rollouts_state ON rollouts (state)",
+        "CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject)",
+        "CREATE INDEX IF NOT EXISTS audit_action_at ON audit (action, at)",
     };
 
     private final Connection connection;
@@ -242,6 +244,22 @@ public final class SqliteFleetStore implements FleetStore {
     public synchronized List<AuditEntry> audit(int limit) {
         return query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", rs -> new AuditEntry(instant(rs, "at"),
                 rs.getString("actor"), rs.getString("action"), rs.getString("subject"), rs.getString("detail")), limit);
+    }
+
+    @Override
+    public synchronized List<AuditEntry> auditAbout(String who, int limit) {
+        return query("SELECT * FROM audit WHERE subject = ? OR actor = ? ORDER BY id DESC LIMIT ?", this::auditEntry,
+                who, who, limit);
+    }
+
+    @Override
+    public synchronized List<AuditEntry> auditByAction(String action, Instant since) {
+        return query("SELECT * FROM audit WHERE action = ? AND at >= ? ORDER BY id", this::auditEntry, action, millis(since));
+    }
+
+    private AuditEntry auditEntry(ResultSet rs) throws SQLException {
+        return new AuditEntry(instant(rs, "at"), rs.getString("actor"), rs.getString("action"), rs.getString("subject"),
+                rs.getString("detail"));
     }
 
     @Override

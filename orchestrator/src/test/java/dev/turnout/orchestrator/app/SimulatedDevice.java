@@ -107,6 +107,24 @@ public final class SimulatedDevice implements AutoCloseable {
                 .setState(UpdateState.ACTIVE).setSequence(sequence).build().toByteArray(), false);
     }
 
+    /** Says it is offline, as the broker does with the daemon's last will. */
+    void publishOffline() {
+        publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(false)
+                .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
+    }
+
+    /** Publishes a health report the way the edge daemon's reporter does. */
+    void publishHealth(double cpuPercent, double temperatureCelsius) {
+        publish(topics.health(id), dev.turnout.proto.HealthReport.newBuilder().setDeviceId(id)
+                .setTimestampMs(System.currentTimeMillis()).setCpuPercent(cpuPercent)
+                .setMemoryUsedBytes(200L << 20).setMemoryTotalBytes(1L << 30)
+                .setDiskFreeBytes(8L << 30).setDiskTotalBytes(32L << 30)
+                .setTemperatureCelsius(temperatureCelsius)
+                .addApps(dev.turnout.proto.AppHealth.newBuilder().setApp("web").setVersion(running).setHealthy(true)
+                        .setContainerState("running"))
+                .build().toByteArray(), false);
+    }
+
     private void onDesired(byte[] wire) {
         DesiredState state;
         try {

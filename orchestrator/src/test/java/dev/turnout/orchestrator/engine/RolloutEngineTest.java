@@ -179,6 +179,8 @@ class RolloutEngineTest {
         Rollout paused = stored(r);
         assertThat(paused.state()).isEqualTo(RolloutState.PAUSED);
         assertThat(paused.reason()).contains("pi-1 CONTAINER_START_FAILED");
+        assertThat(store.auditByAction("rollout.failure", java.time.Instant.EPOCH))
+                .singleElement().satisfies(e -> assertThat(e.subject()).isEqualTo(r.id()));
         assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
         assertThatThrownBy(() -> engine.pause(r.id(), "test")).isInstanceOf(ConflictException.class);
 

@@ -204,6 +204,22 @@ class HttpApiTest {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    @Test
+    void auditTrailFiltersByDeviceOrRollout() throws Exception {
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-7\"}").statusCode()).isEqualTo(201);
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-8\"}").statusCode()).isEqualTo(201);
+        store.appendAudit(new dev.turnout.orchestrator.store.AuditEntry(java.time.Instant.now(), "pi-7", "device.status",
+                "pi-7", "web:1.0.0 ACTIVE seq 1"));
+
+        JsonNode all = body(get("/api/v1/audit"));
+        assertThat(all.path("entries")).hasSize(3);
+        JsonNode about = body(get("/api/v1/audit?subject=pi-7"));
+        assertThat(about.path("entries")).hasSize(2);
+        assertThat(about.path("entries").get(0).path("action").asText()).isEqualTo("device.status");
+        assertThat(about.path("entries").get(1).path("action").asText()).isEqualTo("device.enroll");
+        assertThat(body(get("/api/v1/audit?subject=nobody")).path("entries")).isEmpty();
+    }
+
     private HttpResponse<String> get(String path) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(base + path)).build(), HttpResponse.BodyHandlers.ofString());
     }

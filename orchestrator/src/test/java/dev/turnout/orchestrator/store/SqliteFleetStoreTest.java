@@ -107,4 +107,20 @@ class SqliteFleetStoreTest {
             assertThat(state.getString(2)).isEqualTo("DONE");
         }
     }
+
+    @Test
+    void findsAuditEntriesAboutADeviceAndByAction() {
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            store.appendAudit(new AuditEntry(now, "api", "device.enroll", "pi-1", null));
+            store.appendAudit(new AuditEntry(now.plusSeconds(1), "pi-1", "device.status", "pi-1", "web:1.0.0 ACTIVE"));
+            store.appendAudit(new AuditEntry(now.plusSeconds(2), "engine", "rollout.failure", "r-1", "1 device(s) failed"));
+            store.appendAudit(new AuditEntry(now.plusSeconds(3), "api", "device.enroll", "pi-2", null));
+            store.appendAudit(new AuditEntry(now.plusSeconds(4), "engine", "rollout.failure", "r-2", "2 device(s) failed"));
+
+            assertThat(store.auditAbout("pi-1", 10)).extracting(AuditEntry::action).containsExactly("device.status", "device.enroll");
+            assertThat(store.auditAbout("pi-1", 1)).hasSize(1);
+            assertThat(store.auditByAction("rollout.failure", now)).extracting(AuditEntry::subject).containsExactly("r-1", "r-2");
+            assertThat(store.auditByAction("rollout.failure", now.plusSeconds(3))).extracting(AuditEntry::subject).containsExactly("r-2");
+        }
+    }
 }

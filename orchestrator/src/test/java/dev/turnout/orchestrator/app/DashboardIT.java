@@ -1,0 +1,213 @@
+package dev.turnout.orchestrator.app;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The dashboard in a real headless Chromium: a person watches devices take a release without
+ * reloading the page, filters the fleet, pauses a rollout (after cancelling once), resumes and
+ * approves it, and reads a device's history.
+ */
+class DashboardIT {
+
+    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path work;
+
+    private TestFleet fleet;
+    private WebDriver browser;
+
+    @AfterEach
+    void tearDown() {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (fleet != null) {
+            fleet.close();
+        }
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void anOperatorWatchesARolloutLiveAndPausesIt() throws Exception {
+        requireChromium();
+        fleet = TestFleet.start(work.resolve("server"));
+        fleet.createReleases("1.0.0", "2.0.0");
+        List<SimulatedDevice> devices = List.of(
+                fleet.device("dash-a", Map.of("site", "attic"), Set.of()),
+                fleet.device("dash-b", Map.of("site", "yard"), Set.of()),
+                fleet.device("dash-c", Map.of("site", "yard"), Set.of("2.0.0")));
+        await().atMost(WAIT).until(() -> fleet.countOnline() == 3);
+        browser = chromium();
+        WebDriverWait wait = waiting();
+
+        browser.get(fleet.url() + "/");
+        wait.until(d -> rows().size() == 3);
+        assertThat(rows()).allSatisfy(row -> assertThat(row.get("online")).contains("online"));
+        assertThat(text("#count-online")).contains("3");
+        ((JavascriptExecutor) browser).executeScript("window.notReloaded = true;");
+
+        // a release goes out; the page follows without a reload
+        String v1 = fleet.rollout("1.0.0", "1,100%", "pause", false);
+        wait.until(d -> rows().stream().allMatch(r -> r.get("running").equals("1.0.0")));
+        for (int i = 0; i < devices.size(); i++) {
+            devices.get(i).publishHealth(12.0 + 20 * i, 48.0 + 3 * i);
+        }
+        wait.until(d -> rows().stream().allMatch(r -> r.get("health").contains("CPU")));
+        assertThat(((JavascriptExecutor) browser).executeScript("return window.notReloaded === true")).isEqualTo(true);
+        assertThat(rows().get(0).get("state")).isEqualTo("ACTIVE");
+        wait.until(d -> text("#rollouts-table tr[data-rollout='" + v1 + "']").contains("SUCCEEDED"));
+        screenshot("dashboard-fleet.png"); // docs/dashboard.png is a copy of it
+
+        // filter and search
+        browser.findElement(By.id("search")).sendKeys("dash-b");
+        wait.until(d -> rows().size() == 1);
+        assertThat(rows().get(0).get("id")).isEqualTo("dash-b");
+        browser.findElement(By.id("search")).clear();
+        browser.findElement(By.id("search")).sendKeys(" ");
+        new Select(browser.findElement(By.id("label-filter"))).selectByValue("label:site=yard");
+        wait.until(d -> rows().size() == 2);
+        assertThat(rows()).extracting(r -> r.get("id")).containsExactly("dash-b", "dash-c");
+
+        // the next release waits for approval after the canary; the operator opens it from the fleet page
+        String v2 = fleet.rollout("2.0.0", "1,100%", "pause", true, "1");
+        wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("#rollouts-table tr[data-rollout='" + v2 + "'] a"))).click();
+        wait.until(d -> text("#rollout-reason").contains("waiting for approval"));
+        wait.until(d -> text("#waves-table tr[data-wave='1'] .c-active").equals("1"));
+        assertThat(text("#waves-table tr[data-wave='2'] .c-active")).isEqualTo("0");
+        assertThat(text("#waves-table tr[data-wave='2'] .c-staged")).isEqualTo("2");
+        wait.until(d -> text("#timeline").contains("wave completed (wave 1)"));
+        assertThat(text("#timeline")).contains("wave started (wave 1)");
+
+        // pause asks first; cancelling changes nothing
+        browser.findElement(By.id("btn-pause")).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("confirm")));
+        assertThat(text("#confirm-text")).contains("Pause rollout " + v2);
+        browser.findElement(By.id("confirm-cancel")).click();
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("confirm")));
+        assertThat(fleet.state(v2)).isEqualTo("RUNNING");
+
+        browser.findElement(By.id("btn-pause")).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("confirm")));
+        browser.findElement(By.id("confirm-ok")).click();
+        wait.until(d -> text("#rollout-state").equals("PAUSED"));
+        assertThat(fleet.state(v2)).isEqualTo("PAUSED");
+        assertThat(fleet.getJson("/api/v1/rollouts/" + v2).path("reason").asText()).isEqualTo("paused by dashboard");
+        assertThat(browser.findElement(By.id("btn-pause")).isEnabled()).isFalse();
+        assertThat(browser.findElement(By.id("btn-approve")).isEnabled()).isFalse();
+        wait.until(d -> text("#timeline").contains("dashboard: pause"));
+
+        // resume, then approve the second wave: one device fails health (tolerated), the rollout finishes on the page
+        confirmed("btn-resume");
+        wait.until(d -> browser.findElement(By.id("btn-approve")).isEnabled());
+        confirmed("btn-approve");
+        wait.until(d -> text("#rollout-state").equals("SUCCEEDED"));
+        assertThat(text("#waves-table tr[data-wave='2'] .c-active")).isEqualTo("1");
+        assertThat(text("#waves-table tr[data-wave='2'] .c-failed")).isEqualTo("1");
+        assertThat(text("#rollout-reason")).contains("1 device(s) failed within maxFailures");
+        assertThat(text("#rollout-devices tr[data-device='dash-c']")).contains("FAILED").contains("the health check failed");
+        assertThat(fleet.state(v2)).isEqualTo("SUCCEEDED");
+        screenshot("dashboard-rollout.png");
+
+        // the failed device's own page: what it said, in plain words, and its history from the audit trail
+        waiting().until(ExpectedConditions.elementToBeClickable(By.cssSelector("#rollout-devices tr[data-device='dash-c'] a"))).click();
+        wait.until(d -> text("#device-title").equals("Device dash-c"));
+        wait.until(d -> text("#device-audit").contains("device.status"));
+        assertThat(text("#device-status")).contains("web 2.0.0 ROLLED_BACK because the health check failed");
+        assertThat(text("#device-audit")).contains("web:2.0.0 ROLLED_BACK (the health check failed)").contains("device.enroll");
+        assertThat(text("#device-apps tr[data-app='web']")).contains("1.0.0").contains("ROLLED_BACK");
+        screenshot("dashboard-device.png");
+
+        // back on the fleet page, filtering by state finds the device that rolled back, still on 1.0.0
+        browser.findElement(By.linkText("← Fleet")).click();
+        wait.until(d -> rows().size() == 3);
+        new Select(browser.findElement(By.id("state-filter"))).selectByValue("ROLLED_BACK");
+        wait.until(d -> rows().size() == 1);
+        assertThat(rows().get(0)).containsEntry("id", "dash-c").containsEntry("running", "1.0.0");
+    }
+
+    private void confirmed(String button) {
+        WebDriverWait wait = waiting();
+        wait.until(ExpectedConditions.elementToBeClickable(By.id(button))).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("confirm")));
+        browser.findElement(By.id("confirm-ok")).click();
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("confirm")));
+    }
+
+    private void screenshot(String name) throws java.io.IOException {
+        Path shot = ((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath();
+        Files.copy(shot, Path.of("target", name), StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private WebDriverWait waiting() {
+        WebDriverWait wait = new WebDriverWait(browser, WAIT);
+        wait.ignoring(StaleElementReferenceException.class); // live updates re-render what a wait looks at
+        return wait;
+    }
+
+    /** The fleet table as a person reads it, taken in one go (the page re-renders on live events). */
+    @SuppressWarnings("unchecked")
+    private List<Map<String, String>> rows() {
+        return (List<Map<String, String>>) ((JavascriptExecutor) browser).executeScript("""
+                const text = (row, css) => (row.querySelector(css) || {}).innerText || '';
+                return [...document.querySelectorAll('#fleet-table tbody tr[data-device]')].map(r => ({
+                  id: r.dataset.device, online: text(r, '.online'), running: text(r, '.app[data-app=web] .running'),
+                  state: text(r, '.app[data-app=web] .state').trim(), health: text(r, '.health')}));""");
+    }
+
+    private String text(String css) {
+        Object text = ((JavascriptExecutor) browser).executeScript(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css);
+        return String.valueOf(text).trim();
+    }
+
+    private static void requireChromium() {
+        if (Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER)) {
+            return;
+        }
+        if ("true".equals(System.getenv("CI"))) {
+            throw new AssertionError("the dashboard test needs Chromium on CI: apt-get install -y chromium chromium-driver");
+        }
+        Assumptions.abort("chromium or chromedriver is not installed");
+    }
+
+    private static WebDriver chromium() {
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,900");
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
+        return new ChromeDriver(service, options);
+    }
+}

@@ -1,0 +1,156 @@
+package dev.turnout.orchestrator.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.crypto.PublicKey;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A running orchestrator on its embedded broker plus simulated devices, driven over its real HTTP
+ * API; closes everything it started.
+ */
+final class TestFleet implements AutoCloseable {
+
+    final TurnoutServer server;
+    final HttpClient http = HttpClient.newHttpClient();
+    final ObjectMapper json = new ObjectMapper();
+    private final PublicKey key;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    private TestFleet(TurnoutServer server) throws Exception {
+        this.server = server;
+        this.key = PublicKey.fromBase64(getJson("/api/v1/server").path("publicKey").asText());
+    }
+
+    static TestFleet start(Path dataDir) throws Exception {
+        TurnoutServer server = TurnoutServer.start(new ServerOptions(dataDir, 0, 0, "127.0.0.1", null, "127.0.0.1",
+                Topics.DEFAULT_PREFIX));
+        try {
+            return new TestFleet(server);
+        } catch (Exception | Error e) {
+            server.close();
+            throw e;
+        }
+    }
+
+    String url() {
+        return server.url();
+    }
+
+    /** Enrolls a device with labels and connects a simulated device for it. */
+    SimulatedDevice device(String id, Map<String, String> labels, Set<String> failingVersions) throws Exception {
+        HttpResponse<String> enrolled = post("/api/v1/devices", json.writeValueAsString(Map.of("id", id, "labels", labels)));
+        assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
+        SimulatedDevice d = new SimulatedDevice(id, server.brokerUrl(), Topics.defaults(), key, failingVersions);
+        toClose.add(d);
+        return d;
+    }
+
+    void createReleases(String... versions) throws Exception {
+        for (String version : versions) {
+            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(url() + "/api/v1/artifacts"))
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(dockerSave("demo/web:" + version))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
+            String digest = json.readTree(uploaded.body()).path("digest").asText();
+            HttpResponse<String> created = post("/api/v1/releases", """
+                    {"app":"web","version":"%s","images":[{"platform":"linux/arm64","digest":"%s"}],
+                     "spec":{"container":{"command":["/bin/httpd"],"restart":"unless-stopped"}}}""".formatted(version, digest));
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        }
+    }
+
+    /** Creates a rollout of web:{@code version} and returns its id. */
+    String rollout(String version, String waves, String onFailure, boolean approveEachWave) throws Exception {
+        return rollout(version, waves, onFailure, approveEachWave, "0");
+    }
+
+    /** Creates a rollout of web:{@code version} tolerating {@code maxFailures} and returns its id. */
+    String rollout(String version, String waves, String onFailure, boolean approveEachWave, String maxFailures) throws Exception {
+        HttpResponse<String> created = post("/api/v1/rollouts", """
+                {"app":"web","version":"%s","target":"all","waves":"%s","onFailure":"%s","deviceTimeout":"30s",
+                 "approveEachWave":%s,"maxFailures":"%s"}"""
+                .formatted(version, waves, onFailure, approveEachWave, maxFailures));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        return json.readTree(created.body()).path("id").asText();
+    }
+
+    String state(String rolloutId) throws Exception {
+        return getJson("/api/v1/rollouts/" + rolloutId).path("state").asText();
+    }
+
+    long countOnline() throws Exception {
+        long online = 0;
+        for (JsonNode d : getJson("/api/v1/devices").path("devices")) {
+            online += d.path("online").asBoolean() ? 1 : 0;
+        }
+        return online;
+    }
+
+    String get(String path) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(path + ": " + response.body()).isEqualTo(200);
+        return response.body();
+    }
+
+    JsonNode getJson(String path) throws Exception {
+        return json.readTree(get(path));
+    }
+
+    HttpResponse<String> post(String path, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url() + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Override
+    public void close() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+        server.close();
+    }
+
+    static byte[] dockerSave(String tag) throws Exception {
+        byte[] config = ("{\"os\":\"linux\",\"tag\":\"" + tag + "\"}").getBytes(StandardCharsets.UTF_8);
+        String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(config));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            entry(tar, "blobs/sha256/" + hex, config);
+            entry(tar, "manifest.json", ("[{\"Config\":\"blobs/sha256/" + hex + "\",\"RepoTags\":[\"" + tag + "\"],\"Layers\":[]}]")
+                    .getBytes(StandardCharsets.UTF_8));
+        }
+        return out.toByteArray();
+    }
+
+    private static void entry(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setSize(data.length);
+        tar.putArchiveEntry(e);
+        tar.write(data);
+        tar.closeArchiveEntry();
+    }
+}
