@@ -32,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The running edge daemon: one MQTT session, one worker thread that verifies desired states and
@@ -68,7 +69,8 @@ public final class EdgeDaemon implements AutoCloseable {
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM);
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
-                store, System::currentTimeMillis, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+                store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
+                app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely);
@@ -185,6 +187,17 @@ public final class EdgeDaemon implements AutoCloseable {
         } catch (UpdateFailure | RuntimeException e) {
             log.warn("health report failed: {}", e.getMessage());
         }
+    }
+
+    /** Marker file systemd-timesyncd keeps while the clock is synchronised. */
+    private static final Path TIMESYNC_MARKER = Path.of("/run/systemd/timesync/synchronized");
+
+    private static BooleanSupplier wallClockSynced(EdgeConfig.ClockTrust trust) {
+        return switch (trust) {
+            case ALWAYS -> () -> true;
+            case NEVER -> () -> false;
+            case AUTO -> () -> Files.exists(TIMESYNC_MARKER);
+        };
     }
 
     private static String detectPlatform(DockerContainerRuntime runtime) {
