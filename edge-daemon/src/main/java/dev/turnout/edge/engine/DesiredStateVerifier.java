@@ -99,6 +99,13 @@ public final class DesiredStateVerifier {
                     + mark.lastSequence(), state);
         }
         if (state.getSequence() == mark.lastSequence() && mark.lastSequence() > 0) {
+            // the engine still converges apps that a crash kept from seeing this sequence: same per-app rules
+            for (AppDesired app : state.getAppsList()) {
+                Refused refused = checkApp(app, state);
+                if (refused != null) {
+                    return refused;
+                }
+            }
             return new Repeated(state);
         }
         if (state.getSequence() == 0) {

@@ -129,7 +129,12 @@ public final class UpdateEngine {
             move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "already running");
             return;
         }
-        ImageArtifact artifact = artifactFor(target);
+        Optional<ImageArtifact> forPlatform = artifactIfAny(target);
+        if (forPlatform.isEmpty()) { // the verifier refuses these; never let a gap there throw out of the handler
+            move(record, UpdateState.FAILED, Reason.NO_IMAGE_FOR_PLATFORM, "release has no image for " + platform);
+            return;
+        }
+        ImageArtifact artifact = forPlatform.get();
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
         Path archive;
         try {
