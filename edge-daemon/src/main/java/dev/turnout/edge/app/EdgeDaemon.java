@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -44,6 +45,8 @@ public final class EdgeDaemon implements AutoCloseable {
     public static final String AGENT_VERSION = "0.1.0";
 
     private static final Logger log = LoggerFactory.getLogger(EdgeDaemon.class);
+    /** How often time alone may move an update (update window). */
+    private static final Duration TICK = Duration.ofSeconds(30);
 
     private final EdgeConfig config;
     private final String platform;
@@ -74,7 +77,8 @@ public final class EdgeDaemon implements AutoCloseable {
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely);
-        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis);
+        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis,
+                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), Clock.systemDefaultZone()));
     }
 
     /**
@@ -95,6 +99,7 @@ public final class EdgeDaemon implements AutoCloseable {
             daemon.link.connect(Duration.ofSeconds(60));
             long seconds = Math.max(1, config.healthReportInterval().toSeconds());
             daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
+            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, TICK.toSeconds(), TICK.toSeconds(), TimeUnit.SECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
             return daemon;
         } catch (Exception e) {
@@ -130,6 +135,21 @@ public final class EdgeDaemon implements AutoCloseable {
             engine.recover();
         } catch (RuntimeException e) {
             log.error("recovery failed", e);
+        }
+    }
+
+    /** Time-driven steps (the update window opening) run on the worker like everything else the engine does. */
+    private void enqueueTick() {
+        try {
+            worker.execute(() -> {
+                try {
+                    engine.tick();
+                } catch (RuntimeException e) {
+                    log.error("engine tick failed", e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("closing: tick dropped");
         }
     }
 

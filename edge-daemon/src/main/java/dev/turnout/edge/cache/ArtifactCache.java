@@ -44,12 +44,23 @@ public final class ArtifactCache implements ArtifactSource {
     private final HttpClient http;
     private final long reserveBytes;
     private final Duration retryDelay;
+    private final FreeSpace freeSpace;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
     }
 
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay) {
+        this(dir, orchestratorUrl, reserveBytes, retryDelay, FreeSpace.FILE_STORE);
+    }
+
+    /**
+     * @param reserveBytes free space that must remain after an archive is written (the device keeps breathing)
+     * @param retryDelay first back-off between download attempts (grows linearly)
+     * @param freeSpace where usable disk space is read from
+     */
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace) {
+        this.freeSpace = freeSpace;
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
@@ -139,11 +150,7 @@ public final class ArtifactCache implements ArtifactSource {
             Files.delete(part);
             have = 0;
         }
-        long free = Files.getFileStore(dir).getUsableSpace();
-        if (free - reserveBytes < artifact.getSize() - have) {
-            Files.deleteIfExists(part);
-            throw new UpdateFailure(Reason.DISK_FULL, "need " + (artifact.getSize() - have) + " bytes, " + free + " free");
-        }
+        requireSpace(artifact.getSize() - have, part);
         if (have == artifact.getSize()) {
             return;
         }
@@ -193,6 +200,16 @@ public final class ArtifactCache implements ArtifactSource {
         if (written < artifact.getSize()) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
                     + artifact.getSize() + " bytes", true, null);
+        }
+    }
+
+    /** Checked before a single byte is written; a partial download is removed so the disk gets its space back. */
+    private void requireSpace(long bytes, Path part) throws UpdateFailure, IOException {
+        long free = freeSpace.usableBytes(dir);
+        if (free < bytes + reserveBytes) {
+            Files.deleteIfExists(part);
+            throw new UpdateFailure(Reason.DISK_FULL, "need " + bytes + " bytes plus " + reserveBytes + " in reserve, "
+                    + free + " usable");
         }
     }
 

@@ -4,6 +4,7 @@ import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.port.HealthVerifier;
@@ -21,8 +22,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.LocalTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,6 +49,8 @@ public final class UpdateEngine {
     public static final String LABEL_SEQUENCE = "dev.turnout.sequence";
 
     private static final Logger log = LoggerFactory.getLogger(UpdateEngine.class);
+    /** States in which a failure counts against the target version: the switch had begun. */
+    private static final Set<UpdateState> APPLIED = EnumSet.of(UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ROLLING_BACK);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int TRANSIENT_ATTEMPTS = 3;
     private static final Duration TRANSIENT_BACKOFF = Duration.ofSeconds(1);
@@ -58,9 +64,40 @@ public final class UpdateEngine {
     private final HealthVerifier health;
     private final StatusReporter reporter;
     private final LongSupplier wallClockMs;
+    private final Policy policy;
+
+    /**
+     * How the engine paces updates.
+     *
+     * @param maxRollbackAttempts failed attempts at one version (after APPLYING began) before the device gives up on it
+     * @param updateWindow when ACTIVATE may switch, device local time (null: any time)
+     * @param localClock the device's local time for the window
+     */
+    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
+
+        /** Three attempts, any time, the system clock. */
+        public static final Policy DEFAULT = new Policy(3, null, Clock.systemDefaultZone());
+
+        public Policy {
+            if (maxRollbackAttempts < 1) {
+                throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
+            }
+        }
+
+        boolean insideWindow() {
+            return updateWindow == null || updateWindow.contains(LocalTime.now(localClock));
+        }
+    }
 
     public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
                         ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs) {
+        this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, Policy.DEFAULT);
+    }
+
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
+                        Policy policy) {
+        this.policy = policy;
         this.deviceId = deviceId;
         this.platform = platform;
         this.verifier = verifier;
@@ -129,6 +166,11 @@ public final class UpdateEngine {
             move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "already running");
             return;
         }
+        if (record.failedAttempts() >= policy.maxRollbackAttempts()) {
+            move(record, UpdateState.FAILED, Reason.TOO_MANY_ATTEMPTS, target.getVersion() + " failed " + record.failedAttempts()
+                    + " times; not trying it again" + (record.running() == null ? "" : ", " + record.runningVersion() + " keeps running"));
+            return;
+        }
         Optional<ImageArtifact> forPlatform = artifactIfAny(target);
         if (forPlatform.isEmpty()) { // the verifier refuses these; never let a gap there throw out of the handler
             move(record, UpdateState.FAILED, Reason.NO_IMAGE_FOR_PLATFORM, "release has no image for " + platform);
@@ -150,7 +192,42 @@ public final class UpdateEngine {
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
+        if (!policy.insideWindow()) {
+            move(record, UpdateState.WAITING_FOR_WINDOW, Reason.REASON_UNSPECIFIED, "switches inside the update window "
+                    + policy.updateWindow());
+            return;
+        }
         activate(record, artifact, archive);
+    }
+
+    /**
+     * Moves on time alone: an ACTIVATE waiting for the update window switches once the window is open. The
+     * daemon calls it periodically on the worker thread; tests call it with a controlled clock.
+     */
+    public void tick() {
+        if (!policy.insideWindow()) {
+            return;
+        }
+        for (AppRecord record : store.loadApps()) {
+            if (record.state() != UpdateState.WAITING_FOR_WINDOW || record.target() == null) {
+                continue;
+            }
+            Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
+            if (artifact.isEmpty()) {
+                continue;
+            }
+            Path archive;
+            try {
+                archive = artifacts.fetch(artifact.get()); // cached and verified when it was staged; re-checked here
+            } catch (UpdateFailure e) {
+                if (!stoppedByClose(e)) {
+                    move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+                }
+                continue;
+            }
+            log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
+            activate(record, artifact.get(), archive);
+        }
     }
 
     private void activate(AppRecord staged, ImageArtifact artifact, Path archive) {
@@ -321,6 +398,11 @@ public final class UpdateEngine {
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message);
+        if ((to == UpdateState.ROLLED_BACK || to == UpdateState.FAILED) && APPLIED.contains(record.state())) {
+            next = next.withFailedAttempts(record.failedAttempts() + 1); // loop guard: this version failed once more
+        } else if (to == UpdateState.ACTIVE) {
+            next = next.withFailedAttempts(0);
+        }
         store.saveApp(next);
         StatusEvent event = event(next);
         log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
