@@ -220,6 +220,16 @@ public final class EdgeDaemon implements AutoCloseable {
         };
     }
 
+    /** The configured platform, else the Docker engine's, else the JVM's architecture. */
+    static String platformOf(EdgeConfig config) {
+        if (config.platform() != null) {
+            return config.platform();
+        }
+        try (DockerContainerRuntime runtime = new DockerContainerRuntime(config.dockerHost())) {
+            return detectPlatform(runtime);
+        }
+    }
+
     private static String detectPlatform(DockerContainerRuntime runtime) {
         try {
             return runtime.platform();
