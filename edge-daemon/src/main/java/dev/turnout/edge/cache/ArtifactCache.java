@@ -150,6 +150,9 @@ public final class ArtifactCache implements ArtifactSource {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "sha256-*")) {
             for (Path file : files) {
                 String name = file.getFileName().toString();
+                if (name.endsWith(".importing")) {
+                    continue; // a `cache import` running next to the daemon
+                }
                 String base = name.substring(0, name.indexOf('.') < 0 ? name.length() : name.indexOf('.'));
                 if (!keep.contains(base)) {
                     Files.deleteIfExists(file);
