@@ -1,6 +1,8 @@
 package dev.turnout.edge.engine;
 
 import com.google.protobuf.ByteString;
+import com.sun.net.httpserver.HttpServer;
+import dev.turnout.edge.cache.ArtifactCache;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
@@ -14,15 +16,18 @@ import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -137,6 +142,47 @@ class TrustRulesTest {
         clockSynced.set(true);
         engine.onDesiredState(seal(activate(11, "3.0.0")));
         assertThat(runtime.runningVersions()).containsExactly("3.0.0");
+    }
+
+    @Test
+    void anArchiveLongerThanSignedIsCutOffAndNothingElseChanges() throws Exception {
+        byte[] signed = new byte[5000];
+        new java.util.Random(3).nextBytes(signed);
+        byte[] served = java.util.Arrays.copyOf(signed, signed.length + 4096); // a server (or a man in the middle) sends more
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/a", exchange -> {
+            exchange.sendResponseHeaders(200, served.length);
+            try (var out = exchange.getResponseBody()) {
+                out.write(served);
+            }
+        });
+        server.start();
+        try {
+            Path cacheDir = dir.resolve("cache");
+            FileStateStore store = new FileStateStore(dir.resolve("state"));
+            DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(KEY.publicKey())), store,
+                    wallClock::get, clockSynced::get, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+            UpdateEngine real = new UpdateEngine(DEVICE, PLATFORM, verifier, store,
+                    new ArtifactCache(cacheDir, "http://127.0.0.1:" + server.getAddress().getPort(), 0, Duration.ZERO), runtime,
+                    (id, check) -> { }, events::add, wallClock::get);
+            DesiredState state = activate(11, "3.0.0");
+            ImageArtifact image = state.getApps(0).getRelease().getImages(0).toBuilder()
+                    .setArchiveDigest(dev.turnout.edge.cache.TestBundles.digest(signed)).setSize(signed.length).setUrl("/a").build();
+            state = state.toBuilder().setApps(0, state.getApps(0).toBuilder().setRelease(state.getApps(0).getRelease().toBuilder()
+                    .setImages(0, image))).build();
+            List<String> engineCallsBefore = List.copyOf(runtime.calls);
+
+            real.onDesiredState(seal(state));
+
+            assertThat(events).extracting(StatusEvent::getState).containsExactly(UpdateState.DOWNLOADING, UpdateState.FAILED);
+            assertThat(events.get(1).getReason()).isEqualTo(Reason.SIZE_MISMATCH);
+            assertThat(events.get(1).getRunningVersion()).isEqualTo("2.0.0");
+            assertThat(cacheDir).isEmptyDirectory();
+            assertThat(runtime.calls).isEqualTo(engineCallsBefore);
+            assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        } finally {
+            server.stop(0);
+        }
     }
 
     private static byte[] seal(DesiredState state) {
