@@ -99,7 +99,8 @@ public final class EdgeDaemon implements AutoCloseable {
             daemon.link.connect(Duration.ofSeconds(60));
             long seconds = Math.max(1, config.healthReportInterval().toSeconds());
             daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
-            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, TICK.toSeconds(), TICK.toSeconds(), TimeUnit.SECONDS);
+            // first tick right after recovery: a device that comes back inside its update window switches at once
+            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, TICK.toSeconds(), TimeUnit.SECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
             return daemon;
         } catch (Exception e) {

@@ -244,6 +244,39 @@ class EdgeDaemonIT {
         assertThat(runningVersions()).containsExactly("1.0.0");
     }
 
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void activateOutsideTheUpdateWindowWaitsAndAStartInsideTheWindowSwitches() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        EdgeConfig anyTime = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())));
+        java.time.LocalTime now = java.time.LocalTime.now();
+        EdgeConfig closedNow = anyTime.withUpdateWindow(new dev.turnout.edge.domain.UpdateWindow(now.plusHours(2).withSecond(0).withNano(0),
+                now.plusHours(3).withSecond(0).withNano(0)));
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+
+        EdgeDaemon daemon = EdgeDaemon.start(closedNow, work.resolve("edge"));
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        StatusEvent waiting = awaitState(orchestrator, 1, "1.0.0", UpdateState.WAITING_FOR_WINDOW);
+        assertThat(waiting.getMessage()).contains(closedNow.updateWindow().toString());
+        assertThat(allVersions()).isEmpty();
+        daemon.close();
+
+        // the operator drops the window (or the device powers up inside it): the switch happens at start-up
+        EdgeDaemon restarted = EdgeDaemon.start(anyTime, work.resolve("edge"));
+        toClose.add(restarted::close);
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+    }
+
     private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {
         await().atMost(Duration.ofSeconds(60)).until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence
                 && e.getVersion().equals(version) && (e.getState() == state || e.getState() == UpdateState.FAILED
