@@ -42,11 +42,12 @@ import java.util.regex.Pattern;
  * @param maxRollbackAttempts failed attempts (rolled back or failed after APPLYING) at one version before the
  *                            device stops trying it and reports TOO_MANY_ATTEMPTS (default 3)
  * @param clockTrust when the wall clock counts as right for expiry (default {@link ClockTrust#AUTO})
+ * @param crashLoopRestarts restarts of a new container tolerated during its soak; one more is a crash loop (default 0)
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
-                         int maxRollbackAttempts, ClockTrust clockTrust) {
+                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts) {
 
     /** Default {@link #maxRollbackAttempts()}. */
     public static final int DEFAULT_MAX_ROLLBACK_ATTEMPTS = 3;
@@ -66,7 +67,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                       List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                       String mqttUsername, String mqttPassword, Duration healthReportInterval) {
         this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
-                mqttPassword, healthReportInterval, null, 0, null);
+                mqttPassword, healthReportInterval, null, 0, null, 0);
     }
 
     /** Default Docker engine address. */
@@ -108,6 +109,9 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
             throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
         }
         clockTrust = clockTrust == null ? ClockTrust.AUTO : clockTrust;
+        if (crashLoopRestarts < 0) {
+            throw new IllegalArgumentException("crashLoopRestarts must not be negative");
+        }
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
     }
@@ -120,7 +124,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     /** This configuration with another update window (null: any time). */
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust);
+                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -150,7 +154,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.dataDir == null || raw.dataDir.isBlank() ? null : Path.of(raw.dataDir), raw.dockerHost, raw.platform,
                     raw.mqttUsername, raw.mqttPassword, raw.healthReportInterval == null ? null : parseDuration(raw.healthReportInterval),
                     raw.updateWindow == null || raw.updateWindow.isBlank() ? null : UpdateWindow.parse(raw.updateWindow),
-                    raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust));
+                    raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
+                    raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts);
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -216,7 +221,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", topicPrefix=" + topicPrefix + ", keys=" + trustedKeys.size() + ", dataDir=" + dataDir + ", dockerHost=" + dockerHost
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
-                + ", clockTrust=" + clockTrust + "]";
+                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + "]";
     }
 
     /** The YAML form, field for field. */
@@ -236,6 +241,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("update-window") public String updateWindow;
         @JsonProperty @JsonAlias("max-rollback-attempts") public Integer maxRollbackAttempts;
         @JsonProperty @JsonAlias("clock-trust") public String clockTrust;
+        @JsonProperty @JsonAlias("crash-loop-restarts") public Integer crashLoopRestarts;
     }
 
     static final class RawKey {

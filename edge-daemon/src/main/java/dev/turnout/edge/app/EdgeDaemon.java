@@ -70,7 +70,7 @@ public final class EdgeDaemon implements AutoCloseable {
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
-        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM);
+        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
                 app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));

@@ -50,10 +50,13 @@ class EdgeConfigTest {
                 update-window: "02:00-04:00"
                 max-rollback-attempts: 5
                 clockTrust: never
+                crashLoopRestarts: 2
                 """));
         assertThat(set.updateWindow()).hasToString("02:00-04:00");
         assertThat(set.maxRollbackAttempts()).isEqualTo(5);
         assertThat(set.clockTrust()).isEqualTo(EdgeConfig.ClockTrust.NEVER);
+        assertThat(set.crashLoopRestarts()).isEqualTo(2);
+        assertThat(defaults.crashLoopRestarts()).isZero();
 
         assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "updateWindow: 2am-4am\n")))
                 .hasMessageContaining("HH:MM-HH:MM");
