@@ -80,6 +80,9 @@ class HealthChecksIT {
 
     @AfterAll
     static void cleanUp() {
+        if (runtime == null) {
+            return; // skipped or failed before anything was created
+        }
         String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + RUN);
         for (String id : ids.split("\\s+")) {
             if (!id.isBlank()) {
@@ -88,9 +91,7 @@ class HealthChecksIT {
         }
         Requirements.run("docker", "rmi", "-f", PLAIN);
         Requirements.run("docker", "rmi", "-f", WITH_HEALTHCHECK);
-        if (runtime != null) {
-            runtime.close();
-        }
+        runtime.close();
     }
 
     static Stream<Row> rows() {

@@ -105,7 +105,12 @@ class KillNineIT {
                 // best effort
             }
         }
-        String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+        String ids = "";
+        try {
+            ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+        } catch (IllegalStateException engineGone) {
+            // nothing to clean
+        }
         for (String id : ids.split("\\s+")) {
             if (!id.isBlank()) {
                 Requirements.run("docker", "rm", "-f", id);
