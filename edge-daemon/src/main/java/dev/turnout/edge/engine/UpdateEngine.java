@@ -201,10 +201,14 @@ public final class UpdateEngine {
     }
 
     /**
-     * Moves on time alone: an ACTIVATE waiting for the update window switches once the window is open. The
-     * daemon calls it periodically on the worker thread; tests call it with a controlled clock.
+     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), and switches an ACTIVATE
+     * waiting for the update window once the window is open. The daemon calls it periodically on the worker
+     * thread; tests call it with a controlled clock.
      */
     public void tick() {
+        for (AppRecord record : store.loadApps()) {
+            repairDrift(record);
+        }
         if (!policy.insideWindow()) {
             return;
         }
@@ -358,6 +362,40 @@ public final class UpdateEngine {
         }
         return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", artifact.getImageId(),
                 release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
+    }
+
+    /**
+     * The container of a resting app was stopped or removed by hand (not by Docker's restart policy): start it
+     * again, or recreate it from the running release, and report DRIFT. The app's state does not change.
+     */
+    private void repairDrift(AppRecord record) {
+        if (!Transitions.isResting(record.state()) || record.running() == null || record.containerId().isEmpty()
+                || record.reason() == Reason.ROLLBACK_FAILED) { // that one needs a person (or a new release), not a restart loop
+            return;
+        }
+        try {
+            ContainerStatus status = runtime.status(record.containerId());
+            if (status.running() || status.restarting()) {
+                return;
+            }
+            String what;
+            AppRecord repaired = record;
+            if (status.equals(ContainerStatus.MISSING)) {
+                String container = recreate(record);
+                repaired = record.withContainers(record.running(), container, record.previous(), record.previousContainerId(),
+                        record.newContainerId());
+                store.saveApp(repaired); // saved before it starts: a crash now leaves no unknown container
+                what = "container of " + record.runningVersion() + " was removed; recreated it";
+            } else {
+                what = "container of " + record.runningVersion() + " was " + status.state() + "; started it again";
+            }
+            runtime.start(repaired.containerId());
+            log.warn("{}: {}", record.app(), what);
+            // the app's current status (as after a reconnect), with the reason: the orchestrator's view stays consistent
+            reporter.report(event(repaired).toBuilder().setReason(Reason.DRIFT).setMessage(what).build());
+        } catch (UpdateFailure e) {
+            log.warn("cannot repair drift of {}: {}", record.app(), e.getMessage());
+        }
     }
 
     /** Containers of this device that no record knows (a crash between create and save) are removed. */

@@ -226,4 +226,35 @@ class UpdateEngineTest {
         send(DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(2).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 60_000).build());
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
     }
+
+    @Test
+    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() {
+        send(activate(1, "1.0.0"));
+        String container = store.loadApp("web").orElseThrow().containerId();
+        events.clear();
+        engine.tick();
+        assertThat(events).as("no drift, no report").isEmpty();
+
+        runtime.stop(container, null); // docker stop by hand
+        engine.tick();
+        assertThat(events).extracting(StatusEvent::getReason).containsExactly(Reason.DRIFT);
+        assertThat(events.get(0).getState()).isEqualTo(ACTIVE);
+        assertThat(events.get(0).getMessage()).contains("started it again");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+
+        runtime.remove(container); // docker rm -f by hand
+        engine.tick();
+        assertThat(events).hasSize(2);
+        assertThat(events.get(1).getReason()).isEqualTo(Reason.DRIFT);
+        assertThat(events.get(1).getVersion()).isEqualTo("1.0.0");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        AppRecord record = store.loadApp("web").orElseThrow();
+        assertThat(record.containerId()).isNotEqualTo(container).isIn(runtime.containers.keySet());
+        assertThat(record.state()).isEqualTo(ACTIVE);
+
+        // and an update afterwards replaces the recreated container
+        send(activate(2, "2.0.0"));
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(runtime.containers).hasSize(1);
+    }
 }
