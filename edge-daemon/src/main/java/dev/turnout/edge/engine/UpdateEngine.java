@@ -72,8 +72,9 @@ public final class UpdateEngine {
      * @param maxRollbackAttempts failed attempts at one version (after APPLYING began) before the device gives up on it
      * @param updateWindow when ACTIVATE may switch, device local time (null: any time)
      * @param localClock the device's local time for the window
+     * @param engineRetryBackoff first pause before retrying an engine call that failed for a passing reason (grows linearly)
      */
-    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
+    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
 
         /** Three attempts, any time, the system clock. */
         public static final Policy DEFAULT = new Policy(3, null, Clock.systemDefaultZone());
@@ -82,6 +83,10 @@ public final class UpdateEngine {
             if (maxRollbackAttempts < 1) {
                 throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
             }
+        }
+
+        public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
+            this(maxRollbackAttempts, updateWindow, localClock, TRANSIENT_BACKOFF);
         }
 
         boolean insideWindow() {
@@ -310,7 +315,7 @@ public final class UpdateEngine {
                 }
                 log.warn("engine call failed (attempt {}), retrying: {}", attempt, e.getMessage());
                 try {
-                    Thread.sleep(TRANSIENT_BACKOFF.multipliedBy(attempt).toMillis()); // give the engine time to come back
+                    Thread.sleep(policy.engineRetryBackoff().multipliedBy(attempt).toMillis()); // give the engine time to come back
                 } catch (InterruptedException interrupted) {
                     Thread.currentThread().interrupt();
                     throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while retrying");

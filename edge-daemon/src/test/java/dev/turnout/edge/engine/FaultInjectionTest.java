@@ -63,7 +63,8 @@ class FaultInjectionTest {
     private List<Fault> faults = List.of();
     private boolean armed;
 
-    enum Kind { CRASH_BEFORE, CRASH_AFTER, ERROR }
+    /** TIMEOUT: the call hung until the client's response timeout, which the runtime reports as a transient failure. */
+    enum Kind { CRASH_BEFORE, CRASH_AFTER, ERROR, TIMEOUT }
 
     /** A fault at a step after the update started: {@code "start"} is its first call, {@code "start#2"} the second. */
     record Fault(String step, Kind kind) {
@@ -127,6 +128,11 @@ class FaultInjectionTest {
                         Reason.CONTAINER_START_FAILED, "1.0.0"),
                 new Row("health check fails", List.of(error("verify")), concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)),
                         Reason.ENGINE_ERROR, "1.0.0"),
+                // hangs: every engine call is bounded by the client's response timeout; a timed-out load or create is retried
+                new Row("docker load hangs once, then works", List.of(new Fault("loadImage", Kind.TIMEOUT)),
+                        List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0"),
+                new Row("docker load hangs every time", List.of(new Fault("loadImage", Kind.TIMEOUT), new Fault("loadImage#2", Kind.TIMEOUT),
+                        new Fault("loadImage#3", Kind.TIMEOUT)), concat(tillApplying, List.of(FAILED)), Reason.ENGINE_ERROR, "1.0.0"),
                 new Row("error removing the old container after ACTIVE", List.of(error("remove")),
                         List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0")
         );
@@ -146,7 +152,7 @@ class FaultInjectionTest {
         events.clear();
         faults = row.faults();
         armed = true;
-        boolean crashes = row.faults().stream().anyMatch(f -> f.kind() != Kind.ERROR);
+        boolean crashes = row.faults().stream().anyMatch(f -> f.kind() == Kind.CRASH_BEFORE || f.kind() == Kind.CRASH_AFTER);
 
         if (crashes) {
             assertThatThrownBy(() -> newEngine().onDesiredState(key.seal(activate(2, "2.0.0")).toByteArray()))
@@ -195,7 +201,8 @@ class FaultInjectionTest {
         HealthVerifier health = (containerId, check) -> inject("verify", null);
         DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
                 () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
-        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, new Injecting(), health, events::add, () -> NOW);
+        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, new Injecting(), health, events::add, () -> NOW,
+                new UpdateEngine.Policy(3, null, java.time.Clock.systemUTC(), Duration.ofMillis(1)));
     }
 
     /** Counts the call; runs {@code action} (may be null) unless a fault says otherwise. */
@@ -212,6 +219,7 @@ class FaultInjectionTest {
         switch (fault.get().kind()) {
             case CRASH_BEFORE -> throw new SimulatedCrash(step);
             case ERROR -> throw new UpdateFailure(Reason.ENGINE_ERROR, "injected error at " + step);
+            case TIMEOUT -> throw new UpdateFailure(Reason.ENGINE_ERROR, "no answer from the engine at " + step + " (timed out)", true, null);
             default -> {
                 T result = action == null ? null : action.run();
                 throw new SimulatedCrash(step + " (after it happened)");
