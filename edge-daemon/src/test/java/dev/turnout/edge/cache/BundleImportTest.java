@@ -170,4 +170,44 @@ class BundleImportTest {
                 .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).as(e.getMessage()).isEqualTo(reason));
         assertThat(cacheFiles()).as("nothing left in the cache").isEmpty();
     }
+
+    @Test
+    void mutatedBundlesAreRefusedOrImportTheExactSignedArchiveNeverAnythingElse() throws Exception {
+        byte[] good = Files.readAllBytes(goodBundle());
+        Random random = new Random(20261123L);
+        String base = TestBundles.digest(arm64).replace(':', '-');
+        int imported = 0;
+        for (int i = 0; i < 1_000; i++) {
+            byte[] b = good.clone();
+            int mutations = 1 + random.nextInt(4);
+            for (int m = 0; m < mutations; m++) {
+                int at = random.nextInt(b.length);
+                switch (random.nextInt(4)) {
+                    case 0 -> b[at] ^= (byte) (1 << random.nextInt(8));
+                    case 1 -> b[at] = (byte) random.nextInt(256);
+                    case 2 -> b = Arrays.copyOf(b, at); // cut short, as a USB stick pulled too early
+                    default -> b[random.nextInt(Math.min(b.length, 2048))] = (byte) random.nextInt(256); // headers and manifest
+                }
+                if (b.length == 0) {
+                    break;
+                }
+            }
+            Path file = dir.resolve("mutated.tar");
+            Files.write(file, b);
+            try {
+                importer(cache()).importFile(file);
+                imported++;
+            } catch (UpdateFailure refused) {
+                assertThat(refused.reason()).isNotNull();
+            } catch (RuntimeException e) {
+                throw new AssertionError("mutation " + i + " threw " + e, e);
+            }
+            Path cached = dir.resolve("cache").resolve(base + ".tar");
+            if (Files.exists(cached)) {
+                assertThat(Files.readAllBytes(cached)).as("mutation %d", i).isEqualTo(arm64);
+            }
+            assertThat(cacheFiles()).as("mutation %d", i).allMatch(f -> f.equals(base + ".tar") || f.equals(base + ".imported"));
+        }
+        System.out.printf("bundle fuzz: 1000 mutated bundles, %d imported the exact archive, the rest refused%n", imported);
+    }
 }
