@@ -43,12 +43,15 @@ import java.util.regex.Pattern;
  *                            device stops trying it and reports TOO_MANY_ATTEMPTS (default 3)
  * @param clockTrust when the wall clock counts as right for expiry (default {@link ClockTrust#AUTO})
  * @param crashLoopRestarts restarts of a new container tolerated during its soak; one more is a crash loop (default 0)
+ * @param checkInterval how often drift and the update window are checked (default 30 s)
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
-                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts) {
+                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval) {
 
+    /** Default {@link #checkInterval()}. */
+    public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofSeconds(30);
     /** Default {@link #maxRollbackAttempts()}. */
     public static final int DEFAULT_MAX_ROLLBACK_ATTEMPTS = 3;
 
@@ -67,7 +70,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                       List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                       String mqttUsername, String mqttPassword, Duration healthReportInterval) {
         this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
-                mqttPassword, healthReportInterval, null, 0, null, 0);
+                mqttPassword, healthReportInterval, null, 0, null, 0, null);
     }
 
     /** Default Docker engine address. */
@@ -109,6 +112,10 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
             throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
         }
         clockTrust = clockTrust == null ? ClockTrust.AUTO : clockTrust;
+        checkInterval = checkInterval == null ? DEFAULT_CHECK_INTERVAL : checkInterval;
+        if (checkInterval.toMillis() < 100) {
+            throw new IllegalArgumentException("checkInterval must be at least 100ms");
+        }
         if (crashLoopRestarts < 0) {
             throw new IllegalArgumentException("crashLoopRestarts must not be negative");
         }
@@ -124,7 +131,13 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     /** This configuration with another update window (null: any time). */
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts);
+                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval);
+    }
+
+    /** This configuration with another {@link #checkInterval()}. */
+    public EdgeConfig withCheckInterval(Duration interval) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -155,7 +168,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.mqttUsername, raw.mqttPassword, raw.healthReportInterval == null ? null : parseDuration(raw.healthReportInterval),
                     raw.updateWindow == null || raw.updateWindow.isBlank() ? null : UpdateWindow.parse(raw.updateWindow),
                     raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
-                    raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts);
+                    raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
+                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -221,7 +235,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", topicPrefix=" + topicPrefix + ", keys=" + trustedKeys.size() + ", dataDir=" + dataDir + ", dockerHost=" + dockerHost
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
-                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + "]";
+                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval + "]";
     }
 
     /** The YAML form, field for field. */
@@ -242,6 +256,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("max-rollback-attempts") public Integer maxRollbackAttempts;
         @JsonProperty @JsonAlias("clock-trust") public String clockTrust;
         @JsonProperty @JsonAlias("crash-loop-restarts") public Integer crashLoopRestarts;
+        @JsonProperty @JsonAlias("check-interval") public String checkInterval;
     }
 
     static final class RawKey {

@@ -45,8 +45,6 @@ public final class EdgeDaemon implements AutoCloseable {
     public static final String AGENT_VERSION = "0.1.0";
 
     private static final Logger log = LoggerFactory.getLogger(EdgeDaemon.class);
-    /** How often time alone may move an update (update window). */
-    private static final Duration TICK = Duration.ofSeconds(30);
 
     private final EdgeConfig config;
     private final String platform;
@@ -100,7 +98,7 @@ public final class EdgeDaemon implements AutoCloseable {
             long seconds = Math.max(1, config.healthReportInterval().toSeconds());
             daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
             // first tick right after recovery: a device that comes back inside its update window switches at once
-            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, TICK.toSeconds(), TimeUnit.SECONDS);
+            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, config.checkInterval().toMillis(), TimeUnit.MILLISECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
             return daemon;
         } catch (Exception e) {

@@ -51,12 +51,15 @@ class EdgeConfigTest {
                 max-rollback-attempts: 5
                 clockTrust: never
                 crashLoopRestarts: 2
+                checkInterval: 5m
                 """));
         assertThat(set.updateWindow()).hasToString("02:00-04:00");
         assertThat(set.maxRollbackAttempts()).isEqualTo(5);
         assertThat(set.clockTrust()).isEqualTo(EdgeConfig.ClockTrust.NEVER);
         assertThat(set.crashLoopRestarts()).isEqualTo(2);
         assertThat(defaults.crashLoopRestarts()).isZero();
+        assertThat(set.checkInterval()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(defaults.checkInterval()).isEqualTo(Duration.ofSeconds(30));
 
         assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "updateWindow: 2am-4am\n")))
                 .hasMessageContaining("HH:MM-HH:MM");

@@ -277,6 +277,41 @@ class EdgeDaemonIT {
         assertThat(runningVersions()).containsExactly("1.0.0");
     }
 
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64()))).withCheckInterval(Duration.ofMillis(500));
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+        EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
+        toClose.add(daemon::close);
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        String original = containerIds().get(0);
+
+        Requirements.output("docker", "stop", "-t", "1", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> containerIds().equals(List.of(original)));
+
+        Requirements.output("docker", "rm", "-f", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> runningVersions().equals(List.of("1.0.0")));
+        assertThat(containerIds()).doesNotContain(original);
+        StatusEvent drift = orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).reduce((a, b) -> b).orElseThrow();
+        assertThat(drift.getState()).isEqualTo(UpdateState.ACTIVE);
+        assertThat(drift.getRunningVersion()).isEqualTo("1.0.0");
+        assertThat(drift.getMessage()).contains("removed");
+    }
+
     private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {
         await().atMost(Duration.ofSeconds(60)).until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence
                 && e.getVersion().equals(version) && (e.getState() == state || e.getState() == UpdateState.FAILED
