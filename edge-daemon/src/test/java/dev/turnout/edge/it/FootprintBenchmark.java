@@ -82,6 +82,8 @@ public final class FootprintBenchmark {
             }
             Thread.sleep(10_000); // let start-up garbage settle
             long idleRss = rssKb(daemon.pid());
+            long idleAnon = statusKb(daemon.pid(), "RssAnon:");
+            long idleFile = statusKb(daemon.pid(), "RssFile:");
 
             long[] daemonMs = new long[rounds];
             long[] manualMs = new long[rounds];
@@ -152,8 +154,9 @@ public final class FootprintBenchmark {
 
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
             System.out.printf("JVM flags: %s%n", String.join(" ", flags));
-            System.out.printf("RSS idle after start: %d MiB; peak during %d updates: %d MiB; idle after them: %d MiB%n",
-                    idleRss / 1024, rounds, peakRss.get() / 1024, afterRss / 1024);
+            System.out.printf("RSS idle after start: %d MiB (anonymous %d MiB, file-backed %d MiB); peak during %d updates: %d MiB;"
+                    + " idle after them: %d MiB%n", idleRss / 1024, idleAnon / 1024, idleFile / 1024, rounds, peakRss.get() / 1024,
+                    afterRss / 1024);
             System.out.printf("ACTIVATE -> ACTIVE (daemon), ms: %s median %d%n", Arrays.toString(daemonMs), median(daemonMs));
             System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
             System.out.printf("ratio of medians: %.2f%n", (double) median(daemonMs) / median(manualMs));
@@ -188,9 +191,14 @@ public final class FootprintBenchmark {
 
     /** VmRSS of a process in KiB (0 once it is gone). */
     static long rssKb(long pid) {
+        return statusKb(pid, "VmRSS:");
+    }
+
+    /** A KiB figure from /proc/PID/status ("VmRSS:", "RssAnon:", "RssFile:"). */
+    static long statusKb(long pid, String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("\\D", ""));
                 }
             }
