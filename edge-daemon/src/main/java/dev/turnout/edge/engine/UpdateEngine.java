@@ -27,6 +27,7 @@ import java.time.LocalTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +50,9 @@ public final class UpdateEngine {
     public static final String LABEL_SEQUENCE = "dev.turnout.sequence";
 
     private static final Logger log = LoggerFactory.getLogger(UpdateEngine.class);
+    /** After restarting a stopped app it is not restarted again for this long, doubling while it keeps going down. */
+    private static final Duration DRIFT_BACKOFF_FIRST = Duration.ofSeconds(30);
+    private static final Duration DRIFT_BACKOFF_MAX = Duration.ofMinutes(30);
     /** States in which a failure counts against the target version: the switch had begun. */
     private static final Set<UpdateState> APPLIED = EnumSet.of(UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ROLLING_BACK);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
@@ -65,6 +69,11 @@ public final class UpdateEngine {
     private final StatusReporter reporter;
     private final LongSupplier wallClockMs;
     private final Policy policy;
+    /** In memory only: a restart of the daemon may repair once more at once. */
+    private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
+
+    private record DriftBackOff(int repairs, long notBeforeMs) {
+    }
 
     /**
      * How the engine paces updates.
@@ -381,11 +390,23 @@ public final class UpdateEngine {
         try {
             ContainerStatus status = runtime.status(record.containerId());
             if (status.running() || status.restarting()) {
+                driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
                 return;
+            }
+            boolean missing = status.equals(ContainerStatus.MISSING);
+            if (!missing) { // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
+                DriftBackOff backOff = driftRepairs.get(record.app());
+                long now = wallClockMs.getAsLong();
+                if (backOff != null && now < backOff.notBeforeMs()) {
+                    return;
+                }
+                int repairs = backOff == null ? 1 : backOff.repairs() + 1;
+                driftRepairs.put(record.app(), new DriftBackOff(repairs, now + Math.min(DRIFT_BACKOFF_MAX.toMillis(),
+                        DRIFT_BACKOFF_FIRST.toMillis() << Math.min(repairs - 1, 16))));
             }
             String what;
             AppRecord repaired = record;
-            if (status.equals(ContainerStatus.MISSING)) {
+            if (missing) {
                 String container = recreate(record);
                 repaired = record.withContainers(record.running(), container, record.previous(), record.previousContainerId(),
                         record.newContainerId());
