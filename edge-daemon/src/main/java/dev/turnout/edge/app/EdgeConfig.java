@@ -1,10 +1,12 @@
 package dev.turnout.edge.app;
 
+import com.fasterxml.jackson.annotation.JsonAlias;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
 
@@ -36,10 +38,40 @@ import java.util.regex.Pattern;
  * @param mqttUsername MQTT user name (null: none)
  * @param mqttPassword MQTT password (null: none); never logged
  * @param healthReportInterval period of health reports (default 30 s)
+ * @param updateWindow daily window for ACTIVATE in device local time (null: any time)
+ * @param maxRollbackAttempts failed attempts (rolled back or failed after APPLYING) at one version before the
+ *                            device stops trying it and reports TOO_MANY_ATTEMPTS (default 3)
+ * @param clockTrust when the wall clock counts as right for expiry (default {@link ClockTrust#AUTO})
+ * @param crashLoopRestarts restarts of a new container tolerated during its soak; one more is a crash loop (default 0)
+ * @param checkInterval how often drift and the update window are checked (default 30 s)
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
-                         String mqttUsername, String mqttPassword, Duration healthReportInterval) {
+                         String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval) {
+
+    /** Default {@link #checkInterval()}. */
+    public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofSeconds(30);
+    /** Default {@link #maxRollbackAttempts()}. */
+    public static final int DEFAULT_MAX_ROLLBACK_ATTEMPTS = 3;
+
+    /** When the wall clock may expire a payload on its own and move the persisted time floor. */
+    public enum ClockTrust {
+        /** Trusted once systemd-timesyncd reports it synchronised ({@code /run/systemd/timesync/synchronized}). */
+        AUTO,
+        /** Always trusted (a device with a battery-backed real-time clock). */
+        ALWAYS,
+        /** Never trusted: only the newest signed issued_at moves the time floor. */
+        NEVER
+    }
+
+    /** The configuration without the optional update settings (any-time window, defaults). */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, null, 0, null, 0, null);
+    }
 
     /** Default Docker engine address. */
     public static final String DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
@@ -75,6 +107,18 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         if (healthReportInterval.isNegative() || healthReportInterval.isZero()) {
             throw new IllegalArgumentException("healthReportInterval must be positive");
         }
+        maxRollbackAttempts = maxRollbackAttempts == 0 ? DEFAULT_MAX_ROLLBACK_ATTEMPTS : maxRollbackAttempts;
+        if (maxRollbackAttempts < 1) {
+            throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
+        }
+        clockTrust = clockTrust == null ? ClockTrust.AUTO : clockTrust;
+        checkInterval = checkInterval == null ? DEFAULT_CHECK_INTERVAL : checkInterval;
+        if (checkInterval.toMillis() < 100) {
+            throw new IllegalArgumentException("checkInterval must be at least 100ms");
+        }
+        if (crashLoopRestarts < 0) {
+            throw new IllegalArgumentException("crashLoopRestarts must not be negative");
+        }
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
     }
@@ -82,6 +126,18 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     /** A configuration with the required values only; everything else defaults. */
     public static EdgeConfig of(String deviceId, String brokerUrl, String orchestratorUrl, List<TrustedKeyConfig> trustedKeys) {
         return new EdgeConfig(deviceId, Map.of(), brokerUrl, orchestratorUrl, null, trustedKeys, null, null, null, null, null, null);
+    }
+
+    /** This configuration with another update window (null: any time). */
+    public EdgeConfig withUpdateWindow(UpdateWindow window) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval);
+    }
+
+    /** This configuration with another {@link #checkInterval()}. */
+    public EdgeConfig withCheckInterval(Duration interval) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -109,9 +165,24 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
             }
             return new EdgeConfig(raw.deviceId, raw.labels, raw.brokerUrl, raw.orchestratorUrl, raw.topicPrefix, keys,
                     raw.dataDir == null || raw.dataDir.isBlank() ? null : Path.of(raw.dataDir), raw.dockerHost, raw.platform,
-                    raw.mqttUsername, raw.mqttPassword, raw.healthReportInterval == null ? null : parseDuration(raw.healthReportInterval));
+                    raw.mqttUsername, raw.mqttPassword, raw.healthReportInterval == null ? null : parseDuration(raw.healthReportInterval),
+                    raw.updateWindow == null || raw.updateWindow.isBlank() ? null : UpdateWindow.parse(raw.updateWindow),
+                    raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
+                    raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
+                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static ClockTrust clockTrust(String text) {
+        if (text == null || text.isBlank()) {
+            return null;
+        }
+        try {
+            return ClockTrust.valueOf(text.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("clockTrust must be auto, always or never, not '" + text + "'");
         }
     }
 
@@ -162,7 +233,9 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public String toString() {
         return "EdgeConfig[deviceId=" + deviceId + ", brokerUrl=" + brokerUrl + ", orchestratorUrl=" + orchestratorUrl
                 + ", topicPrefix=" + topicPrefix + ", keys=" + trustedKeys.size() + ", dataDir=" + dataDir + ", dockerHost=" + dockerHost
-                + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***") + "]";
+                + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
+                + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
+                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval + "]";
     }
 
     /** The YAML form, field for field. */
@@ -179,6 +252,11 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty public String mqttUsername;
         @JsonProperty public String mqttPassword;
         @JsonProperty public String healthReportInterval;
+        @JsonProperty @JsonAlias("update-window") public String updateWindow;
+        @JsonProperty @JsonAlias("max-rollback-attempts") public Integer maxRollbackAttempts;
+        @JsonProperty @JsonAlias("clock-trust") public String clockTrust;
+        @JsonProperty @JsonAlias("crash-loop-restarts") public Integer crashLoopRestarts;
+        @JsonProperty @JsonAlias("check-interval") public String checkInterval;
     }
 
     static final class RawKey {

@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -32,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The running edge daemon: one MQTT session, one worker thread that verifies desired states and
@@ -66,13 +68,15 @@ public final class EdgeDaemon implements AutoCloseable {
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
-        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM);
+        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
-                store, System::currentTimeMillis, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+                store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
+                app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely);
-        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis);
+        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis,
+                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), Clock.systemDefaultZone()));
     }
 
     /**
@@ -93,6 +97,8 @@ public final class EdgeDaemon implements AutoCloseable {
             daemon.link.connect(Duration.ofSeconds(60));
             long seconds = Math.max(1, config.healthReportInterval().toSeconds());
             daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
+            // first tick right after recovery: a device that comes back inside its update window switches at once
+            daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, config.checkInterval().toMillis(), TimeUnit.MILLISECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
             return daemon;
         } catch (Exception e) {
@@ -128,6 +134,21 @@ public final class EdgeDaemon implements AutoCloseable {
             engine.recover();
         } catch (RuntimeException e) {
             log.error("recovery failed", e);
+        }
+    }
+
+    /** Time-driven steps (the update window opening) run on the worker like everything else the engine does. */
+    private void enqueueTick() {
+        try {
+            worker.execute(() -> {
+                try {
+                    engine.tick();
+                } catch (RuntimeException e) {
+                    log.error("engine tick failed", e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            log.debug("closing: tick dropped");
         }
     }
 
@@ -184,6 +205,27 @@ public final class EdgeDaemon implements AutoCloseable {
             link.publishHealth(report.build());
         } catch (UpdateFailure | RuntimeException e) {
             log.warn("health report failed: {}", e.getMessage());
+        }
+    }
+
+    /** Marker file systemd-timesyncd keeps while the clock is synchronised. */
+    private static final Path TIMESYNC_MARKER = Path.of("/run/systemd/timesync/synchronized");
+
+    private static BooleanSupplier wallClockSynced(EdgeConfig.ClockTrust trust) {
+        return switch (trust) {
+            case ALWAYS -> () -> true;
+            case NEVER -> () -> false;
+            case AUTO -> () -> Files.exists(TIMESYNC_MARKER);
+        };
+    }
+
+    /** The configured platform, else the Docker engine's, else the JVM's architecture. */
+    static String platformOf(EdgeConfig config) {
+        if (config.platform() != null) {
+            return config.platform();
+        }
+        try (DockerContainerRuntime runtime = new DockerContainerRuntime(config.dockerHost())) {
+            return detectPlatform(runtime);
         }
     }
 

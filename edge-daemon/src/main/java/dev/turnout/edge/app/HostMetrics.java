@@ -11,11 +11,20 @@ import java.util.List;
 final class HostMetrics {
 
     private final Path dataDir;
+    private final Path proc;
+    private final Path thermal;
     private long lastIdle = -1;
     private long lastTotal = -1;
 
     HostMetrics(Path dataDir) {
+        this(dataDir, Path.of("/proc"), Path.of("/sys/class/thermal/thermal_zone0/temp"));
+    }
+
+    /** With other roots for /proc and the SoC temperature file (tests). */
+    HostMetrics(Path dataDir, Path proc, Path thermal) {
         this.dataDir = dataDir;
+        this.proc = proc;
+        this.thermal = thermal;
     }
 
     synchronized void fill(HealthReport.Builder report) {
@@ -27,7 +36,6 @@ final class HostMetrics {
         } catch (IOException ignored) {
             // no disk figures
         }
-        Path thermal = Path.of("/sys/class/thermal/thermal_zone0/temp");
         if (Files.isReadable(thermal)) {
             try {
                 report.setTemperatureCelsius(Long.parseLong(Files.readString(thermal).trim()) / 1000.0);
@@ -39,7 +47,7 @@ final class HostMetrics {
 
     private double cpuPercent() {
         try {
-            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            String[] f = Files.readAllLines(proc.resolve("stat")).get(0).trim().split("\\s+");
             long total = 0;
             for (int i = 1; i < f.length; i++) {
                 total += Long.parseLong(f[i]);
@@ -58,11 +66,11 @@ final class HostMetrics {
     }
 
     /** [total, available] in bytes. */
-    private static long[] memory() {
+    private long[] memory() {
         long total = 0;
         long available = 0;
         try {
-            List<String> lines = Files.readAllLines(Path.of("/proc/meminfo"));
+            List<String> lines = Files.readAllLines(proc.resolve("meminfo"));
             for (String line : lines) {
                 String[] f = line.split("\\s+");
                 if (line.startsWith("MemTotal:")) {

@@ -2,6 +2,7 @@ package dev.turnout.edge.cache;
 
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
+import dev.turnout.edge.store.AtomicFiles;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
@@ -35,6 +36,8 @@ import java.util.stream.Collectors;
 public final class ArtifactCache implements ArtifactSource {
 
     private static final Logger log = LoggerFactory.getLogger(ArtifactCache.class);
+    /** Suffix of the marker that keeps an imported archive until a desired state has used it. */
+    private static final String IMPORTED = ".imported";
     private static final int ATTEMPTS = 3;
     /** Free space left over after a download, so the device keeps breathing. */
     private static final long RESERVE_BYTES = 16L * 1024 * 1024;
@@ -44,12 +47,23 @@ public final class ArtifactCache implements ArtifactSource {
     private final HttpClient http;
     private final long reserveBytes;
     private final Duration retryDelay;
+    private final FreeSpace freeSpace;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
     }
 
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay) {
+        this(dir, orchestratorUrl, reserveBytes, retryDelay, FreeSpace.FILE_STORE);
+    }
+
+    /**
+     * @param reserveBytes free space that must remain after an archive is written (the device keeps breathing)
+     * @param retryDelay first back-off between download attempts (grows linearly)
+     * @param freeSpace where usable disk space is read from
+     */
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace) {
+        this.freeSpace = freeSpace;
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
@@ -76,6 +90,11 @@ public final class ArtifactCache implements ArtifactSource {
     public Path fetch(ImageArtifact artifact) throws UpdateFailure {
         Path done = finalFile(artifact);
         if (isCached(artifact)) {
+            try {
+                Files.deleteIfExists(importMarker(artifact)); // referenced now: ordinary retention from here on
+            } catch (IOException e) {
+                log.debug("cannot remove import marker: {}", e.getMessage());
+            }
             return done;
         }
         if (artifact.getSize() <= 0) {
@@ -119,9 +138,21 @@ public final class ArtifactCache implements ArtifactSource {
     @Override
     public void retainOnly(Collection<String> keepDigests) {
         Set<String> keep = keepDigests.stream().map(d -> d.replace(':', '-')).collect(Collectors.toSet());
+        try (DirectoryStream<Path> markers = Files.newDirectoryStream(dir, "sha256-*" + IMPORTED)) {
+            for (Path marker : markers) { // imported from local media and not yet used: the reason it was imported is still ahead
+                String name = marker.getFileName().toString();
+                keep.add(name.substring(0, name.length() - IMPORTED.length()));
+            }
+        } catch (IOException e) {
+            log.warn("cache clean-up failed: {}", e.getMessage());
+            return;
+        }
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "sha256-*")) {
             for (Path file : files) {
                 String name = file.getFileName().toString();
+                if (name.endsWith(".importing")) {
+                    continue; // a `cache import` running next to the daemon
+                }
                 String base = name.substring(0, name.indexOf('.') < 0 ? name.length() : name.indexOf('.'));
                 if (!keep.contains(base)) {
                     Files.deleteIfExists(file);
@@ -139,11 +170,7 @@ public final class ArtifactCache implements ArtifactSource {
             Files.delete(part);
             have = 0;
         }
-        long free = Files.getFileStore(dir).getUsableSpace();
-        if (free - reserveBytes < artifact.getSize() - have) {
-            Files.deleteIfExists(part);
-            throw new UpdateFailure(Reason.DISK_FULL, "need " + (artifact.getSize() - have) + " bytes, " + free + " free");
-        }
+        requireSpace(artifact.getSize() - have, part);
         if (have == artifact.getSize()) {
             return;
         }
@@ -193,6 +220,87 @@ public final class ArtifactCache implements ArtifactSource {
         if (written < artifact.getSize()) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
                     + artifact.getSize() + " bytes", true, null);
+        }
+    }
+
+    /**
+     * Puts an archive from local media (an offline bundle) into the cache, checked exactly like a download:
+     * free space first, never more than the signed size written, the signed digest before it counts as
+     * cached. The archive is kept by retention until a desired state has used it.
+     *
+     * @param in the archive bytes; {@code length} of them are read
+     * @param length how many bytes the medium says the archive has
+     */
+    public Path importArchive(ImageArtifact artifact, InputStream in, long length) throws UpdateFailure {
+        Path done = finalFile(artifact);
+        Path part = dir.resolve(baseName(artifact) + ".importing");
+        try {
+            if (length != artifact.getSize()) {
+                throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive " + artifact.getArchiveDigest() + " has " + length
+                        + " bytes, the release signs " + artifact.getSize());
+            }
+            if (!isCached(artifact)) {
+                requireSpace(artifact.getSize(), part);
+                try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+                    long copied = in.transferTo(new CappedOutput(out, artifact.getSize()));
+                    if (copied != artifact.getSize()) {
+                        throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive ended after " + copied + " of " + artifact.getSize() + " bytes");
+                    }
+                }
+                verifyDigest(artifact, part);
+                Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+            AtomicFiles.write(importMarker(artifact), new byte[0]);
+            log.info("imported {} ({} bytes)", artifact.getArchiveDigest(), artifact.getSize());
+            return done;
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot import " + artifact.getArchiveDigest() + ": " + e.getMessage(), false, e);
+        } finally {
+            try {
+                Files.deleteIfExists(part);
+            } catch (IOException e) {
+                log.warn("cannot remove {}: {}", part, e.getMessage());
+            }
+        }
+    }
+
+    private Path importMarker(ImageArtifact artifact) throws UpdateFailure {
+        return dir.resolve(baseName(artifact) + IMPORTED);
+    }
+
+    /** Refuses to write past the signed size. */
+    private static final class CappedOutput extends OutputStream {
+        private final OutputStream out;
+        private long left;
+
+        CappedOutput(OutputStream out, long cap) {
+            this.out = out;
+            this.left = cap;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (len > left) {
+                throw new IOException("archive is longer than its signed size");
+            }
+            out.write(b, off, len);
+            left -= len;
+        }
+    }
+
+    /** Checked before a single byte is written; a partial download is removed so the disk gets its space back. */
+    private void requireSpace(long bytes, Path part) throws UpdateFailure, IOException {
+        long free = freeSpace.usableBytes(dir);
+        if (free < bytes + reserveBytes) {
+            Files.deleteIfExists(part);
+            throw new UpdateFailure(Reason.DISK_FULL, "need " + bytes + " bytes plus " + reserveBytes + " in reserve, "
+                    + free + " usable");
         }
     }
 

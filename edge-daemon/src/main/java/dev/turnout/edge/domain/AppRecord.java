@@ -20,13 +20,21 @@ import dev.turnout.proto.UpdateState;
  * @param newContainerId container being applied/verified ("" for none)
  * @param reason why the last update failed, rolled back or was refused
  * @param message plain words about {@code reason}
+ * @param failedAttempts updates to the target's version that failed after APPLYING began (loop guard); reset when
+ *                       the target version changes or runs
  */
 public record AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
                         long sequence, String rolloutId, String containerId, String previousContainerId,
-                        String newContainerId, Reason reason, String message) {
+                        String newContainerId, Reason reason, String message, int failedAttempts) {
+
+    public AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
+                     long sequence, String rolloutId, String containerId, String previousContainerId,
+                     String newContainerId, Reason reason, String message) {
+        this(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId, newContainerId, reason, message, 0);
+    }
 
     public static AppRecord idle(String app) {
-        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "");
+        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "", 0);
     }
 
     public String runningVersion() {
@@ -39,27 +47,33 @@ public record AppRecord(String app, UpdateState state, AppDesired target, Releas
 
     public AppRecord withState(UpdateState newState) {
         return new AppRecord(app, newState, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message);
+                newContainerId, reason, message, failedAttempts);
     }
 
     public AppRecord withReason(Reason newReason, String newMessage) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, newReason, newMessage);
+                newContainerId, newReason, newMessage, failedAttempts);
     }
 
     public AppRecord withTarget(AppDesired newTarget, long newSequence) {
+        boolean sameVersion = target != null && target.getRelease().getVersion().equals(newTarget.getRelease().getVersion());
         return new AppRecord(app, state, newTarget, running, previous, newSequence, newTarget.getRolloutId(), containerId,
-                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "");
+                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "", sameVersion ? failedAttempts : 0);
     }
 
     public AppRecord withContainers(Release newRunning, String newContainerId, Release newPrevious, String newPreviousContainerId,
                                     String applyingContainerId) {
         return new AppRecord(app, state, target, newRunning, newPrevious, sequence, rolloutId, newContainerId, newPreviousContainerId,
-                applyingContainerId, reason, message);
+                applyingContainerId, reason, message, failedAttempts);
+    }
+
+    public AppRecord withFailedAttempts(int attempts) {
+        return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
+                newContainerId, reason, message, attempts);
     }
 
     public AppRecord withNewContainer(String applyingContainerId) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                applyingContainerId, reason, message);
+                applyingContainerId, reason, message, failedAttempts);
     }
 }

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
@@ -52,9 +53,21 @@ public final class DesiredStateVerifier {
     private final StateStore store;
     private final LongSupplier wallClockMs;
     private final Function<String, String> runningVersionOfApp;
+    private final BooleanSupplier wallClockSynced;
 
+    /** A verifier that trusts the wall clock (tests, devices with a real-time clock). */
     public DesiredStateVerifier(String deviceId, String platform, EnvelopeVerifier envelopes, StateStore store,
                                 LongSupplier wallClockMs, Function<String, String> runningVersionOfApp) {
+        this(deviceId, platform, envelopes, store, wallClockMs, () -> true, runningVersionOfApp);
+    }
+
+    /**
+     * @param wallClockSynced whether the wall clock is known to be right (NTP synchronised); an unsynced
+     *                        clock never moves the time floor and cannot alone expire a payload
+     */
+    public DesiredStateVerifier(String deviceId, String platform, EnvelopeVerifier envelopes, StateStore store,
+                                LongSupplier wallClockMs, BooleanSupplier wallClockSynced, Function<String, String> runningVersionOfApp) {
+        this.wallClockSynced = wallClockSynced;
         this.deviceId = deviceId;
         this.platform = platform;
         List<byte[]> rotated = store.loadRotatedKeys();
@@ -86,17 +99,35 @@ public final class DesiredStateVerifier {
                     + mark.lastSequence(), state);
         }
         if (state.getSequence() == mark.lastSequence() && mark.lastSequence() > 0) {
+            // the engine still converges apps that a crash kept from seeing this sequence: same per-app rules
+            for (AppDesired app : state.getAppsList()) {
+                Refused refused = checkApp(app, state);
+                if (refused != null) {
+                    return refused;
+                }
+            }
             return new Repeated(state);
         }
         if (state.getSequence() == 0) {
             return new Refused(Reason.MALFORMED, "desired state has no sequence", state);
         }
-        long now = Math.max(wallClockMs.getAsLong(), mark.timeFloorMs());
-        if (state.getExpiresAtMs() <= 0) {
-            return new Refused(Reason.MALFORMED, "desired state has no expiry", state);
+        if (state.getExpiresAtMs() <= 0 || state.getIssuedAtMs() > state.getExpiresAtMs()) {
+            return new Refused(Reason.MALFORMED, "desired state has no expiry or expires before it was issued", state);
         }
-        if (state.getExpiresAtMs() < now) {
-            return new Refused(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device time floor is " + now, state);
+        // The floor (newest issued_at accepted, or a synced clock) only grows and is trusted; the wall clock of a
+        // Pi without RTC may be anywhere until NTP syncs.
+        if (state.getExpiresAtMs() < mark.timeFloorMs()) {
+            return new Refused(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device time floor is "
+                    + mark.timeFloorMs(), state);
+        }
+        long wall = wallClockMs.getAsLong();
+        boolean synced = wallClockSynced.getAsBoolean();
+        if (state.getExpiresAtMs() < wall) {
+            if (!synced) {
+                return new Refused(Reason.CLOCK_UNTRUSTED, "desired state expired at " + state.getExpiresAtMs()
+                        + " ms by the wall clock (" + wall + " ms), which is not synchronised; not acting", state);
+            }
+            return new Refused(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device clock is " + wall, state);
         }
         for (AppDesired app : state.getAppsList()) {
             Refused refused = checkApp(app, state);
@@ -110,7 +141,8 @@ public final class DesiredStateVerifier {
         } catch (IllegalArgumentException e) {
             return new Refused(Reason.MALFORMED, "key rotation: " + e.getMessage(), state);
         }
-        store.saveTrust(new TrustMark(state.getSequence(), Math.max(mark.timeFloorMs(), state.getIssuedAtMs())));
+        long floor = Math.max(mark.timeFloorMs(), state.getIssuedAtMs());
+        store.saveTrust(new TrustMark(state.getSequence(), synced ? Math.max(floor, wall) : floor));
         if (!rotatedKeys.isEmpty()) {
             store.saveRotatedKeys(rotatedKeys.stream().map(PublicKey::raw).toList());
             envelopes = new EnvelopeVerifier(rotatedKeys);

@@ -16,11 +16,12 @@ import static dev.turnout.proto.UpdateState.ROLLED_BACK;
 import static dev.turnout.proto.UpdateState.ROLLING_BACK;
 import static dev.turnout.proto.UpdateState.STAGED;
 import static dev.turnout.proto.UpdateState.VERIFYING;
+import static dev.turnout.proto.UpdateState.WAITING_FOR_WINDOW;
 
 /**
  * The one transition table of an app's update state machine. Resting states (IDLE, STAGED, ACTIVE,
- * ROLLED_BACK, FAILED) may start a new update or acknowledge the running release (to ACTIVE); any
- * state may fail.
+ * ROLLED_BACK, FAILED, WAITING_FOR_WINDOW) may start a new update or acknowledge the running release (to
+ * ACTIVE); any state may fail. WAITING_FOR_WINDOW holds a staged ACTIVATE until the update window opens.
  */
 public final class Transitions {
 
@@ -29,7 +30,8 @@ public final class Transitions {
     static {
         ALLOWED.put(IDLE, EnumSet.of(DOWNLOADING, FAILED));
         ALLOWED.put(DOWNLOADING, EnumSet.of(DOWNLOADING, STAGED, ACTIVE, FAILED));
-        ALLOWED.put(STAGED, EnumSet.of(DOWNLOADING, APPLYING, ACTIVE, FAILED));
+        ALLOWED.put(STAGED, EnumSet.of(DOWNLOADING, APPLYING, WAITING_FOR_WINDOW, ACTIVE, FAILED));
+        ALLOWED.put(WAITING_FOR_WINDOW, EnumSet.of(APPLYING, DOWNLOADING, ACTIVE, FAILED));
         ALLOWED.put(APPLYING, EnumSet.of(VERIFYING, ROLLING_BACK, FAILED));
         ALLOWED.put(VERIFYING, EnumSet.of(ACTIVE, ROLLING_BACK, FAILED));
         ALLOWED.put(ACTIVE, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));
@@ -55,6 +57,7 @@ public final class Transitions {
 
     /** States in which nothing is in progress. */
     public static boolean isResting(UpdateState state) {
-        return state == IDLE || state == STAGED || state == ACTIVE || state == ROLLED_BACK || state == FAILED;
+        return state == IDLE || state == STAGED || state == ACTIVE || state == ROLLED_BACK || state == FAILED
+                || state == WAITING_FOR_WINDOW;
     }
 }

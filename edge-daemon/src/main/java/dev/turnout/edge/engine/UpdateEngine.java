@@ -4,6 +4,7 @@ import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.port.HealthVerifier;
@@ -21,8 +22,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.LocalTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,6 +50,11 @@ public final class UpdateEngine {
     public static final String LABEL_SEQUENCE = "dev.turnout.sequence";
 
     private static final Logger log = LoggerFactory.getLogger(UpdateEngine.class);
+    /** After restarting a stopped app it is not restarted again for this long, doubling while it keeps going down. */
+    private static final Duration DRIFT_BACKOFF_FIRST = Duration.ofSeconds(30);
+    private static final Duration DRIFT_BACKOFF_MAX = Duration.ofMinutes(30);
+    /** States in which a failure counts against the target version: the switch had begun. */
+    private static final Set<UpdateState> APPLIED = EnumSet.of(UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ROLLING_BACK);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int TRANSIENT_ATTEMPTS = 3;
     private static final Duration TRANSIENT_BACKOFF = Duration.ofSeconds(1);
@@ -58,9 +68,50 @@ public final class UpdateEngine {
     private final HealthVerifier health;
     private final StatusReporter reporter;
     private final LongSupplier wallClockMs;
+    private final Policy policy;
+    /** In memory only: a restart of the daemon may repair once more at once. */
+    private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
+
+    private record DriftBackOff(int repairs, long notBeforeMs) {
+    }
+
+    /**
+     * How the engine paces updates.
+     *
+     * @param maxRollbackAttempts failed attempts at one version (after APPLYING began) before the device gives up on it
+     * @param updateWindow when ACTIVATE may switch, device local time (null: any time)
+     * @param localClock the device's local time for the window
+     * @param engineRetryBackoff first pause before retrying an engine call that failed for a passing reason (grows linearly)
+     */
+    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
+
+        /** Three attempts, any time, the system clock. */
+        public static final Policy DEFAULT = new Policy(3, null, Clock.systemDefaultZone());
+
+        public Policy {
+            if (maxRollbackAttempts < 1) {
+                throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
+            }
+        }
+
+        public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
+            this(maxRollbackAttempts, updateWindow, localClock, TRANSIENT_BACKOFF);
+        }
+
+        boolean insideWindow() {
+            return updateWindow == null || updateWindow.contains(LocalTime.now(localClock));
+        }
+    }
 
     public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
                         ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs) {
+        this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, Policy.DEFAULT);
+    }
+
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
+                        Policy policy) {
+        this.policy = policy;
         this.deviceId = deviceId;
         this.platform = platform;
         this.verifier = verifier;
@@ -129,7 +180,17 @@ public final class UpdateEngine {
             move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "already running");
             return;
         }
-        ImageArtifact artifact = artifactFor(target);
+        if (record.failedAttempts() >= policy.maxRollbackAttempts()) {
+            move(record, UpdateState.FAILED, Reason.TOO_MANY_ATTEMPTS, target.getVersion() + " failed " + record.failedAttempts()
+                    + " times; not trying it again" + (record.running() == null ? "" : ", " + record.runningVersion() + " keeps running"));
+            return;
+        }
+        Optional<ImageArtifact> forPlatform = artifactIfAny(target);
+        if (forPlatform.isEmpty()) { // the verifier refuses these; never let a gap there throw out of the handler
+            move(record, UpdateState.FAILED, Reason.NO_IMAGE_FOR_PLATFORM, "release has no image for " + platform);
+            return;
+        }
+        ImageArtifact artifact = forPlatform.get();
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
         Path archive;
         try {
@@ -145,7 +206,46 @@ public final class UpdateEngine {
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
+        if (!policy.insideWindow()) {
+            move(record, UpdateState.WAITING_FOR_WINDOW, Reason.REASON_UNSPECIFIED, "switches inside the update window "
+                    + policy.updateWindow());
+            return;
+        }
         activate(record, artifact, archive);
+    }
+
+    /**
+     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), and switches an ACTIVATE
+     * waiting for the update window once the window is open. The daemon calls it periodically on the worker
+     * thread; tests call it with a controlled clock.
+     */
+    public void tick() {
+        for (AppRecord record : store.loadApps()) {
+            repairDrift(record);
+        }
+        if (!policy.insideWindow()) {
+            return;
+        }
+        for (AppRecord record : store.loadApps()) {
+            if (record.state() != UpdateState.WAITING_FOR_WINDOW || record.target() == null) {
+                continue;
+            }
+            Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
+            if (artifact.isEmpty()) {
+                continue;
+            }
+            Path archive;
+            try {
+                archive = artifacts.fetch(artifact.get()); // cached and verified when it was staged; re-checked here
+            } catch (UpdateFailure e) {
+                if (!stoppedByClose(e)) {
+                    move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+                }
+                continue;
+            }
+            log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
+            activate(record, artifact.get(), archive);
+        }
     }
 
     private void activate(AppRecord staged, ImageArtifact artifact, Path archive) {
@@ -224,7 +324,7 @@ public final class UpdateEngine {
                 }
                 log.warn("engine call failed (attempt {}), retrying: {}", attempt, e.getMessage());
                 try {
-                    Thread.sleep(TRANSIENT_BACKOFF.multipliedBy(attempt).toMillis()); // give the engine time to come back
+                    Thread.sleep(policy.engineRetryBackoff().multipliedBy(attempt).toMillis()); // give the engine time to come back
                 } catch (InterruptedException interrupted) {
                     Thread.currentThread().interrupt();
                     throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while retrying");
@@ -278,6 +378,52 @@ public final class UpdateEngine {
                 release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
     }
 
+    /**
+     * The container of a resting app was stopped or removed by hand (not by Docker's restart policy): start it
+     * again, or recreate it from the running release, and report DRIFT. The app's state does not change.
+     */
+    private void repairDrift(AppRecord record) {
+        if (!Transitions.isResting(record.state()) || record.running() == null || record.containerId().isEmpty()
+                || record.reason() == Reason.ROLLBACK_FAILED) { // that one needs a person (or a new release), not a restart loop
+            return;
+        }
+        try {
+            ContainerStatus status = runtime.status(record.containerId());
+            if (status.running() || status.restarting()) {
+                driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
+                return;
+            }
+            boolean missing = status.equals(ContainerStatus.MISSING);
+            if (!missing) { // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
+                DriftBackOff backOff = driftRepairs.get(record.app());
+                long now = wallClockMs.getAsLong();
+                if (backOff != null && now < backOff.notBeforeMs()) {
+                    return;
+                }
+                int repairs = backOff == null ? 1 : backOff.repairs() + 1;
+                driftRepairs.put(record.app(), new DriftBackOff(repairs, now + Math.min(DRIFT_BACKOFF_MAX.toMillis(),
+                        DRIFT_BACKOFF_FIRST.toMillis() << Math.min(repairs - 1, 16))));
+            }
+            String what;
+            AppRecord repaired = record;
+            if (missing) {
+                String container = recreate(record);
+                repaired = record.withContainers(record.running(), container, record.previous(), record.previousContainerId(),
+                        record.newContainerId());
+                store.saveApp(repaired); // saved before it starts: a crash now leaves no unknown container
+                what = "container of " + record.runningVersion() + " was removed; recreated it";
+            } else {
+                what = "container of " + record.runningVersion() + " was " + status.state() + "; started it again";
+            }
+            runtime.start(repaired.containerId());
+            log.warn("{}: {}", record.app(), what);
+            // the app's current status (as after a reconnect), with the reason: the orchestrator's view stays consistent
+            reporter.report(event(repaired).toBuilder().setReason(Reason.DRIFT).setMessage(what).build());
+        } catch (UpdateFailure e) {
+            log.warn("cannot repair drift of {}: {}", record.app(), e.getMessage());
+        }
+    }
+
     /** Containers of this device that no record knows (a crash between create and save) are removed. */
     private void removeOrphans() {
         Set<String> known = new HashSet<>();
@@ -316,6 +462,11 @@ public final class UpdateEngine {
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message);
+        if ((to == UpdateState.ROLLED_BACK || to == UpdateState.FAILED) && APPLIED.contains(record.state())) {
+            next = next.withFailedAttempts(record.failedAttempts() + 1); // loop guard: this version failed once more
+        } else if (to == UpdateState.ACTIVE) {
+            next = next.withFailedAttempts(0);
+        }
         store.saveApp(next);
         StatusEvent event = event(next);
         log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,

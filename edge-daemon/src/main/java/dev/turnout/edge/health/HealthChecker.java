@@ -13,8 +13,9 @@ import java.util.function.Function;
 
 /**
  * Probes a container every interval through the soak. Fails after {@code retries} consecutive failed
- * probes, or at once when the container stops (HEALTH_CHECK_FAILED) or restarts (CRASH_LOOP). Passes
- * once the soak has elapsed and the last probe succeeded.
+ * probes, at once when the container stops (HEALTH_CHECK_FAILED), when Docker's own HEALTHCHECK says
+ * unhealthy, or when it restarts more than {@code maxRestarts} times (CRASH_LOOP). Passes once the soak has
+ * elapsed and the last probe succeeded.
  */
 public final class HealthChecker implements HealthVerifier {
 
@@ -33,11 +34,21 @@ public final class HealthChecker implements HealthVerifier {
     private final StatusSource containers;
     private final Function<HealthCheck, Probe> probes;
     private final MonotonicClock clock;
+    private final int maxRestarts;
 
     public HealthChecker(StatusSource containers, Function<HealthCheck, Probe> probes, MonotonicClock clock) {
+        this(containers, probes, clock, 0);
+    }
+
+    /**
+     * @param maxRestarts restarts of the container within the soak that are still tolerated; one more is a crash
+     *                    loop (0: any restart fails the check)
+     */
+    public HealthChecker(StatusSource containers, Function<HealthCheck, Probe> probes, MonotonicClock clock, int maxRestarts) {
         this.containers = containers;
         this.probes = probes;
         this.clock = clock;
+        this.maxRestarts = maxRestarts;
     }
 
     @Override
@@ -46,7 +57,7 @@ public final class HealthChecker implements HealthVerifier {
         Duration timeout = check.getTimeoutMs() > 0 ? Duration.ofMillis(check.getTimeoutMs()) : DEFAULT_TIMEOUT;
         int retries = check.getRetries() > 0 ? check.getRetries() : DEFAULT_RETRIES;
         long soakNanos = Duration.ofMillis(Math.max(0, check.getSoakMs())).toNanos();
-        // a probe that keeps flapping must not hold the update forever
+        // a probe that keeps flapping (or a Docker health check that keeps "starting") must not hold the update forever
         long giveUpNanos = soakNanos + interval.plus(timeout).multipliedBy(retries + 2L).toNanos();
         Probe probe = probes.apply(check);
 
@@ -54,20 +65,23 @@ public final class HealthChecker implements HealthVerifier {
         int initialRestarts = containers.status(containerId).restartCount();
         int consecutiveFailures = 0;
         while (true) {
-            requireRunning(containerId, initialRestarts);
-            boolean healthy = probe.check(containerId, timeout);
-            consecutiveFailures = healthy ? 0 : consecutiveFailures + 1;
+            ContainerStatus status = requireRunning(containerId, initialRestarts);
+            Boolean healthy = status.running() ? judge(check, status, probe, containerId, timeout) : null;
+            if (healthy != null) {
+                consecutiveFailures = healthy ? 0 : consecutiveFailures + 1;
+            }
             if (consecutiveFailures >= retries) {
                 throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "health check failed " + consecutiveFailures + " times in a row");
             }
             long elapsed = clock.nanoTime() - start;
-            if (healthy && elapsed >= soakNanos) {
+            if (Boolean.TRUE.equals(healthy) && elapsed >= soakNanos) {
                 requireRunning(containerId, initialRestarts);
                 log.debug("container {} healthy after {} ms", containerId, Duration.ofNanos(elapsed).toMillis());
                 return;
             }
             if (elapsed >= giveUpNanos) {
-                throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "not healthy at the end of the soak");
+                throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "not healthy at the end of the soak"
+                        + (healthy == null ? " (still " + (status.restarting() ? "restarting" : "starting") + ")" : ""));
             }
             try {
                 clock.sleep(interval);
@@ -78,13 +92,34 @@ public final class HealthChecker implements HealthVerifier {
         }
     }
 
-    private void requireRunning(String containerId, int initialRestarts) throws UpdateFailure {
-        ContainerStatus status = containers.status(containerId);
-        if (status.restarting() || status.restartCount() > initialRestarts) {
-            throw new UpdateFailure(Reason.CRASH_LOOP, "container restarted during the soak (" + status.restartCount() + " restarts)");
+    /** True or false from the probe; null while Docker's own health check is still starting (not a failure yet). */
+    private static Boolean judge(HealthCheck check, ContainerStatus status, Probe probe, String containerId, Duration timeout)
+            throws UpdateFailure {
+        if (check.getDocker()) {
+            switch (status.health()) {
+                case "" -> throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "the release asks for the image's HEALTHCHECK and the image has none");
+                case "unhealthy" -> throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "Docker reports the container unhealthy");
+                case "starting" -> {
+                    return null;
+                }
+                default -> {
+                    // "healthy": the probe below confirms it
+                }
+            }
         }
-        if (!status.running()) {
+        return probe.check(containerId, timeout);
+    }
+
+    private ContainerStatus requireRunning(String containerId, int initialRestarts) throws UpdateFailure {
+        ContainerStatus status = containers.status(containerId);
+        int restarts = status.restartCount() - initialRestarts;
+        if (restarts > maxRestarts || (maxRestarts == 0 && status.restarting())) {
+            throw new UpdateFailure(Reason.CRASH_LOOP, "container restarted " + Math.max(restarts, 1) + " times during the soak (more than "
+                    + maxRestarts + " allowed)");
+        }
+        if (!status.running() && !(status.restarting() && maxRestarts > 0)) {
             throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "container is " + status.state() + ", not running");
         }
+        return status;
     }
 }

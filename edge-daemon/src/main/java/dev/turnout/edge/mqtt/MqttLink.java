@@ -161,6 +161,18 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         }
     }
 
+    /**
+     * What the Paho callback does with every received message: a payload on this device's desired-state
+     * topic goes to the handler, anything else is dropped. Public so that tests feed it without a broker.
+     */
+    public void deliver(String topic, byte[] payload) {
+        if (topics.desired(deviceId).equals(topic)) {
+            onDesiredState.accept(payload == null ? new byte[0] : payload);
+        } else {
+            log.debug("dropped a message on {}", topic);
+        }
+    }
+
     @Override
     public void close() {
         try {
@@ -193,9 +205,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
         @Override
         public void messageArrived(String topic, MqttMessage message) {
-            if (topic.equals(topics.desired(deviceId))) {
-                onDesiredState.accept(message.getPayload());
-            }
+            deliver(topic, message.getPayload());
         }
 
         @Override

@@ -92,7 +92,8 @@ public final class FileStateStore implements StateStore {
                 .put("previousContainerId", r.previousContainerId())
                 .put("newContainerId", r.newContainerId())
                 .put("reason", r.reason().name())
-                .put("message", r.message());
+                .put("message", r.message())
+                .put("failedAttempts", r.failedAttempts());
         AtomicFiles.write(appFile(r.app()), bytes(node));
     }
 
@@ -124,7 +125,8 @@ public final class FileStateStore implements StateStore {
                     n.hasNonNull("previous") ? Release.parseFrom(unbase64(n.get("previous").asText())) : null,
                     n.path("sequence").asLong(), n.path("rolloutId").asText(""), n.path("containerId").asText(""),
                     n.path("previousContainerId").asText(""), n.path("newContainerId").asText(""),
-                    Reason.valueOf(n.path("reason").asText("REASON_UNSPECIFIED")), n.path("message").asText(""));
+                    Reason.valueOf(n.path("reason").asText("REASON_UNSPECIFIED")), n.path("message").asText(""),
+                    n.path("failedAttempts").asInt(0));
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("corrupt app state: " + e.getMessage(), e);
         }

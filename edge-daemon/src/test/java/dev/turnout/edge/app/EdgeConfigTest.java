@@ -40,6 +40,36 @@ class EdgeConfigTest {
     }
 
     @Test
+    void updateSettingsHaveDefaultsAndAcceptBothSpellings() throws IOException {
+        EdgeConfig defaults = EdgeConfig.load(write(minimal()));
+        assertThat(defaults.updateWindow()).isNull();
+        assertThat(defaults.maxRollbackAttempts()).isEqualTo(3);
+        assertThat(defaults.clockTrust()).isEqualTo(EdgeConfig.ClockTrust.AUTO);
+
+        EdgeConfig set = EdgeConfig.load(write(minimal() + """
+                update-window: "02:00-04:00"
+                max-rollback-attempts: 5
+                clockTrust: never
+                crashLoopRestarts: 2
+                checkInterval: 5m
+                """));
+        assertThat(set.updateWindow()).hasToString("02:00-04:00");
+        assertThat(set.maxRollbackAttempts()).isEqualTo(5);
+        assertThat(set.clockTrust()).isEqualTo(EdgeConfig.ClockTrust.NEVER);
+        assertThat(set.crashLoopRestarts()).isEqualTo(2);
+        assertThat(defaults.crashLoopRestarts()).isZero();
+        assertThat(set.checkInterval()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(defaults.checkInterval()).isEqualTo(Duration.ofSeconds(30));
+
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "updateWindow: 2am-4am\n")))
+                .hasMessageContaining("HH:MM-HH:MM");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "maxRollbackAttempts: -1\n")))
+                .hasMessageContaining("maxRollbackAttempts");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "clockTrust: sometimes\n")))
+                .hasMessageContaining("auto, always or never");
+    }
+
+    @Test
     void loadsTheDocumentedFileWithDefaults() throws IOException {
         EdgeConfig config = EdgeConfig.load(write(minimal() + """
                 labels: {site: attic}

@@ -59,6 +59,19 @@ class DesiredStateVerifierTest {
     }
 
     @Test
+    void aRepeatedSequenceStillObeysThePerAppRules() {
+        // found by the fuzz test: the same sequence with other content skipped the platform and downgrade checks
+        verifier.verify(wire(activate(5, "1.0.0")));
+        DesiredState state = activate(5, "1.0.0");
+        DesiredState otherPlatform = state.toBuilder().setApps(0, state.getApps(0).toBuilder().setApp("db")
+                .setRelease(state.getApps(0).getRelease().toBuilder().setImages(0, state.getApps(0).getRelease().getImages(0).toBuilder()
+                        .setPlatform("linux/amd64")))).build();
+        assertRefused(wire(otherPlatform), Reason.NO_IMAGE_FOR_PLATFORM);
+        running.put("web", "2.0.0");
+        assertRefused(wire(activate(5, "1.0.0")), Reason.DOWNGRADE);
+    }
+
+    @Test
     void olderSequenceIsAReplay() {
         verifier.verify(wire(activate(5, "1.0.0")));
         assertRefused(wire(activate(4, "1.0.0")), Reason.REPLAY);

@@ -16,7 +16,9 @@ class TransitionsTest {
             "APPLYING, ROLLING_BACK", "VERIFYING, ROLLING_BACK", "ROLLING_BACK, ROLLED_BACK",
             "ACTIVE, DOWNLOADING", "ROLLED_BACK, DOWNLOADING", "FAILED, DOWNLOADING", "DOWNLOADING, DOWNLOADING",
             "ACTIVE, ACTIVE", "ROLLED_BACK, ACTIVE", "STAGED, ACTIVE",
-            "IDLE, FAILED", "DOWNLOADING, FAILED", "APPLYING, FAILED", "VERIFYING, FAILED", "ROLLING_BACK, FAILED"})
+            "IDLE, FAILED", "DOWNLOADING, FAILED", "APPLYING, FAILED", "VERIFYING, FAILED", "ROLLING_BACK, FAILED",
+            "STAGED, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, APPLYING", "WAITING_FOR_WINDOW, DOWNLOADING", "WAITING_FOR_WINDOW, ACTIVE",
+            "WAITING_FOR_WINDOW, FAILED", "ACTIVE, FAILED"})
     void allowed(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isTrue();
     }
@@ -25,7 +27,8 @@ class TransitionsTest {
     @CsvSource({
             "IDLE, ACTIVE", "IDLE, APPLYING", "DOWNLOADING, APPLYING", "STAGED, VERIFYING", "APPLYING, ACTIVE",
             "ACTIVE, VERIFYING", "ACTIVE, ROLLING_BACK", "ROLLED_BACK, ROLLING_BACK", "ROLLING_BACK, ACTIVE",
-            "VERIFYING, ROLLED_BACK", "FAILED, APPLYING", "ACTIVE, REJECTED", "IDLE, IDLE"})
+            "VERIFYING, ROLLED_BACK", "FAILED, APPLYING", "ACTIVE, REJECTED", "IDLE, IDLE",
+            "DOWNLOADING, WAITING_FOR_WINDOW", "IDLE, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, VERIFYING", "WAITING_FOR_WINDOW, ROLLING_BACK"})
     void forbidden(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isFalse();
     }
@@ -40,5 +43,6 @@ class TransitionsTest {
     void restingStates() {
         assertThat(Transitions.isResting(UpdateState.ACTIVE)).isTrue();
         assertThat(Transitions.isResting(UpdateState.VERIFYING)).isFalse();
+        assertThat(Transitions.isResting(UpdateState.WAITING_FOR_WINDOW)).isTrue();
     }
 }

@@ -50,6 +50,7 @@ class UpdateEngineTest {
     private final List<StatusEvent> events = new ArrayList<>();
     private final Set<String> unhealthyVersions = new HashSet<>();
     private final Set<String> undownloadable = new HashSet<>();
+    private final java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(NOW);
     private FileStateStore store;
     private UpdateEngine engine;
 
@@ -87,7 +88,7 @@ class UpdateEngineTest {
         };
         DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
                 () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
-        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, () -> NOW);
+        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, now::get);
     }
 
     private List<UpdateState> statesOf(long sequence) {
@@ -225,5 +226,52 @@ class UpdateEngineTest {
         send(activate(1, "1.0.0"));
         send(DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(2).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 60_000).build());
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() {
+        send(activate(1, "1.0.0"));
+        String container = store.loadApp("web").orElseThrow().containerId();
+        events.clear();
+        engine.tick();
+        assertThat(events).as("no drift, no report").isEmpty();
+
+        runtime.stop(container, null); // docker stop by hand
+        engine.tick();
+        assertThat(events).extracting(StatusEvent::getReason).containsExactly(Reason.DRIFT);
+        assertThat(events.get(0).getState()).isEqualTo(ACTIVE);
+        assertThat(events.get(0).getMessage()).contains("started it again");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        engine.tick(); // up again: nothing to do
+
+        runtime.remove(container); // docker rm -f by hand
+        engine.tick();
+        assertThat(events).hasSize(2);
+        assertThat(events.get(1).getReason()).isEqualTo(Reason.DRIFT);
+        assertThat(events.get(1).getVersion()).isEqualTo("1.0.0");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        AppRecord record = store.loadApp("web").orElseThrow();
+        assertThat(record.containerId()).isNotEqualTo(container).isIn(runtime.containers.keySet());
+        assertThat(record.state()).isEqualTo(ACTIVE);
+
+        // an app that keeps going down is not restarted in a tight loop
+        String recreated = record.containerId();
+        engine.tick(); // up again
+        runtime.stop(recreated, null);
+        engine.tick();
+        assertThat(events).hasSize(3);
+        runtime.stop(recreated, null); // down again before the next check saw it up
+        engine.tick();
+        assertThat(events).hasSize(3);
+        assertThat(runtime.runningVersions()).isEmpty();
+        now.addAndGet(60_000);
+        engine.tick();
+        assertThat(events).hasSize(4);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+
+        // and an update afterwards replaces the recreated container
+        send(activate(2, "2.0.0"));
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(runtime.containers).hasSize(1);
     }
 }

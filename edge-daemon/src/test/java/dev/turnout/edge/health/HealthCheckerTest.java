@@ -98,4 +98,36 @@ class HealthCheckerTest {
         assertThatThrownBy(() -> checker.verify("c", check(60_000)))
                 .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.CRASH_LOOP));
     }
+
+    @Test
+    void restartsUpToTheToleratedNumberPassAndOneMoreIsACrashLoop() throws UpdateFailure {
+        HealthChecker tolerant = new HealthChecker(id -> statuses.size() > 1 ? statuses.poll() : statuses.peek(),
+                check -> (id, timeout) -> true, clock, 2);
+        ContainerStatus restarting = new ContainerStatus("restarting", false, true, 1, "");
+        statuses.addAll(List.of(RUNNING, RUNNING, restarting, new ContainerStatus("running", true, false, 2, "")));
+        tolerant.verify("c", check(2000));
+
+        statuses.clear();
+        clock.now = 0;
+        statuses.addAll(List.of(RUNNING, RUNNING, new ContainerStatus("running", true, false, 2, ""),
+                new ContainerStatus("running", true, false, 3, "")));
+        assertThatThrownBy(() -> tolerant.verify("c", check(60_000)))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).as(e.getMessage()).isEqualTo(Reason.CRASH_LOOP));
+    }
+
+    @Test
+    void dockersOwnCheckIsWaitedForWhileStartingAndFailsAtOnceWhenUnhealthy() throws UpdateFailure {
+        HealthCheck docker = HealthCheck.newBuilder().setDocker(true).setIntervalMs(500).setTimeoutMs(1000).setRetries(2).setSoakMs(1000).build();
+        ContainerStatus starting = new ContainerStatus("running", true, false, 0, "starting");
+        ContainerStatus healthy = new ContainerStatus("running", true, false, 0, "healthy");
+        // starting for longer than retries x interval is not a failure
+        statuses.addAll(List.of(starting, starting, starting, starting, healthy));
+        probeAnswers.add(true);
+        checker.verify("c", docker);
+
+        statuses.clear();
+        statuses.addAll(List.of(starting, starting, new ContainerStatus("running", true, false, 0, "unhealthy")));
+        assertThatThrownBy(() -> checker.verify("c", docker))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.getMessage()).contains("unhealthy"));
+    }
 }

@@ -16,6 +16,7 @@ final class ArtifactServer implements AutoCloseable {
 
     private final HttpServer server;
     private final Map<String, Path> files = new ConcurrentHashMap<>();
+    private volatile long pauseMsPer64k;
 
     ArtifactServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -25,6 +26,11 @@ final class ArtifactServer implements AutoCloseable {
 
     String baseUrl() {
         return "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    /** Serves slowly from now on: a pause after every 64 KiB (a slow link). */
+    void throttle(long pauseMs) {
+        this.pauseMsPer64k = pauseMs;
     }
 
     /** Returns the relative URL of the file. */
@@ -49,7 +55,18 @@ final class ArtifactServer implements AutoCloseable {
         }
         exchange.sendResponseHeaders(from > 0 ? 206 : 200, all.length - from);
         try (OutputStream out = exchange.getResponseBody()) {
-            out.write(all, from, all.length - from);
+            for (int at = from; at < all.length; at += 65536) {
+                out.write(all, at, Math.min(65536, all.length - at));
+                if (pauseMsPer64k > 0) {
+                    out.flush();
+                    try {
+                        Thread.sleep(pauseMsPer64k); // simulated slow link
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
         }
     }
 

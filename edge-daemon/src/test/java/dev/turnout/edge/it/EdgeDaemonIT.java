@@ -3,6 +3,7 @@ package dev.turnout.edge.it;
 import com.google.protobuf.ByteString;
 import dev.turnout.edge.app.EdgeConfig;
 import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.edge.cache.TestBundles;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -202,6 +203,113 @@ class EdgeDaemonIT {
         assertThat(allVersions()).containsExactly("1.0.0");
         assertThat(runningVersions()).containsExactly("1.0.0");
         await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.presence().map(p -> p.getOnline() && p.getLastSequence() == 2).orElse(false));
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aBundleImportedFromLocalMediaActivatesWithNoArtifactServerAtAll() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        // the release points at an artifact server that does not exist
+        ArtifactServer nowhere = new ArtifactServer();
+        Release v1 = release("1.0.0", true, nowhere);
+        nowhere.close();
+        releases.put("1.0.0", v1);
+        byte[] archive = Files.readAllBytes(work.resolve("image-1.0.0.tar"));
+        Path bundle = TestBundles.write(work.resolve("web-1.0.0.bundle.tar"), TestBundles.manifest(key, v1, System.currentTimeMillis()),
+                Map.of(v1.getImages(0).getArchiveDigest(), archive));
+        Path configFile = work.resolve("edge.yaml");
+        Files.writeString(configFile, """
+                deviceId: %s
+                brokerUrl: %s
+                orchestratorUrl: %s
+                trustedKeys:
+                  - keyId: %s
+                    publicKey: %s
+                """.formatted(deviceId, mosquitto.url(), nowhere.baseUrl(), key.keyId(), key.publicKey().toBase64()));
+        Path data = work.resolve("edge");
+
+        assertThat(dev.turnout.edge.app.EdgeMain.run("cache", "import", bundle.toString(), "--config", configFile.toString(),
+                "--data", data.toString())).isZero();
+
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+        EdgeDaemon daemon = EdgeDaemon.start(EdgeConfig.load(configFile), data);
+        toClose.add(daemon::close);
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void activateOutsideTheUpdateWindowWaitsAndAStartInsideTheWindowSwitches() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        EdgeConfig anyTime = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())));
+        java.time.LocalTime now = java.time.LocalTime.now();
+        EdgeConfig closedNow = anyTime.withUpdateWindow(new dev.turnout.edge.domain.UpdateWindow(now.plusHours(2).withSecond(0).withNano(0),
+                now.plusHours(3).withSecond(0).withNano(0)));
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+
+        EdgeDaemon daemon = EdgeDaemon.start(closedNow, work.resolve("edge"));
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        StatusEvent waiting = awaitState(orchestrator, 1, "1.0.0", UpdateState.WAITING_FOR_WINDOW);
+        assertThat(waiting.getMessage()).contains(closedNow.updateWindow().toString());
+        assertThat(allVersions()).isEmpty();
+        daemon.close();
+
+        // the operator drops the window (or the device powers up inside it): the switch happens at start-up
+        EdgeDaemon restarted = EdgeDaemon.start(anyTime, work.resolve("edge"));
+        toClose.add(restarted::close);
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        toClose.add(mosquitto);
+        ArtifactServer artifacts = new ArtifactServer();
+        toClose.add(artifacts);
+        platform = platformOfEngine();
+        httpPort = Mosquitto.freePort();
+        releases.put("1.0.0", release("1.0.0", true, artifacts));
+        EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64()))).withCheckInterval(Duration.ofMillis(500));
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        toClose.add(orchestrator);
+        EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
+        toClose.add(daemon::close);
+        publish(orchestrator, signed(desired(1, "1.0.0", false)));
+        awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
+        String original = containerIds().get(0);
+
+        Requirements.output("docker", "stop", "-t", "1", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> containerIds().equals(List.of(original)));
+
+        Requirements.output("docker", "rm", "-f", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> runningVersions().equals(List.of("1.0.0")));
+        assertThat(containerIds()).doesNotContain(original);
+        StatusEvent drift = orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).reduce((a, b) -> b).orElseThrow();
+        assertThat(drift.getState()).isEqualTo(UpdateState.ACTIVE);
+        assertThat(drift.getRunningVersion()).isEqualTo("1.0.0");
+        assertThat(drift.getMessage()).contains("removed");
     }
 
     private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {

@@ -1,0 +1,238 @@
+package dev.turnout.edge.it;
+
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Release;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.SigningKey;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Benchmark, not a test: the packaged daemon's resident memory idle and during updates, with the JVM flags of
+ * {@code bin/turnout-edge}, and the time from publishing ACTIVATE to the ACTIVE report against {@code docker load}
+ * plus {@code docker run} by hand on the same archive, in the same run. Needs Docker, Mosquitto, busybox-static
+ * and {@code target/turnout-edge.jar}. Run from {@code edge-daemon/}:
+ * <pre>
+ * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
+ * java -cp target/test-classes:target/classes:../proto/target/classes:$(cat target/cp.txt) dev.turnout.edge.it.FootprintBenchmark [ROUNDS]
+ * </pre>
+ * {@code -Dbench.flags="..."} replaces the daemon's JVM flags.
+ */
+public final class FootprintBenchmark {
+
+    /** The flags {@code bin/turnout-edge} and the systemd unit use. */
+    static final List<String> LAUNCHER_FLAGS = List.of("-XX:+UseSerialGC", "-Xmx64m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
+            "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError");
+
+    private FootprintBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
+        String device = run + "-dev";
+        Path work = Files.createTempDirectory("turnout-bench");
+        SigningKey key = SigningKey.generate();
+        Topics topics = Topics.defaults();
+        List<String> images = new ArrayList<>();
+        Process daemon = null;
+        try (Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto")); ArtifactServer artifacts = new ArtifactServer()) {
+            String platform = platform();
+            int port = Mosquitto.freePort();
+            Path config = work.resolve("edge.yaml");
+            Files.writeString(config, """
+                    deviceId: %s
+                    brokerUrl: %s
+                    orchestratorUrl: %s
+                    healthReportInterval: 10s
+                    trustedKeys:
+                      - keyId: %s
+                        publicKey: %s
+                    """.formatted(device, mosquitto.url(), artifacts.baseUrl(), key.keyId(), key.publicKey().toBase64()));
+            List<String> command = new ArrayList<>();
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            List<String> flags = System.getProperty("bench.flags") == null ? LAUNCHER_FLAGS
+                    : List.of(System.getProperty("bench.flags").trim().split("\\s+"));
+            command.addAll(flags);
+            command.addAll(List.of("-jar", "target/turnout-edge.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
+            daemon = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
+            StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, device);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (orchestrator.presence().map(p -> !p.getOnline()).orElse(true)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("daemon did not come online; see " + work.resolve("daemon.log"));
+                }
+                Thread.sleep(50);
+            }
+            Thread.sleep(10_000); // let start-up garbage settle
+            long idleRss = rssKb(daemon.pid());
+            long idleAnon = statusKb(daemon.pid(), "RssAnon:");
+            long idleFile = statusKb(daemon.pid(), "RssFile:");
+
+            long[] daemonMs = new long[rounds];
+            long[] manualMs = new long[rounds];
+            AtomicLong peakRss = new AtomicLong();
+            for (int i = 0; i < rounds; i++) {
+                String version = "1.0." + i;
+                String ref = "turnout-bench/" + run + ":" + version;
+                Path archive = image(work, ref, version);
+                String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+                images.add(imageId);
+                Requirements.output("docker", "rmi", "-f", ref);
+                List<String> cmd = List.of("/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www");
+
+                // by hand: docker load + docker run on the same archive
+                long t0 = System.nanoTime();
+                Requirements.output("docker", "load", "-q", "-i", archive.toString());
+                String manual = Requirements.output(concat(List.of("docker", "run", "-d", "--init", "--network", "none",
+                        "--label", "dev.turnout.bench=" + run, imageId), cmd).toArray(String[]::new));
+                manualMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                Requirements.output("docker", "rm", "-f", manual);
+                Requirements.output("docker", "rmi", "-f", imageId);
+
+                // the daemon: ACTIVATE published -> ACTIVE received (download, verify, load, create, stop old, start)
+                byte[] bytes = Files.readAllBytes(archive);
+                String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+                Release release = Release.newBuilder().setApp("web").setVersion(version)
+                        .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
+                                .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
+                        .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork("none").setRestart("no"))
+                        .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
+                long now = System.currentTimeMillis();
+                DesiredState desired = DesiredState.newBuilder().setDeviceId(device).setSequence(i + 1).setIssuedAtMs(now)
+                        .setExpiresAtMs(now + 3_600_000).addApps(AppDesired.newBuilder().setApp("web").setRelease(release)
+                                .setPhase(Phase.ACTIVATE)).build();
+                Process watched = daemon;
+                Thread sampler = new Thread(() -> {
+                    while (!Thread.currentThread().isInterrupted()) {
+                        peakRss.accumulateAndGet(rssKb(watched.pid()), Math::max);
+                        try {
+                            Thread.sleep(20);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                });
+                sampler.start();
+                long t1 = System.nanoTime();
+                orchestrator.publishRetained(topics.desired(device), key.seal(desired).toByteArray());
+                long seq = i + 1;
+                while (orchestrator.events().stream().noneMatch(e -> e.getSequence() == seq && (e.getState() == UpdateState.ACTIVE
+                        || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK))) {
+                    if (System.nanoTime() - t1 > TimeUnit.SECONDS.toNanos(60)) {
+                        throw new IllegalStateException("no result for " + version);
+                    }
+                    Thread.sleep(1);
+                }
+                daemonMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
+                sampler.interrupt();
+                sampler.join();
+                UpdateState result = orchestrator.events().stream().filter(e -> e.getSequence() == seq).reduce((a, b) -> b).orElseThrow().getState();
+                if (result != UpdateState.ACTIVE) {
+                    throw new IllegalStateException(version + " ended " + result);
+                }
+            }
+            Thread.sleep(5_000);
+            long afterRss = rssKb(daemon.pid());
+            orchestrator.close();
+
+            System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
+            System.out.printf("JVM flags: %s%n", String.join(" ", flags));
+            System.out.printf("RSS idle after start: %d MiB (anonymous %d MiB, file-backed %d MiB); peak during %d updates: %d MiB;"
+                    + " idle after them: %d MiB%n", idleRss / 1024, idleAnon / 1024, idleFile / 1024, rounds, peakRss.get() / 1024,
+                    afterRss / 1024);
+            System.out.printf("ACTIVATE -> ACTIVE (daemon), ms: %s median %d%n", Arrays.toString(daemonMs), median(daemonMs));
+            System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
+            System.out.printf("ratio of medians: %.2f%n", (double) median(daemonMs) / median(manualMs));
+        } finally {
+            if (daemon != null) {
+                daemon.destroy();
+                daemon.waitFor(20, TimeUnit.SECONDS);
+            }
+            String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + device);
+            for (String id : ids.split("\\s+")) {
+                if (!id.isBlank()) {
+                    Requirements.run("docker", "rm", "-f", id);
+                }
+            }
+            for (String id : images) {
+                Requirements.run("docker", "rmi", "-f", id);
+            }
+        }
+    }
+
+    private static long median(long[] values) {
+        long[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    /** VmRSS of a process in KiB (0 once it is gone). */
+    static long rssKb(long pid) {
+        return statusKb(pid, "VmRSS:");
+    }
+
+    /** A KiB figure from /proc/PID/status ("VmRSS:", "RssAnon:", "RssFile:"). */
+    static long statusKb(long pid, String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith(field)) {
+                    return Long.parseLong(line.replaceAll("\\D", ""));
+                }
+            }
+        } catch (Exception e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private static String platform() {
+        String arch = Requirements.output("docker", "info", "--format", "{{.Architecture}}");
+        return switch (arch) {
+            case "x86_64", "amd64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            default -> "linux/" + arch;
+        };
+    }
+
+    private static Path image(Path work, String ref, String version) throws Exception {
+        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
+        for (String applet : List.of("sh", "httpd", "wget")) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
+            Files.createDirectories(root.resolve(dir));
+        }
+        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
+        Path rootTar = work.resolve("rootfs-" + version + ".tar");
+        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
+        Requirements.output("docker", "import", rootTar.toString(), ref);
+        Path archive = work.resolve("image-" + version + ".tar");
+        Requirements.output("docker", "save", "-o", archive.toString(), ref);
+        return archive;
+    }
+}

@@ -1,0 +1,249 @@
+package dev.turnout.edge.it;
+
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.Release;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.SigningKey;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The packaged daemon ({@code target/turnout-edge.jar}) runs as its own process and is killed with SIGKILL
+ * while an update from 1.0.0 to 2.0.0 is in a given state, then started again. Every run must end with
+ * exactly one running container of the device, of the version the last status report names.
+ */
+class KillNineIT {
+
+    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "sleep", "true");
+
+    @TempDir
+    static Path shared;
+    @TempDir
+    Path work;
+
+    private static final SigningKey KEY = SigningKey.generate();
+    private static final String RUN = "it-kill-" + UUID.randomUUID().toString().substring(0, 8);
+    private static final Topics TOPICS = Topics.defaults();
+    private static Mosquitto mosquitto;
+    private static ArtifactServer artifacts;
+    private static Release v1;
+    private static Release v2;
+    private static final List<String> imageIds = new ArrayList<>();
+
+    private final String deviceId = RUN + "-" + UUID.randomUUID().toString().substring(0, 4);
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private Process daemon;
+
+    @BeforeAll
+    static void releases() throws Exception {
+        Requirements.dockerMosquittoBusybox();
+        if (!Files.isRegularFile(Path.of("target/turnout-edge.jar"))) {
+            throw new IllegalStateException("target/turnout-edge.jar is missing: run through `mvn verify` (package comes first)");
+        }
+        mosquitto = Mosquitto.start(shared.resolve("mosquitto"));
+        artifacts = new ArtifactServer();
+        String platform = switch (Requirements.output("docker", "info", "--format", "{{.Architecture}}")) {
+            case "x86_64", "amd64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            default -> "linux/" + Requirements.output("docker", "info", "--format", "{{.Architecture}}");
+        };
+        int port = Mosquitto.freePort();
+        v1 = release("1.0.0", platform, port, 500);
+        v2 = release("2.0.0", platform, port, 4000); // a long soak keeps VERIFYING open for the kill
+    }
+
+    @AfterAll
+    static void stopShared() {
+        if (artifacts != null) {
+            artifacts.close();
+        }
+        if (mosquitto != null) {
+            mosquitto.close();
+        }
+        for (String id : imageIds) {
+            Requirements.run("docker", "rmi", "-f", id);
+        }
+    }
+
+    @AfterEach
+    void cleanUp() {
+        if (daemon != null) {
+            daemon.destroyForcibly();
+        }
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+        String ids = "";
+        try {
+            ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+        } catch (IllegalStateException engineGone) {
+            // nothing to clean
+        }
+        for (String id : ids.split("\\s+")) {
+            if (!id.isBlank()) {
+                Requirements.run("docker", "rm", "-f", id);
+            }
+        }
+        artifacts.throttle(0);
+    }
+
+    @ParameterizedTest(name = "kill -9 during {0}")
+    @EnumSource(value = UpdateState.class, names = {"DOWNLOADING", "APPLYING", "VERIFYING"})
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void endsWithExactlyOneHealthyContainerAndAReportThatSaysWhich(UpdateState killAt) throws Exception {
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), TOPICS, deviceId);
+        toClose.add(orchestrator);
+        Path config = work.resolve("edge.yaml");
+        Files.writeString(config, """
+                deviceId: %s
+                brokerUrl: %s
+                orchestratorUrl: %s
+                trustedKeys:
+                  - keyId: %s
+                    publicKey: %s
+                """.formatted(deviceId, mosquitto.url(), artifacts.baseUrl(), KEY.keyId(), KEY.publicKey().toBase64()));
+        daemon = launch(config, "first");
+        orchestrator.publishRetained(TOPICS.desired(deviceId), KEY.seal(desired(1, v1)).toByteArray());
+        awaitEvent(orchestrator, 1, UpdateState.ACTIVE);
+
+        if (killAt == UpdateState.DOWNLOADING) {
+            artifacts.throttle(100);
+        }
+        orchestrator.publishRetained(TOPICS.desired(deviceId), KEY.seal(desired(2, v2)).toByteArray());
+        awaitEvent(orchestrator, 2, killAt);
+        daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no clean MQTT disconnect
+        assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        artifacts.throttle(0);
+        int reportsBeforeRestart = orchestrator.events().size();
+
+        daemon = launch(config, "second");
+        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.events().stream().skip(reportsBeforeRestart)
+                .anyMatch(e -> e.getSequence() == 2 && isFinal(e.getState())));
+        StatusEvent last = orchestrator.events().stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 2 && isFinal(e.getState()))
+                .findFirst().orElseThrow();
+        System.out.printf("kill -9 during %s: after restart %s %s, running %s%n", killAt, last.getState(), last.getReason(),
+                last.getRunningVersion());
+
+        assertThat(runningVersions()).as("running containers of the device").containsExactly(last.getRunningVersion());
+        assertThat(allVersions()).as("every container of the device").containsExactly(last.getRunningVersion());
+        if (killAt == UpdateState.DOWNLOADING) {
+            assertThat(last.getState()).isEqualTo(UpdateState.ACTIVE); // the download resumed and the update finished
+            assertThat(last.getRunningVersion()).isEqualTo("2.0.0");
+        } else {
+            assertThat(last.getState()).isEqualTo(UpdateState.ROLLED_BACK);
+            assertThat(last.getReason()).isEqualTo(Reason.INTERRUPTED);
+            assertThat(last.getRunningVersion()).isEqualTo("1.0.0");
+        }
+    }
+
+    private static boolean isFinal(UpdateState state) {
+        return state == UpdateState.ACTIVE || state == UpdateState.ROLLED_BACK || state == UpdateState.FAILED;
+    }
+
+    private Process launch(Path config, String name) throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process process = new ProcessBuilder(java.toString(), "-Xmx96m", "-XX:+UseSerialGC", "-jar", "target/turnout-edge.jar",
+                "--config", config.toString(), "--data", work.resolve("data").toString())
+                .redirectErrorStream(true).redirectOutput(work.resolve("daemon-" + name + ".log").toFile()).start();
+        toClose.add(process::destroyForcibly);
+        return process;
+    }
+
+    private void awaitEvent(StatusRecorder recorder, long sequence, UpdateState state) throws Exception {
+        try {
+            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(5))
+                    .until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence && e.getState() == state));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            for (Path log : Files.list(work).filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
+                System.out.println("---- " + log + "\n" + Files.readString(log));
+            }
+            throw e;
+        }
+    }
+
+    private DesiredState desired(long sequence, Release release) {
+        long now = System.currentTimeMillis();
+        return DesiredState.newBuilder().setDeviceId(deviceId).setSequence(sequence).setIssuedAtMs(now).setExpiresAtMs(now + 3_600_000)
+                .addApps(AppDesired.newBuilder().setApp("web").setRelease(release).setPhase(Phase.ACTIVATE).setRolloutId("r-kill"))
+                .build();
+    }
+
+    private static Release release(String version, String platform, int port, long soakMs) throws Exception {
+        String ref = "turnout-edge-it/" + RUN + ":" + version;
+        Path root = Files.createDirectories(shared.resolve("rootfs-" + version));
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
+        for (String applet : APPLETS) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
+            Files.createDirectories(root.resolve(dir));
+        }
+        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
+        Path rootTar = shared.resolve("rootfs-" + version + ".tar");
+        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
+        Requirements.output("docker", "import", rootTar.toString(), ref);
+        String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        imageIds.add(imageId);
+        Path archive = shared.resolve("image-" + version + ".tar");
+        Requirements.output("docker", "save", "-o", archive.toString(), ref);
+        Requirements.run("docker", "rmi", "-f", ref); // the daemon loads it from the archive
+        byte[] bytes = Files.readAllBytes(archive);
+        String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        return Release.newBuilder().setApp("web").setVersion(version)
+                .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
+                        .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
+                .setContainer(ContainerSpec.newBuilder().addAllCommand(List.of("/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"))
+                        .setNetwork("none").setRestart("no"))
+                .setHealth(HealthCheck.newBuilder().addAllExec(List.of("/bin/wget", "-q", "-O", "-", "http://127.0.0.1:" + port + "/health"))
+                        .setIntervalMs(250).setTimeoutMs(2000).setRetries(3).setSoakMs(soakMs))
+                .build();
+    }
+
+    private List<String> runningVersions() {
+        return versions("docker", "ps");
+    }
+
+    private List<String> allVersions() {
+        return versions("docker", "ps", "-a");
+    }
+
+    private List<String> versions(String... ps) {
+        List<String> command = new ArrayList<>(List.of(ps));
+        command.addAll(List.of("--filter", "label=dev.turnout.device=" + deviceId, "--format", "{{.Label \"dev.turnout.version\"}}"));
+        String out = Requirements.output(command.toArray(String[]::new));
+        return out.isBlank() ? List.of() : Arrays.asList(out.split("\\s+"));
+    }
+}
