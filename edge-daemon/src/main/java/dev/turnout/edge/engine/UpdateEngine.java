@@ -139,6 +139,14 @@ public final class UpdateEngine {
             if (record.sequence() >= state.getSequence()) {
                 continue; // already acted on this sequence (even if it rolled back): never retry it
             }
+            if (resignedUnchanged(record, want)) {
+                // the orchestrator re-signs desired states before they expire: same decision, new sequence.
+                // A release this device rolled back must not be tried again every time that happens.
+                store.saveApp(record.withTarget(want, state.getSequence()).withReason(record.reason(), record.message()));
+                log.info("{}: desired state re-signed (sequence {}), nothing changed; stays {}", want.getApp(),
+                        state.getSequence(), record.state());
+                continue;
+            }
             converge(record, want, state.getSequence());
         }
     }
@@ -170,6 +178,25 @@ public final class UpdateEngine {
             events.add(event(record));
         }
         return events;
+    }
+
+    /**
+     * True when {@code want} is the decision this app already settled (same release, phase, rollback
+     * flag and rollout), only signed again with a later sequence.
+     */
+    private static boolean resignedUnchanged(AppRecord record, AppDesired want) {
+        AppDesired had = record.target();
+        if (had == null || !had.getRelease().equals(want.getRelease()) || had.getPhase() != want.getPhase()
+                || had.getRollback() != want.getRollback() || !had.getRolloutId().equals(want.getRolloutId())) {
+            return false;
+        }
+        return switch (record.state()) {
+            case ACTIVE -> true;
+            // judged unhealthy: settled; cut short by a restart (power loss): worth another attempt, within the loop guard
+            case ROLLED_BACK -> record.reason() != Reason.INTERRUPTED;
+            case STAGED -> want.getPhase() == Phase.STAGE;
+            default -> false; // a transient failure, a wait or an unfinished update: carry on as usual
+        };
     }
 
     private void converge(AppRecord current, AppDesired want, long sequence) {

@@ -37,4 +37,10 @@ final class Fixtures {
     static DesiredState activate(long sequence, String version) {
         return desired(sequence, version, Phase.ACTIVATE, false);
     }
+
+    /** An activation by another rollout (an operator deploying the same version again). */
+    static DesiredState activate(long sequence, String version, String rolloutId) {
+        DesiredState state = activate(sequence, version);
+        return state.toBuilder().setApps(0, state.getApps(0).toBuilder().setRolloutId(rolloutId)).build();
+    }
 }

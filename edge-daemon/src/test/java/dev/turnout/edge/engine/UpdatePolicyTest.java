@@ -125,20 +125,43 @@ class UpdatePolicyTest {
     }
 
     @Test
+    void aReSignedDesiredStateDoesNotRetryAReleaseThatRolledBack() {
+        UpdateEngine engine = engine(new UpdateEngine.Policy(3, null, Clock.systemUTC()));
+        send(engine, key, activate(1, "1.0.0"));
+        unhealthyVersions.add("2.0.0");
+        send(engine, key, activate(2, "2.0.0"));
+        assertThat(statesOf(2)).endsWith(ROLLED_BACK);
+        List<String> callsAfterRollback = List.copyOf(runtime.calls);
+
+        // the orchestrator re-signs the same decision before it expires: new sequence, same rollout
+        send(engine, key, activate(3, "2.0.0"));
+        send(engine, key, activate(4, "2.0.0"));
+        assertThat(statesOf(3)).isEmpty();
+        assertThat(statesOf(4)).isEmpty();
+        assertThat(runtime.calls).as("no load, no container started").isEqualTo(callsAfterRollback);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        // still says why it is not on 2.0.0
+        assertThat(engine.currentStatus()).singleElement().satisfies(e -> {
+            assertThat(e.getState()).isEqualTo(ROLLED_BACK);
+            assertThat(e.getReason()).isEqualTo(Reason.HEALTH_CHECK_FAILED);
+        });
+    }
+
+    @Test
     void aVersionThatKeepsFailingIsGivenUpAfterMaxAttemptsAndThePreviousOneKeepsRunning() {
         UpdateEngine.Policy policy = new UpdateEngine.Policy(2, null, Clock.systemUTC());
         UpdateEngine engine = engine(policy);
         send(engine, key, activate(1, "1.0.0"));
         unhealthyVersions.add("2.0.0");
 
-        // the orchestrator re-signs the same release with new sequences (as it does before expiry)
-        send(engine, key, activate(2, "2.0.0"));
-        send(engine, key, activate(3, "2.0.0"));
+        // an operator deploys the same release again, twice (new rollouts)
+        send(engine, key, activate(2, "2.0.0", "r-2"));
+        send(engine, key, activate(3, "2.0.0", "r-3"));
         assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ROLLING_BACK, ROLLED_BACK);
         assertThat(statesOf(3)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ROLLING_BACK, ROLLED_BACK);
         List<String> callsAfterTwoAttempts = List.copyOf(runtime.calls);
 
-        send(engine, key, activate(4, "2.0.0"));
+        send(engine, key, activate(4, "2.0.0", "r-4"));
         assertThat(statesOf(4)).containsExactly(FAILED);
         assertThat(last().getReason()).isEqualTo(Reason.TOO_MANY_ATTEMPTS);
         assertThat(last().getRunningVersion()).isEqualTo("1.0.0");
@@ -149,7 +172,7 @@ class UpdatePolicyTest {
         // the count survives a restart
         UpdateEngine restarted = engine(policy);
         restarted.recover();
-        send(restarted, key, activate(5, "2.0.0"));
+        send(restarted, key, activate(5, "2.0.0", "r-5"));
         assertThat(statesOf(5)).containsExactly(FAILED);
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
 

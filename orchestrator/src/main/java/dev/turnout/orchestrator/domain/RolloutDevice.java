@@ -79,6 +79,11 @@ public final class RolloutDevice {
         this.message = message;
     }
 
+    /** A note on where it stands, shown with the rollout (e.g. waiting for its update window). */
+    public void noted(String note) {
+        this.message = note;
+    }
+
     /** A device that was offline is back: its time to report starts again. */
     public void restartWaiting(Instant now) {
         waitingSince = now;

@@ -59,6 +59,8 @@ public final class RolloutEngine implements FleetEvents {
     private final Map<String, Rollout> active = new LinkedHashMap<>();
     /** Devices whose last presence said offline: their timeouts wait until they are back. */
     private final Set<String> offline = new java.util.HashSet<>();
+    /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
+    private final Set<String> inWindowWait = new java.util.HashSet<>();
     private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
     private Instant lastRefresh;
@@ -421,6 +423,18 @@ public final class RolloutEngine implements FleetEvents {
                 return false;
             }
             case ACTIVATING -> {
+                String key = r.id() + "/" + d.deviceId();
+                if (state == UpdateState.WAITING_FOR_WINDOW && sequence >= d.activationSequence()) {
+                    if (inWindowWait.add(key)) {
+                        d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
+                        return true;
+                    }
+                    return false;
+                }
+                if (inWindowWait.remove(key)) {
+                    d.restartWaiting(clock.instant()); // the window opened: its time to report starts now
+                    d.noted(null);
+                }
                 if (failure) {
                     return fail(r, d, reason == null ? state.name() : reason, message);
                 }
@@ -462,6 +476,7 @@ public final class RolloutEngine implements FleetEvents {
     private void advance(Rollout r, Instant now) {
         for (RolloutDevice d : r.devices()) {
             if (d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
+                    && !inWindowWait.contains(r.id() + "/" + d.deviceId())
                     && !now.isBefore(d.waitingSince().plus(r.strategy().deviceTimeout()))) {
                 fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
                 r.touched(now);

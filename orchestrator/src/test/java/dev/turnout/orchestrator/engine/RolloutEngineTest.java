@@ -444,6 +444,24 @@ class RolloutEngineTest {
         assertThat(stored(r).device("pi-2").state()).isEqualTo(RolloutDeviceState.CANCELLED);
     }
 
+    @Test
+    void aDeviceWaitingForItsUpdateWindowDoesNotTimeOut() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.WAITING_FOR_WINDOW, latestSequence("pi-1")).toBuilder()
+                .setMessage("switches inside the update window 02:00-04:00").build());
+        assertThat(stored(r).device("pi-1").message()).contains("update window", "02:00-04:00");
+        clock.advance(Duration.ofHours(5));
+        engine.tick();
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        // the window opens: from now on the usual time to report applies
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.APPLYING, latestSequence("pi-1")));
+        clock.advance(Duration.ofMinutes(11));
+        engine.tick();
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(stored(r).device("pi-1").reason()).isEqualTo("TIMEOUT");
+    }
+
     private void offline(String deviceId) {
         engine.onPresence(deviceId, Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build());
     }
