@@ -112,7 +112,7 @@ public final class TurnoutServer implements AutoCloseable {
                 engine.start();
                 return null;
             }).get(60, TimeUnit.SECONDS);
-            transport.listen(observer.observe(engine), guardedExecutor(engineThread));
+            transport.listen(observer.observe(engine), new BatchingExecutor(engineThread, store));
             engineThread.scheduleWithFixedDelay(guarded(engine::tick), TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
 
             vertx = Vertx.vertx();

@@ -653,8 +653,10 @@ public final class RolloutEngine implements FleetEvents {
         desiredToPublish.clear();
         List<RolloutEvent> events = List.copyOf(eventsToPublish);
         eventsToPublish.clear();
-        decisions.forEach(desired::publish);
-        events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
+        store.afterCommit(() -> {
+            decisions.forEach(desired::publish);
+            events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
+        });
     }
 
     private void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {

@@ -16,6 +16,23 @@ import java.util.Optional;
  */
 public interface FleetStore extends AutoCloseable {
 
+    /**
+     * Runs {@code work} as one transaction: everything it writes is stored together or not at
+     * all, and a batch of writes costs one commit. Nested calls join the outer transaction.
+     */
+    default void inTransaction(Runnable work) {
+        work.run();
+    }
+
+    /**
+     * Runs {@code action} once what has been written so far is durable: at once outside a
+     * transaction, after the commit inside one (never, if it rolls back). Publishing goes here, so
+     * nothing is announced that a crash could make the store forget.
+     */
+    default void afterCommit(Runnable action) {
+        action.run();
+    }
+
     /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
     void insertDevice(Device device);
 

@@ -189,32 +189,71 @@ public final class SqliteFleetStore implements FleetStore {
         return query("SELECT * FROM releases ORDER BY app, created_at", this::release);
     }
 
+    /** Depth of {@link #inTransaction} calls on the (only) connection; guarded by this. */
+    private int transactionDepth;
+    /** Actions waiting for the commit of the current transaction; guarded by this. */
+    private final List<Runnable> afterCommit = new ArrayList<>();
+
+    @Override
+    public void afterCommit(Runnable action) {
+        synchronized (this) {
+            if (transactionDepth > 0) {
+                afterCommit.add(action);
+                return;
+            }
+        }
+        action.run();
+    }
+
+    @Override
+    public void inTransaction(Runnable work) {
+        List<Runnable> committed;
+        synchronized (this) {
+            if (transactionDepth > 0) {
+                work.run();
+                return;
+            }
+            try {
+                connection.setAutoCommit(false);
+                transactionDepth++;
+                try {
+                    work.run();
+                    connection.commit();
+                } catch (RuntimeException | Error e) {
+                    connection.rollback();
+                    afterCommit.clear();
+                    throw e;
+                } finally {
+                    transactionDepth--;
+                    connection.setAutoCommit(true);
+                }
+            } catch (SQLException e) {
+                afterCommit.clear();
+                throw new StoreException("transaction failed: " + e.getMessage(), e);
+            }
+            committed = List.copyOf(afterCommit);
+            afterCommit.clear();
+        }
+        committed.forEach(Runnable::run); // outside the lock: publishing must not hold up readers
+    }
+
     @Override
     public synchronized void saveRollout(Rollout r) {
-        try {
-            connection.setAutoCommit(false);
-            try {
-                update("INSERT OR REPLACE INTO rollouts (id, app, version, target, strategy, state, reason, created_at, updated_at,"
-                                + " current_wave, wave_state, wave_changed_at, tolerated_failures) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        r.id(), r.app(), r.version(), r.target(), write(strategyFields(r.strategy())), r.state().name(),
-                        r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(), r.currentWaveState().name(),
-                        millis(r.waveChangedAt()), r.toleratedFailures());
-                for (RolloutDevice d : r.devices()) {
-                    update("INSERT OR REPLACE INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
-                                    + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            r.id(), d.deviceId(), d.wave(), d.state().name(), d.previous() == null ? null : write(d.previous()),
-                            d.stageSequence(), d.activationSequence(), d.rollbackSequence(), millis(d.waitingSince()),
-                            d.reason(), d.message());
-                }
-                connection.commit();
-            } catch (RuntimeException | SQLException e) {
-                connection.rollback();
-                throw e;
-            } finally {
-                connection.setAutoCommit(true);
-            }
-        } catch (SQLException e) {
-            throw new StoreException("cannot save rollout " + r.id() + ": " + e.getMessage(), e);
+        inTransaction(() -> writeRollout(r));
+    }
+
+    private void writeRollout(Rollout r) {
+        update("INSERT OR REPLACE INTO rollouts (id, app, version, target, strategy, state, reason, created_at, updated_at,"
+                        + " current_wave, wave_state, wave_changed_at, tolerated_failures) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                r.id(), r.app(), r.version(), r.target(), write(strategyFields(r.strategy())), r.state().name(),
+                r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(), r.currentWaveState().name(),
+                millis(r.waveChangedAt()), r.toleratedFailures());
+        for (RolloutDevice d : r.devices()) {
+            update("INSERT OR REPLACE INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
+                            + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    r.id(), d.deviceId(), d.wave(), d.state().name(), d.previous() == null ? null : write(d.previous()),
+                    d.stageSequence(), d.activationSequence(), d.rollbackSequence(), millis(d.waitingSince()),
+                    d.reason(), d.message());
         }
     }
 
