@@ -127,6 +127,13 @@ public final class EmbeddedBroker implements AutoCloseable {
                     <persistence>
                         <mode>file</mode>
                     </persistence>
+                    <mqtt>
+                        <!-- the orchestrator's session takes the reports of the whole fleet: never drop them in a burst
+                             (the default, 1000 per client, discards status events of a large rollout) -->
+                        <queued-messages>
+                            <max-queue-size>1000000</max-queue-size>
+                        </queued-messages>
+                    </mqtt>
                     <anonymous-usage-statistics>
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
