@@ -92,6 +92,35 @@ final class ApiClient {
         return send(request, path);
     }
 
+    /** Streams a download into {@code file} (written whole or not at all); returns its size. */
+    long download(String path, Path file) {
+        HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
+                .header("X-Turnout-User", user).GET().build();
+        HttpResponse<java.io.InputStream> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw unreachable("nothing answers there");
+        } catch (IOException e) {
+            throw unreachable(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
+        try (java.io.InputStream in = response.body()) {
+            if (response.statusCode() >= 400) {
+                body(new String(in.readAllBytes(), StandardCharsets.UTF_8), response.statusCode(), path);
+            }
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".part");
+            long size = java.nio.file.Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return size;
+        } catch (IOException e) {
+            throw new CliException("cannot write " + file + ": " + e.getMessage());
+        }
+    }
+
     private HttpRequest.Builder request(String path) {
         return HttpRequest.newBuilder(base.resolve(path)).timeout(REQUEST_TIMEOUT)
                 .header("Accept", "application/json").header("X-Turnout-User", user);
@@ -122,16 +151,20 @@ final class ApiClient {
     }
 
     private JsonNode body(HttpResponse<String> response, String path) {
+        return body(response.body(), response.statusCode(), path);
+    }
+
+    private JsonNode body(String text, int status, String path) {
         JsonNode node;
         try {
-            node = response.body().isEmpty() ? json.createObjectNode() : json.readTree(response.body());
+            node = text.isEmpty() ? json.createObjectNode() : json.readTree(text);
         } catch (IOException e) {
-            throw new CliException(base + path + " answered " + response.statusCode() + " with something that is not JSON;"
+            throw new CliException(base + path + " answered " + status + " with something that is not JSON;"
                     + " is --server pointing at a Turnout server?");
         }
-        if (response.statusCode() >= 400) {
+        if (status >= 400) {
             String message = node.path("error").asText("");
-            throw new CliException(message.isEmpty() ? "the server answered " + response.statusCode() + " to " + path : message);
+            throw new CliException(message.isEmpty() ? "the server answered " + status + " to " + path : message);
         }
         return node;
     }

@@ -8,6 +8,8 @@ import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.BundleManifest;
+import dev.turnout.proto.SignedEnvelope;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
@@ -128,6 +130,15 @@ public final class DesiredStates {
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
                 .build();
+    }
+
+    /**
+     * The signed manifest of an offline bundle of {@code release} ({@code turnout bundle export}):
+     * a device imports its archives only if this verifies with its trusted keys.
+     */
+    public SignedEnvelope bundleManifest(Release release) {
+        return signingKey.seal(BundleManifest.newBuilder().setApp(release.app()).setRelease(wire(release))
+                .setCreatedAtMs(clock.millis()).build());
     }
 
     static dev.turnout.proto.Release wire(Release r) {

@@ -72,6 +72,11 @@ public final class RolloutEngine implements FleetEvents {
         this.clock = clock;
     }
 
+    /** Signs desired states and bundle manifests with the orchestrator key. */
+    public DesiredStates desiredStates() {
+        return desired;
+    }
+
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
         active.clear();

@@ -40,6 +40,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -139,6 +140,7 @@ public final class HttpApi {
         router.post("/api/v1/releases").handler(body).handler(this::createRelease);
         router.get("/api/v1/releases").handler(this::listReleases);
         router.get("/api/v1/releases/:app/:version").handler(this::getRelease);
+        router.get("/api/v1/releases/:app/:version/bundle").handler(this::exportBundle);
 
         router.post("/api/v1/rollouts").handler(body).handler(this::createRollout);
         router.get("/api/v1/rollouts").handler(this::listRollouts);
@@ -354,6 +356,30 @@ public final class HttpApi {
         String version = ctx.pathParam("version");
         blocking(ctx, () -> JsonViews.release(store.findRelease(app, version)
                 .orElseThrow(() -> new NotFoundException("release " + app + ":" + version + " does not exist"))), v -> ok(ctx, 200, v));
+    }
+
+    /** An offline bundle of a release: an uncompressed tar, signed manifest first (docs/edge-daemon.md). */
+    private void exportBundle(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        String version = ctx.pathParam("version");
+        blocking(ctx, () -> {
+            Release release = store.findRelease(app, version)
+                    .orElseThrow(() -> new NotFoundException("release " + app + ":" + version + " does not exist"));
+            Path file = artifacts.newIncomingFile();
+            try {
+                BundleWriter.write(release, engine.desiredStates().bundleManifest(release), artifacts, file);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(file);
+                throw e;
+            }
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "release.bundle", release.key(), null));
+            return file;
+        }, file -> {
+            HttpServerResponse response = ctx.response();
+            response.putHeader("Content-Type", "application/x-tar");
+            response.putHeader("Content-Disposition", "attachment; filename=\"" + app + "-" + version + ".tar\"");
+            response.sendFile(file.toString()).onComplete(done -> vertx.executeBlocking(() -> Files.deleteIfExists(file), false));
+        });
     }
 
     private void createRollout(RoutingContext ctx) {

@@ -1,0 +1,125 @@
+package dev.turnout.e2e;
+
+import dev.turnout.edge.app.EdgeConfig;
+import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.edge.app.EdgeMain;
+import dev.turnout.orchestrator.app.ServerOptions;
+import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.proto.Topics;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A device that cannot reach the orchestrator's artifact server: the release comes on a "USB
+ * stick" ({@code turnout bundle export} → {@code turnout-edge cache import}) and activates over MQTT
+ * alone, with no download.
+ */
+class OfflineBundleIT {
+
+    @TempDir
+    Path work;
+
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+    private final String device = "e2e-offline-" + run;
+    private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private TurnoutServer server;
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void aBundleImportedFromLocalMediaActivatesWithoutAnyDownload() throws Exception {
+        Requirements.dockerEngine();
+        Requirements.busybox();
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null,
+                "127.0.0.1", Topics.DEFAULT_PREFIX));
+        toClose.add(server::close);
+
+        Path config = work.resolve("device.yaml");
+        assertThat(cli("device", "enroll", device, "--out", config.toString())).isZero();
+        // the device has no route to the orchestrator's HTTP API: only the broker
+        String deadUrl = "http://127.0.0.1:" + Mosquitto.freePort();
+        Files.writeString(config, Files.readString(config).replaceAll("(?m)^orchestratorUrl: .*$", "orchestratorUrl: " + deadUrl));
+
+        Path archive = TestImages.build(imageRef, "1.0.0", true, work);
+        TestImages.remove(imageRef);
+        Path spec = Files.writeString(work.resolve("web.yaml"), """
+                container:
+                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+                  network: none
+                health:
+                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
+                  interval: 500ms
+                  soak: 1s
+                """);
+        assertThat(cli("release", "create", "web:1.0.0", "--image", TestImages.enginePlatform() + "=" + archive,
+                "--spec", spec.toString())).isZero();
+
+        Path bundle = work.resolve("usb/web-1.0.0.tar");
+        Files.createDirectories(bundle.getParent());
+        assertThat(cli("bundle", "export", "web:1.0.0", "--out", bundle.toString())).isZero();
+        assertThat(bundle).isNotEmptyFile();
+
+        Path data = work.resolve("edge");
+        // a bundle that was tampered with is refused and leaves the cache alone
+        Path tampered = work.resolve("usb/tampered.tar");
+        byte[] bytes = Files.readAllBytes(bundle);
+        bytes[bytes.length - 2048] ^= 0x5a;
+        Files.write(tampered, bytes);
+        assertThat(EdgeMain.run("cache", "import", tampered.toString(), "--config", config.toString(), "--data", data.toString()))
+                .isEqualTo(1);
+        assertThat(EdgeMain.run("cache", "import", bundle.toString(), "--config", config.toString(), "--data", data.toString()))
+                .isZero();
+
+        EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), data);
+        toClose.add(edge::close);
+        assertThat(cli("deploy", "web:1.0.0", "--target", "device:" + device, "--device-timeout", "1m", "--wait")).isZero();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            List<Containers.Container> running = Containers.running(device);
+            assertThat(running).hasSize(1);
+            assertThat(running.get(0).version()).isEqualTo("1.0.0");
+        });
+    }
+
+    private int cli(String... args) {
+        List<String> full = new ArrayList<>(List.of(args));
+        full.add("--server");
+        full.add(server.url());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of(), full.toArray(String[]::new));
+        System.out.println("$ turnout " + String.join(" ", args) + "\nexit " + code + "\n" + out + err);
+        return code;
+    }
+
+    @AfterEach
+    void tearDown() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+        Containers.removeAll(device);
+        TestImages.remove(imageRef);
+    }
+}
