@@ -126,6 +126,13 @@ public final class MosquittoConfig {
             b.append("# listener 1883            # uncomment if mosquitto.conf has no listener yet\n");
         }
         b.append("allow_anonymous ").append(allowAnonymous).append('\n');
+        if (allowAnonymous) {
+            b.append("# use_username_as_clientid would refuse anonymous clients: without it a device could connect with\n");
+            b.append("# another device's client id and push it off (its ACLs still hold: it reads and writes nothing new).\n");
+        } else {
+            b.append("# client id = user name: a client cannot take over another one's session\n");
+            b.append("use_username_as_clientid true\n");
+        }
         b.append("password_file ").append(abs.resolve(PASSWORD_FILE)).append('\n');
         b.append("acl_file ").append(abs.resolve(ACL_FILE)).append('\n');
         return b.toString();

@@ -80,8 +80,10 @@ class TurnoutCliIT {
 
         PublicKey key = PublicKey.fromBase64(json.readTree(
                 new java.net.URL(server.url() + "/api/v1/server").openStream()).path("publicKey").asText());
-        devices.add(new SimulatedDevice("cli-a", server.brokerUrl(), Topics.defaults(), key, Set.of("2.0.0")));
-        devices.add(new SimulatedDevice("cli-b", server.brokerUrl(), Topics.defaults(), key, Set.of()));
+        devices.add(new SimulatedDevice("cli-a", SimulatedDevice.passwordOf(config), server.brokerUrl(), Topics.defaults(), key,
+                Set.of("2.0.0")));
+        devices.add(new SimulatedDevice("cli-b", SimulatedDevice.passwordOf(printed.out), server.brokerUrl(), Topics.defaults(), key,
+                Set.of()));
         await().atMost(Duration.ofSeconds(20)).until(() -> cli("devices").out.lines().filter(l -> l.startsWith("cli-") && l.contains(" yes")).count() == 2);
 
         Path spec = spec("health:\n  exec: [\"/bin/true\"]\n  soak: 1s\n");
