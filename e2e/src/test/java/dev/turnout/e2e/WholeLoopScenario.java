@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.edge.app.EdgeConfig;
 import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
@@ -47,6 +48,16 @@ abstract class WholeLoopScenario {
     protected void stopBroker() throws Exception {
     }
 
+    /** How the orchestrator authenticates to the broker; null: its generated identity. */
+    protected BrokerAuth brokerAuth() {
+        return null;
+    }
+
+    /** The orchestrator's data directory (its signing key, broker secret and store). */
+    protected Path serverDataDir() {
+        return work.resolve("server");
+    }
+
     @TempDir
     Path work;
 
@@ -66,8 +77,8 @@ abstract class WholeLoopScenario {
 
         String externalBroker = startBroker(work.resolve("broker"));
         int mqttPort = Mosquitto.freePort();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, mqttPort, "127.0.0.1",
-                embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX));
+        server = TurnoutServer.start(new ServerOptions(serverDataDir(), 0, mqttPort, "127.0.0.1",
+                embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX, brokerAuth()));
         toClose.add(server::close);
         String brokerUrl = server.brokerUrl();
 
@@ -78,7 +89,11 @@ abstract class WholeLoopScenario {
         toClose.add(edgeA::close);
         EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(work.resolve("b.yaml")), work.resolve("edge-b"));
         toClose.add(edgeB::close);
-        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults());
+        // a monitoring subscriber gets its broker identity the way an operator creates one
+        Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
+        assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
+        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults(), "e2e-monitor-" + run,
+                json.readTree(monitorUser.out).path("password").asText());
         toClose.add(monitor);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 2);
@@ -204,12 +219,14 @@ abstract class WholeLoopScenario {
         }
     }
 
-    private Result cli(String... args) {
+    protected Result cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> full = new ArrayList<>(List.of(args));
-        full.add("--server");
-        full.add(server.url());
+        if (server != null) {
+            full.add("--server");
+            full.add(server.url());
+        }
         Map<String, String> env = new HashMap<>();
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
                 env, full.toArray(String[]::new));

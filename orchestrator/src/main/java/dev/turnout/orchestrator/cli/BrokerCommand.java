@@ -48,6 +48,10 @@ final class BrokerCommand {
         @Option(names = "--broker-password-file", paramLabel = "FILE", description = "Password file of --broker-username.")
         Path brokerPasswordFile;
 
+        @Option(names = "--file-group", paramLabel = "GROUP", defaultValue = "mosquitto",
+                description = "Group that may read turnout.passwd (mode 0640): the one Mosquitto runs as (default: ${DEFAULT-VALUE}).")
+        String fileGroup;
+
         MosquittoConfigCommand(Cli cli) {
             this.cli = cli;
         }
@@ -77,6 +81,14 @@ final class BrokerCommand {
                     new MosquittoConfig(topics, self, store.list()).writeTo(out);
                 }
                 MosquittoConfig.writeListener(out, listener, allowAnonymous);
+                try {
+                    MosquittoConfig.shareWithGroup(out, fileGroup);
+                } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+                    cli.err.printf("turnout: no group %s here: make %s readable by the user Mosquitto runs as%n", fileGroup,
+                            out.resolve(MosquittoConfig.PASSWORD_FILE));
+                } catch (UnsupportedOperationException e) {
+                    cli.err.printf("turnout: cannot set the group of %s on this file system%n", out.resolve(MosquittoConfig.PASSWORD_FILE));
+                }
             } catch (IOException | IllegalArgumentException e) {
                 throw new CliException("cannot write the Mosquitto files: " + e.getMessage());
             }

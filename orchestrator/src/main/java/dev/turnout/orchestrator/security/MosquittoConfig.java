@@ -147,6 +147,18 @@ public final class MosquittoConfig {
         writeAtomically(dir.resolve(ACL_FILE), aclFile(siteAcl), false);
     }
 
+    /**
+     * Lets the group {@code group} (the one Mosquitto runs as) read the password file: mode 0640.
+     * Later rewrites keep the group and mode.
+     */
+    public static void shareWithGroup(Path dir, String group) throws IOException {
+        Path file = dir.resolve(PASSWORD_FILE);
+        java.nio.file.attribute.GroupPrincipal principal = file.getFileSystem().getUserPrincipalLookupService()
+                .lookupPrincipalByGroupName(group);
+        Files.setAttribute(file, "posix:group", principal);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r-----"));
+    }
+
     public static void writeListener(Path dir, String listener, boolean allowAnonymous) throws IOException {
         Files.createDirectories(dir);
         writeAtomically(dir.resolve(LISTENER_FILE), listenerSnippet(dir, listener, allowAnonymous), false);

@@ -120,6 +120,12 @@ public final class SimulatedDevice implements AutoCloseable {
         return running;
     }
 
+    /** Publishes an ACTIVE status for app web at {@code version} on its own status topic. */
+    public void reportStatus(String version) {
+        publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp("web").setVersion(version)
+                .setState(UpdateState.ACTIVE).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
+    }
+
     /** Publishes a status as if it came from {@code claimedId} on this device's own topic. */
     void publishSpoofedStatus(String claimedId, String version, long sequence) {
         publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(claimedId).setApp("web").setVersion(version)
