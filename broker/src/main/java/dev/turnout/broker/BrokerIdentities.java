@@ -14,4 +14,12 @@ public interface BrokerIdentities {
      * unknown or revoked name or a wrong secret.
      */
     Optional<Role> authenticate(String username, byte[] password);
+
+    /**
+     * Whether {@code username} is still allowed, asked on every PUBLISH and SUBSCRIBE so that a
+     * connection that slipped in while its identity was being revoked gains nothing. Must be cheap.
+     */
+    default boolean isActive(String username) {
+        return true;
+    }
 }

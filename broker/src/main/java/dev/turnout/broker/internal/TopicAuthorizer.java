@@ -8,6 +8,7 @@ import com.hivemq.extension.sdk.api.auth.parameter.SubscriptionAuthorizerInput;
 import com.hivemq.extension.sdk.api.auth.parameter.SubscriptionAuthorizerOutput;
 import com.hivemq.extension.sdk.api.packets.publish.AckReasonCode;
 import com.hivemq.extension.sdk.api.packets.subscribe.SubackReasonCode;
+import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.Role;
 import dev.turnout.broker.TopicPolicy;
 import org.slf4j.Logger;
@@ -20,9 +21,11 @@ public final class TopicAuthorizer implements PublishAuthorizer, SubscriptionAut
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicAuthorizer.class);
 
+    private final BrokerIdentities identities;
     private final TopicPolicy policy;
 
-    public TopicAuthorizer(TopicPolicy policy) {
+    public TopicAuthorizer(BrokerIdentities identities, TopicPolicy policy) {
+        this.identities = identities;
         this.policy = policy;
     }
 
@@ -32,7 +35,7 @@ public final class TopicAuthorizer implements PublishAuthorizer, SubscriptionAut
         Optional<Role> role = CredentialAuthenticator.roleOf(input.getConnectionInformation().getConnectionAttributeStore());
         String topic = input.getPublishPacket().getTopic();
         boolean retained = input.getPublishPacket().getRetain();
-        if (role.isPresent() && policy.mayPublish(role.get(), user, topic, retained)) {
+        if (role.isPresent() && identities.isActive(user) && policy.mayPublish(role.get(), user, topic, retained)) {
             output.authorizeSuccessfully();
             return;
         }
@@ -45,7 +48,7 @@ public final class TopicAuthorizer implements PublishAuthorizer, SubscriptionAut
         String user = input.getClientInformation().getClientId();
         Optional<Role> role = CredentialAuthenticator.roleOf(input.getConnectionInformation().getConnectionAttributeStore());
         String filter = input.getSubscription().getTopicFilter();
-        if (role.isPresent() && policy.maySubscribe(role.get(), user, filter)) {
+        if (role.isPresent() && identities.isActive(user) && policy.maySubscribe(role.get(), user, filter)) {
             output.authorizeSuccessfully();
             return;
         }

@@ -23,7 +23,7 @@ public final class TurnoutExtensionMain implements ExtensionMain {
     @Override
     public void extensionStart(ExtensionStartInput input, ExtensionStartOutput output) {
         CredentialAuthenticator authenticator = new CredentialAuthenticator(identities);
-        TopicAuthorizer authorizer = new TopicAuthorizer(policy);
+        TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
         Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
         Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);
     }

@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -39,6 +40,7 @@ public final class BrokerAccess implements BrokerIdentities {
     private final OrchestratorIdentity orchestrator;
     private final Clock clock;
     private final Map<String, byte[]> verified = new ConcurrentHashMap<>();
+    private final Set<String> active = ConcurrentHashMap.newKeySet();
     private final List<Runnable> changeListeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<String>> revokeListeners = new CopyOnWriteArrayList<>();
 
@@ -46,6 +48,7 @@ public final class BrokerAccess implements BrokerIdentities {
         this.store = store;
         this.orchestrator = orchestrator;
         this.clock = clock;
+        store.list().forEach(identity -> active.add(identity.name()));
     }
 
     public OrchestratorIdentity orchestrator() {
@@ -89,6 +92,7 @@ public final class BrokerAccess implements BrokerIdentities {
         checkIssuable(name);
         String secret = Secrets.newSecret();
         store.insert(new BrokerIdentity(name, role, PasswordHash.hash(secret), MosquittoPasswordHash.hash(secret), clock.instant()));
+        active.add(name);
         LOG.info("issued broker credentials for {} ({})", name, role);
         changed();
         return new Issued(name, role, secret);
@@ -96,6 +100,7 @@ public final class BrokerAccess implements BrokerIdentities {
 
     /** Removes an identity: its next connect fails and its connection is dropped. False when unknown. */
     public boolean revoke(String name) {
+        active.remove(name);
         boolean removed = store.delete(name);
         verified.remove(name);
         if (removed) {
@@ -119,6 +124,11 @@ public final class BrokerAccess implements BrokerIdentities {
     /** Every stored identity (devices and monitors), sorted by name. */
     public List<BrokerIdentity> identities() {
         return store.list();
+    }
+
+    @Override
+    public boolean isActive(String username) {
+        return orchestrator.name().equals(username) || active.contains(username);
     }
 
     @Override
