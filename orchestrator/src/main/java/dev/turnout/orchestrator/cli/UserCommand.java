@@ -40,7 +40,8 @@ final class UserCommand {
                 cli.printJson(answer);
                 return;
             }
-            cli.out.printf("created %s user %s; its password (shown once):%n", role, name);
+            // only the password on stdout, so that `> NAME.secret` keeps it and nothing else
+            cli.err.printf("created %s user %s; its password follows (shown once, stored only hashed)%n", role, name);
             cli.out.println(answer.path("password").asText());
             cli.err.printf("connect as user and client id %s to %s; subscribe under %s/%n", name,
                     answer.path("brokerUrl").asText(), answer.path("topicPrefix").asText());

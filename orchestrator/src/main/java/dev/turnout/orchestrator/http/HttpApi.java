@@ -193,16 +193,25 @@ public final class HttpApi {
             }
             Device device = new Device(body.id(), body.labels(), body.groups(), clock.instant(), false, null, null);
             BrokerAccess.Issued credentials;
+            boolean again = false;
             synchronized (access) {
-                if (store.findDevice(device.id()).isPresent()) {
+                Device known = store.findDevice(device.id()).orElse(null);
+                if (known != null && access.find(known.id()).isPresent()) {
                     throw new ConflictException("device " + device.id() + " is already enrolled");
                 }
                 access.checkIssuable(device.id());
-                store.insertDevice(device);
+                if (known == null) {
+                    store.insertDevice(device);
+                } else {
+                    // revoked, or enrolled before broker credentials existed: a new secret, same inventory entry
+                    device = known;
+                    again = true;
+                }
                 credentials = access.issue(device.id(), Role.DEVICE);
             }
-            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "device.enroll", device.id(), null));
-            LOG.info("enrolled device {}", device.id());
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), again ? "device.reenroll" : "device.enroll", device.id(),
+                    again ? "new broker secret; labels and groups kept" : null));
+            LOG.info("{} device {}", again ? "re-enrolled" : "enrolled", device.id());
             Map<String, Object> v = new LinkedHashMap<>();
             v.put("device", deviceView(device));
             v.put("config", DeviceConfigYaml.of(device, serverInfo.get(), credentials.secret()));

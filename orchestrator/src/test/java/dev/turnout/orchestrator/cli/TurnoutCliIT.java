@@ -134,6 +134,25 @@ class TurnoutCliIT {
     }
 
     @Test
+    void brokerIdentitiesFromTheCommandLine() throws Exception {
+        Result added = cli("user", "add", "cli-watcher", "--role", "monitor");
+        assertThat(added.code).as(added.toString()).isZero();
+        assertThat(added.out.strip()).as("only the password on stdout").matches("[A-Za-z0-9_-]{43}");
+        assertThat(added.err).contains("cli-watcher", "shown once");
+        assertThat(cli("user", "add", "cli-watcher", "--role", "monitor").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("user", "add", "x", "--role", "admin").code).isEqualTo(ExitCodes.USAGE);
+        assertThat(cli("user", "list").out).contains("cli-watcher", "monitor", "turnout-orchestrator-");
+        assertThat(cli("user", "list").out).doesNotContain(added.out.strip());
+
+        // (revoking an enrolled device: the security matrix; a device enrolled here would join the rollouts above)
+        assertThat(cli("device", "revoke", "cli-never").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("device", "enroll", "turnout-orchestrator-x").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("device", "enroll", "a/b").err).contains("invalid");
+        assertThat(cli("user", "revoke", "cli-watcher").code).isZero();
+        assertThat(cli("user", "list").out).doesNotContain("cli-watcher");
+    }
+
+    @Test
     void badInputGetsOneLineErrorsAndCreatesNothing() throws Exception {
         Path archive = work.resolve("bad-input.tar");
         Files.write(archive, DockerSaveArchives.of("demo/bad:1.0.0", "bad").bytes());

@@ -100,7 +100,23 @@ class HttpApiTest {
         assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
         assertThat(body(post("/api/v1/devices/pi-7/revoke", "")).path("alreadyRevoked").asBoolean()).isTrue();
         assertThat(post("/api/v1/devices/nope/revoke", "").statusCode()).isEqualTo(404);
+
+        // enrolling a revoked device again re-admits it with a new secret; the old one stays dead
+        HttpResponse<String> again = post("/api/v1/devices", "{\"id\":\"pi-7\"}");
+        assertThat(again.statusCode()).as(again.body()).isEqualTo(201);
+        String newSecret = SimulatedDeviceConfig.password(body(again).path("config").asText());
+        assertThat(newSecret).isNotEqualTo(secret);
+        assertThat(access.authenticate("pi-7", newSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isPresent();
+        assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-7\"}").statusCode()).isEqualTo(409);
         assertThat(body(get("/api/v1/audit")).toString()).contains("device.revoke");
+    }
+
+    private static final class SimulatedDeviceConfig {
+        static String password(String yaml) throws Exception {
+            return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                    .readTree(yaml).path("mqttPassword").asText();
+        }
     }
 
     @Test

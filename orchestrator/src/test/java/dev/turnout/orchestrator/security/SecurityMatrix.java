@@ -206,9 +206,11 @@ abstract class SecurityMatrix {
 
         Result revoked = cli("device", "revoke", d.id);
         assertThat(revoked.code).as(revoked.toString()).isZero();
+        assertThat(revoked.out).contains("revoked " + d.id);
         await().atMost(Duration.ofSeconds(15)).until(() -> !device.isConnected());
         assertThatThrownBy(() -> MqttProbe.connect(server.brokerUrl(), d.id, d.id, d.password)).isInstanceOf(MqttException.class);
         assertThat(api("/api/v1/audit").toString()).contains("device.revoke");
+        assertThat(cli("device", "revoke", d.id).out).contains("revoked already");
     }
 
     @Test
