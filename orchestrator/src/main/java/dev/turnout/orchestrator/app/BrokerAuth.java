@@ -11,8 +11,15 @@ import java.nio.file.Path;
  * @param mosquittoConfigDir     directory whose Mosquitto password and ACL files are rewritten at start
  *                               and after every enrollment, revocation and user change; null: none
  * @param mosquittoReloadCommand shell command run after each rewrite (e.g. {@code systemctl reload mosquitto}); null: none
+ * @param hivemqIdentitiesFile   identities file of a standalone HiveMQ running the Turnout extension, rewritten like
+ *                               the Mosquitto files; null: none
  */
-public record BrokerAuth(String username, Path passwordFile, Path mosquittoConfigDir, String mosquittoReloadCommand) {
+public record BrokerAuth(String username, Path passwordFile, Path mosquittoConfigDir, String mosquittoReloadCommand,
+                         Path hivemqIdentitiesFile) {
+
+    public BrokerAuth(String username, Path passwordFile, Path mosquittoConfigDir, String mosquittoReloadCommand) {
+        this(username, passwordFile, mosquittoConfigDir, mosquittoReloadCommand, null);
+    }
 
     public BrokerAuth {
         username = username == null || username.isBlank() ? null : username;
@@ -24,6 +31,6 @@ public record BrokerAuth(String username, Path passwordFile, Path mosquittoConfi
 
     /** The generated identity, no Mosquitto files. */
     public static BrokerAuth generated() {
-        return new BrokerAuth(null, null, null, null);
+        return new BrokerAuth(null, null, null, null, null);
     }
 }

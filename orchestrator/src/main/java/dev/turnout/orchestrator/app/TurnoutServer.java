@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.app;
 import dev.turnout.broker.EmbeddedBroker;
 import dev.turnout.broker.TopicPolicy;
 import dev.turnout.orchestrator.security.BrokerAccess;
+import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
@@ -96,6 +97,18 @@ public final class TurnoutServer implements AutoCloseable {
             BrokerAccess access = new BrokerAccess(identities, self, Clock.systemUTC());
             if (auth.mosquittoConfigDir() != null) {
                 Runnable rewrite = mosquittoWriter(auth, topics, access);
+                rewrite.run();
+                access.onChange(rewrite);
+            }
+            if (auth.hivemqIdentitiesFile() != null) {
+                Path file = auth.hivemqIdentitiesFile();
+                Runnable rewrite = () -> {
+                    try {
+                        HiveMqIdentitiesFile.write(file, access.orchestrator(), access.identities());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+                    }
+                };
                 rewrite.run();
                 access.onChange(rewrite);
             }

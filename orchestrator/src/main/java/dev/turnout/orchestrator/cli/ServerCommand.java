@@ -57,6 +57,10 @@ final class ServerCommand implements Runnable {
             description = "Run this after each rewrite of the Mosquitto files, e.g. 'systemctl reload mosquitto'.")
     String mosquittoReload;
 
+    @Option(names = "--hivemq-identities", paramLabel = "FILE",
+            description = "Keep this identities file of a standalone HiveMQ with the Turnout extension current.")
+    Path hivemqIdentities;
+
     ServerCommand(Cli cli) {
         this.cli = cli;
     }
@@ -67,7 +71,7 @@ final class ServerCommand implements Runnable {
         ServerOptions options;
         try {
             options = new ServerOptions(dataDir, httpPort, mqttPort, bind, brokerUrl, advertiseHost, topicPrefix,
-                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload));
+                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities));
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }

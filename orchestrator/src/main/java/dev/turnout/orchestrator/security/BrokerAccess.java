@@ -1,5 +1,7 @@
 package dev.turnout.orchestrator.security;
 
+import dev.turnout.broker.PasswordHash;
+
 import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.domain.ConflictException;

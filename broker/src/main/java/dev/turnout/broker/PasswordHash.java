@@ -1,17 +1,19 @@
-package dev.turnout.orchestrator.security;
+package dev.turnout.broker;
 
 import org.bouncycastle.crypto.generators.Argon2BytesGenerator;
 import org.bouncycastle.crypto.params.Argon2Parameters;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Argon2id (Bouncy Castle) in the PHC string format
- * {@code $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH}: what the orchestrator stores instead of a secret.
+ * {@code $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH}: what the orchestrator stores instead of a
+ * secret, and what a standalone broker's identities file holds.
  */
 public final class PasswordHash {
 
@@ -24,12 +26,14 @@ public final class PasswordHash {
             "\\$argon2id\\$v=19\\$m=(\\d{1,7}),t=(\\d{1,3}),p=(\\d{1,2})\\$([A-Za-z0-9+/]+)\\$([A-Za-z0-9+/]+)");
     private static final Base64.Encoder B64 = Base64.getEncoder().withoutPadding();
     private static final Base64.Decoder B64D = Base64.getDecoder();
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private PasswordHash() {
     }
 
     public static String hash(String secret) {
-        byte[] salt = Secrets.salt(SALT_BYTES);
+        byte[] salt = new byte[SALT_BYTES];
+        RANDOM.nextBytes(salt);
         byte[] hash = argon2(secret, salt, MEMORY_KIB, ITERATIONS, PARALLELISM, HASH_BYTES);
         return "$argon2id$v=19$m=" + MEMORY_KIB + ",t=" + ITERATIONS + ",p=" + PARALLELISM + "$"
                 + B64.encodeToString(salt) + "$" + B64.encodeToString(hash);
