@@ -42,6 +42,10 @@ final class BrokerCommand {
                 description = "Keep anonymous clients (the site's own) allowed; they get only what site.acl grants them, nothing under the prefix.")
         boolean allowAnonymous;
 
+        @Option(names = "--keep-client-ids",
+                description = "Leave out use_username_as_clientid (it applies to every client: site clients that share a user name would push each other off).")
+        boolean keepClientIds;
+
         @Option(names = "--broker-username", paramLabel = "NAME", description = "The orchestrator's user name, if not the generated one.")
         String brokerUsername;
 
@@ -80,7 +84,7 @@ final class BrokerCommand {
                 try (IdentityStore store = IdentityStore.open(dataDir)) {
                     new MosquittoConfig(topics, self, store.list()).writeTo(out);
                 }
-                MosquittoConfig.writeListener(out, listener, allowAnonymous);
+                MosquittoConfig.writeListener(out, listener, allowAnonymous, !keepClientIds);
                 try {
                     MosquittoConfig.shareWithGroup(out, fileGroup);
                 } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {

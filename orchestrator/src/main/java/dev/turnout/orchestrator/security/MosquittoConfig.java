@@ -111,9 +111,10 @@ public final class MosquittoConfig {
     /**
      * The snippet to include from {@code mosquitto.conf} ({@code include_dir}): password and ACL
      * file, anonymous access, and a listener when {@code listener} (e.g. {@code 1883} or
-     * {@code 1883 0.0.0.0}) is given.
+     * {@code 1883 0.0.0.0}) is given. {@code pinClientIds} writes {@code use_username_as_clientid true}
+     * (impossible with anonymous clients, which it would refuse).
      */
-    public static String listenerSnippet(Path dir, String listener, boolean allowAnonymous) {
+    public static String listenerSnippet(Path dir, String listener, boolean allowAnonymous, boolean pinClientIds) {
         Path abs = dir.toAbsolutePath();
         StringBuilder b = new StringBuilder();
         b.append("# Turnout: per-device credentials and deny-by-default ACLs (docs/security.md).\n");
@@ -126,12 +127,12 @@ public final class MosquittoConfig {
             b.append("# listener 1883            # uncomment if mosquitto.conf has no listener yet\n");
         }
         b.append("allow_anonymous ").append(allowAnonymous).append('\n');
-        if (allowAnonymous) {
-            b.append("# use_username_as_clientid would refuse anonymous clients: without it a device could connect with\n");
-            b.append("# another device's client id and push it off (its ACLs still hold: it reads and writes nothing new).\n");
-        } else {
-            b.append("# client id = user name: a client cannot take over another one's session\n");
+        if (pinClientIds && !allowAnonymous) {
+            b.append("# client id = user name, for every client of this broker: nobody can take over another one's session\n");
             b.append("use_username_as_clientid true\n");
+        } else {
+            b.append("# no use_username_as_clientid (it would refuse anonymous clients, or merge clients that share a user name):\n");
+            b.append("# a device could connect with another device's client id and push it off; its ACLs still hold.\n");
         }
         b.append("password_file ").append(abs.resolve(PASSWORD_FILE)).append('\n');
         b.append("acl_file ").append(abs.resolve(ACL_FILE)).append('\n');
@@ -159,9 +160,9 @@ public final class MosquittoConfig {
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r-----"));
     }
 
-    public static void writeListener(Path dir, String listener, boolean allowAnonymous) throws IOException {
+    public static void writeListener(Path dir, String listener, boolean allowAnonymous, boolean pinClientIds) throws IOException {
         Files.createDirectories(dir);
-        writeAtomically(dir.resolve(LISTENER_FILE), listenerSnippet(dir, listener, allowAnonymous), false);
+        writeAtomically(dir.resolve(LISTENER_FILE), listenerSnippet(dir, listener, allowAnonymous, pinClientIds), false);
     }
 
     private static String readIfExists(Path file) throws IOException {

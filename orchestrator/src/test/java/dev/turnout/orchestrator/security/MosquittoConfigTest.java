@@ -61,6 +61,16 @@ class MosquittoConfigTest {
     }
 
     @Test
+    void theSnippetPinsClientIdsUnlessAnonymousClientsOrSharedNamesNeedOtherwise() {
+        String strict = MosquittoConfig.listenerSnippet(dir, "1883 0.0.0.0", false, true);
+        assertThat(strict).contains("listener 1883 0.0.0.0\n", "allow_anonymous false\n", "use_username_as_clientid true\n",
+                "password_file " + dir.toAbsolutePath().resolve("turnout.passwd"), "acl_file " + dir.toAbsolutePath().resolve("turnout.acl"));
+        assertThat(MosquittoConfig.listenerSnippet(dir, null, true, true)).contains("allow_anonymous true\n", "# listener 1883")
+                .doesNotContain("\nuse_username_as_clientid");
+        assertThat(MosquittoConfig.listenerSnippet(dir, null, false, false)).doesNotContain("\nuse_username_as_clientid");
+    }
+
+    @Test
     void aSiteUserCannotShadowATurnoutIdentity() throws Exception {
         Files.writeString(dir.resolve(MosquittoConfig.SITE_PASSWORD_FILE), "pi-a:$7$101$abc$def\n");
         assertThatThrownBy(() -> new MosquittoConfig(Topics.defaults(), orchestrator, identities).writeTo(dir))
