@@ -2,6 +2,8 @@ package dev.turnout.broker;
 
 import com.hivemq.embedded.EmbeddedExtension;
 import com.hivemq.embedded.EmbeddedHiveMQ;
+import com.hivemq.extension.sdk.api.packets.disconnect.DisconnectReasonCode;
+import com.hivemq.extension.sdk.api.services.Services;
 import dev.turnout.broker.internal.TurnoutExtensionMain;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,13 +15,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
  * HiveMQ Community Edition running inside the orchestrator's JVM, with file persistence under
  * {@code dataDir} (retained desired states and sessions survive a restart) and the Turnout
- * security extension loaded.
+ * security extension loaded: every client authenticates against {@link BrokerIdentities} (client
+ * id = user name) and every publish and subscribe passes {@link TopicPolicy}; deny by default.
  */
 public final class EmbeddedBroker implements AutoCloseable {
 
@@ -42,10 +46,15 @@ public final class EmbeddedBroker implements AutoCloseable {
      * @param dataDir     where the broker keeps its configuration, persistence and logs
      * @param bindAddress address of the MQTT listener, e.g. {@code 0.0.0.0}
      * @param port        MQTT TCP port; 0 picks a free one
+     * @param identities  who may connect, and in which role
+     * @param policy      what each role may publish and subscribe to
      */
-    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port) throws Exception {
+    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
+                                       TopicPolicy policy) throws Exception {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(bindAddress, "bindAddress");
+        Objects.requireNonNull(identities, "identities");
+        Objects.requireNonNull(policy, "policy");
         int chosenPort = port == 0 ? freePort(bindAddress) : port;
         requirePortFree(bindAddress, chosenPort);
 
@@ -62,7 +71,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                 .withAuthor("Turnout")
                 .withPriority(1000)
                 .withStartPriority(1000)
-                .withExtensionMain(new TurnoutExtensionMain())
+                .withExtensionMain(new TurnoutExtensionMain(identities, policy))
                 .build();
 
         EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder()
@@ -93,6 +102,15 @@ public final class EmbeddedBroker implements AutoCloseable {
     public String url() {
         String host = "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "127.0.0.1" : bindAddress;
         return "tcp://" + host + ":" + port;
+    }
+
+    /**
+     * Drops the connection of {@code clientId} (a revoked identity) and discards its session;
+     * completes with false when it was not connected.
+     */
+    public CompletableFuture<Boolean> disconnect(String clientId) {
+        return Services.clientService().disconnectClient(clientId, false, DisconnectReasonCode.NOT_AUTHORIZED, "access revoked")
+                .thenCompose(was -> Services.clientService().invalidateSession(clientId).handle((ignored, e) -> was));
     }
 
     @Override

@@ -21,13 +21,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class EmbeddedBrokerTest {
 
+    private static final java.util.Map<String, Role> ROLES = java.util.Map.of(
+            "orchestrator", Role.ORCHESTRATOR, "pi-1", Role.DEVICE, "pi+1", Role.DEVICE);
+    private static final BrokerIdentities IDENTITIES = (user, password) ->
+            ("secret-" + user).equals(new String(password, StandardCharsets.UTF_8))
+                    ? java.util.Optional.ofNullable(ROLES.get(user)) : java.util.Optional.empty();
+
     @TempDir
     static Path dir;
     static EmbeddedBroker broker;
 
     @BeforeAll
     static void start() throws Exception {
-        broker = EmbeddedBroker.start(dir, "127.0.0.1", 0);
+        broker = EmbeddedBroker.start(dir, "127.0.0.1", 0, IDENTITIES, new TopicPolicy(dev.turnout.proto.Topics.defaults()));
     }
 
     @AfterAll
@@ -63,15 +69,43 @@ class EmbeddedBrokerTest {
     }
 
     @Test
+    void wrongSecretMissingCredentialsAndAForeignClientIdAreRefused() throws Exception {
+        assertThatThrownBy(() -> connect("pi-1", "pi-1", "wrong")).isInstanceOf(MqttException.class);
+        assertThatThrownBy(() -> connect("pi-1", null, null)).isInstanceOf(MqttException.class);
+        assertThatThrownBy(() -> connect("orchestrator", "pi-1", "secret-pi-1")).isInstanceOf(MqttException.class);
+        MqttClient ok = connect("pi-1", "pi-1", "secret-pi-1");
+        assertThat(ok.isConnected()).isTrue();
+        ok.disconnect();
+        ok.close();
+    }
+
+    @Test
+    void disconnectDropsAConnectedClient() throws Exception {
+        MqttClient device = connect("pi-1", "pi-1", "secret-pi-1");
+        assertThat(broker.disconnect("pi-1").get(10, TimeUnit.SECONDS)).isTrue();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !device.isConnected());
+        device.close();
+    }
+
+    @Test
     void secondBrokerOnTheSamePortFailsWithAClearMessage(@TempDir Path other) {
-        assertThatThrownBy(() -> EmbeddedBroker.start(other, "127.0.0.1", broker.port()))
+        assertThatThrownBy(() -> EmbeddedBroker.start(other, "127.0.0.1", broker.port(), IDENTITIES,
+                new TopicPolicy(dev.turnout.proto.Topics.defaults())))
                 .hasMessageContaining("already in use");
     }
 
     private static MqttClient connect(String clientId) throws MqttException {
+        return connect(clientId, clientId, "secret-" + clientId);
+    }
+
+    private static MqttClient connect(String clientId, String user, String password) throws MqttException {
         MqttClient client = new MqttClient(broker.url(), clientId, new MemoryPersistence());
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setConnectionTimeout(10);
+        if (user != null) {
+            options.setUserName(user);
+            options.setPassword(password.getBytes(StandardCharsets.UTF_8));
+        }
         client.connect(options);
         return client;
     }

@@ -21,16 +21,32 @@ final class Mosquitto implements AutoCloseable {
         this.port = port;
     }
 
+    /** A Mosquitto open to anyone, as many sites run it. */
     static Mosquitto start(Path dir) throws IOException, InterruptedException {
         int port = freePort();
-        Files.createDirectories(dir);
-        Path conf = dir.resolve("mosquitto.conf");
-        Files.writeString(conf, """
+        return start(dir, port, """
                 listener %d 127.0.0.1
                 allow_anonymous true
-                persistence false
-                log_dest stdout
-                """.formatted(port), StandardCharsets.UTF_8);
+                """.formatted(port));
+    }
+
+    /**
+     * A Mosquitto whose listener and security come from {@code turnout broker mosquitto-config}
+     * in {@code includeDir}, included the way docs/security.md says.
+     */
+    static Mosquitto startIncluding(Path dir, int port, Path includeDir) throws IOException, InterruptedException {
+        return start(dir, port, "include_dir " + includeDir.toAbsolutePath() + "\n");
+    }
+
+    /** The process id, to send it SIGHUP (reread password and ACL files). */
+    long pid() {
+        return process.pid();
+    }
+
+    private static Mosquitto start(Path dir, int port, String settings) throws IOException, InterruptedException {
+        Files.createDirectories(dir);
+        Path conf = dir.resolve("mosquitto.conf");
+        Files.writeString(conf, "persistence false\nlog_dest stdout\n" + settings, StandardCharsets.UTF_8);
         Process process = new ProcessBuilder("/usr/sbin/mosquitto", "-c", conf.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("mosquitto.log").toFile())

@@ -1,17 +1,38 @@
 package dev.turnout.e2e;
 
+import dev.turnout.orchestrator.app.BrokerAuth;
+
 import java.nio.file.Path;
 
-/** The whole loop on a plain Mosquitto, the broker the site already runs; nothing embedded. */
+/**
+ * The whole loop on the site's Mosquitto, nothing embedded, secured as docs/security.md says:
+ * {@code turnout broker mosquitto-config} writes the password file, ACL file and listener, the
+ * site's mosquitto.conf includes them, and the server keeps them current and reloads Mosquitto.
+ */
 class MosquittoEndToEndIT extends WholeLoopScenario {
 
     private Mosquitto mosquitto;
+    private Path configDir;
 
     @Override
     protected String startBroker(Path dir) throws Exception {
         Requirements.mosquitto();
-        mosquitto = Mosquitto.start(dir);
+        int port = Mosquitto.freePort();
+        // Mosquitto started as root drops to its own user: it must be able to enter the test's directory
+        java.nio.file.Files.setPosixFilePermissions(dir.getParent(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        configDir = dir.resolve("turnout");
+        Result written = cli("broker", "mosquitto-config", "--data", serverDataDir().toString(), "--out", configDir.toString(),
+                "--listener", port + " 127.0.0.1");
+        if (written.code() != 0) {
+            throw new AssertionError(written.toString());
+        }
+        mosquitto = Mosquitto.startIncluding(dir, port, configDir);
         return mosquitto.url();
+    }
+
+    @Override
+    protected BrokerAuth brokerAuth() {
+        return new BrokerAuth(null, null, configDir, "kill -HUP " + mosquitto.pid());
     }
 
     @Override

@@ -28,11 +28,14 @@ final class StatusRecorder implements MqttCallback, AutoCloseable {
     private final MqttClient client;
     private final List<Received> events = new ArrayList<>();
 
-    StatusRecorder(String brokerUrl, Topics topics) throws MqttException {
-        client = new MqttClient(brokerUrl, "e2e-monitor-" + System.nanoTime(), new MemoryPersistence());
+    /** Connects as a monitor user ({@code turnout user add NAME --role monitor}): user name = client id. */
+    StatusRecorder(String brokerUrl, Topics topics, String user, String password) throws MqttException {
+        client = new MqttClient(brokerUrl, user, new MemoryPersistence());
         client.setCallback(this);
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
+        options.setUserName(user);
+        options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         client.connect(options);
         client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.allStatus(), 1)});
     }

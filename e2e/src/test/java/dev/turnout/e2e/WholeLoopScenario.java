@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.edge.app.EdgeConfig;
 import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
@@ -47,6 +48,16 @@ abstract class WholeLoopScenario {
     protected void stopBroker() throws Exception {
     }
 
+    /** How the orchestrator authenticates to the broker; null: its generated identity. */
+    protected BrokerAuth brokerAuth() {
+        return null;
+    }
+
+    /** The orchestrator's data directory (its signing key, broker secret and store). */
+    protected Path serverDataDir() {
+        return work.resolve("server");
+    }
+
     @TempDir
     Path work;
 
@@ -64,11 +75,7 @@ abstract class WholeLoopScenario {
         Requirements.dockerEngine();
         Requirements.busybox();
 
-        String externalBroker = startBroker(work.resolve("broker"));
-        int mqttPort = Mosquitto.freePort();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, mqttPort, "127.0.0.1",
-                embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX));
-        toClose.add(server::close);
+        startServer();
         String brokerUrl = server.brokerUrl();
 
         // enroll two devices; the YAML the CLI writes is all a device needs
@@ -78,7 +85,11 @@ abstract class WholeLoopScenario {
         toClose.add(edgeA::close);
         EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(work.resolve("b.yaml")), work.resolve("edge-b"));
         toClose.add(edgeB::close);
-        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults());
+        // a monitoring subscriber gets its broker identity the way an operator creates one
+        Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
+        assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
+        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults(), "e2e-monitor-" + run,
+                json.readTree(monitorUser.out).path("password").asText());
         toClose.add(monitor);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 2);
@@ -164,6 +175,72 @@ abstract class WholeLoopScenario {
         assertThat(devices.toString()).contains(deviceA, deviceB);
     }
 
+    /**
+     * Defence in depth: whoever holds the orchestrator's own broker credentials can publish a
+     * desired state, but a real edge daemon refuses one whose signature is not the orchestrator's
+     * and changes nothing.
+     */
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void aDesiredStateForgedWithTheOrchestratorsOwnBrokerCredentialsIsRefusedByARealDevice() throws Exception {
+        Requirements.dockerEngine();
+        startServer();
+        assertThat(cli("device", "enroll", deviceA, "--out", work.resolve("a.yaml").toString()).code).isZero();
+        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(work.resolve("a.yaml")), work.resolve("edge-a"));
+        toClose.add(edgeA::close);
+        Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
+        assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
+        StatusRecorder monitor = new StatusRecorder(server.brokerUrl(), Topics.defaults(), "e2e-monitor-" + run,
+                json.readTree(monitorUser.out).path("password").asText());
+        toClose.add(monitor);
+        await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 1);
+
+        String keyId = json.readTree(new java.net.URL(server.url() + "/api/v1/server")).path("keyId").asText();
+        dev.turnout.proto.crypto.SigningKey attacker = dev.turnout.proto.crypto.SigningKey.generate();
+        long now = System.currentTimeMillis();
+        byte[] payload = dev.turnout.proto.DesiredState.newBuilder().setDeviceId(deviceA).setSequence(1_000_000)
+                .setIssuedAtMs(now).setExpiresAtMs(now + 3_600_000)
+                .addApps(dev.turnout.proto.AppDesired.newBuilder().setApp("web").setPhase(dev.turnout.proto.Phase.ACTIVATE)
+                        .setRelease(dev.turnout.proto.Release.newBuilder().setApp("web").setVersion("6.6.6")))
+                .build().toByteArray();
+        byte[] claimsTheRealKey = dev.turnout.proto.SignedEnvelope.newBuilder()
+                .setPayload(com.google.protobuf.ByteString.copyFrom(payload))
+                .setSignature(com.google.protobuf.ByteString.copyFrom(attacker.sign(payload)))
+                .setKeyId(keyId).build().toByteArray();
+        byte[] ownKey = dev.turnout.proto.SignedEnvelope.newBuilder()
+                .setPayload(com.google.protobuf.ByteString.copyFrom(payload))
+                .setSignature(com.google.protobuf.ByteString.copyFrom(attacker.sign(payload)))
+                .setKeyId(attacker.keyId()).build().toByteArray();
+
+        String name = server.brokerAccess().orchestrator().name();
+        org.eclipse.paho.mqttv5.client.MqttClient thief = new org.eclipse.paho.mqttv5.client.MqttClient(server.brokerUrl(), name,
+                new org.eclipse.paho.mqttv5.client.persist.MemoryPersistence());
+        org.eclipse.paho.mqttv5.client.MqttConnectionOptions options = new org.eclipse.paho.mqttv5.client.MqttConnectionOptions();
+        options.setUserName(name);
+        options.setPassword(server.brokerAccess().orchestrator().secret().getBytes(StandardCharsets.UTF_8));
+        thief.connect(options);
+        for (byte[] forged : List.of(claimsTheRealKey, ownKey)) {
+            thief.publish(Topics.defaults().desired(deviceA), forged, 1, false);
+        }
+        thief.disconnect();
+        thief.close();
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(monitor.of(deviceA))
+                .filteredOn(e -> e.getState() == UpdateState.REJECTED)
+                .extracting(e -> e.getReason().name())
+                .contains("BAD_SIGNATURE", "UNKNOWN_KEY"));
+        assertThat(monitor.of(deviceA)).noneMatch(e -> e.getState() != UpdateState.REJECTED);
+        assertThat(Containers.running(deviceA)).isEmpty();
+    }
+
+    private void startServer() throws Exception {
+        String externalBroker = startBroker(work.resolve("broker"));
+        int mqttPort = Mosquitto.freePort();
+        server = TurnoutServer.start(new ServerOptions(serverDataDir(), 0, mqttPort, "127.0.0.1",
+                embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX, brokerAuth()));
+        toClose.add(server::close);
+    }
+
     private JsonNode latestRollout(JsonNode rollouts) {
         JsonNode list = rollouts.has("rollouts") ? rollouts.get("rollouts") : rollouts;
         JsonNode newest = null;
@@ -204,12 +281,14 @@ abstract class WholeLoopScenario {
         }
     }
 
-    private Result cli(String... args) {
+    protected Result cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> full = new ArrayList<>(List.of(args));
-        full.add("--server");
-        full.add(server.url());
+        if (server != null) {
+            full.add("--server");
+            full.add(server.url());
+        }
         Map<String, String> env = new HashMap<>();
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
                 env, full.toArray(String[]::new));

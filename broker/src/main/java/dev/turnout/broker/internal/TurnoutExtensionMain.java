@@ -6,13 +6,26 @@ import com.hivemq.extension.sdk.api.parameter.ExtensionStartOutput;
 import com.hivemq.extension.sdk.api.parameter.ExtensionStopInput;
 import com.hivemq.extension.sdk.api.parameter.ExtensionStopOutput;
 import com.hivemq.extension.sdk.api.services.Services;
+import dev.turnout.broker.BrokerIdentities;
+import dev.turnout.broker.TopicPolicy;
 
-/** Registers Turnout's authenticator with the broker. */
+/** Registers Turnout's authenticator and topic authorizer with the broker. */
 public final class TurnoutExtensionMain implements ExtensionMain {
+
+    private final BrokerIdentities identities;
+    private final TopicPolicy policy;
+
+    public TurnoutExtensionMain(BrokerIdentities identities, TopicPolicy policy) {
+        this.identities = identities;
+        this.policy = policy;
+    }
 
     @Override
     public void extensionStart(ExtensionStartInput input, ExtensionStartOutput output) {
-        Services.securityRegistry().setAuthenticatorProvider(providerInput -> new ClientIdAuthenticator());
+        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities);
+        TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
+        Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
+        Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);
     }
 
     @Override

@@ -20,9 +20,10 @@ import java.util.Objects;
  * @param brokerUrl     an external broker ({@code tcp://host:1883}); null embeds one
  * @param advertiseHost host devices use to reach this orchestrator; null: first non-loopback IPv4, else 127.0.0.1
  * @param topicPrefix   MQTT topic prefix
+ * @param brokerAuth    the orchestrator's broker identity and Mosquitto files; null: the generated identity
  */
 public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
-                            String advertiseHost, String topicPrefix) {
+                            String advertiseHost, String topicPrefix, BrokerAuth brokerAuth) {
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final int DEFAULT_MQTT_PORT = 1883;
@@ -34,9 +35,20 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
         brokerUrl = brokerUrl == null || brokerUrl.isBlank() ? null : brokerUrl;
         advertiseHost = advertiseHost == null || advertiseHost.isBlank() ? defaultAdvertiseHost() : advertiseHost;
         topicPrefix = topicPrefix == null || topicPrefix.isBlank() ? Topics.DEFAULT_PREFIX : topicPrefix;
+        brokerAuth = brokerAuth == null ? BrokerAuth.generated() : brokerAuth;
         if (httpPort < 0 || httpPort > 65535 || mqttPort < 0 || mqttPort > 65535) {
             throw new IllegalArgumentException("ports must be between 0 and 65535");
         }
+    }
+
+    /** With the generated broker identity and no Mosquitto files. */
+    public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                         String advertiseHost, String topicPrefix) {
+        this(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, null);
+    }
+
+    public ServerOptions withBrokerAuth(BrokerAuth auth) {
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth);
     }
 
     /** Defaults for everything but the data directory. */

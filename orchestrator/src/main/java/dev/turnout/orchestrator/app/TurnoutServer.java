@@ -1,6 +1,12 @@
 package dev.turnout.orchestrator.app;
 
 import dev.turnout.broker.EmbeddedBroker;
+import dev.turnout.broker.TopicPolicy;
+import dev.turnout.orchestrator.security.BrokerAccess;
+import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
+import dev.turnout.orchestrator.security.IdentityStore;
+import dev.turnout.orchestrator.security.MosquittoConfig;
+import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.RolloutEngine;
@@ -23,6 +29,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -48,6 +55,8 @@ public final class TurnoutServer implements AutoCloseable {
     private static final int LIVE_EVENTS_KEPT = 1000;
 
     private final FleetStore store;
+    private final IdentityStore identities;
+    private final BrokerAccess access;
     private final EmbeddedBroker broker;
     private final MqttFleetTransport transport;
     private final ScheduledExecutorService engineThread;
@@ -55,9 +64,12 @@ public final class TurnoutServer implements AutoCloseable {
     private final int httpPort;
     private final String brokerUrl;
 
-    private TurnoutServer(FleetStore store, EmbeddedBroker broker, MqttFleetTransport transport,
-                          ScheduledExecutorService engineThread, Vertx vertx, int httpPort, String brokerUrl) {
+    private TurnoutServer(FleetStore store, IdentityStore identities, BrokerAccess access, EmbeddedBroker broker,
+                          MqttFleetTransport transport, ScheduledExecutorService engineThread, Vertx vertx, int httpPort,
+                          String brokerUrl) {
         this.store = store;
+        this.identities = identities;
+        this.access = access;
         this.broker = broker;
         this.transport = transport;
         this.engineThread = engineThread;
@@ -68,7 +80,8 @@ public final class TurnoutServer implements AutoCloseable {
 
     /**
      * Starts everything and returns once the HTTP API listens and the MQTT client is connected.
-     * Creates {@code signing.key} in the data directory on first start.
+     * Creates {@code signing.key} and {@code broker.secret} (the orchestrator's broker identity,
+     * unless one is given) in the data directory on first start.
      */
     public static TurnoutServer start(ServerOptions options) throws Exception {
         Path dataDir = Files.createDirectories(options.dataDir().toAbsolutePath());
@@ -76,24 +89,57 @@ public final class TurnoutServer implements AutoCloseable {
         LOG.info("signing key id {}", key.keyId());
         Topics topics = new Topics(options.topicPrefix());
         FleetStore store = null;
+        IdentityStore identities = null;
         EmbeddedBroker broker = null;
         MqttFleetTransport transport = null;
         ScheduledExecutorService engineThread = null;
         Vertx vertx = null;
         try {
             store = SqliteFleetStore.open(dataDir);
+            identities = IdentityStore.open(dataDir);
+            BrokerAuth auth = options.brokerAuth();
+            OrchestratorIdentity self = auth.username() != null
+                    ? OrchestratorIdentity.fromFile(auth.username(), auth.passwordFile())
+                    : OrchestratorIdentity.loadOrCreate(dataDir, key.keyId());
+            BrokerAccess access = new BrokerAccess(identities, self, Clock.systemUTC());
+            if (auth.mosquittoConfigDir() != null) {
+                Runnable rewrite = mosquittoWriter(auth, topics, access);
+                rewrite.run();
+                access.onChange(rewrite);
+            }
+            if (auth.hivemqIdentitiesFile() != null) {
+                Path file = auth.hivemqIdentitiesFile();
+                Runnable rewrite = () -> {
+                    try {
+                        HiveMqIdentitiesFile.write(file, access.orchestrator(), access.identities());
+                    } catch (IOException e) {
+                        throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+                    }
+                };
+                rewrite.run();
+                access.onChange(rewrite);
+            }
             String localBrokerUrl;
             String deviceBrokerUrl;
             if (options.embedsBroker()) {
-                broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort());
+                broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
+                        access, new TopicPolicy(topics));
+                EmbeddedBroker embedded = broker;
+                access.onRevoke(name -> embedded.disconnect(name).whenComplete((was, e) -> {
+                    if (e != null) {
+                        LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());
+                    } else if (Boolean.TRUE.equals(was)) {
+                        LOG.info("dropped the connection of revoked {}", name);
+                    }
+                }));
                 localBrokerUrl = broker.url();
                 deviceBrokerUrl = "tcp://" + options.advertiseHost() + ":" + broker.port();
             } else {
                 localBrokerUrl = options.brokerUrl();
                 deviceBrokerUrl = options.brokerUrl();
             }
-            // one session per orchestrator identity: two instances with different keys never take over each other's session
-            transport = MqttFleetTransport.connect(localBrokerUrl, "turnout-orchestrator-" + key.keyId(), topics);
+            // the default name is turnout-orchestrator-<key id>: two instances with different keys never take over each other's session
+            transport = MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics);
             engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
                 Thread t = new Thread(runnable, "turnout-engine");
                 t.setDaemon(true);
@@ -120,7 +166,7 @@ public final class TurnoutServer implements AutoCloseable {
             int requestedPort = options.httpPort();
             String advertise = options.advertiseHost();
             AtomicReference<ServerInfo> info = new AtomicReference<>();
-            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock);
+            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access);
             Router router = api.router();
             new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
             HttpServer http = api.listen(options.bindAddress(), requestedPort, router).toCompletionStage().toCompletableFuture()
@@ -130,9 +176,12 @@ public final class TurnoutServer implements AutoCloseable {
                     "http://" + advertise + ":" + port, topics.prefix(), VERSION));
             LOG.info("Turnout orchestrator listening on http://{}:{} (devices: broker {}, orchestrator http://{}:{})",
                     options.bindAddress(), port, deviceBrokerUrl, advertise, port);
-            return new TurnoutServer(store, broker, transport, engineThread, vertx, port, localBrokerUrl);
+            return new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl);
         } catch (Exception | Error e) {
             closeAll(vertx, engineThread, transport, broker, store);
+            if (identities != null) {
+                identities.close();
+            }
             throw e;
         }
     }
@@ -152,10 +201,16 @@ public final class TurnoutServer implements AutoCloseable {
         return brokerUrl;
     }
 
+    /** Who may use the broker: issue, revoke and check broker identities. */
+    public BrokerAccess brokerAccess() {
+        return access;
+    }
+
     /** Stops the HTTP API, the engine, the MQTT client, the embedded broker and the store. */
     @Override
     public void close() {
         closeAll(vertx, engineThread, transport, broker, store);
+        identities.close();
         LOG.info("Turnout orchestrator stopped");
     }
 
@@ -198,7 +253,39 @@ public final class TurnoutServer implements AutoCloseable {
         }
     }
 
-    private static SigningKey loadOrCreateKey(Path file) throws IOException {
+    private static Runnable mosquittoWriter(BrokerAuth auth, Topics topics, BrokerAccess access) {
+        Path dir = auth.mosquittoConfigDir();
+        return () -> {
+            try {
+                new MosquittoConfig(topics, access.orchestrator(), access.identities()).writeTo(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the Mosquitto files in " + dir + ": " + e.getMessage(), e);
+            }
+            if (auth.mosquittoReloadCommand() != null) {
+                runReload(auth.mosquittoReloadCommand());
+            }
+        };
+    }
+
+    private static void runReload(String command) {
+        try {
+            Process p = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                LOG.warn("Mosquitto reload command did not finish within 30 s: {}", command);
+            } else if (p.exitValue() != 0) {
+                LOG.warn("Mosquitto reload command exited with {}: {}", p.exitValue(), command);
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot run the Mosquitto reload command '{}': {}", command, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Loads the signing key in {@code file}, creating it (mode 0600) on first use. */
+    public static SigningKey loadOrCreateKey(Path file) throws IOException {
         boolean existed = Files.exists(file);
         SigningKey key = SigningKey.loadOrCreate(file);
         if (!existed) {

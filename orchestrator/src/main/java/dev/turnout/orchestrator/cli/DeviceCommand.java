@@ -16,9 +16,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** {@code turnout device enroll|show}. */
-@Command(name = "device", description = "Enroll a device or show one.",
-        subcommands = {DeviceCommand.Enroll.class, DeviceCommand.Show.class})
+/** {@code turnout device enroll|show|revoke}. */
+@Command(name = "device", description = "Enroll a device, show one, or revoke its access.",
+        subcommands = {DeviceCommand.Enroll.class, DeviceCommand.Show.class, DeviceCommand.Revoke.class})
 final class DeviceCommand {
 
     @Command(name = "enroll", description = "Register a device and write the config file its edge daemon needs.")
@@ -88,6 +88,30 @@ final class DeviceCommand {
                 }
             } catch (IOException e) {
                 throw new CliException("device enrolled, but writing " + file + " failed: " + e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "revoke", description = "Remove a device's broker access at once: its connection is dropped, its next connect fails.")
+    static final class Revoke implements Runnable {
+        private final Cli cli;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        Revoke(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public void run() {
+            JsonNode answer = cli.api().post("/api/v1/devices/" + ApiClient.segment(id) + "/revoke", Map.of());
+            if (cli.jsonOutput()) {
+                cli.printJson(answer);
+            } else if (answer.path("alreadyRevoked").asBoolean()) {
+                cli.out.printf("%s was revoked already%n", id);
+            } else {
+                cli.out.printf("revoked %s: it can no longer connect to the broker%n", id);
             }
         }
     }

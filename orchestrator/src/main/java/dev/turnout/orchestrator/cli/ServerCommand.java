@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
@@ -40,6 +41,26 @@ final class ServerCommand implements Runnable {
             description = "MQTT topic prefix (default: ${DEFAULT-VALUE}).")
     String topicPrefix;
 
+    @Option(names = "--broker-username", paramLabel = "NAME",
+            description = "User name on an external broker (default: the generated turnout-orchestrator-<key id>).")
+    String brokerUsername;
+
+    @Option(names = "--broker-password-file", paramLabel = "FILE",
+            description = "File whose first line is the password of --broker-username (default: DIR/broker.secret, generated).")
+    Path brokerPasswordFile;
+
+    @Option(names = "--mosquitto-config", paramLabel = "DIR",
+            description = "Keep the Mosquitto password and ACL files in DIR current (see `turnout broker mosquitto-config`).")
+    Path mosquittoConfig;
+
+    @Option(names = "--mosquitto-reload-command", paramLabel = "COMMAND",
+            description = "Run this after each rewrite of the Mosquitto files, e.g. 'systemctl reload mosquitto'.")
+    String mosquittoReload;
+
+    @Option(names = "--hivemq-identities", paramLabel = "FILE",
+            description = "Keep this identities file of a standalone HiveMQ with the Turnout extension current.")
+    Path hivemqIdentities;
+
     ServerCommand(Cli cli) {
         this.cli = cli;
     }
@@ -49,7 +70,8 @@ final class ServerCommand implements Runnable {
         Path dataDir = data != null ? data : Path.of(cli.env.getOrDefault("TURNOUT_DATA", "turnout-data"));
         ServerOptions options;
         try {
-            options = new ServerOptions(dataDir, httpPort, mqttPort, bind, brokerUrl, advertiseHost, topicPrefix);
+            options = new ServerOptions(dataDir, httpPort, mqttPort, bind, brokerUrl, advertiseHost, topicPrefix,
+                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities));
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
@@ -72,6 +94,9 @@ final class ServerCommand implements Runnable {
         cli.out.printf("  API and dashboard  %s%n", server.url());
         cli.out.printf("  MQTT broker        %s%s%n", server.brokerUrl(), options.embedsBroker() ? " (embedded HiveMQ CE)" : "");
         cli.out.printf("  data               %s%n", dataDir.toAbsolutePath());
+        if (mosquittoConfig != null) {
+            cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
+        }
         cli.out.printf("Enroll a device:     turnout device enroll pi-1 --out pi-1.yaml%n");
         cli.out.flush();
         try {

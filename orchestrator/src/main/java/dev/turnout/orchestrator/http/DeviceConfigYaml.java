@@ -22,7 +22,8 @@ final class DeviceConfigYaml {
     private DeviceConfigYaml() {
     }
 
-    static String of(Device device, ServerInfo server) {
+    /** The config of {@code device}, with its broker secret (shown once: it is not stored). */
+    static String of(Device device, ServerInfo server, String mqttPassword) {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("deviceId", device.id());
         config.put("labels", new TreeMap<>(device.labels()));
@@ -33,6 +34,8 @@ final class DeviceConfigYaml {
         key.put("keyId", server.keyId());
         key.put("publicKey", server.publicKeyBase64());
         config.put("trustedKeys", List.of(key));
+        config.put("mqttUsername", device.id());
+        config.put("mqttPassword", mqttPassword);
         try {
             return YAML.writeValueAsString(config);
         } catch (JsonProcessingException e) {

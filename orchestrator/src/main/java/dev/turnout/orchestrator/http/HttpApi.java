@@ -21,6 +21,10 @@ import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.engine.RolloutRequest;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.broker.Role;
+import dev.turnout.orchestrator.security.BrokerAccess;
+import dev.turnout.orchestrator.security.BrokerIdentity;
+import dev.turnout.orchestrator.security.Names;
 import dev.turnout.proto.Topics;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -78,6 +82,10 @@ public final class HttpApi {
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
+    record UserBody(String name, String role) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
     record ImageBody(String platform, String digest) {
     }
 
@@ -99,10 +107,12 @@ public final class HttpApi {
     private final Executor engineExecutor;
     private final Supplier<ServerInfo> serverInfo;
     private final Clock clock;
+    private final BrokerAccess access;
     private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
-                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock) {
+                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, BrokerAccess access) {
+        this.access = java.util.Objects.requireNonNull(access, "access");
         this.vertx = vertx;
         this.store = store;
         this.artifacts = artifacts;
@@ -132,6 +142,11 @@ public final class HttpApi {
         router.post("/api/v1/devices").handler(body).handler(this::enrollDevice);
         router.get("/api/v1/devices").handler(this::listDevices);
         router.get("/api/v1/devices/:id").handler(this::getDevice);
+        router.post("/api/v1/devices/:id/revoke").handler(this::revokeDevice);
+
+        router.post("/api/v1/users").handler(body).handler(this::addUser);
+        router.get("/api/v1/users").handler(this::listUsers);
+        router.post("/api/v1/users/:name/revoke").handler(this::revokeUser);
 
         router.post("/api/v1/artifacts").handler(this::uploadArtifact);
         router.get("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
@@ -181,17 +196,34 @@ public final class HttpApi {
             return;
         }
         blocking(ctx, () -> {
-            if (body.id() == null || !Topics.isValidId(body.id())) {
+            if (body.id() == null || !Topics.isValidId(body.id()) || !Names.isValid(body.id())) {
                 throw new InvalidInputException("device id '" + body.id()
-                        + "' is invalid: use 1-64 printable characters without whitespace, '+', '#' or '/'");
+                        + "' is invalid: use 1-64 letters, digits, '.', '_' or '-' (no '+', '#', '/', whitespace or control characters)");
             }
             Device device = new Device(body.id(), body.labels(), body.groups(), clock.instant(), false, null, null);
-            store.insertDevice(device);
-            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "device.enroll", device.id(), null));
-            LOG.info("enrolled device {}", device.id());
+            BrokerAccess.Issued credentials;
+            boolean again = false;
+            synchronized (access) {
+                Device known = store.findDevice(device.id()).orElse(null);
+                if (known != null && access.find(known.id()).isPresent()) {
+                    throw new ConflictException("device " + device.id() + " is already enrolled");
+                }
+                access.checkIssuable(device.id());
+                if (known == null) {
+                    store.insertDevice(device);
+                } else {
+                    // revoked, or enrolled before broker credentials existed: a new secret, same inventory entry
+                    device = known;
+                    again = true;
+                }
+                credentials = access.issue(device.id(), Role.DEVICE);
+            }
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), again ? "device.reenroll" : "device.enroll", device.id(),
+                    again ? "new broker secret; labels and groups kept" : null));
+            LOG.info("{} device {}", again ? "re-enrolled" : "enrolled", device.id());
             Map<String, Object> v = new LinkedHashMap<>();
             v.put("device", deviceView(device));
-            v.put("config", DeviceConfigYaml.of(device, serverInfo.get()));
+            v.put("config", DeviceConfigYaml.of(device, serverInfo.get(), credentials.secret()));
             return v;
         }, v -> {
             ok(ctx, 201, v);
@@ -201,6 +233,86 @@ public final class HttpApi {
                 return null;
             }).onFailure(e -> LOG.warn("device {} could not join the running rollouts: {}", body.id(), e.toString()));
         });
+    }
+
+    private void revokeDevice(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        blocking(ctx, () -> {
+            store.findDevice(id).orElseThrow(() -> new NotFoundException("device " + id + " is not enrolled"));
+            boolean revoked = access.revoke(id);
+            if (revoked) {
+                store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "device.revoke", id, null));
+            }
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("id", id);
+            v.put("revoked", true);
+            v.put("alreadyRevoked", !revoked);
+            return v;
+        }, v -> ok(ctx, 200, v));
+    }
+
+    private void addUser(RoutingContext ctx) {
+        UserBody body;
+        try {
+            body = parse(ctx, UserBody.class);
+        } catch (RuntimeException e) {
+            fail(ctx, e);
+            return;
+        }
+        blocking(ctx, () -> {
+            if (!"monitor".equalsIgnoreCase(body.role())) {
+                throw new InvalidInputException("role '" + body.role() + "' is unknown: use monitor"
+                        + " (devices get their credentials at enrollment)");
+            }
+            BrokerAccess.Issued issued;
+            synchronized (access) {
+                access.checkIssuable(body.name());
+                if (store.findDevice(body.name()).isPresent()) {
+                    throw new ConflictException("the name " + body.name() + " belongs to an enrolled device");
+                }
+                issued = access.issue(body.name(), Role.MONITOR);
+            }
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "user.add", issued.name(), "role=monitor"));
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("name", issued.name());
+            v.put("role", "monitor");
+            v.put("password", issued.secret());
+            v.put("brokerUrl", serverInfo.get().deviceBrokerUrl());
+            v.put("topicPrefix", serverInfo.get().topicPrefix());
+            return v;
+        }, v -> ok(ctx, 201, v));
+    }
+
+    private void listUsers(RoutingContext ctx) {
+        blocking(ctx, () -> {
+            List<Object> users = new ArrayList<>();
+            for (BrokerIdentity identity : access.identities()) {
+                Map<String, Object> u = new LinkedHashMap<>();
+                u.put("name", identity.name());
+                u.put("role", identity.role().name().toLowerCase(java.util.Locale.ROOT));
+                u.put("createdAt", JsonViews.timestamp(identity.createdAt()));
+                users.add(u);
+            }
+            Map<String, Object> orchestrator = new LinkedHashMap<>();
+            orchestrator.put("name", access.orchestrator().name());
+            orchestrator.put("role", "orchestrator");
+            orchestrator.put("createdAt", null);
+            users.add(0, orchestrator);
+            return Map.of("users", users);
+        }, v -> ok(ctx, 200, v));
+    }
+
+    private void revokeUser(RoutingContext ctx) {
+        String name = ctx.pathParam("name");
+        blocking(ctx, () -> {
+            BrokerIdentity identity = access.find(name).orElseThrow(() -> new NotFoundException("no user " + name));
+            if (identity.role() != Role.MONITOR) {
+                throw new InvalidInputException(name + " is a device: use `turnout device revoke " + name + "`");
+            }
+            access.revoke(name);
+            store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), "user.revoke", name, null));
+            return Map.of("name", name, "revoked", true);
+        }, v -> ok(ctx, 200, v));
     }
 
     private void listDevices(RoutingContext ctx) {

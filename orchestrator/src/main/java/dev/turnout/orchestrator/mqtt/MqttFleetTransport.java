@@ -69,8 +69,16 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         this.publisher.setDaemon(true);
     }
 
-    /** Connects to {@code brokerUrl}, waiting up to 30 s. Reports are read once {@link #listen} is called. */
+    /** Connects anonymously (a broker without authentication). */
     public static MqttFleetTransport connect(String brokerUrl, String clientId, Topics topics) throws MqttException {
+        return connect(brokerUrl, clientId, null, topics);
+    }
+
+    /**
+     * Connects to {@code brokerUrl} as user {@code clientId} with {@code password} (null:
+     * anonymously), waiting up to 30 s. Reports are read once {@link #listen} is called.
+     */
+    public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics) throws MqttException {
         MqttAsyncClient client = new MqttAsyncClient(brokerUrl, clientId, new MemoryPersistence());
         MqttFleetTransport transport = new MqttFleetTransport(topics, client);
         client.setCallback(transport.new Callback());
@@ -87,6 +95,10 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         options.setSessionExpiryInterval(3600L);
         options.setKeepAliveInterval(30);
         options.setConnectionTimeout(10);
+        if (password != null) {
+            options.setUserName(clientId);
+            options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
         client.connect(options).waitForCompletion(30_000);
         transport.publisher.start();
         LOG.info("connected to MQTT broker {} as {}", brokerUrl, clientId);

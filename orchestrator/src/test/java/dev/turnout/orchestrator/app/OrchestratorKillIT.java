@@ -78,11 +78,12 @@ class OrchestratorKillIT {
 
         List<SimulatedDevice> devices = new ArrayList<>();
         for (String id : List.of("kill-1", "kill-2", "kill-3")) {
-            assertThat(cli("device", "enroll", id)).isZero();
+            assertThat(cli("device", "enroll", id, "--out", work.resolve(id + ".yaml").toString())).isZero();
         }
         PublicKey key = PublicKey.fromBase64(get("/api/v1/server").path("publicKey").asText());
         for (String id : List.of("kill-1", "kill-2", "kill-3")) {
-            SimulatedDevice device = new SimulatedDevice(id, brokerUrl, Topics.defaults(), key, Set.of(), Duration.ofSeconds(2));
+            String password = SimulatedDevice.passwordOf(Files.readString(work.resolve(id + ".yaml")));
+            SimulatedDevice device = new SimulatedDevice(id, password, brokerUrl, Topics.defaults(), key, Set.of(), Duration.ofSeconds(2));
             toClose.add(device);
             devices.add(device);
         }

@@ -41,17 +41,23 @@ public final class SimulatedDevice implements AutoCloseable {
     private final MqttAsyncClient client;
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private final List<DesiredState> accepted = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicInteger rejected = new java.util.concurrent.atomic.AtomicInteger();
     private volatile long lastSequence;
     private volatile String running = "";
     private final java.time.Duration activationTime;
 
-    public SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions) throws MqttException {
-        this(id, brokerUrl, topics, trusted, failingVersions, java.time.Duration.ZERO);
+    /**
+     * Connects as {@code id} (user name and client id) with the broker secret from its enrollment
+     * config ({@link #passwordOf}).
+     */
+    public SimulatedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
+                           Set<String> failingVersions) throws MqttException {
+        this(id, password, brokerUrl, topics, trusted, failingVersions, java.time.Duration.ZERO);
     }
 
     /** @param activationTime how long an activation takes before the device reports its outcome */
-    public SimulatedDevice(String id, String brokerUrl, Topics topics, PublicKey trusted, Set<String> failingVersions,
-                           java.time.Duration activationTime) throws MqttException {
+    public SimulatedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
+                           Set<String> failingVersions, java.time.Duration activationTime) throws MqttException {
         this.activationTime = activationTime;
         this.id = id;
         this.topics = topics;
@@ -87,10 +93,31 @@ public final class SimulatedDevice implements AutoCloseable {
         });
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
+        options.setUserName(id);
+        options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         client.connect(options).waitForCompletion(10_000);
         client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1)}).waitForCompletion(10_000);
         publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(true).setPlatform("linux/arm64")
                 .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
+    }
+
+    /** The {@code mqttPassword} of an enrollment config (the YAML {@code POST /api/v1/devices} answers). */
+    public static String passwordOf(String enrollmentYaml) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                    .readTree(enrollmentYaml).path("mqttPassword").asText();
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("not an enrollment config", e);
+        }
+    }
+
+    /** Desired states that failed verification (bad signature, another device, replay). */
+    public int rejected() {
+        return rejected.get();
+    }
+
+    public boolean isConnected() {
+        return client.isConnected();
     }
 
     public List<DesiredState> accepted() {
@@ -99,6 +126,12 @@ public final class SimulatedDevice implements AutoCloseable {
 
     public String running() {
         return running;
+    }
+
+    /** Publishes an ACTIVE status for app web at {@code version} on its own status topic. */
+    public void reportStatus(String version) {
+        publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp("web").setVersion(version)
+                .setState(UpdateState.ACTIVE).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
     }
 
     /** Publishes a status as if it came from {@code claimedId} on this device's own topic. */
@@ -130,9 +163,11 @@ public final class SimulatedDevice implements AutoCloseable {
         try {
             state = DesiredState.parseFrom(verifier.open(wire));
         } catch (Exception e) {
+            rejected.incrementAndGet();
             return;
         }
         if (!state.getDeviceId().equals(id) || state.getSequence() <= lastSequence) {
+            rejected.incrementAndGet();
             return;
         }
         lastSequence = state.getSequence();

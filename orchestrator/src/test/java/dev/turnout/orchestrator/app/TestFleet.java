@@ -60,7 +60,8 @@ final class TestFleet implements AutoCloseable {
     SimulatedDevice device(String id, Map<String, String> labels, Set<String> failingVersions) throws Exception {
         HttpResponse<String> enrolled = post("/api/v1/devices", json.writeValueAsString(Map.of("id", id, "labels", labels)));
         assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
-        SimulatedDevice d = new SimulatedDevice(id, server.brokerUrl(), Topics.defaults(), key, failingVersions);
+        String password = SimulatedDevice.passwordOf(json.readTree(enrolled.body()).path("config").asText());
+        SimulatedDevice d = new SimulatedDevice(id, password, server.brokerUrl(), Topics.defaults(), key, failingVersions);
         toClose.add(d);
         return d;
     }

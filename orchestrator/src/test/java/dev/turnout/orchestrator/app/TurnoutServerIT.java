@@ -77,7 +77,7 @@ class TurnoutServerIT {
 
         createReleases("1.0.0", "2.0.0");
         for (String id : List.of("it-a", "it-b", "it-c")) {
-            assertThat(post("/api/v1/devices", "{\"id\":\"" + id + "\"}").statusCode()).isEqualTo(201);
+            enroll("{\"id\":\"" + id + "\"}");
         }
         SimulatedDevice a = device("it-a", key, Set.of("2.0.0"));
         SimulatedDevice b = device("it-b", key, Set.of());
@@ -138,7 +138,7 @@ class TurnoutServerIT {
         assertThat(info.path("brokerUrl").asText()).isEqualTo("tcp://127.0.0.1:" + mqttPort);
         PublicKey key = PublicKey.fromBase64(info.path("publicKey").asText());
         createReleases("1.0.0");
-        JsonNode enrolled = json.readTree(post("/api/v1/devices", "{\"id\":\"emb-1\",\"labels\":{\"site\":\"attic\"}}").body());
+        JsonNode enrolled = enroll("{\"id\":\"emb-1\",\"labels\":{\"site\":\"attic\"}}");
         assertThat(enrolled.path("config").asText()).contains("brokerUrl: tcp://127.0.0.1:" + mqttPort);
         SimulatedDevice device = device("emb-1", key, Set.of());
         String id = rollout("1.0.0", "100%", "rollback", "label:site=attic");
@@ -158,8 +158,19 @@ class TurnoutServerIT {
         return s;
     }
 
+    private final java.util.Map<String, String> passwords = new java.util.HashMap<>();
+
+    /** Enrolls over the API and keeps the device's broker secret from its config. */
+    private JsonNode enroll(String body) throws Exception {
+        HttpResponse<String> response = post("/api/v1/devices", body);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+        JsonNode enrolled = json.readTree(response.body());
+        passwords.put(enrolled.path("device").path("id").asText(), SimulatedDevice.passwordOf(enrolled.path("config").asText()));
+        return enrolled;
+    }
+
     private SimulatedDevice device(String id, PublicKey key, Set<String> failing) throws Exception {
-        SimulatedDevice d = new SimulatedDevice(id, server.brokerUrl(), Topics.defaults(), key, failing);
+        SimulatedDevice d = new SimulatedDevice(id, passwords.get(id), server.brokerUrl(), Topics.defaults(), key, failing);
         toClose.add(d);
         return d;
     }

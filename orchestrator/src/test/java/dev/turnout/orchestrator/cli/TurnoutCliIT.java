@@ -81,8 +81,10 @@ class TurnoutCliIT {
 
         PublicKey key = PublicKey.fromBase64(json.readTree(
                 new java.net.URL(server.url() + "/api/v1/server").openStream()).path("publicKey").asText());
-        devices.add(new SimulatedDevice("cli-a", server.brokerUrl(), Topics.defaults(), key, Set.of("2.0.0")));
-        SimulatedDevice b = new SimulatedDevice("cli-b", server.brokerUrl(), Topics.defaults(), key, Set.of());
+        devices.add(new SimulatedDevice("cli-a", SimulatedDevice.passwordOf(config), server.brokerUrl(), Topics.defaults(), key,
+                Set.of("2.0.0")));
+        SimulatedDevice b = new SimulatedDevice("cli-b", SimulatedDevice.passwordOf(printed.out), server.brokerUrl(), Topics.defaults(),
+                key, Set.of());
         devices.add(b);
         await().atMost(Duration.ofSeconds(20)).until(() -> cli("devices").out.lines().filter(l -> l.startsWith("cli-") && l.contains(" yes")).count() == 2);
 
@@ -142,6 +144,25 @@ class TurnoutCliIT {
         assertThat(history.out).contains("device.status", "web:2.0.0 ROLLED_BACK").doesNotContain("cli-b ");
         Result appHistory = cli("history", "--app", "web", "--output", "json");
         assertThat(json.readTree(appHistory.out).path("entries").toString()).contains("rollout.create", "release.create");
+    }
+
+    @Test
+    void brokerIdentitiesFromTheCommandLine() throws Exception {
+        Result added = cli("user", "add", "cli-watcher", "--role", "monitor");
+        assertThat(added.code).as(added.toString()).isZero();
+        assertThat(added.out.strip()).as("only the password on stdout").matches("[A-Za-z0-9_-]{43}");
+        assertThat(added.err).contains("cli-watcher", "shown once");
+        assertThat(cli("user", "add", "cli-watcher", "--role", "monitor").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("user", "add", "x", "--role", "admin").code).isEqualTo(ExitCodes.USAGE);
+        assertThat(cli("user", "list").out).contains("cli-watcher", "monitor", "turnout-orchestrator-");
+        assertThat(cli("user", "list").out).doesNotContain(added.out.strip());
+
+        // (revoking an enrolled device: the security matrix; a device enrolled here would join the rollouts above)
+        assertThat(cli("device", "revoke", "cli-never").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("device", "enroll", "turnout-orchestrator-x").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("device", "enroll", "a/b").err).contains("invalid");
+        assertThat(cli("user", "revoke", "cli-watcher").code).isZero();
+        assertThat(cli("user", "list").out).doesNotContain("cli-watcher");
     }
 
     @Test

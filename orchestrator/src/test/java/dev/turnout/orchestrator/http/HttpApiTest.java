@@ -7,6 +7,9 @@ import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.FakeFleetTransport;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.store.SqliteFleetStore;
+import dev.turnout.orchestrator.security.BrokerAccess;
+import dev.turnout.orchestrator.security.IdentityStore;
+import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.proto.crypto.SigningKey;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
@@ -39,6 +42,8 @@ class HttpApiTest {
     private final SigningKey key = SigningKey.generate();
     private Vertx vertx;
     private SqliteFleetStore store;
+    private IdentityStore identities;
+    private BrokerAccess access;
     private ExecutorService engineThread;
     private String base;
 
@@ -54,7 +59,8 @@ class HttpApiTest {
         ServerInfo info = new ServerInfo(key.keyId(), key.publicKey().toBase64(), "tcp://10.0.0.5:1883",
                 "http://10.0.0.5:8080", "turnout/v1", "0.1.0");
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
-                () -> info, clock);
+                () -> info, clock, access = new BrokerAccess(identities = IdentityStore.open(data),
+                        new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock));
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
         base = "http://127.0.0.1:" + port;
     }
@@ -63,7 +69,72 @@ class HttpApiTest {
     void stop() throws Exception {
         vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         engineThread.shutdownNow();
+        identities.close();
         store.close();
+    }
+
+    @Test
+    void enrollmentIssuesASecretStoredOnlyAsAHashAndRevocationRemovesIt() throws Exception {
+        HttpResponse<String> enrolled = post("/api/v1/devices", "{\"id\":\"pi-7\"}");
+        assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
+        JsonNode config = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(body(enrolled).path("config").asText());
+        assertThat(config.path("mqttUsername").asText()).isEqualTo("pi-7");
+        String secret = config.path("mqttPassword").asText();
+        assertThat(secret).matches("[A-Za-z0-9_-]{43}");
+        assertThat(java.util.Base64.getUrlDecoder().decode(secret)).hasSize(32);
+        assertThat(identities.find("pi-7").orElseThrow().secretHash()).startsWith("$argon2id$").doesNotContain(secret);
+        assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .contains(dev.turnout.broker.Role.DEVICE);
+        assertThat(access.authenticate("pi-7", "wrong".getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+
+        // the orchestrator's names and control characters are never a device
+        assertThat(post("/api/v1/devices", "{\"id\":\"turnout-orchestrator-test\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/devices", "{\"id\":\"turnout-orchestrator-other\"}").statusCode()).isEqualTo(409);
+        for (String bad : java.util.List.of("#", "+", "a/b", "pi\\u0000x", "pi\\u0007", "pi 1", "pi:1")) {
+            assertThat(post("/api/v1/devices", "{\"id\":\"" + bad + "\"}").statusCode()).as(bad).isEqualTo(400);
+        }
+
+        HttpResponse<String> revoked = post("/api/v1/devices/pi-7/revoke", "");
+        assertThat(revoked.statusCode()).as(revoked.body()).isEqualTo(200);
+        assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+        assertThat(body(post("/api/v1/devices/pi-7/revoke", "")).path("alreadyRevoked").asBoolean()).isTrue();
+        assertThat(post("/api/v1/devices/nope/revoke", "").statusCode()).isEqualTo(404);
+
+        // enrolling a revoked device again re-admits it with a new secret; the old one stays dead
+        HttpResponse<String> again = post("/api/v1/devices", "{\"id\":\"pi-7\"}");
+        assertThat(again.statusCode()).as(again.body()).isEqualTo(201);
+        String newSecret = SimulatedDeviceConfig.password(body(again).path("config").asText());
+        assertThat(newSecret).isNotEqualTo(secret);
+        assertThat(access.authenticate("pi-7", newSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isPresent();
+        assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-7\"}").statusCode()).isEqualTo(409);
+        assertThat(body(get("/api/v1/audit")).toString()).contains("device.revoke");
+    }
+
+    private static final class SimulatedDeviceConfig {
+        static String password(String yaml) throws Exception {
+            return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                    .readTree(yaml).path("mqttPassword").asText();
+        }
+    }
+
+    @Test
+    void monitorUsersAreCreatedOnceAndNeverCollideWithDevices() throws Exception {
+        post("/api/v1/devices", "{\"id\":\"pi-8\"}");
+        HttpResponse<String> added = post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}");
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+        String secret = body(added).path("password").asText();
+        assertThat(access.authenticate("grafana", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .contains(dev.turnout.broker.Role.MONITOR);
+        assertThat(post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/users", "{\"name\":\"pi-8\",\"role\":\"monitor\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/devices", "{\"id\":\"grafana\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/users", "{\"name\":\"x\",\"role\":\"orchestrator\"}").statusCode()).isEqualTo(400);
+        assertThat(body(get("/api/v1/users")).toString()).contains("grafana", "monitor", "turnout-orchestrator-test")
+                .doesNotContain(secret);
+        assertThat(post("/api/v1/users/grafana/revoke", "").statusCode()).isEqualTo(200);
+        assertThat(access.authenticate("grafana", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
     }
 
     @Test

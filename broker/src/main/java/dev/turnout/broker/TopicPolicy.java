@@ -1,0 +1,136 @@
+package dev.turnout.broker;
+
+import dev.turnout.proto.Topics;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The topic rules of every Turnout identity, deny by default:
+ * <ul>
+ *   <li>a device publishes only {@code {prefix}/devices/{itself}/status|health|presence}, retained
+ *       only on presence, and subscribes only to {@code {prefix}/devices/{itself}/desired};</li>
+ *   <li>the orchestrator publishes and subscribes anywhere under {@code {prefix}/};</li>
+ *   <li>a monitor subscribes to status, health, presence (any device) and rollout events and
+ *       publishes nothing.</li>
+ * </ul>
+ * Topics outside the prefix are denied to every Turnout identity.
+ */
+public final class TopicPolicy {
+
+    private static final List<String> DEVICE_REPORTS = List.of("status", "health", "presence");
+
+    private final Topics topics;
+    private final String prefix;
+
+    public TopicPolicy(Topics topics) {
+        this.topics = Objects.requireNonNull(topics, "topics");
+        this.prefix = topics.prefix();
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    /** Whether {@code user} in {@code role} may publish to {@code topic} (a topic name, no wildcards). */
+    public boolean mayPublish(Role role, String user, String topic, boolean retained) {
+        if (role == null || user == null || topic == null || !Topics.isValidId(user)
+                || topic.contains("+") || topic.contains("#") || topic.indexOf('\0') >= 0) {
+            return false;
+        }
+        switch (role) {
+            case ORCHESTRATOR:
+                return topic.startsWith(prefix + "/");
+            case DEVICE:
+                String own = prefix + "/devices/" + user + "/";
+                if (!topic.startsWith(own)) {
+                    return false;
+                }
+                String kind = topic.substring(own.length());
+                if (!DEVICE_REPORTS.contains(kind)) {
+                    return false;
+                }
+                return !retained || kind.equals("presence");
+            case MONITOR:
+            default:
+                return false;
+        }
+    }
+
+    /** Whether {@code user} in {@code role} may subscribe to {@code filter} (wildcards allowed). */
+    public boolean maySubscribe(Role role, String user, String filter) {
+        if (role == null || user == null || filter == null || !Topics.isValidId(user) || filter.indexOf('\0') >= 0) {
+            return false;
+        }
+        String f = withoutSharePrefix(filter);
+        if (f == null || !validFilter(f)) {
+            return false;
+        }
+        switch (role) {
+            case ORCHESTRATOR:
+                return covers(prefix + "/#", f);
+            case DEVICE:
+                return f.equals(prefix + "/devices/" + user + "/desired");
+            case MONITOR:
+                for (String kind : DEVICE_REPORTS) {
+                    if (covers(prefix + "/devices/+/" + kind, f)) {
+                        return true;
+                    }
+                }
+                return covers(prefix + "/rollouts/+/events", f);
+            default:
+                return false;
+        }
+    }
+
+    /** {@code $share/GROUP/filter} becomes {@code filter}; null when malformed. */
+    private static String withoutSharePrefix(String filter) {
+        if (!filter.startsWith("$share/")) {
+            return filter;
+        }
+        int slash = filter.indexOf('/', "$share/".length());
+        return slash < 0 || slash == filter.length() - 1 ? null : filter.substring(slash + 1);
+    }
+
+    private static boolean validFilter(String filter) {
+        String[] levels = filter.split("/", -1);
+        for (int i = 0; i < levels.length; i++) {
+            String level = levels[i];
+            if (level.contains("#") && (!level.equals("#") || i != levels.length - 1)) {
+                return false;
+            }
+            if (level.contains("+") && !level.equals("+")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * True when every topic {@code filter} can match is also matched by {@code allowed}: a literal
+     * level is covered by the same literal or {@code +}; {@code +} only by {@code +}; {@code #}
+     * only by {@code #}.
+     */
+    static boolean covers(String allowed, String filter) {
+        String[] a = allowed.split("/", -1);
+        String[] f = filter.split("/", -1);
+        for (int i = 0; i < f.length; i++) {
+            if (i >= a.length) {
+                return false;
+            }
+            if (a[i].equals("#")) {
+                return true;
+            }
+            if (f[i].equals("#")) {
+                return false;
+            }
+            if (a[i].equals("+")) {
+                continue;
+            }
+            if (!a[i].equals(f[i])) {
+                return false;
+            }
+        }
+        return f.length == a.length || (f.length == a.length - 1 && a[a.length - 1].equals("#"));
+    }
+}

@@ -1,0 +1,90 @@
+package dev.turnout.broker.internal;
+
+import com.hivemq.extension.sdk.api.auth.SimpleAuthenticator;
+import com.hivemq.extension.sdk.api.auth.parameter.SimpleAuthInput;
+import com.hivemq.extension.sdk.api.auth.parameter.SimpleAuthOutput;
+import com.hivemq.extension.sdk.api.packets.auth.DefaultAuthorizationBehaviour;
+import com.hivemq.extension.sdk.api.packets.connect.ConnackReasonCode;
+import com.hivemq.extension.sdk.api.packets.connect.ConnectPacket;
+import dev.turnout.broker.BrokerIdentities;
+import dev.turnout.broker.Role;
+import dev.turnout.proto.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Deny by default: a client connects only with a user name and secret that {@link BrokerIdentities}
+ * accepts and a client id equal to that user name. Ids that cannot be a topic level ({@code + # /},
+ * NUL, whitespace, non-printables, over 64 characters) are refused before anything else. The role
+ * is kept in the connection's attributes for {@link TopicAuthorizer}.
+ */
+public final class CredentialAuthenticator implements SimpleAuthenticator {
+
+    static final String ROLE_ATTRIBUTE = "turnout.role";
+    private static final Logger LOG = LoggerFactory.getLogger(CredentialAuthenticator.class);
+
+    private final BrokerIdentities identities;
+
+    public CredentialAuthenticator(BrokerIdentities identities) {
+        this.identities = identities;
+    }
+
+    @Override
+    public void onConnect(SimpleAuthInput input, SimpleAuthOutput output) {
+        output.getDefaultPermissions().setDefaultBehaviour(DefaultAuthorizationBehaviour.DENY);
+        ConnectPacket connect = input.getConnectPacket();
+        String clientId = input.getClientInformation().getClientId();
+        if (!Topics.isValidId(clientId)) {
+            LOG.info("refused a client: invalid client id");
+            output.failAuthentication(ConnackReasonCode.CLIENT_IDENTIFIER_NOT_VALID,
+                    "client id must be 1-64 printable characters without whitespace, '+', '#' or '/'");
+            return;
+        }
+        Optional<String> username = connect.getUserName();
+        Optional<ByteBuffer> password = connect.getPassword();
+        if (username.isEmpty() || password.isEmpty()) {
+            LOG.info("refused client {}: no credentials", clientId);
+            output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "user name and password required");
+            return;
+        }
+        if (!username.get().equals(clientId)) {
+            LOG.info("refused client {}: client id differs from its user name", clientId);
+            output.failAuthentication(ConnackReasonCode.CLIENT_IDENTIFIER_NOT_VALID, "client id must equal the user name");
+            return;
+        }
+        ByteBuffer buffer = password.get().asReadOnlyBuffer();
+        byte[] secret = new byte[buffer.remaining()];
+        buffer.get(secret);
+        Optional<Role> role;
+        try {
+            role = identities.authenticate(username.get(), secret);
+        } catch (RuntimeException e) {
+            LOG.warn("refused client {}: credential check failed: {}", clientId, e.toString());
+            role = Optional.empty();
+        } finally {
+            Arrays.fill(secret, (byte) 0);
+        }
+        if (role.isEmpty()) {
+            LOG.info("refused client {}: unknown user, wrong secret or revoked", clientId);
+            output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "bad user name or password");
+            return;
+        }
+        input.getConnectionInformation().getConnectionAttributeStore()
+                .put(ROLE_ATTRIBUTE, ByteBuffer.wrap(role.get().name().getBytes(StandardCharsets.UTF_8)));
+        output.authenticateSuccessfully();
+    }
+
+    static Optional<Role> roleOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {
+        return store.get(ROLE_ATTRIBUTE).map(b -> {
+            ByteBuffer copy = b.asReadOnlyBuffer();
+            byte[] bytes = new byte[copy.remaining()];
+            copy.get(bytes);
+            return Role.valueOf(new String(bytes, StandardCharsets.UTF_8));
+        });
+    }
+}

@@ -1,0 +1,43 @@
+package dev.turnout.orchestrator.security;
+
+import dev.turnout.broker.PasswordHash;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The identities file a standalone HiveMQ with the Turnout extension reads
+ * ({@link dev.turnout.broker.FileBrokerIdentities}): {@code NAME ROLE ARGON2ID-HASH} per line,
+ * written atomically with mode 0600.
+ */
+public final class HiveMqIdentitiesFile {
+
+    private HiveMqIdentitiesFile() {
+    }
+
+    public static void write(Path file, OrchestratorIdentity orchestrator, List<BrokerIdentity> identities) throws IOException {
+        StringBuilder b = new StringBuilder("# Turnout broker identities: rewritten on every enrollment, revocation and user change.\n");
+        b.append(orchestrator.name()).append(" orchestrator ").append(PasswordHash.hash(orchestrator.secret())).append('\n');
+        for (BrokerIdentity identity : identities) {
+            b.append(identity.name()).append(' ').append(identity.role().name().toLowerCase(Locale.ROOT)).append(' ')
+                    .append(identity.secretHash()).append('\n');
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(tmp);
+        }
+        Files.writeString(tmp, b.toString(), StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}

@@ -1,0 +1,361 @@
+package dev.turnout.orchestrator.security;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.orchestrator.app.SimulatedDevice;
+import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.Release;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.proto.crypto.SigningKey;
+import org.eclipse.paho.mqttv5.common.MqttException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The broker security matrix of docs/security.md, run against one broker by each subclass. Every
+ * row makes an attempt that must fail and then checks that nothing changed: a monitoring
+ * subscriber (the positive control receives a legitimate message sent after the attempt) saw
+ * nothing forged, devices accepted nothing, the orchestrator's view is the same.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+abstract class SecurityMatrix {
+
+    /** How long "nothing arrives" is watched for, after the positive control arrived. */
+    private static final Duration QUIET = Duration.ofMillis(1500);
+
+    protected final Topics topics = Topics.defaults();
+    protected final ObjectMapper json = new ObjectMapper();
+    protected TurnoutServer server;
+    private PublicKey trusted;
+    private MqttProbe watcher;
+    private final List<AutoCloseable> perTest = new ArrayList<>();
+    private final SigningKey attackerKey = SigningKey.generate();
+
+    /** Starts the broker (if external) and the orchestrator; the server's data directory is {@code data}. */
+    protected abstract TurnoutServer startServer(Path work) throws Exception;
+
+    protected abstract void stopBroker() throws Exception;
+
+    /**
+     * True when the broker refuses a client id that is not its user name at CONNECT (HiveMQ
+     * extension); false when it replaces the id by the user name (Mosquitto
+     * {@code use_username_as_clientid}).
+     */
+    protected abstract boolean refusesForeignClientIdsAtConnect();
+
+    @BeforeAll
+    void startAll() throws Exception {
+        // Mosquitto started as root drops to its own user: it must be able to enter this directory
+        Path work = Files.createTempDirectory("security-matrix",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
+        server = startServer(work);
+        trusted = PublicKey.fromBase64(api("/api/v1/server").path("publicKey").asText());
+        JsonNode user = cliJson("user", "add", "watcher", "--role", "monitor");
+        watcher = connectWithRetry(() -> MqttProbe.connect(server.brokerUrl(), "watcher", "watcher", user.path("password").asText()));
+        assertThat(watcher.subscribe(topics.allStatus())).isTrue();
+        assertThat(watcher.subscribe(topics.allPresence())).isTrue();
+    }
+
+    @AfterAll
+    void stopAll() throws Exception {
+        if (watcher != null) {
+            watcher.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        stopBroker();
+    }
+
+    @AfterEach
+    void closePerTest() {
+        for (int i = perTest.size() - 1; i >= 0; i--) {
+            try {
+                perTest.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+        perTest.clear();
+    }
+
+    @Test
+    void aDeviceCannotPublishAnotherDevicesStatus() throws Exception {
+        Enrolled a = enroll("st-a");
+        Enrolled b = enroll("st-b");
+        SimulatedDevice victim = device(b);
+        MqttProbe attacker = probe(a);
+
+        attacker.publish(topics.status(b.id), status(b.id, "6.6.6"), false);
+        attacker.publish(topics.health(b.id), status(b.id, "6.6.6"), false);
+
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> watcherSaw(e -> e.getVersion().equals("6.6.6")));
+        assertThat(api("/api/v1/devices/" + b.id).path("apps").toString()).doesNotContain("6.6.6");
+    }
+
+    @Test
+    void aDeviceCannotPublishADesiredState() throws Exception {
+        Enrolled a = enroll("ds-a");
+        Enrolled b = enroll("ds-b");
+        SimulatedDevice victim = device(b);
+        MqttProbe attacker = probe(a);
+
+        attacker.publish(topics.desired(b.id), forgedDesired(b.id, attackerKey), true);
+        attacker.publish(topics.desired(a.id), forgedDesired(a.id, attackerKey), true);
+
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> victim.rejected() > 0 || !victim.accepted().isEmpty());
+        // nothing was retained either: a fresh connection of the victim gets nothing
+        victim.close();
+        SimulatedDevice again = device(b);
+        assertNothingDuringQuiet(() -> again.rejected() > 0 || !again.accepted().isEmpty());
+    }
+
+    @Test
+    void aDeviceSubscribingToEverythingReceivesNothingOfOthers() throws Exception {
+        Enrolled a = enroll("sub-a");
+        Enrolled b = enroll("sub-b");
+        MqttProbe attacker = probe(a);
+        attacker.subscribe("turnout/#");
+        attacker.subscribe("#");
+        attacker.subscribe(topics.allStatus());
+        attacker.subscribe(topics.desired(b.id));
+
+        SimulatedDevice victim = device(b);
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> attacker.received.stream().anyMatch(m -> !m.topic().startsWith(topics.prefix() + "/devices/" + a.id + "/")));
+    }
+
+    @Test
+    void clientIdsThatAreNotTheUserNameGainNothing() throws Exception {
+        Enrolled a = enroll("cid-a");
+        Enrolled b = enroll("cid-b");
+        SimulatedDevice victim = device(b);
+        for (String clientId : List.of("#", "+", "a/b", b.id)) {
+            MqttProbe attempt;
+            try {
+                attempt = MqttProbe.connect(server.brokerUrl(), clientId, a.id, a.password);
+            } catch (MqttException refused) {
+                continue;
+            }
+            perTest.add(attempt);
+            assertThat(refusesForeignClientIdsAtConnect()).as("client id %s was accepted", clientId).isFalse();
+            attempt.subscribe(topics.desired(b.id));
+            attempt.subscribe("turnout/#");
+            attempt.publish(topics.status(b.id), status(b.id, "6.6.6"), false);
+        }
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> watcherSaw(e -> e.getVersion().equals("6.6.6")) || !victim.isConnected());
+        // and no such id can be enrolled in the first place
+        for (String id : List.of("#", "+", "a/b", "x\u0007")) {
+            assertThat(cli("device", "enroll", id).code).as(id).isEqualTo(1);
+        }
+        assertThat(api("/api/v1/devices").toString()).doesNotContain("\"a/b\"", "\"#\"");
+    }
+
+    @Test
+    void aWrongPasswordNoPasswordOrAnUnknownUserIsRefused() throws Exception {
+        Enrolled a = enroll("pw-a");
+        assertThatThrownBy(() -> MqttProbe.connect(server.brokerUrl(), a.id, a.id, a.password + "x")).isInstanceOf(MqttException.class);
+        assertThatThrownBy(() -> MqttProbe.connect(server.brokerUrl(), a.id, null, null)).isInstanceOf(MqttException.class);
+        assertThatThrownBy(() -> MqttProbe.connect(server.brokerUrl(), "nobody", "nobody", a.password)).isInstanceOf(MqttException.class);
+        assertThat(api("/api/v1/devices/" + a.id).path("online").asBoolean()).isFalse();
+    }
+
+    @Test
+    void aRevokedDeviceIsDroppedAndCannotComeBack() throws Exception {
+        Enrolled d = enroll("rv-a");
+        SimulatedDevice device = device(d);
+        await().atMost(Duration.ofSeconds(20)).until(() -> api("/api/v1/devices/" + d.id).path("online").asBoolean());
+
+        Result revoked = cli("device", "revoke", d.id);
+        assertThat(revoked.code).as(revoked.toString()).isZero();
+        assertThat(revoked.out).contains("revoked " + d.id);
+        await().atMost(Duration.ofSeconds(15)).until(() -> !device.isConnected());
+        assertThatThrownBy(() -> MqttProbe.connect(server.brokerUrl(), d.id, d.id, d.password)).isInstanceOf(MqttException.class);
+        assertThat(api("/api/v1/audit").toString()).contains("device.revoke");
+        assertThat(cli("device", "revoke", d.id).out).contains("revoked already");
+    }
+
+    @Test
+    void aMonitorCannotPublish() throws Exception {
+        Enrolled b = enroll("mon-b");
+        SimulatedDevice victim = device(b);
+        JsonNode user = cliJson("user", "add", "snoop", "--role", "monitor");
+        MqttProbe snoop = connectWithRetry(() -> MqttProbe.connect(server.brokerUrl(), "snoop", "snoop", user.path("password").asText()));
+        perTest.add(snoop);
+
+        snoop.publish(topics.status(b.id), status(b.id, "6.6.6"), false);
+        snoop.publish(topics.desired(b.id), forgedDesired(b.id, attackerKey), true);
+        snoop.publish(topics.status("snoop"), status("snoop", "6.6.6"), false);
+        snoop.publish(topics.presence("snoop"), Presence.newBuilder().setDeviceId("snoop").setOnline(true).build().toByteArray(), true);
+        snoop.publish(topics.rolloutEvents("r-forged"), new byte[] {1, 2, 3}, false);
+
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> watcherSaw(e -> e.getVersion().equals("6.6.6"))
+                || watcher.received.stream().anyMatch(m -> m.topic().contains("/snoop/"))
+                || victim.rejected() > 0 || !victim.accepted().isEmpty());
+    }
+
+    @Test
+    void aDesiredStateForgedWithTheOrchestratorsOwnBrokerCredentialsIsRefusedByTheDevice() throws Exception {
+        Enrolled b = enroll("forge-b");
+        SimulatedDevice victim = device(b);
+        String name = server.brokerAccess().orchestrator().name();
+        String secret = server.brokerAccess().orchestrator().secret();
+
+        // the broker lets the orchestrator's identity publish a desired state: only the signature stands in the way
+        try (MqttProbe thief = MqttProbe.connect(server.brokerUrl(), name, name, secret)) {
+            thief.publish(topics.desired(b.id), forgedDesired(b.id, attackerKey), false);
+            thief.publish(topics.desired(b.id), new byte[] {0x0a, 0x03, 'b', 'a', 'd'}, false);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> victim.rejected() == 2);
+        assertThat(victim.accepted()).isEmpty();
+        assertThat(victim.running()).isEmpty();
+
+        // the orchestrator takes its session back and still hears the fleet
+        Enrolled c = enroll("forge-c");
+        device(c);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api("/api/v1/devices/" + c.id).path("online").asBoolean());
+    }
+
+    // ---- helpers ----
+
+    protected record Enrolled(String id, String password) {
+    }
+
+    protected record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
+        }
+    }
+
+    /** Enrolls with the CLI, as an operator does, and keeps the secret from the config it prints. */
+    private Enrolled enroll(String id) throws Exception {
+        JsonNode answer = cliJson("device", "enroll", id);
+        return new Enrolled(id, SimulatedDevice.passwordOf(answer.path("config").asText()));
+    }
+
+    private SimulatedDevice device(Enrolled e) throws Exception {
+        SimulatedDevice d = connectWithRetry(() -> new SimulatedDevice(e.id, e.password, server.brokerUrl(), topics, trusted, Set.of()));
+        perTest.add(d);
+        return d;
+    }
+
+    private MqttProbe probe(Enrolled e) throws MqttException {
+        MqttProbe p = connectWithRetry(() -> MqttProbe.connect(server.brokerUrl(), e.id, e.id, e.password));
+        perTest.add(p);
+        return p;
+    }
+
+    /**
+     * A legitimate connect right after an enrollment: a Mosquitto rereads its password file on
+     * SIGHUP asynchronously, so a new identity may need a moment (real devices retry too).
+     */
+    protected static <T> T connectWithRetry(java.util.concurrent.Callable<T> connect) {
+        java.util.concurrent.atomic.AtomicReference<T> connected = new java.util.concurrent.atomic.AtomicReference<>();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                .until(() -> {
+                    connected.set(connect.call());
+                    return true;
+                });
+        return connected.get();
+    }
+
+    private static byte[] status(String deviceId, String version) {
+        return StatusEvent.newBuilder().setDeviceId(deviceId).setApp("web").setVersion(version).setState(UpdateState.ACTIVE)
+                .setSequence(1_000_000).setTimestampMs(System.currentTimeMillis()).build().toByteArray();
+    }
+
+    private static byte[] forgedDesired(String deviceId, SigningKey key) {
+        long now = System.currentTimeMillis();
+        DesiredState state = DesiredState.newBuilder().setDeviceId(deviceId).setSequence(1_000_000)
+                .setIssuedAtMs(now).setExpiresAtMs(now + 3_600_000)
+                .addApps(AppDesired.newBuilder().setApp("web").setPhase(Phase.ACTIVATE)
+                        .setRelease(Release.newBuilder().setApp("web").setVersion("6.6.6").build()).build())
+                .build();
+        return key.seal(state).toByteArray();
+    }
+
+    private void awaitWatcherSees(String deviceId, String version) {
+        await().atMost(Duration.ofSeconds(15)).until(() -> watcherSaw(e -> e.getDeviceId().equals(deviceId) && e.getVersion().equals(version)));
+    }
+
+    private boolean watcherSaw(Predicate<StatusEvent> match) {
+        return watcher.received.stream().filter(m -> m.topic().endsWith("/status")).anyMatch(m -> {
+            try {
+                return match.test(StatusEvent.parseFrom(m.payload()));
+            } catch (InvalidProtocolBufferException e) {
+                return true; // garbage on a status topic counts as forged
+            }
+        });
+    }
+
+    private static void assertNothingDuringQuiet(java.util.concurrent.Callable<Boolean> somethingHappened) {
+        await().during(QUIET).atMost(QUIET.plusSeconds(5)).until(() -> !somethingHappened.call());
+    }
+
+    protected Result cli(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> full = new ArrayList<>(List.of(args));
+        if (server != null) {
+            full.add("--server");
+            full.add(server.url());
+        }
+        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of(), full.toArray(String[]::new));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private JsonNode cliJson(String... args) throws Exception {
+        List<String> full = new ArrayList<>(List.of(args));
+        full.add("--output");
+        full.add("json");
+        Result r = cli(full.toArray(String[]::new));
+        assertThat(r.code).as(r.toString()).isZero();
+        return json.readTree(r.out);
+    }
+
+    private JsonNode api(String path) throws Exception {
+        return json.readTree(new java.net.URL(server.url() + path));
+    }
+}
