@@ -59,6 +59,8 @@ public final class RolloutEngine implements FleetEvents {
     private final Map<String, Rollout> active = new LinkedHashMap<>();
     /** Devices whose last presence said offline: their timeouts wait until they are back. */
     private final Set<String> offline = new java.util.HashSet<>();
+    /** Enrolled device ids seen so far (devices are never deleted). */
+    private final Set<String> known = new java.util.HashSet<>();
     /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
     private final Set<String> inWindowWait = new java.util.HashSet<>();
     private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
@@ -294,7 +296,7 @@ public final class RolloutEngine implements FleetEvents {
             LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
             return;
         }
-        if (store.findDevice(topicDeviceId).isEmpty()) {
+        if (!enrolled(topicDeviceId)) {
             LOG.info("ignored a status from unknown device {}", topicDeviceId);
             return;
         }
@@ -326,7 +328,7 @@ public final class RolloutEngine implements FleetEvents {
             LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
             return;
         }
-        if (store.findDevice(topicDeviceId).isEmpty()) {
+        if (!enrolled(topicDeviceId)) {
             LOG.info("ignored a presence from unknown device {}", topicDeviceId);
             return;
         }
@@ -362,6 +364,18 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /** Whether a report comes from an enrolled device; the store is asked once per device, not once per report. */
+    private boolean enrolled(String deviceId) {
+        if (known.contains(deviceId)) {
+            return true;
+        }
+        if (store.findDevice(deviceId).isPresent()) {
+            known.add(deviceId);
+            return true;
+        }
+        return false;
+    }
+
     /** A device that was away is back: the time it has to report starts again. */
     private void backOnline(String deviceId, Instant now) {
         for (Rollout r : active.values()) {
@@ -379,7 +393,7 @@ public final class RolloutEngine implements FleetEvents {
             LOG.warn("dropped a health report for device '{}' published on the topic of device '{}'", h.getDeviceId(), topicDeviceId);
             return;
         }
-        if (store.findDevice(topicDeviceId).isEmpty()) {
+        if (!enrolled(topicDeviceId)) {
             return;
         }
         store.updatePresence(topicDeviceId, true, clock.instant(), null);

@@ -191,6 +191,7 @@ public final class SqliteFleetStore implements FleetStore {
 
     /** Depth of {@link #inTransaction} calls on the (only) connection; guarded by this. */
     private int transactionDepth;
+    private final Map<String, PreparedStatement> statements = new java.util.HashMap<>();
     /** Actions waiting for the commit of the current transaction; guarded by this. */
     private final List<Runnable> afterCommit = new ArrayList<>();
 
@@ -304,6 +305,10 @@ public final class SqliteFleetStore implements FleetStore {
     @Override
     public synchronized void close() {
         try {
+            for (PreparedStatement ps : statements.values()) {
+                ps.close();
+            }
+            statements.clear();
             connection.close();
         } catch (SQLException e) {
             throw new StoreException("cannot close the store: " + e.getMessage(), e);
@@ -363,7 +368,9 @@ public final class SqliteFleetStore implements FleetStore {
     }
 
     private <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) {
-        try (PreparedStatement ps = prepare(sql, args); ResultSet rs = ps.executeQuery()) {
+        // queries get a fresh statement: a kept one can hold its read snapshot open after the last row (SQLite
+        // then refuses this connection's next write with SQLITE_BUSY once another connection has written)
+        try (PreparedStatement ps = bind(connection.prepareStatement(sql), args); ResultSet rs = ps.executeQuery()) {
             List<T> rows = new ArrayList<>();
             while (rs.next()) {
                 rows.add(mapper.map(rs));
@@ -375,15 +382,28 @@ public final class SqliteFleetStore implements FleetStore {
     }
 
     private void update(String sql, Object... args) {
-        try (PreparedStatement ps = prepare(sql, args)) {
-            ps.executeUpdate();
+        try {
+            prepare(sql, args).executeUpdate();
         } catch (SQLException e) {
             throw new StoreException("update failed: " + e.getMessage(), e);
         }
     }
 
+    /**
+     * Write statements are compiled once and kept: compiling costs more than running most of them
+     * (this doubled status ingest). Callers hold the lock.
+     */
     private PreparedStatement prepare(String sql, Object... args) throws SQLException {
-        PreparedStatement ps = connection.prepareStatement(sql);
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = connection.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        ps.clearParameters();
+        return bind(ps, args);
+    }
+
+    private static PreparedStatement bind(PreparedStatement ps, Object... args) throws SQLException {
         for (int i = 0; i < args.length; i++) {
             ps.setObject(i + 1, args[i]);
         }
