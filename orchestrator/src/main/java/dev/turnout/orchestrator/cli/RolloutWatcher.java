@@ -59,7 +59,7 @@ final class RolloutWatcher {
             report(rollout);
             String state = rollout.path("state").asText();
             if (rollout.path("terminal").asBoolean() || "PAUSED".equals(state)) {
-                return outcome(rollout, mode == Mode.TEXT);
+                return mode == Mode.SUMMARY ? exitCode(rollout) : outcome(rollout, mode == Mode.TEXT);
             }
             sleep();
         }
