@@ -19,7 +19,7 @@ import java.util.Map;
 @Command(name = "turnout", mixinStandardHelpOptions = true, versionProvider = TurnoutCli.Version.class,
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class,
-                DeployCommand.class, RollbackCommand.class, RolloutCommand.class, HistoryCommand.class, WatchCommand.class, DemoCommand.class,
+                DeployCommand.class, RollbackCommand.class, RolloutCommand.class, HistoryCommand.class, WatchCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",
                 "Environment: TURNOUT_SERVER (default for --server), TURNOUT_USER (name recorded in the audit trail)."})

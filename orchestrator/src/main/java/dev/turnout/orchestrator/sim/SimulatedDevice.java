@@ -119,6 +119,11 @@ public final class SimulatedDevice {
         return runtime.running(app);
     }
 
+    /** Every app that runs, with its version. */
+    public synchronized Map<String, String> runningApps() {
+        return runtime.runningApps();
+    }
+
     /** The last update state of {@code app} (IDLE when it never heard of it). */
     public synchronized UpdateState state(String app) {
         AppRecord r = apps.get(app);
