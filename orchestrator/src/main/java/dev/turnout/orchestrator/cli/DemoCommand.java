@@ -39,7 +39,7 @@ import java.util.stream.Stream;
  * through a canary and 25 %, v3 failing its health check on the canary and rolled back by itself.
  */
 @Command(name = "demo", description = {"See Turnout in one minute: an orchestrator on 127.0.0.1, N simulated devices (and two real "
-        + "ones when a Docker engine answers), and a story: web 1.0.0 to all, 2.0.0 canary -> 25% -> 100%, 3.0.0 failing its "
+        + "ones when a Docker engine answers), and a story: web 1.0.0 to all, 2.0.0 canary -> 25%% -> 100%%, 3.0.0 failing its "
         + "health check on the canary and rolled back automatically. Open the dashboard URL it prints first."})
 final class DemoCommand implements Callable<Integer> {
 

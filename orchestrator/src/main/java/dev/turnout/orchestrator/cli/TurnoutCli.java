@@ -16,7 +16,7 @@ import java.util.Map;
  * {@code turnout}: runs the orchestrator ({@code turnout server}) and drives it over its HTTP API
  * (every other command). Exit codes: see {@link ExitCodes}.
  */
-@Command(name = "turnout", mixinStandardHelpOptions = true, versionProvider = TurnoutCli.Version.class,
+@Command(name = "turnout", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, versionProvider = TurnoutCli.Version.class,
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, HistoryCommand.class, WatchCommand.class, DemoCommand.class, SimulateCommand.class,

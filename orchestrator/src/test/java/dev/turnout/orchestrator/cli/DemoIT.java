@@ -84,6 +84,17 @@ class DemoIT {
         }
     }
 
+    @Test
+    void everyCommandExplainsItselfWithHelp() {
+        for (String command : List.of("demo", "watch", "simulate", "server", "deploy")) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream()),
+                    Map.of(), command, "--help");
+            assertThat(code).as(command).isZero();
+            assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("Usage: turnout " + command);
+        }
+    }
+
     private JsonNode get(TurnoutServer server, String path) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(),
                 HttpResponse.BodyHandlers.ofString());
