@@ -61,7 +61,8 @@ class DemoIT {
                 outcome.add(0, r.path("version").asText() + " " + r.path("state").asText());
             }
             assertThat(outcome).containsExactly("1.0.0 SUCCEEDED", "2.0.0 SUCCEEDED", "3.0.0 ROLLED_BACK");
-            assertThat(rollouts.get(1).path("waves")).hasSize(3);
+            assertThat(rollouts.get(1).path("waves")).hasSize(3); // 1, 25% and 100% of 5 devices
+            assertThat(rollouts.get(1).path("waves").get(0).path("devices")).hasSize(1);
             JsonNode fleet = get(after, "/api/v1/devices").path("devices");
             assertThat(fleet).hasSize(5);
             for (JsonNode d : fleet) {
