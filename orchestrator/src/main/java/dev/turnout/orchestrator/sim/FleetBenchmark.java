@@ -26,8 +26,10 @@ import java.util.stream.Stream;
  * threads the fleet costs. A benchmark, not a test:
  *
  * <pre>
- * java -Xmx2g -cp orchestrator/target/turnout.jar dev.turnout.orchestrator.sim.FleetBenchmark [DEVICES] [APPLY_MS]
+ * java -Xmx2g -cp orchestrator/target/turnout.jar dev.turnout.orchestrator.sim.FleetBenchmark [DEVICES] [APPLY_MS] [connect-only]
  * </pre>
+ *
+ * {@code connect-only} stops after connecting (the rollout of a large fleet is bound by the orchestrator).
  */
 public final class FleetBenchmark {
 
@@ -35,8 +37,17 @@ public final class FleetBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        try {
+            run(args);
+        } finally {
+            System.exit(0); // the broker's and the MQTT client's threads would keep the JVM alive
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         int devices = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         long applyMs = args.length > 1 ? Long.parseLong(args[1]) : 200;
+        boolean runRollout = !(args.length > 2 && args[2].equals("connect-only"));
         silenceLogs();
         Path data = Files.createTempDirectory("turnout-bench");
         HttpClient http = HttpClient.newHttpClient();
@@ -60,6 +71,9 @@ public final class FleetBenchmark {
                                 + "(simulated device + its broker session + orchestrator records, one JVM)%n",
                         heapBefore >> 20, heapAfter >> 20, (heapAfter - heapBefore) / 1024.0 / devices);
                 System.out.printf("threads: %d before, %d with the fleet%n", threadsBefore, threadsAfter);
+                if (!runRollout) {
+                    return;
+                }
 
                 byte[] archive = SimulatedImageArchive.of("bench/web:1.0.0");
                 HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
@@ -74,6 +88,7 @@ public final class FleetBenchmark {
                 String id = rollout.path("id").asText();
                 String state = "";
                 String lastLine = "";
+                long lastChange = System.nanoTime();
                 while (!state.equals("SUCCEEDED") && !rollout.path("terminal").asBoolean()) {
                     Thread.sleep(500);
                     rollout = json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts/" + id)).build(),
@@ -88,6 +103,19 @@ public final class FleetBenchmark {
                     if (!line.toString().equals(lastLine)) {
                         System.out.printf("  %6.1f s  %s%n", (System.nanoTime() - r0) / 1e9, line);
                         lastLine = line.toString();
+                        lastChange = System.nanoTime();
+                    } else if (System.nanoTime() - lastChange > 30_000_000_000L) {
+                        Map<String, Integer> simulated = new java.util.TreeMap<>();
+                        for (SimulatedDevice d : fleet.devices()) {
+                            simulated.merge(d.state("web") + " running " + d.running("web") + (d.isConnected() ? "" : " offline"), 1,
+                                    Integer::sum);
+                        }
+                        Map<String, Integer> orchestrator = new java.util.TreeMap<>();
+                        for (JsonNode d : rollout.path("devices")) {
+                            orchestrator.merge(d.path("state").asText(), 1, Integer::sum);
+                        }
+                        System.out.printf("no progress for 30 s: simulated devices %s; the rollout sees %s%n", simulated, orchestrator);
+                        break;
                     }
                 }
                 System.out.printf("rollout 1%%,10%%,100%% to %d devices (%d ms to activate each): %s in %.1f s; %d devices run 1.0.0%n",
@@ -98,7 +126,6 @@ public final class FleetBenchmark {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
-        System.exit(0);
     }
 
     private static JsonNode post(HttpClient http, ObjectMapper json, String url, Object body) throws Exception {
