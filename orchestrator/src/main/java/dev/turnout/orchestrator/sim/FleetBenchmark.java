@@ -115,6 +115,13 @@ public final class FleetBenchmark {
                             orchestrator.merge(d.path("state").asText(), 1, Integer::sum);
                         }
                         System.out.printf("no progress for 30 s: simulated devices %s; the rollout sees %s%n", simulated, orchestrator);
+                        System.out.printf("  simulated devices published %d message(s), %d failed%n",
+                                fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum(),
+                                fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum());
+                        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
+                                HttpResponse.BodyHandlers.ofString()).body();
+                        metrics.lines().filter(l -> l.startsWith("turnout_status_events") && l.contains("ACTIVE"))
+                                .forEach(l -> System.out.println("  orchestrator received: " + l));
                         break;
                     }
                 }

@@ -62,6 +62,8 @@ public final class SimulatedDevice {
     private final SplittableRandom random;
     private final AsyncMqttSession session;
     private final CompletableFuture<Void> firstSubscription = new CompletableFuture<>();
+    private final java.util.concurrent.atomic.AtomicLong published = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong publishFailures = new java.util.concurrent.atomic.AtomicLong();
 
     // guarded by this
     private long lastSequence;
@@ -128,6 +130,16 @@ public final class SimulatedDevice {
     public synchronized UpdateState state(String app) {
         AppRecord r = apps.get(app);
         return r == null ? UpdateState.IDLE : r.state();
+    }
+
+    /** Messages the broker acknowledged (QoS 1) or took (QoS 0) from this device. */
+    public long publishedCount() {
+        return published.get();
+    }
+
+    /** Messages this device could not publish (not connected, refused). */
+    public long publishFailureCount() {
+        return publishFailures.get();
     }
 
     /** How many desired states it accepted. */
@@ -422,9 +434,13 @@ public final class SimulatedDevice {
     }
 
     private void publish(String topic, byte[] payload, boolean retained, int qos) {
-        session.publish(topic, payload, qos, retained).exceptionally(e -> {
-            LOG.debug("{} cannot publish to {}: {}", id(), topic, e.toString());
-            return null;
+        session.publish(topic, payload, qos, retained).whenComplete((ok, e) -> {
+            if (e != null) {
+                publishFailures.incrementAndGet();
+                LOG.debug("{} cannot publish to {}: {}", id(), topic, e.toString());
+            } else {
+                published.incrementAndGet();
+            }
         });
     }
 
