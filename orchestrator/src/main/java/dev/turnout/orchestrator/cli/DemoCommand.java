@@ -368,7 +368,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** The demo prints the story; the orchestrator's INFO lines would bury it. */
-    private static Level quietLogs() {
+    static Level quietLogs() {
         org.slf4j.Logger root = LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         if (root instanceof ch.qos.logback.classic.Logger logback) {
             Level before = logback.getLevel();
@@ -378,7 +378,7 @@ final class DemoCommand implements Callable<Integer> {
         return null;
     }
 
-    private static void restoreLogs(Level before) {
+    static void restoreLogs(Level before) {
         if (before != null && LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME) instanceof ch.qos.logback.classic.Logger logback) {
             logback.setLevel(before);
         }

@@ -107,6 +107,15 @@ final class SimulateCommand implements Callable<Integer> {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
         Duration every = duration("--report-every", reportEvery);
+        ch.qos.logback.classic.Level before = DemoCommand.quietLogs();
+        try {
+            return simulate(options, every);
+        } finally {
+            DemoCommand.restoreLogs(before);
+        }
+    }
+
+    private int simulate(SimulationOptions options, Duration every) throws Exception {
         String server = cli.api().server();
         cli.api().get("/api/v1/health"); // one clear line when the server is not there
         long started = System.nanoTime();

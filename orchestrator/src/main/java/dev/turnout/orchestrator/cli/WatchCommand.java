@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -75,6 +76,8 @@ final class WatchCommand implements Callable<Integer> {
     private final AtomicLong lastRefresh = new AtomicLong();
     private final AtomicLong printed = new AtomicLong();
     private final CountDownLatch done = new CountDownLatch(1);
+    private final CompletableFuture<Void> firstAttempt = new CompletableFuture<>();
+    private volatile boolean connectedOnce;
 
     WatchCommand(Cli cli) {
         this.cli = cli;
@@ -107,16 +110,28 @@ final class WatchCommand implements Callable<Integer> {
             }
 
             @Override
+            public void onConnected() {
+                connectedOnce = true;
+            }
+
+            @Override
             public void onDisconnected(String why) {
-                cli.err.println("turnout: lost the broker at " + broker + " (" + why + "); reconnecting");
+                if (connectedOnce) {
+                    cli.err.println("turnout: lost the broker at " + broker + " (" + why + "); reconnecting");
+                } else {
+                    firstAttempt.completeExceptionally(new IllegalStateException(why));
+                }
             }
         });
         try {
-            session.connect().get(15, TimeUnit.SECONDS);
+            CompletableFuture.anyOf(session.connect(), firstAttempt).get(15, TimeUnit.SECONDS);
             session.subscribe(filters()).get(15, TimeUnit.SECONDS);
         } catch (Exception e) {
             session.close();
             Throwable cause = e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof java.util.concurrent.TimeoutException) {
+                cause = new IllegalStateException("no answer within 15 s");
+            }
             throw new CliException("cannot subscribe at the broker " + broker + ": "
                     + (cause.getMessage() == null ? cause.toString() : cause.getMessage()) + "; is it reachable from here? (--broker-url)");
         }

@@ -74,7 +74,8 @@ public final class AsyncMqttSession implements AutoCloseable {
                 .addDisconnectedListener(ctx -> {
                     if (!closing) {
                         Throwable cause = ctx.getCause();
-                        listener.onDisconnected(cause.getMessage() == null ? cause.toString() : cause.getMessage());
+                        String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+                        listener.onDisconnected(why.replaceAll("^([\\w.$]+(Exception|Error): )+", ""));
                     }
                 });
         if (settings.autoReconnect()) {
