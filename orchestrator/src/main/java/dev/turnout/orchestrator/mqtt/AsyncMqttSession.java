@@ -5,6 +5,7 @@ import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5Client;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5ClientBuilder;
+import com.hivemq.client.mqtt.mqtt5.exceptions.Mqtt5ConnAckException;
 import com.hivemq.client.mqtt.mqtt5.message.connect.Mqtt5ConnectBuilder;
 import com.hivemq.client.mqtt.mqtt5.message.disconnect.Mqtt5DisconnectReasonCode;
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.Mqtt5Subscribe;
@@ -35,8 +36,12 @@ public final class AsyncMqttSession implements AutoCloseable {
         default void onConnected() {
         }
 
-        /** After the connection was lost or closed; {@code why} in plain words. */
+        /** After the connection was lost or closed, or an attempt failed; {@code why} in plain words. */
         default void onDisconnected(String why) {
+        }
+
+        /** The broker answered a connection attempt with a refusal (bad credentials, client id not allowed, ...). */
+        default void onRefused(String why) {
         }
     }
 
@@ -75,7 +80,11 @@ public final class AsyncMqttSession implements AutoCloseable {
                     if (!closing) {
                         Throwable cause = ctx.getCause();
                         String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-                        listener.onDisconnected(why.replaceAll("^([\\w.$]+(Exception|Error): )+", ""));
+                        why = why.replaceAll("^([\\w.$]+(Exception|Error): )+", "");
+                        if (cause instanceof Mqtt5ConnAckException) {
+                            listener.onRefused(why);
+                        }
+                        listener.onDisconnected(why);
                     }
                 });
         if (settings.autoReconnect()) {

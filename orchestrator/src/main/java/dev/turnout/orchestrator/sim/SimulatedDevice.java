@@ -199,6 +199,11 @@ public final class SimulatedDevice {
         public void onConnected() {
             scheduler.execute(SimulatedDevice.this::afterConnect);
         }
+
+        @Override
+        public void onRefused(String why) {
+            firstSubscription.completeExceptionally(new IllegalStateException(id() + ": the broker refused the connection: " + why));
+        }
     }
 
     private void afterConnect() {
