@@ -130,6 +130,10 @@ final class DemoCommand implements Callable<Integer> {
                 code = ExitCodes.OK;
             } catch (StoryFailure e) {
                 cli.err.println("turnout: the demo did not play out as expected: " + e.getMessage());
+                if (temporaryData) {
+                    temporaryData = false; // keep the store and the daemons' logs for a look
+                    cli.err.println("turnout: the demo's store and logs stay in " + dataDir);
+                }
                 code = ExitCodes.ERROR;
             }
             if (exitAfterStory) {
