@@ -19,8 +19,8 @@ final class RolloutWatcher {
     /** Consecutive failed polls tolerated (an orchestrator restart takes a few seconds). */
     private static final int MAX_MISSED_POLLS = 60;
 
-    /** How progress is printed. */
-    enum Mode { TEXT, JSON_LINES, QUIET }
+    /** How progress is printed ({@code SUMMARY}: only the one-line summary when it changes, indented). */
+    enum Mode { TEXT, JSON_LINES, QUIET, SUMMARY }
 
     private final Cli cli;
     private final Mode mode;
@@ -59,7 +59,7 @@ final class RolloutWatcher {
             report(rollout);
             String state = rollout.path("state").asText();
             if (rollout.path("terminal").asBoolean() || "PAUSED".equals(state)) {
-                return outcome(rollout, mode == Mode.TEXT);
+                return mode == Mode.SUMMARY ? exitCode(rollout) : outcome(rollout, mode == Mode.TEXT);
             }
             sleep();
         }
@@ -69,6 +69,13 @@ final class RolloutWatcher {
         String summary = summary(rollout);
         boolean changed = !summary.equals(lastSummary);
         if (mode == Mode.QUIET) {
+            return;
+        }
+        if (mode == Mode.SUMMARY) {
+            if (changed) {
+                cli.out.printf("    %s  %s%n", LocalTime.now().format(CLOCK), summary);
+            }
+            lastSummary = summary;
             return;
         }
         if (mode == Mode.JSON_LINES) {

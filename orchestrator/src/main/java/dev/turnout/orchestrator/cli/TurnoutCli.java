@@ -16,11 +16,12 @@ import java.util.Map;
  * {@code turnout}: runs the orchestrator ({@code turnout server}) and drives it over its HTTP API
  * (every other command). Exit codes: see {@link ExitCodes}.
  */
-@Command(name = "turnout", mixinStandardHelpOptions = true, versionProvider = TurnoutCli.Version.class,
+@Command(name = "turnout", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, versionProvider = TurnoutCli.Version.class,
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
-                UserCommand.class, BrokerCommand.class, CommandLine.HelpCommand.class},
+                WatchCommand.class, UserCommand.class, BrokerCommand.class, DemoCommand.class, SimulateCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",
                 "Environment: TURNOUT_SERVER (default for --server), TURNOUT_USER (name recorded in the audit trail)."})
 public final class TurnoutCli implements Runnable {

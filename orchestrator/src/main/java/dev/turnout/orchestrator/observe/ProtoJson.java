@@ -15,12 +15,12 @@ import java.util.Map;
  * The JSON mirror of the wire messages: field names are the proto fields in lowerCamelCase, enums
  * their names, 64-bit numbers plain JSON numbers (unlike the proto3 JSON mapping, which quotes them).
  */
-final class ProtoJson {
+public final class ProtoJson {
 
     private ProtoJson() {
     }
 
-    static Map<String, Object> status(StatusEvent e) {
+    public static Map<String, Object> status(StatusEvent e) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("deviceId", e.getDeviceId());
         v.put("app", e.getApp());
@@ -35,7 +35,7 @@ final class ProtoJson {
         return v;
     }
 
-    static Map<String, Object> health(HealthReport h) {
+    public static Map<String, Object> health(HealthReport h) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("deviceId", h.getDeviceId());
         v.put("timestampMs", h.getTimestampMs());
@@ -60,7 +60,7 @@ final class ProtoJson {
         return v;
     }
 
-    static Map<String, Object> presence(Presence p) {
+    public static Map<String, Object> presence(Presence p) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("deviceId", p.getDeviceId());
         v.put("online", p.getOnline());
@@ -80,7 +80,7 @@ final class ProtoJson {
         return v;
     }
 
-    static Map<String, Object> rollout(RolloutEvent e) {
+    public static Map<String, Object> rollout(RolloutEvent e) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("rolloutId", e.getRolloutId());
         v.put("app", e.getApp());

@@ -1,0 +1,475 @@
+package dev.turnout.orchestrator.sim;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
+import dev.turnout.proto.AppDesired;
+import dev.turnout.proto.AppHealth;
+import dev.turnout.proto.AppSummary;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.Reason;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.VerificationException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A simulated device: its own MQTT session and the edge daemon's wire behaviour, with an in-memory
+ * container runtime instead of Docker. It verifies each signed desired state (signature, device id,
+ * sequence, expiry, platform, downgrade) and walks the daemon's states: {@code STAGE} goes
+ * DOWNLOADING, STAGED; {@code ACTIVATE} goes on to APPLYING, VERIFYING and ACTIVE, or ROLLING_BACK and
+ * ROLLED_BACK when the simulated health check fails. It publishes a retained presence (the broker
+ * publishes its last will when the connection drops) and periodic health reports.
+ *
+ * <p>Costs no thread of its own: timed steps run on the fleet's shared scheduler, under this
+ * device's lock.
+ */
+public final class SimulatedDevice {
+
+    /** Agent version a simulated device reports in its presence. */
+    public static final String AGENT_VERSION = "turnout-sim/0.1.0";
+    private static final Logger LOG = LoggerFactory.getLogger(SimulatedDevice.class);
+    private static final long SESSION_EXPIRY_SECONDS = 600;
+
+    /** Where one app stands, as the daemon persists it. */
+    private record AppRecord(String app, String targetVersion, UpdateState state, Reason reason, String message, long sequence,
+                             String rolloutId) {
+    }
+
+    private final DeviceEnrollment enrollment;
+    private final SimulationOptions options;
+    private final Topics topics;
+    private final EnvelopeVerifier verifier;
+    private final ScheduledExecutorService scheduler;
+    private final SimulatedContainerRuntime runtime;
+    private final SplittableRandom random;
+    private final AsyncMqttSession session;
+    private final CompletableFuture<Void> firstSubscription = new CompletableFuture<>();
+    private final java.util.concurrent.atomic.AtomicLong published = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong publishFailures = new java.util.concurrent.atomic.AtomicLong();
+
+    // guarded by this
+    private long lastSequence;
+    private long timeFloorMs;
+    private final Map<String, AppRecord> apps = new LinkedHashMap<>();
+    private boolean busy;
+    private byte[] waiting;
+    private boolean stopped;
+    private boolean away;
+    private int accepted;
+    private ScheduledFuture<?> healthReports;
+
+    SimulatedDevice(DeviceEnrollment enrollment, SimulationOptions options, ScheduledExecutorService scheduler, long seed) {
+        this.enrollment = enrollment;
+        this.options = options;
+        this.topics = new Topics(enrollment.topicPrefix());
+        this.verifier = new EnvelopeVerifier(enrollment.trustedKeys());
+        this.scheduler = scheduler;
+        this.random = new SplittableRandom(seed);
+        SplittableRandom healthDraws = new SplittableRandom(seed ^ 0x5DEECE66DL);
+        this.runtime = new SimulatedContainerRuntime((app, version) ->
+                !options.failingVersions().contains(version) && !(options.failRate() > 0 && healthDraws.nextDouble() < options.failRate()));
+        String id = enrollment.deviceId();
+        byte[] will = Presence.newBuilder().setDeviceId(id).setOnline(false).setAgentVersion(AGENT_VERSION)
+                .setPlatform(options.platform()).build().toByteArray();
+        this.session = AsyncMqttSession.create(new AsyncMqttSession.Settings(id, enrollment.brokerUrl(), enrollment.mqttUsername(),
+                enrollment.mqttPassword(), false, SESSION_EXPIRY_SECONDS, topics.presence(id), will, true), new Link());
+    }
+
+    public String id() {
+        return enrollment.deviceId();
+    }
+
+    /** Connects; completes once subscribed to its desired-state topic and its presence is published. */
+    CompletableFuture<Void> start() {
+        session.connect().whenComplete((ok, e) -> {
+            if (e != null) {
+                firstSubscription.completeExceptionally(e);
+            }
+        });
+        synchronized (this) {
+            long interval = options.healthInterval().toMillis();
+            healthReports = scheduler.scheduleAtFixedRate(this::reportHealth, random.nextLong(interval) + 1, interval,
+                    TimeUnit.MILLISECONDS);
+        }
+        return firstSubscription;
+    }
+
+    public boolean isConnected() {
+        return session.isConnected();
+    }
+
+    /** The version of {@code app} that runs ("" for none). */
+    public synchronized String running(String app) {
+        return runtime.running(app);
+    }
+
+    /** Every app that runs, with its version. */
+    public synchronized Map<String, String> runningApps() {
+        return runtime.runningApps();
+    }
+
+    /** The last update state of {@code app} (IDLE when it never heard of it). */
+    public synchronized UpdateState state(String app) {
+        AppRecord r = apps.get(app);
+        return r == null ? UpdateState.IDLE : r.state();
+    }
+
+    /** Messages the broker acknowledged (QoS 1) or took (QoS 0) from this device. */
+    public long publishedCount() {
+        return published.get();
+    }
+
+    /** Messages this device could not publish (not connected, refused). */
+    public long publishFailureCount() {
+        return publishFailures.get();
+    }
+
+    /** How many desired states it accepted. */
+    public synchronized int acceptedCount() {
+        return accepted;
+    }
+
+    /** Drops the connection so that the broker publishes the last will, and comes back after {@code awayFor}. */
+    void dropConnection(Duration awayFor) {
+        synchronized (this) {
+            if (stopped || away) {
+                return;
+            }
+            away = true;
+        }
+        session.disconnectWithWill().whenComplete((ok, e) -> scheduler.schedule(() -> {
+            synchronized (this) {
+                away = false;
+                if (stopped) {
+                    return;
+                }
+            }
+            session.connect().exceptionally(failure -> {
+                LOG.debug("{} could not reconnect: {}", id(), failure.toString());
+                return null;
+            });
+        }, awayFor.toMillis(), TimeUnit.MILLISECONDS));
+    }
+
+    /** Says goodbye (offline presence) and disconnects, as the daemon does on a clean stop. */
+    CompletableFuture<Void> stop() {
+        synchronized (this) {
+            stopped = true;
+            if (healthReports != null) {
+                healthReports.cancel(false);
+            }
+        }
+        if (!session.isConnected()) {
+            return session.disconnect();
+        }
+        return session.publish(topics.presence(id()), presence(false).toByteArray(), 1, true)
+                .handle((ok, e) -> null)
+                .thenCompose(x -> session.disconnect())
+                .orTimeout(10, TimeUnit.SECONDS)
+                .exceptionally(e -> null);
+    }
+
+    private final class Link implements AsyncMqttSession.Listener {
+        @Override
+        public void onMessage(String topic, byte[] payload) {
+            if (topic.equals(topics.desired(id()))) {
+                onDesired(payload);
+            }
+        }
+
+        @Override
+        public void onConnected() {
+            scheduler.execute(SimulatedDevice.this::afterConnect);
+        }
+
+        @Override
+        public void onRefused(String why) {
+            firstSubscription.completeExceptionally(new IllegalStateException(id() + ": the broker refused the connection: " + why));
+        }
+    }
+
+    private void afterConnect() {
+        session.subscribe(List.of(topics.desired(id()))).thenCompose(x -> {
+            List<StatusEvent> current;
+            synchronized (this) {
+                current = apps.values().stream().map(this::event).toList();
+            }
+            for (StatusEvent e : current) {
+                publish(topics.status(id()), e.toByteArray(), false);
+            }
+            return session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
+        }).whenComplete((ok, e) -> {
+            if (e != null) {
+                LOG.debug("{} after connecting: {}", id(), e.toString());
+                firstSubscription.completeExceptionally(e);
+            } else {
+                firstSubscription.complete(null);
+            }
+        });
+    }
+
+    // ---- desired state: verify, then converge one app after the other ----
+
+    private synchronized void onDesired(byte[] wire) {
+        if (stopped) {
+            return;
+        }
+        if (busy) {
+            waiting = wire; // level-triggered: only the newest matters once the current update is done
+            return;
+        }
+        process(wire);
+    }
+
+    /** Under the lock, not busy. */
+    private void process(byte[] wire) {
+        DesiredState state;
+        try {
+            state = DesiredState.parseFrom(verifier.open(wire));
+        } catch (VerificationException e) {
+            reject(e.reason(), e.getMessage(), null);
+            return;
+        } catch (InvalidProtocolBufferException e) {
+            reject(Reason.MALFORMED, "signed payload is not a desired state", null);
+            return;
+        }
+        if (!id().equals(state.getDeviceId())) {
+            reject(Reason.WRONG_DEVICE, "desired state is for device '" + state.getDeviceId() + "'", state);
+            return;
+        }
+        if (state.getSequence() < lastSequence) {
+            reject(Reason.REPLAY, "sequence " + state.getSequence() + " is older than the last accepted " + lastSequence, state);
+            return;
+        }
+        if (state.getSequence() == lastSequence && lastSequence > 0) {
+            return; // a duplicate or the retained copy again: already acted on
+        }
+        if (state.getSequence() == 0 || state.getExpiresAtMs() <= 0) {
+            reject(Reason.MALFORMED, "desired state has no sequence or no expiry", state);
+            return;
+        }
+        long now = Math.max(System.currentTimeMillis(), timeFloorMs);
+        if (state.getExpiresAtMs() < now) {
+            reject(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device time floor is " + now, state);
+            return;
+        }
+        for (AppDesired app : state.getAppsList()) {
+            boolean hasImage = app.getRelease().getImagesList().stream().anyMatch(i -> options.platform().equals(i.getPlatform()));
+            if (app.getApp().isEmpty() || app.getRelease().getVersion().isEmpty() || app.getPhase() == Phase.PHASE_UNSPECIFIED
+                    || app.getPhase() == Phase.UNRECOGNIZED) {
+                reject(Reason.MALFORMED, "app entry '" + app.getApp() + "' has no name, version or phase", state);
+                return;
+            }
+            if (!hasImage) {
+                reject(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
+                        + " has no image for " + options.platform(), state);
+                return;
+            }
+            String running = runtime.running(app.getApp());
+            if (!running.isEmpty() && !app.getRollback() && compareVersions(app.getRelease().getVersion(), running) < 0) {
+                reject(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running " + running
+                        + " and not marked as a rollback", state);
+                return;
+            }
+        }
+        lastSequence = state.getSequence();
+        timeFloorMs = Math.max(timeFloorMs, state.getIssuedAtMs());
+        accepted++;
+        List<AppDesired> todo = new ArrayList<>();
+        for (AppDesired app : state.getAppsList()) {
+            AppRecord record = apps.get(app.getApp());
+            if (record == null || record.sequence() < state.getSequence()) {
+                todo.add(app);
+            }
+        }
+        busy = true;
+        convergeAll(todo.iterator(), state.getSequence());
+    }
+
+    private void convergeAll(Iterator<AppDesired> todo, long sequence) {
+        if (!todo.hasNext()) {
+            busy = false;
+            byte[] next = waiting;
+            waiting = null;
+            if (next != null && !stopped) {
+                process(next);
+            }
+            return;
+        }
+        converge(todo.next(), sequence, () -> convergeAll(todo, sequence));
+    }
+
+    private void converge(AppDesired want, long sequence, Runnable then) {
+        String app = want.getApp();
+        String version = want.getRelease().getVersion();
+        AppRecord record = new AppRecord(app, version, state(app), Reason.REASON_UNSPECIFIED, "", sequence, want.getRolloutId());
+        if (version.equals(runtime.running(app))) {
+            move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "already running");
+            then.run();
+            return;
+        }
+        AppRecord downloading = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
+        Duration download = runtime.isCached(app, version) ? Duration.ZERO : options.downloadTime();
+        later(download, () -> {
+            runtime.cache(app, version);
+            AppRecord staged = move(downloading, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "");
+            if (want.getPhase() != Phase.ACTIVATE) {
+                then.run();
+                return;
+            }
+            AppRecord applying = move(staged, UpdateState.APPLYING, Reason.REASON_UNSPECIFIED, "");
+            Duration half = options.applyTime().dividedBy(2);
+            later(half, () -> {
+                AppRecord verifying = move(applying, UpdateState.VERIFYING, Reason.REASON_UNSPECIFIED, "");
+                later(options.applyTime().minus(half), () -> {
+                    boolean hadPrevious = !runtime.running(app).isEmpty();
+                    if (runtime.swapAndCheck(app, version)) {
+                        move(verifying, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
+                    } else if (hadPrevious) {
+                        String why = "simulated health check of " + version + " failed";
+                        AppRecord rollingBack = move(verifying, UpdateState.ROLLING_BACK, Reason.HEALTH_CHECK_FAILED, why);
+                        move(rollingBack, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, why);
+                    } else {
+                        move(verifying, UpdateState.FAILED, Reason.HEALTH_CHECK_FAILED,
+                                "simulated health check of " + version + " failed; no previous release to go back to");
+                    }
+                    then.run();
+                });
+            });
+        });
+    }
+
+    /** Runs {@code step} after {@code delay} on the shared scheduler, under this device's lock. */
+    private void later(Duration delay, Runnable step) {
+        scheduler.schedule(() -> {
+            synchronized (this) {
+                if (stopped) {
+                    return;
+                }
+                try {
+                    step.run();
+                } catch (RuntimeException e) {
+                    LOG.error("simulated device {} failed a step", id(), e);
+                    busy = false;
+                }
+            }
+        }, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
+        AppRecord next = new AppRecord(record.app(), record.targetVersion(), to, reason, message, record.sequence(), record.rolloutId());
+        apps.put(next.app(), next);
+        publish(topics.status(id()), event(next).toByteArray(), false);
+        return next;
+    }
+
+    private void reject(Reason reason, String message, DesiredState state) {
+        LOG.debug("{} refused a desired state: {} {}", id(), reason, message);
+        StatusEvent.Builder base = StatusEvent.newBuilder().setDeviceId(id()).setState(UpdateState.REJECTED).setReason(reason)
+                .setMessage(message).setTimestampMs(System.currentTimeMillis());
+        if (state == null || state.getAppsCount() == 0) {
+            if (state != null) {
+                base.setSequence(state.getSequence());
+            }
+            publish(topics.status(id()), base.build().toByteArray(), false);
+            return;
+        }
+        for (AppDesired app : state.getAppsList()) {
+            publish(topics.status(id()), base.clone().setApp(app.getApp()).setVersion(app.getRelease().getVersion())
+                    .setSequence(state.getSequence()).setRolloutId(app.getRolloutId())
+                    .setRunningVersion(runtime.running(app.getApp())).build().toByteArray(), false);
+        }
+    }
+
+    private StatusEvent event(AppRecord r) {
+        return StatusEvent.newBuilder().setDeviceId(id()).setApp(r.app()).setVersion(r.targetVersion()).setState(r.state())
+                .setReason(r.reason()).setMessage(r.message()).setSequence(r.sequence()).setRolloutId(r.rolloutId())
+                .setRunningVersion(runtime.running(r.app())).setTimestampMs(System.currentTimeMillis()).build();
+    }
+
+    private synchronized Presence presence(boolean online) {
+        Presence.Builder p = Presence.newBuilder().setDeviceId(id()).setOnline(online).setTimestampMs(System.currentTimeMillis())
+                .setAgentVersion(AGENT_VERSION).setPlatform(options.platform()).setLastSequence(lastSequence);
+        for (AppRecord r : apps.values()) {
+            p.addApps(AppSummary.newBuilder().setApp(r.app()).setRunningVersion(runtime.running(r.app())).setState(r.state()));
+        }
+        return p.build();
+    }
+
+    private void reportHealth() {
+        HealthReport report;
+        synchronized (this) {
+            if (stopped || !session.isConnected()) {
+                return;
+            }
+            HealthReport.Builder h = HealthReport.newBuilder().setDeviceId(id()).setTimestampMs(System.currentTimeMillis())
+                    .setCpuPercent(5 + random.nextDouble() * 30)
+                    .setMemoryUsedBytes((300L << 20) + random.nextLong(200L << 20)).setMemoryTotalBytes(4L << 30)
+                    .setDiskFreeBytes((20L << 30) - random.nextLong(1L << 30)).setDiskTotalBytes(32L << 30)
+                    .setTemperatureCelsius(45 + random.nextDouble() * 15);
+            for (Map.Entry<String, String> app : runtime.runningApps().entrySet()) {
+                h.addApps(AppHealth.newBuilder().setApp(app.getKey()).setVersion(app.getValue()).setHealthy(true)
+                        .setContainerState("running").setRestartCount(runtime.restartCount(app.getKey())));
+            }
+            report = h.build();
+        }
+        publish(topics.health(id()), report.toByteArray(), false, 0);
+    }
+
+    private void publish(String topic, byte[] payload, boolean retained) {
+        publish(topic, payload, retained, 1);
+    }
+
+    private void publish(String topic, byte[] payload, boolean retained, int qos) {
+        session.publish(topic, payload, qos, retained).whenComplete((ok, e) -> {
+            if (e != null) {
+                publishFailures.incrementAndGet();
+                LOG.debug("{} cannot publish to {}: {}", id(), topic, e.toString());
+            } else {
+                published.incrementAndGet();
+            }
+        });
+    }
+
+    /** Semantic version order on the numeric core ({@code 1.10.0 > 1.9.0}); pre-release tags sort before the release. */
+    static int compareVersions(String a, String b) {
+        String[] pa = a.split("[-+]", 2)[0].split("\\.");
+        String[] pb = b.split("[-+]", 2)[0].split("\\.");
+        for (int i = 0; i < Math.max(pa.length, pb.length); i++) {
+            long x = i < pa.length ? parse(pa[i]) : 0;
+            long y = i < pb.length ? parse(pb[i]) : 0;
+            if (x != y) {
+                return Long.compare(x, y);
+            }
+        }
+        boolean preA = a.contains("-");
+        boolean preB = b.contains("-");
+        return preA == preB ? 0 : preA ? -1 : 1;
+    }
+
+    private static long parse(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+}
