@@ -101,7 +101,9 @@ final class WatchCommand implements Callable<Integer> {
         refreshMembers(true);
         String user = username != null ? username : cli.env.get("TURNOUT_MQTT_USERNAME");
         String secret = password != null ? password : cli.env.get("TURNOUT_MQTT_PASSWORD");
-        String clientId = "turnout-watch-" + Long.toHexString(System.nanoTime() ^ ProcessHandle.current().pid());
+        // a broker with per-client credentials wants client id = user name (docs/security.md); an open one takes any id
+        String clientId = user != null && !user.isBlank() ? user
+                : "turnout-watch-" + Long.toHexString(System.nanoTime() ^ ProcessHandle.current().pid());
         AsyncMqttSession session = AsyncMqttSession.create(new AsyncMqttSession.Settings(clientId, broker, user, secret, true, 0,
                 null, null, true), new AsyncMqttSession.Listener() {
             @Override

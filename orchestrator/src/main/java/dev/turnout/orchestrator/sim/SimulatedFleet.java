@@ -102,7 +102,6 @@ public final class SimulatedFleet implements AutoCloseable {
         labels.put(SimulationOptions.SIMULATED_LABEL, "true");
         Semaphore slots = new Semaphore(IN_FLIGHT);
         List<CompletableFuture<DeviceEnrollment>> pending = new ArrayList<>();
-        CompletableFuture<String> serverConfig = new CompletableFuture<>();
         for (int i = 1; i <= options.devices(); i++) {
             String id = options.deviceId(i);
             ObjectNode body = json.createObjectNode().put("id", id);
@@ -119,8 +118,9 @@ public final class SimulatedFleet implements AutoCloseable {
                                 return DeviceEnrollment.parse(json.readTree(response.body()).path("config").asText());
                             }
                             if (response.statusCode() == 409) {
-                                // enrolled by an earlier run: the config is not handed out twice, rebuild it from the server info
-                                return DeviceEnrollment.parse(reenrolledConfig(http, base, json, id, serverConfig));
+                                // enrolled by an earlier run: its broker secret was shown once and is gone. Revoke the
+                                // simulated device and enroll it again for a fresh secret, as an operator would.
+                                return DeviceEnrollment.parse(reenroll(http, base, json, id, request));
                             }
                             throw new IllegalStateException("enrolling " + id + " answered " + response.statusCode() + ": "
                                     + response.body());
@@ -133,25 +133,23 @@ public final class SimulatedFleet implements AutoCloseable {
         return pending.stream().map(CompletableFuture::join).toList();
     }
 
-    private static String reenrolledConfig(HttpClient http, String base, ObjectMapper json, String id,
-                                           CompletableFuture<String> cache) throws IOException {
-        synchronized (cache) {
-            if (!cache.isDone()) {
-                try {
-                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/server")).build(),
-                            HttpResponse.BodyHandlers.ofString());
-                    cache.complete(r.body());
-                    LOG.warn("devices enrolled before reuse their ids without per-device broker credentials");
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted");
-                }
+    private static String reenroll(HttpClient http, String base, ObjectMapper json, String id, HttpRequest enroll) throws IOException {
+        try {
+            HttpResponse<String> revoked = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices/" + id + "/revoke"))
+                    .header("Content-Type", "application/json").header("X-Turnout-User", "simulator")
+                    .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+            if (revoked.statusCode() != 200) {
+                throw new IllegalStateException("revoking " + id + " for re-enrollment answered " + revoked.statusCode() + ": " + revoked.body());
             }
+            HttpResponse<String> again = http.send(enroll, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            if (again.statusCode() != 201) {
+                throw new IllegalStateException("re-enrolling " + id + " answered " + again.statusCode() + ": " + again.body());
+            }
+            return json.readTree(again.body()).path("config").asText();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
         }
-        JsonNode server = json.readTree(cache.join());
-        return "deviceId: " + id + "\nbrokerUrl: " + server.path("brokerUrl").asText() + "\ntopicPrefix: "
-                + server.path("topicPrefix").asText() + "\ntrustedKeys:\n- keyId: " + server.path("keyId").asText()
-                + "\n  publicKey: " + server.path("publicKey").asText() + "\n";
     }
 
     public List<SimulatedDevice> devices() {

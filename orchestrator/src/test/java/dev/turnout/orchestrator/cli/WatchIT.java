@@ -49,6 +49,8 @@ class WatchIT {
     private static final HttpClient http = HttpClient.newHttpClient();
     private static final ObjectMapper json = new ObjectMapper();
 
+    private static Map<String, String> monitorEnv = Map.of();
+
     @BeforeAll
     static void start() throws Exception {
         server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, 0, "127.0.0.1", null, "127.0.0.1",
@@ -58,6 +60,12 @@ class WatchIT {
                 Duration.ofSeconds(60));
         SimulatedFleet.start(server.url(), SimulationOptions.defaults(1).withIdPrefix("yard")
                 .withLabels(Map.of("site", "yard")), Duration.ofSeconds(60)); // stays connected; closed with the server
+        // a monitor identity, the way an operator makes one for a watcher
+        ByteArrayOutputStream secret = new ByteArrayOutputStream();
+        assertThat(TurnoutCli.run(new PrintStream(secret, true, StandardCharsets.UTF_8), System.err, Map.of(),
+                "user", "add", "watcher", "--role", "monitor", "--server", server.url())).isZero();
+        monitorEnv = Map.of("TURNOUT_MQTT_USERNAME", "watcher", "TURNOUT_MQTT_PASSWORD",
+                secret.toString(StandardCharsets.UTF_8).strip());
         for (String v : List.of("1.0.0", "3.0.0")) {
             HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
                     .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("sim/web:" + v))).build(),
@@ -90,7 +98,7 @@ class WatchIT {
             List<String> all = new ArrayList<>(List.of("watch", "--server", server.url()));
             all.addAll(List.of(args));
             thread = new Thread(() -> code.set(TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(err, true, StandardCharsets.UTF_8), Map.of(), all.toArray(String[]::new))));
+                    new PrintStream(err, true, StandardCharsets.UTF_8), monitorEnv, all.toArray(String[]::new))));
             thread.start();
         }
 

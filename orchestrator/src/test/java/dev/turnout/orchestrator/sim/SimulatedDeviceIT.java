@@ -50,8 +50,15 @@ class SimulatedDeviceIT {
 
     @BeforeEach
     void start() throws Exception {
-        broker = EmbeddedBroker.start(data.resolve("broker"), "127.0.0.1", 0);
-        orchestrator = AsyncMqttSession.create(new AsyncMqttSession.Settings("test-orchestrator", broker.url(), null, null, true, 0,
+        // the broker's own rules apply: the test listens as the orchestrator, the device connects as itself
+        java.util.Map<String, dev.turnout.broker.Role> roles = java.util.Map.of("test-orchestrator", dev.turnout.broker.Role.ORCHESTRATOR,
+                "pi-sim", dev.turnout.broker.Role.DEVICE);
+        broker = EmbeddedBroker.start(data.resolve("broker"), "127.0.0.1", 0,
+                (username, password) -> java.util.Optional.ofNullable(roles.get(username))
+                        .filter(role -> new String(password, java.nio.charset.StandardCharsets.UTF_8).equals("secret-" + username)),
+                new dev.turnout.broker.TopicPolicy(topics));
+        orchestrator = AsyncMqttSession.create(new AsyncMqttSession.Settings("test-orchestrator", broker.url(), "test-orchestrator",
+                "secret-test-orchestrator", true, 0,
                 null, null, false), (topic, payload) -> {
                     try {
                         if (topic.endsWith("/status")) {
@@ -66,7 +73,7 @@ class SimulatedDeviceIT {
         orchestrator.connect().get(10, TimeUnit.SECONDS);
         orchestrator.subscribe(List.of(topics.allStatus(), topics.allPresence())).get(10, TimeUnit.SECONDS);
         scheduler = Executors.newScheduledThreadPool(1);
-        DeviceEnrollment enrollment = new DeviceEnrollment("pi-sim", broker.url(), topics.prefix(), List.of(key.publicKey()), null, null, "");
+        DeviceEnrollment enrollment = new DeviceEnrollment("pi-sim", broker.url(), topics.prefix(), List.of(key.publicKey()), "pi-sim", "secret-pi-sim", "");
         device = new SimulatedDevice(enrollment, SimulationOptions.defaults(1).withApplyTime(Duration.ofMillis(100))
                 .withFailingVersions(Set.of("3.0.0")), scheduler, 7);
         device.start().get(10, TimeUnit.SECONDS);
