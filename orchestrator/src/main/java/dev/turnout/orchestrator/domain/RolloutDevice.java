@@ -15,6 +15,9 @@ public final class RolloutDevice {
     private Instant waitingSince;
     private String reason;
     private String message;
+    /** Counts changes; the store writes a device only when it changed since its last committed write. */
+    private long changes = 1;
+    private long savedChanges;
 
     public RolloutDevice(String deviceId, int wave, DesiredApp previous, RolloutDeviceState state, long stageSequence,
                          long activationSequence, long rollbackSequence, Instant waitingSince, String reason,
@@ -36,57 +39,82 @@ public final class RolloutDevice {
     }
 
     public void staging(long sequence) {
+        changes++;
         stageSequence = sequence;
     }
 
     public void staged() {
+        changes++;
         if (state == RolloutDeviceState.PENDING) {
             state = RolloutDeviceState.STAGED;
         }
     }
 
     public void activating(long sequence, Instant now) {
+        changes++;
         state = RolloutDeviceState.ACTIVATING;
         activationSequence = sequence;
         waitingSince = now;
     }
 
     public void succeeded(String message) {
+        changes++;
         state = RolloutDeviceState.ACTIVE;
         this.message = message;
     }
 
     public void failed(String reason, String message) {
+        changes++;
         state = RolloutDeviceState.FAILED;
         this.reason = reason;
         this.message = message;
     }
 
     public void rollingBack(long sequence, Instant now) {
+        changes++;
         state = RolloutDeviceState.ROLLING_BACK;
         rollbackSequence = sequence;
         waitingSince = now;
     }
 
     public void rolledBack(String message) {
+        changes++;
         state = RolloutDeviceState.ROLLED_BACK;
         this.message = message;
     }
 
     /** The rollout ended before activating this device: it stays on its previous desired state. */
     public void cancelled(String message) {
+        changes++;
         state = RolloutDeviceState.CANCELLED;
         this.message = message;
     }
 
     /** A note on where it stands, shown with the rollout (e.g. waiting for its update window). */
     public void noted(String note) {
+        changes++;
         this.message = note;
     }
 
     /** A device that was offline is back: its time to report starts again. */
     public void restartWaiting(Instant now) {
+        changes++;
         waitingSince = now;
+    }
+
+    /** True when this device changed since its last stored state. */
+    public boolean unsaved() {
+        return changes != savedChanges;
+    }
+
+    /** How many changes it has seen: what a store remembers it wrote. */
+    public long changes() {
+        return changes;
+    }
+
+    /** The store committed this device as it stood after {@code upTo} changes. */
+    public void saved(long upTo) {
+        savedChanges = Math.max(savedChanges, upTo);
     }
 
     /** True when the rollout told this device to switch to its release. */

@@ -249,7 +249,13 @@ public final class SqliteFleetStore implements FleetStore {
                 r.id(), r.app(), r.version(), r.target(), write(strategyFields(r.strategy())), r.state().name(),
                 r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(), r.currentWaveState().name(),
                 millis(r.waveChangedAt()), r.toleratedFailures());
+        // only the devices that changed: a status event of one device must not rewrite a 10,000-device rollout
         for (RolloutDevice d : r.devices()) {
+            if (!d.unsaved()) {
+                continue;
+            }
+            long upTo = d.changes();
+            afterCommit(() -> d.saved(upTo));
             update("INSERT OR REPLACE INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
                             + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     r.id(), d.deviceId(), d.wave(), d.state().name(), d.previous() == null ? null : write(d.previous()),
@@ -340,6 +346,7 @@ public final class SqliteFleetStore implements FleetStore {
                         RolloutDeviceState.valueOf(d.getString("state")), d.getLong("stage_seq"), d.getLong("activation_seq"),
                         d.getLong("rollback_seq"), instant(d, "waiting_since"), d.getString("reason"), d.getString("message")),
                 id);
+        devices.forEach(d -> d.saved(d.changes())); // as stored
         return new Rollout(id, rs.getString("app"), rs.getString("version"), rs.getString("target"), strategy,
                 instant(rs, "created_at"), RolloutState.valueOf(rs.getString("state")), rs.getString("reason"),
                 instant(rs, "updated_at"), rs.getInt("current_wave"), WaveState.valueOf(rs.getString("wave_state")),
