@@ -183,6 +183,7 @@ function rolloutSkeleton() {
       <button id="btn-pause" data-action="pause">Pause</button>
       <button id="btn-resume" data-action="resume">Resume</button>
       <button id="btn-approve" data-action="approve">Approve next wave</button>
+      <button id="btn-rollback" data-action="rollback" class="danger">Roll back</button>
       <button id="btn-abort" data-action="abort" class="danger">Abort</button>
     </div>
     <p id="page-error" class="error"></p>
@@ -210,6 +211,7 @@ async function refreshRollout(id) {
   document.getElementById('btn-resume').disabled = r.state !== 'PAUSED';
   document.getElementById('btn-approve').disabled = !(r.state === 'RUNNING' && waiting);
   document.getElementById('btn-abort').disabled = r.terminal;
+  document.getElementById('btn-rollback').disabled = !(r.state === 'RUNNING' || r.state === 'PAUSED');
   document.querySelector('#waves-table tbody').innerHTML = r.waves.map(w => {
     const total = w.devices.length || 1;
     const bar = ['active', 'activating', 'staged', 'failed', 'rollingBack', 'rolledBack', 'pending']
@@ -234,7 +236,7 @@ async function refreshRollout(id) {
 }
 async function rolloutAction(action) {
   const r = state.rollout;
-  const words = { pause: 'Pause', resume: 'Resume', approve: 'Approve the next wave of', abort: 'Abort' }[action];
+  const words = { pause: 'Pause', resume: 'Resume', approve: 'Approve the next wave of', abort: 'Abort', rollback: 'Roll back every device updated by' }[action];
   if (!(await confirmAction(`${words} rollout ${r.id} (${r.app} ${r.version})?`))) return;
   try {
     await api(`/api/v1/rollouts/${encodeURIComponent(r.id)}/${action}`, { method: 'POST' });

@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 /** {@code turnout rollout list|status|watch|pause|resume|approve|abort}. */
 @Command(name = "rollout", description = "Inspect and steer rollouts.",
         subcommands = {RolloutCommand.ListRollouts.class, RolloutCommand.Status.class, RolloutCommand.Watch.class,
-                RolloutCommand.Pause.class, RolloutCommand.Resume.class, RolloutCommand.Approve.class, RolloutCommand.Abort.class})
+                RolloutCommand.Pause.class, RolloutCommand.Resume.class, RolloutCommand.Approve.class, RolloutCommand.Abort.class,
+                RolloutCommand.RollBack.class})
 final class RolloutCommand {
 
     @Command(name = "list", description = "List rollouts, newest first.")
@@ -164,6 +165,13 @@ final class RolloutCommand {
     static final class Approve extends Action {
         Approve(Cli cli) {
             super(cli, "approve");
+        }
+    }
+
+    @Command(name = "rollback", description = "Roll back now: devices it updated go back to their previous release (signed), the rest are cancelled.")
+    static final class RollBack extends Action {
+        RollBack(Cli cli) {
+            super(cli, "rollback");
         }
     }
 

@@ -250,6 +250,21 @@ public final class RolloutEngine implements FleetEvents {
         return r;
     }
 
+    /**
+     * Rolls an unfinished rollout back now, as {@code onFailure: rollback} would: every device it
+     * activated gets a signed rollback to its previous release, the others are cancelled.
+     */
+    public Rollout rollBack(String id, String actor) {
+        Rollout r = activeOrConflict(id, "rolled back");
+        if (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED) {
+            throw new ConflictException("rollout " + id + " is " + r.state() + " and cannot be rolled back");
+        }
+        audit(actor, "rollout.rollback-now", id, null);
+        startRollback(r, "rolled back by " + actor, clock.instant());
+        persistAndPublish(r);
+        return r;
+    }
+
     /** Starts the next wave of a rollout that waits for approval between waves. */
     public Rollout approve(String id, String actor) {
         Rollout r = activeOrConflict(id, "approved");

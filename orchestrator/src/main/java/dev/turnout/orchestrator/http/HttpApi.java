@@ -533,10 +533,11 @@ public final class HttpApi {
             case "resume" -> () -> engine.resume(id, actor);
             case "abort" -> () -> engine.abort(id, actor);
             case "approve" -> () -> engine.approve(id, actor);
+            case "rollback" -> () -> engine.rollBack(id, actor);
             default -> null;
         };
         if (command == null) {
-            error(ctx, 404, "unknown rollout action '" + action + "': use pause, resume, abort or approve");
+            error(ctx, 404, "unknown rollout action '" + action + "': use pause, resume, abort, approve or rollback");
             return;
         }
         onEngine(() -> rolloutView(command.get())).onSuccess(v -> ok(ctx, 200, v)).onFailure(e -> fail(ctx, e));

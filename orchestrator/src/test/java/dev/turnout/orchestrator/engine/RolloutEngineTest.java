@@ -462,6 +462,25 @@ class RolloutEngineTest {
         assertThat(stored(r).device("pi-1").reason()).isEqualTo("TIMEOUT");
     }
 
+    @Test
+    void anOperatorRollsARunningRolloutBackByHand() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        reportActive("pi-1", "2.0.0");
+        engine.rollBack(r.id(), "alice");
+        Rollout rolling = stored(r);
+        assertThat(rolling.state()).isEqualTo(RolloutState.ROLLING_BACK);
+        assertThat(rolling.reason()).isEqualTo("rolled back by alice");
+        AppDesired back = transport.latestApp("pi-2", "web").orElseThrow();
+        assertThat(back.getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(back.getRollback()).isTrue();
+        for (String id : List.of("pi-1", "pi-2", "pi-3")) {
+            reportActive(id, "1.0.0");
+        }
+        assertThat(stored(r).state()).isEqualTo(RolloutState.ROLLED_BACK);
+        assertThatThrownBy(() -> engine.rollBack(r.id(), "alice")).isInstanceOf(ConflictException.class);
+    }
+
     private void offline(String deviceId) {
         engine.onPresence(deviceId, Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build());
     }
