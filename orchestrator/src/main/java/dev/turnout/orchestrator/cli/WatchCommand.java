@@ -101,6 +101,19 @@ final class WatchCommand implements Callable<Integer> {
         refreshMembers(true);
         String user = username != null ? username : cli.env.get("TURNOUT_MQTT_USERNAME");
         String secret = password != null ? password : cli.env.get("TURNOUT_MQTT_PASSWORD");
+        String ephemeral = null;
+        if (user == null || user.isBlank()) {
+            // no monitor identity given: ask the server for one for this session (read-only, revoked when we stop)
+            ephemeral = "watch-" + Long.toHexString(System.nanoTime() ^ ProcessHandle.current().pid());
+            try {
+                JsonNode issued = cli.api().post("/api/v1/users", java.util.Map.of("name", ephemeral, "role", "monitor"));
+                user = ephemeral;
+                secret = issued.path("password").asText();
+            } catch (CliException e) {
+                ephemeral = null; // an open broker, or a server without users: connect without credentials
+            }
+        }
+        String issuedName = ephemeral;
         // a broker with per-client credentials wants client id = user name (docs/security.md); an open one takes any id
         String clientId = user != null && !user.isBlank() ? user
                 : "turnout-watch-" + Long.toHexString(System.nanoTime() ^ ProcessHandle.current().pid());
@@ -130,6 +143,7 @@ final class WatchCommand implements Callable<Integer> {
             session.subscribe(filters()).get(15, TimeUnit.SECONDS);
         } catch (Exception e) {
             session.close();
+            revokeQuietly(issuedName);
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             if (cause instanceof java.util.concurrent.TimeoutException) {
                 cause = new IllegalStateException("no answer within 15 s");
@@ -143,6 +157,7 @@ final class WatchCommand implements Callable<Integer> {
         }
         Thread hook = new Thread(() -> {
             session.close();
+            revokeQuietly(issuedName);
             done.countDown();
         }, "turnout-watch-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -152,6 +167,7 @@ final class WatchCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
         } finally {
             session.close();
+            revokeQuietly(issuedName);
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException e) {
@@ -355,6 +371,23 @@ final class WatchCommand implements Callable<Integer> {
             }
             default -> {
                 return null;
+            }
+        }
+    }
+
+    /** Withdraws the monitor identity this session asked for; a watcher that dies leaves one that `user revoke` removes. */
+    private void revokeQuietly(String name) {
+        if (name == null) {
+            return;
+        }
+        boolean interrupted = Thread.interrupted(); // stopped by an interrupt: the HTTP call must still go out
+        try {
+            cli.api().post("/api/v1/users/" + ApiClient.segment(name) + "/revoke", java.util.Map.of());
+        } catch (CliException e) {
+            // best effort: the server may be gone already
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }

@@ -95,10 +95,14 @@ class WatchIT {
         final Thread thread;
 
         Watch(String... args) {
+            this(monitorEnv, args);
+        }
+
+        Watch(Map<String, String> env, String... args) {
             List<String> all = new ArrayList<>(List.of("watch", "--server", server.url()));
             all.addAll(List.of(args));
             thread = new Thread(() -> code.set(TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(err, true, StandardCharsets.UTF_8), monitorEnv, all.toArray(String[]::new))));
+                    new PrintStream(err, true, StandardCharsets.UTF_8), env, all.toArray(String[]::new))));
             thread.start();
         }
 
@@ -111,6 +115,21 @@ class WatchIT {
             thread.join(10_000);
             return code.get();
         }
+    }
+
+    @Test
+    @Order(0)
+    void withoutCredentialsItBorrowsAMonitorIdentityForTheSessionAndGivesItBack() throws Exception {
+        Watch watch = new Watch(Map.of(), "--target", "device:w-0001", "-o", "json");
+        await().atMost(Duration.ofSeconds(20)).until(() -> watch.out().contains("\"kind\":\"presence\""));
+        String users = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/users")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(users).contains("\"watch-");
+        assertThat(watch.stop()).as(watch.err.toString(StandardCharsets.UTF_8)).isZero();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), System.err, Map.of(), "user", "list", "-o", "json",
+                "--server", server.url());
+        assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("\"watch-");
     }
 
     @Test
