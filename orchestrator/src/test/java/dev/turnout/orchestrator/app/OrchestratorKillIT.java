@@ -10,7 +10,6 @@ import dev.turnout.proto.Phase;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,9 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -45,7 +42,6 @@ import static org.awaitility.Awaitility.await;
  */
 class OrchestratorKillIT {
 
-    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
     private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
 
     @TempDir
@@ -72,7 +68,7 @@ class OrchestratorKillIT {
     @Timeout(value = 3, unit = TimeUnit.MINUTES)
     void aRolloutKilledMidWaveResumesAfterARestartWithoutActivatingAnyDeviceTwice() throws Exception {
         assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
-        brokerUrl = startMosquitto();
+        brokerUrl = startMosquitto(work.resolve("mosquitto"));
         httpPort = freePort();
         Process first = startOrchestrator("first");
 
@@ -174,37 +170,16 @@ class OrchestratorKillIT {
         return TurnoutCli.run(System.out, System.err, Map.of(), full.toArray(String[]::new));
     }
 
-    private String startMosquitto() throws Exception {
-        if (!Files.isExecutable(MOSQUITTO)) {
-            if ("true".equals(System.getenv("CI"))) {
-                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
-            }
-            Assumptions.abort("mosquitto is not installed");
-        }
-        int port = freePort();
-        Path dir = Files.createDirectories(work.resolve("mosquitto"));
-        Path conf = dir.resolve("mosquitto.conf");
-        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
-        Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
-        toClose.add(() -> {
-            process.destroy();
-            process.waitFor(10, TimeUnit.SECONDS);
-        });
-        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return true;
-            } catch (IOException notYet) {
-                return false;
-            }
-        });
-        return "tcp://127.0.0.1:" + port;
-    }
 
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
+    }
+
+    private String startMosquitto(Path dir) throws IOException {
+        MosquittoProcess mosquitto = MosquittoProcess.start(dir);
+        toClose.add(mosquitto);
+        return mosquitto.url();
     }
 }

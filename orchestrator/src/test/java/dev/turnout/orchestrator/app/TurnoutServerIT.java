@@ -7,16 +7,13 @@ import dev.turnout.proto.crypto.PublicKey;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,7 +39,6 @@ import static org.awaitility.Awaitility.await;
  */
 class TurnoutServerIT {
 
-    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
 
     @TempDir
     Path work;
@@ -66,7 +62,7 @@ class TurnoutServerIT {
     @Test
     @Timeout(value = 2, unit = TimeUnit.MINUTES)
     void rolloutsProgressOnStatusEventsOverMosquittoRollBackAndResumeAfterARestart() throws Exception {
-        String brokerUrl = startMosquitto();
+        String brokerUrl = startMosquitto(work.resolve("mosquitto"));
         Path dataDir = work.resolve("server");
         server = start(dataDir, brokerUrl);
         assertThat(Files.getPosixFilePermissions(dataDir.resolve("signing.key"))).isEqualTo(PosixFilePermissions.fromString("rw-------"));
@@ -223,36 +219,6 @@ class TurnoutServerIT {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private String startMosquitto() throws Exception {
-        if (!Files.isExecutable(MOSQUITTO)) {
-            if ("true".equals(System.getenv("CI"))) {
-                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
-            }
-            Assumptions.abort("mosquitto is not installed");
-        }
-        int port = freePort();
-        Path dir = Files.createDirectories(work.resolve("mosquitto"));
-        Path conf = dir.resolve("mosquitto.conf");
-        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
-        Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
-        toClose.add(() -> {
-            process.destroy();
-            process.waitFor(10, TimeUnit.SECONDS);
-        });
-        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
-            if (!process.isAlive()) {
-                throw new AssertionError("mosquitto exited: " + Files.readString(dir.resolve("mosquitto.log")));
-            }
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return true;
-            } catch (IOException notYet) {
-                return false;
-            }
-        });
-        return "tcp://127.0.0.1:" + port;
-    }
 
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -278,5 +244,11 @@ class TurnoutServerIT {
         tar.putArchiveEntry(e);
         tar.write(data);
         tar.closeArchiveEntry();
+    }
+
+    private String startMosquitto(Path dir) throws IOException {
+        MosquittoProcess mosquitto = MosquittoProcess.start(dir);
+        toClose.add(mosquitto);
+        return mosquitto.url();
     }
 }

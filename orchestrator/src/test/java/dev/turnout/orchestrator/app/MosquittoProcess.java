@@ -1,0 +1,86 @@
+package dev.turnout.orchestrator.app;
+
+import org.junit.jupiter.api.Assumptions;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real, anonymous Mosquitto on a free loopback port, for tests: the broker a site already runs.
+ * Fails (not skips) when {@code CI=true} and Mosquitto is not installed.
+ */
+public final class MosquittoProcess implements AutoCloseable {
+
+    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
+
+    private final Process process;
+    private final int port;
+
+    private MosquittoProcess(Process process, int port) {
+        this.process = process;
+        this.port = port;
+    }
+
+    /** Starts one with its config, log and nothing else in {@code dir}. */
+    public static MosquittoProcess start(Path dir) throws IOException {
+        if (!Files.isExecutable(MOSQUITTO)) {
+            if ("true".equals(System.getenv("CI"))) {
+                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
+            }
+            Assumptions.abort("mosquitto is not installed");
+        }
+        int port = freePort();
+        Files.createDirectories(dir);
+        Path conf = dir.resolve("mosquitto.conf");
+        Path log = dir.resolve("mosquitto.log");
+        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
+        Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        MosquittoProcess mosquitto = new MosquittoProcess(process, port);
+        try {
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
+                if (!process.isAlive()) {
+                    throw new AssertionError("mosquitto exited: " + Files.readString(log));
+                }
+                try (Socket socket = new Socket()) {
+                    socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                    return true;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
+        } catch (RuntimeException | Error e) {
+            mosquitto.close();
+            throw e;
+        }
+        return mosquitto;
+    }
+
+    public String url() {
+        return "tcp://127.0.0.1:" + port;
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
