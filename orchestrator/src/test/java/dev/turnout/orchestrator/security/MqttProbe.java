@@ -59,7 +59,8 @@ final class MqttProbe implements MqttCallback, AutoCloseable {
             IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(filter, 1)});
             token.waitForCompletion(10_000);
             return granted(token);
-        } catch (MqttException e) {
+        } catch (MqttException | RuntimeException e) {
+            // refused; a broker that drops the connection can make Paho 1.2.5 throw an NPE from its disconnect thread
             return false;
         }
     }
@@ -73,7 +74,8 @@ final class MqttProbe implements MqttCallback, AutoCloseable {
             IMqttToken token = client.publish(topic, message);
             token.waitForCompletion(10_000);
             return granted(token);
-        } catch (MqttException e) {
+        } catch (MqttException | RuntimeException e) {
+            // refused; a broker that drops the connection can make Paho 1.2.5 throw an NPE from its disconnect thread
             return false;
         }
     }
