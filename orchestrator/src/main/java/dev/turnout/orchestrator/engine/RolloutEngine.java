@@ -50,6 +50,11 @@ public final class RolloutEngine implements FleetEvents {
     private static final String ENGINE = "engine";
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final Duration REFRESH_EVERY = Duration.ofHours(1);
+    /**
+     * Device transitions (one audit row per status event) are kept this long; operator actions and
+     * rollout decisions, which the DORA figures and `turnout history` rely on, are kept for good.
+     */
+    static final Duration DEVICE_STATUS_RETENTION = Duration.ofDays(30);
     private static final Duration REFRESH_AFTER = DesiredStates.VALIDITY.dividedBy(2);
 
     private final FleetStore store;
@@ -292,6 +297,11 @@ public final class RolloutEngine implements FleetEvents {
             refreshed.forEach(desired::publish);
             if (!refreshed.isEmpty()) {
                 LOG.info("re-signed the desired state of {} device(s) before it expires", refreshed.size());
+            }
+            int pruned = store.pruneAudit("device.status", now.minus(DEVICE_STATUS_RETENTION));
+            if (pruned > 0) {
+                LOG.info("pruned {} device status entries older than {} days from the audit trail", pruned,
+                        DEVICE_STATUS_RETENTION.toDays());
             }
         }
         for (Rollout r : List.copyOf(active.values())) {

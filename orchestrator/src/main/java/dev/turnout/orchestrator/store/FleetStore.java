@@ -81,6 +81,11 @@ public interface FleetStore extends AutoCloseable {
 
     void appendAudit(AuditEntry entry);
 
+    /** Deletes audit entries with {@code action} older than {@code before}; returns how many went. */
+    default int pruneAudit(String action, java.time.Instant before) {
+        return 0;
+    }
+
     /** The newest {@code limit} audit entries, newest first. */
     List<AuditEntry> audit(int limit);
 

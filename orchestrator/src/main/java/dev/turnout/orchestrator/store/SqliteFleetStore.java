@@ -287,6 +287,16 @@ public final class SqliteFleetStore implements FleetStore {
     }
 
     @Override
+    public synchronized int pruneAudit(String action, Instant before) {
+        try {
+            PreparedStatement ps = prepare("DELETE FROM audit WHERE action = ? AND at < ?", action, millis(before));
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new StoreException("cannot prune the audit trail: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public synchronized List<AuditEntry> audit(int limit) {
         return query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", rs -> new AuditEntry(instant(rs, "at"),
                 rs.getString("actor"), rs.getString("action"), rs.getString("subject"), rs.getString("detail")), limit);

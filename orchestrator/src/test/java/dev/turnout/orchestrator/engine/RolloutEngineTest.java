@@ -481,6 +481,17 @@ class RolloutEngineTest {
         assertThatThrownBy(() -> engine.rollBack(r.id(), "alice")).isInstanceOf(ConflictException.class);
     }
 
+    @Test
+    void deviceTransitionsLeaveTheAuditTrailAfterThirtyDaysOperatorActionsStay() {
+        deployEverywhere("1.0.0");
+        long transitions = store.audit(1000).stream().filter(a -> a.action().equals("device.status")).count();
+        assertThat(transitions).isPositive();
+        clock.advance(RolloutEngine.DEVICE_STATUS_RETENTION.plusHours(2));
+        engine.tick();
+        assertThat(store.audit(1000)).noneMatch(a -> a.action().equals("device.status"));
+        assertThat(store.audit(1000)).anyMatch(a -> a.action().equals("rollout.create"));
+    }
+
     private void offline(String deviceId) {
         engine.onPresence(deviceId, Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build());
     }
