@@ -53,6 +53,7 @@ class EdgeDaemonIT {
     private final Topics topics = Topics.defaults();
     private String platform;
     private int httpPort;
+    private ArtifactServer artifacts;
     private final Map<String, Release> releases = new java.util.HashMap<>();
 
     @AfterEach
@@ -84,16 +85,22 @@ class EdgeDaemonIT {
         }
     }
 
-    @Test
-    @Timeout(value = 150, unit = TimeUnit.SECONDS)
-    void installsUpdatesRollsBackByItselfAndRefusesUntrustedOrReplayedStates() throws Exception {
+    /** What every test here needs: Docker, a real Mosquitto, and an artifact server for the releases. */
+    private Mosquitto startBrokerAndArtifacts() throws Exception {
         Requirements.dockerMosquittoBusybox();
         Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
         toClose.add(mosquitto);
-        ArtifactServer artifacts = new ArtifactServer();
+        artifacts = new ArtifactServer();
         toClose.add(artifacts);
         platform = platformOfEngine();
         httpPort = Mosquitto.freePort();
+        return mosquitto;
+    }
+
+    @Test
+    @Timeout(value = 150, unit = TimeUnit.SECONDS)
+    void installsUpdatesRollsBackByItselfAndRefusesUntrustedOrReplayedStates() throws Exception {
+        Mosquitto mosquitto = startBrokerAndArtifacts();
         releases.put("1.0.0", release("1.0.0", true, artifacts));
         releases.put("2.0.0", release("2.0.0", true, artifacts));
         releases.put("3.0.0", release("3.0.0", false, artifacts));
@@ -169,13 +176,7 @@ class EdgeDaemonIT {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void anUpdateInterruptedByAStopIsRolledBackAtTheNextStart() throws Exception {
-        Requirements.dockerMosquittoBusybox();
-        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
-        toClose.add(mosquitto);
-        ArtifactServer artifacts = new ArtifactServer();
-        toClose.add(artifacts);
-        platform = platformOfEngine();
-        httpPort = Mosquitto.freePort();
+        Mosquitto mosquitto = startBrokerAndArtifacts();
         releases.put("1.0.0", release("1.0.0", true, artifacts));
         releases.put("2.0.0", release("2.0.0", true, artifacts, 60_000));
         EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
@@ -247,13 +248,7 @@ class EdgeDaemonIT {
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void activateOutsideTheUpdateWindowWaitsAndAStartInsideTheWindowSwitches() throws Exception {
-        Requirements.dockerMosquittoBusybox();
-        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
-        toClose.add(mosquitto);
-        ArtifactServer artifacts = new ArtifactServer();
-        toClose.add(artifacts);
-        platform = platformOfEngine();
-        httpPort = Mosquitto.freePort();
+        Mosquitto mosquitto = startBrokerAndArtifacts();
         releases.put("1.0.0", release("1.0.0", true, artifacts));
         EdgeConfig anyTime = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
                 List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())));
@@ -280,13 +275,7 @@ class EdgeDaemonIT {
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() throws Exception {
-        Requirements.dockerMosquittoBusybox();
-        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
-        toClose.add(mosquitto);
-        ArtifactServer artifacts = new ArtifactServer();
-        toClose.add(artifacts);
-        platform = platformOfEngine();
-        httpPort = Mosquitto.freePort();
+        Mosquitto mosquitto = startBrokerAndArtifacts();
         releases.put("1.0.0", release("1.0.0", true, artifacts));
         EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
                 List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64()))).withCheckInterval(Duration.ofMillis(500));

@@ -60,7 +60,7 @@ final class ApiClient {
 
     /** GET that answers empty on 404 instead of failing. */
     Optional<JsonNode> find(String path) {
-        HttpResponse<String> response = exchange(request(path).GET().build());
+        HttpResponse<String> response = exchange(request(path).GET().build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         if (response.statusCode() == 404) {
             return Optional.empty();
         }
@@ -96,17 +96,7 @@ final class ApiClient {
     long download(String path, Path file) {
         HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
                 .header("X-Turnout-User", user).GET().build();
-        HttpResponse<java.io.InputStream> response;
-        try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (ConnectException | HttpConnectTimeoutException e) {
-            throw unreachable("nothing answers there");
-        } catch (IOException e) {
-            throw unreachable(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
-        }
+        HttpResponse<java.io.InputStream> response = exchange(request, HttpResponse.BodyHandlers.ofInputStream());
         try (java.io.InputStream in = response.body()) {
             if (response.statusCode() >= 400) {
                 body(new String(in.readAllBytes(), StandardCharsets.UTF_8), response.statusCode(), path);
@@ -127,12 +117,13 @@ final class ApiClient {
     }
 
     private JsonNode send(HttpRequest request, String path) {
-        return body(exchange(request), path);
+        return body(exchange(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)), path);
     }
 
-    private HttpResponse<String> exchange(HttpRequest request) {
+    /** Sends one request; every way of not getting an answer becomes a one-line {@link CliException}. */
+    private <T> HttpResponse<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
         try {
-            return http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return http.send(request, handler);
         } catch (ConnectException | HttpConnectTimeoutException e) {
             throw unreachable("nothing answers there");
         } catch (HttpTimeoutException e) {

@@ -140,58 +140,46 @@ final class RolloutWatcher {
     /** The exit code a rollout stands for, printing nothing. */
     static int exitCode(JsonNode r) {
         return switch (r.path("state").asText()) {
-            case "SUCCEEDED" -> allActive(r) ? ExitCodes.OK : ExitCodes.ROLLOUT_FAILED;
+            case "SUCCEEDED" -> notActive(r) == 0 ? ExitCodes.OK : ExitCodes.ROLLOUT_FAILED;
             case "PAUSED" -> ExitCodes.ROLLOUT_PAUSED;
             case "FAILED", "ROLLED_BACK", "ABORTED" -> ExitCodes.ROLLOUT_FAILED;
             default -> ExitCodes.OK;
         };
     }
 
-    private static boolean allActive(JsonNode r) {
+    private static long notActive(JsonNode r) {
+        long n = 0;
         for (JsonNode d : r.path("devices")) {
             if (!"ACTIVE".equals(d.path("state").asText())) {
-                return false;
+                n++;
             }
         }
-        return true;
+        return n;
     }
 
     /** The exit code a finished (or paused) rollout stands for; prints why when it is not 0. */
     int outcome(JsonNode r, boolean explain) {
+        int code = exitCode(r);
         String state = r.path("state").asText();
         String reason = r.path("reason").isNull() ? "" : r.path("reason").asText("");
         String id = r.path("id").asText();
         String why = reason.isEmpty() ? "" : ": " + reason;
         switch (state) {
             case "SUCCEEDED" -> {
-                long notActive = 0;
-                for (JsonNode d : r.path("devices")) {
-                    if (!"ACTIVE".equals(d.path("state").asText())) {
-                        notActive++;
-                    }
+                if (code != ExitCodes.OK) {
+                    cli.err.printf("turnout: rollout %s succeeded, but %d device(s) did not end active%s%n", id, notActive(r), why);
+                } else if (explain) {
+                    cli.out.printf("rollout %s succeeded: %d device(s) active on %s:%s%n", id, r.path("devices").size(),
+                            r.path("app").asText(), r.path("version").asText());
                 }
-                if (notActive == 0) {
-                    if (explain) {
-                        cli.out.printf("rollout %s succeeded: %d device(s) active on %s:%s%n", id, r.path("devices").size(),
-                                r.path("app").asText(), r.path("version").asText());
-                    }
-                    return ExitCodes.OK;
-                }
-                cli.err.printf("turnout: rollout %s succeeded, but %d device(s) did not end active%s%n", id, notActive, why);
-                return ExitCodes.ROLLOUT_FAILED;
             }
-            case "PAUSED" -> {
-                cli.err.printf("turnout: rollout %s paused%s; resume with `turnout rollout resume %s`%n", id, why, id);
-                return ExitCodes.ROLLOUT_PAUSED;
-            }
-            case "FAILED", "ROLLED_BACK", "ABORTED" -> {
-                cli.err.printf("turnout: rollout %s ended %s%s%n", id, state, why);
-                return ExitCodes.ROLLOUT_FAILED;
-            }
+            case "PAUSED" -> cli.err.printf("turnout: rollout %s paused%s; resume with `turnout rollout resume %s`%n", id, why, id);
+            case "FAILED", "ROLLED_BACK", "ABORTED" -> cli.err.printf("turnout: rollout %s ended %s%s%n", id, state, why);
             default -> {
-                return ExitCodes.OK;
+                // still running: nothing to say
             }
         }
+        return code;
     }
 
     private static void sleep() {

@@ -116,10 +116,7 @@ final class ServerCommand implements Runnable {
     }
 
     static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
+        Throwable t = rootCause(e);
         String own = e.getMessage() == null ? e.toString() : e.getMessage();
         String root = t.getMessage() == null ? t.toString() : t.getMessage();
         return own.contains(root) ? own : own + ": " + root;

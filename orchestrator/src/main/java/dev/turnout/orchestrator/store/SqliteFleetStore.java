@@ -288,12 +288,7 @@ public final class SqliteFleetStore implements FleetStore {
 
     @Override
     public synchronized int pruneAudit(String action, Instant before) {
-        try {
-            PreparedStatement ps = prepare("DELETE FROM audit WHERE action = ? AND at < ?", action, millis(before));
-            return ps.executeUpdate();
-        } catch (SQLException e) {
-            throw new StoreException("cannot prune the audit trail: " + e.getMessage(), e);
-        }
+        return update("DELETE FROM audit WHERE action = ? AND at < ?", action, millis(before));
     }
 
     @Override
@@ -398,9 +393,9 @@ public final class SqliteFleetStore implements FleetStore {
         }
     }
 
-    private void update(String sql, Object... args) {
+    private int update(String sql, Object... args) {
         try {
-            prepare(sql, args).executeUpdate();
+            return prepare(sql, args).executeUpdate();
         } catch (SQLException e) {
             throw new StoreException("update failed: " + e.getMessage(), e);
         }

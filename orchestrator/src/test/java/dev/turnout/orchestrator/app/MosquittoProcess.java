@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 import static org.awaitility.Awaitility.await;
 
 /**
- * A real, anonymous Mosquitto on a free loopback port, for tests: the broker a site already runs.
+ * A real Mosquitto on a free loopback port, for tests and benchmarks: the broker a site already runs.
  * Fails (not skips) when {@code CI=true} and Mosquitto is not installed.
  */
 public final class MosquittoProcess implements AutoCloseable {
@@ -23,14 +23,27 @@ public final class MosquittoProcess implements AutoCloseable {
 
     private final Process process;
     private final int port;
+    private final Path log;
 
-    private MosquittoProcess(Process process, int port) {
+    private MosquittoProcess(Process process, int port, Path log) {
         this.process = process;
         this.port = port;
+        this.log = log;
     }
 
-    /** Starts one with its config, log and nothing else in {@code dir}. */
-    public static MosquittoProcess start(Path dir) throws IOException {
+    /** The configuration of a Mosquitto listening on {@code port}. */
+    @FunctionalInterface
+    public interface Config {
+        String forPort(int port) throws Exception;
+    }
+
+    /** An anonymous one, with its config, log and nothing else in {@code dir}. */
+    public static MosquittoProcess start(Path dir) throws Exception {
+        return start(dir, port -> "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
+    }
+
+    /** One that runs {@code config} (which must open a listener on 127.0.0.1 at the port it is given). */
+    public static MosquittoProcess start(Path dir, Config config) throws Exception {
         if (!Files.isExecutable(MOSQUITTO)) {
             if ("true".equals(System.getenv("CI"))) {
                 throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
@@ -41,10 +54,10 @@ public final class MosquittoProcess implements AutoCloseable {
         Files.createDirectories(dir);
         Path conf = dir.resolve("mosquitto.conf");
         Path log = dir.resolve("mosquitto.log");
-        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n");
+        Files.writeString(conf, config.forPort(port));
         Process process = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        MosquittoProcess mosquitto = new MosquittoProcess(process, port);
+        MosquittoProcess mosquitto = new MosquittoProcess(process, port, log);
         try {
             await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).until(() -> {
                 if (!process.isAlive()) {
@@ -64,6 +77,18 @@ public final class MosquittoProcess implements AutoCloseable {
         return mosquitto;
     }
 
+    public int port() {
+        return port;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public Path log() {
+        return log;
+    }
+
     public String url() {
         return "tcp://127.0.0.1:" + port;
     }
@@ -72,7 +97,9 @@ public final class MosquittoProcess implements AutoCloseable {
     public void close() {
         process.destroy();
         try {
-            process.waitFor(10, TimeUnit.SECONDS);
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -17,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -69,7 +68,7 @@ class OrchestratorKillIT {
     void aRolloutKilledMidWaveResumesAfterARestartWithoutActivatingAnyDeviceTwice() throws Exception {
         assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
         brokerUrl = startMosquitto(work.resolve("mosquitto"));
-        httpPort = freePort();
+        httpPort = MosquittoProcess.freePort();
         Process first = startOrchestrator("first");
 
         List<SimulatedDevice> devices = new ArrayList<>();
@@ -171,13 +170,8 @@ class OrchestratorKillIT {
     }
 
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
-    private String startMosquitto(Path dir) throws IOException {
+    private String startMosquitto(Path dir) throws Exception {
         MosquittoProcess mosquitto = MosquittoProcess.start(dir);
         toClose.add(mosquitto);
         return mosquitto.url();

@@ -2,22 +2,16 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -69,7 +63,7 @@ final class TestFleet implements AutoCloseable {
     void createReleases(String... versions) throws Exception {
         for (String version : versions) {
             HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(url() + "/api/v1/artifacts"))
-                            .POST(HttpRequest.BodyPublishers.ofByteArray(dockerSave("demo/web:" + version))).build(),
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(DockerSaveArchives.of("demo/web:" + version, version).bytes())).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
             String digest = json.readTree(uploaded.body()).path("digest").asText();
@@ -135,23 +129,5 @@ final class TestFleet implements AutoCloseable {
         server.close();
     }
 
-    static byte[] dockerSave(String tag) throws Exception {
-        byte[] config = ("{\"os\":\"linux\",\"tag\":\"" + tag + "\"}").getBytes(StandardCharsets.UTF_8);
-        String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(config));
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
-            entry(tar, "blobs/sha256/" + hex, config);
-            entry(tar, "manifest.json", ("[{\"Config\":\"blobs/sha256/" + hex + "\",\"RepoTags\":[\"" + tag + "\"],\"Layers\":[]}]")
-                    .getBytes(StandardCharsets.UTF_8));
-        }
-        return out.toByteArray();
-    }
 
-    private static void entry(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
-        TarArchiveEntry e = new TarArchiveEntry(name);
-        e.setSize(data.length);
-        tar.putArchiveEntry(e);
-        tar.write(data);
-        tar.closeArchiveEntry();
-    }
 }

@@ -2,30 +2,25 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -174,7 +169,7 @@ class TurnoutServerIT {
     private void createReleases(String... versions) throws Exception {
         for (String version : versions) {
             HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(dockerSave("demo/web:" + version))).build(),
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(DockerSaveArchives.of("demo/web:" + version, version).bytes())).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(uploaded.statusCode()).as(uploaded.body()).isEqualTo(201);
             String digest = json.readTree(uploaded.body()).path("digest").asText();
@@ -226,27 +221,9 @@ class TurnoutServerIT {
         }
     }
 
-    private static byte[] dockerSave(String tag) throws Exception {
-        byte[] config = ("{\"os\":\"linux\",\"tag\":\"" + tag + "\"}").getBytes(StandardCharsets.UTF_8);
-        String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(config));
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
-            entry(tar, "blobs/sha256/" + hex, config);
-            entry(tar, "manifest.json", ("[{\"Config\":\"blobs/sha256/" + hex + "\",\"RepoTags\":[\"" + tag + "\"],\"Layers\":[]}]")
-                    .getBytes(StandardCharsets.UTF_8));
-        }
-        return out.toByteArray();
-    }
 
-    private static void entry(TarArchiveOutputStream tar, String name, byte[] data) throws IOException {
-        TarArchiveEntry e = new TarArchiveEntry(name);
-        e.setSize(data.length);
-        tar.putArchiveEntry(e);
-        tar.write(data);
-        tar.closeArchiveEntry();
-    }
 
-    private String startMosquitto(Path dir) throws IOException {
+    private String startMosquitto(Path dir) throws Exception {
         MosquittoProcess mosquitto = MosquittoProcess.start(dir);
         toClose.add(mosquitto);
         return mosquitto.url();

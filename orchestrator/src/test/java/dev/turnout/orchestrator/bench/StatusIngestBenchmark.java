@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.bench;
 
+import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.StatusEvent;
@@ -17,9 +18,6 @@ import org.eclipse.paho.mqttv5.common.MqttSubscription;
 import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -71,18 +69,13 @@ public final class StatusIngestBenchmark {
 
     private void run() throws Exception {
         Path work = Files.createTempDirectory("turnout-bench");
-        Process mosquitto = null;
-        String external = null;
-        if (broker.equals("mosquitto")) {
-            int port = freePort();
-            Path conf = work.resolve("mosquitto.conf");
-            Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n");
-            mosquitto = new ProcessBuilder("/usr/sbin/mosquitto", "-c", conf.toString()).redirectErrorStream(true)
-                    .redirectOutput(work.resolve("mosquitto.log").toFile()).start();
-            waitForPort(port);
-            external = "tcp://127.0.0.1:" + port;
-        }
-        TurnoutServer server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, external == null ? freePort() : 0,
+        MosquittoProcess mosquitto = broker.equals("mosquitto")
+                ? MosquittoProcess.start(work.resolve("mosquitto"), port -> "listener " + port
+                        + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n")
+                : null;
+        String external = mosquitto == null ? null : mosquitto.url();
+        TurnoutServer server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0,
+                external == null ? MosquittoProcess.freePort() : 0,
                 "127.0.0.1", external, "127.0.0.1", Topics.DEFAULT_PREFIX));
         try {
             String brokerUrl = server.brokerUrl();
@@ -159,7 +152,7 @@ public final class StatusIngestBenchmark {
         } finally {
             server.close();
             if (mosquitto != null) {
-                mosquitto.destroy();
+                mosquitto.close();
             }
         }
     }
@@ -247,23 +240,7 @@ public final class StatusIngestBenchmark {
         return c;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
-    private static void waitForPort(int port) throws InterruptedException {
-        for (int i = 0; i < 100; i++) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException notYet) {
-                Thread.sleep(50);
-            }
-        }
-        throw new IllegalStateException("mosquitto did not start on port " + port);
-    }
 
     /** Counts messages and remembers when the last one came; nothing else. */
     private record Counting(AtomicLong count, AtomicLong last) implements MqttCallback {

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.sim;
 
+import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.Topics;
@@ -9,10 +10,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+
+
+
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 
 /**
  * A simulated device logs in with the broker credentials of its enrollment config, on a real
@@ -33,52 +34,34 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class SimulatedDeviceCredentialsIT {
 
-    private static final Path MOSQUITTO = Path.of("/usr/sbin/mosquitto");
 
     @TempDir
     Path dir;
 
-    private Process mosquitto;
+    private MosquittoProcess mosquitto;
     private String brokerUrl;
     private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1);
     private final SigningKey key = SigningKey.generate();
 
     @BeforeEach
     void startMosquitto() throws Exception {
-        assumeTrue(Files.isExecutable(MOSQUITTO) || "true".equals(System.getenv("CI")), "mosquitto is not installed");
         Path passwords = dir.resolve("passwd");
-        run("mosquitto_passwd", "-b", "-c", passwords.toString(), "pi-sim", "right-secret");
-        run("mosquitto_passwd", "-b", passwords.toString(), "monitor", "monitor-secret");
-        // mosquitto started as root reads its files as the user "mosquitto"
-        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(passwords, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        Path conf = dir.resolve("mosquitto.conf");
-        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous false\npassword_file " + passwords
-                + "\npersistence false\n");
-        mosquitto = new ProcessBuilder(MOSQUITTO.toString(), "-c", conf.toString()).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
-        brokerUrl = "tcp://127.0.0.1:" + port;
-        for (int i = 0; i < 100; i++) {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException notYet) {
-                Thread.sleep(50); // polling a port that is not open yet
-            }
-        }
-        throw new IllegalStateException("mosquitto did not start: " + Files.readString(dir.resolve("mosquitto.log")));
+        mosquitto = MosquittoProcess.start(dir.resolve("broker"), port -> {
+            run("mosquitto_passwd", "-b", "-c", passwords.toString(), "pi-sim", "right-secret");
+            run("mosquitto_passwd", "-b", passwords.toString(), "monitor", "monitor-secret");
+            // mosquitto started as root reads its files as the user "mosquitto"
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(passwords, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            return "listener " + port + " 127.0.0.1\nallow_anonymous false\npassword_file " + passwords + "\npersistence false\n";
+        });
+        brokerUrl = mosquitto.url();
     }
 
     @AfterEach
-    void stop() throws InterruptedException {
+    void stop() {
         scheduler.shutdownNow();
         if (mosquitto != null) {
-            mosquitto.destroy();
-            mosquitto.waitFor(10, TimeUnit.SECONDS);
+            mosquitto.close();
         }
     }
 
