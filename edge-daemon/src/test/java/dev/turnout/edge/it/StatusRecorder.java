@@ -86,7 +86,7 @@ final class StatusRecorder implements AutoCloseable {
 
     @Override
     public void close() throws MqttException {
-        client.disconnect().waitForCompletion(5_000);
+        client.disconnect(1_000).waitForCompletion(5_000);
         client.close();
     }
 }

@@ -206,7 +206,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         publisher.interrupt();
         try {
             if (client.isConnected()) {
-                client.disconnect().waitForCompletion(5_000);
+                client.disconnect(1_000).waitForCompletion(5_000);
             }
         } catch (MqttException e) {
             LOG.debug("disconnect: {}", e.toString());

@@ -214,7 +214,7 @@ public final class SimulatedDevice implements AutoCloseable {
     public void close() throws MqttException {
         worker.shutdownNow();
         if (client.isConnected()) {
-            client.disconnect().waitForCompletion(5_000);
+            client.disconnect(1_000).waitForCompletion(5_000);
         }
         client.close(true);
     }

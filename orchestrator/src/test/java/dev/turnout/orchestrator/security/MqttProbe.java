@@ -126,7 +126,7 @@ final class MqttProbe implements MqttCallback, AutoCloseable {
     public void close() {
         try {
             if (client.isConnected()) {
-                client.disconnect().waitForCompletion(5_000);
+                client.disconnect(1_000).waitForCompletion(5_000);
             }
         } catch (MqttException | RuntimeException ignored) {
             // closing anyway (Paho 1.2.5 may throw an NPE when the broker dropped the connection meanwhile)
