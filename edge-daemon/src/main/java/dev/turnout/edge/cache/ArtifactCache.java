@@ -44,7 +44,8 @@ public final class ArtifactCache implements ArtifactSource {
 
     private final Path dir;
     private final URI baseUrl;
-    private final HttpClient http;
+    /** Built on first download: an idle device keeps no client, selector thread or loaded trust store. */
+    private HttpClient http;
     private final long reserveBytes;
     private final Duration retryDelay;
     private final FreeSpace freeSpace;
@@ -66,7 +67,6 @@ public final class ArtifactCache implements ArtifactSource {
         this.freeSpace = freeSpace;
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
         this.reserveBytes = reserveBytes;
         this.retryDelay = retryDelay;
         try {
@@ -74,6 +74,13 @@ public final class ArtifactCache implements ArtifactSource {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private synchronized HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
+        }
+        return http;
     }
 
     @Override
@@ -181,7 +188,7 @@ public final class ArtifactCache implements ArtifactSource {
         }
         HttpResponse<InputStream> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            response = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + e.getMessage(), true, e);
         } catch (InterruptedException e) {

@@ -20,6 +20,7 @@ import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
+import com.github.dockerjava.transport.SSLConfig;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
@@ -28,10 +29,17 @@ import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.Reason;
 
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,12 +56,49 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
         DockerClientConfig config = DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(dockerHost).build();
         ApacheDockerHttpClient http = new ApacheDockerHttpClient.Builder()
                 .dockerHost(config.getDockerHost())
-                .sslConfig(config.getSSLConfig())
+                .sslConfig(config.getSSLConfig() != null ? config.getSSLConfig() : NoTls.INSTANCE)
                 .maxConnections(20)
                 .connectionTimeout(Duration.ofSeconds(10))
                 .responseTimeout(Duration.ofMinutes(5))
                 .build();
         this.docker = DockerClientImpl.getInstance(config, http);
+    }
+
+    /**
+     * For an engine without TLS (the local Unix socket). Without an SSL config docker-java asks for
+     * the JVM's default SSL context, which parses the whole system trust store into the heap of a
+     * daemon that never talks TLS to Docker; this context trusts nothing and costs nothing.
+     */
+    private enum NoTls implements SSLConfig {
+        INSTANCE;
+
+        @Override
+        public SSLContext getSSLContext() {
+            try {
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(new KeyManager[0], new TrustManager[] {new TrustNothing()}, null);
+                return context;
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("no TLS context", e);
+            }
+        }
+    }
+
+    private static final class TrustNothing implements X509TrustManager {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("Docker engine without TLS: no certificate is trusted");
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("Docker engine without TLS: no certificate is trusted");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
     }
 
     @Override

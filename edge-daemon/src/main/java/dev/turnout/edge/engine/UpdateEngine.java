@@ -222,6 +222,7 @@ public final class UpdateEngine {
         Path archive;
         try {
             archive = artifacts.fetch(artifact);
+            loadIntoEngine(artifact, archive); // staged = in the engine too: ACTIVATE only swaps containers
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -280,21 +281,7 @@ public final class UpdateEngine {
         Release target = record.target().getRelease();
         String newContainer;
         try {
-            String archiveId = runtime.archiveImageId(archive);
-            if (!archiveId.equals(artifact.getImageId())) {
-                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "archive holds image " + archiveId + ", the release signs "
-                        + artifact.getImageId());
-                return;
-            }
-            retryingTransient(() -> {
-                runtime.loadImage(archive);
-                return null;
-            });
-            if (runtime.imageId(artifact.getImageId()).isEmpty()) {
-                move(record, UpdateState.FAILED, Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image "
-                        + artifact.getImageId());
-                return;
-            }
+            loadIntoEngine(artifact, archive); // loaded when staged; again if someone pruned the engine since
             String app = record.app();
             long sequence = record.sequence();
             newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
@@ -339,6 +326,27 @@ public final class UpdateEngine {
     @FunctionalInterface
     private interface EngineCall<T> {
         T run() throws UpdateFailure;
+    }
+
+    /**
+     * Makes sure the engine holds the signed image: nothing to do when an image with the signed id (a content
+     * digest) is there; else the archive must hold exactly that image, is loaded, and the engine must then have it.
+     */
+    private void loadIntoEngine(ImageArtifact artifact, Path archive) throws UpdateFailure {
+        if (runtime.imageId(artifact.getImageId()).isPresent()) {
+            return;
+        }
+        String archiveId = runtime.archiveImageId(archive);
+        if (!archiveId.equals(artifact.getImageId())) {
+            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "archive holds image " + archiveId + ", the release signs " + artifact.getImageId());
+        }
+        retryingTransient(() -> {
+            runtime.loadImage(archive);
+            return null;
+        });
+        if (runtime.imageId(artifact.getImageId()).isEmpty()) {
+            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image " + artifact.getImageId());
+        }
     }
 
     private <T> T retryingTransient(EngineCall<T> call) throws UpdateFailure {

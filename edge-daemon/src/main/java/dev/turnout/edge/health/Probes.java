@@ -19,10 +19,18 @@ import java.util.function.Function;
 public final class Probes implements Function<HealthCheck, Probe> {
 
     private final ContainerRuntime runtime;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** Built for the first HTTP probe: most devices never need one. */
+    private HttpClient http;
 
     public Probes(ContainerRuntime runtime) {
         this.runtime = runtime;
+    }
+
+    private synchronized HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        }
+        return http;
     }
 
     @Override
@@ -59,7 +67,7 @@ public final class Probes implements Function<HealthCheck, Probe> {
 
     private boolean httpOk(URI uri, Duration timeout) {
         try {
-            HttpResponse<Void> response = http.send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
+            HttpResponse<Void> response = http().send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
                     HttpResponse.BodyHandlers.discarding());
             return response.statusCode() / 100 == 2;
         } catch (IOException e) {

@@ -140,7 +140,7 @@ class UpdateEngineTest {
         String v1 = runtime.containers.keySet().iterator().next();
         runtime.loadedIdOverride.put("demo/web:2.0.0", "sha256:something-else");
         send(activate(2, "2.0.0"));
-        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, FAILED);
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, FAILED); // checked while staging, before any container is touched
         assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.IMAGE_ID_MISMATCH);
         assertThat(runtime.calls).doesNotContain("stop " + v1).doesNotContain("load 2.0.0.tar");
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
@@ -157,14 +157,16 @@ class UpdateEngineTest {
     }
 
     @Test
-    void stageOnlyFetchesAndKeepsRunningWhatRuns() {
+    void stageLoadsTheImageAndKeepsRunningWhatRuns() {
         send(activate(1, "1.0.0"));
         int calls = runtime.calls.size();
         send(Fixtures.desired(2, "2.0.0", Phase.STAGE, false));
         assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED);
-        assertThat(runtime.calls).hasSize(calls);
+        assertThat(runtime.calls.subList(calls, runtime.calls.size())).containsExactly("load 2.0.0.tar");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
         send(activate(3, "2.0.0"));
         assertThat(statesOf(3)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(runtime.calls.stream().filter(c -> c.equals("load 2.0.0.tar"))).as("ACTIVATE only swaps containers").hasSize(1);
     }
 
     @Test

@@ -37,8 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class FootprintBenchmark {
 
     /** The flags {@code bin/turnout-edge} and the systemd unit use. */
-    static final List<String> LAUNCHER_FLAGS = List.of("-XX:+UseSerialGC", "-Xmx64m", "-Xss512k", "-XX:MaxMetaspaceSize=64m",
-            "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError");
+    /** The launcher's flags: {@code bin/turnout-edge} passes this file to java as an argument file. */
+    static final List<String> LAUNCHER_FLAGS = List.of("@jvm.options");
 
     private FootprintBenchmark() {
     }
@@ -71,7 +71,9 @@ public final class FootprintBenchmark {
                     : List.of(System.getProperty("bench.flags").trim().split("\\s+"));
             command.addAll(flags);
             command.addAll(List.of("-jar", "target/turnout-edge.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
-            daemon = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(command);
+            builder.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/turnout-edge
+            daemon = builder.redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
             StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, device);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (orchestrator.presence().map(p -> !p.getOnline()).orElse(true)) {
@@ -87,9 +89,11 @@ public final class FootprintBenchmark {
 
             long[] daemonMs = new long[rounds];
             long[] manualMs = new long[rounds];
+            long[] stagedMs = new long[rounds];
+            long sequence = 0;
             AtomicLong peakRss = new AtomicLong();
             for (int i = 0; i < rounds; i++) {
-                String version = "1.0." + i;
+                String version = "1." + (2 * i) + ".0"; // cold and staged versions alternate, always upwards
                 String ref = "turnout-bench/" + run + ":" + version;
                 Path archive = image(work, ref, version);
                 String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
@@ -106,60 +110,37 @@ public final class FootprintBenchmark {
                 Requirements.output("docker", "rm", "-f", manual);
                 Requirements.output("docker", "rmi", "-f", imageId);
 
-                // the daemon: ACTIVATE published -> ACTIVE received (download, verify, load, create, stop old, start)
-                byte[] bytes = Files.readAllBytes(archive);
-                String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-                Release release = Release.newBuilder().setApp("web").setVersion(version)
-                        .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
-                                .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
-                        .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork("none").setRestart("no"))
-                        .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
-                long now = System.currentTimeMillis();
-                DesiredState desired = DesiredState.newBuilder().setDeviceId(device).setSequence(i + 1).setIssuedAtMs(now)
-                        .setExpiresAtMs(now + 3_600_000).addApps(AppDesired.newBuilder().setApp("web").setRelease(release)
-                                .setPhase(Phase.ACTIVATE)).build();
-                Process watched = daemon;
-                Thread sampler = new Thread(() -> {
-                    while (!Thread.currentThread().isInterrupted()) {
-                        peakRss.accumulateAndGet(rssKb(watched.pid()), Math::max);
-                        try {
-                            Thread.sleep(20);
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                    }
-                });
-                sampler.start();
-                long t1 = System.nanoTime();
-                orchestrator.publishRetained(topics.desired(device), key.seal(desired).toByteArray());
-                long seq = i + 1;
-                while (orchestrator.events().stream().noneMatch(e -> e.getSequence() == seq && (e.getState() == UpdateState.ACTIVE
-                        || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK))) {
-                    if (System.nanoTime() - t1 > TimeUnit.SECONDS.toNanos(60)) {
-                        throw new IllegalStateException("no result for " + version);
-                    }
-                    Thread.sleep(1);
-                }
-                daemonMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
-                sampler.interrupt();
-                sampler.join();
-                UpdateState result = orchestrator.events().stream().filter(e -> e.getSequence() == seq).reduce((a, b) -> b).orElseThrow().getState();
-                if (result != UpdateState.ACTIVE) {
-                    throw new IllegalStateException(version + " ended " + result);
-                }
+                // the daemon, cold: ACTIVATE published -> ACTIVE received (download, verify, load, create, stop old, start)
+                Release cold = release(artifacts, archive, ref, version, imageId, platform, cmd);
+                daemonMs[i] = update(orchestrator, topics, key, device, ++sequence, cold, Phase.ACTIVATE, daemon, peakRss);
+
+                // the daemon as a rollout drives it: STAGE first (download, verify, docker load, untimed), then
+                // ACTIVATE published -> ACTIVE received (create, stop old, start)
+                String stagedVersion = "1." + (2 * i + 1) + ".0";
+                String stagedRef = "turnout-bench/" + run + ":" + stagedVersion;
+                Path stagedArchive = image(work, stagedRef, stagedVersion);
+                String stagedId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", stagedRef);
+                images.add(stagedId);
+                Requirements.output("docker", "rmi", "-f", stagedRef);
+                Release staged = release(artifacts, stagedArchive, stagedRef, stagedVersion, stagedId, platform, cmd);
+                update(orchestrator, topics, key, device, ++sequence, staged, Phase.STAGE, daemon, peakRss);
+                stagedMs[i] = update(orchestrator, topics, key, device, ++sequence, staged, Phase.ACTIVATE, daemon, peakRss);
             }
             Thread.sleep(5_000);
             long afterRss = rssKb(daemon.pid());
             orchestrator.close();
 
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
-            System.out.printf("JVM flags: %s%n", String.join(" ", flags));
+            System.out.printf("JVM flags: %s%n", flags.equals(LAUNCHER_FLAGS)
+                    ? String.join(" ", Files.readAllLines(Path.of("jvm.options"))) + " (jvm.options)" : String.join(" ", flags));
             System.out.printf("RSS idle after start: %d MiB (anonymous %d MiB, file-backed %d MiB); peak during %d updates: %d MiB;"
                     + " idle after them: %d MiB%n", idleRss / 1024, idleAnon / 1024, idleFile / 1024, rounds, peakRss.get() / 1024,
                     afterRss / 1024);
-            System.out.printf("ACTIVATE -> ACTIVE (daemon), ms: %s median %d%n", Arrays.toString(daemonMs), median(daemonMs));
             System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
-            System.out.printf("ratio of medians: %.2f%n", (double) median(daemonMs) / median(manualMs));
+            System.out.printf("cold ACTIVATE -> ACTIVE (daemon, download + load + swap), ms: %s median %d, ratio %.2f%n",
+                    Arrays.toString(daemonMs), median(daemonMs), (double) median(daemonMs) / median(manualMs));
+            System.out.printf("staged ACTIVATE -> ACTIVE (daemon, image loaded at STAGE, swap only), ms: %s median %d, ratio %.2f%n",
+                    Arrays.toString(stagedMs), median(stagedMs), (double) median(stagedMs) / median(manualMs));
         } finally {
             if (daemon != null) {
                 daemon.destroy();
@@ -175,6 +156,54 @@ public final class FootprintBenchmark {
                 Requirements.run("docker", "rmi", "-f", id);
             }
         }
+    }
+
+    private static Release release(ArtifactServer artifacts, Path archive, String ref, String version, String imageId, String platform,
+                                   List<String> cmd) throws Exception {
+        byte[] bytes = Files.readAllBytes(archive);
+        String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        return Release.newBuilder().setApp("web").setVersion(version)
+                .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
+                        .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
+                .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork("none").setRestart("no"))
+                .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
+    }
+
+    /** Publishes one signed desired state and waits for its outcome (STAGED for a STAGE, else ACTIVE); returns the ms it took. */
+    private static long update(StatusRecorder orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
+                               Phase phase, Process daemon, AtomicLong peakRss) throws Exception {
+        long now = System.currentTimeMillis();
+        DesiredState desired = DesiredState.newBuilder().setDeviceId(device).setSequence(seq).setIssuedAtMs(now)
+                .setExpiresAtMs(now + 3_600_000).addApps(AppDesired.newBuilder().setApp("web").setRelease(release).setPhase(phase)).build();
+        UpdateState goal = phase == Phase.STAGE ? UpdateState.STAGED : UpdateState.ACTIVE;
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                peakRss.accumulateAndGet(rssKb(daemon.pid()), Math::max);
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        sampler.start();
+        long t1 = System.nanoTime();
+        orchestrator.publishRetained(topics.desired(device), key.seal(desired).toByteArray());
+        while (orchestrator.events().stream().noneMatch(e -> e.getSequence() == seq && (e.getState() == goal
+                || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK))) {
+            if (System.nanoTime() - t1 > TimeUnit.SECONDS.toNanos(60)) {
+                throw new IllegalStateException("no result for " + release.getVersion());
+            }
+            Thread.sleep(1);
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
+        sampler.interrupt();
+        sampler.join();
+        UpdateState result = orchestrator.events().stream().filter(e -> e.getSequence() == seq).reduce((a, b) -> b).orElseThrow().getState();
+        if (result != goal) {
+            throw new IllegalStateException(release.getVersion() + " " + phase + " ended " + result);
+        }
+        return ms;
     }
 
     private static long median(long[] values) {
