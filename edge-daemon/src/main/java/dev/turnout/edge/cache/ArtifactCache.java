@@ -8,6 +8,7 @@ import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.turnout.proto.tls.PinnedTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -53,6 +54,14 @@ public final class ArtifactCache implements ArtifactSource {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
     }
 
+    /**
+     * @param trust for an {@code https://} orchestrator: the CA(s) its certificate must chain to (pinned); null: the
+     *              system trust store. The host name is verified either way.
+     */
+    public ArtifactCache(Path dir, String orchestratorUrl, PinnedTrust trust) {
+        this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2), FreeSpace.FILE_STORE, trust);
+    }
+
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay) {
         this(dir, orchestratorUrl, reserveBytes, retryDelay, FreeSpace.FILE_STORE);
     }
@@ -63,10 +72,20 @@ public final class ArtifactCache implements ArtifactSource {
      * @param freeSpace where usable disk space is read from
      */
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace) {
+        this(dir, orchestratorUrl, reserveBytes, retryDelay, freeSpace, null);
+    }
+
+    /** As above, trusting exactly {@code trust} (null: the system trust store) for {@code https://} downloads. */
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace,
+                         PinnedTrust trust) {
         this.freeSpace = freeSpace;
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
+        HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL);
+        if (trust != null) {
+            client.sslContext(trust.sslContext("orchestrator"));
+        }
+        this.http = client.build();
         this.reserveBytes = reserveBytes;
         this.retryDelay = retryDelay;
         try {
@@ -183,7 +202,8 @@ public final class ArtifactCache implements ArtifactSource {
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + e.getMessage(), true, e);
+            String tls = PinnedTrust.explain(e);
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + (tls != null ? tls : e.getMessage()), true, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");

@@ -45,6 +45,11 @@ final class ApiClient {
         this.http = builder.build();
     }
 
+    /** The TLS context of this client (for other clients of the same server). */
+    javax.net.ssl.SSLContext sslContext() {
+        return http.sslContext();
+    }
+
     /** The CA the CLI trusts for this server; null: plain HTTP or the system trust store. */
     dev.turnout.proto.tls.PinnedTrust pinnedCa() {
         return trust == null ? null : trust.pinned();
