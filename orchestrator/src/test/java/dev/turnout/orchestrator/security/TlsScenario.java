@@ -56,6 +56,8 @@ abstract class TlsScenario {
 
     @BeforeAll
     void start() throws Exception {
+        // Mosquitto started as root drops to its own user: it must be able to enter this directory
+        Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         server = startServer(work);
         assertThat(server.url()).startsWith("https://");
         assertThat(server.brokerUrl()).startsWith("ssl://");
