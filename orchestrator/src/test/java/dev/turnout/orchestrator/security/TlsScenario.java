@@ -93,11 +93,29 @@ abstract class TlsScenario {
             Result created = cli(env(), "release", "create", "web:1.0.0", "--image", "linux/arm64=" + archive, "--spec", spec.toString());
             assertThat(created.code).as(created.toString()).isZero();
 
-            Result deployed = cli(env(), "deploy", "web:1.0.0", "--target", "label:" + SimulationOptions.SIMULATED_LABEL + "=true", "--wait");
+            Result deployed = cli(env(), "deploy", "web:1.0.0", "--target", "device:tls-0001,tls-0002,tls-0003", "--wait");
 
             assertThat(deployed.code).as(deployed.toString()).isZero();
             assertThat(deployed.out).contains("succeeded: 3 device(s) active on web:1.0.0");
             assertThat(fleet.runningCount("web", "1.0.0")).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void watchFollowsTheFleetOverTlsWithTheCaTheServerNames() throws Exception {
+        try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(1).withIdPrefix("tlsw"),
+                Duration.ofSeconds(60), PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator"))) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> fleet.connectedCount() == 1);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            java.util.concurrent.atomic.AtomicInteger code = new java.util.concurrent.atomic.AtomicInteger(-1);
+            Thread watch = new Thread(() -> code.set(TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8), env(), "watch", "--target", "device:tlsw-0001", "-o", "json")));
+            watch.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> out.toString(StandardCharsets.UTF_8).contains("\"kind\":\"presence\""));
+            watch.interrupt();
+            watch.join(10_000);
+            assertThat(code.get()).as(err.toString(StandardCharsets.UTF_8)).isZero();
         }
     }
 
