@@ -7,7 +7,6 @@ import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.NoSuchAlgorithmException;
 import java.util.Map;
 
 /**
@@ -54,13 +53,6 @@ record CliTrust(PinnedTrust pinned, String hint) {
 
     /** A TLS context for the HTTP client. */
     SSLContext sslContext() {
-        if (pinned != null) {
-            return pinned.sslContext("orchestrator");
-        }
-        try {
-            return SSLContext.getDefault();
-        } catch (NoSuchAlgorithmException e) {
-            throw new CliException("no TLS on this Java runtime: " + e.getMessage());
-        }
+        return (pinned != null ? pinned : PinnedTrust.system()).sslContext("orchestrator");
     }
 }

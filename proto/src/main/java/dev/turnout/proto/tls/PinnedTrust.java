@@ -44,6 +44,12 @@ public final class PinnedTrust {
     private final String source;
     private final X509ExtendedTrustManager delegate;
 
+    private PinnedTrust(List<X509Certificate> anchors, String source, X509ExtendedTrustManager delegate) {
+        this.anchors = List.copyOf(anchors);
+        this.source = source;
+        this.delegate = delegate;
+    }
+
     private PinnedTrust(List<X509Certificate> anchors, String source) {
         this.anchors = List.copyOf(anchors);
         this.source = source;
@@ -85,6 +91,21 @@ public final class PinnedTrust {
             return new PinnedTrust(certs, source);
         } catch (CertificateException e) {
             throw new IllegalArgumentException(source + " is not a valid PEM certificate: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The system trust store, not pinned: for a server with a publicly trusted certificate. Failures
+     * are explained the same way ("... is not signed by a CA this machine trusts").
+     */
+    public static PinnedTrust system() {
+        try {
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init((KeyStore) null);
+            X509ExtendedTrustManager manager = x509(tmf.getTrustManagers());
+            return new PinnedTrust(List.of(manager.getAcceptedIssuers()), "a CA this machine trusts (system trust store)", manager);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot read the system trust store: " + e.getMessage(), e);
         }
     }
 
