@@ -162,19 +162,8 @@ public final class TurnoutServer implements AutoCloseable {
             } else {
                 localBrokerUrl = options.brokerUrl();
                 deviceBrokerUrl = options.brokerUrl();
-                if (localBrokerUrl.startsWith("ssl://")) {
-                    PinnedTrust brokerTrust = null;
-                    if (options.tls().brokerCaFile() != null) {
-                        brokerTrust = PinnedTrust.fromFile(options.tls().brokerCaFile());
-                        brokerCaPem = Files.readString(options.tls().brokerCaFile());
-                    } else if (tls != null && tls.caPem() != null) {
-                        brokerTrust = PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA " + tls.caFile());
-                    }
-                    brokerSockets = brokerTrust != null ? brokerTrust.socketFactory("broker", true)
-                            : (javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault();
-                } else if (options.tls().brokerCaFile() != null) {
-                    throw new IllegalArgumentException("--broker-ca is for a TLS broker: give --broker-url as ssl://HOST:8883");
-                }
+                brokerSockets = externalBrokerSockets(options, tls);
+                brokerCaPem = options.tls().brokerCaFile() == null ? null : Files.readString(options.tls().brokerCaFile());
             }
             // the default name is turnout-orchestrator-<key id>: two instances with different keys never take over each other's session
             transport = MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics, brokerSockets, verifyBrokerHost);
@@ -259,6 +248,24 @@ public final class TurnoutServer implements AutoCloseable {
         TlsMaterial generated = TlsMaterial.loadOrGenerate(dataDir.resolve("tls"), names, Clock.systemUTC());
         LOG.info("TLS: CA {} (devices pin it), server certificate for {}", generated.caFile(), names);
         return generated;
+    }
+
+    /**
+     * TLS sockets for an {@code ssl://} external broker, pinning {@code --broker-ca}, else the orchestrator's
+     * CA, else the system trust store; null for a plain-text broker.
+     */
+    private static javax.net.ssl.SSLSocketFactory externalBrokerSockets(ServerOptions options, TlsMaterial tls) throws IOException {
+        Path brokerCa = options.tls().brokerCaFile();
+        if (!options.brokerUrl().startsWith("ssl://")) {
+            if (brokerCa != null) {
+                throw new IllegalArgumentException("--broker-ca is for a TLS broker: give --broker-url as ssl://HOST:8883");
+            }
+            return null;
+        }
+        PinnedTrust trust = brokerCa != null ? PinnedTrust.fromFile(brokerCa)
+                : tls != null && tls.caPem() != null ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA " + tls.caFile())
+                : PinnedTrust.system();
+        return trust.socketFactory("broker", true);
     }
 
     /** What devices pin: the orchestrator's CA and the external broker's, once each. */
