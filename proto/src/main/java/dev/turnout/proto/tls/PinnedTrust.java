@@ -190,17 +190,19 @@ public final class PinnedTrust {
      * a handshake or certificate failure; null otherwise.
      */
     public static String explain(Throwable failure) {
+        // the outermost certificate failure is the explained one (it wraps the JDK's)
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof CertificateException || t instanceof SSLHandshakeException) {
-                String m = t.getMessage();
-                if (m != null && (m.contains("certificate") || m.contains("TLS") || m.contains("handshake"))) {
-                    return m;
-                }
-                return "TLS handshake failed" + (m == null ? "" : ": " + m);
+            if (t instanceof CertificateException && t.getMessage() != null) {
+                return t.getMessage();
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (t instanceof SSLHandshakeException) {
+                return m != null && m.contains("certificate") ? m : "TLS handshake failed" + (m == null ? "" : ": " + m);
             }
             if (t instanceof javax.net.ssl.SSLException) {
-                String m = t.getMessage();
-                if (m != null && m.contains("plaintext connection")) {
+                if (m != null && (m.contains("plaintext connection") || m.contains("Unsupported or unrecognized SSL message"))) {
                     return "the server does not talk TLS on this port (is the URL ssl:// or https:// where the server is plain?)";
                 }
                 return "TLS failed: " + m;
