@@ -33,11 +33,31 @@ public final class EmbeddedBroker implements AutoCloseable {
     private final EmbeddedHiveMQ hivemq;
     private final String bindAddress;
     private final int port;
+    private final boolean tls;
 
-    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port) {
+    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls) {
         this.hivemq = hivemq;
         this.bindAddress = bindAddress;
         this.port = port;
+        this.tls = tls;
+    }
+
+    /**
+     * A TLS listener's key material: a PKCS#12 key store holding the server key and certificate chain.
+     *
+     * @param keyStore the key store file
+     * @param password its password (also the key's)
+     */
+    public record TlsListener(Path keyStore, String password) {
+        public TlsListener {
+            Objects.requireNonNull(keyStore, "keyStore");
+            Objects.requireNonNull(password, "password");
+        }
+
+        @Override
+        public String toString() {
+            return "TlsListener[" + keyStore + "]";
+        }
     }
 
     /**
@@ -51,6 +71,15 @@ public final class EmbeddedBroker implements AutoCloseable {
      */
     public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
                                        TopicPolicy policy) throws Exception {
+        return start(dataDir, bindAddress, port, identities, policy, null);
+    }
+
+    /**
+     * Starts the broker with one listener: MQTT over TLS when {@code tls} is given (no plain-text
+     * listener at all), else plain MQTT.
+     */
+    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
+                                       TopicPolicy policy, TlsListener tls) throws Exception {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(bindAddress, "bindAddress");
         Objects.requireNonNull(identities, "identities");
@@ -62,7 +91,8 @@ public final class EmbeddedBroker implements AutoCloseable {
         Path conf = Files.createDirectories(root.resolve("conf"));
         Path data = Files.createDirectories(root.resolve("data"));
         Path extensions = Files.createDirectories(root.resolve("extensions"));
-        Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort), StandardCharsets.UTF_8);
+        Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls), StandardCharsets.UTF_8);
+        restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
         EmbeddedExtension extension = EmbeddedExtension.builder()
                 .withId("turnout-security")
@@ -90,18 +120,23 @@ public final class EmbeddedBroker implements AutoCloseable {
             closeQuietly(hivemq);
             throw e;
         }
-        LOG.info("embedded MQTT broker listening on {}:{}", bindAddress, chosenPort);
-        return new EmbeddedBroker(hivemq, bindAddress, chosenPort);
+        LOG.info("embedded MQTT broker listening on {}:{}{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "");
+        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null);
     }
 
     public int port() {
         return port;
     }
 
-    /** URL a client on this host uses, e.g. {@code tcp://127.0.0.1:1883}. */
+    /** URL a client on this host uses, e.g. {@code tcp://127.0.0.1:1883} or {@code ssl://127.0.0.1:8883}. */
     public String url() {
         String host = "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "127.0.0.1" : bindAddress;
-        return "tcp://" + host + ":" + port;
+        return (tls ? "ssl://" : "tcp://") + host + ":" + port;
+    }
+
+    /** True when the listener speaks TLS. */
+    public boolean tls() {
+        return tls;
     }
 
     /**
@@ -133,14 +168,33 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     static String configXml(String bindAddress, int port) {
+        return configXml(bindAddress, port, null);
+    }
+
+    static String configXml(String bindAddress, int port, TlsListener tls) {
+        String listener = tls == null ? """
+                        <tcp-listener>
+                            <port>%d</port>
+                            <bind-address>%s</bind-address>
+                        </tcp-listener>""".formatted(port, bindAddress) : """
+                        <tls-tcp-listener>
+                            <port>%d</port>
+                            <bind-address>%s</bind-address>
+                            <tls>
+                                <keystore>
+                                    <path>%s</path>
+                                    <password>%s</password>
+                                    <private-key-password>%s</private-key-password>
+                                </keystore>
+                                <client-authentication-mode>NONE</client-authentication-mode>
+                            </tls>
+                        </tls-tcp-listener>""".formatted(port, bindAddress, xml(tls.keyStore().toAbsolutePath().toString()),
+                xml(tls.password()), xml(tls.password()));
         return """
                 <?xml version="1.0"?>
                 <hivemq>
                     <listeners>
-                        <tcp-listener>
-                            <port>%d</port>
-                            <bind-address>%s</bind-address>
-                        </tcp-listener>
+                %s
                     </listeners>
                     <persistence>
                         <mode>file</mode>
@@ -156,7 +210,19 @@ public final class EmbeddedBroker implements AutoCloseable {
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
                 </hivemq>
-                """.formatted(port, bindAddress);
+                """.formatted(listener);
+    }
+
+    private static String xml(String text) {
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+
+    private static void restrictToOwner(Path file) {
+        try {
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("cannot restrict {}: {}", file, e.toString());
+        }
     }
 
     private static int freePort(String bindAddress) throws IOException {

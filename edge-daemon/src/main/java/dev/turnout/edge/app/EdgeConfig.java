@@ -9,6 +9,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.proto.tls.PinnedTrust;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,11 +45,23 @@ import java.util.regex.Pattern;
  * @param clockTrust when the wall clock counts as right for expiry (default {@link ClockTrust#AUTO})
  * @param crashLoopRestarts restarts of a new container tolerated during its soak; one more is a crash loop (default 0)
  * @param checkInterval how often drift and the update window are checked (default 30 s)
+ * @param ca PEM CA certificate(s) the broker's and the orchestrator's TLS certificates must chain to (pinned: the
+ *           system trust store is not used); null: the system trust store for {@code ssl://} and {@code https://}
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
-                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval) {
+                         int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
+                         String ca) {
+
+    /** Without a pinned CA. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, null);
+    }
 
     /** Default {@link #checkInterval()}. */
     public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofSeconds(30);
@@ -121,6 +134,22 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         }
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
+        ca = ca == null || ca.isBlank() ? null : ca;
+        if (ca != null) {
+            PinnedTrust.fromPem(ca, "ca"); // refuses a value that holds no certificate
+        }
+    }
+
+    /** Trust in exactly the CA(s) of {@link #ca()}; null when no CA is configured. */
+    public PinnedTrust pinnedTrust() {
+        return ca == null ? null : PinnedTrust.fromPem(ca, "the CA in your config (ca)");
+    }
+
+    /** This configuration with {@code pem} as its pinned CA (null: none). */
+    public EdgeConfig withCa(String pem) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
+                checkInterval, pem);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -131,13 +160,13 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     /** This configuration with another update window (null: any time). */
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval);
+                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval);
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -169,7 +198,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.updateWindow == null || raw.updateWindow.isBlank() ? null : UpdateWindow.parse(raw.updateWindow),
                     raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
                     raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
-                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval));
+                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca);
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -235,7 +264,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", topicPrefix=" + topicPrefix + ", keys=" + trustedKeys.size() + ", dataDir=" + dataDir + ", dockerHost=" + dockerHost
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
-                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval + "]";
+                + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
+                + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -257,6 +287,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("clock-trust") public String clockTrust;
         @JsonProperty @JsonAlias("crash-loop-restarts") public Integer crashLoopRestarts;
         @JsonProperty @JsonAlias("check-interval") public String checkInterval;
+        @JsonProperty public String ca;
     }
 
     static final class RawKey {

@@ -11,6 +11,7 @@ import dev.turnout.edge.health.HealthChecker;
 import dev.turnout.edge.health.MonotonicClock;
 import dev.turnout.edge.health.Probes;
 import dev.turnout.edge.mqtt.MqttLink;
+import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.AppHealth;
 import dev.turnout.proto.AppSummary;
@@ -67,14 +68,15 @@ public final class EdgeDaemon implements AutoCloseable {
         this.runtime = new DockerContainerRuntime(config.dockerHost());
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
-        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
+        PinnedTrust trust = config.pinnedTrust();
+        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust);
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
                 app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
-                this::enqueueDesiredState, this::presence, this::currentStatusSafely);
+                this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
         this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis,
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), Clock.systemDefaultZone()));
     }

@@ -8,6 +8,7 @@ import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.turnout.proto.tls.PinnedTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -46,12 +47,21 @@ public final class ArtifactCache implements ArtifactSource {
     private final URI baseUrl;
     /** Built on first download: an idle device keeps no client, selector thread or loaded trust store. */
     private HttpClient http;
+    private final PinnedTrust trust;
     private final long reserveBytes;
     private final Duration retryDelay;
     private final FreeSpace freeSpace;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
+    }
+
+    /**
+     * @param trust for an {@code https://} orchestrator: the CA(s) its certificate must chain to (pinned); null: the
+     *              system trust store. The host name is verified either way.
+     */
+    public ArtifactCache(Path dir, String orchestratorUrl, PinnedTrust trust) {
+        this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2), FreeSpace.FILE_STORE, trust);
     }
 
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay) {
@@ -64,9 +74,16 @@ public final class ArtifactCache implements ArtifactSource {
      * @param freeSpace where usable disk space is read from
      */
     public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace) {
+        this(dir, orchestratorUrl, reserveBytes, retryDelay, freeSpace, null);
+    }
+
+    /** As above, trusting exactly {@code trust} (null: the system trust store) for {@code https://} downloads. */
+    public ArtifactCache(Path dir, String orchestratorUrl, long reserveBytes, Duration retryDelay, FreeSpace freeSpace,
+                         PinnedTrust trust) {
         this.freeSpace = freeSpace;
         this.dir = dir;
         this.baseUrl = orchestratorUrl == null || orchestratorUrl.isBlank() ? null : URI.create(orchestratorUrl.endsWith("/") ? orchestratorUrl : orchestratorUrl + "/");
+        this.trust = trust;
         this.reserveBytes = reserveBytes;
         this.retryDelay = retryDelay;
         try {
@@ -78,7 +95,11 @@ public final class ArtifactCache implements ArtifactSource {
 
     private synchronized HttpClient http() {
         if (http == null) {
-            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build();
+            HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL);
+            if (trust != null) {
+                client.sslContext(trust.sslContext("orchestrator"));
+            }
+            http = client.build();
         }
         return http;
     }
@@ -190,7 +211,8 @@ public final class ArtifactCache implements ArtifactSource {
         try {
             response = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + e.getMessage(), true, e);
+            String tls = PinnedTrust.explain(e);
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + (tls != null ? tls : e.getMessage()), true, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");

@@ -5,6 +5,7 @@ import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
+import dev.turnout.proto.tls.PinnedTrust;
 import org.eclipse.paho.mqttv5.client.DisconnectedBufferOptions;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
@@ -48,10 +49,24 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final Supplier<List<StatusEvent>> currentStatus;
     private final ExecutorService linkThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "mqtt-link"));
     private final CountDownLatch firstSubscription = new CountDownLatch(1);
+    private final String brokerUrl;
+    private final PinnedTrust trust;
 
     public MqttLink(String brokerUrl, String deviceId, Topics topics, String username, String password,
                     Consumer<byte[]> onDesiredState, Supplier<Presence> presence, Supplier<List<StatusEvent>> currentStatus)
             throws MqttException {
+        this(brokerUrl, deviceId, topics, username, password, onDesiredState, presence, currentStatus, null);
+    }
+
+    /**
+     * @param trust for an {@code ssl://} broker: the CA(s) its certificate must chain to (pinned); null: the system
+     *              trust store. The broker's host name is verified either way.
+     */
+    public MqttLink(String brokerUrl, String deviceId, Topics topics, String username, String password,
+                    Consumer<byte[]> onDesiredState, Supplier<Presence> presence, Supplier<List<StatusEvent>> currentStatus,
+                    PinnedTrust trust) throws MqttException {
+        this.brokerUrl = brokerUrl;
+        this.trust = trust;
         this.client = new MqttAsyncClient(brokerUrl, deviceId, new MemoryPersistence());
         this.topics = topics;
         this.deviceId = deviceId;
@@ -80,11 +95,16 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
                 break;
             } catch (MqttException e) {
                 last = e;
-                log.warn("cannot connect to the broker yet: {}", e.getMessage());
+                String tls = PinnedTrust.explain(e);
+                log.warn("cannot connect to the broker {} yet: {}", brokerUrl, tls != null ? tls : e.getMessage());
                 Thread.sleep(1000); // back off before the next connection attempt
             }
         }
         if (last != null) {
+            String tls = PinnedTrust.explain(last);
+            if (tls != null) {
+                throw new IllegalStateException("cannot connect to the broker " + brokerUrl + ": " + tls, last);
+            }
             throw last;
         }
         long left = Math.max(1, deadline - System.nanoTime());
@@ -101,6 +121,10 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         options.setAutomaticReconnectDelay(1, 30);
         options.setKeepAliveInterval(30);
         options.setConnectionTimeout(10);
+        options.setHttpsHostnameVerificationEnabled(true);
+        if (trust != null) {
+            options.setSocketFactory(trust.socketFactory("broker", true));
+        }
         if (username != null && !username.isEmpty()) {
             options.setUserName(username);
         }
@@ -200,7 +224,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
         @Override
         public void mqttErrorOccurred(MqttException exception) {
-            log.warn("MQTT error: {}", exception.getMessage());
+            String tls = PinnedTrust.explain(exception);
+            log.warn("MQTT error: {}", tls != null ? tls : exception.getMessage());
         }
 
         @Override

@@ -22,10 +22,20 @@ final class Mosquitto implements AutoCloseable {
     }
 
     static Mosquitto start(Path dir) throws IOException, InterruptedException {
+        return start(dir, "");
+    }
+
+    /** An anonymous Mosquitto whose only listener speaks TLS with these PEM files. */
+    static Mosquitto startTls(Path dir, Path caFile, Path certFile, Path keyFile) throws IOException, InterruptedException {
+        return start(dir, "cafile " + caFile + "\ncertfile " + certFile + "\nkeyfile " + keyFile + "\n");
+    }
+
+    private static Mosquitto start(Path dir, String listenerSettings) throws IOException, InterruptedException {
         int port = freePort();
         Files.createDirectories(dir);
         Path conf = dir.resolve("mosquitto.conf");
-        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence false\n", StandardCharsets.UTF_8);
+        Files.writeString(conf, "listener " + port + " 127.0.0.1\n" + listenerSettings + "allow_anonymous true\npersistence false\n",
+                StandardCharsets.UTF_8);
         Process process = new ProcessBuilder("/usr/sbin/mosquitto", "-c", conf.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("mosquitto.log").toFile()).start();
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
@@ -46,6 +56,10 @@ final class Mosquitto implements AutoCloseable {
 
     String url() {
         return "tcp://127.0.0.1:" + port;
+    }
+
+    int port() {
+        return port;
     }
 
     @Override

@@ -19,6 +19,10 @@ final class Requirements {
         require(Files.isExecutable(Path.of("/bin/busybox")), "busybox-static (/bin/busybox)");
     }
 
+    static void mosquitto() {
+        require(Files.isExecutable(Path.of("/usr/sbin/mosquitto")), "mosquitto (/usr/sbin/mosquitto)");
+    }
+
     private static void require(boolean present, String what) {
         if (present) {
             return;

@@ -21,12 +21,15 @@ import java.util.Objects;
  * @param advertiseHost host devices use to reach this orchestrator; null: first non-loopback IPv4, else 127.0.0.1
  * @param topicPrefix   MQTT topic prefix
  * @param brokerAuth    the orchestrator's broker identity and Mosquitto files; null: the generated identity
+ * @param tls           HTTPS and MQTT over TLS; null: off
  */
 public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
-                            String advertiseHost, String topicPrefix, BrokerAuth brokerAuth) {
+                            String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls) {
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final int DEFAULT_MQTT_PORT = 1883;
+    /** Default port of the embedded broker with TLS. */
+    public static final int DEFAULT_MQTTS_PORT = 8883;
     public static final String DEFAULT_BIND_ADDRESS = "0.0.0.0";
 
     public ServerOptions {
@@ -36,9 +39,21 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
         advertiseHost = advertiseHost == null || advertiseHost.isBlank() ? defaultAdvertiseHost() : advertiseHost;
         topicPrefix = topicPrefix == null || topicPrefix.isBlank() ? Topics.DEFAULT_PREFIX : topicPrefix;
         brokerAuth = brokerAuth == null ? BrokerAuth.generated() : brokerAuth;
+        tls = tls == null ? TlsOptions.off() : tls;
         if (httpPort < 0 || httpPort > 65535 || mqttPort < 0 || mqttPort > 65535) {
             throw new IllegalArgumentException("ports must be between 0 and 65535");
         }
+    }
+
+    /** Without TLS. */
+    public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                         String advertiseHost, String topicPrefix, BrokerAuth brokerAuth) {
+        this(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, null);
+    }
+
+    /** These options with {@code options} for TLS. */
+    public ServerOptions withTls(TlsOptions options) {
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, options);
     }
 
     /** With the generated broker identity and no Mosquitto files. */
@@ -48,7 +63,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
     }
 
     public ServerOptions withBrokerAuth(BrokerAuth auth) {
-        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth);
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth, tls);
     }
 
     /** Defaults for everything but the data directory. */

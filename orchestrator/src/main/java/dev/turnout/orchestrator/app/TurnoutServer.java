@@ -7,6 +7,8 @@ import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.security.TlsMaterial;
+import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.RolloutEngine;
@@ -34,6 +36,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
@@ -63,10 +66,12 @@ public final class TurnoutServer implements AutoCloseable {
     private final Vertx vertx;
     private final int httpPort;
     private final String brokerUrl;
+    private final TlsMaterial tls;
 
     private TurnoutServer(FleetStore store, IdentityStore identities, BrokerAccess access, EmbeddedBroker broker,
                           MqttFleetTransport transport, ScheduledExecutorService engineThread, Vertx vertx, int httpPort,
-                          String brokerUrl) {
+                          String brokerUrl, TlsMaterial tls) {
+        this.tls = tls;
         this.store = store;
         this.identities = identities;
         this.access = access;
@@ -119,11 +124,23 @@ public final class TurnoutServer implements AutoCloseable {
                 rewrite.run();
                 access.onChange(rewrite);
             }
+            TlsMaterial tls = tlsMaterial(options, dataDir);
             String localBrokerUrl;
             String deviceBrokerUrl;
+            javax.net.ssl.SSLSocketFactory brokerSockets = null;
+            boolean verifyBrokerHost = true;
+            String brokerCaPem = null;
             if (options.embedsBroker()) {
+                EmbeddedBroker.TlsListener listener = null;
+                if (tls != null) {
+                    // a fresh key store and password at every start: nothing to keep in step with the PEM files
+                    Path keyStore = Files.createDirectories(dataDir.resolve("tls")).resolve("broker.p12");
+                    String password = dev.turnout.orchestrator.security.Secrets.newSecret();
+                    tls.writeKeyStore(keyStore, password.toCharArray());
+                    listener = new EmbeddedBroker.TlsListener(keyStore, password);
+                }
                 broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
-                        access, new TopicPolicy(topics));
+                        access, new TopicPolicy(topics), listener);
                 EmbeddedBroker embedded = broker;
                 access.onRevoke(name -> embedded.disconnect(name).whenComplete((was, e) -> {
                     if (e != null) {
@@ -133,13 +150,23 @@ public final class TurnoutServer implements AutoCloseable {
                     }
                 }));
                 localBrokerUrl = broker.url();
-                deviceBrokerUrl = "tcp://" + options.advertiseHost() + ":" + broker.port();
+                deviceBrokerUrl = (tls != null ? "ssl://" : "tcp://") + options.advertiseHost() + ":" + broker.port();
+                if (tls != null) {
+                    // no plain-text listener at all: this process connects over TLS to its own loopback listener too
+                    String loopback = java.net.URI.create(localBrokerUrl).getHost();
+                    verifyBrokerHost = tls.names(loopback);
+                    brokerSockets = tls.caPem() != null
+                            ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA").socketFactory("broker", verifyBrokerHost)
+                            : (javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault();
+                }
             } else {
                 localBrokerUrl = options.brokerUrl();
                 deviceBrokerUrl = options.brokerUrl();
+                brokerSockets = externalBrokerSockets(options, tls);
+                brokerCaPem = options.tls().brokerCaFile() == null ? null : Files.readString(options.tls().brokerCaFile());
             }
             // the default name is turnout-orchestrator-<key id>: two instances with different keys never take over each other's session
-            transport = MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics);
+            transport = MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics, brokerSockets, verifyBrokerHost);
             engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
                 Thread t = new Thread(runnable, "turnout-engine");
                 t.setDaemon(true);
@@ -169,14 +196,16 @@ public final class TurnoutServer implements AutoCloseable {
             HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access);
             Router router = api.router();
             new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
-            HttpServer http = api.listen(options.bindAddress(), requestedPort, router).toCompletionStage().toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
+            HttpServer http = api.listen(options.bindAddress(), requestedPort, router,
+                            tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
+                    .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             int port = http.actualPort();
+            String scheme = tls != null ? "https" : "http";
             info.set(new ServerInfo(key.keyId(), key.publicKey().toBase64(), deviceBrokerUrl,
-                    "http://" + advertise + ":" + port, topics.prefix(), VERSION));
-            LOG.info("Turnout orchestrator listening on http://{}:{} (devices: broker {}, orchestrator http://{}:{})",
-                    options.bindAddress(), port, deviceBrokerUrl, advertise, port);
-            return new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl);
+                    scheme + "://" + advertise + ":" + port, topics.prefix(), VERSION, deviceCaBundle(tls, brokerCaPem)));
+            LOG.info("Turnout orchestrator listening on {}://{}:{} (devices: broker {}, orchestrator {}://{}:{})",
+                    scheme, options.bindAddress(), port, deviceBrokerUrl, scheme, advertise, port);
+            return new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl, tls);
         } catch (Exception | Error e) {
             closeAll(vertx, engineThread, transport, broker, store);
             if (identities != null) {
@@ -191,9 +220,64 @@ public final class TurnoutServer implements AutoCloseable {
         return httpPort;
     }
 
-    /** The HTTP API as reached from this host, e.g. {@code http://127.0.0.1:8080}. */
+    /** The HTTP API as reached from this host, e.g. {@code http://127.0.0.1:8080} ({@code https://} with TLS). */
     public String url() {
-        return "http://127.0.0.1:" + httpPort;
+        return (tls != null ? "https" : "http") + "://127.0.0.1:" + httpPort;
+    }
+
+    /** The CA certificate file clients pin (generated: {@code <data>/tls/ca.pem}); null without TLS or CA. */
+    public Path caFile() {
+        return tls == null ? null : tls.caFile();
+    }
+
+    /** The TLS material of the API and the embedded broker; null without TLS. */
+    public TlsMaterial tls() {
+        return tls;
+    }
+
+    /** The generated or supplied TLS material; null when TLS is off. */
+    private static TlsMaterial tlsMaterial(ServerOptions options, Path dataDir) throws IOException {
+        TlsOptions t = options.tls();
+        if (!t.enabled()) {
+            return null;
+        }
+        if (t.supplied()) {
+            return TlsMaterial.supplied(t.certFile(), t.keyFile(), t.caFile());
+        }
+        List<String> names = TlsMaterial.serverNames(options.advertiseHost(), options.bindAddress(), t.extraHosts());
+        TlsMaterial generated = TlsMaterial.loadOrGenerate(dataDir.resolve("tls"), names, Clock.systemUTC());
+        LOG.info("TLS: CA {} (devices pin it), server certificate for {}", generated.caFile(), names);
+        return generated;
+    }
+
+    /**
+     * TLS sockets for an {@code ssl://} external broker, pinning {@code --broker-ca}, else the orchestrator's
+     * CA, else the system trust store; null for a plain-text broker.
+     */
+    private static javax.net.ssl.SSLSocketFactory externalBrokerSockets(ServerOptions options, TlsMaterial tls) throws IOException {
+        Path brokerCa = options.tls().brokerCaFile();
+        if (!options.brokerUrl().startsWith("ssl://")) {
+            if (brokerCa != null) {
+                throw new IllegalArgumentException("--broker-ca is for a TLS broker: give --broker-url as ssl://HOST:8883");
+            }
+            return null;
+        }
+        PinnedTrust trust = brokerCa != null ? PinnedTrust.fromFile(brokerCa)
+                : tls != null && tls.caPem() != null ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA " + tls.caFile())
+                : PinnedTrust.system();
+        return trust.socketFactory("broker", true);
+    }
+
+    /** What devices pin: the orchestrator's CA and the external broker's, once each. */
+    private static String deviceCaBundle(TlsMaterial tls, String brokerCaPem) {
+        String own = tls == null ? null : tls.caPem();
+        if (own == null) {
+            return brokerCaPem;
+        }
+        if (brokerCaPem == null || brokerCaPem.strip().equals(own.strip())) {
+            return own;
+        }
+        return own + (own.endsWith("\n") ? "" : "\n") + brokerCaPem;
     }
 
     /** The broker as reached from this host, e.g. {@code tcp://127.0.0.1:1883}. */

@@ -26,12 +26,33 @@ final class ApiClient {
     private final String user;
     private final ObjectMapper json;
     private final HttpClient http;
+    private final CliTrust trust;
 
     ApiClient(String serverUrl, String user, ObjectMapper json) {
+        this(serverUrl, user, json, null);
+    }
+
+    /** @param trust the CA an {@code https://} server's certificate must chain to (null: plain HTTP or the system trust store) */
+    ApiClient(String serverUrl, String user, ObjectMapper json, CliTrust trust) {
         this.base = parseServer(serverUrl);
         this.user = user;
         this.json = json;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).version(HttpClient.Version.HTTP_1_1).build();
+        this.trust = trust;
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).version(HttpClient.Version.HTTP_1_1);
+        if (trust != null) {
+            builder.sslContext(trust.sslContext());
+        }
+        this.http = builder.build();
+    }
+
+    /** The TLS context of this client (for other clients of the same server). */
+    javax.net.ssl.SSLContext sslContext() {
+        return http.sslContext();
+    }
+
+    /** The CA the CLI trusts for this server; null: plain HTTP or the system trust store. */
+    dev.turnout.proto.tls.PinnedTrust pinnedCa() {
+        return trust == null ? null : trust.pinned();
     }
 
     private static URI parseServer(String url) {
@@ -129,6 +150,15 @@ final class ApiClient {
         } catch (HttpTimeoutException e) {
             throw unreachable("it did not answer within " + REQUEST_TIMEOUT.toSeconds() + " s");
         } catch (IOException e) {
+            String tls = dev.turnout.proto.tls.PinnedTrust.explain(e);
+            if (tls != null && "https".equals(base.getScheme())) {
+                throw new CliException("cannot talk TLS to the Turnout server at " + base + ": " + tls
+                        + (trust != null ? "; " + trust.hint() : ""));
+            }
+            if ("http".equals(base.getScheme()) && e.getMessage() != null
+                    && (e.getMessage().contains("received no bytes") || e.getMessage().contains("EOF"))) {
+                throw unreachable("it closed the connection; does it serve HTTPS? then use --server https://...");
+            }
             throw unreachable(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

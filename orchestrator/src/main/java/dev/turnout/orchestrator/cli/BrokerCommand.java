@@ -4,6 +4,8 @@ import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.security.TlsMaterial;
+import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
 import picocli.CommandLine.Command;
@@ -52,12 +54,39 @@ final class BrokerCommand {
         @Option(names = "--broker-password-file", paramLabel = "FILE", description = "Password file of --broker-username.")
         Path brokerPasswordFile;
 
+        @Option(names = "--tls", description = {"Also write a certificate and key for the Mosquitto host, signed by the orchestrator's CA",
+            "(DIR/tls/ca.pem of the data directory, created if missing), and a TLS listener on --tls-port."})
+        boolean tls;
+
+        @Option(names = "--tls-host", paramLabel = "NAME",
+                description = "A name devices use for the Mosquitto host (repeatable; this machine's host name and address,"
+                        + " localhost and 127.0.0.1 are always included).")
+        java.util.List<String> tlsHosts;
+
+        @Option(names = "--tls-port", defaultValue = "8883", paramLabel = "PORT", description = "Port of the TLS listener (default: ${DEFAULT-VALUE}).")
+        int tlsPort;
+
+        @Option(names = "--tls-bind", paramLabel = "ADDRESS", description = "Address of the TLS listener (default: all).")
+        String tlsBind;
+
         @Option(names = "--file-group", paramLabel = "GROUP", defaultValue = "mosquitto",
                 description = "Group that may read turnout.passwd (mode 0640): the one Mosquitto runs as (default: ${DEFAULT-VALUE}).")
         String fileGroup;
 
+        private java.util.List<String> tlsNames = java.util.List.of();
+
         MosquittoConfigCommand(Cli cli) {
             this.cli = cli;
+        }
+
+        /** The orchestrator's CA (created if missing) and a certificate for the Mosquitto host it signs. */
+        private void writeTlsFiles(Path dataDir) throws IOException {
+            TlsMaterial.Authority ca = TlsMaterial.authority(dataDir.resolve("tls"), java.time.Clock.systemUTC());
+            tlsNames = TlsMaterial.serverNames(ServerOptions.defaultAdvertiseHost(), tlsBind, tlsHosts);
+            Files.createDirectories(out);
+            TlsMaterial.Issued issued = ca.issue(tlsNames, "Turnout MQTT broker", java.time.Duration.ofDays(2 * 365));
+            issued.writeTo(out.resolve(MosquittoConfig.TLS_CERT_FILE), out.resolve(MosquittoConfig.TLS_KEY_FILE));
+            Files.writeString(out.resolve(MosquittoConfig.TLS_CA_FILE), TlsMaterial.pem(ca.certificate()));
         }
 
         @Override
@@ -84,9 +113,17 @@ final class BrokerCommand {
                 try (IdentityStore store = IdentityStore.open(dataDir)) {
                     new MosquittoConfig(topics, self, store.list()).writeTo(out);
                 }
-                MosquittoConfig.writeListener(out, listener, allowAnonymous, !keepClientIds);
+                String tlsListener = null;
+                if (tls) {
+                    writeTlsFiles(dataDir);
+                    tlsListener = MosquittoConfig.tlsListenerSnippet(out, tlsPort, tlsBind);
+                }
+                MosquittoConfig.writeListener(out, listener, allowAnonymous, !keepClientIds, tlsListener);
                 try {
                     MosquittoConfig.shareWithGroup(out, fileGroup);
+                    if (tls) {
+                        MosquittoConfig.shareFileWithGroup(out.resolve(MosquittoConfig.TLS_KEY_FILE), fileGroup);
+                    }
                 } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
                     cli.err.printf("turnout: no group %s here: make %s readable by the user Mosquitto runs as%n", fileGroup,
                             out.resolve(MosquittoConfig.PASSWORD_FILE));
@@ -100,8 +137,16 @@ final class BrokerCommand {
             cli.out.printf("wrote %s, %s and %s in %s%n", MosquittoConfig.LISTENER_FILE, MosquittoConfig.PASSWORD_FILE,
                     MosquittoConfig.ACL_FILE, abs);
             cli.out.printf("include it from mosquitto.conf with:  include_dir %s%n", abs);
-            cli.out.printf("keep it current:  turnout server --broker-url tcp://HOST:1883 --mosquitto-config %s"
-                    + " --mosquitto-reload-command 'systemctl reload mosquitto'%n", abs);
+            if (tls) {
+                cli.out.printf("wrote %s, %s and %s (for %s), signed by the CA %s%n", MosquittoConfig.TLS_CA_FILE,
+                        MosquittoConfig.TLS_CERT_FILE, MosquittoConfig.TLS_KEY_FILE, String.join(", ", tlsNames),
+                        dataDir.resolve("tls").resolve(TlsMaterial.CA_FILE).toAbsolutePath());
+                cli.out.printf("keep it current:  turnout server --tls --broker-url ssl://HOST:%d --mosquitto-config %s"
+                        + " --mosquitto-reload-command 'systemctl reload mosquitto'%n", tlsPort, abs);
+            } else {
+                cli.out.printf("keep it current:  turnout server --broker-url tcp://HOST:1883 --mosquitto-config %s"
+                        + " --mosquitto-reload-command 'systemctl reload mosquitto'%n", abs);
+            }
         }
     }
 }

@@ -33,7 +33,11 @@ final class Cli {
             return root.server;
         }
         String fromEnv = env.get("TURNOUT_SERVER");
-        return fromEnv == null || fromEnv.isBlank() ? DEFAULT_SERVER : fromEnv;
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        // the server on this host runs with TLS (it made a CA in its data dir): talk HTTPS to it
+        return CliTrust.localCa(env) != null ? DEFAULT_SERVER.replace("http://", "https://") : DEFAULT_SERVER;
     }
 
     boolean jsonOutput() {
@@ -43,7 +47,8 @@ final class Cli {
     ApiClient api() {
         if (api == null) {
             String user = env.getOrDefault("TURNOUT_USER", env.getOrDefault("USER", "cli"));
-            api = new ApiClient(serverUrl(), user, json);
+            String url = serverUrl();
+            api = url.startsWith("https:") ? new ApiClient(url, user, json, CliTrust.resolve(env)) : new ApiClient(url, user, json);
         }
         return api;
     }

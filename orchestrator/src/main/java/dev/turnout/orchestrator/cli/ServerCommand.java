@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.cli;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ServerOptions;
+import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
 import picocli.CommandLine.Command;
@@ -23,10 +24,32 @@ final class ServerCommand implements Runnable {
     @Option(names = "--http-port", defaultValue = "8080", paramLabel = "PORT", description = "HTTP API port (default: ${DEFAULT-VALUE}).")
     int httpPort;
 
-    @Option(names = "--mqtt-port", defaultValue = "1883", paramLabel = "PORT", description = "Embedded broker port (default: ${DEFAULT-VALUE}).")
-    int mqttPort;
+    @Option(names = "--mqtt-port", paramLabel = "PORT", description = "Embedded broker port (default: 1883; 8883 with TLS).")
+    Integer mqttPort;
 
-    @Option(names = "--broker-url", paramLabel = "URL", description = "Use this broker (tcp://HOST:PORT) instead of embedding one.")
+    @Option(names = "--tls", description = {"HTTPS for the API and MQTT over TLS on the embedded broker, with a CA and server certificate",
+        "generated in DIR/tls/ on first start (reused after); devices pin the CA from their enrollment config."})
+    boolean tls;
+
+    @Option(names = "--tls-cert", paramLabel = "FILE", description = "Use this server certificate (PEM, chain allowed) instead of a generated one; implies --tls.")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", description = "Private key (PEM) of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-ca", paramLabel = "FILE",
+            description = "CA certificate (PEM) devices pin for --tls-cert (default: none; devices then use their system trust store).")
+    Path tlsCa;
+
+    @Option(names = "--tls-host", paramLabel = "NAME",
+            description = "Another DNS name or IP address for the generated certificate (repeatable).")
+    java.util.List<String> tlsHosts;
+
+    @Option(names = "--broker-ca", paramLabel = "FILE",
+            description = "CA certificate (PEM) of an ssl:// --broker-url (default: the orchestrator's CA with --tls, else the system trust store).")
+    Path brokerCa;
+
+    @Option(names = "--broker-url", paramLabel = "URL", description = "Use this broker (tcp://HOST:1883 or ssl://HOST:8883) instead of embedding one.")
     String brokerUrl;
 
     @Option(names = "--bind", defaultValue = ServerOptions.DEFAULT_BIND_ADDRESS, paramLabel = "ADDRESS",
@@ -70,8 +93,11 @@ final class ServerCommand implements Runnable {
         Path dataDir = data != null ? data : Path.of(cli.env.getOrDefault("TURNOUT_DATA", "turnout-data"));
         ServerOptions options;
         try {
-            options = new ServerOptions(dataDir, httpPort, mqttPort, bind, brokerUrl, advertiseHost, topicPrefix,
-                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities));
+            TlsOptions tlsOptions = new TlsOptions(tls, tlsCert, tlsKey, tlsCa, tlsHosts, brokerCa);
+            int port = mqttPort != null ? mqttPort
+                    : tlsOptions.enabled() ? ServerOptions.DEFAULT_MQTTS_PORT : ServerOptions.DEFAULT_MQTT_PORT;
+            options = new ServerOptions(dataDir, httpPort, port, bind, brokerUrl, advertiseHost, topicPrefix,
+                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities), tlsOptions);
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
@@ -94,6 +120,10 @@ final class ServerCommand implements Runnable {
         cli.out.printf("  API and dashboard  %s%n", server.url());
         cli.out.printf("  MQTT broker        %s%s%n", server.brokerUrl(), options.embedsBroker() ? " (embedded HiveMQ CE)" : "");
         cli.out.printf("  data               %s%n", dataDir.toAbsolutePath());
+        if (server.caFile() != null) {
+            cli.out.printf("  CA certificate     %s (devices get it at enrollment; the CLI reads it here or from TURNOUT_CA)%n",
+                    server.caFile().toAbsolutePath());
+        }
         if (mosquittoConfig != null) {
             cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
         }

@@ -121,7 +121,7 @@ final class SimulateCommand implements Callable<Integer> {
         long started = System.nanoTime();
         SimulatedFleet fleet;
         try {
-            fleet = SimulatedFleet.start(server, options, Duration.ofSeconds(Math.max(60, devices / 20)));
+            fleet = SimulatedFleet.start(server, options, Duration.ofSeconds(Math.max(60, devices / 20)), cli.api().sslContext());
         } catch (Exception e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new CliException("cannot start the simulated devices: " + (cause.getMessage() == null ? cause : cause.getMessage()));

@@ -117,8 +117,12 @@ final class WatchCommand implements Callable<Integer> {
         // a broker with per-client credentials wants client id = user name (docs/security.md); an open one takes any id
         String clientId = user != null && !user.isBlank() ? user
                 : "turnout-watch-" + Long.toHexString(System.nanoTime() ^ ProcessHandle.current().pid());
+        // an ssl:// broker: pin the CA the server hands its devices (read over the API, itself verified), else the CLI's own
+        String caPem = server.path("ca").asText("");
+        dev.turnout.proto.tls.PinnedTrust mqttTrust = !caPem.isBlank()
+                ? dev.turnout.proto.tls.PinnedTrust.fromPem(caPem, "the CA the server gives its devices") : cli.api().pinnedCa();
         AsyncMqttSession session = AsyncMqttSession.create(new AsyncMqttSession.Settings(clientId, broker, user, secret, true, 0,
-                null, null, true), new AsyncMqttSession.Listener() {
+                null, null, true, mqttTrust), new AsyncMqttSession.Listener() {
             @Override
             public void onMessage(String topic, byte[] payload) {
                 onEvent(topic, payload);

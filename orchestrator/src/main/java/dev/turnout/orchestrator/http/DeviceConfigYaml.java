@@ -17,6 +17,7 @@ final class DeviceConfigYaml {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .enable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE)
             .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS));
 
     private DeviceConfigYaml() {
@@ -36,6 +37,9 @@ final class DeviceConfigYaml {
         config.put("trustedKeys", List.of(key));
         config.put("mqttUsername", device.id());
         config.put("mqttPassword", mqttPassword);
+        if (server.caPem() != null) {
+            config.put("ca", server.caPem()); // the CA(s) the device pins for the broker and the orchestrator
+        }
         try {
             return YAML.writeValueAsString(config);
         } catch (JsonProcessingException e) {

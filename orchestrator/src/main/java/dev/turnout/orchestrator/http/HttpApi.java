@@ -129,7 +129,20 @@ public final class HttpApi {
 
     /** Starts listening with {@code router}: this API's {@link #router()} with more routes mounted on it. */
     public Future<HttpServer> listen(String host, int port, Router router) {
+        return listen(host, port, router, null, null);
+    }
+
+    /**
+     * Starts listening with {@code router}, over HTTPS when {@code certificatePem} (the server certificate
+     * and its chain) and {@code keyPem} (its private key) are given.
+     */
+    public Future<HttpServer> listen(String host, int port, Router router, String certificatePem, String keyPem) {
         HttpServerOptions options = new HttpServerOptions().setHandle100ContinueAutomatically(true).setCompressionSupported(false);
+        if (certificatePem != null) {
+            options.setSsl(true).setKeyCertOptions(new io.vertx.core.net.PemKeyCertOptions()
+                    .setCertValue(io.vertx.core.buffer.Buffer.buffer(certificatePem))
+                    .setKeyValue(io.vertx.core.buffer.Buffer.buffer(keyPem)));
+        }
         return vertx.createHttpServer(options).requestHandler(router).listen(port, host);
     }
 
@@ -183,6 +196,9 @@ public final class HttpApi {
         v.put("publicKey", info.publicKeyBase64());
         v.put("brokerUrl", info.deviceBrokerUrl());
         v.put("orchestratorUrl", info.orchestratorUrl());
+        if (info.caPem() != null) {
+            v.put("ca", info.caPem());
+        }
         v.put("topicPrefix", info.topicPrefix());
         ok(ctx, 200, v);
     }

@@ -11,6 +11,7 @@ import com.hivemq.client.mqtt.mqtt5.message.disconnect.Mqtt5DisconnectReasonCode
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.Mqtt5Subscribe;
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.Mqtt5Subscription;
 import dev.turnout.proto.Topics;
+import dev.turnout.proto.tls.PinnedTrust;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -55,12 +56,20 @@ public final class AsyncMqttSession implements AutoCloseable {
      * @param willTopic            retained QoS 1 last will topic, null for none
      * @param willPayload          its payload
      * @param autoReconnect        reconnect by itself after a connection loss (1 s to 30 s back-off)
+     * @param trust                for an {@code ssl://} broker: the CA(s) it must chain to (pinned); null: the system trust store
      */
     public record Settings(String clientId, String brokerUrl, String username, String password, boolean cleanStart,
-                           long sessionExpirySeconds, String willTopic, byte[] willPayload, boolean autoReconnect) {
+                           long sessionExpirySeconds, String willTopic, byte[] willPayload, boolean autoReconnect,
+                           PinnedTrust trust) {
         public Settings {
             Objects.requireNonNull(clientId, "clientId");
             Objects.requireNonNull(brokerUrl, "brokerUrl");
+        }
+
+        /** Without a pinned CA. */
+        public Settings(String clientId, String brokerUrl, String username, String password, boolean cleanStart,
+                        long sessionExpirySeconds, String willTopic, byte[] willPayload, boolean autoReconnect) {
+            this(clientId, brokerUrl, username, password, cleanStart, sessionExpirySeconds, willTopic, willPayload, autoReconnect, null);
         }
     }
 
@@ -71,15 +80,17 @@ public final class AsyncMqttSession implements AutoCloseable {
     private AsyncMqttSession(Settings settings, Listener listener) {
         this.settings = settings;
         URI broker = parseBrokerUrl(settings.brokerUrl());
+        boolean tls = isTls(broker);
         Mqtt5ClientBuilder builder = Mqtt5Client.builder()
                 .identifier(settings.clientId())
                 .serverHost(broker.getHost())
-                .serverPort(broker.getPort() > 0 ? broker.getPort() : 1883)
+                .serverPort(broker.getPort() > 0 ? broker.getPort() : tls ? 8883 : 1883)
                 .addConnectedListener(ctx -> listener.onConnected())
                 .addDisconnectedListener(ctx -> {
                     if (!closing) {
                         Throwable cause = ctx.getCause();
-                        String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+                        String tlsWhy = PinnedTrust.explain(cause);
+                        String why = tlsWhy != null ? tlsWhy : cause.getMessage() == null ? cause.toString() : cause.getMessage();
                         why = why.replaceAll("^([\\w.$]+(Exception|Error): )+", "");
                         if (cause instanceof Mqtt5ConnAckException) {
                             listener.onRefused(why);
@@ -87,6 +98,12 @@ public final class AsyncMqttSession implements AutoCloseable {
                         listener.onDisconnected(why);
                     }
                 });
+        if (tls) {
+            // host name verified (HTTPS endpoint identification) unless a verifier is set: none is
+            builder = settings.trust() != null
+                    ? builder.sslConfig().trustManagerFactory(settings.trust().trustManagerFactory("broker")).applySslConfig()
+                    : builder.sslWithDefaultConfig();
+        }
         if (settings.autoReconnect()) {
             builder = builder.automaticReconnect().initialDelay(1, TimeUnit.SECONDS).maxDelay(30, TimeUnit.SECONDS)
                     .applyAutomaticReconnect();
@@ -101,18 +118,22 @@ public final class AsyncMqttSession implements AutoCloseable {
         return new AsyncMqttSession(settings, listener);
     }
 
-    /** {@code tcp://HOST:PORT} or {@code mqtt://HOST:PORT} as a URI; anything else is refused. */
+    /** {@code tcp://HOST:PORT}, {@code mqtt://HOST:PORT} or (TLS) {@code ssl://HOST:PORT}, {@code mqtts://HOST:PORT} as a URI; anything else is refused. */
     public static URI parseBrokerUrl(String url) {
         URI uri;
         try {
             uri = URI.create(url.trim());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("broker URL '" + url + "' is not valid: give it as tcp://HOST:PORT");
+            throw new IllegalArgumentException("broker URL '" + url + "' is not valid: give it as tcp://HOST:PORT or ssl://HOST:PORT");
         }
-        if (uri.getHost() == null || !("tcp".equals(uri.getScheme()) || "mqtt".equals(uri.getScheme()))) {
-            throw new IllegalArgumentException("broker URL '" + url + "' is not valid: give it as tcp://HOST:PORT");
+        if (uri.getHost() == null || !("tcp".equals(uri.getScheme()) || "mqtt".equals(uri.getScheme()) || isTls(uri))) {
+            throw new IllegalArgumentException("broker URL '" + url + "' is not valid: give it as tcp://HOST:PORT or ssl://HOST:PORT");
         }
         return uri;
+    }
+
+    private static boolean isTls(URI uri) {
+        return "ssl".equals(uri.getScheme()) || "mqtts".equals(uri.getScheme());
     }
 
     /** Connects once; completes exceptionally when the broker refuses or cannot be reached. */

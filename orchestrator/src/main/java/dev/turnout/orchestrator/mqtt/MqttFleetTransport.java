@@ -79,6 +79,17 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      * anonymously), waiting up to 30 s. Reports are read once {@link #listen} is called.
      */
     public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics) throws MqttException {
+        return connect(brokerUrl, clientId, password, topics, null, true);
+    }
+
+    /**
+     * Connects as {@link #connect(String, String, String, Topics)} does, over TLS with {@code tls}
+     * sockets for an {@code ssl://} broker URL (null: Paho's defaults).
+     *
+     * @param verifyHost false only for this host's own loopback listener whose certificate may not name 127.0.0.1
+     */
+    public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics,
+                                             javax.net.ssl.SSLSocketFactory tls, boolean verifyHost) throws MqttException {
         MqttAsyncClient client = new MqttAsyncClient(brokerUrl, clientId, new MemoryPersistence());
         MqttFleetTransport transport = new MqttFleetTransport(topics, client);
         client.setCallback(transport.new Callback());
@@ -99,7 +110,19 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             options.setUserName(clientId);
             options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
-        client.connect(options).waitForCompletion(30_000);
+        if (tls != null) {
+            options.setSocketFactory(tls);
+            options.setHttpsHostnameVerificationEnabled(verifyHost);
+        }
+        try {
+            client.connect(options).waitForCompletion(30_000);
+        } catch (MqttException e) {
+            String why = dev.turnout.proto.tls.PinnedTrust.explain(e);
+            if (why != null) {
+                throw new IllegalStateException("cannot connect to the broker " + brokerUrl + ": " + why, e);
+            }
+            throw e;
+        }
         transport.publisher.start();
         LOG.info("connected to MQTT broker {} as {}", brokerUrl, clientId);
         return transport;

@@ -153,7 +153,11 @@ public final class MosquittoConfig {
      * Later rewrites keep the group and mode.
      */
     public static void shareWithGroup(Path dir, String group) throws IOException {
-        Path file = dir.resolve(PASSWORD_FILE);
+        shareFileWithGroup(dir.resolve(PASSWORD_FILE), group);
+    }
+
+    /** Lets the group {@code group} read {@code file} (mode 0640). */
+    public static void shareFileWithGroup(Path file, String group) throws IOException {
         java.nio.file.attribute.GroupPrincipal principal = file.getFileSystem().getUserPrincipalLookupService()
                 .lookupPrincipalByGroupName(group);
         Files.setAttribute(file, "posix:group", principal);
@@ -161,8 +165,36 @@ public final class MosquittoConfig {
     }
 
     public static void writeListener(Path dir, String listener, boolean allowAnonymous, boolean pinClientIds) throws IOException {
+        writeListener(dir, listener, allowAnonymous, pinClientIds, null);
+    }
+
+    /** Writes the listener snippet, followed by {@code tlsListener} ({@link #tlsListenerSnippet}) when not null. */
+    public static void writeListener(Path dir, String listener, boolean allowAnonymous, boolean pinClientIds, String tlsListener)
+            throws IOException {
         Files.createDirectories(dir);
-        writeAtomically(dir.resolve(LISTENER_FILE), listenerSnippet(dir, listener, allowAnonymous, pinClientIds), false);
+        String text = listenerSnippet(dir, listener, allowAnonymous, pinClientIds) + (tlsListener == null ? "" : tlsListener);
+        writeAtomically(dir.resolve(LISTENER_FILE), text, false);
+    }
+
+    /** CA certificate file written by {@code mosquitto-config --tls}: the orchestrator's CA. */
+    public static final String TLS_CA_FILE = "turnout-ca.pem";
+    /** The Mosquitto host's certificate, signed by the orchestrator's CA. */
+    public static final String TLS_CERT_FILE = "turnout-broker.pem";
+    /** Its private key (mode 0640, group of Mosquitto). */
+    public static final String TLS_KEY_FILE = "turnout-broker.key";
+
+    /**
+     * A TLS listener on {@code port} (all addresses, or {@code address}) with the certificate files in
+     * {@code dir}. It is a listener of its own: the site's listeners keep their settings.
+     */
+    public static String tlsListenerSnippet(Path dir, int port, String address) {
+        Path abs = dir.toAbsolutePath();
+        return "# MQTT over TLS for the fleet (docs/security.md): the certificate is signed by the orchestrator's CA,\n"
+                + "# which devices pin from their enrollment config. A listener of its own; the site's listeners are untouched.\n"
+                + "listener " + port + (address == null || address.isBlank() ? "" : " " + address.strip()) + "\n"
+                + "cafile " + abs.resolve(TLS_CA_FILE) + "\n"
+                + "certfile " + abs.resolve(TLS_CERT_FILE) + "\n"
+                + "keyfile " + abs.resolve(TLS_KEY_FILE) + "\n";
     }
 
     private static String readIfExists(Path file) throws IOException {

@@ -48,6 +48,19 @@ public record DeviceEnrollment(String deviceId, String brokerUrl, String topicPr
                 text(node, "mqttUsername"), text(node, "mqttPassword"), yaml);
     }
 
+    /** The CA(s) the config pins for TLS ({@code ca}); null when it has none. */
+    public dev.turnout.proto.tls.PinnedTrust trust() {
+        if (config == null) {
+            return null;
+        }
+        try {
+            String ca = text(YAML.readTree(config), "ca");
+            return ca == null ? null : dev.turnout.proto.tls.PinnedTrust.fromPem(ca, "the CA in the enrollment config (ca)");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("the enrollment config is not YAML: " + e.getMessage(), e);
+        }
+    }
+
     /** The same device on another broker. */
     public DeviceEnrollment withBrokerUrl(String url) {
         return new DeviceEnrollment(deviceId, url, topicPrefix, trustedKeys, mqttUsername, mqttPassword, config);

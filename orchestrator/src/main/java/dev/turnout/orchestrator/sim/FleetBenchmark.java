@@ -26,10 +26,13 @@ import java.util.stream.Stream;
  * threads the fleet costs. A benchmark, not a test:
  *
  * <pre>
- * java -Xmx2g -cp orchestrator/target/turnout.jar dev.turnout.orchestrator.sim.FleetBenchmark [DEVICES] [APPLY_MS] [connect-only]
+ * java -Xmx2g -cp orchestrator/target/turnout.jar dev.turnout.orchestrator.sim.FleetBenchmark [DEVICES] [APPLY_MS] [connect-only] [tls|tls-compare]
  * </pre>
  *
  * {@code connect-only} stops after connecting (the rollout of a large fleet is bound by the orchestrator).
+ * {@code tls} runs the server with {@code --tls} (HTTPS, MQTT over TLS; devices pin the CA from their
+ * enrollment); {@code tls-compare} connects the fleet once in plain text and once over TLS, in this
+ * run, and prints the ratio.
  */
 public final class FleetBenchmark {
 
@@ -47,21 +50,28 @@ public final class FleetBenchmark {
     private static void run(String[] args) throws Exception {
         int devices = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         long applyMs = args.length > 1 ? Long.parseLong(args[1]) : 200;
-        boolean runRollout = !(args.length > 2 && args[2].equals("connect-only"));
+        List<String> flags = List.of(args).subList(Math.min(2, args.length), args.length);
+        boolean runRollout = !flags.contains("connect-only");
+        boolean tls = flags.contains("tls");
         silenceLogs();
+        if (flags.contains("tls-compare")) {
+            compareTls(devices, applyMs);
+            return;
+        }
         Path data = Files.createTempDirectory("turnout-bench");
-        HttpClient http = HttpClient.newHttpClient();
         ObjectMapper json = new ObjectMapper();
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         System.out.printf("machine: %d cores, max heap %d MiB, Java %s%n", Runtime.getRuntime().availableProcessors(),
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.version"));
-        try (TurnoutServer server = TurnoutServer.start(new ServerOptions(data, 0, 0, "127.0.0.1", null, "127.0.0.1",
-                Topics.DEFAULT_PREFIX))) {
+        try (TurnoutServer server = TurnoutServer.start(options(data, tls))) {
+            javax.net.ssl.SSLContext ssl = tls ? dev.turnout.proto.tls.PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator") : null;
+            HttpClient http = ssl != null ? HttpClient.newBuilder().sslContext(ssl).build() : HttpClient.newHttpClient();
+            System.out.printf("transport: %s%n", tls ? "TLS (MQTT over TLS, HTTPS)" : "plain text");
             long heapBefore = usedHeapAfterGc(memory);
             int threadsBefore = Thread.activeCount();
             long t0 = System.nanoTime();
             try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices)
-                    .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10))) {
+                    .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10), ssl)) {
                 double connectSeconds = (System.nanoTime() - t0) / 1e9;
                 long heapAfter = usedHeapAfterGc(memory);
                 int threadsAfter = Thread.activeCount();
@@ -133,6 +143,39 @@ public final class FleetBenchmark {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    private static ServerOptions options(Path data, boolean tls) {
+        ServerOptions plain = new ServerOptions(data, 0, 0, "127.0.0.1", null, "127.0.0.1", Topics.DEFAULT_PREFIX);
+        return tls ? plain.withTls(dev.turnout.orchestrator.app.TlsOptions.generated()) : plain;
+    }
+
+    /** Connects the fleet in plain text, then over TLS, each to a fresh orchestrator; prints both and the ratio. */
+    private static void compareTls(int devices, long applyMs) throws Exception {
+        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        double[][] figures = new double[2][];
+        for (int i = 0; i < 2; i++) {
+            boolean tls = i == 1;
+            Path data = Files.createTempDirectory("turnout-bench");
+            try (TurnoutServer server = TurnoutServer.start(options(data, tls))) {
+                javax.net.ssl.SSLContext ssl = tls ? dev.turnout.proto.tls.PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator") : null;
+                long heapBefore = usedHeapAfterGc(memory);
+                long t0 = System.nanoTime();
+                try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices)
+                        .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10), ssl)) {
+                    double seconds = (System.nanoTime() - t0) / 1e9;
+                    double kib = (usedHeapAfterGc(memory) - heapBefore) / 1024.0 / devices;
+                    figures[i] = new double[] {devices / seconds, kib};
+                    System.out.printf("%-10s %d of %d devices enrolled and connected in %.1f s (%.0f devices/s); heap %.1f KiB per device%n",
+                            tls ? "TLS:" : "plain:", fleet.connectedCount(), devices, seconds, devices / seconds, kib);
+                }
+            } finally {
+                try (Stream<Path> files = Files.walk(data)) {
+                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
+        System.out.printf("TLS / plain: connect rate x%.2f, heap per device x%.2f%n", figures[1][0] / figures[0][0], figures[1][1] / figures[0][1]);
     }
 
     private static JsonNode post(HttpClient http, ObjectMapper json, String url, Object body) throws Exception {

@@ -90,7 +90,7 @@ public final class SimulatedDevice {
         byte[] will = Presence.newBuilder().setDeviceId(id).setOnline(false).setAgentVersion(AGENT_VERSION)
                 .setPlatform(options.platform()).build().toByteArray();
         this.session = AsyncMqttSession.create(new AsyncMqttSession.Settings(id, enrollment.brokerUrl(), enrollment.mqttUsername(),
-                enrollment.mqttPassword(), false, SESSION_EXPIRY_SECONDS, topics.presence(id), will, true), new Link());
+                enrollment.mqttPassword(), false, SESSION_EXPIRY_SECONDS, topics.presence(id), will, true, enrollment.trust()), new Link());
     }
 
     public String id() {

@@ -54,8 +54,14 @@ public final class SimulatedFleet implements AutoCloseable {
      * and returns once every one is subscribed to its desired state, or fails after {@code timeout}.
      */
     public static SimulatedFleet start(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
+        return start(serverUrl, options, timeout, null);
+    }
+
+    /** As above, for an {@code https://} server whose certificate {@code ssl} trusts (null: the system trust store). */
+    public static SimulatedFleet start(String serverUrl, SimulationOptions options, Duration timeout, javax.net.ssl.SSLContext ssl)
+            throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        List<DeviceEnrollment> enrollments = enroll(serverUrl, options, timeout);
+        List<DeviceEnrollment> enrollments = enroll(serverUrl, options, timeout, ssl);
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "turnout-sim");
             t.setDaemon(true);
@@ -94,9 +100,14 @@ public final class SimulatedFleet implements AutoCloseable {
     }
 
     /** Enrolls every device over HTTP ({@code POST /api/v1/devices}) and reads the config each one gets back. */
-    static List<DeviceEnrollment> enroll(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
+    static List<DeviceEnrollment> enroll(String serverUrl, SimulationOptions options, Duration timeout, javax.net.ssl.SSLContext ssl)
+            throws Exception {
         ObjectMapper json = new ObjectMapper();
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1).build();
+        HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1);
+        if (ssl != null) {
+            builder.sslContext(ssl);
+        }
+        HttpClient http = builder.build();
         String base = serverUrl.endsWith("/") ? serverUrl.substring(0, serverUrl.length() - 1) : serverUrl;
         Map<String, String> labels = new TreeMap<>(options.labels());
         labels.put(SimulationOptions.SIMULATED_LABEL, "true");

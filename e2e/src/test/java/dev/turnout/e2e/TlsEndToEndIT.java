@@ -1,0 +1,118 @@
+package dev.turnout.e2e;
+
+import dev.turnout.edge.app.EdgeConfig;
+import dev.turnout.edge.app.EdgeDaemon;
+import dev.turnout.orchestrator.app.ServerOptions;
+import dev.turnout.orchestrator.app.TlsOptions;
+import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.proto.Topics;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real edge daemon updated over TLS end to end, set up as docs/security.md says: {@code turnout
+ * server --tls}, the CLI over HTTPS pinning the server's CA, enrollment hands the device the CA and
+ * {@code ssl://} / {@code https://} URLs, the daemon gets its desired states over MQTT over TLS
+ * and downloads the image archive over HTTPS, then runs it on this machine's Docker engine.
+ */
+class TlsEndToEndIT {
+
+    @TempDir
+    Path work;
+
+    private final String run = UUID.randomUUID().toString().substring(0, 8);
+    private final String device = "e2e-tls-" + run;
+    private final String imageRepo = "turnout-e2e/tls-web-" + run;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private TurnoutServer server;
+
+    @Test
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void aRealDaemonUpdatesOverMqttOverTlsAndHttps() throws Exception {
+        Requirements.dockerEngine();
+        Requirements.busybox();
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null, "127.0.0.1",
+                Topics.DEFAULT_PREFIX).withTls(TlsOptions.generated()));
+        toClose.add(server::close);
+
+        Path config = work.resolve("device.yaml");
+        Result enrolled = cli("device", "enroll", device, "--out", config.toString());
+        assertThat(enrolled.code).as(enrolled.toString()).isZero();
+        assertThat(Files.readString(config)).contains("brokerUrl: ssl://127.0.0.1:", "orchestratorUrl: https://127.0.0.1:", "ca: |");
+        EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), work.resolve("edge"));
+        toClose.add(edge::close);
+        await().atMost(Duration.ofSeconds(30)).until(() -> cli("devices").out.lines().anyMatch(l -> l.startsWith(device) && l.contains(" yes")));
+
+        Path spec = work.resolve("web.yaml");
+        Files.writeString(spec, """
+                container:
+                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+                  network: none
+                health:
+                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
+                  interval: 500ms
+                  retries: 3
+                  soak: 1s
+                """, StandardCharsets.UTF_8);
+        Path archive = TestImages.build(imageRepo + ":1.0.0", "1.0.0", true, work);
+        TestImages.remove(imageRepo + ":1.0.0"); // the daemon must download and load it
+        Result created = cli("release", "create", "web:1.0.0", "--image", TestImages.enginePlatform() + "=" + archive, "--spec", spec.toString());
+        assertThat(created.code).as(created.toString()).isZero();
+
+        Result deployed = cli("deploy", "web:1.0.0", "--target", "device:" + device, "--wait");
+
+        assertThat(deployed.code).as(deployed.toString()).isZero();
+        List<Containers.Container> running = Containers.running(device);
+        assertThat(running).hasSize(1);
+        assertThat(running.get(0).version()).isEqualTo("1.0.0");
+        assertThat(work.resolve("edge/cache")).isDirectoryContaining(p -> p.getFileName().toString().endsWith(".tar"));
+    }
+
+    private record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
+        }
+    }
+
+    private Result cli(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Map<String, String> env = Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(),
+                "TURNOUT_DATA", work.resolve("elsewhere").toString());
+        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                env, args);
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void tearDown() {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            try {
+                toClose.get(i).close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + e);
+            }
+        }
+        Containers.removeAll(device);
+        TestImages.remove(imageRepo + ":1.0.0");
+    }
+}
