@@ -51,6 +51,9 @@ public final class FleetMetrics {
     private final FleetStore store;
     private final Clock clock;
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Timer forwardedDelay = Timer.builder("turnout.forwarded.report.delay")
+            .description("From an orchestrator instance receiving a device report to the rollout's owner applying it")
+            .publishPercentiles(0.5, 0.99).register(registry);
     private final MultiGauge devices;
     private final MultiGauge appDevices;
     private final MultiGauge rollouts;
@@ -214,5 +217,10 @@ public final class FleetMetrics {
 
     private static double seconds(Duration d) {
         return d.toMillis() / 1000.0;
+    }
+
+    /** How long a device report forwarded by another orchestrator instance took to reach the rollout's owner. */
+    public void forwardedReportDelay(Duration delay) {
+        forwardedDelay.record(delay.isNegative() ? Duration.ZERO : delay);
     }
 }

@@ -131,6 +131,17 @@ public interface FleetStore extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * What the not yet settled devices of a rollout last reported about {@code app}, by device id,
+     * whichever orchestrator received it.
+     */
+    default java.util.Map<String, DeviceApp> unsettledDeviceApps(String rolloutId, String app) {
+        java.util.Map<String, DeviceApp> apps = new java.util.HashMap<>();
+        findRollout(rolloutId).ifPresent(r -> r.devices().stream().filter(d -> !d.state().isSettled()).forEach(d ->
+                deviceApps(d.deviceId()).stream().filter(a -> a.app().equals(app)).forEach(a -> apps.put(d.deviceId(), a))));
+        return apps;
+    }
+
     /** Keeps a device report for the orchestrator that drives {@code rolloutId}. */
     default void forwardReport(String rolloutId, String deviceId, String kind, byte[] payload, Instant receivedAt) {
         throw new UnsupportedOperationException("this store is not shared");

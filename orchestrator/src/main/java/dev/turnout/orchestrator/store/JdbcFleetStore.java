@@ -476,6 +476,17 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     @Override
+    public synchronized Map<String, DeviceApp> unsettledDeviceApps(String rolloutId, String app) {
+        Map<String, DeviceApp> apps = new java.util.HashMap<>();
+        query("SELECT a.* FROM device_apps a JOIN rollout_devices d ON d.device_id = a.device_id"
+                        + " WHERE d.rollout_id = ? AND a.app = ? AND d.state IN ('PENDING','STAGED','ACTIVATING','ROLLING_BACK')",
+                rs -> apps.put(rs.getString("device_id"), new DeviceApp(rs.getString("app"), rs.getString("running_version"),
+                        rs.getString("version"), rs.getString("state"), rs.getString("reason"), rs.getString("message"),
+                        rs.getLong("sequence"), instant(rs, "updated_at"))), rolloutId, app);
+        return apps;
+    }
+
+    @Override
     public synchronized boolean claimRollout(String rolloutId, String owner, String ownerUrl, Instant now, Instant until) {
         // one statement: PostgreSQL locks the row and re-checks the WHERE on its latest version, so of two
         // orchestrators claiming an expired lease at once exactly one gets it; a holder's renewal keeps the row
