@@ -214,6 +214,9 @@ public final class RolloutEngine implements FleetEvents {
         for (RolloutDevice d : rollout.devices()) {
             stage(rollout, d);
         }
+        if (shared) {
+            refreshOffline(now); // presence another orchestrator received
+        }
         advance(rollout, now);
         persistAndPublish(rollout);
         return rollout;
@@ -235,14 +238,20 @@ public final class RolloutEngine implements FleetEvents {
         if (device == null) {
             return;
         }
-        offline.add(deviceId);
-        Instant now = clock.instant();
         if (shared) {
             for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
                 f.getValue().devices().add(deviceId); // its reports go to the owner too, which decides whether it joins
-                store.forwardReport(f.getKey(), deviceId, "enrolled", new byte[0], now);
+                store.forwardReport(f.getKey(), deviceId, "enrolled", new byte[0], clock.instant());
             }
         }
+        join(device);
+    }
+
+    /** Adds a newly enrolled device to the rollouts this engine drives whose target it matches. */
+    private void join(Device device) {
+        String deviceId = device.id();
+        offline.add(deviceId);
+        Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
                     || (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED)
@@ -355,6 +364,9 @@ public final class RolloutEngine implements FleetEvents {
     public void tick() {
         Instant now = clock.instant();
         if (shared) {
+            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
+                refreshOffline(now);
+            }
             discover(now);
         }
         if ((lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY)))
@@ -393,11 +405,29 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /**
+     * Takes presence from the store: with several orchestrators, a device's presence reaches one
+     * of them, which stores it; the others learn it here (and from forwarded reports).
+     */
+    private void refreshOffline(Instant now) {
+        Set<String> nowOffline = new java.util.HashSet<>();
+        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
+        for (String id : List.copyOf(offline)) {
+            if (!nowOffline.contains(id)) {
+                offline.remove(id);
+                backOnline(id, now);
+            }
+        }
+        offline.addAll(nowOffline);
+    }
+
     private void tickOne(Rollout r, Instant now) {
         RolloutState before = r.state();
         Instant updated = r.updatedAt();
         if (shared && (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY)))) {
-            reconcile(r);
+            if (reconcile(r)) {
+                r.touched(now);
+            }
         }
         evaluate(r, now);
         if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
@@ -561,7 +591,7 @@ public final class RolloutEngine implements FleetEvents {
                         }
                         decideOnPresence(r, f.deviceId(), p, now);
                     }
-                    case "enrolled" -> onEnrolled(f.deviceId());
+                    case "enrolled" -> store.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
                     default -> LOG.warn("ignored a forwarded report of unknown kind {}", f.kind());
                 }
             } catch (com.google.protobuf.InvalidProtocolBufferException e) {
