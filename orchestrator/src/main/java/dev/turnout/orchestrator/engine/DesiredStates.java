@@ -59,7 +59,10 @@ public final class DesiredStates {
      * with a new sequence and persists it. Does not publish: see {@link #publish(Decision)}.
      */
     public Decision commit(String deviceId, String app, DesiredApp entry) {
-        DesiredRecord last = store.findDesired(deviceId).orElse(null);
+        return commit(deviceId, app, entry, store.findDesired(deviceId).orElse(null));
+    }
+
+    private Decision commit(String deviceId, String app, DesiredApp entry, DesiredRecord last) {
         List<DesiredApp> apps = new ArrayList<>();
         if (last != null) {
             last.apps().stream().filter(a -> !a.app().equals(app)).forEach(apps::add);
@@ -81,7 +84,7 @@ public final class DesiredStates {
         if (last != null && entry != null && entry.equals(last.app(app))) {
             return new Decision(deviceId, last.sequence(), last.envelope());
         }
-        return commit(deviceId, app, entry);
+        return commit(deviceId, app, entry, last); // one read of the stored state, as for commit()
     }
 
     /** Publishes the stored desired state of a device again, after the commit (same bytes: devices ignore it). */
