@@ -30,6 +30,10 @@ public record ClusterOptions(String storeUrl, String storeUser, String storePass
         if (storeUrl != null && !storeUrl.startsWith("jdbc:postgresql://")) {
             throw new IllegalArgumentException("--store must be jdbc:postgresql://HOST:PORT/DATABASE (without it: the embedded SQLite store)");
         }
+        if (storeUrl != null && Pattern.compile("(?i)[?&]password=").matcher(storeUrl).find()) {
+            throw new IllegalArgumentException("the --store URL must not hold the password: put it in $TURNOUT_STORE_PASSWORD"
+                    + " or a file (--store-password-file)");
+        }
         if (!NAME.matcher(shareGroup).matches()) {
             throw new IllegalArgumentException("--share-group must be 1-32 letters, digits, '.', '_' or '-'");
         }
