@@ -80,6 +80,45 @@ class EmbeddedBrokerTest {
     }
 
     @Test
+    void severalOrchestratorInstancesShareTheDeviceReportsButADeviceCannotPoseAsAnInstance() throws Exception {
+        MqttClient a = connect("orchestrator.a", "orchestrator", "secret-orchestrator");
+        MqttClient b = connect("orchestrator.b", "orchestrator", "secret-orchestrator");
+        BlockingQueue<String> toA = new ArrayBlockingQueue<>(64);
+        BlockingQueue<String> toB = new ArrayBlockingQueue<>(64);
+        a.setCallback(new CollectingCallback(toA));
+        b.setCallback(new CollectingCallback(toB));
+        for (MqttClient instance : java.util.List.of(a, b)) {
+            instance.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
+                    new org.eclipse.paho.mqttv5.common.MqttSubscription("$share/turnout/turnout/v1/devices/+/status", 1)});
+        }
+        MqttClient device = connect("pi-1");
+        for (int i = 0; i < 20; i++) {
+            device.publish("turnout/v1/devices/pi-1/status", new MqttMessage(("s" + i).getBytes(StandardCharsets.UTF_8)));
+        }
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> toA.size() + toB.size() >= 20);
+        Thread.sleep(200);
+        assertThat(toA.size() + toB.size()).as("each report reaches one instance of the group").isEqualTo(20);
+        BlockingQueue<String> toDevice = new ArrayBlockingQueue<>(4);
+        device.setCallback(new CollectingCallback(toDevice));
+        device.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
+                new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/devices/pi-1/desired", 1)});
+        MqttMessage desired = new MqttMessage("d".getBytes(StandardCharsets.UTF_8));
+        desired.setQos(1);
+        b.publish("turnout/v1/devices/pi-1/desired", desired); // the second instance may publish as the orchestrator
+        String got = toDevice.poll(10, TimeUnit.SECONDS);
+        if ("desired".equals(got)) {
+            got = toDevice.poll(10, TimeUnit.SECONDS); // retained by another test
+        }
+        assertThat(got).isEqualTo("d");
+        assertThatThrownBy(() -> connect("pi-1.a", "pi-1", "secret-pi-1")).as("only an orchestrator runs as instances")
+                .isInstanceOf(MqttException.class);
+        for (MqttClient c : java.util.List.of(a, b, device)) {
+            c.disconnect();
+            c.close();
+        }
+    }
+
+    @Test
     void disconnectDropsAConnectedClient() throws Exception {
         MqttClient device = connect("pi-1", "pi-1", "secret-pi-1");
         assertThat(broker.disconnect("pi-1").get(10, TimeUnit.SECONDS)).isTrue();

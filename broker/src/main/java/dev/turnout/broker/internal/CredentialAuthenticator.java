@@ -19,13 +19,17 @@ import java.util.Optional;
 
 /**
  * Deny by default: a client connects only with a user name and secret that {@link BrokerIdentities}
- * accepts and a client id equal to that user name. Ids that cannot be a topic level ({@code + # /},
+ * accepts and a client id equal to that user name, except that an orchestrator, which may run as
+ * several instances, connects as {@code <user name>.<instance>}. Ids that cannot be a topic level ({@code + # /},
  * NUL, whitespace, non-printables, over 64 characters) are refused before anything else. The role
  * is kept in the connection's attributes for {@link TopicAuthorizer}.
  */
 public final class CredentialAuthenticator implements SimpleAuthenticator {
 
     static final String ROLE_ATTRIBUTE = "turnout.role";
+    static final String USER_ATTRIBUTE = "turnout.user";
+    /** Between the user name and the instance in the client id of one of several orchestrator instances. */
+    public static final String INSTANCE_SEPARATOR = ".";
     private static final Logger LOG = LoggerFactory.getLogger(CredentialAuthenticator.class);
 
     private final BrokerIdentities identities;
@@ -52,7 +56,8 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
             output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "user name and password required");
             return;
         }
-        if (!username.get().equals(clientId)) {
+        boolean sameId = username.get().equals(clientId);
+        if (!sameId && !clientId.startsWith(username.get() + INSTANCE_SEPARATOR)) {
             LOG.info("refused client {}: client id differs from its user name", clientId);
             output.failAuthentication(ConnackReasonCode.CLIENT_IDENTIFIER_NOT_VALID, "client id must equal the user name");
             return;
@@ -74,9 +79,26 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
             output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "bad user name or password");
             return;
         }
+        if (!sameId && role.get() != Role.ORCHESTRATOR) {
+            LOG.info("refused client {}: client id differs from its user name", clientId);
+            output.failAuthentication(ConnackReasonCode.CLIENT_IDENTIFIER_NOT_VALID, "client id must equal the user name");
+            return;
+        }
         input.getConnectionInformation().getConnectionAttributeStore()
                 .put(ROLE_ATTRIBUTE, ByteBuffer.wrap(role.get().name().getBytes(StandardCharsets.UTF_8)));
+        input.getConnectionInformation().getConnectionAttributeStore()
+                .put(USER_ATTRIBUTE, ByteBuffer.wrap(username.get().getBytes(StandardCharsets.UTF_8)));
         output.authenticateSuccessfully();
+    }
+
+    /** The authenticated user name (the client id but for orchestrator instances). */
+    static Optional<String> userOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {
+        return store.get(USER_ATTRIBUTE).map(b -> {
+            ByteBuffer copy = b.asReadOnlyBuffer();
+            byte[] bytes = new byte[copy.remaining()];
+            copy.get(bytes);
+            return new String(bytes, StandardCharsets.UTF_8);
+        });
     }
 
     static Optional<Role> roleOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {

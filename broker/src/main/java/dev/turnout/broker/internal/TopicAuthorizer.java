@@ -31,7 +31,8 @@ public final class TopicAuthorizer implements PublishAuthorizer, SubscriptionAut
 
     @Override
     public void authorizePublish(PublishAuthorizerInput input, PublishAuthorizerOutput output) {
-        String user = input.getClientInformation().getClientId();
+        String user = CredentialAuthenticator.userOf(input.getConnectionInformation().getConnectionAttributeStore())
+                .orElse(input.getClientInformation().getClientId());
         Optional<Role> role = CredentialAuthenticator.roleOf(input.getConnectionInformation().getConnectionAttributeStore());
         String topic = input.getPublishPacket().getTopic();
         boolean retained = input.getPublishPacket().getRetain();
@@ -45,7 +46,8 @@ public final class TopicAuthorizer implements PublishAuthorizer, SubscriptionAut
 
     @Override
     public void authorizeSubscribe(SubscriptionAuthorizerInput input, SubscriptionAuthorizerOutput output) {
-        String user = input.getClientInformation().getClientId();
+        String user = CredentialAuthenticator.userOf(input.getConnectionInformation().getConnectionAttributeStore())
+                .orElse(input.getClientInformation().getClientId());
         Optional<Role> role = CredentialAuthenticator.roleOf(input.getConnectionInformation().getConnectionAttributeStore());
         String filter = input.getSubscription().getTopicFilter();
         if (role.isPresent() && identities.isActive(user) && policy.maySubscribe(role.get(), user, filter)) {

@@ -21,6 +21,7 @@ import dev.turnout.orchestrator.observe.LiveEvents;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.store.PostgresFleetStore;
 import dev.turnout.orchestrator.store.SqliteFleetStore;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
@@ -67,6 +68,7 @@ public final class TurnoutServer implements AutoCloseable {
     private final int httpPort;
     private final String brokerUrl;
     private final TlsMaterial tls;
+    private RolloutEngine engine;
 
     private TurnoutServer(FleetStore store, IdentityStore identities, BrokerAccess access, EmbeddedBroker broker,
                           MqttFleetTransport transport, ScheduledExecutorService engineThread, Vertx vertx, int httpPort,
@@ -89,6 +91,14 @@ public final class TurnoutServer implements AutoCloseable {
      * unless one is given) in the data directory on first start.
      */
     public static TurnoutServer start(ServerOptions options) throws Exception {
+        return start(options, ClusterOptions.single());
+    }
+
+    /**
+     * Starts an orchestrator on the store {@code cluster} names: with a shared (PostgreSQL) store
+     * it is one of several instances (rollout leases, shared subscriptions, forwarded reports).
+     */
+    public static TurnoutServer start(ServerOptions options, ClusterOptions cluster) throws Exception {
         Path dataDir = Files.createDirectories(options.dataDir().toAbsolutePath());
         SigningKey key = loadOrCreateKey(dataDir.resolve("signing.key"));
         LOG.info("signing key id {}", key.keyId());
@@ -100,7 +110,8 @@ public final class TurnoutServer implements AutoCloseable {
         ScheduledExecutorService engineThread = null;
         Vertx vertx = null;
         try {
-            store = SqliteFleetStore.open(dataDir);
+            store = cluster.shared() ? PostgresFleetStore.open(cluster.storeUrl(), cluster.storeUser(), cluster.storePassword())
+                    : SqliteFleetStore.open(dataDir);
             identities = IdentityStore.open(dataDir);
             BrokerAuth auth = options.brokerAuth();
             OrchestratorIdentity self = auth.username() != null
@@ -166,7 +177,11 @@ public final class TurnoutServer implements AutoCloseable {
                 brokerCaPem = options.tls().brokerCaFile() == null ? null : Files.readString(options.tls().brokerCaFile());
             }
             // the default name is turnout-orchestrator-<key id>: two instances with different keys never take over each other's session
-            transport = MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics, brokerSockets, verifyBrokerHost);
+            // several instances share the user name; each connects as <name>.<instance>, reading reports as a shared group
+            transport = cluster.shared()
+                    ? MqttFleetTransport.connect(localBrokerUrl, self.name(), self.name() + "." + cluster.instanceId(),
+                            self.secret(), topics, cluster.shareGroup(), brokerSockets, verifyBrokerHost)
+                    : MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics, brokerSockets, verifyBrokerHost);
             engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
                 Thread t = new Thread(runnable, "turnout-engine");
                 t.setDaemon(true);
@@ -179,13 +194,23 @@ public final class TurnoutServer implements AutoCloseable {
             FleetTransport observedTransport = observer.observe(transport);
             DesiredStates desired = new DesiredStates(store, key, observedTransport, clock);
             RolloutEngine engine = new RolloutEngine(store, desired, observedTransport, clock);
+            if (cluster.shared()) {
+                engine.joinCluster(cluster.instanceId(), "http://" + options.advertiseHost() + ":" + options.httpPort(),
+                        cluster.leaseTtl(), metrics::forwardedReportDelay);
+                LOG.info("orchestrator instance {} on the shared store {} (rollout lease {})", cluster.instanceId(),
+                        cluster.storeUrl(), cluster.leaseTtl());
+            }
             engineThread.submit(() -> {
                 int republished = desired.republishAll();
                 LOG.info("republished the desired state of {} device(s)", republished);
                 engine.start();
                 return null;
             }).get(60, TimeUnit.SECONDS);
-            transport.listen(observer.observe(engine), new BatchingExecutor(engineThread, store));
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store);
+            transport.listen(observer.observe(engine), reports);
+            if (cluster.shared()) {
+                store.onForwarded(() -> reports.execute(engine::drainForwarded));
+            }
             engineThread.scheduleWithFixedDelay(guarded(engine::tick), TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
 
             vertx = Vertx.vertx();
@@ -205,7 +230,10 @@ public final class TurnoutServer implements AutoCloseable {
                     scheme + "://" + advertise + ":" + port, topics.prefix(), VERSION, deviceCaBundle(tls, brokerCaPem)));
             LOG.info("Turnout orchestrator listening on {}://{}:{} (devices: broker {}, orchestrator {}://{}:{})",
                     scheme, options.bindAddress(), port, deviceBrokerUrl, scheme, advertise, port);
-            return new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl, tls);
+            TurnoutServer server = new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port,
+                    localBrokerUrl, tls);
+            server.engine = engine;
+            return server;
         } catch (Exception | Error e) {
             closeAll(vertx, engineThread, transport, broker, store);
             if (identities != null) {
@@ -293,6 +321,10 @@ public final class TurnoutServer implements AutoCloseable {
     /** Stops the HTTP API, the engine, the MQTT client, the embedded broker and the store. */
     @Override
     public void close() {
+        if (engine != null && store.shared()) {
+            // a clean stop hands the rollouts over at once instead of after the lease expires
+            quietly(() -> engineThread.submit(engine::releaseLeases).get(5, TimeUnit.SECONDS));
+        }
         closeAll(vertx, engineThread, transport, broker, store);
         identities.close();
         LOG.info("Turnout orchestrator stopped");

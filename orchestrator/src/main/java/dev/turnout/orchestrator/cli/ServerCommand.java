@@ -1,9 +1,11 @@
 package dev.turnout.orchestrator.cli;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
+import dev.turnout.orchestrator.app.ClusterOptions;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.proto.Topics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -84,6 +86,30 @@ final class ServerCommand implements Runnable {
             description = "Keep this identities file of a standalone HiveMQ with the Turnout extension current.")
     Path hivemqIdentities;
 
+    @Option(names = "--store", paramLabel = "URL",
+            description = "A PostgreSQL store shared by several orchestrators: jdbc:postgresql://HOST:PORT/DATABASE"
+                    + " (default: the embedded SQLite store in the data directory). Password: $TURNOUT_STORE_PASSWORD or --store-password-file.")
+    String store;
+
+    @Option(names = "--store-user", paramLabel = "NAME", description = "Database user (default: the user in the --store URL).")
+    String storeUser;
+
+    @Option(names = "--store-password-file", paramLabel = "FILE",
+            description = "File whose first line is the database password (default: $TURNOUT_STORE_PASSWORD).")
+    Path storePasswordFile;
+
+    @Option(names = "--share-group", paramLabel = "NAME",
+            description = "MQTT shared-subscription group of the orchestrators on one --store (default: turnout).")
+    String shareGroup;
+
+    @Option(names = "--instance-id", paramLabel = "NAME",
+            description = "This orchestrator's name among those on one --store (default: HOST-PID).")
+    String instanceId;
+
+    @Option(names = "--rollout-lease", paramLabel = "DURATION",
+            description = "With --store: how long a stopped orchestrator's rollouts wait before another takes them over (default: 10s).")
+    String rolloutLease;
+
     ServerCommand(Cli cli) {
         this.cli = cli;
     }
@@ -101,9 +127,21 @@ final class ServerCommand implements Runnable {
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
+        ClusterOptions cluster;
+        try {
+            cluster = new ClusterOptions(store, storeUser, storePassword(), shareGroup, instanceId,
+                    rolloutLease == null ? null : Durations.parse(rolloutLease, "--rollout-lease"));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCodes.USAGE, e.getMessage());
+        }
+        if (!cluster.shared() && (storeUser != null || storePasswordFile != null || shareGroup != null || instanceId != null
+                || rolloutLease != null)) {
+            throw new CliException(ExitCodes.USAGE, "--store-user, --store-password-file, --share-group, --instance-id and"
+                    + " --rollout-lease go with --store");
+        }
         TurnoutServer server;
         try {
-            server = TurnoutServer.start(options);
+            server = TurnoutServer.start(options, cluster);
         } catch (Exception e) {
             if (rootCause(e) instanceof java.net.BindException && !rootMessage(e).contains("MQTT")) {
                 throw new CliException("cannot start the orchestrator: HTTP port " + httpPort + " on " + bind
@@ -124,6 +162,10 @@ final class ServerCommand implements Runnable {
             cli.out.printf("  CA certificate     %s (devices get it at enrollment; the CLI reads it here or from TURNOUT_CA)%n",
                     server.caFile().toAbsolutePath());
         }
+        if (cluster.shared()) {
+            cli.out.printf("  store              %s (shared; this is instance %s, group %s)%n", cluster.storeUrl(),
+                    cluster.instanceId(), cluster.shareGroup());
+        }
         if (mosquittoConfig != null) {
             cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
         }
@@ -135,6 +177,21 @@ final class ServerCommand implements Runnable {
             Thread.currentThread().interrupt();
             server.close();
         }
+    }
+
+    /** The database password: the first line of --store-password-file, else $TURNOUT_STORE_PASSWORD, else none. */
+    private String storePassword() {
+        if (storePasswordFile != null) {
+            try {
+                String text = java.nio.file.Files.readString(storePasswordFile, java.nio.charset.StandardCharsets.UTF_8);
+                int newline = text.indexOf('\n');
+                return (newline < 0 ? text : text.substring(0, newline)).strip();
+            } catch (java.io.IOException e) {
+                throw new CliException(ExitCodes.USAGE, "cannot read --store-password-file " + storePasswordFile + ": " + e.getMessage());
+            }
+        }
+        String fromEnv = cli.env.get("TURNOUT_STORE_PASSWORD");
+        return fromEnv == null || fromEnv.isEmpty() ? null : fromEnv;
     }
 
     static Throwable rootCause(Throwable e) {

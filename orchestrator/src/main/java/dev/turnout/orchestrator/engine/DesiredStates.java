@@ -59,7 +59,10 @@ public final class DesiredStates {
      * with a new sequence and persists it. Does not publish: see {@link #publish(Decision)}.
      */
     public Decision commit(String deviceId, String app, DesiredApp entry) {
-        DesiredRecord last = store.findDesired(deviceId).orElse(null);
+        return commit(deviceId, app, entry, store.findDesired(deviceId).orElse(null));
+    }
+
+    private Decision commit(String deviceId, String app, DesiredApp entry, DesiredRecord last) {
         List<DesiredApp> apps = new ArrayList<>();
         if (last != null) {
             last.apps().stream().filter(a -> !a.app().equals(app)).forEach(apps::add);
@@ -68,6 +71,28 @@ public final class DesiredStates {
             apps.add(entry);
         }
         return sign(deviceId, last, apps);
+    }
+
+    /**
+     * Like {@link #commit}, unless the stored desired state of the device already has exactly
+     * {@code entry} for its app: then that stored decision (same sequence, same signed bytes) is
+     * returned and nothing is signed or stored. A rollout taken over from a stopped orchestrator
+     * thus never activates a device a second time with a new sequence.
+     */
+    public Decision commitOnce(String deviceId, String app, DesiredApp entry) {
+        DesiredRecord last = store.findDesired(deviceId).orElse(null);
+        if (last != null && entry != null && entry.equals(last.app(app))) {
+            return new Decision(deviceId, last.sequence(), last.envelope());
+        }
+        return commit(deviceId, app, entry, last); // one read of the stored state, as for commit()
+    }
+
+    /** Publishes the stored desired state of a device again, after the commit (same bytes: devices ignore it). */
+    public void publishAgain(String deviceId) {
+        store.findDesired(deviceId).ifPresent(d -> {
+            Decision decision = new Decision(deviceId, d.sequence(), d.envelope());
+            store.afterCommit(() -> publish(decision));
+        });
     }
 
     /**
@@ -80,7 +105,11 @@ public final class DesiredStates {
         for (String deviceId : store.devicesWithDesired()) {
             DesiredRecord last = store.findDesired(deviceId).orElse(null);
             if (last != null && last.issuedAt().isBefore(limit)) {
-                refreshed.add(sign(deviceId, last, new ArrayList<>(last.apps())));
+                try {
+                    refreshed.add(sign(deviceId, last, new ArrayList<>(last.apps())));
+                } catch (dev.turnout.orchestrator.domain.ConflictException newer) {
+                    // another orchestrator decided for this device meanwhile: its state is fresh
+                }
             }
         }
         return refreshed;

@@ -72,11 +72,55 @@ public final class RolloutEngine implements FleetEvents {
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
     private Instant lastRefresh;
 
+    // ---- several orchestrators on one shared store (docs/design-notes.md, "Several orchestrators") ----
+    /** Pseudo rollout id whose lease says which orchestrator re-signs expiring desired states. */
+    static final String MAINTENANCE_LEASE = "~maintenance";
+    /** Forwarded reports taken per rollout and drain. */
+    private static final int FORWARDED_BATCH = 1000;
+    /** True when the store is shared: rollouts are driven under a lease, reports for others are forwarded. */
+    private final boolean shared;
+    private String instance = "single";
+    private String instanceUrl;
+    private Duration leaseTtl = Duration.ofSeconds(10);
+    /** Rollouts another orchestrator drives: app and member devices, to forward their devices' reports. */
+    private final Map<String, Foreign> foreign = new java.util.HashMap<>();
+    private java.util.function.Consumer<Duration> forwardedDelay = d -> { };
+    /** How often the rollouts this engine drives are checked against the reports in the store (a safety net). */
+    private static final Duration RECONCILE_EVERY = Duration.ofSeconds(5);
+    private Instant lastReconcile;
+
+    private record Foreign(String app, Set<String> devices) {
+    }
+
     public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
         this.store = store;
         this.desired = desired;
         this.transport = transport;
         this.clock = clock;
+        this.shared = store.shared();
+    }
+
+    /**
+     * Names this orchestrator among several on a shared store (before {@link #start()}): it drives
+     * a rollout only while it holds the rollout's lease ({@code leaseTtl}, renewed on every tick),
+     * takes over rollouts whose lease expired, and forwards reports about other rollouts' devices.
+     * {@code url} tells operators where to send commands for the rollouts it drives.
+     */
+    public void joinCluster(String instanceId, String url, Duration leaseTtl, java.util.function.Consumer<Duration> forwardedDelay) {
+        this.instance = instanceId;
+        this.instanceUrl = url;
+        this.leaseTtl = leaseTtl;
+        this.forwardedDelay = forwardedDelay;
+    }
+
+    /** The orchestrator instance this engine runs in. */
+    public String instance() {
+        return instance;
+    }
+
+    /** Ids of the rollouts this engine drives now. */
+    public Set<String> driving() {
+        return Set.copyOf(active.keySet());
     }
 
     /** Signs desired states and bundle manifests with the orchestrator key. */
@@ -89,6 +133,12 @@ public final class RolloutEngine implements FleetEvents {
         active.clear();
         offline.clear();
         store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
+        if (shared) {
+            foreign.clear();
+            discover(clock.instant());
+            tick();
+            return;
+        }
         for (Rollout r : store.activeRollouts()) {
             active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
@@ -138,13 +188,20 @@ public final class RolloutEngine implements FleetEvents {
         if (Boolean.TRUE.equals(request.dryRun())) {
             return rollout;
         }
-        for (Rollout other : active.values()) {
+        for (Rollout other : shared ? store.activeRollouts() : active.values()) {
             if (other.app().equals(rollout.app()) && ids.stream().anyMatch(id -> other.device(id) != null)) {
                 throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
                         + " on some of these devices; abort it first");
             }
         }
-        store.saveRollout(rollout);
+        if (shared) {
+            store.inTransaction(() -> {
+                store.claimRollout(rollout.id(), instance, instanceUrl, now, now.plus(leaseTtl));
+                store.saveRollout(rollout);
+            });
+        } else {
+            store.saveRollout(rollout);
+        }
         active.put(rollout.id(), rollout);
         audit(actor, strategy.rollback() ? "rollout.rollback" : "rollout.create", rollout.id(), rollout.app() + ":"
                 + rollout.version() + " to " + rollout.target() + " in waves " + sizes);
@@ -156,6 +213,9 @@ public final class RolloutEngine implements FleetEvents {
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
         for (RolloutDevice d : rollout.devices()) {
             stage(rollout, d);
+        }
+        if (shared) {
+            refreshOffline(now); // presence another orchestrator received
         }
         advance(rollout, now);
         persistAndPublish(rollout);
@@ -178,6 +238,18 @@ public final class RolloutEngine implements FleetEvents {
         if (device == null) {
             return;
         }
+        if (shared) {
+            for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
+                f.getValue().devices().add(deviceId); // its reports go to the owner too, which decides whether it joins
+                store.forwardReport(f.getKey(), deviceId, "enrolled", new byte[0], clock.instant());
+            }
+        }
+        join(device);
+    }
+
+    /** Adds a newly enrolled device to the rollouts this engine drives whose target it matches. */
+    private void join(Device device) {
+        String deviceId = device.id();
         offline.add(deviceId);
         Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
@@ -291,7 +363,14 @@ public final class RolloutEngine implements FleetEvents {
      */
     public void tick() {
         Instant now = clock.instant();
-        if (lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY))) {
+        if (shared) {
+            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
+                refreshOffline(now);
+            }
+            discover(now);
+        }
+        if ((lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY)))
+                && (!shared || store.claimRollout(MAINTENANCE_LEASE, instance, instanceUrl, now, now.plus(REFRESH_EVERY).plus(leaseTtl)))) {
             lastRefresh = now;
             List<DesiredStates.Decision> refreshed = desired.refreshOlderThan(REFRESH_AFTER);
             refreshed.forEach(desired::publish);
@@ -305,12 +384,218 @@ public final class RolloutEngine implements FleetEvents {
             }
         }
         for (Rollout r : List.copyOf(active.values())) {
-            RolloutState before = r.state();
-            Instant updated = r.updatedAt();
+            if (shared) {
+                // renewing the lease in the same transaction as the decisions fences them: nobody takes it meanwhile
+                store.inTransaction(() -> {
+                    if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
+                        tickOne(r, now);
+                    } else {
+                        lost(r);
+                    }
+                });
+            } else {
+                tickOne(r, now);
+            }
+        }
+        if (shared) {
+            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
+                lastReconcile = now;
+            }
+            drainForwarded();
+        }
+    }
+
+    /**
+     * Takes presence from the store: with several orchestrators, a device's presence reaches one
+     * of them, which stores it; the others learn it here (and from forwarded reports).
+     */
+    private void refreshOffline(Instant now) {
+        Set<String> nowOffline = new java.util.HashSet<>();
+        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
+        for (String id : List.copyOf(offline)) {
+            if (!nowOffline.contains(id)) {
+                offline.remove(id);
+                backOnline(id, now);
+            }
+        }
+        offline.addAll(nowOffline);
+    }
+
+    private void tickOne(Rollout r, Instant now) {
+        RolloutState before = r.state();
+        Instant updated = r.updatedAt();
+        if (shared && (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY)))) {
+            if (reconcile(r)) {
+                r.touched(now);
+            }
+        }
+        evaluate(r, now);
+        if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
+                || !eventsToPublish.isEmpty()) {
+            persistAndPublish(r);
+        }
+    }
+
+    /**
+     * Takes over the rollouts whose lease is free or expired and learns which devices the others'
+     * rollouts hold, so that their reports are forwarded.
+     */
+    private void discover(Instant now) {
+        List<String> ids = store.activeRolloutIds();
+        foreign.keySet().retainAll(ids);
+        for (String id : ids) {
+            if (active.containsKey(id)) {
+                continue;
+            }
+            boolean free = store.rolloutLease(id).map(l -> l.owner().equals(instance) || l.expiresAt().isBefore(now))
+                    .orElse(true);
+            if (free && store.claimRollout(id, instance, instanceUrl, now, now.plus(leaseTtl))) {
+                Rollout r = store.findRollout(id).orElse(null);
+                if (r != null && !r.state().isTerminal()) {
+                    foreign.remove(id);
+                    takeOver(r, now);
+                }
+            } else if (!foreign.containsKey(id)) {
+                store.findRollout(id).ifPresent(r -> foreign.put(id, new Foreign(r.app(),
+                        new java.util.HashSet<>(r.devices().stream().map(RolloutDevice::deviceId).toList()))));
+            }
+        }
+    }
+
+    /**
+     * Drives a rollout from what the store says: decisions already made are kept (their desired
+     * states are published again with the same bytes and sequence, which devices ignore), reports
+     * the store holds for its devices are applied, then the rollout moves on.
+     */
+    private void takeOver(Rollout r, Instant now) {
+        LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", instance, r.id(), r.app(),
+                r.version(), r.state(), r.currentWave());
+        active.put(r.id(), r);
+        for (Device d : store.listDevices()) {
+            if (r.device(d.id()) != null) {
+                if (d.online()) {
+                    offline.remove(d.id());
+                } else {
+                    offline.add(d.id());
+                }
+            }
+        }
+        store.inTransaction(() -> {
+            for (RolloutDevice d : r.devices()) {
+                if (!d.state().isSettled()) {
+                    desired.publishAgain(d.deviceId());
+                }
+            }
+            reconcile(r);
+            audit(ENGINE, "rollout.takeover", r.id(), "driven by " + instance);
             evaluate(r, now);
-            if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
-                    || !eventsToPublish.isEmpty()) {
-                persistAndPublish(r);
+            persistAndPublish(r);
+        });
+    }
+
+    /**
+     * Applies what the store says the rollout's unsettled devices last reported, whichever
+     * orchestrator received it: a report that reached no owner (sent while the rollout changed
+     * hands, or before another instance knew the rollout) still counts. True if a device changed.
+     */
+    private boolean reconcile(Rollout r) {
+        boolean changed = false;
+        for (Map.Entry<String, DeviceApp> e : store.unsettledDeviceApps(r.id(), r.app()).entrySet()) {
+            RolloutDevice d = r.device(e.getKey());
+            DeviceApp a = e.getValue();
+            if (d == null || a.version() == null || a.state() == null) {
+                continue;
+            }
+            UpdateState state;
+            try {
+                state = UpdateState.valueOf(a.state());
+            } catch (IllegalArgumentException unknown) {
+                continue;
+            }
+            changed |= judge(r, d, a.version(), state, a.sequence(), a.reason(), a.message());
+        }
+        return changed;
+    }
+
+    /** Gives up the leases of the rollouts this engine drives (a clean stop): the others take over at once. */
+    public void releaseLeases() {
+        if (!shared) {
+            return;
+        }
+        for (String id : List.copyOf(active.keySet())) {
+            store.releaseRollout(id, instance);
+            LOG.info("orchestrator {} hands rollout {} over", instance, id);
+        }
+        active.clear();
+    }
+
+    /** Another orchestrator took the lease: stop driving the rollout (its decisions are its own now). */
+    private void lost(Rollout r) {
+        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", instance, r.id());
+        active.remove(r.id());
+        desiredToPublish.clear();
+        eventsToPublish.clear();
+    }
+
+    /** Whether this orchestrator still drives {@code r}; in a shared store this renews (and fences) its lease. */
+    private boolean stillDriving(Rollout r, Instant now) {
+        if (!shared) {
+            return true;
+        }
+        if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
+            return true;
+        }
+        lost(r);
+        return false;
+    }
+
+    /** Hands a report about a device of another orchestrator's rollout over to it, through the store. */
+    private void forward(String deviceId, String app, String kind, byte[] payload, Instant now) {
+        for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
+            if ((app == null || f.getValue().app().equals(app)) && f.getValue().devices().contains(deviceId)) {
+                store.forwardReport(f.getKey(), deviceId, kind, payload, now);
+            }
+        }
+    }
+
+    /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
+    public void drainForwarded() {
+        if (!shared || active.isEmpty()) {
+            return;
+        }
+        List<dev.turnout.orchestrator.store.ForwardedReport> reports = store.takeForwardedReports(active.keySet(), FORWARDED_BATCH);
+        for (dev.turnout.orchestrator.store.ForwardedReport f : reports) {
+            Rollout r = active.get(f.rolloutId());
+            if (r == null) {
+                continue;
+            }
+            Instant now = clock.instant();
+            forwardedDelay.accept(Duration.between(f.receivedAt(), now));
+            try {
+                switch (f.kind()) {
+                    case "status" -> {
+                        StatusEvent e = StatusEvent.parseFrom(f.payload());
+                        if (offline.remove(f.deviceId())) {
+                            backOnline(f.deviceId(), now);
+                        }
+                        decideOnStatus(r, f.deviceId(), e, now);
+                    }
+                    case "presence" -> {
+                        Presence p = Presence.parseFrom(f.payload());
+                        if (p.getOnline()) {
+                            if (offline.remove(f.deviceId())) {
+                                backOnline(f.deviceId(), now);
+                            }
+                        } else {
+                            offline.add(f.deviceId());
+                        }
+                        decideOnPresence(r, f.deviceId(), p, now);
+                    }
+                    case "enrolled" -> store.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
+                    default -> LOG.warn("ignored a forwarded report of unknown kind {}", f.kind());
+                }
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                LOG.warn("dropped a malformed forwarded {} of {}: {}", f.kind(), f.deviceId(), e.getMessage());
             }
         }
     }
@@ -336,14 +621,23 @@ public final class RolloutEngine implements FleetEvents {
         audit(topicDeviceId, "device.status", topicDeviceId, e.getApp() + ":" + e.getVersion() + " " + e.getState()
                 + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
         for (Rollout r : List.copyOf(active.values())) {
-            RolloutDevice d = r.device(topicDeviceId);
-            if (d == null || !r.app().equals(e.getApp())) {
-                continue;
-            }
-            if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))) {
-                evaluate(r, now);
-                persistAndPublish(r);
-            }
+            decideOnStatus(r, topicDeviceId, e, now);
+        }
+        if (shared && !foreign.isEmpty()) {
+            forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
+        }
+    }
+
+    private void decideOnStatus(Rollout r, String deviceId, StatusEvent e, Instant now) {
+        RolloutDevice d = r.device(deviceId);
+        if (d == null || !r.app().equals(e.getApp())) {
+            return;
+        }
+        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
+        if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))
+                && stillDriving(r, now)) {
+            evaluate(r, now);
+            persistAndPublish(r);
         }
     }
 
@@ -375,16 +669,29 @@ public final class RolloutEngine implements FleetEvents {
                     before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
                     before == null ? null : before.reason(), before == null ? null : before.message(),
                     before == null ? p.getLastSequence() : before.sequence(), now));
-            for (Rollout r : List.copyOf(active.values())) {
-                RolloutDevice d = r.device(topicDeviceId);
-                if (d == null || !r.app().equals(summary.getApp()) || summary.getState() != UpdateState.ACTIVE) {
-                    continue;
-                }
-                // a device that reconnects tells its running version and the last sequence it accepted
-                if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")) {
-                    evaluate(r, now);
-                    persistAndPublish(r);
-                }
+        }
+        for (Rollout r : List.copyOf(active.values())) {
+            decideOnPresence(r, topicDeviceId, p, now);
+        }
+        if (shared && !foreign.isEmpty()) {
+            forward(topicDeviceId, null, "presence", p.toByteArray(), now);
+        }
+    }
+
+    private void decideOnPresence(Rollout r, String deviceId, Presence p, Instant now) {
+        RolloutDevice d = r.device(deviceId);
+        if (d == null) {
+            return;
+        }
+        for (var summary : p.getAppsList()) {
+            if (!r.app().equals(summary.getApp()) || summary.getState() != UpdateState.ACTIVE) {
+                continue;
+            }
+            // a device that reconnects tells its running version and the last sequence it accepted
+            if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")
+                    && stillDriving(r, now)) {
+                evaluate(r, now);
+                persistAndPublish(r);
             }
         }
     }
@@ -622,7 +929,9 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void activate(Rollout r, RolloutDevice d, Instant now) {
-        DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+        // the same decision stored already (an orchestrator stopped between storing it and storing the rollout):
+        // the device gets those very bytes again, never a second activation with a new sequence
+        DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
         d.activating(decision.sequence(), now);
         desiredToPublish.add(decision);
@@ -692,6 +1001,9 @@ public final class RolloutEngine implements FleetEvents {
         store.saveRollout(r);
         if (r.state().isTerminal()) {
             active.remove(r.id());
+            if (shared) {
+                store.releaseRollout(r.id(), instance);
+            }
         }
         List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);
         desiredToPublish.clear();
@@ -720,11 +1032,20 @@ public final class RolloutEngine implements FleetEvents {
     private Rollout activeOrConflict(String id, String verb) {
         Rollout r = active.get(id);
         if (r != null) {
+            if (shared && !store.holdsRollout(id, instance, clock.instant(), clock.instant().plus(leaseTtl))) {
+                lost(r);
+                throw new ConflictException("rollout " + id + " is now driven by another orchestrator; try again");
+            }
             return r;
         }
         Optional<Rollout> stored = store.findRollout(id);
         if (stored.isEmpty()) {
             throw new NotFoundException("rollout " + id + " does not exist");
+        }
+        if (shared && !stored.get().state().isTerminal()) {
+            String where = store.rolloutLease(id).map(l -> l.owner() + (l.ownerUrl() == null ? "" : " at " + l.ownerUrl()))
+                    .orElse("another orchestrator");
+            throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
         }
         throw new ConflictException("rollout " + id + " is " + stored.get().state() + " and cannot be " + verb);
     }

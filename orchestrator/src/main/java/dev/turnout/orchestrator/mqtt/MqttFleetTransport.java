@@ -46,6 +46,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     private final Topics topics;
     private final MqttAsyncClient client;
+    /** Shared-subscription group of the orchestrator instances ({@code $share/<group>/...}); null: plain subscriptions. */
+    private final String shareGroup;
     private volatile FleetEvents events;
     private volatile Executor eventExecutor;
     /**
@@ -62,9 +64,10 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     private final Thread publisher;
     private volatile boolean closed;
 
-    private MqttFleetTransport(Topics topics, MqttAsyncClient client) {
+    private MqttFleetTransport(Topics topics, MqttAsyncClient client, String shareGroup) {
         this.topics = topics;
         this.client = client;
+        this.shareGroup = shareGroup;
         this.publisher = new Thread(this::publishLoop, "turnout-mqtt-publisher");
         this.publisher.setDaemon(true);
     }
@@ -79,7 +82,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      * anonymously), waiting up to 30 s. Reports are read once {@link #listen} is called.
      */
     public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics) throws MqttException {
-        return connect(brokerUrl, clientId, password, topics, null, true);
+        return connect(brokerUrl, clientId, clientId, password, topics, null, null, true);
     }
 
     /**
@@ -90,8 +93,29 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      */
     public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics,
                                              javax.net.ssl.SSLSocketFactory tls, boolean verifyHost) throws MqttException {
+        return connect(brokerUrl, clientId, clientId, password, topics, null, tls, verifyHost);
+    }
+
+    /**
+     * Connects as user {@code username} with client id {@code clientId}. With a {@code shareGroup},
+     * one of several orchestrator instances: device reports are read through MQTT 5 shared
+     * subscriptions ({@code $share/<group>/...}, each report goes to one instance of the group) and
+     * the session ends with the connection, so that the broker hands a stopped instance's share to
+     * the others instead of queueing it.
+     */
+    public static MqttFleetTransport connect(String brokerUrl, String username, String clientId, String password, Topics topics,
+                                             String shareGroup) throws MqttException {
+        return connect(brokerUrl, username, clientId, password, topics, shareGroup, null, true);
+    }
+
+    /** All of the above: user, client id, shared-subscription group (null: none), TLS sockets (null: plain). */
+    public static MqttFleetTransport connect(String brokerUrl, String username, String clientId, String password, Topics topics,
+                                             String shareGroup, javax.net.ssl.SSLSocketFactory tls, boolean verifyHost) throws MqttException {
+        if (shareGroup != null && (shareGroup.isBlank() || shareGroup.matches(".*[/+#\\s].*"))) {
+            throw new IllegalArgumentException("share group '" + shareGroup + "' must be a non-empty name without '/', '+', '#' or spaces");
+        }
         MqttAsyncClient client = new MqttAsyncClient(brokerUrl, clientId, new MemoryPersistence());
-        MqttFleetTransport transport = new MqttFleetTransport(topics, client);
+        MqttFleetTransport transport = new MqttFleetTransport(topics, client, shareGroup);
         client.setCallback(transport.new Callback());
         DisconnectedBufferOptions buffer = new DisconnectedBufferOptions();
         buffer.setBufferEnabled(true);
@@ -102,12 +126,12 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setAutomaticReconnect(true);
         options.setAutomaticReconnectDelay(1, 30);
-        options.setCleanStart(false);
-        options.setSessionExpiryInterval(3600L);
+        options.setCleanStart(shareGroup != null);
+        options.setSessionExpiryInterval(shareGroup != null ? 0L : 3600L);
         options.setKeepAliveInterval(30);
         options.setConnectionTimeout(10);
         if (password != null) {
-            options.setUserName(clientId);
+            options.setUserName(username);
             options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         if (tls != null) {
@@ -124,7 +148,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             throw e;
         }
         transport.publisher.start();
-        LOG.info("connected to MQTT broker {} as {}", brokerUrl, clientId);
+        LOG.info("connected to MQTT broker {} as {}{}", brokerUrl, clientId,
+                shareGroup == null ? "" : ", reading device reports in shared subscription group " + shareGroup);
         return transport;
     }
 
@@ -149,10 +174,14 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             return;
         }
         client.subscribe(new MqttSubscription[] {
-            new MqttSubscription(topics.allStatus(), 1),
-            new MqttSubscription(topics.allPresence(), 1),
-            new MqttSubscription(topics.allHealth(), 0),
+            new MqttSubscription(shared(topics.allStatus()), 1),
+            new MqttSubscription(shared(topics.allPresence()), 1),
+            new MqttSubscription(shared(topics.allHealth()), 0),
         });
+    }
+
+    private String shared(String filter) {
+        return shareGroup == null ? filter : "$share/" + shareGroup + "/" + filter;
     }
 
     @Override

@@ -51,6 +51,8 @@ public final class FleetMetrics {
     private final FleetStore store;
     private final Clock clock;
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** Registered with the first forwarded report: a single orchestrator's scrape does not change. */
+    private volatile Timer forwardedDelay;
     private final MultiGauge devices;
     private final MultiGauge appDevices;
     private final MultiGauge rollouts;
@@ -214,5 +216,17 @@ public final class FleetMetrics {
 
     private static double seconds(Duration d) {
         return d.toMillis() / 1000.0;
+    }
+
+    /** How long a device report forwarded by another orchestrator instance took to reach the rollout's owner. */
+    public void forwardedReportDelay(Duration delay) {
+        Timer timer = forwardedDelay;
+        if (timer == null) {
+            timer = Timer.builder("turnout.forwarded.report.delay")
+                    .description("From an orchestrator instance receiving a device report to the rollout's owner applying it")
+                    .publishPercentiles(0.5, 0.99).register(registry);
+            forwardedDelay = timer;
+        }
+        timer.record(delay.isNegative() ? Duration.ZERO : delay);
     }
 }

@@ -95,6 +95,67 @@ public interface FleetStore extends AutoCloseable {
     /** Every audit entry with {@code action} written at or after {@code since}, oldest first. */
     List<AuditEntry> auditByAction(String action, Instant since);
 
+    // ---- several orchestrators on one store (see docs/design-notes.md, "Several orchestrators") ----
+
+    /** True when several orchestrators may share this store: rollouts then need leases. */
+    default boolean shared() {
+        return false;
+    }
+
+    /** Ids of the rollouts that are not in a terminal state, oldest first. */
+    default List<String> activeRolloutIds() {
+        return activeRollouts().stream().map(Rollout::id).toList();
+    }
+
+    /**
+     * Takes the lease of a rollout for {@code owner} until {@code until} if nobody holds it, its holder
+     * let it expire (before {@code now}) or {@code owner} holds it already; true if {@code owner} holds it now.
+     */
+    default boolean claimRollout(String rolloutId, String owner, String ownerUrl, Instant now, Instant until) {
+        return true;
+    }
+
+    /**
+     * Extends the lease {@code owner} holds on a rollout to {@code until}; false if it expired or another
+     * owner took it. Inside a transaction this also fences: nobody takes the lease until it commits.
+     */
+    default boolean holdsRollout(String rolloutId, String owner, Instant now, Instant until) {
+        return true;
+    }
+
+    /** Gives a lease up (a finished rollout, a clean stop). */
+    default void releaseRollout(String rolloutId, String owner) {
+    }
+
+    default Optional<RolloutLease> rolloutLease(String rolloutId) {
+        return Optional.empty();
+    }
+
+    /**
+     * What the not yet settled devices of a rollout last reported about {@code app}, by device id,
+     * whichever orchestrator received it.
+     */
+    default java.util.Map<String, DeviceApp> unsettledDeviceApps(String rolloutId, String app) {
+        java.util.Map<String, DeviceApp> apps = new java.util.HashMap<>();
+        findRollout(rolloutId).ifPresent(r -> r.devices().stream().filter(d -> !d.state().isSettled()).forEach(d ->
+                deviceApps(d.deviceId()).stream().filter(a -> a.app().equals(app)).forEach(a -> apps.put(d.deviceId(), a))));
+        return apps;
+    }
+
+    /** Keeps a device report for the orchestrator that drives {@code rolloutId}. */
+    default void forwardReport(String rolloutId, String deviceId, String kind, byte[] payload, Instant receivedAt) {
+        throw new UnsupportedOperationException("this store is not shared");
+    }
+
+    /** Takes (and deletes) up to {@code limit} forwarded reports per rollout, oldest first. */
+    default List<ForwardedReport> takeForwardedReports(java.util.Collection<String> rolloutIds, int limit) {
+        return List.of();
+    }
+
+    /** Calls {@code wake} (on some thread) soon after a report has been forwarded; by default nobody is told. */
+    default void onForwarded(Runnable wake) {
+    }
+
     @Override
     void close();
 }

@@ -1,17 +1,6 @@
 package dev.turnout.orchestrator.store;
 
-import dev.turnout.orchestrator.domain.Artifact;
-import dev.turnout.orchestrator.domain.ConflictException;
-import dev.turnout.orchestrator.domain.DesiredApp;
-import dev.turnout.orchestrator.domain.Device;
-import dev.turnout.orchestrator.domain.DeviceApp;
-import dev.turnout.orchestrator.domain.Phase;
-import dev.turnout.orchestrator.domain.Release;
-import dev.turnout.orchestrator.domain.ReleaseImage;
-import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.domain.Rollout;
-import dev.turnout.orchestrator.domain.RolloutDevice;
-import dev.turnout.orchestrator.domain.RolloutDeviceState;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.WaveState;
@@ -23,78 +12,24 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class SqliteFleetStoreTest {
+class SqliteFleetStoreTest extends FleetStoreContract {
 
     @TempDir
     Path data;
 
-    private final Instant now = Instant.parse("2026-11-22T10:15:30.123Z");
-
-    @Test
-    void everythingSurvivesAReopen() throws Exception {
-        String digest = "sha256:" + "c".repeat(64);
-        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
-            store.insertDevice(new Device("pi-1", Map.of("site", "attic"), List.of("yard"), now, false, null, null));
-            store.updatePresence("pi-1", true, now, "linux/arm64");
-            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
-            store.saveArtifact(new Artifact(digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0"));
-            store.insertRelease(new Release("web", "1.1.0", now,
-                    List.of(new ReleaseImage("linux/arm64", digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0")),
-                    new ReleaseSpec(new ReleaseSpec.Container(List.of("/bin/sh"), Map.of("A", "b"), "none", null, null, null, true,
-                            "always"), null)));
-            store.saveDesired("pi-1", new DesiredRecord(1234, now,
-                    List.of(new DesiredApp("web", "1.1.0", Phase.STAGE, false, "r-1")), new byte[] {1, 2, 3}));
-            RolloutStrategy strategy = RolloutStrategy.parse("1,100%", "5s", "10%", "rollback", "2m", true);
-            RolloutDevice device = new RolloutDevice("pi-1", 1, new DesiredApp("web", "1.0.0", Phase.ACTIVATE, false, ""),
-                    RolloutDeviceState.ACTIVATING, 1233, 1234, 0, now, null, null);
-            store.saveRollout(new Rollout("r-1", "web", "1.1.0", "all", strategy, now, RolloutState.RUNNING, null, now, 1,
-                    WaveState.ACTIVATING, now, 0, List.of(device)));
-            store.appendAudit(new AuditEntry(now, "api", "device.enroll", "pi-1", null));
-        }
-
-        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
-            Device d = store.findDevice("pi-1").orElseThrow();
-            assertThat(d.online()).isTrue();
-            assertThat(d.platform()).isEqualTo("linux/arm64");
-            assertThat(d.labels()).containsEntry("site", "attic");
-            assertThat(d.groups()).containsExactly("yard");
-            assertThat(d.lastSeen()).isEqualTo(now);
-            assertThat(store.deviceApps("pi-1")).containsExactly(new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
-            assertThat(store.findArtifact(digest)).isPresent();
-            Release release = store.findRelease("web", "1.1.0").orElseThrow();
-            assertThat(release.spec().container().restart()).isEqualTo("always");
-            assertThat(release.spec().container().env()).containsEntry("A", "b");
-            DesiredRecord desired = store.findDesired("pi-1").orElseThrow();
-            assertThat(desired.sequence()).isEqualTo(1234);
-            assertThat(desired.envelope()).containsExactly(1, 2, 3);
-            assertThat(desired.app("web").phase()).isEqualTo(Phase.STAGE);
-
-            Rollout r = store.activeRollouts().get(0);
-            assertThat(r.id()).isEqualTo("r-1");
-            assertThat(r.strategy().approveEachWave()).isTrue();
-            assertThat(r.strategy().maxFailures().toString()).isEqualTo("10%");
-            assertThat(r.strategy().wavesText()).isEqualTo("1,100%");
-            RolloutDevice device = r.device("pi-1");
-            assertThat(device.state()).isEqualTo(RolloutDeviceState.ACTIVATING);
-            assertThat(device.activationSequence()).isEqualTo(1234);
-            assertThat(device.previous().version()).isEqualTo("1.0.0");
-            assertThat(store.audit(10)).hasSize(1);
-
-            assertThatThrownBy(() -> store.insertDevice(new Device("pi-1", null, null, now, false, null, null)))
-                    .isInstanceOf(ConflictException.class);
-        }
+    @Override
+    protected FleetStore open() {
+        return SqliteFleetStore.open(data);
     }
 
     @Test
     void usesWalModeAndStoresEnumsByName() throws Exception {
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            assertThat(store.shared()).isFalse();
             store.saveRollout(new Rollout("r-2", "web", "1.0.0", "all", RolloutStrategy.parse(null, null, null, null, null, null),
                     now, RolloutState.PAUSED, "why", now, 0, WaveState.DONE, now, 0, List.of()));
         }
@@ -109,18 +44,19 @@ class SqliteFleetStoreTest {
     }
 
     @Test
-    void findsAuditEntriesAboutADeviceAndByAction() {
-        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
-            store.appendAudit(new AuditEntry(now, "api", "device.enroll", "pi-1", null));
-            store.appendAudit(new AuditEntry(now.plusSeconds(1), "pi-1", "device.status", "pi-1", "web:1.0.0 ACTIVE"));
-            store.appendAudit(new AuditEntry(now.plusSeconds(2), "engine", "rollout.failure", "r-1", "1 device(s) failed"));
-            store.appendAudit(new AuditEntry(now.plusSeconds(3), "api", "device.enroll", "pi-2", null));
-            store.appendAudit(new AuditEntry(now.plusSeconds(4), "engine", "rollout.failure", "r-2", "2 device(s) failed"));
-
-            assertThat(store.auditAbout("pi-1", 10)).extracting(AuditEntry::action).containsExactly("device.status", "device.enroll");
-            assertThat(store.auditAbout("pi-1", 1)).hasSize(1);
-            assertThat(store.auditByAction("rollout.failure", now)).extracting(AuditEntry::subject).containsExactly("r-1", "r-2");
-            assertThat(store.auditByAction("rollout.failure", now.plusSeconds(3))).extracting(AuditEntry::subject).containsExactly("r-2");
+    void aVersionOneStoreIsMigratedOnOpen() throws Exception {
+        Files.createDirectories(data);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+            c.createStatement().execute("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO schema_version VALUES (1)");
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.claimRollout("r-1", "a", null, now, now.plusSeconds(5))).isTrue();
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
+             ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
+            assertThat(version.getInt(1)).isEqualTo(1);
+            assertThat(version.getInt(2)).isEqualTo(2);
         }
     }
 }

@@ -1,0 +1,196 @@
+package dev.turnout.orchestrator.store;
+
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.domain.Phase;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
+import dev.turnout.orchestrator.domain.RolloutDeviceState;
+import dev.turnout.orchestrator.domain.RolloutState;
+import dev.turnout.orchestrator.domain.RolloutStrategy;
+import dev.turnout.orchestrator.domain.WaveState;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What every {@link FleetStore} does, whatever the database: {@link SqliteFleetStoreTest} runs it
+ * on the embedded SQLite, {@link PostgresFleetStoreIT} on a real PostgreSQL.
+ */
+abstract class FleetStoreContract {
+
+    /** Opens the store under test; a second call opens the same data again (a restart). */
+    protected abstract FleetStore open();
+
+    protected final Instant now = Instant.parse("2026-11-22T10:15:30.123Z");
+
+    @Test
+    void everythingSurvivesAReopen() throws Exception {
+        String digest = "sha256:" + "c".repeat(64);
+        try (FleetStore store = open()) {
+            store.insertDevice(new Device("pi-1", Map.of("site", "attic"), List.of("yard"), now, false, null, null));
+            store.updatePresence("pi-1", true, now, "linux/arm64");
+            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
+            store.saveArtifact(new Artifact(digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0"));
+            store.insertRelease(new Release("web", "1.1.0", now,
+                    List.of(new ReleaseImage("linux/arm64", digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0")),
+                    new ReleaseSpec(new ReleaseSpec.Container(List.of("/bin/sh"), Map.of("A", "b"), "none", null, null, null, true,
+                            "always"), null)));
+            store.saveDesired("pi-1", new DesiredRecord(1234, now,
+                    List.of(new DesiredApp("web", "1.1.0", Phase.STAGE, false, "r-1")), new byte[] {1, 2, 3}));
+            RolloutStrategy strategy = RolloutStrategy.parse("1,100%", "5s", "10%", "rollback", "2m", true);
+            RolloutDevice device = new RolloutDevice("pi-1", 1, new DesiredApp("web", "1.0.0", Phase.ACTIVATE, false, ""),
+                    RolloutDeviceState.ACTIVATING, 1233, 1234, 0, now, null, null);
+            store.saveRollout(new Rollout("r-1", "web", "1.1.0", "all", strategy, now, RolloutState.RUNNING, null, now, 1,
+                    WaveState.ACTIVATING, now, 0, List.of(device)));
+            store.appendAudit(new AuditEntry(now, "api", "device.enroll", "pi-1", null));
+        }
+
+        try (FleetStore store = open()) {
+            Device d = store.findDevice("pi-1").orElseThrow();
+            assertThat(d.online()).isTrue();
+            assertThat(d.platform()).isEqualTo("linux/arm64");
+            assertThat(d.labels()).containsEntry("site", "attic");
+            assertThat(d.groups()).containsExactly("yard");
+            assertThat(d.lastSeen()).isEqualTo(now);
+            assertThat(store.deviceApps("pi-1")).containsExactly(new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
+            assertThat(store.findArtifact(digest)).isPresent();
+            Release release = store.findRelease("web", "1.1.0").orElseThrow();
+            assertThat(release.spec().container().restart()).isEqualTo("always");
+            assertThat(release.spec().container().env()).containsEntry("A", "b");
+            DesiredRecord desired = store.findDesired("pi-1").orElseThrow();
+            assertThat(desired.sequence()).isEqualTo(1234);
+            assertThat(desired.envelope()).containsExactly(1, 2, 3);
+            assertThat(desired.app("web").phase()).isEqualTo(Phase.STAGE);
+
+            Rollout r = store.activeRollouts().get(0);
+            assertThat(r.id()).isEqualTo("r-1");
+            assertThat(r.strategy().approveEachWave()).isTrue();
+            assertThat(r.strategy().maxFailures().toString()).isEqualTo("10%");
+            assertThat(r.strategy().wavesText()).isEqualTo("1,100%");
+            RolloutDevice device = r.device("pi-1");
+            assertThat(device.state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+            assertThat(device.activationSequence()).isEqualTo(1234);
+            assertThat(device.previous().version()).isEqualTo("1.0.0");
+            assertThat(store.audit(10)).hasSize(1);
+
+            assertThatThrownBy(() -> store.insertDevice(new Device("pi-1", null, null, now, false, null, null)))
+                    .isInstanceOf(ConflictException.class);
+        }
+    }
+
+    @Test
+    void findsAuditEntriesAboutADeviceAndByAction() {
+        try (FleetStore store = open()) {
+            store.appendAudit(new AuditEntry(now, "api", "device.enroll", "pi-1", null));
+            store.appendAudit(new AuditEntry(now.plusSeconds(1), "pi-1", "device.status", "pi-1", "web:1.0.0 ACTIVE"));
+            store.appendAudit(new AuditEntry(now.plusSeconds(2), "engine", "rollout.failure", "r-1", "1 device(s) failed"));
+            store.appendAudit(new AuditEntry(now.plusSeconds(3), "api", "device.enroll", "pi-2", null));
+            store.appendAudit(new AuditEntry(now.plusSeconds(4), "engine", "rollout.failure", "r-2", "2 device(s) failed"));
+
+            assertThat(store.auditAbout("pi-1", 10)).extracting(AuditEntry::action).containsExactly("device.status", "device.enroll");
+            assertThat(store.auditAbout("pi-1", 1)).hasSize(1);
+            assertThat(store.auditByAction("rollout.failure", now)).extracting(AuditEntry::subject).containsExactly("r-1", "r-2");
+            assertThat(store.auditByAction("rollout.failure", now.plusSeconds(3))).extracting(AuditEntry::subject).containsExactly("r-2");
+        }
+    }
+
+    @Test
+    void refusesASecondReleaseOrDeviceOfTheSameName() {
+        try (FleetStore store = open()) {
+            store.insertRelease(new Release("web", "1.0.0", now, List.of(), null));
+            assertThatThrownBy(() -> store.insertRelease(new Release("web", "1.0.0", now, List.of(), null)))
+                    .isInstanceOf(ConflictException.class);
+            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null));
+            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null));
+            assertThat(store.findArtifact("sha256:" + "e".repeat(64))).isPresent();
+        }
+    }
+
+    @Test
+    void aDesiredStateIsNeverReplacedByOneWithTheSameOrALowerSequence() {
+        try (FleetStore store = open()) {
+            store.saveDesired("pi-1", new DesiredRecord(10, now, List.of(), new byte[] {10}));
+            store.saveDesired("pi-1", new DesiredRecord(11, now, List.of(), new byte[] {11}));
+            assertThatThrownBy(() -> store.saveDesired("pi-1", new DesiredRecord(11, now, List.of(), new byte[] {12})))
+                    .isInstanceOf(ConflictException.class).hasMessageContaining("pi-1");
+            assertThat(store.findDesired("pi-1").orElseThrow().envelope()).containsExactly(11);
+        }
+    }
+
+    @Test
+    void aRolloutSavedAgainKeepsItsDevicesAndChangesTheChangedOnes() {
+        try (FleetStore store = open()) {
+            RolloutStrategy strategy = RolloutStrategy.parse(null, null, null, null, null, null);
+            RolloutDevice a = RolloutDevice.planned("pi-a", 1, null);
+            RolloutDevice b = RolloutDevice.planned("pi-b", 1, null);
+            Rollout r = new Rollout("r-3", "web", "1.0.0", "all", strategy, now, RolloutState.RUNNING, null, now, 0,
+                    WaveState.DONE, now, 0, List.of(a, b));
+            store.saveRollout(r);
+            b.staging(5);
+            r.moveTo(RolloutState.SUCCEEDED, "done", now.plusSeconds(1));
+            store.saveRollout(r);
+            Rollout again = store.findRollout("r-3").orElseThrow();
+            assertThat(again.state()).isEqualTo(RolloutState.SUCCEEDED);
+            assertThat(again.device("pi-b").stageSequence()).isEqualTo(5);
+            assertThat(again.devices()).hasSize(2);
+            assertThat(store.activeRollouts()).isEmpty();
+            assertThat(store.activeRolloutIds()).isEmpty();
+        }
+    }
+
+    @Test
+    void aRolloutLeaseHasOneOwnerUntilItExpires() {
+        try (FleetStore a = open(); FleetStore b = open()) {
+            assertThat(a.claimRollout("r-1", "orch-a", "http://a:8080", now, now.plusSeconds(10))).isTrue();
+            assertThat(b.claimRollout("r-1", "orch-b", "http://b:8080", now.plusSeconds(5), now.plusSeconds(15)))
+                    .as("taken while it is valid").isFalse();
+            assertThat(a.holdsRollout("r-1", "orch-a", now.plusSeconds(5), now.plusSeconds(20))).as("renewed").isTrue();
+            assertThat(b.claimRollout("r-1", "orch-b", "http://b:8080", now.plusSeconds(15), now.plusSeconds(25))).isFalse();
+            // orch-a stops renewing: once it expired, orch-b takes over and orch-a can no longer renew
+            assertThat(b.claimRollout("r-1", "orch-b", "http://b:8080", now.plusSeconds(21), now.plusSeconds(31))).isTrue();
+            assertThat(a.holdsRollout("r-1", "orch-a", now.plusSeconds(22), now.plusSeconds(32))).isFalse();
+            assertThat(a.rolloutLease("r-1").orElseThrow()).isEqualTo(
+                    new RolloutLease("r-1", "orch-b", "http://b:8080", now.plusSeconds(31)));
+            a.releaseRollout("r-1", "orch-a");
+            assertThat(b.rolloutLease("r-1")).as("only the owner releases").isPresent();
+            b.releaseRollout("r-1", "orch-b");
+            assertThat(a.rolloutLease("r-1")).isEmpty();
+        }
+    }
+
+    @Test
+    void forwardedReportsAreTakenOnceInOrderByTheirRollout() {
+        try (FleetStore a = open(); FleetStore b = open()) {
+            a.inTransaction(() -> {
+                a.forwardReport("r-1", "pi-1", "status", new byte[] {1}, now);
+                a.forwardReport("r-2", "pi-2", "presence", new byte[] {2}, now);
+                a.forwardReport("r-1", "pi-3", "status", new byte[] {3}, now.plusMillis(5));
+            });
+            List<ForwardedReport> taken = b.takeForwardedReports(List.of("r-1"), 100);
+            assertThat(taken).extracting(ForwardedReport::deviceId).containsExactly("pi-1", "pi-3");
+            assertThat(taken.get(1).payload()).containsExactly(3);
+            assertThat(taken.get(1).receivedAt()).isEqualTo(now.plusMillis(5));
+            assertThat(b.takeForwardedReports(List.of("r-1"), 100)).isEmpty();
+            assertThat(a.takeForwardedReports(List.of("r-1", "r-2"), 100)).extracting(ForwardedReport::kind)
+                    .containsExactly("presence");
+        }
+    }
+}
