@@ -7,6 +7,9 @@ import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.security.BasicCredentials;
+import dev.turnout.orchestrator.security.OperatorToken;
+import dev.turnout.orchestrator.http.ApiAuth;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.RolloutEngine;
@@ -63,6 +66,8 @@ public final class TurnoutServer implements AutoCloseable {
     private final Vertx vertx;
     private final int httpPort;
     private final String brokerUrl;
+    private OperatorToken operatorToken;
+    private Path localEntry;
 
     private TurnoutServer(FleetStore store, IdentityStore identities, BrokerAccess access, EmbeddedBroker broker,
                           MqttFleetTransport transport, ScheduledExecutorService engineThread, Vertx vertx, int httpPort,
@@ -166,7 +171,10 @@ public final class TurnoutServer implements AutoCloseable {
             int requestedPort = options.httpPort();
             String advertise = options.advertiseHost();
             AtomicReference<ServerInfo> info = new AtomicReference<>();
-            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access);
+            OperatorToken token = OperatorToken.loadOrCreate(dataDir);
+            LOG.info("{} the operator token in {}", token.created() ? "created" : "using", token.file());
+            ApiAuth apiAuth = new ApiAuth(vertx, token, new BasicCredentials(identities, clock), clock);
+            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access, apiAuth);
             Router router = api.router();
             new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
             HttpServer http = api.listen(options.bindAddress(), requestedPort, router).toCompletionStage().toCompletableFuture()
@@ -176,7 +184,11 @@ public final class TurnoutServer implements AutoCloseable {
                     "http://" + advertise + ":" + port, topics.prefix(), VERSION));
             LOG.info("Turnout orchestrator listening on http://{}:{} (devices: broker {}, orchestrator http://{}:{})",
                     options.bindAddress(), port, deviceBrokerUrl, advertise, port);
-            return new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl);
+            TurnoutServer server = new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port, localBrokerUrl);
+            server.operatorToken = token;
+            // lets the CLI on this host find the token whatever --data is (LocalServers)
+            server.localEntry = LocalServers.register(System.getenv(), port, token.file()).orElse(null);
+            return server;
         } catch (Exception | Error e) {
             closeAll(vertx, engineThread, transport, broker, store);
             if (identities != null) {
@@ -201,6 +213,16 @@ public final class TurnoutServer implements AutoCloseable {
         return brokerUrl;
     }
 
+    /** The operator token every HTTP API route asks for ({@code Authorization: Bearer ...}). Never log it. */
+    public String operatorToken() {
+        return operatorToken.value();
+    }
+
+    /** Where the operator token is kept: {@code <data>/operator.token}. */
+    public Path operatorTokenFile() {
+        return operatorToken.file();
+    }
+
     /** Who may use the broker: issue, revoke and check broker identities. */
     public BrokerAccess brokerAccess() {
         return access;
@@ -209,6 +231,9 @@ public final class TurnoutServer implements AutoCloseable {
     /** Stops the HTTP API, the engine, the MQTT client, the embedded broker and the store. */
     @Override
     public void close() {
+        if (localEntry != null) {
+            LocalServers.unregister(localEntry, operatorToken.file());
+        }
         closeAll(vertx, engineThread, transport, broker, store);
         identities.close();
         LOG.info("Turnout orchestrator stopped");

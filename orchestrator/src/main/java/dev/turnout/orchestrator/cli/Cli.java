@@ -20,6 +20,7 @@ final class Cli {
     final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     TurnoutCli root;
     private ApiClient api;
+    private TokenLookup.Found token;
 
     Cli(PrintStream out, PrintStream err, Map<String, String> env) {
         this.out = out;
@@ -27,13 +28,22 @@ final class Cli {
         this.env = env;
     }
 
-    /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the local default. */
+    /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the CLI config file's {@code server:}, else the local default. */
     String serverUrl() {
         if (root.server != null && !root.server.isBlank()) {
             return root.server;
         }
         String fromEnv = env.get("TURNOUT_SERVER");
-        return fromEnv == null || fromEnv.isBlank() ? DEFAULT_SERVER : fromEnv;
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        return TokenLookup.config(env).map(TokenLookup.Config::server).orElse(DEFAULT_SERVER);
+    }
+
+    /** Uses this token instead of looking for one (a server this process started itself, e.g. the demo's). */
+    void useToken(String value, String source) {
+        token = new TokenLookup.Found(value, source, java.util.List.of(source));
+        api = null;
     }
 
     boolean jsonOutput() {
@@ -43,7 +53,12 @@ final class Cli {
     ApiClient api() {
         if (api == null) {
             String user = env.getOrDefault("TURNOUT_USER", env.getOrDefault("USER", "cli"));
-            api = new ApiClient(serverUrl(), user, json);
+            String server = serverUrl();
+            ApiClient.parseServer(server); // a bad URL is reported as such, before any token lookup
+            if (token == null) {
+                token = TokenLookup.find(env, root.tokenFile, server);
+            }
+            api = new ApiClient(server, user, json, token);
         }
         return api;
     }

@@ -94,6 +94,8 @@ final class ServerCommand implements Runnable {
         cli.out.printf("  API and dashboard  %s%n", server.url());
         cli.out.printf("  MQTT broker        %s%s%n", server.brokerUrl(), options.embedsBroker() ? " (embedded HiveMQ CE)" : "");
         cli.out.printf("  data               %s%n", dataDir.toAbsolutePath());
+        cli.out.printf("  operator token     %s (the CLI on this host reads it; elsewhere: TURNOUT_TOKEN or --token-file)%n",
+                server.operatorTokenFile());
         if (mosquittoConfig != null) {
             cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
         }

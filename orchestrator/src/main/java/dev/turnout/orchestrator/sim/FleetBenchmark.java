@@ -57,10 +57,11 @@ public final class FleetBenchmark {
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.version"));
         try (TurnoutServer server = TurnoutServer.start(new ServerOptions(data, 0, 0, "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX))) {
+            String token = server.operatorToken();
             long heapBefore = usedHeapAfterGc(memory);
             int threadsBefore = Thread.activeCount();
             long t0 = System.nanoTime();
-            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices)
+            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), token, SimulationOptions.defaults(devices)
                     .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10))) {
                 double connectSeconds = (System.nanoTime() - t0) / 1e9;
                 long heapAfter = usedHeapAfterGc(memory);
@@ -76,14 +77,14 @@ public final class FleetBenchmark {
                 }
 
                 byte[] archive = SimulatedImageArchive.of("bench/web:1.0.0");
-                HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+                HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + token)
                         .POST(HttpRequest.BodyPublishers.ofByteArray(archive)).build(), HttpResponse.BodyHandlers.ofString());
                 String digest = json.readTree(up.body()).path("digest").asText();
-                post(http, json, server.url() + "/api/v1/releases", Map.of("app", "web", "version", "1.0.0",
+                post(http, json, token, server.url() + "/api/v1/releases", Map.of("app", "web", "version", "1.0.0",
                         "images", List.of(Map.of("platform", "linux/arm64", "digest", digest)),
                         "spec", Map.of("container", Map.of("command", List.of("/bin/true")))));
                 long r0 = System.nanoTime();
-                JsonNode rollout = post(http, json, server.url() + "/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0",
+                JsonNode rollout = post(http, json, token, server.url() + "/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0",
                         "target", "all", "waves", "1%,10%,100%", "deviceTimeout", "10m"));
                 String id = rollout.path("id").asText();
                 String state = "";
@@ -91,7 +92,7 @@ public final class FleetBenchmark {
                 long lastChange = System.nanoTime();
                 while (!state.equals("SUCCEEDED") && !rollout.path("terminal").asBoolean()) {
                     Thread.sleep(500);
-                    rollout = json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts/" + id)).build(),
+                    rollout = json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts/" + id)).header("Authorization", "Bearer " + token).build(),
                             HttpResponse.BodyHandlers.ofString()).body());
                     state = rollout.path("state").asText();
                     StringBuilder line = new StringBuilder(state);
@@ -118,7 +119,7 @@ public final class FleetBenchmark {
                         System.out.printf("  simulated devices published %d message(s), %d failed%n",
                                 fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum(),
                                 fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum());
-                        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
+                        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).header("Authorization", "Bearer " + token).build(),
                                 HttpResponse.BodyHandlers.ofString()).body();
                         metrics.lines().filter(l -> l.startsWith("turnout_status_events") && l.contains("ACTIVE"))
                                 .forEach(l -> System.out.println("  orchestrator received: " + l));
@@ -135,8 +136,8 @@ public final class FleetBenchmark {
         }
     }
 
-    private static JsonNode post(HttpClient http, ObjectMapper json, String url, Object body) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+    private static JsonNode post(HttpClient http, ObjectMapper json, String token, String url, Object body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() >= 300) {
             throw new IllegalStateException(url + " answered " + r.statusCode() + ": " + r.body());
