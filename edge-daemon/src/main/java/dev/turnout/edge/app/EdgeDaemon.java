@@ -67,7 +67,8 @@ public final class EdgeDaemon implements AutoCloseable {
         this.runtime = new DockerContainerRuntime(config.dockerHost());
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
-        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl());
+        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl())
+                .useCredentials(config.mqttUsername(), config.mqttPassword());
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),

@@ -195,7 +195,8 @@ public final class ApiAuth {
             }
             LOG.info("refused {} {} from {}: wrong or revoked credentials for {}", ctx.request().method(), path,
                     ctx.request().remoteAddress(), name);
-            refuse(ctx, 401, "the credentials of " + name + " are wrong or revoked", true);
+            refuse(ctx, 401, "the credentials of " + name + " are wrong or revoked (devices: enroll again; operator routes take the"
+                    + " operator token, 'Authorization: Bearer <token>')", true);
             return;
         }
         Role role = who.get().role();

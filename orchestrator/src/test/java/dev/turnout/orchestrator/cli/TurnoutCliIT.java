@@ -255,7 +255,15 @@ class TurnoutCliIT {
         return run(new HashMap<>(), full.toArray(String[]::new));
     }
 
+    /** Runs the CLI the way an operator with the token in TURNOUT_TOKEN does. */
     private static Result run(Map<String, String> env, String... args) {
+        Map<String, String> withToken = new HashMap<>(env);
+        withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
+        return runBare(withToken, args);
+    }
+
+    /** Runs the CLI with exactly {@code env}: no token unless it names one. */
+    private static Result runBare(Map<String, String> env, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),

@@ -346,7 +346,7 @@ abstract class SecurityMatrix {
             full.add(server.url());
         }
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of(), full.toArray(String[]::new));
+                server == null ? Map.of() : Map.of("TURNOUT_TOKEN", server.operatorToken()), full.toArray(String[]::new));
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
