@@ -221,6 +221,64 @@ class TurnoutCliIT {
         assertThat(json.readTree(fromEnv.out).has("devices")).isTrue();
     }
 
+    @Test
+    void theCliFindsTheOperatorTokenWithoutTakingItAsAnArgumentAndSaysWhereItLooked() throws Exception {
+        Path home = Files.createDirectories(work.resolve("home"));
+        Path emptyData = Files.createDirectories(work.resolve("no-server-here"));
+        String url = server.url();
+
+        // nowhere to be found: one line naming every place it looked, exit 1, nothing printed on stdout
+        Result none = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", emptyData.toString()), "devices", "--server", url);
+        assertThat(none.code).as(none.toString()).isEqualTo(ExitCodes.ERROR);
+        assertThat(none.out).isEmpty();
+        assertThat(none.err.lines()).hasSize(1);
+        assertThat(none.err).startsWith("turnout: ").contains("wants the operator token and none was found", "TURNOUT_TOKEN",
+                home.resolve(".config/turnout/cli.yaml").toString(), emptyData.resolve("operator.token").toAbsolutePath().toString());
+
+        // a wrong one: says which one was refused, never the token itself
+        Result wrong = runBare(Map.of("TURNOUT_TOKEN", "not-the-token-at-all"), "devices", "--server", url);
+        assertThat(wrong.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(wrong.err).contains("refused the operator token from TURNOUT_TOKEN").doesNotContain("not-the-token-at-all");
+        assertThat(wrong.err.lines()).hasSize(1);
+
+        // never an argument (it would show in ps)
+        assertThat(runBare(Map.of(), "devices", "--server", url, "--token", server.operatorToken()).code).isEqualTo(ExitCodes.USAGE);
+
+        // --token-file
+        Path tokenFile = Files.writeString(work.resolve("token.txt"), server.operatorToken() + "\n");
+        Result fromFile = runBare(Map.of("HOME", home.toString()), "devices", "--server", url, "--token-file", tokenFile.toString());
+        assertThat(fromFile.code).as(fromFile.toString()).isZero();
+        Result missingFile = runBare(Map.of(), "devices", "--server", url, "--token-file", work.resolve("nope.txt").toString());
+        assertThat(missingFile.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(missingFile.err).contains("nope.txt");
+
+        // the CLI config file: server: and token:, used with no --server at all
+        Path config = Files.createDirectories(home.resolve(".config/turnout")).resolve("cli.yaml");
+        Files.writeString(config, "server: " + url + "\ntoken: " + server.operatorToken() + "\n");
+        Result fromConfig = runBare(Map.of("HOME", home.toString()), "devices", "-o", "json");
+        assertThat(fromConfig.code).as(fromConfig.toString()).isZero();
+        assertThat(json.readTree(fromConfig.out).has("devices")).isTrue();
+        // ... whose token is never sent to another server
+        Files.writeString(config, "server: http://turnout.example:8080\ntoken: " + server.operatorToken() + "\n");
+        Result otherServer = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", emptyData.toString()), "devices", "--server", url);
+        assertThat(otherServer.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(otherServer.err).contains("its token is for http://turnout.example:8080");
+        Files.delete(config);
+
+        // on the server's host: TURNOUT_DATA names the data directory
+        Result fromData = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()), "devices", "--server", url);
+        assertThat(fromData.code).as(fromData.toString()).isZero();
+        // ... or, with no TURNOUT_DATA, the server running on that port says where its token file is
+        Map<String, String> real = new HashMap<>();
+        for (String name : List.of("HOME", "XDG_RUNTIME_DIR")) {
+            if (System.getenv(name) != null) {
+                real.put(name, System.getenv(name));
+            }
+        }
+        Result discovered = runBare(real, "devices", "--server", url);
+        assertThat(discovered.code).as(discovered.toString()).isZero();
+    }
+
     private static long sizeOf(Path p) {
         try {
             return Files.size(p);
