@@ -174,6 +174,7 @@ final class DemoCommand implements Callable<Integer> {
         cli.useToken(server.operatorToken(), server.operatorTokenFile().toString());
         cli.out.printf("Turnout demo: open the dashboard at %s/%n", server.url());
         cli.out.printf("  (API %s, MQTT broker %s, listening on 127.0.0.1 only)%n", server.url(), server.brokerUrl());
+        cli.out.printf("  sign in with the operator token: cat %s%n", server.operatorTokenFile());
         cli.out.flush();
     }
 
