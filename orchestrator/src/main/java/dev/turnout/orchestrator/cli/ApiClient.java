@@ -57,6 +57,11 @@ final class ApiClient {
         return token == null ? null : token.token();
     }
 
+    /** Where the token in use came from (null: none found). */
+    String tokenSource() {
+        return token == null ? null : token.source();
+    }
+
     private HttpRequest.Builder authorized(HttpRequest.Builder request) {
         if (token != null && token.token() != null) {
             request.header("Authorization", "Bearer " + token.token());

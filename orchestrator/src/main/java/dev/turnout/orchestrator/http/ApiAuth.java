@@ -97,6 +97,28 @@ public final class ApiAuth {
         router.post("/api/v1/session").handler(BodyHandler.create().setBodyLimit(4096).setHandleFileUploads(false))
                 .handler(this::login);
         router.delete("/api/v1/session").handler(this::logout);
+        router.post("/api/v1/token/rotate").handler(this::rotate);
+    }
+
+    /** A new operator token: written to operator.token, in force at once; every dashboard session ends. */
+    private void rotate(RoutingContext ctx) {
+        Principal p = principal(ctx);
+        if (p == null || p.kind() != Kind.OPERATOR) {
+            refuse(ctx, 403, "only the operator may rotate the operator token", false);
+            return;
+        }
+        vertx.executeBlocking(token::rotate, false).onSuccess(fresh -> {
+            endSessions();
+            LOG.info("the operator token was rotated by {} from {}; written to {}", p.name(), ctx.request().remoteAddress(), token.file());
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("tokenFile", token.file().toString());
+            body.put("token", fresh);
+            send(ctx, 200, body);
+        }).onFailure(e -> {
+            LOG.error("rotating the operator token failed: {}", e.toString());
+            send(ctx, 500, Map.of("error", "cannot write the new operator token: " + e.getMessage()
+                    + "; the old one stays in force"));
+        });
     }
 
     private static boolean isPublic(String path, HttpMethod method) {

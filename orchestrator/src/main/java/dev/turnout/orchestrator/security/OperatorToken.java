@@ -12,7 +12,8 @@ import java.security.NoSuchAlgorithmException;
 /**
  * The operator token: the bearer secret every HTTP API route asks for (docs/security.md). 256
  * random bits, base64url, created once into {@code <data>/operator.token} (mode 0600) and read from
- * there at every start. Deleting the file and restarting the server rotates it.
+ * there at every start. {@link #rotate()} ({@code turnout token rotate}) replaces it; so does
+ * deleting the file and restarting the server.
  *
  * <p>Only a SHA-256 of the token is compared, with {@link MessageDigest#isEqual}: the comparison
  * takes the same time whatever the candidate, and its length does not show.
@@ -22,9 +23,30 @@ public final class OperatorToken {
     public static final String FILE = "operator.token";
 
     private final Path file;
-    private final String token;
-    private final byte[] digest;
+    private volatile String token;
+    private volatile byte[] digest;
     private final boolean created;
+
+    /**
+     * Replaces the token by a new random one: written to the file first (atomically, mode 0600),
+     * then in force. The old token stops working at once.
+     */
+    public synchronized String rotate() throws IOException {
+        String fresh = Secrets.newSecret();
+        Path tmp = file.resolveSibling("." + FILE + ".rotate");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(tmp);
+        }
+        Files.writeString(tmp, fresh + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        byte[] freshDigest = sha256(fresh);
+        token = fresh;
+        digest = freshDigest;
+        return fresh;
+    }
 
     private OperatorToken(Path file, String token, boolean created) {
         this.file = file;

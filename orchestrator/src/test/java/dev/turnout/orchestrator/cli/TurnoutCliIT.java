@@ -277,6 +277,20 @@ class TurnoutCliIT {
         }
         Result discovered = runBare(real, "devices", "--server", url);
         assertThat(discovered.code).as(discovered.toString()).isZero();
+
+        // rotation: the server writes the new token to its file, --out gets a copy; neither is printed
+        String old = server.operatorToken();
+        Path copy = work.resolve("new.token");
+        Result rotated = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()),
+                "token", "rotate", "--out", copy.toString(), "--server", url);
+        assertThat(rotated.code).as(rotated.toString()).isZero();
+        assertThat(server.operatorToken()).isNotEqualTo(old);
+        assertThat(rotated.out + rotated.err).contains("operator.token").doesNotContain(server.operatorToken()).doesNotContain(old);
+        assertThat(Files.readString(copy).strip()).isEqualTo(server.operatorToken());
+        assertThat(Files.getPosixFilePermissions(copy)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        assertThat(runBare(Map.of("TURNOUT_TOKEN", old), "devices", "--server", url).code).isEqualTo(ExitCodes.ERROR);
+        assertThat(runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()), "devices", "--server", url)
+                .code).isZero();
     }
 
     private static long sizeOf(Path p) {

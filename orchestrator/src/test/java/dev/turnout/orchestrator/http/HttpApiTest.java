@@ -479,6 +479,31 @@ class HttpApiTest {
         assertThat(after.statusCode()).isEqualTo(401);
     }
 
+    @Test
+    void rotatingTheTokenRetiresTheOldOneAndEverySessionAtOnce() throws Exception {
+        String old = token.value();
+        String monitor = body(post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}")).path("password").asText();
+        HttpResponse<String> login = send("POST", "/api/v1/session", "{\"token\":\"" + old + "\"}", null);
+        String cookie = login.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
+
+        assertThat(send("POST", "/api/v1/token/rotate", "{}", null).statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/token/rotate", "{}", basic("grafana", monitor)).statusCode()).isEqualTo(401);
+        assertThat(dev.turnout.orchestrator.security.OperatorToken.read(data.resolve("operator.token"))).isEqualTo(old);
+
+        HttpResponse<String> rotated = send("POST", "/api/v1/token/rotate", "{}", "Bearer " + old);
+        assertThat(rotated.statusCode()).as(rotated.body()).isEqualTo(200);
+        String fresh = body(rotated).path("token").asText();
+        assertThat(fresh).matches("[A-Za-z0-9_-]{43}").isNotEqualTo(old);
+        assertThat(dev.turnout.orchestrator.security.OperatorToken.read(data.resolve("operator.token"))).isEqualTo(fresh);
+        assertThat(java.nio.file.Files.getPosixFilePermissions(data.resolve("operator.token")))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThat(send("GET", "/api/v1/devices", null, "Bearer " + old).statusCode()).isEqualTo(401);
+        assertThat(send("GET", "/api/v1/devices", null, "Bearer " + fresh).statusCode()).isEqualTo(200);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+        assertThat(body(get("/api/v1/devices")).has("devices")).isTrue(); // the helpers read the token in force
+    }
+
     private String enroll(String id) throws Exception {
         HttpResponse<String> enrolled = post("/api/v1/devices", "{\"id\":\"" + id + "\"}");
         assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
