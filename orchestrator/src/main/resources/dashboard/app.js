@@ -20,7 +20,7 @@ const WAVE_COUNTS = [['pending', 'pending'], ['staged', 'staged'], ['activating'
 const BAR_COLOURS = { active: 'var(--ok)', activating: 'var(--info)', staged: '#7aa7e0', failed: 'var(--bad)',
   rollingBack: 'var(--warn)', rolledBack: '#e39a9d', pending: 'var(--idle)' };
 
-const state = { events: [], health: {}, refreshTimer: null, route: null };
+const state = { events: [], health: {}, refreshTimer: null, route: null, source: null };
 const view = () => document.getElementById('view');
 
 function esc(v) {
@@ -40,18 +40,77 @@ function clock(ms) { return new Date(ms).toISOString().substring(11, 19); }
 function bytes(n) { return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`; }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { 'X-Turnout-User': 'dashboard', ...(options.headers || {}) } });
+  const response = await fetch(path, { credentials: 'same-origin', ...options,
+    headers: { 'X-Turnout-User': 'dashboard', ...(options.headers || {}) } });
   const body = await response.json().catch(() => ({}));
+  if (response.status === 401) {
+    showLogin('Your session ended: sign in again.');
+    throw new Error('not signed in');
+  }
   if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
   return body;
+}
+
+// ---- sign in ------------------------------------------------------------------------------
+// The server keeps a session for this browser in an HttpOnly, SameSite=Strict cookie (EventSource
+// cannot send an Authorization header); the token itself is never stored by the page.
+function showLogin(message) {
+  if (state.source) { state.source.close(); state.source = null; }
+  document.getElementById('live').textContent = 'offline';
+  document.getElementById('live').className = 'live off';
+  document.getElementById('logout').hidden = true;
+  view().hidden = true;
+  view().innerHTML = '';
+  document.getElementById('login').hidden = false;
+  document.getElementById('login-error').textContent = message || '';
+  document.getElementById('login-token').focus();
+}
+function showApp() {
+  document.getElementById('login').hidden = true;
+  document.getElementById('logout').hidden = false;
+  view().hidden = false;
+  if (!state.source) connectLive();
+  route();
+}
+async function login(event) {
+  event.preventDefault();
+  const input = document.getElementById('login-token');
+  const response = await fetch('/api/v1/session', { method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: input.value.trim() }) });
+  const body = await response.json().catch(() => ({}));
+  input.value = '';
+  if (!response.ok) {
+    document.getElementById('login-error').textContent = body.error || `${response.status} ${response.statusText}`;
+    return;
+  }
+  showApp();
+}
+async function logout() {
+  await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }).catch(() => {});
+  showLogin('Signed out.');
+}
+async function start() {
+  document.getElementById('login-form').addEventListener('submit', e => login(e).catch(err => {
+    document.getElementById('login-error').textContent = err.message;
+  }));
+  document.getElementById('logout').addEventListener('click', () => logout());
+  const session = await fetch('/api/v1/session', { credentials: 'same-origin' }).then(r => r.json()).catch(() => ({}));
+  if (session.authenticated) showApp(); else showLogin();
 }
 
 // ---- live updates -------------------------------------------------------------------------
 function connectLive() {
   const live = document.getElementById('live');
   const source = new EventSource('/api/events?lastEventId=0');
+  state.source = source;
   source.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
-  source.onerror = () => { live.textContent = 'reconnecting'; live.className = 'live off'; };
+  source.onerror = () => {
+    live.textContent = 'reconnecting'; live.className = 'live off';
+    // a refused stream (401) is not retried by the browser: find out whether the session ended
+    fetch('/api/v1/session', { credentials: 'same-origin' }).then(r => r.json()).then(s => {
+      if (!s.authenticated) showLogin('Your session ended: sign in again.');
+    }).catch(() => {});
+  };
   for (const kind of ['status', 'health', 'presence', 'rollout']) {
     source.addEventListener(kind, message => {
       const event = JSON.parse(message.data);
@@ -294,6 +353,5 @@ async function refreshDevice(id) {
   }).join('') || '<li class="muted">No history.</li>';
 }
 
-window.addEventListener('hashchange', route);
-connectLive();
-route();
+window.addEventListener('hashchange', () => { if (!view().hidden) route(); });
+start();

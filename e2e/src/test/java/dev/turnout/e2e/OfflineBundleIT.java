@@ -105,7 +105,7 @@ class OfflineBundleIT {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of(), full.toArray(String[]::new));
+                Map.of("TURNOUT_DATA", work.resolve("server").toString()), full.toArray(String[]::new));
         System.out.println("$ turnout " + String.join(" ", args) + "\nexit " + code + "\n" + out + err);
         return code;
     }

@@ -97,7 +97,7 @@ class TlsEndToEndIT {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Map<String, String> env = Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(),
-                "TURNOUT_DATA", work.resolve("elsewhere").toString());
+                "TURNOUT_TOKEN", server.operatorToken(), "TURNOUT_DATA", work.resolve("elsewhere").toString());
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
                 env, args);
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));

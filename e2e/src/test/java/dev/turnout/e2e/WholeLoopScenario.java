@@ -290,6 +290,8 @@ abstract class WholeLoopScenario {
             full.add(server.url());
         }
         Map<String, String> env = new HashMap<>();
+        // the operator on the server's host: the CLI reads the token from the server's data directory
+        env.put("TURNOUT_DATA", serverDataDir().toString());
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
                 env, full.toArray(String[]::new));
         Result result = new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));

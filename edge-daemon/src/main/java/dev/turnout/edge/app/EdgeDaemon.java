@@ -69,7 +69,8 @@ public final class EdgeDaemon implements AutoCloseable {
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
         PinnedTrust trust = config.pinnedTrust();
-        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust);
+        ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
+                .useCredentials(config.mqttUsername(), config.mqttPassword());
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),

@@ -51,6 +51,7 @@ public final class ArtifactCache implements ArtifactSource {
     private final long reserveBytes;
     private final Duration retryDelay;
     private final FreeSpace freeSpace;
+    private volatile String authorization;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
@@ -102,6 +103,23 @@ public final class ArtifactCache implements ArtifactSource {
             http = client.build();
         }
         return http;
+    }
+
+    /**
+     * Downloads from the orchestrator with HTTP Basic: the device id and its broker secret (from its
+     * enrollment). Sent only to the orchestrator's own scheme, host and port, never to another host an
+     * artifact URL might name. Null or blank: no credentials.
+     */
+    public ArtifactCache useCredentials(String username, String password) {
+        this.authorization = username == null || username.isBlank() || password == null ? null
+                : "Basic " + java.util.Base64.getEncoder().encodeToString((username + ":" + password)
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return this;
+    }
+
+    private boolean sameOrigin(URI uri) {
+        return baseUrl != null && java.util.Objects.equals(uri.getScheme(), baseUrl.getScheme())
+                && java.util.Objects.equals(uri.getHost(), baseUrl.getHost()) && uri.getPort() == baseUrl.getPort();
     }
 
     @Override
@@ -207,6 +225,10 @@ public final class ArtifactCache implements ArtifactSource {
         if (have > 0) {
             request.header("Range", "bytes=" + have + "-");
         }
+        String credentials = authorization;
+        if (credentials != null && sameOrigin(uri)) {
+            request.header("Authorization", credentials);
+        }
         HttpResponse<InputStream> response;
         try {
             response = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -218,6 +240,14 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");
         }
         boolean append = response.statusCode() == 206 && have > 0;
+        if (response.statusCode() == 401 || response.statusCode() == 403) {
+            String why = readError(response);
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, response.statusCode() == 401
+                    ? "the orchestrator refused this device's credentials (401" + why + "): the device was revoked or its"
+                        + " mqttUsername/mqttPassword are wrong; enroll it again and install the new config"
+                    : "the orchestrator refused the download (403" + why + "): " + uri.getPath()
+                        + " is not in this device's desired state");
+        }
         if (response.statusCode() != 200 && !append) {
             response.body().close();
             boolean retry = response.statusCode() >= 500 || response.statusCode() == 429;
@@ -249,6 +279,17 @@ public final class ArtifactCache implements ArtifactSource {
         if (written < artifact.getSize()) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
                     + artifact.getSize() + " bytes", true, null);
+        }
+    }
+
+    /** The server's {@code error} text of a refusal, as {@code ": text"}; empty when there is none. */
+    private static String readError(HttpResponse<InputStream> response) {
+        try (InputStream in = response.body()) {
+            String body = new String(in.readNBytes(2048), java.nio.charset.StandardCharsets.UTF_8);
+            String error = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).path("error").asText("");
+            return error.isEmpty() ? "" : ": " + error;
+        } catch (IOException e) {
+            return "";
         }
     }
 

@@ -32,6 +32,9 @@ class ArtifactCacheTest {
     private final byte[] archive = new byte[300_000];
     private final List<String> rangeHeaders = new CopyOnWriteArrayList<>();
     private volatile byte[] served;
+    private final List<String> authorizations = new CopyOnWriteArrayList<>();
+    /** When set, the server wants exactly this Authorization header (401 otherwise); "403" refuses everyone. */
+    private volatile String requiredAuthorization;
     private HttpServer server;
 
     @BeforeEach
@@ -40,6 +43,19 @@ class ArtifactCacheTest {
         served = archive;
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/api/v1/artifacts/", exchange -> {
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            authorizations.add(authorization == null ? "" : authorization);
+            String required = requiredAuthorization;
+            if (required != null && (required.equals("403") || !required.equals(authorization))) {
+                int status = required.equals("403") ? 403 : 401;
+                byte[] error = (status == 403 ? "{\"error\":\"artifact is not part of a release in the desired state of device pi-1\"}"
+                        : "{\"error\":\"the credentials of pi-1 are wrong or revoked\"}").getBytes();
+                exchange.sendResponseHeaders(status, error.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(error);
+                }
+                return;
+            }
             String range = exchange.getRequestHeaders().getFirst("Range");
             rangeHeaders.add(range == null ? "" : range);
             byte[] body = served;
@@ -78,6 +94,43 @@ class ArtifactCacheTest {
         assertThat(cache.isCached(artifact)).isTrue();
         cache.fetch(artifact);
         assertThat(rangeHeaders).hasSize(1);
+    }
+
+    @Test
+    void downloadsWithTheDevicesOwnCredentialsAndSaysWhyWhenRefused() throws Exception {
+        String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("pi-1:s3cret".getBytes());
+        requiredAuthorization = basic;
+        ImageArtifact artifact = artifact(archive, archive.length);
+        assertThat(Files.readAllBytes(cache().useCredentials("pi-1", "s3cret").fetch(artifact))).isEqualTo(archive);
+        assertThat(authorizations).containsOnly(basic);
+
+        // wrong or revoked: a clear reason at once, no retries, no partial file
+        ImageArtifact other = artifact(new byte[] {1, 2, 3}, 3);
+        authorizations.clear();
+        assertThatThrownBy(() -> cache().useCredentials("pi-1", "old-secret").fetch(other))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> {
+                    assertThat(e.reason()).isEqualTo(Reason.DOWNLOAD_FAILED);
+                    assertThat(e.isTransient()).isFalse();
+                    assertThat(e.getMessage()).contains("401", "wrong or revoked", "enroll it again");
+                });
+        assertThat(authorizations).hasSize(1);
+
+        // not targeted at this device: 403 and the server's reason
+        requiredAuthorization = "403";
+        assertThatThrownBy(() -> cache().useCredentials("pi-1", "s3cret").fetch(other))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.getMessage())
+                        .contains("403", "not part of a release in the desired state of device pi-1"));
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(other.getArchiveDigest().substring(7)));
+        }
+    }
+
+    @Test
+    void neverSendsItsCredentialsToAnotherHost() throws Exception {
+        ImageArtifact elsewhere = artifact(archive, archive.length).toBuilder()
+                .setUrl("http://localhost:" + server.getAddress().getPort() + "/api/v1/artifacts/x").build();
+        cache().useCredentials("pi-1", "s3cret").fetch(elsewhere);
+        assertThat(authorizations).containsOnly("");
     }
 
     @Test
@@ -127,6 +180,19 @@ class ArtifactCacheTest {
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
         server.removeContext("/api/v1/artifacts/");
         server.createContext("/api/v1/artifacts/", exchange -> {
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            authorizations.add(authorization == null ? "" : authorization);
+            String required = requiredAuthorization;
+            if (required != null && (required.equals("403") || !required.equals(authorization))) {
+                int status = required.equals("403") ? 403 : 401;
+                byte[] error = (status == 403 ? "{\"error\":\"artifact is not part of a release in the desired state of device pi-1\"}"
+                        : "{\"error\":\"the credentials of pi-1 are wrong or revoked\"}").getBytes();
+                exchange.sendResponseHeaders(status, error.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(error);
+                }
+                return;
+            }
             String range = exchange.getRequestHeaders().getFirst("Range");
             rangeHeaders.add(range == null ? "" : range);
             int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));

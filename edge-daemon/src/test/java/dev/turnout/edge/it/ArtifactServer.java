@@ -17,6 +17,8 @@ final class ArtifactServer implements AutoCloseable {
     private final HttpServer server;
     private final Map<String, Path> files = new ConcurrentHashMap<>();
     private volatile long pauseMsPer64k;
+    private volatile String requiredAuthorization;
+    private final java.util.Set<String> refused = ConcurrentHashMap.newKeySet();
 
     ArtifactServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -33,6 +35,18 @@ final class ArtifactServer implements AutoCloseable {
         this.pauseMsPer64k = pauseMs;
     }
 
+    /** From now on wants these HTTP Basic credentials, like the orchestrator (401 otherwise). */
+    void requireBasic(String user, String password) {
+        requiredAuthorization = "Basic " + java.util.Base64.getEncoder().encodeToString(
+                (user + ":" + password).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Answers 403 for {@code name}, as the orchestrator does for an archive not in the device's desired state. */
+    String refuse(String name) {
+        refused.add(name);
+        return "/artifacts/" + name;
+    }
+
     /** Returns the relative URL of the file. */
     String add(String name, Path file) {
         files.put(name, file);
@@ -41,6 +55,15 @@ final class ArtifactServer implements AutoCloseable {
 
     private void serve(HttpExchange exchange) throws IOException {
         String name = exchange.getRequestURI().getPath().substring("/artifacts/".length());
+        String required = requiredAuthorization;
+        if (required != null && !required.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+            error(exchange, 401, "the credentials are wrong or revoked");
+            return;
+        }
+        if (refused.contains(name)) {
+            error(exchange, 403, "artifact " + name + " is not part of a release in the desired state of this device");
+            return;
+        }
         Path file = files.get(name);
         if (file == null) {
             exchange.sendResponseHeaders(404, -1);
@@ -67,6 +90,15 @@ final class ArtifactServer implements AutoCloseable {
                     }
                 }
             }
+        }
+    }
+
+    private static void error(HttpExchange exchange, int status, String message) throws IOException {
+        byte[] body = ("{\"error\":\"" + message + "\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
         }
     }
 

@@ -105,8 +105,10 @@ class EdgeDaemonIT {
         releases.put("2.0.0", release("2.0.0", true, artifacts));
         releases.put("3.0.0", release("3.0.0", false, artifacts));
 
+        // downloads carry the device's own credentials (its MQTT user and password), as the orchestrator requires
+        artifacts.requireBasic(deviceId, "it-secret");
         EdgeConfig config = new EdgeConfig(deviceId, Map.of("site", "it"), mosquitto.url(), artifacts.baseUrl(), null,
-                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())), null, null, null, null, null,
+                List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())), null, null, null, deviceId, "it-secret",
                 Duration.ofSeconds(2));
         EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
         toClose.add(daemon::close);
@@ -170,6 +172,18 @@ class EdgeDaemonIT {
         // a signed fleet rollback to an older version switches to it
         publish(orchestrator, signed(desired(6, "1.0.0", true)));
         awaitState(orchestrator, 6, "1.0.0", UpdateState.ACTIVE);
+        assertThat(runningVersions()).containsExactly("1.0.0");
+
+        // the orchestrator refuses an archive (403): the status report says so, and nothing changes
+        Release refused = releases.get("2.0.0").toBuilder().setVersion("4.0.0").setImages(0, releases.get("2.0.0").getImages(0)
+                .toBuilder().setArchiveDigest("sha256:" + "f".repeat(64)).setUrl(artifacts.refuse("denied"))).build();
+        releases.put("4.0.0", refused);
+        publish(orchestrator, signed(desired(7, "4.0.0", false)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> orchestrator.events().stream()
+                .anyMatch(e -> e.getSequence() == 7 && e.getReason() == Reason.DOWNLOAD_FAILED));
+        StatusEvent why = orchestrator.events().stream().filter(e -> e.getSequence() == 7 && e.getReason() == Reason.DOWNLOAD_FAILED)
+                .findFirst().orElseThrow();
+        assertThat(why.getMessage()).contains("403", "not part of a release in the desired state");
         assertThat(runningVersions()).containsExactly("1.0.0");
     }
 

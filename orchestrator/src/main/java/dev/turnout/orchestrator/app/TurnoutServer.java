@@ -7,6 +7,9 @@ import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.http.ApiAuth;
+import dev.turnout.orchestrator.security.BasicCredentials;
+import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
@@ -69,6 +72,8 @@ public final class TurnoutServer implements AutoCloseable {
     private final String brokerUrl;
     private final TlsMaterial tls;
     private RolloutEngine engine;
+    private OperatorToken operatorToken;
+    private Path localEntry;
 
     private TurnoutServer(FleetStore store, IdentityStore identities, BrokerAccess access, EmbeddedBroker broker,
                           MqttFleetTransport transport, ScheduledExecutorService engineThread, Vertx vertx, int httpPort,
@@ -218,7 +223,10 @@ public final class TurnoutServer implements AutoCloseable {
             int requestedPort = options.httpPort();
             String advertise = options.advertiseHost();
             AtomicReference<ServerInfo> info = new AtomicReference<>();
-            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access);
+            OperatorToken token = OperatorToken.loadOrCreate(dataDir);
+            LOG.info("{} the operator token in {}", token.created() ? "created" : "using", token.file());
+            ApiAuth apiAuth = new ApiAuth(vertx, token, new BasicCredentials(identities, clock), clock);
+            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access, apiAuth);
             Router router = api.router();
             new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
             HttpServer http = api.listen(options.bindAddress(), requestedPort, router,
@@ -233,6 +241,9 @@ public final class TurnoutServer implements AutoCloseable {
             TurnoutServer server = new TurnoutServer(store, identities, access, broker, transport, engineThread, vertx, port,
                     localBrokerUrl, tls);
             server.engine = engine;
+            server.operatorToken = token;
+            // lets the CLI on this host find the token whatever --data is (LocalServers)
+            server.localEntry = LocalServers.register(System.getenv(), port, token.file()).orElse(null);
             return server;
         } catch (Exception | Error e) {
             closeAll(vertx, engineThread, transport, broker, store);
@@ -313,6 +324,16 @@ public final class TurnoutServer implements AutoCloseable {
         return brokerUrl;
     }
 
+    /** The operator token every HTTP API route asks for ({@code Authorization: Bearer ...}). Never log it. */
+    public String operatorToken() {
+        return operatorToken.value();
+    }
+
+    /** Where the operator token is kept: {@code <data>/operator.token}. */
+    public Path operatorTokenFile() {
+        return operatorToken.file();
+    }
+
     /** Who may use the broker: issue, revoke and check broker identities. */
     public BrokerAccess brokerAccess() {
         return access;
@@ -324,6 +345,9 @@ public final class TurnoutServer implements AutoCloseable {
         if (engine != null && store.shared()) {
             // a clean stop hands the rollouts over at once instead of after the lease expires
             quietly(() -> engineThread.submit(engine::releaseLeases).get(5, TimeUnit.SECONDS));
+        }
+        if (localEntry != null) {
+            LocalServers.unregister(localEntry, operatorToken.file());
         }
         closeAll(vertx, engineThread, transport, broker, store);
         identities.close();

@@ -27,16 +27,21 @@ final class ApiClient {
     private final ObjectMapper json;
     private final HttpClient http;
     private final CliTrust trust;
+    private final TokenLookup.Found token;
 
-    ApiClient(String serverUrl, String user, ObjectMapper json) {
-        this(serverUrl, user, json, null);
+    ApiClient(String serverUrl, String user, ObjectMapper json, TokenLookup.Found token) {
+        this(serverUrl, user, json, token, null);
     }
 
-    /** @param trust the CA an {@code https://} server's certificate must chain to (null: plain HTTP or the system trust store) */
-    ApiClient(String serverUrl, String user, ObjectMapper json, CliTrust trust) {
+    /**
+     * @param token the operator token to send (null: none)
+     * @param trust the CA an {@code https://} server's certificate must chain to (null: plain HTTP or the system trust store)
+     */
+    ApiClient(String serverUrl, String user, ObjectMapper json, TokenLookup.Found token, CliTrust trust) {
         this.base = parseServer(serverUrl);
         this.user = user;
         this.json = json;
+        this.token = token;
         this.trust = trust;
         HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).version(HttpClient.Version.HTTP_1_1);
         if (trust != null) {
@@ -55,7 +60,7 @@ final class ApiClient {
         return trust == null ? null : trust.pinned();
     }
 
-    private static URI parseServer(String url) {
+    static URI parseServer(String url) {
         try {
             URI uri = URI.create(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
             if (uri.getHost() == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
@@ -69,6 +74,23 @@ final class ApiClient {
 
     String server() {
         return base.toString();
+    }
+
+    /** The operator token in use (null: none found), for clients this command starts itself (simulated devices). */
+    String token() {
+        return token == null ? null : token.token();
+    }
+
+    /** Where the token in use came from (null: none found). */
+    String tokenSource() {
+        return token == null ? null : token.source();
+    }
+
+    private HttpRequest.Builder authorized(HttpRequest.Builder request) {
+        if (token != null && token.token() != null) {
+            request.header("Authorization", "Bearer " + token.token());
+        }
+        return request;
     }
 
     static String segment(String s) {
@@ -107,7 +129,7 @@ final class ApiClient {
         } catch (IOException e) {
             throw new CliException("cannot read " + file + ": " + e.getMessage());
         }
-        HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
+        HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofMinutes(30))
                 .header("X-Turnout-User", user).header("Content-Type", "application/octet-stream")
                 .POST(publisher).build();
         return send(request, path);
@@ -115,7 +137,7 @@ final class ApiClient {
 
     /** Streams a download into {@code file} (written whole or not at all); returns its size. */
     long download(String path, Path file) {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
+        HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofMinutes(30))
                 .header("X-Turnout-User", user).GET().build();
         HttpResponse<java.io.InputStream> response = exchange(request, HttpResponse.BodyHandlers.ofInputStream());
         try (java.io.InputStream in = response.body()) {
@@ -133,7 +155,7 @@ final class ApiClient {
     }
 
     private HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(base.resolve(path)).timeout(REQUEST_TIMEOUT)
+        return authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(REQUEST_TIMEOUT)
                 .header("Accept", "application/json").header("X-Turnout-User", user);
     }
 
@@ -171,6 +193,17 @@ final class ApiClient {
                 + "); start it with `turnout server`, or point --server / TURNOUT_SERVER at it");
     }
 
+    /** A 401: says which token was sent, or where the CLI looked for one. */
+    private CliException refused(String serverMessage) {
+        if (token == null || token.token() == null) {
+            return new CliException("the server at " + base + " wants the operator token and none was found (looked in: "
+                    + String.join(", ", token == null ? java.util.List.of() : token.looked())
+                    + "); set TURNOUT_TOKEN, use --token-file FILE, or put token: in the CLI config file (docs/cli.md)");
+        }
+        return new CliException("the server at " + base + " refused the operator token from " + token.source()
+                + (serverMessage.isEmpty() ? "" : " (" + serverMessage + ")"));
+    }
+
     private JsonNode body(HttpResponse<String> response, String path) {
         return body(response.body(), response.statusCode(), path);
     }
@@ -182,6 +215,9 @@ final class ApiClient {
         } catch (IOException e) {
             throw new CliException(base + path + " answered " + status + " with something that is not JSON;"
                     + " is --server pointing at a Turnout server?");
+        }
+        if (status == 401) {
+            throw refused(node.path("error").asText(""));
         }
         if (status >= 400) {
             String message = node.path("error").asText("");

@@ -20,6 +20,7 @@ final class Cli {
     final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     TurnoutCli root;
     private ApiClient api;
+    private TokenLookup.Found token;
 
     Cli(PrintStream out, PrintStream err, Map<String, String> env) {
         this.out = out;
@@ -27,7 +28,7 @@ final class Cli {
         this.env = env;
     }
 
-    /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the local default. */
+    /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the CLI config file's {@code server:}, else the local default. */
     String serverUrl() {
         if (root.server != null && !root.server.isBlank()) {
             return root.server;
@@ -36,8 +37,18 @@ final class Cli {
         if (fromEnv != null && !fromEnv.isBlank()) {
             return fromEnv;
         }
+        java.util.Optional<String> configured = TokenLookup.config(env).map(TokenLookup.Config::server);
+        if (configured.isPresent()) {
+            return configured.get();
+        }
         // the server on this host runs with TLS (it made a CA in its data dir): talk HTTPS to it
         return CliTrust.localCa(env) != null ? DEFAULT_SERVER.replace("http://", "https://") : DEFAULT_SERVER;
+    }
+
+    /** Uses this token instead of looking for one (a server this process started itself, e.g. the demo's). */
+    void useToken(String value, String source) {
+        token = new TokenLookup.Found(value, source, java.util.List.of(source));
+        api = null;
     }
 
     boolean jsonOutput() {
@@ -47,8 +58,12 @@ final class Cli {
     ApiClient api() {
         if (api == null) {
             String user = env.getOrDefault("TURNOUT_USER", env.getOrDefault("USER", "cli"));
-            String url = serverUrl();
-            api = url.startsWith("https:") ? new ApiClient(url, user, json, CliTrust.resolve(env)) : new ApiClient(url, user, json);
+            String server = serverUrl();
+            ApiClient.parseServer(server); // a bad URL is reported as such, before any token lookup
+            if (token == null) {
+                token = TokenLookup.find(env, root.tokenFile, server);
+            }
+            api = new ApiClient(server, user, json, token, server.startsWith("https:") ? CliTrust.resolve(env) : null);
         }
         return api;
     }

@@ -171,8 +171,10 @@ final class DemoCommand implements Callable<Integer> {
             throw new CliException("cannot start the demo: " + ServerCommand.rootMessage(e));
         }
         cli.root.server = server.url();
+        cli.useToken(server.operatorToken(), server.operatorTokenFile().toString());
         cli.out.printf("Turnout demo: open the dashboard at %s/%n", server.url());
         cli.out.printf("  (API %s, MQTT broker %s, listening on 127.0.0.1 only)%n", server.url(), server.brokerUrl());
+        cli.out.printf("  sign in with the operator token: cat %s%n", server.operatorTokenFile());
         cli.out.flush();
     }
 
@@ -216,7 +218,7 @@ final class DemoCommand implements Callable<Integer> {
         cli.out.printf("Simulated devices: enrolling and connecting %d (sim-0001 ... ; in-memory containers, %s to activate, "
                 + "3.0.0 fails its health check) ...%n", devices, Durations.format(apply));
         cli.out.flush();
-        fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices).withLabels(Map.of("site", "demo"))
+        fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(devices).withLabels(Map.of("site", "demo"))
                 .withPlatform(simPlatform).withApplyTime(apply).withFailingVersions(Set.of("3.0.0")), Duration.ofMinutes(2));
 
         int total = devices + realIds.size();

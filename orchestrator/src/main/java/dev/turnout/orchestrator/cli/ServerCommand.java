@@ -166,6 +166,8 @@ final class ServerCommand implements Runnable {
             cli.out.printf("  store              %s (shared; this is instance %s, group %s)%n", cluster.storeUrl(),
                     cluster.instanceId(), cluster.shareGroup());
         }
+        cli.out.printf("  operator token     %s (the CLI on this host reads it; elsewhere: TURNOUT_TOKEN or --token-file)%n",
+                server.operatorTokenFile());
         if (mosquittoConfig != null) {
             cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
         }

@@ -117,11 +117,12 @@ final class SimulateCommand implements Callable<Integer> {
 
     private int simulate(SimulationOptions options, Duration every) throws Exception {
         String server = cli.api().server();
-        cli.api().get("/api/v1/health"); // one clear line when the server is not there
+        cli.api().get("/api/v1/devices"); // one clear line when the server is not there or refuses the token
         long started = System.nanoTime();
         SimulatedFleet fleet;
         try {
-            fleet = SimulatedFleet.start(server, options, Duration.ofSeconds(Math.max(60, devices / 20)), cli.api().sslContext());
+            fleet = SimulatedFleet.start(server, cli.api().token(), options, Duration.ofSeconds(Math.max(60, devices / 20)),
+                    cli.api().sslContext());
         } catch (Exception e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new CliException("cannot start the simulated devices: " + (cause.getMessage() == null ? cause : cause.getMessage()));

@@ -20,10 +20,13 @@ import java.util.Map;
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
-                WatchCommand.class, UserCommand.class, BrokerCommand.class, DemoCommand.class, SimulateCommand.class,
+                WatchCommand.class, UserCommand.class, TokenCommand.class, BrokerCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",
-                "Environment: TURNOUT_SERVER (default for --server), TURNOUT_USER (name recorded in the audit trail)."})
+                "Environment: TURNOUT_SERVER (default for --server), TURNOUT_TOKEN (the operator token),",
+                "TURNOUT_DATA (the server's data directory: its operator.token is read on the server's host),",
+                "TURNOUT_CLI_CONFIG (default ~/.config/turnout/cli.yaml: server: and token:),",
+                "TURNOUT_USER (name recorded in the audit trail)."})
 public final class TurnoutCli implements Runnable {
 
     enum Output { text, json }
@@ -31,6 +34,11 @@ public final class TurnoutCli implements Runnable {
     @Option(names = "--server", scope = ScopeType.INHERIT, paramLabel = "URL",
             description = "Orchestrator HTTP API (default: $TURNOUT_SERVER, else " + Cli.DEFAULT_SERVER + ").")
     String server;
+
+    @Option(names = "--token-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "Read the operator token from FILE (default: $TURNOUT_TOKEN, the CLI config file, or the server's "
+                    + "operator.token on its host; see docs/cli.md). The token itself is never an argument.")
+    java.nio.file.Path tokenFile;
 
     @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, paramLabel = "text|json", defaultValue = "text",
             description = "Output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")

@@ -19,7 +19,9 @@ import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.engine.RolloutRequest;
+import dev.turnout.orchestrator.domain.DesiredApp;
 import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.security.BrokerAccess;
@@ -108,11 +110,13 @@ public final class HttpApi {
     private final Supplier<ServerInfo> serverInfo;
     private final Clock clock;
     private final BrokerAccess access;
+    private final ApiAuth auth;
     private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
-                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, BrokerAccess access) {
+                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, BrokerAccess access, ApiAuth auth) {
         this.access = java.util.Objects.requireNonNull(access, "access");
+        this.auth = java.util.Objects.requireNonNull(auth, "auth");
         this.vertx = vertx;
         this.store = store;
         this.artifacts = artifacts;
@@ -148,6 +152,7 @@ public final class HttpApi {
 
     public Router router() {
         Router router = Router.router(vertx);
+        auth.mountOn(router); // first: no route runs for a caller without the right credentials
         BodyHandler body = BodyHandler.create().setBodyLimit(JSON_BODY_LIMIT).setHandleFileUploads(false);
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/server").handler(this::serverInfo);
@@ -384,7 +389,12 @@ public final class HttpApi {
         String digest = ctx.pathParam("digest");
         boolean head = ctx.request().method() == HttpMethod.HEAD;
         String range = ctx.request().getHeader("Range");
+        ApiAuth.Principal caller = ApiAuth.principal(ctx);
         blocking(ctx, () -> {
+            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targets(caller.name(), digest)) {
+                throw new ForbiddenException("artifact " + digest + " is not part of a release in the desired state of device "
+                        + caller.name() + "; a device downloads only what it is told to install");
+            }
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
             return Map.entry(path, Files.size(path));
         }, found -> {
@@ -420,6 +430,28 @@ public final class HttpApi {
             }
             response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
         });
+    }
+
+    /** True when {@code digest} is an image of a release in the current desired state of {@code deviceId}. */
+    private boolean targets(String deviceId, String digest) {
+        DesiredRecord desired = store.findDesired(deviceId).orElse(null);
+        if (desired == null) {
+            return false;
+        }
+        for (DesiredApp app : desired.apps()) {
+            Release release = store.findRelease(app.app(), app.version()).orElse(null);
+            if (release != null && release.images().stream().anyMatch(i -> i.digest().equals(digest))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A caller who is known but may not do this: 403. */
+    static final class ForbiddenException extends RuntimeException {
+        ForbiddenException(String message) {
+            super(message);
+        }
     }
 
     private void createRelease(RoutingContext ctx) {
@@ -666,6 +698,9 @@ public final class HttpApi {
             error(ctx, 404, e.getMessage());
         } else if (e instanceof ConflictException) {
             error(ctx, 409, e.getMessage());
+        } else if (e instanceof ForbiddenException) {
+            LOG.info("refused {} {}: {}", ctx.request().method(), ctx.request().path(), e.getMessage());
+            error(ctx, 403, e.getMessage());
         } else {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), e);
             error(ctx, 500, "internal error: " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));

@@ -64,13 +64,14 @@ public final class FleetBenchmark {
         System.out.printf("machine: %d cores, max heap %d MiB, Java %s%n", Runtime.getRuntime().availableProcessors(),
                 Runtime.getRuntime().maxMemory() >> 20, System.getProperty("java.version"));
         try (TurnoutServer server = TurnoutServer.start(options(data, tls))) {
+            String token = server.operatorToken();
             javax.net.ssl.SSLContext ssl = tls ? dev.turnout.proto.tls.PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator") : null;
             HttpClient http = ssl != null ? HttpClient.newBuilder().sslContext(ssl).build() : HttpClient.newHttpClient();
             System.out.printf("transport: %s%n", tls ? "TLS (MQTT over TLS, HTTPS)" : "plain text");
             long heapBefore = usedHeapAfterGc(memory);
             int threadsBefore = Thread.activeCount();
             long t0 = System.nanoTime();
-            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices)
+            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), token, SimulationOptions.defaults(devices)
                     .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10), ssl)) {
                 double connectSeconds = (System.nanoTime() - t0) / 1e9;
                 long heapAfter = usedHeapAfterGc(memory);
@@ -86,14 +87,14 @@ public final class FleetBenchmark {
                 }
 
                 byte[] archive = SimulatedImageArchive.of("bench/web:1.0.0");
-                HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+                HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + token)
                         .POST(HttpRequest.BodyPublishers.ofByteArray(archive)).build(), HttpResponse.BodyHandlers.ofString());
                 String digest = json.readTree(up.body()).path("digest").asText();
-                post(http, json, server.url() + "/api/v1/releases", Map.of("app", "web", "version", "1.0.0",
+                post(http, json, token, server.url() + "/api/v1/releases", Map.of("app", "web", "version", "1.0.0",
                         "images", List.of(Map.of("platform", "linux/arm64", "digest", digest)),
                         "spec", Map.of("container", Map.of("command", List.of("/bin/true")))));
                 long r0 = System.nanoTime();
-                JsonNode rollout = post(http, json, server.url() + "/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0",
+                JsonNode rollout = post(http, json, token, server.url() + "/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0",
                         "target", "all", "waves", "1%,10%,100%", "deviceTimeout", "10m"));
                 String id = rollout.path("id").asText();
                 String state = "";
@@ -101,7 +102,7 @@ public final class FleetBenchmark {
                 long lastChange = System.nanoTime();
                 while (!state.equals("SUCCEEDED") && !rollout.path("terminal").asBoolean()) {
                     Thread.sleep(500);
-                    rollout = json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts/" + id)).build(),
+                    rollout = json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts/" + id)).header("Authorization", "Bearer " + token).build(),
                             HttpResponse.BodyHandlers.ofString()).body());
                     state = rollout.path("state").asText();
                     StringBuilder line = new StringBuilder(state);
@@ -128,7 +129,7 @@ public final class FleetBenchmark {
                         System.out.printf("  simulated devices published %d message(s), %d failed%n",
                                 fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum(),
                                 fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum());
-                        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
+                        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).header("Authorization", "Bearer " + token).build(),
                                 HttpResponse.BodyHandlers.ofString()).body();
                         metrics.lines().filter(l -> l.startsWith("turnout_status_events") && l.contains("ACTIVE"))
                                 .forEach(l -> System.out.println("  orchestrator received: " + l));
@@ -161,7 +162,7 @@ public final class FleetBenchmark {
                 javax.net.ssl.SSLContext ssl = tls ? dev.turnout.proto.tls.PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator") : null;
                 long heapBefore = usedHeapAfterGc(memory);
                 long t0 = System.nanoTime();
-                try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(devices)
+                try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(devices)
                         .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofSeconds(60)), Duration.ofMinutes(10), ssl)) {
                     double seconds = (System.nanoTime() - t0) / 1e9;
                     double kib = (usedHeapAfterGc(memory) - heapBefore) / 1024.0 / devices;
@@ -178,8 +179,8 @@ public final class FleetBenchmark {
         System.out.printf("TLS / plain: connect rate x%.2f, heap per device x%.2f%n", figures[1][0] / figures[0][0], figures[1][1] / figures[0][1]);
     }
 
-    private static JsonNode post(HttpClient http, ObjectMapper json, String url, Object body) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+    private static JsonNode post(HttpClient http, ObjectMapper json, String token, String url, Object body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() >= 300) {
             throw new IllegalStateException(url + " answered " + r.statusCode() + ": " + r.body());

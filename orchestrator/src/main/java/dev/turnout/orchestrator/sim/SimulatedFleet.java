@@ -52,16 +52,18 @@ public final class SimulatedFleet implements AutoCloseable {
     /**
      * Enrolls {@code options.devices()} devices with the orchestrator at {@code serverUrl}, connects them
      * and returns once every one is subscribed to its desired state, or fails after {@code timeout}.
+     *
+     * @param operatorToken the server's operator token (enrolling is an operator's act)
      */
-    public static SimulatedFleet start(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
-        return start(serverUrl, options, timeout, null);
+    public static SimulatedFleet start(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout) throws Exception {
+        return start(serverUrl, operatorToken, options, timeout, null);
     }
 
     /** As above, for an {@code https://} server whose certificate {@code ssl} trusts (null: the system trust store). */
-    public static SimulatedFleet start(String serverUrl, SimulationOptions options, Duration timeout, javax.net.ssl.SSLContext ssl)
-            throws Exception {
+    public static SimulatedFleet start(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout,
+                                       javax.net.ssl.SSLContext ssl) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        List<DeviceEnrollment> enrollments = enroll(serverUrl, options, timeout, ssl);
+        List<DeviceEnrollment> enrollments = enroll(serverUrl, operatorToken, options, timeout, ssl);
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "turnout-sim");
             t.setDaemon(true);
@@ -100,8 +102,9 @@ public final class SimulatedFleet implements AutoCloseable {
     }
 
     /** Enrolls every device over HTTP ({@code POST /api/v1/devices}) and reads the config each one gets back. */
-    static List<DeviceEnrollment> enroll(String serverUrl, SimulationOptions options, Duration timeout, javax.net.ssl.SSLContext ssl)
-            throws Exception {
+    static List<DeviceEnrollment> enroll(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout,
+                                         javax.net.ssl.SSLContext ssl) throws Exception {
+        String authorization = "Bearer " + (operatorToken == null ? "" : operatorToken);
         ObjectMapper json = new ObjectMapper();
         HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1);
         if (ssl != null) {
@@ -119,6 +122,7 @@ public final class SimulatedFleet implements AutoCloseable {
             body.set("labels", json.valueToTree(labels));
             HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).timeout(Duration.ofSeconds(30))
                     .header("Content-Type", "application/json").header("X-Turnout-User", "simulator")
+                    .header("Authorization", authorization)
                     .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body), StandardCharsets.UTF_8)).build();
             slots.acquire();
             pending.add(http.sendAsync(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8))
@@ -131,7 +135,7 @@ public final class SimulatedFleet implements AutoCloseable {
                             if (response.statusCode() == 409) {
                                 // enrolled by an earlier run: its broker secret was shown once and is gone. Revoke the
                                 // simulated device and enroll it again for a fresh secret, as an operator would.
-                                return DeviceEnrollment.parse(reenroll(http, base, json, id, request));
+                                return DeviceEnrollment.parse(reenroll(http, base, json, id, request, authorization));
                             }
                             throw new IllegalStateException("enrolling " + id + " answered " + response.statusCode() + ": "
                                     + response.body());
@@ -144,10 +148,12 @@ public final class SimulatedFleet implements AutoCloseable {
         return pending.stream().map(CompletableFuture::join).toList();
     }
 
-    private static String reenroll(HttpClient http, String base, ObjectMapper json, String id, HttpRequest enroll) throws IOException {
+    private static String reenroll(HttpClient http, String base, ObjectMapper json, String id, HttpRequest enroll,
+                                   String authorization) throws IOException {
         try {
             HttpResponse<String> revoked = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices/" + id + "/revoke"))
                     .header("Content-Type", "application/json").header("X-Turnout-User", "simulator")
+                    .header("Authorization", authorization)
                     .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
             if (revoked.statusCode() != 200) {
                 throw new IllegalStateException("revoking " + id + " for re-enrollment answered " + revoked.statusCode() + ": " + revoked.body());

@@ -72,6 +72,7 @@ class DashboardIT {
         WebDriverWait wait = waiting();
 
         browser.get(fleet.url() + "/");
+        signIn(fleet.server.operatorToken());
         wait.until(d -> rows().size() == 3);
         assertThat(rows()).allSatisfy(row -> assertThat(row.get("online")).contains("online"));
         assertThat(text("#count-online")).contains("3");
@@ -154,6 +155,74 @@ class DashboardIT {
         new Select(browser.findElement(By.id("state-filter"))).selectByValue("ROLLED_BACK");
         wait.until(d -> rows().size() == 1);
         assertThat(rows().get(0)).containsEntry("id", "dash-c").containsEntry("running", "1.0.0");
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void theDashboardAsksForTheTokenOnceRefusesDataWithoutItAndSignsOut() throws Exception {
+        requireChromium();
+        fleet = TestFleet.start(work.resolve("server"));
+        fleet.device("dash-login", Map.of("site", "attic"), Set.of());
+        await().atMost(WAIT).until(() -> fleet.countOnline() == 1);
+        browser = chromium();
+        WebDriverWait wait = waiting();
+
+        // not signed in: the sign-in form, no fleet, and the API refuses the page's requests
+        browser.get(fleet.url() + "/");
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-token")));
+        assertThat(browser.findElement(By.id("view")).isDisplayed()).isFalse();
+        assertThat(status("/api/v1/devices")).isEqualTo(401);
+        assertThat(status("/api/events")).isEqualTo(401);
+        assertThat(status("/metrics")).isEqualTo(401);
+
+        // a wrong token is refused and nothing opens
+        browser.findElement(By.id("login-token")).sendKeys("not-the-token");
+        browser.findElement(By.id("login-submit")).click();
+        wait.until(d -> text("#login-error").contains("wrong operator token"));
+        assertThat(browser.findElement(By.id("view")).isDisplayed()).isFalse();
+        assertThat(status("/api/v1/devices")).isEqualTo(401);
+
+        // the right one opens the fleet; the session cookie is out of the page's reach (HttpOnly)
+        signIn(fleet.server.operatorToken());
+        wait.until(d -> rows().size() == 1);
+        wait.until(d -> text("#live").equals("live"));
+        assertThat(status("/api/v1/devices")).isEqualTo(200);
+        assertThat(((JavascriptExecutor) browser).executeScript("return document.cookie")).asString().doesNotContain("turnout_session");
+        assertThat(browser.manage().getCookieNamed("turnout_session").isHttpOnly()).isTrue();
+        assertThat(browser.manage().getCookieNamed("turnout_session").getSameSite()).isEqualTo("Strict");
+
+        // once: a reload stays signed in
+        browser.navigate().refresh();
+        wait.until(d -> rows().size() == 1);
+        assertThat(browser.findElement(By.id("login")).isDisplayed()).isFalse();
+
+        // signing out ends the session on the server too
+        String cookie = browser.manage().getCookieNamed("turnout_session").getValue();
+        browser.findElement(By.id("logout")).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-token")));
+        assertThat(status("/api/v1/devices")).isEqualTo(401);
+        java.net.http.HttpResponse<String> replayed = fleet.http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(fleet.url() + "/api/v1/devices")).header("Cookie", "turnout_session=" + cookie).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(replayed.statusCode()).isEqualTo(401);
+    }
+
+    private void signIn(String token) {
+        WebDriverWait wait = waiting();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-token"))).clear();
+        browser.findElement(By.id("login-token")).sendKeys(token);
+        browser.findElement(By.id("login-submit")).click();
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("login")));
+    }
+
+    /** The status the browser gets for a same-origin fetch (with its cookies, if any). */
+    private long status(String path) {
+        Object status = ((JavascriptExecutor) browser).executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                const ctl = new AbortController();
+                fetch(arguments[0], { credentials: 'same-origin', signal: ctl.signal })
+                  .then(r => { done(r.status); ctl.abort(); }).catch(e => done(-1));""", path);
+        return ((Number) status).longValue();
     }
 
     private void confirmed(String button) {

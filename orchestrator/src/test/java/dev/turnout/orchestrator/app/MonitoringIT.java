@@ -52,7 +52,7 @@ class MonitoringIT {
         SimulatedDevice c = fleet.device("mon-c", Map.of("site", "yard"), Set.of());
         await().atMost(WAIT).until(() -> fleet.countOnline() == 3);
 
-        HttpResponse<String> raw = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/metrics")).build(),
+        HttpResponse<String> raw = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/metrics")).header("Authorization", "Bearer " + fleet.server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(raw.statusCode()).isEqualTo(200);
         assertThat(raw.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain; version=0.0.4");
@@ -125,7 +125,7 @@ class MonitoringIT {
     void eventStreamMirrorsStatusHealthPresenceAndRolloutEvents() throws Exception {
         fleet = TestFleet.start(work.resolve("server"));
         fleet.createReleases("1.0.0");
-        try (SseClient all = new SseClient(fleet.http, fleet.url() + "/api/events", null)) {
+        try (SseClient all = new SseClient(fleet.http, fleet.url() + "/api/events", null, fleet.server.operatorToken())) {
             assertThat(all.response.statusCode()).isEqualTo(200);
             assertThat(all.response.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
             SimulatedDevice a = fleet.device("sse-a", Map.of(), Set.of());
@@ -140,7 +140,7 @@ class MonitoringIT {
 
             String id = fleet.rollout("1.0.0", "1,100%", "pause", false);
             try (SseClient onlyThisRollout = new SseClient(fleet.http,
-                    fleet.url() + "/api/events?kinds=rollout&subject=" + id, "0")) {
+                    fleet.url() + "/api/events?kinds=rollout&subject=" + id, "0", fleet.server.operatorToken())) {
                 await().atMost(WAIT).until(() -> fleet.state(id).equals("SUCCEEDED"));
                 SseClient.Frame succeeded = all.await(f -> f.event().equals("rollout")
                         && f.data().path("payload").path("type").asText().equals("STATE_CHANGED")
@@ -175,25 +175,25 @@ class MonitoringIT {
             // a client that reconnects with Last-Event-ID gets exactly what came after it
             List<SseClient.Frame> seen = all.frames();
             long resumeAfter = seen.get(seen.size() / 2).id();
-            try (SseClient resumed = new SseClient(fleet.http, fleet.url() + "/api/events", Long.toString(resumeAfter))) {
+            try (SseClient resumed = new SseClient(fleet.http, fleet.url() + "/api/events", Long.toString(resumeAfter), fleet.server.operatorToken())) {
                 await().atMost(WAIT).until(() -> resumed.frames().size() >= seen.size() - seen.size() / 2 - 1);
                 assertThat(resumed.frames().get(0).id()).isEqualTo(resumeAfter + 1);
                 assertThat(resumed.frames().stream().map(SseClient.Frame::id).toList())
                         .startsWith(seen.subList(seen.size() / 2 + 1, seen.size()).stream().map(SseClient.Frame::id).toArray(Long[]::new));
             }
         }
-        HttpResponse<String> bad = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/api/events?kinds=desired")).build(),
+        HttpResponse<String> bad = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/api/events?kinds=desired")).header("Authorization", "Bearer " + fleet.server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(bad.statusCode()).isEqualTo(400);
         assertThat(bad.body()).contains("unknown event kind 'desired'");
 
         // the dashboard's catch-all route serves its page but leaves unknown API paths a JSON 404
-        HttpResponse<String> page = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/")).build(),
+        HttpResponse<String> page = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/")).header("Authorization", "Bearer " + fleet.server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(page.statusCode()).isEqualTo(200);
         assertThat(page.headers().firstValue("Content-Type").orElse("")).startsWith("text/html");
         assertThat(page.body()).contains("<title>Turnout</title>");
-        HttpResponse<String> unknown = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/api/v1/nothing")).build(),
+        HttpResponse<String> unknown = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/api/v1/nothing")).header("Authorization", "Bearer " + fleet.server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(unknown.statusCode()).isEqualTo(404);
         assertThat(unknown.body()).contains("\"error\"");

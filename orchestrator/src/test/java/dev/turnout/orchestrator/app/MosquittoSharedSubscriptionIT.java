@@ -88,7 +88,7 @@ class MosquittoSharedSubscriptionIT {
         toClose.add(b);
 
         Path config = work.resolve("shared-1.yaml");
-        assertThat(TurnoutCli.run(System.out, System.err, Map.of(), "device", "enroll", "shared-1", "--out", config.toString(),
+        assertThat(TurnoutCli.run(System.out, System.err, Map.of("TURNOUT_TOKEN", a.operatorToken()), "device", "enroll", "shared-1", "--out", config.toString(),
                 "--server", a.url())).isZero();
         String password = SimulatedDevice.passwordOf(Files.readString(config));
         PublicKey key = PublicKey.fromBase64(new com.fasterxml.jackson.databind.ObjectMapper()
@@ -113,7 +113,8 @@ class MosquittoSharedSubscriptionIT {
     }
 
     private double statusEvents(TurnoutServer server) throws Exception {
-        Matcher m = STATUS.matcher(get(server.url() + "/metrics"));
+        Matcher m = STATUS.matcher(http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics"))
+                .header("Authorization", "Bearer " + server.operatorToken()).build(), HttpResponse.BodyHandlers.ofString()).body());
         double total = 0;
         while (m.find()) {
             total += Double.parseDouble(m.group(1));

@@ -92,7 +92,7 @@ class OrchestratorKillIT {
 
         // a canary, then the rest; kill -9 the moment the second wave has been sent out
         ByteArrayOutputStream idOut = new ByteArrayOutputStream();
-        assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, Map.of(),
+        assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, cliEnv(),
                 "deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--server", server())).isZero();
         String id = idOut.toString(StandardCharsets.UTF_8).strip();
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
@@ -106,7 +106,7 @@ class OrchestratorKillIT {
 
         startOrchestrator("second");
         ByteArrayOutputStream watched = new ByteArrayOutputStream();
-        int code = TurnoutCli.run(new PrintStream(watched, true, StandardCharsets.UTF_8), System.err, Map.of(),
+        int code = TurnoutCli.run(new PrintStream(watched, true, StandardCharsets.UTF_8), System.err, cliEnv(),
                 "rollout", "watch", id, "--server", server());
         System.out.printf("kill -9 mid-wave: rollout ended %d ms after the kill (restart included)%n",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
@@ -157,7 +157,9 @@ class OrchestratorKillIT {
     }
 
     private JsonNode get(String path) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path)).build(),
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path))
+                        .header("Authorization", "Bearer " + dev.turnout.orchestrator.security.OperatorToken.read(
+                                work.resolve("data").resolve(dev.turnout.orchestrator.security.OperatorToken.FILE))).build(),
                 HttpResponse.BodyHandlers.ofString());
         return json.readTree(response.body());
     }
@@ -166,7 +168,12 @@ class OrchestratorKillIT {
         List<String> full = new ArrayList<>(List.of(args));
         full.add("--server");
         full.add(server());
-        return TurnoutCli.run(System.out, System.err, Map.of(), full.toArray(String[]::new));
+        return TurnoutCli.run(System.out, System.err, cliEnv(), full.toArray(String[]::new));
+    }
+
+    /** The CLI on the server's host: it reads the operator token from the server's data directory. */
+    private Map<String, String> cliEnv() {
+        return Map.of("TURNOUT_DATA", work.resolve("data").toString());
     }
 
 

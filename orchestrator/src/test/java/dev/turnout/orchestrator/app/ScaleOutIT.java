@@ -125,7 +125,7 @@ class ScaleOutIT {
 
         // created through a, so a drives it: a canary, then the rest; kill -9 a once the second wave is out
         ByteArrayOutputStream idOut = new ByteArrayOutputStream();
-        assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, Map.of(),
+        assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, Map.of("TURNOUT_TOKEN", token()),
                 "deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--server", server("a"))).isZero();
         String id = idOut.toString(StandardCharsets.UTF_8).strip();
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
@@ -136,7 +136,7 @@ class ScaleOutIT {
         assertThat(a.exitValue()).as("killed by SIGKILL").isEqualTo(137);
 
         ByteArrayOutputStream watched = new ByteArrayOutputStream();
-        int code = TurnoutCli.run(new PrintStream(watched, true, StandardCharsets.UTF_8), System.err, Map.of(),
+        int code = TurnoutCli.run(new PrintStream(watched, true, StandardCharsets.UTF_8), System.err, Map.of("TURNOUT_TOKEN", token()),
                 "rollout", "watch", id, "--server", server("b"));
         System.out.printf("kill -9 of the instance driving the rollout mid-wave: the other one finished it %d ms later"
                 + " (lease 3 s)%n", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
@@ -162,7 +162,8 @@ class ScaleOutIT {
     private void startPair() throws Exception {
         startOrchestrator("a");
         Path b = Files.createDirectories(work.resolve("data-b"));
-        for (String file : List.of("signing.key", "broker.secret")) {
+        // one orchestrator identity: the same signing key, broker secret and operator token on every instance
+        for (String file : List.of("signing.key", "broker.secret", "operator.token")) {
             Files.copy(work.resolve("data-a").resolve(file), b.resolve(file));
         }
         startOrchestrator("b");
@@ -221,19 +222,30 @@ class ScaleOutIT {
         assertThat(Files.readString(log)).as("the store password is never logged").doesNotContain(postgres.password());
     }
 
+    /** The operator token instance a made at its first start (b has a copy). */
+    private String token() {
+        try {
+            return Files.readString(work.resolve("data-a").resolve("operator.token")).strip();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private String server(String name) {
         return "http://127.0.0.1:" + ports.get(name);
     }
 
     private JsonNode get(String name, String path) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server(name) + path)).build(),
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server(name) + path))
+                        .header("Authorization", "Bearer " + token()).build(),
                 HttpResponse.BodyHandlers.ofString());
         return json.readTree(response.body());
     }
 
     /** Every sample of the instance's Prometheus scrape, by name with labels. */
     private Map<String, Double> metrics(String name) throws IOException, InterruptedException {
-        String text = http.send(HttpRequest.newBuilder(URI.create(server(name) + "/metrics")).build(),
+        String text = http.send(HttpRequest.newBuilder(URI.create(server(name) + "/metrics"))
+                        .header("Authorization", "Bearer " + token()).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         Map<String, Double> samples = new HashMap<>();
         Matcher m = SAMPLE.matcher(text);
@@ -252,6 +264,6 @@ class ScaleOutIT {
         List<String> full = new ArrayList<>(List.of(args));
         full.add("--server");
         full.add(server(instance));
-        return TurnoutCli.run(System.out, System.err, Map.of(), full.toArray(String[]::new));
+        return TurnoutCli.run(System.out, System.err, Map.of("TURNOUT_TOKEN", token()), full.toArray(String[]::new));
     }
 }

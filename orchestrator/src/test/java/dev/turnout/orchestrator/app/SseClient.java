@@ -27,8 +27,11 @@ final class SseClient implements AutoCloseable {
     private final List<Frame> frames = new CopyOnWriteArrayList<>();
     private final CompletableFuture<Void> reader;
 
-    SseClient(HttpClient http, String url, String lastEventId) throws Exception {
+    SseClient(HttpClient http, String url, String lastEventId, String operatorToken) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).header("Accept", "text/event-stream");
+        if (operatorToken != null) {
+            request.header("Authorization", "Bearer " + operatorToken);
+        }
         if (lastEventId != null) {
             request.header("Last-Event-ID", lastEventId);
         }

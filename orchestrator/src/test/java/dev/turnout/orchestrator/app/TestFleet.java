@@ -62,7 +62,7 @@ final class TestFleet implements AutoCloseable {
 
     void createReleases(String... versions) throws Exception {
         for (String version : versions) {
-            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(url() + "/api/v1/artifacts"))
+            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + server.operatorToken())
                             .POST(HttpRequest.BodyPublishers.ofByteArray(DockerSaveArchives.of("demo/web:" + version, version).bytes())).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
@@ -102,7 +102,7 @@ final class TestFleet implements AutoCloseable {
     }
 
     String get(String path) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url() + path)).build(),
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url() + path)).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(path + ": " + response.body()).isEqualTo(200);
         return response.body();
@@ -113,7 +113,7 @@ final class TestFleet implements AutoCloseable {
     }
 
     HttpResponse<String> post(String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(url() + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(url() + path)).header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

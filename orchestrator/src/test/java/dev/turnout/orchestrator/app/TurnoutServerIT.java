@@ -168,7 +168,7 @@ class TurnoutServerIT {
 
     private void createReleases(String... versions) throws Exception {
         for (String version : versions) {
-            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+            HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + server.operatorToken())
                     .POST(HttpRequest.BodyPublishers.ofByteArray(DockerSaveArchives.of("demo/web:" + version, version).bytes())).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(uploaded.statusCode()).as(uploaded.body()).isEqualTo(201);
@@ -205,12 +205,12 @@ class TurnoutServerIT {
     }
 
     private JsonNode getJson(String path) throws Exception {
-        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(),
+        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString()).body());
     }
 
     private HttpResponse<String> post(String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

@@ -84,7 +84,7 @@ public final class StatusIngestBenchmark {
             com.fasterxml.jackson.databind.ObjectMapper yaml =
                     new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
             for (int d = 0; d < devices; d++) {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/devices"))
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/devices")).header("Authorization", "Bearer " + server.operatorToken())
                         .POST(HttpRequest.BodyPublishers.ofString("{\"id\":\"" + deviceId(d) + "\"}"))
                         .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() != 201) {
@@ -106,7 +106,7 @@ public final class StatusIngestBenchmark {
             }
             // a monitor subscriber on the same topics: what the broker itself delivers, in the same run
             Counting received = new Counting(new AtomicLong(), new AtomicLong());
-            HttpResponse<String> user = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/users"))
+            HttpResponse<String> user = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/users")).header("Authorization", "Bearer " + server.operatorToken())
                     .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"bench-monitor\",\"role\":\"monitor\"}"))
                     .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
             if (user.statusCode() != 201) {
@@ -215,7 +215,7 @@ public final class StatusIngestBenchmark {
     }
 
     private static double statusEvents(TurnoutServer server, HttpClient http) throws IOException, InterruptedException {
-        String body = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(),
+        String body = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         double sum = 0;
         Matcher m = STATUS_TOTAL.matcher(body);

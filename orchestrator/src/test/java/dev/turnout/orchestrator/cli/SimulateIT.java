@@ -56,7 +56,7 @@ class SimulateIT {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         AtomicInteger code = new AtomicInteger(-1);
         Thread simulate = new Thread(() -> code.set(TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), Map.of(), "simulate", "--server", server.url(),
+                new PrintStream(err, true, StandardCharsets.UTF_8), Map.of("TURNOUT_TOKEN", server.operatorToken()), "simulate", "--server", server.url(),
                 "--broker-url", server.brokerUrl(), "--devices", "3", "--id-prefix", "lab", "--label", "site=lab",
                 "--apply-time", "100ms", "--fail-version", "3.0.0", "--report-every", "200ms")));
         simulate.start();
@@ -86,7 +86,7 @@ class SimulateIT {
     void aRateOutsideZeroToOneIsAUsageError() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of(), "simulate", "--server", server.url(), "--devices", "2", "--fail-rate", "150%");
+                Map.of("TURNOUT_TOKEN", server.operatorToken()), "simulate", "--server", server.url(), "--devices", "2", "--fail-rate", "150%");
         assertThat(code).isEqualTo(ExitCodes.USAGE);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("--fail-rate must be a probability between 0 and 1");
         assertThat(SimulateCommand.rate("--fail-rate", "5%")).isEqualTo(0.05);
@@ -101,7 +101,7 @@ class SimulateIT {
     }
 
     private void release(String version) throws Exception {
-        HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+        HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + server.operatorToken())
                 .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("sim/web:" + version))).build(),
                 HttpResponse.BodyHandlers.ofString());
         String digest = json.readTree(up.body()).path("digest").asText();
@@ -123,12 +123,12 @@ class SimulateIT {
     }
 
     private JsonNode get(String path) throws Exception {
-        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(),
+        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString()).body());
     }
 
     private HttpResponse<String> post(String path, Object body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -221,6 +221,78 @@ class TurnoutCliIT {
         assertThat(json.readTree(fromEnv.out).has("devices")).isTrue();
     }
 
+    @Test
+    void theCliFindsTheOperatorTokenWithoutTakingItAsAnArgumentAndSaysWhereItLooked() throws Exception {
+        Path home = Files.createDirectories(work.resolve("home"));
+        Path emptyData = Files.createDirectories(work.resolve("no-server-here"));
+        String url = server.url();
+
+        // nowhere to be found: one line naming every place it looked, exit 1, nothing printed on stdout
+        Result none = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", emptyData.toString()), "devices", "--server", url);
+        assertThat(none.code).as(none.toString()).isEqualTo(ExitCodes.ERROR);
+        assertThat(none.out).isEmpty();
+        assertThat(none.err.lines()).hasSize(1);
+        assertThat(none.err).startsWith("turnout: ").contains("wants the operator token and none was found", "TURNOUT_TOKEN",
+                home.resolve(".config/turnout/cli.yaml").toString(), emptyData.resolve("operator.token").toAbsolutePath().toString());
+
+        // a wrong one: says which one was refused, never the token itself
+        Result wrong = runBare(Map.of("TURNOUT_TOKEN", "not-the-token-at-all"), "devices", "--server", url);
+        assertThat(wrong.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(wrong.err).contains("refused the operator token from TURNOUT_TOKEN").doesNotContain("not-the-token-at-all");
+        assertThat(wrong.err.lines()).hasSize(1);
+
+        // never an argument (it would show in ps)
+        assertThat(runBare(Map.of(), "devices", "--server", url, "--token", server.operatorToken()).code).isEqualTo(ExitCodes.USAGE);
+
+        // --token-file
+        Path tokenFile = Files.writeString(work.resolve("token.txt"), server.operatorToken() + "\n");
+        Result fromFile = runBare(Map.of("HOME", home.toString()), "devices", "--server", url, "--token-file", tokenFile.toString());
+        assertThat(fromFile.code).as(fromFile.toString()).isZero();
+        Result missingFile = runBare(Map.of(), "devices", "--server", url, "--token-file", work.resolve("nope.txt").toString());
+        assertThat(missingFile.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(missingFile.err).contains("nope.txt");
+
+        // the CLI config file: server: and token:, used with no --server at all
+        Path config = Files.createDirectories(home.resolve(".config/turnout")).resolve("cli.yaml");
+        Files.writeString(config, "server: " + url + "\ntoken: " + server.operatorToken() + "\n");
+        Result fromConfig = runBare(Map.of("HOME", home.toString()), "devices", "-o", "json");
+        assertThat(fromConfig.code).as(fromConfig.toString()).isZero();
+        assertThat(json.readTree(fromConfig.out).has("devices")).isTrue();
+        // ... whose token is never sent to another server
+        Files.writeString(config, "server: http://turnout.example:8080\ntoken: " + server.operatorToken() + "\n");
+        Result otherServer = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", emptyData.toString()), "devices", "--server", url);
+        assertThat(otherServer.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(otherServer.err).contains("its token is for http://turnout.example:8080");
+        Files.delete(config);
+
+        // on the server's host: TURNOUT_DATA names the data directory
+        Result fromData = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()), "devices", "--server", url);
+        assertThat(fromData.code).as(fromData.toString()).isZero();
+        // ... or, with no TURNOUT_DATA, the server running on that port says where its token file is
+        Map<String, String> real = new HashMap<>();
+        for (String name : List.of("HOME", "XDG_RUNTIME_DIR")) {
+            if (System.getenv(name) != null) {
+                real.put(name, System.getenv(name));
+            }
+        }
+        Result discovered = runBare(real, "devices", "--server", url);
+        assertThat(discovered.code).as(discovered.toString()).isZero();
+
+        // rotation: the server writes the new token to its file, --out gets a copy; neither is printed
+        String old = server.operatorToken();
+        Path copy = work.resolve("new.token");
+        Result rotated = runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()),
+                "token", "rotate", "--out", copy.toString(), "--server", url);
+        assertThat(rotated.code).as(rotated.toString()).isZero();
+        assertThat(server.operatorToken()).isNotEqualTo(old);
+        assertThat(rotated.out + rotated.err).contains("operator.token").doesNotContain(server.operatorToken()).doesNotContain(old);
+        assertThat(Files.readString(copy).strip()).isEqualTo(server.operatorToken());
+        assertThat(Files.getPosixFilePermissions(copy)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        assertThat(runBare(Map.of("TURNOUT_TOKEN", old), "devices", "--server", url).code).isEqualTo(ExitCodes.ERROR);
+        assertThat(runBare(Map.of("HOME", home.toString(), "TURNOUT_DATA", work.resolve("server").toString()), "devices", "--server", url)
+                .code).isZero();
+    }
+
     private static long sizeOf(Path p) {
         try {
             return Files.size(p);
@@ -255,7 +327,15 @@ class TurnoutCliIT {
         return run(new HashMap<>(), full.toArray(String[]::new));
     }
 
+    /** Runs the CLI the way an operator with the token in TURNOUT_TOKEN does. */
     private static Result run(Map<String, String> env, String... args) {
+        Map<String, String> withToken = new HashMap<>(env);
+        withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
+        return runBare(withToken, args);
+    }
+
+    /** Runs the CLI with exactly {@code env}: no token unless it names one. */
+    private static Result runBare(Map<String, String> env, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),

@@ -55,19 +55,19 @@ class WatchIT {
     static void start() throws Exception {
         server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, 0, "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX));
-        fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(2).withIdPrefix("w")
+        fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(2).withIdPrefix("w")
                 .withLabels(Map.of("site", "attic")).withApplyTime(Duration.ofMillis(200)).withFailingVersions(Set.of("3.0.0")),
                 Duration.ofSeconds(60));
-        SimulatedFleet.start(server.url(), SimulationOptions.defaults(1).withIdPrefix("yard")
+        SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(1).withIdPrefix("yard")
                 .withLabels(Map.of("site", "yard")), Duration.ofSeconds(60)); // stays connected; closed with the server
         // a monitor identity, the way an operator makes one for a watcher
         ByteArrayOutputStream secret = new ByteArrayOutputStream();
-        assertThat(TurnoutCli.run(new PrintStream(secret, true, StandardCharsets.UTF_8), System.err, Map.of(),
+        assertThat(TurnoutCli.run(new PrintStream(secret, true, StandardCharsets.UTF_8), System.err, Map.of("TURNOUT_TOKEN", server.operatorToken()),
                 "user", "add", "watcher", "--role", "monitor", "--server", server.url())).isZero();
         monitorEnv = Map.of("TURNOUT_MQTT_USERNAME", "watcher", "TURNOUT_MQTT_PASSWORD",
                 secret.toString(StandardCharsets.UTF_8).strip());
         for (String v : List.of("1.0.0", "3.0.0")) {
-            HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+            HttpResponse<String> up = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + server.operatorToken())
                     .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("sim/web:" + v))).build(),
                     HttpResponse.BodyHandlers.ofString());
             String digest = json.readTree(up.body()).path("digest").asText();
@@ -101,8 +101,10 @@ class WatchIT {
         Watch(Map<String, String> env, String... args) {
             List<String> all = new ArrayList<>(List.of("watch", "--server", server.url()));
             all.addAll(List.of(args));
+            Map<String, String> withToken = new java.util.HashMap<>(env);
+            withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
             thread = new Thread(() -> code.set(TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(err, true, StandardCharsets.UTF_8), env, all.toArray(String[]::new))));
+                    new PrintStream(err, true, StandardCharsets.UTF_8), withToken, all.toArray(String[]::new))));
             thread.start();
         }
 
@@ -122,12 +124,12 @@ class WatchIT {
     void withoutCredentialsItBorrowsAMonitorIdentityForTheSessionAndGivesItBack() throws Exception {
         Watch watch = new Watch(Map.of(), "--target", "device:w-0001", "-o", "json");
         await().atMost(Duration.ofSeconds(20)).until(() -> watch.out().contains("\"kind\":\"presence\""));
-        String users = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/users")).build(),
+        String users = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/users")).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         assertThat(users).contains("\"watch-");
         assertThat(watch.stop()).as(watch.err.toString(StandardCharsets.UTF_8)).isZero();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), System.err, Map.of(), "user", "list", "-o", "json",
+        TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), System.err, Map.of("TURNOUT_TOKEN", server.operatorToken()), "user", "list", "-o", "json",
                 "--server", server.url());
         assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("\"watch-");
     }
@@ -183,7 +185,7 @@ class WatchIT {
     void aBadTargetIsAUsageError() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of(), "watch", "--server", server.url(), "--target", "shelf:3");
+                Map.of("TURNOUT_TOKEN", server.operatorToken()), "watch", "--server", server.url(), "--target", "shelf:3");
         assertThat(code).isEqualTo(ExitCodes.USAGE);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("target 'shelf:3' must be all");
     }
@@ -213,12 +215,12 @@ class WatchIT {
     }
 
     private static JsonNode get(String path) throws Exception {
-        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(),
+        return json.readTree(http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).build(),
                 HttpResponse.BodyHandlers.ofString()).body());
     }
 
     private static HttpResponse<String> post(String path, Object body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -46,6 +46,7 @@ class HttpApiTest {
     private BrokerAccess access;
     private ExecutorService engineThread;
     private String base;
+    private dev.turnout.orchestrator.security.OperatorToken token;
 
     @BeforeEach
     void start() throws Exception {
@@ -58,9 +59,12 @@ class HttpApiTest {
         engineThread.submit(engine::start).get();
         ServerInfo info = new ServerInfo(key.keyId(), key.publicKey().toBase64(), "tcp://10.0.0.5:1883",
                 "http://10.0.0.5:8080", "turnout/v1", "0.1.0");
+        token = dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(data);
+        access = new BrokerAccess(identities = IdentityStore.open(data),
+                new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock);
+        ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities, clock), clock);
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
-                () -> info, clock, access = new BrokerAccess(identities = IdentityStore.open(data),
-                        new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock));
+                () -> info, clock, access, auth);
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
         base = "http://127.0.0.1:" + port;
     }
@@ -159,20 +163,20 @@ class HttpApiTest {
         assertThat(artifact.path("imageRef").asText()).isEqualTo("demo/web:1.0.0");
         assertThat(upload(archive.bytes()).statusCode()).isEqualTo(200);
 
-        HttpResponse<byte[]> whole = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).build(),
+        HttpResponse<byte[]> whole = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value()).build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         assertThat(whole.statusCode()).isEqualTo(200);
         assertThat(whole.body()).isEqualTo(archive.bytes());
         assertThat(whole.headers().firstValue("Accept-Ranges")).hasValue("bytes");
 
-        HttpResponse<byte[]> rest = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest))
+        HttpResponse<byte[]> rest = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value())
                 .header("Range", "bytes=100-").build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(rest.statusCode()).isEqualTo(206);
         assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(archive.bytes(), 100, archive.bytes().length));
         assertThat(rest.headers().firstValue("Content-Range"))
                 .hasValue("bytes 100-" + (archive.bytes().length - 1) + "/" + archive.bytes().length);
 
-        HttpResponse<Void> head = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest))
+        HttpResponse<Void> head = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value())
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.discarding());
         assertThat(head.statusCode()).isEqualTo(200);
         assertThat(head.headers().firstValueAsLong("Content-Length")).hasValue(archive.bytes().length);
@@ -270,7 +274,7 @@ class HttpApiTest {
     }
 
     private HttpResponse<String> upload(byte[] bytes) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts"))
+        return http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts")).header("Authorization", "Bearer " + token.value())
                 .header("Content-Type", "application/octet-stream")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build(), HttpResponse.BodyHandlers.ofString());
     }
@@ -291,12 +295,264 @@ class HttpApiTest {
         assertThat(body(get("/api/v1/audit?subject=nobody")).path("entries")).isEmpty();
     }
 
+    // ---- authentication and authorisation (docs/security.md, "HTTP API") ------------------------
+
+    @Test
+    void everyRouteButLivenessAndServerInfoRefusesACallerWithoutTheOperatorToken() throws Exception {
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs = new ch.qos.logback.core.read.ListAppender<>();
+        logs.start();
+        root.addAppender(logs);
+        String wrong = dev.turnout.orchestrator.security.Secrets.newSecret();
+        try {
+            String[][] routes = {
+                    {"POST", "/api/v1/devices", "{\"id\":\"intruder\"}"}, {"GET", "/api/v1/devices", null},
+                    {"GET", "/api/v1/devices/pi-1", null}, {"POST", "/api/v1/devices/pi-1/revoke", ""},
+                    {"POST", "/api/v1/users", "{\"name\":\"spy\",\"role\":\"monitor\"}"}, {"GET", "/api/v1/users", null},
+                    {"POST", "/api/v1/users/spy/revoke", ""}, {"POST", "/api/v1/artifacts", "not a tar"},
+                    {"GET", "/api/v1/artifacts/sha256:" + "0".repeat(64), null},
+                    {"POST", "/api/v1/releases", "{\"app\":\"web\",\"version\":\"1.0.0\"}"}, {"GET", "/api/v1/releases", null},
+                    {"GET", "/api/v1/releases/web/1.0.0", null}, {"GET", "/api/v1/releases/web/1.0.0/bundle", null},
+                    {"POST", "/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"all\"}"},
+                    {"GET", "/api/v1/rollouts", null}, {"GET", "/api/v1/rollouts/r-1", null},
+                    {"POST", "/api/v1/rollouts/r-1/pause", ""}, {"GET", "/api/v1/audit", null},
+                    {"GET", "/api/v1/nothing-here", null}, {"GET", "/api/v1/../v1/devices", null}};
+            for (String[] route : routes) {
+                for (String authorization : new String[] {null, "Bearer " + wrong, "Bearer ", "Basic " + java.util.Base64.getEncoder()
+                        .encodeToString("operator:x".getBytes()), "Token " + token.value()}) {
+                    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + route[1]))
+                            .method(route[0], route[2] == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(route[2]));
+                    if (authorization != null) {
+                        request.header("Authorization", authorization);
+                    }
+                    HttpResponse<String> refused = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+                    String what = route[0] + " " + route[1] + " with " + (authorization == null ? "nothing" : authorization.split(" ")[0]);
+                    assertThat(refused.statusCode()).as(what + ": " + refused.body()).isEqualTo(401);
+                    assertThat(refused.headers().firstValue("WWW-Authenticate")).as(what).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+                    assertThat(body(refused).path("error").asText()).as(what).contains("operator token");
+                    assertThat(refused.body()).doesNotContain(token.value());
+                }
+            }
+            // nothing changed
+            assertThat(store.listDevices()).isEmpty();
+            assertThat(identities.list()).isEmpty();
+            assertThat(store.listReleases()).isEmpty();
+            assertThat(store.listRollouts()).isEmpty();
+            assertThat(store.audit(100)).isEmpty();
+            try (Stream<Path> files = Files.walk(data.resolve("artifacts"))) {
+                assertThat(files.filter(Files::isRegularFile)).isEmpty();
+            }
+            // liveness and the public key stay open, and say nothing secret
+            for (String open : new String[] {"/api/v1/health", "/api/v1/server"}) {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + open)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(open).isEqualTo(200);
+                assertThat(r.body()).doesNotContain(token.value()).doesNotContain("orchestrator-secret").doesNotContain("private");
+            }
+            assertThat(body(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/server")).build(), HttpResponse.BodyHandlers.ofString()))
+                    .fieldNames()).toIterable().containsExactlyInAnyOrder("keyId", "publicKey", "brokerUrl", "orchestratorUrl", "topicPrefix");
+            // the right token opens every route
+            assertThat(get("/api/v1/devices").statusCode()).isEqualTo(200);
+        } finally {
+            root.detachAppender(logs);
+        }
+        assertThat(logs.list).isNotEmpty();
+        assertThat(logs.list).allSatisfy(e -> assertThat(e.getFormattedMessage()).doesNotContain(token.value()).doesNotContain(wrong));
+    }
+
+    @Test
+    void theTokenFileIsCreatedOncePrivateAndKeptAcrossRestarts() throws Exception {
+        Path file = data.resolve("operator.token");
+        assertThat(java.nio.file.Files.getPosixFilePermissions(file)).containsExactlyInAnyOrder(
+                java.nio.file.attribute.PosixFilePermission.OWNER_READ, java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        assertThat(token.value()).matches("[A-Za-z0-9_-]{43}");
+        assertThat(java.util.Base64.getUrlDecoder().decode(token.value())).hasSize(32);
+        dev.turnout.orchestrator.security.OperatorToken again = dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(data);
+        assertThat(again.value()).isEqualTo(token.value());
+        assertThat(again.created()).isFalse();
+        assertThat(again.toString()).doesNotContain(token.value());
+        Path other = data.resolve("elsewhere");
+        assertThat(dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(other).value()).isNotEqualTo(token.value());
+    }
+
+    @Test
+    void devicesDownloadOnlyArtifactsOfTheirOwnDesiredStateWithTheirOwnCredentials() throws Exception {
+        String secretA = enroll("pi-a");
+        String secretB = enroll("pi-b");
+        DockerSaveArchives.Archive one = DockerSaveArchives.of("demo/web:1.0.0", "one");
+        DockerSaveArchives.Archive two = DockerSaveArchives.of("demo/web:2.0.0", "two");
+        String digest1 = body(upload(one.bytes())).path("digest").asText();
+        String digest2 = body(upload(two.bytes())).path("digest").asText();
+        for (String[] r : new String[][] {{"1.0.0", digest1}, {"2.0.0", digest2}}) {
+            assertThat(post("/api/v1/releases", """
+                    {"app":"web","version":"%s","images":[{"platform":"linux/arm64","digest":"%s"}],
+                     "spec":{"container":{"command":["/bin/httpd"]}}}""".formatted(r[0], r[1])).statusCode()).isEqualTo(201);
+        }
+        // web 1.0.0 goes to pi-a only; nothing is targeted at pi-b
+        assertThat(post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"device:pi-a\"}").statusCode()).isEqualTo(201);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> store.findDesired("pi-a").isPresent());
+
+        HttpResponse<byte[]> whole = download(digest1, basic("pi-a", secretA), null);
+        assertThat(whole.statusCode()).isEqualTo(200);
+        assertThat(whole.body()).isEqualTo(one.bytes());
+        HttpResponse<byte[]> rest = download(digest1, basic("pi-a", secretA), "bytes=100-");
+        assertThat(rest.statusCode()).isEqualTo(206);
+        assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(one.bytes(), 100, one.bytes().length));
+
+        // not in its desired state: 403, and not one byte of the archive
+        HttpResponse<byte[]> notTargeted = download(digest2, basic("pi-a", secretA), null);
+        assertThat(notTargeted.statusCode()).isEqualTo(403);
+        assertThat(new String(notTargeted.body())).contains("not part of a release in the desired state of device pi-a");
+        assertThat(notTargeted.body().length).isLessThan(one.bytes().length / 2);
+        HttpResponse<byte[]> otherDevice = download(digest1, basic("pi-b", secretB), "bytes=0-");
+        assertThat(otherDevice.statusCode()).isEqualTo(403);
+        assertThat(indexOf(otherDevice.body(), Arrays.copyOfRange(one.bytes(), 0, 64))).isNegative();
+
+        // wrong secret, someone else's secret, unknown device: 401
+        assertThat(download(digest1, basic("pi-a", secretB), null).statusCode()).isEqualTo(401);
+        assertThat(download(digest1, basic("pi-a", secretA + "x"), null).statusCode()).isEqualTo(401);
+        assertThat(download(digest1, basic("ghost", secretA), null).statusCode()).isEqualTo(401);
+
+        // a device's credentials never reach operator routes, and change nothing
+        assertThat(send("GET", "/api/v1/devices", null, basic("pi-a", secretA)).statusCode()).isEqualTo(403);
+        assertThat(send("GET", "/api/v1/releases/web/1.0.0/bundle", null, basic("pi-a", secretA)).statusCode()).isEqualTo(403);
+        HttpResponse<String> enrollAttempt = send("POST", "/api/v1/devices", "{\"id\":\"pi-evil\"}", basic("pi-a", secretA));
+        assertThat(enrollAttempt.statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/devices/pi-b/revoke", "", basic("pi-a", secretA)).statusCode()).isEqualTo(401);
+        assertThat(store.findDevice("pi-evil")).isEmpty();
+        assertThat(identities.find("pi-b")).isPresent();
+
+        // revoked: refused at once, although its last check is still remembered
+        assertThat(post("/api/v1/devices/pi-a/revoke", "").statusCode()).isEqualTo(200);
+        assertThat(download(digest1, basic("pi-a", secretA), null).statusCode()).isEqualTo(401);
+        // re-enrolled: the new secret works, the old one stays dead
+        String newSecret = enroll("pi-a");
+        assertThat(download(digest1, basic("pi-a", secretA), null).statusCode()).isEqualTo(401);
+        assertThat(download(digest1, basic("pi-a", newSecret), null).statusCode()).isEqualTo(200);
+        // the operator may fetch anything
+        assertThat(download(digest2, "Bearer " + token.value(), null).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void monitorUsersReadWithBasicCredentialsButChangeAndDownloadNothing() throws Exception {
+        String secret = body(post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}")).path("password").asText();
+        String digest = body(upload(DockerSaveArchives.of("demo/web:1.0.0", "one").bytes())).path("digest").asText();
+        assertThat(send("GET", "/api/v1/devices", null, basic("grafana", secret)).statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/api/v1/rollouts", null, basic("grafana", secret)).statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/api/v1/devices", null, basic("grafana", secret + "x")).statusCode()).isEqualTo(401);
+        assertThat(download(digest, basic("grafana", secret), null).statusCode()).isEqualTo(403);
+        assertThat(send("POST", "/api/v1/devices", "{\"id\":\"pi-m\"}", basic("grafana", secret)).statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/users/grafana/revoke", "", basic("grafana", secret)).statusCode()).isEqualTo(401);
+        assertThat(store.findDevice("pi-m")).isEmpty();
+        assertThat(identities.find("grafana")).isPresent();
+    }
+
+    @Test
+    void theDashboardSignsInWithTheTokenIntoAnHttpOnlyStrictSessionCookieAndSignsOut() throws Exception {
+        HttpResponse<String> status = send("GET", "/api/v1/session", null, null);
+        assertThat(body(status).path("authenticated").asBoolean()).isFalse();
+
+        HttpResponse<String> wrong = send("POST", "/api/v1/session", "{\"token\":\"not-it\"}", null);
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(wrong.headers().firstValue("Set-Cookie")).isEmpty();
+        assertThat(body(wrong).path("error").asText()).contains("wrong operator token");
+
+        HttpResponse<String> login = send("POST", "/api/v1/session", "{\"token\":\"" + token.value() + "\"}", null);
+        assertThat(login.statusCode()).as(login.body()).isEqualTo(200);
+        String setCookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+        assertThat(setCookie).startsWith(ApiAuth.COOKIE + "=").containsIgnoringCase("HttpOnly").containsIgnoringCase("SameSite=Strict")
+                .contains("Path=/").doesNotContain(token.value());
+        String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+
+        HttpResponse<String> withCookie = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(withCookie.statusCode()).isEqualTo(200);
+        HttpResponse<String> forged = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices"))
+                .header("Cookie", ApiAuth.COOKIE + "=" + token.value()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(forged.statusCode()).isEqualTo(401);
+
+        HttpResponse<String> logout = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/session")).header("Cookie", cookie)
+                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(logout.statusCode()).isEqualTo(200);
+        assertThat(logout.headers().firstValue("Set-Cookie").orElseThrow()).contains("Max-Age=0");
+        HttpResponse<String> after = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(after.statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void rotatingTheTokenRetiresTheOldOneAndEverySessionAtOnce() throws Exception {
+        String old = token.value();
+        String monitor = body(post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}")).path("password").asText();
+        HttpResponse<String> login = send("POST", "/api/v1/session", "{\"token\":\"" + old + "\"}", null);
+        String cookie = login.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
+
+        assertThat(send("POST", "/api/v1/token/rotate", "{}", null).statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/token/rotate", "{}", basic("grafana", monitor)).statusCode()).isEqualTo(401);
+        assertThat(dev.turnout.orchestrator.security.OperatorToken.read(data.resolve("operator.token"))).isEqualTo(old);
+
+        HttpResponse<String> rotated = send("POST", "/api/v1/token/rotate", "{}", "Bearer " + old);
+        assertThat(rotated.statusCode()).as(rotated.body()).isEqualTo(200);
+        String fresh = body(rotated).path("token").asText();
+        assertThat(fresh).matches("[A-Za-z0-9_-]{43}").isNotEqualTo(old);
+        assertThat(dev.turnout.orchestrator.security.OperatorToken.read(data.resolve("operator.token"))).isEqualTo(fresh);
+        assertThat(java.nio.file.Files.getPosixFilePermissions(data.resolve("operator.token")))
+                .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThat(send("GET", "/api/v1/devices", null, "Bearer " + old).statusCode()).isEqualTo(401);
+        assertThat(send("GET", "/api/v1/devices", null, "Bearer " + fresh).statusCode()).isEqualTo(200);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+        assertThat(body(get("/api/v1/devices")).has("devices")).isTrue(); // the helpers read the token in force
+    }
+
+    private String enroll(String id) throws Exception {
+        HttpResponse<String> enrolled = post("/api/v1/devices", "{\"id\":\"" + id + "\"}");
+        assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
+        return SimulatedDeviceConfig.password(body(enrolled).path("config").asText());
+    }
+
+    private static String basic(String user, String secret) {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + secret).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private HttpResponse<byte[]> download(String digest, String authorization, String range) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", authorization);
+        if (range != null) {
+            request.header("Range", range);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private HttpResponse<String> send(String method, String path, String body, String authorization) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
     private HttpResponse<String> get(String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(base + path)).build(), HttpResponse.BodyHandlers.ofString());
+        return http.send(HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token.value()).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private HttpResponse<String> post(String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(base + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token.value()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

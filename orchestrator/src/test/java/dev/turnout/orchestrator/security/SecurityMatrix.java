@@ -260,6 +260,146 @@ abstract class SecurityMatrix {
         await().atMost(Duration.ofSeconds(30)).until(() -> api("/api/v1/devices/" + c.id).path("online").asBoolean());
     }
 
+    // ---- the HTTP API (docs/security.md, "HTTP API") -----------------------------------------
+
+    @Test
+    void anApiCallWithoutTheTokenOrWithAWrongOneIsRefusedAndChangesNothing() throws Exception {
+        Enrolled kept = enroll("tok-kept");
+        int rolloutsBefore = api("/api/v1/rollouts").path("rollouts").size();
+        int usersBefore = api("/api/v1/users").path("users").size();
+        for (String authorization : new String[] {null, "Bearer " + Secrets.newSecret(), "Bearer " + server.operatorToken() + "x"}) {
+            assertThat(http("POST", "/api/v1/devices", "{\"id\":\"tok-intruder\"}", authorization).statusCode()).isEqualTo(401);
+            assertThat(http("POST", "/api/v1/devices/" + kept.id + "/revoke", "{}", authorization).statusCode()).isEqualTo(401);
+            assertThat(http("POST", "/api/v1/users", "{\"name\":\"tok-spy\",\"role\":\"monitor\"}", authorization).statusCode()).isEqualTo(401);
+            assertThat(http("POST", "/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"all\"}", authorization)
+                    .statusCode()).isEqualTo(401);
+            java.net.http.HttpResponse<String> read = http("GET", "/api/v1/devices", null, authorization);
+            assertThat(read.statusCode()).isEqualTo(401);
+            assertThat(read.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+            assertThat(read.body()).doesNotContain(kept.id);
+        }
+        // the CLI with a wrong token: one line, exit 1, nothing enrolled
+        Result cli = cliWith(Map.of("TURNOUT_TOKEN", Secrets.newSecret()), "device", "enroll", "tok-intruder");
+        assertThat(cli.code).isEqualTo(1);
+        assertThat(cli.err).contains("refused the operator token from TURNOUT_TOKEN");
+
+        assertThat(http("GET", "/api/v1/devices/tok-intruder", null, bearer()).statusCode()).isEqualTo(404);
+        assertThat(api("/api/v1/users").toString()).doesNotContain("tok-spy").doesNotContain("tok-intruder");
+        assertThat(api("/api/v1/users").path("users").size()).isEqualTo(usersBefore);
+        assertThat(api("/api/v1/rollouts").path("rollouts").size()).isEqualTo(rolloutsBefore);
+        assertThat(server.brokerAccess().find(kept.id)).isPresent();
+        probe(kept); // still admitted by the broker
+    }
+
+    @Test
+    void aDeviceCannotDownloadAnArtifactOfAReleaseNotTargetedAtIt() throws Exception {
+        Enrolled a = enroll("dl-a");
+        Enrolled b = enroll("dl-b");
+        String digest = release("dl-web", "1.0.0");
+        assertThat(cli("deploy", "dl-web:1.0.0", "--target", "device:" + a.id).code).isZero();
+        await().atMost(Duration.ofSeconds(10)).until(() -> download(digest, a).statusCode() == 200); // positive control
+
+        java.net.http.HttpResponse<byte[]> refused = download(digest, b);
+        assertThat(refused.statusCode()).isEqualTo(403);
+        assertThat(new String(refused.body(), StandardCharsets.UTF_8)).startsWith("{\"error\"").contains("desired state of device dl-b");
+        java.net.http.HttpResponse<byte[]> ranged = downloadRange(digest, b, "bytes=0-");
+        assertThat(ranged.statusCode()).isEqualTo(403);
+        assertThat(ranged.headers().firstValue("Content-Range")).isEmpty();
+        // another release of the same app, never deployed: not even device a gets it
+        String other = release("dl-web", "2.0.0");
+        assertThat(download(other, a).statusCode()).isEqualTo(403);
+    }
+
+    @Test
+    void aRevokedDeviceCannotDownload() throws Exception {
+        Enrolled a = enroll("dlr-a");
+        String digest = release("dlr-web", "1.0.0");
+        assertThat(cli("deploy", "dlr-web:1.0.0", "--target", "device:" + a.id).code).isZero();
+        await().atMost(Duration.ofSeconds(10)).until(() -> download(digest, a).statusCode() == 200);
+        assertThat(cli("device", "revoke", a.id).code).isZero();
+        java.net.http.HttpResponse<byte[]> refused = download(digest, a);
+        assertThat(refused.statusCode()).isEqualTo(401);
+        assertThat(new String(refused.body(), StandardCharsets.UTF_8)).contains("wrong or revoked");
+    }
+
+    @Test
+    void aDevicesCredentialsCannotCallOperatorRoutes() throws Exception {
+        Enrolled a = enroll("op-a");
+        Enrolled b = enroll("op-b");
+        String basic = basic(a);
+        assertThat(http("GET", "/api/v1/devices", null, basic).statusCode()).isEqualTo(403);
+        assertThat(http("GET", "/api/v1/audit", null, basic).statusCode()).isEqualTo(403);
+        assertThat(http("GET", "/metrics", null, basic).statusCode()).isEqualTo(403);
+        assertThat(http("GET", "/api/events", null, basic).statusCode()).isEqualTo(403);
+        assertThat(http("POST", "/api/v1/devices", "{\"id\":\"op-evil\"}", basic).statusCode()).isEqualTo(401);
+        assertThat(http("POST", "/api/v1/devices/" + b.id + "/revoke", "{}", basic).statusCode()).isEqualTo(401);
+        assertThat(http("POST", "/api/v1/users", "{\"name\":\"op-spy\",\"role\":\"monitor\"}", basic).statusCode()).isEqualTo(401);
+        assertThat(http("POST", "/api/v1/session", "{\"token\":\"" + a.password + "\"}", null).statusCode()).isEqualTo(401);
+
+        assertThat(http("GET", "/api/v1/devices/op-evil", null, bearer()).statusCode()).isEqualTo(404);
+        assertThat(server.brokerAccess().find(b.id)).isPresent();
+        assertThat(api("/api/v1/users").toString()).doesNotContain("op-spy");
+    }
+
+    /** Uploads a docker-save archive and registers APP:VERSION with it; returns the archive's digest. */
+    private String release(String app, String version) throws Exception {
+        Path archive = Files.createTempFile("matrix-" + app, ".tar");
+        Files.write(archive, dev.turnout.orchestrator.http.DockerSaveArchives.of("demo/" + app + ":" + version, app + version).bytes());
+        Path spec = Files.writeString(Files.createTempFile("matrix-spec", ".yaml"), "container:\n  command: [\"/bin/httpd\"]\n");
+        Result created = cli("release", "create", app + ":" + version, "--image", "linux/arm64=" + archive, "--spec", spec.toString());
+        assertThat(created.code).as(created.toString()).isZero();
+        return api("/api/v1/releases/" + app + "/" + version).path("images").get(0).path("digest").asText();
+    }
+
+    private java.net.http.HttpResponse<byte[]> download(String digest, Enrolled device) throws Exception {
+        return downloadRange(digest, device, null);
+    }
+
+    private java.net.http.HttpResponse<byte[]> downloadRange(String digest, Enrolled device, String range) throws Exception {
+        java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.url()
+                + "/api/v1/artifacts/" + digest)).header("Authorization", basic(device));
+        if (range != null) {
+            request.header("Range", range);
+        }
+        return HTTP.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private static String basic(Enrolled device) {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString((device.id + ":" + device.password).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private String bearer() {
+        return "Bearer " + server.operatorToken();
+    }
+
+    private java.net.http.HttpResponse<String> http(String method, String path, String body, String authorization) throws Exception {
+        java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.url() + path))
+                .method(method, body == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                        : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        if (path.equals("/api/events")) {
+            // a stream that is let in never ends: only the status line matters here
+            java.net.http.HttpResponse<java.io.InputStream> r = HTTP.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+            r.body().close();
+            return new java.net.http.HttpResponse<>() {
+                public int statusCode() { return r.statusCode(); }
+                public java.net.http.HttpRequest request() { return r.request(); }
+                public java.util.Optional<java.net.http.HttpResponse<String>> previousResponse() { return java.util.Optional.empty(); }
+                public java.net.http.HttpHeaders headers() { return r.headers(); }
+                public String body() { return ""; }
+                public java.util.Optional<javax.net.ssl.SSLSession> sslSession() { return r.sslSession(); }
+                public java.net.URI uri() { return r.uri(); }
+                public java.net.http.HttpClient.Version version() { return r.version(); }
+            };
+        }
+        return HTTP.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
     // ---- helpers ----
 
     protected record Enrolled(String id, String password) {
@@ -338,6 +478,10 @@ abstract class SecurityMatrix {
     }
 
     protected Result cli(String... args) {
+        return cliWith(server == null ? Map.of() : Map.of("TURNOUT_TOKEN", server.operatorToken()), args);
+    }
+
+    protected Result cliWith(Map<String, String> env, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> full = new ArrayList<>(List.of(args));
@@ -346,7 +490,7 @@ abstract class SecurityMatrix {
             full.add(server.url());
         }
         int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of(), full.toArray(String[]::new));
+                env, full.toArray(String[]::new));
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -359,7 +503,12 @@ abstract class SecurityMatrix {
         return json.readTree(r.out);
     }
 
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
+
+    /** GET with the operator token, as the operator's tools do. */
     private JsonNode api(String path) throws Exception {
-        return json.readTree(new java.net.URL(server.url() + path));
+        java.net.http.HttpResponse<String> r = http("GET", path, null, bearer());
+        assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(200);
+        return json.readTree(r.body());
     }
 }

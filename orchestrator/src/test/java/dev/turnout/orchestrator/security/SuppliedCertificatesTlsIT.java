@@ -70,7 +70,8 @@ class SuppliedCertificatesTlsIT {
             assertThat(server.caFile()).isEqualTo(work.resolve("corp-ca/ca.pem"));
             assertThat(data.resolve("tls/ca.pem")).doesNotExist(); // nothing generated
 
-            Map<String, String> env = Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", work.resolve("corp-ca/ca.pem").toString(),
+            Map<String, String> env = Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_TOKEN", server.operatorToken(),
+                    "TURNOUT_CA", work.resolve("corp-ca/ca.pem").toString(),
                     "TURNOUT_DATA", data.toString());
             Result enrolled = cli(env, "device", "enroll", "supplied-1");
             assertThat(enrolled.code).as(enrolled.err).isZero();
@@ -78,7 +79,7 @@ class SuppliedCertificatesTlsIT {
             assertThat(device.brokerUrl()).isEqualTo("ssl://127.0.0.1:" + mosquitto.port());
             assertThat(device.trust().certificates()).containsExactlyInAnyOrder(corp.certificate(), site.certificate());
 
-            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(2).withIdPrefix("supplied"),
+            try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(2).withIdPrefix("supplied"),
                     Duration.ofSeconds(60), PinnedTrust.fromFile(work.resolve("corp-ca/ca.pem")).sslContext("orchestrator"))) {
                 await().atMost(Duration.ofSeconds(30)).until(() -> fleet.connectedCount() == 2);
                 await().atMost(Duration.ofSeconds(20)).until(() -> cli(env, "devices").out.lines()

@@ -83,7 +83,7 @@ abstract class TlsScenario {
         assertThat(yaml).contains(Files.readString(server.caFile()).lines().skip(1).findFirst().orElseThrow());
 
         // devices that know nothing but their enrollment config: they pin its CA and verify the host name
-        try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(3).withIdPrefix("tls")
+        try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(3).withIdPrefix("tls")
                 .withApplyTime(Duration.ofMillis(100)), Duration.ofSeconds(60), PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator"))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> fleet.connectedCount() == 3);
             Path archive = work.resolve("web-1.0.0.tar");
@@ -103,7 +103,7 @@ abstract class TlsScenario {
 
     @Test
     void watchFollowsTheFleetOverTlsWithTheCaTheServerNames() throws Exception {
-        try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(1).withIdPrefix("tlsw"),
+        try (SimulatedFleet fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(1).withIdPrefix("tlsw"),
                 Duration.ofSeconds(60), PinnedTrust.fromFile(server.caFile()).sslContext("orchestrator"))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> fleet.connectedCount() == 1);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -196,7 +196,7 @@ abstract class TlsScenario {
     }
 
     protected Map<String, String> env() {
-        return Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(),
+        return Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(), "TURNOUT_TOKEN", server.operatorToken(),
                 "TURNOUT_DATA", work.resolve("not-the-server").toString());
     }
 

@@ -50,7 +50,7 @@ class SimulatedFleetIT {
 
     @Test
     void enrolledDevicesComeOnlineStageActivateAndRollBackAFailingVersion() throws Exception {
-        fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(6).withApplyTime(Duration.ofMillis(200))
+        fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(6).withApplyTime(Duration.ofMillis(200))
                 .withFailingVersions(Set.of("3.0.0")).withHealthInterval(Duration.ofMillis(300)), Duration.ofSeconds(60));
 
         await().atMost(Duration.ofSeconds(20)).until(() -> onlineIds().size() == 6);
@@ -83,7 +83,7 @@ class SimulatedFleetIT {
 
     @Test
     void aFlappingDeviceGoesOfflineThroughItsLastWillAndComesBack() throws Exception {
-        fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(2).withIdPrefix("flap")
+        fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(2).withIdPrefix("flap")
                 .withFlapping(1.0, Duration.ofMillis(500), Duration.ofSeconds(2)), Duration.ofSeconds(60));
 
         await().atMost(Duration.ofSeconds(20)).until(() -> onlineIds().size() < 2);
@@ -92,8 +92,8 @@ class SimulatedFleetIT {
 
     @Test
     void aRunEnrollingTheSameIdsAgainStillConnects() throws Exception {
-        SimulatedFleet.start(server.url(), SimulationOptions.defaults(2).withIdPrefix("again"), Duration.ofSeconds(60)).close();
-        fleet = SimulatedFleet.start(server.url(), SimulationOptions.defaults(2).withIdPrefix("again"), Duration.ofSeconds(60));
+        SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(2).withIdPrefix("again"), Duration.ofSeconds(60)).close();
+        fleet = SimulatedFleet.start(server.url(), server.operatorToken(), SimulationOptions.defaults(2).withIdPrefix("again"), Duration.ofSeconds(60));
         await().atMost(Duration.ofSeconds(20)).until(() -> onlineIds().size() == 2);
     }
 
@@ -108,7 +108,7 @@ class SimulatedFleetIT {
     }
 
     private void release(String version) throws Exception {
-        HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts"))
+        HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts")).header("Authorization", "Bearer " + server.operatorToken())
                 .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("turnout-sim/web:" + version))).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
@@ -131,13 +131,13 @@ class SimulatedFleetIT {
     }
 
     private JsonNode get(String path) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(200);
         return json.readTree(r.body());
     }
 
     private HttpResponse<String> post(String path, Object body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Content-Type", "application/json")
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
     }
 }

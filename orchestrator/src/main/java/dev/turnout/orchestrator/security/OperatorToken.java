@@ -1,0 +1,125 @@
+package dev.turnout.orchestrator.security;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+
+/**
+ * The operator token: the bearer secret every HTTP API route asks for (docs/security.md). 256
+ * random bits, base64url, created once into {@code <data>/operator.token} (mode 0600) and read from
+ * there at every start. {@link #rotate()} ({@code turnout token rotate}) replaces it; so does
+ * deleting the file and restarting the server.
+ *
+ * <p>Only a SHA-256 of the token is compared, with {@link MessageDigest#isEqual}: the comparison
+ * takes the same time whatever the candidate, and its length does not show.
+ */
+public final class OperatorToken {
+
+    public static final String FILE = "operator.token";
+
+    private final Path file;
+    private volatile String token;
+    private volatile byte[] digest;
+    private final boolean created;
+
+    /**
+     * Replaces the token by a new random one: written to the file first (atomically, mode 0600),
+     * then in force. The old token stops working at once.
+     */
+    public synchronized String rotate() throws IOException {
+        String fresh = Secrets.newSecret();
+        Path tmp = file.resolveSibling("." + FILE + ".rotate");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(tmp);
+        }
+        Files.writeString(tmp, fresh + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        byte[] freshDigest = sha256(fresh);
+        token = fresh;
+        digest = freshDigest;
+        return fresh;
+    }
+
+    private OperatorToken(Path file, String token, boolean created) {
+        this.file = file;
+        this.token = token;
+        this.digest = sha256(token);
+        this.created = created;
+    }
+
+    /** Reads {@code <dataDir>/operator.token}, creating it (mode 0600, atomically) on first start. */
+    public static OperatorToken loadOrCreate(Path dataDir) throws IOException {
+        Path file = dataDir.resolve(FILE).toAbsolutePath();
+        boolean created = false;
+        if (!Files.exists(file)) {
+            Files.createDirectories(file.getParent());
+            Path tmp = file.resolveSibling("." + FILE + ".tmp");
+            Files.deleteIfExists(tmp);
+            try {
+                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (UnsupportedOperationException e) {
+                Files.createFile(tmp);
+            }
+            Files.writeString(tmp, Secrets.newSecret() + "\n", StandardCharsets.UTF_8);
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+                created = true;
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+        String token = read(file);
+        if (token.length() < 16) {
+            throw new IOException(file + " holds no usable operator token (at least 16 characters);"
+                    + " delete it and restart the server to create a new one");
+        }
+        return new OperatorToken(file, token, created);
+    }
+
+    /** The first line of a token file, trimmed. */
+    public static String read(Path file) throws IOException {
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        int newline = text.indexOf('\n');
+        return (newline < 0 ? text : text.substring(0, newline)).trim();
+    }
+
+    /** True when {@code candidate} is the token; constant time. */
+    public boolean matches(String candidate) {
+        return candidate != null && MessageDigest.isEqual(digest, sha256(candidate));
+    }
+
+    /** The token itself: for the server's own tests and in-process clients (the demo). Never log it. */
+    public String value() {
+        return token;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** True when this start created the file. */
+    public boolean created() {
+        return created;
+    }
+
+    static byte[] sha256(String s) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "OperatorToken[" + file + "]";
+    }
+}
