@@ -95,8 +95,13 @@ class OrchestratorKillIT {
         assertThat(TurnoutCli.run(new PrintStream(idOut, true, StandardCharsets.UTF_8), System.err, cliEnv(),
                 "deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--server", server())).isZero();
         String id = idOut.toString(StandardCharsets.UTF_8).strip();
+        // sent out = every device holds its activation (published after the commit that moved the wave;
+        // a kill between the two is the restart's job, tested by ScaleOutIT's takeover); each device
+        // then takes 2 s to switch, so its reports arrive while the orchestrator is down
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
-                .until(() -> get("/api/v1/rollouts/" + id).path("currentWave").asInt() == 2);
+                .until(() -> get("/api/v1/rollouts/" + id).path("currentWave").asInt() == 2
+                        && devices.stream().allMatch(d -> d.accepted().stream()
+                        .anyMatch(s -> s.getAppsList().stream().anyMatch(a -> isActivationOf(a, "2.0.0")))));
         first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         long killedAt = System.nanoTime();
         assertThat(first.exitValue()).as("killed by SIGKILL").isEqualTo(137);

@@ -222,10 +222,11 @@ class ScaleOutIT {
         assertThat(Files.readString(log)).as("the store password is never logged").doesNotContain(postgres.password());
     }
 
-    /** The operator token instance a made at its first start (b has a copy). */
+    /** The operator token instance a made at its first start (b has a copy); empty before that. */
     private String token() {
+        Path file = work.resolve("data-a").resolve("operator.token");
         try {
-            return Files.readString(work.resolve("data-a").resolve("operator.token")).strip();
+            return Files.exists(file) ? Files.readString(file).strip() : "";
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
