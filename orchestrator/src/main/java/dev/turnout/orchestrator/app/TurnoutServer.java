@@ -152,6 +152,8 @@ public final class TurnoutServer implements AutoCloseable {
             FleetTransport observedTransport = observer.observe(transport);
             DesiredStates desired = new DesiredStates(store, key, observedTransport, clock);
             RolloutEngine engine = new RolloutEngine(store, desired, observedTransport, clock);
+            engine.onWaveDecision(metrics::waveDecision);
+            engine.continueOn(guardedExecutor(engineThread));
             engineThread.submit(() -> {
                 int republished = desired.republishAll();
                 LOG.info("republished the desired state of {} device(s)", republished);

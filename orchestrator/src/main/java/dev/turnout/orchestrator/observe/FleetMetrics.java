@@ -50,6 +50,9 @@ public final class FleetMetrics {
 
     private final FleetStore store;
     private final Clock clock;
+    private static final org.slf4j.Logger DECISIONS_LOG = org.slf4j.LoggerFactory.getLogger("dev.turnout.orchestrator.engine.WaveDecisions");
+    private static final Duration[] DECISION_BUCKETS = {Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(1000)};
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final MultiGauge devices;
     private final MultiGauge appDevices;
@@ -128,6 +131,19 @@ public final class FleetMetrics {
                 .tags("app", e.getApp())
                 .serviceLevelObjectives(ACTIVATION_BUCKETS)
                 .register(registry).record(took);
+    }
+
+    /**
+     * Records how long the engine took from the device report that completed a wave to the next
+     * wave's first desired state (after its commit), and logs it: the benchmark reads the log line.
+     */
+    public void waveDecision(String rolloutId, int wave, long nanos) {
+        Timer.builder("turnout.rollout.wave.decision")
+                .description("Time from taking up the device report that completed a wave to publishing the next wave's first desired state")
+                .serviceLevelObjectives(DECISION_BUCKETS)
+                .register(registry).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        DECISIONS_LOG.info("rollout {}: wave {} decided in {} ms after the report that completed wave {}", rolloutId, wave,
+                String.format(java.util.Locale.ROOT, "%.3f", nanos / 1e6), wave - 1);
     }
 
     /** Reads the fleet, rollouts and history from the store, then renders the Prometheus text format. */

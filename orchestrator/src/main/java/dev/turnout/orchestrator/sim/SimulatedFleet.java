@@ -54,8 +54,16 @@ public final class SimulatedFleet implements AutoCloseable {
      * and returns once every one is subscribed to its desired state, or fails after {@code timeout}.
      */
     public static SimulatedFleet start(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
+        return start(enroll(serverUrl, options, timeout), options, timeout);
+    }
+
+    /**
+     * Connects devices enrolled earlier (their configs, e.g. kept by a benchmark between runs) and
+     * returns once every one is subscribed to its desired state, or fails after {@code timeout}.
+     */
+    public static SimulatedFleet start(List<DeviceEnrollment> enrollments, SimulationOptions options, Duration timeout)
+            throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        List<DeviceEnrollment> enrollments = enroll(serverUrl, options, timeout);
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "turnout-sim");
             t.setDaemon(true);
@@ -94,7 +102,7 @@ public final class SimulatedFleet implements AutoCloseable {
     }
 
     /** Enrolls every device over HTTP ({@code POST /api/v1/devices}) and reads the config each one gets back. */
-    static List<DeviceEnrollment> enroll(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
+    public static List<DeviceEnrollment> enroll(String serverUrl, SimulationOptions options, Duration timeout) throws Exception {
         ObjectMapper json = new ObjectMapper();
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1).build();
         String base = serverUrl.endsWith("/") ? serverUrl.substring(0, serverUrl.length() - 1) : serverUrl;
