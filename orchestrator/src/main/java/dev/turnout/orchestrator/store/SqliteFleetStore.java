@@ -194,6 +194,12 @@ public final class SqliteFleetStore implements FleetStore {
     private final Map<String, PreparedStatement> statements = new java.util.HashMap<>();
     /** Actions waiting for the commit of the current transaction; guarded by this. */
     private final List<Runnable> afterCommit = new ArrayList<>();
+    /**
+     * Rollout devices written in the current transaction, with the change count written: a batch of
+     * reports saves the rollout once per report, and each save writes only what changed since the
+     * last one (not every device changed since the last commit); marked saved on commit. Guarded by this.
+     */
+    private final Map<RolloutDevice, Long> writtenInTransaction = new java.util.IdentityHashMap<>();
 
     @Override
     public void afterCommit(Runnable action) {
@@ -220,11 +226,13 @@ public final class SqliteFleetStore implements FleetStore {
                 try {
                     work.run();
                     connection.commit();
+                    writtenInTransaction.forEach(RolloutDevice::saved);
                 } catch (RuntimeException | Error e) {
                     connection.rollback();
                     afterCommit.clear();
                     throw e;
                 } finally {
+                    writtenInTransaction.clear();
                     transactionDepth--;
                     connection.setAutoCommit(true);
                 }
@@ -255,7 +263,10 @@ public final class SqliteFleetStore implements FleetStore {
                 continue;
             }
             long upTo = d.changes();
-            afterCommit(() -> d.saved(upTo));
+            Long written = writtenInTransaction.put(d, upTo);
+            if (written != null && written == upTo) {
+                continue;
+            }
             update("INSERT OR REPLACE INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
                             + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     r.id(), d.deviceId(), d.wave(), d.state().name(), d.previous() == null ? null : write(d.previous()),
