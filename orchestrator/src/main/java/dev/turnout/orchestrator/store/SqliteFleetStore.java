@@ -281,6 +281,13 @@ public final class SqliteFleetStore implements FleetStore {
     }
 
     @Override
+    public synchronized Optional<Instant> waitingSince(String rolloutId, String deviceId) {
+        return query("SELECT waiting_since FROM rollout_devices WHERE rollout_id = ? AND device_id = ?",
+                rs -> Optional.ofNullable(instant(rs, "waiting_since")), rolloutId, deviceId).stream().findFirst()
+                .flatMap(o -> o);
+    }
+
+    @Override
     public synchronized List<Rollout> listRollouts() {
         return query("SELECT * FROM rollouts ORDER BY created_at DESC, id DESC", this::rollout);
     }

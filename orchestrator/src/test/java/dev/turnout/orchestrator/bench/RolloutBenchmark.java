@@ -175,7 +175,8 @@ public final class RolloutBenchmark {
                 mosquitto = MosquittoProcess.start(mosquittoDir, port -> {
                     cli("broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString(),
                             "--listener", port + " 127.0.0.1");
-                    return "persistence_location " + mosquittoDir + "/\nlog_dest stdout\nlog_type error\nlog_type warning\n"
+                    // as root Mosquitto would switch to its own user, which cannot read the run's private directory
+                    return "user root\npersistence_location " + mosquittoDir + "/\nlog_dest stdout\nlog_type error\nlog_type warning\n"
                             + "include_dir " + turnoutConf + "\n";
                 });
                 brokerUrl = mosquitto.url();
