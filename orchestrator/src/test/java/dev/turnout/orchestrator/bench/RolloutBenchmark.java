@@ -177,6 +177,7 @@ public final class RolloutBenchmark {
                             "--listener", port + " 127.0.0.1");
                     // as root Mosquitto would switch to its own user, which cannot read the run's private directory
                     return "user root\npersistence_location " + mosquittoDir + "/\nlog_dest stdout\nlog_type error\nlog_type warning\n"
+                            + "log_type notice\nconnection_messages false\n"
                             + "include_dir " + turnoutConf + "\n";
                 });
                 brokerUrl = mosquitto.url();
@@ -350,8 +351,14 @@ public final class RolloutBenchmark {
             Monitor.Seen seen = monitor.events.poll();
             if (seen == null) {
                 if (System.nanoTime() - lastEvent > TimeUnit.SECONDS.toNanos(120) || System.nanoTime() > deadline) {
+                    Map<String, Integer> simulated = new java.util.TreeMap<>();
+                    for (SimulatedDevice d : fleet.devices()) {
+                        simulated.merge(d.state(APP) + (d.isConnected() ? "" : " offline"), 1, Integer::sum);
+                    }
                     throw new IllegalStateException("rollout " + id + " made no progress for 120 s: " + active + " active, " + failed
-                            + " failed; see the orchestrator log");
+                            + " failed as the orchestrator tells; the simulated devices say " + simulated + ", "
+                            + fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum()
+                            + " publishes failed; see the orchestrator log");
                 }
                 Thread.sleep(2);
                 continue;
