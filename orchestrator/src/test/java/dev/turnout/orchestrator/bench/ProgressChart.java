@@ -32,6 +32,9 @@ final class ProgressChart {
         chart.getStyler().setYAxisMin(0.0);
         chart.getStyler().setYAxisMax((double) devices);
         chart.getStyler().setXAxisMin(0.0);
+        chart.getStyler().setYAxisDecimalPattern("#,##0");
+        chart.getStyler().setYAxisTickMarkSpacingHint(60);
+        chart.getStyler().setXAxisTickMarkSpacingHint(60);
         List<Double> t = new ArrayList<>(List.of(0.0));
         List<Double> active = new ArrayList<>(List.of(0.0));
         List<Double> failed = new ArrayList<>(List.of(0.0));
