@@ -159,7 +159,7 @@ public final class RolloutBenchmark {
         MosquittoProcess mosquitto = null;
         Process server = null;
         Path serverLog = runDir.resolve("orchestrator.log");
-        int httpPort = MosquittoProcess.freePort();
+        int httpPort;
         String brokerUrl;
         List<RolloutRun> runs = new ArrayList<>();
         BenchProcesses.Memory idle;
@@ -167,7 +167,7 @@ public final class RolloutBenchmark {
         BenchProcesses.Memory during = null;
         double connectSeconds;
         try {
-            List<String> serverArgs = new ArrayList<>(List.of("server", "--data", data.toString(), "--http-port", Integer.toString(httpPort),
+            List<String> serverArgs = new ArrayList<>(List.of("server", "--data", data.toString(),
                     "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"));
             if (broker.equals("mosquitto")) {
                 Path turnoutConf = runDir.resolve("mosquitto-turnout");
@@ -188,6 +188,9 @@ public final class RolloutBenchmark {
                 brokerUrl = "tcp://127.0.0.1:" + mqttPort;
                 serverArgs.addAll(List.of("--mqtt-port", Integer.toString(mqttPort)));
             }
+            // picked once the broker listens, so that the two cannot draw the same free port
+            httpPort = freePortOtherThan(brokerUrl);
+            serverArgs.addAll(List.of("--http-port", Integer.toString(httpPort)));
             List<String> flags = new ArrayList<>(Arrays.asList(serverJvm.trim().split("\\s+")));
             if (jfr) {
                 flags.add("-XX:StartFlightRecording=filename=" + runDir.resolve("orchestrator.jfr") + ",settings=profile,dumponexit=true");
@@ -527,6 +530,15 @@ public final class RolloutBenchmark {
         } finally {
             BenchProcesses.stop(brokerOnly);
         }
+    }
+
+    private static int freePortOtherThan(String brokerUrl) throws java.io.IOException {
+        int brokerPort = URI.create(brokerUrl).getPort();
+        int port;
+        do {
+            port = MosquittoProcess.freePort();
+        } while (port == brokerPort);
+        return port;
     }
 
     private static StatusEvent sampleStatus() {
