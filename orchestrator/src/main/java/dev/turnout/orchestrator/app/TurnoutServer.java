@@ -205,6 +205,8 @@ public final class TurnoutServer implements AutoCloseable {
                 LOG.info("orchestrator instance {} on the shared store {} (rollout lease {})", cluster.instanceId(),
                         cluster.storeUrl(), cluster.leaseTtl());
             }
+            engine.onWaveDecision(metrics::waveDecision);
+            engine.continueOn(guardedExecutor(engineThread));
             engineThread.submit(() -> {
                 int republished = desired.republishAll();
                 LOG.info("republished the desired state of {} device(s)", republished);

@@ -25,6 +25,9 @@ public final class Rollout {
     private Instant waveChangedAt;
     private int toleratedFailures;
 
+    /** wave number -> its devices; null until asked, dropped when a device joins. */
+    private Map<Integer, List<RolloutDevice>> wavesCache;
+
     public Rollout(String id, String app, String version, String target, RolloutStrategy strategy, Instant createdAt,
                    RolloutState state, String reason, Instant updatedAt, int currentWave, WaveState waveState,
                    Instant waveChangedAt, int toleratedFailures, Collection<RolloutDevice> devices) {
@@ -69,20 +72,24 @@ public final class Rollout {
     /** A device that joined after the rollout started (dynamic target). */
     public void add(RolloutDevice device) {
         devices.put(device.deviceId(), device);
+        wavesCache = null;
     }
 
     public int waveCount() {
         return devices.values().stream().mapToInt(RolloutDevice::wave).max().orElse(0);
     }
 
+    /** The devices of wave {@code number}, in order (read-only; kept until a device joins: the engine asks on every report). */
     public List<RolloutDevice> wave(int number) {
-        List<RolloutDevice> members = new ArrayList<>();
-        for (RolloutDevice d : devices.values()) {
-            if (d.wave() == number) {
-                members.add(d);
+        if (wavesCache == null) {
+            Map<Integer, List<RolloutDevice>> byWave = new java.util.HashMap<>();
+            for (RolloutDevice d : devices.values()) {
+                byWave.computeIfAbsent(d.wave(), w -> new ArrayList<>()).add(d);
             }
+            byWave.replaceAll((w, members) -> java.util.Collections.unmodifiableList(members));
+            wavesCache = byWave;
         }
-        return members;
+        return wavesCache.getOrDefault(number, List.of());
     }
 
     /** State of wave {@code number}, derived from the current wave. */

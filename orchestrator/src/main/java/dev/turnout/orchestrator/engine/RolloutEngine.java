@@ -56,6 +56,11 @@ public final class RolloutEngine implements FleetEvents {
      */
     static final Duration DEVICE_STATUS_RETENTION = Duration.ofDays(30);
     private static final Duration REFRESH_AFTER = DesiredStates.VALIDITY.dividedBy(2);
+    /**
+     * Devices of a starting wave activated per engine step once {@link #continueOn} is set: the first
+     * desired states of a wave go out after this many are signed and stored, not after the whole wave.
+     */
+    static final int ACTIVATION_CHUNK = 100;
 
     private final FleetStore store;
     private final DesiredStates desired;
@@ -71,6 +76,26 @@ public final class RolloutEngine implements FleetEvents {
     private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
     private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
     private Instant lastRefresh;
+    private WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
+    /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
+    private long reportTakenUpAt;
+    /** A wave that a report started and whose first desired state is not published yet. */
+    private long waveStartedByReportAt;
+    private int waveStartedByReport;
+    /** Runs further activation steps on the engine thread; null: a wave's devices are all activated in one step. */
+    private java.util.concurrent.Executor continuation;
+    private boolean continuationRequested;
+
+    /** Told how long the engine took from a device report that completed a wave to the next wave's first desired state. */
+    @FunctionalInterface
+    public interface WaveDecisions {
+        /**
+         * @param wave  the wave that started
+         * @param nanos from taking up the report that completed the wave before to handing the first
+         *              desired state of {@code wave} to the transport (after its store commit)
+         */
+        void decided(String rolloutId, int wave, long nanos);
+    }
 
     // ---- several orchestrators on one shared store (docs/design-notes.md, "Several orchestrators") ----
     /** Pseudo rollout id whose lease says which orchestrator re-signs expiring desired states. */
@@ -121,6 +146,20 @@ public final class RolloutEngine implements FleetEvents {
     /** Ids of the rollouts this engine drives now. */
     public Set<String> driving() {
         return Set.copyOf(active.keySet());
+    }
+
+    /** Where wave decision latencies go (metrics); replaces the previous listener. */
+    public void onWaveDecision(WaveDecisions listener) {
+        this.waveDecisions = listener;
+    }
+
+    /**
+     * Activates large waves in steps of {@value #ACTIVATION_CHUNK} devices, each step its own store
+     * transaction run through {@code engineThread} (the thread that runs every other engine method),
+     * so that the first devices of a wave get their desired state while the rest are being signed.
+     */
+    public void continueOn(java.util.concurrent.Executor engineThread) {
+        this.continuation = engineThread;
     }
 
     /** Signs desired states and bundle manifests with the orchestrator key. */
@@ -602,6 +641,15 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onStatus(String topicDeviceId, StatusEvent e) {
+        reportTakenUpAt = System.nanoTime();
+        try {
+            applyStatus(topicDeviceId, e);
+        } finally {
+            reportTakenUpAt = 0;
+        }
+    }
+
+    private void applyStatus(String topicDeviceId, StatusEvent e) {
         if (!e.getDeviceId().equals(topicDeviceId)) {
             LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
             return;
@@ -825,10 +873,11 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void advance(Rollout r, Instant now) {
+        // runs on every report: the cheap test first, no allocation per device (10,000 devices per report)
+        Instant timedOutIfBefore = now.minus(r.strategy().deviceTimeout());
         for (RolloutDevice d : r.devices()) {
-            if (d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
-                    && !inWindowWait.contains(r.id() + "/" + d.deviceId())
-                    && !now.isBefore(d.waitingSince().plus(r.strategy().deviceTimeout()))) {
+            if (d.state() == RolloutDeviceState.ACTIVATING && !d.waitingSince().isAfter(timedOutIfBefore)
+                    && !offline.contains(d.deviceId()) && !inWindowWait.contains(r.id() + "/" + d.deviceId())) {
                 fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
                 r.touched(now);
             }
@@ -840,6 +889,10 @@ public final class RolloutEngine implements FleetEvents {
             int n = r.currentWave();
             WaveState ws = r.currentWaveState();
             if (ws == WaveState.ACTIVATING) {
+                if (r.wave(n).stream().anyMatch(RolloutEngine::awaitsActivation)) {
+                    requestContinuation();
+                    return;
+                }
                 List<RolloutDevice> members = r.wave(n);
                 // offline devices do not hold a wave up, but while no device at all has answered there is no evidence
                 if (!members.stream().allMatch(this::settledOrAway)
@@ -914,10 +967,23 @@ public final class RolloutEngine implements FleetEvents {
 
     private void startWave(Rollout r, int n, Instant now) {
         r.waveMovedTo(n, WaveState.ACTIVATING, now);
+        if (n > 1 && reportTakenUpAt != 0) {
+            waveStartedByReportAt = reportTakenUpAt;
+            waveStartedByReport = n;
+        }
         LOG.info("rollout {}: wave {} starts on {}", r.id(), n, r.wave(n).stream().map(RolloutDevice::deviceId).toList());
         event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + r.wave(n).size() + " device(s)");
+        activateSome(r, n, now);
+    }
+
+    /** Activates the devices of wave {@code n} not activated yet: all of them, or one chunk with {@link #continueOn}. */
+    private void activateSome(Rollout r, int n, Instant now) {
+        int budget = continuation == null ? Integer.MAX_VALUE : ACTIVATION_CHUNK;
         for (RolloutDevice d : r.wave(n)) {
-            if (d.state() == RolloutDeviceState.FAILED) {
+            if (budget == 0) {
+                return;
+            }
+            if (!awaitsActivation(d)) {
                 continue;
             }
             if (r.strategy().offlineCountsAsFailure() && offline.contains(d.deviceId())) {
@@ -925,6 +991,42 @@ public final class RolloutEngine implements FleetEvents {
                 continue;
             }
             activate(r, d, now);
+            budget--;
+        }
+    }
+
+    private static boolean awaitsActivation(RolloutDevice d) {
+        return !d.wasActivated() && (d.state() == RolloutDeviceState.PENDING || d.state() == RolloutDeviceState.STAGED);
+    }
+
+    private static long awaitingActivation(Rollout r, int n) {
+        return r.wave(n).stream().filter(RolloutEngine::awaitsActivation).count();
+    }
+
+    private void requestContinuation() {
+        if (continuation != null && !continuationRequested) {
+            continuationRequested = true;
+            try {
+                continuation.execute(() -> store.inTransaction(this::continueActivations));
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                continuationRequested = false; // the next start or tick goes on where this left off
+            }
+        }
+    }
+
+    /** One more step of every running wave that still has devices to activate. */
+    private void continueActivations() {
+        continuationRequested = false;
+        Instant now = clock.instant();
+        for (Rollout r : List.copyOf(active.values())) {
+            if (r.state() != RolloutState.RUNNING || r.currentWaveState() != WaveState.ACTIVATING
+                    || awaitingActivation(r, r.currentWave()) == 0) {
+                continue;
+            }
+            activateSome(r, r.currentWave(), now);
+            r.touched(now);
+            advance(r, now);
+            persistAndPublish(r);
         }
     }
 
@@ -1009,8 +1111,16 @@ public final class RolloutEngine implements FleetEvents {
         desiredToPublish.clear();
         List<RolloutEvent> events = List.copyOf(eventsToPublish);
         eventsToPublish.clear();
+        long decisionStartedAt = waveStartedByReportAt;
+        int decidedWave = waveStartedByReport;
+        waveStartedByReportAt = 0;
         store.afterCommit(() -> {
-            decisions.forEach(desired::publish);
+            for (int i = 0; i < decisions.size(); i++) {
+                desired.publish(decisions.get(i));
+                if (i == 0 && decisionStartedAt != 0) {
+                    waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
+                }
+            }
             events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
         });
     }

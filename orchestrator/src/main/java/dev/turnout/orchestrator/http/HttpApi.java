@@ -224,6 +224,7 @@ public final class HttpApi {
             Device device = new Device(body.id(), body.labels(), body.groups(), clock.instant(), false, null, null);
             BrokerAccess.Issued credentials;
             boolean again = false;
+            BrokerAccess.NewSecret secret = BrokerAccess.newSecret(); // the slow hash, outside the lock: enrollments run in parallel
             synchronized (access) {
                 Device known = store.findDevice(device.id()).orElse(null);
                 if (known != null && access.find(known.id()).isPresent()) {
@@ -237,7 +238,7 @@ public final class HttpApi {
                     device = known;
                     again = true;
                 }
-                credentials = access.issue(device.id(), Role.DEVICE);
+                credentials = access.issue(device.id(), Role.DEVICE, secret);
             }
             store.appendAudit(new AuditEntry(clock.instant(), actor(ctx), again ? "device.reenroll" : "device.enroll", device.id(),
                     again ? "new broker secret; labels and groups kept" : null));

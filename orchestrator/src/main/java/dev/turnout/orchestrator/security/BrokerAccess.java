@@ -89,15 +89,36 @@ public final class BrokerAccess implements BrokerIdentities {
         }
     }
 
+    /** A fresh random secret with its stored hashes; {@link #newSecret()} makes one. Never logged or stored as is. */
+    public record NewSecret(String secret, String argon2Hash, String mosquittoHash) {
+        @Override
+        public String toString() {
+            return "NewSecret[hashed]";
+        }
+    }
+
+    /**
+     * A fresh random secret, hashed with Argon2id (on purpose slow, tens of ms): callers that issue
+     * under a lock make it before taking the lock, so that enrollments hash in parallel.
+     */
+    public static NewSecret newSecret() {
+        String secret = Secrets.newSecret();
+        return new NewSecret(secret, PasswordHash.hash(secret), MosquittoPasswordHash.hash(secret));
+    }
+
     /** Creates an identity with a fresh random secret. */
     public Issued issue(String name, Role role) {
+        return issue(name, role, newSecret());
+    }
+
+    /** Creates an identity with {@code secret}, made by {@link #newSecret()} for this identity only. */
+    public Issued issue(String name, Role role, NewSecret secret) {
         checkIssuable(name);
-        String secret = Secrets.newSecret();
-        store.insert(new BrokerIdentity(name, role, PasswordHash.hash(secret), MosquittoPasswordHash.hash(secret), clock.instant()));
+        store.insert(new BrokerIdentity(name, role, secret.argon2Hash(), secret.mosquittoHash(), clock.instant()));
         active.add(name);
         LOG.info("issued broker credentials for {} ({})", name, role);
         changed();
-        return new Issued(name, role, secret);
+        return new Issued(name, role, secret.secret());
     }
 
     /** Removes an identity: its next connect fails and its connection is dropped. False when unknown. */

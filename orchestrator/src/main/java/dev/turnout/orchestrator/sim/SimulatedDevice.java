@@ -64,6 +64,11 @@ public final class SimulatedDevice {
     private final CompletableFuture<Void> firstSubscription = new CompletableFuture<>();
     private final java.util.concurrent.atomic.AtomicLong published = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong publishFailures = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong desiredReceived = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong desiredBytes = new java.util.concurrent.atomic.AtomicLong();
+    /** "app:version" -> System.nanoTime() of the first accepted ACTIVATE of that version, and of its first ACTIVE report. */
+    private final Map<String, Long> activateSeenAt = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Long> activeReportedAt = new java.util.concurrent.ConcurrentHashMap<>();
 
     // guarded by this
     private long lastSequence;
@@ -142,6 +147,26 @@ public final class SimulatedDevice {
         return publishFailures.get();
     }
 
+    /** Desired-state messages that arrived (accepted or not). */
+    public long desiredReceivedCount() {
+        return desiredReceived.get();
+    }
+
+    /** Bytes of the desired-state messages that arrived. */
+    public long desiredBytesReceived() {
+        return desiredBytes.get();
+    }
+
+    /** System.nanoTime() when it accepted the first desired state activating {@code version} of {@code app}; 0 if never. */
+    public long activateSeenAt(String app, String version) {
+        return activateSeenAt.getOrDefault(app + ":" + version, 0L);
+    }
+
+    /** System.nanoTime() when it first published ACTIVE on {@code version} of {@code app}; 0 if never. */
+    public long activeReportedAt(String app, String version) {
+        return activeReportedAt.getOrDefault(app + ":" + version, 0L);
+    }
+
     /** How many desired states it accepted. */
     public synchronized int acceptedCount() {
         return accepted;
@@ -191,6 +216,8 @@ public final class SimulatedDevice {
         @Override
         public void onMessage(String topic, byte[] payload) {
             if (topic.equals(topics.desired(id()))) {
+                desiredReceived.incrementAndGet();
+                desiredBytes.addAndGet(payload.length);
                 onDesired(payload);
             }
         }
@@ -293,6 +320,12 @@ public final class SimulatedDevice {
         lastSequence = state.getSequence();
         timeFloorMs = Math.max(timeFloorMs, state.getIssuedAtMs());
         accepted++;
+        long acceptedAt = System.nanoTime();
+        for (AppDesired app : state.getAppsList()) {
+            if (app.getPhase() == Phase.ACTIVATE) {
+                activateSeenAt.putIfAbsent(app.getApp() + ":" + app.getRelease().getVersion(), acceptedAt);
+            }
+        }
         List<AppDesired> todo = new ArrayList<>();
         for (AppDesired app : state.getAppsList()) {
             AppRecord record = apps.get(app.getApp());
@@ -377,6 +410,9 @@ public final class SimulatedDevice {
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         AppRecord next = new AppRecord(record.app(), record.targetVersion(), to, reason, message, record.sequence(), record.rolloutId());
         apps.put(next.app(), next);
+        if (to == UpdateState.ACTIVE) {
+            activeReportedAt.putIfAbsent(next.app() + ":" + next.targetVersion(), System.nanoTime());
+        }
         publish(topics.status(id()), event(next).toByteArray(), false);
         return next;
     }

@@ -62,8 +62,16 @@ public final class SimulatedFleet implements AutoCloseable {
     /** As above, for an {@code https://} server whose certificate {@code ssl} trusts (null: the system trust store). */
     public static SimulatedFleet start(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout,
                                        javax.net.ssl.SSLContext ssl) throws Exception {
+        return start(enroll(serverUrl, operatorToken, options, timeout, ssl), options, timeout);
+    }
+
+    /**
+     * Connects devices enrolled earlier (their configs, e.g. kept by a benchmark between runs) and
+     * returns once every one is subscribed to its desired state, or fails after {@code timeout}.
+     */
+    public static SimulatedFleet start(List<DeviceEnrollment> enrollments, SimulationOptions options, Duration timeout)
+            throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        List<DeviceEnrollment> enrollments = enroll(serverUrl, operatorToken, options, timeout, ssl);
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "turnout-sim");
             t.setDaemon(true);
@@ -102,8 +110,8 @@ public final class SimulatedFleet implements AutoCloseable {
     }
 
     /** Enrolls every device over HTTP ({@code POST /api/v1/devices}) and reads the config each one gets back. */
-    static List<DeviceEnrollment> enroll(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout,
-                                         javax.net.ssl.SSLContext ssl) throws Exception {
+    public static List<DeviceEnrollment> enroll(String serverUrl, String operatorToken, SimulationOptions options, Duration timeout,
+                                                javax.net.ssl.SSLContext ssl) throws Exception {
         String authorization = "Bearer " + (operatorToken == null ? "" : operatorToken);
         ObjectMapper json = new ObjectMapper();
         HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1);

@@ -73,6 +73,14 @@ public interface FleetStore extends AutoCloseable {
 
     Optional<Rollout> findRollout(String id);
 
+    /**
+     * Since when one device of a rollout has been waiting for its report (its activation time), or
+     * empty; read once per device that succeeds, so stores answer it without loading the rollout.
+     */
+    default Optional<java.time.Instant> waitingSince(String rolloutId, String deviceId) {
+        return findRollout(rolloutId).map(r -> r.device(deviceId)).map(d -> d.waitingSince());
+    }
+
     /** Every rollout, newest first. */
     List<Rollout> listRollouts();
 

@@ -328,6 +328,12 @@ public class JdbcFleetStore implements FleetStore {
     private final Map<String, PreparedStatement> statements = new java.util.HashMap<>();
     /** Actions waiting for the commit of the current transaction; guarded by this. */
     private final List<Runnable> afterCommit = new ArrayList<>();
+    /**
+     * Rollout devices written in the current transaction, with the change count written: a batch of
+     * reports saves the rollout once per report, and each save writes only what changed since the
+     * last one (not every device changed since the last commit); marked saved on commit. Guarded by this.
+     */
+    private final Map<RolloutDevice, Long> writtenInTransaction = new java.util.IdentityHashMap<>();
 
     @Override
     public void afterCommit(Runnable action) {
@@ -355,11 +361,13 @@ public class JdbcFleetStore implements FleetStore {
                 try {
                     work.run();
                     c.commit();
+                    writtenInTransaction.forEach(RolloutDevice::saved);
                 } catch (RuntimeException | Error e) {
                     quietRollback(c);
                     afterCommit.clear();
                     throw e;
                 } finally {
+                    writtenInTransaction.clear();
                     transactionDepth--;
                     if (connection == c) {
                         c.setAutoCommit(true);
@@ -407,7 +415,10 @@ public class JdbcFleetStore implements FleetStore {
                 continue;
             }
             long upTo = d.changes();
-            afterCommit(() -> d.saved(upTo));
+            Long written = writtenInTransaction.put(d, upTo);
+            if (written != null && written == upTo) {
+                continue;
+            }
             update("INSERT INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
                             + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                             + " ON CONFLICT (rollout_id, device_id) DO UPDATE SET wave = excluded.wave, state = excluded.state,"
@@ -423,6 +434,13 @@ public class JdbcFleetStore implements FleetStore {
     @Override
     public synchronized Optional<Rollout> findRollout(String id) {
         return query("SELECT * FROM rollouts WHERE id = ?", this::rollout, id).stream().findFirst();
+    }
+
+    @Override
+    public synchronized Optional<Instant> waitingSince(String rolloutId, String deviceId) {
+        return query("SELECT waiting_since FROM rollout_devices WHERE rollout_id = ? AND device_id = ?",
+                rs -> Optional.ofNullable(instant(rs, "waiting_since")), rolloutId, deviceId).stream().findFirst()
+                .flatMap(o -> o);
     }
 
     @Override

@@ -109,6 +109,45 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aLargeWaveIsActivatedInStepsAndCompletesOnlyOnceEveryDeviceWasActivatedAndReported() {
+        int size = RolloutEngine.ACTIVATION_CHUNK * 2 + 50;
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < size; i++) {
+            String id = String.format("big-%04d", i);
+            ids.add(id);
+            store.insertDevice(new Device(id, Map.of("site", "hall"), List.of(), clock.instant(), true, null, null));
+        }
+        java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
+        engine.continueOn(steps::add);
+        List<Long> decisions = new java.util.ArrayList<>();
+        engine.onWaveDecision((id, wave, nanos) -> decisions.add(nanos));
+        Rollout r = engine.create(request("2.0.0", "label:site=hall", "1,100%", "pause"), "test");
+        reportActive(ids.get(0), "2.0.0");
+
+        // the report that completed wave 1 started wave 2 with one chunk; the rest waits for the engine's next steps
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        assertThat(ids.stream().filter(id -> phaseOf(id) == Phase.ACTIVATE)).hasSize(1 + RolloutEngine.ACTIVATION_CHUNK);
+        assertThat(decisions).hasSize(1);
+        assertThat(steps).hasSize(1);
+        for (String id : ids) {
+            if (phaseOf(id) == Phase.ACTIVATE) {
+                reportActive(id, "2.0.0");
+            }
+        }
+        assertThat(stored(r).state()).as("devices still to activate hold the wave open").isEqualTo(RolloutState.RUNNING);
+        while (!steps.isEmpty()) {
+            steps.poll().run();
+        }
+        assertThat(ids).allMatch(id -> phaseOf(id) == Phase.ACTIVATE);
+        for (String id : ids) {
+            if (stored(r).device(id).state() == RolloutDeviceState.ACTIVATING) {
+                reportActive(id, "2.0.0");
+            }
+        }
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+    }
+
+    @Test
     void anActiveReportForAnOlderSequenceDoesNotCount() {
         Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
         long stageSequence = transport.desiredOf("pi-1").get(0).getSequence();

@@ -1,0 +1,748 @@
+package dev.turnout.orchestrator.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.app.MosquittoProcess;
+import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.orchestrator.cli.TurnoutCli;
+import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
+import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.sim.DeviceEnrollment;
+import dev.turnout.orchestrator.sim.SimulatedDevice;
+import dev.turnout.orchestrator.sim.SimulatedFleet;
+import dev.turnout.orchestrator.sim.SimulatedImageArchive;
+import dev.turnout.orchestrator.sim.SimulationOptions;
+import dev.turnout.proto.RolloutEvent;
+import dev.turnout.proto.RolloutEventType;
+import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.UpdateState;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Benchmark (not a test): a staged rollout ({@code 1%,10%,100%}, no soak) to N simulated devices,
+ * against the time the same broker needs to move the same messages. Run with
+ * {@code bin/bench rollout [--devices N] [--broker embedded|mosquitto] [--rollouts K]}.
+ *
+ * <p>The orchestrator runs as its own process ({@code turnout server}, the JVM flags of
+ * {@code bin/turnout}), so that its RSS and heap are its own; the simulated devices (one MQTT
+ * session and one set of credentials each) run in this JVM. Enrolling hashes every device's secret
+ * with Argon2id (on purpose slow), so the enrolled fleet (the orchestrator's data directory and the
+ * devices' configs) is kept in {@code --fleet-cache} and copied afresh for every run; enrollment
+ * throughput is measured when the fleet is made and printed with every run.
+ *
+ * <p>Figures: time from deploy to SUCCEEDED; the engine's wave decision latency (its own timer, read
+ * from its log: from taking up the report that completed a wave to the next wave's first desired
+ * state, after commit) and the same seen from the devices (last ACTIVE published to the first
+ * ACTIVATE received, both broker hops included); orchestrator RSS and live heap; and the broker
+ * baseline: raw MQTT clients, one per device plus one in the orchestrator's role, moving the same
+ * count of desired-state and status messages of the same sizes through the same broker (for the
+ * embedded broker: the same HiveMQ CE set-up in its own JVM) with the orchestrator stopped.
+ */
+public final class RolloutBenchmark {
+
+    private static final Pattern DECISION = Pattern.compile("rollout (\\S+): wave (\\d+) decided in ([0-9.]+) ms");
+    private static final String APP = "web";
+
+    int devices = 2000;
+    String broker = "embedded";
+    int rollouts = 3;
+    long applyMs = 0;
+    Path cache = Path.of("target", "bench-fleet");
+    Path work = Path.of("target", "bench-rollout");
+    Path plot;
+    boolean jfr;
+    boolean memoryRollout = true;
+    String serverJvm = System.getenv().getOrDefault("TURNOUT_JAVA_OPTS", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1");
+    final PrintStream out;
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    RolloutBenchmark(PrintStream out) {
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        RolloutBenchmark b = new RolloutBenchmark(System.out);
+        try {
+            b.parse(args);
+            b.run();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("bench rollout: " + e.getMessage());
+            System.exit(1);
+        }
+        System.exit(0);
+    }
+
+    void parse(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (i + 1 >= args.length && !a.equals("--jfr") && !a.equals("--no-memory-rollout")) {
+                throw new IllegalArgumentException(a + " needs a value");
+            }
+            switch (a) {
+                case "--devices" -> devices = Integer.parseInt(args[++i]);
+                case "--broker" -> broker = args[++i];
+                case "--rollouts" -> rollouts = Integer.parseInt(args[++i]);
+                case "--apply-ms" -> applyMs = Long.parseLong(args[++i]);
+                case "--fleet-cache" -> cache = Path.of(args[++i]);
+                case "--work" -> work = Path.of(args[++i]);
+                case "--plot" -> plot = Path.of(args[++i]);
+                case "--server-jvm" -> serverJvm = args[++i];
+                case "--jfr" -> jfr = true;
+                case "--no-memory-rollout" -> memoryRollout = false;
+                default -> throw new IllegalArgumentException("unknown option " + a + "; use --devices N --broker embedded|mosquitto "
+                        + "--rollouts K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr");
+            }
+        }
+        if (!broker.equals("embedded") && !broker.equals("mosquitto")) {
+            throw new IllegalArgumentException("--broker is embedded or mosquitto, not " + broker);
+        }
+        if (devices < 100 || rollouts < 1) {
+            throw new IllegalArgumentException("use at least 100 devices (waves of 1%) and 1 rollout");
+        }
+    }
+
+    /** What one rollout took. */
+    record RolloutRun(String version, double seconds, String state, long statusMessages, long desiredMessages, long desiredBytes,
+                      List<Double> deviceSideDecisionMs, List<double[]> progress, List<double[]> waveStarts) {
+    }
+
+    void run() throws Exception {
+        // the devices' connections here, the broker's for them, plus headroom for the JVM and HTTP
+        BenchProcesses.requireOpenFiles(devices + 2048L, devices + " simulated devices");
+        silenceLogs();
+        Files.createDirectories(work);
+        if (plot == null) {
+            plot = work.resolve("rollout-" + broker + "-" + devices + ".png");
+        }
+        Path runDir = Files.createTempDirectory(work.toAbsolutePath(), broker + "-" + devices + "-");
+        out.printf(Locale.ROOT, "machine: %d cores, %s, %s; broker %s; %,d devices, waves 1%%,10%%,100%%, no soak, %d ms per activation%n",
+                Runtime.getRuntime().availableProcessors(), System.getProperty("os.name") + " " + System.getProperty("os.version"),
+                System.getProperty("java.vm.name") + " " + Runtime.version(),
+                broker.equals("embedded") ? "embedded HiveMQ CE (in the orchestrator's JVM)" : "Mosquitto " + mosquittoVersion(), devices, applyMs);
+        out.printf(Locale.ROOT, "orchestrator JVM flags: %s%n", serverJvm);
+
+        FleetCache fleetCache = enrolledFleet();
+        Path data = runDir.resolve("data");
+        BenchProcesses.copyTree(fleetCache.data(), data);
+
+        MosquittoProcess mosquitto = null;
+        Process server = null;
+        Path serverLog = runDir.resolve("orchestrator.log");
+        int httpPort;
+        String brokerUrl;
+        List<RolloutRun> runs = new ArrayList<>();
+        BenchProcesses.Memory idle;
+        BenchProcesses.Memory connected;
+        BenchProcesses.Memory during = null;
+        double connectSeconds;
+        try {
+            List<String> serverArgs = new ArrayList<>(List.of("server", "--data", data.toString(),
+                    "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"));
+            if (broker.equals("mosquitto")) {
+                Path turnoutConf = runDir.resolve("mosquitto-turnout");
+                Path mosquittoDir = runDir.resolve("mosquitto");
+                mosquitto = MosquittoProcess.start(mosquittoDir, port -> {
+                    cli("broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString(),
+                            "--listener", port + " 127.0.0.1");
+                    // as root Mosquitto would switch to its own user, which cannot read the run's private directory
+                    return "user root\npersistence_location " + mosquittoDir + "/\nlog_dest stdout\nlog_type error\nlog_type warning\n"
+                            + "log_type notice\nconnection_messages false\n"
+                            + "include_dir " + turnoutConf + "\n";
+                });
+                brokerUrl = mosquitto.url();
+                serverArgs.addAll(List.of("--broker-url", brokerUrl, "--mosquitto-config", turnoutConf.toString(),
+                        "--mosquitto-reload-command", "kill -HUP " + mosquitto.pid()));
+            } else {
+                int mqttPort = MosquittoProcess.freePort();
+                brokerUrl = "tcp://127.0.0.1:" + mqttPort;
+                serverArgs.addAll(List.of("--mqtt-port", Integer.toString(mqttPort)));
+            }
+            // picked once the broker listens, so that the two cannot draw the same free port
+            httpPort = freePortOtherThan(brokerUrl);
+            serverArgs.addAll(List.of("--http-port", Integer.toString(httpPort)));
+            List<String> flags = new ArrayList<>(Arrays.asList(serverJvm.trim().split("\\s+")));
+            if (jfr) {
+                flags.add("-XX:StartFlightRecording=filename=" + runDir.resolve("orchestrator.jfr") + ",settings=profile,dumponexit=true");
+            }
+            long t0 = System.nanoTime();
+            server = BenchProcesses.java(flags, BenchProcesses.productionClasspath(), TurnoutCli.class.getName(), serverArgs, serverLog);
+            String base = "http://127.0.0.1:" + httpPort;
+            BenchProcesses.awaitHttp(server, base + "/api/v1/health", serverLog, Duration.ofMinutes(5));
+            token = readToken(data);
+            out.printf(Locale.ROOT, "orchestrator up in %.1f s (pid %d, log %s)%n", (System.nanoTime() - t0) / 1e9, server.pid(), serverLog);
+            idle = BenchProcesses.memory(server.pid(), true);
+            out.printf(Locale.ROOT, "memory, %,d devices enrolled, none connected: %s%n", devices, idle.describe());
+
+            List<String> versions = new ArrayList<>();
+            for (int k = 1; k <= rollouts + (memoryRollout ? 1 : 0); k++) {
+                versions.add("1." + k + ".0");
+                release(base, versions.get(k - 1));
+            }
+            Monitor monitor = Monitor.connect(this, base, brokerUrl);
+
+            SimulationOptions options = SimulationOptions.defaults(devices)
+                    .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofDays(1)).withBrokerUrl(brokerUrl);
+            options = new SimulationOptions(options.devices(), options.idPrefix(), options.labels(), options.platform(), Duration.ZERO,
+                    options.applyTime(), options.failingVersions(), options.failRate(), options.offlineRate(), options.flapInterval(),
+                    options.offlineTime(), options.healthInterval(), options.brokerUrl(), options.seed());
+            long c0 = System.nanoTime();
+            try (SimulatedFleet fleet = SimulatedFleet.start(fleetCache.enrollments(), options, Duration.ofMinutes(30))) {
+                connectSeconds = (System.nanoTime() - c0) / 1e9;
+                out.printf(Locale.ROOT, "connected %,d devices in %.1f s (%.0f/s; each connect checks the device's secret: %s)%n",
+                        fleet.connectedCount(), connectSeconds, devices / connectSeconds,
+                        broker.equals("embedded") ? "Argon2id in the orchestrator's broker" : "PBKDF2-SHA512 in Mosquitto");
+                awaitQuiet(server.pid(), Duration.ofMinutes(5));
+                connected = BenchProcesses.memory(server.pid(), true);
+                out.printf(Locale.ROOT, "memory, %,d devices connected: %s%n", devices, connected.describe());
+
+                for (int k = 0; k < rollouts; k++) {
+                    RolloutRun r = rollout(base, monitor, fleet, versions.get(k), null);
+                    runs.add(r);
+                    out.printf(Locale.ROOT, "rollout %d (%s): %s in %.2f s; %,d status + %,d desired messages%n", k + 1, r.version(),
+                            r.state(), r.seconds(), r.statusMessages(), r.desiredMessages());
+                    awaitQuiet(server.pid(), Duration.ofMinutes(2));
+                }
+                if (memoryRollout) {
+                    BenchProcesses.Memory[] sample = new BenchProcesses.Memory[1];
+                    long pid = server.pid();
+                    RolloutRun r = rollout(base, monitor, fleet, versions.get(rollouts), () -> {
+                        try {
+                            sample[0] = BenchProcesses.memory(pid, true);
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                    });
+                    during = sample[0];
+                    out.printf(Locale.ROOT, "memory, rollout %s running (wave 3 started; untimed): %s; the rollout %s in %.2f s%n",
+                            r.version(), during == null ? "not sampled" : during.describe(), r.state(), r.seconds());
+                }
+            }
+            monitor.close();
+            List<Double> engineMs = engineDecisions(serverLog);
+            BenchProcesses.stop(server);
+            server = null;
+
+            // the broker alone moving the same messages
+            long status = Math.round(runs.stream().mapToLong(RolloutRun::statusMessages).average().orElse(0));
+            long desired = Math.round(runs.stream().mapToLong(RolloutRun::desiredMessages).average().orElse(0));
+            int desiredSize = (int) Math.max(1, runs.get(0).desiredBytes() / Math.max(1, runs.get(0).desiredMessages()));
+            double baselineSeconds = baseline(runDir, data, fleetCache.enrollments(), mosquitto, status, desired, desiredSize);
+
+            report(runs, engineMs, baselineSeconds, status, desired, desiredSize, idle, connected, during, fleetCache, connectSeconds);
+            if (plot != null) {
+                ProgressChart.write(plot, runs.get(0), devices, broker.equals("embedded") ? "embedded HiveMQ CE" : "Mosquitto");
+                out.printf(Locale.ROOT, "plot of rollout 1: %s%n", plot.toAbsolutePath());
+            }
+            if (jfr) {
+                out.printf(Locale.ROOT, "flight recording of the orchestrator: %s%n", runDir.resolve("orchestrator.jfr"));
+            }
+        } finally {
+            BenchProcesses.stop(server);
+            if (mosquitto != null) {
+                mosquitto.close();
+            }
+        }
+        BenchProcesses.deleteTree(data);
+    }
+
+    // ---- the enrolled fleet, made once per size and kept ----
+
+    record FleetCache(Path data, List<DeviceEnrollment> enrollments) {
+    }
+
+    private FleetCache enrolledFleet() throws Exception {
+        Path dir = cache.toAbsolutePath().resolve(devices + "-devices");
+        Path data = dir.resolve("data");
+        Path configs = dir.resolve("enrollments.json");
+        Path about = dir.resolve("enrollment.properties");
+        if (!Files.exists(about)) {
+            BenchProcesses.deleteTree(dir);
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            int httpPort = MosquittoProcess.freePort();
+            Path log = dir.resolve("enroll.log");
+            Process server = BenchProcesses.java(Arrays.asList(serverJvm.trim().split("\\s+")), BenchProcesses.productionClasspath(),
+                    TurnoutCli.class.getName(), List.of("server", "--data", data.toString(), "--http-port", Integer.toString(httpPort),
+                            "--mqtt-port", Integer.toString(MosquittoProcess.freePort()), "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"),
+                    log);
+            try {
+                String base = "http://127.0.0.1:" + httpPort;
+                BenchProcesses.awaitHttp(server, base + "/api/v1/health", log, Duration.ofMinutes(5));
+                out.printf(Locale.ROOT, "enrolling %,d devices over the API (64 requests in flight; one Argon2id hash each) ...%n", devices);
+                long t0 = System.nanoTime();
+                List<DeviceEnrollment> enrolled = SimulatedFleet.enroll(base, readToken(data), SimulationOptions.defaults(devices), Duration.ofHours(3), null);
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                Files.writeString(configs, json.writeValueAsString(enrolled.stream().map(DeviceEnrollment::config).toList()));
+                Files.setPosixFilePermissions(configs, PosixFilePermissions.fromString("rw-------"));
+                Properties p = new Properties();
+                p.setProperty("devices", Integer.toString(devices));
+                p.setProperty("seconds", String.format(Locale.ROOT, "%.1f", seconds));
+                p.setProperty("at", Instant.now().toString());
+                p.setProperty("cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
+                try (var w = Files.newBufferedWriter(about)) {
+                    p.store(w, "enrollment of the benchmark fleet");
+                }
+            } finally {
+                BenchProcesses.stop(server);
+            }
+        }
+        Properties p = new Properties();
+        try (var r = Files.newBufferedReader(about)) {
+            p.load(r);
+        }
+        double seconds = Double.parseDouble(p.getProperty("seconds"));
+        out.printf(Locale.ROOT, "enrollment: %,d devices in %.1f s = %.1f devices/s (measured %s on %s cores; fleet kept in %s and copied for each run)%n",
+                devices, seconds, devices / seconds, p.getProperty("at"), p.getProperty("cores"), dir);
+        List<DeviceEnrollment> enrollments = new ArrayList<>();
+        for (JsonNode c : json.readTree(Files.readString(configs))) {
+            enrollments.add(DeviceEnrollment.parse(c.asText()));
+        }
+        return new FleetCache(data, enrollments);
+    }
+
+    // ---- one rollout ----
+
+    private RolloutRun rollout(String base, Monitor monitor, SimulatedFleet fleet, String version, Runnable atLastWave)
+            throws Exception {
+        long statusBefore = fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum();
+        long desiredBefore = fleet.devices().stream().mapToLong(SimulatedDevice::desiredReceivedCount).sum();
+        long bytesBefore = fleet.devices().stream().mapToLong(SimulatedDevice::desiredBytesReceived).sum();
+        monitor.reset();
+        long r0 = System.nanoTime();
+        JsonNode created = post(base + "/api/v1/rollouts", Map.of("app", APP, "version", version, "target", "all",
+                "waves", "1%,10%,100%", "deviceTimeout", "30m"));
+        String id = created.path("id").asText();
+        List<double[]> progress = new ArrayList<>();
+        List<double[]> waveStarts = new ArrayList<>();
+        int active = 0;
+        int failed = 0;
+        String state = "RUNNING";
+        boolean sampled = false;
+        long lastEvent = System.nanoTime();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
+        while (true) {
+            Monitor.Seen seen = monitor.events.poll();
+            if (seen == null) {
+                if (System.nanoTime() - lastEvent > TimeUnit.SECONDS.toNanos(120) || System.nanoTime() > deadline) {
+                    Map<String, Integer> simulated = new java.util.TreeMap<>();
+                    for (SimulatedDevice d : fleet.devices()) {
+                        simulated.merge(d.state(APP) + (d.isConnected() ? "" : " offline"), 1, Integer::sum);
+                    }
+                    throw new IllegalStateException("rollout " + id + " made no progress for 120 s: " + active + " active, " + failed
+                            + " failed as the orchestrator tells; the simulated devices say " + simulated + ", "
+                            + fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum()
+                            + " publishes failed; see the orchestrator log");
+                }
+                Thread.sleep(2);
+                continue;
+            }
+            lastEvent = System.nanoTime();
+            RolloutEvent e = seen.event();
+            if (!e.getRolloutId().equals(id)) {
+                continue;
+            }
+            double t = (seen.atNanos() - r0) / 1e9;
+            if (e.getType() == RolloutEventType.DEVICE_SUCCEEDED) {
+                progress.add(new double[] {t, ++active, failed});
+            } else if (e.getType() == RolloutEventType.DEVICE_FAILED) {
+                progress.add(new double[] {t, active, ++failed});
+            } else if (e.getType() == RolloutEventType.WAVE_STARTED) {
+                waveStarts.add(new double[] {t, e.getWave()});
+                if (e.getWave() == 3 && atLastWave != null && !sampled) {
+                    sampled = true;
+                    atLastWave.run();
+                }
+            } else if (e.getType() == RolloutEventType.STATE_CHANGED) {
+                state = e.getState().name().replace("ROLLOUT_", "");
+                if (!state.equals("RUNNING") && !state.equals("PAUSED")) {
+                    break;
+                }
+            }
+        }
+        double seconds = (System.nanoTime() - r0) / 1e9;
+        // devices report after they are counted: let the last statuses land before counting messages
+        Thread.sleep(1000);
+        long status = fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum() - statusBefore;
+        long desired = fleet.devices().stream().mapToLong(SimulatedDevice::desiredReceivedCount).sum() - desiredBefore;
+        long bytes = fleet.devices().stream().mapToLong(SimulatedDevice::desiredBytesReceived).sum() - bytesBefore;
+
+        // the same decision seen from the devices: last ACTIVE of wave n published -> first ACTIVATE of wave n+1 received
+        JsonNode rollout = get(base + "/api/v1/rollouts/" + id);
+        Map<String, SimulatedDevice> byId = new HashMap<>();
+        fleet.devices().forEach(d -> byId.put(d.id(), d));
+        List<Double> deviceSide = new ArrayList<>();
+        JsonNode waves = rollout.path("waves");
+        for (int w = 0; w + 1 < waves.size(); w++) {
+            long lastActive = 0;
+            for (JsonNode d : waves.get(w).path("devices")) {
+                lastActive = Math.max(lastActive, byId.get(d.asText()).activeReportedAt(APP, version));
+            }
+            long firstActivate = Long.MAX_VALUE;
+            for (JsonNode d : waves.get(w + 1).path("devices")) {
+                long at = byId.get(d.asText()).activateSeenAt(APP, version);
+                if (at != 0) {
+                    firstActivate = Math.min(firstActivate, at);
+                }
+            }
+            if (lastActive != 0 && firstActivate != Long.MAX_VALUE) {
+                deviceSide.add((firstActivate - lastActive) / 1e6);
+            }
+        }
+        return new RolloutRun(version, seconds, state, status, desired, bytes, deviceSide, progress, waveStarts);
+    }
+
+    // ---- the broker alone ----
+
+    /**
+     * Seconds the broker needs to move {@code status} status messages (devices to one subscriber in
+     * the orchestrator's role) and {@code desired} retained desired states (that one client to the
+     * devices), all QoS 1, at once, over one connection per device.
+     */
+    private double baseline(Path runDir, Path data, List<DeviceEnrollment> enrollments, MosquittoProcess mosquitto, long status,
+                            long desired, int desiredSize) throws Exception {
+        Process brokerOnly = null;
+        String url;
+        String orchestratorName;
+        String orchestratorSecret;
+        if (mosquitto != null) {
+            // the same Mosquitto, its password file and ACL: the orchestrator's identity and the devices' own
+            url = mosquitto.url();
+            OrchestratorIdentity self = OrchestratorIdentity.loadOrCreate(data,
+                    TurnoutServer.loadOrCreateKey(data.resolve("signing.key")).keyId());
+            orchestratorName = self.name();
+            orchestratorSecret = self.secret();
+        } else {
+            int port = MosquittoProcess.freePort();
+            Path log = runDir.resolve("baseline-broker.log");
+            brokerOnly = BenchProcesses.java(Arrays.asList(serverJvm.trim().split("\\s+")), System.getProperty("java.class.path"),
+                    BaselineBroker.class.getName(), List.of(runDir.resolve("baseline-broker").toString(), Integer.toString(port)), log);
+            awaitPort(brokerOnly, port, log);
+            url = "tcp://127.0.0.1:" + port;
+            orchestratorName = BaselineBroker.ORCHESTRATOR;
+            orchestratorSecret = "unused";
+        }
+        try {
+            Topics topics = new Topics(Topics.DEFAULT_PREFIX);
+            AtomicLong statusReceived = new AtomicLong();
+            AtomicLong desiredReceived = new AtomicLong();
+            AtomicLong lastReceived = new AtomicLong();
+            AsyncMqttSession orchestrator = AsyncMqttSession.create(new AsyncMqttSession.Settings(orchestratorName, url, orchestratorName,
+                    orchestratorSecret, true, 0, null, null, false), (topic, payload) -> {
+                        statusReceived.incrementAndGet();
+                        lastReceived.set(System.nanoTime());
+                    });
+            orchestrator.connect().get(30, TimeUnit.SECONDS);
+            orchestrator.subscribe(List.of(topics.allStatus())).get(30, TimeUnit.SECONDS);
+            List<AsyncMqttSession> sessions = new ArrayList<>();
+            Semaphore slots = new Semaphore(64);
+            List<CompletableFuture<Void>> ready = new ArrayList<>();
+            for (DeviceEnrollment e : enrollments) {
+                AsyncMqttSession s = AsyncMqttSession.create(new AsyncMqttSession.Settings(e.deviceId(), url, e.mqttUsername(),
+                        e.mqttPassword(), true, 0, null, null, false), (topic, payload) -> {
+                            desiredReceived.incrementAndGet();
+                            lastReceived.set(System.nanoTime());
+                        });
+                sessions.add(s);
+                slots.acquire();
+                ready.add(s.connect().thenCompose(x -> s.subscribe(List.of(topics.desired(e.deviceId()))))
+                        .whenComplete((x, err) -> slots.release()));
+            }
+            CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new)).get(30, TimeUnit.MINUTES);
+            byte[] statusPayload = sampleStatus().toByteArray();
+            byte[] desiredPayload = new byte[desiredSize];
+            new java.util.Random(1).nextBytes(desiredPayload);
+            out.printf(Locale.ROOT, "baseline: %,d raw clients connected to %s; moving %,d status (%d B) + %,d desired (%d B, retained) messages, QoS 1%n",
+                    sessions.size() + 1, mosquitto != null ? "the same Mosquitto (orchestrator stopped)"
+                            : "the same HiveMQ CE set-up in its own JVM", status, statusPayload.length, desired, desiredSize);
+            Semaphore window = new Semaphore(2000);
+            AtomicLong failures = new AtomicLong();
+            long start = System.nanoTime();
+            Thread desiredSender = new Thread(() -> {
+                try {
+                    for (long i = 0; i < desired; i++) {
+                        window.acquire();
+                        String device = enrollments.get((int) (i % enrollments.size())).deviceId();
+                        orchestrator.publish(topics.desired(device), desiredPayload, 1, true).whenComplete((x, err) -> {
+                            if (err != null) {
+                                failures.incrementAndGet();
+                            }
+                            window.release();
+                        });
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            desiredSender.start();
+            for (long i = 0; i < status; i++) {
+                window.acquire();
+                int d = (int) (i % sessions.size());
+                sessions.get(d).publish(topics.status(enrollments.get(d).deviceId()), statusPayload, 1, false).whenComplete((x, err) -> {
+                    if (err != null) {
+                        failures.incrementAndGet();
+                    }
+                    window.release();
+                });
+            }
+            desiredSender.join();
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+            while ((statusReceived.get() < status || desiredReceived.get() < desired) && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            if (statusReceived.get() < status || desiredReceived.get() < desired) {
+                throw new IllegalStateException("baseline: after 10 min " + statusReceived.get() + " of " + status + " status and "
+                        + desiredReceived.get() + " of " + desired + " desired messages arrived (" + failures.get() + " publishes failed)");
+            }
+            double seconds = (lastReceived.get() - start) / 1e9;
+            orchestrator.close();
+            sessions.forEach(AsyncMqttSession::close);
+            return seconds;
+        } finally {
+            BenchProcesses.stop(brokerOnly);
+        }
+    }
+
+    private static int freePortOtherThan(String brokerUrl) throws java.io.IOException {
+        int brokerPort = URI.create(brokerUrl).getPort();
+        int port;
+        do {
+            port = MosquittoProcess.freePort();
+        } while (port == brokerPort);
+        return port;
+    }
+
+    private static StatusEvent sampleStatus() {
+        return StatusEvent.newBuilder().setDeviceId("sim-0001").setApp(APP).setVersion("1.1.0").setState(UpdateState.APPLYING)
+                .setSequence(1234).setRunningVersion("1.0.0").setTimestampMs(System.currentTimeMillis()).build();
+    }
+
+    private static void awaitPort(Process p, int port, Path log) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                throw new IllegalStateException("the baseline broker exited: " + BenchProcesses.tail(log, 30));
+            }
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (java.io.IOException notYet) {
+                Thread.sleep(200);
+            }
+        }
+        throw new IllegalStateException("the baseline broker did not listen within 2 min: " + BenchProcesses.tail(log, 30));
+    }
+
+    // ---- figures ----
+
+    private void report(List<RolloutRun> runs, List<Double> engineMs, double baselineSeconds, long status, long desired, int desiredSize,
+                        BenchProcesses.Memory idle, BenchProcesses.Memory connected, BenchProcesses.Memory during, FleetCache fleet,
+                        double connectSeconds) {
+        List<Double> engine = engineMs.stream().sorted().toList();
+        List<Double> deviceSide = runs.stream().flatMap(r -> r.deviceSideDecisionMs().stream()).sorted().toList();
+        double meanRollout = runs.stream().mapToDouble(RolloutRun::seconds).average().orElse(Double.NaN);
+        double bestRollout = runs.stream().mapToDouble(RolloutRun::seconds).min().orElse(Double.NaN);
+        out.println();
+        out.printf(Locale.ROOT, "== rollout to %,d devices on %s (%d rollouts) ==%n", devices, broker, runs.size());
+        out.printf(Locale.ROOT, "deploy -> all ACTIVE (SUCCEEDED)          : mean %.2f s, best %.2f s (%s)%n", meanRollout, bestRollout,
+                String.join(", ", runs.stream().map(r -> String.format(Locale.ROOT, "%.2f", r.seconds())).toList()));
+        out.printf(Locale.ROOT, "wave decision, engine (%d decisions)      : p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 <= 50 ms)%n",
+                engine.size(), BenchProcesses.percentile(engine, 50), BenchProcesses.percentile(engine, 99),
+                engine.isEmpty() ? Double.NaN : engine.get(engine.size() - 1));
+        out.printf(Locale.ROOT, "wave decision, seen by devices (%d)       : p50 %.1f ms, p99 %.1f ms (last ACTIVE sent -> first ACTIVATE received)%n",
+                deviceSide.size(), BenchProcesses.percentile(deviceSide, 50), BenchProcesses.percentile(deviceSide, 99));
+        out.printf(Locale.ROOT, "messages per rollout                     : %,d status + %,d desired (%d B)%n", status, desired, desiredSize);
+        out.printf(Locale.ROOT, "baseline: broker moves the same messages : %.2f s (%,.0f msg/s)%n", baselineSeconds,
+                (status + desired) / baselineSeconds);
+        out.printf(Locale.ROOT, "ratio rollout / baseline                 : %.2f mean, %.2f best (target <= 2.0)%n", meanRollout / baselineSeconds,
+                bestRollout / baselineSeconds);
+        out.printf(Locale.ROOT, "orchestrator memory, devices enrolled    : %s%n", idle.describe());
+        out.printf(Locale.ROOT, "orchestrator memory, devices connected   : %s%n", connected.describe());
+        if (during != null) {
+            out.printf(Locale.ROOT, "orchestrator memory, rollout running     : %s%n", during.describe());
+            out.printf(Locale.ROOT, "per device (rollout running - enrolled)  : RSS %,.0f B, live heap %,.0f B%n",
+                    (during.rssBytes() - idle.rssBytes()) / (double) devices,
+                    (during.liveHeapBytes() - idle.liveHeapBytes()) / (double) devices);
+            out.printf(Locale.ROOT, "per device (whole process / devices)     : RSS %,.0f B, live heap %,.0f B%n",
+                    during.rssBytes() / (double) devices, during.liveHeapBytes() / (double) devices);
+        }
+        out.printf(Locale.ROOT, "connect                                  : %,.0f devices/s%n", devices / connectSeconds);
+    }
+
+    private static List<Double> engineDecisions(Path log) throws java.io.IOException {
+        List<Double> ms = new ArrayList<>();
+        for (String line : Files.readAllLines(log)) {
+            Matcher m = DECISION.matcher(line);
+            if (m.find()) {
+                ms.add(Double.parseDouble(m.group(3)));
+            }
+        }
+        return ms;
+    }
+
+    // ---- helpers ----
+
+    /** Waits until the process uses less than 5 % of a core over a second (devices settled, reports applied). */
+    private static void awaitQuiet(long pid, Duration max) throws Exception {
+        long deadline = System.nanoTime() + max.toNanos();
+        long before = cpuTicks(pid);
+        while (System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+            long now = cpuTicks(pid);
+            if (now - before <= 5) { // clock ticks are 1/100 s
+                return;
+            }
+            before = now;
+        }
+    }
+
+    private static long cpuTicks(long pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    private void release(String base, String version) throws Exception {
+        byte[] archive = SimulatedImageArchive.of("bench/web:" + version);
+        HttpResponse<String> up = http.send(authorized(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts")))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(archive)).build(), HttpResponse.BodyHandlers.ofString());
+        if (up.statusCode() >= 300) {
+            throw new IllegalStateException("artifact upload answered " + up.statusCode() + ": " + up.body());
+        }
+        String digest = json.readTree(up.body()).path("digest").asText();
+        post(base + "/api/v1/releases", Map.of("app", APP, "version", version,
+                "images", List.of(Map.of("platform", "linux/arm64", "digest", digest)),
+                "spec", Map.of("container", Map.of("command", List.of("/bin/true")))));
+    }
+
+    /** The operator token of the orchestrator whose data directory this is (read once it is up). */
+    private volatile String token;
+
+    private static String readToken(Path data) throws java.io.IOException {
+        return Files.readString(data.resolve("operator.token")).strip();
+    }
+
+    private HttpRequest.Builder authorized(HttpRequest.Builder request) {
+        return token == null ? request : request.header("Authorization", "Bearer " + token);
+    }
+
+    JsonNode post(String url, Object body) throws Exception {
+        HttpResponse<String> r = http.send(authorized(HttpRequest.newBuilder(URI.create(url))).header("Content-Type", "application/json")
+                .header("X-Turnout-User", "bench")
+                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() >= 300) {
+            throw new IllegalStateException(url + " answered " + r.statusCode() + ": " + r.body());
+        }
+        return json.readTree(r.body());
+    }
+
+    private JsonNode get(String url) throws Exception {
+        return json.readTree(http.send(authorized(HttpRequest.newBuilder(URI.create(url))).build(), HttpResponse.BodyHandlers.ofString()).body());
+    }
+
+    private static void cli(String... args) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int code = TurnoutCli.run(new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8),
+                System.getenv(), args);
+        if (code != 0) {
+            throw new IllegalStateException("turnout " + String.join(" ", args) + " exited " + code + ": " + e);
+        }
+    }
+
+    private static String mosquittoVersion() {
+        try {
+            Process p = new ProcessBuilder("/usr/sbin/mosquitto", "-h").redirectErrorStream(true).start();
+            String first = new String(p.getInputStream().readAllBytes()).lines().findFirst().orElse("");
+            p.waitFor(5, TimeUnit.SECONDS);
+            Matcher m = Pattern.compile("version (\\S+)").matcher(first);
+            return m.find() ? m.group(1) : "";
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    static void silenceLogs() {
+        if (org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME) instanceof ch.qos.logback.classic.Logger root) {
+            root.setLevel(ch.qos.logback.classic.Level.WARN);
+        }
+    }
+
+    /** A monitor identity subscribed to every rollout's events: progress as the orchestrator tells it, when it tells it. */
+    static final class Monitor implements AutoCloseable {
+        record Seen(long atNanos, RolloutEvent event) {
+        }
+
+        final ConcurrentLinkedQueue<Seen> events = new ConcurrentLinkedQueue<>();
+        private AsyncMqttSession session;
+
+        static Monitor connect(RolloutBenchmark b, String base, String brokerUrl) throws Exception {
+            JsonNode user = b.post(base + "/api/v1/users", Map.of("name", "bench-monitor", "role", "monitor"));
+            Monitor m = new Monitor();
+            m.session = AsyncMqttSession.create(new AsyncMqttSession.Settings("bench-monitor", brokerUrl, "bench-monitor",
+                    user.path("password").asText(), true, 0, null, null, true), (topic, payload) -> {
+                        try {
+                            m.events.add(new Seen(System.nanoTime(), RolloutEvent.parseFrom(payload)));
+                        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                            // not a rollout event
+                        }
+                    });
+            // Mosquitto reloads its password file after the user is added: retry the first connect for a moment
+            Exception last = null;
+            for (int attempt = 0; attempt < 20; attempt++) {
+                try {
+                    m.session.connect().get(10, TimeUnit.SECONDS);
+                    last = null;
+                    break;
+                } catch (Exception e) {
+                    last = e;
+                    Thread.sleep(250);
+                }
+            }
+            if (last != null) {
+                throw last;
+            }
+            m.session.subscribe(List.of(new Topics(Topics.DEFAULT_PREFIX).allRolloutEvents())).get(30, TimeUnit.SECONDS);
+            return m;
+        }
+
+        void reset() {
+            events.clear();
+        }
+
+        @Override
+        public void close() {
+            session.close();
+        }
+    }
+}
