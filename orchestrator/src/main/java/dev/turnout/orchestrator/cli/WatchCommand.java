@@ -66,8 +66,10 @@ final class WatchCommand implements Callable<Integer> {
     @Option(names = "--mqtt-username", paramLabel = "NAME", description = "Broker user name (default: $TURNOUT_MQTT_USERNAME).")
     String username;
 
-    @Option(names = "--mqtt-password", paramLabel = "SECRET", description = "Broker password (default: $TURNOUT_MQTT_PASSWORD).")
-    String password;
+    @Option(names = "--mqtt-password-file", paramLabel = "FILE",
+            description = "File whose first line is the broker password (default: $TURNOUT_MQTT_PASSWORD). A password is never"
+                    + " an argument: it would show in `ps`.")
+    java.nio.file.Path passwordFile;
 
     private Target selection;
     private Topics topics;
@@ -100,7 +102,7 @@ final class WatchCommand implements Callable<Integer> {
         }
         refreshMembers(true);
         String user = username != null ? username : cli.env.get("TURNOUT_MQTT_USERNAME");
-        String secret = password != null ? password : cli.env.get("TURNOUT_MQTT_PASSWORD");
+        String secret = passwordFile != null ? readPassword(passwordFile) : cli.env.get("TURNOUT_MQTT_PASSWORD");
         String ephemeral = null;
         if (user == null || user.isBlank()) {
             // no monitor identity given: ask the server for one for this session (read-only, revoked when we stop)
@@ -393,6 +395,18 @@ final class WatchCommand implements Callable<Integer> {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
+        }
+    }
+
+    private static String readPassword(java.nio.file.Path file) {
+        try {
+            String first = java.nio.file.Files.readAllLines(file).stream().findFirst().orElse("").strip();
+            if (first.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "--mqtt-password-file " + file + " is empty");
+            }
+            return first;
+        } catch (java.io.IOException e) {
+            throw new CliException(ExitCodes.USAGE, "cannot read --mqtt-password-file " + file + ": " + e.getMessage());
         }
     }
 }

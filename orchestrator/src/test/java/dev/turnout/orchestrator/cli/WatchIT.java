@@ -182,6 +182,23 @@ class WatchIT {
     }
 
     @Test
+    void theMonitorsPasswordComesFromAFileNeverFromTheCommandLine() throws Exception {
+        java.nio.file.Path file = work.resolve("watcher.password");
+        java.nio.file.Files.writeString(file, monitorEnv.get("TURNOUT_MQTT_PASSWORD") + "\n");
+        Watch watch = new Watch(Map.of("TURNOUT_MQTT_USERNAME", "watcher"), "--mqtt-password-file", file.toString(),
+                "--target", "device:w-0002", "-o", "json");
+        await().atMost(Duration.ofSeconds(20)).until(() -> watch.out().contains("\"kind\":\"presence\""));
+        assertThat(watch.stop()).as(watch.err.toString(StandardCharsets.UTF_8)).isZero();
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = TurnoutCli.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of("TURNOUT_TOKEN", server.operatorToken(), "TURNOUT_MQTT_USERNAME", "watcher"), "watch", "--server", server.url(),
+                "--mqtt-password", "in-the-clear");
+        assertThat(code).isEqualTo(ExitCodes.USAGE);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--mqtt-password");
+    }
+
+    @Test
     void aBadTargetIsAUsageError() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = TurnoutCli.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
