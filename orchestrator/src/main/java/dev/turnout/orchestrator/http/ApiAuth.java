@@ -66,6 +66,8 @@ public final class ApiAuth {
     private final OperatorToken token;
     private final BasicCredentials basic;
     private final Clock clock;
+    /** Where operator acts of this class (token rotation) go in the audit trail; HttpApi wires the store. */
+    private volatile java.util.function.Consumer<dev.turnout.orchestrator.store.AuditEntry> audit = entry -> { };
     private final ObjectMapper json = new ObjectMapper();
     private final Map<String, Long> sessions = new ConcurrentHashMap<>();
     /** Argon2id checks run here, never on the event loop nor on Vert.x's shared worker pool. */
@@ -100,6 +102,11 @@ public final class ApiAuth {
         router.post("/api/v1/token/rotate").handler(this::rotate);
     }
 
+    /** Records token rotations (who, when; never the token) in {@code sink}. */
+    public void auditTo(java.util.function.Consumer<dev.turnout.orchestrator.store.AuditEntry> sink) {
+        this.audit = java.util.Objects.requireNonNull(sink, "sink");
+    }
+
     /** A new operator token: written to operator.token, in force at once; every dashboard session ends. */
     private void rotate(RoutingContext ctx) {
         Principal p = principal(ctx);
@@ -110,6 +117,13 @@ public final class ApiAuth {
         vertx.executeBlocking(token::rotate, false).onSuccess(fresh -> {
             endSessions();
             LOG.info("the operator token was rotated by {} from {}; written to {}", p.name(), ctx.request().remoteAddress(), token.file());
+            String user = ctx.request().getHeader("X-Turnout-User");
+            try {
+                audit.accept(new dev.turnout.orchestrator.store.AuditEntry(clock.instant(), user == null || user.isBlank() ? "api" : user,
+                        "token.rotate", "operator.token", "from " + ctx.request().remoteAddress().hostAddress()));
+            } catch (RuntimeException e) {
+                LOG.warn("the token rotation could not be written to the audit trail: {}", e.toString());
+            }
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("tokenFile", token.file().toString());
             body.put("token", fresh);

@@ -117,6 +117,7 @@ public final class HttpApi {
                    Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, BrokerAccess access, ApiAuth auth) {
         this.access = java.util.Objects.requireNonNull(access, "access");
         this.auth = java.util.Objects.requireNonNull(auth, "auth");
+        auth.auditTo(store::appendAudit);
         this.vertx = vertx;
         this.store = store;
         this.artifacts = artifacts;

@@ -502,6 +502,8 @@ class HttpApiTest {
         assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).header("Cookie", cookie).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
         assertThat(body(get("/api/v1/devices")).has("devices")).isTrue(); // the helpers read the token in force
+        String audit = get("/api/v1/audit").body();
+        assertThat(audit).contains("token.rotate").doesNotContain(old).doesNotContain(fresh);
     }
 
     private String enroll(String id) throws Exception {
