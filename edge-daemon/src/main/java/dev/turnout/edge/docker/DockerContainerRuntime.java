@@ -32,14 +32,10 @@ import dev.turnout.proto.Reason;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.cert.CertificateException;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,7 +52,7 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
         DockerClientConfig config = DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(dockerHost).build();
         ApacheDockerHttpClient http = new ApacheDockerHttpClient.Builder()
                 .dockerHost(config.getDockerHost())
-                .sslConfig(config.getSSLConfig() != null ? config.getSSLConfig() : NoTls.INSTANCE)
+                .sslConfig(config.getSSLConfig() != null ? config.getSSLConfig() : NO_TLS)
                 .maxConnections(20)
                 .connectionTimeout(Duration.ofSeconds(10))
                 .responseTimeout(Duration.ofMinutes(5))
@@ -67,39 +63,14 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     /**
      * For an engine without TLS (the local Unix socket). Without an SSL config docker-java asks for
      * the JVM's default SSL context, which parses the whole system trust store into the heap of a
-     * daemon that never talks TLS to Docker; this context trusts nothing and costs nothing.
+     * daemon that never talks TLS to Docker; with no trust managers at all the JDK's context trusts
+     * nothing and loads nothing.
      */
-    private enum NoTls implements SSLConfig {
-        INSTANCE;
-
-        @Override
-        public SSLContext getSSLContext() {
-            try {
-                SSLContext context = SSLContext.getInstance("TLS");
-                context.init(new KeyManager[0], new TrustManager[] {new TrustNothing()}, null);
-                return context;
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("no TLS context", e);
-            }
-        }
-    }
-
-    private static final class TrustNothing implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("Docker engine without TLS: no certificate is trusted");
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("Docker engine without TLS: no certificate is trusted");
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
-    }
+    private static final SSLConfig NO_TLS = () -> {
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(new KeyManager[0], new TrustManager[0], null);
+        return context;
+    };
 
     @Override
     public String archiveImageId(Path archive) throws UpdateFailure {

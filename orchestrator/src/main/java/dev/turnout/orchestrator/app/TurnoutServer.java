@@ -183,10 +183,9 @@ public final class TurnoutServer implements AutoCloseable {
             }
             // the default name is turnout-orchestrator-<key id>: two instances with different keys never take over each other's session
             // several instances share the user name; each connects as <name>.<instance>, reading reports as a shared group
-            transport = cluster.shared()
-                    ? MqttFleetTransport.connect(localBrokerUrl, self.name(), self.name() + "." + cluster.instanceId(),
-                            self.secret(), topics, cluster.shareGroup(), brokerSockets, verifyBrokerHost)
-                    : MqttFleetTransport.connect(localBrokerUrl, self.name(), self.secret(), topics, brokerSockets, verifyBrokerHost);
+            transport = MqttFleetTransport.connect(localBrokerUrl, self.name(),
+                    cluster.shared() ? self.name() + "." + cluster.instanceId() : self.name(), self.secret(), topics,
+                    cluster.shared() ? cluster.shareGroup() : null, brokerSockets, verifyBrokerHost);
             engineThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
                 Thread t = new Thread(runnable, "turnout-engine");
                 t.setDaemon(true);

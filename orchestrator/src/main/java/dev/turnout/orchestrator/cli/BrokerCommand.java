@@ -91,7 +91,7 @@ final class BrokerCommand {
 
         @Override
         public void run() {
-            Path dataDir = data != null ? data : Path.of(cli.env.getOrDefault("TURNOUT_DATA", "turnout-data"));
+            Path dataDir = Cli.dataDir(cli.env, data);
             if ((brokerUsername == null) != (brokerPasswordFile == null)) {
                 throw new CliException(ExitCodes.USAGE, "--broker-username and --broker-password-file go together");
             }

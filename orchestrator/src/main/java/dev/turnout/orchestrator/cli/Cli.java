@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -13,6 +14,7 @@ import java.util.Map;
 final class Cli {
 
     static final String DEFAULT_SERVER = "http://127.0.0.1:8080";
+    static final String DEFAULT_DATA_DIR = "turnout-data";
 
     final PrintStream out;
     final PrintStream err;
@@ -26,6 +28,19 @@ final class Cli {
         this.out = out;
         this.err = err;
         this.env = env;
+    }
+
+    /**
+     * The server's data directory: {@code given} (a {@code --data} option), else {@code $TURNOUT_DATA},
+     * else {@code ./turnout-data}; where {@code turnout server} keeps its files and where the other
+     * commands look for its operator token and CA when they run on its host.
+     */
+    static Path dataDir(Map<String, String> env, Path given) {
+        if (given != null) {
+            return given;
+        }
+        String fromEnv = env.get("TURNOUT_DATA");
+        return Path.of(fromEnv == null || fromEnv.isBlank() ? DEFAULT_DATA_DIR : fromEnv);
     }
 
     /** The server URL: {@code --server}, else {@code TURNOUT_SERVER}, else the CLI config file's {@code server:}, else the local default. */

@@ -46,7 +46,7 @@ record CliTrust(PinnedTrust pinned, String hint) {
 
     /** The CA file of the server on this host, if there is one. */
     static Path localCa(Map<String, String> env) {
-        Path data = Path.of(env.getOrDefault("TURNOUT_DATA", "turnout-data"));
+        Path data = Cli.dataDir(env, null);
         Path ca = data.resolve("tls").resolve(TlsMaterial.CA_FILE);
         return Files.isRegularFile(ca) ? ca : null;
     }

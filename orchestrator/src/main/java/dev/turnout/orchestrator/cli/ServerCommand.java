@@ -6,6 +6,7 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.domain.Durations;
+import dev.turnout.orchestrator.security.Secrets;
 import dev.turnout.proto.Topics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -116,7 +117,7 @@ final class ServerCommand implements Runnable {
 
     @Override
     public void run() {
-        Path dataDir = data != null ? data : Path.of(cli.env.getOrDefault("TURNOUT_DATA", "turnout-data"));
+        Path dataDir = Cli.dataDir(cli.env, data);
         ServerOptions options;
         try {
             TlsOptions tlsOptions = new TlsOptions(tls, tlsCert, tlsKey, tlsCa, tlsHosts, brokerCa);
@@ -185,9 +186,7 @@ final class ServerCommand implements Runnable {
     private String storePassword() {
         if (storePasswordFile != null) {
             try {
-                String text = java.nio.file.Files.readString(storePasswordFile, java.nio.charset.StandardCharsets.UTF_8);
-                int newline = text.indexOf('\n');
-                return (newline < 0 ? text : text.substring(0, newline)).strip();
+                return Secrets.firstLine(storePasswordFile);
             } catch (java.io.IOException e) {
                 throw new CliException(ExitCodes.USAGE, "cannot read --store-password-file " + storePasswordFile + ": " + e.getMessage());
             }

@@ -113,7 +113,7 @@ final class TokenLookup {
         } else {
             int port = server.getPort() > 0 ? server.getPort() : ("https".equals(server.getScheme()) ? 443 : 80);
             LocalServers.tokenFile(env, port).ifPresent(candidates::add);
-            candidates.add(Path.of("turnout-data").resolve(OperatorToken.FILE));
+            candidates.add(Path.of(Cli.DEFAULT_DATA_DIR).resolve(OperatorToken.FILE));
         }
         for (Path candidate : candidates) {
             Path absolute = candidate.toAbsolutePath().normalize();

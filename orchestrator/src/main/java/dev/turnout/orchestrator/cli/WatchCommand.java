@@ -400,7 +400,7 @@ final class WatchCommand implements Callable<Integer> {
 
     private static String readPassword(java.nio.file.Path file) {
         try {
-            String first = java.nio.file.Files.readAllLines(file).stream().findFirst().orElse("").strip();
+            String first = dev.turnout.orchestrator.security.Secrets.firstLine(file);
             if (first.isEmpty()) {
                 throw new CliException(ExitCodes.USAGE, "--mqtt-password-file " + file + " is empty");
             }

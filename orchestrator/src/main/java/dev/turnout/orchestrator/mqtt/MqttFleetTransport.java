@@ -72,43 +72,18 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         this.publisher.setDaemon(true);
     }
 
-    /** Connects anonymously (a broker without authentication). */
-    public static MqttFleetTransport connect(String brokerUrl, String clientId, Topics topics) throws MqttException {
-        return connect(brokerUrl, clientId, null, topics);
-    }
-
     /**
-     * Connects to {@code brokerUrl} as user {@code clientId} with {@code password} (null:
-     * anonymously), waiting up to 30 s. Reports are read once {@link #listen} is called.
-     */
-    public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics) throws MqttException {
-        return connect(brokerUrl, clientId, clientId, password, topics, null, null, true);
-    }
-
-    /**
-     * Connects as {@link #connect(String, String, String, Topics)} does, over TLS with {@code tls}
-     * sockets for an {@code ssl://} broker URL (null: Paho's defaults).
+     * Connects to {@code brokerUrl} as user {@code username} (with {@code password}; null: anonymously)
+     * and client id {@code clientId}, waiting up to 30 s. Reports are read once {@link #listen} is called.
      *
+     * @param shareGroup null for the only orchestrator; else one of several instances: device reports
+     *                   are read through MQTT 5 shared subscriptions ({@code $share/<group>/...}, each
+     *                   report goes to one instance of the group) and the session ends with the
+     *                   connection, so that the broker hands a stopped instance's share to the others
+     *                   instead of queueing it
+     * @param tls        sockets for an {@code ssl://} broker URL (null: Paho's defaults)
      * @param verifyHost false only for this host's own loopback listener whose certificate may not name 127.0.0.1
      */
-    public static MqttFleetTransport connect(String brokerUrl, String clientId, String password, Topics topics,
-                                             javax.net.ssl.SSLSocketFactory tls, boolean verifyHost) throws MqttException {
-        return connect(brokerUrl, clientId, clientId, password, topics, null, tls, verifyHost);
-    }
-
-    /**
-     * Connects as user {@code username} with client id {@code clientId}. With a {@code shareGroup},
-     * one of several orchestrator instances: device reports are read through MQTT 5 shared
-     * subscriptions ({@code $share/<group>/...}, each report goes to one instance of the group) and
-     * the session ends with the connection, so that the broker hands a stopped instance's share to
-     * the others instead of queueing it.
-     */
-    public static MqttFleetTransport connect(String brokerUrl, String username, String clientId, String password, Topics topics,
-                                             String shareGroup) throws MqttException {
-        return connect(brokerUrl, username, clientId, password, topics, shareGroup, null, true);
-    }
-
-    /** All of the above: user, client id, shared-subscription group (null: none), TLS sockets (null: plain). */
     public static MqttFleetTransport connect(String brokerUrl, String username, String clientId, String password, Topics topics,
                                              String shareGroup, javax.net.ssl.SSLSocketFactory tls, boolean verifyHost) throws MqttException {
         if (shareGroup != null && (shareGroup.isBlank() || shareGroup.matches(".*[/+#\\s].*"))) {

@@ -86,9 +86,7 @@ public final class OperatorToken {
 
     /** The first line of a token file, trimmed. */
     public static String read(Path file) throws IOException {
-        String text = Files.readString(file, StandardCharsets.UTF_8);
-        int newline = text.indexOf('\n');
-        return (newline < 0 ? text : text.substring(0, newline)).trim();
+        return Secrets.firstLine(file);
     }
 
     /** True when {@code candidate} is the token; constant time. */

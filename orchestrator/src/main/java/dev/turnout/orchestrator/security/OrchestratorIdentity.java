@@ -54,18 +54,12 @@ public final class OrchestratorIdentity {
                 Files.deleteIfExists(tmp);
             }
         }
-        return new OrchestratorIdentity(NAME_PREFIX + "-" + keyId, readSecret(file));
+        return new OrchestratorIdentity(NAME_PREFIX + "-" + keyId, Secrets.firstLine(file));
     }
 
     /** An identity the operator gives: a user name and a file holding the password (first line). */
     public static OrchestratorIdentity fromFile(String name, Path passwordFile) throws IOException {
-        return new OrchestratorIdentity(name, readSecret(passwordFile));
-    }
-
-    private static String readSecret(Path file) throws IOException {
-        String text = Files.readString(file, StandardCharsets.UTF_8);
-        int newline = text.indexOf('\n');
-        return (newline < 0 ? text : text.substring(0, newline)).trim();
+        return new OrchestratorIdentity(name, Secrets.firstLine(passwordFile));
     }
 
     public String name() {

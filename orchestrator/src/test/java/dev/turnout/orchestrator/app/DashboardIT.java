@@ -1,7 +1,6 @@
 package dev.turnout.orchestrator.app;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -261,13 +260,8 @@ class DashboardIT {
     }
 
     private static void requireChromium() {
-        if (Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER)) {
-            return;
-        }
-        if ("true".equals(System.getenv("CI"))) {
-            throw new AssertionError("the dashboard test needs Chromium on CI: apt-get install -y chromium chromium-driver");
-        }
-        Assumptions.abort("chromium or chromedriver is not installed");
+        dev.turnout.orchestrator.Requirements.require(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+                "Chromium and ChromeDriver (apt-get install chromium chromium-driver)");
     }
 
     private static WebDriver chromium() {

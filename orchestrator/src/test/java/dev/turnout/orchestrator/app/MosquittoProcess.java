@@ -1,6 +1,5 @@
 package dev.turnout.orchestrator.app;
 
-import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -44,12 +43,7 @@ public final class MosquittoProcess implements AutoCloseable {
 
     /** One that runs {@code config} (which must open a listener on 127.0.0.1 at the port it is given). */
     public static MosquittoProcess start(Path dir, Config config) throws Exception {
-        if (!Files.isExecutable(MOSQUITTO)) {
-            if ("true".equals(System.getenv("CI"))) {
-                throw new AssertionError("mosquitto is required on CI: install it (apt-get install mosquitto)");
-            }
-            Assumptions.abort("mosquitto is not installed");
-        }
+        dev.turnout.orchestrator.Requirements.require(Files.isExecutable(MOSQUITTO), "mosquitto (apt-get install mosquitto)");
         int port = freePort();
         Files.createDirectories(dir);
         Path conf = dir.resolve("mosquitto.conf");
