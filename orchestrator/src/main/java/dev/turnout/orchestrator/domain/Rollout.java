@@ -28,6 +28,20 @@ public final class Rollout {
     /** wave number -> its devices; null until asked, dropped when a device joins. */
     private Map<Integer, List<RolloutDevice>> wavesCache;
 
+    // Kept up to date as devices change (RolloutDevice tells its rollout), so that a report costs the
+    // same whether the rollout has ten devices or ten thousand: nothing below walks every device.
+    private static final RolloutDeviceState[] STATES = RolloutDeviceState.values();
+    /** Devices per state (by ordinal). */
+    private final int[] counts = new int[STATES.length];
+    /** wave number -> devices per state (by ordinal). */
+    private final Map<Integer, int[]> waveCounts = new java.util.HashMap<>();
+    /** Devices changed since the store last wrote them (may hold some written since: {@link #unsavedDevices()} drops them). */
+    private final List<RolloutDevice> dirty = new ArrayList<>();
+    private final java.util.Set<RolloutDevice> inDirty = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** No device started waiting for a report before this: a lower bound, or null when none waits. */
+    private Instant earliestWaiting = Instant.MIN;
+    private int waves;
+
     public Rollout(String id, String app, String version, String target, RolloutStrategy strategy, Instant createdAt,
                    RolloutState state, String reason, Instant updatedAt, int currentWave, WaveState waveState,
                    Instant waveChangedAt, int toleratedFailures, Collection<RolloutDevice> devices) {
@@ -44,7 +58,97 @@ public final class Rollout {
         this.waveState = waveState;
         this.waveChangedAt = waveChangedAt;
         this.toleratedFailures = toleratedFailures;
-        devices.forEach(d -> this.devices.put(d.deviceId(), d));
+        devices.forEach(this::adopt);
+    }
+
+    private void adopt(RolloutDevice d) {
+        d.ownedBy(this);
+        devices.put(d.deviceId(), d);
+        tally(d.wave(), d.state(), 1);
+        waves = Math.max(waves, d.wave());
+        if (d.unsaved() && inDirty.add(d)) {
+            dirty.add(d);
+        }
+        earliestWaiting = Instant.MIN; // unknown: the next {@link #mayHaveWaitedSince} says yes until recomputed
+    }
+
+    private void tally(int wave, RolloutDeviceState s, int delta) {
+        counts[s.ordinal()] += delta;
+        waveCounts.computeIfAbsent(wave, w -> new int[STATES.length])[s.ordinal()] += delta;
+    }
+
+    /** Called by a device of this rollout after each change. */
+    void deviceChanged(RolloutDevice d, RolloutDeviceState before) {
+        if (before != d.state()) {
+            tally(d.wave(), before, -1);
+            tally(d.wave(), d.state(), 1);
+        }
+        if (inDirty.add(d)) {
+            dirty.add(d);
+        }
+        Instant since = d.waitingSince();
+        boolean waits = d.state() == RolloutDeviceState.ACTIVATING || d.state() == RolloutDeviceState.ROLLING_BACK;
+        if (waits && since != null && (earliestWaiting == null || since.isBefore(earliestWaiting))) {
+            earliestWaiting = since;
+        }
+    }
+
+    /**
+     * The devices changed since the store last committed them, in the order they changed. The store
+     * calls this on every save, so devices written since the previous call are dropped here.
+     */
+    public List<RolloutDevice> unsavedDevices() {
+        List<RolloutDevice> unsaved = new ArrayList<>(dirty.size());
+        for (RolloutDevice d : dirty) {
+            if (d.unsaved()) {
+                unsaved.add(d);
+            } else {
+                inDirty.remove(d);
+            }
+        }
+        if (unsaved.size() != dirty.size()) {
+            dirty.clear();
+            dirty.addAll(unsaved);
+        }
+        return unsaved;
+    }
+
+    /**
+     * False when no device of this rollout can have been waiting for a report since before {@code t}
+     * (so a timeout check may skip the walk over the devices). A lower bound: true may be a false alarm.
+     */
+    public boolean mayHaveWaitedSince(Instant t) {
+        return earliestWaiting != null && !earliestWaiting.isAfter(t);
+    }
+
+    /**
+     * After a walk over the devices: the earliest time one of them that can still time out started
+     * waiting, null if none. Devices left out (offline, waiting for their update window) must call
+     * {@link RolloutDevice#restartWaiting} when they count again, which lowers this bound.
+     */
+    public void earliestWaiting(Instant since) {
+        earliestWaiting = since;
+    }
+
+    /** Devices of wave {@code number} in state {@code s}. */
+    public int count(int number, RolloutDeviceState s) {
+        int[] c = waveCounts.get(number);
+        return c == null ? 0 : c[s.ordinal()];
+    }
+
+    /** Devices of wave {@code number} that need nothing more from it ({@link RolloutDeviceState#isSettled()}). */
+    public int settled(int number) {
+        int[] c = waveCounts.get(number);
+        if (c == null) {
+            return 0;
+        }
+        int n = 0;
+        for (RolloutDeviceState s : STATES) {
+            if (s.isSettled()) {
+                n += c[s.ordinal()];
+            }
+        }
+        return n;
     }
 
     public void moveTo(RolloutState next, String why, Instant now) {
@@ -71,12 +175,12 @@ public final class Rollout {
 
     /** A device that joined after the rollout started (dynamic target). */
     public void add(RolloutDevice device) {
-        devices.put(device.deviceId(), device);
+        adopt(device);
         wavesCache = null;
     }
 
     public int waveCount() {
-        return devices.values().stream().mapToInt(RolloutDevice::wave).max().orElse(0);
+        return waves;
     }
 
     /** The devices of wave {@code number}, in order (read-only; kept until a device joins: the engine asks on every report). */
@@ -104,7 +208,7 @@ public final class Rollout {
     }
 
     public long count(RolloutDeviceState s) {
-        return devices.values().stream().filter(d -> d.state() == s).count();
+        return counts[s.ordinal()];
     }
 
     public String id() {

@@ -18,6 +18,8 @@ public final class RolloutDevice {
     /** Counts changes; the store writes a device only when it changed since its last committed write. */
     private long changes = 1;
     private long savedChanges;
+    /** The rollout this device belongs to: told of every change, so that it keeps counts without walking its devices. */
+    private Rollout owner;
 
     public RolloutDevice(String deviceId, int wave, DesiredApp previous, RolloutDeviceState state, long stageSequence,
                          long activationSequence, long rollbackSequence, Instant waitingSince, String reason,
@@ -39,67 +41,89 @@ public final class RolloutDevice {
     }
 
     public void staging(long sequence) {
-        changes++;
         stageSequence = sequence;
+        changed(state);
     }
 
     public void staged() {
-        changes++;
+        RolloutDeviceState before = state;
         if (state == RolloutDeviceState.PENDING) {
             state = RolloutDeviceState.STAGED;
         }
+        changed(before);
     }
 
     public void activating(long sequence, Instant now) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.ACTIVATING;
         activationSequence = sequence;
         waitingSince = now;
+        changed(before);
     }
 
     public void succeeded(String message) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.ACTIVE;
         this.message = message;
+        changed(before);
     }
 
     public void failed(String reason, String message) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.FAILED;
         this.reason = reason;
         this.message = message;
+        changed(before);
     }
 
     public void rollingBack(long sequence, Instant now) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.ROLLING_BACK;
         rollbackSequence = sequence;
         waitingSince = now;
+        changed(before);
     }
 
     public void rolledBack(String message) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.ROLLED_BACK;
         this.message = message;
+        changed(before);
     }
 
     /** The rollout ended before activating this device: it stays on its previous desired state. */
     public void cancelled(String message) {
-        changes++;
+        RolloutDeviceState before = state;
         state = RolloutDeviceState.CANCELLED;
         this.message = message;
+        changed(before);
     }
 
     /** A note on where it stands, shown with the rollout (e.g. waiting for its update window). */
     public void noted(String note) {
-        changes++;
         this.message = note;
+        changed(state);
     }
 
     /** A device that was offline is back: its time to report starts again. */
     public void restartWaiting(Instant now) {
-        changes++;
         waitingSince = now;
+        changed(state);
+    }
+
+    private void changed(RolloutDeviceState before) {
+        changes++;
+        if (owner != null) {
+            owner.deviceChanged(this, before);
+        }
+    }
+
+    /** Joins {@code rollout}; a device belongs to one rollout. */
+    void ownedBy(Rollout rollout) {
+        if (owner != null && owner != rollout) {
+            throw new IllegalStateException("device " + deviceId + " already belongs to rollout " + owner.id());
+        }
+        owner = rollout;
     }
 
     /** True when this device changed since its last stored state. */

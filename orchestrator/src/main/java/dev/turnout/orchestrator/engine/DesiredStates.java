@@ -38,6 +38,14 @@ public final class DesiredStates {
     private final FleetTransport transport;
     private final Clock clock;
 
+    /** app:version -> its wire form; the most recently used releases (a device's desired state names a few). */
+    private final java.util.Map<String, dev.turnout.proto.Release> releases = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<String, dev.turnout.proto.Release> eldest) {
+            return size() > 256;
+        }
+    };
+
     public DesiredStates(FleetStore store, SigningKey signingKey, FleetTransport transport, Clock clock) {
         this.store = store;
         this.signingKey = signingKey;
@@ -150,15 +158,34 @@ public final class DesiredStates {
     }
 
     private AppDesired wire(DesiredApp a) {
-        Release release = store.findRelease(a.app(), a.version())
-                .orElseThrow(() -> new IllegalStateException("release " + a.app() + ":" + a.version() + " is gone"));
         return AppDesired.newBuilder()
                 .setApp(a.app())
-                .setRelease(wire(release))
+                .setRelease(wireRelease(a.app(), a.version()))
                 .setPhase(a.phase() == dev.turnout.orchestrator.domain.Phase.ACTIVATE ? Phase.ACTIVATE : Phase.STAGE)
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
                 .build();
+    }
+
+    /**
+     * The wire form of a release, read from the store once: releases never change once created, and
+     * a rollout signs two desired states per device that all carry the same one.
+     */
+    private dev.turnout.proto.Release wireRelease(String app, String version) {
+        String key = app + ":" + version;
+        synchronized (releases) {
+            dev.turnout.proto.Release cached = releases.get(key);
+            if (cached != null) {
+                return cached;
+            }
+        }
+        Release release = store.findRelease(app, version)
+                .orElseThrow(() -> new IllegalStateException("release " + app + ":" + version + " is gone"));
+        dev.turnout.proto.Release wired = wire(release);
+        synchronized (releases) {
+            releases.put(key, wired);
+        }
+        return wired;
     }
 
     /**

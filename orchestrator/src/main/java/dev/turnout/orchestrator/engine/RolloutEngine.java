@@ -61,6 +61,12 @@ public final class RolloutEngine implements FleetEvents {
      * desired states of a wave go out after this many are signed and stored, not after the whole wave.
      */
     static final int ACTIVATION_CHUNK = 100;
+    /**
+     * Devices staged per engine step once {@link #continueOn} is set: {@code create} stages the first
+     * step (wave 1 comes first) and activates wave 1 at once; the rest is staged in the steps after,
+     * between device reports, so the canaries do not wait behind the whole fleet's STAGE messages.
+     */
+    static final int STAGE_CHUNK = 500;
 
     private final FleetStore store;
     private final DesiredStates desired;
@@ -85,6 +91,8 @@ public final class RolloutEngine implements FleetEvents {
     /** Runs further activation steps on the engine thread; null: a wave's devices are all activated in one step. */
     private java.util.concurrent.Executor continuation;
     private boolean continuationRequested;
+    /** Ids of the rollouts this engine drives that may still have devices to stage. */
+    private final Set<String> staging = new LinkedHashSet<>();
 
     /** Told how long the engine took from a device report that completed a wave to the next wave's first desired state. */
     @FunctionalInterface
@@ -170,6 +178,7 @@ public final class RolloutEngine implements FleetEvents {
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
         active.clear();
+        staging.clear();
         offline.clear();
         store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
         if (shared) {
@@ -182,6 +191,7 @@ public final class RolloutEngine implements FleetEvents {
             active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
                     r.currentWave());
+            resumeStaging(r);
         }
         tick();
     }
@@ -250,15 +260,49 @@ public final class RolloutEngine implements FleetEvents {
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
-        for (RolloutDevice d : rollout.devices()) {
-            stage(rollout, d);
-        }
         if (shared) {
             refreshOffline(now); // presence another orchestrator received
         }
+        staging.add(rollout.id());
+        stageSome(rollout, continuation == null ? Integer.MAX_VALUE : STAGE_CHUNK);
         advance(rollout, now);
         persistAndPublish(rollout);
+        if (staging.contains(rollout.id())) {
+            requestContinuation();
+        }
         return rollout;
+    }
+
+    /** Stages up to {@code budget} devices told nothing yet (in wave order); forgets the rollout once none is left. */
+    private void stageSome(Rollout r, int budget) {
+        for (RolloutDevice d : r.devices()) {
+            if (needsStaging(d)) {
+                if (budget-- == 0) {
+                    return;
+                }
+                stage(r, d);
+            }
+        }
+        staging.remove(r.id());
+    }
+
+    /** A device the rollout has neither staged nor activated (activation alone also makes it fetch the release). */
+    private static boolean needsStaging(RolloutDevice d) {
+        return d.stageSequence() == 0 && !d.wasActivated() && d.state() == RolloutDeviceState.PENDING;
+    }
+
+    /** A rollout taken up from the store whose staging was cut short (the orchestrator stopped): it goes on. */
+    private void resumeStaging(Rollout r) {
+        if ((r.state() == RolloutState.RUNNING || r.state() == RolloutState.PAUSED)
+                && r.devices().stream().anyMatch(RolloutEngine::needsStaging)) {
+            staging.add(r.id());
+            if (continuation == null) {
+                stageSome(r, Integer.MAX_VALUE);
+                persistAndPublish(r);
+            } else {
+                requestContinuation();
+            }
+        }
     }
 
     private void stage(Rollout r, RolloutDevice d) {
@@ -513,7 +557,10 @@ public final class RolloutEngine implements FleetEvents {
         for (Device d : store.listDevices()) {
             if (r.device(d.id()) != null) {
                 if (d.online()) {
-                    offline.remove(d.id());
+                    if (offline.remove(d.id())) {
+                        // its time to report counts again in the other rollouts too: they check their timeouts afresh
+                        active.values().forEach(other -> other.earliestWaiting(Instant.MIN));
+                    }
                 } else {
                     offline.add(d.id());
                 }
@@ -530,6 +577,7 @@ public final class RolloutEngine implements FleetEvents {
             evaluate(r, now);
             persistAndPublish(r);
         });
+        resumeStaging(r);
     }
 
     /**
@@ -566,12 +614,14 @@ public final class RolloutEngine implements FleetEvents {
             LOG.info("orchestrator {} hands rollout {} over", instance, id);
         }
         active.clear();
+        staging.clear();
     }
 
     /** Another orchestrator took the lease: stop driving the rollout (its decisions are its own now). */
     private void lost(Rollout r) {
         LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", instance, r.id());
         active.remove(r.id());
+        staging.remove(r.id());
         desiredToPublish.clear();
         eventsToPublish.clear();
     }
@@ -873,14 +923,10 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void advance(Rollout r, Instant now) {
-        // runs on every report: the cheap test first, no allocation per device (10,000 devices per report)
+        // runs on every report: walks the devices only when one of them may have timed out
         Instant timedOutIfBefore = now.minus(r.strategy().deviceTimeout());
-        for (RolloutDevice d : r.devices()) {
-            if (d.state() == RolloutDeviceState.ACTIVATING && !d.waitingSince().isAfter(timedOutIfBefore)
-                    && !offline.contains(d.deviceId()) && !inWindowWait.contains(r.id() + "/" + d.deviceId())) {
-                fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
-                r.touched(now);
-            }
+        if (r.mayHaveWaitedSince(timedOutIfBefore)) {
+            timeOut(r, timedOutIfBefore, now);
         }
         while (true) {
             if (failedTooOften(r, now)) {
@@ -889,14 +935,16 @@ public final class RolloutEngine implements FleetEvents {
             int n = r.currentWave();
             WaveState ws = r.currentWaveState();
             if (ws == WaveState.ACTIVATING) {
-                if (r.wave(n).stream().anyMatch(RolloutEngine::awaitsActivation)) {
+                if (awaitingActivation(r, n) > 0) {
                     requestContinuation();
                     return;
                 }
                 List<RolloutDevice> members = r.wave(n);
-                // offline devices do not hold a wave up, but while no device at all has answered there is no evidence
-                if (!members.stream().allMatch(this::settledOrAway)
-                        || members.stream().noneMatch(d -> d.state().isSettled()) && r.count(RolloutDeviceState.ACTIVE) == 0) {
+                int settled = r.settled(n);
+                // offline devices do not hold a wave up, but while no device at all has answered there is no evidence;
+                // the counts answer first, so the wave's devices are walked only when every one may be settled or away
+                if (settled + offline.size() < members.size() || !members.stream().allMatch(this::settledOrAway)
+                        || settled == 0 && r.count(RolloutDeviceState.ACTIVE) == 0) {
                     return;
                 }
                 if (!r.strategy().soak().isZero()) {
@@ -999,8 +1047,32 @@ public final class RolloutEngine implements FleetEvents {
         return !d.wasActivated() && (d.state() == RolloutDeviceState.PENDING || d.state() == RolloutDeviceState.STAGED);
     }
 
+    /** Devices of wave {@code n} still to activate: PENDING and STAGED are the states before activation (no walk). */
     private static long awaitingActivation(Rollout r, int n) {
-        return r.wave(n).stream().filter(RolloutEngine::awaitsActivation).count();
+        return r.count(n, RolloutDeviceState.PENDING) + r.count(n, RolloutDeviceState.STAGED);
+    }
+
+    /**
+     * Fails the activated devices that did not report within the device timeout (offline devices and
+     * those waiting for their update window wait), and notes when the next one can time out.
+     */
+    private void timeOut(Rollout r, Instant timedOutIfBefore, Instant now) {
+        Instant earliest = null;
+        for (RolloutDevice d : r.devices()) {
+            if (d.state() != RolloutDeviceState.ACTIVATING && d.state() != RolloutDeviceState.ROLLING_BACK) {
+                continue;
+            }
+            boolean counts = d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
+                    && !inWindowWait.contains(r.id() + "/" + d.deviceId());
+            if (counts && !d.waitingSince().isAfter(timedOutIfBefore)) {
+                fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
+                r.touched(now);
+            } else if ((counts || d.state() == RolloutDeviceState.ROLLING_BACK)
+                    && (earliest == null || d.waitingSince().isBefore(earliest))) {
+                earliest = d.waitingSince();
+            }
+        }
+        r.earliestWaiting(earliest);
     }
 
     private void requestContinuation() {
@@ -1014,19 +1086,34 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
-    /** One more step of every running wave that still has devices to activate. */
+    /** One more step of every running wave that still has devices to activate, and of every unfinished staging. */
     private void continueActivations() {
         continuationRequested = false;
         Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
-            if (r.state() != RolloutState.RUNNING || r.currentWaveState() != WaveState.ACTIVATING
-                    || awaitingActivation(r, r.currentWave()) == 0) {
+            boolean stages = staging.contains(r.id());
+            if (stages) {
+                if (r.state() == RolloutState.RUNNING || r.state() == RolloutState.PAUSED) {
+                    stageSome(r, STAGE_CHUNK);
+                } else {
+                    staging.remove(r.id()); // rolled back or aborted: nothing more to stage
+                    stages = false;
+                }
+            }
+            boolean activates = r.state() == RolloutState.RUNNING && r.currentWaveState() == WaveState.ACTIVATING
+                    && awaitingActivation(r, r.currentWave()) > 0;
+            if (!stages && !activates) {
                 continue;
             }
-            activateSome(r, r.currentWave(), now);
-            r.touched(now);
-            advance(r, now);
+            if (activates) {
+                activateSome(r, r.currentWave(), now);
+                r.touched(now);
+                advance(r, now);
+            }
             persistAndPublish(r);
+            if (staging.contains(r.id())) {
+                requestContinuation();
+            }
         }
     }
 
@@ -1103,6 +1190,7 @@ public final class RolloutEngine implements FleetEvents {
         store.saveRollout(r);
         if (r.state().isTerminal()) {
             active.remove(r.id());
+            staging.remove(r.id());
             if (shared) {
                 store.releaseRollout(r.id(), instance);
             }

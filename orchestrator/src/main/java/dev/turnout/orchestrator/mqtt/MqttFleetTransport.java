@@ -38,7 +38,12 @@ import java.util.concurrent.TimeUnit;
 public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MqttFleetTransport.class);
-    private static final int MAX_IN_FLIGHT = 10;
+    /**
+     * Desired states and rollout events handed to the broker and not acknowledged yet, at most (and
+     * never more than the broker's receive maximum). Ten, as before, held a 10,000-device rollout to
+     * the round trips of one connection: the wave's desired states queued here while the broker idled.
+     */
+    static final int MAX_IN_FLIGHT = 1000;
     private static final int PUBLISH_ATTEMPTS = 20;
 
     private record Outgoing(String topic, byte[] payload, boolean retained) {
@@ -60,7 +65,9 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     private record TopicMessage(String topic, MqttMessage message) {
     }
     private final BlockingQueue<Outgoing> outbox = new LinkedBlockingQueue<>();
-    private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    /** Sized once connected: the smaller of {@link #MAX_IN_FLIGHT} and the broker's receive maximum. */
+    private Semaphore inFlight;
+    private int window;
     private final Thread publisher;
     private volatile boolean closed;
 
@@ -114,7 +121,12 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             options.setHttpsHostnameVerificationEnabled(verifyHost);
         }
         try {
-            client.connect(options).waitForCompletion(30_000);
+            IMqttToken connected = client.connect(options);
+            connected.waitForCompletion(30_000);
+            Integer receiveMaximum = connected.getResponseProperties() == null ? null
+                    : connected.getResponseProperties().getReceiveMaximum();
+            transport.window = Math.min(MAX_IN_FLIGHT, receiveMaximum == null || receiveMaximum <= 0 ? 65_535 : receiveMaximum);
+            transport.inFlight = new Semaphore(transport.window);
         } catch (MqttException e) {
             String why = dev.turnout.proto.tls.PinnedTrust.explain(e);
             if (why != null) {
@@ -123,7 +135,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             throw e;
         }
         transport.publisher.start();
-        LOG.info("connected to MQTT broker {} as {}{}", brokerUrl, clientId,
+        LOG.info("connected to MQTT broker {} as {} ({} messages in flight at most){}", brokerUrl, clientId, transport.window,
                 shareGroup == null ? "" : ", reading device reports in shared subscription group " + shareGroup);
         return transport;
     }
@@ -171,7 +183,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     /** Messages accepted but not yet handed to the client. */
     public int pending() {
-        return outbox.size() + (MAX_IN_FLIGHT - inFlight.availablePermits());
+        return outbox.size() + (window - inFlight.availablePermits());
     }
 
     private void publishLoop() {

@@ -34,7 +34,7 @@ public final class LiveEvents {
         LiveEvent event;
         synchronized (this) {
             long id = nextId++;
-            event = new LiveEvent(id, kind, subject, renderer.render(id));
+            event = new LiveEvent(id, kind, subject, renderer);
             recent.addLast(event);
             while (recent.size() > capacity) {
                 recent.removeFirst();

@@ -406,14 +406,11 @@ public class JdbcFleetStore implements FleetStore {
                         + " created_at = excluded.created_at, updated_at = excluded.updated_at, current_wave = excluded.current_wave,"
                         + " wave_state = excluded.wave_state, wave_changed_at = excluded.wave_changed_at,"
                         + " tolerated_failures = excluded.tolerated_failures",
-                r.id(), r.app(), r.version(), r.target(), write(strategyFields(r.strategy())), r.state().name(),
+                r.id(), r.app(), r.version(), r.target(), strategyJson(r.strategy()), r.state().name(),
                 r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(), r.currentWaveState().name(),
                 millis(r.waveChangedAt()), r.toleratedFailures());
         // only the devices that changed: a status event of one device must not rewrite a 10,000-device rollout
-        for (RolloutDevice d : r.devices()) {
-            if (!d.unsaved()) {
-                continue;
-            }
+        for (RolloutDevice d : r.unsavedDevices()) {
             long upTo = d.changes();
             Long written = writtenInTransaction.put(d, upTo);
             if (written != null && written == upTo) {
@@ -616,6 +613,18 @@ public class JdbcFleetStore implements FleetStore {
                 instant(rs, "created_at"), RolloutState.valueOf(rs.getString("state")), rs.getString("reason"),
                 instant(rs, "updated_at"), rs.getInt("current_wave"), WaveState.valueOf(rs.getString("wave_state")),
                 instant(rs, "wave_changed_at"), rs.getInt("tolerated_failures"), devices);
+    }
+
+    /** The last strategy written and its JSON: a rollout is saved on every report, its strategy never changes. */
+    private RolloutStrategy lastStrategy;
+    private String lastStrategyJson;
+
+    private String strategyJson(RolloutStrategy s) {
+        if (s != lastStrategy) {
+            lastStrategyJson = write(strategyFields(s));
+            lastStrategy = s;
+        }
+        return lastStrategyJson;
     }
 
     private static Map<String, Object> strategyFields(RolloutStrategy s) {

@@ -75,13 +75,15 @@ public final class RolloutBenchmark {
     int devices = 2000;
     String broker = "embedded";
     int rollouts = 3;
+    /** Untimed rollouts first, so that both JVMs (the orchestrator's and the devices') run compiled code when timed. */
+    int warmup = 1;
     long applyMs = 0;
     Path cache = Path.of("target", "bench-fleet");
     Path work = Path.of("target", "bench-rollout");
     Path plot;
     boolean jfr;
     boolean memoryRollout = true;
-    String serverJvm = System.getenv().getOrDefault("TURNOUT_JAVA_OPTS", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1");
+    String serverJvm = System.getenv().getOrDefault("TURNOUT_JAVA_OPTS", "-XX:+UseSerialGC");
     final PrintStream out;
 
     private final ObjectMapper json = new ObjectMapper();
@@ -113,6 +115,7 @@ public final class RolloutBenchmark {
                 case "--devices" -> devices = Integer.parseInt(args[++i]);
                 case "--broker" -> broker = args[++i];
                 case "--rollouts" -> rollouts = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--apply-ms" -> applyMs = Long.parseLong(args[++i]);
                 case "--fleet-cache" -> cache = Path.of(args[++i]);
                 case "--work" -> work = Path.of(args[++i]);
@@ -121,7 +124,7 @@ public final class RolloutBenchmark {
                 case "--jfr" -> jfr = true;
                 case "--no-memory-rollout" -> memoryRollout = false;
                 default -> throw new IllegalArgumentException("unknown option " + a + "; use --devices N --broker embedded|mosquitto "
-                        + "--rollouts K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr");
+                        + "--rollouts K --warmup K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr");
             }
         }
         if (!broker.equals("embedded") && !broker.equals("mosquitto")) {
@@ -166,6 +169,7 @@ public final class RolloutBenchmark {
         BenchProcesses.Memory connected;
         BenchProcesses.Memory during = null;
         double connectSeconds;
+        int warmupDecisions = 0;
         try {
             List<String> serverArgs = new ArrayList<>(List.of("server", "--data", data.toString(),
                     "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"));
@@ -204,6 +208,11 @@ public final class RolloutBenchmark {
             idle = BenchProcesses.memory(server.pid(), true);
             out.printf(Locale.ROOT, "memory, %,d devices enrolled, none connected: %s%n", devices, idle.describe());
 
+            List<String> warmupVersions = new ArrayList<>();
+            for (int k = 1; k <= warmup; k++) {
+                warmupVersions.add("1.0." + k);
+                release(base, warmupVersions.get(k - 1));
+            }
             List<String> versions = new ArrayList<>();
             for (int k = 1; k <= rollouts + (memoryRollout ? 1 : 0); k++) {
                 versions.add("1." + k + ".0");
@@ -226,6 +235,12 @@ public final class RolloutBenchmark {
                 connected = BenchProcesses.memory(server.pid(), true);
                 out.printf(Locale.ROOT, "memory, %,d devices connected: %s%n", devices, connected.describe());
 
+                for (String version : warmupVersions) {
+                    RolloutRun r = rollout(base, monitor, fleet, version, null);
+                    out.printf(Locale.ROOT, "warm-up rollout (%s, untimed): %s in %.2f s%n", version, r.state(), r.seconds());
+                    awaitQuiet(server.pid(), Duration.ofMinutes(2));
+                }
+                warmupDecisions = engineDecisions(serverLog).size();
                 for (int k = 0; k < rollouts; k++) {
                     RolloutRun r = rollout(base, monitor, fleet, versions.get(k), null);
                     runs.add(r);
@@ -250,6 +265,7 @@ public final class RolloutBenchmark {
             }
             monitor.close();
             List<Double> engineMs = engineDecisions(serverLog);
+            engineMs = engineMs.subList(Math.min(warmupDecisions, engineMs.size()), engineMs.size());
             BenchProcesses.stop(server);
             server = null;
 

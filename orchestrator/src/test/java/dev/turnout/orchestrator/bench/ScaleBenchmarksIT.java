@@ -34,7 +34,8 @@ class ScaleBenchmarksIT {
         b.run();
         String out = bytes.toString(StandardCharsets.UTF_8);
 
-        assertThat(out).contains("enrollment: 100 devices in", "connected 100 devices", "rollout 1 (1.1.0): SUCCEEDED",
+        assertThat(out).contains("enrollment: 100 devices in", "connected 100 devices", "warm-up rollout (1.0.1, untimed): SUCCEEDED",
+                "rollout 1 (1.1.0): SUCCEEDED",
                 "deploy -> all ACTIVE (SUCCEEDED)", "wave decision, engine (4 decisions)", "wave decision, seen by devices (2)",
                 "baseline: broker moves the same messages", "ratio rollout / baseline", "orchestrator memory, rollout running",
                 "per device (rollout running - enrolled)");
@@ -45,7 +46,7 @@ class ScaleBenchmarksIT {
         // a second run reuses the enrolled fleet instead of enrolling again
         ByteArrayOutputStream again = new ByteArrayOutputStream();
         RolloutBenchmark second = new RolloutBenchmark(new PrintStream(again, true, StandardCharsets.UTF_8));
-        second.parse(new String[] {"--devices", "100", "--broker", broker, "--rollouts", "1", "--no-memory-rollout",
+        second.parse(new String[] {"--devices", "100", "--broker", broker, "--rollouts", "1", "--warmup", "0", "--no-memory-rollout",
             "--fleet-cache", work.resolve("fleet").toString(), "--work", work.resolve("runs").toString(), "--plot", plot.toString()});
         second.run();
         assertThat(again.toString(StandardCharsets.UTF_8)).doesNotContain("enrolling 100 devices").contains("rollout 1 (1.1.0): SUCCEEDED");

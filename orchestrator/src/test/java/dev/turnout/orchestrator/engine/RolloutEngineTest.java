@@ -71,7 +71,15 @@ class RolloutEngineTest {
     }
 
     private RolloutEngine newEngine() {
+        return newEngine(null);
+    }
+
+    /** An engine as the server runs it when {@code steps} is given: further steps go through it. */
+    private RolloutEngine newEngine(java.util.concurrent.Executor steps) {
         RolloutEngine e = new RolloutEngine(store, new DesiredStates(store, key, transport, clock), transport, clock);
+        if (steps != null) {
+            e.continueOn(steps);
+        }
         e.start();
         return e;
     }
@@ -139,6 +147,51 @@ class RolloutEngineTest {
             steps.poll().run();
         }
         assertThat(ids).allMatch(id -> phaseOf(id) == Phase.ACTIVATE);
+        for (String id : ids) {
+            if (stored(r).device(id).state() == RolloutDeviceState.ACTIVATING) {
+                reportActive(id, "2.0.0");
+            }
+        }
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+    }
+
+    @Test
+    void aLargeFleetIsStagedInStepsAfterTheCanariesGetTheirActivationAndAgainAfterARestart() {
+        int size = RolloutEngine.STAGE_CHUNK * 2 + 100;
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < size; i++) {
+            String id = String.format("yard-%04d", i);
+            ids.add(id);
+            store.insertDevice(new Device(id, Map.of("site", "yard"), List.of(), clock.instant(), true, null, null));
+        }
+        java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
+        engine.continueOn(steps::add);
+        Rollout r = engine.create(request("2.0.0", "label:site=yard", "1,100%", "pause"), "test");
+
+        // the canary is activated in the step that creates the rollout; most of the fleet is not told anything yet
+        Rollout created = stored(r);
+        String canary = created.wave(1).get(0).deviceId();
+        assertThat(phaseOf(canary)).isEqualTo(Phase.ACTIVATE);
+        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(RolloutEngine.STAGE_CHUNK);
+        assertThat(steps).hasSize(1);
+
+        // the orchestrator restarts before the next step: the new engine goes on staging where the old one stopped
+        steps.clear();
+        engine = newEngine(steps::add);
+        while (!steps.isEmpty()) {
+            steps.poll().run();
+        }
+        for (String id : ids) {
+            assertThat(transport.desiredOf(id)).as(id).isNotEmpty();
+            assertThat(transport.desiredOf(id).stream().filter(d -> d.getApps(0).getPhase() == Phase.STAGE)
+                    .map(DesiredState::getSequence).distinct()).as("one STAGE decision for %s", id).hasSizeLessThanOrEqualTo(1);
+        }
+        assertThat(stored(r).devices()).filteredOn(d -> d.stageSequence() == 0 && !d.wasActivated()).isEmpty();
+
+        reportActive(canary, "2.0.0");
+        while (!steps.isEmpty()) {
+            steps.poll().run();
+        }
         for (String id : ids) {
             if (stored(r).device(id).state() == RolloutDeviceState.ACTIVATING) {
                 reportActive(id, "2.0.0");
@@ -499,6 +552,35 @@ class RolloutEngineTest {
         engine.tick();
         assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
         assertThat(stored(r).device("pi-1").reason()).isEqualTo("TIMEOUT");
+    }
+
+    @Test
+    void aDeviceBackFromOfflineGetsTheWholeTimeoutAgainWhileOthersKeepReporting() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "100%", "pause"), "test");
+        // pi-1 holds the wave open without timing out: it waits for its update window
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.WAITING_FOR_WINDOW, latestSequence("pi-1")));
+        offline("pi-2");
+        offline("pi-3");
+        clock.advance(Duration.ofMinutes(20)); // far past the 10-minute device timeout, but they are away
+        engine.tick();
+        assertThat(stored(r).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+
+        for (String id : List.of("pi-2", "pi-3")) {
+            engine.onPresence(id, Presence.newBuilder().setDeviceId(id).setOnline(true).build());
+        }
+        clock.advance(Duration.ofMinutes(9));
+        engine.tick();
+        assertThat(stored(r).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+
+        clock.advance(Duration.ofMinutes(1));
+        reportActive("pi-3", "2.0.0"); // a report, not a tick, finds the timeout
+        Rollout paused = stored(r);
+        assertThat(paused.device("pi-2").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(paused.device("pi-2").reason()).isEqualTo("TIMEOUT");
+        assertThat(paused.device("pi-3").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(paused.device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        assertThat(paused.state()).isEqualTo(RolloutState.PAUSED);
     }
 
     @Test
