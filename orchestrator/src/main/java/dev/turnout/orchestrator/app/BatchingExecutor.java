@@ -23,12 +23,15 @@ final class BatchingExecutor implements Executor {
 
     private final ExecutorService engineThread;
     private final FleetStore store;
+    /** Asked after each report: true ends the batch there (its commit publishes what was decided). */
+    private final java.util.function.BooleanSupplier commitNow;
     private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean scheduled = new AtomicBoolean();
 
-    BatchingExecutor(ExecutorService engineThread, FleetStore store) {
+    BatchingExecutor(ExecutorService engineThread, FleetStore store, java.util.function.BooleanSupplier commitNow) {
         this.engineThread = engineThread;
         this.store = store;
+        this.commitNow = commitNow;
     }
 
     @Override
@@ -57,6 +60,9 @@ final class BatchingExecutor implements Executor {
                         next.run();
                     } catch (RuntimeException e) {
                         LOG.error("engine step failed", e);
+                    }
+                    if (commitNow.getAsBoolean()) {
+                        return; // a decision waits for this commit: the next wave's devices must not wait for the batch
                     }
                 }
             });

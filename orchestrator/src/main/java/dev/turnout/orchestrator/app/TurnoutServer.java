@@ -212,7 +212,7 @@ public final class TurnoutServer implements AutoCloseable {
                 engine.start();
                 return null;
             }).get(60, TimeUnit.SECONDS);
-            BatchingExecutor reports = new BatchingExecutor(engineThread, store);
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, engine::desiredWaiting);
             transport.listen(observer.observe(engine), reports);
             if (cluster.shared()) {
                 store.onForwarded(() -> reports.execute(engine::drainForwarded));

@@ -75,6 +75,13 @@ public final class RolloutEngine implements FleetEvents {
     private final Map<String, Rollout> active = new LinkedHashMap<>();
     /** Devices whose last presence said offline: their timeouts wait until they are back. */
     private final Set<String> offline = new java.util.HashSet<>();
+    /**
+     * When each device's "online, last seen now" was last written because of a report: while it stays
+     * online, reports write it at most every {@link #LAST_SEEN_EVERY} (a rollout brings seven reports
+     * per device within seconds; presence messages are always written).
+     */
+    private final Map<String, Instant> seenWritten = new java.util.HashMap<>();
+    static final Duration LAST_SEEN_EVERY = Duration.ofSeconds(5);
     /** Enrolled device ids seen so far (devices are never deleted). */
     private final Set<String> known = new java.util.HashSet<>();
     /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
@@ -91,6 +98,8 @@ public final class RolloutEngine implements FleetEvents {
     /** Runs further activation steps on the engine thread; null: a wave's devices are all activated in one step. */
     private java.util.concurrent.Executor continuation;
     private boolean continuationRequested;
+    /** Desired states were decided in the open transaction: it should commit now, not after the rest of a batch. */
+    private boolean desiredWaiting;
     /** Ids of the rollouts this engine drives that may still have devices to stage. */
     private final Set<String> staging = new LinkedHashSet<>();
 
@@ -168,6 +177,14 @@ public final class RolloutEngine implements FleetEvents {
      */
     public void continueOn(java.util.concurrent.Executor engineThread) {
         this.continuation = engineThread;
+    }
+
+    /**
+     * True when the open store transaction holds desired states (a wave started, a device joined):
+     * whoever batches device reports into one transaction should commit it now, so that they go out.
+     */
+    public boolean desiredWaiting() {
+        return desiredWaiting;
     }
 
     /** Signs desired states and bundle manifests with the orchestrator key. */
@@ -709,7 +726,7 @@ public final class RolloutEngine implements FleetEvents {
             return;
         }
         Instant now = clock.instant();
-        store.updatePresence(topicDeviceId, true, now, null);
+        seen(topicDeviceId, now);
         if (offline.remove(topicDeviceId)) {
             backOnline(topicDeviceId, now);
         }
@@ -751,6 +768,11 @@ public final class RolloutEngine implements FleetEvents {
         }
         Instant now = clock.instant();
         store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        if (p.getOnline()) {
+            seenWritten.put(topicDeviceId, now);
+        } else {
+            seenWritten.remove(topicDeviceId);
+        }
         if (p.getOnline()) {
             if (offline.remove(topicDeviceId)) {
                 backOnline(topicDeviceId, now);
@@ -806,6 +828,15 @@ public final class RolloutEngine implements FleetEvents {
         return false;
     }
 
+    /** A report from a device: it is online and was seen now (written unless it was, online, moments ago). */
+    private void seen(String deviceId, Instant now) {
+        Instant last = seenWritten.get(deviceId);
+        if (last == null || offline.contains(deviceId) || !now.isBefore(last.plus(LAST_SEEN_EVERY))) {
+            store.updatePresence(deviceId, true, now, null);
+            seenWritten.put(deviceId, now);
+        }
+    }
+
     /** A device that was away is back: the time it has to report starts again. */
     private void backOnline(String deviceId, Instant now) {
         for (Rollout r : active.values()) {
@@ -826,7 +857,7 @@ public final class RolloutEngine implements FleetEvents {
         if (!enrolled(topicDeviceId)) {
             return;
         }
-        store.updatePresence(topicDeviceId, true, clock.instant(), null);
+        seen(topicDeviceId, clock.instant());
         if (offline.remove(topicDeviceId)) {
             backOnline(topicDeviceId, clock.instant());
         }
@@ -1202,7 +1233,9 @@ public final class RolloutEngine implements FleetEvents {
         long decisionStartedAt = waveStartedByReportAt;
         int decidedWave = waveStartedByReport;
         waveStartedByReportAt = 0;
+        desiredWaiting |= !decisions.isEmpty();
         store.afterCommit(() -> {
+            desiredWaiting = false;
             for (int i = 0; i < decisions.size(); i++) {
                 desired.publish(decisions.get(i));
                 if (i == 0 && decisionStartedAt != 0) {

@@ -31,6 +31,8 @@ public final class MosquittoConfig {
 
     /** Queued QoS 1 messages per client, as the embedded broker allows. */
     static final int MAX_QUEUED_MESSAGES = 1_000_000;
+    /** QoS 1 messages in flight per client connection (Mosquitto's default: 20). */
+    static final int MAX_INFLIGHT_MESSAGES = 1000;
 
 
     public static final String PASSWORD_FILE = "turnout.passwd";
@@ -141,6 +143,9 @@ public final class MosquittoConfig {
         b.append("# The orchestrator's session receives the whole fleet's status: Mosquitto's default queue (1000 messages\n");
         b.append("# per client, then dropped) loses reports when a large wave answers at once (10,000 devices: ~50,000).\n");
         b.append("max_queued_messages ").append(MAX_QUEUED_MESSAGES).append('\n');
+        b.append("# QoS 1 messages in flight per client (default 20): the orchestrator's one connection carries every\n");
+        b.append("# report in and every desired state out, and 20 unacknowledged messages held it to round trips.\n");
+        b.append("max_inflight_messages ").append(MAX_INFLIGHT_MESSAGES).append('\n');
         b.append("password_file ").append(abs.resolve(PASSWORD_FILE)).append('\n');
         b.append("acl_file ").append(abs.resolve(ACL_FILE)).append('\n');
         return b.toString();

@@ -411,6 +411,27 @@ class RolloutEngineTest {
     }
 
     @Test
+    void reportsKeepLastSeenWithinSecondsAndAnOfflineDeviceComesBackAtOnce() {
+        Instant first = clock.instant();
+        engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.DOWNLOADING, 1));
+        assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).isEqualTo(first);
+        clock.advance(Duration.ofSeconds(2));
+        engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.STAGED, 1));
+        assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).as("written at most every %s", RolloutEngine.LAST_SEEN_EVERY)
+                .isEqualTo(first);
+        clock.advance(RolloutEngine.LAST_SEEN_EVERY);
+        engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.STAGED, 1));
+        assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).isEqualTo(clock.instant());
+
+        offline("pi-1");
+        clock.advance(Duration.ofSeconds(1));
+        engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.STAGED, 1));
+        Device back = store.findDevice("pi-1").orElseThrow();
+        assertThat(back.online()).isTrue();
+        assertThat(back.lastSeen()).isEqualTo(clock.instant());
+    }
+
+    @Test
     void anOfflineDeviceIsPendingNotFailedAndTheRolloutReportsIt() {
         deployEverywhere("1.0.0");
         offline("pi-2");

@@ -63,7 +63,7 @@ class MosquittoConfigTest {
     @Test
     void theSnippetPinsClientIdsUnlessAnonymousClientsOrSharedNamesNeedOtherwise() {
         String strict = MosquittoConfig.listenerSnippet(dir, "1883 0.0.0.0", false, true);
-        assertThat(strict).contains("listener 1883 0.0.0.0\n", "allow_anonymous false\n", "use_username_as_clientid true\n", "max_queued_messages 1000000\n",
+        assertThat(strict).contains("listener 1883 0.0.0.0\n", "allow_anonymous false\n", "use_username_as_clientid true\n", "max_queued_messages 1000000\n", "max_inflight_messages 1000\n",
                 "password_file " + dir.toAbsolutePath().resolve("turnout.passwd"), "acl_file " + dir.toAbsolutePath().resolve("turnout.acl"));
         assertThat(MosquittoConfig.listenerSnippet(dir, null, true, true)).contains("allow_anonymous true\n", "# listener 1883")
                 .doesNotContain("\nuse_username_as_clientid");

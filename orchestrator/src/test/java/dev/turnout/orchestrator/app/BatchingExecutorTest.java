@@ -1,0 +1,64 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.orchestrator.store.SqliteFleetStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class BatchingExecutorTest {
+
+    @TempDir
+    Path data;
+
+    @Test
+    void aReportThatDecidedSomethingIsCommittedBeforeTheRestOfItsBatchRuns() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            AtomicBoolean decided = new AtomicBoolean();
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, decided::get);
+            List<String> order = new CopyOnWriteArrayList<>();
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold)); // the reports below queue up behind this
+            for (int i = 1; i <= 6; i++) {
+                int n = i;
+                reports.execute(() -> {
+                    order.add("report " + n);
+                    if (n == 2) {
+                        decided.set(true);
+                        store.afterCommit(() -> {
+                            decided.set(false);
+                            order.add("commit after report 2");
+                        });
+                    } else if (n == 6) {
+                        store.afterCommit(() -> order.add("commit after report 6"));
+                    }
+                });
+            }
+            hold.countDown();
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("report 1", "report 2", "commit after report 2", "report 3", "report 4",
+                    "report 5", "report 6", "commit after report 6");
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
