@@ -61,6 +61,8 @@ public final class RolloutEngine implements FleetEvents {
      * desired states of a wave go out after this many are signed and stored, not after the whole wave.
      */
     static final int ACTIVATION_CHUNK = 100;
+    /** The first step of a wave is smaller, so that its first desired states go out within milliseconds of the decision. */
+    static final int FIRST_ACTIVATION_STEP = 10;
     /**
      * Devices staged per engine step once {@link #continueOn} is set: {@code create} stages the first
      * step (wave 1 comes first) and activates wave 1 at once; the rest is staged in the steps after,
@@ -1050,14 +1052,20 @@ public final class RolloutEngine implements FleetEvents {
             waveStartedByReportAt = reportTakenUpAt;
             waveStartedByReport = n;
         }
-        LOG.info("rollout {}: wave {} starts on {}", r.id(), n, r.wave(n).stream().map(RolloutDevice::deviceId).toList());
-        event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + r.wave(n).size() + " device(s)");
-        activateSome(r, n, now);
+        List<RolloutDevice> members = r.wave(n);
+        LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
+                String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
+        event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + members.size() + " device(s)");
+        activateSome(r, n, now, FIRST_ACTIVATION_STEP);
     }
 
     /** Activates the devices of wave {@code n} not activated yet: all of them, or one chunk with {@link #continueOn}. */
     private void activateSome(Rollout r, int n, Instant now) {
-        int budget = continuation == null ? Integer.MAX_VALUE : ACTIVATION_CHUNK;
+        activateSome(r, n, now, ACTIVATION_CHUNK);
+    }
+
+    private void activateSome(Rollout r, int n, Instant now, int chunk) {
+        int budget = continuation == null ? Integer.MAX_VALUE : chunk;
         for (RolloutDevice d : r.wave(n)) {
             if (budget == 0) {
                 return;

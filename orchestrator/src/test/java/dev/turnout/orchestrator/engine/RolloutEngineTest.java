@@ -134,7 +134,7 @@ class RolloutEngineTest {
 
         // the report that completed wave 1 started wave 2 with one chunk; the rest waits for the engine's next steps
         assertThat(stored(r).currentWave()).isEqualTo(2);
-        assertThat(ids.stream().filter(id -> phaseOf(id) == Phase.ACTIVATE)).hasSize(1 + RolloutEngine.ACTIVATION_CHUNK);
+        assertThat(ids.stream().filter(id -> phaseOf(id) == Phase.ACTIVATE)).hasSize(1 + RolloutEngine.FIRST_ACTIVATION_STEP);
         assertThat(decisions).hasSize(1);
         assertThat(steps).hasSize(1);
         for (String id : ids) {
