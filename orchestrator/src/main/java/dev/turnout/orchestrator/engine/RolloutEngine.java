@@ -1130,24 +1130,21 @@ public final class RolloutEngine implements FleetEvents {
         continuationRequested = false;
         Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
-            boolean stages = staging.contains(r.id());
-            if (stages) {
-                if (r.state() == RolloutState.RUNNING || r.state() == RolloutState.PAUSED) {
-                    stageSome(r, STAGE_CHUNK);
-                } else {
-                    staging.remove(r.id()); // rolled back or aborted: nothing more to stage
-                    stages = false;
-                }
+            if (staging.contains(r.id()) && r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED) {
+                staging.remove(r.id()); // rolled back or aborted: nothing more to stage
             }
             boolean activates = r.state() == RolloutState.RUNNING && r.currentWaveState() == WaveState.ACTIVATING
                     && awaitingActivation(r, r.currentWave()) > 0;
-            if (!stages && !activates) {
-                continue;
-            }
+            // activation first: the running wave's devices are waiting now, staging only prepares later waves
+            boolean stages = !activates && staging.contains(r.id());
             if (activates) {
                 activateSome(r, r.currentWave(), now);
                 r.touched(now);
                 advance(r, now);
+            } else if (stages) {
+                stageSome(r, STAGE_CHUNK);
+            } else {
+                continue;
             }
             persistAndPublish(r);
             if (staging.contains(r.id())) {

@@ -71,7 +71,7 @@ public final class StatusIngestBenchmark {
         Path work = Files.createTempDirectory("turnout-bench");
         MosquittoProcess mosquitto = broker.equals("mosquitto")
                 ? MosquittoProcess.start(work.resolve("mosquitto"), port -> "listener " + port
-                        + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n")
+                        + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n")
                 : null;
         String external = mosquitto == null ? null : mosquitto.url();
         TurnoutServer server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0,
