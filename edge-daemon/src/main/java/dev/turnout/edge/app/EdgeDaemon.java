@@ -11,6 +11,7 @@ import dev.turnout.edge.health.HealthChecker;
 import dev.turnout.edge.health.MonotonicClock;
 import dev.turnout.edge.health.Probes;
 import dev.turnout.edge.mqtt.MqttLink;
+import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.AppHealth;
@@ -34,6 +35,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -60,6 +62,10 @@ public final class EdgeDaemon implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** Set when the engine reports a status: a tick that did something counts as work for {@link #idleRelease}. */
+    private final AtomicBoolean engineReported = new AtomicBoolean();
+    private final IdleMemoryRelease idleRelease = new IdleMemoryRelease(
+            (delay, task) -> reporter.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS), worker, System::gc);
 
     private EdgeDaemon(EdgeConfig config, Path dataDir) throws Exception {
         this.config = config;
@@ -78,7 +84,11 @@ public final class EdgeDaemon implements AutoCloseable {
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
-        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis,
+        StatusReporter reporting = event -> {
+            engineReported.set(true);
+            link.report(event);
+        };
+        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), Clock.systemDefaultZone()));
     }
 
@@ -103,6 +113,7 @@ public final class EdgeDaemon implements AutoCloseable {
             // first tick right after recovery: a device that comes back inside its update window switches at once
             daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, config.checkInterval().toMillis(), TimeUnit.MILLISECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
+            daemon.idleRelease.workEnded(); // start-up garbage: give it back once recovery and the first tick are over
             return daemon;
         } catch (Exception e) {
             daemon.close();
@@ -149,6 +160,9 @@ public final class EdgeDaemon implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.error("engine tick failed", e);
                 }
+                if (engineReported.getAndSet(false)) {
+                    idleRelease.workEnded(); // the tick repaired drift or opened the update window
+                }
             });
         } catch (RejectedExecutionException e) {
             log.debug("closing: tick dropped");
@@ -163,6 +177,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.error("handling a desired state failed", e);
                 }
+                engineReported.set(false);
+                idleRelease.workEnded();
             });
         } catch (RejectedExecutionException e) {
             log.debug("closing: desired state dropped");
