@@ -240,10 +240,13 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     @Override
     public String platform() throws UpdateFailure {
         try {
-            String arch = docker.infoCmd().exec().getArchitecture();
+            // the engine's own GOARCH (amd64, arm64, arm): the architecture of the images it runs. `docker version`
+            // answers with a dozen fields where `docker info` answers with hundreds, whose deserializers an idle
+            // daemon would keep.
+            String arch = docker.versionCmd().exec().getArch();
             return platformOf(arch == null ? "" : arch);
         } catch (RuntimeException e) {
-            throw failure("docker info", e);
+            throw failure("docker version", e);
         }
     }
 
