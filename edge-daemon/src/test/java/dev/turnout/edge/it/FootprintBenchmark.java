@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Benchmark, not a test: the packaged daemon's resident memory idle and during updates, with the JVM flags of
  * {@code bin/turnout-edge}, and the time from publishing ACTIVATE to the ACTIVE report against {@code docker load}
  * plus {@code docker run} by hand on the same archive, in the same run. Needs Docker, Mosquitto, busybox-static
- * and {@code target/turnout-edge.jar}. Run from {@code edge-daemon/}:
+ * and {@code target/turnout-edge-device.jar}. Run from {@code edge-daemon/}:
  * <pre>
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
  * java -cp target/test-classes:target/classes:../proto/target/classes:$(cat target/cp.txt) dev.turnout.edge.it.FootprintBenchmark [ROUNDS]
@@ -70,7 +70,7 @@ public final class FootprintBenchmark {
             List<String> flags = System.getProperty("bench.flags") == null ? LAUNCHER_FLAGS
                     : List.of(System.getProperty("bench.flags").trim().split("\\s+"));
             command.addAll(flags);
-            command.addAll(List.of("-jar", "target/turnout-edge.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
+            command.addAll(List.of("-jar", "target/turnout-edge-device.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
             ProcessBuilder builder = new ProcessBuilder(command);
             builder.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/turnout-edge
             daemon = builder.redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
