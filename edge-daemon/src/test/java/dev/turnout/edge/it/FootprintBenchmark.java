@@ -133,9 +133,9 @@ public final class FootprintBenchmark {
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
             System.out.printf("JVM flags: %s%n", flags.equals(LAUNCHER_FLAGS)
                     ? String.join(" ", Files.readAllLines(Path.of("jvm.options"))) + " (jvm.options)" : String.join(" ", flags));
-            System.out.printf("RSS idle after start: %d MiB (anonymous %d MiB, file-backed %d MiB); peak during %d updates: %d MiB;"
-                    + " idle after them: %d MiB%n", idleRss / 1024, idleAnon / 1024, idleFile / 1024, rounds, peakRss.get() / 1024,
-                    afterRss / 1024);
+            System.out.printf("RSS idle after start: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB); peak during %d updates: %.1f MiB;"
+                    + " idle after them: %.1f MiB%n", idleRss / 1024.0, idleAnon / 1024.0, idleFile / 1024.0, rounds,
+                    peakRss.get() / 1024.0, afterRss / 1024.0);
             System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
             System.out.printf("cold ACTIVATE -> ACTIVE (daemon, download + load + swap), ms: %s median %d, ratio %.2f%n",
                     Arrays.toString(daemonMs), median(daemonMs), (double) median(daemonMs) / median(manualMs));
