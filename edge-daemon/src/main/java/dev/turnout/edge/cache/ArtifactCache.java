@@ -127,11 +127,11 @@ public final class ArtifactCache implements ArtifactSource {
         HttpClient client = http(uri);
         try {
             return client.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (IllegalStateException e) {
-            if (client != plainHttp) {
+        } catch (IOException e) {
+            if (client != plainHttp || !TlsRefused.isRefusal(e)) {
                 throw e;
             }
-            // redirected from http:// to https://
+            // redirected from http:// to https://: again with the TLS client, which follows the redirect itself
             return http(URI.create("https://" + uri.getRawAuthority())).send(request, HttpResponse.BodyHandlers.ofInputStream());
         }
     }

@@ -29,9 +29,27 @@ public final class TlsRefused {
         };
     }
 
+    /** Whether {@code failure} (or one of its causes) is such a context refusing to work: a plain client met TLS. */
+    public static boolean isRefusal(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof Refusal) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Parameters to hand a client next to {@link #context(String)}, so that it does not ask the context for its defaults. */
     public static SSLParameters parameters() {
         return new SSLParameters();
+    }
+
+    private static final class Refusal extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        Refusal(String message) {
+            super(message);
+        }
     }
 
     private static final class Refusing extends SSLContextSpi {
@@ -42,7 +60,7 @@ public final class TlsRefused {
         }
 
         private IllegalStateException refused() {
-            return new IllegalStateException("no TLS here: " + why);
+            return new Refusal("no TLS here: " + why);
         }
 
         @Override
