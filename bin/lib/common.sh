@@ -37,13 +37,14 @@ ensure_java_maven() {
   command -v mvn >/dev/null 2>&1 || apt_install maven
 }
 
-# ensure_built MODULE JAR: builds MODULE (and what it needs) when JAR is missing or older than any source.
+# ensure_built MODULE JAR [self-contained]: builds MODULE (and what it needs) when JAR is missing or older than
+# any source; a JAR that is not self-contained also needs its lib/ folder.
 ensure_built() {
-  local module="$1" jar="$2"
+  local module="$1" jar="$2" self_contained="${3:-}"
   # one build at a time: two launchers started together must not build into the same target/
   exec 9>"$TURNOUT_ROOT/.build.lock"
   flock 9
-  if [ -f "$jar" ] && [ -d "$(dirname "$jar")/lib" ] && [ -z "$(find "$TURNOUT_ROOT/pom.xml" "$TURNOUT_ROOT"/*/pom.xml \
+  if [ -f "$jar" ] && { [ -n "$self_contained" ] || [ -d "$(dirname "$jar")/lib" ]; } && [ -z "$(find "$TURNOUT_ROOT/pom.xml" "$TURNOUT_ROOT"/*/pom.xml \
         "$TURNOUT_ROOT"/*/src/main -newer "$jar" -type f -print -quit 2>/dev/null)" ]; then
     flock -u 9
     return 0

@@ -5,12 +5,14 @@ import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.engine.DesiredStateVerifier;
 import dev.turnout.edge.engine.UpdateEngine;
 import dev.turnout.edge.health.HealthChecker;
 import dev.turnout.edge.health.MonotonicClock;
 import dev.turnout.edge.health.Probes;
 import dev.turnout.edge.mqtt.MqttLink;
+import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.AppHealth;
@@ -34,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -60,6 +63,10 @@ public final class EdgeDaemon implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** Set when the engine reports a status: a tick that did something counts as work for {@link #idleRelease}. */
+    private final AtomicBoolean engineReported = new AtomicBoolean();
+    private final IdleMemoryRelease idleRelease = new IdleMemoryRelease(
+            (delay, task) -> reporter.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS), worker, System::gc);
 
     private EdgeDaemon(EdgeConfig config, Path dataDir) throws Exception {
         this.config = config;
@@ -78,8 +85,12 @@ public final class EdgeDaemon implements AutoCloseable {
         Topics topics = new Topics(config.topicPrefix());
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
-        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, link, System::currentTimeMillis,
-                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), Clock.systemDefaultZone()));
+        StatusReporter reporting = event -> {
+            engineReported.set(true);
+            link.report(event);
+        };
+        this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
+                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow())));
     }
 
     /**
@@ -103,6 +114,7 @@ public final class EdgeDaemon implements AutoCloseable {
             // first tick right after recovery: a device that comes back inside its update window switches at once
             daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, config.checkInterval().toMillis(), TimeUnit.MILLISECONDS);
             log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
+            daemon.idleRelease.workEnded(); // start-up garbage: give it back once recovery and the first tick are over
             return daemon;
         } catch (Exception e) {
             daemon.close();
@@ -149,6 +161,9 @@ public final class EdgeDaemon implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.error("engine tick failed", e);
                 }
+                if (engineReported.getAndSet(false)) {
+                    idleRelease.workEnded(); // the tick repaired drift or opened the update window
+                }
             });
         } catch (RejectedExecutionException e) {
             log.debug("closing: tick dropped");
@@ -163,6 +178,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 } catch (RuntimeException e) {
                     log.error("handling a desired state failed", e);
                 }
+                engineReported.set(false);
+                idleRelease.workEnded();
             });
         } catch (RejectedExecutionException e) {
             log.debug("closing: desired state dropped");
@@ -209,6 +226,14 @@ public final class EdgeDaemon implements AutoCloseable {
         } catch (UpdateFailure | RuntimeException e) {
             log.warn("health report failed: {}", e.getMessage());
         }
+    }
+
+    /**
+     * The device's local time, for the update window. Without a window no zone is needed: the system zone would load
+     * the time-zone database (about 400 KiB of heap) for nothing.
+     */
+    private static Clock localClock(UpdateWindow window) {
+        return window == null ? Clock.systemUTC() : Clock.systemDefaultZone();
     }
 
     /** Marker file systemd-timesyncd keeps while the clock is synchronised. */

@@ -36,9 +36,23 @@ public final class EdgeMain implements Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** Runs the command line; returns the exit code. */
+    /** Set once the daemon runs: counted down when it has stopped. */
+    private CountDownLatch stopped;
+
+    /** Runs the command line; returns the exit code (for the daemon: once it has stopped). */
     public static int run(String... args) {
-        return new CommandLine(new EdgeMain()).execute(args);
+        EdgeMain main = new EdgeMain();
+        int code = new CommandLine(main).execute(args);
+        // the daemon runs on its own threads: waiting here rather than inside picocli leaves its model of the
+        // command line to the garbage collector for the daemon's life
+        if (main.stopped != null) {
+            try {
+                main.stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return code;
     }
 
     @Override
@@ -65,16 +79,12 @@ public final class EdgeMain implements Callable<Integer> {
             System.err.println("turnout-edge: cannot start: " + e.getMessage());
             return 1;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
+        CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             daemon.close();
-            stopped.countDown();
+            stop.countDown();
         }, "edge-shutdown"));
-        try {
-            stopped.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stopped = stop;
         return 0;
     }
 

@@ -3,6 +3,7 @@ package dev.turnout.edge.cache;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.store.AtomicFiles;
+import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
@@ -47,6 +48,8 @@ public final class ArtifactCache implements ArtifactSource {
     private final URI baseUrl;
     /** Built on first download: an idle device keeps no client, selector thread or loaded trust store. */
     private HttpClient http;
+    /** As {@link #http}, for {@code http://} downloads: no TLS stack at all. */
+    private HttpClient plainHttp;
     private final PinnedTrust trust;
     private final long reserveBytes;
     private final Duration retryDelay;
@@ -94,15 +97,43 @@ public final class ArtifactCache implements ArtifactSource {
         }
     }
 
-    private synchronized HttpClient http() {
+    /**
+     * The client for {@code uri}. A plain {@code http://} download gets a client without TLS: the JDK's default
+     * context would load the system trust store and the TLS stack for the daemon's whole life. Should a plain
+     * download be redirected to {@code https://}, {@link #download} retries it with the TLS client.
+     */
+    private synchronized HttpClient http(URI uri) {
+        if ("http".equalsIgnoreCase(uri.getScheme())) {
+            if (plainHttp == null) {
+                plainHttp = builder().sslContext(TlsRefused.context("plain HTTP download")).sslParameters(TlsRefused.parameters()).build();
+            }
+            return plainHttp;
+        }
         if (http == null) {
-            HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL);
+            HttpClient.Builder client = builder();
             if (trust != null) {
                 client.sslContext(trust.sslContext("orchestrator"));
             }
             http = client.build();
         }
         return http;
+    }
+
+    private static HttpClient.Builder builder() {
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL);
+    }
+
+    private HttpResponse<InputStream> send(URI uri, HttpRequest request) throws IOException, InterruptedException {
+        HttpClient client = http(uri);
+        try {
+            return client.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            if (client != plainHttp || !TlsRefused.isRefusal(e)) {
+                throw e;
+            }
+            // redirected from http:// to https://: again with the TLS client, which follows the redirect itself
+            return http(URI.create("https://" + uri.getRawAuthority())).send(request, HttpResponse.BodyHandlers.ofInputStream());
+        }
     }
 
     /**
@@ -231,7 +262,7 @@ public final class ArtifactCache implements ArtifactSource {
         }
         HttpResponse<InputStream> response;
         try {
-            response = http().send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            response = send(uri, request.build());
         } catch (IOException e) {
             String tls = PinnedTrust.explain(e);
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + (tls != null ? tls : e.getMessage()), true, e);

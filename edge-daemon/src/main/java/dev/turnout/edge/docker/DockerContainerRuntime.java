@@ -26,12 +26,10 @@ import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.engine.UpdateEngine;
 import dev.turnout.edge.port.ContainerRuntime;
+import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.Reason;
 
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -61,16 +59,11 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     }
 
     /**
-     * For an engine without TLS (the local Unix socket). Without an SSL config docker-java asks for
-     * the JVM's default SSL context, which parses the whole system trust store into the heap of a
-     * daemon that never talks TLS to Docker; with no trust managers at all the JDK's context trusts
-     * nothing and loads nothing.
+     * For an engine without TLS (the local Unix socket). Without an SSL config docker-java asks for the JVM's
+     * default SSL context, which parses the whole system trust store; docker-java only hands this context to
+     * its TLS strategy, used for https connections to the engine, which a Unix socket never makes.
      */
-    private static final SSLConfig NO_TLS = () -> {
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(new KeyManager[0], new TrustManager[0], null);
-        return context;
-    };
+    private static final SSLConfig NO_TLS = () -> TlsRefused.context("the Docker engine is configured without TLS");
 
     @Override
     public String archiveImageId(Path archive) throws UpdateFailure {
@@ -247,10 +240,13 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     @Override
     public String platform() throws UpdateFailure {
         try {
-            String arch = docker.infoCmd().exec().getArchitecture();
+            // the engine's own GOARCH (amd64, arm64, arm): the architecture of the images it runs. `docker version`
+            // answers with a dozen fields where `docker info` answers with hundreds, whose deserializers an idle
+            // daemon would keep.
+            String arch = docker.versionCmd().exec().getArch();
             return platformOf(arch == null ? "" : arch);
         } catch (RuntimeException e) {
-            throw failure("docker info", e);
+            throw failure("docker version", e);
         }
     }
 

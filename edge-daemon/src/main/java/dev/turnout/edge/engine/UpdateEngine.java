@@ -85,8 +85,8 @@ public final class UpdateEngine {
      */
     public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
 
-        /** Three attempts, any time, the system clock. */
-        public static final Policy DEFAULT = new Policy(3, null, Clock.systemDefaultZone());
+        /** Three attempts, any time (no window: the clock's zone does not matter). */
+        public static final Policy DEFAULT = new Policy(3, null, Clock.systemUTC());
 
         public Policy {
             if (maxRollbackAttempts < 1) {

@@ -2,6 +2,7 @@ package dev.turnout.edge.health;
 
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ContainerRuntime;
+import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.proto.HealthCheck;
 
 import java.io.IOException;
@@ -26,7 +27,17 @@ public final class Probes implements Function<HealthCheck, Probe> {
         this.runtime = runtime;
     }
 
-    private synchronized HttpClient http() {
+    /** Built for the first plain {@code http://} probe (the usual case): no TLS stack loaded for it. */
+    private HttpClient plainHttp;
+
+    private synchronized HttpClient http(URI uri) {
+        if ("http".equalsIgnoreCase(uri.getScheme())) {
+            if (plainHttp == null) {
+                plainHttp = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                        .sslContext(TlsRefused.context("plain HTTP probe")).sslParameters(TlsRefused.parameters()).build();
+            }
+            return plainHttp;
+        }
         if (http == null) {
             http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         }
@@ -67,7 +78,7 @@ public final class Probes implements Function<HealthCheck, Probe> {
 
     private boolean httpOk(URI uri, Duration timeout) {
         try {
-            HttpResponse<Void> response = http().send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
+            HttpResponse<Void> response = http(uri).send(HttpRequest.newBuilder(uri).timeout(timeout).GET().build(),
                     HttpResponse.BodyHandlers.discarding());
             return response.statusCode() / 100 == 2;
         } catch (IOException e) {

@@ -25,7 +25,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -47,7 +48,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final Consumer<byte[]> onDesiredState;
     private final Supplier<Presence> presence;
     private final Supplier<List<StatusEvent>> currentStatus;
-    private final ExecutorService linkThread = Executors.newSingleThreadExecutor(r -> new Thread(r, "mqtt-link"));
+    /** One thread at a time for the work after a (re)connect; it ends when idle, as the link is almost always. */
+    private final ExecutorService linkThread = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            r -> new Thread(r, "mqtt-link"));
     private final CountDownLatch firstSubscription = new CountDownLatch(1);
     private final String brokerUrl;
     private final PinnedTrust trust;

@@ -2,6 +2,7 @@ package dev.turnout.edge.cache;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.turnout.edge.domain.UpdateFailure;
+import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import org.junit.jupiter.api.AfterEach;
@@ -122,6 +123,34 @@ class ArtifactCacheTest {
                         .contains("403", "not part of a release in the desired state of device pi-1"));
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(other.getArchiveDigest().substring(7)));
+        }
+    }
+
+    @Test
+    void aPlainDownloadRedirectedToHttpsIsRetriedWithTheTlsClient() throws Exception {
+        // the https side hangs up at once: the TLS client's handshake fails, not the plain client's refusal
+        try (java.net.ServerSocket https = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread hangUp = new Thread(() -> {
+                while (!https.isClosed()) {
+                    try {
+                        https.accept().close();
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            });
+            hangUp.setDaemon(true);
+            hangUp.start();
+            server.createContext("/moved/", exchange -> {
+                exchange.getResponseHeaders().add("Location", "https://127.0.0.1:" + https.getLocalPort() + "/api/v1/artifacts/x");
+                exchange.sendResponseHeaders(302, -1);
+                exchange.close();
+            });
+            ImageArtifact moved = artifact(archive, archive.length).toBuilder().setUrl("/moved/x").build();
+            assertThatThrownBy(() -> cache().fetch(moved)).isInstanceOfSatisfying(UpdateFailure.class, e -> {
+                assertThat(e.getMessage()).contains("GET").doesNotContain("no TLS here");
+                assertThat(TlsRefused.isRefusal(e)).isFalse();
+            });
         }
     }
 

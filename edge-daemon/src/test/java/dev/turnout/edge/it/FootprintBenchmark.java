@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Benchmark, not a test: the packaged daemon's resident memory idle and during updates, with the JVM flags of
  * {@code bin/turnout-edge}, and the time from publishing ACTIVATE to the ACTIVE report against {@code docker load}
  * plus {@code docker run} by hand on the same archive, in the same run. Needs Docker, Mosquitto, busybox-static
- * and {@code target/turnout-edge.jar}. Run from {@code edge-daemon/}:
+ * and {@code target/turnout-edge-device.jar}. Run from {@code edge-daemon/}:
  * <pre>
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
  * java -cp target/test-classes:target/classes:../proto/target/classes:$(cat target/cp.txt) dev.turnout.edge.it.FootprintBenchmark [ROUNDS]
@@ -70,7 +70,7 @@ public final class FootprintBenchmark {
             List<String> flags = System.getProperty("bench.flags") == null ? LAUNCHER_FLAGS
                     : List.of(System.getProperty("bench.flags").trim().split("\\s+"));
             command.addAll(flags);
-            command.addAll(List.of("-jar", "target/turnout-edge.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
+            command.addAll(List.of("-jar", "target/turnout-edge-device.jar", "--config", config.toString(), "--data", work.resolve("data").toString()));
             ProcessBuilder builder = new ProcessBuilder(command);
             builder.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/turnout-edge
             daemon = builder.redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
@@ -133,9 +133,9 @@ public final class FootprintBenchmark {
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
             System.out.printf("JVM flags: %s%n", flags.equals(LAUNCHER_FLAGS)
                     ? String.join(" ", Files.readAllLines(Path.of("jvm.options"))) + " (jvm.options)" : String.join(" ", flags));
-            System.out.printf("RSS idle after start: %d MiB (anonymous %d MiB, file-backed %d MiB); peak during %d updates: %d MiB;"
-                    + " idle after them: %d MiB%n", idleRss / 1024, idleAnon / 1024, idleFile / 1024, rounds, peakRss.get() / 1024,
-                    afterRss / 1024);
+            System.out.printf("RSS idle after start: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB); peak during %d updates: %.1f MiB;"
+                    + " idle after them: %.1f MiB%n", idleRss / 1024.0, idleAnon / 1024.0, idleFile / 1024.0, rounds,
+                    peakRss.get() / 1024.0, afterRss / 1024.0);
             System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
             System.out.printf("cold ACTIVATE -> ACTIVE (daemon, download + load + swap), ms: %s median %d, ratio %.2f%n",
                     Arrays.toString(daemonMs), median(daemonMs), (double) median(daemonMs) / median(manualMs));

@@ -36,7 +36,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * The packaged daemon ({@code target/turnout-edge.jar}) runs as its own process and is killed with SIGKILL
+ * The packaged daemon ({@code target/turnout-edge-device.jar}) runs as its own process and is killed with SIGKILL
  * while an update from 1.0.0 to 2.0.0 is in a given state, then started again. Every run must end with
  * exactly one running container of the device, of the version the last status report names.
  */
@@ -65,8 +65,8 @@ class KillNineIT {
     @BeforeAll
     static void releases() throws Exception {
         Requirements.dockerMosquittoBusybox();
-        if (!Files.isRegularFile(Path.of("target/turnout-edge.jar"))) {
-            throw new IllegalStateException("target/turnout-edge.jar is missing: run through `mvn verify` (package comes first)");
+        if (!Files.isRegularFile(Path.of("target/turnout-edge-device.jar"))) {
+            throw new IllegalStateException("target/turnout-edge-device.jar is missing: run through `mvn verify` (package comes first)");
         }
         mosquitto = Mosquitto.start(shared.resolve("mosquitto"));
         artifacts = new ArtifactServer();
@@ -174,7 +174,7 @@ class KillNineIT {
 
     private Process launch(Path config, String name) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process process = new ProcessBuilder(java.toString(), "-Xmx96m", "-XX:+UseSerialGC", "-jar", "target/turnout-edge.jar",
+        Process process = new ProcessBuilder(java.toString(), "-Xmx96m", "-XX:+UseSerialGC", "-jar", "target/turnout-edge-device.jar",
                 "--config", config.toString(), "--data", work.resolve("data").toString())
                 .redirectErrorStream(true).redirectOutput(work.resolve("daemon-" + name + ".log").toFile()).start();
         toClose.add(process::destroyForcibly);
