@@ -28,8 +28,6 @@ import java.util.concurrent.TimeoutException;
 public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedBroker.class);
-    /** QoS 1 messages a client may have unacknowledged in flight to the broker (HiveMQ's default: 10). */
-    public static final int SERVER_RECEIVE_MAXIMUM = 1000;
     private static final long START_TIMEOUT_SECONDS = 60;
 
     private final EmbeddedHiveMQ hivemq;
@@ -207,17 +205,12 @@ public final class EmbeddedBroker implements AutoCloseable {
                         <queued-messages>
                             <max-queue-size>1000000</max-queue-size>
                         </queued-messages>
-                        <!-- QoS 1 messages a client may have in flight to the broker (default 10): the orchestrator
-                             publishes every desired state and rollout event on one connection -->
-                        <receive-maximum>
-                            <server-receive-maximum>%d</server-receive-maximum>
-                        </receive-maximum>
                     </mqtt>
                     <anonymous-usage-statistics>
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
                 </hivemq>
-                """.formatted(listener, SERVER_RECEIVE_MAXIMUM);
+                """.formatted(listener);
     }
 
     private static String xml(String text) {

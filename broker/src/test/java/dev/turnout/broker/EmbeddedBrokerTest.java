@@ -127,18 +127,6 @@ class EmbeddedBrokerTest {
     }
 
     @Test
-    void aClientMayHaveAThousandMessagesInFlightNotTen() throws Exception {
-        MqttClient client = new MqttClient(broker.url(), "orchestrator", new MemoryPersistence());
-        MqttConnectionOptions options = new MqttConnectionOptions();
-        options.setUserName("orchestrator");
-        options.setPassword("secret-orchestrator".getBytes(StandardCharsets.UTF_8));
-        org.eclipse.paho.mqttv5.client.IMqttToken connected = client.connectWithResult(options);
-        assertThat(connected.getResponseProperties().getReceiveMaximum()).isEqualTo(EmbeddedBroker.SERVER_RECEIVE_MAXIMUM);
-        client.disconnect();
-        client.close();
-    }
-
-    @Test
     void secondBrokerOnTheSamePortFailsWithAClearMessage(@TempDir Path other) {
         assertThatThrownBy(() -> EmbeddedBroker.start(other, "127.0.0.1", broker.port(), IDENTITIES,
                 new TopicPolicy(dev.turnout.proto.Topics.defaults())))
