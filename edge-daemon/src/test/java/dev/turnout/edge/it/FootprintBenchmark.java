@@ -36,7 +36,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class FootprintBenchmark {
 
-    /** The flags {@code bin/turnout-edge} and the systemd unit use. */
     /** The launcher's flags: {@code bin/turnout-edge} passes this file to java as an argument file. */
     static final List<String> LAUNCHER_FLAGS = List.of("@jvm.options");
 

@@ -13,7 +13,8 @@ import java.util.Optional;
  * The orchestrator's embedded broker (HiveMQ CE with Turnout's configuration and topic policy) on
  * its own, for the broker baseline of {@link RolloutBenchmark}: the same broker in its own JVM,
  * without the orchestrator. It accepts any password (connection set-up is not what the baseline
- * times): {@value #ORCHESTRATOR} connects in the orchestrator's role, every other name as a device.
+ * times): {@value #ORCHESTRATOR} connects in the orchestrator's role, {@code bench-monitor} as a monitor,
+ * every other name as a device.
  * Runs until killed. Arguments: DATA_DIR PORT.
  */
 public final class BaselineBroker {
@@ -24,7 +25,8 @@ public final class BaselineBroker {
     }
 
     public static void main(String[] args) throws Exception {
-        BrokerIdentities anyone = (username, password) -> Optional.of(ORCHESTRATOR.equals(username) ? Role.ORCHESTRATOR : Role.DEVICE);
+        BrokerIdentities anyone = (username, password) -> Optional.of(ORCHESTRATOR.equals(username) ? Role.ORCHESTRATOR
+                : RolloutBenchmark.MONITOR.equals(username) ? Role.MONITOR : Role.DEVICE);
         EmbeddedBroker broker = EmbeddedBroker.start(Path.of(args[0]), "127.0.0.1", Integer.parseInt(args[1]), anyone,
                 new TopicPolicy(new Topics(Topics.DEFAULT_PREFIX)));
         System.out.println("baseline broker listening on " + broker.url());

@@ -87,6 +87,12 @@ public final class RolloutBenchmark {
     final PrintStream out;
 
     private final ObjectMapper json = new ObjectMapper();
+    /** The monitor identity's broker password (the baseline's monitor uses it too). */
+    String monitorPassword;
+    static final String MONITOR = "bench-monitor";
+    /** Session expiry of the orchestrator's and the simulated devices' sessions, which the baseline's clients keep too. */
+    private static final long ORCHESTRATOR_SESSION_SECONDS = 3600;
+    private static final long DEVICE_SESSION_SECONDS = 600;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     RolloutBenchmark(PrintStream out) {
@@ -137,7 +143,8 @@ public final class RolloutBenchmark {
 
     /** What one rollout took. */
     record RolloutRun(String version, double seconds, String state, long statusMessages, long desiredMessages, long desiredBytes,
-                      List<Double> deviceSideDecisionMs, List<double[]> progress, List<double[]> waveStarts) {
+                      List<Double> deviceSideDecisionMs, List<double[]> progress, List<double[]> waveStarts, long eventMessages,
+                      long eventBytes) {
     }
 
     void run() throws Exception {
@@ -273,9 +280,13 @@ public final class RolloutBenchmark {
             long status = Math.round(runs.stream().mapToLong(RolloutRun::statusMessages).average().orElse(0));
             long desired = Math.round(runs.stream().mapToLong(RolloutRun::desiredMessages).average().orElse(0));
             int desiredSize = (int) Math.max(1, runs.get(0).desiredBytes() / Math.max(1, runs.get(0).desiredMessages()));
-            double baselineSeconds = baseline(runDir, data, fleetCache.enrollments(), mosquitto, status, desired, desiredSize);
+            long events = Math.round(runs.stream().mapToLong(RolloutRun::eventMessages).average().orElse(0));
+            int eventSize = (int) Math.max(1, runs.get(0).eventBytes() / Math.max(1, runs.get(0).eventMessages()));
+            double baselineSeconds = baseline(runDir, data, fleetCache.enrollments(), mosquitto, status, desired, desiredSize, events,
+                    eventSize);
 
-            report(runs, engineMs, baselineSeconds, status, desired, desiredSize, idle, connected, during, fleetCache, connectSeconds);
+            report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
+                    connectSeconds);
             if (plot != null) {
                 ProgressChart.write(plot, runs.get(0), devices, broker.equals("embedded") ? "embedded HiveMQ CE" : "Mosquitto");
                 out.printf(Locale.ROOT, "plot of rollout 1: %s%n", plot.toAbsolutePath());
@@ -363,6 +374,8 @@ public final class RolloutBenchmark {
         List<double[]> waveStarts = new ArrayList<>();
         int active = 0;
         int failed = 0;
+        long events = 0;
+        long eventBytes = 0;
         String state = "RUNNING";
         boolean sampled = false;
         long lastEvent = System.nanoTime();
@@ -388,6 +401,8 @@ public final class RolloutBenchmark {
             if (!e.getRolloutId().equals(id)) {
                 continue;
             }
+            events++;
+            eventBytes += e.getSerializedSize();
             double t = (seen.atNanos() - r0) / 1e9;
             if (e.getType() == RolloutEventType.DEVICE_SUCCEEDED) {
                 progress.add(new double[] {t, ++active, failed});
@@ -435,7 +450,7 @@ public final class RolloutBenchmark {
                 deviceSide.add((firstActivate - lastActive) / 1e6);
             }
         }
-        return new RolloutRun(version, seconds, state, status, desired, bytes, deviceSide, progress, waveStarts);
+        return new RolloutRun(version, seconds, state, status, desired, bytes, deviceSide, progress, waveStarts, events, eventBytes);
     }
 
     // ---- the broker alone ----
@@ -446,7 +461,7 @@ public final class RolloutBenchmark {
      * devices), all QoS 1, at once, over one connection per device.
      */
     private double baseline(Path runDir, Path data, List<DeviceEnrollment> enrollments, MosquittoProcess mosquitto, long status,
-                            long desired, int desiredSize) throws Exception {
+                            long desired, int desiredSize, long events, int eventSize) throws Exception {
         Process brokerOnly = null;
         String url;
         String orchestratorName;
@@ -473,19 +488,30 @@ public final class RolloutBenchmark {
             AtomicLong statusReceived = new AtomicLong();
             AtomicLong desiredReceived = new AtomicLong();
             AtomicLong lastReceived = new AtomicLong();
+            // sessions as the product keeps them (a new session each, kept after a disconnect: the broker persists
+            // their QoS 1 state as it does for the orchestrator and the devices), not throwaway ones
             AsyncMqttSession orchestrator = AsyncMqttSession.create(new AsyncMqttSession.Settings(orchestratorName, url, orchestratorName,
-                    orchestratorSecret, true, 0, null, null, false), (topic, payload) -> {
+                    orchestratorSecret, true, ORCHESTRATOR_SESSION_SECONDS, null, null, false), (topic, payload) -> {
                         statusReceived.incrementAndGet();
                         lastReceived.set(System.nanoTime());
                     });
             orchestrator.connect().get(30, TimeUnit.SECONDS);
             orchestrator.subscribe(List.of(topics.allStatus())).get(30, TimeUnit.SECONDS);
+            // the rollout events a monitor receives are messages of the rollout too
+            AtomicLong eventsReceived = new AtomicLong();
+            AsyncMqttSession monitorSession = AsyncMqttSession.create(new AsyncMqttSession.Settings(MONITOR, url, MONITOR,
+                    monitorPassword == null ? "unused" : monitorPassword, true, 0, null, null, false), (topic, payload) -> {
+                        eventsReceived.incrementAndGet();
+                        lastReceived.set(System.nanoTime());
+                    });
+            monitorSession.connect().get(30, TimeUnit.SECONDS);
+            monitorSession.subscribe(List.of(topics.allRolloutEvents())).get(30, TimeUnit.SECONDS);
             List<AsyncMqttSession> sessions = new ArrayList<>();
             Semaphore slots = new Semaphore(64);
             List<CompletableFuture<Void>> ready = new ArrayList<>();
             for (DeviceEnrollment e : enrollments) {
                 AsyncMqttSession s = AsyncMqttSession.create(new AsyncMqttSession.Settings(e.deviceId(), url, e.mqttUsername(),
-                        e.mqttPassword(), true, 0, null, null, false), (topic, payload) -> {
+                        e.mqttPassword(), true, DEVICE_SESSION_SECONDS, null, null, false), (topic, payload) -> {
                             desiredReceived.incrementAndGet();
                             lastReceived.set(System.nanoTime());
                         });
@@ -498,18 +524,27 @@ public final class RolloutBenchmark {
             byte[] statusPayload = sampleStatus().toByteArray();
             byte[] desiredPayload = new byte[desiredSize];
             new java.util.Random(1).nextBytes(desiredPayload);
-            out.printf(Locale.ROOT, "baseline: %,d raw clients connected to %s; moving %,d status (%d B) + %,d desired (%d B, retained) messages, QoS 1%n",
-                    sessions.size() + 1, mosquitto != null ? "the same Mosquitto (orchestrator stopped)"
-                            : "the same HiveMQ CE set-up in its own JVM", status, statusPayload.length, desired, desiredSize);
+            byte[] eventPayload = new byte[eventSize];
+            new java.util.Random(2).nextBytes(eventPayload);
+            out.printf(Locale.ROOT, "baseline: %,d raw clients connected to %s, sessions kept as the devices' and the orchestrator's are;"
+                            + " moving %,d status (%d B) + %,d desired (%d B, retained) + %,d rollout events (%d B, to a monitor), QoS 1%n",
+                    sessions.size() + 2, mosquitto != null ? "the same Mosquitto (orchestrator stopped)"
+                            : "the same HiveMQ CE set-up in its own JVM", status, statusPayload.length, desired, desiredSize, events,
+                    eventSize);
             Semaphore window = new Semaphore(2000);
             AtomicLong failures = new AtomicLong();
             long start = System.nanoTime();
             Thread desiredSender = new Thread(() -> {
                 try {
-                    for (long i = 0; i < desired; i++) {
+                    long total = desired + events;
+                    long nextDevice = 0;
+                    for (long i = 0; i < total; i++) {
                         window.acquire();
-                        String device = enrollments.get((int) (i % enrollments.size())).deviceId();
-                        orchestrator.publish(topics.desired(device), desiredPayload, 1, true).whenComplete((x, err) -> {
+                        // the rollout's events spread evenly among its desired states, as in the orchestrator's outbox
+                        boolean event = (i + 1) * events / total != i * events / total;
+                        String topic = event ? topics.rolloutEvents("r-baseline")
+                                : topics.desired(enrollments.get((int) (nextDevice++ % enrollments.size())).deviceId());
+                        orchestrator.publish(topic, event ? eventPayload : desiredPayload, 1, !event).whenComplete((x, err) -> {
                             if (err != null) {
                                 failures.incrementAndGet();
                             }
@@ -533,15 +568,18 @@ public final class RolloutBenchmark {
             }
             desiredSender.join();
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-            while ((statusReceived.get() < status || desiredReceived.get() < desired) && System.nanoTime() < deadline) {
+            while ((statusReceived.get() < status || desiredReceived.get() < desired || eventsReceived.get() < events)
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            if (statusReceived.get() < status || desiredReceived.get() < desired) {
-                throw new IllegalStateException("baseline: after 10 min " + statusReceived.get() + " of " + status + " status and "
-                        + desiredReceived.get() + " of " + desired + " desired messages arrived (" + failures.get() + " publishes failed)");
+            if (statusReceived.get() < status || desiredReceived.get() < desired || eventsReceived.get() < events) {
+                throw new IllegalStateException("baseline: after 10 min " + statusReceived.get() + " of " + status + " status, "
+                        + desiredReceived.get() + " of " + desired + " desired messages and " + eventsReceived.get() + " of " + events
+                        + " rollout events arrived (" + failures.get() + " publishes failed)");
             }
             double seconds = (lastReceived.get() - start) / 1e9;
             orchestrator.close();
+            monitorSession.close();
             sessions.forEach(AsyncMqttSession::close);
             return seconds;
         } finally {
@@ -582,7 +620,7 @@ public final class RolloutBenchmark {
     // ---- figures ----
 
     private void report(List<RolloutRun> runs, List<Double> engineMs, double baselineSeconds, long status, long desired, int desiredSize,
-                        BenchProcesses.Memory idle, BenchProcesses.Memory connected, BenchProcesses.Memory during, FleetCache fleet,
+                        long events, BenchProcesses.Memory idle, BenchProcesses.Memory connected, BenchProcesses.Memory during, FleetCache fleet,
                         double connectSeconds) {
         List<Double> engine = engineMs.stream().sorted().toList();
         List<Double> deviceSide = runs.stream().flatMap(r -> r.deviceSideDecisionMs().stream()).sorted().toList();
@@ -597,9 +635,10 @@ public final class RolloutBenchmark {
                 engine.isEmpty() ? Double.NaN : engine.get(engine.size() - 1));
         out.printf(Locale.ROOT, "wave decision, seen by devices (%d)       : p50 %.1f ms, p99 %.1f ms (last ACTIVE sent -> first ACTIVATE received)%n",
                 deviceSide.size(), BenchProcesses.percentile(deviceSide, 50), BenchProcesses.percentile(deviceSide, 99));
-        out.printf(Locale.ROOT, "messages per rollout                     : %,d status + %,d desired (%d B)%n", status, desired, desiredSize);
+        out.printf(Locale.ROOT, "messages per rollout                     : %,d status + %,d desired (%d B) + %,d rollout events%n", status,
+                desired, desiredSize, events);
         out.printf(Locale.ROOT, "baseline: broker moves the same messages : %.2f s (%,.0f msg/s)%n", baselineSeconds,
-                (status + desired) / baselineSeconds);
+                (status + desired + events) / baselineSeconds);
         out.printf(Locale.ROOT, "ratio rollout / baseline                 : %.2f mean, %.2f best (target <= 2.0)%n", meanRollout / baselineSeconds,
                 bestRollout / baselineSeconds);
         out.printf(Locale.ROOT, "orchestrator memory, devices enrolled    : %s%n", idle.describe());
@@ -723,7 +762,8 @@ public final class RolloutBenchmark {
         private AsyncMqttSession session;
 
         static Monitor connect(RolloutBenchmark b, String base, String brokerUrl) throws Exception {
-            JsonNode user = b.post(base + "/api/v1/users", Map.of("name", "bench-monitor", "role", "monitor"));
+            JsonNode user = b.post(base + "/api/v1/users", Map.of("name", MONITOR, "role", "monitor"));
+            b.monitorPassword = user.path("password").asText();
             Monitor m = new Monitor();
             m.session = AsyncMqttSession.create(new AsyncMqttSession.Settings("bench-monitor", brokerUrl, "bench-monitor",
                     user.path("password").asText(), true, 0, null, null, true), (topic, payload) -> {

@@ -36,7 +36,7 @@ class ScaleBenchmarksIT {
 
         assertThat(out).contains("enrollment: 100 devices in", "connected 100 devices", "warm-up rollout (1.0.1, untimed): SUCCEEDED",
                 "rollout 1 (1.1.0): SUCCEEDED",
-                "deploy -> all ACTIVE (SUCCEEDED)", "wave decision, engine (4 decisions)", "wave decision, seen by devices (2)",
+                "deploy -> all ACTIVE (SUCCEEDED)", "rollout events", "wave decision, engine (4 decisions)", "wave decision, seen by devices (2)",
                 "baseline: broker moves the same messages", "ratio rollout / baseline", "orchestrator memory, rollout running",
                 "per device (rollout running - enrolled)");
         assertThat(out).doesNotContain("NaN");
