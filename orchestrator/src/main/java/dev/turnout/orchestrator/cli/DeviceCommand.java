@@ -1,16 +1,14 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.orchestrator.security.Secrets;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,21 +71,11 @@ final class DeviceCommand {
 
         /** Writes atomically, readable by its owner only (the config will hold credentials). */
         private static void writePrivate(Path file, String text) {
-            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
             try {
-                Files.deleteIfExists(tmp);
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                Files.writeString(tmp, text, StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (UnsupportedOperationException e) {
-                try {
-                    Files.writeString(file, text, StandardCharsets.UTF_8);
-                } catch (IOException io) {
-                    throw new CliException("device enrolled, but writing " + file + " failed: " + io.getMessage()
-                            + "; get the config again with `turnout device show --config`");
-                }
+                Secrets.writePrivate(file, text);
             } catch (IOException e) {
-                throw new CliException("device enrolled, but writing " + file + " failed: " + e.getMessage());
+                throw new CliException("device enrolled, but writing " + file + " failed: " + e.getMessage()
+                        + "; get the config again with `turnout device show --config`");
             }
         }
     }

@@ -1,15 +1,13 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.orchestrator.security.Secrets;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 
 /** {@code turnout token rotate}: replaces the server's operator token (docs/security.md). */
@@ -55,15 +53,7 @@ final class TokenCommand {
 
         private static void write(Path file, String token) {
             try {
-                Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".tmp");
-                Files.deleteIfExists(tmp);
-                try {
-                    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                } catch (UnsupportedOperationException e) {
-                    Files.createFile(tmp);
-                }
-                Files.writeString(tmp, token + "\n", StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                Secrets.writePrivate(file, token + "\n");
             } catch (IOException e) {
                 throw new CliException("the token was rotated but cannot be written to " + file + ": " + e.getMessage()
                         + "; read the new one from the server's operator.token");

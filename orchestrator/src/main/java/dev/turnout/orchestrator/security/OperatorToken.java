@@ -2,10 +2,7 @@ package dev.turnout.orchestrator.security;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
@@ -33,15 +30,7 @@ public final class OperatorToken {
      */
     public synchronized String rotate() throws IOException {
         String fresh = Secrets.newSecret();
-        Path tmp = file.resolveSibling("." + FILE + ".rotate");
-        Files.deleteIfExists(tmp);
-        try {
-            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (UnsupportedOperationException e) {
-            Files.createFile(tmp);
-        }
-        Files.writeString(tmp, fresh + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Secrets.writePrivate(file, fresh + "\n");
         byte[] freshDigest = sha256(fresh);
         token = fresh;
         digest = freshDigest;
@@ -58,24 +47,7 @@ public final class OperatorToken {
     /** Reads {@code <dataDir>/operator.token}, creating it (mode 0600, atomically) on first start. */
     public static OperatorToken loadOrCreate(Path dataDir) throws IOException {
         Path file = dataDir.resolve(FILE).toAbsolutePath();
-        boolean created = false;
-        if (!Files.exists(file)) {
-            Files.createDirectories(file.getParent());
-            Path tmp = file.resolveSibling("." + FILE + ".tmp");
-            Files.deleteIfExists(tmp);
-            try {
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (UnsupportedOperationException e) {
-                Files.createFile(tmp);
-            }
-            Files.writeString(tmp, Secrets.newSecret() + "\n", StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-                created = true;
-            } catch (java.nio.file.FileAlreadyExistsException raced) {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        boolean created = Secrets.createSecretFile(file);
         String token = read(file);
         if (token.length() < 16) {
             throw new IOException(file + " holds no usable operator token (at least 16 characters);"

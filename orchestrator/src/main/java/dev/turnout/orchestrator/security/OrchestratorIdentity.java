@@ -2,11 +2,7 @@ package dev.turnout.orchestrator.security;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 
 /**
@@ -38,22 +34,7 @@ public final class OrchestratorIdentity {
     /** The generated identity of the orchestrator whose signing key has {@code keyId}. */
     public static OrchestratorIdentity loadOrCreate(Path dataDir, String keyId) throws IOException {
         Path file = dataDir.resolve(SECRET_FILE);
-        if (!Files.exists(file)) {
-            Files.createDirectories(dataDir);
-            Path tmp = dataDir.resolve("." + SECRET_FILE + ".tmp");
-            Files.deleteIfExists(tmp);
-            try {
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (UnsupportedOperationException e) {
-                Files.createFile(tmp);
-            }
-            Files.writeString(tmp, Secrets.newSecret() + "\n", StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException raced) {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        Secrets.createSecretFile(file);
         return new OrchestratorIdentity(NAME_PREFIX + "-" + keyId, Secrets.firstLine(file));
     }
 
