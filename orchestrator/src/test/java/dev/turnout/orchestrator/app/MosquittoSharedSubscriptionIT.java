@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.app;
 
+import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.orchestrator.store.PostgresProcess;
 import dev.turnout.proto.Topics;
@@ -15,7 +16,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,18 +39,12 @@ class MosquittoSharedSubscriptionIT {
     /** Readable by the mosquitto user Mosquitto drops to (a JUnit temporary directory is not). */
     private Path work;
 
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final HttpClient http = HttpClient.newHttpClient();
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
     }
 
     @Test

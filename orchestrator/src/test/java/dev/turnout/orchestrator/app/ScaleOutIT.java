@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.orchestrator.store.PostgresProcess;
@@ -56,7 +57,7 @@ class ScaleOutIT {
 
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final Map<String, Integer> ports = new HashMap<>();
     private final Map<String, Process> processes = new HashMap<>();
     private final List<SimulatedDevice> devices = new ArrayList<>();
@@ -76,13 +77,7 @@ class ScaleOutIT {
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
     }
 
     @Test

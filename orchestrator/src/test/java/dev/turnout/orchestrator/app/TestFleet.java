@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
@@ -11,8 +12,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -28,7 +27,7 @@ final class TestFleet implements AutoCloseable {
     final HttpClient http = HttpClient.newHttpClient();
     final ObjectMapper json = new ObjectMapper();
     private final PublicKey key;
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
 
     private TestFleet(TurnoutServer server) throws Exception {
         this.server = server;
@@ -119,13 +118,7 @@ final class TestFleet implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
         server.close();
     }
 

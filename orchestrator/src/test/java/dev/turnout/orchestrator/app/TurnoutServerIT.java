@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
@@ -20,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -40,18 +40,12 @@ class TurnoutServerIT {
 
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private TurnoutServer server;
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.security;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.app.SimulatedDevice;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
@@ -59,7 +60,7 @@ abstract class SecurityMatrix {
     protected TurnoutServer server;
     private PublicKey trusted;
     private MqttProbe watcher;
-    private final List<AutoCloseable> perTest = new ArrayList<>();
+    private final Closer perTest = new Closer();
     private final SigningKey attackerKey = SigningKey.generate();
 
     /** Starts the broker (if external) and the orchestrator; the server's data directory is {@code data}. */
@@ -104,14 +105,7 @@ abstract class SecurityMatrix {
 
     @AfterEach
     void closePerTest() {
-        for (int i = perTest.size() - 1; i >= 0; i--) {
-            try {
-                perTest.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
-        perTest.clear();
+        perTest.close();
     }
 
     @Test
