@@ -35,9 +35,11 @@ public final class Rollout {
     private final int[] counts = new int[STATES.length];
     /** wave number -> devices per state (by ordinal). */
     private final Map<Integer, int[]> waveCounts = new java.util.HashMap<>();
-    /** Devices changed since the store last wrote them (may hold some written since: {@link #unsavedDevices()} drops them). */
-    private final List<RolloutDevice> dirty = new ArrayList<>();
-    private final java.util.Set<RolloutDevice> inDirty = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /**
+     * Devices changed since the store last wrote them, in the order they changed (a device is its own
+     * identity: RolloutDevice keeps Object's equals); may hold some written since: {@link #unsavedDevices()} drops them.
+     */
+    private final java.util.Set<RolloutDevice> dirty = new java.util.LinkedHashSet<>();
     /** No device started waiting for a report before this: a lower bound, or null when none waits. */
     private Instant earliestWaiting = Instant.MIN;
     private int waves;
@@ -66,7 +68,7 @@ public final class Rollout {
         devices.put(d.deviceId(), d);
         tally(d.wave(), d.state(), 1);
         waves = Math.max(waves, d.wave());
-        if (d.unsaved() && inDirty.add(d)) {
+        if (d.unsaved()) {
             dirty.add(d);
         }
         earliestWaiting = Instant.MIN; // unknown: the next {@link #mayHaveWaitedSince} says yes until recomputed
@@ -83,9 +85,7 @@ public final class Rollout {
             tally(d.wave(), before, -1);
             tally(d.wave(), d.state(), 1);
         }
-        if (inDirty.add(d)) {
-            dirty.add(d);
-        }
+        dirty.add(d);
         Instant since = d.waitingSince();
         boolean waits = d.state() == RolloutDeviceState.ACTIVATING || d.state() == RolloutDeviceState.ROLLING_BACK;
         if (waits && since != null && (earliestWaiting == null || since.isBefore(earliestWaiting))) {
@@ -98,19 +98,8 @@ public final class Rollout {
      * calls this on every save, so devices written since the previous call are dropped here.
      */
     public List<RolloutDevice> unsavedDevices() {
-        List<RolloutDevice> unsaved = new ArrayList<>(dirty.size());
-        for (RolloutDevice d : dirty) {
-            if (d.unsaved()) {
-                unsaved.add(d);
-            } else {
-                inDirty.remove(d);
-            }
-        }
-        if (unsaved.size() != dirty.size()) {
-            dirty.clear();
-            dirty.addAll(unsaved);
-        }
-        return unsaved;
+        dirty.removeIf(d -> !d.unsaved());
+        return new ArrayList<>(dirty);
     }
 
     /**
