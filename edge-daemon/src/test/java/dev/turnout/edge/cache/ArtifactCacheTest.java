@@ -36,6 +36,8 @@ class ArtifactCacheTest {
     private final List<String> authorizations = new CopyOnWriteArrayList<>();
     /** When set, the server wants exactly this Authorization header (401 otherwise); "403" refuses everyone. */
     private volatile String requiredAuthorization;
+    /** Bytes after which the next transfer drops its connection (a broken download); 0: none. */
+    private final java.util.concurrent.atomic.AtomicInteger dropNextTransferAfter = new java.util.concurrent.atomic.AtomicInteger();
     private HttpServer server;
 
     @BeforeEach
@@ -63,6 +65,14 @@ class ArtifactCacheTest {
             int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
             exchange.getResponseHeaders().add("Accept-Ranges", "bytes");
             exchange.sendResponseHeaders(from > 0 ? 206 : 200, body.length - from);
+            int drop = dropNextTransferAfter.getAndSet(0);
+            if (drop > 0) {
+                OutputStream out = exchange.getResponseBody();
+                out.write(body, from, drop);
+                out.flush();
+                exchange.close(); // the connection drops mid-transfer
+                return;
+            }
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body, from, body.length - from);
             }
@@ -206,36 +216,7 @@ class ArtifactCacheTest {
     @Test
     void aBrokenTransferIsResumedOnTheNextAttempt() throws Exception {
         ImageArtifact artifact = artifact(archive, archive.length);
-        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
-        server.removeContext("/api/v1/artifacts/");
-        server.createContext("/api/v1/artifacts/", exchange -> {
-            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-            authorizations.add(authorization == null ? "" : authorization);
-            String required = requiredAuthorization;
-            if (required != null && (required.equals("403") || !required.equals(authorization))) {
-                int status = required.equals("403") ? 403 : 401;
-                byte[] error = (status == 403 ? "{\"error\":\"artifact is not part of a release in the desired state of device pi-1\"}"
-                        : "{\"error\":\"the credentials of pi-1 are wrong or revoked\"}").getBytes();
-                exchange.sendResponseHeaders(status, error.length);
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(error);
-                }
-                return;
-            }
-            String range = exchange.getRequestHeaders().getFirst("Range");
-            rangeHeaders.add(range == null ? "" : range);
-            int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
-            exchange.sendResponseHeaders(from > 0 ? 206 : 200, archive.length - from);
-            OutputStream out = exchange.getResponseBody();
-            if (first.getAndSet(false)) {
-                out.write(archive, 0, 100_000);
-                out.flush();
-                exchange.close(); // connection drops mid-transfer
-                return;
-            }
-            out.write(archive, from, archive.length - from);
-            out.close();
-        });
+        dropNextTransferAfter.set(100_000);
         Path file = cache().fetch(artifact);
         assertThat(Files.readAllBytes(file)).isEqualTo(archive);
         assertThat(rangeHeaders).hasSize(2);
