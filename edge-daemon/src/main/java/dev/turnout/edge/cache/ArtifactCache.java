@@ -181,8 +181,7 @@ public final class ArtifactCache implements ArtifactSource {
         UpdateFailure last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
             try {
-                download(artifact, part);
-                verifyDigest(artifact, part);
+                checkDigest(artifact, part, download(artifact, part));
                 Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 log.info("cached {} ({} bytes)", artifact.getArchiveDigest(), artifact.getSize());
                 return done;
@@ -241,7 +240,11 @@ public final class ArtifactCache implements ArtifactSource {
         }
     }
 
-    private void download(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
+    /**
+     * Completes {@code part} and returns its SHA-256, taken while the bytes are written: the archive is not read a
+     * second time, and on a slow network the digest costs nothing (a Pi's CPU hashes while it waits for bytes).
+     */
+    private MessageDigest download(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
         long have = Files.exists(part) ? Files.size(part) : 0;
         if (have > artifact.getSize()) {
             Files.delete(part);
@@ -249,7 +252,7 @@ public final class ArtifactCache implements ArtifactSource {
         }
         requireSpace(artifact.getSize() - have, part);
         if (have == artifact.getSize()) {
-            return;
+            return digestOf(part);
         }
         URI uri = resolve(artifact.getUrl());
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET();
@@ -285,6 +288,7 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered " + response.statusCode(), retry, null);
         }
         long written = append ? have : 0;
+        MessageDigest sha = append ? digestOf(part) : sha256(); // a resumed download: the bytes already there first
         boolean tooLong = false;
         try (InputStream in = response.body();
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -297,6 +301,7 @@ public final class ArtifactCache implements ArtifactSource {
                     break;
                 }
                 out.write(buffer, 0, n);
+                sha.update(buffer, 0, n);
                 written += n;
             }
         } catch (IOException e) {
@@ -311,6 +316,7 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
                     + artifact.getSize() + " bytes", true, null);
         }
+        return sha;
     }
 
     /** The server's {@code error} text of a refusal, as {@code ": text"}; empty when there is none. */
@@ -405,20 +411,32 @@ public final class ArtifactCache implements ArtifactSource {
         }
     }
 
-    private void verifyDigest(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
-        MessageDigest sha;
+    private static MessageDigest sha256() {
         try {
-            sha = MessageDigest.getInstance("SHA-256");
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        try (InputStream in = Files.newInputStream(part)) {
+    }
+
+    private static MessageDigest digestOf(Path file) throws IOException {
+        MessageDigest sha = sha256();
+        try (InputStream in = Files.newInputStream(file)) {
             byte[] buffer = new byte[64 * 1024];
             int n;
             while ((n = in.read(buffer)) >= 0) {
                 sha.update(buffer, 0, n);
             }
         }
+        return sha;
+    }
+
+    private void verifyDigest(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
+        checkDigest(artifact, part, digestOf(part));
+    }
+
+    /** {@code sha} has read all of {@code part}; a mismatch removes it (the next attempt starts from scratch). */
+    private static void checkDigest(ImageArtifact artifact, Path part, MessageDigest sha) throws UpdateFailure, IOException {
         String actual = "sha256:" + HexFormat.of().formatHex(sha.digest());
         if (!actual.equals(artifact.getArchiveDigest())) {
             Files.deleteIfExists(part);

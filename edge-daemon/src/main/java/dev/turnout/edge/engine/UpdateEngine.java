@@ -34,6 +34,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.LongSupplier;
 
 /**
@@ -239,7 +241,7 @@ public final class UpdateEngine {
                     + policy.updateWindow());
             return;
         }
-        activate(record, artifact, archive);
+        activate(record, artifact, archive, true);
     }
 
     /**
@@ -272,20 +274,18 @@ public final class UpdateEngine {
                 continue;
             }
             log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
-            activate(record, artifact.get(), archive);
+            activate(record, artifact.get(), archive, false);
         }
     }
 
-    private void activate(AppRecord staged, ImageArtifact artifact, Path archive) {
+    /** @param loadedJustNow the image was loaded (or found) in the engine a moment ago, on the way to this call */
+    private void activate(AppRecord staged, ImageArtifact artifact, Path archive, boolean loadedJustNow) {
         AppRecord record = move(staged, UpdateState.APPLYING, Reason.REASON_UNSPECIFIED, "");
         Release target = record.target().getRelease();
-        String newContainer;
         try {
-            loadIntoEngine(artifact, archive); // loaded when staged; again if someone pruned the engine since
-            String app = record.app();
-            long sequence = record.sequence();
-            newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
-                    target.getContainer(), labels(app, target.getVersion(), sequence)));
+            if (!loadedJustNow) {
+                loadIntoEngine(artifact, archive); // loaded when staged; again if someone pruned the engine since
+            }
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -293,12 +293,36 @@ public final class UpdateEngine {
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
         }
+        // The old container stops while the new one is created: the swap takes the longer of the two, not their sum,
+        // and the app is down no longer than before (from the stop to the new start). Both begin after APPLYING is
+        // saved, so a crash from here on is rolled back by recover() whichever of the two got done.
+        String old = record.containerId();
+        Stopping stopping = old.isEmpty() ? Stopping.NOTHING : Stopping.begin(() -> runtime.stop(old, STOP_GRACE));
+        String newContainer;
+        try {
+            String app = record.app();
+            long sequence = record.sequence();
+            newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
+                    target.getContainer(), labels(app, target.getVersion(), sequence)));
+        } catch (UpdateFailure e) {
+            stopping.awaitIgnoringFailure();
+            if (stoppedByClose(e)) {
+                return; // APPLYING is saved: the next start rolls back to the old container
+            }
+            if (old.isEmpty()) {
+                move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            } else {
+                rollBack(record, e.reason(), e.getMessage()); // it was stopped alongside: start it again and check it
+            }
+            return;
+        } catch (RuntimeException | Error e) {
+            stopping.finish(e); // nothing left running behind a failure this method does not handle
+            throw e;
+        }
         record = record.withNewContainer(newContainer);
         store.saveApp(record);
         try {
-            if (!record.containerId().isEmpty()) {
-                runtime.stop(record.containerId(), STOP_GRACE);
-            }
+            stopping.await();
             runtime.start(newContainer);
         } catch (UpdateFailure e) {
             rollBack(record, Reason.CONTAINER_START_FAILED, e.getMessage());
@@ -320,6 +344,91 @@ public final class UpdateEngine {
         record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
         removeQuietly(oldContainer);
         collectGarbage(record, olderPrevious);
+    }
+
+    /** The old container's stop, run on its own short-lived thread next to the new container's create. */
+    private static final class Stopping {
+
+        /** An engine call that returns nothing. */
+        @FunctionalInterface
+        interface Call {
+            void run() throws UpdateFailure;
+        }
+
+        /** No old container to stop. */
+        static final Stopping NOTHING = new Stopping(null);
+
+        private final FutureTask<Void> task;
+
+        private Stopping(FutureTask<Void> task) {
+            this.task = task;
+        }
+
+        static Stopping begin(Call stop) {
+            FutureTask<Void> task = new FutureTask<>(() -> {
+                stop.run();
+                return null;
+            });
+            Thread thread = new Thread(null, task, "edge-stop-old", 256 * 1024);
+            thread.setDaemon(true);
+            thread.start();
+            return new Stopping(task);
+        }
+
+        /**
+         * Waits for the stop (bounded by its grace and the engine client's timeout, as a stop on this thread was) and
+         * throws its failure as this thread's own; an Error (the process going down) too.
+         */
+        void await() throws UpdateFailure {
+            if (task == null) {
+                return;
+            }
+            boolean interrupted = false;
+            try {
+                while (true) {
+                    try {
+                        task.get();
+                        return;
+                    } catch (InterruptedException e) {
+                        interrupted = true; // the engine is stopping it already: see that through, pass the interrupt on
+                    }
+                }
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof UpdateFailure failure) {
+                    throw failure;
+                }
+                if (cause instanceof Error error) {
+                    throw error;
+                }
+                if (cause instanceof RuntimeException runtimeException) {
+                    throw runtimeException;
+                }
+                throw new IllegalStateException(cause);
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        /** Waits for the stop whatever it does; anything it throws is added to {@code failure}. */
+        void finish(Throwable failure) {
+            try {
+                await();
+            } catch (UpdateFailure | RuntimeException | Error e) {
+                failure.addSuppressed(e);
+            }
+        }
+
+        /** As {@link #await()} for a caller that restarts the old container whatever the stop did. */
+        void awaitIgnoringFailure() {
+            try {
+                await();
+            } catch (UpdateFailure ignored) {
+                // the rollback that follows starts the old container and checks it
+            }
+        }
     }
 
     /** One engine call that may fail for a passing reason (engine restarting, busy). */

@@ -62,10 +62,12 @@ public final class HealthChecker implements HealthVerifier {
         Probe probe = probes.apply(check);
 
         long start = clock.nanoTime();
-        int initialRestarts = containers.status(containerId).restartCount();
+        ContainerStatus first = containers.status(containerId);
+        int initialRestarts = first.restartCount();
         int consecutiveFailures = 0;
-        while (true) {
-            ContainerStatus status = requireRunning(containerId, initialRestarts);
+        for (int probeCount = 0; ; probeCount++) {
+            // the first round judges the state just read: one engine round trip less for every update
+            ContainerStatus status = probeCount == 0 ? requireRunning(first, initialRestarts) : requireRunning(containerId, initialRestarts);
             Boolean healthy = status.running() ? judge(check, status, probe, containerId, timeout) : null;
             if (healthy != null) {
                 consecutiveFailures = healthy ? 0 : consecutiveFailures + 1;
@@ -111,7 +113,10 @@ public final class HealthChecker implements HealthVerifier {
     }
 
     private ContainerStatus requireRunning(String containerId, int initialRestarts) throws UpdateFailure {
-        ContainerStatus status = containers.status(containerId);
+        return requireRunning(containers.status(containerId), initialRestarts);
+    }
+
+    private ContainerStatus requireRunning(ContainerStatus status, int initialRestarts) throws UpdateFailure {
         int restarts = status.restartCount() - initialRestarts;
         if (restarts > maxRestarts || (maxRestarts == 0 && status.restarting())) {
             throw new UpdateFailure(Reason.CRASH_LOOP, "container restarted " + Math.max(restarts, 1) + " times during the soak (more than "

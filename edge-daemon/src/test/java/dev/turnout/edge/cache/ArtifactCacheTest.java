@@ -184,6 +184,36 @@ class ArtifactCacheTest {
     }
 
     @Test
+    void theDigestOfAResumedDownloadCoversTheBytesThatWereAlreadyThere() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
+        byte[] damaged = java.util.Arrays.copyOf(archive, 123_456);
+        damaged[1000] ^= 0x55; // the first part, written before a power cut, came back damaged
+        Files.write(part, damaged);
+        assertThatThrownBy(() -> cache().fetch(artifact))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DIGEST_MISMATCH));
+        assertThat(rangeHeaders).containsExactly("bytes=123456-");
+        assertThat(cacheFiles()).as("nothing kept: the next attempt starts from the first byte").isEmpty();
+
+        Path file = cache().fetch(artifact);
+        assertThat(rangeHeaders).containsExactly("bytes=123456-", "");
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+    }
+
+    @Test
+    void aCompletePartialFileIsCheckedBeforeItCounts() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
+        byte[] damaged = archive.clone();
+        damaged[damaged.length - 1] ^= 0x55;
+        Files.write(part, damaged); // every byte there, the last one wrong: nothing left to download
+        assertThatThrownBy(() -> cache().fetch(artifact))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DIGEST_MISMATCH));
+        assertThat(rangeHeaders).isEmpty();
+        assertThat(cacheFiles()).isEmpty();
+    }
+
+    @Test
     void cutsOffALongerDownloadAndRejectsIt() throws Exception {
         ImageArtifact artifact = artifact(archive, archive.length);
         byte[] longer = java.util.Arrays.copyOf(archive, archive.length + 100_000);

@@ -15,7 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** An in-memory container engine: images by reference, containers with their labels and running flag. */
+/**
+ * An in-memory container engine: images by reference, containers with their labels and running flag. Thread-safe:
+ * the update engine stops the old container on a second thread while it creates the new one.
+ */
 final class FakeRuntime implements ContainerRuntime {
 
     record Box(String id, String image, Map<String, String> labels, boolean running) {
@@ -27,22 +30,25 @@ final class FakeRuntime implements ContainerRuntime {
     /** Image id the next load produces for a reference (default: the signed id of the fixture). */
     final Map<String, String> loadedIdOverride = new LinkedHashMap<>();
     private int next;
+    /** Runs at the start of every create and stop, outside the fake's lock: a test can hold one there. */
+    volatile Runnable beforeCreate = () -> { };
+    volatile Runnable beforeStop = () -> { };
 
     @Override
-    public String archiveImageId(Path archive) {
+    public synchronized String archiveImageId(Path archive) {
         String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
         return loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", ""));
     }
 
     @Override
-    public void loadImage(Path archive) {
+    public synchronized void loadImage(Path archive) {
         calls.add("load " + archive.getFileName());
         String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
         imageIdByRef.put(ref, loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", "")));
     }
 
     @Override
-    public Optional<String> imageId(String imageRefOrId) {
+    public synchronized Optional<String> imageId(String imageRefOrId) {
         if (imageIdByRef.containsValue(imageRefOrId)) {
             return Optional.of(imageRefOrId);
         }
@@ -51,6 +57,13 @@ final class FakeRuntime implements ContainerRuntime {
 
     @Override
     public String create(String name, String image, ContainerSpec spec, Map<String, String> labels) {
+        beforeCreate.run();
+        synchronized (this) {
+            return created(image, labels);
+        }
+    }
+
+    private String created(String image, Map<String, String> labels) {
         String id = "c" + (++next);
         containers.put(id, new Box(id, image, labels, false));
         calls.add("create " + id + " " + labels.get(UpdateEngine.LABEL_VERSION));
@@ -58,7 +71,7 @@ final class FakeRuntime implements ContainerRuntime {
     }
 
     @Override
-    public void start(String containerId) throws UpdateFailure {
+    public synchronized void start(String containerId) throws UpdateFailure {
         Box box = containers.get(containerId);
         if (box == null) {
             throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "no such container");
@@ -69,32 +82,35 @@ final class FakeRuntime implements ContainerRuntime {
 
     @Override
     public void stop(String containerId, Duration grace) {
-        Box box = containers.get(containerId);
-        if (box != null) {
-            containers.put(containerId, new Box(box.id(), box.image(), box.labels(), false));
-            calls.add("stop " + containerId);
+        beforeStop.run();
+        synchronized (this) {
+            Box box = containers.get(containerId);
+            if (box != null) {
+                containers.put(containerId, new Box(box.id(), box.image(), box.labels(), false));
+                calls.add("stop " + containerId);
+            }
         }
     }
 
     @Override
-    public void remove(String containerId) {
+    public synchronized void remove(String containerId) {
         if (containers.remove(containerId) != null) {
             calls.add("remove " + containerId);
         }
     }
 
     @Override
-    public void removeImage(String imageId) {
+    public synchronized void removeImage(String imageId) {
         calls.add("rmi " + imageId);
     }
 
     @Override
-    public int exec(String containerId, List<String> command, Duration timeout) {
+    public synchronized int exec(String containerId, List<String> command, Duration timeout) {
         return 0;
     }
 
     @Override
-    public ContainerStatus status(String containerId) {
+    public synchronized ContainerStatus status(String containerId) {
         Box box = containers.get(containerId);
         if (box == null) {
             return ContainerStatus.MISSING;
@@ -103,17 +119,17 @@ final class FakeRuntime implements ContainerRuntime {
     }
 
     @Override
-    public List<ManagedContainer> list(Map<String, String> labels) {
+    public synchronized List<ManagedContainer> list(Map<String, String> labels) {
         return containers.values().stream().map(b -> new ManagedContainer(b.id(), b.id(), "web", b.labels().get(UpdateEngine.LABEL_VERSION),
                 b.running() ? "running" : "exited")).toList();
     }
 
     @Override
-    public String platform() {
+    public synchronized String platform() {
         return Fixtures.PLATFORM;
     }
 
-    List<String> runningVersions() {
+    synchronized List<String> runningVersions() {
         return containers.values().stream().filter(Box::running).map(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).toList();
     }
 }

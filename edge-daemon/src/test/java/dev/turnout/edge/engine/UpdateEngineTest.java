@@ -100,6 +100,29 @@ class UpdateEngineTest {
     }
 
     @Test
+    void theOldContainerStopsWhileTheNewOneIsCreatedAndTheNewOneStartsOnlyOnceTheOldIsDown() throws Exception {
+        send(activate(1, "1.0.0"));
+        String v1 = store.loadApp("web").orElseThrow().containerId();
+        java.util.concurrent.CountDownLatch stopping = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean createdWhileStopping = new java.util.concurrent.atomic.AtomicBoolean();
+        runtime.beforeStop = stopping::countDown;
+        runtime.beforeCreate = () -> {
+            try { // one after the other, the stop would not begin before this create returned
+                createdWhileStopping.set(stopping.await(5, java.util.concurrent.TimeUnit.SECONDS));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        send(activate(2, "2.0.0"));
+        assertThat(createdWhileStopping).as("create ran while the old container was stopping").isTrue();
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        String v2 = store.loadApp("web").orElseThrow().containerId();
+        assertThat(runtime.calls.indexOf("stop " + v1)).as("old stopped before the new one starts").isGreaterThanOrEqualTo(0)
+                .isLessThan(runtime.calls.indexOf("start " + v2));
+    }
+
+    @Test
     void installsAndUpdates() {
         send(activate(1, "1.0.0"));
         send(activate(2, "2.0.0"));

@@ -1,5 +1,6 @@
 package dev.turnout.edge.it;
 
+import dev.turnout.edge.cache.ArtifactCache;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -11,6 +12,7 @@ import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
 
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,10 +91,11 @@ public final class FootprintBenchmark {
             long[] daemonMs = new long[rounds];
             long[] manualMs = new long[rounds];
             long[] stagedMs = new long[rounds];
+            long[] cachedMs = new long[rounds];
             long sequence = 0;
             AtomicLong peakRss = new AtomicLong();
             for (int i = 0; i < rounds; i++) {
-                String version = "1." + (2 * i) + ".0"; // cold and staged versions alternate, always upwards
+                String version = "1." + (3 * i) + ".0"; // cold, staged and on-device versions take turns, always upwards
                 String ref = "turnout-bench/" + run + ":" + version;
                 Path archive = image(work, ref, version);
                 String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
@@ -115,7 +118,7 @@ public final class FootprintBenchmark {
 
                 // the daemon as a rollout drives it: STAGE first (download, verify, docker load, untimed), then
                 // ACTIVATE published -> ACTIVE received (create, stop old, start)
-                String stagedVersion = "1." + (2 * i + 1) + ".0";
+                String stagedVersion = "1." + (3 * i + 1) + ".0";
                 String stagedRef = "turnout-bench/" + run + ":" + stagedVersion;
                 Path stagedArchive = image(work, stagedRef, stagedVersion);
                 String stagedId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", stagedRef);
@@ -124,6 +127,21 @@ public final class FootprintBenchmark {
                 Release staged = release(artifacts, stagedArchive, stagedRef, stagedVersion, stagedId, platform, cmd);
                 update(orchestrator, topics, key, device, ++sequence, staged, Phase.STAGE, daemon, peakRss);
                 stagedMs[i] = update(orchestrator, topics, key, device, ++sequence, staged, Phase.ACTIVATE, daemon, peakRss);
+
+                // the archive already on the device, as the manual path has it: imported from an offline bundle
+                // (untimed, the code of `turnout-edge cache import`), then ACTIVATE published -> ACTIVE received
+                // (docker load from the cache, create, stop old, start)
+                String cachedVersion = "1." + (3 * i + 2) + ".0";
+                String cachedRef = "turnout-bench/" + run + ":" + cachedVersion;
+                Path cachedArchive = image(work, cachedRef, cachedVersion);
+                String cachedId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", cachedRef);
+                images.add(cachedId);
+                Requirements.output("docker", "rmi", "-f", cachedRef);
+                Release onDevice = release(artifacts, cachedArchive, cachedRef, cachedVersion, cachedId, platform, cmd);
+                try (InputStream in = Files.newInputStream(cachedArchive)) {
+                    new ArtifactCache(work.resolve("data").resolve("cache"), null).importArchive(onDevice.getImages(0), in, Files.size(cachedArchive));
+                }
+                cachedMs[i] = update(orchestrator, topics, key, device, ++sequence, onDevice, Phase.ACTIVATE, daemon, peakRss);
             }
             Thread.sleep(5_000);
             long afterRss = rssKb(daemon.pid());
@@ -140,6 +158,8 @@ public final class FootprintBenchmark {
                     Arrays.toString(daemonMs), median(daemonMs), (double) median(daemonMs) / median(manualMs));
             System.out.printf("staged ACTIVATE -> ACTIVE (daemon, image loaded at STAGE, swap only), ms: %s median %d, ratio %.2f%n",
                     Arrays.toString(stagedMs), median(stagedMs), (double) median(stagedMs) / median(manualMs));
+            System.out.printf("on-device ACTIVATE -> ACTIVE (daemon, archive in its cache from a bundle: load + swap), ms: %s median %d, ratio %.2f%n",
+                    Arrays.toString(cachedMs), median(cachedMs), (double) median(cachedMs) / median(manualMs));
         } finally {
             if (daemon != null) {
                 daemon.destroy();
