@@ -28,7 +28,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Benchmark, not a test: the packaged daemon's resident memory idle and during updates, with the JVM flags of
  * {@code bin/turnout-edge}, and the time from publishing ACTIVATE to the ACTIVE report against {@code docker load}
- * plus {@code docker run} by hand on the same archive, in the same run. Needs Docker, Mosquitto, busybox-static
+ * plus {@code docker run} by hand on the same archive, in the same run. Each round times by hand a load + run and a
+ * load + stop + run (an update of a running version), then the daemon three ways: cold (ACTIVATE with no STAGE: it
+ * downloads), staged (STAGE first, untimed, as rollouts do) and on-device (the archive imported into its cache
+ * first, as from an offline bundle). Needs Docker, Mosquitto, busybox-static
  * and {@code target/turnout-edge-device.jar}. Run from {@code edge-daemon/}:
  * <pre>
  * mvn -o -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
@@ -90,56 +93,50 @@ public final class FootprintBenchmark {
 
             long[] daemonMs = new long[rounds];
             long[] manualMs = new long[rounds];
+            long[] manualUpdateMs = new long[rounds];
             long[] stagedMs = new long[rounds];
             long[] cachedMs = new long[rounds];
             long sequence = 0;
             AtomicLong peakRss = new AtomicLong();
             for (int i = 0; i < rounds; i++) {
-                String version = "1." + (3 * i) + ".0"; // cold, staged and on-device versions take turns, always upwards
-                String ref = "turnout-bench/" + run + ":" + version;
-                Path archive = image(work, ref, version);
-                String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
-                images.add(imageId);
-                Requirements.output("docker", "rmi", "-f", ref);
+                // three versions a round, always upwards: cold, staged, on-device
+                Built coldImage = build(work, run, "1." + (3 * i) + ".0", images);
+                Built stagedImage = build(work, run, "1." + (3 * i + 1) + ".0", images);
+                Built onDeviceImage = build(work, run, "1." + (3 * i + 2) + ".0", images);
                 List<String> cmd = List.of("/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www");
+                List<String> dockerRun = List.of("docker", "run", "-d", "--init", "--network", "none", "--label", "dev.turnout.bench=" + run);
 
                 // by hand: docker load + docker run on the same archive
                 long t0 = System.nanoTime();
-                Requirements.output("docker", "load", "-q", "-i", archive.toString());
-                String manual = Requirements.output(concat(List.of("docker", "run", "-d", "--init", "--network", "none",
-                        "--label", "dev.turnout.bench=" + run, imageId), cmd).toArray(String[]::new));
+                Requirements.output("docker", "load", "-q", "-i", coldImage.archive().toString());
+                String manual = Requirements.output(concat(concat(dockerRun, List.of(coldImage.id())), cmd).toArray(String[]::new));
                 manualMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-                Requirements.output("docker", "rm", "-f", manual);
-                Requirements.output("docker", "rmi", "-f", imageId);
+                // by hand as an update is done today, with that container running: docker load + docker stop + docker run
+                t0 = System.nanoTime();
+                Requirements.output("docker", "load", "-q", "-i", onDeviceImage.archive().toString());
+                Requirements.output("docker", "stop", manual);
+                String manualNext = Requirements.output(concat(concat(dockerRun, List.of(onDeviceImage.id())), cmd).toArray(String[]::new));
+                manualUpdateMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                Requirements.output("docker", "rm", "-f", manual, manualNext);
+                Requirements.output("docker", "rmi", "-f", coldImage.id(), onDeviceImage.id());
 
                 // the daemon, cold: ACTIVATE published -> ACTIVE received (download, verify, load, create, stop old, start)
-                Release cold = release(artifacts, archive, ref, version, imageId, platform, cmd);
+                Release cold = release(artifacts, coldImage, platform, cmd);
                 daemonMs[i] = update(orchestrator, topics, key, device, ++sequence, cold, Phase.ACTIVATE, daemon, peakRss);
 
                 // the daemon as a rollout drives it: STAGE first (download, verify, docker load, untimed), then
                 // ACTIVATE published -> ACTIVE received (create, stop old, start)
-                String stagedVersion = "1." + (3 * i + 1) + ".0";
-                String stagedRef = "turnout-bench/" + run + ":" + stagedVersion;
-                Path stagedArchive = image(work, stagedRef, stagedVersion);
-                String stagedId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", stagedRef);
-                images.add(stagedId);
-                Requirements.output("docker", "rmi", "-f", stagedRef);
-                Release staged = release(artifacts, stagedArchive, stagedRef, stagedVersion, stagedId, platform, cmd);
+                Release staged = release(artifacts, stagedImage, platform, cmd);
                 update(orchestrator, topics, key, device, ++sequence, staged, Phase.STAGE, daemon, peakRss);
                 stagedMs[i] = update(orchestrator, topics, key, device, ++sequence, staged, Phase.ACTIVATE, daemon, peakRss);
 
                 // the archive already on the device, as the manual path has it: imported from an offline bundle
                 // (untimed, the code of `turnout-edge cache import`), then ACTIVATE published -> ACTIVE received
                 // (docker load from the cache, create, stop old, start)
-                String cachedVersion = "1." + (3 * i + 2) + ".0";
-                String cachedRef = "turnout-bench/" + run + ":" + cachedVersion;
-                Path cachedArchive = image(work, cachedRef, cachedVersion);
-                String cachedId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", cachedRef);
-                images.add(cachedId);
-                Requirements.output("docker", "rmi", "-f", cachedRef);
-                Release onDevice = release(artifacts, cachedArchive, cachedRef, cachedVersion, cachedId, platform, cmd);
-                try (InputStream in = Files.newInputStream(cachedArchive)) {
-                    new ArtifactCache(work.resolve("data").resolve("cache"), null).importArchive(onDevice.getImages(0), in, Files.size(cachedArchive));
+                Release onDevice = release(artifacts, onDeviceImage, platform, cmd);
+                try (InputStream in = Files.newInputStream(onDeviceImage.archive())) {
+                    new ArtifactCache(work.resolve("data").resolve("cache"), null)
+                            .importArchive(onDevice.getImages(0), in, Files.size(onDeviceImage.archive()));
                 }
                 cachedMs[i] = update(orchestrator, topics, key, device, ++sequence, onDevice, Phase.ACTIVATE, daemon, peakRss);
             }
@@ -150,16 +147,19 @@ public final class FootprintBenchmark {
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
             System.out.printf("JVM flags: %s%n", flags.equals(LAUNCHER_FLAGS)
                     ? String.join(" ", Files.readAllLines(Path.of("jvm.options"))) + " (jvm.options)" : String.join(" ", flags));
-            System.out.printf("RSS idle after start: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB); peak during %d updates: %.1f MiB;"
+            System.out.printf("RSS idle after start: %.1f MiB (anonymous %.1f MiB, file-backed %.1f MiB); peak during %d rounds: %.1f MiB;"
                     + " idle after them: %.1f MiB%n", idleRss / 1024.0, idleAnon / 1024.0, idleFile / 1024.0, rounds,
                     peakRss.get() / 1024.0, afterRss / 1024.0);
             System.out.printf("docker load + docker run (by hand), ms: %s median %d%n", Arrays.toString(manualMs), median(manualMs));
+            System.out.printf("docker load + docker stop OLD + docker run (an update by hand), ms: %s median %d%n",
+                    Arrays.toString(manualUpdateMs), median(manualUpdateMs));
             System.out.printf("cold ACTIVATE -> ACTIVE (daemon, download + load + swap), ms: %s median %d, ratio %.2f%n",
                     Arrays.toString(daemonMs), median(daemonMs), (double) median(daemonMs) / median(manualMs));
             System.out.printf("staged ACTIVATE -> ACTIVE (daemon, image loaded at STAGE, swap only), ms: %s median %d, ratio %.2f%n",
                     Arrays.toString(stagedMs), median(stagedMs), (double) median(stagedMs) / median(manualMs));
-            System.out.printf("on-device ACTIVATE -> ACTIVE (daemon, archive in its cache from a bundle: load + swap), ms: %s median %d, ratio %.2f%n",
-                    Arrays.toString(cachedMs), median(cachedMs), (double) median(cachedMs) / median(manualMs));
+            System.out.printf("on-device ACTIVATE -> ACTIVE (daemon, archive in its cache from a bundle: load + swap), ms: %s median %d, ratio %.2f"
+                    + " (%.2f against the update by hand)%n", Arrays.toString(cachedMs), median(cachedMs), (double) median(cachedMs) / median(manualMs),
+                    (double) median(cachedMs) / median(manualUpdateMs));
         } finally {
             if (daemon != null) {
                 daemon.destroy();
@@ -177,8 +177,24 @@ public final class FootprintBenchmark {
         }
     }
 
-    private static Release release(ArtifactServer artifacts, Path archive, String ref, String version, String imageId, String platform,
-                                   List<String> cmd) throws Exception {
+    /** A {@code docker save} archive of a fresh busybox image, and the image's id; the image is gone from the engine. */
+    private record Built(Path archive, String ref, String version, String id) {
+    }
+
+    private static Built build(Path work, String run, String version, List<String> images) throws Exception {
+        String ref = "turnout-bench/" + run + ":" + version;
+        Path archive = image(work, ref, version);
+        String id = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        images.add(id);
+        Requirements.output("docker", "rmi", "-f", ref);
+        return new Built(archive, ref, version, id);
+    }
+
+    private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd) throws Exception {
+        Path archive = image.archive();
+        String ref = image.ref();
+        String version = image.version();
+        String imageId = image.id();
         byte[] bytes = Files.readAllBytes(archive);
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         return Release.newBuilder().setApp("web").setVersion(version)
@@ -191,6 +207,9 @@ public final class FootprintBenchmark {
     /** Publishes one signed desired state and waits for its outcome (STAGED for a STAGE, else ACTIVE); returns the ms it took. */
     private static long update(StatusRecorder orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
                                Phase phase, Process daemon, AtomicLong peakRss) throws Exception {
+        // the daemon removes the previous version's container and image after reporting ACTIVE; the manual path's
+        // clean-up is untimed too, so every timed update starts with the daemon idle
+        Thread.sleep(1_000);
         long now = System.currentTimeMillis();
         DesiredState desired = DesiredState.newBuilder().setDeviceId(device).setSequence(seq).setIssuedAtMs(now)
                 .setExpiresAtMs(now + 3_600_000).addApps(AppDesired.newBuilder().setApp("web").setRelease(release).setPhase(phase)).build();
