@@ -244,20 +244,64 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
             // answers with a dozen fields where `docker info` answers with hundreds, whose deserializers an idle
             // daemon would keep.
             String arch = docker.versionCmd().exec().getArch();
+            if ("arm".equals(arch)) {
+                return armPlatform(cpuInfo());
+            }
             return platformOf(arch == null ? "" : arch);
         } catch (RuntimeException e) {
             throw failure("docker version", e);
         }
     }
 
-    /** Maps an engine or JVM architecture name to a platform string. */
+    /** Maps an engine or JVM architecture name to a platform string ("arm" alone says no variant: v7 is assumed). */
     public static String platformOf(String arch) {
         return switch (arch) {
             case "x86_64", "amd64" -> "linux/amd64";
             case "aarch64", "arm64" -> "linux/arm64";
-            case "armv7l", "arm" -> "linux/arm/v7";
+            case "armv6l" -> "linux/arm/v6";
+            case "armv7l", "armv8l", "arm" -> "linux/arm/v7";
             default -> "linux/" + arch;
         };
+    }
+
+    /**
+     * The platform of a 32-bit ARM engine, whose GOARCH ("arm") does not tell v6 from v7; read from the CPU as
+     * containerd does. The ARM11 of a Pi Zero and Pi 1 is v6 even where its kernel reports "CPU architecture: 7";
+     * an ARMv8 CPU running a 32-bit engine (a Pi 3 or 4 on a 32-bit OS) runs v7 images.
+     *
+     * @param cpuInfo the text of {@code /proc/cpuinfo} (empty when unreadable: v7)
+     */
+    public static String armPlatform(String cpuInfo) {
+        String model = "";
+        String architecture = "";
+        for (String line : cpuInfo.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon < 0) {
+                continue;
+            }
+            String key = line.substring(0, colon).trim();
+            String value = line.substring(colon + 1).trim();
+            if (key.equalsIgnoreCase("model name") && model.isEmpty()) {
+                model = value;
+            } else if (key.equalsIgnoreCase("CPU architecture") && architecture.isEmpty()) {
+                architecture = value;
+            }
+        }
+        if (model.startsWith("ARMv6") || architecture.startsWith("6")) {
+            return "linux/arm/v6";
+        }
+        if (architecture.startsWith("5")) {
+            return "linux/arm/v5";
+        }
+        return "linux/arm/v7";
+    }
+
+    private static String cpuInfo() {
+        try {
+            return Files.readString(Path.of("/proc/cpuinfo"));
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
     }
 
     @Override

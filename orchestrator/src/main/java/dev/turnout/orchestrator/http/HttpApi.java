@@ -490,7 +490,7 @@ public final class HttpApi {
         for (ImageBody image : body.images()) {
             if (image == null || image.platform() == null || !PLATFORM.matcher(image.platform()).matches()) {
                 throw new InvalidInputException("image platform '" + (image == null ? null : image.platform())
-                        + "' must look like linux/arm64 or linux/arm/v7");
+                        + "' must look like linux/arm64, linux/arm/v7 or linux/arm/v6");
             }
             if (!platforms.add(image.platform())) {
                 throw new InvalidInputException("platform " + image.platform() + " is listed twice");
