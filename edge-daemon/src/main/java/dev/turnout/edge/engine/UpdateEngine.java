@@ -307,7 +307,10 @@ public final class UpdateEngine {
         } catch (UpdateFailure e) {
             stopping.awaitIgnoringFailure();
             if (stoppedByClose(e)) {
-                return; // APPLYING is saved: the next start rolls back to the old container
+                // the daemon is going down (it may stay down): the old version runs meanwhile; APPLYING is saved, so
+                // the next start rolls back properly (and checks it)
+                startQuietly(old);
+                return;
             }
             if (old.isEmpty()) {
                 move(record, UpdateState.FAILED, e.reason(), e.getMessage());
@@ -676,6 +679,17 @@ public final class UpdateEngine {
             return runtime.status(containerId).running();
         } catch (UpdateFailure e) {
             return false;
+        }
+    }
+
+    private void startQuietly(String containerId) {
+        if (containerId.isEmpty()) {
+            return;
+        }
+        try {
+            runtime.start(containerId);
+        } catch (UpdateFailure e) {
+            log.warn("could not start {} again on the way down: {}", containerId, e.getMessage());
         }
     }
 

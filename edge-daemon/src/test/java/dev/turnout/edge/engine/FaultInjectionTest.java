@@ -64,7 +64,7 @@ class FaultInjectionTest {
     private boolean armed;
 
     /** TIMEOUT: the call hung until the client's response timeout, which the runtime reports as a transient failure. */
-    enum Kind { CRASH_BEFORE, CRASH_AFTER, ERROR, TIMEOUT }
+    enum Kind { CRASH_BEFORE, CRASH_AFTER, ERROR, TIMEOUT, CLOSING }
 
     /** A fault at a step after the update started: {@code "start"} is its first call, {@code "start#2"} the second. */
     record Fault(String step, Kind kind) {
@@ -184,6 +184,24 @@ class FaultInjectionTest {
         assertThat(fake.containers).as("containers of the app").hasSize(1);
     }
 
+    @org.junit.jupiter.api.Test
+    void theDaemonShutDownWhileTheNewContainerIsCreatedLeavesTheOldVersionRunningAndTheNextStartRollsBack() {
+        newEngine().onDesiredState(key.seal(activate(1, "1.0.0")).toByteArray());
+        events.clear();
+        faults = List.of(new Fault("create", Kind.CLOSING));
+        armed = true;
+        newEngine().onDesiredState(key.seal(activate(2, "2.0.0")).toByteArray());
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(DOWNLOADING, STAGED, APPLYING);
+        assertThat(fake.runningVersions()).as("stopped alongside the create, started again on the way down").containsExactly("1.0.0");
+
+        events.clear();
+        armed = false;
+        newEngine().recover();
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(ROLLING_BACK, ROLLED_BACK);
+        assertThat(events.get(1).getReason()).isEqualTo(Reason.INTERRUPTED);
+        assertThat(fake.runningVersions()).containsExactly("1.0.0");
+    }
+
     private UpdateEngine newEngine() {
         FileStateStore store = new FileStateStore(dir.resolve("state"));
         ArtifactSource artifacts = new ArtifactSource() {
@@ -224,6 +242,7 @@ class FaultInjectionTest {
             case CRASH_BEFORE -> throw new SimulatedCrash(step);
             case ERROR -> throw new UpdateFailure(Reason.ENGINE_ERROR, "injected error at " + step);
             case TIMEOUT -> throw new UpdateFailure(Reason.ENGINE_ERROR, "no answer from the engine at " + step + " (timed out)", true, null);
+            case CLOSING -> throw new UpdateFailure(Reason.INTERRUPTED, "the daemon is shutting down");
             default -> {
                 T result = action == null ? null : action.run();
                 throw new SimulatedCrash(step + " (after it happened)");
