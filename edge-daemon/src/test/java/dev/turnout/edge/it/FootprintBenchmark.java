@@ -13,6 +13,7 @@ import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
 
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -98,12 +99,12 @@ public final class FootprintBenchmark {
             long[] cachedMs = new long[rounds];
             long sequence = 0;
             AtomicLong peakRss = new AtomicLong();
+            List<String> cmd = List.of("/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www"); // answers /health with its version
             for (int i = 0; i < rounds; i++) {
                 // three versions a round, always upwards: cold, staged, on-device
                 Built coldImage = build(work, run, "1." + (3 * i) + ".0", images);
                 Built stagedImage = build(work, run, "1." + (3 * i + 1) + ".0", images);
                 Built onDeviceImage = build(work, run, "1." + (3 * i + 2) + ".0", images);
-                List<String> cmd = List.of("/bin/httpd", "-f", "-p", "127.0.0.1:" + port, "-h", "/www");
                 List<String> dockerRun = List.of("docker", "run", "-d", "--init", "--network", "none", "--label", "dev.turnout.bench=" + run);
 
                 // by hand: docker load + docker run on the same archive
@@ -142,6 +143,46 @@ public final class FootprintBenchmark {
             }
             Thread.sleep(5_000);
             long afterRss = rssKb(daemon.pid());
+
+            // Downtime: the app on the host network, where old and new compete for one port as train containers
+            // compete for their hardware; a poller asks for /health every millisecond. The downtime is the time
+            // from the old version's last answer to the new version's first.
+            int downRounds = Math.min(rounds, 5);
+            long[] manualDownMs = new long[downRounds];
+            long[] daemonDownMs = new long[downRounds];
+            List<String> hostRun = List.of("docker", "run", "-d", "--init", "--network", "host", "--label", "dev.turnout.bench=" + run);
+            List<Built[]> pairs = new ArrayList<>();
+            for (int i = 0; i < downRounds; i++) {
+                pairs.add(new Built[] {build(work, run, "2." + (2 * i) + ".0", images), build(work, run, "2." + (2 * i + 1) + ".0", images)});
+            }
+            for (int i = 0; i < downRounds; i++) { // by hand first: the daemon's app holds the port once it is on the host network
+                Built before = pairs.get(i)[0];
+                Built after = pairs.get(i)[1];
+                // docker load + docker stop + docker run, the old version answering until it stops
+                Requirements.output("docker", "load", "-q", "-i", before.archive().toString());
+                String old = Requirements.output(concat(concat(hostRun, List.of(before.id())), cmd).toArray(String[]::new));
+                try (Poller poller = new Poller(port, before.version(), after.version())) {
+                    Requirements.output("docker", "load", "-q", "-i", after.archive().toString());
+                    Requirements.output("docker", "stop", old);
+                    String next = Requirements.output(concat(concat(hostRun, List.of(after.id())), cmd).toArray(String[]::new));
+                    manualDownMs[i] = poller.downtimeMs();
+                    Requirements.output("docker", "rm", "-f", old, next);
+                }
+                Requirements.output("docker", "rmi", "-f", before.id(), after.id());
+            }
+            for (int i = 0; i < downRounds; i++) {
+                Built before = pairs.get(i)[0];
+                Built after = pairs.get(i)[1];
+                // the old version on the host network first (untimed), then STAGE + ACTIVATE the new one, as a rollout does
+                update(orchestrator, topics, key, device, ++sequence, release(artifacts, before, platform, cmd, "host"), Phase.ACTIVATE,
+                        daemon, peakRss);
+                Release next = release(artifacts, after, platform, cmd, "host");
+                update(orchestrator, topics, key, device, ++sequence, next, Phase.STAGE, daemon, peakRss);
+                try (Poller poller = new Poller(port, before.version(), after.version())) {
+                    update(orchestrator, topics, key, device, ++sequence, next, Phase.ACTIVATE, daemon, peakRss);
+                    daemonDownMs[i] = poller.downtimeMs();
+                }
+            }
             orchestrator.close();
 
             System.out.printf("archive size: %d KiB (busybox-static image)%n", Files.size(work.resolve("image-1.0.0.tar")) / 1024);
@@ -160,12 +201,17 @@ public final class FootprintBenchmark {
             System.out.printf("on-device ACTIVATE -> ACTIVE (daemon, archive in its cache from a bundle: load + swap), ms: %s median %d, ratio %.2f"
                     + " (%.2f against the update by hand)%n", Arrays.toString(cachedMs), median(cachedMs), (double) median(cachedMs) / median(manualMs),
                     (double) median(cachedMs) / median(manualUpdateMs));
+            System.out.printf("downtime, last answer of the old version -> first of the new (host network), by hand (load + stop + run), ms:"
+                    + " %s median %d%n", Arrays.toString(manualDownMs), median(manualDownMs));
+            System.out.printf("downtime, the same, the daemon's staged ACTIVATE, ms: %s median %d, ratio %.2f%n",
+                    Arrays.toString(daemonDownMs), median(daemonDownMs), (double) median(daemonDownMs) / median(manualDownMs));
         } finally {
             if (daemon != null) {
                 daemon.destroy();
                 daemon.waitFor(20, TimeUnit.SECONDS);
             }
-            String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + device);
+            String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + device)
+                    + " " + Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.bench=" + run);
             for (String id : ids.split("\\s+")) {
                 if (!id.isBlank()) {
                     Requirements.run("docker", "rm", "-f", id);
@@ -174,6 +220,83 @@ public final class FootprintBenchmark {
             for (String id : images) {
                 Requirements.run("docker", "rmi", "-f", id);
             }
+        }
+    }
+
+    /**
+     * Asks {@code http://127.0.0.1:PORT/health} (which answers the version) about every millisecond on its own thread,
+     * from construction until the new version has answered, and remembers the old version's last answer and the
+     * new version's first.
+     */
+    private static final class Poller implements AutoCloseable {
+        private final Thread thread;
+        private final URI uri;
+        private final String oldVersion;
+        private final String newVersion;
+        private volatile long lastOld;
+        private volatile long firstNew;
+
+        Poller(int port, String oldVersion, String newVersion) throws Exception {
+            this.uri = URI.create("http://127.0.0.1:" + port + "/health");
+            this.oldVersion = oldVersion;
+            this.newVersion = newVersion;
+            thread = new Thread(this::poll, "downtime-poller");
+            thread.setDaemon(true);
+            thread.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (lastOld == 0) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("version " + oldVersion + " never answered on " + uri);
+                }
+                Thread.sleep(5);
+            }
+        }
+
+        private void poll() {
+            while (firstNew == 0 && !Thread.currentThread().isInterrupted()) {
+                String answer = get();
+                long now = System.nanoTime();
+                if (oldVersion.equals(answer)) {
+                    lastOld = now;
+                } else if (newVersion.equals(answer)) {
+                    firstNew = now;
+                }
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        private String get() {
+            try {
+                java.net.HttpURLConnection connection = (java.net.HttpURLConnection) uri.toURL().openConnection();
+                connection.setRequestProperty("Connection", "close");
+                connection.setConnectTimeout(100);
+                connection.setReadTimeout(200);
+                try (InputStream in = connection.getInputStream()) {
+                    return new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+                } finally {
+                    connection.disconnect();
+                }
+            } catch (java.io.IOException e) {
+                return "";
+            }
+        }
+
+        /** Waits (up to 30 s) for the new version's first answer. */
+        long downtimeMs() throws InterruptedException {
+            thread.join(30_000);
+            if (firstNew == 0) {
+                throw new IllegalStateException("version " + newVersion + " never answered on " + uri);
+            }
+            return TimeUnit.NANOSECONDS.toMillis(firstNew - lastOld);
+        }
+
+        @Override
+        public void close() {
+            thread.interrupt();
         }
     }
 
@@ -191,6 +314,10 @@ public final class FootprintBenchmark {
     }
 
     private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd) throws Exception {
+        return release(artifacts, image, platform, cmd, "none");
+    }
+
+    private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd, String network) throws Exception {
         Path archive = image.archive();
         String ref = image.ref();
         String version = image.version();
@@ -200,7 +327,7 @@ public final class FootprintBenchmark {
         return Release.newBuilder().setApp("web").setVersion(version)
                 .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
                         .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
-                .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork("none").setRestart("no"))
+                .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork(network).setRestart("no"))
                 .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
     }
 
