@@ -105,7 +105,7 @@ public final class ArtifactCache implements ArtifactSource {
     private synchronized HttpClient http(URI uri) {
         if ("http".equalsIgnoreCase(uri.getScheme())) {
             if (plainHttp == null) {
-                plainHttp = builder().sslContext(TlsRefused.context("plain HTTP download")).sslParameters(TlsRefused.parameters()).build();
+                plainHttp = TlsRefused.plainHttp(builder(), "plain HTTP download").build();
             }
             return plainHttp;
         }

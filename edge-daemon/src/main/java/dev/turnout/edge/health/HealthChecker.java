@@ -62,12 +62,11 @@ public final class HealthChecker implements HealthVerifier {
         Probe probe = probes.apply(check);
 
         long start = clock.nanoTime();
-        ContainerStatus first = containers.status(containerId);
-        int initialRestarts = first.restartCount();
+        ContainerStatus read = containers.status(containerId); // the first round judges the state it starts from
+        int initialRestarts = read.restartCount();
         int consecutiveFailures = 0;
-        for (int probeCount = 0; ; probeCount++) {
-            // the first round judges the state just read: one engine round trip less for every update
-            ContainerStatus status = probeCount == 0 ? requireRunning(first, initialRestarts) : requireRunning(containerId, initialRestarts);
+        while (true) {
+            ContainerStatus status = requireRunning(read, initialRestarts);
             Boolean healthy = status.running() ? judge(check, status, probe, containerId, timeout) : null;
             if (healthy != null) {
                 consecutiveFailures = healthy ? 0 : consecutiveFailures + 1;
@@ -77,7 +76,7 @@ public final class HealthChecker implements HealthVerifier {
             }
             long elapsed = clock.nanoTime() - start;
             if (Boolean.TRUE.equals(healthy) && elapsed >= soakNanos) {
-                requireRunning(containerId, initialRestarts);
+                requireRunning(containers.status(containerId), initialRestarts);
                 log.debug("container {} healthy after {} ms", containerId, Duration.ofNanos(elapsed).toMillis());
                 return;
             }
@@ -91,6 +90,7 @@ public final class HealthChecker implements HealthVerifier {
                 Thread.currentThread().interrupt();
                 throw new UpdateFailure(Reason.INTERRUPTED, "health check interrupted");
             }
+            read = containers.status(containerId);
         }
     }
 
@@ -110,10 +110,6 @@ public final class HealthChecker implements HealthVerifier {
             }
         }
         return probe.check(containerId, timeout);
-    }
-
-    private ContainerStatus requireRunning(String containerId, int initialRestarts) throws UpdateFailure {
-        return requireRunning(containers.status(containerId), initialRestarts);
     }
 
     private ContainerStatus requireRunning(ContainerStatus status, int initialRestarts) throws UpdateFailure {

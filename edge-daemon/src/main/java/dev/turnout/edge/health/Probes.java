@@ -33,8 +33,7 @@ public final class Probes implements Function<HealthCheck, Probe> {
     private synchronized HttpClient http(URI uri) {
         if ("http".equalsIgnoreCase(uri.getScheme())) {
             if (plainHttp == null) {
-                plainHttp = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
-                        .sslContext(TlsRefused.context("plain HTTP probe")).sslParameters(TlsRefused.parameters()).build();
+                plainHttp = TlsRefused.plainHttp(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)), "plain HTTP probe").build();
             }
             return plainHttp;
         }

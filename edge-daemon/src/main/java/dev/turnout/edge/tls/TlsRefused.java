@@ -9,6 +9,7 @@ import javax.net.ssl.SSLServerSocketFactory;
 import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManager;
+import java.net.http.HttpClient;
 import java.security.SecureRandom;
 
 /**
@@ -39,9 +40,12 @@ public final class TlsRefused {
         return false;
     }
 
-    /** Parameters to hand a client next to {@link #context(String)}, so that it does not ask the context for its defaults. */
-    public static SSLParameters parameters() {
-        return new SSLParameters();
+    /**
+     * {@code builder} set up for plain {@code http://} only: a refusing context, and parameters of its own so that the
+     * client does not ask the context for its defaults when it is built.
+     */
+    public static HttpClient.Builder plainHttp(HttpClient.Builder builder, String why) {
+        return builder.sslContext(context(why)).sslParameters(new SSLParameters());
     }
 
     private static final class Refusal extends IllegalStateException {

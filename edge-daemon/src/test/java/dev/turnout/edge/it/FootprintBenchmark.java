@@ -1,6 +1,7 @@
 package dev.turnout.edge.it;
 
 import dev.turnout.edge.cache.ArtifactCache;
+import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -318,15 +319,11 @@ public final class FootprintBenchmark {
     }
 
     private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd, String network) throws Exception {
-        Path archive = image.archive();
-        String ref = image.ref();
-        String version = image.version();
-        String imageId = image.id();
-        byte[] bytes = Files.readAllBytes(archive);
+        byte[] bytes = Files.readAllBytes(image.archive());
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        return Release.newBuilder().setApp("web").setVersion(version)
-                .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(ref).setArchiveDigest(digest)
-                        .setSize(bytes.length).setUrl(artifacts.add(digest, archive)).setImageId(imageId))
+        return Release.newBuilder().setApp("web").setVersion(image.version())
+                .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(image.ref()).setArchiveDigest(digest)
+                        .setSize(bytes.length).setUrl(artifacts.add(digest, image.archive())).setImageId(image.id()))
                 .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork(network).setRestart("no"))
                 .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
     }
@@ -403,12 +400,7 @@ public final class FootprintBenchmark {
     }
 
     private static String platform() {
-        String arch = Requirements.output("docker", "info", "--format", "{{.Architecture}}");
-        return switch (arch) {
-            case "x86_64", "amd64" -> "linux/amd64";
-            case "aarch64", "arm64" -> "linux/arm64";
-            default -> "linux/" + arch;
-        };
+        return DockerContainerRuntime.platformOf(Requirements.output("docker", "info", "--format", "{{.Architecture}}"));
     }
 
     private static Path image(Path work, String ref, String version) throws Exception {

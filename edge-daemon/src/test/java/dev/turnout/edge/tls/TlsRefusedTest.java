@@ -30,8 +30,8 @@ class TlsRefusedTest {
         });
         server.start();
         try {
-            java.net.http.HttpClient plain = java.net.http.HttpClient.newBuilder().followRedirects(java.net.http.HttpClient.Redirect.NORMAL)
-                    .sslContext(TlsRefused.context("test")).sslParameters(TlsRefused.parameters()).build();
+            java.net.http.HttpClient plain = TlsRefused.plainHttp(java.net.http.HttpClient.newBuilder()
+                    .followRedirects(java.net.http.HttpClient.Redirect.NORMAL), "test").build();
             assertThatThrownBy(() -> plain.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/")).build(),
                     java.net.http.HttpResponse.BodyHandlers.discarding()))
                     .isInstanceOf(java.io.IOException.class).matches(TlsRefused::isRefusal);
@@ -44,7 +44,6 @@ class TlsRefusedTest {
     @Test
     void aPlainHttpClientIsBuiltWithoutTouchingIt() {
         // the JDK client asks a context without given parameters for its defaults, which this one refuses
-        assertThat(java.net.http.HttpClient.newBuilder().sslContext(TlsRefused.context("test"))
-                .sslParameters(TlsRefused.parameters()).build()).isNotNull();
+        assertThat(TlsRefused.plainHttp(java.net.http.HttpClient.newBuilder(), "test").build()).isNotNull();
     }
 }

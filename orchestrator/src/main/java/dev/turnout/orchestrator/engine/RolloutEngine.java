@@ -772,14 +772,11 @@ public final class RolloutEngine implements FleetEvents {
         store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
         if (p.getOnline()) {
             seenWritten.put(topicDeviceId, now);
-        } else {
-            seenWritten.remove(topicDeviceId);
-        }
-        if (p.getOnline()) {
             if (offline.remove(topicDeviceId)) {
                 backOnline(topicDeviceId, now);
             }
         } else {
+            seenWritten.remove(topicDeviceId);
             offline.add(topicDeviceId);
         }
         audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
@@ -1136,12 +1133,11 @@ public final class RolloutEngine implements FleetEvents {
             boolean activates = r.state() == RolloutState.RUNNING && r.currentWaveState() == WaveState.ACTIVATING
                     && awaitingActivation(r, r.currentWave()) > 0;
             // activation first: the running wave's devices are waiting now, staging only prepares later waves
-            boolean stages = !activates && staging.contains(r.id());
             if (activates) {
                 activateSome(r, r.currentWave(), now);
                 r.touched(now);
                 advance(r, now);
-            } else if (stages) {
+            } else if (staging.contains(r.id())) {
                 stageSome(r, STAGE_CHUNK);
             } else {
                 continue;

@@ -615,16 +615,21 @@ public class JdbcFleetStore implements FleetStore {
                 instant(rs, "wave_changed_at"), rs.getInt("tolerated_failures"), devices);
     }
 
-    /** The last strategy written and its JSON: a rollout is saved on every report, its strategy never changes. */
-    private RolloutStrategy lastStrategy;
-    private String lastStrategyJson;
+    /** A strategy and its JSON. */
+    private record StrategyJson(RolloutStrategy strategy, String json) {
+    }
 
+    /** The last strategy written, with its JSON (one reference: a reader never pairs one with another's JSON). */
+    private volatile StrategyJson lastStrategy = new StrategyJson(null, null);
+
+    /** A rollout is saved on every report and its strategy never changes: its JSON is made once. */
     private String strategyJson(RolloutStrategy s) {
-        if (s != lastStrategy) {
-            lastStrategyJson = write(strategyFields(s));
-            lastStrategy = s;
+        StrategyJson last = lastStrategy;
+        if (last.strategy() != s) {
+            last = new StrategyJson(s, write(strategyFields(s)));
+            lastStrategy = last;
         }
-        return lastStrategyJson;
+        return last.json();
     }
 
     private static Map<String, Object> strategyFields(RolloutStrategy s) {

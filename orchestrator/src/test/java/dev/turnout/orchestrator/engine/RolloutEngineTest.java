@@ -116,15 +116,20 @@ class RolloutEngineTest {
                 .isEqualTo(dev.turnout.proto.RolloutState.ROLLOUT_SUCCEEDED);
     }
 
+    /** {@code count} online devices {@code PREFIX-0000}, ... labelled {@code site=SITE}; their ids in order. */
+    private List<String> onlineDevices(String prefix, String site, int count) {
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            String id = String.format("%s-%04d", prefix, i);
+            ids.add(id);
+            store.insertDevice(new Device(id, Map.of("site", site), List.of(), clock.instant(), true, null, null));
+        }
+        return ids;
+    }
+
     @Test
     void aLargeWaveIsActivatedInStepsAndCompletesOnlyOnceEveryDeviceWasActivatedAndReported() {
-        int size = RolloutEngine.ACTIVATION_CHUNK * 2 + 50;
-        List<String> ids = new java.util.ArrayList<>();
-        for (int i = 0; i < size; i++) {
-            String id = String.format("big-%04d", i);
-            ids.add(id);
-            store.insertDevice(new Device(id, Map.of("site", "hall"), List.of(), clock.instant(), true, null, null));
-        }
+        List<String> ids = onlineDevices("big", "hall", RolloutEngine.ACTIVATION_CHUNK * 2 + 50);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         engine.continueOn(steps::add);
         List<Long> decisions = new java.util.ArrayList<>();
@@ -157,13 +162,7 @@ class RolloutEngineTest {
 
     @Test
     void aLargeFleetIsStagedInStepsAfterTheCanariesGetTheirActivationAndAgainAfterARestart() {
-        int size = RolloutEngine.STAGE_CHUNK * 2 + 100;
-        List<String> ids = new java.util.ArrayList<>();
-        for (int i = 0; i < size; i++) {
-            String id = String.format("yard-%04d", i);
-            ids.add(id);
-            store.insertDevice(new Device(id, Map.of("site", "yard"), List.of(), clock.instant(), true, null, null));
-        }
+        List<String> ids = onlineDevices("yard", "yard", RolloutEngine.STAGE_CHUNK * 2 + 100);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         engine.continueOn(steps::add);
         Rollout r = engine.create(request("2.0.0", "label:site=yard", "1,100%", "pause"), "test");
