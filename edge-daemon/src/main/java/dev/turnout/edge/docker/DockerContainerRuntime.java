@@ -4,6 +4,7 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.CreateContainerCmd;
 import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.command.InspectImageResponse;
 import com.github.dockerjava.api.exception.ConflictException;
 import com.github.dockerjava.api.exception.DockerException;
 import com.github.dockerjava.api.exception.NotFoundException;
@@ -22,13 +23,18 @@ import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import com.github.dockerjava.transport.SSLConfig;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.engine.UpdateEngine;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
+import dev.turnout.proto.image.ArchiveCheck;
+import dev.turnout.proto.image.ArchiveEntries;
+import dev.turnout.proto.image.InvalidImageArchiveException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -66,11 +72,15 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     private static final SSLConfig NO_TLS = () -> TlsRefused.context("the Docker engine is configured without TLS");
 
     @Override
-    public String archiveImageId(Path archive) throws UpdateFailure {
+    public void checkArchive(Path archive, ImageArtifact signed) throws UpdateFailure {
         try {
-            return ImageArchive.imageId(archive);
+            ArchiveCheck.verify(ArchiveEntries.read(archive), signed);
+        } catch (ArchiveCheck.Mismatch e) {
+            throw new UpdateFailure(e.reason(), e.getMessage());
+        } catch (InvalidImageArchiveException e) {
+            throw new UpdateFailure(Reason.MALFORMED, "unreadable image archive: " + e.getMessage());
         } catch (IOException e) {
-            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "unreadable image archive: " + e.getMessage());
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "cannot read archive " + archive + ": " + e.getMessage(), false, e);
         }
     }
 
@@ -86,9 +96,11 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     }
 
     @Override
-    public Optional<String> imageId(String imageRefOrId) throws UpdateFailure {
+    public Optional<EngineImage> inspectImage(String idOrRef) throws UpdateFailure {
         try {
-            return Optional.ofNullable(docker.inspectImageCmd(imageRefOrId).exec().getId());
+            InspectImageResponse image = docker.inspectImageCmd(idOrRef).exec();
+            List<String> layers = image.getRootFS() == null || image.getRootFS().getLayers() == null ? List.of() : image.getRootFS().getLayers();
+            return Optional.of(new EngineImage(image.getId(), layers));
         } catch (NotFoundException e) {
             return Optional.empty();
         } catch (RuntimeException e) {

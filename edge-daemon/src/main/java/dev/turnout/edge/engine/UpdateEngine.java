@@ -2,6 +2,7 @@ package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
@@ -222,9 +223,10 @@ public final class UpdateEngine {
         ImageArtifact artifact = forPlatform.get();
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
         Path archive;
+        String image;
         try {
             archive = artifacts.fetch(artifact);
-            loadIntoEngine(artifact, archive); // staged = in the engine too: ACTIVATE only swaps containers
+            image = loadIntoEngine(artifact, archive); // staged = in the engine too: ACTIVATE only swaps containers
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -241,7 +243,7 @@ public final class UpdateEngine {
                     + policy.updateWindow());
             return;
         }
-        activate(record, artifact, archive, true);
+        activate(record, artifact, archive, image);
     }
 
     /**
@@ -274,18 +276,21 @@ public final class UpdateEngine {
                 continue;
             }
             log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
-            activate(record, artifact.get(), archive, false);
+            activate(record, artifact.get(), archive, null);
         }
     }
 
-    /** @param loadedJustNow the image was loaded (or found) in the engine a moment ago, on the way to this call */
-    private void activate(AppRecord staged, ImageArtifact artifact, Path archive, boolean loadedJustNow) {
+    /**
+     * @param loadedImage the engine's id of the image, loaded (or found) a moment ago on the way to this call; null when
+     *                    it was staged earlier
+     */
+    private void activate(AppRecord staged, ImageArtifact artifact, Path archive, String loadedImage) {
         AppRecord record = move(staged, UpdateState.APPLYING, Reason.REASON_UNSPECIFIED, "");
         Release target = record.target().getRelease();
+        String image;
         try {
-            if (!loadedJustNow) {
-                loadIntoEngine(artifact, archive); // loaded when staged; again if someone pruned the engine since
-            }
+            // loaded when staged; loaded again if someone pruned the engine since
+            image = loadedImage != null ? loadedImage : loadIntoEngine(artifact, archive);
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -302,7 +307,7 @@ public final class UpdateEngine {
         try {
             String app = record.app();
             long sequence = record.sequence();
-            newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), artifact.getImageId(),
+            newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), image,
                     target.getContainer(), labels(app, target.getVersion(), sequence)));
         } catch (UpdateFailure e) {
             stopping.awaitIgnoringFailure();
@@ -441,24 +446,45 @@ public final class UpdateEngine {
     }
 
     /**
-     * Makes sure the engine holds the signed image: nothing to do when an image with the signed id (a content
-     * digest) is there; else the archive must hold exactly that image, is loaded, and the engine must then have it.
+     * Makes sure the engine holds the signed image and returns the id the engine knows it by: nothing to load when the
+     * engine has it already; else the archive must hold exactly that image, is loaded, and the engine must then have it.
      */
-    private void loadIntoEngine(ImageArtifact artifact, Path archive) throws UpdateFailure {
-        if (runtime.imageId(artifact.getImageId()).isPresent()) {
-            return;
+    private String loadIntoEngine(ImageArtifact artifact, Path archive) throws UpdateFailure {
+        Optional<String> present = findImage(artifact);
+        if (present.isPresent()) {
+            return present.get();
         }
-        String archiveId = runtime.archiveImageId(archive);
-        if (!archiveId.equals(artifact.getImageId())) {
-            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "archive holds image " + archiveId + ", the release signs " + artifact.getImageId());
-        }
+        runtime.checkArchive(archive, artifact);
         retryingTransient(() -> {
             runtime.loadImage(archive);
             return null;
         });
-        if (runtime.imageId(artifact.getImageId()).isEmpty()) {
-            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image " + artifact.getImageId());
+        return findImage(artifact).orElseThrow(() -> new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "after docker load the engine has no image "
+                + artifact.getImageId() + (artifact.getManifestDigest().isEmpty() ? "" : " (classic store) or " + artifact.getManifestDigest()
+                + " (containerd store)")));
+    }
+
+    /**
+     * The engine's id of the signed image, if the engine has it. Both ids are content digests: the classic image store
+     * knows an image by its config digest, the containerd store by its manifest digest; the release signs both, and the
+     * layers the engine reports (the same on both stores) must be the signed ones.
+     */
+    private Optional<String> findImage(ImageArtifact artifact) throws UpdateFailure {
+        for (String id : new String[] {artifact.getImageId(), artifact.getManifestDigest()}) {
+            if (id.isEmpty()) {
+                continue;
+            }
+            Optional<EngineImage> image = runtime.inspectImage(id);
+            if (image.isEmpty()) {
+                continue;
+            }
+            if (artifact.getDiffIdsCount() > 0 && !image.get().layers().equals(artifact.getDiffIdsList())) {
+                throw new UpdateFailure(Reason.LAYER_MISMATCH, "the engine's image " + image.get().id()
+                        + " has other layers than the release signs");
+            }
+            return Optional.of(image.get().id());
         }
+        return Optional.empty();
     }
 
     private <T> T retryingTransient(EngineCall<T> call) throws UpdateFailure {
@@ -518,10 +544,9 @@ public final class UpdateEngine {
     private String recreate(AppRecord record) throws UpdateFailure {
         Release release = record.running();
         ImageArtifact artifact = artifactFor(release);
-        if (runtime.imageId(artifact.getImageId()).isEmpty()) {
-            runtime.loadImage(artifacts.fetch(artifact));
-        }
-        return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", artifact.getImageId(),
+        Optional<String> present = findImage(artifact);
+        String image = present.isPresent() ? present.get() : loadIntoEngine(artifact, artifacts.fetch(artifact));
+        return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", image,
                 release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
     }
 
@@ -717,7 +742,14 @@ public final class UpdateEngine {
             }
         }
         artifacts.retainOnly(keepDigests);
-        artifactIfAny(olderPrevious).map(ImageArtifact::getImageId).filter(id -> !keepImages.contains(id)).ifPresent(runtime::removeImage);
+        Optional<ImageArtifact> dropped = artifactIfAny(olderPrevious).filter(a -> !keepImages.contains(a.getImageId()));
+        if (dropped.isPresent()) {
+            try {
+                findImage(dropped.get()).ifPresent(runtime::removeImage);
+            } catch (UpdateFailure e) {
+                log.debug("not removing the image of {}: {}", olderPrevious.getVersion(), e.getMessage());
+            }
+        }
         log.debug("kept {} archives after updating {}", keepDigests.size(), updated.app());
     }
 

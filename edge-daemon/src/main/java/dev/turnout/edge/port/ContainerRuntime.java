@@ -1,9 +1,11 @@
 package dev.turnout.edge.port;
 
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.ImageArtifact;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,16 +20,17 @@ import java.util.Optional;
 public interface ContainerRuntime {
 
     /**
-     * Reads the image id a {@code docker save} archive carries (sha256 of its image config) without
-     * loading it; IMAGE_ID_MISMATCH-worthy archives can be refused before the engine sees them.
+     * Checks, without loading it, that an archive holds exactly the image {@code signed} describes: the same
+     * manifest, config and layers, nothing else. Fails with the reason that says how it differs
+     * (IMAGE_ID_MISMATCH, MANIFEST_MISMATCH, LAYER_MISMATCH, EXTRA_IMAGE, MALFORMED).
      */
-    String archiveImageId(Path archive) throws UpdateFailure;
+    void checkArchive(Path archive, ImageArtifact signed) throws UpdateFailure;
 
-    /** Loads a {@code docker save} archive into the engine. */
+    /** Loads an image archive into the engine. */
     void loadImage(Path archive) throws UpdateFailure;
 
-    /** The id ("sha256:...") of an image known by reference or id, if the engine has it. */
-    Optional<String> imageId(String imageRefOrId) throws UpdateFailure;
+    /** The image the engine knows by this id or reference, if it has one. */
+    Optional<EngineImage> inspectImage(String idOrRef) throws UpdateFailure;
 
     /** Creates (not starts) a container; returns its id. Always runs with an init process. */
     String create(String name, String image, ContainerSpec spec, Map<String, String> labels) throws UpdateFailure;
@@ -40,7 +43,7 @@ public interface ContainerRuntime {
     /** Removes a container by force; a missing container is not an error. */
     void remove(String containerId) throws UpdateFailure;
 
-    /** Removes an image if no container uses it; failures are ignored. */
+    /** Removes an image (by the id the engine knows it by) if no container uses it; failures are ignored. */
     void removeImage(String imageId);
 
     /** Runs a command inside the container; returns its exit code, or -1 when it did not finish in time. */

@@ -1,10 +1,12 @@
 package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.proto.ContainerSpec;
+import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 
 import java.nio.file.Path;
@@ -24,35 +26,47 @@ final class FakeRuntime implements ContainerRuntime {
     record Box(String id, String image, Map<String, String> labels, boolean running) {
     }
 
-    final Map<String, String> imageIdByRef = new LinkedHashMap<>();
+    /** Loaded images by the id the engine knows them by. */
+    final Map<String, EngineImage> images = new LinkedHashMap<>();
     final Map<String, Box> containers = new LinkedHashMap<>();
     final List<String> calls = new ArrayList<>();
-    /** Image id the next load produces for a reference (default: the signed id of the fixture). */
-    final Map<String, String> loadedIdOverride = new LinkedHashMap<>();
+    /** Config digest an archive holds, by version (default: the signed id of the fixture). */
+    final Map<String, String> archiveIdOverride = new LinkedHashMap<>();
+    /** Layers a loaded image reports, by version (default: the signed layers of the fixture). */
+    final Map<String, List<String>> loadedLayersOverride = new LinkedHashMap<>();
+    /**
+     * True: images are known by their manifest digest, as on the containerd image store; false: by their config digest,
+     * as on the classic store.
+     */
+    volatile boolean containerdStore;
     private int next;
     /** Runs at the start of every create and stop, outside the fake's lock: a test can hold one there. */
     volatile Runnable beforeCreate = () -> { };
     volatile Runnable beforeStop = () -> { };
 
+    private static String version(Path archive) {
+        return archive.getFileName().toString().replace(".tar", "");
+    }
+
     @Override
-    public synchronized String archiveImageId(Path archive) {
-        String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
-        return loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", ""));
+    public synchronized void checkArchive(Path archive, ImageArtifact signed) throws UpdateFailure {
+        String holds = archiveIdOverride.getOrDefault(version(archive), "sha256:id-" + version(archive));
+        if (!holds.equals(signed.getImageId())) {
+            throw new UpdateFailure(Reason.IMAGE_ID_MISMATCH, "the archive holds image " + holds + ", the release signs " + signed.getImageId());
+        }
     }
 
     @Override
     public synchronized void loadImage(Path archive) {
+        String version = version(archive);
         calls.add("load " + archive.getFileName());
-        String ref = "demo/web:" + archive.getFileName().toString().replace(".tar", "");
-        imageIdByRef.put(ref, loadedIdOverride.getOrDefault(ref, "sha256:id-" + archive.getFileName().toString().replace(".tar", "")));
+        String id = containerdStore ? "sha256:manifest-" + version : archiveIdOverride.getOrDefault(version, "sha256:id-" + version);
+        images.put(id, new EngineImage(id, loadedLayersOverride.getOrDefault(version, List.of("sha256:layer-" + version))));
     }
 
     @Override
-    public synchronized Optional<String> imageId(String imageRefOrId) {
-        if (imageIdByRef.containsValue(imageRefOrId)) {
-            return Optional.of(imageRefOrId);
-        }
-        return Optional.ofNullable(imageIdByRef.get(imageRefOrId));
+    public synchronized Optional<EngineImage> inspectImage(String idOrRef) {
+        return Optional.ofNullable(images.get(idOrRef));
     }
 
     @Override

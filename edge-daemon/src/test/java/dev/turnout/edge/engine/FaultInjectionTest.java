@@ -2,6 +2,7 @@ package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
@@ -107,7 +108,7 @@ class FaultInjectionTest {
                 new Row("crash while downloading", List.of(crash("fetch")),
                         List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0"),
                 // the image is loaded while staging: a crash there changed nothing yet, the restart carries on
-                new Row("crash reading the archive's image id", List.of(crash("archiveImageId")),
+                new Row("crash reading the archive's image id", List.of(crash("checkArchive")),
                         List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0"),
                 new Row("crash during docker load", List.of(crash("loadImage")),
                         List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0"),
@@ -258,8 +259,11 @@ class FaultInjectionTest {
     /** The fake engine with the fault hook in front of every step the update takes. */
     private final class Injecting implements ContainerRuntime {
         @Override
-        public String archiveImageId(Path archive) throws UpdateFailure {
-            return inject("archiveImageId", () -> fake.archiveImageId(archive));
+        public void checkArchive(Path archive, ImageArtifact signed) throws UpdateFailure {
+            inject("checkArchive", () -> {
+                fake.checkArchive(archive, signed);
+                return null;
+            });
         }
 
         @Override
@@ -271,8 +275,8 @@ class FaultInjectionTest {
         }
 
         @Override
-        public Optional<String> imageId(String imageRefOrId) {
-            return fake.imageId(imageRefOrId);
+        public Optional<EngineImage> inspectImage(String idOrRef) {
+            return fake.inspectImage(idOrRef);
         }
 
         @Override

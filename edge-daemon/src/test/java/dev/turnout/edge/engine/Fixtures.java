@@ -22,7 +22,8 @@ final class Fixtures {
         String hex = String.format("%064x", version.hashCode() & 0xffffffffL);
         return Release.newBuilder().setApp("web").setVersion(version)
                 .addImages(ImageArtifact.newBuilder().setPlatform(PLATFORM).setImageRef("demo/web:" + version)
-                        .setArchiveDigest("sha256:" + hex).setSize(100).setUrl("/api/v1/artifacts/sha256:" + hex).setImageId("sha256:id-" + version))
+                        .setArchiveDigest("sha256:" + hex).setSize(100).setUrl("/api/v1/artifacts/sha256:" + hex).setImageId("sha256:id-" + version)
+                        .setManifestDigest("sha256:manifest-" + version).addDiffIds("sha256:layer-" + version))
                 .setContainer(ContainerSpec.newBuilder().setNetwork("none"))
                 .setHealth(HealthCheck.newBuilder().addExec("true"))
                 .build();

@@ -161,11 +161,33 @@ class UpdateEngineTest {
     void imageIdMismatchFailsWithoutTouchingTheRunningContainer() {
         send(activate(1, "1.0.0"));
         String v1 = runtime.containers.keySet().iterator().next();
-        runtime.loadedIdOverride.put("demo/web:2.0.0", "sha256:something-else");
+        runtime.archiveIdOverride.put("2.0.0", "sha256:something-else");
         send(activate(2, "2.0.0"));
         assertThat(statesOf(2)).containsExactly(DOWNLOADING, FAILED); // checked while staging, before any container is touched
         assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.IMAGE_ID_MISMATCH);
         assertThat(runtime.calls).doesNotContain("stop " + v1).doesNotContain("load 2.0.0.tar");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
+    @Test
+    void onTheContainerdImageStoreTheImageIsFoundByItsSignedManifestDigest() {
+        runtime.containerdStore = true; // the engine knows a loaded image by its manifest digest, not its config digest
+        send(activate(1, "1.0.0"));
+        send(activate(2, "2.0.0"));
+
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE);
+        assertThat(runtime.containers.values()).filteredOn(FakeRuntime.Box::running).singleElement()
+                .satisfies(box -> assertThat(box.image()).isEqualTo("sha256:manifest-2.0.0"));
+    }
+
+    @Test
+    void anEngineImageWithOtherLayersThanSignedIsRefused() {
+        send(activate(1, "1.0.0"));
+        runtime.loadedLayersOverride.put("2.0.0", List.of("sha256:layer-from-elsewhere"));
+        send(activate(2, "2.0.0"));
+
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, FAILED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.LAYER_MISMATCH);
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
     }
 

@@ -255,7 +255,9 @@ class UpdatePolicyTest {
         Files.write(v1File, new byte[(int) v1.getSize()]);
         Path v2Part = cacheDir.resolve(v2.getArchiveDigest().replace(':', '-') + ".part");
         Files.write(v2Part, new byte[40]);
-        runtime.loadedIdOverride.put("demo/web:" + v1File.getFileName().toString().replace(".tar", ""), v1.getImageId());
+        String cached = v1File.getFileName().toString().replace(".tar", "");
+        runtime.archiveIdOverride.put(cached, v1.getImageId());
+        runtime.loadedLayersOverride.put(cached, v1.getDiffIdsList());
         AtomicLong usable = new AtomicLong(1L << 30);
         // nothing listens on port 9: any download attempt would fail with DOWNLOAD_FAILED, not DISK_FULL
         ArtifactCache cache = new ArtifactCache(cacheDir, "http://127.0.0.1:9", 1000, Duration.ZERO, d -> usable.get());
