@@ -1,26 +1,37 @@
 package dev.turnout.orchestrator.artifacts;
 
 import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.image.ArchiveEntries;
+import dev.turnout.proto.image.ImageArchive;
+import dev.turnout.proto.image.InvalidImageArchiveException;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * Image archives, content-addressed under {@code {data}/artifacts/sha256/<hex>}. Blocking: call
- * from a worker thread.
+ * Image archives, content-addressed under {@code {data}/artifacts/sha256/<hex>}: one archive per platform, in the
+ * layout devices get ({@link ImageArchive}), whatever layout was uploaded. Blocking: call from a worker thread.
  */
 public final class ArtifactRepository {
 
     private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
 
-    /** An ingested artifact; {@code created} is false when the same bytes were stored before. */
-    public record Ingested(Artifact artifact, boolean created) {
+    /** What an upload stored: one artifact per platform; {@code created} is false when all were stored before. */
+    public record Ingested(List<Artifact> artifacts, boolean created) {
     }
 
     private final Path root;
@@ -39,28 +50,51 @@ public final class ArtifactRepository {
     }
 
     /**
-     * Hashes and inspects an uploaded file, then keeps it under its digest. The temp file is
-     * gone afterwards whether it was accepted or not.
+     * Reads an uploaded archive (legacy {@code docker save}, OCI layout or a multi-platform OCI archive) and keeps each
+     * platform's image as an archive of its own. The upload is gone afterwards whether it was accepted or not; a
+     * refused upload stores nothing.
      */
     public Ingested ingest(Path incoming) throws IOException {
+        List<Path> written = new ArrayList<>();
         try {
-            String hex;
-            try (InputStream in = Files.newInputStream(incoming)) {
-                hex = DockerArchive.sha256Hex(in);
+            ArchiveEntries entries;
+            List<ImageArchive.Image> images;
+            try {
+                entries = ArchiveEntries.read(incoming);
+                images = ImageArchive.images(entries);
+            } catch (InvalidImageArchiveException e) {
+                throw new InvalidInputException("not an image archive: " + e.getMessage());
             }
-            String digest = "sha256:" + hex;
-            Optional<Artifact> known = store.findArtifact(digest);
-            if (known.isPresent() && Files.exists(pathOf(hex))) {
-                return new Ingested(known.get(), false);
+            List<Artifact> artifacts = new ArrayList<>();
+            boolean created = false;
+            for (ImageArchive.Image image : images) {
+                Path part = newIncomingFile();
+                written.add(part);
+                MessageDigest sha = sha256();
+                try (OutputStream out = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(part), 64 * 1024), sha)) {
+                    ImageArchive.writeSinglePlatform(incoming, entries, image, out);
+                } catch (InvalidImageArchiveException e) {
+                    throw new InvalidInputException("not an image archive: " + e.getMessage());
+                }
+                String hex = HexFormat.of().formatHex(sha.digest());
+                Artifact artifact = new Artifact("sha256:" + hex, Files.size(part), image.configDigest(), image.ref(), image.platform(),
+                        ImageArchive.manifestDigest(entries, image), image.diffIds());
+                Optional<Artifact> known = store.findArtifact(artifact.digest());
+                if (known.isEmpty() || !Files.exists(pathOf(hex))) {
+                    Files.move(part, pathOf(hex), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    store.saveArtifact(artifact);
+                    created |= known.isEmpty();
+                }
+                artifacts.add(known.orElse(artifact));
             }
-            DockerArchive.Image image = DockerArchive.inspect(incoming);
-            long size = Files.size(incoming);
-            Files.move(incoming, pathOf(hex), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            Artifact artifact = new Artifact(digest, size, image.imageId(), image.imageRef());
-            store.saveArtifact(artifact);
-            return new Ingested(artifact, known.isEmpty());
+            return new Ingested(artifacts, created);
+        } catch (InvalidImageArchiveException e) {
+            throw new InvalidInputException("not an image archive: " + e.getMessage());
         } finally {
             Files.deleteIfExists(incoming);
+            for (Path part : written) {
+                Files.deleteIfExists(part);
+            }
         }
     }
 
@@ -75,6 +109,14 @@ public final class ArtifactRepository {
 
     public static boolean isDigest(String text) {
         return text != null && DIGEST.matcher(text).matches();
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
     }
 
     private Path pathOf(String hex) {

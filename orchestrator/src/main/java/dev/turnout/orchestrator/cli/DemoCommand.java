@@ -230,12 +230,13 @@ final class DemoCommand implements Callable<Integer> {
             List<Map<String, String>> releaseImages = new ArrayList<>();
             if (realPlatform != null) {
                 JsonNode artifact = api.upload("/api/v1/artifacts", images.resolve("web-" + version + ".tar"));
-                edge.loadsImage(artifact.path("imageId").asText());
+                edge.loadsImage(artifact.path("imageId").asText()); // its id on a classic image store
+                edge.loadsImage(artifact.path("manifestDigest").asText()); // and on a containerd store
                 releaseImages.add(Map.of("platform", realPlatform, "digest", artifact.path("digest").asText()));
             }
             if (!simPlatform.equals(realPlatform)) {
                 Path tiny = images.resolve("web-" + version + "-simulated.tar");
-                Files.write(tiny, SimulatedImageArchive.of("turnout-sim/web:" + version));
+                Files.write(tiny, SimulatedImageArchive.of("turnout-sim/web:" + version, simPlatform));
                 JsonNode artifact = api.upload("/api/v1/artifacts", tiny);
                 releaseImages.add(Map.of("platform", simPlatform, "digest", artifact.path("digest").asText()));
             }

@@ -35,9 +35,11 @@ final class ReleaseCommand {
         @Parameters(paramLabel = "APP:VERSION", converter = AppVersion.Converter.class)
         AppVersion release;
 
-        @Option(names = "--image", required = true, paramLabel = "PLATFORM=ARCHIVE",
-                description = "A `docker save` archive for a platform such as linux/arm64 (repeatable).")
-        Map<String, Path> images = new LinkedHashMap<>();
+        @Option(names = "--image", required = true, paramLabel = "[PLATFORM=]ARCHIVE",
+                description = {"An image archive: `docker save` (legacy or OCI layout), `docker buildx build --output type=oci`,"
+                        + " `podman save --format oci-archive` (repeatable).",
+                        "ARCHIVE alone: every platform the archive holds; PLATFORM=ARCHIVE (e.g. linux/arm64=web.tar): that platform only."})
+        List<String> images = new ArrayList<>();
 
         @Option(names = "--spec", required = true, paramLabel = "FILE", description = "App spec (YAML): container settings and health check.")
         Path specFile;
@@ -50,30 +52,43 @@ final class ReleaseCommand {
         public void run() {
             // everything is checked before the first byte goes up
             JsonNode spec = readSpec(specFile);
-            for (Map.Entry<String, Path> image : images.entrySet()) {
-                Path archive = image.getValue();
+            Map<Path, List<String>> wanted = ImageOption.parse(images);
+            for (Path archive : wanted.keySet()) {
                 if (!Files.isRegularFile(archive) || !Files.isReadable(archive)) {
-                    throw new CliException("image archive " + archive + " for " + image.getKey() + " is not a readable file");
+                    throw new CliException("image archive " + archive + " is not a readable file");
                 }
             }
             if (cli.api().find("/api/v1/releases/" + release.path()).isPresent()) {
                 throw new CliException("release " + release + " exists already; releases are immutable, give it a new version");
             }
-            List<Map<String, Object>> uploaded = new ArrayList<>();
-            for (Map.Entry<String, Path> image : images.entrySet()) {
+            Map<String, Map<String, Object>> byPlatform = new LinkedHashMap<>();
+            for (Map.Entry<Path, List<String>> entry : wanted.entrySet()) {
+                Path archive = entry.getKey();
                 if (!cli.jsonOutput()) {
-                    cli.out.printf("uploading %s for %s (%s)%n", image.getValue(), image.getKey(), size(image.getValue()));
+                    cli.out.printf("uploading %s (%s)%n", archive, size(archive));
                 }
-                JsonNode artifact = cli.api().upload("/api/v1/artifacts", image.getValue());
-                Map<String, Object> ref = new LinkedHashMap<>();
-                ref.put("platform", image.getKey());
-                ref.put("digest", artifact.path("digest").asText());
-                uploaded.add(ref);
+                JsonNode uploaded = cli.api().upload("/api/v1/artifacts", archive);
+                Map<String, String> digests = new LinkedHashMap<>();
+                uploaded.path("images").forEach(i -> digests.put(i.path("platform").asText(), i.path("digest").asText()));
+                List<String> platforms = entry.getValue().isEmpty() ? List.copyOf(digests.keySet()) : entry.getValue();
+                for (String platform : platforms) {
+                    String digest = digests.get(platform);
+                    if (digest == null) {
+                        throw new CliException(archive + " holds no image for " + platform + "; it holds " + String.join(", ", digests.keySet()));
+                    }
+                    if (byPlatform.containsKey(platform)) {
+                        throw new CliException("two images for " + platform + ": name each platform once");
+                    }
+                    Map<String, Object> ref = new LinkedHashMap<>();
+                    ref.put("platform", platform);
+                    ref.put("digest", digest);
+                    byPlatform.put(platform, ref);
+                }
             }
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("app", release.app());
             body.put("version", release.version());
-            body.put("images", uploaded);
+            body.put("images", new ArrayList<>(byPlatform.values()));
             body.put("spec", spec);
             JsonNode created = cli.api().post("/api/v1/releases", body);
             if (cli.jsonOutput()) {
@@ -150,7 +165,7 @@ final class ReleaseCommand {
                 table.row(r.path("app").asText(), r.path("version").asText(), String.join(",", platforms), r.path("createdAt").asText());
             }
             if (table.isEmpty()) {
-                cli.out.println("no releases yet: turnout release create APP:VERSION --image PLATFORM=ARCHIVE --spec FILE");
+                cli.out.println("no releases yet: turnout release create APP:VERSION --image [PLATFORM=]ARCHIVE --spec FILE");
                 return;
             }
             table.print(cli.out);
@@ -176,10 +191,10 @@ final class ReleaseCommand {
                 return;
             }
             cli.out.printf("release  %s:%s%ncreated  %s%n", r.path("app").asText(), r.path("version").asText(), r.path("createdAt").asText());
-            Table images = new Table("PLATFORM", "DIGEST", "SIZE", "IMAGE ID", "IMAGE REF");
+            Table images = new Table("PLATFORM", "DIGEST", "SIZE", "IMAGE ID (CONFIG)", "MANIFEST", "IMAGE REF");
             for (JsonNode i : r.path("images")) {
                 images.row(i.path("platform").asText(), i.path("digest").asText(), i.path("size").asLong(),
-                        i.path("imageId").asText(), DevicesCommand.text(i.path("imageRef")));
+                        i.path("imageId").asText(), DevicesCommand.text(i.path("manifestDigest")), DevicesCommand.text(i.path("imageRef")));
             }
             images.print(cli.out);
             try {

@@ -206,7 +206,9 @@ public final class DesiredStates {
                     .setArchiveDigest(i.digest())
                     .setSize(i.size())
                     .setUrl("/api/v1/artifacts/" + i.digest())
-                    .setImageId(i.imageId()));
+                    .setImageId(i.imageId())
+                    .setManifestDigest(i.manifestDigest() == null ? "" : i.manifestDigest())
+                    .addAllDiffIds(i.diffIds()));
         }
         ReleaseSpec spec = r.spec();
         if (spec != null && spec.container() != null) {

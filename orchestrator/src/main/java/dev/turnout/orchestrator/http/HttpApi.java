@@ -373,11 +373,11 @@ public final class HttpApi {
                 .compose(file -> request.pipeTo(file))
                 .compose(done -> vertx.executeBlocking(() -> artifacts.ingest(incoming[0]), false))
                 .onSuccess(ingested -> {
-                    if (ingested.created()) {
-                        LOG.info("stored artifact {} ({} bytes, image {})", ingested.artifact().digest(),
-                                ingested.artifact().size(), ingested.artifact().imageRef());
+                    for (Artifact a : ingested.artifacts()) {
+                        LOG.info("{} artifact {} ({} bytes, {} image {})", ingested.created() ? "stored" : "known", a.digest(),
+                                a.size(), a.platform(), a.imageRef());
                     }
-                    ok(ctx, ingested.created() ? 201 : 200, JsonViews.artifact(ingested.artifact()));
+                    ok(ctx, ingested.created() ? 201 : 200, JsonViews.upload(ingested.artifacts()));
                 })
                 .onFailure(e -> {
                     if (incoming[0] != null) {
@@ -500,7 +500,11 @@ public final class HttpApi {
             }
             Artifact artifact = store.findArtifact(image.digest())
                     .orElseThrow(() -> new InvalidInputException("unknown artifact digest " + image.digest() + ": upload it first"));
-            images.add(new ReleaseImage(image.platform(), artifact.digest(), artifact.size(), artifact.imageId(), artifact.imageRef()));
+            if (artifact.platform() != null && !artifact.platform().equals(image.platform())) {
+                throw new InvalidInputException("artifact " + image.digest() + " holds an image for " + artifact.platform()
+                        + ", not " + image.platform());
+            }
+            images.add(ReleaseImage.of(image.platform(), artifact));
         }
         if (store.findRelease(body.app(), body.version()).isPresent()) {
             throw new ConflictException("release " + body.app() + ":" + body.version() + " exists already");

@@ -85,8 +85,21 @@ final class JsonViews {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("digest", a.digest());
         v.put("size", a.size());
+        v.put("platform", a.platform());
         v.put("imageId", a.imageId());
+        v.put("manifestDigest", a.manifestDigest());
+        v.put("layers", a.diffIds());
         v.put("imageRef", a.imageRef());
+        return v;
+    }
+
+    /**
+     * What an upload stored: one artifact per platform the archive holds, under {@code images}; an archive of one
+     * platform also answers with that artifact's fields at the top, as before multi-platform archives.
+     */
+    static Map<String, Object> upload(List<Artifact> artifacts) {
+        Map<String, Object> v = artifacts.size() == 1 ? artifact(artifacts.get(0)) : new LinkedHashMap<>();
+        v.put("images", artifacts.stream().map(JsonViews::artifact).toList());
         return v;
     }
 
@@ -102,6 +115,8 @@ final class JsonViews {
             image.put("digest", i.digest());
             image.put("size", i.size());
             image.put("imageId", i.imageId());
+            image.put("manifestDigest", i.manifestDigest());
+            image.put("layers", i.diffIds());
             image.put("imageRef", i.imageRef());
             images.add(image);
         }

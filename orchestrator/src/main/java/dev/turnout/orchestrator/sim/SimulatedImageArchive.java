@@ -19,9 +19,16 @@ public final class SimulatedImageArchive {
     private SimulatedImageArchive() {
     }
 
-    /** The archive of an empty image tagged {@code tag} (e.g. {@code turnout-sim/web:1.0.0}). */
+    /** The archive of an empty linux/arm64 image (the simulated devices' default platform) tagged {@code tag}. */
     public static byte[] of(String tag) {
-        byte[] config = ("{\"architecture\":\"simulated\",\"os\":\"linux\",\"config\":{\"Labels\":{\"dev.turnout.simulated\":\"true\",\"tag\":\""
+        return of(tag, "linux/arm64");
+    }
+
+    /** The archive of an empty image for {@code platform} ("linux/arm/v7") tagged {@code tag} (e.g. {@code turnout-sim/web:1.0.0}). */
+    public static byte[] of(String tag, String platform) {
+        String[] p = platform.split("/");
+        byte[] config = ("{\"architecture\":\"" + p[1] + "\",\"os\":\"" + p[0] + "\"" + (p.length > 2 ? ",\"variant\":\"" + p[2] + "\"" : "")
+                + ",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"Labels\":{\"dev.turnout.simulated\":\"true\",\"tag\":\""
                 + tag + "\"}}}").getBytes(StandardCharsets.UTF_8);
         String hex;
         try {

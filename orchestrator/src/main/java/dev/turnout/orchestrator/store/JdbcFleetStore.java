@@ -64,8 +64,11 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(JdbcFleetStore.class);
-    private static final int SCHEMA_VERSION = 2;
-    /** Version 1: the single-orchestrator tables; version 2 adds rollout leases and forwarded reports. */
+    private static final int SCHEMA_VERSION = 3;
+    /**
+     * Version 1: the single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
+     * identifies an artifact's image on either image store (platform, manifest digest, layers).
+     */
     private static final String[] SCHEMA = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, labels TEXT NOT NULL, groups_json TEXT NOT NULL,"
@@ -76,7 +79,7 @@ public class JdbcFleetStore implements FleetStore {
         "CREATE TABLE IF NOT EXISTS device_desired (device_id TEXT PRIMARY KEY, sequence {long} NOT NULL,"
                 + " issued_at {long} NOT NULL, apps TEXT NOT NULL, envelope {blob} NOT NULL)",
         "CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size {long} NOT NULL, image_id TEXT NOT NULL,"
-                + " image_ref TEXT, created_at {long} NOT NULL)",
+                + " image_ref TEXT, created_at {long} NOT NULL, platform TEXT, manifest_digest TEXT, diff_ids TEXT)",
         "CREATE TABLE IF NOT EXISTS releases (app TEXT NOT NULL, version TEXT NOT NULL, created_at {long} NOT NULL,"
                 + " images TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (app, version))",
         "CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL,"
@@ -149,6 +152,11 @@ public class JdbcFleetStore implements FleetStore {
                 throw new SQLException("the store has schema version " + version + ", newer than this orchestrator's "
                         + SCHEMA_VERSION + "; upgrade the orchestrator");
             }
+            for (String column : new String[] {"platform", "manifest_digest", "diff_ids"}) { // version 3, on an older table
+                if (!hasColumn(c, "artifacts", column)) {
+                    s.execute("ALTER TABLE artifacts ADD COLUMN " + column + " TEXT");
+                }
+            }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + SCHEMA_VERSION + ")");
             } else if (version < SCHEMA_VERSION) {
@@ -160,6 +168,12 @@ public class JdbcFleetStore implements FleetStore {
             throw e;
         } finally {
             c.setAutoCommit(auto);
+        }
+    }
+
+    private static boolean hasColumn(Connection c, String table, String column) throws SQLException {
+        try (ResultSet columns = c.getMetaData().getColumns(null, null, table, column)) {
+            return columns.next();
         }
     }
 
@@ -290,15 +304,18 @@ public class JdbcFleetStore implements FleetStore {
 
     @Override
     public synchronized void saveArtifact(Artifact a) {
-        update("INSERT INTO artifacts (digest, size, image_id, image_ref, created_at) VALUES (?,?,?,?,?)"
-                        + " ON CONFLICT (digest) DO NOTHING",
-                a.digest(), a.size(), a.imageId(), a.imageRef(), System.currentTimeMillis());
+        update("INSERT INTO artifacts (digest, size, image_id, image_ref, created_at, platform, manifest_digest, diff_ids)"
+                        + " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
+                a.digest(), a.size(), a.imageId(), a.imageRef(), System.currentTimeMillis(), a.platform(), a.manifestDigest(),
+                a.diffIds().isEmpty() ? null : String.join(",", a.diffIds()));
     }
 
     @Override
     public synchronized Optional<Artifact> findArtifact(String digest) {
         return query("SELECT * FROM artifacts WHERE digest = ?", rs -> new Artifact(rs.getString("digest"),
-                rs.getLong("size"), rs.getString("image_id"), rs.getString("image_ref")), digest).stream().findFirst();
+                rs.getLong("size"), rs.getString("image_id"), rs.getString("image_ref"), rs.getString("platform"),
+                rs.getString("manifest_digest"), rs.getString("diff_ids") == null ? List.of() : List.of(rs.getString("diff_ids").split(","))),
+                digest).stream().findFirst();
     }
 
     @Override

@@ -52,7 +52,7 @@ class RolloutEngineTest {
     @BeforeEach
     void setUp() {
         store = SqliteFleetStore.open(data);
-        store.saveArtifact(new Artifact(DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:1"));
+        store.saveArtifact(new Artifact(DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:1", "linux/arm64", null, null));
         for (String version : List.of("1.0.0", "2.0.0")) {
             store.insertRelease(new Release("web", version, clock.instant(),
                     List.of(new ReleaseImage("linux/arm64", DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:" + version)),

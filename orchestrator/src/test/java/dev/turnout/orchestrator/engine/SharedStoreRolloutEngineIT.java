@@ -54,7 +54,7 @@ class SharedStoreRolloutEngineIT {
         String url = postgres.createDatabase();
         storeA = open(url, postgres);
         FleetStore storeB = open(url, postgres);
-        storeA.saveArtifact(new Artifact(DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:1"));
+        storeA.saveArtifact(new Artifact(DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:1", "linux/arm64", null, null));
         storeA.insertRelease(new Release("web", "2.0.0", clock.instant(),
                 List.of(new ReleaseImage("linux/arm64", DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:2")), new ReleaseSpec(null, null)));
         for (String id : List.of("pi-1", "pi-2", "pi-3")) {

@@ -10,7 +10,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** Builds small archives laid out like {@code docker save} output. */
+/** Builds small archives laid out like the legacy {@code docker save} output (Docker 20.10), for linux/arm64. */
 public final class DockerSaveArchives {
 
     public record Archive(byte[] bytes, String configSha256) {
@@ -20,10 +20,10 @@ public final class DockerSaveArchives {
     }
 
     public static Archive of(String repoTag, String marker) throws IOException {
-        byte[] config = ("{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"v\":\"" + marker + "\"}}}")
-                .getBytes(StandardCharsets.UTF_8);
-        String configHex = sha256(config);
         byte[] layer = ("layer of " + marker + " ").repeat(200).getBytes(StandardCharsets.UTF_8);
+        byte[] config = ("{\"architecture\":\"arm64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"v\":\"" + marker + "\"}},"
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:" + sha256(layer) + "\"]}}").getBytes(StandardCharsets.UTF_8);
+        String configHex = sha256(config);
         String manifest = "[{\"Config\":\"" + configHex + ".json\",\"RepoTags\":[\"" + repoTag + "\"],\"Layers\":[\"abc/layer.tar\"]}]";
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {

@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.turnout.testsupport.TestImageArchives;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
@@ -25,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -156,40 +158,77 @@ class HttpApiTest {
         HttpResponse<String> created = upload(archive.bytes());
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         JsonNode artifact = body(created);
-        String digest = "sha256:" + DockerSaveArchives.sha256(archive.bytes());
-        assertThat(artifact.path("digest").asText()).isEqualTo(digest);
-        assertThat(artifact.path("size").asLong()).isEqualTo(archive.bytes().length);
+        String digest = artifact.path("digest").asText();
+        assertThat(artifact.path("platform").asText()).isEqualTo("linux/arm64");
         assertThat(artifact.path("imageId").asText()).isEqualTo("sha256:" + archive.configSha256());
+        assertThat(artifact.path("manifestDigest").asText()).matches("sha256:[0-9a-f]{64}");
+        assertThat(artifact.path("layers")).hasSize(1);
         assertThat(artifact.path("imageRef").asText()).isEqualTo("demo/web:1.0.0");
-        assertThat(upload(archive.bytes()).statusCode()).isEqualTo(200);
+        assertThat(artifact.path("images")).singleElement().satisfies(i -> assertThat(i.path("digest").asText()).isEqualTo(digest));
+        assertThat(upload(archive.bytes()).statusCode()).as("the same image again").isEqualTo(200);
 
         HttpResponse<byte[]> whole = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value()).build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         assertThat(whole.statusCode()).isEqualTo(200);
-        assertThat(whole.body()).isEqualTo(archive.bytes());
+        assertThat("sha256:" + DockerSaveArchives.sha256(whole.body())).as("content-addressed").isEqualTo(digest);
+        assertThat(whole.body().length).isEqualTo(artifact.path("size").asLong());
+        assertThat(new String(whole.body(), java.nio.charset.StandardCharsets.ISO_8859_1))
+                .as("stored as the OCI layout both image stores load").contains("oci-layout", "index.json", "manifest.json");
         assertThat(whole.headers().firstValue("Accept-Ranges")).hasValue("bytes");
+        byte[] stored = whole.body();
 
         HttpResponse<byte[]> rest = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value())
                 .header("Range", "bytes=100-").build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(rest.statusCode()).isEqualTo(206);
-        assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(archive.bytes(), 100, archive.bytes().length));
+        assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(stored, 100, stored.length));
         assertThat(rest.headers().firstValue("Content-Range"))
-                .hasValue("bytes 100-" + (archive.bytes().length - 1) + "/" + archive.bytes().length);
+                .hasValue("bytes 100-" + (stored.length - 1) + "/" + stored.length);
 
         HttpResponse<Void> head = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + digest)).header("Authorization", "Bearer " + token.value())
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.discarding());
         assertThat(head.statusCode()).isEqualTo(200);
-        assertThat(head.headers().firstValueAsLong("Content-Length")).hasValue(archive.bytes().length);
+        assertThat(head.headers().firstValueAsLong("Content-Length")).hasValue(stored.length);
 
         assertThat(get("/api/v1/artifacts/sha256:" + "0".repeat(64)).statusCode()).isEqualTo(404);
         assertThat(get("/api/v1/artifacts/nonsense").statusCode()).isEqualTo(404);
     }
 
     @Test
-    void refusesWhatIsNotADockerSaveArchiveAndKeepsNothing() throws Exception {
+    void aMultiPlatformArchiveBecomesOneArtifactPerPlatformAndAReleaseTakesEachForItsOwnPlatform() throws Exception {
+        TestImageArchives.Built amd64 = TestImageArchives.image("linux/amd64", "x86 build", true);
+        TestImageArchives.Built armv7 = TestImageArchives.image("linux/arm/v7", "pi build", true);
+        Path multi = TestImageArchives.write(TestImageArchives.multiPlatform("trains/controller:2.0.0", List.of(amd64, armv7),
+                List.of("linux/amd64", "linux/arm/v7")), data.resolve("multi.tar"));
+        JsonNode uploaded = body(upload(Files.readAllBytes(multi)));
+        assertThat(uploaded.path("images")).extracting(i -> i.path("platform").asText()).containsExactly("linux/amd64", "linux/arm/v7");
+        assertThat(uploaded.path("images")).extracting(i -> i.path("manifestDigest").asText())
+                .as("each platform keeps the manifest digest it was built with").containsExactly(amd64.manifestDigest(), armv7.manifestDigest());
+        String amd64Digest = uploaded.path("images").get(0).path("digest").asText();
+        String armDigest = uploaded.path("images").get(1).path("digest").asText();
+
+        String release = """
+                {"app":"trains","version":"2.0.0","images":[{"platform":"%s","digest":"%s"},{"platform":"%s","digest":"%s"}],
+                 "spec":{"container":{"network":"none"}}}
+                """;
+        HttpResponse<String> swapped = post("/api/v1/releases", release.formatted("linux/amd64", armDigest, "linux/arm/v7", amd64Digest));
+        assertThat(swapped.statusCode()).isEqualTo(400);
+        assertThat(body(swapped).path("error").asText()).contains("holds an image for linux/arm/v7, not linux/amd64");
+        HttpResponse<String> created = post("/api/v1/releases", release.formatted("linux/amd64", amd64Digest, "linux/arm/v7", armDigest));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        assertThat(body(created).path("images").get(1).path("imageId").asText()).isEqualTo(armv7.configDigest());
+
+        HttpResponse<byte[]> armPart = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts/" + armDigest))
+                .header("Authorization", "Bearer " + token.value()).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(new String(armPart.body(), java.nio.charset.StandardCharsets.ISO_8859_1))
+                .as("a Pi downloads its own platform's part, never the other's layers")
+                .contains(TestImageArchives.blob(armv7.configDigest())).doesNotContain(TestImageArchives.blob(amd64.configDigest()));
+    }
+
+    @Test
+    void refusesWhatIsNotAnImageArchiveAndKeepsNothing() throws Exception {
         HttpResponse<String> refused = upload("just some text, not a tar".repeat(100).getBytes());
         assertThat(refused.statusCode()).isEqualTo(400);
-        assertThat(body(refused).path("error").asText()).contains("not a docker save archive");
+        assertThat(body(refused).path("error").asText()).contains("not an image archive");
         try (Stream<Path> files = Files.walk(data.resolve("artifacts"))) {
             assertThat(files.filter(Files::isRegularFile)).isEmpty();
         }
@@ -393,19 +432,19 @@ class HttpApiTest {
 
         HttpResponse<byte[]> whole = download(digest1, basic("pi-a", secretA), null);
         assertThat(whole.statusCode()).isEqualTo(200);
-        assertThat(whole.body()).isEqualTo(one.bytes());
+        assertThat("sha256:" + DockerSaveArchives.sha256(whole.body())).isEqualTo(digest1);
         HttpResponse<byte[]> rest = download(digest1, basic("pi-a", secretA), "bytes=100-");
         assertThat(rest.statusCode()).isEqualTo(206);
-        assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(one.bytes(), 100, one.bytes().length));
+        assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(whole.body(), 100, whole.body().length));
 
         // not in its desired state: 403, and not one byte of the archive
         HttpResponse<byte[]> notTargeted = download(digest2, basic("pi-a", secretA), null);
         assertThat(notTargeted.statusCode()).isEqualTo(403);
         assertThat(new String(notTargeted.body())).contains("not part of a release in the desired state of device pi-a");
-        assertThat(notTargeted.body().length).isLessThan(one.bytes().length / 2);
+        assertThat(notTargeted.body().length).isLessThan(whole.body().length / 2);
         HttpResponse<byte[]> otherDevice = download(digest1, basic("pi-b", secretB), "bytes=0-");
         assertThat(otherDevice.statusCode()).isEqualTo(403);
-        assertThat(indexOf(otherDevice.body(), Arrays.copyOfRange(one.bytes(), 0, 64))).isNegative();
+        assertThat(indexOf(otherDevice.body(), Arrays.copyOfRange(whole.body(), 0, 64))).isNegative();
 
         // wrong secret, someone else's secret, unknown device: 401
         assertThat(download(digest1, basic("pi-a", secretB), null).statusCode()).isEqualTo(401);

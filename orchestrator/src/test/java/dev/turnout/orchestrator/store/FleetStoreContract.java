@@ -48,9 +48,9 @@ abstract class FleetStoreContract {
             store.insertDevice(new Device("pi-1", Map.of("site", "attic"), List.of("yard"), now, false, null, null));
             store.updatePresence("pi-1", true, now, "linux/arm64");
             store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
-            store.saveArtifact(new Artifact(digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0"));
+            store.saveArtifact(new Artifact(digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0", "linux/arm64", "sha256:" + "c".repeat(64), List.of("sha256:" + "a".repeat(64))));
             store.insertRelease(new Release("web", "1.1.0", now,
-                    List.of(new ReleaseImage("linux/arm64", digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0")),
+                    List.of(ReleaseImage.of("linux/arm64", store.findArtifact(digest).orElseThrow())),
                     new ReleaseSpec(new ReleaseSpec.Container(List.of("/bin/sh"), Map.of("A", "b"), "none", null, null, null, true,
                             "always"), null)));
             store.saveDesired("pi-1", new DesiredRecord(1234, now,
@@ -71,8 +71,14 @@ abstract class FleetStoreContract {
             assertThat(d.groups()).containsExactly("yard");
             assertThat(d.lastSeen()).isEqualTo(now);
             assertThat(store.deviceApps("pi-1")).containsExactly(new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
-            assertThat(store.findArtifact(digest)).isPresent();
+            assertThat(store.findArtifact(digest)).hasValueSatisfying(a -> {
+                assertThat(a.platform()).isEqualTo("linux/arm64");
+                assertThat(a.manifestDigest()).isEqualTo("sha256:" + "c".repeat(64));
+                assertThat(a.diffIds()).containsExactly("sha256:" + "a".repeat(64));
+            });
             Release release = store.findRelease("web", "1.1.0").orElseThrow();
+            assertThat(release.images().get(0).manifestDigest()).isEqualTo("sha256:" + "c".repeat(64));
+            assertThat(release.images().get(0).diffIds()).containsExactly("sha256:" + "a".repeat(64));
             assertThat(release.spec().container().restart()).isEqualTo("always");
             assertThat(release.spec().container().env()).containsEntry("A", "b");
             DesiredRecord desired = store.findDesired("pi-1").orElseThrow();
@@ -118,8 +124,8 @@ abstract class FleetStoreContract {
             store.insertRelease(new Release("web", "1.0.0", now, List.of(), null));
             assertThatThrownBy(() -> store.insertRelease(new Release("web", "1.0.0", now, List.of(), null)))
                     .isInstanceOf(ConflictException.class);
-            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null));
-            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null));
+            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null, null, null, null));
+            store.saveArtifact(new Artifact("sha256:" + "e".repeat(64), 1, "sha256:" + "f".repeat(64), null, null, null, null));
             assertThat(store.findArtifact("sha256:" + "e".repeat(64))).isPresent();
         }
     }

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.store;
 
+import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
@@ -56,7 +57,28 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(2);
+            assertThat(version.getInt(2)).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aVersionTwoStoreKeepsItsArtifactsAndLearnsWhatIdentifiesTheirImages() throws Exception {
+        Files.createDirectories(data);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+            c.createStatement().execute("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO schema_version VALUES (2)");
+            c.createStatement().execute("CREATE TABLE artifacts (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, image_id TEXT NOT NULL,"
+                    + " image_ref TEXT, created_at INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO artifacts VALUES ('sha256:" + "a".repeat(64) + "', 7, 'sha256:" + "b".repeat(64)
+                    + "', 'web:1', 0)");
+        }
+        try (FleetStore store = open()) {
+            Artifact old = store.findArtifact("sha256:" + "a".repeat(64)).orElseThrow();
+            assertThat(old.imageId()).isEqualTo("sha256:" + "b".repeat(64));
+            assertThat(old.manifestDigest()).as("unknown for an archive stored before").isNull();
+            store.saveArtifact(new Artifact("sha256:" + "c".repeat(64), 8, "sha256:" + "d".repeat(64), "web:2", "linux/arm64",
+                    "sha256:" + "e".repeat(64), List.of("sha256:" + "f".repeat(64))));
+            assertThat(store.findArtifact("sha256:" + "c".repeat(64)).orElseThrow().manifestDigest()).isEqualTo("sha256:" + "e".repeat(64));
         }
     }
 }
