@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.TestEngines;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -41,6 +42,8 @@ class OfflineBundleIT {
     private final String device = "e2e-offline-" + run;
     private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
     private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
+    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
     private TurnoutServer server;
 
     @Test
@@ -58,8 +61,8 @@ class OfflineBundleIT {
         String deadUrl = "http://127.0.0.1:" + Mosquitto.freePort();
         Files.writeString(config, Files.readString(config).replaceAll("(?m)^orchestratorUrl: .*$", "orchestratorUrl: " + deadUrl));
 
-        Path archive = TestImages.build(imageRef, "1.0.0", true, work);
-        TestImages.remove(imageRef);
+        Path archive = images.build(imageRef, "1.0.0", true, work);
+        images.remove(imageRef);
         Path spec = Files.writeString(work.resolve("web.yaml"), """
                 container:
                   command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
@@ -69,7 +72,7 @@ class OfflineBundleIT {
                   interval: 500ms
                   soak: 1s
                 """);
-        assertThat(cli("release", "create", "web:1.0.0", "--image", TestImages.enginePlatform() + "=" + archive,
+        assertThat(cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive,
                 "--spec", spec.toString())).isZero();
 
         Path bundle = work.resolve("usb/web-1.0.0.tar");
@@ -92,7 +95,7 @@ class OfflineBundleIT {
         toClose.add(edge::close);
         assertThat(cli("deploy", "web:1.0.0", "--target", "device:" + device, "--device-timeout", "1m", "--wait")).isZero();
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-            List<Containers.Container> running = Containers.running(device);
+            List<Containers.Container> running = containers.running(device);
             assertThat(running).hasSize(1);
             assertThat(running.get(0).version()).isEqualTo("1.0.0");
         });
@@ -119,7 +122,7 @@ class OfflineBundleIT {
                 System.err.println("close failed: " + e);
             }
         }
-        Containers.removeAll(device);
-        TestImages.remove(imageRef);
+        containers.removeAll(device);
+        images.remove(imageRef);
     }
 }

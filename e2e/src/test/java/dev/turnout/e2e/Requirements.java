@@ -1,23 +1,34 @@
 package dev.turnout.e2e;
 
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
+import dev.turnout.testsupport.TestEngines;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
+import static dev.turnout.testsupport.Requirements.require;
+
 /**
- * Real parts a test needs. Missing parts skip the test on a developer machine but fail it when
- * {@code CI=true}, so CI can never go green by skipping.
+ * Real parts the end-to-end tests need. Missing parts skip the test on a developer machine but fail
+ * it when {@code CI=true} ({@link dev.turnout.testsupport.Requirements}).
  */
 final class Requirements {
 
     private Requirements() {
     }
 
+    /** This machine's default engine. */
     static void dockerEngine() {
-        require(run("docker", "info") == 0, "a running Docker engine (`docker info` failed; run bin/test, which installs and starts one)");
+        dockerEngine(TestEngines.DEFAULT);
+    }
+
+    static void dockerEngine(TestEngines.Engine engine) {
+        if (engine.dockerHost().equals(TestEngines.DEFAULT.dockerHost())) {
+            require(answers(engine), "a running Docker engine (`docker info` failed; run bin/test, which installs and starts one)");
+        } else {
+            require(answers(engine), "the Docker engine " + engine + " on " + engine.dockerHost()
+                    + " (`docker -H " + engine.dockerHost() + " info` failed; sudo bin/test-engines start starts it)");
+        }
     }
 
     static void mosquitto() {
@@ -28,14 +39,8 @@ final class Requirements {
         require(Files.isExecutable(Path.of("/bin/busybox")), "busybox-static (/bin/busybox; apt-get install busybox-static)");
     }
 
-    private static void require(boolean present, String what) {
-        if (present) {
-            return;
-        }
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            Assertions.fail("CI=true and this test needs " + what);
-        }
-        Assumptions.abort("needs " + what);
+    private static boolean answers(TestEngines.Engine engine) {
+        return run("docker", "-H", engine.dockerHost(), "info") == 0;
     }
 
     private static int run(String... command) {

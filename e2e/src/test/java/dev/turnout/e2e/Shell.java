@@ -11,6 +11,16 @@ final class Shell {
     private Shell() {
     }
 
+    /** {@code docker -H dockerHost ARGS...}: the Docker CLI against one engine. */
+    static String docker(String dockerHost, String... args) {
+        String[] command = new String[args.length + 3];
+        command[0] = "docker";
+        command[1] = "-H";
+        command[2] = dockerHost;
+        System.arraycopy(args, 0, command, 3, args.length);
+        return run(command);
+    }
+
     static String run(String... command) {
         try {
             Process process = new ProcessBuilder(command).redirectErrorStream(true).start();

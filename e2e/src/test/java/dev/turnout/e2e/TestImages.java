@@ -9,20 +9,25 @@ import java.util.List;
 /**
  * Builds small app images without a registry: a busybox-static root filesystem with an httpd
  * document root, imported with {@code docker import} and exported with {@code docker save}, the
- * archive form a release ships.
+ * archive form a release ships, on one engine: a containerd-store engine saves an OCI layout (with
+ * a manifest.json), the classic store the older Docker archive.
  */
 final class TestImages {
 
     private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "echo", "true", "false");
 
-    private TestImages() {
+    private final String dockerHost;
+
+    /** @param dockerHost the engine's address, e.g. {@code unix:///var/run/docker.sock} */
+    TestImages(String dockerHost) {
+        this.dockerHost = dockerHost;
     }
 
     /**
      * @param healthy whether {@code /www/health} exists, so {@code wget http://127.0.0.1:PORT/health} succeeds
      * @return the {@code docker save} archive
      */
-    static Path build(String imageRef, String versionText, boolean healthy, Path workDir) throws IOException {
+    Path build(String imageRef, String versionText, boolean healthy, Path workDir) throws IOException {
         Path root = Files.createDirectories(workDir.resolve("rootfs-" + imageRef.replaceAll("[^a-zA-Z0-9.-]", "_")));
         Path bin = Files.createDirectories(root.resolve("bin"));
         Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
@@ -39,23 +44,23 @@ final class TestImages {
         }
         Path rootTar = workDir.resolve(root.getFileName() + ".tar");
         Shell.run("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        Shell.run("docker", "import", rootTar.toString(), imageRef);
+        Shell.docker(dockerHost, "import", rootTar.toString(), imageRef);
         Path archive = workDir.resolve(root.getFileName() + "-image.tar");
-        Shell.run("docker", "save", "-o", archive.toString(), imageRef);
+        Shell.docker(dockerHost, "save", "-o", archive.toString(), imageRef);
         return archive;
     }
 
-    static void remove(String imageRef) {
+    void remove(String imageRef) {
         try {
-            Shell.run("docker", "rmi", "-f", imageRef);
+            Shell.docker(dockerHost, "rmi", "-f", imageRef);
         } catch (IllegalStateException ignored) {
             // already gone
         }
     }
 
-    /** The platform string of this machine's engine, e.g. {@code linux/amd64}. */
-    static String enginePlatform() {
-        String arch = Shell.run("docker", "info", "--format", "{{.Architecture}}");
+    /** The platform string of the engine, e.g. {@code linux/amd64}. */
+    String enginePlatform() {
+        String arch = Shell.docker(dockerHost, "info", "--format", "{{.Architecture}}");
         return switch (arch) {
             case "x86_64", "amd64" -> "linux/amd64";
             case "aarch64", "arm64" -> "linux/arm64";

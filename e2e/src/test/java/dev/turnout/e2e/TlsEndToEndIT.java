@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.TestEngines;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,6 +43,8 @@ class TlsEndToEndIT {
     private final String device = "e2e-tls-" + run;
     private final String imageRepo = "turnout-e2e/tls-web-" + run;
     private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
+    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
     private TurnoutServer server;
 
     @Test
@@ -72,15 +75,15 @@ class TlsEndToEndIT {
                   retries: 3
                   soak: 1s
                 """, StandardCharsets.UTF_8);
-        Path archive = TestImages.build(imageRepo + ":1.0.0", "1.0.0", true, work);
-        TestImages.remove(imageRepo + ":1.0.0"); // the daemon must download and load it
-        Result created = cli("release", "create", "web:1.0.0", "--image", TestImages.enginePlatform() + "=" + archive, "--spec", spec.toString());
+        Path archive = images.build(imageRepo + ":1.0.0", "1.0.0", true, work);
+        images.remove(imageRepo + ":1.0.0"); // the daemon must download and load it
+        Result created = cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive, "--spec", spec.toString());
         assertThat(created.code).as(created.toString()).isZero();
 
         Result deployed = cli("deploy", "web:1.0.0", "--target", "device:" + device, "--wait");
 
         assertThat(deployed.code).as(deployed.toString()).isZero();
-        List<Containers.Container> running = Containers.running(device);
+        List<Containers.Container> running = containers.running(device);
         assertThat(running).hasSize(1);
         assertThat(running.get(0).version()).isEqualTo("1.0.0");
         assertThat(work.resolve("edge/cache")).isDirectoryContaining(p -> p.getFileName().toString().endsWith(".tar"));
@@ -112,7 +115,7 @@ class TlsEndToEndIT {
                 System.err.println("close failed: " + e);
             }
         }
-        Containers.removeAll(device);
-        TestImages.remove(imageRepo + ":1.0.0");
+        containers.removeAll(device);
+        images.remove(imageRepo + ":1.0.0");
     }
 }

@@ -11,7 +11,9 @@ import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.TestEngines;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +36,15 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The whole loop on real parts, as an operator would drive it with the CLI: an orchestrator, two
- * edge daemons sharing this machine's Docker engine, three releases built from busybox-static
- * (v1 and v2 healthy, v3 failing its health check), deployed in waves.
+ * edge daemons sharing one Docker engine ({@link #engine()}), three releases built from busybox-static
+ * on that engine (v1 and v2 healthy, v3 failing its health check), deployed in waves.
  */
 abstract class WholeLoopScenario {
+
+    /** The Docker engine the devices run on and the release archives are saved from; default: this machine's own. */
+    protected TestEngines.Engine engine() {
+        return TestEngines.DEFAULT;
+    }
 
     /** Where the devices' MQTT traffic goes. */
     protected abstract String startBroker(Path dir) throws Exception;
@@ -68,11 +75,19 @@ abstract class WholeLoopScenario {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
     private TurnoutServer server;
+    private TestImages images;
+    private Containers containers;
+
+    @BeforeEach
+    void bindEngine() {
+        images = new TestImages(engine().dockerHost());
+        containers = new Containers(engine().dockerHost());
+    }
 
     @Test
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
     void threeReleasesCanaryRollsBackByItselfAndTheSecondDeviceIsNeverTouched() throws Exception {
-        Requirements.dockerEngine();
+        Requirements.dockerEngine(engine());
         Requirements.busybox();
 
         startServer();
@@ -81,9 +96,9 @@ abstract class WholeLoopScenario {
         // enroll two devices; the YAML the CLI writes is all a device needs
         assertThat(cli("device", "enroll", deviceA, "--label", "site=attic", "--out", work.resolve("a.yaml").toString()).code).isZero();
         assertThat(cli("device", "enroll", deviceB, "--label", "site=attic", "--out", work.resolve("b.yaml").toString()).code).isZero();
-        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(work.resolve("a.yaml")), work.resolve("edge-a"));
+        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("a.yaml"))), work.resolve("edge-a"));
         toClose.add(edgeA::close);
-        EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(work.resolve("b.yaml")), work.resolve("edge-b"));
+        EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("b.yaml"))), work.resolve("edge-b"));
         toClose.add(edgeB::close);
         // a monitoring subscriber gets its broker identity the way an operator creates one
         Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
@@ -95,7 +110,7 @@ abstract class WholeLoopScenario {
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 2);
 
         // three releases from real image archives
-        String platform = TestImages.enginePlatform();
+        String platform = images.enginePlatform();
         Path spec = work.resolve("web.yaml");
         Files.writeString(spec, """
                 container:
@@ -112,30 +127,30 @@ abstract class WholeLoopScenario {
                 """, StandardCharsets.UTF_8);
         for (String[] release : new String[][] {{"1.0.0", "true"}, {"2.0.0", "true"}, {"3.0.0", "false"}}) {
             String version = release[0];
-            Path archive = TestImages.build(imageRepo + ":" + version, version, Boolean.parseBoolean(release[1]), work);
+            Path archive = images.build(imageRepo + ":" + version, version, Boolean.parseBoolean(release[1]), work);
             // the engine must load it from the archive, as a device would: drop the local copy
-            TestImages.remove(imageRepo + ":" + version);
+            images.remove(imageRepo + ":" + version);
             Result created = cli("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString());
-            assertThat(created.code).as(created.toString()).isZero();
+            assertThat(created.code).as("on %s: %s", engine(), created).isZero();
         }
 
         // v1 to everyone
         Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--wait");
-        assertThat(v1.code).as(v1.toString()).isZero();
+        assertThat(v1.code).as("on %s: %s", engine(), v1).isZero();
         assertRunsOnly(deviceA, "1.0.0");
         assertRunsOnly(deviceB, "1.0.0");
 
         // v2 in waves: one canary, then the rest
         Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--wait");
-        assertThat(v2.code).as(v2.toString()).isZero();
+        assertThat(v2.code).as("on %s: %s", engine(), v2).isZero();
         assertRunsOnly(deviceA, "2.0.0");
         assertRunsOnly(deviceB, "2.0.0");
-        Containers.Container bBefore = Containers.running(deviceB).get(0);
+        Containers.Container bBefore = containers.running(deviceB).get(0);
 
         // v3 fails its health check on the canary: the device rolls back by itself, the rollout stops
         long deployAt = System.nanoTime();
         Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
-        assertThat(v3.code).as(v3.toString()).isNotZero();
+        assertThat(v3.code).as("on %s: %s", engine(), v3).isNotZero();
         assertThat(v3.code).as("exit code of a rolled back rollout").isEqualTo(3);
         String rolloutId = v3.out.lines().findFirst().orElseThrow();
         assertThat(rolloutId).matches("r-\\S+");
@@ -158,15 +173,15 @@ abstract class WholeLoopScenario {
         // the second device was staged but never activated: same container, never restarted
         assertThat(monitor.of(other)).noneMatch(e -> e.getVersion().equals("3.0.0")
                 && (e.getState() == UpdateState.APPLYING || e.getState() == UpdateState.VERIFYING || e.getState() == UpdateState.ACTIVE));
-        List<Containers.Container> otherNow = Containers.running(other);
+        List<Containers.Container> otherNow = containers.running(other);
         assertThat(otherNow).hasSize(1);
         assertThat(otherNow.get(0).id()).isEqualTo(bBefore.id());
         assertThat(otherNow.get(0).startedAt()).isEqualTo(bBefore.startedAt());
 
         long activatedAt = monitor.first(canary, "3.0.0", UpdateState.APPLYING).orElseThrow().nanoTime();
         long rolledBackAt = monitor.first(canary, "3.0.0", UpdateState.ROLLED_BACK).orElseThrow().nanoTime();
-        System.out.printf("e2e[%s]: v3 activation -> ROLLED_BACK on the canary: %d ms; deploy -> rollout ended: %d ms%n",
-                embedsBroker() ? "embedded HiveMQ CE" : "Mosquitto",
+        System.out.printf("e2e[%s, %s]: v3 activation -> ROLLED_BACK on the canary: %d ms; deploy -> rollout ended: %d ms%n",
+                embedsBroker() ? "embedded HiveMQ CE" : "Mosquitto", engine(),
                 TimeUnit.NANOSECONDS.toMillis(rolledBackAt - activatedAt),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - deployAt));
 
@@ -183,10 +198,10 @@ abstract class WholeLoopScenario {
     @Test
     @Timeout(value = 3, unit = TimeUnit.MINUTES)
     void aDesiredStateForgedWithTheOrchestratorsOwnBrokerCredentialsIsRefusedByARealDevice() throws Exception {
-        Requirements.dockerEngine();
+        Requirements.dockerEngine(engine());
         startServer();
         assertThat(cli("device", "enroll", deviceA, "--out", work.resolve("a.yaml").toString()).code).isZero();
-        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(work.resolve("a.yaml")), work.resolve("edge-a"));
+        EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("a.yaml"))), work.resolve("edge-a"));
         toClose.add(edgeA::close);
         Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
         assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
@@ -230,7 +245,7 @@ abstract class WholeLoopScenario {
                 .extracting(e -> e.getReason().name())
                 .contains("BAD_SIGNATURE", "UNKNOWN_KEY"));
         assertThat(monitor.of(deviceA)).noneMatch(e -> e.getState() != UpdateState.REJECTED);
-        assertThat(Containers.running(deviceA)).isEmpty();
+        assertThat(containers.running(deviceA)).isEmpty();
     }
 
     private void startServer() throws Exception {
@@ -268,8 +283,16 @@ abstract class WholeLoopScenario {
         return online;
     }
 
-    private static void assertRunsOnly(String deviceId, String version) {
-        List<Containers.Container> running = Containers.running(deviceId);
+    /** The device config {@code file} with {@code dockerHost:} set to {@link #engine()}, as an operator would edit it. */
+    private Path onEngine(Path file) throws java.io.IOException {
+        String config = Files.readString(file, StandardCharsets.UTF_8).replaceAll("(?m)^dockerHost:.*\\R?", "");
+        Files.writeString(file, config + (config.endsWith("\n") ? "" : "\n") + "dockerHost: " + engine().dockerHost() + "\n",
+                StandardCharsets.UTF_8);
+        return file;
+    }
+
+    private void assertRunsOnly(String deviceId, String version) {
+        List<Containers.Container> running = containers.running(deviceId);
         assertThat(running).as("running containers of %s", deviceId).hasSize(1);
         assertThat(running.get(0).version()).as("version running on %s", deviceId).isEqualTo(version);
     }
@@ -309,10 +332,10 @@ abstract class WholeLoopScenario {
             }
         }
         stopBroker();
-        Containers.removeAll(deviceA);
-        Containers.removeAll(deviceB);
+        containers.removeAll(deviceA);
+        containers.removeAll(deviceB);
         for (String v : List.of("1.0.0", "2.0.0", "3.0.0")) {
-            TestImages.remove(imageRepo + ":" + v);
+            images.remove(imageRepo + ":" + v);
         }
     }
 }
