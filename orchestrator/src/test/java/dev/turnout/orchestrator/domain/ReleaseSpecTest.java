@@ -90,6 +90,17 @@ class ReleaseSpecTest {
     }
 
     @Test
+    void numbersReadAsTheTextTheyStandFor() throws Exception {
+        // the CLI sends the YAML file's tree as JSON: `cpus: 1.5` arrives as a JSON number
+        ReleaseSpec spec = JSON.readValue(JSON.writeValueAsString(YAML.readTree("container: {cpus: 1.5, memory: 268435456, user: 1000}")),
+                ReleaseSpec.class);
+        spec.validate();
+        assertThat(spec.container().nanoCpus()).isEqualTo(1_500_000_000L);
+        assertThat(spec.container().memoryBytes()).isEqualTo(268_435_456L);
+        assertThat(spec.container().user()).isEqualTo("1000");
+    }
+
+    @Test
     void aSpecStoredBeforeTheNewFieldsStillReads() throws Exception {
         ReleaseSpec old = JSON.readValue("""
                 {"container":{"command":["/bin/sh"],"env":{"A":"b"},"network":"none","ports":null,"volumes":null,
@@ -98,6 +109,14 @@ class ReleaseSpecTest {
                 null, true, "always"));
         assertThat(old.container().memoryBytes()).isZero();
         assertThat(old.container().nanoCpus()).isZero();
+    }
+
+    @Test
+    void theExampleSpecOfTheDocsIsValid() throws Exception {
+        ReleaseSpec spec = YAML.readValue(java.nio.file.Path.of("../config/app-spec.example.yaml").toFile(), ReleaseSpec.class);
+        assertThatCode(spec::validate).doesNotThrowAnyException();
+        assertThat(spec.container().volumes()).containsExactly("/srv/trains:/data", "trains-cache:/cache");
+        assertThat(spec.container().logging()).isEqualTo(new ReleaseSpec.Logging("local", "10m", 3));
     }
 
     @Test
