@@ -3,6 +3,7 @@ package dev.turnout.edge.docker;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.CreateContainerCmd;
+import com.github.dockerjava.api.command.CreateContainerResponse;
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.InspectImageResponse;
 import com.github.dockerjava.api.exception.ConflictException;
@@ -10,11 +11,13 @@ import com.github.dockerjava.api.exception.DockerException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Device;
 import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.LogConfig;
 import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.RestartPolicy;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
@@ -35,6 +38,8 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.image.ArchiveCheck;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.InvalidImageArchiveException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,12 +48,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /** {@link ContainerRuntime} on a Docker engine through docker-java; no docker-java type leaves this class. */
 public final class DockerContainerRuntime implements ContainerRuntime, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(DockerContainerRuntime.class);
 
     private final DockerClient docker;
 
@@ -111,7 +119,7 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     @Override
     public String create(String name, String image, ContainerSpec spec, Map<String, String> labels) throws UpdateFailure {
         try {
-            removeIfExists(name);
+            // every setting is parsed before anything changes: a bad spec leaves the engine as it was
             HostConfig host = HostConfig.newHostConfig().withInit(true).withPrivileged(spec.getPrivileged());
             String network = spec.getNetwork().isEmpty() ? "none" : spec.getNetwork();
             host.withNetworkMode(network);
@@ -124,6 +132,20 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
             if (spec.getDevicesCount() > 0) {
                 host.withDevices(spec.getDevicesList().stream().map(Device::parse).toList());
             }
+            if (spec.getCapAddCount() > 0) {
+                host.withCapAdd(capabilities(spec.getCapAddList()));
+            }
+            if (spec.getCapDropCount() > 0) {
+                host.withCapDrop(capabilities(spec.getCapDropList()));
+            }
+            if (spec.getMemoryBytes() > 0) {
+                host.withMemory(spec.getMemoryBytes());
+            }
+            if (spec.getNanoCpus() > 0) {
+                host.withNanoCPUs(spec.getNanoCpus());
+            }
+            LogRotation rotation = LogRotation.of(spec);
+            host.withLogConfig(new LogConfig(LogConfig.LoggingType.fromValue(rotation.driver()), rotation.options()));
             List<ExposedPort> exposed = new ArrayList<>();
             if (spec.getPortsCount() > 0) {
                 List<PortBinding> bindings = spec.getPortsList().stream().map(PortBinding::parse).toList();
@@ -138,15 +160,31 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
             if (spec.getCommandCount() > 0) {
                 cmd.withCmd(spec.getCommandList());
             }
+            if (!spec.getUser().isEmpty()) {
+                cmd.withUser(spec.getUser());
+            }
             if (!exposed.isEmpty()) {
                 cmd.withExposedPorts(exposed);
             }
-            return cmd.exec().getId();
+            removeIfExists(name);
+            CreateContainerResponse created = cmd.exec();
+            if (created.getWarnings() != null) {
+                // e.g. a kernel without the memory cgroup (older Raspberry Pi OS): Docker drops the limit and says so here
+                for (String warning : created.getWarnings()) {
+                    log.warn("Docker created {} with a warning: {}", name, warning);
+                }
+            }
+            return created.getId();
         } catch (IllegalArgumentException e) {
             throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "bad container spec: " + e.getMessage());
         } catch (RuntimeException e) {
             throw failure("create container", e);
         }
+    }
+
+    /** Docker's capability names; "CAP_" prefix and case as the orchestrator may not have normalised them. */
+    private static Capability[] capabilities(List<String> names) {
+        return names.stream().map(n -> Capability.fromValue(n.toUpperCase(Locale.ROOT))).toArray(Capability[]::new);
     }
 
     private void removeIfExists(String name) {

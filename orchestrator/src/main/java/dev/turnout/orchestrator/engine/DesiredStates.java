@@ -14,6 +14,7 @@ import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.LogConfig;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.crypto.SigningKey;
 
@@ -235,6 +236,24 @@ public final class DesiredStates {
             cb.setPrivileged(Boolean.TRUE.equals(c.privileged()));
             if (c.restart() != null) {
                 cb.setRestart(c.restart());
+            }
+            if (c.user() != null) {
+                cb.setUser(c.user());
+            }
+            if (c.capAdd() != null) {
+                c.capAdd().forEach(name -> cb.addCapAdd(ReleaseSpec.capability(name)));
+            }
+            if (c.capDrop() != null) {
+                c.capDrop().forEach(name -> cb.addCapDrop(ReleaseSpec.capability(name)));
+            }
+            cb.setMemoryBytes(c.memoryBytes()).setNanoCpus(c.nanoCpus());
+            if (c.logging() != null) {
+                // a key left out stays 0 or empty: the device fills in its own default
+                ReleaseSpec.Logging l = c.logging();
+                cb.setLog(LogConfig.newBuilder()
+                        .setDriver(l.driver() == null ? "" : l.driver())
+                        .setMaxSizeBytes(l.maxSizeBytes())
+                        .setMaxFile(l.maxFile() == null ? 0 : l.maxFile()));
             }
             b.setContainer(cb);
         }
