@@ -16,6 +16,8 @@ import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.Target;
 import dev.turnout.orchestrator.domain.WavePlan;
 import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.policy.DeviceVerdicts;
+import dev.turnout.orchestrator.policy.WavePolicy;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.HealthReport;
@@ -862,79 +864,47 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
-    /** Applies one report about {@code version} to a device of a rollout; true if the device changed. */
+    /** Applies one report about {@code version} to a device of a rollout, as the verdict table says; true if the device changed. */
     private boolean judge(Rollout r, RolloutDevice d, String version, UpdateState state, long sequence, String reason,
                           String message) {
-        boolean failure = state == UpdateState.ROLLED_BACK || state == UpdateState.FAILED || state == UpdateState.REJECTED;
-        if (r.state() == RolloutState.ROLLING_BACK) {
-            if (d.state() != RolloutDeviceState.ROLLING_BACK || d.previous() == null
-                    || !d.previous().version().equals(version) || sequence < d.rollbackSequence()) {
-                return false;
-            }
-            if (state == UpdateState.ACTIVE) {
-                d.rolledBack("back on " + version);
-                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "rolled back to " + version);
-                return true;
-            }
-            if (failure) {
-                d.failed(reason == null ? state.name() : reason, "rollback to " + version + " failed: " + orEmpty(message));
-                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
-                return true;
-            }
-            return false;
+        DeviceVerdicts.Answers answers = DeviceVerdicts.Answers.of(d, r.version(), version, sequence);
+        DeviceVerdicts.Verdict verdict = DeviceVerdicts.verdict(DeviceVerdicts.Phase.of(r.state()), d.state(),
+                DeviceVerdicts.Said.of(state), answers);
+        String why = reason == null ? state.name() : reason;
+        String key = r.id() + "/" + d.deviceId();
+        if (verdict != DeviceVerdicts.Verdict.WAITING_FOR_WINDOW && d.state() == RolloutDeviceState.ACTIVATING
+                && (answers == DeviceVerdicts.Answers.STAGE || answers == DeviceVerdicts.Answers.ACTIVATION)
+                && inWindowWait.remove(key)) {
+            d.restartWaiting(clock.instant()); // any other news of the release: the window opened, its time to report starts now
+            d.noted(null);
         }
-        if (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED) {
-            return false;
-        }
-        if (!r.version().equals(version) || sequence < d.stageSequence()) {
-            return false;
-        }
-        switch (d.state()) {
-            case PENDING, STAGED -> {
-                if (failure) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                if (state == UpdateState.STAGED || state == UpdateState.ACTIVE) {
-                    boolean changed = d.state() == RolloutDeviceState.PENDING;
-                    d.staged();
-                    return changed;
-                }
-                return false;
-            }
-            case ACTIVATING -> {
-                String key = r.id() + "/" + d.deviceId();
-                if (state == UpdateState.WAITING_FOR_WINDOW && sequence >= d.activationSequence()) {
-                    if (inWindowWait.add(key)) {
-                        d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
-                        return true;
-                    }
+        switch (verdict) {
+            case STAGED -> d.staged();
+            case WAITING_FOR_WINDOW -> {
+                if (!inWindowWait.add(key)) {
                     return false;
                 }
-                if (inWindowWait.remove(key)) {
-                    d.restartWaiting(clock.instant()); // the window opened: its time to report starts now
-                    d.noted(null);
-                }
-                if (failure) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                if (state == UpdateState.ACTIVE && sequence >= d.activationSequence()) {
-                    d.succeeded(message);
-                    LOG.info("rollout {}: device {} is ACTIVE on {}", r.id(), d.deviceId(), version);
-                    event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "active on " + version);
-                    return true;
-                }
-                return false;
+                d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
             }
-            case ACTIVE -> {
-                if (failure && sequence >= d.activationSequence()) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                return false;
+            case SUCCEEDED -> {
+                d.succeeded(message);
+                LOG.info("rollout {}: device {} is ACTIVE on {}", r.id(), d.deviceId(), version);
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "active on " + version);
             }
-            default -> {
+            case FAILED -> fail(r, d, why, message);
+            case ROLLED_BACK -> {
+                d.rolledBack("back on " + version);
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "rolled back to " + version);
+            }
+            case ROLLBACK_FAILED -> {
+                d.failed(why, "rollback to " + version + " failed: " + orEmpty(message));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
+            }
+            case IGNORE, LATE_SUCCEEDED, LATE_FAILED, LATE_ROLLED_BACK -> {
                 return false;
             }
         }
+        return true;
     }
 
     private boolean fail(Rollout r, RolloutDevice d, String reason, String message) {
@@ -952,80 +922,115 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /** Applies the wave policy's steps until it says to wait (or the rollout pauses, rolls back or ends). */
     private void advance(Rollout r, Instant now) {
         // runs on every report: walks the devices only when one of them may have timed out
         Instant timedOutIfBefore = now.minus(r.strategy().deviceTimeout());
-        if (r.mayHaveWaitedSince(timedOutIfBefore)) {
+        if (r.state() == RolloutState.RUNNING && r.mayHaveWaitedSince(timedOutIfBefore)) {
             timeOut(r, timedOutIfBefore, now);
         }
+        WavePolicy.Facts facts = facts(r);
         while (true) {
-            if (failedTooOften(r, now)) {
-                return;
-            }
             int n = r.currentWave();
-            WaveState ws = r.currentWaveState();
-            if (ws == WaveState.ACTIVATING) {
-                if (awaitingActivation(r, n) > 0) {
+            switch (WavePolicy.next(facts, now)) {
+                case WAIT -> {
+                    return;
+                }
+                case PAUSE, ROLL_BACK -> {
+                    failedTooOften(r, now);
+                    return;
+                }
+                case ACTIVATE_MORE -> {
                     requestContinuation();
                     return;
                 }
-                List<RolloutDevice> members = r.wave(n);
-                int settled = r.settled(n);
-                // offline devices do not hold a wave up, but while no device at all has answered there is no evidence;
-                // the counts answer first, so the wave's devices are walked only when every one may be settled or away
-                if (settled + offline.size() < members.size() || !members.stream().allMatch(this::settledOrAway)
-                        || settled == 0 && r.count(RolloutDeviceState.ACTIVE) == 0) {
-                    return;
-                }
-                if (!r.strategy().soak().isZero()) {
-                    r.waveMovedTo(n, WaveState.SOAKING, now);
-                    return;
-                }
-                completeWave(r, n, now);
-            } else if (ws == WaveState.SOAKING) {
-                if (now.isBefore(r.waveChangedAt().plus(r.strategy().soak()))) {
-                    return;
-                }
-                completeWave(r, n, now);
-            } else if (ws == WaveState.DONE) {
-                if (n >= r.waveCount()) {
-                    long failed = r.count(RolloutDeviceState.FAILED);
-                    List<String> away = r.devices().stream().filter(d -> !d.state().isSettled())
-                            .map(RolloutDevice::deviceId).toList();
-                    List<String> why = new ArrayList<>();
-                    if (failed > 0) {
-                        why.add(failed + " device(s) failed within maxFailures: " + failedSummary(r));
-                    }
-                    if (!away.isEmpty()) {
-                        why.add(away.size() + " device(s) offline, updating when they return: " + String.join(", ", away));
-                    }
-                    changeState(r, RolloutState.SUCCEEDED, why.isEmpty() ? null : String.join("; ", why));
-                    return;
-                }
-                if (n > 0 && r.strategy().approveEachWave()) {
+                case SOAK -> r.waveMovedTo(n, WaveState.SOAKING, now);
+                case COMPLETE_WAVE -> completeWave(r, n, now);
+                case AWAIT_APPROVAL -> {
                     String waiting = "waiting for approval to start wave " + (n + 1);
                     if (!waiting.equals(r.reason())) {
                         r.moveTo(RolloutState.RUNNING, waiting, now);
                     }
                     return;
                 }
-                if (r.reason() != null) {
-                    r.moveTo(RolloutState.RUNNING, null, now);
+                case START_NEXT_WAVE -> {
+                    if (r.reason() != null) {
+                        r.moveTo(RolloutState.RUNNING, null, now);
+                    }
+                    startWave(r, n + 1, now);
                 }
-                startWave(r, n + 1, now);
-            } else {
-                return;
+                case SUCCEED -> {
+                    changeState(r, RolloutState.SUCCEEDED, successReason(r));
+                    return;
+                }
             }
         }
     }
 
-    /** Applies the failure action when failures pass the threshold; true if it did. */
-    private boolean failedTooOften(Rollout r, Instant now) {
-        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
-        long allowed = r.strategy().maxFailures().of(r.devices().size());
-        if (failures <= allowed) {
-            return false;
+    /** What the wave policy reads of a rollout: its counts, and the devices of its current wave. */
+    private WavePolicy.Facts facts(Rollout r) {
+        return new WavePolicy.Facts() {
+            @Override public RolloutState state() {
+                return r.state();
+            }
+            @Override public RolloutStrategy strategy() {
+                return r.strategy();
+            }
+            @Override public int currentWave() {
+                return r.currentWave();
+            }
+            @Override public WaveState waveState() {
+                return r.currentWaveState();
+            }
+            @Override public Instant waveChangedAt() {
+                return r.waveChangedAt();
+            }
+            @Override public int waveCount() {
+                return r.waveCount();
+            }
+            @Override public long failures() {
+                return r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
+            }
+            @Override public int targeted() {
+                return r.devices().size();
+            }
+            @Override public long toActivate() {
+                return awaitingActivation(r, r.currentWave());
+            }
+            @Override public int waveSize() {
+                return r.wave(r.currentWave()).size();
+            }
+            @Override public int settled() {
+                return r.settled(r.currentWave());
+            }
+            @Override public int away() {
+                return offline.size();
+            }
+            @Override public boolean anyActive() {
+                return r.count(RolloutDeviceState.ACTIVE) > 0;
+            }
+            @Override public boolean allSettledOrAway() {
+                return r.wave(r.currentWave()).stream().allMatch(RolloutEngine.this::settledOrAway);
+            }
+        };
+    }
+
+    private static String successReason(Rollout r) {
+        long failed = r.count(RolloutDeviceState.FAILED);
+        List<String> away = r.devices().stream().filter(d -> !d.state().isSettled()).map(RolloutDevice::deviceId).toList();
+        List<String> why = new ArrayList<>();
+        if (failed > 0) {
+            why.add(failed + " device(s) failed within maxFailures: " + failedSummary(r));
         }
+        if (!away.isEmpty()) {
+            why.add(away.size() + " device(s) offline, updating when they return: " + String.join(", ", away));
+        }
+        return why.isEmpty() ? null : String.join("; ", why);
+    }
+
+    /** Applies the failure action: failures passed the threshold. */
+    private void failedTooOften(Rollout r, Instant now) {
+        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
         String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
                 + failedSummary(r);
         // a separate entry marks the moment the change failed (time to restore and change failure rate use it)
@@ -1034,7 +1039,6 @@ public final class RolloutEngine implements FleetEvents {
             case PAUSE -> changeState(r, RolloutState.PAUSED, why);
             case ROLLBACK -> startRollback(r, why, now);
         }
-        return true;
     }
 
     private void completeWave(Rollout r, int n, Instant now) {
