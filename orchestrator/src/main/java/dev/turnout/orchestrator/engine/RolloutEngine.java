@@ -14,9 +14,9 @@ import dev.turnout.orchestrator.domain.RolloutDeviceState;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.Target;
-import dev.turnout.orchestrator.domain.WavePlan;
 import dev.turnout.orchestrator.domain.WaveState;
 import dev.turnout.orchestrator.policy.DeviceVerdicts;
+import dev.turnout.orchestrator.policy.RollbackTargets;
 import dev.turnout.orchestrator.policy.WavePolicy;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
@@ -243,7 +243,7 @@ public final class RolloutEngine implements FleetEvents {
         if (ids.isEmpty()) {
             throw new InvalidInputException("no enrolled device matches target '" + target + "'");
         }
-        List<Integer> sizes = WavePlan.sizes(strategy.waves(), ids.size());
+        List<Integer> sizes = WavePolicy.plan(strategy.waves(), ids.size());
         Instant now = clock.instant();
         List<RolloutDevice> devices = new ArrayList<>();
         int at = 0;
@@ -377,21 +377,11 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
-    /**
-     * What a device goes back to on rollback: its desired entry for the app, unless that entry was
-     * only staged (an unfinished rollout), in which case the version it reported running.
-     */
+    /** What a device goes back to on rollback: the release it last ran healthy, from its last report ({@link RollbackTargets}). */
     private DesiredApp previousRelease(String deviceId, String app) {
-        DesiredApp current = desired.current(deviceId, app);
-        if (current == null || current.phase() == Phase.ACTIVATE) {
-            return current;
-        }
-        String running = store.deviceApps(deviceId).stream().filter(a -> a.app().equals(app))
-                .map(DeviceApp::runningVersion).filter(v -> v != null && !v.isBlank()).findFirst().orElse(null);
-        if (running == null || store.findRelease(app, running).isEmpty()) {
-            return null;
-        }
-        return new DesiredApp(app, running, Phase.ACTIVATE, false, "");
+        DeviceApp report = store.deviceApps(deviceId).stream().filter(a -> a.app().equals(app)).findFirst().orElse(null);
+        return RollbackTargets.previous(app, desired.current(deviceId, app), report,
+                version -> store.findRelease(app, version).isPresent());
     }
 
     public Rollout pause(String id, String actor) {
@@ -423,7 +413,7 @@ public final class RolloutEngine implements FleetEvents {
         changeState(r, RolloutState.ABORTED, "aborted by " + actor);
         for (RolloutDevice d : r.devices()) {
             if (!d.wasActivated() && !d.state().isSettled()) {
-                d.cancelled("never activated: the rollout was aborted");
+                cancel(r, d, "the rollout was aborted");
             }
         }
         audit(actor, "rollout.abort", id, null);
@@ -915,7 +905,7 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void evaluate(Rollout r, Instant now) {
-        if (r.state() == RolloutState.RUNNING) {
+        if (r.state() == RolloutState.RUNNING || r.state() == RolloutState.PAUSED) {
             advance(r, now);
         } else if (r.state() == RolloutState.ROLLING_BACK) {
             finishRollback(r, now);
@@ -1168,26 +1158,39 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void startRollback(Rollout r, String why, Instant now) {
-        changeState(r, RolloutState.ROLLING_BACK, why);
+        List<String> kept = new ArrayList<>();
         for (RolloutDevice d : r.devices()) {
             DesiredApp previous = d.previous();
-            DesiredStates.Decision decision;
-            if (d.wasActivated()) {
-                if (previous == null) {
-                    decision = desired.commit(d.deviceId(), r.app(), null);
-                    d.rolledBack("app removed: the device had no previous release");
-                } else {
-                    decision = desired.commit(d.deviceId(), r.app(),
-                            new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
-                    d.rollingBack(decision.sequence(), now);
-                }
+            if (!d.wasActivated()) {
+                cancel(r, d, null);
+            } else if (RollbackTargets.knownHealthy(previous)) {
+                DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+                        new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
+                d.rollingBack(decision.sequence(), now);
+                desiredToPublish.add(decision);
+            } else if (previous == null) {
+                desiredToPublish.add(desired.commit(d.deviceId(), r.app(), null));
+                d.rolledBack("app removed: the device had no previous release");
             } else {
-                decision = desired.commit(d.deviceId(), r.app(), previous);
-                d.cancelled("never activated: stays on " + (previous == null ? "nothing" : previous.version()));
+                // nothing says which release ran healthy there: sending it one would be a guess
+                d.noted("no release known healthy before this rollout: keeps what it runs");
+                kept.add(d.deviceId());
             }
-            desiredToPublish.add(decision);
         }
+        changeState(r, RolloutState.ROLLING_BACK, kept.isEmpty() ? why
+                : why + "; kept what they run (no release known healthy): " + String.join(", ", kept));
         finishRollback(r, now);
+    }
+
+    /**
+     * A device the rollout never activated: its desired state goes back to its previous release (its
+     * container was never touched), or loses the app if it had none.
+     */
+    private void cancel(Rollout r, RolloutDevice d, String why) {
+        DesiredApp back = RollbackTargets.untouched(d.previous());
+        desiredToPublish.add(desired.commit(d.deviceId(), r.app(), back));
+        d.cancelled("never activated" + (why == null ? "" : ": " + why) + ": stays on "
+                + (back == null ? "nothing" : back.version()));
     }
 
     private void finishRollback(Rollout r, Instant now) {
