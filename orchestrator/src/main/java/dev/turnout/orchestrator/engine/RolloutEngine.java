@@ -77,6 +77,11 @@ public final class RolloutEngine implements FleetEvents {
     private final FleetTransport transport;
     private final Clock clock;
     private final Map<String, Rollout> active = new LinkedHashMap<>();
+    /**
+     * Ended rollouts this engine drove whose devices were still under way (offline when it succeeded,
+     * activated before an abort): their late reports still update the record (issue 23, 3).
+     */
+    private final Map<String, Rollout> finishing = new LinkedHashMap<>();
     /** Devices whose last presence said offline: their timeouts wait until they are back. */
     private final Set<String> offline = new java.util.HashSet<>();
     /**
@@ -199,6 +204,7 @@ public final class RolloutEngine implements FleetEvents {
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
         active.clear();
+        finishing.clear();
         staging.clear();
         offline.clear();
         store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
@@ -214,7 +220,33 @@ public final class RolloutEngine implements FleetEvents {
                     r.currentWave());
             resumeStaging(r);
         }
+        loadFinishing();
         tick();
+    }
+
+    /** Takes up the ended rollouts whose devices may still finish late, unless newer rollouts of the app took them all. */
+    private void loadFinishing() {
+        Map<String, Set<String>> newer = new java.util.HashMap<>();
+        for (Rollout r : store.listRollouts()) { // newest first
+            Set<String> taken = newer.computeIfAbsent(r.app(), a -> new java.util.HashSet<>());
+            if (r.state().isTerminal() && stillUnderWay(r, taken)) {
+                finishing.put(r.id(), r);
+            }
+            r.devices().forEach(d -> taken.add(d.deviceId()));
+        }
+    }
+
+    /** A device activated or rolling back when its rollout ended: it may still report. */
+    private static boolean underWay(RolloutDevice d) {
+        return d.state() == RolloutDeviceState.ACTIVATING || d.state() == RolloutDeviceState.ROLLING_BACK;
+    }
+
+    /** True if some device of ended rollout {@code r} is under way and not among {@code takenByNewer}. */
+    private static boolean stillUnderWay(Rollout r, Set<String> takenByNewer) {
+        if (r.count(RolloutDeviceState.ACTIVATING) + r.count(RolloutDeviceState.ROLLING_BACK) == 0) {
+            return false;
+        }
+        return r.devices().stream().anyMatch(d -> underWay(d) && !takenByNewer.contains(d.deviceId()));
     }
 
     /** Plans a rollout; unless it is a dry run, stores it, stages the release everywhere and starts wave 1. */
@@ -273,6 +305,8 @@ public final class RolloutEngine implements FleetEvents {
             store.saveRollout(rollout);
         }
         active.put(rollout.id(), rollout);
+        Set<String> taken = new java.util.HashSet<>(ids);
+        finishing.values().removeIf(old -> old.app().equals(rollout.app()) && !stillUnderWay(old, taken));
         audit(actor, strategy.rollback() ? "rollout.rollback" : "rollout.create", rollout.id(), rollout.app() + ":"
                 + rollout.version() + " to " + rollout.target() + " in waves " + sizes);
         if (strategy.emergency() != null) {
@@ -492,6 +526,16 @@ public final class RolloutEngine implements FleetEvents {
             }
         }
         if (shared) {
+            for (Rollout r : List.copyOf(finishing.values())) {
+                // an ended rollout's late reports may reach another orchestrator, which stores them: read them here
+                store.inTransaction(() -> {
+                    if (!store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
+                        finishing.remove(r.id());
+                    } else if ((lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) && reconcile(r)) {
+                        persistAndPublish(r);
+                    }
+                });
+            }
             if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
                 lastReconcile = now;
             }
@@ -624,6 +668,8 @@ public final class RolloutEngine implements FleetEvents {
             store.releaseRollout(id, instance);
             LOG.info("orchestrator {} hands rollout {} over", instance, id);
         }
+        finishing.keySet().forEach(id -> store.releaseRollout(id, instance));
+        finishing.clear();
         active.clear();
         staging.clear();
     }
@@ -632,6 +678,7 @@ public final class RolloutEngine implements FleetEvents {
     private void lost(Rollout r) {
         LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", instance, r.id());
         active.remove(r.id());
+        finishing.remove(r.id());
         staging.remove(r.id());
         desiredToPublish.clear();
         eventsToPublish.clear();
@@ -732,6 +779,9 @@ public final class RolloutEngine implements FleetEvents {
         for (Rollout r : List.copyOf(active.values())) {
             decideOnStatus(r, topicDeviceId, e, now);
         }
+        for (Rollout r : List.copyOf(finishing.values())) {
+            decideOnStatus(r, topicDeviceId, e, now);
+        }
         if (shared && !foreign.isEmpty()) {
             forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
         }
@@ -782,6 +832,9 @@ public final class RolloutEngine implements FleetEvents {
                     before == null ? p.getLastSequence() : before.sequence(), now));
         }
         for (Rollout r : List.copyOf(active.values())) {
+            decideOnPresence(r, topicDeviceId, p, now);
+        }
+        for (Rollout r : List.copyOf(finishing.values())) {
             decideOnPresence(r, topicDeviceId, p, now);
         }
         if (shared && !foreign.isEmpty()) {
@@ -890,11 +943,52 @@ public final class RolloutEngine implements FleetEvents {
                 d.failed(why, "rollback to " + version + " failed: " + orEmpty(message));
                 event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
             }
-            case IGNORE, LATE_SUCCEEDED, LATE_FAILED, LATE_ROLLED_BACK -> {
+            case LATE_SUCCEEDED -> {
+                d.succeeded(late(r, "active on " + version));
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), d.message());
+                finishedLate(r, d);
+            }
+            case LATE_FAILED -> {
+                d.failed(why, late(r, orEmpty(message)));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), why + ": " + d.message());
+                finishedLate(r, d);
+            }
+            case LATE_ROLLED_BACK -> {
+                d.rolledBack(late(r, "back on " + version));
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), d.message());
+                finishedLate(r, d);
+            }
+            case IGNORE -> {
                 return false;
             }
         }
         return true;
+    }
+
+    private static final String FINISHED_LATE = "finished late";
+
+    private static String late(Rollout r, String what) {
+        return FINISHED_LATE + " (the rollout had ended " + r.state() + ")" + (what.isEmpty() ? "" : ": " + what);
+    }
+
+    /**
+     * A device of an ended rollout reported its outcome: the rollout keeps its state, its reason names
+     * the devices that finished late (a succeeded rollout's list of offline devices is recomputed).
+     */
+    private void finishedLate(Rollout r, RolloutDevice d) {
+        Instant now = clock.instant();
+        String base = r.state() == RolloutState.SUCCEEDED ? successReason(r) : r.reason();
+        if (base != null && base.contains("; " + FINISHED_LATE + ": ")) {
+            base = base.substring(0, base.indexOf("; " + FINISHED_LATE + ": "));
+        } else if (base != null && base.startsWith(FINISHED_LATE + ": ")) {
+            base = null;
+        }
+        List<String> late = r.devices().stream().filter(x -> x.message() != null && x.message().startsWith(FINISHED_LATE))
+                .map(x -> x.deviceId() + " " + x.state()).toList();
+        String list = FINISHED_LATE + ": " + String.join(", ", late);
+        r.moveTo(r.state(), base == null ? list : base + "; " + list, now);
+        LOG.info("rollout {} ({}): device {} finished late, {}", r.id(), r.state(), d.deviceId(), d.state());
+        audit(ENGINE, "rollout.late", r.id(), d.deviceId() + " " + d.state() + ": " + d.message());
     }
 
     private boolean fail(Rollout r, RolloutDevice d, String reason, String message) {
@@ -1230,8 +1324,13 @@ public final class RolloutEngine implements FleetEvents {
         if (r.state().isTerminal()) {
             active.remove(r.id());
             staging.remove(r.id());
-            if (shared) {
-                store.releaseRollout(r.id(), instance);
+            if (stillUnderWay(r, Set.of())) {
+                finishing.put(r.id(), r); // with several orchestrators it keeps the lease: late reports come here
+            } else {
+                finishing.remove(r.id());
+                if (shared) {
+                    store.releaseRollout(r.id(), instance);
+                }
             }
         }
         List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);

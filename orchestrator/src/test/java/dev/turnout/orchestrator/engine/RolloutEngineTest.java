@@ -677,6 +677,45 @@ class RolloutEngineTest {
     }
 
     @Test
+    void issue23_3_aDeviceOfflineWhenTheRolloutSucceededFinishesLateAndTheRecordSaysSo() {
+        deployEverywhere("1.0.0");
+        offline("pi-2");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "pause"), "test");
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+
+        clock.advance(Duration.ofHours(2));
+        reportActive("pi-2", "2.0.0");
+        Rollout late = stored(r);
+        assertThat(late.state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(late.device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(late.device("pi-2").message()).contains("late");
+        assertThat(late.count(RolloutDeviceState.ACTIVE)).isEqualTo(2);
+        assertThat(late.reason()).contains("finished late", "pi-2").doesNotContain("offline");
+
+        // an orchestrator restarted meanwhile still takes the late report in
+        Rollout again = engine.create(request("1.0.0", "label:site=attic", "100%", "pause"), "test");
+        engine.abort(again.id(), "test");
+        engine = newEngine();
+        reportActive("pi-1", "1.0.0");
+        assertThat(stored(again).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+    }
+
+    @Test
+    void issue23_3_aDeviceThatFinishesAfterAnAbortUpdatesTheRecord() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        engine.abort(r.id(), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, latestSequence("pi-1")).toBuilder()
+                .setReason(Reason.HEALTH_CHECK_FAILED).setRunningVersion("1.0.0").build());
+        Rollout late = stored(r);
+        assertThat(late.state()).isEqualTo(RolloutState.ABORTED);
+        assertThat(late.device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(late.device("pi-1").reason()).isEqualTo("HEALTH_CHECK_FAILED");
+        assertThat(late.device("pi-1").message()).contains("late");
+    }
+
+    @Test
     void issue23_4_abortPutsTheDevicesItNeverActivatedBackOnTheirPreviousRelease() {
         deployEverywhere("1.0.0");
         Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
