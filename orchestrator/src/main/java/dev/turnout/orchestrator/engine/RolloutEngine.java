@@ -18,6 +18,13 @@ import dev.turnout.orchestrator.domain.WaveState;
 import dev.turnout.orchestrator.policy.DeviceVerdicts;
 import dev.turnout.orchestrator.policy.RollbackTargets;
 import dev.turnout.orchestrator.policy.WavePolicy;
+import dev.turnout.orchestrator.cluster.LeasedRollouts;
+import dev.turnout.orchestrator.cluster.SingleOrchestrator;
+import dev.turnout.orchestrator.port.ClusterMembership;
+import dev.turnout.orchestrator.port.DeviceRegistry;
+import dev.turnout.orchestrator.port.FleetEvents;
+import dev.turnout.orchestrator.port.FleetTransport;
+import dev.turnout.orchestrator.port.RolloutStore;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.HealthReport;
@@ -38,7 +45,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -72,7 +78,9 @@ public final class RolloutEngine implements FleetEvents {
      */
     static final int STAGE_CHUNK = 500;
 
-    private final FleetStore store;
+    private final RolloutStore store;
+    private final DeviceRegistry devices;
+    private final ClusterMembership cluster;
     private final DesiredStates desired;
     private final FleetTransport transport;
     private final Clock clock;
@@ -123,50 +131,32 @@ public final class RolloutEngine implements FleetEvents {
         void decided(String rolloutId, int wave, long nanos);
     }
 
-    // ---- several orchestrators on one shared store (docs/design-notes.md, "Several orchestrators") ----
-    /** Pseudo rollout id whose lease says which orchestrator re-signs expiring desired states. */
-    static final String MAINTENANCE_LEASE = "~maintenance";
-    /** Forwarded reports taken per rollout and drain. */
-    private static final int FORWARDED_BATCH = 1000;
-    /** True when the store is shared: rollouts are driven under a lease, reports for others are forwarded. */
-    private final boolean shared;
-    private String instance = "single";
-    private String instanceUrl;
-    private Duration leaseTtl = Duration.ofSeconds(10);
-    /** Rollouts another orchestrator drives: app and member devices, to forward their devices' reports. */
-    private final Map<String, Foreign> foreign = new java.util.HashMap<>();
-    private java.util.function.Consumer<Duration> forwardedDelay = d -> { };
-    /** How often the rollouts this engine drives are checked against the reports in the store (a safety net). */
-    private static final Duration RECONCILE_EVERY = Duration.ofSeconds(5);
-    private Instant lastReconcile;
-
-    private record Foreign(String app, Set<String> devices) {
-    }
-
+    /**
+     * An engine on {@code store} alone, or, when the store is shared, next to other orchestrators
+     * under the default name and lease; use the other constructor to name it ({@link LeasedRollouts}).
+     */
     public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
-        this.store = store;
-        this.desired = desired;
-        this.transport = transport;
-        this.clock = clock;
-        this.shared = store.shared();
+        this(store, store, store.shared() ? new LeasedRollouts(store, "single", null, Duration.ofSeconds(10), d -> { })
+                : new SingleOrchestrator(store), desired, transport, clock);
     }
 
     /**
-     * Names this orchestrator among several on a shared store (before {@link #start()}): it drives
-     * a rollout only while it holds the rollout's lease ({@code leaseTtl}, renewed on every tick),
-     * takes over rollouts whose lease expired, and forwards reports about other rollouts' devices.
-     * {@code url} tells operators where to send commands for the rollouts it drives.
+     * @param cluster which rollouts this engine drives: all of them alone ({@link SingleOrchestrator}),
+     *                those it holds the lease of next to other orchestrators ({@link LeasedRollouts})
      */
-    public void joinCluster(String instanceId, String url, Duration leaseTtl, java.util.function.Consumer<Duration> forwardedDelay) {
-        this.instance = instanceId;
-        this.instanceUrl = url;
-        this.leaseTtl = leaseTtl;
-        this.forwardedDelay = forwardedDelay;
+    public RolloutEngine(RolloutStore store, DeviceRegistry devices, ClusterMembership cluster, DesiredStates desired,
+                         FleetTransport transport, Clock clock) {
+        this.store = store;
+        this.devices = devices;
+        this.cluster = cluster;
+        this.desired = desired;
+        this.transport = transport;
+        this.clock = clock;
     }
 
     /** The orchestrator instance this engine runs in. */
     public String instance() {
-        return instance;
+        return cluster.instance();
     }
 
     /** Ids of the rollouts this engine drives now. */
@@ -207,21 +197,25 @@ public final class RolloutEngine implements FleetEvents {
         finishing.clear();
         staging.clear();
         offline.clear();
-        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
-        if (shared) {
-            foreign.clear();
-            discover(clock.instant());
-            tick();
-            return;
-        }
-        for (Rollout r : store.activeRollouts()) {
+        devices.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
+        takeUp(clock.instant());
+        loadFinishing();
+        tick();
+    }
+
+    /** Starts driving the unfinished rollouts the cluster gives this orchestrator (alone: all of them, at start). */
+    private void takeUp(Instant now) {
+        for (ClusterMembership.Taken t : cluster.takeUp(now, active.keySet())) {
+            Rollout r = t.rollout();
+            if (t.fromAnother()) {
+                takeOver(r, now);
+                continue;
+            }
             active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
                     r.currentWave());
             resumeStaging(r);
         }
-        loadFinishing();
-        tick();
     }
 
     /** Takes up the ended rollouts whose devices may still finish late, unless newer rollouts of the app took them all. */
@@ -229,7 +223,7 @@ public final class RolloutEngine implements FleetEvents {
         Map<String, Set<String>> newer = new java.util.HashMap<>();
         for (Rollout r : store.listRollouts()) { // newest first
             Set<String> taken = newer.computeIfAbsent(r.app(), a -> new java.util.HashSet<>());
-            if (r.state().isTerminal() && stillUnderWay(r, taken)) {
+            if (r.state().isTerminal() && stillUnderWay(r, taken) && cluster.claim(r.id(), clock.instant())) {
                 finishing.put(r.id(), r);
             }
             r.devices().forEach(d -> taken.add(d.deviceId()));
@@ -261,7 +255,7 @@ public final class RolloutEngine implements FleetEvents {
         if (store.findRelease(request.app(), request.version()).isEmpty()) {
             throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
         }
-        List<Device> inventory = store.listDevices();
+        List<Device> inventory = devices.listDevices();
         if (target.kind() == Target.Kind.DEVICE) {
             Set<String> known = new LinkedHashSet<>();
             inventory.forEach(d -> known.add(d.id()));
@@ -290,20 +284,16 @@ public final class RolloutEngine implements FleetEvents {
         if (Boolean.TRUE.equals(request.dryRun())) {
             return rollout;
         }
-        for (Rollout other : shared ? store.activeRollouts() : active.values()) {
+        for (Rollout other : store.activeRollouts()) { // also those other orchestrators drive
             if (other.app().equals(rollout.app()) && ids.stream().anyMatch(id -> other.device(id) != null)) {
                 throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
                         + " on some of these devices; abort it first");
             }
         }
-        if (shared) {
-            store.inTransaction(() -> {
-                store.claimRollout(rollout.id(), instance, instanceUrl, now, now.plus(leaseTtl));
-                store.saveRollout(rollout);
-            });
-        } else {
+        store.inTransaction(() -> {
+            cluster.claim(rollout.id(), now);
             store.saveRollout(rollout);
-        }
+        });
         active.put(rollout.id(), rollout);
         Set<String> taken = new java.util.HashSet<>(ids);
         finishing.values().removeIf(old -> old.app().equals(rollout.app()) && !stillUnderWay(old, taken));
@@ -315,9 +305,7 @@ public final class RolloutEngine implements FleetEvents {
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
-        if (shared) {
-            refreshOffline(now); // presence another orchestrator received
-        }
+        refreshOffline(inventory, now); // presence another orchestrator received
         staging.add(rollout.id());
         stageSome(rollout, continuation == null ? Integer.MAX_VALUE : STAGE_CHUNK);
         advance(rollout, now);
@@ -372,16 +360,11 @@ public final class RolloutEngine implements FleetEvents {
      * target it matches, in the last wave (activated at once if that wave is under way).
      */
     public void onEnrolled(String deviceId) {
-        Device device = store.findDevice(deviceId).orElse(null);
+        Device device = devices.findDevice(deviceId).orElse(null);
         if (device == null) {
             return;
         }
-        if (shared) {
-            for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
-                f.getValue().devices().add(deviceId); // its reports go to the owner too, which decides whether it joins
-                store.forwardReport(f.getKey(), deviceId, "enrolled", new byte[0], clock.instant());
-            }
-        }
+        cluster.enrolled(deviceId, clock.instant());
         join(device);
     }
 
@@ -413,7 +396,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** What a device goes back to on rollback: the release it last ran healthy, from its last report ({@link RollbackTargets}). */
     private DesiredApp previousRelease(String deviceId, String app) {
-        DeviceApp report = store.deviceApps(deviceId).stream().filter(a -> a.app().equals(app)).findFirst().orElse(null);
+        DeviceApp report = devices.deviceApps(deviceId).stream().filter(a -> a.app().equals(app)).findFirst().orElse(null);
         return RollbackTargets.previous(app, desired.current(deviceId, app), report,
                 version -> store.findRelease(app, version).isPresent());
     }
@@ -491,14 +474,13 @@ public final class RolloutEngine implements FleetEvents {
      */
     public void tick() {
         Instant now = clock.instant();
-        if (shared) {
-            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
-                refreshOffline(now);
-            }
-            discover(now);
+        boolean readBack = cluster.readBackDue(now);
+        if (readBack) {
+            refreshOffline(devices.listDevices(), now);
         }
+        takeUp(now);
         if ((lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY)))
-                && (!shared || store.claimRollout(MAINTENANCE_LEASE, instance, instanceUrl, now, now.plus(REFRESH_EVERY).plus(leaseTtl)))) {
+                && cluster.choresAreMine(now, now.plus(REFRESH_EVERY))) {
             lastRefresh = now;
             List<DesiredStates.Decision> refreshed = desired.refreshOlderThan(REFRESH_AFTER);
             refreshed.forEach(desired::publish);
@@ -512,44 +494,30 @@ public final class RolloutEngine implements FleetEvents {
             }
         }
         for (Rollout r : List.copyOf(active.values())) {
-            if (shared) {
-                // renewing the lease in the same transaction as the decisions fences them: nobody takes it meanwhile
-                store.inTransaction(() -> {
-                    if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
-                        tickOne(r, now);
-                    } else {
-                        lost(r);
-                    }
-                });
-            } else {
-                tickOne(r, now);
+            if (!cluster.whileDriving(r.id(), now, () -> tickOne(r, now, readBack))) {
+                lost(r);
             }
         }
-        if (shared) {
-            for (Rollout r : List.copyOf(finishing.values())) {
-                // an ended rollout's late reports may reach another orchestrator, which stores them: read them here
-                store.inTransaction(() -> {
-                    if (!store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
-                        finishing.remove(r.id());
-                    } else if ((lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) && reconcile(r)) {
-                        persistAndPublish(r);
-                    }
-                });
+        for (Rollout r : List.copyOf(finishing.values())) {
+            // an ended rollout's late reports may reach another orchestrator, which stores them: read them here
+            if (!cluster.whileDriving(r.id(), now, () -> {
+                if (readBack && reconcile(r)) {
+                    persistAndPublish(r);
+                }
+            })) {
+                lost(r);
             }
-            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
-                lastReconcile = now;
-            }
-            drainForwarded();
         }
+        drainForwarded();
     }
 
     /**
-     * Takes presence from the store: with several orchestrators, a device's presence reaches one
-     * of them, which stores it; the others learn it here (and from forwarded reports).
+     * Takes presence from the store ({@code inventory}): with several orchestrators, a device's presence
+     * reaches one of them, which stores it; the others learn it here (and from forwarded reports).
      */
-    private void refreshOffline(Instant now) {
+    private void refreshOffline(List<Device> inventory, Instant now) {
         Set<String> nowOffline = new java.util.HashSet<>();
-        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
+        inventory.stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
         for (String id : List.copyOf(offline)) {
             if (!nowOffline.contains(id)) {
                 offline.remove(id);
@@ -559,13 +527,11 @@ public final class RolloutEngine implements FleetEvents {
         offline.addAll(nowOffline);
     }
 
-    private void tickOne(Rollout r, Instant now) {
+    private void tickOne(Rollout r, Instant now, boolean readBack) {
         RolloutState before = r.state();
         Instant updated = r.updatedAt();
-        if (shared && (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY)))) {
-            if (reconcile(r)) {
-                r.touched(now);
-            }
+        if (readBack && reconcile(r)) {
+            r.touched(now);
         }
         evaluate(r, now);
         if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
@@ -575,41 +541,16 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     /**
-     * Takes over the rollouts whose lease is free or expired and learns which devices the others'
-     * rollouts hold, so that their reports are forwarded.
-     */
-    private void discover(Instant now) {
-        List<String> ids = store.activeRolloutIds();
-        foreign.keySet().retainAll(ids);
-        for (String id : ids) {
-            if (active.containsKey(id)) {
-                continue;
-            }
-            boolean free = store.rolloutLease(id).map(l -> l.owner().equals(instance) || l.expiresAt().isBefore(now))
-                    .orElse(true);
-            if (free && store.claimRollout(id, instance, instanceUrl, now, now.plus(leaseTtl))) {
-                Rollout r = store.findRollout(id).orElse(null);
-                if (r != null && !r.state().isTerminal()) {
-                    foreign.remove(id);
-                    takeOver(r, now);
-                }
-            } else if (!foreign.containsKey(id)) {
-                store.findRollout(id).ifPresent(r -> foreign.put(id, new Foreign(r.app(),
-                        new java.util.HashSet<>(r.devices().stream().map(RolloutDevice::deviceId).toList()))));
-            }
-        }
-    }
-
-    /**
-     * Drives a rollout from what the store says: decisions already made are kept (their desired
-     * states are published again with the same bytes and sequence, which devices ignore), reports
-     * the store holds for its devices are applied, then the rollout moves on.
+     * Drives a rollout another orchestrator drove until now, from what the store says: decisions
+     * already made are kept (their desired states are published again with the same bytes and
+     * sequence, which devices ignore), reports the store holds for its devices are applied, then the
+     * rollout moves on.
      */
     private void takeOver(Rollout r, Instant now) {
-        LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", instance, r.id(), r.app(),
+        LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", cluster.instance(), r.id(), r.app(),
                 r.version(), r.state(), r.currentWave());
         active.put(r.id(), r);
-        for (Device d : store.listDevices()) {
+        for (Device d : devices.listDevices()) {
             if (r.device(d.id()) != null) {
                 if (d.online()) {
                     if (offline.remove(d.id())) {
@@ -628,7 +569,7 @@ public final class RolloutEngine implements FleetEvents {
                 }
             }
             reconcile(r);
-            audit(ENGINE, "rollout.takeover", r.id(), "driven by " + instance);
+            audit(ENGINE, "rollout.takeover", r.id(), "driven by " + cluster.instance());
             evaluate(r, now);
             persistAndPublish(r);
         });
@@ -642,7 +583,7 @@ public final class RolloutEngine implements FleetEvents {
      */
     private boolean reconcile(Rollout r) {
         boolean changed = false;
-        for (Map.Entry<String, DeviceApp> e : store.unsettledDeviceApps(r.id(), r.app()).entrySet()) {
+        for (Map.Entry<String, DeviceApp> e : devices.unsettledDeviceApps(r.id(), r.app()).entrySet()) {
             RolloutDevice d = r.device(e.getKey());
             DeviceApp a = e.getValue();
             if (d == null || a.version() == null || a.state() == null) {
@@ -659,16 +600,13 @@ public final class RolloutEngine implements FleetEvents {
         return changed;
     }
 
-    /** Gives up the leases of the rollouts this engine drives (a clean stop): the others take over at once. */
+    /** Gives up the rollouts this engine drives (a clean stop): other orchestrators take them over at once. */
     public void releaseLeases() {
-        if (!shared) {
-            return;
-        }
         for (String id : List.copyOf(active.keySet())) {
-            store.releaseRollout(id, instance);
-            LOG.info("orchestrator {} hands rollout {} over", instance, id);
+            cluster.release(id);
+            LOG.info("orchestrator {} hands rollout {} over", cluster.instance(), id);
         }
-        finishing.keySet().forEach(id -> store.releaseRollout(id, instance));
+        finishing.keySet().forEach(cluster::release);
         finishing.clear();
         active.clear();
         staging.clear();
@@ -676,7 +614,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Another orchestrator took the lease: stop driving the rollout (its decisions are its own now). */
     private void lost(Rollout r) {
-        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", instance, r.id());
+        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", cluster.instance(), r.id());
         active.remove(r.id());
         finishing.remove(r.id());
         staging.remove(r.id());
@@ -684,40 +622,14 @@ public final class RolloutEngine implements FleetEvents {
         eventsToPublish.clear();
     }
 
-    /** Whether this orchestrator still drives {@code r}; in a shared store this renews (and fences) its lease. */
-    private boolean stillDriving(Rollout r, Instant now) {
-        if (!shared) {
-            return true;
-        }
-        if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
-            return true;
-        }
-        lost(r);
-        return false;
-    }
-
-    /** Hands a report about a device of another orchestrator's rollout over to it, through the store. */
-    private void forward(String deviceId, String app, String kind, byte[] payload, Instant now) {
-        for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
-            if ((app == null || f.getValue().app().equals(app)) && f.getValue().devices().contains(deviceId)) {
-                store.forwardReport(f.getKey(), deviceId, kind, payload, now);
-            }
-        }
-    }
-
     /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
     public void drainForwarded() {
-        if (!shared || active.isEmpty()) {
-            return;
-        }
-        List<dev.turnout.orchestrator.store.ForwardedReport> reports = store.takeForwardedReports(active.keySet(), FORWARDED_BATCH);
-        for (dev.turnout.orchestrator.store.ForwardedReport f : reports) {
+        for (ClusterMembership.Forwarded f : cluster.forwarded(active.keySet(), clock.instant())) {
             Rollout r = active.get(f.rolloutId());
             if (r == null) {
                 continue;
             }
             Instant now = clock.instant();
-            forwardedDelay.accept(Duration.between(f.receivedAt(), now));
             try {
                 switch (f.kind()) {
                     case "status" -> {
@@ -738,7 +650,7 @@ public final class RolloutEngine implements FleetEvents {
                         }
                         decideOnPresence(r, f.deviceId(), p, now);
                     }
-                    case "enrolled" -> store.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
+                    case "enrolled" -> devices.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
                     default -> LOG.warn("ignored a forwarded report of unknown kind {}", f.kind());
                 }
             } catch (com.google.protobuf.InvalidProtocolBufferException e) {
@@ -772,7 +684,7 @@ public final class RolloutEngine implements FleetEvents {
             backOnline(topicDeviceId, now);
         }
         String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
-        store.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
+        devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
                 e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
         audit(topicDeviceId, "device.status", topicDeviceId, e.getApp() + ":" + e.getVersion() + " " + e.getState()
                 + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
@@ -782,9 +694,7 @@ public final class RolloutEngine implements FleetEvents {
         for (Rollout r : List.copyOf(finishing.values())) {
             decideOnStatus(r, topicDeviceId, e, now);
         }
-        if (shared && !foreign.isEmpty()) {
-            forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
-        }
+        cluster.forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
     }
 
     private void decideOnStatus(Rollout r, String deviceId, StatusEvent e, Instant now) {
@@ -793,10 +703,18 @@ public final class RolloutEngine implements FleetEvents {
             return;
         }
         String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
-        if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))
-                && stillDriving(r, now)) {
+        if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))) {
+            decide(r, now);
+        }
+    }
+
+    /** A device of {@code r} changed: the rollout moves on and is stored, if this orchestrator still drives it. */
+    private void decide(Rollout r, Instant now) {
+        if (!cluster.whileDriving(r.id(), now, () -> {
             evaluate(r, now);
             persistAndPublish(r);
+        })) {
+            lost(r);
         }
     }
 
@@ -811,7 +729,7 @@ public final class RolloutEngine implements FleetEvents {
             return;
         }
         Instant now = clock.instant();
-        store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
         if (p.getOnline()) {
             seenWritten.put(topicDeviceId, now);
             if (offline.remove(topicDeviceId)) {
@@ -823,10 +741,10 @@ public final class RolloutEngine implements FleetEvents {
         }
         audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
         Map<String, DeviceApp> known = new LinkedHashMap<>();
-        store.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
+        devices.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
         for (var summary : p.getAppsList()) {
             DeviceApp before = known.get(summary.getApp());
-            store.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
+            devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
                     before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
                     before == null ? null : before.reason(), before == null ? null : before.message(),
                     before == null ? p.getLastSequence() : before.sequence(), now));
@@ -837,9 +755,7 @@ public final class RolloutEngine implements FleetEvents {
         for (Rollout r : List.copyOf(finishing.values())) {
             decideOnPresence(r, topicDeviceId, p, now);
         }
-        if (shared && !foreign.isEmpty()) {
-            forward(topicDeviceId, null, "presence", p.toByteArray(), now);
-        }
+        cluster.forward(topicDeviceId, null, "presence", p.toByteArray(), now);
     }
 
     private void decideOnPresence(Rollout r, String deviceId, Presence p, Instant now) {
@@ -852,10 +768,8 @@ public final class RolloutEngine implements FleetEvents {
                 continue;
             }
             // a device that reconnects tells its running version and the last sequence it accepted
-            if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")
-                    && stillDriving(r, now)) {
-                evaluate(r, now);
-                persistAndPublish(r);
+            if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")) {
+                decide(r, now);
             }
         }
     }
@@ -865,7 +779,7 @@ public final class RolloutEngine implements FleetEvents {
         if (known.contains(deviceId)) {
             return true;
         }
-        if (store.findDevice(deviceId).isPresent()) {
+        if (devices.findDevice(deviceId).isPresent()) {
             known.add(deviceId);
             return true;
         }
@@ -876,7 +790,7 @@ public final class RolloutEngine implements FleetEvents {
     private void seen(String deviceId, Instant now) {
         Instant last = seenWritten.get(deviceId);
         if (last == null || offline.contains(deviceId) || !now.isBefore(last.plus(LAST_SEEN_EVERY))) {
-            store.updatePresence(deviceId, true, now, null);
+            devices.updatePresence(deviceId, true, now, null);
             seenWritten.put(deviceId, now);
         }
     }
@@ -1328,9 +1242,7 @@ public final class RolloutEngine implements FleetEvents {
                 finishing.put(r.id(), r); // with several orchestrators it keeps the lease: late reports come here
             } else {
                 finishing.remove(r.id());
-                if (shared) {
-                    store.releaseRollout(r.id(), instance);
-                }
+                cluster.release(r.id());
             }
         }
         List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);
@@ -1370,22 +1282,19 @@ public final class RolloutEngine implements FleetEvents {
     private Rollout activeOrConflict(String id, String verb) {
         Rollout r = active.get(id);
         if (r != null) {
-            if (shared && !store.holdsRollout(id, instance, clock.instant(), clock.instant().plus(leaseTtl))) {
+            if (!cluster.whileDriving(id, clock.instant(), () -> { })) {
                 lost(r);
                 throw new ConflictException("rollout " + id + " is now driven by another orchestrator; try again");
             }
             return r;
         }
-        Optional<Rollout> stored = store.findRollout(id);
-        if (stored.isEmpty()) {
-            throw new NotFoundException("rollout " + id + " does not exist");
+        Rollout stored = store.findRollout(id).orElseThrow(() -> new NotFoundException("rollout " + id + " does not exist"));
+        if (!stored.state().isTerminal()) {
+            cluster.drivenElsewhere(id).ifPresent(where -> {
+                throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
+            });
         }
-        if (shared && !stored.get().state().isTerminal()) {
-            String where = store.rolloutLease(id).map(l -> l.owner() + (l.ownerUrl() == null ? "" : " at " + l.ownerUrl()))
-                    .orElse("another orchestrator");
-            throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
-        }
-        throw new ConflictException("rollout " + id + " is " + stored.get().state() + " and cannot be " + verb);
+        throw new ConflictException("rollout " + id + " is " + stored.state() + " and cannot be " + verb);
     }
 
     private void audit(String actor, String action, String subject, String detail) {
