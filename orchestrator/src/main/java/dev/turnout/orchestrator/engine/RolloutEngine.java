@@ -29,7 +29,6 @@ import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
-import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.RolloutEventType;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
@@ -82,7 +81,6 @@ public final class RolloutEngine implements FleetEvents {
     private final DeviceRegistry devices;
     private final ClusterMembership cluster;
     private final DesiredStates desired;
-    private final FleetTransport transport;
     private final Clock clock;
     private final Map<String, Rollout> active = new LinkedHashMap<>();
     /**
@@ -103,20 +101,11 @@ public final class RolloutEngine implements FleetEvents {
     private final Set<String> known = new java.util.HashSet<>();
     /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
     private final Set<String> inWindowWait = new java.util.HashSet<>();
-    private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
-    private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
+    private final Outbox outbox;
     private Instant lastRefresh;
-    private WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
-    /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
-    private long reportTakenUpAt;
-    /** A wave that a report started and whose first desired state is not published yet. */
-    private long waveStartedByReportAt;
-    private int waveStartedByReport;
     /** Runs further activation steps on the engine thread; null: a wave's devices are all activated in one step. */
     private java.util.concurrent.Executor continuation;
     private boolean continuationRequested;
-    /** Desired states were decided in the open transaction: it should commit now, not after the rest of a batch. */
-    private boolean desiredWaiting;
     /** Ids of the rollouts this engine drives that may still have devices to stage. */
     private final Set<String> staging = new LinkedHashSet<>();
 
@@ -150,8 +139,8 @@ public final class RolloutEngine implements FleetEvents {
         this.devices = devices;
         this.cluster = cluster;
         this.desired = desired;
-        this.transport = transport;
         this.clock = clock;
+        this.outbox = new Outbox(store, desired, transport, clock);
     }
 
     /** The orchestrator instance this engine runs in. */
@@ -166,7 +155,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Where wave decision latencies go (metrics); replaces the previous listener. */
     public void onWaveDecision(WaveDecisions listener) {
-        this.waveDecisions = listener;
+        outbox.onWaveDecision(listener);
     }
 
     /**
@@ -183,7 +172,7 @@ public final class RolloutEngine implements FleetEvents {
      * whoever batches device reports into one transaction should commit it now, so that they go out.
      */
     public boolean desiredWaiting() {
-        return desiredWaiting;
+        return outbox.desiredWaiting();
     }
 
     /** Signs desired states and bundle manifests with the orchestrator key. */
@@ -352,7 +341,7 @@ public final class RolloutEngine implements FleetEvents {
         DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id()));
         d.staging(decision.sequence());
-        desiredToPublish.add(decision);
+        outbox.add(decision);
     }
 
     /**
@@ -534,8 +523,7 @@ public final class RolloutEngine implements FleetEvents {
             r.touched(now);
         }
         evaluate(r, now);
-        if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
-                || !eventsToPublish.isEmpty()) {
+        if (r.state() != before || !r.updatedAt().equals(updated) || !outbox.isEmpty()) {
             persistAndPublish(r);
         }
     }
@@ -618,8 +606,7 @@ public final class RolloutEngine implements FleetEvents {
         active.remove(r.id());
         finishing.remove(r.id());
         staging.remove(r.id());
-        desiredToPublish.clear();
-        eventsToPublish.clear();
+        outbox.drop();
     }
 
     /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
@@ -661,11 +648,11 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onStatus(String topicDeviceId, StatusEvent e) {
-        reportTakenUpAt = System.nanoTime();
+        outbox.reportTakenUp(true);
         try {
             applyStatus(topicDeviceId, e);
         } finally {
-            reportTakenUpAt = 0;
+            outbox.reportTakenUp(false);
         }
     }
 
@@ -1047,10 +1034,7 @@ public final class RolloutEngine implements FleetEvents {
 
     private void startWave(Rollout r, int n, Instant now) {
         r.waveMovedTo(n, WaveState.ACTIVATING, now);
-        if (n > 1 && reportTakenUpAt != 0) {
-            waveStartedByReportAt = reportTakenUpAt;
-            waveStartedByReport = n;
-        }
+        outbox.waveStarted(n);
         List<RolloutDevice> members = r.wave(n);
         LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
                 String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
@@ -1157,7 +1141,7 @@ public final class RolloutEngine implements FleetEvents {
         DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
         d.activating(decision.sequence(), now);
-        desiredToPublish.add(decision);
+        outbox.add(decision);
     }
 
     /** Settled, or offline and waiting for its retained desired state (not a failure unless the strategy says so). */
@@ -1175,9 +1159,9 @@ public final class RolloutEngine implements FleetEvents {
                 DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
                         new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
                 d.rollingBack(decision.sequence(), now);
-                desiredToPublish.add(decision);
+                outbox.add(decision);
             } else if (previous == null) {
-                desiredToPublish.add(desired.commit(d.deviceId(), r.app(), null));
+                outbox.add(desired.commit(d.deviceId(), r.app(), null));
                 d.rolledBack("app removed: the device had no previous release");
             } else {
                 // nothing says which release ran healthy there: sending it one would be a guess
@@ -1196,7 +1180,7 @@ public final class RolloutEngine implements FleetEvents {
      */
     private void cancel(Rollout r, RolloutDevice d, String why) {
         DesiredApp back = RollbackTargets.untouched(d.previous());
-        desiredToPublish.add(desired.commit(d.deviceId(), r.app(), back));
+        outbox.add(desired.commit(d.deviceId(), r.app(), back));
         d.cancelled("never activated" + (why == null ? "" : ": " + why) + ": stays on "
                 + (back == null ? "nothing" : back.version()));
     }
@@ -1245,38 +1229,11 @@ public final class RolloutEngine implements FleetEvents {
                 cluster.release(r.id());
             }
         }
-        List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);
-        desiredToPublish.clear();
-        List<RolloutEvent> events = List.copyOf(eventsToPublish);
-        eventsToPublish.clear();
-        long decisionStartedAt = waveStartedByReportAt;
-        int decidedWave = waveStartedByReport;
-        waveStartedByReportAt = 0;
-        desiredWaiting |= !decisions.isEmpty();
-        store.afterCommit(() -> {
-            desiredWaiting = false;
-            for (int i = 0; i < decisions.size(); i++) {
-                desired.publish(decisions.get(i));
-                if (i == 0 && decisionStartedAt != 0) {
-                    waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
-                }
-            }
-            events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
-        });
+        outbox.publishAfterCommit(r);
     }
 
     private void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
-        eventsToPublish.add(RolloutEvent.newBuilder()
-                .setRolloutId(r.id())
-                .setApp(r.app())
-                .setVersion(r.version())
-                .setType(type)
-                .setWave(wave)
-                .setDeviceId(deviceId)
-                .setMessage(orEmpty(message))
-                .setTimestampMs(clock.millis())
-                .setState(dev.turnout.proto.RolloutState.valueOf("ROLLOUT_" + r.state().name()))
-                .build());
+        outbox.event(r, type, wave, deviceId, message);
     }
 
     private Rollout activeOrConflict(String id, String verb) {
