@@ -88,17 +88,9 @@ public final class RolloutEngine implements FleetEvents {
      * activated before an abort): their late reports still update the record (issue 23, 3).
      */
     private final Map<String, Rollout> finishing = new LinkedHashMap<>();
-    /** Devices whose last presence said offline: their timeouts wait until they are back. */
-    private final Set<String> offline = new java.util.HashSet<>();
-    /**
-     * When each device's "online, last seen now" was last written because of a report: while it stays
-     * online, reports write it at most every {@link #LAST_SEEN_EVERY} (a rollout brings seven reports
-     * per device within seconds; presence messages are always written).
-     */
-    private final Map<String, Instant> seenWritten = new java.util.HashMap<>();
-    static final Duration LAST_SEEN_EVERY = Duration.ofSeconds(5);
-    /** Enrolled device ids seen so far (devices are never deleted). */
-    private final Set<String> known = new java.util.HashSet<>();
+    /** Report ingestion: checks, presence, last reports, audit rows; knows which devices are offline. */
+    private final DeviceReports reports;
+    static final Duration LAST_SEEN_EVERY = DeviceReports.LAST_SEEN_EVERY;
     /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
     private final Set<String> inWindowWait = new java.util.HashSet<>();
     private final Outbox outbox;
@@ -141,6 +133,7 @@ public final class RolloutEngine implements FleetEvents {
         this.desired = desired;
         this.clock = clock;
         this.outbox = new Outbox(store, desired, transport, clock);
+        this.reports = new DeviceReports(devices, store, this::backOnline);
     }
 
     /** The orchestrator instance this engine runs in. */
@@ -185,8 +178,7 @@ public final class RolloutEngine implements FleetEvents {
         active.clear();
         finishing.clear();
         staging.clear();
-        offline.clear();
-        devices.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
+        reports.reset();
         takeUp(clock.instant());
         loadFinishing();
         tick();
@@ -294,7 +286,7 @@ public final class RolloutEngine implements FleetEvents {
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
-        refreshOffline(inventory, now); // presence another orchestrator received
+        reports.refresh(inventory, now); // presence another orchestrator received
         staging.add(rollout.id());
         stageSome(rollout, continuation == null ? Integer.MAX_VALUE : STAGE_CHUNK);
         advance(rollout, now);
@@ -360,7 +352,7 @@ public final class RolloutEngine implements FleetEvents {
     /** Adds a newly enrolled device to the rollouts this engine drives whose target it matches. */
     private void join(Device device) {
         String deviceId = device.id();
-        offline.add(deviceId);
+        reports.wentOffline(deviceId);
         Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
@@ -465,7 +457,7 @@ public final class RolloutEngine implements FleetEvents {
         Instant now = clock.instant();
         boolean readBack = cluster.readBackDue(now);
         if (readBack) {
-            refreshOffline(devices.listDevices(), now);
+            reports.refresh(devices.listDevices(), now);
         }
         takeUp(now);
         if ((lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY)))
@@ -500,22 +492,6 @@ public final class RolloutEngine implements FleetEvents {
         drainForwarded();
     }
 
-    /**
-     * Takes presence from the store ({@code inventory}): with several orchestrators, a device's presence
-     * reaches one of them, which stores it; the others learn it here (and from forwarded reports).
-     */
-    private void refreshOffline(List<Device> inventory, Instant now) {
-        Set<String> nowOffline = new java.util.HashSet<>();
-        inventory.stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
-        for (String id : List.copyOf(offline)) {
-            if (!nowOffline.contains(id)) {
-                offline.remove(id);
-                backOnline(id, now);
-            }
-        }
-        offline.addAll(nowOffline);
-    }
-
     private void tickOne(Rollout r, Instant now, boolean readBack) {
         RolloutState before = r.state();
         Instant updated = r.updatedAt();
@@ -541,12 +517,12 @@ public final class RolloutEngine implements FleetEvents {
         for (Device d : devices.listDevices()) {
             if (r.device(d.id()) != null) {
                 if (d.online()) {
-                    if (offline.remove(d.id())) {
+                    if (reports.markOnline(d.id())) {
                         // its time to report counts again in the other rollouts too: they check their timeouts afresh
                         active.values().forEach(other -> other.earliestWaiting(Instant.MIN));
                     }
                 } else {
-                    offline.add(d.id());
+                    reports.wentOffline(d.id());
                 }
             }
         }
@@ -621,19 +597,15 @@ public final class RolloutEngine implements FleetEvents {
                 switch (f.kind()) {
                     case "status" -> {
                         StatusEvent e = StatusEvent.parseFrom(f.payload());
-                        if (offline.remove(f.deviceId())) {
-                            backOnline(f.deviceId(), now);
-                        }
+                        reports.online(f.deviceId(), now);
                         decideOnStatus(r, f.deviceId(), e, now);
                     }
                     case "presence" -> {
                         Presence p = Presence.parseFrom(f.payload());
                         if (p.getOnline()) {
-                            if (offline.remove(f.deviceId())) {
-                                backOnline(f.deviceId(), now);
-                            }
+                            reports.online(f.deviceId(), now);
                         } else {
-                            offline.add(f.deviceId());
+                            reports.wentOffline(f.deviceId());
                         }
                         decideOnPresence(r, f.deviceId(), p, now);
                     }
@@ -657,24 +629,10 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void applyStatus(String topicDeviceId, StatusEvent e) {
-        if (!e.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            LOG.info("ignored a status from unknown device {}", topicDeviceId);
-            return;
-        }
         Instant now = clock.instant();
-        seen(topicDeviceId, now);
-        if (offline.remove(topicDeviceId)) {
-            backOnline(topicDeviceId, now);
+        if (!reports.status(topicDeviceId, e, now)) {
+            return;
         }
-        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
-        devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
-                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
-        audit(topicDeviceId, "device.status", topicDeviceId, e.getApp() + ":" + e.getVersion() + " " + e.getState()
-                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
         for (Rollout r : List.copyOf(active.values())) {
             decideOnStatus(r, topicDeviceId, e, now);
         }
@@ -689,7 +647,7 @@ public final class RolloutEngine implements FleetEvents {
         if (d == null || !r.app().equals(e.getApp())) {
             return;
         }
-        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
+        String reason = DeviceReports.reason(e);
         if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))) {
             decide(r, now);
         }
@@ -707,34 +665,9 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
-        if (!p.getDeviceId().isEmpty() && !p.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            LOG.info("ignored a presence from unknown device {}", topicDeviceId);
-            return;
-        }
         Instant now = clock.instant();
-        devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
-        if (p.getOnline()) {
-            seenWritten.put(topicDeviceId, now);
-            if (offline.remove(topicDeviceId)) {
-                backOnline(topicDeviceId, now);
-            }
-        } else {
-            seenWritten.remove(topicDeviceId);
-            offline.add(topicDeviceId);
-        }
-        audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
-        Map<String, DeviceApp> known = new LinkedHashMap<>();
-        devices.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
-        for (var summary : p.getAppsList()) {
-            DeviceApp before = known.get(summary.getApp());
-            devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
-                    before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
-                    before == null ? null : before.reason(), before == null ? null : before.message(),
-                    before == null ? p.getLastSequence() : before.sequence(), now));
+        if (!reports.presence(topicDeviceId, p, now)) {
+            return;
         }
         for (Rollout r : List.copyOf(active.values())) {
             decideOnPresence(r, topicDeviceId, p, now);
@@ -761,27 +694,6 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
-    /** Whether a report comes from an enrolled device; the store is asked once per device, not once per report. */
-    private boolean enrolled(String deviceId) {
-        if (known.contains(deviceId)) {
-            return true;
-        }
-        if (devices.findDevice(deviceId).isPresent()) {
-            known.add(deviceId);
-            return true;
-        }
-        return false;
-    }
-
-    /** A report from a device: it is online and was seen now (written unless it was, online, moments ago). */
-    private void seen(String deviceId, Instant now) {
-        Instant last = seenWritten.get(deviceId);
-        if (last == null || offline.contains(deviceId) || !now.isBefore(last.plus(LAST_SEEN_EVERY))) {
-            devices.updatePresence(deviceId, true, now, null);
-            seenWritten.put(deviceId, now);
-        }
-    }
-
     /** A device that was away is back: the time it has to report starts again. */
     private void backOnline(String deviceId, Instant now) {
         for (Rollout r : active.values()) {
@@ -795,17 +707,7 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onHealth(String topicDeviceId, HealthReport h) {
-        if (!h.getDeviceId().isEmpty() && !h.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a health report for device '{}' published on the topic of device '{}'", h.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            return;
-        }
-        seen(topicDeviceId, clock.instant());
-        if (offline.remove(topicDeviceId)) {
-            backOnline(topicDeviceId, clock.instant());
-        }
+        reports.health(topicDeviceId, h, clock.instant());
     }
 
     /** Applies one report about {@code version} to a device of a rollout, as the verdict table says; true if the device changed. */
@@ -989,7 +891,7 @@ public final class RolloutEngine implements FleetEvents {
                 return r.settled(r.currentWave());
             }
             @Override public int away() {
-                return offline.size();
+                return reports.offlineCount();
             }
             @Override public boolean anyActive() {
                 return r.count(RolloutDeviceState.ACTIVE) > 0;
@@ -1056,7 +958,7 @@ public final class RolloutEngine implements FleetEvents {
             if (!awaitsActivation(d)) {
                 continue;
             }
-            if (r.strategy().offlineCountsAsFailure() && offline.contains(d.deviceId())) {
+            if (r.strategy().offlineCountsAsFailure() && reports.isOffline(d.deviceId())) {
                 fail(r, d, "OFFLINE", "offline when wave " + n + " started");
                 continue;
             }
@@ -1084,7 +986,7 @@ public final class RolloutEngine implements FleetEvents {
             if (d.state() != RolloutDeviceState.ACTIVATING && d.state() != RolloutDeviceState.ROLLING_BACK) {
                 continue;
             }
-            boolean counts = d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
+            boolean counts = d.state() == RolloutDeviceState.ACTIVATING && !reports.isOffline(d.deviceId())
                     && !inWindowWait.contains(r.id() + "/" + d.deviceId());
             if (counts && !d.waitingSince().isAfter(timedOutIfBefore)) {
                 fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
@@ -1146,7 +1048,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Settled, or offline and waiting for its retained desired state (not a failure unless the strategy says so). */
     private boolean settledOrAway(RolloutDevice d) {
-        return d.state().isSettled() || offline.contains(d.deviceId());
+        return d.state().isSettled() || reports.isOffline(d.deviceId());
     }
 
     private void startRollback(Rollout r, String why, Instant now) {
