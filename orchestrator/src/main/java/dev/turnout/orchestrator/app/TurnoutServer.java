@@ -13,9 +13,12 @@ import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.cluster.LeasedRollouts;
+import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.RolloutEngine;
-import dev.turnout.orchestrator.engine.FleetTransport;
+import dev.turnout.orchestrator.port.ClusterMembership;
+import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.observe.FleetMetrics;
@@ -197,10 +200,12 @@ public final class TurnoutServer implements AutoCloseable {
             FleetObserver observer = new FleetObserver(topics, live, metrics, clock);
             FleetTransport observedTransport = observer.observe(transport);
             DesiredStates desired = new DesiredStates(store, key, observedTransport, clock);
-            RolloutEngine engine = new RolloutEngine(store, desired, observedTransport, clock);
+            ClusterMembership membership = cluster.shared()
+                    ? new LeasedRollouts(store, cluster.instanceId(), "http://" + options.advertiseHost() + ":" + options.httpPort(),
+                            cluster.leaseTtl(), metrics::forwardedReportDelay)
+                    : new SingleOrchestrator(store);
+            RolloutEngine engine = new RolloutEngine(store, store, membership, desired, observedTransport, clock);
             if (cluster.shared()) {
-                engine.joinCluster(cluster.instanceId(), "http://" + options.advertiseHost() + ":" + options.httpPort(),
-                        cluster.leaseTtl(), metrics::forwardedReportDelay);
                 LOG.info("orchestrator instance {} on the shared store {} (rollout lease {})", cluster.instanceId(),
                         cluster.storeUrl(), cluster.leaseTtl());
             }

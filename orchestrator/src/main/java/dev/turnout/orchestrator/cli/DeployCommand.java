@@ -40,7 +40,8 @@ final class DeployCommand implements Callable<Integer> {
         String target;
 
         @Option(names = "--waves", paramLabel = "STEPS",
-                description = "Cumulative wave sizes, counts or percentages, e.g. 1,50%%,100%% (default: 100%%).")
+                description = "Cumulative wave sizes, counts or percentages, e.g. 1,50%%,100%% (default: 100%%); "
+                        + "each step must be larger than the one before (1,1,100%% is refused).")
         String waves;
 
         @Option(names = "--soak", paramLabel = "DURATION", description = "How long a finished wave must stay healthy before the next (default: 0s).")

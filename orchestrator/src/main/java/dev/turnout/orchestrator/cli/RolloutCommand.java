@@ -154,7 +154,8 @@ final class RolloutCommand {
         }
     }
 
-    @Command(name = "resume", description = "Carry on a paused rollout; failures so far are accepted.")
+    @Command(name = "resume", description = "Carry on a paused rollout; failures so far are accepted. A wave that "
+            + "settled while paused soaks from when it settled: devices ACTIVE for longer than the soak do not wait again.")
     static final class Resume extends Action {
         Resume(Cli cli) {
             super(cli, "resume");
@@ -168,14 +169,16 @@ final class RolloutCommand {
         }
     }
 
-    @Command(name = "rollback", description = "Roll back now: devices it updated go back to their previous release (signed), the rest are cancelled.")
+    @Command(name = "rollback", description = "Roll back now: devices it updated go back to the release they last ran "
+            + "healthy (signed), the rest are cancelled.")
     static final class RollBack extends Action {
         RollBack(Cli cli) {
             super(cli, "rollback");
         }
     }
 
-    @Command(name = "abort", description = "End a rollout now: no further device is activated; devices keep what they run.")
+    @Command(name = "abort", description = "End a rollout now: no further device is activated; activated devices keep "
+            + "what they were told, the others (CANCELLED) go back to their previous release.")
     static final class Abort extends Action {
         Abort(Cli cli) {
             super(cli, "abort");

@@ -5,6 +5,7 @@ import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.orchestrator.domain.Release;
 import dev.turnout.orchestrator.domain.ReleaseImage;
 import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.AppDesired;

@@ -14,13 +14,21 @@ import dev.turnout.orchestrator.domain.RolloutDeviceState;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.Target;
-import dev.turnout.orchestrator.domain.WavePlan;
 import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.policy.DeviceVerdicts;
+import dev.turnout.orchestrator.policy.RollbackTargets;
+import dev.turnout.orchestrator.policy.WavePolicy;
+import dev.turnout.orchestrator.cluster.LeasedRollouts;
+import dev.turnout.orchestrator.cluster.SingleOrchestrator;
+import dev.turnout.orchestrator.port.ClusterMembership;
+import dev.turnout.orchestrator.port.DeviceRegistry;
+import dev.turnout.orchestrator.port.FleetEvents;
+import dev.turnout.orchestrator.port.FleetTransport;
+import dev.turnout.orchestrator.port.RolloutStore;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
-import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.RolloutEventType;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
@@ -36,7 +44,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -70,38 +77,27 @@ public final class RolloutEngine implements FleetEvents {
      */
     static final int STAGE_CHUNK = 500;
 
-    private final FleetStore store;
+    private final RolloutStore store;
+    private final DeviceRegistry devices;
+    private final ClusterMembership cluster;
     private final DesiredStates desired;
-    private final FleetTransport transport;
     private final Clock clock;
     private final Map<String, Rollout> active = new LinkedHashMap<>();
-    /** Devices whose last presence said offline: their timeouts wait until they are back. */
-    private final Set<String> offline = new java.util.HashSet<>();
     /**
-     * When each device's "online, last seen now" was last written because of a report: while it stays
-     * online, reports write it at most every {@link #LAST_SEEN_EVERY} (a rollout brings seven reports
-     * per device within seconds; presence messages are always written).
+     * Ended rollouts this engine drove whose devices were still under way (offline when it succeeded,
+     * activated before an abort): their late reports still update the record (issue 23, 3).
      */
-    private final Map<String, Instant> seenWritten = new java.util.HashMap<>();
-    static final Duration LAST_SEEN_EVERY = Duration.ofSeconds(5);
-    /** Enrolled device ids seen so far (devices are never deleted). */
-    private final Set<String> known = new java.util.HashSet<>();
+    private final Map<String, Rollout> finishing = new LinkedHashMap<>();
+    /** Report ingestion: checks, presence, last reports, audit rows; knows which devices are offline. */
+    private final DeviceReports reports;
+    static final Duration LAST_SEEN_EVERY = DeviceReports.LAST_SEEN_EVERY;
     /** "rolloutId/deviceId" of activated devices that wait for their update window: no timeout meanwhile. */
     private final Set<String> inWindowWait = new java.util.HashSet<>();
-    private final List<DesiredStates.Decision> desiredToPublish = new ArrayList<>();
-    private final List<RolloutEvent> eventsToPublish = new ArrayList<>();
+    private final Outbox outbox;
     private Instant lastRefresh;
-    private WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
-    /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
-    private long reportTakenUpAt;
-    /** A wave that a report started and whose first desired state is not published yet. */
-    private long waveStartedByReportAt;
-    private int waveStartedByReport;
     /** Runs further activation steps on the engine thread; null: a wave's devices are all activated in one step. */
     private java.util.concurrent.Executor continuation;
     private boolean continuationRequested;
-    /** Desired states were decided in the open transaction: it should commit now, not after the rest of a batch. */
-    private boolean desiredWaiting;
     /** Ids of the rollouts this engine drives that may still have devices to stage. */
     private final Set<String> staging = new LinkedHashSet<>();
 
@@ -116,50 +112,33 @@ public final class RolloutEngine implements FleetEvents {
         void decided(String rolloutId, int wave, long nanos);
     }
 
-    // ---- several orchestrators on one shared store (docs/design-notes.md, "Several orchestrators") ----
-    /** Pseudo rollout id whose lease says which orchestrator re-signs expiring desired states. */
-    static final String MAINTENANCE_LEASE = "~maintenance";
-    /** Forwarded reports taken per rollout and drain. */
-    private static final int FORWARDED_BATCH = 1000;
-    /** True when the store is shared: rollouts are driven under a lease, reports for others are forwarded. */
-    private final boolean shared;
-    private String instance = "single";
-    private String instanceUrl;
-    private Duration leaseTtl = Duration.ofSeconds(10);
-    /** Rollouts another orchestrator drives: app and member devices, to forward their devices' reports. */
-    private final Map<String, Foreign> foreign = new java.util.HashMap<>();
-    private java.util.function.Consumer<Duration> forwardedDelay = d -> { };
-    /** How often the rollouts this engine drives are checked against the reports in the store (a safety net). */
-    private static final Duration RECONCILE_EVERY = Duration.ofSeconds(5);
-    private Instant lastReconcile;
-
-    private record Foreign(String app, Set<String> devices) {
-    }
-
+    /**
+     * An engine on {@code store} alone, or, when the store is shared, next to other orchestrators
+     * under the default name and lease; use the other constructor to name it ({@link LeasedRollouts}).
+     */
     public RolloutEngine(FleetStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
-        this.store = store;
-        this.desired = desired;
-        this.transport = transport;
-        this.clock = clock;
-        this.shared = store.shared();
+        this(store, store, store.shared() ? new LeasedRollouts(store, "single", null, Duration.ofSeconds(10), d -> { })
+                : new SingleOrchestrator(store), desired, transport, clock);
     }
 
     /**
-     * Names this orchestrator among several on a shared store (before {@link #start()}): it drives
-     * a rollout only while it holds the rollout's lease ({@code leaseTtl}, renewed on every tick),
-     * takes over rollouts whose lease expired, and forwards reports about other rollouts' devices.
-     * {@code url} tells operators where to send commands for the rollouts it drives.
+     * @param cluster which rollouts this engine drives: all of them alone ({@link SingleOrchestrator}),
+     *                those it holds the lease of next to other orchestrators ({@link LeasedRollouts})
      */
-    public void joinCluster(String instanceId, String url, Duration leaseTtl, java.util.function.Consumer<Duration> forwardedDelay) {
-        this.instance = instanceId;
-        this.instanceUrl = url;
-        this.leaseTtl = leaseTtl;
-        this.forwardedDelay = forwardedDelay;
+    public RolloutEngine(RolloutStore store, DeviceRegistry devices, ClusterMembership cluster, DesiredStates desired,
+                         FleetTransport transport, Clock clock) {
+        this.store = store;
+        this.devices = devices;
+        this.cluster = cluster;
+        this.desired = desired;
+        this.clock = clock;
+        this.outbox = new Outbox(store, desired, transport, clock);
+        this.reports = new DeviceReports(devices, store, this::backOnline);
     }
 
     /** The orchestrator instance this engine runs in. */
     public String instance() {
-        return instance;
+        return cluster.instance();
     }
 
     /** Ids of the rollouts this engine drives now. */
@@ -169,7 +148,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Where wave decision latencies go (metrics); replaces the previous listener. */
     public void onWaveDecision(WaveDecisions listener) {
-        this.waveDecisions = listener;
+        outbox.onWaveDecision(listener);
     }
 
     /**
@@ -186,7 +165,7 @@ public final class RolloutEngine implements FleetEvents {
      * whoever batches device reports into one transaction should commit it now, so that they go out.
      */
     public boolean desiredWaiting() {
-        return desiredWaiting;
+        return outbox.desiredWaiting();
     }
 
     /** Signs desired states and bundle manifests with the orchestrator key. */
@@ -197,22 +176,52 @@ public final class RolloutEngine implements FleetEvents {
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
         active.clear();
+        finishing.clear();
         staging.clear();
-        offline.clear();
-        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
-        if (shared) {
-            foreign.clear();
-            discover(clock.instant());
-            tick();
-            return;
-        }
-        for (Rollout r : store.activeRollouts()) {
+        reports.reset();
+        takeUp(clock.instant());
+        loadFinishing();
+        tick();
+    }
+
+    /** Starts driving the unfinished rollouts the cluster gives this orchestrator (alone: all of them, at start). */
+    private void takeUp(Instant now) {
+        for (ClusterMembership.Taken t : cluster.takeUp(now, active.keySet())) {
+            Rollout r = t.rollout();
+            if (t.fromAnother()) {
+                takeOver(r, now);
+                continue;
+            }
             active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
                     r.currentWave());
             resumeStaging(r);
         }
-        tick();
+    }
+
+    /** Takes up the ended rollouts whose devices may still finish late, unless newer rollouts of the app took them all. */
+    private void loadFinishing() {
+        Map<String, Set<String>> newer = new java.util.HashMap<>();
+        for (Rollout r : store.listRollouts()) { // newest first
+            Set<String> taken = newer.computeIfAbsent(r.app(), a -> new java.util.HashSet<>());
+            if (r.state().isTerminal() && stillUnderWay(r, taken) && cluster.claim(r.id(), clock.instant())) {
+                finishing.put(r.id(), r);
+            }
+            r.devices().forEach(d -> taken.add(d.deviceId()));
+        }
+    }
+
+    /** A device activated or rolling back when its rollout ended: it may still report. */
+    private static boolean underWay(RolloutDevice d) {
+        return d.state() == RolloutDeviceState.ACTIVATING || d.state() == RolloutDeviceState.ROLLING_BACK;
+    }
+
+    /** True if some device of ended rollout {@code r} is under way and not among {@code takenByNewer}. */
+    private static boolean stillUnderWay(Rollout r, Set<String> takenByNewer) {
+        if (r.count(RolloutDeviceState.ACTIVATING) + r.count(RolloutDeviceState.ROLLING_BACK) == 0) {
+            return false;
+        }
+        return r.devices().stream().anyMatch(d -> underWay(d) && !takenByNewer.contains(d.deviceId()));
     }
 
     /** Plans a rollout; unless it is a dry run, stores it, stages the release everywhere and starts wave 1. */
@@ -227,7 +236,7 @@ public final class RolloutEngine implements FleetEvents {
         if (store.findRelease(request.app(), request.version()).isEmpty()) {
             throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
         }
-        List<Device> inventory = store.listDevices();
+        List<Device> inventory = devices.listDevices();
         if (target.kind() == Target.Kind.DEVICE) {
             Set<String> known = new LinkedHashSet<>();
             inventory.forEach(d -> known.add(d.id()));
@@ -241,7 +250,7 @@ public final class RolloutEngine implements FleetEvents {
         if (ids.isEmpty()) {
             throw new InvalidInputException("no enrolled device matches target '" + target + "'");
         }
-        List<Integer> sizes = WavePlan.sizes(strategy.waves(), ids.size());
+        List<Integer> sizes = WavePolicy.plan(strategy.waves(), ids.size());
         Instant now = clock.instant();
         List<RolloutDevice> devices = new ArrayList<>();
         int at = 0;
@@ -256,21 +265,19 @@ public final class RolloutEngine implements FleetEvents {
         if (Boolean.TRUE.equals(request.dryRun())) {
             return rollout;
         }
-        for (Rollout other : shared ? store.activeRollouts() : active.values()) {
+        for (Rollout other : store.activeRollouts()) { // also those other orchestrators drive
             if (other.app().equals(rollout.app()) && ids.stream().anyMatch(id -> other.device(id) != null)) {
                 throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
                         + " on some of these devices; abort it first");
             }
         }
-        if (shared) {
-            store.inTransaction(() -> {
-                store.claimRollout(rollout.id(), instance, instanceUrl, now, now.plus(leaseTtl));
-                store.saveRollout(rollout);
-            });
-        } else {
+        store.inTransaction(() -> {
+            cluster.claim(rollout.id(), now);
             store.saveRollout(rollout);
-        }
+        });
         active.put(rollout.id(), rollout);
+        Set<String> taken = new java.util.HashSet<>(ids);
+        finishing.values().removeIf(old -> old.app().equals(rollout.app()) && !stillUnderWay(old, taken));
         audit(actor, strategy.rollback() ? "rollout.rollback" : "rollout.create", rollout.id(), rollout.app() + ":"
                 + rollout.version() + " to " + rollout.target() + " in waves " + sizes);
         if (strategy.emergency() != null) {
@@ -279,9 +286,7 @@ public final class RolloutEngine implements FleetEvents {
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", rollout.id(), rollout.app(), rollout.version(),
                 ids.size(), sizes);
         event(rollout, RolloutEventType.CREATED, 0, "", "waves " + sizes);
-        if (shared) {
-            refreshOffline(now); // presence another orchestrator received
-        }
+        reports.refresh(inventory, now); // presence another orchestrator received
         staging.add(rollout.id());
         stageSome(rollout, continuation == null ? Integer.MAX_VALUE : STAGE_CHUNK);
         advance(rollout, now);
@@ -328,7 +333,7 @@ public final class RolloutEngine implements FleetEvents {
         DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id()));
         d.staging(decision.sequence());
-        desiredToPublish.add(decision);
+        outbox.add(decision);
     }
 
     /**
@@ -336,23 +341,18 @@ public final class RolloutEngine implements FleetEvents {
      * target it matches, in the last wave (activated at once if that wave is under way).
      */
     public void onEnrolled(String deviceId) {
-        Device device = store.findDevice(deviceId).orElse(null);
+        Device device = devices.findDevice(deviceId).orElse(null);
         if (device == null) {
             return;
         }
-        if (shared) {
-            for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
-                f.getValue().devices().add(deviceId); // its reports go to the owner too, which decides whether it joins
-                store.forwardReport(f.getKey(), deviceId, "enrolled", new byte[0], clock.instant());
-            }
-        }
+        cluster.enrolled(deviceId, clock.instant());
         join(device);
     }
 
     /** Adds a newly enrolled device to the rollouts this engine drives whose target it matches. */
     private void join(Device device) {
         String deviceId = device.id();
-        offline.add(deviceId);
+        reports.wentOffline(deviceId);
         Instant now = clock.instant();
         for (Rollout r : List.copyOf(active.values())) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
@@ -375,21 +375,11 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
-    /**
-     * What a device goes back to on rollback: its desired entry for the app, unless that entry was
-     * only staged (an unfinished rollout), in which case the version it reported running.
-     */
+    /** What a device goes back to on rollback: the release it last ran healthy, from its last report ({@link RollbackTargets}). */
     private DesiredApp previousRelease(String deviceId, String app) {
-        DesiredApp current = desired.current(deviceId, app);
-        if (current == null || current.phase() == Phase.ACTIVATE) {
-            return current;
-        }
-        String running = store.deviceApps(deviceId).stream().filter(a -> a.app().equals(app))
-                .map(DeviceApp::runningVersion).filter(v -> v != null && !v.isBlank()).findFirst().orElse(null);
-        if (running == null || store.findRelease(app, running).isEmpty()) {
-            return null;
-        }
-        return new DesiredApp(app, running, Phase.ACTIVATE, false, "");
+        DeviceApp report = devices.deviceApps(deviceId).stream().filter(a -> a.app().equals(app)).findFirst().orElse(null);
+        return RollbackTargets.previous(app, desired.current(deviceId, app), report,
+                version -> store.findRelease(app, version).isPresent());
     }
 
     public Rollout pause(String id, String actor) {
@@ -421,7 +411,7 @@ public final class RolloutEngine implements FleetEvents {
         changeState(r, RolloutState.ABORTED, "aborted by " + actor);
         for (RolloutDevice d : r.devices()) {
             if (!d.wasActivated() && !d.state().isSettled()) {
-                d.cancelled("never activated: the rollout was aborted");
+                cancel(r, d, "the rollout was aborted");
             }
         }
         audit(actor, "rollout.abort", id, null);
@@ -465,14 +455,13 @@ public final class RolloutEngine implements FleetEvents {
      */
     public void tick() {
         Instant now = clock.instant();
-        if (shared) {
-            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
-                refreshOffline(now);
-            }
-            discover(now);
+        boolean readBack = cluster.readBackDue(now);
+        if (readBack) {
+            reports.refresh(devices.listDevices(), now);
         }
+        takeUp(now);
         if ((lastRefresh == null || !now.isBefore(lastRefresh.plus(REFRESH_EVERY)))
-                && (!shared || store.claimRollout(MAINTENANCE_LEASE, instance, instanceUrl, now, now.plus(REFRESH_EVERY).plus(leaseTtl)))) {
+                && cluster.choresAreMine(now, now.plus(REFRESH_EVERY))) {
             lastRefresh = now;
             List<DesiredStates.Decision> refreshed = desired.refreshOlderThan(REFRESH_AFTER);
             refreshed.forEach(desired::publish);
@@ -486,102 +475,54 @@ public final class RolloutEngine implements FleetEvents {
             }
         }
         for (Rollout r : List.copyOf(active.values())) {
-            if (shared) {
-                // renewing the lease in the same transaction as the decisions fences them: nobody takes it meanwhile
-                store.inTransaction(() -> {
-                    if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
-                        tickOne(r, now);
-                    } else {
-                        lost(r);
-                    }
-                });
-            } else {
-                tickOne(r, now);
+            if (!cluster.whileDriving(r.id(), now, () -> tickOne(r, now, readBack))) {
+                lost(r);
             }
         }
-        if (shared) {
-            if (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY))) {
-                lastReconcile = now;
+        for (Rollout r : List.copyOf(finishing.values())) {
+            // an ended rollout's late reports may reach another orchestrator, which stores them: read them here
+            if (!cluster.whileDriving(r.id(), now, () -> {
+                if (readBack && reconcile(r)) {
+                    persistAndPublish(r);
+                }
+            })) {
+                lost(r);
             }
-            drainForwarded();
         }
+        drainForwarded();
     }
 
-    /**
-     * Takes presence from the store: with several orchestrators, a device's presence reaches one
-     * of them, which stores it; the others learn it here (and from forwarded reports).
-     */
-    private void refreshOffline(Instant now) {
-        Set<String> nowOffline = new java.util.HashSet<>();
-        store.listDevices().stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
-        for (String id : List.copyOf(offline)) {
-            if (!nowOffline.contains(id)) {
-                offline.remove(id);
-                backOnline(id, now);
-            }
-        }
-        offline.addAll(nowOffline);
-    }
-
-    private void tickOne(Rollout r, Instant now) {
+    private void tickOne(Rollout r, Instant now, boolean readBack) {
         RolloutState before = r.state();
         Instant updated = r.updatedAt();
-        if (shared && (lastReconcile == null || !now.isBefore(lastReconcile.plus(RECONCILE_EVERY)))) {
-            if (reconcile(r)) {
-                r.touched(now);
-            }
+        if (readBack && reconcile(r)) {
+            r.touched(now);
         }
         evaluate(r, now);
-        if (r.state() != before || !r.updatedAt().equals(updated) || !desiredToPublish.isEmpty()
-                || !eventsToPublish.isEmpty()) {
+        if (r.state() != before || !r.updatedAt().equals(updated) || !outbox.isEmpty()) {
             persistAndPublish(r);
         }
     }
 
     /**
-     * Takes over the rollouts whose lease is free or expired and learns which devices the others'
-     * rollouts hold, so that their reports are forwarded.
-     */
-    private void discover(Instant now) {
-        List<String> ids = store.activeRolloutIds();
-        foreign.keySet().retainAll(ids);
-        for (String id : ids) {
-            if (active.containsKey(id)) {
-                continue;
-            }
-            boolean free = store.rolloutLease(id).map(l -> l.owner().equals(instance) || l.expiresAt().isBefore(now))
-                    .orElse(true);
-            if (free && store.claimRollout(id, instance, instanceUrl, now, now.plus(leaseTtl))) {
-                Rollout r = store.findRollout(id).orElse(null);
-                if (r != null && !r.state().isTerminal()) {
-                    foreign.remove(id);
-                    takeOver(r, now);
-                }
-            } else if (!foreign.containsKey(id)) {
-                store.findRollout(id).ifPresent(r -> foreign.put(id, new Foreign(r.app(),
-                        new java.util.HashSet<>(r.devices().stream().map(RolloutDevice::deviceId).toList()))));
-            }
-        }
-    }
-
-    /**
-     * Drives a rollout from what the store says: decisions already made are kept (their desired
-     * states are published again with the same bytes and sequence, which devices ignore), reports
-     * the store holds for its devices are applied, then the rollout moves on.
+     * Drives a rollout another orchestrator drove until now, from what the store says: decisions
+     * already made are kept (their desired states are published again with the same bytes and
+     * sequence, which devices ignore), reports the store holds for its devices are applied, then the
+     * rollout moves on.
      */
     private void takeOver(Rollout r, Instant now) {
-        LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", instance, r.id(), r.app(),
+        LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", cluster.instance(), r.id(), r.app(),
                 r.version(), r.state(), r.currentWave());
         active.put(r.id(), r);
-        for (Device d : store.listDevices()) {
+        for (Device d : devices.listDevices()) {
             if (r.device(d.id()) != null) {
                 if (d.online()) {
-                    if (offline.remove(d.id())) {
+                    if (reports.markOnline(d.id())) {
                         // its time to report counts again in the other rollouts too: they check their timeouts afresh
                         active.values().forEach(other -> other.earliestWaiting(Instant.MIN));
                     }
                 } else {
-                    offline.add(d.id());
+                    reports.wentOffline(d.id());
                 }
             }
         }
@@ -592,7 +533,7 @@ public final class RolloutEngine implements FleetEvents {
                 }
             }
             reconcile(r);
-            audit(ENGINE, "rollout.takeover", r.id(), "driven by " + instance);
+            audit(ENGINE, "rollout.takeover", r.id(), "driven by " + cluster.instance());
             evaluate(r, now);
             persistAndPublish(r);
         });
@@ -606,7 +547,7 @@ public final class RolloutEngine implements FleetEvents {
      */
     private boolean reconcile(Rollout r) {
         boolean changed = false;
-        for (Map.Entry<String, DeviceApp> e : store.unsettledDeviceApps(r.id(), r.app()).entrySet()) {
+        for (Map.Entry<String, DeviceApp> e : devices.unsettledDeviceApps(r.id(), r.app()).entrySet()) {
             RolloutDevice d = r.device(e.getKey());
             DeviceApp a = e.getValue();
             if (d == null || a.version() == null || a.state() == null) {
@@ -623,83 +564,52 @@ public final class RolloutEngine implements FleetEvents {
         return changed;
     }
 
-    /** Gives up the leases of the rollouts this engine drives (a clean stop): the others take over at once. */
+    /** Gives up the rollouts this engine drives (a clean stop): other orchestrators take them over at once. */
     public void releaseLeases() {
-        if (!shared) {
-            return;
-        }
         for (String id : List.copyOf(active.keySet())) {
-            store.releaseRollout(id, instance);
-            LOG.info("orchestrator {} hands rollout {} over", instance, id);
+            cluster.release(id);
+            LOG.info("orchestrator {} hands rollout {} over", cluster.instance(), id);
         }
+        finishing.keySet().forEach(cluster::release);
+        finishing.clear();
         active.clear();
         staging.clear();
     }
 
     /** Another orchestrator took the lease: stop driving the rollout (its decisions are its own now). */
     private void lost(Rollout r) {
-        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", instance, r.id());
+        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", cluster.instance(), r.id());
         active.remove(r.id());
+        finishing.remove(r.id());
         staging.remove(r.id());
-        desiredToPublish.clear();
-        eventsToPublish.clear();
-    }
-
-    /** Whether this orchestrator still drives {@code r}; in a shared store this renews (and fences) its lease. */
-    private boolean stillDriving(Rollout r, Instant now) {
-        if (!shared) {
-            return true;
-        }
-        if (store.holdsRollout(r.id(), instance, now, now.plus(leaseTtl))) {
-            return true;
-        }
-        lost(r);
-        return false;
-    }
-
-    /** Hands a report about a device of another orchestrator's rollout over to it, through the store. */
-    private void forward(String deviceId, String app, String kind, byte[] payload, Instant now) {
-        for (Map.Entry<String, Foreign> f : foreign.entrySet()) {
-            if ((app == null || f.getValue().app().equals(app)) && f.getValue().devices().contains(deviceId)) {
-                store.forwardReport(f.getKey(), deviceId, kind, payload, now);
-            }
-        }
+        outbox.drop();
     }
 
     /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
     public void drainForwarded() {
-        if (!shared || active.isEmpty()) {
-            return;
-        }
-        List<dev.turnout.orchestrator.store.ForwardedReport> reports = store.takeForwardedReports(active.keySet(), FORWARDED_BATCH);
-        for (dev.turnout.orchestrator.store.ForwardedReport f : reports) {
+        for (ClusterMembership.Forwarded f : cluster.forwarded(active.keySet(), clock.instant())) {
             Rollout r = active.get(f.rolloutId());
             if (r == null) {
                 continue;
             }
             Instant now = clock.instant();
-            forwardedDelay.accept(Duration.between(f.receivedAt(), now));
             try {
                 switch (f.kind()) {
                     case "status" -> {
                         StatusEvent e = StatusEvent.parseFrom(f.payload());
-                        if (offline.remove(f.deviceId())) {
-                            backOnline(f.deviceId(), now);
-                        }
+                        reports.online(f.deviceId(), now);
                         decideOnStatus(r, f.deviceId(), e, now);
                     }
                     case "presence" -> {
                         Presence p = Presence.parseFrom(f.payload());
                         if (p.getOnline()) {
-                            if (offline.remove(f.deviceId())) {
-                                backOnline(f.deviceId(), now);
-                            }
+                            reports.online(f.deviceId(), now);
                         } else {
-                            offline.add(f.deviceId());
+                            reports.wentOffline(f.deviceId());
                         }
                         decideOnPresence(r, f.deviceId(), p, now);
                     }
-                    case "enrolled" -> store.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
+                    case "enrolled" -> devices.findDevice(f.deviceId()).ifPresent(this::join); // not forwarded again
                     default -> LOG.warn("ignored a forwarded report of unknown kind {}", f.kind());
                 }
             } catch (com.google.protobuf.InvalidProtocolBufferException e) {
@@ -710,39 +620,26 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onStatus(String topicDeviceId, StatusEvent e) {
-        reportTakenUpAt = System.nanoTime();
+        outbox.reportTakenUp(true);
         try {
             applyStatus(topicDeviceId, e);
         } finally {
-            reportTakenUpAt = 0;
+            outbox.reportTakenUp(false);
         }
     }
 
     private void applyStatus(String topicDeviceId, StatusEvent e) {
-        if (!e.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            LOG.info("ignored a status from unknown device {}", topicDeviceId);
-            return;
-        }
         Instant now = clock.instant();
-        seen(topicDeviceId, now);
-        if (offline.remove(topicDeviceId)) {
-            backOnline(topicDeviceId, now);
+        if (!reports.status(topicDeviceId, e, now)) {
+            return;
         }
-        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
-        store.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
-                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
-        audit(topicDeviceId, "device.status", topicDeviceId, e.getApp() + ":" + e.getVersion() + " " + e.getState()
-                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
         for (Rollout r : List.copyOf(active.values())) {
             decideOnStatus(r, topicDeviceId, e, now);
         }
-        if (shared && !foreign.isEmpty()) {
-            forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
+        for (Rollout r : List.copyOf(finishing.values())) {
+            decideOnStatus(r, topicDeviceId, e, now);
         }
+        cluster.forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
     }
 
     private void decideOnStatus(Rollout r, String deviceId, StatusEvent e, Instant now) {
@@ -750,51 +647,35 @@ public final class RolloutEngine implements FleetEvents {
         if (d == null || !r.app().equals(e.getApp())) {
             return;
         }
-        String reason = e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
-        if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))
-                && stillDriving(r, now)) {
+        String reason = DeviceReports.reason(e);
+        if (judge(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, blankToNull(e.getMessage()))) {
+            decide(r, now);
+        }
+    }
+
+    /** A device of {@code r} changed: the rollout moves on and is stored, if this orchestrator still drives it. */
+    private void decide(Rollout r, Instant now) {
+        if (!cluster.whileDriving(r.id(), now, () -> {
             evaluate(r, now);
             persistAndPublish(r);
+        })) {
+            lost(r);
         }
     }
 
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
-        if (!p.getDeviceId().isEmpty() && !p.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            LOG.info("ignored a presence from unknown device {}", topicDeviceId);
-            return;
-        }
         Instant now = clock.instant();
-        store.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
-        if (p.getOnline()) {
-            seenWritten.put(topicDeviceId, now);
-            if (offline.remove(topicDeviceId)) {
-                backOnline(topicDeviceId, now);
-            }
-        } else {
-            seenWritten.remove(topicDeviceId);
-            offline.add(topicDeviceId);
-        }
-        audit(topicDeviceId, p.getOnline() ? "device.online" : "device.offline", topicDeviceId, null);
-        Map<String, DeviceApp> known = new LinkedHashMap<>();
-        store.deviceApps(topicDeviceId).forEach(a -> known.put(a.app(), a));
-        for (var summary : p.getAppsList()) {
-            DeviceApp before = known.get(summary.getApp());
-            store.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
-                    before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
-                    before == null ? null : before.reason(), before == null ? null : before.message(),
-                    before == null ? p.getLastSequence() : before.sequence(), now));
+        if (!reports.presence(topicDeviceId, p, now)) {
+            return;
         }
         for (Rollout r : List.copyOf(active.values())) {
             decideOnPresence(r, topicDeviceId, p, now);
         }
-        if (shared && !foreign.isEmpty()) {
-            forward(topicDeviceId, null, "presence", p.toByteArray(), now);
+        for (Rollout r : List.copyOf(finishing.values())) {
+            decideOnPresence(r, topicDeviceId, p, now);
         }
+        cluster.forward(topicDeviceId, null, "presence", p.toByteArray(), now);
     }
 
     private void decideOnPresence(Rollout r, String deviceId, Presence p, Instant now) {
@@ -807,32 +688,9 @@ public final class RolloutEngine implements FleetEvents {
                 continue;
             }
             // a device that reconnects tells its running version and the last sequence it accepted
-            if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")
-                    && stillDriving(r, now)) {
-                evaluate(r, now);
-                persistAndPublish(r);
+            if (judge(r, d, summary.getRunningVersion(), UpdateState.ACTIVE, p.getLastSequence(), null, "reported by presence")) {
+                decide(r, now);
             }
-        }
-    }
-
-    /** Whether a report comes from an enrolled device; the store is asked once per device, not once per report. */
-    private boolean enrolled(String deviceId) {
-        if (known.contains(deviceId)) {
-            return true;
-        }
-        if (store.findDevice(deviceId).isPresent()) {
-            known.add(deviceId);
-            return true;
-        }
-        return false;
-    }
-
-    /** A report from a device: it is online and was seen now (written unless it was, online, moments ago). */
-    private void seen(String deviceId, Instant now) {
-        Instant last = seenWritten.get(deviceId);
-        if (last == null || offline.contains(deviceId) || !now.isBefore(last.plus(LAST_SEEN_EVERY))) {
-            store.updatePresence(deviceId, true, now, null);
-            seenWritten.put(deviceId, now);
         }
     }
 
@@ -849,92 +707,91 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onHealth(String topicDeviceId, HealthReport h) {
-        if (!h.getDeviceId().isEmpty() && !h.getDeviceId().equals(topicDeviceId)) {
-            LOG.warn("dropped a health report for device '{}' published on the topic of device '{}'", h.getDeviceId(), topicDeviceId);
-            return;
-        }
-        if (!enrolled(topicDeviceId)) {
-            return;
-        }
-        seen(topicDeviceId, clock.instant());
-        if (offline.remove(topicDeviceId)) {
-            backOnline(topicDeviceId, clock.instant());
-        }
+        reports.health(topicDeviceId, h, clock.instant());
     }
 
-    /** Applies one report about {@code version} to a device of a rollout; true if the device changed. */
+    /** Applies one report about {@code version} to a device of a rollout, as the verdict table says; true if the device changed. */
     private boolean judge(Rollout r, RolloutDevice d, String version, UpdateState state, long sequence, String reason,
                           String message) {
-        boolean failure = state == UpdateState.ROLLED_BACK || state == UpdateState.FAILED || state == UpdateState.REJECTED;
-        if (r.state() == RolloutState.ROLLING_BACK) {
-            if (d.state() != RolloutDeviceState.ROLLING_BACK || d.previous() == null
-                    || !d.previous().version().equals(version) || sequence < d.rollbackSequence()) {
-                return false;
-            }
-            if (state == UpdateState.ACTIVE) {
-                d.rolledBack("back on " + version);
-                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "rolled back to " + version);
-                return true;
-            }
-            if (failure) {
-                d.failed(reason == null ? state.name() : reason, "rollback to " + version + " failed: " + orEmpty(message));
-                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
-                return true;
-            }
-            return false;
+        DeviceVerdicts.Answers answers = DeviceVerdicts.Answers.of(d, r.version(), version, sequence);
+        DeviceVerdicts.Verdict verdict = DeviceVerdicts.verdict(DeviceVerdicts.Phase.of(r.state()), d.state(),
+                DeviceVerdicts.Said.of(state), answers);
+        String why = reason == null ? state.name() : reason;
+        String key = r.id() + "/" + d.deviceId();
+        if (verdict != DeviceVerdicts.Verdict.WAITING_FOR_WINDOW && d.state() == RolloutDeviceState.ACTIVATING
+                && (answers == DeviceVerdicts.Answers.STAGE || answers == DeviceVerdicts.Answers.ACTIVATION)
+                && inWindowWait.remove(key)) {
+            d.restartWaiting(clock.instant()); // any other news of the release: the window opened, its time to report starts now
+            d.noted(null);
         }
-        if (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED) {
-            return false;
-        }
-        if (!r.version().equals(version) || sequence < d.stageSequence()) {
-            return false;
-        }
-        switch (d.state()) {
-            case PENDING, STAGED -> {
-                if (failure) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                if (state == UpdateState.STAGED || state == UpdateState.ACTIVE) {
-                    boolean changed = d.state() == RolloutDeviceState.PENDING;
-                    d.staged();
-                    return changed;
-                }
-                return false;
-            }
-            case ACTIVATING -> {
-                String key = r.id() + "/" + d.deviceId();
-                if (state == UpdateState.WAITING_FOR_WINDOW && sequence >= d.activationSequence()) {
-                    if (inWindowWait.add(key)) {
-                        d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
-                        return true;
-                    }
+        switch (verdict) {
+            case STAGED -> d.staged();
+            case WAITING_FOR_WINDOW -> {
+                if (!inWindowWait.add(key)) {
                     return false;
                 }
-                if (inWindowWait.remove(key)) {
-                    d.restartWaiting(clock.instant()); // the window opened: its time to report starts now
-                    d.noted(null);
-                }
-                if (failure) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                if (state == UpdateState.ACTIVE && sequence >= d.activationSequence()) {
-                    d.succeeded(message);
-                    LOG.info("rollout {}: device {} is ACTIVE on {}", r.id(), d.deviceId(), version);
-                    event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "active on " + version);
-                    return true;
-                }
-                return false;
+                d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
             }
-            case ACTIVE -> {
-                if (failure && sequence >= d.activationSequence()) {
-                    return fail(r, d, reason == null ? state.name() : reason, message);
-                }
-                return false;
+            case SUCCEEDED -> {
+                d.succeeded(message);
+                LOG.info("rollout {}: device {} is ACTIVE on {}", r.id(), d.deviceId(), version);
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "active on " + version);
             }
-            default -> {
+            case FAILED -> fail(r, d, why, message);
+            case ROLLED_BACK -> {
+                d.rolledBack("back on " + version);
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), "rolled back to " + version);
+            }
+            case ROLLBACK_FAILED -> {
+                d.failed(why, "rollback to " + version + " failed: " + orEmpty(message));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), d.message());
+            }
+            case LATE_SUCCEEDED -> {
+                d.succeeded(late(r, "active on " + version));
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), d.message());
+                finishedLate(r, d);
+            }
+            case LATE_FAILED -> {
+                d.failed(why, late(r, orEmpty(message)));
+                event(r, RolloutEventType.DEVICE_FAILED, d.wave(), d.deviceId(), why + ": " + d.message());
+                finishedLate(r, d);
+            }
+            case LATE_ROLLED_BACK -> {
+                d.rolledBack(late(r, "back on " + version));
+                event(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), d.message());
+                finishedLate(r, d);
+            }
+            case IGNORE -> {
                 return false;
             }
         }
+        return true;
+    }
+
+    private static final String FINISHED_LATE = "finished late";
+
+    private static String late(Rollout r, String what) {
+        return FINISHED_LATE + " (the rollout had ended " + r.state() + ")" + (what.isEmpty() ? "" : ": " + what);
+    }
+
+    /**
+     * A device of an ended rollout reported its outcome: the rollout keeps its state, its reason names
+     * the devices that finished late (a succeeded rollout's list of offline devices is recomputed).
+     */
+    private void finishedLate(Rollout r, RolloutDevice d) {
+        Instant now = clock.instant();
+        String base = r.state() == RolloutState.SUCCEEDED ? successReason(r) : r.reason();
+        if (base != null && base.contains("; " + FINISHED_LATE + ": ")) {
+            base = base.substring(0, base.indexOf("; " + FINISHED_LATE + ": "));
+        } else if (base != null && base.startsWith(FINISHED_LATE + ": ")) {
+            base = null;
+        }
+        List<String> late = r.devices().stream().filter(x -> x.message() != null && x.message().startsWith(FINISHED_LATE))
+                .map(x -> x.deviceId() + " " + x.state()).toList();
+        String list = FINISHED_LATE + ": " + String.join(", ", late);
+        r.moveTo(r.state(), base == null ? list : base + "; " + list, now);
+        LOG.info("rollout {} ({}): device {} finished late, {}", r.id(), r.state(), d.deviceId(), d.state());
+        audit(ENGINE, "rollout.late", r.id(), d.deviceId() + " " + d.state() + ": " + d.message());
     }
 
     private boolean fail(Rollout r, RolloutDevice d, String reason, String message) {
@@ -945,87 +802,122 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     private void evaluate(Rollout r, Instant now) {
-        if (r.state() == RolloutState.RUNNING) {
+        if (r.state() == RolloutState.RUNNING || r.state() == RolloutState.PAUSED) {
             advance(r, now);
         } else if (r.state() == RolloutState.ROLLING_BACK) {
             finishRollback(r, now);
         }
     }
 
+    /** Applies the wave policy's steps until it says to wait (or the rollout pauses, rolls back or ends). */
     private void advance(Rollout r, Instant now) {
         // runs on every report: walks the devices only when one of them may have timed out
         Instant timedOutIfBefore = now.minus(r.strategy().deviceTimeout());
-        if (r.mayHaveWaitedSince(timedOutIfBefore)) {
+        if (r.state() == RolloutState.RUNNING && r.mayHaveWaitedSince(timedOutIfBefore)) {
             timeOut(r, timedOutIfBefore, now);
         }
+        WavePolicy.Facts facts = facts(r);
         while (true) {
-            if (failedTooOften(r, now)) {
-                return;
-            }
             int n = r.currentWave();
-            WaveState ws = r.currentWaveState();
-            if (ws == WaveState.ACTIVATING) {
-                if (awaitingActivation(r, n) > 0) {
+            switch (WavePolicy.next(facts, now)) {
+                case WAIT -> {
+                    return;
+                }
+                case PAUSE, ROLL_BACK -> {
+                    failedTooOften(r, now);
+                    return;
+                }
+                case ACTIVATE_MORE -> {
                     requestContinuation();
                     return;
                 }
-                List<RolloutDevice> members = r.wave(n);
-                int settled = r.settled(n);
-                // offline devices do not hold a wave up, but while no device at all has answered there is no evidence;
-                // the counts answer first, so the wave's devices are walked only when every one may be settled or away
-                if (settled + offline.size() < members.size() || !members.stream().allMatch(this::settledOrAway)
-                        || settled == 0 && r.count(RolloutDeviceState.ACTIVE) == 0) {
-                    return;
-                }
-                if (!r.strategy().soak().isZero()) {
-                    r.waveMovedTo(n, WaveState.SOAKING, now);
-                    return;
-                }
-                completeWave(r, n, now);
-            } else if (ws == WaveState.SOAKING) {
-                if (now.isBefore(r.waveChangedAt().plus(r.strategy().soak()))) {
-                    return;
-                }
-                completeWave(r, n, now);
-            } else if (ws == WaveState.DONE) {
-                if (n >= r.waveCount()) {
-                    long failed = r.count(RolloutDeviceState.FAILED);
-                    List<String> away = r.devices().stream().filter(d -> !d.state().isSettled())
-                            .map(RolloutDevice::deviceId).toList();
-                    List<String> why = new ArrayList<>();
-                    if (failed > 0) {
-                        why.add(failed + " device(s) failed within maxFailures: " + failedSummary(r));
-                    }
-                    if (!away.isEmpty()) {
-                        why.add(away.size() + " device(s) offline, updating when they return: " + String.join(", ", away));
-                    }
-                    changeState(r, RolloutState.SUCCEEDED, why.isEmpty() ? null : String.join("; ", why));
-                    return;
-                }
-                if (n > 0 && r.strategy().approveEachWave()) {
+                case SOAK -> r.waveMovedTo(n, WaveState.SOAKING, now);
+                case COMPLETE_WAVE -> completeWave(r, n, now);
+                case AWAIT_APPROVAL -> {
                     String waiting = "waiting for approval to start wave " + (n + 1);
                     if (!waiting.equals(r.reason())) {
                         r.moveTo(RolloutState.RUNNING, waiting, now);
                     }
                     return;
                 }
-                if (r.reason() != null) {
-                    r.moveTo(RolloutState.RUNNING, null, now);
+                case START_NEXT_WAVE -> {
+                    if (r.reason() != null) {
+                        r.moveTo(RolloutState.RUNNING, null, now);
+                    }
+                    startWave(r, n + 1, now);
                 }
-                startWave(r, n + 1, now);
-            } else {
-                return;
+                case SUCCEED -> {
+                    changeState(r, RolloutState.SUCCEEDED, successReason(r));
+                    return;
+                }
             }
         }
     }
 
-    /** Applies the failure action when failures pass the threshold; true if it did. */
-    private boolean failedTooOften(Rollout r, Instant now) {
-        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
-        long allowed = r.strategy().maxFailures().of(r.devices().size());
-        if (failures <= allowed) {
-            return false;
+    /** What the wave policy reads of a rollout: its counts, and the devices of its current wave. */
+    private WavePolicy.Facts facts(Rollout r) {
+        return new WavePolicy.Facts() {
+            @Override public RolloutState state() {
+                return r.state();
+            }
+            @Override public RolloutStrategy strategy() {
+                return r.strategy();
+            }
+            @Override public int currentWave() {
+                return r.currentWave();
+            }
+            @Override public WaveState waveState() {
+                return r.currentWaveState();
+            }
+            @Override public Instant waveChangedAt() {
+                return r.waveChangedAt();
+            }
+            @Override public int waveCount() {
+                return r.waveCount();
+            }
+            @Override public long failures() {
+                return r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
+            }
+            @Override public int targeted() {
+                return r.devices().size();
+            }
+            @Override public long toActivate() {
+                return awaitingActivation(r, r.currentWave());
+            }
+            @Override public int waveSize() {
+                return r.wave(r.currentWave()).size();
+            }
+            @Override public int settled() {
+                return r.settled(r.currentWave());
+            }
+            @Override public int away() {
+                return reports.offlineCount();
+            }
+            @Override public boolean anyActive() {
+                return r.count(RolloutDeviceState.ACTIVE) > 0;
+            }
+            @Override public boolean allSettledOrAway() {
+                return r.wave(r.currentWave()).stream().allMatch(RolloutEngine.this::settledOrAway);
+            }
+        };
+    }
+
+    private static String successReason(Rollout r) {
+        long failed = r.count(RolloutDeviceState.FAILED);
+        List<String> away = r.devices().stream().filter(d -> !d.state().isSettled()).map(RolloutDevice::deviceId).toList();
+        List<String> why = new ArrayList<>();
+        if (failed > 0) {
+            why.add(failed + " device(s) failed within maxFailures: " + failedSummary(r));
         }
+        if (!away.isEmpty()) {
+            why.add(away.size() + " device(s) offline, updating when they return: " + String.join(", ", away));
+        }
+        return why.isEmpty() ? null : String.join("; ", why);
+    }
+
+    /** Applies the failure action: failures passed the threshold. */
+    private void failedTooOften(Rollout r, Instant now) {
+        long failures = r.count(RolloutDeviceState.FAILED) - r.toleratedFailures();
         String why = failures + " device(s) failed, more than maxFailures " + r.strategy().maxFailures() + ": "
                 + failedSummary(r);
         // a separate entry marks the moment the change failed (time to restore and change failure rate use it)
@@ -1034,7 +926,6 @@ public final class RolloutEngine implements FleetEvents {
             case PAUSE -> changeState(r, RolloutState.PAUSED, why);
             case ROLLBACK -> startRollback(r, why, now);
         }
-        return true;
     }
 
     private void completeWave(Rollout r, int n, Instant now) {
@@ -1045,10 +936,7 @@ public final class RolloutEngine implements FleetEvents {
 
     private void startWave(Rollout r, int n, Instant now) {
         r.waveMovedTo(n, WaveState.ACTIVATING, now);
-        if (n > 1 && reportTakenUpAt != 0) {
-            waveStartedByReportAt = reportTakenUpAt;
-            waveStartedByReport = n;
-        }
+        outbox.waveStarted(n);
         List<RolloutDevice> members = r.wave(n);
         LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
                 String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
@@ -1070,7 +958,7 @@ public final class RolloutEngine implements FleetEvents {
             if (!awaitsActivation(d)) {
                 continue;
             }
-            if (r.strategy().offlineCountsAsFailure() && offline.contains(d.deviceId())) {
+            if (r.strategy().offlineCountsAsFailure() && reports.isOffline(d.deviceId())) {
                 fail(r, d, "OFFLINE", "offline when wave " + n + " started");
                 continue;
             }
@@ -1098,7 +986,7 @@ public final class RolloutEngine implements FleetEvents {
             if (d.state() != RolloutDeviceState.ACTIVATING && d.state() != RolloutDeviceState.ROLLING_BACK) {
                 continue;
             }
-            boolean counts = d.state() == RolloutDeviceState.ACTIVATING && !offline.contains(d.deviceId())
+            boolean counts = d.state() == RolloutDeviceState.ACTIVATING && !reports.isOffline(d.deviceId())
                     && !inWindowWait.contains(r.id() + "/" + d.deviceId());
             if (counts && !d.waitingSince().isAfter(timedOutIfBefore)) {
                 fail(r, d, "TIMEOUT", "no ACTIVE report within " + Durations.format(r.strategy().deviceTimeout()));
@@ -1155,35 +1043,48 @@ public final class RolloutEngine implements FleetEvents {
         DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
         d.activating(decision.sequence(), now);
-        desiredToPublish.add(decision);
+        outbox.add(decision);
     }
 
     /** Settled, or offline and waiting for its retained desired state (not a failure unless the strategy says so). */
     private boolean settledOrAway(RolloutDevice d) {
-        return d.state().isSettled() || offline.contains(d.deviceId());
+        return d.state().isSettled() || reports.isOffline(d.deviceId());
     }
 
     private void startRollback(Rollout r, String why, Instant now) {
-        changeState(r, RolloutState.ROLLING_BACK, why);
+        List<String> kept = new ArrayList<>();
         for (RolloutDevice d : r.devices()) {
             DesiredApp previous = d.previous();
-            DesiredStates.Decision decision;
-            if (d.wasActivated()) {
-                if (previous == null) {
-                    decision = desired.commit(d.deviceId(), r.app(), null);
-                    d.rolledBack("app removed: the device had no previous release");
-                } else {
-                    decision = desired.commit(d.deviceId(), r.app(),
-                            new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
-                    d.rollingBack(decision.sequence(), now);
-                }
+            if (!d.wasActivated()) {
+                cancel(r, d, null);
+            } else if (RollbackTargets.knownHealthy(previous)) {
+                DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
+                        new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
+                d.rollingBack(decision.sequence(), now);
+                outbox.add(decision);
+            } else if (previous == null) {
+                outbox.add(desired.commit(d.deviceId(), r.app(), null));
+                d.rolledBack("app removed: the device had no previous release");
             } else {
-                decision = desired.commit(d.deviceId(), r.app(), previous);
-                d.cancelled("never activated: stays on " + (previous == null ? "nothing" : previous.version()));
+                // nothing says which release ran healthy there: sending it one would be a guess
+                d.noted("no release known healthy before this rollout: keeps what it runs");
+                kept.add(d.deviceId());
             }
-            desiredToPublish.add(decision);
         }
+        changeState(r, RolloutState.ROLLING_BACK, kept.isEmpty() ? why
+                : why + "; kept what they run (no release known healthy): " + String.join(", ", kept));
         finishRollback(r, now);
+    }
+
+    /**
+     * A device the rollout never activated: its desired state goes back to its previous release (its
+     * container was never touched), or loses the app if it had none.
+     */
+    private void cancel(Rollout r, RolloutDevice d, String why) {
+        DesiredApp back = RollbackTargets.untouched(d.previous());
+        outbox.add(desired.commit(d.deviceId(), r.app(), back));
+        d.cancelled("never activated" + (why == null ? "" : ": " + why) + ": stays on "
+                + (back == null ? "nothing" : back.version()));
     }
 
     private void finishRollback(Rollout r, Instant now) {
@@ -1223,63 +1124,36 @@ public final class RolloutEngine implements FleetEvents {
         if (r.state().isTerminal()) {
             active.remove(r.id());
             staging.remove(r.id());
-            if (shared) {
-                store.releaseRollout(r.id(), instance);
+            if (stillUnderWay(r, Set.of())) {
+                finishing.put(r.id(), r); // with several orchestrators it keeps the lease: late reports come here
+            } else {
+                finishing.remove(r.id());
+                cluster.release(r.id());
             }
         }
-        List<DesiredStates.Decision> decisions = List.copyOf(desiredToPublish);
-        desiredToPublish.clear();
-        List<RolloutEvent> events = List.copyOf(eventsToPublish);
-        eventsToPublish.clear();
-        long decisionStartedAt = waveStartedByReportAt;
-        int decidedWave = waveStartedByReport;
-        waveStartedByReportAt = 0;
-        desiredWaiting |= !decisions.isEmpty();
-        store.afterCommit(() -> {
-            desiredWaiting = false;
-            for (int i = 0; i < decisions.size(); i++) {
-                desired.publish(decisions.get(i));
-                if (i == 0 && decisionStartedAt != 0) {
-                    waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
-                }
-            }
-            events.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
-        });
+        outbox.publishAfterCommit(r);
     }
 
     private void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
-        eventsToPublish.add(RolloutEvent.newBuilder()
-                .setRolloutId(r.id())
-                .setApp(r.app())
-                .setVersion(r.version())
-                .setType(type)
-                .setWave(wave)
-                .setDeviceId(deviceId)
-                .setMessage(orEmpty(message))
-                .setTimestampMs(clock.millis())
-                .setState(dev.turnout.proto.RolloutState.valueOf("ROLLOUT_" + r.state().name()))
-                .build());
+        outbox.event(r, type, wave, deviceId, message);
     }
 
     private Rollout activeOrConflict(String id, String verb) {
         Rollout r = active.get(id);
         if (r != null) {
-            if (shared && !store.holdsRollout(id, instance, clock.instant(), clock.instant().plus(leaseTtl))) {
+            if (!cluster.whileDriving(id, clock.instant(), () -> { })) {
                 lost(r);
                 throw new ConflictException("rollout " + id + " is now driven by another orchestrator; try again");
             }
             return r;
         }
-        Optional<Rollout> stored = store.findRollout(id);
-        if (stored.isEmpty()) {
-            throw new NotFoundException("rollout " + id + " does not exist");
+        Rollout stored = store.findRollout(id).orElseThrow(() -> new NotFoundException("rollout " + id + " does not exist"));
+        if (!stored.state().isTerminal()) {
+            cluster.drivenElsewhere(id).ifPresent(where -> {
+                throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
+            });
         }
-        if (shared && !stored.get().state().isTerminal()) {
-            String where = store.rolloutLease(id).map(l -> l.owner() + (l.ownerUrl() == null ? "" : " at " + l.ownerUrl()))
-                    .orElse("another orchestrator");
-            throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
-        }
-        throw new ConflictException("rollout " + id + " is " + stored.get().state() + " and cannot be " + verb);
+        throw new ConflictException("rollout " + id + " is " + stored.state() + " and cannot be " + verb);
     }
 
     private void audit(String actor, String action, String subject, String detail) {

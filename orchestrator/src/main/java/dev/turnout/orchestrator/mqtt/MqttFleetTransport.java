@@ -1,8 +1,8 @@
 package dev.turnout.orchestrator.mqtt;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.turnout.orchestrator.engine.FleetEvents;
-import dev.turnout.orchestrator.engine.FleetTransport;
+import dev.turnout.orchestrator.port.FleetEvents;
+import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;

@@ -5,48 +5,23 @@ import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.orchestrator.domain.DeviceApp;
 import dev.turnout.orchestrator.domain.Release;
 import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.port.DeviceRegistry;
+import dev.turnout.orchestrator.port.RolloutStore;
 
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * Everything the orchestrator remembers. Implementations are thread-safe and blocking: never call
+ * Everything the orchestrator remembers: what the rollout engine needs ({@link RolloutStore},
+ * {@link DeviceRegistry}), and enrollment, releases, artifacts, desired states, the audit trail and
+ * the leases of several orchestrators. Implementations are thread-safe and blocking: never call
  * them from an event loop.
  */
-public interface FleetStore extends AutoCloseable {
-
-    /**
-     * Runs {@code work} as one transaction: everything it writes is stored together or not at
-     * all, and a batch of writes costs one commit. Nested calls join the outer transaction.
-     */
-    default void inTransaction(Runnable work) {
-        work.run();
-    }
-
-    /**
-     * Runs {@code action} once what has been written so far is durable: at once outside a
-     * transaction, after the commit inside one (never, if it rolls back). Publishing goes here, so
-     * nothing is announced that a crash could make the store forget.
-     */
-    default void afterCommit(Runnable action) {
-        action.run();
-    }
+public interface FleetStore extends RolloutStore, DeviceRegistry, AutoCloseable {
 
     /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
     void insertDevice(Device device);
-
-    Optional<Device> findDevice(String id);
-
-    /** Every device, sorted by id. */
-    List<Device> listDevices();
-
-    /** Records what a device said about itself; a null platform keeps the known one. */
-    void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform);
-
-    void saveDeviceApp(String deviceId, DeviceApp app);
-
-    List<DeviceApp> deviceApps(String deviceId);
 
     Optional<DesiredRecord> findDesired(String deviceId);
 
@@ -64,14 +39,7 @@ public interface FleetStore extends AutoCloseable {
     /** Adds a release; {@link dev.turnout.orchestrator.domain.ConflictException} if app:version exists. */
     void insertRelease(Release release);
 
-    Optional<Release> findRelease(String app, String version);
-
     List<Release> listReleases();
-
-    /** Inserts or replaces a rollout with all of its devices, atomically. */
-    void saveRollout(Rollout rollout);
-
-    Optional<Rollout> findRollout(String id);
 
     /**
      * Since when one device of a rollout has been waiting for its report (its activation time), or
@@ -79,19 +47,6 @@ public interface FleetStore extends AutoCloseable {
      */
     default Optional<java.time.Instant> waitingSince(String rolloutId, String deviceId) {
         return findRollout(rolloutId).map(r -> r.device(deviceId)).map(d -> d.waitingSince());
-    }
-
-    /** Every rollout, newest first. */
-    List<Rollout> listRollouts();
-
-    /** Rollouts that are not in a terminal state. */
-    List<Rollout> activeRollouts();
-
-    void appendAudit(AuditEntry entry);
-
-    /** Deletes audit entries with {@code action} older than {@code before}; returns how many went. */
-    default int pruneAudit(String action, java.time.Instant before) {
-        return 0;
     }
 
     /** The newest {@code limit} audit entries, newest first. */
@@ -139,10 +94,7 @@ public interface FleetStore extends AutoCloseable {
         return Optional.empty();
     }
 
-    /**
-     * What the not yet settled devices of a rollout last reported about {@code app}, by device id,
-     * whichever orchestrator received it.
-     */
+    @Override
     default java.util.Map<String, DeviceApp> unsettledDeviceApps(String rolloutId, String app) {
         java.util.Map<String, DeviceApp> apps = new java.util.HashMap<>();
         findRollout(rolloutId).ifPresent(r -> r.devices().stream().filter(d -> !d.state().isSettled()).forEach(d ->

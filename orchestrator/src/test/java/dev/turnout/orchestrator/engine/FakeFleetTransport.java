@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.engine;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.RolloutEvent;

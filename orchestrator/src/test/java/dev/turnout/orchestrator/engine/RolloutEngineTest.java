@@ -633,6 +633,127 @@ class RolloutEngineTest {
         assertThat(store.audit(1000)).anyMatch(a -> a.action().equals("rollout.create"));
     }
 
+    // ---- issue 23: what the rollout records and decides, scenario by scenario ----
+
+    @Test
+    void issue23_1_rollbackSendsEachDeviceToTheReleaseItLastRanHealthy() {
+        release("1.1.0");
+        release("1.2.0");
+        deployEverywhere("1.0.0");
+        // 1.1.0 with one failure tolerated: pi-3 fails its health check and goes back to 1.0.0 by itself
+        Rollout first = engine.create(new RolloutRequest("web", "1.1.0", "all", "100%", null, "1", "pause", null, null, null), "t");
+        reportActive("pi-1", "1.1.0");
+        reportActive("pi-2", "1.1.0");
+        engine.onStatus("pi-3", status("pi-3", "1.1.0", UpdateState.ROLLED_BACK, latestSequence("pi-3")).toBuilder()
+                .setReason(Reason.HEALTH_CHECK_FAILED).setRunningVersion("1.0.0").build());
+        assertThat(stored(first).state()).isEqualTo(RolloutState.SUCCEEDED);
+
+        Rollout second = engine.create(request("1.2.0", "all", "100%", "rollback"), "t");
+        engine.onStatus("pi-1", status("pi-1", "1.2.0", UpdateState.FAILED, latestSequence("pi-1")));
+        assertThat(stored(second).state()).isEqualTo(RolloutState.ROLLING_BACK);
+        assertThat(transport.latestApp("pi-3", "web").orElseThrow().getRelease().getVersion())
+                .as("pi-3 last ran 1.0.0 healthy, not its desired 1.1.0").isEqualTo("1.0.0");
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getRelease().getVersion()).isEqualTo("1.1.0");
+        assertThat(transport.latestApp("pi-1", "web").orElseThrow().getRelease().getVersion()).isEqualTo("1.1.0");
+    }
+
+    @Test
+    void issue23_1_aDeviceWithNoReleaseKnownHealthyKeepsWhatItRunsAndTheRolloutSaysSo() {
+        release("1.1.0");
+        deployEverywhere("1.0.0");
+        // pi-2's last word about the app is a failure: nothing says which release runs healthy there
+        engine.onStatus("pi-2", status("pi-2", "1.0.0", UpdateState.FAILED, latestSequence("pi-2")).toBuilder()
+                .setRunningVersion("1.0.0").build());
+        Rollout r = engine.create(request("1.1.0", "device:pi-1,pi-2", "100%", "rollback"), "t");
+        long pi2Activation = latestSequence("pi-2");
+        engine.onStatus("pi-1", status("pi-1", "1.1.0", UpdateState.FAILED, latestSequence("pi-1")));
+
+        assertThat(latestSequence("pi-2")).as("no rollback sent to pi-2").isEqualTo(pi2Activation);
+        reportActive("pi-1", "1.0.0");
+        Rollout end = stored(r);
+        assertThat(end.state()).isEqualTo(RolloutState.ROLLED_BACK);
+        assertThat(end.device("pi-2").message()).contains("no release known healthy", "keeps what it runs");
+        assertThat(end.reason()).contains("pi-2");
+    }
+
+    @Test
+    void issue23_3_aDeviceOfflineWhenTheRolloutSucceededFinishesLateAndTheRecordSaysSo() {
+        deployEverywhere("1.0.0");
+        offline("pi-2");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "pause"), "test");
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+
+        clock.advance(Duration.ofHours(2));
+        reportActive("pi-2", "2.0.0");
+        Rollout late = stored(r);
+        assertThat(late.state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(late.device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(late.device("pi-2").message()).contains("late");
+        assertThat(late.count(RolloutDeviceState.ACTIVE)).isEqualTo(2);
+        assertThat(late.reason()).contains("finished late", "pi-2").doesNotContain("offline");
+
+        // an orchestrator restarted meanwhile still takes the late report in
+        Rollout again = engine.create(request("1.0.0", "label:site=attic", "100%", "pause"), "test");
+        engine.abort(again.id(), "test");
+        engine = newEngine();
+        reportActive("pi-1", "1.0.0");
+        assertThat(stored(again).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+    }
+
+    @Test
+    void issue23_3_aDeviceThatFinishesAfterAnAbortUpdatesTheRecord() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        engine.abort(r.id(), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, latestSequence("pi-1")).toBuilder()
+                .setReason(Reason.HEALTH_CHECK_FAILED).setRunningVersion("1.0.0").build());
+        Rollout late = stored(r);
+        assertThat(late.state()).isEqualTo(RolloutState.ABORTED);
+        assertThat(late.device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(late.device("pi-1").reason()).isEqualTo("HEALTH_CHECK_FAILED");
+        assertThat(late.device("pi-1").message()).contains("late");
+    }
+
+    @Test
+    void issue23_4_abortPutsTheDevicesItNeverActivatedBackOnTheirPreviousRelease() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");
+        engine.abort(r.id(), "test");
+        AppDesired cancelled = transport.latestApp("pi-2", "web").orElseThrow();
+        assertThat(cancelled.getRelease().getVersion()).isEqualTo("1.0.0");
+        assertThat(cancelled.getPhase()).isEqualTo(Phase.ACTIVATE);
+        assertThat(stored(r).device("pi-2").message()).contains("stays on 1.0.0");
+        AppDesired activated = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(activated.getRelease().getVersion()).as("an activated device keeps what it was told").isEqualTo("2.0.0");
+    }
+
+    @Test
+    void issue23_6_resumingAPausedRolloutDoesNotMakeDevicesActiveForLongerThanTheSoakWaitAgain() {
+        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
+        engine.pause(r.id(), "alice");
+        reportActive("pi-1", "2.0.0");
+        clock.advance(Duration.ofMinutes(5));
+        engine.tick();
+        engine.resume(r.id(), "alice");
+        assertThat(stored(r).currentWave()).as("pi-1 has been ACTIVE for 5 minutes: wave 2 starts at once").isEqualTo(2);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+    }
+
+    @Test
+    void issue23_6_repeatedOrShrinkingWaveSizesAreRefused() {
+        assertThatThrownBy(() -> engine.create(request("2.0.0", "all", "1,1,100%", "pause"), "t"))
+                .isInstanceOf(InvalidInputException.class).hasMessageContaining("must grow").hasMessageContaining("1 after 1");
+        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", "50%,20%", null, null, null, null, true,
+                null), "t")).isInstanceOf(InvalidInputException.class).hasMessageContaining("20% after 50%");
+    }
+
+    private void release(String version) {
+        store.insertRelease(new Release("web", version, clock.instant(),
+                List.of(new ReleaseImage("linux/arm64", DIGEST, 1234, "sha256:" + "b".repeat(64), "demo/web:" + version)),
+                new ReleaseSpec(null, null)));
+    }
+
     private void offline(String deviceId) {
         engine.onPresence(deviceId, Presence.newBuilder().setDeviceId(deviceId).setOnline(false).build());
     }

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.engine;
 
+import dev.turnout.orchestrator.cluster.LeasedRollouts;
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.Device;
@@ -76,8 +77,8 @@ class SharedStoreRolloutEngineIT {
     }
 
     private RolloutEngine engine(FleetStore store, String name) {
-        RolloutEngine e = new RolloutEngine(store, new DesiredStates(store, key, transport, clock), transport, clock);
-        e.joinCluster(name, "http://" + name + ":8080", LEASE, d -> { });
+        RolloutEngine e = new RolloutEngine(store, store, new LeasedRollouts(store, name, "http://" + name + ":8080", LEASE, d -> { }),
+                new DesiredStates(store, key, transport, clock), transport, clock);
         e.start();
         return e;
     }

@@ -1,4 +1,4 @@
-package dev.turnout.orchestrator.engine;
+package dev.turnout.orchestrator.port;
 
 /**
  * Port to the devices: how decisions leave the orchestrator. Implementations never block the

@@ -1,4 +1,4 @@
-package dev.turnout.orchestrator.engine;
+package dev.turnout.orchestrator.port;
 
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;

@@ -1,0 +1,199 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.port.DeviceRegistry;
+import dev.turnout.orchestrator.port.RolloutStore;
+import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.Presence;
+import dev.turnout.proto.StatusEvent;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiConsumer;
+
+/**
+ * Report ingestion: what the fleet says about itself before any rollout looks at it. Drops reports
+ * whose payload names another device than their topic or that come from devices not enrolled,
+ * records presence, "last seen" and each device's last report per app, writes the audit rows, and
+ * knows which devices are offline (their rollout timeouts wait until they are back).
+ */
+final class DeviceReports {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutEngine.class);
+    /**
+     * While a device stays online, reports write its "online, last seen now" at most this often (a
+     * rollout brings seven reports per device within seconds); presence messages are always written.
+     */
+    static final Duration LAST_SEEN_EVERY = Duration.ofSeconds(5);
+
+    private final DeviceRegistry devices;
+    private final RolloutStore store;
+    /** Told when a device that was offline is back: the time it has to report starts again. */
+    private final BiConsumer<String, Instant> backOnline;
+    /** Devices whose last presence said offline. */
+    private final Set<String> offline = new HashSet<>();
+    /** When each device's "online, last seen now" was last written because of a report. */
+    private final Map<String, Instant> seenWritten = new HashMap<>();
+    /** Enrolled device ids seen so far (devices are never deleted): the store is asked once per device. */
+    private final Set<String> known = new HashSet<>();
+
+    DeviceReports(DeviceRegistry devices, RolloutStore store, BiConsumer<String, Instant> backOnline) {
+        this.devices = devices;
+        this.store = store;
+        this.backOnline = backOnline;
+    }
+
+    /** Starts from what the store says is offline. */
+    void reset() {
+        offline.clear();
+        devices.listDevices().stream().filter(d -> !d.online()).forEach(d -> offline.add(d.id()));
+    }
+
+    boolean isOffline(String deviceId) {
+        return offline.contains(deviceId);
+    }
+
+    /** Devices offline now (an upper bound for any group of them). */
+    int offlineCount() {
+        return offline.size();
+    }
+
+    /** A device is offline (a presence, a device just enrolled that has not spoken yet). */
+    void wentOffline(String deviceId) {
+        offline.add(deviceId);
+    }
+
+    /** A device spoke: true if it was offline (the caller decides what that restarts). */
+    boolean markOnline(String deviceId) {
+        return offline.remove(deviceId);
+    }
+
+    /** A device spoke: if it was offline, its rollouts' timeouts start again now. */
+    void online(String deviceId, Instant now) {
+        if (offline.remove(deviceId)) {
+            backOnline.accept(deviceId, now);
+        }
+    }
+
+    /**
+     * Takes presence from the store ({@code inventory}): with several orchestrators, a device's presence
+     * reaches one of them, which stores it; the others learn it here (and from forwarded reports).
+     */
+    void refresh(List<Device> inventory, Instant now) {
+        Set<String> nowOffline = new HashSet<>();
+        inventory.stream().filter(d -> !d.online()).forEach(d -> nowOffline.add(d.id()));
+        for (String id : List.copyOf(offline)) {
+            if (!nowOffline.contains(id)) {
+                online(id, now);
+            }
+        }
+        offline.addAll(nowOffline);
+    }
+
+    /** Records a status report; false when it is dropped. */
+    boolean status(String topicDeviceId, StatusEvent e, Instant now) {
+        if (!e.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
+            return false;
+        }
+        if (!enrolled(topicDeviceId)) {
+            LOG.info("ignored a status from unknown device {}", topicDeviceId);
+            return false;
+        }
+        seen(topicDeviceId, now);
+        online(topicDeviceId, now);
+        String reason = reason(e);
+        devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
+                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
+        audit(now, topicDeviceId, "device.status", e.getApp() + ":" + e.getVersion() + " " + e.getState()
+                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
+        return true;
+    }
+
+    /** Records a presence message and the app summaries it carries; false when it is dropped. */
+    boolean presence(String topicDeviceId, Presence p, Instant now) {
+        if (!p.getDeviceId().isEmpty() && !p.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
+            return false;
+        }
+        if (!enrolled(topicDeviceId)) {
+            LOG.info("ignored a presence from unknown device {}", topicDeviceId);
+            return false;
+        }
+        devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        if (p.getOnline()) {
+            seenWritten.put(topicDeviceId, now);
+            online(topicDeviceId, now);
+        } else {
+            seenWritten.remove(topicDeviceId);
+            offline.add(topicDeviceId);
+        }
+        audit(now, topicDeviceId, p.getOnline() ? "device.online" : "device.offline", null);
+        Map<String, DeviceApp> last = new LinkedHashMap<>();
+        devices.deviceApps(topicDeviceId).forEach(a -> last.put(a.app(), a));
+        for (var summary : p.getAppsList()) {
+            DeviceApp before = last.get(summary.getApp());
+            devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
+                    before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
+                    before == null ? null : before.reason(), before == null ? null : before.message(),
+                    before == null ? p.getLastSequence() : before.sequence(), now));
+        }
+        return true;
+    }
+
+    /** A health report only says the device is there. */
+    void health(String topicDeviceId, HealthReport h, Instant now) {
+        if (!h.getDeviceId().isEmpty() && !h.getDeviceId().equals(topicDeviceId)) {
+            LOG.warn("dropped a health report for device '{}' published on the topic of device '{}'", h.getDeviceId(), topicDeviceId);
+            return;
+        }
+        if (!enrolled(topicDeviceId)) {
+            return;
+        }
+        seen(topicDeviceId, now);
+        online(topicDeviceId, now);
+    }
+
+    /** The reason code of a status report, or null. */
+    static String reason(StatusEvent e) {
+        return e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
+    }
+
+    private boolean enrolled(String deviceId) {
+        if (known.contains(deviceId)) {
+            return true;
+        }
+        if (devices.findDevice(deviceId).isPresent()) {
+            known.add(deviceId);
+            return true;
+        }
+        return false;
+    }
+
+    /** A report from a device: it is online and was seen now (written unless it was, online, moments ago). */
+    private void seen(String deviceId, Instant now) {
+        Instant last = seenWritten.get(deviceId);
+        if (last == null || offline.contains(deviceId) || !now.isBefore(last.plus(LAST_SEEN_EVERY))) {
+            devices.updatePresence(deviceId, true, now, null);
+            seenWritten.put(deviceId, now);
+        }
+    }
+
+    private void audit(Instant now, String deviceId, String action, String detail) {
+        store.appendAudit(new AuditEntry(now, deviceId, action, deviceId, detail));
+    }
+
+    static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+}
