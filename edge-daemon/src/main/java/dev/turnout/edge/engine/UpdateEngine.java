@@ -175,8 +175,17 @@ public final class UpdateEngine {
             try {
                 switch (record.state()) {
                     case DOWNLOADING -> {
+                        restartIfStopped(record); // after a reboot: what ran runs while the download goes on (and if it fails)
                         log.info("resuming download of {} {}", record.app(), record.targetVersion());
                         converge(record, record.target(), record.sequence());
+                    }
+                    // an ACTIVATE the daemon's end caught between STAGED and the switch: its sequence is spent, so go on here
+                    case STAGED -> {
+                        restartIfStopped(record);
+                        if (record.target() != null && record.target().getPhase() == Phase.ACTIVATE) {
+                            log.info("switching to the staged {} {}", record.app(), record.targetVersion());
+                            converge(record, record.target(), record.sequence());
+                        }
                     }
                     case APPLYING, VERIFYING -> resumeSwitch(record);
                     case ROLLING_BACK -> restorePrevious(record);

@@ -11,6 +11,7 @@ import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
@@ -43,6 +44,7 @@ import static dev.turnout.edge.engine.RestartRecoveryTest.Install.FIRST;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Install.UPDATE;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Restart.DAEMON;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Restart.REBOOT;
+import static dev.turnout.edge.engine.RestartRecoveryTest.Twist.DOWNLOAD_FAILS_AFTER_RESTART;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Twist.NEW_CONTAINER_EXITED_WHILE_DOWN;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Twist.NONE;
 import static dev.turnout.edge.engine.RestartRecoveryTest.Twist.RESTART_POLICY_ALWAYS;
@@ -85,7 +87,7 @@ class RestartRecoveryTest {
     enum Install { UPDATE, FIRST }
 
     /** How the update goes until the daemon dies. */
-    enum Run { HEALTHY, UNHEALTHY, WINDOW_CLOSED, DOWNLOAD_FAILS }
+    enum Run { HEALTHY, UNHEALTHY, WINDOW_CLOSED, DOWNLOAD_FAILS, STAGE_ONLY }
 
     /** What else happens besides the restart. */
     enum Twist {
@@ -95,7 +97,9 @@ class RestartRecoveryTest {
         /** 2.0.0 fails the check that follows the restart */
         UNHEALTHY_AFTER_RESTART,
         /** every container has restart policy {@code always}: Docker starts them all at boot, the old one too */
-        RESTART_POLICY_ALWAYS
+        RESTART_POLICY_ALWAYS,
+        /** the download that goes on after the restart fails */
+        DOWNLOAD_FAILS_AFTER_RESTART
     }
 
     /** The daemon dies right after saving the {@code nth} record in {@code state} (counted from the activation of 2.0.0). */
@@ -107,6 +111,8 @@ class RestartRecoveryTest {
     }
 
     static final SavePoint SAVED_DOWNLOADING = new SavePoint("DOWNLOADING", DOWNLOADING, 1, Run.HEALTHY);
+    static final SavePoint SAVED_STAGED = new SavePoint("STAGED (ACTIVATE, before the switch)", STAGED, 1, Run.HEALTHY);
+    static final SavePoint SAVED_STAGED_ONLY = new SavePoint("STAGED (phase STAGE)", STAGED, 1, Run.STAGE_ONLY);
     static final SavePoint SAVED_WAITING = new SavePoint("WAITING_FOR_WINDOW", WAITING_FOR_WINDOW, 1, Run.WINDOW_CLOSED);
     static final SavePoint SAVED_APPLYING = new SavePoint("APPLYING (nothing done yet)", APPLYING, 1, Run.HEALTHY);
     static final SavePoint SAVED_APPLYING_CREATED = new SavePoint("APPLYING (new container created, old one stopped)", APPLYING, 2,
@@ -148,6 +154,19 @@ class RestartRecoveryTest {
                 row(SAVED_DOWNLOADING, REBOOT, UPDATE, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
                 row(SAVED_DOWNLOADING, DAEMON, FIRST, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
                 row(SAVED_DOWNLOADING, REBOOT, FIRST, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
+                // the running release is started again before the download goes on: it keeps running when that fails
+                row(SAVED_DOWNLOADING, REBOOT, UPDATE, DOWNLOAD_FAILS_AFTER_RESTART, List.of(DOWNLOADING, FAILED), FAILED, DIGEST_MISMATCH,
+                        "bad archive", "1.0.0"),
+
+                // an ACTIVATE staged but not switched yet is switched; a STAGE stays staged
+                row(SAVED_STAGED, DAEMON, UPDATE, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
+                row(SAVED_STAGED, REBOOT, UPDATE, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
+                row(SAVED_STAGED, DAEMON, FIRST, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
+                row(SAVED_STAGED, REBOOT, FIRST, NONE, WHOLE_UPDATE, ACTIVE, REASON_UNSPECIFIED, "", "2.0.0"),
+                row(SAVED_STAGED_ONLY, DAEMON, UPDATE, NONE, NOTHING, STAGED, REASON_UNSPECIFIED, "", "1.0.0"),
+                row(SAVED_STAGED_ONLY, REBOOT, UPDATE, NONE, NOTHING, STAGED, REASON_UNSPECIFIED, "", "1.0.0"),
+                row(SAVED_STAGED_ONLY, DAEMON, FIRST, NONE, NOTHING, STAGED, REASON_UNSPECIFIED, ""),
+                row(SAVED_STAGED_ONLY, REBOOT, FIRST, NONE, NOTHING, STAGED, REASON_UNSPECIFIED, ""),
 
                 // the window is still closed: the running release runs (started again after a reboot)
                 row(SAVED_WAITING, DAEMON, UPDATE, NONE, NOTHING, WAITING_FOR_WINDOW, REASON_UNSPECIFIED, "update window 02:00-04:00", "1.0.0"),
@@ -267,7 +286,8 @@ class RestartRecoveryTest {
             }
         }
         dieAt = row.at();
-        byte[] update = key.seal(activate(sequence, "2.0.0")).toByteArray();
+        byte[] update = key.seal(row.at().run() == Run.STAGE_ONLY ? Fixtures.desired(sequence, "2.0.0", Phase.STAGE, false)
+                : activate(sequence, "2.0.0")).toByteArray();
         assertThatThrownBy(() -> newEngine().onDesiredState(update)).isInstanceOf(SimulatedDeath.class);
         dieAt = null;
         // the old container's stop runs on a thread of its own: what the dead process had asked of the engine is done
@@ -287,10 +307,10 @@ class RestartRecoveryTest {
             fake.reboot(box -> row.twist() == RESTART_POLICY_ALWAYS);
         }
         unhealthy.clear();
-        downloadFails = false;
         if (row.twist() == UNHEALTHY_AFTER_RESTART) {
             unhealthy.add("2.0.0");
         }
+        downloadFails = row.twist() == DOWNLOAD_FAILS_AFTER_RESTART;
         events.clear();
         checks.clear();
 
