@@ -90,7 +90,8 @@ public final class EdgeDaemon implements AutoCloseable {
             link.report(event);
         };
         this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
-                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow())));
+                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow())),
+                new ProcHostBoot());
     }
 
     /**

@@ -22,10 +22,15 @@ import dev.turnout.proto.UpdateState;
  * @param message plain words about {@code reason}
  * @param failedAttempts updates to the target's version that failed after APPLYING began (loop guard); reset when
  *                       the target version changes or runs
+ * @param bootId the host's boot on which the daemon last moved this record ("" unknown: never the same boot); a
+ *               restarted daemon resumes a switch only on the same boot
+ * @param soakStartNanos while VERIFYING: when the new container's check began, on that boot's monotonic clock
+ *                       ({@link dev.turnout.edge.port.HostBoot#nanoTime()}); 0 in other states
  */
 public record AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
                         long sequence, String rolloutId, String containerId, String previousContainerId,
-                        String newContainerId, Reason reason, String message, int failedAttempts) {
+                        String newContainerId, Reason reason, String message, int failedAttempts, String bootId,
+                        long soakStartNanos) {
 
     public AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
                      long sequence, String rolloutId, String containerId, String previousContainerId,
@@ -33,8 +38,15 @@ public record AppRecord(String app, UpdateState state, AppDesired target, Releas
         this(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId, newContainerId, reason, message, 0);
     }
 
+    public AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
+                     long sequence, String rolloutId, String containerId, String previousContainerId,
+                     String newContainerId, Reason reason, String message, int failedAttempts) {
+        this(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId, newContainerId, reason, message,
+                failedAttempts, "", 0);
+    }
+
     public static AppRecord idle(String app) {
-        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "", 0);
+        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "", 0, "", 0);
     }
 
     public String runningVersion() {
@@ -47,33 +59,39 @@ public record AppRecord(String app, UpdateState state, AppDesired target, Releas
 
     public AppRecord withState(UpdateState newState) {
         return new AppRecord(app, newState, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message, failedAttempts);
+                newContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
     }
 
     public AppRecord withReason(Reason newReason, String newMessage) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, newReason, newMessage, failedAttempts);
+                newContainerId, newReason, newMessage, failedAttempts, bootId, soakStartNanos);
     }
 
     public AppRecord withTarget(AppDesired newTarget, long newSequence) {
         boolean sameVersion = target != null && target.getRelease().getVersion().equals(newTarget.getRelease().getVersion());
         return new AppRecord(app, state, newTarget, running, previous, newSequence, newTarget.getRolloutId(), containerId,
-                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "", sameVersion ? failedAttempts : 0);
+                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "", sameVersion ? failedAttempts : 0, bootId, soakStartNanos);
     }
 
     public AppRecord withContainers(Release newRunning, String newContainerId, Release newPrevious, String newPreviousContainerId,
                                     String applyingContainerId) {
         return new AppRecord(app, state, target, newRunning, newPrevious, sequence, rolloutId, newContainerId, newPreviousContainerId,
-                applyingContainerId, reason, message, failedAttempts);
+                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
     }
 
     public AppRecord withFailedAttempts(int attempts) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message, attempts);
+                newContainerId, reason, message, attempts, bootId, soakStartNanos);
     }
 
     public AppRecord withNewContainer(String applyingContainerId) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                applyingContainerId, reason, message, failedAttempts);
+                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
+    }
+
+    /** Stamped with the boot it is saved on and, while VERIFYING, when the check began on that boot's monotonic clock. */
+    public AppRecord onBoot(String newBootId, long newSoakStartNanos) {
+        return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
+                newContainerId, reason, message, failedAttempts, newBootId, newSoakStartNanos);
     }
 }

@@ -33,7 +33,8 @@ public final class Transitions {
         ALLOWED.put(STAGED, EnumSet.of(DOWNLOADING, APPLYING, WAITING_FOR_WINDOW, ACTIVE, FAILED));
         ALLOWED.put(WAITING_FOR_WINDOW, EnumSet.of(APPLYING, DOWNLOADING, ACTIVE, FAILED));
         ALLOWED.put(APPLYING, EnumSet.of(VERIFYING, ROLLING_BACK, FAILED));
-        ALLOWED.put(VERIFYING, EnumSet.of(ACTIVE, ROLLING_BACK, FAILED));
+        // VERIFYING again: a restarted daemon goes on with the check (same boot) or begins it afresh (after a reboot)
+        ALLOWED.put(VERIFYING, EnumSet.of(VERIFYING, ACTIVE, ROLLING_BACK, FAILED));
         ALLOWED.put(ACTIVE, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));
         ALLOWED.put(ROLLING_BACK, EnumSet.of(ROLLED_BACK, FAILED));
         ALLOWED.put(ROLLED_BACK, EnumSet.of(DOWNLOADING, ACTIVE, FAILED));

@@ -9,6 +9,7 @@ import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.port.HealthVerifier;
+import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.AppDesired;
@@ -32,6 +33,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -72,6 +74,9 @@ public final class UpdateEngine {
     private final StatusReporter reporter;
     private final LongSupplier wallClockMs;
     private final Policy policy;
+    private final HostBoot boot;
+    /** Read once: one process lives on one boot. */
+    private final String bootId;
     /** In memory only: a restart of the daemon may repair once more at once. */
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
 
@@ -111,10 +116,20 @@ public final class UpdateEngine {
         this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, Policy.DEFAULT);
     }
 
+    /** A host whose boot is not known: every start recovers as after a reboot. */
     public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
                         ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
                         Policy policy) {
+        this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, policy, HostBoot.UNKNOWN);
+    }
+
+    /** @param boot the host's boot: tells a restart of the daemon alone (resume a switch) from a reboot (judge it afresh) */
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
+                        Policy policy, HostBoot boot) {
         this.policy = policy;
+        this.boot = boot;
+        this.bootId = boot.bootId();
         this.deviceId = deviceId;
         this.platform = platform;
         this.verifier = verifier;
@@ -161,10 +176,19 @@ public final class UpdateEngine {
             try {
                 switch (record.state()) {
                     case DOWNLOADING -> {
+                        restartIfStopped(record); // after a reboot: what ran runs while the download goes on (and if it fails)
                         log.info("resuming download of {} {}", record.app(), record.targetVersion());
                         converge(record, record.target(), record.sequence());
                     }
-                    case APPLYING, VERIFYING -> rollBack(record, Reason.INTERRUPTED, "daemon restarted during " + record.state());
+                    // an ACTIVATE the daemon's end caught between STAGED and the switch: its sequence is spent, so go on here
+                    case STAGED -> {
+                        restartIfStopped(record);
+                        if (record.target() != null && record.target().getPhase() == Phase.ACTIVATE) {
+                            log.info("switching to the staged {} {}", record.app(), record.targetVersion());
+                            converge(record, record.target(), record.sequence());
+                        }
+                    }
+                    case APPLYING, VERIFYING -> resumeSwitch(record);
                     case ROLLING_BACK -> restorePrevious(record);
                     default -> restartIfStopped(record);
                 }
@@ -336,9 +360,28 @@ public final class UpdateEngine {
             rollBack(record, Reason.CONTAINER_START_FAILED, e.getMessage());
             return;
         }
-        record = move(record, UpdateState.VERIFYING, Reason.REASON_UNSPECIFIED, "");
+        checkThenPromote(verifying(record, boot.nanoTime(), ""), null);
+    }
+
+    /** VERIFYING, saved with the boot and the point on its monotonic clock where the soak began. */
+    private AppRecord verifying(AppRecord record, long soakStartNanos, String message) {
+        return move(record.onBoot(bootId, soakStartNanos), UpdateState.VERIFYING, Reason.REASON_UNSPECIFIED, message);
+    }
+
+    /**
+     * Health-checks the new container, then makes it the running release (ACTIVE) or rolls back.
+     *
+     * @param soaked how much of the soak a previous daemon process on this boot saw; null: the full soak
+     */
+    private void checkThenPromote(AppRecord record, Duration soaked) {
+        String newContainer = record.newContainerId();
+        Release target = record.target().getRelease();
         try {
-            health.verify(newContainer, target.getHealth());
+            if (soaked == null) {
+                health.verify(newContainer, target.getHealth());
+            } else {
+                health.resume(newContainer, target.getHealth(), soaked);
+            }
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -352,6 +395,61 @@ public final class UpdateEngine {
         record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, "");
         removeQuietly(oldContainer);
         collectGarbage(record, olderPrevious);
+    }
+
+    /**
+     * A switch (APPLYING or VERIFYING) cut short by the daemon's end. On the boot that began it only the daemon
+     * restarted (a crash, {@code kill -9}, {@code systemctl restart}) and the containers kept running: a new container
+     * that still runs goes on with its check, VERIFYING with only the rest of the soak; one that is gone or stopped
+     * is rolled back. After a reboot (or when the boot cannot be told) the new release is judged afresh: Docker
+     * started the containers that have a restart policy (the old one too: it is stopped again), the new one is started
+     * if it did not come back by itself, and it is checked through the full soak. A switch that had not yet created
+     * its new container is rolled back either way.
+     */
+    private void resumeSwitch(AppRecord record) {
+        boolean sameBoot = !bootId.isEmpty() && bootId.equals(record.bootId());
+        String restarted = (sameBoot ? "the daemon" : bootId.isEmpty() || record.bootId().isEmpty() ? "the daemon or the host" : "the host")
+                + " restarted during " + record.state();
+        String fresh = record.newContainerId();
+        ContainerStatus status;
+        try {
+            status = fresh.isEmpty() ? ContainerStatus.MISSING : runtime.status(fresh);
+        } catch (UpdateFailure e) {
+            rollBack(record, Reason.INTERRUPTED, restarted + "; cannot read the new container: " + e.getMessage());
+            return;
+        }
+        if (status.equals(ContainerStatus.MISSING)) {
+            rollBack(record, Reason.INTERRUPTED, restarted + (fresh.isEmpty() ? "" : "; the new container is gone"));
+            return;
+        }
+        boolean up = status.running() || status.restarting();
+        if (sameBoot && !up) { // it stopped by itself while no daemon watched (VERIFYING), or was never started (APPLYING)
+            rollBack(record, record.state() == UpdateState.VERIFYING ? Reason.HEALTH_CHECK_FAILED : Reason.INTERRUPTED,
+                    restarted + "; the new container is " + status.state() + ", not running");
+            return;
+        }
+        log.info("{}: {}; going on with {} {}", record.app(), restarted, record.targetVersion(), fresh);
+        try {
+            if (!record.containerId().isEmpty()) {
+                runtime.stop(record.containerId(), STOP_GRACE); // stopped before the switch; a restart policy may have started it
+            }
+            if (!up) {
+                runtime.start(fresh);
+            }
+        } catch (UpdateFailure e) {
+            rollBack(record, Reason.CONTAINER_START_FAILED, restarted + "; " + e.getMessage());
+            return;
+        }
+        if (sameBoot && record.state() == UpdateState.VERIFYING) {
+            Duration soaked = Duration.ofNanos(Math.max(0, boot.nanoTime() - record.soakStartNanos()));
+            long soakMs = Math.max(0, record.target().getRelease().getHealth().getSoakMs());
+            String resuming = String.format(Locale.ROOT, "%s; the new container is %s: resuming its check, %.1f s of its %.1f s soak left",
+                    restarted, status.state(), Math.max(0, soakMs - soaked.toMillis()) / 1000.0, soakMs / 1000.0);
+            checkThenPromote(verifying(record, record.soakStartNanos(), resuming), soaked);
+        } else {
+            checkThenPromote(verifying(record, boot.nanoTime(), restarted + "; checking " + record.targetVersion()
+                    + " afresh through the full soak"), null);
+        }
     }
 
     /** The old container's stop, run on its own short-lived thread next to the new container's create. */
@@ -522,7 +620,9 @@ public final class UpdateEngine {
         AppRecord cleared = record.withNewContainer("");
         store.saveApp(cleared);
         if (cleared.running() == null) {
-            move(cleared, UpdateState.FAILED, cleared.reason(), cleared.message() + "; no previous release to go back to");
+            move(cleared, UpdateState.FAILED, cleared.reason(), cleared.message() + "; no previous release to go back to"
+                    + (isGone(record.newContainerId()) ? ": no container of " + cleared.app() + " is running"
+                    : ", and the new container " + record.newContainerId() + " could not be removed"));
             return;
         }
         try {
@@ -633,7 +733,8 @@ public final class UpdateEngine {
 
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
-        AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message);
+        AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
+                .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0);
         if ((to == UpdateState.ROLLED_BACK || to == UpdateState.FAILED) && APPLIED.contains(record.state())) {
             next = next.withFailedAttempts(record.failedAttempts() + 1); // loop guard: this version failed once more
         } else if (to == UpdateState.ACTIVE) {
@@ -694,6 +795,19 @@ public final class UpdateEngine {
             return Optional.empty();
         }
         return release.getImagesList().stream().filter(i -> platform.equals(i.getPlatform())).findFirst();
+    }
+
+    /** True when the container is known to be removed or stopped (false when the engine cannot say). */
+    private boolean isGone(String containerId) {
+        if (containerId.isEmpty()) {
+            return true;
+        }
+        try {
+            ContainerStatus status = runtime.status(containerId);
+            return !status.running() && !status.restarting();
+        } catch (UpdateFailure e) {
+            return false;
+        }
     }
 
     private boolean isRunning(String containerId) {

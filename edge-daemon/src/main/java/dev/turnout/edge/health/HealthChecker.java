@@ -53,17 +53,31 @@ public final class HealthChecker implements HealthVerifier {
 
     @Override
     public void verify(String containerId, HealthCheck check) throws UpdateFailure {
+        verify(containerId, check, 0, false);
+    }
+
+    /**
+     * The rest of the soak only; the restart count is judged from 0: the daemon created and started this container
+     * on this boot (a fresh container counts no restarts, and {@code docker start} resets the count), so every restart
+     * Docker counted happened during the soak, also while no daemon watched.
+     */
+    @Override
+    public void resume(String containerId, HealthCheck check, Duration soaked) throws UpdateFailure {
+        verify(containerId, check, Math.max(0, soaked.toNanos()), true);
+    }
+
+    private void verify(String containerId, HealthCheck check, long soakedNanos, boolean resumed) throws UpdateFailure {
         Duration interval = check.getIntervalMs() > 0 ? Duration.ofMillis(check.getIntervalMs()) : DEFAULT_INTERVAL;
         Duration timeout = check.getTimeoutMs() > 0 ? Duration.ofMillis(check.getTimeoutMs()) : DEFAULT_TIMEOUT;
         int retries = check.getRetries() > 0 ? check.getRetries() : DEFAULT_RETRIES;
-        long soakNanos = Duration.ofMillis(Math.max(0, check.getSoakMs())).toNanos();
+        long soakNanos = Math.max(0, Duration.ofMillis(Math.max(0, check.getSoakMs())).toNanos() - soakedNanos);
         // a probe that keeps flapping (or a Docker health check that keeps "starting") must not hold the update forever
         long giveUpNanos = soakNanos + interval.plus(timeout).multipliedBy(retries + 2L).toNanos();
         Probe probe = probes.apply(check);
 
         long start = clock.nanoTime();
         ContainerStatus read = containers.status(containerId); // the first round judges the state it starts from
-        int initialRestarts = read.restartCount();
+        int initialRestarts = resumed ? 0 : read.restartCount();
         int consecutiveFailures = 0;
         while (true) {
             ContainerStatus status = requireRunning(read, initialRestarts);

@@ -143,6 +143,14 @@ final class FakeRuntime implements ContainerRuntime {
         return Fixtures.PLATFORM;
     }
 
+    /**
+     * The host restarts: every container stops, and Docker starts again those for which {@code comesBack} holds (a
+     * restart policy such as {@code always}).
+     */
+    synchronized void reboot(java.util.function.Predicate<Box> comesBack) {
+        containers.replaceAll((id, box) -> new Box(box.id(), box.image(), box.labels(), comesBack.test(box)));
+    }
+
     synchronized List<String> runningVersions() {
         return containers.values().stream().filter(Box::running).map(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).toList();
     }

@@ -8,6 +8,7 @@ import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.port.HealthVerifier;
+import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.ImageArtifact;
@@ -44,13 +45,15 @@ import static dev.turnout.proto.UpdateState.STAGED;
 import static dev.turnout.proto.UpdateState.VERIFYING;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Mender-style table: 1.0.0 runs, 2.0.0 is activated, and a fault is injected at one step of the update. A
- * <b>crash</b> (the process dies: nothing after that point runs, containers keep their state) is followed by a
- * restart and {@link UpdateEngine#recover()}; an <b>error</b> is an engine failure the daemon survives. Each row
- * asserts the exact states reported (after the restart, for a crash), which version runs, and that exactly one
- * container of the app is left.
+ * <b>crash</b> (the daemon process dies: nothing after that point runs, containers keep their state) is followed by a
+ * restart and {@link UpdateEngine#recover()} on the same boot, or, for a <b>power loss</b>, after a reboot (another
+ * boot id; every container stopped, none has a restart policy); an <b>error</b> is an engine failure the daemon
+ * survives. Each row asserts the exact states reported (after the restart, for a crash), which version runs, and that
+ * exactly one container of the app is left. {@link RestartRecoveryTest} restarts after every state a record is saved in.
  */
 class FaultInjectionTest {
 
@@ -62,6 +65,7 @@ class FaultInjectionTest {
     private final Map<String, Integer> calls = new HashMap<>();
     private final List<StatusEvent> events = new ArrayList<>();
     private List<Fault> faults = List.of();
+    private String bootId = "boot-1";
     private boolean armed;
 
     /** TIMEOUT: the call hung until the client's response timeout, which the runtime reports as a transient failure. */
@@ -71,7 +75,18 @@ class FaultInjectionTest {
     record Fault(String step, Kind kind) {
     }
 
-    record Row(String name, List<Fault> faults, List<UpdateState> states, Reason lastReason, String running) {
+    record Row(String name, List<Fault> faults, List<UpdateState> states, Reason lastReason, String running, boolean reboot) {
+
+        /** The daemon alone restarts after a crash. */
+        Row(String name, List<Fault> faults, List<UpdateState> states, Reason lastReason, String running) {
+            this(name, faults, states, lastReason, running, false);
+        }
+
+        /** The host reboots after the crash. */
+        Row afterPowerLoss() {
+            return new Row(name, faults, states, lastReason, running, true);
+        }
+
         @Override
         public String toString() {
             return name;
@@ -83,7 +98,7 @@ class FaultInjectionTest {
         private static final long serialVersionUID = 1L;
 
         SimulatedCrash(String step) {
-            super("power lost at " + step);
+            super("the daemon died at " + step);
         }
     }
 
@@ -100,6 +115,8 @@ class FaultInjectionTest {
     }
 
     private static final List<UpdateState> ROLLED = List.of(ROLLING_BACK, ROLLED_BACK);
+    /** The new container kept running (or, after a reboot, is started again) and is checked. */
+    private static final List<UpdateState> CHECKED = List.of(VERIFYING, ACTIVE);
 
     static Stream<Row> rows() {
         List<UpdateState> tillApplying = List.of(DOWNLOADING, STAGED, APPLYING);
@@ -116,12 +133,24 @@ class FaultInjectionTest {
                         Reason.INTERRUPTED, "1.0.0"),
                 new Row("crash before stopping the old container", List.of(crash("stop")), ROLLED, Reason.INTERRUPTED, "1.0.0"),
                 new Row("crash after stopping the old container", List.of(crashAfter("stop")), ROLLED, Reason.INTERRUPTED, "1.0.0"),
-                new Row("crash right after the new container started", List.of(crashAfter("start")), ROLLED, Reason.INTERRUPTED, "1.0.0"),
-                new Row("crash during the health check", List.of(crash("verify")), ROLLED, Reason.INTERRUPTED, "1.0.0"),
+                new Row("crash right after the new container started", List.of(crashAfter("start")), CHECKED, Reason.REASON_UNSPECIFIED,
+                        "2.0.0"),
+                new Row("crash during the health check", List.of(crash("verify")), CHECKED, Reason.REASON_UNSPECIFIED, "2.0.0"),
                 new Row("crash while rolling back", List.of(error("verify"), crash("start#2")), List.of(ROLLED_BACK),
                         Reason.ENGINE_ERROR, "1.0.0"),
                 new Row("crash removing the old container after ACTIVE", List.of(crash("remove")), List.of(), Reason.REASON_UNSPECIFIED,
                         "2.0.0"),
+                // power losses: after the reboot a new container that was created is started and judged afresh
+                new Row("power lost right after docker create (container not yet recorded)", List.of(crashAfter("create")), ROLLED,
+                        Reason.INTERRUPTED, "1.0.0").afterPowerLoss(),
+                new Row("power lost before stopping the old container", List.of(crash("stop")), CHECKED, Reason.REASON_UNSPECIFIED, "2.0.0")
+                        .afterPowerLoss(),
+                new Row("power lost right after the new container started", List.of(crashAfter("start")), CHECKED, Reason.REASON_UNSPECIFIED,
+                        "2.0.0").afterPowerLoss(),
+                new Row("power lost during the health check", List.of(crash("verify")), CHECKED, Reason.REASON_UNSPECIFIED, "2.0.0")
+                        .afterPowerLoss(),
+                new Row("power lost while rolling back", List.of(error("verify"), crash("start#2")), List.of(ROLLED_BACK), Reason.ENGINE_ERROR,
+                        "1.0.0").afterPowerLoss(),
                 // errors: every state reported for sequence 2
                 new Row("download error", List.of(error("fetch")), List.of(DOWNLOADING, FAILED), Reason.ENGINE_ERROR, "1.0.0"),
                 new Row("docker load error", List.of(error("loadImage")), List.of(DOWNLOADING, FAILED), Reason.ENGINE_ERROR, "1.0.0"),
@@ -162,6 +191,13 @@ class FaultInjectionTest {
         if (crashes) {
             assertThatThrownBy(() -> newEngine().onDesiredState(key.seal(activate(2, "2.0.0")).toByteArray()))
                     .isInstanceOf(SimulatedCrash.class);
+            // the old container's stop runs on a thread of its own: what the dead process had asked of the engine is done
+            await().atMost(Duration.ofSeconds(5)).pollDelay(Duration.ZERO).until(() -> Thread.getAllStackTraces().keySet().stream()
+                    .noneMatch(t -> t.getName().equals("edge-stop-old")));
+            if (row.reboot()) {
+                bootId = "boot-2";
+                fake.reboot(box -> false);
+            }
             events.clear();
             UpdateEngine restarted = newEngine();
             restarted.recover();
@@ -224,8 +260,20 @@ class FaultInjectionTest {
         HealthVerifier health = (containerId, check) -> inject("verify", null);
         DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
                 () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        String boot = bootId;
+        HostBoot host = new HostBoot() {
+            @Override
+            public String bootId() {
+                return boot;
+            }
+
+            @Override
+            public long nanoTime() {
+                return System.nanoTime();
+            }
+        };
         return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, new Injecting(), health, events::add, () -> NOW,
-                new UpdateEngine.Policy(3, null, java.time.Clock.systemUTC(), Duration.ofMillis(1)));
+                new UpdateEngine.Policy(3, null, java.time.Clock.systemUTC(), Duration.ofMillis(1)), host);
     }
 
     /** Counts the call; runs {@code action} (may be null) unless a fault says otherwise. */

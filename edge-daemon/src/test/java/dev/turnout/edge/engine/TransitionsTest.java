@@ -18,7 +18,7 @@ class TransitionsTest {
             "ACTIVE, ACTIVE", "ROLLED_BACK, ACTIVE", "STAGED, ACTIVE",
             "IDLE, FAILED", "DOWNLOADING, FAILED", "APPLYING, FAILED", "VERIFYING, FAILED", "ROLLING_BACK, FAILED",
             "STAGED, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, APPLYING", "WAITING_FOR_WINDOW, DOWNLOADING", "WAITING_FOR_WINDOW, ACTIVE",
-            "WAITING_FOR_WINDOW, FAILED", "ACTIVE, FAILED"})
+            "WAITING_FOR_WINDOW, FAILED", "ACTIVE, FAILED", "VERIFYING, VERIFYING"})
     void allowed(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isTrue();
     }

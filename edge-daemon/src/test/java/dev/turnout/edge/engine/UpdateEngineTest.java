@@ -4,11 +4,15 @@ import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.HealthVerifier;
+import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.store.FileStateStore;
+import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
+import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
@@ -18,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -38,6 +43,7 @@ import static dev.turnout.proto.UpdateState.ROLLING_BACK;
 import static dev.turnout.proto.UpdateState.STAGED;
 import static dev.turnout.proto.UpdateState.VERIFYING;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Drives the engine with fakes and asserts the exact sequence of reported states. */
 class UpdateEngineTest {
@@ -51,6 +57,10 @@ class UpdateEngineTest {
     private final Set<String> unhealthyVersions = new HashSet<>();
     private final Set<String> undownloadable = new HashSet<>();
     private final java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(NOW);
+    private final java.util.concurrent.atomic.AtomicLong monotonicNanos = new java.util.concurrent.atomic.AtomicLong(Duration.ofHours(1).toNanos());
+    private final List<String> checks = new ArrayList<>();
+    private String bootId = "boot-1";
+    private String dieDuringCheckOf;
     private FileStateStore store;
     private UpdateEngine engine;
 
@@ -80,15 +90,56 @@ class UpdateEngineTest {
             public void retainOnly(Collection<String> keepDigests) {
             }
         };
-        HealthVerifier health = (containerId, check) -> {
-            String version = runtime.containers.get(containerId).labels().get(UpdateEngine.LABEL_VERSION);
-            if (unhealthyVersions.contains(version)) {
-                throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "probe failed");
+        HealthVerifier health = new HealthVerifier() {
+            @Override
+            public void verify(String containerId, HealthCheck check) throws UpdateFailure {
+                checks.add("verify " + containerId);
+                judge(containerId);
+            }
+
+            @Override
+            public void resume(String containerId, HealthCheck check, Duration soaked) throws UpdateFailure {
+                checks.add("resume " + containerId + " after " + soaked.toMillis() + " ms");
+                judge(containerId);
+            }
+
+            private void judge(String containerId) throws UpdateFailure {
+                String version = runtime.containers.get(containerId).labels().get(UpdateEngine.LABEL_VERSION);
+                if (version.equals(dieDuringCheckOf)) {
+                    throw new Died();
+                }
+                if (unhealthyVersions.contains(version)) {
+                    throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "probe failed");
+                }
             }
         };
         DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
                 () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
-        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, now::get);
+        String boot = bootId;
+        HostBoot host = new HostBoot() {
+            @Override
+            public String bootId() {
+                return boot;
+            }
+
+            @Override
+            public long nanoTime() {
+                return monotonicNanos.get();
+            }
+        };
+        return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, now::get,
+                UpdateEngine.Policy.DEFAULT, host);
+    }
+
+    /** The daemon process is killed (kill -9) while it checks a container: nothing after that point runs. */
+    private static final class Died extends Error {
+        private static final long serialVersionUID = 1L;
+    }
+
+    private static DesiredState soaking(DesiredState state, long soakMs) {
+        AppDesired app = state.getApps(0);
+        Release release = app.getRelease().toBuilder().setHealth(app.getRelease().getHealth().toBuilder().setSoakMs(soakMs)).build();
+        return state.toBuilder().setApps(0, app.toBuilder().setRelease(release)).build();
     }
 
     private List<UpdateState> statesOf(long sequence) {
@@ -243,20 +294,66 @@ class UpdateEngineTest {
         assertThat(store.loadApp("web")).contains(before);
     }
 
-    @Test
-    void aCrashDuringVerificationRollsBackAtStartUp() {
-        send(activate(1, "1.0.0"));
-        AppRecord active = store.loadApp("web").orElseThrow();
-        // simulate a crash right after the new container started: state VERIFYING persisted, old stopped
-        runtime.stop(active.containerId(), null);
-        String fresh = runtime.create("x", "sha256:id-2.0.0", null, java.util.Map.of(UpdateEngine.LABEL_VERSION, "2.0.0"));
-        store.saveApp(active.withTarget(activate(2, "2.0.0").getApps(0), 2).withState(VERIFYING).withNewContainer(fresh));
+    /** 2.0.0 (4 s soak) is being checked when the daemon is killed; returns the new container. */
+    private String killedDuringTheCheckOf2() {
+        dieDuringCheckOf = "2.0.0";
+        assertThatThrownBy(() -> send(soaking(activate(2, "2.0.0"), 4000))).isInstanceOf(Died.class);
+        dieDuringCheckOf = null;
+        AppRecord verifying = store.loadApp("web").orElseThrow();
+        assertThat(verifying.state()).isEqualTo(VERIFYING);
         events.clear();
-        newEngine().recover();
-        assertThat(events).extracting(StatusEvent::getState).containsExactly(ROLLING_BACK, ROLLED_BACK);
-        assertThat(events.get(1).getReason()).isEqualTo(Reason.INTERRUPTED);
-        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
-        assertThat(runtime.containers).doesNotContainKey(fresh);
+        checks.clear();
+        return verifying.newContainerId();
+    }
+
+    @Test
+    void aDaemonRestartDuringTheCheckResumesItWithTheRestOfTheSoakAndKeepsTheNewContainer() {
+        send(activate(1, "1.0.0"));
+        String fresh = killedDuringTheCheckOf2();
+        monotonicNanos.addAndGet(Duration.ofMillis(2500).toNanos()); // systemd starts the daemon again, on the same boot
+
+        engine = newEngine();
+        engine.recover();
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(VERIFYING, ACTIVE);
+        assertThat(events.get(0).getMessage())
+                .isEqualTo("the daemon restarted during VERIFYING; the new container is running: resuming its check, 1.5 s of its 4.0 s soak left");
+        assertThat(checks).containsExactly("resume " + fresh + " after 2500 ms");
+        assertThat(store.loadApp("web").orElseThrow().containerId()).as("the same container").isEqualTo(fresh);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(runtime.containers).hasSize(1);
+    }
+
+    @Test
+    void afterARebootDuringTheCheckTheNewReleaseIsStartedAndCheckedThroughTheFullSoak() {
+        send(activate(1, "1.0.0"));
+        String fresh = killedDuringTheCheckOf2();
+        bootId = "boot-2";
+        monotonicNanos.set(Duration.ofSeconds(30).toNanos());
+        runtime.reboot(box -> false); // no restart policy: everything is stopped
+        int calls = runtime.calls.size();
+
+        engine = newEngine();
+        engine.recover();
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(VERIFYING, ACTIVE);
+        assertThat(events.get(0).getMessage()).isEqualTo("the host restarted during VERIFYING; checking 2.0.0 afresh through the full soak");
+        assertThat(checks).containsExactly("verify " + fresh);
+        assertThat(runtime.calls.subList(calls, runtime.calls.size())).contains("start " + fresh);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(runtime.containers).hasSize(1);
+    }
+
+    @Test
+    void aDaemonThatCannotTellTheBootJudgesTheReleaseAfreshAsAfterAReboot() {
+        bootId = ""; // /proc/sys/kernel/random/boot_id unreadable
+        engine = newEngine();
+        send(activate(1, "1.0.0"));
+        String fresh = killedDuringTheCheckOf2();
+
+        engine = newEngine();
+        engine.recover();
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(VERIFYING, ACTIVE);
+        assertThat(events.get(0).getMessage()).startsWith("the daemon or the host restarted during VERIFYING; checking 2.0.0 afresh");
+        assertThat(checks).containsExactly("verify " + fresh);
     }
 
     @Test

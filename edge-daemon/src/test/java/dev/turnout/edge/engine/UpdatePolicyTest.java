@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -188,10 +187,9 @@ class UpdatePolicyTest {
         UpdateEngine engine = engine(policy);
         send(engine, key, activate(1, "1.0.0"));
         AppRecord active = new FileStateStore(dir.resolve("state")).loadApp("web").orElseThrow();
-        // power lost while verifying 2.0.0
-        String fresh = runtime.create("x", "sha256:id-2.0.0", null, Map.of(UpdateEngine.LABEL_VERSION, "2.0.0"));
-        new FileStateStore(dir.resolve("state")).saveApp(active.withTarget(activate(2, "2.0.0").getApps(0), 2).withState(VERIFYING)
-                .withNewContainer(fresh));
+        // power lost while applying 2.0.0, before its container was created (a new container that was created is judged
+        // afresh after the reboot: RestartRecoveryTest)
+        new FileStateStore(dir.resolve("state")).saveApp(active.withTarget(activate(2, "2.0.0").getApps(0), 2).withState(APPLYING));
         UpdateEngine restarted = engine(policy);
         restarted.recover();
         assertThat(last().getState()).isEqualTo(ROLLED_BACK);

@@ -116,6 +116,33 @@ class HealthCheckerTest {
     }
 
     @Test
+    void aResumedCheckWaitsOnlyForTheRestOfTheSoakAndGetsItsRetriesAgain() throws UpdateFailure {
+        statuses.add(RUNNING);
+        probeAnswers.addAll(List.of(false, false, true));
+        checker.resume("c", check(4000), Duration.ofMillis(2500));
+        assertThat(clock.now).as("1.5 s of the 4 s soak were left").isEqualTo(Duration.ofMillis(1500).toNanos());
+        assertThat(probes).isEqualTo(4);
+    }
+
+    @Test
+    void aResumedCheckWhoseSoakIsOverStillNeedsOneHealthyProbe() {
+        statuses.add(RUNNING);
+        probeAnswers.add(false);
+        assertThatThrownBy(() -> checker.resume("c", check(4000), Duration.ofMinutes(5)))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.HEALTH_CHECK_FAILED));
+        assertThat(probes).as("the probe gets its retries, not one try").isEqualTo(3);
+    }
+
+    @Test
+    void aResumedCheckCountsTheRestartsSinceTheContainerStartedAlsoWhileNoDaemonWatched() {
+        // one restart while the daemon was down: a fresh check would take 1 as its base and pass
+        statuses.add(new ContainerStatus("running", true, false, 1, ""));
+        probeAnswers.add(true);
+        assertThatThrownBy(() -> checker.resume("c", check(4000), Duration.ofSeconds(1)))
+                .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.CRASH_LOOP));
+    }
+
+    @Test
     void dockersOwnCheckIsWaitedForWhileStartingAndFailsAtOnceWhenUnhealthy() throws UpdateFailure {
         HealthCheck docker = HealthCheck.newBuilder().setDocker(true).setIntervalMs(500).setTimeoutMs(1000).setRetries(2).setSoakMs(1000).build();
         ContainerStatus starting = new ContainerStatus("running", true, false, 0, "starting");

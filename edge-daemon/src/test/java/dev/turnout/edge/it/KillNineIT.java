@@ -37,8 +37,9 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The packaged daemon ({@code target/turnout-edge-device.jar}) runs as its own process and is killed with SIGKILL
- * while an update from 1.0.0 to 2.0.0 is in a given state, then started again. Every run must end with
- * exactly one running container of the device, of the version the last status report names.
+ * while an update from 1.0.0 to 2.0.0 (or a first install of 2.0.0) is in a given state, then started again on the
+ * same boot: only the daemon restarted, the containers kept running. Every run must end with exactly one running
+ * container of the device, of the version the last status report names.
  */
 class KillNineIT {
 
@@ -125,15 +126,7 @@ class KillNineIT {
     void endsWithExactlyOneHealthyContainerAndAReportThatSaysWhich(UpdateState killAt) throws Exception {
         StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), TOPICS, deviceId);
         toClose.add(orchestrator);
-        Path config = work.resolve("edge.yaml");
-        Files.writeString(config, """
-                deviceId: %s
-                brokerUrl: %s
-                orchestratorUrl: %s
-                trustedKeys:
-                  - keyId: %s
-                    publicKey: %s
-                """.formatted(deviceId, mosquitto.url(), artifacts.baseUrl(), KEY.keyId(), KEY.publicKey().toBase64()));
+        Path config = config();
         daemon = launch(config, "first");
         orchestrator.publishRetained(TOPICS.desired(deviceId), KEY.seal(desired(1, v1)).toByteArray());
         awaitEvent(orchestrator, 1, UpdateState.ACTIVE);
@@ -158,14 +151,70 @@ class KillNineIT {
 
         assertThat(runningVersions()).as("running containers of the device").containsExactly(last.getRunningVersion());
         assertThat(allVersions()).as("every container of the device").containsExactly(last.getRunningVersion());
-        if (killAt == UpdateState.DOWNLOADING) {
-            assertThat(last.getState()).isEqualTo(UpdateState.ACTIVE); // the download resumed and the update finished
+        if (killAt == UpdateState.DOWNLOADING || killAt == UpdateState.VERIFYING) {
+            // the download resumed and the update finished; the check of the running new container went on
+            assertThat(last.getState()).isEqualTo(UpdateState.ACTIVE);
             assertThat(last.getRunningVersion()).isEqualTo("2.0.0");
-        } else {
+        } else if (last.getState() == UpdateState.ACTIVE) { // killed after the new container started: its check went on
+            assertThat(last.getRunningVersion()).isEqualTo("2.0.0");
+        } else { // killed before the new container ran
             assertThat(last.getState()).isEqualTo(UpdateState.ROLLED_BACK);
             assertThat(last.getReason()).isEqualTo(Reason.INTERRUPTED);
             assertThat(last.getRunningVersion()).isEqualTo("1.0.0");
         }
+    }
+
+    /**
+     * Issue 14: a first install killed during its check used to end FAILED ("no previous release to go back to") with
+     * the new container still running. The daemon started again on the same boot resumes the check, with the rest of
+     * the soak, and keeps that very container.
+     */
+    @org.junit.jupiter.api.Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aFirstInstallKilledDuringItsCheckEndsActiveWithTheSameContainer() throws Exception {
+        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), TOPICS, deviceId);
+        toClose.add(orchestrator);
+        Path config = config();
+        daemon = launch(config, "first");
+        orchestrator.publishRetained(TOPICS.desired(deviceId), KEY.seal(desired(1, v2)).toByteArray());
+        awaitEvent(orchestrator, 1, UpdateState.VERIFYING); // 4 s soak
+        String container = Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        assertThat(container).as("the new container runs").isNotBlank().doesNotContain("\n");
+        daemon.destroyForcibly(); // SIGKILL
+        assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        int reportsBeforeRestart = orchestrator.events().size();
+
+        daemon = launch(config, "second");
+        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.events().stream().skip(reportsBeforeRestart)
+                .anyMatch(e -> e.getSequence() == 1 && isFinal(e.getState())));
+        List<StatusEvent> after = orchestrator.events().stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 1).toList();
+        after.forEach(e -> System.out.printf("after the restart: %s %s \"%s\" running %s%n", e.getState(), e.getReason(), e.getMessage(),
+                e.getRunningVersion()));
+
+        assertThat(after).extracting(StatusEvent::getState).as("no rollback, no failure")
+                .doesNotContain(UpdateState.ROLLING_BACK, UpdateState.ROLLED_BACK, UpdateState.FAILED).contains(UpdateState.ACTIVE);
+        // the resumed check is announced live, or (when it began before the broker connection) in the status the daemon
+        // reports on connecting: the record is saved before the report either way
+        assertThat(after).filteredOn(e -> e.getState() == UpdateState.VERIFYING).extracting(StatusEvent::getMessage)
+                .anySatisfy(m -> assertThat(m).startsWith("the daemon restarted during VERIFYING; the new container is running: resuming its check,"));
+        StatusEvent active = after.stream().filter(e -> e.getState() == UpdateState.ACTIVE).findFirst().orElseThrow();
+        assertThat(active.getRunningVersion()).isEqualTo("2.0.0");
+        assertThat(Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId))
+                .as("the very container started before the kill").isEqualTo(container);
+        assertThat(allVersions()).as("every container of the device").containsExactly("2.0.0");
+    }
+
+    private Path config() throws Exception {
+        Path config = work.resolve("edge.yaml");
+        Files.writeString(config, """
+                deviceId: %s
+                brokerUrl: %s
+                orchestratorUrl: %s
+                trustedKeys:
+                  - keyId: %s
+                    publicKey: %s
+                """.formatted(deviceId, mosquitto.url(), artifacts.baseUrl(), KEY.keyId(), KEY.publicKey().toBase64()));
+        return config;
     }
 
     private static boolean isFinal(UpdateState state) {

@@ -38,6 +38,19 @@ class FileStateStoreTest {
     }
 
     @Test
+    void theBootAndTheSoaksStartSurviveAReloadAndARecordWrittenWithoutThemReadsAsAnUnknownBoot() throws IOException {
+        AppRecord verifying = AppRecord.idle("web").withState(UpdateState.VERIFYING).onBoot("d972ed30-53a5-44f3-aae6-bd7d6193a6af", 615_686_753_759L);
+        new FileStateStore(dir).saveApp(verifying);
+        assertThat(new FileStateStore(dir).loadApp("web")).contains(verifying);
+
+        // written by a daemon from before boot ids were saved: judged as after a reboot
+        Files.writeString(dir.resolve("apps/old.json"), "{\"app\": \"old\", \"state\": \"VERIFYING\"}");
+        AppRecord old = new FileStateStore(dir).loadApp("old").orElseThrow();
+        assertThat(old.bootId()).isEmpty();
+        assertThat(old.soakStartNanos()).isZero();
+    }
+
+    @Test
     void enumsAreStoredByName() throws IOException {
         new FileStateStore(dir).saveApp(AppRecord.idle("web").withState(UpdateState.ROLLED_BACK));
         assertThat(Files.readString(dir.resolve("apps/web.json"))).contains("\"ROLLED_BACK\"");
