@@ -7,6 +7,7 @@ import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.LogConfig;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.DockerCli;
 import dev.turnout.testsupport.TestEngines.Engine;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Timeout;
@@ -272,27 +273,5 @@ class ContainerSpecIT {
         Map<String, String> options = new LinkedHashMap<>();
         logConfig.path("Config").fields().forEachRemaining(e -> options.put(e.getKey(), e.getValue().asText()));
         return options;
-    }
-
-    /** The docker CLI pointed at one engine. */
-    private static final class DockerCli {
-
-        static String docker(Engine engine, String... args) {
-            return output(command(engine, args));
-        }
-
-        static int run(Engine engine, String... args) {
-            return dev.turnout.edge.it.Requirements.run(command(engine, args));
-        }
-
-        static String output(String... command) {
-            return dev.turnout.edge.it.Requirements.output(command);
-        }
-
-        private static String[] command(Engine engine, String... args) {
-            List<String> command = new ArrayList<>(List.of("docker", "-H", engine.dockerHost()));
-            command.addAll(List.of(args));
-            return command.toArray(String[]::new);
-        }
     }
 }
