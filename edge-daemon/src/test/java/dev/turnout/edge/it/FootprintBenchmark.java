@@ -7,6 +7,8 @@ import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.image.ArchiveEntries;
+import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Release;
 import dev.turnout.proto.Topics;
@@ -67,10 +69,11 @@ public final class FootprintBenchmark {
                     brokerUrl: %s
                     orchestratorUrl: %s
                     healthReportInterval: 10s
+                    dockerHost: %s
                     trustedKeys:
                       - keyId: %s
                         publicKey: %s
-                    """.formatted(device, mosquitto.url(), artifacts.baseUrl(), key.keyId(), key.publicKey().toBase64()));
+                    """.formatted(device, mosquitto.url(), artifacts.baseUrl(), DOCKER_HOST, key.keyId(), key.publicKey().toBase64()));
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             List<String> flags = System.getProperty("bench.flags") == null ? LAUNCHER_FLAGS
@@ -301,17 +304,35 @@ public final class FootprintBenchmark {
         }
     }
 
-    /** A {@code docker save} archive of a fresh busybox image, and the image's id; the image is gone from the engine. */
-    private record Built(Path archive, String ref, String version, String id) {
+    /**
+     * The engine the benchmark runs on: {@code DOCKER_HOST} (as for the docker CLI it also runs), else the default
+     * socket. {@code DOCKER_HOST=unix:///run/turnout-engines/sid.sock bin/bench footprint} measures the containerd
+     * image store of Docker 28.5 (started by {@code bin/test-engines start}).
+     */
+    private static final String DOCKER_HOST = System.getenv("DOCKER_HOST") == null || System.getenv("DOCKER_HOST").isBlank()
+            ? "unix:///var/run/docker.sock" : System.getenv("DOCKER_HOST");
+
+    /**
+     * The archive a release ships of a fresh busybox image (made from the engine's {@code docker save} as {@code
+     * release create} makes it), and what identifies the image; the image is gone from the engine.
+     */
+    private record Built(Path archive, String ref, String version, String id, String configDigest, String manifestDigest,
+                         List<String> diffIds) {
     }
 
     private static Built build(Path work, String run, String version, List<String> images) throws Exception {
         String ref = "turnout-bench/" + run + ":" + version;
-        Path archive = image(work, ref, version);
+        Path saved = image(work, ref, version);
         String id = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
         images.add(id);
         Requirements.output("docker", "rmi", "-f", ref);
-        return new Built(archive, ref, version, id);
+        ArchiveEntries entries = ArchiveEntries.read(saved);
+        ImageArchive.Image image = ImageArchive.images(entries).get(0);
+        Path archive = work.resolve("shipped-" + version + ".tar");
+        try (java.io.OutputStream out = Files.newOutputStream(archive)) {
+            ImageArchive.writeSinglePlatform(saved, entries, image, out);
+        }
+        return new Built(archive, ref, version, id, image.configDigest(), ImageArchive.manifestDigest(entries, image), image.diffIds());
     }
 
     private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd) throws Exception {
@@ -323,7 +344,8 @@ public final class FootprintBenchmark {
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         return Release.newBuilder().setApp("web").setVersion(image.version())
                 .addImages(ImageArtifact.newBuilder().setPlatform(platform).setImageRef(image.ref()).setArchiveDigest(digest)
-                        .setSize(bytes.length).setUrl(artifacts.add(digest, image.archive())).setImageId(image.id()))
+                        .setSize(bytes.length).setUrl(artifacts.add(digest, image.archive())).setImageId(image.configDigest())
+                        .setManifestDigest(image.manifestDigest()).addAllDiffIds(image.diffIds()))
                 .setContainer(ContainerSpec.newBuilder().addAllCommand(cmd).setNetwork(network).setRestart("no"))
                 .setHealth(HealthCheck.newBuilder().setSoakMs(0)).build();
     }
