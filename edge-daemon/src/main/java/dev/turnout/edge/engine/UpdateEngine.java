@@ -549,9 +549,11 @@ public final class UpdateEngine {
      */
     private String loadIntoEngine(ImageArtifact artifact, Path archive) throws UpdateFailure {
         Optional<String> present = findImage(artifact);
-        if (present.isPresent()) {
-            return present.get();
-        }
+        return present.isPresent() ? present.get() : load(artifact, archive);
+    }
+
+    /** Checks the archive against the release, loads it, and returns the id the engine gave the signed image. */
+    private String load(ImageArtifact artifact, Path archive) throws UpdateFailure {
         runtime.checkArchive(archive, artifact);
         retryingTransient(() -> {
             runtime.loadImage(archive);
@@ -645,7 +647,7 @@ public final class UpdateEngine {
         Release release = record.running();
         ImageArtifact artifact = artifactFor(release);
         Optional<String> present = findImage(artifact);
-        String image = present.isPresent() ? present.get() : loadIntoEngine(artifact, artifacts.fetch(artifact));
+        String image = present.isPresent() ? present.get() : load(artifact, artifacts.fetch(artifact)); // fetched only when missing
         return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", image,
                 release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
     }

@@ -18,7 +18,6 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.TrustedKey;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -82,15 +81,14 @@ class DesiredStateFuzzTest {
 
             @Override
             public Path fetch(ImageArtifact artifact) throws UpdateFailure {
-                return dir.resolve(artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1) + ".tar");
+                return dir.resolve(Fixtures.version(artifact) + ".tar");
             }
 
             @Override
             public void retainOnly(Collection<String> keepDigests) {
             }
         };
-        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
-                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        DesiredStateVerifier verifier = Fixtures.verifier(store, key);
         engine = new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, (id, check) -> { }, event -> {
             if (event.getState() == UpdateState.REJECTED) {
                 rejected.incrementAndGet();

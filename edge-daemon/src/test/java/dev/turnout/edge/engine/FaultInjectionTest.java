@@ -15,7 +15,6 @@ import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -250,7 +249,7 @@ class FaultInjectionTest {
             @Override
             public Path fetch(ImageArtifact artifact) throws UpdateFailure {
                 inject("fetch", null);
-                return dir.resolve(artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1) + ".tar");
+                return dir.resolve(Fixtures.version(artifact) + ".tar");
             }
 
             @Override
@@ -258,20 +257,8 @@ class FaultInjectionTest {
             }
         };
         HealthVerifier health = (containerId, check) -> inject("verify", null);
-        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
-                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
-        String boot = bootId;
-        HostBoot host = new HostBoot() {
-            @Override
-            public String bootId() {
-                return boot;
-            }
-
-            @Override
-            public long nanoTime() {
-                return System.nanoTime();
-            }
-        };
+        DesiredStateVerifier verifier = Fixtures.verifier(store, key);
+        HostBoot host = Fixtures.boot(bootId, System::nanoTime);
         return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, new Injecting(), health, events::add, () -> NOW,
                 new UpdateEngine.Policy(3, null, java.time.Clock.systemUTC(), Duration.ofMillis(1)), host);
     }

@@ -1,5 +1,8 @@
 package dev.turnout.edge.engine;
 
+import dev.turnout.edge.domain.AppRecord;
+import dev.turnout.edge.port.HostBoot;
+import dev.turnout.edge.port.StateStore;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -7,6 +10,11 @@ import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Release;
+import dev.turnout.proto.crypto.EnvelopeVerifier;
+import dev.turnout.proto.crypto.SigningKey;
+
+import java.util.List;
+import java.util.function.LongSupplier;
 
 /** Desired states for unit tests. */
 final class Fixtures {
@@ -27,6 +35,32 @@ final class Fixtures {
                 .setContainer(ContainerSpec.newBuilder().setNetwork("none"))
                 .setHealth(HealthCheck.newBuilder().addExec("true"))
                 .build();
+    }
+
+    /** The verifier an engine test needs: this fixture's device and platform, {@code key} trusted, the wall clock at NOW. */
+    static DesiredStateVerifier verifier(StateStore store, SigningKey key) {
+        return new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
+                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+    }
+
+    /** A host on boot {@code bootId} whose boot-wide monotonic clock reads {@code nanos}. */
+    static HostBoot boot(String bootId, LongSupplier nanos) {
+        return new HostBoot() {
+            @Override
+            public String bootId() {
+                return bootId;
+            }
+
+            @Override
+            public long nanoTime() {
+                return nanos.getAsLong();
+            }
+        };
+    }
+
+    /** The version a fixture archive stands for (its image ref's tag): the tests keep it as {@code VERSION.tar}. */
+    static String version(ImageArtifact artifact) {
+        return artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1);
     }
 
     static DesiredState desired(long sequence, String version, Phase phase, boolean rollback) {

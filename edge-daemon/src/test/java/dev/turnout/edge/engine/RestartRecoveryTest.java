@@ -15,7 +15,6 @@ import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -360,7 +359,7 @@ class RestartRecoveryTest {
                 if (downloadFails) {
                     throw new UpdateFailure(DIGEST_MISMATCH, "bad archive");
                 }
-                return dir.resolve(artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1) + ".tar");
+                return dir.resolve(Fixtures.version(artifact) + ".tar");
             }
 
             @Override
@@ -390,24 +389,12 @@ class RestartRecoveryTest {
                 }
             }
         };
-        String boot = bootId;
-        HostBoot host = new HostBoot() {
-            @Override
-            public String bootId() {
-                return boot;
-            }
-
-            @Override
-            public long nanoTime() {
-                return monotonicNanos.get();
-            }
-        };
+        HostBoot host = Fixtures.boot(bootId, monotonicNanos::get);
         UpdateEngine.Policy policy = windowClosed
                 ? new UpdateEngine.Policy(3, UpdateWindow.parse("02:00-04:00"), Clock.fixed(Instant.parse("2026-11-23T10:00:00Z"), ZoneOffset.UTC),
                 Duration.ofMillis(1))
                 : new UpdateEngine.Policy(3, null, Clock.systemUTC(), Duration.ofMillis(1));
-        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
-                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        DesiredStateVerifier verifier = Fixtures.verifier(store, key);
         return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, fake, health, events::add, () -> NOW, policy, host);
     }
 

@@ -105,7 +105,7 @@ class TrustRulesTest {
 
             @Override
             public Path fetch(ImageArtifact artifact) throws UpdateFailure {
-                return dir.resolve(artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1) + ".tar");
+                return dir.resolve(Fixtures.version(artifact) + ".tar");
             }
 
             @Override

@@ -15,7 +15,6 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -79,7 +78,7 @@ class UpdateEngineTest {
 
             @Override
             public Path fetch(ImageArtifact artifact) throws UpdateFailure {
-                String version = artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1);
+                String version = Fixtures.version(artifact);
                 if (undownloadable.contains(version)) {
                     throw new UpdateFailure(Reason.DIGEST_MISMATCH, "bad archive");
                 }
@@ -113,20 +112,8 @@ class UpdateEngineTest {
                 }
             }
         };
-        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
-                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
-        String boot = bootId;
-        HostBoot host = new HostBoot() {
-            @Override
-            public String bootId() {
-                return boot;
-            }
-
-            @Override
-            public long nanoTime() {
-                return monotonicNanos.get();
-            }
-        };
+        DesiredStateVerifier verifier = Fixtures.verifier(store, key);
+        HostBoot host = Fixtures.boot(bootId, monotonicNanos::get);
         return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, now::get,
                 UpdateEngine.Policy.DEFAULT, host);
     }

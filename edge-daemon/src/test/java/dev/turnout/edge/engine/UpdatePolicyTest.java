@@ -13,7 +13,6 @@ import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.SigningKey;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,8 +68,7 @@ class UpdatePolicyTest {
                 throw new UpdateFailure(Reason.HEALTH_CHECK_FAILED, "probe failed");
             }
         };
-        DesiredStateVerifier verifier = new DesiredStateVerifier(DEVICE, PLATFORM, new EnvelopeVerifier(List.of(key.publicKey())), store,
-                () -> NOW, app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+        DesiredStateVerifier verifier = Fixtures.verifier(store, key);
         return new UpdateEngine(DEVICE, PLATFORM, verifier, store, artifacts, runtime, health, events::add, () -> NOW, policy);
     }
 
@@ -83,7 +81,7 @@ class UpdatePolicyTest {
 
             @Override
             public Path fetch(ImageArtifact artifact) {
-                return dir.resolve(artifact.getImageRef().substring(artifact.getImageRef().indexOf(':') + 1) + ".tar");
+                return dir.resolve(Fixtures.version(artifact) + ".tar");
             }
 
             @Override

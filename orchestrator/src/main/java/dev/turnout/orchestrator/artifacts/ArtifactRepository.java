@@ -57,14 +57,8 @@ public final class ArtifactRepository {
     public Ingested ingest(Path incoming) throws IOException {
         List<Path> written = new ArrayList<>();
         try {
-            ArchiveEntries entries;
-            List<ImageArchive.Image> images;
-            try {
-                entries = ArchiveEntries.read(incoming);
-                images = ImageArchive.images(entries);
-            } catch (InvalidImageArchiveException e) {
-                throw new InvalidInputException("not an image archive: " + e.getMessage());
-            }
+            ArchiveEntries entries = ArchiveEntries.read(incoming);
+            List<ImageArchive.Image> images = ImageArchive.images(entries);
             List<Artifact> artifacts = new ArrayList<>();
             boolean created = false;
             for (ImageArchive.Image image : images) {
@@ -73,8 +67,6 @@ public final class ArtifactRepository {
                 MessageDigest sha = sha256();
                 try (OutputStream out = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(part), 64 * 1024), sha)) {
                     ImageArchive.writeSinglePlatform(incoming, entries, image, out);
-                } catch (InvalidImageArchiveException e) {
-                    throw new InvalidInputException("not an image archive: " + e.getMessage());
                 }
                 String hex = HexFormat.of().formatHex(sha.digest());
                 Artifact artifact = new Artifact("sha256:" + hex, Files.size(part), image.configDigest(), image.ref(), image.platform(),

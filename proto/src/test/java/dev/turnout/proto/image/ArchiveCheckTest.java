@@ -78,7 +78,7 @@ class ArchiveCheckTest {
                 }, Reason.EXTRA_IMAGE, "holds 2 images"),
                 new Row("an extra image in manifest.json", files -> {
                     String m = new String(files.get("manifest.json"), StandardCharsets.UTF_8);
-                    files.put("manifest.json", m.replace("]", "]").replaceFirst("^\\[(.*)\\]$", "[$1,$1]").getBytes(StandardCharsets.UTF_8));
+                    files.put("manifest.json", m.replaceFirst("^\\[(.*)\\]$", "[$1,$1]").getBytes(StandardCharsets.UTF_8));
                 }, Reason.EXTRA_IMAGE, "holds 2 images"),
                 new Row("no OCI index (a plain docker save)", files -> {
                     files.remove("index.json");
