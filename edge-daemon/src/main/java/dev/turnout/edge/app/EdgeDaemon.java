@@ -15,6 +15,7 @@ import dev.turnout.edge.mqtt.MqttLink;
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.edge.store.FileStateStore;
+import dev.turnout.edge.store.ReportNumbers;
 import dev.turnout.proto.AppHealth;
 import dev.turnout.proto.AppSummary;
 import dev.turnout.proto.HealthReport;
@@ -37,6 +38,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -63,6 +65,10 @@ public final class EdgeDaemon implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** The newest desired state received and not yet taken by the worker (null: none). */
+    private final AtomicReference<byte[]> pendingDesired = new AtomicReference<>();
+    /** Orders every status and presence this device sends ({@code report_seq}). */
+    private final ReportNumbers reportNumbers;
     /** Set when the engine reports a status: a tick that did something counts as work for {@link #idleRelease}. */
     private final AtomicBoolean engineReported = new AtomicBoolean();
     private final IdleMemoryRelease idleRelease = new IdleMemoryRelease(
@@ -72,6 +78,7 @@ public final class EdgeDaemon implements AutoCloseable {
         this.config = config;
         Files.createDirectories(dataDir);
         this.store = new FileStateStore(dataDir.resolve("state"));
+        this.reportNumbers = new ReportNumbers(dataDir.resolve("report-seq"), System::currentTimeMillis);
         this.runtime = new DockerContainerRuntime(config.dockerHost());
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
@@ -87,7 +94,7 @@ public final class EdgeDaemon implements AutoCloseable {
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
         StatusReporter reporting = event -> {
             engineReported.set(true);
-            link.report(event);
+            link.report(numbered(event));
         };
         this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow())),
@@ -171,25 +178,44 @@ public final class EdgeDaemon implements AutoCloseable {
         }
     }
 
+    /**
+     * Desired states are level-triggered: only the newest one received matters. One waits here for the worker; a
+     * newer one that arrives first replaces it, so a burst (a device back after several releases, the broker's
+     * retained copy after a queued one) costs one verification and one update, never one per superseded release.
+     */
     private void enqueueDesiredState(byte[] payload) {
+        if (pendingDesired.getAndSet(payload) != null) {
+            log.info("a newer desired state arrived before the worker took the previous one; the previous one is skipped");
+            return; // a drain is queued already and will take this one
+        }
         try {
-            worker.execute(() -> {
-                try {
-                    engine.onDesiredState(payload);
-                } catch (RuntimeException e) {
-                    log.error("handling a desired state failed", e);
-                }
-                engineReported.set(false);
-                idleRelease.workEnded();
-            });
+            worker.execute(this::drainDesiredState);
         } catch (RejectedExecutionException e) {
             log.debug("closing: desired state dropped");
         }
     }
 
+    private void drainDesiredState() {
+        byte[] payload = pendingDesired.getAndSet(null);
+        if (payload == null) {
+            return;
+        }
+        try {
+            engine.onDesiredState(payload);
+        } catch (RuntimeException e) {
+            log.error("handling a desired state failed", e);
+        }
+        engineReported.set(false);
+        idleRelease.workEnded();
+    }
+
+    private StatusEvent numbered(StatusEvent event) {
+        return event.toBuilder().setReportSeq(reportNumbers.next()).build();
+    }
+
     private List<StatusEvent> currentStatusSafely() {
         try {
-            return engine.currentStatus();
+            return engine.currentStatus().stream().map(this::numbered).toList();
         } catch (RuntimeException e) {
             log.warn("cannot read app states: {}", e.getMessage());
             return List.of();
@@ -203,7 +229,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 .setTimestampMs(System.currentTimeMillis())
                 .setAgentVersion(AGENT_VERSION)
                 .setPlatform(platform)
-                .setLastSequence(store.loadTrust().lastSequence());
+                .setLastSequence(store.loadTrust().lastSequence())
+                .setReportSeq(reportNumbers.next());
         for (AppRecord record : store.loadApps()) {
             presence.addApps(AppSummary.newBuilder().setApp(record.app()).setRunningVersion(record.runningVersion()).setState(record.state()));
         }

@@ -38,7 +38,6 @@ import java.util.function.Supplier;
 public final class MqttLink implements StatusReporter, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(MqttLink.class);
-    private static final long SESSION_EXPIRY_SECONDS = 7 * 24 * 3600L;
 
     private final MqttAsyncClient client;
     private final Topics topics;
@@ -118,8 +117,12 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
     private MqttConnectionOptions options() {
         MqttConnectionOptions options = new MqttConnectionOptions();
-        options.setCleanStart(false);
-        options.setSessionExpiryInterval(SESSION_EXPIRY_SECONDS);
+        // A fresh session at every connect: the broker's retained copy of the desired state is the newest one, and
+        // the only one the device needs. A kept session would also queue every desired state published while the
+        // device was away, and the device would work through superseded releases (issue 23). What the device sends
+        // is not lost either way: it publishes its presence and every app's current status after each connect.
+        options.setCleanStart(true);
+        options.setSessionExpiryInterval(0L);
         options.setAutomaticReconnect(true);
         options.setAutomaticReconnectDelay(1, 30);
         options.setKeepAliveInterval(30);
