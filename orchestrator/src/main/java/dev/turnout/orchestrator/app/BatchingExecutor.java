@@ -1,6 +1,6 @@
 package dev.turnout.orchestrator.app;
 
-import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.port.RolloutStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,13 +22,13 @@ final class BatchingExecutor implements Executor {
     static final int MAX_BATCH = 500;
 
     private final ExecutorService engineThread;
-    private final FleetStore store;
+    private final RolloutStore store;
     /** Asked after each report: true ends the batch there (its commit publishes what was decided). */
     private final java.util.function.BooleanSupplier commitNow;
     private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean scheduled = new AtomicBoolean();
 
-    BatchingExecutor(ExecutorService engineThread, FleetStore store, java.util.function.BooleanSupplier commitNow) {
+    BatchingExecutor(ExecutorService engineThread, RolloutStore store, java.util.function.BooleanSupplier commitNow) {
         this.engineThread = engineThread;
         this.store = store;
         this.commitNow = commitNow;

@@ -4,7 +4,7 @@ import dev.turnout.broker.EmbeddedBroker;
 import dev.turnout.broker.TopicPolicy;
 import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.security.HiveMqIdentitiesFile;
-import dev.turnout.orchestrator.security.IdentityStore;
+import dev.turnout.orchestrator.store.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.http.ApiAuth;

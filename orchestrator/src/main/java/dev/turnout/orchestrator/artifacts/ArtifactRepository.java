@@ -2,7 +2,7 @@ package dev.turnout.orchestrator.artifacts;
 
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.InvalidInputException;
-import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.store.ReleaseCatalog;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.image.InvalidImageArchiveException;
@@ -35,9 +35,9 @@ public final class ArtifactRepository {
     }
 
     private final Path root;
-    private final FleetStore store;
+    private final ReleaseCatalog store;
 
-    public ArtifactRepository(Path root, FleetStore store) throws IOException {
+    public ArtifactRepository(Path root, ReleaseCatalog store) throws IOException {
         this.root = root;
         this.store = store;
         Files.createDirectories(root.resolve("sha256"));

@@ -1,7 +1,7 @@
 package dev.turnout.orchestrator.cli;
 
 import dev.turnout.orchestrator.app.TurnoutServer;
-import dev.turnout.orchestrator.security.IdentityStore;
+import dev.turnout.orchestrator.store.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.security.TlsMaterial;

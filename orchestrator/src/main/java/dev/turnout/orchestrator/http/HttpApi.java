@@ -25,7 +25,7 @@ import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.security.BrokerAccess;
-import dev.turnout.orchestrator.security.BrokerIdentity;
+import dev.turnout.orchestrator.store.BrokerIdentity;
 import dev.turnout.orchestrator.security.Names;
 import dev.turnout.proto.Topics;
 import io.vertx.core.Context;

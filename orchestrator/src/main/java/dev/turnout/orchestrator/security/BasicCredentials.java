@@ -2,6 +2,8 @@ package dev.turnout.orchestrator.security;
 
 import dev.turnout.broker.PasswordHash;
 import dev.turnout.broker.Role;
+import dev.turnout.orchestrator.store.BrokerIdentity;
+import dev.turnout.orchestrator.store.IdentityStore;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

@@ -6,6 +6,8 @@ import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.store.BrokerIdentity;
+import dev.turnout.orchestrator.store.IdentityStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

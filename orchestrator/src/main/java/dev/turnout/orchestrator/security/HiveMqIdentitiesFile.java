@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.security;
 
 import dev.turnout.broker.PasswordHash;
+import dev.turnout.orchestrator.store.BrokerIdentity;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.security;
 
 import dev.turnout.broker.Role;
 import dev.turnout.proto.Topics;
+import dev.turnout.orchestrator.store.BrokerIdentity;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -9,7 +9,7 @@ import dev.turnout.orchestrator.engine.FakeFleetTransport;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.store.SqliteFleetStore;
 import dev.turnout.orchestrator.security.BrokerAccess;
-import dev.turnout.orchestrator.security.IdentityStore;
+import dev.turnout.orchestrator.store.IdentityStore;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.proto.crypto.SigningKey;
 import io.vertx.core.Vertx;

@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.security;
 import dev.turnout.broker.FileBrokerIdentities;
 import dev.turnout.broker.PasswordHash;
 import dev.turnout.broker.Role;
+import dev.turnout.orchestrator.store.BrokerIdentity;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

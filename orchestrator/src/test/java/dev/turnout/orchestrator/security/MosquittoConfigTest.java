@@ -4,6 +4,7 @@ import dev.turnout.broker.PasswordHash;
 
 import dev.turnout.broker.Role;
 import dev.turnout.proto.Topics;
+import dev.turnout.orchestrator.store.BrokerIdentity;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -163,6 +163,40 @@ abstract class FleetStoreContract {
     }
 
     @Test
+    void aTransactionStoresEverythingOrNothingAndPublishesOnlyAfterItsCommit() {
+        try (FleetStore store = open()) {
+            RolloutStrategy strategy = RolloutStrategy.parse(null, null, null, null, null, null);
+            RolloutDevice a = RolloutDevice.planned("pi-a", 1, null);
+            Rollout r = new Rollout("r-4", "web", "1.0.0", "all", strategy, now, RolloutState.RUNNING, null, now, 0,
+                    WaveState.DONE, now, 0, List.of(a));
+            List<String> published = new java.util.ArrayList<>();
+
+            assertThatThrownBy(() -> store.inTransaction(() -> {
+                store.saveRollout(r);
+                store.appendAudit(new AuditEntry(now, "engine", "rollout.create", "r-4", null));
+                store.afterCommit(() -> published.add("rolled back"));
+                throw new IllegalStateException("the decision failed");
+            })).isInstanceOf(IllegalStateException.class);
+            assertThat(store.findRollout("r-4")).as("nothing of a rolled back transaction is stored").isEmpty();
+            assertThat(store.audit(10)).isEmpty();
+            assertThat(published).as("nor published").isEmpty();
+            assertThat(a.unsaved()).as("its devices are still to be written").isTrue();
+
+            store.inTransaction(() -> {
+                store.saveRollout(r);
+                store.afterCommit(() -> published.add("committed: " + store.findRollout("r-4").isPresent()));
+                assertThat(published).as("not before the commit").isEmpty();
+            });
+            assertThat(published).containsExactly("committed: true");
+            assertThat(a.unsaved()).as("saved once committed").isFalse();
+            assertThat(store.findRollout("r-4").orElseThrow().devices()).hasSize(1);
+
+            store.afterCommit(() -> published.add("outside a transaction"));
+            assertThat(published).as("at once outside a transaction").hasSize(2);
+        }
+    }
+
+    @Test
     void aRolloutLeaseHasOneOwnerUntilItExpires() {
         try (FleetStore a = open(); FleetStore b = open()) {
             assertThat(a.claimRollout("r-1", "orch-a", "http://a:8080", now, now.plusSeconds(10))).isTrue();

@@ -1,4 +1,4 @@
-package dev.turnout.orchestrator.security;
+package dev.turnout.orchestrator.store;
 
 import dev.turnout.broker.Role;
 

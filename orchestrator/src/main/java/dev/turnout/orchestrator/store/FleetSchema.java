@@ -1,0 +1,103 @@
+package dev.turnout.orchestrator.store;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+
+/**
+ * The tables of a fleet store and their migration, in one transaction on start. Version 1: the
+ * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
+ * identifies an artifact's image on either image store (platform, manifest digest, layers).
+ */
+final class FleetSchema {
+
+    static final int VERSION = 3;
+
+    private static final String[] TABLES = {
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, labels TEXT NOT NULL, groups_json TEXT NOT NULL,"
+                + " enrolled_at {long} NOT NULL, online INTEGER NOT NULL DEFAULT 0, last_seen {long}, platform TEXT)",
+        "CREATE TABLE IF NOT EXISTS device_apps (device_id TEXT NOT NULL, app TEXT NOT NULL, running_version TEXT,"
+                + " version TEXT, state TEXT, reason TEXT, message TEXT, sequence {long} NOT NULL, updated_at {long} NOT NULL,"
+                + " PRIMARY KEY (device_id, app))",
+        "CREATE TABLE IF NOT EXISTS device_desired (device_id TEXT PRIMARY KEY, sequence {long} NOT NULL,"
+                + " issued_at {long} NOT NULL, apps TEXT NOT NULL, envelope {blob} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size {long} NOT NULL, image_id TEXT NOT NULL,"
+                + " image_ref TEXT, created_at {long} NOT NULL, platform TEXT, manifest_digest TEXT, diff_ids TEXT)",
+        "CREATE TABLE IF NOT EXISTS releases (app TEXT NOT NULL, version TEXT NOT NULL, created_at {long} NOT NULL,"
+                + " images TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (app, version))",
+        "CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL,"
+                + " target TEXT NOT NULL, strategy TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, created_at {long} NOT NULL,"
+                + " updated_at {long} NOT NULL, current_wave INTEGER NOT NULL, wave_state TEXT NOT NULL,"
+                + " wave_changed_at {long}, tolerated_failures INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS rollout_devices (rollout_id TEXT NOT NULL, device_id TEXT NOT NULL, wave INTEGER NOT NULL,"
+                + " state TEXT NOT NULL, previous TEXT, stage_seq {long} NOT NULL, activation_seq {long} NOT NULL,"
+                + " rollback_seq {long} NOT NULL, waiting_since {long}, reason TEXT, message TEXT,"
+                + " PRIMARY KEY (rollout_id, device_id))",
+        "CREATE TABLE IF NOT EXISTS audit (id {serial}, at {long} NOT NULL, actor TEXT NOT NULL,"
+                + " action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT)",
+        "CREATE INDEX IF NOT EXISTS rollouts_state ON rollouts (state)",
+        "CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject)",
+        "CREATE INDEX IF NOT EXISTS audit_action_at ON audit (action, at)",
+        // version 2: several orchestrators on one store
+        "CREATE TABLE IF NOT EXISTS rollout_leases (rollout_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+                + " owner_url TEXT, expires_at {long} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS forwarded_reports (id {serial}, rollout_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+                + " kind TEXT NOT NULL, payload {blob} NOT NULL, received_at {long} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS forwarded_reports_rollout ON forwarded_reports (rollout_id, id)",
+    };
+
+    /** Runs before the schema is created, in the same transaction (e.g. to serialize concurrent first starts). */
+    @FunctionalInterface
+    interface Preparation {
+        void prepare(Statement s) throws SQLException;
+    }
+
+    private FleetSchema() {
+    }
+
+    /** Creates the tables or migrates them to {@link #VERSION}; refuses a store of a newer version. */
+    static void migrate(Connection c, JdbcFleetStore.Dialect dialect, Preparation preparation) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(false);
+        try (Statement s = c.createStatement()) {
+            preparation.prepare(s);
+            for (String ddl : TABLES) {
+                s.execute(dialect.ddl(ddl));
+            }
+            int version = 0;
+            try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_version")) {
+                if (rs.next()) {
+                    version = rs.getInt(1);
+                }
+            }
+            if (version > VERSION) {
+                throw new SQLException("the store has schema version " + version + ", newer than this orchestrator's "
+                        + VERSION + "; upgrade the orchestrator");
+            }
+            for (String column : new String[] {"platform", "manifest_digest", "diff_ids"}) { // version 3, on an older table
+                if (!hasColumn(c, "artifacts", column)) {
+                    s.execute("ALTER TABLE artifacts ADD COLUMN " + column + " TEXT");
+                }
+            }
+            if (version == 0) {
+                s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");
+            } else if (version < VERSION) {
+                s.execute("UPDATE schema_version SET version = " + VERSION);
+            }
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        } finally {
+            c.setAutoCommit(auto);
+        }
+    }
+
+    private static boolean hasColumn(Connection c, String table, String column) throws SQLException {
+        try (ResultSet columns = c.getMetaData().getColumns(null, null, table, column)) {
+            return columns.next();
+        }
+    }
+}

@@ -1,0 +1,248 @@
+package dev.turnout.orchestrator.store;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One connection to one database, shared by the repositories of a store: serialized access (this
+ * object's monitor is the store's lock: a repository that needs several statements with no other
+ * thread in between holds it), transactions with "after commit" actions, kept write statements,
+ * and a new connection after the old one broke.
+ */
+final class JdbcSession implements AutoCloseable {
+
+    /** Opens a new connection to the database (also after the old one broke). */
+    @FunctionalInterface
+    interface ConnectionSource {
+        Connection open() throws SQLException;
+    }
+
+    /** Reads one row. */
+    @FunctionalInterface
+    interface RowMapper<T> {
+        T map(ResultSet rs) throws SQLException;
+    }
+
+    /** Told when a transaction ends, whether it committed or rolled back; runs under the lock, before "after commit". */
+    @FunctionalInterface
+    interface TransactionEnd {
+        void ended(boolean committed);
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(JdbcSession.class);
+
+    private final ConnectionSource source;
+    private final String description;
+    /** The one connection; null after it broke, until the next statement opens a new one. Guarded by this. */
+    private Connection connection;
+    /** Depth of {@link #inTransaction} calls on the (only) connection; guarded by this. */
+    private int transactionDepth;
+    private final Map<String, PreparedStatement> statements = new HashMap<>();
+    /** Actions waiting for the commit of the current transaction; guarded by this. */
+    private final List<Runnable> afterCommit = new ArrayList<>();
+    private final List<TransactionEnd> transactionEnds = new ArrayList<>();
+
+    /** Opens the first connection; {@code description} names the database in errors and logs (never a password). */
+    JdbcSession(ConnectionSource source, String description) throws SQLException {
+        this.source = source;
+        this.description = description;
+        this.connection = source.open();
+    }
+
+    String description() {
+        return description;
+    }
+
+    /** The connection, opened again if the last one broke. Callers hold the lock. */
+    Connection connection() throws SQLException {
+        if (connection == null) {
+            if (transactionDepth > 0) {
+                throw new SQLException("the connection to " + description + " broke in a transaction", "08003");
+            }
+            connection = source.open();
+            LOG.info("reconnected to the store {}", description);
+        }
+        return connection;
+    }
+
+    /** Calls {@code end} at the end of every transaction from now on. */
+    synchronized void onTransactionEnd(TransactionEnd end) {
+        transactionEnds.add(end);
+    }
+
+    /**
+     * Runs {@code work} as one transaction on the connection, holding the lock; nested calls join the
+     * outer one. The "after commit" actions run once it committed, outside the lock: publishing must
+     * not hold up readers.
+     */
+    void inTransaction(Runnable work) {
+        List<Runnable> committed;
+        synchronized (this) {
+            if (transactionDepth > 0) {
+                work.run();
+                return;
+            }
+            try {
+                Connection c = connection();
+                c.setAutoCommit(false);
+                transactionDepth++;
+                boolean done = false;
+                try {
+                    work.run();
+                    c.commit();
+                    done = true;
+                } catch (RuntimeException | Error e) {
+                    quietRollback(c);
+                    afterCommit.clear();
+                    throw e;
+                } finally {
+                    for (TransactionEnd end : transactionEnds) {
+                        end.ended(done);
+                    }
+                    transactionDepth--;
+                    if (connection == c) {
+                        c.setAutoCommit(true);
+                    }
+                }
+            } catch (SQLException e) {
+                afterCommit.clear();
+                throw failed("transaction", e);
+            }
+            committed = List.copyOf(afterCommit);
+            afterCommit.clear();
+        }
+        committed.forEach(Runnable::run);
+    }
+
+    /** Runs {@code action} after the commit of the current transaction, or at once outside one. */
+    void afterCommit(Runnable action) {
+        synchronized (this) {
+            if (transactionDepth > 0) {
+                afterCommit.add(action);
+                return;
+            }
+        }
+        action.run();
+    }
+
+    private void quietRollback(Connection c) {
+        try {
+            if (!c.isClosed()) {
+                c.rollback();
+            }
+        } catch (SQLException e) {
+            LOG.warn("rollback on the store {} failed: {}", description, e.getMessage());
+        }
+    }
+
+    /** The rows of a query, each read by {@code mapper}. */
+    synchronized <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) {
+        // queries get a fresh statement: a kept one can hold its read snapshot open after the last row (SQLite
+        // then refuses this connection's next write with SQLITE_BUSY once another connection has written)
+        try (PreparedStatement ps = bind(connection().prepareStatement(sql), args); ResultSet rs = ps.executeQuery()) {
+            List<T> rows = new ArrayList<>();
+            while (rs.next()) {
+                rows.add(mapper.map(rs));
+            }
+            return rows;
+        } catch (SQLException e) {
+            throw failed("query", e);
+        }
+    }
+
+    /** Runs a write statement, in the current transaction if there is one; returns how many rows it changed. */
+    synchronized int update(String sql, Object... args) {
+        try {
+            return prepare(sql, args).executeUpdate();
+        } catch (SQLException e) {
+            throw failed("update", e);
+        }
+    }
+
+    /**
+     * Write statements are compiled once and kept: compiling costs more than running most of them
+     * (this doubled status ingest). Callers hold the lock.
+     */
+    private PreparedStatement prepare(String sql, Object... args) throws SQLException {
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = connection().prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        ps.clearParameters();
+        return bind(ps, args);
+    }
+
+    private static PreparedStatement bind(PreparedStatement ps, Object... args) throws SQLException {
+        for (int i = 0; i < args.length; i++) {
+            ps.setObject(i + 1, args[i]);
+        }
+        return ps;
+    }
+
+    /** After a connection failure, drops the connection: the next statement opens a new one. Callers hold the lock. */
+    private StoreException failed(String what, SQLException e) {
+        String state = e.getSQLState();
+        boolean broken = state != null && state.startsWith("08");
+        try {
+            broken |= connection != null && connection.isClosed();
+        } catch (SQLException ignored) {
+            broken = true;
+        }
+        if (broken && connection != null) {
+            LOG.warn("lost the connection to the store {}: {}", description, e.getMessage());
+            for (PreparedStatement ps : statements.values()) {
+                try {
+                    ps.close();
+                } catch (SQLException ignored) {
+                    // the connection is gone anyway
+                }
+            }
+            statements.clear();
+            try {
+                connection.close();
+            } catch (SQLException ignored) {
+                // already broken
+            }
+            connection = null;
+        }
+        return new StoreException(what + " failed: " + e.getMessage(), e);
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            for (PreparedStatement ps : statements.values()) {
+                ps.close();
+            }
+            statements.clear();
+            if (connection != null) {
+                connection.close();
+                connection = null;
+            }
+        } catch (SQLException e) {
+            throw new StoreException("cannot close the store: " + e.getMessage(), e);
+        }
+    }
+
+    /** An instant as stored: epoch milliseconds, null for null. */
+    static Long millis(Instant t) {
+        return t == null ? null : t.toEpochMilli();
+    }
+
+    /** The instant in a column of epoch milliseconds, null for SQL NULL. */
+    static Instant instant(ResultSet rs, String column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
+    }
+}
