@@ -97,12 +97,9 @@ public final class DesiredStates {
         return commit(deviceId, app, entry, last); // one read of the stored state, as for commit()
     }
 
-    /** Publishes the stored desired state of a device again, after the commit (same bytes: devices ignore it). */
-    public void publishAgain(String deviceId) {
-        store.findDesired(deviceId).ifPresent(d -> {
-            Decision decision = new Decision(deviceId, d.sequence(), d.envelope());
-            store.afterCommit(() -> publish(decision));
-        });
+    /** The stored desired state of a device as a decision to publish again (same bytes: devices ignore it), if it has one. */
+    public java.util.Optional<Decision> stored(String deviceId) {
+        return store.findDesired(deviceId).map(d -> new Decision(deviceId, d.sequence(), d.envelope()));
     }
 
     /**
