@@ -5,7 +5,6 @@ import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.orchestrator.domain.DeviceApp;
-import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutDevice;
 import dev.turnout.orchestrator.domain.RolloutState;
@@ -29,13 +28,12 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 
 /**
  * Moves rollouts forward. It changes state only on device events ({@link FleetEvents}), operator
@@ -63,13 +61,7 @@ public final class RolloutEngine implements FleetEvents {
     private final ClusterMembership cluster;
     private final DesiredStates desired;
     private final Clock clock;
-    /** The unfinished rollouts this engine drives. */
-    private final Map<String, Rollout> active = new LinkedHashMap<>();
-    /**
-     * Ended rollouts this engine drove whose devices were still under way (offline when it succeeded,
-     * activated before an abort): their late reports still update the record (issue 23, 3).
-     */
-    private final Map<String, Rollout> finishing = new LinkedHashMap<>();
+    private final DrivenRollouts rollouts;
     private final DeviceReports reports;
     private final Outbox outbox;
     private final Journal journal;
@@ -113,6 +105,7 @@ public final class RolloutEngine implements FleetEvents {
         this.cluster = cluster;
         this.desired = desired;
         this.clock = clock;
+        this.rollouts = new DrivenRollouts(cluster, store);
         this.outbox = new Outbox(store, transport, clock);
         this.reports = new DeviceReports(devices, store, this::backOnline);
         this.journal = new Journal(store, outbox, clock);
@@ -132,7 +125,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Ids of the rollouts this engine drives now. */
     public Set<String> driving() {
-        return Set.copyOf(active.keySet());
+        return Set.copyOf(rollouts.ids());
     }
 
     /** Where wave decision latencies go (metrics); replaces the previous listener. */
@@ -141,13 +134,13 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     /**
-     * Activates large waves in steps of {@value Activations#ACTIVATION_CHUNK} devices (and stages
+     * Activates large waves in steps of {@code Activations.ACTIVATION_CHUNK} devices (and stages
      * large fleets in steps), each step its own store transaction run through {@code engineThread}
      * (the thread that runs every other engine method), so that the first devices of a wave get their
      * desired state while the rest are being signed.
      */
     public void continueOn(Executor engineThread) {
-        activations.continueOn(engineThread, () -> store.inTransaction(this::step));
+        activations.continueOn(engineThread, () -> store.inTransaction(this::pacedStep));
     }
 
     /**
@@ -165,12 +158,11 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
-        active.clear();
-        finishing.clear();
+        rollouts.clear();
         staging.clear();
         reports.reset();
         takeUp(clock.instant());
-        loadFinishing();
+        rollouts.takeUpFinishing(clock.instant());
         tick();
     }
 
@@ -183,13 +175,7 @@ public final class RolloutEngine implements FleetEvents {
         }
         planner.requireNoOverlap(plan);
         Instant now = rollout.createdAt();
-        store.inTransaction(() -> {
-            cluster.claim(rollout.id(), now);
-            store.saveRollout(rollout);
-        });
-        active.put(rollout.id(), rollout);
-        Set<String> taken = new HashSet<>(plan.deviceIds());
-        finishing.values().removeIf(old -> old.app().equals(rollout.app()) && !RolloutFacts.stillUnderWay(old, taken));
+        rollouts.created(rollout, new HashSet<>(plan.deviceIds()), now);
         commands.created(plan, actor);
         reports.refresh(plan.inventory(), now); // presence another orchestrator received
         staging.begin(rollout, activations.paced());
@@ -227,7 +213,7 @@ public final class RolloutEngine implements FleetEvents {
     public Rollout rollBack(String id, String actor) {
         Rollout r = driven(id, "rolled back");
         commands.rollBack(r, actor);
-        advance(r, clock.instant()); // nobody to wait for: the rollback ends now
+        advance(r, clock.instant()); // ends the rollback now if no device has to go back
         return stored(r);
     }
 
@@ -268,7 +254,7 @@ public final class RolloutEngine implements FleetEvents {
             lastRefresh = now;
             chores(now);
         }
-        for (Rollout r : List.copyOf(active.values())) {
+        for (Rollout r : rollouts.unfinished()) {
             whileDriving(r, now, () -> {
                 RolloutState before = r.state();
                 Instant updated = r.updatedAt();
@@ -281,7 +267,7 @@ public final class RolloutEngine implements FleetEvents {
                 }
             });
         }
-        for (Rollout r : List.copyOf(finishing.values())) {
+        for (Rollout r : rollouts.finishing()) {
             // an ended rollout's late reports may reach another orchestrator, which stores them: read them here
             whileDriving(r, now, () -> {
                 if (readBack && reconcile(r)) {
@@ -324,8 +310,8 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
     public void drainForwarded() {
-        for (ClusterMembership.Forwarded f : cluster.forwarded(active.keySet(), clock.instant())) {
-            Rollout r = active.get(f.rolloutId());
+        for (ClusterMembership.Forwarded f : cluster.forwarded(rollouts.ids(), clock.instant())) {
+            Rollout r = rollouts.get(f.rolloutId());
             if (r == null) {
                 continue;
             }
@@ -357,13 +343,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Gives up the rollouts this engine drives (a clean stop): other orchestrators take them over at once. */
     public void releaseLeases() {
-        for (String id : List.copyOf(active.keySet())) {
-            cluster.release(id);
-            LOG.info("orchestrator {} hands rollout {} over", cluster.instance(), id);
-        }
-        finishing.keySet().forEach(cluster::release);
-        finishing.clear();
-        active.clear();
+        rollouts.releaseAll();
         staging.clear();
     }
 
@@ -475,10 +455,10 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     /** One paced step: the next activations of every running wave that has devices left, else the next staging step. */
-    private void step() {
+    private void pacedStep() {
         activations.stepRuns();
         Instant now = clock.instant();
-        for (Rollout r : List.copyOf(active.values())) {
+        for (Rollout r : rollouts.unfinished()) {
             boolean activates = r.state() == RolloutState.RUNNING && r.currentWaveState() == WaveState.ACTIVATING
                     && RolloutFacts.awaitingActivation(r, r.currentWave()) > 0;
             // activation first: the running wave's devices are waiting now, staging only prepares later waves
@@ -501,15 +481,9 @@ public final class RolloutEngine implements FleetEvents {
     /** Stores the rollout, then publishes the desired states and events its changes produced. */
     private void persistAndPublish(Rollout r) {
         store.saveRollout(r);
+        rollouts.stored(r);
         if (r.state().isTerminal()) {
-            active.remove(r.id());
             staging.forget(r.id());
-            if (RolloutFacts.stillUnderWay(r, Set.of())) {
-                finishing.put(r.id(), r); // with several orchestrators it keeps the lease: late reports come here
-            } else {
-                finishing.remove(r.id());
-                cluster.release(r.id());
-            }
         }
         outbox.publishAfterCommit(r);
     }
@@ -521,62 +495,48 @@ public final class RolloutEngine implements FleetEvents {
 
     // ---- which rollouts this engine drives (cluster membership)
 
-    /** Each rollout a report may concern: those driven, then the ended ones with devices still under way (one may just have joined them). */
-    private void forEachConcerned(java.util.function.Consumer<Rollout> action) {
-        List.copyOf(active.values()).forEach(action);
-        List.copyOf(finishing.values()).forEach(action);
+    /**
+     * Each rollout a report may concern: those driven, then the ended ones with devices still under
+     * way, listed after the driven ones took the report (one that ended on it is asked again, as ended).
+     */
+    private void forEachConcerned(Consumer<Rollout> action) {
+        rollouts.unfinished().forEach(action);
+        rollouts.finishing().forEach(action);
     }
 
     /** Runs {@code work} on {@code r} if this orchestrator still drives it; else stops driving it. */
-    private void whileDriving(Rollout r, Instant now, Runnable work) {
-        if (!cluster.whileDriving(r.id(), now, work)) {
-            lost(r);
+    private boolean whileDriving(Rollout r, Instant now, Runnable work) {
+        if (rollouts.whileDriving(r, now, work)) {
+            return true;
         }
+        staging.forget(r.id());
+        outbox.drop(); // its decisions are the other orchestrator's now
+        return false;
     }
 
     /** The rollout an operator command names, if this engine drives it; else why not, as a conflict. */
     private Rollout driven(String id, String verb) {
-        Rollout r = active.get(id);
-        if (r != null) {
-            if (!cluster.whileDriving(id, clock.instant(), () -> { })) {
-                lost(r);
-                throw new ConflictException("rollout " + id + " is now driven by another orchestrator; try again");
-            }
-            return r;
+        Rollout r = rollouts.get(id);
+        if (r == null) {
+            throw rollouts.notDriven(id, verb);
         }
-        Rollout stored = store.findRollout(id).orElseThrow(() -> new NotFoundException("rollout " + id + " does not exist"));
-        if (!stored.state().isTerminal()) {
-            cluster.drivenElsewhere(id).ifPresent(where -> {
-                throw new ConflictException("rollout " + id + " is driven by orchestrator " + where + "; send the command there");
-            });
+        if (!whileDriving(r, clock.instant(), () -> { })) {
+            throw new ConflictException("rollout " + id + " is now driven by another orchestrator; try again");
         }
-        throw new ConflictException("rollout " + id + " is " + stored.state() + " and cannot be " + verb);
+        return r;
     }
 
     /** Starts driving the unfinished rollouts the cluster gives this orchestrator (alone: all of them, at start). */
     private void takeUp(Instant now) {
-        for (ClusterMembership.Taken t : cluster.takeUp(now, active.keySet())) {
+        for (ClusterMembership.Taken t : rollouts.takeUp(now)) {
             Rollout r = t.rollout();
             if (t.fromAnother()) {
                 takeOver(r, now);
                 continue;
             }
-            active.put(r.id(), r);
             LOG.info("resuming rollout {} ({}:{}) in state {} at wave {}", r.id(), r.app(), r.version(), r.state(),
                     r.currentWave());
             resumeStaging(r);
-        }
-    }
-
-    /** Takes up the ended rollouts whose devices may still finish late, unless newer rollouts of the app took them all. */
-    private void loadFinishing() {
-        Map<String, Set<String>> newer = new HashMap<>();
-        for (Rollout r : store.listRollouts()) { // newest first
-            Set<String> taken = newer.computeIfAbsent(r.app(), a -> new HashSet<>());
-            if (r.state().isTerminal() && RolloutFacts.stillUnderWay(r, taken) && cluster.claim(r.id(), clock.instant())) {
-                finishing.put(r.id(), r);
-            }
-            r.devices().forEach(d -> taken.add(d.deviceId()));
         }
     }
 
@@ -600,13 +560,12 @@ public final class RolloutEngine implements FleetEvents {
     private void takeOver(Rollout r, Instant now) {
         LOG.info("orchestrator {} drives rollout {} ({}:{}) from now on: {} at wave {}", cluster.instance(), r.id(), r.app(),
                 r.version(), r.state(), r.currentWave());
-        active.put(r.id(), r);
         for (Device d : devices.listDevices()) {
             if (r.device(d.id()) != null) {
                 if (d.online()) {
                     if (reports.markOnline(d.id())) {
                         // its time to report counts again in the other rollouts too: they check their timeouts afresh
-                        active.values().forEach(other -> other.earliestWaiting(Instant.MIN));
+                        rollouts.unfinished().forEach(other -> other.earliestWaiting(Instant.MIN));
                     }
                 } else {
                     reports.wentOffline(d.id());
@@ -651,21 +610,12 @@ public final class RolloutEngine implements FleetEvents {
         return changed;
     }
 
-    /** Another orchestrator took the lease: stop driving the rollout (its decisions are its own now). */
-    private void lost(Rollout r) {
-        LOG.warn("orchestrator {} lost the lease of rollout {}: another orchestrator drives it now", cluster.instance(), r.id());
-        active.remove(r.id());
-        finishing.remove(r.id());
-        staging.forget(r.id());
-        outbox.drop();
-    }
-
     /** Adds a newly enrolled device to the rollouts this engine drives whose target it matches. */
     private void join(Device device) {
         String deviceId = device.id();
         reports.wentOffline(deviceId);
         Instant now = clock.instant();
-        for (Rollout r : List.copyOf(active.values())) {
+        for (Rollout r : rollouts.unfinished()) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
                     || (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED)
                     || !Target.parse(r.target()).matches(device)) {
@@ -688,7 +638,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** A device that was away is back: the time it has to report starts again. */
     private void backOnline(String deviceId, Instant now) {
-        for (Rollout r : active.values()) {
+        for (Rollout r : rollouts.unfinished()) {
             RolloutDevice d = r.device(deviceId);
             if (d != null && RolloutFacts.underWay(d)) {
                 d.restartWaiting(now);
