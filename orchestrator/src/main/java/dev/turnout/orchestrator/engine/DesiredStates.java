@@ -26,9 +26,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Decides, signs, persists and publishes the desired state of each device. The sequence of a device
- * only grows: {@code max(last + 1, now in epoch millis)}, so a wiped store never goes backwards.
- * A decision is persisted ({@link #commit}) before it is published ({@link #publish}).
+ * Decides, signs and persists the desired state of each device. The sequence of a device only grows:
+ * {@code max(last + 1, now in epoch millis)}, so a wiped store never goes backwards. A decision is
+ * persisted ({@link #commit}) before it is published: the engine's decisions go out through its
+ * outbox after the store commits; {@link #publish} serves republishing (at start, re-signed states).
  */
 public final class DesiredStates {
 
