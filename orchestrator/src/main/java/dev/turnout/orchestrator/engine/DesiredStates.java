@@ -26,9 +26,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Decides, signs, persists and publishes the desired state of each device. The sequence of a device
- * only grows: {@code max(last + 1, now in epoch millis)}, so a wiped store never goes backwards.
- * A decision is persisted ({@link #commit}) before it is published ({@link #publish}).
+ * Decides, signs and persists the desired state of each device. The sequence of a device only grows:
+ * {@code max(last + 1, now in epoch millis)}, so a wiped store never goes backwards. A decision is
+ * persisted ({@link #commit}) before it is published: the engine's decisions go out through its
+ * outbox after the store commits; {@link #publish} serves republishing (at start, re-signed states).
  */
 public final class DesiredStates {
 
@@ -97,12 +98,9 @@ public final class DesiredStates {
         return commit(deviceId, app, entry, last); // one read of the stored state, as for commit()
     }
 
-    /** Publishes the stored desired state of a device again, after the commit (same bytes: devices ignore it). */
-    public void publishAgain(String deviceId) {
-        store.findDesired(deviceId).ifPresent(d -> {
-            Decision decision = new Decision(deviceId, d.sequence(), d.envelope());
-            store.afterCommit(() -> publish(decision));
-        });
+    /** The stored desired state of a device as a decision to publish again (same bytes: devices ignore it), if it has one. */
+    public java.util.Optional<Decision> stored(String deviceId) {
+        return store.findDesired(deviceId).map(d -> new Decision(deviceId, d.sequence(), d.envelope()));
     }
 
     /**

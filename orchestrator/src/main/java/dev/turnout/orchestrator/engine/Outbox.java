@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.engine;
 
 import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.port.RolloutStore;
 import dev.turnout.proto.RolloutEvent;
@@ -19,11 +20,10 @@ import java.util.List;
 final class Outbox {
 
     private final RolloutStore store;
-    private final DesiredStates desired;
     private final FleetTransport transport;
     private final Clock clock;
     private final List<DesiredStates.Decision> decisions = new ArrayList<>();
-    private final List<RolloutEvent> events = new ArrayList<>();
+    private final List<Announcement> events = new ArrayList<>();
     private RolloutEngine.WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
     /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
     private long reportTakenUpAt;
@@ -33,11 +33,41 @@ final class Outbox {
     /** Desired states were decided in the open transaction: it should commit now, not after the rest of a batch. */
     private boolean desiredWaiting;
 
-    Outbox(RolloutStore store, DesiredStates desired, FleetTransport transport, Clock clock) {
+    Outbox(RolloutStore store, FleetTransport transport, Clock clock) {
         this.store = store;
-        this.desired = desired;
         this.transport = transport;
         this.clock = clock;
+    }
+
+    /** A rollout event as decided, in typed values (the rollout's state then); its wire form is made when it goes out. */
+    private record Announcement(String rolloutId, String app, String version, RolloutEventType type, int wave,
+                                String deviceId, String message, long atMillis, RolloutState state) {
+
+        RolloutEvent wire() {
+            return RolloutEvent.newBuilder()
+                    .setRolloutId(rolloutId)
+                    .setApp(app)
+                    .setVersion(version)
+                    .setType(type)
+                    .setWave(wave)
+                    .setDeviceId(deviceId)
+                    .setMessage(message)
+                    .setTimestampMs(atMillis)
+                    .setState(wire(state))
+                    .build();
+        }
+
+        private static dev.turnout.proto.RolloutState wire(RolloutState s) {
+            return switch (s) {
+                case RUNNING -> dev.turnout.proto.RolloutState.ROLLOUT_RUNNING;
+                case PAUSED -> dev.turnout.proto.RolloutState.ROLLOUT_PAUSED;
+                case SUCCEEDED -> dev.turnout.proto.RolloutState.ROLLOUT_SUCCEEDED;
+                case FAILED -> dev.turnout.proto.RolloutState.ROLLOUT_FAILED;
+                case ROLLING_BACK -> dev.turnout.proto.RolloutState.ROLLOUT_ROLLING_BACK;
+                case ROLLED_BACK -> dev.turnout.proto.RolloutState.ROLLOUT_ROLLED_BACK;
+                case ABORTED -> dev.turnout.proto.RolloutState.ROLLOUT_ABORTED;
+            };
+        }
     }
 
     void onWaveDecision(RolloutEngine.WaveDecisions listener) {
@@ -61,22 +91,14 @@ final class Outbox {
         }
     }
 
+    /** A desired state signed and stored in the open transaction (or stored before: same bytes, same sequence). */
     void add(DesiredStates.Decision decision) {
         decisions.add(decision);
     }
 
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
-        events.add(RolloutEvent.newBuilder()
-                .setRolloutId(r.id())
-                .setApp(r.app())
-                .setVersion(r.version())
-                .setType(type)
-                .setWave(wave)
-                .setDeviceId(deviceId)
-                .setMessage(message == null ? "" : message)
-                .setTimestampMs(clock.millis())
-                .setState(dev.turnout.proto.RolloutState.valueOf("ROLLOUT_" + r.state().name()))
-                .build());
+        events.add(new Announcement(r.id(), r.app(), r.version(), type, wave, deviceId, message == null ? "" : message,
+                clock.millis(), r.state()));
     }
 
     boolean isEmpty() {
@@ -93,7 +115,7 @@ final class Outbox {
     void publishAfterCommit(Rollout r) {
         List<DesiredStates.Decision> out = List.copyOf(decisions);
         decisions.clear();
-        List<RolloutEvent> announced = List.copyOf(events);
+        List<Announcement> announced = List.copyOf(events);
         events.clear();
         long decisionStartedAt = waveStartedByReportAt;
         int decidedWave = waveStartedByReport;
@@ -102,12 +124,13 @@ final class Outbox {
         store.afterCommit(() -> {
             desiredWaiting = false;
             for (int i = 0; i < out.size(); i++) {
-                desired.publish(out.get(i));
+                DesiredStates.Decision d = out.get(i);
+                transport.publishDesired(d.deviceId(), d.envelope());
                 if (i == 0 && decisionStartedAt != 0) {
                     waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
                 }
             }
-            announced.forEach(e -> transport.publishRolloutEvent(e.getRolloutId(), e.toByteArray()));
+            announced.forEach(e -> transport.publishRolloutEvent(e.rolloutId(), e.wire().toByteArray()));
         });
     }
 }

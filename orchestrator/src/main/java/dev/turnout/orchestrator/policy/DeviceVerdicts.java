@@ -147,7 +147,50 @@ public final class DeviceVerdicts {
             row(Phase.ENDED, ROLLING_BACK, ACTIVE, ROLLBACK, Verdict.LATE_ROLLED_BACK),
             row(Phase.ENDED, ROLLING_BACK, FAILURE, ROLLBACK, Verdict.LATE_FAILED));
 
+    /**
+     * One row of the silence table: in {@code phase}, a device in state {@code device}, offline or not,
+     * waiting for its update window or not, whose time to report ran out (deviceTimeout since it was told).
+     */
+    public record Silence(Phase phase, RolloutDeviceState device, boolean offline, boolean waitingForWindow,
+                          Verdict verdict) {
+    }
+
+    /**
+     * The silence table: what a device's time running out means. Activating, only an online device that
+     * does not wait for its update window times out (the others' time stops, and starts again when they
+     * are back or their window opens); a rollback waits for nobody: unanswered, it is not confirmed.
+     * Cases not listed never time out (a device a rollback leaves on what it runs, for one).
+     */
+    public static final List<Silence> SILENCE = List.of(
+            silence(Phase.LIVE, ACTIVATING, false, false, Verdict.FAILED),
+            silence(Phase.LIVE, ACTIVATING, true, false, Verdict.IGNORE),
+            silence(Phase.LIVE, ACTIVATING, false, true, Verdict.IGNORE),
+            silence(Phase.LIVE, ACTIVATING, true, true, Verdict.IGNORE),
+            silence(Phase.ROLLING_BACK, ROLLING_BACK, false, false, Verdict.ROLLBACK_FAILED),
+            silence(Phase.ROLLING_BACK, ROLLING_BACK, true, false, Verdict.ROLLBACK_FAILED),
+            silence(Phase.ROLLING_BACK, ROLLING_BACK, false, true, Verdict.ROLLBACK_FAILED),
+            silence(Phase.ROLLING_BACK, ROLLING_BACK, true, true, Verdict.ROLLBACK_FAILED));
+
     private DeviceVerdicts() {
+    }
+
+    private static Silence silence(Phase phase, RolloutDeviceState device, boolean offline, boolean waitingForWindow,
+                                   Verdict verdict) {
+        return new Silence(phase, device, offline, waitingForWindow, verdict);
+    }
+
+    /**
+     * The verdict on a device whose time to report ran out, from the silence table; {@link Verdict#IGNORE}
+     * when its time does not run (so it cannot run out).
+     */
+    public static Verdict silent(Phase phase, RolloutDeviceState device, boolean offline, boolean waitingForWindow) {
+        for (Silence s : SILENCE) {
+            if (s.phase() == phase && s.device() == device && s.offline() == offline
+                    && s.waitingForWindow() == waitingForWindow) {
+                return s.verdict();
+            }
+        }
+        return Verdict.IGNORE;
     }
 
     private static Row row(Phase phase, RolloutDeviceState device, Said said, Answers answers, Verdict verdict) {

@@ -16,7 +16,7 @@ import java.util.List;
  * A rollout's wave policy as data (docs/operations.md, "The usual rollout"): which devices go in
  * which wave, and, from what is known of the current wave, the one next {@link Step}. Pure: no I/O,
  * no clock (time is passed in); the engine applies the step and asks again until it says
- * {@link Step#WAIT} (or a step that ends the loop).
+ * {@link Step#WAIT} (or a step that ends the loop). Rolling back, it says when the rollback ends and how.
  */
 public final class WavePolicy {
 
@@ -39,7 +39,11 @@ public final class WavePolicy {
         /** The previous wave is done and the strategy wants an operator's approval first. */
         AWAIT_APPROVAL,
         /** The last wave is done: the rollout succeeded. */
-        SUCCEED
+        SUCCEED,
+        /** Rolling back, no device is still on its way back and every one confirmed it: the rollout rolled back. */
+        END_ROLLED_BACK,
+        /** Rolling back, no device is still on its way back, but some did not confirm it: the rollout failed. */
+        END_FAILED
     }
 
     /**
@@ -84,6 +88,12 @@ public final class WavePolicy {
 
         /** Every device of the current wave is settled or offline. */
         boolean allSettledOrAway();
+
+        /** Devices told to go back to their previous release that have not answered yet. */
+        long rollingBack();
+
+        /** Devices whose rollback failed or timed out (may walk the devices: asked only once none is rolling back). */
+        long unconfirmedRollbacks();
     }
 
     private WavePolicy() {
@@ -119,6 +129,13 @@ public final class WavePolicy {
 
     /** The next step for a rollout as {@code f} describes it, at {@code now}. */
     public static Step next(Facts f, Instant now) {
+        if (f.state() == RolloutState.ROLLING_BACK) {
+            // a rollback ends when every device answered (or timed out); only confirmed rollbacks make it ROLLED_BACK
+            if (f.rollingBack() > 0) {
+                return Step.WAIT;
+            }
+            return f.unconfirmedRollbacks() > 0 ? Step.END_FAILED : Step.END_ROLLED_BACK;
+        }
         if (f.state() == RolloutState.PAUSED) {
             // a paused rollout starts nothing, but a wave that settles while paused starts its soak then:
             // resuming later does not make devices that have been ACTIVE for longer than the soak wait again

@@ -129,7 +129,7 @@ class RolloutEngineTest {
 
     @Test
     void aLargeWaveIsActivatedInStepsAndCompletesOnlyOnceEveryDeviceWasActivatedAndReported() {
-        List<String> ids = onlineDevices("big", "hall", RolloutEngine.ACTIVATION_CHUNK * 2 + 50);
+        List<String> ids = onlineDevices("big", "hall", Activations.ACTIVATION_CHUNK * 2 + 50);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         engine.continueOn(steps::add);
         List<Long> decisions = new java.util.ArrayList<>();
@@ -139,7 +139,7 @@ class RolloutEngineTest {
 
         // the report that completed wave 1 started wave 2 with one chunk; the rest waits for the engine's next steps
         assertThat(stored(r).currentWave()).isEqualTo(2);
-        assertThat(ids.stream().filter(id -> phaseOf(id) == Phase.ACTIVATE)).hasSize(1 + RolloutEngine.FIRST_ACTIVATION_STEP);
+        assertThat(ids.stream().filter(id -> phaseOf(id) == Phase.ACTIVATE)).hasSize(1 + Activations.FIRST_ACTIVATION_STEP);
         assertThat(decisions).hasSize(1);
         assertThat(steps).hasSize(1);
         for (String id : ids) {
@@ -162,7 +162,7 @@ class RolloutEngineTest {
 
     @Test
     void aLargeFleetIsStagedInStepsAfterTheCanariesGetTheirActivationAndAgainAfterARestart() {
-        List<String> ids = onlineDevices("yard", "yard", RolloutEngine.STAGE_CHUNK * 2 + 100);
+        List<String> ids = onlineDevices("yard", "yard", Staging.STAGE_CHUNK * 2 + 100);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         engine.continueOn(steps::add);
         Rollout r = engine.create(request("2.0.0", "label:site=yard", "1,100%", "pause"), "test");
@@ -171,7 +171,7 @@ class RolloutEngineTest {
         Rollout created = stored(r);
         String canary = created.wave(1).get(0).deviceId();
         assertThat(phaseOf(canary)).isEqualTo(Phase.ACTIVATE);
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(RolloutEngine.STAGE_CHUNK);
+        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK);
         assertThat(steps).hasSize(1);
 
         // the orchestrator restarts before the next step: the new engine goes on staging where the old one stopped
@@ -416,9 +416,9 @@ class RolloutEngineTest {
         assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).isEqualTo(first);
         clock.advance(Duration.ofSeconds(2));
         engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.STAGED, 1));
-        assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).as("written at most every %s", RolloutEngine.LAST_SEEN_EVERY)
+        assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).as("written at most every %s", DeviceReports.LAST_SEEN_EVERY)
                 .isEqualTo(first);
-        clock.advance(RolloutEngine.LAST_SEEN_EVERY);
+        clock.advance(DeviceReports.LAST_SEEN_EVERY);
         engine.onStatus("pi-1", status("pi-1", "1.0.0", UpdateState.STAGED, 1));
         assertThat(store.findDevice("pi-1").orElseThrow().lastSeen()).isEqualTo(clock.instant());
 

@@ -80,6 +80,40 @@ class DeviceVerdictsTest {
         assertThat(DeviceVerdicts.judge(rollout, "2.0.0", device(device), version, reports, sequence(at))).isEqualTo(verdict);
     }
 
+    @ParameterizedTest(name = "{0}: a silent {1} device, {2}, {3}: its time runs out -> {4}")
+    @CsvSource(delimiter = '|', textBlock = """
+            # rollout    | device       | where   | window      | verdict
+            # activating: only an online device that does not wait for its update window times out
+            RUNNING      | ACTIVATING   | online  | not waiting | FAILED
+            RUNNING      | ACTIVATING   | offline | not waiting | IGNORE
+            RUNNING      | ACTIVATING   | online  | waiting     | IGNORE
+            RUNNING      | ACTIVATING   | offline | waiting     | IGNORE
+            # a rollback waits for nobody: unanswered, it is not confirmed
+            ROLLING_BACK | ROLLING_BACK | online  | not waiting | ROLLBACK_FAILED
+            ROLLING_BACK | ROLLING_BACK | offline | not waiting | ROLLBACK_FAILED
+            ROLLING_BACK | ROLLING_BACK | online  | waiting     | ROLLBACK_FAILED
+            # a device the rollback leaves on what it runs is not waited for
+            ROLLING_BACK | ACTIVATING   | online  | not waiting | IGNORE
+            # devices nobody waits for never time out, nor does anyone once the rollout ended
+            RUNNING      | PENDING      | online  | not waiting | IGNORE
+            RUNNING      | STAGED       | online  | not waiting | IGNORE
+            RUNNING      | ACTIVE       | online  | not waiting | IGNORE
+            SUCCEEDED    | ACTIVATING   | online  | not waiting | IGNORE
+            """)
+    void silenceBecomesVerdicts(RolloutState rollout, RolloutDeviceState device, String where, String window, Verdict verdict) {
+        assertThat(DeviceVerdicts.silent(DeviceVerdicts.Phase.of(rollout), device, where.equals("offline"),
+                window.equals("waiting"))).isEqualTo(verdict);
+    }
+
+    @Test
+    void noTwoSilenceRowsNameTheSameCase() {
+        Set<List<Object>> cases = new HashSet<>();
+        for (DeviceVerdicts.Silence row : DeviceVerdicts.SILENCE) {
+            assertThat(cases.add(List.of(row.phase(), row.device(), row.offline(), row.waitingForWindow())))
+                    .as(row.toString()).isTrue();
+        }
+    }
+
     @Test
     void noTwoRowsNameTheSameCase() {
         Set<List<Object>> cases = new HashSet<>();

@@ -53,8 +53,7 @@ class WavePolicyTest {
             RUNNING   | 1    | 3  | SOAKING    | 60    | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 30s  | no      | COMPLETE_WAVE
             PAUSED    | 1    | 3  | DONE       | 0     | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 0s   | no      | WAIT
             PAUSED    | 1    | 3  | ACTIVATING | 0     | 0           | 1/1     | 0    | yes      | 5      | 0   | rollback   | 30s  | no      | SOAK
-            # a rollout rolling back or ended has no wave to move
-            ROLLING_BACK | 1 | 3  | ACTIVATING | 0     | 0           | 1/1     | 0    | yes      | 5      | 0   | rollback   | 0s   | no      | WAIT
+            # an ended rollout has no wave to move
             SUCCEEDED | 3    | 3  | DONE       | 0     | 0           | 5/5     | 0    | yes      | 0      | 0   | pause      | 0s   | no      | WAIT
             """)
     void nextStep(RolloutState state, int wave, int waves, WaveState waveState, long since, long toActivate, String settled,
@@ -63,7 +62,24 @@ class WavePolicyTest {
         String[] s = settled.split("/");
         RolloutStrategy strategy = RolloutStrategy.parse("100%", soak, maxFailures, onFailure, null, approve.equals("yes"));
         Facts f = new Facts(state, strategy, wave, waves, waveState, NOW.minusSeconds(since), failed, 20, toActivate,
-                Integer.parseInt(s[1]), Integer.parseInt(s[0]), away, answered.equals("yes"));
+                Integer.parseInt(s[1]), Integer.parseInt(s[0]), away, answered.equals("yes"), 0, 0);
+        assertThat(WavePolicy.next(f, NOW)).isEqualTo(next);
+    }
+
+    @ParameterizedTest(name = "rolling back, {0} device(s) on the way back, {1} unconfirmed -> {2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            # on the way back | unconfirmed | next
+            # the rollback waits for every device it sent back (its wave and failures no longer matter)
+            2                 | 0           | WAIT
+            1                 | 1           | WAIT
+            # every device answered: confirmed everywhere it rolled back, else the rollout failed
+            0                 | 0           | END_ROLLED_BACK
+            0                 | 1           | END_FAILED
+            """)
+    void aRollbackEndsOnceEveryDeviceAnswered(long rollingBack, long unconfirmed, Step next) {
+        RolloutStrategy strategy = RolloutStrategy.parse("100%", "0s", "0", "rollback", null, false);
+        Facts f = new Facts(RolloutState.ROLLING_BACK, strategy, 1, 3, WaveState.ACTIVATING, NOW, 5, 20, 0, 1, 1, 0, true,
+                rollingBack, unconfirmed);
         assertThat(WavePolicy.next(f, NOW)).isEqualTo(next);
     }
 
@@ -94,7 +110,7 @@ class WavePolicyTest {
 
     private record Facts(RolloutState state, RolloutStrategy strategy, int currentWave, int waveCount, WaveState waveState,
                          Instant waveChangedAt, long failures, int targeted, long toActivate, int waveSize, int settled,
-                         int away, boolean anyActive) implements WavePolicy.Facts {
+                         int away, boolean anyActive, long rollingBack, long unconfirmedRollbacks) implements WavePolicy.Facts {
 
         @Override
         public boolean allSettledOrAway() {

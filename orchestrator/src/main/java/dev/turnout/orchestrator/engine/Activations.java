@@ -1,0 +1,120 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Phase;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
+import dev.turnout.orchestrator.domain.RolloutDeviceState;
+import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.proto.RolloutEventType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * Starts waves and activates their devices, paced: once {@link #continueOn} is set, a large wave is
+ * activated (and a large fleet staged) in steps, each its own store transaction on the engine thread,
+ * so that the first devices get their desired state while the rest are being signed.
+ */
+final class Activations {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RolloutEngine.class);
+    /** Devices of a starting wave activated per engine step once paced. */
+    static final int ACTIVATION_CHUNK = 100;
+    /** The first step of a wave is smaller, so that its first desired states go out within milliseconds of the decision. */
+    static final int FIRST_ACTIVATION_STEP = 10;
+
+    private final DesiredStates desired;
+    private final Outbox outbox;
+    private final Journal journal;
+    private final DeviceReports reports;
+    /** Runs the engine's next step on the engine thread; null: every wave is activated in one step. */
+    private Executor engineThread;
+    private Runnable step;
+    private boolean stepRequested;
+
+    Activations(DesiredStates desired, Outbox outbox, Journal journal, DeviceReports reports) {
+        this.desired = desired;
+        this.outbox = outbox;
+        this.journal = journal;
+        this.reports = reports;
+    }
+
+    /** From now on further steps run as {@code step} through {@code engineThread}. */
+    void continueOn(Executor engineThread, Runnable step) {
+        this.engineThread = engineThread;
+        this.step = step;
+    }
+
+    /** True when work is done in steps; false: all of it at once. */
+    boolean paced() {
+        return engineThread != null;
+    }
+
+    /** Asks for one more engine step (once until it runs). */
+    void requestStep() {
+        if (engineThread != null && !stepRequested) {
+            stepRequested = true;
+            try {
+                engineThread.execute(step);
+            } catch (RejectedExecutionException stopping) {
+                stepRequested = false; // the next start or tick goes on where this left off
+            }
+        }
+    }
+
+    /** The requested step runs now: the next request schedules another. */
+    void stepRuns() {
+        stepRequested = false;
+    }
+
+    void startWave(Rollout r, int n, Instant now) {
+        r.waveMovedTo(n, WaveState.ACTIVATING, now);
+        outbox.waveStarted(n);
+        List<RolloutDevice> members = r.wave(n);
+        LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
+                String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
+        journal.event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + members.size() + " device(s)");
+        activateSome(r, n, now, FIRST_ACTIVATION_STEP);
+    }
+
+    /** Activates the devices of wave {@code n} not activated yet: all of them, or one step's worth when paced. */
+    void activateSome(Rollout r, int n, Instant now) {
+        activateSome(r, n, now, ACTIVATION_CHUNK);
+    }
+
+    private void activateSome(Rollout r, int n, Instant now, int chunk) {
+        int budget = paced() ? chunk : Integer.MAX_VALUE;
+        for (RolloutDevice d : r.wave(n)) {
+            if (budget == 0) {
+                return;
+            }
+            if (!awaitsActivation(d)) {
+                continue;
+            }
+            if (r.strategy().offlineCountsAsFailure() && reports.isOffline(d.deviceId())) {
+                journal.deviceFailed(r, d, "OFFLINE", "offline when wave " + n + " started");
+                continue;
+            }
+            activate(r, d, now);
+            budget--;
+        }
+    }
+
+    private static boolean awaitsActivation(RolloutDevice d) {
+        return !d.wasActivated() && (d.state() == RolloutDeviceState.PENDING || d.state() == RolloutDeviceState.STAGED);
+    }
+
+    void activate(Rollout r, RolloutDevice d, Instant now) {
+        // the same decision stored already (an orchestrator stopped between storing it and storing the rollout):
+        // the device gets those very bytes again, never a second activation with a new sequence
+        DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
+                new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
+        d.activating(decision.sequence(), now);
+        outbox.add(decision);
+    }
+}

@@ -1,0 +1,124 @@
+package dev.turnout.orchestrator.engine;
+
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceApp;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
+import dev.turnout.orchestrator.domain.RolloutState;
+import dev.turnout.orchestrator.domain.RolloutStrategy;
+import dev.turnout.orchestrator.domain.Target;
+import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.policy.RollbackTargets;
+import dev.turnout.orchestrator.policy.WavePolicy;
+import dev.turnout.orchestrator.port.DeviceRegistry;
+import dev.turnout.orchestrator.port.RolloutStore;
+
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Turns a rollout request into a planned rollout: checks it (release, target, enrolled devices),
+ * puts the targeted devices into waves ({@link WavePolicy#plan}) and notes where each would go back
+ * to ({@link RollbackTargets}). Stores nothing: a dry run is a plan.
+ */
+final class RolloutPlanner {
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final RolloutStore store;
+    private final DeviceRegistry devices;
+    private final DesiredStates desired;
+    private final Clock clock;
+
+    RolloutPlanner(RolloutStore store, DeviceRegistry devices, DesiredStates desired, Clock clock) {
+        this.store = store;
+        this.devices = devices;
+        this.desired = desired;
+        this.clock = clock;
+    }
+
+    /** A planned rollout, the ids of its devices, its wave sizes and the inventory it was planned from. */
+    record Plan(Rollout rollout, List<String> deviceIds, List<Integer> sizes, List<Device> inventory) {
+    }
+
+    /** Plans {@code request}; throws when it names no release, no enrolled device or an unknown one. */
+    Plan plan(RolloutRequest request) {
+        if (request.app() == null || request.app().isBlank() || request.version() == null || request.version().isBlank()) {
+            throw new InvalidInputException("app and version are required");
+        }
+        RolloutStrategy strategy = RolloutStrategy.parse(request.waves(), request.soak(), request.maxFailures(),
+                request.onFailure(), request.deviceTimeout(), request.approveEachWave(), request.offlineCountsAsFailure(),
+                request.staticTarget(), request.rollback(), request.emergency());
+        Target target = Target.parse(request.target());
+        if (store.findRelease(request.app(), request.version()).isEmpty()) {
+            throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
+        }
+        List<Device> inventory = devices.listDevices();
+        if (target.kind() == Target.Kind.DEVICE) {
+            Set<String> known = new LinkedHashSet<>();
+            inventory.forEach(d -> known.add(d.id()));
+            for (String id : target.values()) {
+                if (!known.contains(id)) {
+                    throw new InvalidInputException("target names device " + id + ", which is not enrolled");
+                }
+            }
+        }
+        List<String> ids = target.select(inventory);
+        if (ids.isEmpty()) {
+            throw new InvalidInputException("no enrolled device matches target '" + target + "'");
+        }
+        List<Integer> sizes = WavePolicy.plan(strategy.waves(), ids.size());
+        Instant now = clock.instant();
+        List<RolloutDevice> planned = new ArrayList<>();
+        int at = 0;
+        for (int w = 0; w < sizes.size(); w++) {
+            for (int i = 0; i < sizes.get(w); i++, at++) {
+                String id = ids.get(at);
+                planned.add(RolloutDevice.planned(id, w + 1, previous(id, request.app())));
+            }
+        }
+        Rollout rollout = new Rollout(newId(now), request.app(), request.version(), target.toString(), strategy, now,
+                RolloutState.RUNNING, null, now, 0, WaveState.DONE, now, 0, planned);
+        return new Plan(rollout, ids, sizes, inventory);
+    }
+
+    /** Refuses a plan that targets devices an unfinished rollout of the same app holds (also one other orchestrators drive). */
+    void requireNoOverlap(Plan plan) {
+        Rollout rollout = plan.rollout();
+        for (Rollout other : store.activeRollouts()) {
+            if (other.app().equals(rollout.app()) && plan.deviceIds().stream().anyMatch(id -> other.device(id) != null)) {
+                throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
+                        + " on some of these devices; abort it first");
+            }
+        }
+    }
+
+    /** A device enrolled after {@code r} started, planned into its last wave. */
+    RolloutDevice joining(Rollout r, String deviceId) {
+        return RolloutDevice.planned(deviceId, r.waveCount(), previous(deviceId, r.app()));
+    }
+
+    /** What a device goes back to on rollback: the release it last ran healthy, from its last report ({@link RollbackTargets}). */
+    private DesiredApp previous(String deviceId, String app) {
+        DeviceApp report = devices.deviceApps(deviceId).stream().filter(a -> a.app().equals(app)).findFirst().orElse(null);
+        return RollbackTargets.previous(app, desired.current(deviceId, app), report,
+                version -> store.findRelease(app, version).isPresent());
+    }
+
+    private static String newId(Instant now) {
+        StringBuilder b = new StringBuilder("r-").append(Long.toString(now.toEpochMilli(), 36));
+        for (int i = 0; i < 4; i++) {
+            b.append(Character.forDigit(RANDOM.nextInt(36), 36));
+        }
+        return b.toString();
+    }
+}
