@@ -232,7 +232,8 @@ public final class TurnoutServer implements AutoCloseable {
             OperatorToken token = OperatorToken.loadOrCreate(dataDir);
             LOG.info("{} the operator token in {}", token.created() ? "created" : "using", token.file());
             ApiAuth apiAuth = new ApiAuth(vertx, token, new BasicCredentials(identities, clock), clock);
-            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock, access, apiAuth);
+            HttpApi api = new HttpApi(vertx, store, artifacts, engine, engineThread, info::get, clock,
+                    new dev.turnout.orchestrator.enroll.FleetEnrollment(store, access, clock), apiAuth);
             Router router = api.router();
             new MonitoringRoutes(vertx, metrics, live, observer).mountOn(router);
             HttpServer http = api.listen(options.bindAddress(), requestedPort, router,
