@@ -8,7 +8,6 @@ import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.security.BasicCredentials;
-import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
@@ -32,7 +31,7 @@ final class ApiServer implements AutoCloseable {
     private static final long STOP_SECONDS = 10;
 
     /** What the API works on. */
-    record Backend(FleetStore store, IdentityStore identities, ArtifactRepository artifacts, RolloutEngine engine,
+    record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, Clock clock) {
     }
 
@@ -53,7 +52,7 @@ final class ApiServer implements AutoCloseable {
         Vertx vertx = Vertx.vertx();
         try {
             AtomicReference<ServerInfo> served = new AtomicReference<>();
-            ApiAuth auth = new ApiAuth(vertx, token, new BasicCredentials(backend.identities(), backend.clock()), backend.clock());
+            ApiAuth auth = new ApiAuth(vertx, token, backend.credentials(), backend.clock());
             HttpApi api = new HttpApi(vertx, backend.store(), backend.artifacts(), backend.engine(), backend.engineThread(),
                     served::get, backend.clock(), backend.enrollment(), auth);
             Router router = api.router();

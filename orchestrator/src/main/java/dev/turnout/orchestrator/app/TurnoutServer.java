@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.enroll.FleetEnrollment;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
 import dev.turnout.orchestrator.port.ClusterMembership;
+import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.security.IdentityStore;
 import dev.turnout.orchestrator.security.OperatorToken;
@@ -75,7 +76,7 @@ public final class TurnoutServer implements AutoCloseable {
         ServerParts parts = new ServerParts();
         try {
             Path data = parts.start("data directory", () -> Files.createDirectories(options.dataDir().toAbsolutePath()));
-            SigningKey key = parts.start("signing key", () -> loadOrCreateKey(data.resolve("signing.key")));
+            SigningKey key = parts.start("signing key", () -> signingKey(data));
             FleetStore store = parts.start("store", () -> openStore(data, cluster), FleetStore::close);
             IdentityStore identities = parts.start("identity store", () -> IdentityStore.open(data), IdentityStore::close);
             BrokerAccess access = parts.start("broker identities",
@@ -94,8 +95,8 @@ public final class TurnoutServer implements AutoCloseable {
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
-            ApiServer.Backend backend = new ApiServer.Backend(store, identities, artifacts, engine.engine(),
-                    engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring, clock);
+            ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities, clock), artifacts,
+                    engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring, clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(key, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);
@@ -110,6 +111,12 @@ public final class TurnoutServer implements AutoCloseable {
             parts.close();
             throw e;
         }
+    }
+
+    private static SigningKey signingKey(Path data) throws IOException {
+        SigningKey key = loadOrCreateKey(data.resolve("signing.key"));
+        LOG.info("signing key id {}", key.keyId());
+        return key;
     }
 
     private static FleetStore openStore(Path data, ClusterOptions cluster) {

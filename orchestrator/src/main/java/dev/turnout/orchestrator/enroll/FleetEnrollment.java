@@ -6,7 +6,6 @@ import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.security.BrokerAccess;
-import dev.turnout.orchestrator.security.BrokerIdentity;
 import dev.turnout.orchestrator.security.Names;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
@@ -103,16 +102,14 @@ public final class FleetEnrollment implements Enrollment {
     public List<User> users() {
         List<User> users = new ArrayList<>();
         users.add(new User(access.orchestrator().name(), Role.ORCHESTRATOR, null));
-        for (BrokerIdentity identity : access.identities()) {
-            users.add(new User(identity.name(), identity.role(), identity.createdAt()));
-        }
+        access.identities().forEach(identity -> users.add(new User(identity.name(), identity.role(), identity.createdAt())));
         return users;
     }
 
     @Override
     public void revokeUser(String name, String actor) {
-        BrokerIdentity identity = access.find(name).orElseThrow(() -> new NotFoundException("no user " + name));
-        if (identity.role() != Role.MONITOR) {
+        Role role = access.find(name).orElseThrow(() -> new NotFoundException("no user " + name)).role();
+        if (role != Role.MONITOR) {
             throw new InvalidInputException(name + " is a device: use `turnout device revoke " + name + "`");
         }
         access.revoke(name);
