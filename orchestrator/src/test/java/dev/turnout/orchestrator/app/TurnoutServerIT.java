@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -129,6 +130,25 @@ class TurnoutServerIT {
         String id = rollout("1.0.0", "100%", "rollback", "label:site=attic");
         await().atMost(Duration.ofSeconds(30)).until(() -> state(id).equals("SUCCEEDED"));
         assertThat(device.running()).isEqualTo("1.0.0");
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void aPartThatCannotStartIsNamedAndThePartsStartedBeforeItStopAgain() throws Exception {
+        int mqttPort = freePort();
+        Path dataDir = work.resolve("busy");
+        try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+            ServerOptions busy = new ServerOptions(dataDir, taken.getLocalPort(), mqttPort, "127.0.0.1", null, "127.0.0.1",
+                    Topics.DEFAULT_PREFIX);
+            assertThatThrownBy(() -> TurnoutServer.start(busy).close())
+                    .hasMessageStartingWith("HTTP API on 127.0.0.1:" + taken.getLocalPort() + ": ")
+                    .hasRootCauseInstanceOf(java.net.BindException.class);
+        }
+        // the embedded broker, the MQTT client and the stores were stopped: the same data and broker port start again
+        server = TurnoutServer.start(new ServerOptions(dataDir, 0, mqttPort, "127.0.0.1", null, "127.0.0.1", Topics.DEFAULT_PREFIX));
+        toClose.add(() -> server.close());
+        assertThat(server.brokerUrl()).isEqualTo("tcp://127.0.0.1:" + mqttPort);
+        assertThat(getJson("/api/v1/health").path("status").asText()).isEqualTo("ok");
     }
 
     private TurnoutServer start(Path dataDir, String brokerUrl) throws Exception {

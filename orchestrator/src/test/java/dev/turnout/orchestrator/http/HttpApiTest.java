@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.FakeFleetTransport;
 import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.enroll.FleetEnrollment;
 import dev.turnout.orchestrator.store.SqliteFleetStore;
 import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.store.IdentityStore;
@@ -66,7 +67,7 @@ class HttpApiTest {
                 new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock);
         ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities, clock), clock);
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
-                () -> info, clock, access, auth);
+                () -> info, clock, new FleetEnrollment(store, access, clock), auth);
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
         base = "http://127.0.0.1:" + port;
     }

@@ -1,0 +1,89 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.enroll.Enrollment;
+import dev.turnout.orchestrator.http.ApiAuth;
+import dev.turnout.orchestrator.http.HttpApi;
+import dev.turnout.orchestrator.http.MonitoringRoutes;
+import dev.turnout.orchestrator.http.ServerInfo;
+import dev.turnout.orchestrator.security.BasicCredentials;
+import dev.turnout.orchestrator.security.OperatorToken;
+import dev.turnout.orchestrator.security.TlsMaterial;
+import dev.turnout.orchestrator.store.FleetStore;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+
+import java.time.Clock;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntFunction;
+
+/**
+ * The HTTP side on its own Vert.x: the API (operator token, device and monitor credentials), the
+ * monitoring routes and the dashboard, over HTTPS with TLS material.
+ */
+final class ApiServer implements AutoCloseable {
+
+    private static final long LISTEN_SECONDS = 30;
+    private static final long STOP_SECONDS = 10;
+
+    /** What the API works on. */
+    record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
+                   Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, Clock clock) {
+    }
+
+    private final Vertx vertx;
+    private final int port;
+
+    private ApiServer(Vertx vertx, int port) {
+        this.vertx = vertx;
+        this.port = port;
+    }
+
+    /**
+     * Listens on {@code host:port} (0: a free port) and returns once it does. {@code info} makes what
+     * {@code GET /api/v1/server} answers from the port taken.
+     */
+    static ApiServer listen(String host, int port, TlsMaterial tls, OperatorToken token, Backend backend,
+                            IntFunction<ServerInfo> info) throws Exception {
+        Vertx vertx = Vertx.vertx();
+        try {
+            AtomicReference<ServerInfo> served = new AtomicReference<>();
+            ApiAuth auth = new ApiAuth(vertx, token, backend.credentials(), backend.clock());
+            HttpApi api = new HttpApi(vertx, backend.store(), backend.artifacts(), backend.engine(), backend.engineThread(),
+                    served::get, backend.clock(), backend.enrollment(), auth);
+            Router router = api.router();
+            FleetMonitoring monitoring = backend.monitoring();
+            new MonitoringRoutes(vertx, monitoring.metrics(), monitoring.live(), monitoring.observer()).mountOn(router);
+            HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
+                    .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
+            served.set(info.apply(http.actualPort()));
+            return new ApiServer(vertx, http.actualPort());
+        } catch (Exception | Error e) {
+            try {
+                stop(vertx);
+            } catch (Exception notStopped) {
+                e.addSuppressed(notStopped);
+            }
+            throw e;
+        }
+    }
+
+    /** The port listened on. */
+    int port() {
+        return port;
+    }
+
+    /** Stops listening and closes Vert.x, waiting at most {@value #STOP_SECONDS} s. */
+    @Override
+    public void close() throws Exception {
+        stop(vertx);
+    }
+
+    private static void stop(Vertx vertx) throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get(STOP_SECONDS, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,141 @@
+package dev.turnout.orchestrator.app;
+
+import dev.turnout.broker.EmbeddedBroker;
+import dev.turnout.broker.TopicPolicy;
+import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
+import dev.turnout.orchestrator.security.BrokerAccess;
+import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.security.Secrets;
+import dev.turnout.orchestrator.security.TlsMaterial;
+import dev.turnout.proto.Topics;
+import dev.turnout.proto.tls.PinnedTrust;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.net.ssl.SSLSocketFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The MQTT broker of this orchestrator, embedded (HiveMQ CE, started and stopped here) or external,
+ * and how it is reached: by this process ({@link #localUrl}, {@link #connect}) and by devices
+ * ({@link #deviceUrl}, {@link #caPem}).
+ */
+final class BrokerEndpoint implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BrokerEndpoint.class);
+
+    private final EmbeddedBroker embedded;
+    private final String localUrl;
+    private final String deviceUrl;
+    private final SSLSocketFactory sockets;
+    private final boolean verifyHost;
+    private final String caPem;
+
+    private BrokerEndpoint(EmbeddedBroker embedded, String localUrl, String deviceUrl, SSLSocketFactory sockets,
+                           boolean verifyHost, String caPem) {
+        this.embedded = embedded;
+        this.localUrl = localUrl;
+        this.deviceUrl = deviceUrl;
+        this.sockets = sockets;
+        this.verifyHost = verifyHost;
+        this.caPem = caPem;
+    }
+
+    /** The embedded broker when {@code options} name no external one, else the external broker. */
+    static BrokerEndpoint open(ServerOptions options, Path dataDir, Topics topics, BrokerAccess access, TlsMaterial tls)
+            throws Exception {
+        return options.embedsBroker() ? embedded(options, dataDir, topics, access, tls) : external(options, tls);
+    }
+
+    /**
+     * Starts HiveMQ CE in {@code <data>/broker}, checking credentials with {@code access} and dropping
+     * the connection of every revoked name. With TLS it has no plain-text listener at all: this
+     * process, too, connects over TLS to its loopback listener.
+     */
+    private static BrokerEndpoint embedded(ServerOptions options, Path dataDir, Topics topics, BrokerAccess access,
+                                           TlsMaterial tls) throws Exception {
+        EmbeddedBroker.TlsListener listener = null;
+        if (tls != null) {
+            // a fresh key store and password at every start: nothing to keep in step with the PEM files
+            Path keyStore = Files.createDirectories(dataDir.resolve("tls")).resolve("broker.p12");
+            String password = Secrets.newSecret();
+            tls.writeKeyStore(keyStore, password.toCharArray());
+            listener = new EmbeddedBroker.TlsListener(keyStore, password);
+        }
+        EmbeddedBroker broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
+                access, new TopicPolicy(topics), listener);
+        access.onRevoke(name -> broker.disconnect(name).whenComplete((was, e) -> {
+            if (e != null) {
+                LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());
+            } else if (Boolean.TRUE.equals(was)) {
+                LOG.info("dropped the connection of revoked {}", name);
+            }
+        }));
+        String deviceUrl = (tls != null ? "ssl://" : "tcp://") + options.advertiseHost() + ":" + broker.port();
+        if (tls == null) {
+            return new BrokerEndpoint(broker, broker.url(), deviceUrl, null, true, null);
+        }
+        String loopback = URI.create(broker.url()).getHost();
+        boolean verifyHost = tls.names(loopback);
+        SSLSocketFactory sockets = tls.caPem() != null
+                ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA").socketFactory("broker", verifyHost)
+                : (SSLSocketFactory) SSLSocketFactory.getDefault();
+        return new BrokerEndpoint(broker, broker.url(), deviceUrl, sockets, verifyHost, null);
+    }
+
+    /**
+     * A broker run by someone else: over {@code ssl://} pinning {@code --broker-ca}, else the
+     * orchestrator's CA, else the system trust store. Devices pin {@code --broker-ca} too.
+     */
+    private static BrokerEndpoint external(ServerOptions options, TlsMaterial tls) throws IOException {
+        Path brokerCa = options.tls().brokerCaFile();
+        SSLSocketFactory sockets = null;
+        if (options.brokerUrl().startsWith("ssl://")) {
+            PinnedTrust trust = brokerCa != null ? PinnedTrust.fromFile(brokerCa)
+                    : tls != null && tls.caPem() != null ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA " + tls.caFile())
+                    : PinnedTrust.system();
+            sockets = trust.socketFactory("broker", true);
+        } else if (brokerCa != null) {
+            throw new IllegalArgumentException("--broker-ca is for a TLS broker: give --broker-url as ssl://HOST:8883");
+        }
+        return new BrokerEndpoint(null, options.brokerUrl(), options.brokerUrl(), sockets, true,
+                brokerCa == null ? null : Files.readString(brokerCa));
+    }
+
+    /**
+     * Connects this orchestrator as {@code self}. The default name is {@code turnout-orchestrator-<key id>}:
+     * two instances with different keys never take over each other's session. Several instances
+     * share the user name; each connects as {@code <name>.<instance>}, reading reports as a shared group.
+     */
+    MqttFleetTransport connect(OrchestratorIdentity self, Topics topics, ClusterOptions cluster) throws Exception {
+        return MqttFleetTransport.connect(localUrl, self.name(),
+                cluster.shared() ? self.name() + "." + cluster.instanceId() : self.name(), self.secret(), topics,
+                cluster.shared() ? cluster.shareGroup() : null, sockets, verifyHost);
+    }
+
+    /** The broker as reached from this host, e.g. {@code tcp://127.0.0.1:1883}. */
+    String localUrl() {
+        return localUrl;
+    }
+
+    /** The broker as devices reach it, e.g. {@code ssl://10.0.0.5:8883}. */
+    String deviceUrl() {
+        return deviceUrl;
+    }
+
+    /** The external broker's CA ({@code --broker-ca}) that devices pin; null when none is given. */
+    String caPem() {
+        return caPem;
+    }
+
+    /** Stops the embedded broker; an external one is left alone. */
+    @Override
+    public void close() throws Exception {
+        if (embedded != null) {
+            embedded.close();
+        }
+    }
+}

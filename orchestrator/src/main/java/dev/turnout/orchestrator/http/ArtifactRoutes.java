@@ -1,0 +1,148 @@
+package dev.turnout.orchestrator.http;
+
+import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.store.DesiredRecord;
+import dev.turnout.orchestrator.store.FleetStore;
+import io.vertx.core.Vertx;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Image archives: {@code POST /api/v1/artifacts} (streamed to disk, then ingested) and
+ * {@code GET}/{@code HEAD /api/v1/artifacts/:digest} with byte ranges. A device downloads only
+ * the archives of the releases in its own desired state.
+ */
+final class ArtifactRoutes {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ArtifactRoutes.class);
+    private static final long ARTIFACT_LIMIT = 8L << 30;
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
+
+    private final ApiExchange exchange;
+    private final FleetStore store;
+    private final ArtifactRepository artifacts;
+
+    ArtifactRoutes(ApiExchange exchange, FleetStore store, ArtifactRepository artifacts) {
+        this.exchange = exchange;
+        this.store = store;
+        this.artifacts = artifacts;
+    }
+
+    void mountOn(Router router) {
+        router.post("/api/v1/artifacts").handler(this::uploadArtifact);
+        router.get("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
+        router.head("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
+    }
+
+    private void uploadArtifact(RoutingContext ctx) {
+        Vertx vertx = exchange.vertx();
+        HttpServerRequest request = ctx.request();
+        request.pause();
+        String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > ARTIFACT_LIMIT) {
+            exchange.error(ctx, 413, "archive larger than " + (ARTIFACT_LIMIT >> 30) + " GiB");
+            return;
+        }
+        Path[] incoming = new Path[1];
+        vertx.executeBlocking(artifacts::newIncomingFile, false)
+                .compose(path -> {
+                    incoming[0] = path;
+                    return vertx.fileSystem().open(path.toString(), new OpenOptions().setWrite(true).setTruncateExisting(true));
+                })
+                .compose(file -> request.pipeTo(file))
+                .compose(done -> vertx.executeBlocking(() -> artifacts.ingest(incoming[0]), false))
+                .onSuccess(ingested -> {
+                    for (Artifact a : ingested.artifacts()) {
+                        LOG.info("{} artifact {} ({} bytes, {} image {})", ingested.created() ? "stored" : "known", a.digest(),
+                                a.size(), a.platform(), a.imageRef());
+                    }
+                    exchange.ok(ctx, ingested.created() ? 201 : 200, JsonViews.upload(ingested.artifacts()));
+                })
+                .onFailure(e -> {
+                    if (incoming[0] != null) {
+                        vertx.fileSystem().delete(incoming[0].toString()).onFailure(ignored -> { });
+                    }
+                    exchange.fail(ctx, e);
+                });
+    }
+
+    private void downloadArtifact(RoutingContext ctx) {
+        String digest = ctx.pathParam("digest");
+        boolean head = ctx.request().method() == HttpMethod.HEAD;
+        String range = ctx.request().getHeader("Range");
+        ApiAuth.Principal caller = ApiAuth.principal(ctx);
+        exchange.blocking(ctx, () -> {
+            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targets(caller.name(), digest)) {
+                throw new ForbiddenException("artifact " + digest + " is not part of a release in the desired state of device "
+                        + caller.name() + "; a device downloads only what it is told to install");
+            }
+            Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
+            return Map.entry(path, Files.size(path));
+        }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head));
+    }
+
+    /** Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). */
+    private void send(RoutingContext ctx, String digest, Path path, long size, String range, boolean head) {
+        HttpServerResponse response = ctx.response()
+                .putHeader(HttpHeaders.ACCEPT_RANGES, "bytes")
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
+        long start = 0;
+        long end = size - 1;
+        if (range != null) {
+            Matcher m = RANGE.matcher(range.trim());
+            boolean valid = m.matches() && !(m.group(1).isEmpty() && m.group(2).isEmpty());
+            if (valid) {
+                if (m.group(1).isEmpty()) {
+                    start = Math.max(0, size - Long.parseLong(m.group(2)));
+                } else {
+                    start = Long.parseLong(m.group(1));
+                    end = m.group(2).isEmpty() ? size - 1 : Math.min(size - 1, Long.parseLong(m.group(2)));
+                }
+            }
+            if (!valid || start >= size || start > end) {
+                response.putHeader(HttpHeaders.CONTENT_RANGE, "bytes */" + size);
+                exchange.error(ctx, 416, "range '" + range + "' cannot be satisfied for " + size + " bytes");
+                return;
+            }
+            response.setStatusCode(206).putHeader(HttpHeaders.CONTENT_RANGE, "bytes " + start + "-" + end + "/" + size);
+        }
+        long length = end - start + 1;
+        if (head) {
+            response.putHeader(HttpHeaders.CONTENT_LENGTH, Long.toString(size == 0 ? 0 : length)).end();
+            return;
+        }
+        response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
+    }
+
+    /** True when {@code digest} is an image of a release in the current desired state of {@code deviceId}. */
+    private boolean targets(String deviceId, String digest) {
+        DesiredRecord desired = store.findDesired(deviceId).orElse(null);
+        if (desired == null) {
+            return false;
+        }
+        for (DesiredApp app : desired.apps()) {
+            Release release = store.findRelease(app.app(), app.version()).orElse(null);
+            if (release != null && release.images().stream().anyMatch(i -> i.digest().equals(digest))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,163 @@
+package dev.turnout.orchestrator.http;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseImage;
+import dev.turnout.orchestrator.domain.ReleaseSpec;
+import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.orchestrator.store.FleetStore;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Releases: {@code POST /api/v1/releases} (an app version made of uploaded archives, one per
+ * platform), {@code GET /api/v1/releases[/:app/:version]} and the offline bundle
+ * {@code GET /api/v1/releases/:app/:version/bundle}.
+ */
+final class ReleaseRoutes {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ReleaseRoutes.class);
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Pattern SEMVER = Pattern.compile(
+            "(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?");
+    private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ImageBody(String platform, String digest) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ReleaseBody(String app, String version, List<ImageBody> images, ReleaseSpec spec) {
+    }
+
+    private final ApiExchange exchange;
+    private final FleetStore store;
+    private final ArtifactRepository artifacts;
+    private final RolloutEngine engine;
+    private final Clock clock;
+
+    ReleaseRoutes(ApiExchange exchange, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine, Clock clock) {
+        this.exchange = exchange;
+        this.store = store;
+        this.artifacts = artifacts;
+        this.engine = engine;
+        this.clock = clock;
+    }
+
+    void mountOn(Router router, BodyHandler body) {
+        router.post("/api/v1/releases").handler(body).handler(this::createRelease);
+        router.get("/api/v1/releases").handler(this::listReleases);
+        router.get("/api/v1/releases/:app/:version").handler(this::getRelease);
+        router.get("/api/v1/releases/:app/:version/bundle").handler(this::exportBundle);
+    }
+
+    private void createRelease(RoutingContext ctx) {
+        exchange.withJsonBody(ctx, ReleaseBody.class, body -> exchange.blocking(ctx, () -> {
+            Release release = validRelease(body);
+            store.insertRelease(release);
+            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.create", release.key(), null));
+            LOG.info("created release {}", release.key());
+            return JsonViews.release(release);
+        }, v -> exchange.ok(ctx, 201, v)));
+    }
+
+    private Release validRelease(ReleaseBody body) {
+        if (body.app() == null || !NAME.matcher(body.app()).matches()) {
+            throw new InvalidInputException("app '" + body.app() + "' must be 1-64 letters, digits, '.', '_' or '-'");
+        }
+        if (body.version() == null || !SEMVER.matcher(body.version()).matches()) {
+            throw new InvalidInputException("version '" + body.version() + "' is not a semantic version such as 1.4.2");
+        }
+        if (body.images() == null || body.images().isEmpty()) {
+            throw new InvalidInputException("a release needs at least one image");
+        }
+        ReleaseSpec spec = body.spec() == null ? new ReleaseSpec(null, null) : body.spec();
+        spec.validate();
+        List<ReleaseImage> images = new ArrayList<>();
+        Set<String> platforms = new HashSet<>();
+        for (ImageBody image : body.images()) {
+            if (image == null || image.platform() == null || !PLATFORM.matcher(image.platform()).matches()) {
+                throw new InvalidInputException("image platform '" + (image == null ? null : image.platform())
+                        + "' must look like linux/arm64, linux/arm/v7 or linux/arm/v6");
+            }
+            if (!platforms.add(image.platform())) {
+                throw new InvalidInputException("platform " + image.platform() + " is listed twice");
+            }
+            if (!ArtifactRepository.isDigest(image.digest())) {
+                throw new InvalidInputException("image digest '" + image.digest() + "' must be sha256:<64 hex digits>");
+            }
+            Artifact artifact = store.findArtifact(image.digest())
+                    .orElseThrow(() -> new InvalidInputException("unknown artifact digest " + image.digest() + ": upload it first"));
+            if (artifact.platform() != null && !artifact.platform().equals(image.platform())) {
+                throw new InvalidInputException("artifact " + image.digest() + " holds an image for " + artifact.platform()
+                        + ", not " + image.platform());
+            }
+            images.add(ReleaseImage.of(image.platform(), artifact));
+        }
+        if (store.findRelease(body.app(), body.version()).isPresent()) {
+            throw new ConflictException("release " + body.app() + ":" + body.version() + " exists already");
+        }
+        return new Release(body.app(), body.version(), clock.instant(), images, spec);
+    }
+
+    private void listReleases(RoutingContext ctx) {
+        exchange.blocking(ctx, () -> Map.of("releases", store.listReleases().stream().map(JsonViews::release).toList()),
+                v -> exchange.ok(ctx, 200, v));
+    }
+
+    private void getRelease(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        String version = ctx.pathParam("version");
+        exchange.blocking(ctx, () -> JsonViews.release(find(app, version)), v -> exchange.ok(ctx, 200, v));
+    }
+
+    /** An offline bundle of a release: an uncompressed tar, signed manifest first (docs/edge-daemon.md). */
+    private void exportBundle(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        String version = ctx.pathParam("version");
+        exchange.blocking(ctx, () -> {
+            Release release = find(app, version);
+            Path file = artifacts.newIncomingFile();
+            try {
+                BundleWriter.write(release, engine.desiredStates().bundleManifest(release), artifacts, file);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(file);
+                throw e;
+            }
+            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.bundle", release.key(), null));
+            return file;
+        }, file -> {
+            HttpServerResponse response = ctx.response();
+            response.putHeader("Content-Type", "application/x-tar");
+            response.putHeader("Content-Disposition", "attachment; filename=\"" + app + "-" + version + ".tar\"");
+            response.sendFile(file.toString())
+                    .onComplete(done -> exchange.vertx().executeBlocking(() -> Files.deleteIfExists(file), false));
+        });
+    }
+
+    private Release find(String app, String version) {
+        return store.findRelease(app, version)
+                .orElseThrow(() -> new NotFoundException("release " + app + ":" + version + " does not exist"));
+    }
+}
