@@ -28,6 +28,7 @@ import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.security.BrokerIdentity;
 import dev.turnout.orchestrator.security.Names;
 import dev.turnout.proto.Topics;
+import dev.turnout.proto.rules.SemVer;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -74,8 +75,6 @@ public final class HttpApi {
     private static final long JSON_BODY_LIMIT = 1 << 20;
     private static final long ARTIFACT_LIMIT = 8L << 30;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    private static final Pattern SEMVER = Pattern.compile(
-            "(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?");
     private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
 
@@ -477,7 +476,7 @@ public final class HttpApi {
         if (body.app() == null || !NAME.matcher(body.app()).matches()) {
             throw new InvalidInputException("app '" + body.app() + "' must be 1-64 letters, digits, '.', '_' or '-'");
         }
-        if (body.version() == null || !SEMVER.matcher(body.version()).matches()) {
+        if (!SemVer.isWellFormed(body.version())) {
             throw new InvalidInputException("version '" + body.version() + "' is not a semantic version such as 1.4.2");
         }
         if (body.images() == null || body.images().isEmpty()) {
