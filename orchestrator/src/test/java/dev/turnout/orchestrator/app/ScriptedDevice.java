@@ -62,13 +62,13 @@ public final class ScriptedDevice implements AutoCloseable {
      * config ({@link #passwordOf}).
      */
     public ScriptedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
-                           Set<String> failingVersions) throws MqttException {
+                          Set<String> failingVersions) throws MqttException {
         this(id, password, brokerUrl, topics, trusted, failingVersions, java.time.Duration.ZERO);
     }
 
     /** @param activationTime how long an activation takes before the device reports its outcome */
     public ScriptedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
-                           Set<String> failingVersions, java.time.Duration activationTime) throws MqttException {
+                          Set<String> failingVersions, java.time.Duration activationTime) throws MqttException {
         this.activationTime = activationTime;
         this.id = id;
         this.topics = topics;
