@@ -1,7 +1,7 @@
 package dev.turnout.edge.port;
 
 import dev.turnout.edge.domain.AppRecord;
-import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.proto.rules.TrustMark;
 
 import java.util.List;
 import java.util.Optional;

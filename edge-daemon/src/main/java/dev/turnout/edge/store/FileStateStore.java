@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.turnout.edge.domain.AppRecord;
-import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.proto.rules.TrustMark;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.Reason;

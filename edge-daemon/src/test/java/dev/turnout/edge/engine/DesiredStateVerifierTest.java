@@ -1,7 +1,7 @@
 package dev.turnout.edge.engine;
 
 import com.google.protobuf.ByteString;
-import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.proto.rules.TrustMark;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.KeyRotation;

@@ -1,7 +1,7 @@
 package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
-import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.proto.rules.TrustMark;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;

@@ -1,7 +1,7 @@
 package dev.turnout.edge.store;
 
 import dev.turnout.edge.domain.AppRecord;
-import dev.turnout.edge.domain.TrustMark;
+import dev.turnout.proto.rules.TrustMark;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;

@@ -12,6 +12,7 @@ import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.rules.SemVer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -39,8 +40,6 @@ final class ReleaseRoutes {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReleaseRoutes.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    private static final Pattern SEMVER = Pattern.compile(
-            "(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?");
     private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -86,7 +85,7 @@ final class ReleaseRoutes {
         if (body.app() == null || !NAME.matcher(body.app()).matches()) {
             throw new InvalidInputException("app '" + body.app() + "' must be 1-64 letters, digits, '.', '_' or '-'");
         }
-        if (body.version() == null || !SEMVER.matcher(body.version()).matches()) {
+        if (!SemVer.isWellFormed(body.version())) {
             throw new InvalidInputException("version '" + body.version() + "' is not a semantic version such as 1.4.2");
         }
         if (body.images() == null || body.images().isEmpty()) {

@@ -1,6 +1,5 @@
 package dev.turnout.orchestrator.sim;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.AppHealth;
@@ -13,8 +12,8 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
-import dev.turnout.proto.crypto.VerificationException;
+import dev.turnout.proto.rules.DeviceTrust;
+import dev.turnout.proto.rules.TrustRules;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +31,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A simulated device: its own MQTT session and the edge daemon's wire behaviour, with an in-memory
- * container runtime instead of Docker. It verifies each signed desired state (signature, device id,
- * sequence, expiry, platform, downgrade) and walks the daemon's states: {@code STAGE} goes
+ * container runtime instead of Docker. It judges each signed desired state by the daemon's own
+ * {@link TrustRules} (signature, device id, sequence, expiry, platform, downgrade, key rotation) and walks
+ * the daemon's states: {@code STAGE} goes
  * DOWNLOADING, STAGED; {@code ACTIVATE} goes on to APPLYING, VERIFYING and ACTIVE, or ROLLING_BACK and
  * ROLLED_BACK when the simulated health check fails. It publishes a retained presence (the broker
  * publishes its last will when the connection drops) and periodic health reports.
@@ -56,7 +56,7 @@ public final class SimulatedDevice {
     private final DeviceEnrollment enrollment;
     private final SimulationOptions options;
     private final Topics topics;
-    private final EnvelopeVerifier verifier;
+    private final TrustRules rules;
     private final ScheduledExecutorService scheduler;
     private final SimulatedContainerRuntime runtime;
     private final SplittableRandom random;
@@ -71,8 +71,7 @@ public final class SimulatedDevice {
     private final Map<String, Long> activeReportedAt = new java.util.concurrent.ConcurrentHashMap<>();
 
     // guarded by this
-    private long lastSequence;
-    private long timeFloorMs;
+    private DeviceTrust trust;
     private final Map<String, AppRecord> apps = new LinkedHashMap<>();
     private boolean busy;
     private byte[] waiting;
@@ -85,7 +84,8 @@ public final class SimulatedDevice {
         this.enrollment = enrollment;
         this.options = options;
         this.topics = new Topics(enrollment.topicPrefix());
-        this.verifier = new EnvelopeVerifier(enrollment.trustedKeys());
+        this.rules = new TrustRules(enrollment.deviceId(), options.platform());
+        this.trust = DeviceTrust.of(enrollment.trustedKeys());
         this.scheduler = scheduler;
         this.random = new SplittableRandom(seed);
         SplittableRandom healthDraws = new SplittableRandom(seed ^ 0x5DEECE66DL);
@@ -268,57 +268,16 @@ public final class SimulatedDevice {
 
     /** Under the lock, not busy. */
     private void process(byte[] wire) {
-        DesiredState state;
-        try {
-            state = DesiredState.parseFrom(verifier.open(wire));
-        } catch (VerificationException e) {
-            reject(e.reason(), e.getMessage(), null);
-            return;
-        } catch (InvalidProtocolBufferException e) {
-            reject(Reason.MALFORMED, "signed payload is not a desired state", null);
+        TrustRules.Verdict verdict = rules.judge(wire, trust, System.currentTimeMillis(), true, runtime::running);
+        if (verdict instanceof TrustRules.Refused refused) {
+            reject(refused.reason(), refused.message(), refused.state());
             return;
         }
-        if (!id().equals(state.getDeviceId())) {
-            reject(Reason.WRONG_DEVICE, "desired state is for device '" + state.getDeviceId() + "'", state);
-            return;
-        }
-        if (state.getSequence() < lastSequence) {
-            reject(Reason.REPLAY, "sequence " + state.getSequence() + " is older than the last accepted " + lastSequence, state);
-            return;
-        }
-        if (state.getSequence() == lastSequence && lastSequence > 0) {
+        if (!(verdict instanceof TrustRules.Accepted ok)) {
             return; // a duplicate or the retained copy again: already acted on
         }
-        if (state.getSequence() == 0 || state.getExpiresAtMs() <= 0) {
-            reject(Reason.MALFORMED, "desired state has no sequence or no expiry", state);
-            return;
-        }
-        long now = Math.max(System.currentTimeMillis(), timeFloorMs);
-        if (state.getExpiresAtMs() < now) {
-            reject(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device time floor is " + now, state);
-            return;
-        }
-        for (AppDesired app : state.getAppsList()) {
-            boolean hasImage = app.getRelease().getImagesList().stream().anyMatch(i -> options.platform().equals(i.getPlatform()));
-            if (app.getApp().isEmpty() || app.getRelease().getVersion().isEmpty() || app.getPhase() == Phase.PHASE_UNSPECIFIED
-                    || app.getPhase() == Phase.UNRECOGNIZED) {
-                reject(Reason.MALFORMED, "app entry '" + app.getApp() + "' has no name, version or phase", state);
-                return;
-            }
-            if (!hasImage) {
-                reject(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
-                        + " has no image for " + options.platform(), state);
-                return;
-            }
-            String running = runtime.running(app.getApp());
-            if (!running.isEmpty() && !app.getRollback() && compareVersions(app.getRelease().getVersion(), running) < 0) {
-                reject(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running " + running
-                        + " and not marked as a rollback", state);
-                return;
-            }
-        }
-        lastSequence = state.getSequence();
-        timeFloorMs = Math.max(timeFloorMs, state.getIssuedAtMs());
+        trust = ok.next();
+        DesiredState state = ok.state();
         accepted++;
         long acceptedAt = System.nanoTime();
         for (AppDesired app : state.getAppsList()) {
@@ -443,7 +402,7 @@ public final class SimulatedDevice {
 
     private synchronized Presence presence(boolean online) {
         Presence.Builder p = Presence.newBuilder().setDeviceId(id()).setOnline(online).setTimestampMs(System.currentTimeMillis())
-                .setAgentVersion(AGENT_VERSION).setPlatform(options.platform()).setLastSequence(lastSequence);
+                .setAgentVersion(AGENT_VERSION).setPlatform(options.platform()).setLastSequence(trust.mark().lastSequence());
         for (AppRecord r : apps.values()) {
             p.addApps(AppSummary.newBuilder().setApp(r.app()).setRunningVersion(runtime.running(r.app())).setState(r.state()));
         }
@@ -483,29 +442,5 @@ public final class SimulatedDevice {
                 published.incrementAndGet();
             }
         });
-    }
-
-    /** Semantic version order on the numeric core ({@code 1.10.0 > 1.9.0}); pre-release tags sort before the release. */
-    static int compareVersions(String a, String b) {
-        String[] pa = a.split("[-+]", 2)[0].split("\\.");
-        String[] pb = b.split("[-+]", 2)[0].split("\\.");
-        for (int i = 0; i < Math.max(pa.length, pb.length); i++) {
-            long x = i < pa.length ? parse(pa[i]) : 0;
-            long y = i < pb.length ? parse(pb[i]) : 0;
-            if (x != y) {
-                return Long.compare(x, y);
-            }
-        }
-        boolean preA = a.contains("-");
-        boolean preB = b.contains("-");
-        return preA == preB ? 0 : preA ? -1 : 1;
-    }
-
-    private static long parse(String s) {
-        try {
-            return Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
     }
 }

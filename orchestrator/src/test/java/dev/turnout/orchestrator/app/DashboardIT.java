@@ -62,7 +62,7 @@ class DashboardIT {
         requireChromium();
         fleet = TestFleet.start(work.resolve("server"));
         fleet.createReleases("1.0.0", "2.0.0");
-        List<SimulatedDevice> devices = List.of(
+        List<ScriptedDevice> devices = List.of(
                 fleet.device("dash-a", Map.of("site", "attic"), Set.of()),
                 fleet.device("dash-b", Map.of("site", "yard"), Set.of()),
                 fleet.device("dash-c", Map.of("site", "yard"), Set.of("2.0.0")));

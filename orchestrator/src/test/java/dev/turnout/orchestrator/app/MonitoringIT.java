@@ -49,7 +49,7 @@ class MonitoringIT {
         fleet.createReleases("1.0.0", "2.0.0");
         fleet.device("mon-a", Map.of("site", "attic"), Set.of("2.0.0"));
         fleet.device("mon-b", Map.of("site", "yard"), Set.of());
-        SimulatedDevice c = fleet.device("mon-c", Map.of("site", "yard"), Set.of());
+        ScriptedDevice c = fleet.device("mon-c", Map.of("site", "yard"), Set.of());
         await().atMost(WAIT).until(() -> fleet.countOnline() == 3);
 
         HttpResponse<String> raw = fleet.http.send(HttpRequest.newBuilder(URI.create(fleet.url() + "/metrics")).header("Authorization", "Bearer " + fleet.server.operatorToken()).build(),
@@ -128,7 +128,7 @@ class MonitoringIT {
         try (SseClient all = new SseClient(fleet.http, fleet.url() + "/api/events", null, fleet.server.operatorToken())) {
             assertThat(all.response.statusCode()).isEqualTo(200);
             assertThat(all.response.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
-            SimulatedDevice a = fleet.device("sse-a", Map.of(), Set.of());
+            ScriptedDevice a = fleet.device("sse-a", Map.of(), Set.of());
             fleet.device("sse-b", Map.of(), Set.of());
 
             SseClient.Frame online = all.await(f -> f.event().equals("presence")

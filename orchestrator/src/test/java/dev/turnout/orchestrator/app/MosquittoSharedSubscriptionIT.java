@@ -84,12 +84,12 @@ class MosquittoSharedSubscriptionIT {
         Path config = work.resolve("shared-1.yaml");
         assertThat(TurnoutCli.run(System.out, System.err, Map.of("TURNOUT_TOKEN", a.operatorToken()), "device", "enroll", "shared-1", "--out", config.toString(),
                 "--server", a.url())).isZero();
-        String password = SimulatedDevice.passwordOf(Files.readString(config));
+        String password = ScriptedDevice.passwordOf(Files.readString(config));
         PublicKey key = PublicKey.fromBase64(new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(get(a.url() + "/api/v1/server")).path("publicKey").asText());
         // the reload of Mosquitto's password file follows the enrollment; retry until the device may log in
-        SimulatedDevice device = await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
-                .until(() -> new SimulatedDevice("shared-1", password, mosquitto.url(), Topics.defaults(), key, Set.of()),
+        ScriptedDevice device = await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
+                .until(() -> new ScriptedDevice("shared-1", password, mosquitto.url(), Topics.defaults(), key, Set.of()),
                         d -> d != null);
         toClose.add(device);
         for (int i = 0; i < 20; i++) {

@@ -66,14 +66,14 @@ class OrchestratorKillIT {
         httpPort = MosquittoProcess.freePort();
         Process first = startOrchestrator("first");
 
-        List<SimulatedDevice> devices = new ArrayList<>();
+        List<ScriptedDevice> devices = new ArrayList<>();
         for (String id : List.of("kill-1", "kill-2", "kill-3")) {
             assertThat(cli("device", "enroll", id, "--out", work.resolve(id + ".yaml").toString())).isZero();
         }
         PublicKey key = PublicKey.fromBase64(get("/api/v1/server").path("publicKey").asText());
         for (String id : List.of("kill-1", "kill-2", "kill-3")) {
-            String password = SimulatedDevice.passwordOf(Files.readString(work.resolve(id + ".yaml")));
-            SimulatedDevice device = new SimulatedDevice(id, password, brokerUrl, Topics.defaults(), key, Set.of(), Duration.ofSeconds(2));
+            String password = ScriptedDevice.passwordOf(Files.readString(work.resolve(id + ".yaml")));
+            ScriptedDevice device = new ScriptedDevice(id, password, brokerUrl, Topics.defaults(), key, Set.of(), Duration.ofSeconds(2));
             toClose.add(device);
             devices.add(device);
         }
@@ -114,7 +114,7 @@ class OrchestratorKillIT {
         JsonNode rollout = get("/api/v1/rollouts/" + id);
         assertThat(rollout.path("state").asText()).isEqualTo("SUCCEEDED");
 
-        for (SimulatedDevice d : devices) {
+        for (ScriptedDevice d : devices) {
             List<DesiredState> activations = d.accepted().stream()
                     .filter(s -> s.getAppsList().stream().anyMatch(a -> isActivationOf(a, "2.0.0"))).toList();
             assertThat(activations).as("activations of 2.0.0 accepted by a device").hasSize(1);

@@ -60,7 +60,7 @@ class ScaleOutIT {
     private final Closer toClose = new Closer();
     private final Map<String, Integer> ports = new HashMap<>();
     private final Map<String, Process> processes = new HashMap<>();
-    private final List<SimulatedDevice> devices = new ArrayList<>();
+    private final List<ScriptedDevice> devices = new ArrayList<>();
     private PostgresProcess postgres;
     private String storeUrl;
     private String brokerUrl;
@@ -105,7 +105,7 @@ class ScaleOutIT {
                         + " p99 %.1f ms%n", forwarded,
                 1000 * a.getOrDefault("turnout_forwarded_report_delay_seconds{quantile=\"0.5\"}", Double.NaN),
                 1000 * a.getOrDefault("turnout_forwarded_report_delay_seconds{quantile=\"0.99\"}", Double.NaN));
-        for (SimulatedDevice d : devices) {
+        for (ScriptedDevice d : devices) {
             assertThat(d.running()).isEqualTo("1.0.0");
         }
     }
@@ -139,7 +139,7 @@ class ScaleOutIT {
         assertThat(get("b", "/api/v1/rollouts/" + id).path("state").asText()).isEqualTo("SUCCEEDED");
         assertThat(Files.readString(work.resolve("orchestrator-b.log"))).contains("drives rollout " + id);
 
-        for (SimulatedDevice d : devices) {
+        for (ScriptedDevice d : devices) {
             assertThat(d.running()).isEqualTo("2.0.0");
             List<DesiredState> activations = d.accepted().stream()
                     .filter(s -> s.getAppsList().stream().anyMatch(x -> isActivationOf(x, "2.0.0"))).toList();
@@ -170,8 +170,8 @@ class ScaleOutIT {
             String id = "scale-" + i;
             // enrolled through either instance: both write the one store
             assertThat(cli(i % 2 == 0 ? "a" : "b", "device", "enroll", id, "--out", work.resolve(id + ".yaml").toString())).isZero();
-            String password = SimulatedDevice.passwordOf(Files.readString(work.resolve(id + ".yaml")));
-            SimulatedDevice device = new SimulatedDevice(id, password, brokerUrl, Topics.defaults(), key, Set.of(), activationTime);
+            String password = ScriptedDevice.passwordOf(Files.readString(work.resolve(id + ".yaml")));
+            ScriptedDevice device = new ScriptedDevice(id, password, brokerUrl, Topics.defaults(), key, Set.of(), activationTime);
             toClose.add(device);
             devices.add(device);
         }

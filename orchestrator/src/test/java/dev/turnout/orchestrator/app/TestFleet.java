@@ -50,11 +50,11 @@ final class TestFleet implements AutoCloseable {
     }
 
     /** Enrolls a device with labels and connects a simulated device for it. */
-    SimulatedDevice device(String id, Map<String, String> labels, Set<String> failingVersions) throws Exception {
+    ScriptedDevice device(String id, Map<String, String> labels, Set<String> failingVersions) throws Exception {
         HttpResponse<String> enrolled = post("/api/v1/devices", json.writeValueAsString(Map.of("id", id, "labels", labels)));
         assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
-        String password = SimulatedDevice.passwordOf(json.readTree(enrolled.body()).path("config").asText());
-        SimulatedDevice d = new SimulatedDevice(id, password, server.brokerUrl(), Topics.defaults(), key, failingVersions);
+        String password = ScriptedDevice.passwordOf(json.readTree(enrolled.body()).path("config").asText());
+        ScriptedDevice d = new ScriptedDevice(id, password, server.brokerUrl(), Topics.defaults(), key, failingVersions);
         toClose.add(d);
         return d;
     }

@@ -65,9 +65,9 @@ class TurnoutServerIT {
         for (String id : List.of("it-a", "it-b", "it-c")) {
             enroll("{\"id\":\"" + id + "\"}");
         }
-        SimulatedDevice a = device("it-a", key, Set.of("2.0.0"));
-        SimulatedDevice b = device("it-b", key, Set.of());
-        SimulatedDevice c = device("it-c", key, Set.of());
+        ScriptedDevice a = device("it-a", key, Set.of("2.0.0"));
+        ScriptedDevice b = device("it-b", key, Set.of());
+        ScriptedDevice c = device("it-c", key, Set.of());
         await().atMost(Duration.ofSeconds(20)).until(() -> countOnline() == 3);
 
         String v1 = rollout("1.0.0", "1,50%,100%", "rollback");
@@ -126,7 +126,7 @@ class TurnoutServerIT {
         createReleases("1.0.0");
         JsonNode enrolled = enroll("{\"id\":\"emb-1\",\"labels\":{\"site\":\"attic\"}}");
         assertThat(enrolled.path("config").asText()).contains("brokerUrl: tcp://127.0.0.1:" + mqttPort);
-        SimulatedDevice device = device("emb-1", key, Set.of());
+        ScriptedDevice device = device("emb-1", key, Set.of());
         String id = rollout("1.0.0", "100%", "rollback", "label:site=attic");
         await().atMost(Duration.ofSeconds(30)).until(() -> state(id).equals("SUCCEEDED"));
         assertThat(device.running()).isEqualTo("1.0.0");
@@ -170,12 +170,12 @@ class TurnoutServerIT {
         HttpResponse<String> response = post("/api/v1/devices", body);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
         JsonNode enrolled = json.readTree(response.body());
-        passwords.put(enrolled.path("device").path("id").asText(), SimulatedDevice.passwordOf(enrolled.path("config").asText()));
+        passwords.put(enrolled.path("device").path("id").asText(), ScriptedDevice.passwordOf(enrolled.path("config").asText()));
         return enrolled;
     }
 
-    private SimulatedDevice device(String id, PublicKey key, Set<String> failing) throws Exception {
-        SimulatedDevice d = new SimulatedDevice(id, passwords.get(id), server.brokerUrl(), Topics.defaults(), key, failing);
+    private ScriptedDevice device(String id, PublicKey key, Set<String> failing) throws Exception {
+        ScriptedDevice d = new ScriptedDevice(id, passwords.get(id), server.brokerUrl(), Topics.defaults(), key, failing);
         toClose.add(d);
         return d;
     }

@@ -3,7 +3,7 @@ package dev.turnout.orchestrator.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.app.ServerOptions;
-import dev.turnout.orchestrator.app.SimulatedDevice;
+import dev.turnout.orchestrator.app.ScriptedDevice;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.DesiredState;
@@ -81,9 +81,9 @@ class TurnoutCliIT {
 
         PublicKey key = PublicKey.fromBase64(json.readTree(
                 new java.net.URL(server.url() + "/api/v1/server").openStream()).path("publicKey").asText());
-        devices.add(new SimulatedDevice("cli-a", SimulatedDevice.passwordOf(config), server.brokerUrl(), Topics.defaults(), key,
+        devices.add(new ScriptedDevice("cli-a", ScriptedDevice.passwordOf(config), server.brokerUrl(), Topics.defaults(), key,
                 Set.of("2.0.0")));
-        SimulatedDevice b = new SimulatedDevice("cli-b", SimulatedDevice.passwordOf(printed.out), server.brokerUrl(), Topics.defaults(),
+        ScriptedDevice b = new ScriptedDevice("cli-b", ScriptedDevice.passwordOf(printed.out), server.brokerUrl(), Topics.defaults(),
                 key, Set.of());
         devices.add(b);
         await().atMost(Duration.ofSeconds(20)).until(() -> cli("devices").out.lines().filter(l -> l.startsWith("cli-") && l.contains(" yes")).count() == 2);

@@ -12,6 +12,7 @@ import dev.turnout.orchestrator.store.SqliteFleetStore;
 import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.store.IdentityStore;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.sim.DeviceEnrollment;
 import dev.turnout.proto.crypto.SigningKey;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
@@ -111,19 +112,12 @@ class HttpApiTest {
         // enrolling a revoked device again re-admits it with a new secret; the old one stays dead
         HttpResponse<String> again = post("/api/v1/devices", "{\"id\":\"pi-7\"}");
         assertThat(again.statusCode()).as(again.body()).isEqualTo(201);
-        String newSecret = SimulatedDeviceConfig.password(body(again).path("config").asText());
+        String newSecret = DeviceEnrollment.parse(body(again).path("config").asText()).mqttPassword();
         assertThat(newSecret).isNotEqualTo(secret);
         assertThat(access.authenticate("pi-7", newSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isPresent();
         assertThat(access.authenticate("pi-7", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
         assertThat(post("/api/v1/devices", "{\"id\":\"pi-7\"}").statusCode()).isEqualTo(409);
         assertThat(body(get("/api/v1/audit")).toString()).contains("device.revoke");
-    }
-
-    private static final class SimulatedDeviceConfig {
-        static String password(String yaml) throws Exception {
-            return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-                    .readTree(yaml).path("mqttPassword").asText();
-        }
     }
 
     @Test
@@ -549,7 +543,7 @@ class HttpApiTest {
     private String enroll(String id) throws Exception {
         HttpResponse<String> enrolled = post("/api/v1/devices", "{\"id\":\"" + id + "\"}");
         assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);
-        return SimulatedDeviceConfig.password(body(enrolled).path("config").asText());
+        return DeviceEnrollment.parse(body(enrolled).path("config").asText()).mqttPassword();
     }
 
     private static String basic(String user, String secret) {

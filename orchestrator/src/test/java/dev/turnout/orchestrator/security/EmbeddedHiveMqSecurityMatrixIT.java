@@ -63,6 +63,6 @@ class EmbeddedHiveMqSecurityMatrixIT extends SecurityMatrix {
 
     private JsonEnrolled enrollForRetain(String id) throws IOException {
         String config = json.readTree(cli("device", "enroll", id, "--output", "json").out()).path("config").asText();
-        return new JsonEnrolled(id, dev.turnout.orchestrator.app.SimulatedDevice.passwordOf(config));
+        return new JsonEnrolled(id, dev.turnout.orchestrator.app.ScriptedDevice.passwordOf(config));
     }
 }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.turnout.orchestrator.Closer;
-import dev.turnout.orchestrator.app.SimulatedDevice;
+import dev.turnout.orchestrator.app.ScriptedDevice;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.AppDesired;
@@ -112,7 +112,7 @@ abstract class SecurityMatrix {
     void aDeviceCannotPublishAnotherDevicesStatus() throws Exception {
         Enrolled a = enroll("st-a");
         Enrolled b = enroll("st-b");
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         MqttProbe attacker = probe(a);
 
         attacker.publish(topics.status(b.id), status(b.id, "6.6.6"), false);
@@ -128,7 +128,7 @@ abstract class SecurityMatrix {
     void aDeviceCannotPublishADesiredState() throws Exception {
         Enrolled a = enroll("ds-a");
         Enrolled b = enroll("ds-b");
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         MqttProbe attacker = probe(a);
 
         attacker.publish(topics.desired(b.id), forgedDesired(b.id, attackerKey), true);
@@ -139,7 +139,7 @@ abstract class SecurityMatrix {
         assertNothingDuringQuiet(() -> victim.rejected() > 0 || !victim.accepted().isEmpty());
         // nothing was retained either: a fresh connection of the victim gets nothing
         victim.close();
-        SimulatedDevice again = device(b);
+        ScriptedDevice again = device(b);
         assertNothingDuringQuiet(() -> again.rejected() > 0 || !again.accepted().isEmpty());
     }
 
@@ -153,7 +153,7 @@ abstract class SecurityMatrix {
         attacker.subscribe(topics.allStatus());
         attacker.subscribe(topics.desired(b.id));
 
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         victim.reportStatus("1.0.0");
         awaitWatcherSees(b.id, "1.0.0");
         assertNothingDuringQuiet(() -> attacker.received.stream().anyMatch(m -> !m.topic().startsWith(topics.prefix() + "/devices/" + a.id + "/")));
@@ -163,7 +163,7 @@ abstract class SecurityMatrix {
     void clientIdsThatAreNotTheUserNameGainNothing() throws Exception {
         Enrolled a = enroll("cid-a");
         Enrolled b = enroll("cid-b");
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         for (String clientId : List.of("#", "+", "a/b", b.id)) {
             MqttProbe attempt;
             try {
@@ -199,7 +199,7 @@ abstract class SecurityMatrix {
     @Test
     void aRevokedDeviceIsDroppedAndCannotComeBack() throws Exception {
         Enrolled d = enroll("rv-a");
-        SimulatedDevice device = device(d);
+        ScriptedDevice device = device(d);
         await().atMost(Duration.ofSeconds(20)).until(() -> api("/api/v1/devices/" + d.id).path("online").asBoolean());
 
         Result revoked = cli("device", "revoke", d.id);
@@ -214,7 +214,7 @@ abstract class SecurityMatrix {
     @Test
     void aMonitorCannotPublish() throws Exception {
         Enrolled b = enroll("mon-b");
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         JsonNode user = cliJson("user", "add", "snoop", "--role", "monitor");
         MqttProbe snoop = connectWithRetry(() -> MqttProbe.connect(server.brokerUrl(), "snoop", "snoop", user.path("password").asText()));
         perTest.add(snoop);
@@ -235,7 +235,7 @@ abstract class SecurityMatrix {
     @Test
     void aDesiredStateForgedWithTheOrchestratorsOwnBrokerCredentialsIsRefusedByTheDevice() throws Exception {
         Enrolled b = enroll("forge-b");
-        SimulatedDevice victim = device(b);
+        ScriptedDevice victim = device(b);
         String name = server.brokerAccess().orchestrator().name();
         String secret = server.brokerAccess().orchestrator().secret();
 
@@ -409,11 +409,11 @@ abstract class SecurityMatrix {
     /** Enrolls with the CLI, as an operator does, and keeps the secret from the config it prints. */
     private Enrolled enroll(String id) throws Exception {
         JsonNode answer = cliJson("device", "enroll", id);
-        return new Enrolled(id, SimulatedDevice.passwordOf(answer.path("config").asText()));
+        return new Enrolled(id, ScriptedDevice.passwordOf(answer.path("config").asText()));
     }
 
-    private SimulatedDevice device(Enrolled e) throws Exception {
-        SimulatedDevice d = connectWithRetry(() -> new SimulatedDevice(e.id, e.password, server.brokerUrl(), topics, trusted, Set.of()));
+    private ScriptedDevice device(Enrolled e) throws Exception {
+        ScriptedDevice d = connectWithRetry(() -> new ScriptedDevice(e.id, e.password, server.brokerUrl(), topics, trusted, Set.of()));
         perTest.add(d);
         return d;
     }

@@ -48,12 +48,4 @@ class DeviceEnrollmentTest {
         assertThatThrownBy(() -> DeviceEnrollment.parse("deviceId: pi-3\nbrokerUrl: tcp://h:1883\n"))
                 .hasMessageContaining("trustedKeys");
     }
-
-    @Test
-    void versionsCompareAsTheDaemonDoes() {
-        assertThat(SimulatedDevice.compareVersions("1.10.0", "1.9.0")).isPositive();
-        assertThat(SimulatedDevice.compareVersions("2.0.0", "2.0.0")).isZero();
-        assertThat(SimulatedDevice.compareVersions("1.0.0-rc.1", "1.0.0")).isNegative();
-        assertThat(SimulatedDevice.compareVersions("0.9.0", "1.0.0")).isNegative();
-    }
 }

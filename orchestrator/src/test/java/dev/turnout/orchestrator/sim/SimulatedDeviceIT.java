@@ -158,7 +158,9 @@ class SimulatedDeviceIT {
                 .addImages(ImageArtifact.newBuilder().setPlatform("linux/arm64").setImageRef("sim/web:" + version)
                         .setArchiveDigest("sha256:00").setSize(1).setImageId("sha256:01"))
                 .build();
-        return DesiredState.newBuilder().setDeviceId(deviceId).setSequence(sequence).setIssuedAtMs(now).setExpiresAtMs(now + expiresInMs)
+        // issued a minute ago, so that one that expired already was still issued before it expired (else it is malformed)
+        return DesiredState.newBuilder().setDeviceId(deviceId).setSequence(sequence).setIssuedAtMs(now - 60_000)
+                .setExpiresAtMs(now + expiresInMs)
                 .addApps(AppDesired.newBuilder().setApp("web").setRelease(release).setPhase(phase).setRollback(rollback)
                         .setRolloutId("r-test"))
                 .build();

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.app;
 
+import dev.turnout.orchestrator.sim.DeviceEnrollment;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
@@ -8,8 +9,9 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
-import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.proto.rules.DeviceTrust;
+import dev.turnout.proto.rules.TrustRules;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
 import org.eclipse.paho.mqttv5.client.MqttCallback;
@@ -22,46 +24,56 @@ import org.eclipse.paho.mqttv5.common.MqttSubscription;
 import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * A device that speaks the wire contract over a real MQTT connection without containers: it
- * verifies each desired state, answers STAGE with STAGED and ACTIVATE with ACTIVE, or with
- * ROLLED_BACK for versions it is told to fail.
+ * A scripted MQTT peer on a device's credentials, for tests of the orchestrator's side of the wire: it
+ * judges each desired state by the devices' {@link TrustRules} and answers in the fewest steps (STAGE with
+ * STAGED, ACTIVATE with ACTIVE, or ROLLED_BACK for versions it is told to fail, nothing when it refuses
+ * one), keeps what it accepted and counts what it refused, and publishes what a test scripts (a status, a
+ * forged one, a health report, an offline presence). The simulator's device, which walks every state of
+ * the edge daemon, is {@link dev.turnout.orchestrator.sim.SimulatedDevice}.
  */
-public final class SimulatedDevice implements AutoCloseable {
+public final class ScriptedDevice implements AutoCloseable {
+
+    /** The platform it claims; every release it accepts needs an image for it. */
+    private static final String PLATFORM = "linux/arm64";
 
     private final String id;
     private final Topics topics;
-    private final EnvelopeVerifier verifier;
+    private final TrustRules rules;
     private final Set<String> failingVersions;
     private final MqttAsyncClient client;
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private final List<DesiredState> accepted = new CopyOnWriteArrayList<>();
     private final java.util.concurrent.atomic.AtomicInteger rejected = new java.util.concurrent.atomic.AtomicInteger();
-    private volatile long lastSequence;
-    private volatile String running = "";
+    private final Map<String, String> running = new ConcurrentHashMap<>();
     private final java.time.Duration activationTime;
+    // only the worker thread reads and writes it
+    private DeviceTrust trust;
 
     /**
      * Connects as {@code id} (user name and client id) with the broker secret from its enrollment
      * config ({@link #passwordOf}).
      */
-    public SimulatedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
-                           Set<String> failingVersions) throws MqttException {
+    public ScriptedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
+                          Set<String> failingVersions) throws MqttException {
         this(id, password, brokerUrl, topics, trusted, failingVersions, java.time.Duration.ZERO);
     }
 
     /** @param activationTime how long an activation takes before the device reports its outcome */
-    public SimulatedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
-                           Set<String> failingVersions, java.time.Duration activationTime) throws MqttException {
+    public ScriptedDevice(String id, String password, String brokerUrl, Topics topics, PublicKey trusted,
+                          Set<String> failingVersions, java.time.Duration activationTime) throws MqttException {
         this.activationTime = activationTime;
         this.id = id;
         this.topics = topics;
-        this.verifier = new EnvelopeVerifier(List.of(trusted));
+        this.rules = new TrustRules(id, PLATFORM);
+        this.trust = DeviceTrust.of(List.of(trusted));
         this.failingVersions = failingVersions;
         this.client = new MqttAsyncClient(brokerUrl, id, new MemoryPersistence());
         client.setCallback(new MqttCallback() {
@@ -97,21 +109,16 @@ public final class SimulatedDevice implements AutoCloseable {
         options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         client.connect(options).waitForCompletion(10_000);
         client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1)}).waitForCompletion(10_000);
-        publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(true).setPlatform("linux/arm64")
+        publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(true).setPlatform(PLATFORM)
                 .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
     }
 
     /** The {@code mqttPassword} of an enrollment config (the YAML {@code POST /api/v1/devices} answers). */
     public static String passwordOf(String enrollmentYaml) {
-        try {
-            return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-                    .readTree(enrollmentYaml).path("mqttPassword").asText();
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException("not an enrollment config", e);
-        }
+        return DeviceEnrollment.parse(enrollmentYaml).mqttPassword();
     }
 
-    /** Desired states that failed verification (bad signature, another device, replay). */
+    /** Desired states its trust rules refused (bad signature, another device, replay, ...). */
     public int rejected() {
         return rejected.get();
     }
@@ -124,8 +131,9 @@ public final class SimulatedDevice implements AutoCloseable {
         return accepted;
     }
 
+    /** The version of app web that runs ("" for none). */
     public String running() {
-        return running;
+        return running.getOrDefault("web", "");
     }
 
     /** Publishes an ACTIVE status for app web at {@code version} on its own status topic. */
@@ -153,24 +161,22 @@ public final class SimulatedDevice implements AutoCloseable {
                 .setMemoryUsedBytes(200L << 20).setMemoryTotalBytes(1L << 30)
                 .setDiskFreeBytes(8L << 30).setDiskTotalBytes(32L << 30)
                 .setTemperatureCelsius(temperatureCelsius)
-                .addApps(dev.turnout.proto.AppHealth.newBuilder().setApp("web").setVersion(running).setHealthy(true)
+                .addApps(dev.turnout.proto.AppHealth.newBuilder().setApp("web").setVersion(running()).setHealthy(true)
                         .setContainerState("running"))
                 .build().toByteArray(), false);
     }
 
     private void onDesired(byte[] wire) {
-        DesiredState state;
-        try {
-            state = DesiredState.parseFrom(verifier.open(wire));
-        } catch (Exception e) {
+        TrustRules.Verdict verdict = rules.judge(wire, trust, System.currentTimeMillis(), true, app -> running.getOrDefault(app, ""));
+        if (verdict instanceof TrustRules.Refused) {
             rejected.incrementAndGet();
             return;
         }
-        if (!state.getDeviceId().equals(id) || state.getSequence() <= lastSequence) {
-            rejected.incrementAndGet();
-            return;
+        if (!(verdict instanceof TrustRules.Accepted ok)) {
+            return; // the last sequence again: acted on already
         }
-        lastSequence = state.getSequence();
+        trust = ok.next();
+        DesiredState state = ok.state();
         accepted.add(state);
         for (AppDesired app : state.getAppsList()) {
             String version = app.getRelease().getVersion();
@@ -187,7 +193,7 @@ public final class SimulatedDevice implements AutoCloseable {
             if (failingVersions.contains(version)) {
                 status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence());
             } else {
-                running = version;
+                running.put(app.getApp(), version);
                 status(app, version, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, state.getSequence());
             }
         }
@@ -196,7 +202,7 @@ public final class SimulatedDevice implements AutoCloseable {
     private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence) {
         publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp(app.getApp()).setVersion(version)
                 .setState(s).setReason(reason).setSequence(sequence).setRolloutId(app.getRolloutId())
-                .setRunningVersion(running).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
+                .setRunningVersion(running.getOrDefault(app.getApp(), "")).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
     }
 
     private void publish(String topic, byte[] payload, boolean retained) {

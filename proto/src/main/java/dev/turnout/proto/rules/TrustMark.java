@@ -1,4 +1,4 @@
-package dev.turnout.edge.domain;
+package dev.turnout.proto.rules;
 
 /**
  * The replay and clock high-water mark, persisted before any side effect of an accepted desired state.

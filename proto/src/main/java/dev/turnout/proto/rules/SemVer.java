@@ -1,15 +1,36 @@
-package dev.turnout.edge.domain;
+package dev.turnout.proto.rules;
 
 import java.util.Comparator;
+import java.util.regex.Pattern;
 
-/** Semantic version ordering (major.minor.patch, a pre-release sorts before its release). */
+/**
+ * Semantic versions, the one notion of a version shared by the orchestrator, the edge daemon and the
+ * simulator: what a release may be called ({@link #isWellFormed}) and how two versions order
+ * ({@link #compare}).
+ */
 public final class SemVer {
 
+    /** {@link #compare} as a comparator. */
     public static final Comparator<String> ORDER = SemVer::compare;
+
+    /** Semantic Versioning 2.0.0: MAJOR.MINOR.PATCH without leading zeros, optional pre-release and build. */
+    private static final Pattern WELL_FORMED = Pattern.compile(
+            "(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?");
 
     private SemVer() {
     }
 
+    /** Whether {@code version} is a semantic version such as {@code 1.4.2} or {@code 2.0.0-rc.1+build.5}; null is not. */
+    public static boolean isWellFormed(String version) {
+        return version != null && WELL_FORMED.matcher(version).matches();
+    }
+
+    /**
+     * Orders two versions: major.minor.patch numerically (a missing or non-numeric part counts as 0, a
+     * leading {@code v} is ignored), then a pre-release before its release, pre-release identifiers
+     * numerically or else by text; build metadata is ignored. Lenient, so that any version a device
+     * already runs can be compared.
+     */
     public static int compare(String a, String b) {
         String[] coreA = core(a);
         String[] coreB = core(b);
