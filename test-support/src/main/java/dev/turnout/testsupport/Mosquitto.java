@@ -1,18 +1,12 @@
 package dev.turnout.testsupport;
 
-import org.awaitility.core.ConditionTimeoutException;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-
-import static org.awaitility.Awaitility.await;
 
 /**
  * A real Mosquitto on a free loopback port, the broker a site already runs; stopped on close. Its
@@ -56,15 +50,8 @@ public final class Mosquitto implements AutoCloseable {
 
     /** A broker on a free port running {@code config}, which must open a listener on 127.0.0.1 at the port it is given. */
     public static Mosquitto start(Path dir, Config config) throws Exception {
-        return start(dir, Ports.free(), config);
-    }
-
-    /**
-     * A broker on {@code port} running {@code config}: for a configuration written for a known port beforehand
-     * (e.g. by {@code turnout broker mosquitto-config --listener}).
-     */
-    public static Mosquitto start(Path dir, int port, Config config) throws Exception {
         Requirements.mosquitto();
+        int port = Ports.free();
         Files.createDirectories(dir);
         Path conf = dir.resolve("mosquitto.conf");
         Path log = dir.resolve("mosquitto.log");
@@ -73,12 +60,7 @@ public final class Mosquitto implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         Mosquitto mosquitto = new Mosquitto(process, port, log);
         try {
-            await("mosquitto listening on 127.0.0.1:" + port).atMost(START_TIMEOUT).pollInterval(Duration.ofMillis(50))
-                    .until(mosquitto::listening);
-        } catch (ConditionTimeoutException e) {
-            mosquitto.close();
-            throw new IllegalStateException("mosquitto did not listen on port " + port + " within " + START_TIMEOUT.toSeconds()
-                    + " s: " + mosquitto.logText(), e);
+            Ports.awaitListening(process, port, START_TIMEOUT, mosquitto::logText);
         } catch (RuntimeException | Error e) {
             mosquitto.close();
             throw e;
@@ -119,18 +101,6 @@ public final class Mosquitto implements AutoCloseable {
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
-        }
-    }
-
-    private boolean listening() {
-        if (!process.isAlive()) {
-            throw new IllegalStateException("mosquitto exited (" + process.exitValue() + "): " + logText());
-        }
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-            return true;
-        } catch (IOException notYet) {
-            return false;
         }
     }
 

@@ -145,7 +145,7 @@ public final class MqttRecorder<T> implements AutoCloseable {
     /** Waits at most {@code atMost} for a message matching {@code condition}; the first that does, as it arrived. */
     public Received<T> awaitReceived(Predicate<? super T> condition, Duration atMost) {
         try {
-            return Awaitility.await().atMost(atMost).pollInterval(Duration.ofMillis(20))
+            return Awaitility.await().atMost(atMost).pollInterval(Duration.ofMillis(5))
                     .until(() -> first(condition), Optional::isPresent).orElseThrow();
         } catch (ConditionTimeoutException e) {
             throw new AssertionError("no matching message within " + atMost.toMillis() + " ms; received: " + messages(), e);
