@@ -7,6 +7,8 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -51,14 +53,14 @@ class OfflineBundleIT {
     void aBundleImportedFromLocalMediaActivatesWithoutAnyDownload() throws Exception {
         Requirements.dockerEngine();
         Requirements.busybox();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null,
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null,
                 "127.0.0.1", Topics.DEFAULT_PREFIX));
         toClose.add(server::close);
 
         Path config = work.resolve("device.yaml");
         assertThat(cli("device", "enroll", device, "--out", config.toString())).isZero();
         // the device has no route to the orchestrator's HTTP API: only the broker
-        String deadUrl = "http://127.0.0.1:" + Mosquitto.freePort();
+        String deadUrl = "http://127.0.0.1:" + Ports.free();
         Files.writeString(config, Files.readString(config).replaceAll("(?m)^orchestratorUrl: .*$", "orchestratorUrl: " + deadUrl));
 
         Path archive = images.build(imageRef, "1.0.0", true, work);

@@ -7,6 +7,8 @@ import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -52,7 +54,7 @@ class TlsEndToEndIT {
     void aRealDaemonUpdatesOverMqttOverTlsAndHttps() throws Exception {
         Requirements.dockerEngine();
         Requirements.busybox();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null, "127.0.0.1",
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX).withTls(TlsOptions.generated()));
         toClose.add(server::close);
 
