@@ -1,5 +1,6 @@
 package dev.turnout.broker;
 
+import dev.turnout.testsupport.MessageCallback;
 import org.eclipse.paho.mqttv5.client.MqttClient;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
@@ -150,30 +151,10 @@ class EmbeddedBrokerTest {
         return client;
     }
 
-    private record CollectingCallback(BlockingQueue<String> received) implements org.eclipse.paho.mqttv5.client.MqttCallback {
+    private record CollectingCallback(BlockingQueue<String> received) implements MessageCallback {
         @Override
         public void messageArrived(String topic, MqttMessage message) {
             received.add(new String(message.getPayload(), StandardCharsets.UTF_8));
-        }
-
-        @Override
-        public void disconnected(org.eclipse.paho.mqttv5.client.MqttDisconnectResponse response) {
-        }
-
-        @Override
-        public void mqttErrorOccurred(MqttException exception) {
-        }
-
-        @Override
-        public void deliveryComplete(org.eclipse.paho.mqttv5.client.IMqttToken token) {
-        }
-
-        @Override
-        public void connectComplete(boolean reconnect, String serverURI) {
-        }
-
-        @Override
-        public void authPacketArrived(int reasonCode, org.eclipse.paho.mqttv5.common.packet.MqttProperties properties) {
         }
     }
 }

@@ -4,14 +4,11 @@ import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
-import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
-import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
-import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -70,7 +67,7 @@ public final class MqttRecorder<T> implements AutoCloseable {
             throws MqttException {
         MqttAsyncClient client = new MqttAsyncClient(brokerUrl, login.clientId(), new MemoryPersistence());
         MqttRecorder<T> recorder = new MqttRecorder<>(client, decoder);
-        client.setCallback(recorder.new Callback());
+        client.setCallback((MessageCallback) recorder::record);
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
         if (login.user() != null) {
@@ -169,35 +166,12 @@ public final class MqttRecorder<T> implements AutoCloseable {
         }
     }
 
-    private final class Callback implements MqttCallback {
-        @Override
-        public void messageArrived(String topic, MqttMessage message) {
-            long now = System.nanoTime();
-            try {
-                received.add(new Received<>(topic, decoder.decode(topic, message.getPayload()), now));
-            } catch (Exception e) {
-                undecodable.add(topic + ": " + e);
-            }
-        }
-
-        @Override
-        public void disconnected(MqttDisconnectResponse response) {
-        }
-
-        @Override
-        public void mqttErrorOccurred(MqttException exception) {
-        }
-
-        @Override
-        public void deliveryComplete(IMqttToken token) {
-        }
-
-        @Override
-        public void connectComplete(boolean reconnect, String serverURI) {
-        }
-
-        @Override
-        public void authPacketArrived(int reasonCode, MqttProperties properties) {
+    private void record(String topic, MqttMessage message) {
+        long now = System.nanoTime();
+        try {
+            received.add(new Received<>(topic, decoder.decode(topic, message.getPayload()), now));
+        } catch (Exception e) {
+            undecodable.add(topic + ": " + e);
         }
     }
 }

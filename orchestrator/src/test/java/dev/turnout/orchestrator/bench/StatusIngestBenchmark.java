@@ -5,19 +5,17 @@ import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.MessageCallback;
 import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.Ports;
 import org.awaitility.core.ConditionTimeoutException;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
-import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
-import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
-import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.io.IOException;
 import java.net.URI;
@@ -248,31 +246,11 @@ public final class StatusIngestBenchmark {
 
 
     /** Counts messages and remembers when the last one came; nothing else. */
-    private record Counting(AtomicLong count, AtomicLong last) implements MqttCallback {
-        @Override
-        public void disconnected(MqttDisconnectResponse response) {
-        }
-
-        @Override
-        public void mqttErrorOccurred(MqttException exception) {
-        }
-
+    private record Counting(AtomicLong count, AtomicLong last) implements MessageCallback {
         @Override
         public void messageArrived(String topic, MqttMessage message) {
             count.incrementAndGet();
             last.set(System.nanoTime());
-        }
-
-        @Override
-        public void deliveryComplete(IMqttToken token) {
-        }
-
-        @Override
-        public void connectComplete(boolean reconnect, String serverURI) {
-        }
-
-        @Override
-        public void authPacketArrived(int reasonCode, MqttProperties properties) {
         }
     }
 }
