@@ -10,6 +10,7 @@ import dev.turnout.proto.Topics;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -44,8 +45,8 @@ class OfflineBundleIT {
     private final String device = "e2e-offline-" + run;
     private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
-    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
+    private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
 
     @Test

@@ -10,6 +10,7 @@ import dev.turnout.proto.Topics;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -45,8 +46,8 @@ class TlsEndToEndIT {
     private final String device = "e2e-tls-" + run;
     private final String imageRepo = "turnout-e2e/tls-web-" + run;
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
-    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
+    private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
 
     @Test

@@ -15,6 +15,7 @@ import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -83,8 +84,8 @@ abstract class WholeLoopScenario {
 
     @BeforeEach
     void bindEngine() {
-        images = new TestImages(engine().dockerHost());
-        containers = new Containers(engine().dockerHost());
+        images = new TestImages(engine());
+        containers = new Containers(engine());
     }
 
     @Test

@@ -24,12 +24,13 @@ import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -48,7 +49,6 @@ import static org.awaitility.Awaitility.await;
 /** The daemon against a real Docker engine and a real Mosquitto: install, update, automatic rollback, refusals, restart. */
 class EdgeDaemonIT {
 
-    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "true", "false");
 
     @TempDir
     Path work;
@@ -58,6 +58,7 @@ class EdgeDaemonIT {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final SigningKey key = SigningKey.generate();
     private final Topics topics = Topics.defaults();
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
     private String platform;
     private int httpPort;
     private ArtifactServer artifacts;
@@ -355,9 +356,9 @@ class EdgeDaemonIT {
 
     private Release release(String version, boolean healthy, ArtifactServer server, long soakMs) throws Exception {
         String ref = imageRepo + ":" + version;
-        Path archive = buildImage(ref, version, healthy);
-        String imageId = DockerCli.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
-        DockerCli.exitCode("docker", "rmi", "-f", ref); // the daemon must load it from the archive
+        Path archive = images.build(ref, version, healthy, work);
+        String imageId = images.id(ref);
+        images.remove(ref); // the daemon must load it from the archive
         byte[] bytes = Files.readAllBytes(archive);
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         String url = server.add(digest, archive);
@@ -369,28 +370,6 @@ class EdgeDaemonIT {
                 .setHealth(HealthCheck.newBuilder().addAllExec(List.of("/bin/wget", "-q", "-O", "-", "http://127.0.0.1:" + httpPort + "/health"))
                         .setIntervalMs(300).setTimeoutMs(2000).setRetries(3).setSoakMs(soakMs))
                 .build();
-    }
-
-    private Path buildImage(String ref, String version, boolean healthy) throws Exception {
-        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/version"), version + "\n", StandardCharsets.UTF_8);
-        if (healthy) {
-            Files.writeString(root.resolve("www/health"), "ok\n", StandardCharsets.UTF_8);
-        }
-        Path rootTar = work.resolve("rootfs-" + version + ".tar");
-        DockerCli.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        DockerCli.output("docker", "import", rootTar.toString(), ref);
-        Path archive = work.resolve("image-" + version + ".tar");
-        DockerCli.output("docker", "save", "-o", archive.toString(), ref);
-        return archive;
     }
 
     private List<String> containerIds() {

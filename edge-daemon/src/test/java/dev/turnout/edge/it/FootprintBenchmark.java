@@ -21,6 +21,8 @@ import dev.turnout.testsupport.DockerCli;
 import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.awaitility.core.ConditionTimeoutException;
 
 import java.io.InputStream;
@@ -319,6 +321,8 @@ public final class FootprintBenchmark {
     private static final String DOCKER_HOST = System.getenv("DOCKER_HOST") == null || System.getenv("DOCKER_HOST").isBlank()
             ? "unix:///var/run/docker.sock" : System.getenv("DOCKER_HOST");
 
+    private static final TestImages IMAGES = new TestImages(new TestEngines.Engine("bench", DOCKER_HOST));
+
     /**
      * The archive a release ships of a fresh busybox image (made from the engine's {@code docker save} as {@code
      * release create} makes it), and what identifies the image; the image is gone from the engine.
@@ -329,8 +333,8 @@ public final class FootprintBenchmark {
 
     private static Built build(Path work, String run, String version, List<String> images) throws Exception {
         String ref = "turnout-bench/" + run + ":" + version;
-        Path saved = image(work, ref, version);
-        String id = DockerCli.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        Path saved = IMAGES.build(ref, version, true, work);
+        String id = IMAGES.id(ref);
         images.add(id);
         DockerCli.output("docker", "rmi", "-f", ref);
         ArchiveEntries entries = ArchiveEntries.read(saved);
@@ -429,24 +433,5 @@ public final class FootprintBenchmark {
 
     private static String platform() {
         return DockerContainerRuntime.platformOf(DockerCli.output("docker", "info", "--format", "{{.Architecture}}"));
-    }
-
-    private static Path image(Path work, String ref, String version) throws Exception {
-        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : List.of("sh", "httpd", "wget")) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
-        Path rootTar = work.resolve("rootfs-" + version + ".tar");
-        DockerCli.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        DockerCli.output("docker", "import", rootTar.toString(), ref);
-        Path archive = work.resolve("image-" + version + ".tar");
-        DockerCli.output("docker", "save", "-o", archive.toString(), ref);
-        return archive;
     }
 }

@@ -18,6 +18,8 @@ import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,7 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -49,7 +50,7 @@ import static org.awaitility.Awaitility.await;
  */
 class KillNineIT {
 
-    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "sleep", "true");
+    private static final TestImages IMAGES = new TestImages(TestEngines.DEFAULT);
 
     @TempDir
     static Path shared;
@@ -257,24 +258,10 @@ class KillNineIT {
 
     private static Release release(String version, String platform, int port, long soakMs) throws Exception {
         String ref = "turnout-edge-it/" + RUN + ":" + version;
-        Path root = Files.createDirectories(shared.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
-        Path rootTar = shared.resolve("rootfs-" + version + ".tar");
-        DockerCli.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        DockerCli.output("docker", "import", rootTar.toString(), ref);
-        String imageId = DockerCli.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        Path archive = IMAGES.build(ref, version, true, shared);
+        String imageId = IMAGES.id(ref);
         imageIds.add(imageId);
-        Path archive = shared.resolve("image-" + version + ".tar");
-        DockerCli.output("docker", "save", "-o", archive.toString(), ref);
-        DockerCli.exitCode("docker", "rmi", "-f", ref); // the daemon loads it from the archive
+        IMAGES.remove(ref); // the daemon loads it from the archive
         byte[] bytes = Files.readAllBytes(archive);
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         return Release.newBuilder().setApp("web").setVersion(version)
