@@ -2,6 +2,7 @@ package dev.turnout.broker;
 
 import com.hivemq.embedded.EmbeddedExtension;
 import com.hivemq.embedded.EmbeddedHiveMQ;
+import dev.turnout.testsupport.Ports;
 import org.eclipse.paho.mqttv5.client.MqttClient;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
@@ -9,7 +10,6 @@ import org.eclipse.paho.mqttv5.common.MqttException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,10 +33,7 @@ class StandaloneExtensionTest {
                 + "pi-2 device " + PasswordHash.hash("s2") + "\n", StandardCharsets.UTF_8);
         Path config = dir.resolve("turnout.properties");
         Files.writeString(config, "identities=" + identities + "\ntopicPrefix=turnout/v1\n", StandardCharsets.UTF_8);
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
+        int port = Ports.free();
         Path conf = Files.createDirectories(dir.resolve("conf"));
         Files.writeString(conf.resolve("config.xml"), EmbeddedBroker.configXml("127.0.0.1", port).replace("<mode>file</mode>", "<mode>in-memory</mode>"));
         try (EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder().withConfigurationFolder(conf)

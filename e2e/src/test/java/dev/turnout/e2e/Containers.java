@@ -1,5 +1,8 @@
 package dev.turnout.e2e;
 
+import dev.turnout.testsupport.DockerCli;
+import dev.turnout.testsupport.TestEngines;
+
 import java.util.Arrays;
 import java.util.List;
 
@@ -9,15 +12,14 @@ final class Containers {
     record Container(String id, String version, String state, String startedAt) {
     }
 
-    private final String dockerHost;
+    private final TestEngines.Engine engine;
 
-    /** @param dockerHost the engine's address, e.g. {@code unix:///var/run/docker.sock} */
-    Containers(String dockerHost) {
-        this.dockerHost = dockerHost;
+    Containers(TestEngines.Engine engine) {
+        this.engine = engine;
     }
 
     List<Container> of(String deviceId) {
-        String ids = Shell.docker(dockerHost, "ps", "-aq", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        String ids = DockerCli.docker(engine, "ps", "-aq", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
         if (ids.isBlank()) {
             return List.of();
         }
@@ -31,7 +33,7 @@ final class Containers {
     void removeAll(String deviceId) {
         for (Container c : of(deviceId)) {
             try {
-                Shell.docker(dockerHost, "rm", "-f", c.id());
+                DockerCli.docker(engine, "rm", "-f", c.id());
             } catch (IllegalStateException ignored) {
                 // already gone
             }
@@ -39,7 +41,7 @@ final class Containers {
     }
 
     private Container inspect(String id) {
-        String line = Shell.docker(dockerHost, "inspect", "--format",
+        String line = DockerCli.docker(engine, "inspect", "--format",
                 "{{index .Config.Labels \"dev.turnout.version\"}}|{{.State.Status}}|{{.State.StartedAt}}", id);
         String[] parts = line.split("\\|", -1);
         return new Container(id, parts[0], parts[1], parts[2]);

@@ -1,6 +1,7 @@
 package dev.turnout.e2e;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
+import dev.turnout.testsupport.Mosquitto;
 
 import java.nio.file.Path;
 
@@ -16,17 +17,17 @@ class MosquittoEndToEndIT extends WholeLoopScenario {
 
     @Override
     protected String startBroker(Path dir) throws Exception {
-        Requirements.mosquitto();
-        int port = Mosquitto.freePort();
         // Mosquitto started as root drops to its own user: it must be able to enter the test's directory
         java.nio.file.Files.setPosixFilePermissions(dir.getParent(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         configDir = dir.resolve("turnout");
-        Result written = cli("broker", "mosquitto-config", "--data", serverDataDir().toString(), "--out", configDir.toString(),
-                "--listener", port + " 127.0.0.1");
-        if (written.code() != 0) {
-            throw new AssertionError(written.toString());
-        }
-        mosquitto = Mosquitto.startIncluding(dir, port, configDir);
+        mosquitto = Mosquitto.start(dir, port -> {
+            Result written = cli("broker", "mosquitto-config", "--data", serverDataDir().toString(), "--out", configDir.toString(),
+                    "--listener", port + " 127.0.0.1");
+            if (written.code() != 0) {
+                throw new AssertionError(written.toString());
+            }
+            return "persistence false\nlog_dest stdout\ninclude_dir " + configDir.toAbsolutePath() + "\n";
+        });
         return mosquitto.url();
     }
 

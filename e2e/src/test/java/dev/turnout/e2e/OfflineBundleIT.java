@@ -7,7 +7,10 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,8 +45,8 @@ class OfflineBundleIT {
     private final String device = "e2e-offline-" + run;
     private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
-    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
+    private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
 
     @Test
@@ -51,14 +54,14 @@ class OfflineBundleIT {
     void aBundleImportedFromLocalMediaActivatesWithoutAnyDownload() throws Exception {
         Requirements.dockerEngine();
         Requirements.busybox();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null,
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null,
                 "127.0.0.1", Topics.DEFAULT_PREFIX));
         toClose.add(server::close);
 
         Path config = work.resolve("device.yaml");
         assertThat(cli("device", "enroll", device, "--out", config.toString())).isZero();
         // the device has no route to the orchestrator's HTTP API: only the broker
-        String deadUrl = "http://127.0.0.1:" + Mosquitto.freePort();
+        String deadUrl = "http://127.0.0.1:" + Ports.free();
         Files.writeString(config, Files.readString(config).replaceAll("(?m)^orchestratorUrl: .*$", "orchestratorUrl: " + deadUrl));
 
         Path archive = images.build(imageRef, "1.0.0", true, work);

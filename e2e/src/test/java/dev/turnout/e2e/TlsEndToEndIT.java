@@ -7,7 +7,10 @@ import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -43,8 +46,8 @@ class TlsEndToEndIT {
     private final String device = "e2e-tls-" + run;
     private final String imageRepo = "turnout-e2e/tls-web-" + run;
     private final List<AutoCloseable> toClose = new ArrayList<>();
-    private final TestImages images = new TestImages(TestEngines.DEFAULT.dockerHost());
-    private final Containers containers = new Containers(TestEngines.DEFAULT.dockerHost());
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
+    private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
 
     @Test
@@ -52,7 +55,7 @@ class TlsEndToEndIT {
     void aRealDaemonUpdatesOverMqttOverTlsAndHttps() throws Exception {
         Requirements.dockerEngine();
         Requirements.busybox();
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Mosquitto.freePort(), "127.0.0.1", null, "127.0.0.1",
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX).withTls(TlsOptions.generated()));
         toClose.add(server::close);
 

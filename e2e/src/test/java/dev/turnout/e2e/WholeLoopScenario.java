@@ -11,7 +11,11 @@ import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.MqttRecorder;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,8 +84,8 @@ abstract class WholeLoopScenario {
 
     @BeforeEach
     void bindEngine() {
-        images = new TestImages(engine().dockerHost());
-        containers = new Containers(engine().dockerHost());
+        images = new TestImages(engine());
+        containers = new Containers(engine());
     }
 
     @Test
@@ -103,8 +107,7 @@ abstract class WholeLoopScenario {
         // a monitoring subscriber gets its broker identity the way an operator creates one
         Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
         assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
-        StatusRecorder monitor = new StatusRecorder(brokerUrl, Topics.defaults(), "e2e-monitor-" + run,
-                json.readTree(monitorUser.out).path("password").asText());
+        MqttRecorder<StatusEvent> monitor = monitor(brokerUrl, monitorUser);
         toClose.add(monitor);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 2);
@@ -164,22 +167,22 @@ abstract class WholeLoopScenario {
         String other = canary.equals(deviceA) ? deviceB : deviceA;
         assertThat(canary).isEqualTo(deviceA);
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertRunsOnly(canary, "2.0.0"));
-        assertThat(monitor.of(canary)).extracting(StatusEvent::getState, StatusEvent::getVersion)
+        assertThat(reportsOf(monitor, canary)).extracting(StatusEvent::getState, StatusEvent::getVersion)
                 .contains(org.assertj.core.groups.Tuple.tuple(UpdateState.ROLLED_BACK, "3.0.0"));
-        StatusEvent rolledBack = monitor.first(canary, "3.0.0", UpdateState.ROLLED_BACK).orElseThrow().event();
+        StatusEvent rolledBack = firstReport(monitor, canary, "3.0.0", UpdateState.ROLLED_BACK).message();
         assertThat(rolledBack.getReason().name()).isEqualTo("HEALTH_CHECK_FAILED");
         assertThat(rolledBack.getRunningVersion()).isEqualTo("2.0.0");
 
         // the second device was staged but never activated: same container, never restarted
-        assertThat(monitor.of(other)).noneMatch(e -> e.getVersion().equals("3.0.0")
+        assertThat(reportsOf(monitor, other)).noneMatch(e -> e.getVersion().equals("3.0.0")
                 && (e.getState() == UpdateState.APPLYING || e.getState() == UpdateState.VERIFYING || e.getState() == UpdateState.ACTIVE));
         List<Containers.Container> otherNow = containers.running(other);
         assertThat(otherNow).hasSize(1);
         assertThat(otherNow.get(0).id()).isEqualTo(bBefore.id());
         assertThat(otherNow.get(0).startedAt()).isEqualTo(bBefore.startedAt());
 
-        long activatedAt = monitor.first(canary, "3.0.0", UpdateState.APPLYING).orElseThrow().nanoTime();
-        long rolledBackAt = monitor.first(canary, "3.0.0", UpdateState.ROLLED_BACK).orElseThrow().nanoTime();
+        long activatedAt = firstReport(monitor, canary, "3.0.0", UpdateState.APPLYING).nanoTime();
+        long rolledBackAt = firstReport(monitor, canary, "3.0.0", UpdateState.ROLLED_BACK).nanoTime();
         System.out.printf("e2e[%s, %s]: v3 activation -> ROLLED_BACK on the canary: %d ms; deploy -> rollout ended: %d ms%n",
                 embedsBroker() ? "embedded HiveMQ CE" : "Mosquitto", engine(),
                 TimeUnit.NANOSECONDS.toMillis(rolledBackAt - activatedAt),
@@ -205,8 +208,7 @@ abstract class WholeLoopScenario {
         toClose.add(edgeA::close);
         Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
         assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
-        StatusRecorder monitor = new StatusRecorder(server.brokerUrl(), Topics.defaults(), "e2e-monitor-" + run,
-                json.readTree(monitorUser.out).path("password").asText());
+        MqttRecorder<StatusEvent> monitor = monitor(server.brokerUrl(), monitorUser);
         toClose.add(monitor);
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 1);
 
@@ -240,20 +242,35 @@ abstract class WholeLoopScenario {
         thief.disconnect();
         thief.close();
 
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(monitor.of(deviceA))
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(reportsOf(monitor, deviceA))
                 .filteredOn(e -> e.getState() == UpdateState.REJECTED)
                 .extracting(e -> e.getReason().name())
                 .contains("BAD_SIGNATURE", "UNKNOWN_KEY"));
-        assertThat(monitor.of(deviceA)).noneMatch(e -> e.getState() != UpdateState.REJECTED);
+        assertThat(reportsOf(monitor, deviceA)).noneMatch(e -> e.getState() != UpdateState.REJECTED);
         assertThat(containers.running(deviceA)).isEmpty();
     }
 
     private void startServer() throws Exception {
         String externalBroker = startBroker(work.resolve("broker"));
-        int mqttPort = Mosquitto.freePort();
+        int mqttPort = Ports.free();
         server = TurnoutServer.start(new ServerOptions(serverDataDir(), 0, mqttPort, "127.0.0.1",
                 embedsBroker() ? null : externalBroker, "127.0.0.1", Topics.DEFAULT_PREFIX, brokerAuth()));
         toClose.add(server::close);
+    }
+
+    /** A monitoring subscriber on every device's status, logged in as the monitor user the CLI created. */
+    private MqttRecorder<StatusEvent> monitor(String brokerUrl, Result monitorUser) throws Exception {
+        return MqttRecorder.connect(brokerUrl, MqttRecorder.Login.as("e2e-monitor-" + run, json.readTree(monitorUser.out).path("password").asText()),
+                (topic, payload) -> StatusEvent.parseFrom(payload), Topics.defaults().allStatus());
+    }
+
+    private static List<StatusEvent> reportsOf(MqttRecorder<StatusEvent> monitor, String deviceId) {
+        return monitor.messages().stream().filter(e -> e.getDeviceId().equals(deviceId)).toList();
+    }
+
+    private static MqttRecorder.Received<StatusEvent> firstReport(MqttRecorder<StatusEvent> monitor, String deviceId, String version,
+                                                                  UpdateState state) {
+        return monitor.first(e -> e.getDeviceId().equals(deviceId) && e.getVersion().equals(version) && e.getState() == state).orElseThrow();
     }
 
     private JsonNode latestRollout(JsonNode rollouts) {

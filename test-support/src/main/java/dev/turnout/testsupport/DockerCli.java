@@ -7,7 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** The docker CLI pointed at one of the engines under test, as a person would type it: {@code docker -H HOST ...}. */
+/**
+ * The docker CLI pointed at one of the engines under test, as a person would type it: {@code docker -H HOST ...};
+ * and any other command a test runs (tar, docker on the default engine), each bounded by a timeout.
+ */
 public final class DockerCli {
 
     private static final long TIMEOUT_SECONDS = 120;
@@ -22,8 +25,13 @@ public final class DockerCli {
 
     /** Runs {@code docker -H HOST args...}; its exit code (-1 when it could not run or hung). */
     public static int run(TestEngines.Engine engine, String... args) {
+        return exitCode(command(engine, args));
+    }
+
+    /** Runs any command, its output discarded; its exit code (-1 when it could not run or hung). */
+    public static int exitCode(String... command) {
         try {
-            Process process = new ProcessBuilder(command(engine, args)).redirectErrorStream(true)
+            Process process = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 process.destroyForcibly();

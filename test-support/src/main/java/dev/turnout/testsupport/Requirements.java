@@ -3,9 +3,12 @@ package dev.turnout.testsupport;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 /**
- * Real parts a test needs. A missing part skips the test on a developer machine but fails it when
- * {@code CI=true}, so CI can never go green by skipping.
+ * Real parts a test needs (Mosquitto, a Docker engine, busybox, PostgreSQL, Chromium). A missing part
+ * skips the test on a developer machine but fails it when {@code CI=true}, so CI can never go green by skipping.
  */
 public final class Requirements {
 
@@ -25,5 +28,30 @@ public final class Requirements {
 
     public static boolean inCi() {
         return "true".equalsIgnoreCase(System.getenv("CI"));
+    }
+
+    /** The Mosquitto broker ({@link Mosquitto} checks this itself). */
+    public static void mosquitto() {
+        require(Files.isExecutable(Mosquitto.EXECUTABLE), "mosquitto (" + Mosquitto.EXECUTABLE + "; apt-get install mosquitto)");
+    }
+
+    /** A static busybox, the only file of the tests' tiny images. */
+    public static void busybox() {
+        require(Files.isExecutable(Path.of("/bin/busybox")), "busybox-static (/bin/busybox; apt-get install busybox-static)");
+    }
+
+    /** This machine's default Docker engine. */
+    public static void dockerEngine() {
+        dockerEngine(TestEngines.DEFAULT);
+    }
+
+    /** One of the Docker engines under test ({@link TestEngines}). */
+    public static void dockerEngine(TestEngines.Engine engine) {
+        if (engine.dockerHost().equals(TestEngines.DEFAULT.dockerHost())) {
+            require(DockerCli.answers(engine), "a running Docker engine (`docker info` failed; run bin/test, which installs and starts one)");
+        } else {
+            require(DockerCli.answers(engine), "the Docker engine " + engine + " on " + engine.dockerHost()
+                    + " (`docker -H " + engine.dockerHost() + " info` failed; sudo bin/test-engines start starts it)");
+        }
     }
 }

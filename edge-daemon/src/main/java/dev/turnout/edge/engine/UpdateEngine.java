@@ -39,6 +39,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
 
 /**
@@ -464,6 +466,12 @@ public final class UpdateEngine {
         /** No old container to stop. */
         static final Stopping NOTHING = new Stopping(null);
 
+        /**
+         * The longest wait for a stop: longer than the engine client's response timeout (5 min) and the stop's grace,
+         * which end a stop first; only a stop stuck elsewhere reaches it.
+         */
+        static final Duration WAIT = Duration.ofMinutes(6);
+
         private final FutureTask<Void> task;
 
         private Stopping(FutureTask<Void> task) {
@@ -482,23 +490,30 @@ public final class UpdateEngine {
         }
 
         /**
-         * Waits for the stop (bounded by its grace and the engine client's timeout, as a stop on this thread was) and
-         * throws its failure as this thread's own; an Error (the process going down) too.
+         * Waits for the stop and throws its failure as this thread's own; an Error (the process going down) too. The
+         * stop is bounded by its grace and the engine client's timeout, as a stop on this thread was; this wait is
+         * bounded besides by {@link #WAIT}, after which it gives up on the stop with an {@link Reason#ENGINE_ERROR}.
          */
         void await() throws UpdateFailure {
             if (task == null) {
                 return;
             }
             boolean interrupted = false;
+            long deadline = System.nanoTime() + WAIT.toNanos();
             try {
                 while (true) {
                     try {
-                        task.get();
+                        task.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
                         return;
                     } catch (InterruptedException e) {
                         interrupted = true; // the engine is stopping it already: see that through, pass the interrupt on
                     }
                 }
+            } catch (TimeoutException e) {
+                task.cancel(true);
+                log.error("the old container's stop did not end within {} s; going on without it", WAIT.toSeconds());
+                throw new UpdateFailure(Reason.ENGINE_ERROR, "the old container's stop did not end within " + WAIT.toSeconds() + " s",
+                        true, e);
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
                 if (cause instanceof UpdateFailure failure) {

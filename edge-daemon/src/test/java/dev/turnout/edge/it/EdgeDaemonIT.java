@@ -1,6 +1,7 @@
 package dev.turnout.edge.it;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Message;
 import dev.turnout.edge.app.EdgeConfig;
 import dev.turnout.edge.app.EdgeDaemon;
 import dev.turnout.edge.cache.TestBundles;
@@ -10,6 +11,7 @@ import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.Release;
 import dev.turnout.proto.SignedEnvelope;
@@ -17,12 +19,18 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.DockerCli;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.MqttRecorder;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -41,7 +49,6 @@ import static org.awaitility.Awaitility.await;
 /** The daemon against a real Docker engine and a real Mosquitto: install, update, automatic rollback, refusals, restart. */
 class EdgeDaemonIT {
 
-    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "true", "false");
 
     @TempDir
     Path work;
@@ -51,6 +58,7 @@ class EdgeDaemonIT {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final SigningKey key = SigningKey.generate();
     private final Topics topics = Topics.defaults();
+    private final TestImages images = new TestImages(TestEngines.DEFAULT);
     private String platform;
     private int httpPort;
     private ArtifactServer artifacts;
@@ -67,33 +75,34 @@ class EdgeDaemonIT {
         }
         String ids = "";
         try {
-            ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+            ids = DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
         } catch (IllegalStateException ignored) {
             // engine gone
         }
         for (String id : ids.split("\\s+")) {
             if (!id.isBlank()) {
-                Requirements.run("docker", "rm", "-f", id);
+                DockerCli.exitCode("docker", "rm", "-f", id);
             }
         }
         for (String v : List.of("1.0.0", "2.0.0", "3.0.0")) {
-            Requirements.run("docker", "rmi", "-f", imageRepo + ":" + v);
+            DockerCli.exitCode("docker", "rmi", "-f", imageRepo + ":" + v);
             Release r = releases.get(v);
             if (r != null) {
-                Requirements.run("docker", "rmi", "-f", r.getImages(0).getImageId());
+                DockerCli.exitCode("docker", "rmi", "-f", r.getImages(0).getImageId());
             }
         }
     }
 
     /** What every test here needs: Docker, a real Mosquitto, and an artifact server for the releases. */
     private Mosquitto startBrokerAndArtifacts() throws Exception {
-        Requirements.dockerMosquittoBusybox();
-        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        Requirements.dockerEngine();
+        Requirements.busybox();
+        Mosquitto mosquitto = Mosquitto.anonymous(work.resolve("mosquitto"));
         toClose.add(mosquitto);
         artifacts = new ArtifactServer();
         toClose.add(artifacts);
         platform = platformOfEngine();
-        httpPort = Mosquitto.freePort();
+        httpPort = Ports.free();
         return mosquitto;
     }
 
@@ -112,7 +121,7 @@ class EdgeDaemonIT {
                 Duration.ofSeconds(2));
         EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
         toClose.add(daemon::close);
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, deviceId);
         toClose.add(orchestrator);
 
         // v1 installs
@@ -124,7 +133,7 @@ class EdgeDaemonIT {
         publish(orchestrator, signed(desired(2, "2.0.0", false)));
         awaitState(orchestrator, 2, "2.0.0", UpdateState.ACTIVE);
         assertThat(runningVersions()).containsExactly("2.0.0");
-        assertThat(orchestrator.events()).filteredOn(e -> e.getSequence() == 2).extracting(StatusEvent::getState)
+        assertThat(orchestrator.messages(StatusEvent.class)).filteredOn(e -> e.getSequence() == 2).extracting(StatusEvent::getState)
                 .containsExactly(UpdateState.DOWNLOADING, UpdateState.STAGED, UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ACTIVE);
 
         // v3 fails its health check: the daemon rolls back to v2 by itself
@@ -134,10 +143,10 @@ class EdgeDaemonIT {
         assertThat(rolledBack.getRunningVersion()).isEqualTo("2.0.0");
         assertThat(runningVersions()).containsExactly("2.0.0");
         assertThat(allVersions()).containsExactly("2.0.0");
-        long applying = orchestrator.seen().stream().filter(s -> s.event().getSequence() == 3 && s.event().getState() == UpdateState.APPLYING)
-                .findFirst().orElseThrow().nanoTime();
-        long done = orchestrator.seen().stream().filter(s -> s.event().getSequence() == 3 && s.event().getState() == UpdateState.ROLLED_BACK)
-                .findFirst().orElseThrow().nanoTime();
+        long applying = orchestrator.received(StatusEvent.class).stream()
+                .filter(s -> s.message().getSequence() == 3 && s.message().getState() == UpdateState.APPLYING).findFirst().orElseThrow().nanoTime();
+        long done = orchestrator.received(StatusEvent.class).stream()
+                .filter(s -> s.message().getSequence() == 3 && s.message().getState() == UpdateState.ROLLED_BACK).findFirst().orElseThrow().nanoTime();
         System.out.printf("edge IT: v3 APPLYING -> ROLLED_BACK took %d ms%n", TimeUnit.NANOSECONDS.toMillis(done - applying));
         String v2Container = containerIds().get(0);
 
@@ -146,26 +155,27 @@ class EdgeDaemonIT {
         byte[] sig = good.getSignature().toByteArray();
         sig[0] ^= 1;
         publish(orchestrator, good.toBuilder().setSignature(ByteString.copyFrom(sig)).build());
-        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.events().stream()
-                .anyMatch(e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.BAD_SIGNATURE));
+        orchestrator.await(StatusEvent.class, e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.BAD_SIGNATURE,
+                Duration.ofSeconds(10));
 
         // a replayed (older) sequence is refused
         publish(orchestrator, signed(desired(2, "2.0.0", false)));
-        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.events().stream()
-                .anyMatch(e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.REPLAY && e.getSequence() == 2));
+        orchestrator.await(StatusEvent.class, e -> e.getState() == UpdateState.REJECTED && e.getReason() == Reason.REPLAY && e.getSequence() == 2,
+                Duration.ofSeconds(10));
         assertThat(containerIds()).containsExactly(v2Container);
 
         // after a restart the rolled-back (sequence 3, version 3.0.0) is not tried again
         publish(orchestrator, signed(desired(3, "3.0.0", false))); // the retained state the broker hands out again
         daemon.close();
         toClose.remove(toClose.size() - 2);
-        int before = orchestrator.events().size();
+        int before = orchestrator.messages(StatusEvent.class).size();
         EdgeDaemon restarted = EdgeDaemon.start(config, work.resolve("edge"));
         toClose.add(restarted::close);
         // a fleet rollback acknowledgement (rollback=true to the running version) proves the worker drained the redelivery
         publish(orchestrator, signed(desired(5, "2.0.0", true)));
         awaitState(orchestrator, 5, "2.0.0", UpdateState.ACTIVE);
-        List<StatusEvent> after = orchestrator.events().subList(before, orchestrator.events().size());
+        List<StatusEvent> all = orchestrator.messages(StatusEvent.class);
+        List<StatusEvent> after = all.subList(before, all.size());
         assertThat(after).noneMatch(e -> e.getVersion().equals("3.0.0") && e.getState() == UpdateState.APPLYING);
         assertThat(containerIds()).containsExactly(v2Container);
 
@@ -179,10 +189,8 @@ class EdgeDaemonIT {
                 .toBuilder().setArchiveDigest("sha256:" + "f".repeat(64)).setUrl(artifacts.refuse("denied"))).build();
         releases.put("4.0.0", refused);
         publish(orchestrator, signed(desired(7, "4.0.0", false)));
-        await().atMost(Duration.ofSeconds(30)).until(() -> orchestrator.events().stream()
-                .anyMatch(e -> e.getSequence() == 7 && e.getReason() == Reason.DOWNLOAD_FAILED));
-        StatusEvent why = orchestrator.events().stream().filter(e -> e.getSequence() == 7 && e.getReason() == Reason.DOWNLOAD_FAILED)
-                .findFirst().orElseThrow();
+        StatusEvent why = orchestrator.await(StatusEvent.class, e -> e.getSequence() == 7 && e.getReason() == Reason.DOWNLOAD_FAILED,
+                Duration.ofSeconds(30));
         assertThat(why.getMessage()).contains("403", "not part of a release in the desired state");
         assertThat(runningVersions()).containsExactly("1.0.0");
     }
@@ -195,42 +203,43 @@ class EdgeDaemonIT {
         releases.put("2.0.0", release("2.0.0", true, artifacts, 8_000));
         EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
                 List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64())));
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, deviceId);
         toClose.add(orchestrator);
         EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
-        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.presence().map(p -> p.getOnline()).orElse(false));
-        assertThat(orchestrator.presence().orElseThrow().getPlatform()).isEqualTo(platform);
+        Presence online = orchestrator.await(Presence.class, Presence::getOnline, Duration.ofSeconds(10));
+        assertThat(online.getPlatform()).isEqualTo(platform);
 
         publish(orchestrator, signed(desired(1, "1.0.0", false)));
         awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
         publish(orchestrator, signed(desired(2, "2.0.0", false)));
-        await().atMost(Duration.ofSeconds(30)).until(() -> orchestrator.events().stream()
-                .anyMatch(e -> e.getSequence() == 2 && e.getState() == UpdateState.VERIFYING));
+        orchestrator.await(StatusEvent.class, e -> e.getSequence() == 2 && e.getState() == UpdateState.VERIFYING, Duration.ofSeconds(30));
         daemon.close(); // in the middle of the 8 s soak
-        await().atMost(Duration.ofSeconds(10)).until(() -> !orchestrator.presence().orElseThrow().getOnline());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !orchestrator.latest(Presence.class).orElseThrow().getOnline());
         assertThat(runningVersions()).containsExactly("2.0.0"); // closing does not stop app containers
-        String container = Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        String container = DockerCli.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
 
         EdgeDaemon restarted = EdgeDaemon.start(config, work.resolve("edge"));
         toClose.add(restarted::close);
         // the same boot: not a reboot, so the check goes on where it was, with only the rest of the soak
         StatusEvent active = awaitState(orchestrator, 2, "2.0.0", UpdateState.ACTIVE);
         assertThat(active.getRunningVersion()).isEqualTo("2.0.0");
-        assertThat(orchestrator.events()).anyMatch(e -> e.getSequence() == 2 && e.getState() == UpdateState.VERIFYING
+        assertThat(orchestrator.messages(StatusEvent.class)).anyMatch(e -> e.getSequence() == 2 && e.getState() == UpdateState.VERIFYING
                 && e.getMessage().contains("daemon restarted during VERIFYING"));
         assertThat(runningVersions()).containsExactly("2.0.0");
-        assertThat(Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId)).as("the same container").isEqualTo(container);
-        await().atMost(Duration.ofSeconds(10)).until(() -> orchestrator.presence().map(p -> p.getOnline() && p.getLastSequence() == 2).orElse(false));
+        assertThat(DockerCli.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId)).as("the same container").isEqualTo(container);
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> orchestrator.latest(Presence.class).map(p -> p.getOnline() && p.getLastSequence() == 2).orElse(false));
     }
 
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void aBundleImportedFromLocalMediaActivatesWithNoArtifactServerAtAll() throws Exception {
-        Requirements.dockerMosquittoBusybox();
-        Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"));
+        Requirements.dockerEngine();
+        Requirements.busybox();
+        Mosquitto mosquitto = Mosquitto.anonymous(work.resolve("mosquitto"));
         toClose.add(mosquitto);
         platform = platformOfEngine();
-        httpPort = Mosquitto.freePort();
+        httpPort = Ports.free();
         // the release points at an artifact server that does not exist
         ArtifactServer nowhere = new ArtifactServer();
         Release v1 = release("1.0.0", true, nowhere);
@@ -253,7 +262,7 @@ class EdgeDaemonIT {
         assertThat(dev.turnout.edge.app.EdgeMain.run("cache", "import", bundle.toString(), "--config", configFile.toString(),
                 "--data", data.toString())).isZero();
 
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, deviceId);
         toClose.add(orchestrator);
         EdgeDaemon daemon = EdgeDaemon.start(EdgeConfig.load(configFile), data);
         toClose.add(daemon::close);
@@ -272,7 +281,7 @@ class EdgeDaemonIT {
         java.time.LocalTime now = java.time.LocalTime.now();
         EdgeConfig closedNow = anyTime.withUpdateWindow(new dev.turnout.edge.domain.UpdateWindow(now.plusHours(2).withSecond(0).withNano(0),
                 now.plusHours(3).withSecond(0).withNano(0)));
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, deviceId);
         toClose.add(orchestrator);
 
         EdgeDaemon daemon = EdgeDaemon.start(closedNow, work.resolve("edge"));
@@ -296,7 +305,7 @@ class EdgeDaemonIT {
         releases.put("1.0.0", release("1.0.0", true, artifacts));
         EdgeConfig config = EdgeConfig.of(deviceId, mosquitto.url(), artifacts.baseUrl(),
                 List.of(new EdgeConfig.TrustedKeyConfig(key.keyId(), key.publicKey().toBase64()))).withCheckInterval(Duration.ofMillis(500));
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, deviceId);
         toClose.add(orchestrator);
         EdgeDaemon daemon = EdgeDaemon.start(config, work.resolve("edge"));
         toClose.add(daemon::close);
@@ -304,31 +313,28 @@ class EdgeDaemonIT {
         awaitState(orchestrator, 1, "1.0.0", UpdateState.ACTIVE);
         String original = containerIds().get(0);
 
-        Requirements.output("docker", "stop", "-t", "1", original);
-        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 1);
+        DockerCli.output("docker", "stop", "-t", "1", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.messages(StatusEvent.class).stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 1);
         await().atMost(Duration.ofSeconds(10)).until(() -> containerIds().equals(List.of(original)));
 
-        Requirements.output("docker", "rm", "-f", original);
-        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 2);
+        DockerCli.output("docker", "rm", "-f", original);
+        await().atMost(Duration.ofSeconds(20)).until(() -> orchestrator.messages(StatusEvent.class).stream().filter(e -> e.getReason() == Reason.DRIFT).count() == 2);
         await().atMost(Duration.ofSeconds(10)).until(() -> runningVersions().equals(List.of("1.0.0")));
         assertThat(containerIds()).doesNotContain(original);
-        StatusEvent drift = orchestrator.events().stream().filter(e -> e.getReason() == Reason.DRIFT).reduce((a, b) -> b).orElseThrow();
+        StatusEvent drift = orchestrator.messages(StatusEvent.class).stream().filter(e -> e.getReason() == Reason.DRIFT).reduce((a, b) -> b).orElseThrow();
         assertThat(drift.getState()).isEqualTo(UpdateState.ACTIVE);
         assertThat(drift.getRunningVersion()).isEqualTo("1.0.0");
         assertThat(drift.getMessage()).contains("removed");
     }
 
-    private StatusEvent awaitState(StatusRecorder recorder, long sequence, String version, UpdateState state) {
-        await().atMost(Duration.ofSeconds(60)).until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence
-                && e.getVersion().equals(version) && (e.getState() == state || e.getState() == UpdateState.FAILED
-                || e.getState() == UpdateState.REJECTED)));
-        StatusEvent last = recorder.events().stream().filter(e -> e.getSequence() == sequence && e.getVersion().equals(version)
-                && (e.getState() == state || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.REJECTED)).findFirst().orElseThrow();
+    private StatusEvent awaitState(MqttRecorder<Message> recorder, long sequence, String version, UpdateState state) {
+        StatusEvent last = recorder.await(StatusEvent.class, e -> e.getSequence() == sequence && e.getVersion().equals(version)
+                && (e.getState() == state || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.REJECTED), Duration.ofSeconds(60));
         assertThat(last.getState()).as("%s", last).isEqualTo(state);
         return last;
     }
 
-    private void publish(StatusRecorder recorder, SignedEnvelope envelope) throws Exception {
+    private void publish(MqttRecorder<Message> recorder, SignedEnvelope envelope) throws Exception {
         recorder.publishRetained(topics.desired(deviceId), envelope.toByteArray());
     }
 
@@ -350,9 +356,9 @@ class EdgeDaemonIT {
 
     private Release release(String version, boolean healthy, ArtifactServer server, long soakMs) throws Exception {
         String ref = imageRepo + ":" + version;
-        Path archive = buildImage(ref, version, healthy);
-        String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
-        Requirements.run("docker", "rmi", "-f", ref); // the daemon must load it from the archive
+        Path archive = images.build(ref, version, healthy, work);
+        String imageId = images.id(ref);
+        images.remove(ref); // the daemon must load it from the archive
         byte[] bytes = Files.readAllBytes(archive);
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         String url = server.add(digest, archive);
@@ -366,30 +372,8 @@ class EdgeDaemonIT {
                 .build();
     }
 
-    private Path buildImage(String ref, String version, boolean healthy) throws Exception {
-        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/version"), version + "\n", StandardCharsets.UTF_8);
-        if (healthy) {
-            Files.writeString(root.resolve("www/health"), "ok\n", StandardCharsets.UTF_8);
-        }
-        Path rootTar = work.resolve("rootfs-" + version + ".tar");
-        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        Requirements.output("docker", "import", rootTar.toString(), ref);
-        Path archive = work.resolve("image-" + version + ".tar");
-        Requirements.output("docker", "save", "-o", archive.toString(), ref);
-        return archive;
-    }
-
     private List<String> containerIds() {
-        String ids = Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        String ids = DockerCli.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
         return ids.isBlank() ? List.of() : Arrays.asList(ids.split("\\s+"));
     }
 
@@ -404,12 +388,12 @@ class EdgeDaemonIT {
     private List<String> versions(String... ps) {
         List<String> command = new ArrayList<>(List.of(ps));
         command.addAll(List.of("--filter", "label=dev.turnout.device=" + deviceId, "--format", "{{.Label \"dev.turnout.version\"}}"));
-        String out = Requirements.output(command.toArray(String[]::new));
+        String out = DockerCli.output(command.toArray(String[]::new));
         return out.isBlank() ? List.of() : Arrays.asList(out.split("\\s+"));
     }
 
     private static String platformOfEngine() {
-        String arch = Requirements.output("docker", "info", "--format", "{{.Architecture}}");
+        String arch = DockerCli.output("docker", "info", "--format", "{{.Architecture}}");
         return switch (arch) {
             case "x86_64", "amd64" -> "linux/amd64";
             case "aarch64", "arm64" -> "linux/arm64";

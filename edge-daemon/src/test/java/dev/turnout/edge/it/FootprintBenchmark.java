@@ -1,5 +1,6 @@
 package dev.turnout.edge.it;
 
+import com.google.protobuf.Message;
 import dev.turnout.edge.cache.ArtifactCache;
 import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.proto.AppDesired;
@@ -10,10 +11,19 @@ import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.Phase;
+import dev.turnout.proto.Presence;
 import dev.turnout.proto.Release;
+import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.DockerCli;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.MqttRecorder;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
+import org.awaitility.core.ConditionTimeoutException;
 
 import java.io.InputStream;
 import java.net.URI;
@@ -21,6 +31,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -28,6 +39,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * Benchmark, not a test: the packaged daemon's resident memory idle and during updates, with the JVM flags of
@@ -60,9 +73,9 @@ public final class FootprintBenchmark {
         Topics topics = Topics.defaults();
         List<String> images = new ArrayList<>();
         Process daemon = null;
-        try (Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto")); ArtifactServer artifacts = new ArtifactServer()) {
+        try (Mosquitto mosquitto = Mosquitto.anonymous(work.resolve("mosquitto")); ArtifactServer artifacts = new ArtifactServer()) {
             String platform = platform();
-            int port = Mosquitto.freePort();
+            int port = Ports.free();
             Path config = work.resolve("edge.yaml");
             Files.writeString(config, """
                     deviceId: %s
@@ -83,15 +96,13 @@ public final class FootprintBenchmark {
             ProcessBuilder builder = new ProcessBuilder(command);
             builder.environment().putIfAbsent("MALLOC_ARENA_MAX", "2"); // as bin/turnout-edge
             daemon = builder.redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
-            StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), topics, device);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (orchestrator.presence().map(p -> !p.getOnline()).orElse(true)) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("daemon did not come online; see " + work.resolve("daemon.log"));
-                }
-                Thread.sleep(50);
+            MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), topics, device);
+            try {
+                orchestrator.await(Presence.class, Presence::getOnline, Duration.ofSeconds(30));
+            } catch (AssertionError e) {
+                throw new IllegalStateException("daemon did not come online; see " + work.resolve("daemon.log"), e);
             }
-            Thread.sleep(10_000); // let start-up garbage settle
+            Thread.sleep(10_000); // a measurement, not a wait for an event: the idle footprint once start-up garbage settled
             long idleRss = rssKb(daemon.pid());
             long idleAnon = statusKb(daemon.pid(), "RssAnon:");
             long idleFile = statusKb(daemon.pid(), "RssFile:");
@@ -113,17 +124,17 @@ public final class FootprintBenchmark {
 
                 // by hand: docker load + docker run on the same archive
                 long t0 = System.nanoTime();
-                Requirements.output("docker", "load", "-q", "-i", coldImage.archive().toString());
-                String manual = Requirements.output(concat(concat(dockerRun, List.of(coldImage.id())), cmd).toArray(String[]::new));
+                DockerCli.output("docker", "load", "-q", "-i", coldImage.archive().toString());
+                String manual = DockerCli.output(concat(concat(dockerRun, List.of(coldImage.id())), cmd).toArray(String[]::new));
                 manualMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
                 // by hand as an update is done today, with that container running: docker load + docker stop + docker run
                 t0 = System.nanoTime();
-                Requirements.output("docker", "load", "-q", "-i", onDeviceImage.archive().toString());
-                Requirements.output("docker", "stop", manual);
-                String manualNext = Requirements.output(concat(concat(dockerRun, List.of(onDeviceImage.id())), cmd).toArray(String[]::new));
+                DockerCli.output("docker", "load", "-q", "-i", onDeviceImage.archive().toString());
+                DockerCli.output("docker", "stop", manual);
+                String manualNext = DockerCli.output(concat(concat(dockerRun, List.of(onDeviceImage.id())), cmd).toArray(String[]::new));
                 manualUpdateMs[i] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-                Requirements.output("docker", "rm", "-f", manual, manualNext);
-                Requirements.output("docker", "rmi", "-f", coldImage.id(), onDeviceImage.id());
+                DockerCli.output("docker", "rm", "-f", manual, manualNext);
+                DockerCli.output("docker", "rmi", "-f", coldImage.id(), onDeviceImage.id());
 
                 // the daemon, cold: ACTIVATE published -> ACTIVE received (download, verify, load, create, stop old, start)
                 Release cold = release(artifacts, coldImage, platform, cmd);
@@ -145,7 +156,7 @@ public final class FootprintBenchmark {
                 }
                 cachedMs[i] = update(orchestrator, topics, key, device, ++sequence, onDevice, Phase.ACTIVATE, daemon, peakRss);
             }
-            Thread.sleep(5_000);
+            Thread.sleep(5_000); // a measurement, not a wait for an event: the footprint once the updates' garbage settled
             long afterRss = rssKb(daemon.pid());
 
             // Downtime: the app on the host network, where old and new compete for one port as train containers
@@ -163,16 +174,16 @@ public final class FootprintBenchmark {
                 Built before = pairs.get(i)[0];
                 Built after = pairs.get(i)[1];
                 // docker load + docker stop + docker run, the old version answering until it stops
-                Requirements.output("docker", "load", "-q", "-i", before.archive().toString());
-                String old = Requirements.output(concat(concat(hostRun, List.of(before.id())), cmd).toArray(String[]::new));
+                DockerCli.output("docker", "load", "-q", "-i", before.archive().toString());
+                String old = DockerCli.output(concat(concat(hostRun, List.of(before.id())), cmd).toArray(String[]::new));
                 try (Poller poller = new Poller(port, before.version(), after.version())) {
-                    Requirements.output("docker", "load", "-q", "-i", after.archive().toString());
-                    Requirements.output("docker", "stop", old);
-                    String next = Requirements.output(concat(concat(hostRun, List.of(after.id())), cmd).toArray(String[]::new));
+                    DockerCli.output("docker", "load", "-q", "-i", after.archive().toString());
+                    DockerCli.output("docker", "stop", old);
+                    String next = DockerCli.output(concat(concat(hostRun, List.of(after.id())), cmd).toArray(String[]::new));
                     manualDownMs[i] = poller.downtimeMs();
-                    Requirements.output("docker", "rm", "-f", old, next);
+                    DockerCli.output("docker", "rm", "-f", old, next);
                 }
-                Requirements.output("docker", "rmi", "-f", before.id(), after.id());
+                DockerCli.output("docker", "rmi", "-f", before.id(), after.id());
             }
             for (int i = 0; i < downRounds; i++) {
                 Built before = pairs.get(i)[0];
@@ -214,15 +225,15 @@ public final class FootprintBenchmark {
                 daemon.destroy();
                 daemon.waitFor(20, TimeUnit.SECONDS);
             }
-            String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + device)
-                    + " " + Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.bench=" + run);
+            String ids = DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + device)
+                    + " " + DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.bench=" + run);
             for (String id : ids.split("\\s+")) {
                 if (!id.isBlank()) {
-                    Requirements.run("docker", "rm", "-f", id);
+                    DockerCli.exitCode("docker", "rm", "-f", id);
                 }
             }
             for (String id : images) {
-                Requirements.run("docker", "rmi", "-f", id);
+                DockerCli.exitCode("docker", "rmi", "-f", id);
             }
         }
     }
@@ -247,12 +258,10 @@ public final class FootprintBenchmark {
             thread = new Thread(this::poll, "downtime-poller");
             thread.setDaemon(true);
             thread.start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (lastOld == 0) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("version " + oldVersion + " never answered on " + uri);
-                }
-                Thread.sleep(5);
+            try {
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> lastOld != 0);
+            } catch (ConditionTimeoutException e) {
+                throw new IllegalStateException("version " + oldVersion + " never answered on " + uri, e);
             }
         }
 
@@ -266,7 +275,7 @@ public final class FootprintBenchmark {
                     firstNew = now;
                 }
                 try {
-                    Thread.sleep(1);
+                    Thread.sleep(1); // the poll rate (1 ms resolution of the measured downtime), not a wait for an event
                 } catch (InterruptedException e) {
                     return;
                 }
@@ -312,6 +321,8 @@ public final class FootprintBenchmark {
     private static final String DOCKER_HOST = System.getenv("DOCKER_HOST") == null || System.getenv("DOCKER_HOST").isBlank()
             ? "unix:///var/run/docker.sock" : System.getenv("DOCKER_HOST");
 
+    private static final TestImages IMAGES = new TestImages(new TestEngines.Engine("bench", DOCKER_HOST));
+
     /**
      * The archive a release ships of a fresh busybox image (made from the engine's {@code docker save} as {@code
      * release create} makes it), and what identifies the image; the image is gone from the engine.
@@ -322,10 +333,10 @@ public final class FootprintBenchmark {
 
     private static Built build(Path work, String run, String version, List<String> images) throws Exception {
         String ref = "turnout-bench/" + run + ":" + version;
-        Path saved = image(work, ref, version);
-        String id = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        Path saved = IMAGES.build(ref, version, true, work);
+        String id = IMAGES.id(ref);
         images.add(id);
-        Requirements.output("docker", "rmi", "-f", ref);
+        DockerCli.output("docker", "rmi", "-f", ref);
         ArchiveEntries entries = ArchiveEntries.read(saved);
         ImageArchive.Image image = ImageArchive.images(entries).get(0);
         Path archive = work.resolve("shipped-" + version + ".tar");
@@ -351,10 +362,10 @@ public final class FootprintBenchmark {
     }
 
     /** Publishes one signed desired state and waits for its outcome (STAGED for a STAGE, else ACTIVE); returns the ms it took. */
-    private static long update(StatusRecorder orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
+    private static long update(MqttRecorder<Message> orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
                                Phase phase, Process daemon, AtomicLong peakRss) throws Exception {
         // the daemon removes the previous version's container and image after reporting ACTIVE; the manual path's
-        // clean-up is untimed too, so every timed update starts with the daemon idle
+        // clean-up is untimed too, so every timed update starts with the daemon idle (no report says when the clean-up ended)
         Thread.sleep(1_000);
         long now = System.currentTimeMillis();
         DesiredState desired = DesiredState.newBuilder().setDeviceId(device).setSequence(seq).setIssuedAtMs(now)
@@ -364,7 +375,7 @@ public final class FootprintBenchmark {
             while (!Thread.currentThread().isInterrupted()) {
                 peakRss.accumulateAndGet(rssKb(daemon.pid()), Math::max);
                 try {
-                    Thread.sleep(20);
+                    Thread.sleep(20); // the sampling rate, not a wait for an event
                 } catch (InterruptedException e) {
                     return;
                 }
@@ -373,17 +384,16 @@ public final class FootprintBenchmark {
         sampler.start();
         long t1 = System.nanoTime();
         orchestrator.publishRetained(topics.desired(device), key.seal(desired).toByteArray());
-        while (orchestrator.events().stream().noneMatch(e -> e.getSequence() == seq && (e.getState() == goal
-                || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK))) {
-            if (System.nanoTime() - t1 > TimeUnit.SECONDS.toNanos(60)) {
-                throw new IllegalStateException("no result for " + release.getVersion());
-            }
-            Thread.sleep(1);
+        MqttRecorder.Received<Message> outcome;
+        try {
+            outcome = orchestrator.awaitReceived(m -> m instanceof StatusEvent e && e.getSequence() == seq && (e.getState() == goal
+                    || e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK), Duration.ofSeconds(60));
+        } finally {
+            sampler.interrupt();
+            sampler.join();
         }
-        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
-        sampler.interrupt();
-        sampler.join();
-        UpdateState result = orchestrator.events().stream().filter(e -> e.getSequence() == seq).reduce((a, b) -> b).orElseThrow().getState();
+        long ms = TimeUnit.NANOSECONDS.toMillis(outcome.nanoTime() - t1);
+        UpdateState result = ((StatusEvent) outcome.message()).getState();
         if (result != goal) {
             throw new IllegalStateException(release.getVersion() + " " + phase + " ended " + result);
         }
@@ -422,25 +432,6 @@ public final class FootprintBenchmark {
     }
 
     private static String platform() {
-        return DockerContainerRuntime.platformOf(Requirements.output("docker", "info", "--format", "{{.Architecture}}"));
-    }
-
-    private static Path image(Path work, String ref, String version) throws Exception {
-        Path root = Files.createDirectories(work.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : List.of("sh", "httpd", "wget")) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
-        Path rootTar = work.resolve("rootfs-" + version + ".tar");
-        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        Requirements.output("docker", "import", rootTar.toString(), ref);
-        Path archive = work.resolve("image-" + version + ".tar");
-        Requirements.output("docker", "save", "-o", archive.toString(), ref);
-        return archive;
+        return DockerContainerRuntime.platformOf(DockerCli.output("docker", "info", "--format", "{{.Architecture}}"));
     }
 }

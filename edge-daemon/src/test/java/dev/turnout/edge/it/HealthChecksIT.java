@@ -9,6 +9,9 @@ import dev.turnout.edge.health.Probes;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.Reason;
+import dev.turnout.testsupport.DockerCli;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -58,7 +61,8 @@ class HealthChecksIT {
 
     @BeforeAll
     static void images() throws Exception {
-        Requirements.dockerMosquittoBusybox();
+        Requirements.dockerEngine();
+        Requirements.busybox();
         Path root = Files.createDirectories(work.resolve("root"));
         Path bin = Files.createDirectories(root.resolve("bin"));
         Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
@@ -70,12 +74,12 @@ class HealthChecksIT {
         }
         Files.writeString(root.resolve("www/health"), "ok\n");
         Path tar = work.resolve("root.tar");
-        Requirements.output("tar", "-C", root.toString(), "-cf", tar.toString(), ".");
-        Requirements.output("docker", "import", tar.toString(), PLAIN);
-        Requirements.output("docker", "import", "--change",
+        DockerCli.output("tar", "-C", root.toString(), "-cf", tar.toString(), ".");
+        DockerCli.output("docker", "import", tar.toString(), PLAIN);
+        DockerCli.output("docker", "import", "--change",
                 "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"/bin/test\", \"-f\", \"/tmp/ready\"]", tar.toString(), WITH_HEALTHCHECK);
         runtime = new DockerContainerRuntime(EdgeConfig.DEFAULT_DOCKER_HOST);
-        port = Mosquitto.freePort();
+        port = Ports.free();
     }
 
     @AfterAll
@@ -83,14 +87,14 @@ class HealthChecksIT {
         if (runtime == null) {
             return; // skipped or failed before anything was created
         }
-        String ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + RUN);
+        String ids = DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + RUN);
         for (String id : ids.split("\\s+")) {
             if (!id.isBlank()) {
-                Requirements.run("docker", "rm", "-f", id);
+                DockerCli.exitCode("docker", "rm", "-f", id);
             }
         }
-        Requirements.run("docker", "rmi", "-f", PLAIN);
-        Requirements.run("docker", "rmi", "-f", WITH_HEALTHCHECK);
+        DockerCli.exitCode("docker", "rmi", "-f", PLAIN);
+        DockerCli.exitCode("docker", "rmi", "-f", WITH_HEALTHCHECK);
         runtime.close();
     }
 
@@ -136,7 +140,7 @@ class HealthChecksIT {
         HealthCheck check = HealthCheck.parseFrom(row.check().toByteArray()).toBuilder()
                 .setHttp(row.check().getHttp().replace("PORT", Integer.toString(port)))
                 .setTcp(row.check().getTcp().replace("PORT", Integer.toString(port))).build();
-        String image = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", row.image());
+        String image = DockerCli.output("docker", "image", "inspect", "--format", "{{.Id}}", row.image());
         String id = runtime.create(RUN + "-" + UUID.randomUUID().toString().substring(0, 6), image,
                 ContainerSpec.newBuilder().addAllCommand(command).setNetwork(row.network()).setRestart(row.restart()).build(),
                 Map.of("dev.turnout.device", RUN));

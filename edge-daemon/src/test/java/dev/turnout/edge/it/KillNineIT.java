@@ -1,5 +1,6 @@
 package dev.turnout.edge.it;
 
+import com.google.protobuf.Message;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -12,6 +13,13 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.DockerCli;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.MqttRecorder;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
+import dev.turnout.testsupport.TestEngines;
+import dev.turnout.testsupport.TestImages;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,7 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -43,7 +50,7 @@ import static org.awaitility.Awaitility.await;
  */
 class KillNineIT {
 
-    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "sleep", "true");
+    private static final TestImages IMAGES = new TestImages(TestEngines.DEFAULT);
 
     @TempDir
     static Path shared;
@@ -65,18 +72,19 @@ class KillNineIT {
 
     @BeforeAll
     static void releases() throws Exception {
-        Requirements.dockerMosquittoBusybox();
+        Requirements.dockerEngine();
+        Requirements.busybox();
         if (!Files.isRegularFile(Path.of("target/turnout-edge-device.jar"))) {
             throw new IllegalStateException("target/turnout-edge-device.jar is missing: run through `mvn verify` (package comes first)");
         }
-        mosquitto = Mosquitto.start(shared.resolve("mosquitto"));
+        mosquitto = Mosquitto.anonymous(shared.resolve("mosquitto"));
         artifacts = new ArtifactServer();
-        String platform = switch (Requirements.output("docker", "info", "--format", "{{.Architecture}}")) {
+        String platform = switch (DockerCli.output("docker", "info", "--format", "{{.Architecture}}")) {
             case "x86_64", "amd64" -> "linux/amd64";
             case "aarch64", "arm64" -> "linux/arm64";
-            default -> "linux/" + Requirements.output("docker", "info", "--format", "{{.Architecture}}");
+            default -> "linux/" + DockerCli.output("docker", "info", "--format", "{{.Architecture}}");
         };
-        int port = Mosquitto.freePort();
+        int port = Ports.free();
         v1 = release("1.0.0", platform, port, 500);
         v2 = release("2.0.0", platform, port, 4000); // a long soak keeps VERIFYING open for the kill
     }
@@ -90,7 +98,7 @@ class KillNineIT {
             mosquitto.close();
         }
         for (String id : imageIds) {
-            Requirements.run("docker", "rmi", "-f", id);
+            DockerCli.exitCode("docker", "rmi", "-f", id);
         }
     }
 
@@ -108,13 +116,13 @@ class KillNineIT {
         }
         String ids = "";
         try {
-            ids = Requirements.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
+            ids = DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);
         } catch (IllegalStateException engineGone) {
             // nothing to clean
         }
         for (String id : ids.split("\\s+")) {
             if (!id.isBlank()) {
-                Requirements.run("docker", "rm", "-f", id);
+                DockerCli.exitCode("docker", "rm", "-f", id);
             }
         }
         artifacts.throttle(0);
@@ -124,7 +132,7 @@ class KillNineIT {
     @EnumSource(value = UpdateState.class, names = {"DOWNLOADING", "APPLYING", "VERIFYING"})
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void endsWithExactlyOneHealthyContainerAndAReportThatSaysWhich(UpdateState killAt) throws Exception {
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), TOPICS, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), TOPICS, deviceId);
         toClose.add(orchestrator);
         Path config = config();
         daemon = launch(config, "first");
@@ -139,12 +147,12 @@ class KillNineIT {
         daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no clean MQTT disconnect
         assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
         artifacts.throttle(0);
-        int reportsBeforeRestart = orchestrator.events().size();
+        int reportsBeforeRestart = orchestrator.messages(StatusEvent.class).size();
 
         daemon = launch(config, "second");
-        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.events().stream().skip(reportsBeforeRestart)
+        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.messages(StatusEvent.class).stream().skip(reportsBeforeRestart)
                 .anyMatch(e -> e.getSequence() == 2 && isFinal(e.getState())));
-        StatusEvent last = orchestrator.events().stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 2 && isFinal(e.getState()))
+        StatusEvent last = orchestrator.messages(StatusEvent.class).stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 2 && isFinal(e.getState()))
                 .findFirst().orElseThrow();
         System.out.printf("kill -9 during %s: after restart %s %s, running %s%n", killAt, last.getState(), last.getReason(),
                 last.getRunningVersion());
@@ -172,22 +180,22 @@ class KillNineIT {
     @org.junit.jupiter.api.Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void aFirstInstallKilledDuringItsCheckEndsActiveWithTheSameContainer() throws Exception {
-        StatusRecorder orchestrator = new StatusRecorder(mosquitto.url(), TOPICS, deviceId);
+        MqttRecorder<Message> orchestrator = DeviceReports.record(mosquitto.url(), TOPICS, deviceId);
         toClose.add(orchestrator);
         Path config = config();
         daemon = launch(config, "first");
         orchestrator.publishRetained(TOPICS.desired(deviceId), KEY.seal(desired(1, v2)).toByteArray());
         awaitEvent(orchestrator, 1, UpdateState.VERIFYING); // 4 s soak
-        String container = Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
+        String container = DockerCli.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId);
         assertThat(container).as("the new container runs").isNotBlank().doesNotContain("\n");
         daemon.destroyForcibly(); // SIGKILL
         assertThat(daemon.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        int reportsBeforeRestart = orchestrator.events().size();
+        int reportsBeforeRestart = orchestrator.messages(StatusEvent.class).size();
 
         daemon = launch(config, "second");
-        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.events().stream().skip(reportsBeforeRestart)
+        await().atMost(Duration.ofSeconds(45)).until(() -> orchestrator.messages(StatusEvent.class).stream().skip(reportsBeforeRestart)
                 .anyMatch(e -> e.getSequence() == 1 && isFinal(e.getState())));
-        List<StatusEvent> after = orchestrator.events().stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 1).toList();
+        List<StatusEvent> after = orchestrator.messages(StatusEvent.class).stream().skip(reportsBeforeRestart).filter(e -> e.getSequence() == 1).toList();
         after.forEach(e -> System.out.printf("after the restart: %s %s \"%s\" running %s%n", e.getState(), e.getReason(), e.getMessage(),
                 e.getRunningVersion()));
 
@@ -199,7 +207,7 @@ class KillNineIT {
                 .anySatisfy(m -> assertThat(m).startsWith("the daemon restarted during VERIFYING; the new container is running: resuming its check,"));
         StatusEvent active = after.stream().filter(e -> e.getState() == UpdateState.ACTIVE).findFirst().orElseThrow();
         assertThat(active.getRunningVersion()).isEqualTo("2.0.0");
-        assertThat(Requirements.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId))
+        assertThat(DockerCli.output("docker", "ps", "-q", "--no-trunc", "--filter", "label=dev.turnout.device=" + deviceId))
                 .as("the very container started before the kill").isEqualTo(container);
         assertThat(allVersions()).as("every container of the device").containsExactly("2.0.0");
     }
@@ -230,11 +238,10 @@ class KillNineIT {
         return process;
     }
 
-    private void awaitEvent(StatusRecorder recorder, long sequence, UpdateState state) throws Exception {
+    private void awaitEvent(MqttRecorder<Message> recorder, long sequence, UpdateState state) throws Exception {
         try {
-            await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(5))
-                    .until(() -> recorder.events().stream().anyMatch(e -> e.getSequence() == sequence && e.getState() == state));
-        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            recorder.await(StatusEvent.class, e -> e.getSequence() == sequence && e.getState() == state, Duration.ofSeconds(40));
+        } catch (AssertionError e) {
             for (Path log : Files.list(work).filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
                 System.out.println("---- " + log + "\n" + Files.readString(log));
             }
@@ -251,24 +258,10 @@ class KillNineIT {
 
     private static Release release(String version, String platform, int port, long soakMs) throws Exception {
         String ref = "turnout-edge-it/" + RUN + ":" + version;
-        Path root = Files.createDirectories(shared.resolve("rootfs-" + version));
-        Path bin = Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
-            Files.createDirectories(root.resolve(dir));
-        }
-        Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
-        Path rootTar = shared.resolve("rootfs-" + version + ".tar");
-        Requirements.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
-        Requirements.output("docker", "import", rootTar.toString(), ref);
-        String imageId = Requirements.output("docker", "image", "inspect", "--format", "{{.Id}}", ref);
+        Path archive = IMAGES.build(ref, version, true, shared);
+        String imageId = IMAGES.id(ref);
         imageIds.add(imageId);
-        Path archive = shared.resolve("image-" + version + ".tar");
-        Requirements.output("docker", "save", "-o", archive.toString(), ref);
-        Requirements.run("docker", "rmi", "-f", ref); // the daemon loads it from the archive
+        IMAGES.remove(ref); // the daemon loads it from the archive
         byte[] bytes = Files.readAllBytes(archive);
         String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         return Release.newBuilder().setApp("web").setVersion(version)
@@ -292,7 +285,7 @@ class KillNineIT {
     private List<String> versions(String... ps) {
         List<String> command = new ArrayList<>(List.of(ps));
         command.addAll(List.of("--filter", "label=dev.turnout.device=" + deviceId, "--format", "{{.Label \"dev.turnout.version\"}}"));
-        String out = Requirements.output(command.toArray(String[]::new));
+        String out = DockerCli.output(command.toArray(String[]::new));
         return out.isBlank() ? List.of() : Arrays.asList(out.split("\\s+"));
     }
 }

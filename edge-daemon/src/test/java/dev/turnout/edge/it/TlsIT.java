@@ -10,6 +10,8 @@ import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Requirements;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -57,7 +59,7 @@ class TlsIT {
         Files.writeString(dir.resolve("ca.pem"), pki.caPem());
         server.writeTo(dir.resolve("server.pem"), dir.resolve("server.key"));
         Files.setPosixFilePermissions(dir.resolve("server.key"), PosixFilePermissions.fromString("rw-r--r--"));
-        mosquitto = Mosquitto.startTls(dir.resolve("mosquitto"), dir.resolve("ca.pem"), dir.resolve("server.pem"), dir.resolve("server.key"));
+        mosquitto = Mosquitto.anonymousTls(dir.resolve("mosquitto"), dir.resolve("ca.pem"), dir.resolve("server.pem"), dir.resolve("server.key"));
 
         https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         https.setHttpsConfigurator(new HttpsConfigurator(server.sslContext()));

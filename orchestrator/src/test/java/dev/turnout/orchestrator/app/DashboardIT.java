@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.app;
 
+import dev.turnout.testsupport.Requirements;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -260,7 +261,7 @@ class DashboardIT {
     }
 
     private static void requireChromium() {
-        dev.turnout.orchestrator.Requirements.require(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+        Requirements.require(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "Chromium and ChromeDriver (apt-get install chromium chromium-driver)");
     }
 

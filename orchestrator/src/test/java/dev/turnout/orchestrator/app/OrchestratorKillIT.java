@@ -10,6 +10,8 @@ import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -63,7 +65,7 @@ class OrchestratorKillIT {
     void aRolloutKilledMidWaveResumesAfterARestartWithoutActivatingAnyDeviceTwice() throws Exception {
         assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
         brokerUrl = startMosquitto(work.resolve("mosquitto"));
-        httpPort = MosquittoProcess.freePort();
+        httpPort = Ports.free();
         Process first = startOrchestrator("first");
 
         List<ScriptedDevice> devices = new ArrayList<>();
@@ -179,7 +181,7 @@ class OrchestratorKillIT {
 
 
     private String startMosquitto(Path dir) throws Exception {
-        MosquittoProcess mosquitto = MosquittoProcess.start(dir);
+        Mosquitto mosquitto = Mosquitto.anonymous(dir);
         toClose.add(mosquitto);
         return mosquitto.url();
     }

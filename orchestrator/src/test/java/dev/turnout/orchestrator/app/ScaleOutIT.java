@@ -11,6 +11,8 @@ import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -70,7 +72,7 @@ class ScaleOutIT {
         assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
         postgres = PostgresProcess.shared();
         storeUrl = postgres.createDatabase();
-        MosquittoProcess mosquitto = MosquittoProcess.start(work.resolve("mosquitto"));
+        Mosquitto mosquitto = Mosquitto.anonymous(work.resolve("mosquitto"));
         toClose.add(mosquitto);
         brokerUrl = mosquitto.url();
     }
@@ -188,7 +190,7 @@ class ScaleOutIT {
     }
 
     private void startOrchestrator(String name) throws Exception {
-        int port = MosquittoProcess.freePort();
+        int port = Ports.free();
         ports.put(name, port);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Path log = work.resolve("orchestrator-" + name + ".log");

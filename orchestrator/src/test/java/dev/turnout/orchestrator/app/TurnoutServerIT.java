@@ -6,13 +6,13 @@ import dev.turnout.orchestrator.Closer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -115,7 +115,7 @@ class TurnoutServerIT {
     @Test
     @Timeout(value = 2, unit = TimeUnit.MINUTES)
     void embeddedBrokerCarriesARollout() throws Exception {
-        int mqttPort = freePort();
+        int mqttPort = Ports.free();
         server = TurnoutServer.start(new ServerOptions(work.resolve("embedded"), 0, mqttPort, "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX));
         toClose.add(() -> server.close());
@@ -229,16 +229,11 @@ class TurnoutServerIT {
     }
 
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
-    }
 
 
 
     private String startMosquitto(Path dir) throws Exception {
-        MosquittoProcess mosquitto = MosquittoProcess.start(dir);
+        Mosquitto mosquitto = Mosquitto.anonymous(dir);
         toClose.add(mosquitto);
         return mosquitto.url();
     }

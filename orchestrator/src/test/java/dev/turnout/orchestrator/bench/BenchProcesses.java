@@ -1,5 +1,7 @@
 package dev.turnout.orchestrator.bench;
 
+import org.awaitility.core.ConditionTimeoutException;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,6 +17,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+
+import static org.awaitility.Awaitility.await;
 
 /** Child processes of the benchmarks (the orchestrator, a broker) and what they cost (RSS, live heap). */
 final class BenchProcesses {
@@ -61,22 +65,21 @@ final class BenchProcesses {
     /** Waits until {@code url} answers 200, failing with the log's tail when the process dies or time runs out. */
     static void awaitHttp(Process process, String url, Path log, Duration timeout) throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!process.isAlive()) {
-                throw new IllegalStateException("the process exited (" + process.exitValue() + "): " + tail(log, 30));
-            }
-            try {
-                if (http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return;
+        try {
+            await().atMost(timeout).pollInterval(Duration.ofMillis(200)).until(() -> {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException("the process exited (" + process.exitValue() + "): " + tail(log, 30));
                 }
-            } catch (IOException notYet) {
-                // not listening yet
-            }
-            Thread.sleep(200);
+                try {
+                    return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+                            HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                } catch (IOException notYet) {
+                    return false;
+                }
+            });
+        } catch (ConditionTimeoutException e) {
+            throw new IllegalStateException(url + " did not answer within " + timeout.toSeconds() + " s: " + tail(log, 30), e);
         }
-        throw new IllegalStateException(url + " did not answer within " + timeout.toSeconds() + " s: " + tail(log, 30));
     }
 
     static void stop(Process p) throws InterruptedException {

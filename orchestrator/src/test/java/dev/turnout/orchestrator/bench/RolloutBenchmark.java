@@ -2,7 +2,6 @@ package dev.turnout.orchestrator.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
@@ -17,11 +16,12 @@ import dev.turnout.proto.RolloutEventType;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Ports;
+import org.awaitility.core.ConditionTimeoutException;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -40,12 +40,14 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * Benchmark (not a test): a staged rollout ({@code 1%,10%,100%}, no soak) to N simulated devices,
@@ -166,7 +168,7 @@ public final class RolloutBenchmark {
         Path data = runDir.resolve("data");
         BenchProcesses.copyTree(fleetCache.data(), data);
 
-        MosquittoProcess mosquitto = null;
+        Mosquitto mosquitto = null;
         Process server = null;
         Path serverLog = runDir.resolve("orchestrator.log");
         int httpPort;
@@ -183,7 +185,7 @@ public final class RolloutBenchmark {
             if (broker.equals("mosquitto")) {
                 Path turnoutConf = runDir.resolve("mosquitto-turnout");
                 Path mosquittoDir = runDir.resolve("mosquitto");
-                mosquitto = MosquittoProcess.start(mosquittoDir, port -> {
+                mosquitto = Mosquitto.start(mosquittoDir, port -> {
                     cli("broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString(),
                             "--listener", port + " 127.0.0.1");
                     // as root Mosquitto would switch to its own user, which cannot read the run's private directory
@@ -195,7 +197,7 @@ public final class RolloutBenchmark {
                 serverArgs.addAll(List.of("--broker-url", brokerUrl, "--mosquitto-config", turnoutConf.toString(),
                         "--mosquitto-reload-command", "kill -HUP " + mosquitto.pid()));
             } else {
-                int mqttPort = MosquittoProcess.freePort();
+                int mqttPort = Ports.free();
                 brokerUrl = "tcp://127.0.0.1:" + mqttPort;
                 serverArgs.addAll(List.of("--mqtt-port", Integer.toString(mqttPort)));
             }
@@ -317,11 +319,11 @@ public final class RolloutBenchmark {
             BenchProcesses.deleteTree(dir);
             Files.createDirectories(dir);
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-            int httpPort = MosquittoProcess.freePort();
+            int httpPort = Ports.free();
             Path log = dir.resolve("enroll.log");
             Process server = BenchProcesses.java(Arrays.asList(serverJvm.trim().split("\\s+")), BenchProcesses.productionClasspath(),
                     TurnoutCli.class.getName(), List.of("server", "--data", data.toString(), "--http-port", Integer.toString(httpPort),
-                            "--mqtt-port", Integer.toString(MosquittoProcess.freePort()), "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"),
+                            "--mqtt-port", Integer.toString(Ports.free()), "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"),
                     log);
             try {
                 String base = "http://127.0.0.1:" + httpPort;
@@ -381,7 +383,7 @@ public final class RolloutBenchmark {
         long lastEvent = System.nanoTime();
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
         while (true) {
-            Monitor.Seen seen = monitor.events.poll();
+            Monitor.Seen seen = monitor.events.poll(100, TimeUnit.MILLISECONDS);
             if (seen == null) {
                 if (System.nanoTime() - lastEvent > TimeUnit.SECONDS.toNanos(120) || System.nanoTime() > deadline) {
                     Map<String, Integer> simulated = new java.util.TreeMap<>();
@@ -393,7 +395,6 @@ public final class RolloutBenchmark {
                             + fleet.devices().stream().mapToLong(SimulatedDevice::publishFailureCount).sum()
                             + " publishes failed; see the orchestrator log");
                 }
-                Thread.sleep(2);
                 continue;
             }
             lastEvent = System.nanoTime();
@@ -422,7 +423,8 @@ public final class RolloutBenchmark {
             }
         }
         double seconds = (System.nanoTime() - r0) / 1e9;
-        // devices report after they are counted: let the last statuses land before counting messages
+        // devices report after they are counted: let the last statuses land before counting messages (no event marks
+        // the last one, so this lets time pass on purpose)
         Thread.sleep(1000);
         long status = fleet.devices().stream().mapToLong(SimulatedDevice::publishedCount).sum() - statusBefore;
         long desired = fleet.devices().stream().mapToLong(SimulatedDevice::desiredReceivedCount).sum() - desiredBefore;
@@ -460,7 +462,7 @@ public final class RolloutBenchmark {
      * the orchestrator's role) and {@code desired} retained desired states (that one client to the
      * devices), all QoS 1, at once, over one connection per device.
      */
-    private double baseline(Path runDir, Path data, List<DeviceEnrollment> enrollments, MosquittoProcess mosquitto, long status,
+    private double baseline(Path runDir, Path data, List<DeviceEnrollment> enrollments, Mosquitto mosquitto, long status,
                             long desired, int desiredSize, long events, int eventSize) throws Exception {
         Process brokerOnly = null;
         String url;
@@ -474,11 +476,11 @@ public final class RolloutBenchmark {
             orchestratorName = self.name();
             orchestratorSecret = self.secret();
         } else {
-            int port = MosquittoProcess.freePort();
+            int port = Ports.free();
             Path log = runDir.resolve("baseline-broker.log");
             brokerOnly = BenchProcesses.java(Arrays.asList(serverJvm.trim().split("\\s+")), System.getProperty("java.class.path"),
                     BaselineBroker.class.getName(), List.of(runDir.resolve("baseline-broker").toString(), Integer.toString(port)), log);
-            awaitPort(brokerOnly, port, log);
+            Ports.awaitListening(brokerOnly, port, Duration.ofMinutes(2), () -> "the baseline broker: " + BenchProcesses.tail(log, 30));
             url = "tcp://127.0.0.1:" + port;
             orchestratorName = BaselineBroker.ORCHESTRATOR;
             orchestratorSecret = "unused";
@@ -567,12 +569,10 @@ public final class RolloutBenchmark {
                 });
             }
             desiredSender.join();
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-            while ((statusReceived.get() < status || desiredReceived.get() < desired || eventsReceived.get() < events)
-                    && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            if (statusReceived.get() < status || desiredReceived.get() < desired || eventsReceived.get() < events) {
+            try {
+                await().atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(5)).until(() -> statusReceived.get() >= status
+                        && desiredReceived.get() >= desired && eventsReceived.get() >= events);
+            } catch (ConditionTimeoutException e) {
                 throw new IllegalStateException("baseline: after 10 min " + statusReceived.get() + " of " + status + " status, "
                         + desiredReceived.get() + " of " + desired + " desired messages and " + eventsReceived.get() + " of " + events
                         + " rollout events arrived (" + failures.get() + " publishes failed)");
@@ -591,7 +591,7 @@ public final class RolloutBenchmark {
         int brokerPort = URI.create(brokerUrl).getPort();
         int port;
         do {
-            port = MosquittoProcess.freePort();
+            port = Ports.free();
         } while (port == brokerPort);
         return port;
     }
@@ -599,22 +599,6 @@ public final class RolloutBenchmark {
     private static StatusEvent sampleStatus() {
         return StatusEvent.newBuilder().setDeviceId("sim-0001").setApp(APP).setVersion("1.1.0").setState(UpdateState.APPLYING)
                 .setSequence(1234).setRunningVersion("1.0.0").setTimestampMs(System.currentTimeMillis()).build();
-    }
-
-    private static void awaitPort(Process p, int port, Path log) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("the baseline broker exited: " + BenchProcesses.tail(log, 30));
-            }
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (java.io.IOException notYet) {
-                Thread.sleep(200);
-            }
-        }
-        throw new IllegalStateException("the baseline broker did not listen within 2 min: " + BenchProcesses.tail(log, 30));
     }
 
     // ---- figures ----
@@ -669,15 +653,16 @@ public final class RolloutBenchmark {
 
     /** Waits until the process uses less than 5 % of a core over a second (devices settled, reports applied). */
     private static void awaitQuiet(long pid, Duration max) throws Exception {
-        long deadline = System.nanoTime() + max.toNanos();
-        long before = cpuTicks(pid);
-        while (System.nanoTime() < deadline) {
-            Thread.sleep(1000);
-            long now = cpuTicks(pid);
-            if (now - before <= 5) { // clock ticks are 1/100 s
-                return;
-            }
-            before = now;
+        long[] before = {cpuTicks(pid)};
+        try {
+            await().atMost(max).pollDelay(Duration.ofSeconds(1)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                long now = cpuTicks(pid);
+                boolean quiet = now - before[0] <= 5; // clock ticks are 1/100 s
+                before[0] = now;
+                return quiet;
+            });
+        } catch (ConditionTimeoutException stillBusy) {
+            // measured as it is: the figures say how busy it was
         }
     }
 
@@ -758,7 +743,7 @@ public final class RolloutBenchmark {
         record Seen(long atNanos, RolloutEvent event) {
         }
 
-        final ConcurrentLinkedQueue<Seen> events = new ConcurrentLinkedQueue<>();
+        final LinkedBlockingQueue<Seen> events = new LinkedBlockingQueue<>();
         private AsyncMqttSession session;
 
         static Monitor connect(RolloutBenchmark b, String base, String brokerUrl) throws Exception {
@@ -774,20 +759,8 @@ public final class RolloutBenchmark {
                         }
                     });
             // Mosquitto reloads its password file after the user is added: retry the first connect for a moment
-            Exception last = null;
-            for (int attempt = 0; attempt < 20; attempt++) {
-                try {
-                    m.session.connect().get(10, TimeUnit.SECONDS);
-                    last = null;
-                    break;
-                } catch (Exception e) {
-                    last = e;
-                    Thread.sleep(250);
-                }
-            }
-            if (last != null) {
-                throw last;
-            }
+            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(250)).ignoreExceptions()
+                    .untilAsserted(() -> m.session.connect().get(10, TimeUnit.SECONDS));
             m.session.subscribe(List.of(new Topics(Topics.DEFAULT_PREFIX).allRolloutEvents())).get(30, TimeUnit.SECONDS);
             return m;
         }

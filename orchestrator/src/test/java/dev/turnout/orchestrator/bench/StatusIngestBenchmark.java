@@ -1,21 +1,21 @@
 package dev.turnout.orchestrator.bench;
 
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.MessageCallback;
+import dev.turnout.testsupport.Mosquitto;
+import dev.turnout.testsupport.Ports;
+import org.awaitility.core.ConditionTimeoutException;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
-import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
-import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
-import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.io.IOException;
 import java.net.URI;
@@ -24,14 +24,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import static org.awaitility.Awaitility.await;
 
 /**
  * Benchmark (not a test): how fast the orchestrator ingests device status events, against what the
@@ -69,13 +71,13 @@ public final class StatusIngestBenchmark {
 
     private void run() throws Exception {
         Path work = Files.createTempDirectory("turnout-bench");
-        MosquittoProcess mosquitto = broker.equals("mosquitto")
-                ? MosquittoProcess.start(work.resolve("mosquitto"), port -> "listener " + port
+        Mosquitto mosquitto = broker.equals("mosquitto")
+                ? Mosquitto.start(work.resolve("mosquitto"), port -> "listener " + port
                         + " 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\nmax_inflight_messages 1000\n")
                 : null;
         String external = mosquitto == null ? null : mosquitto.url();
         TurnoutServer server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0,
-                external == null ? MosquittoProcess.freePort() : 0,
+                external == null ? Ports.free() : 0,
                 "127.0.0.1", external, "127.0.0.1", Topics.DEFAULT_PREFIX));
         try {
             String brokerUrl = server.brokerUrl();
@@ -120,26 +122,27 @@ public final class StatusIngestBenchmark {
             double before = statusEvents(server, http);
             long start = System.nanoTime();
             publishAll(publishers);
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-            long brokerDone = 0;
-            long ingestDone = 0;
-            double applied = 0;
-            while ((brokerDone == 0 || ingestDone == 0) && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-                if (brokerDone == 0 && received.count().get() >= total) {
-                    brokerDone = received.last().get();
-                }
-                applied = statusEvents(server, http) - before;
-                if (ingestDone == 0 && applied >= total) {
-                    ingestDone = System.nanoTime();
-                }
-            }
-            if (brokerDone == 0 || ingestDone == 0) {
+            AtomicLong brokerDone = new AtomicLong();
+            AtomicLong ingestDone = new AtomicLong();
+            double[] applied = {0};
+            try {
+                // the ingest time is when a poll first sees every event applied: polls every 20 ms keep its error small
+                await().atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(20)).until(() -> {
+                    if (brokerDone.get() == 0 && received.count().get() >= total) {
+                        brokerDone.set(received.last().get());
+                    }
+                    applied[0] = statusEvents(server, http) - before;
+                    if (ingestDone.get() == 0 && applied[0] >= total) {
+                        ingestDone.set(System.nanoTime());
+                    }
+                    return brokerDone.get() != 0 && ingestDone.get() != 0;
+                });
+            } catch (ConditionTimeoutException e) {
                 throw new IllegalStateException("after 10 min: monitor got " + received.count().get() + ", orchestrator applied "
-                        + applied + " of " + total);
+                        + applied[0] + " of " + total, e);
             }
-            double baseline = total / ((brokerDone - start) / 1e9);
-            double ingest = total / ((ingestDone - start) / 1e9);
+            double baseline = total / ((brokerDone.get() - start) / 1e9);
+            double ingest = total / ((ingestDone.get() - start) / 1e9);
             System.out.printf(Locale.ROOT, "baseline  publish -> monitor subscriber : %,10.0f msg/s%n", baseline);
             System.out.printf(Locale.ROOT, "ingest    publish -> applied, persisted : %,10.0f events/s%n", ingest);
             System.out.printf(Locale.ROOT, "ratio     ingest / baseline             : %10.2f (target >= 0.80)%n", ingest / baseline);
@@ -243,31 +246,11 @@ public final class StatusIngestBenchmark {
 
 
     /** Counts messages and remembers when the last one came; nothing else. */
-    private record Counting(AtomicLong count, AtomicLong last) implements MqttCallback {
-        @Override
-        public void disconnected(MqttDisconnectResponse response) {
-        }
-
-        @Override
-        public void mqttErrorOccurred(MqttException exception) {
-        }
-
+    private record Counting(AtomicLong count, AtomicLong last) implements MessageCallback {
         @Override
         public void messageArrived(String topic, MqttMessage message) {
             count.incrementAndGet();
             last.set(System.nanoTime());
-        }
-
-        @Override
-        public void deliveryComplete(IMqttToken token) {
-        }
-
-        @Override
-        public void connectComplete(boolean reconnect, String serverURI) {
-        }
-
-        @Override
-        public void authPacketArrived(int reasonCode, MqttProperties properties) {
         }
     }
 }

@@ -5,12 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -37,8 +37,8 @@ class DemoIT {
 
     @Test
     void theStoryPlaysOutAndLeavesTheFleetOnTheLastGoodRelease() throws Exception {
-        int httpPort = freePort();
-        int mqttPort = freePort();
+        int httpPort = Ports.free();
+        int mqttPort = Ports.free();
         Path data = work.resolve("demo");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -79,7 +79,7 @@ class DemoIT {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
                     Map.of(), "demo", "--exit", "--no-real-devices", "--http-port", Integer.toString(taken.getLocalPort()),
-                    "--mqtt-port", Integer.toString(freePort()), "--data", work.resolve("busy").toString());
+                    "--mqtt-port", Integer.toString(Ports.free()), "--data", work.resolve("busy").toString());
             assertThat(code).isEqualTo(ExitCodes.ERROR);
             assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("turnout: cannot start the demo").contains("--http-port");
         }
@@ -103,9 +103,4 @@ class DemoIT {
         return json.readTree(r.body());
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 }

@@ -9,6 +9,7 @@ import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +51,7 @@ class TurnoutCliIT {
 
     @BeforeAll
     static void startServer() throws Exception {
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, freePort(), "127.0.0.1", null, "127.0.0.1",
+        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null, "127.0.0.1",
                 Topics.DEFAULT_PREFIX));
     }
 
@@ -213,7 +213,7 @@ class TurnoutCliIT {
         assertThat(cli("frobnicate").code).isEqualTo(ExitCodes.USAGE);
         assertThat(cli("rollout", "status", "r-unknown").code).isEqualTo(ExitCodes.ERROR);
 
-        Result unreachable = run(Map.of(), "devices", "--server", "http://127.0.0.1:" + freePort());
+        Result unreachable = run(Map.of(), "devices", "--server", "http://127.0.0.1:" + Ports.free());
         assertThat(unreachable.code).isEqualTo(ExitCodes.ERROR);
         assertThat(unreachable.err).contains("cannot reach the Turnout server").contains("TURNOUT_SERVER");
         Result fromEnv = run(Map.of("TURNOUT_SERVER", server.url()), "devices", "--output", "json");
@@ -343,9 +343,4 @@ class TurnoutCliIT {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 }

@@ -5,10 +5,10 @@ import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -20,11 +20,7 @@ class EmbeddedHiveMqSecurityMatrixIT extends SecurityMatrix {
 
     @Override
     protected TurnoutServer startServer(Path work) throws Exception {
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
-        return TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, port, "127.0.0.1", null, "127.0.0.1",
+        return TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null, "127.0.0.1",
                 topics.prefix()));
     }
 

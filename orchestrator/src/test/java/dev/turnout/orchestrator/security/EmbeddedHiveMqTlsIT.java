@@ -1,10 +1,10 @@
 package dev.turnout.orchestrator.security;
 
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -17,7 +17,7 @@ class EmbeddedHiveMqTlsIT extends TlsScenario {
 
     @Override
     protected TurnoutServer startServer(Path work) throws Exception {
-        return TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, MosquittoProcess.freePort(), "127.0.0.1", null,
+        return TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null,
                 "127.0.0.1", Topics.DEFAULT_PREFIX).withTls(TlsOptions.generated()));
     }
 

@@ -1,9 +1,9 @@
 package dev.turnout.orchestrator.security;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
+import dev.turnout.testsupport.Mosquitto;
 import org.junit.jupiter.api.Assertions;
 
 import java.nio.file.Files;
@@ -18,13 +18,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class MosquittoSecurityMatrixIT extends SecurityMatrix {
 
-    private MosquittoProcess mosquitto;
+    private Mosquitto mosquitto;
 
     @Override
     protected TurnoutServer startServer(Path work) throws Exception {
         Path data = work.resolve("server");
         Path turnoutConf = work.resolve("mosquitto-turnout");
-        mosquitto = MosquittoProcess.start(work.resolve("mosquitto"), port -> {
+        mosquitto = Mosquitto.start(work.resolve("mosquitto"), port -> {
             Result written = cli("broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString(),
                     "--listener", port + " 127.0.0.1");
             assertThat(written.code()).as(written.toString()).isZero();

@@ -1,11 +1,11 @@
 package dev.turnout.orchestrator.security;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Mosquitto;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -21,14 +21,14 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class MosquittoTlsIT extends TlsScenario {
 
-    private MosquittoProcess mosquitto;
+    private Mosquitto mosquitto;
     private Path turnoutConf;
 
     @Override
     protected TurnoutServer startServer(Path work) throws Exception {
         Path data = work.resolve("server");
         turnoutConf = work.resolve("mosquitto-turnout");
-        mosquitto = MosquittoProcess.start(work.resolve("mosquitto"), port -> {
+        mosquitto = Mosquitto.start(work.resolve("mosquitto"), port -> {
             Result written = cli(Map.of(), "broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString(),
                     "--tls", "--tls-port", String.valueOf(port), "--tls-bind", "127.0.0.1", "--tls-host", "mqtt.site.example");
             assertThat(written.code()).as(written.toString()).isZero();

@@ -1,7 +1,6 @@
 package dev.turnout.orchestrator.security;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
@@ -11,6 +10,7 @@ import dev.turnout.orchestrator.sim.SimulatedFleet;
 import dev.turnout.orchestrator.sim.SimulationOptions;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.tls.PinnedTrust;
+import dev.turnout.testsupport.Mosquitto;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,7 +57,7 @@ class SuppliedCertificatesTlsIT {
         Path data = work.resolve("server");
         Path turnoutConf = work.resolve("mosquitto-turnout");
 
-        try (MosquittoProcess mosquitto = MosquittoProcess.start(work.resolve("mosquitto"), port -> {
+        try (Mosquitto mosquitto = Mosquitto.start(work.resolve("mosquitto"), port -> {
             assertThat(cli(Map.of(), "broker", "mosquitto-config", "--data", data.toString(), "--out", turnoutConf.toString()).code)
                     .isZero();
             return "persistence false\nlistener " + port + " 127.0.0.1\ncafile " + work.resolve("site-ca/ca.pem") + "\ncertfile "

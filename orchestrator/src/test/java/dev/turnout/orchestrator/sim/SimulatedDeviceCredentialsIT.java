@@ -1,18 +1,14 @@
 package dev.turnout.orchestrator.sim;
 
-import dev.turnout.orchestrator.app.MosquittoProcess;
 import dev.turnout.orchestrator.mqtt.AsyncMqttSession;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.Mosquitto;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-
-
-
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +23,6 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-
 /**
  * A simulated device logs in with the broker credentials of its enrollment config, on a real
  * Mosquitto that refuses anonymous clients.
@@ -38,7 +33,7 @@ class SimulatedDeviceCredentialsIT {
     @TempDir
     Path dir;
 
-    private MosquittoProcess mosquitto;
+    private Mosquitto mosquitto;
     private String brokerUrl;
     private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1);
     private final SigningKey key = SigningKey.generate();
@@ -46,7 +41,7 @@ class SimulatedDeviceCredentialsIT {
     @BeforeEach
     void startMosquitto() throws Exception {
         Path passwords = dir.resolve("passwd");
-        mosquitto = MosquittoProcess.start(dir.resolve("broker"), port -> {
+        mosquitto = Mosquitto.start(dir.resolve("broker"), port -> {
             run("mosquitto_passwd", "-b", "-c", passwords.toString(), "pi-sim", "right-secret");
             run("mosquitto_passwd", "-b", passwords.toString(), "monitor", "monitor-secret");
             // mosquitto started as root reads its files as the user "mosquitto"

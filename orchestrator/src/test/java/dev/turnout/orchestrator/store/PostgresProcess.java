@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.store;
 
-import dev.turnout.orchestrator.app.MosquittoProcess;
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -68,7 +69,7 @@ public final class PostgresProcess implements AutoCloseable {
                 }
             }
         }
-        dev.turnout.orchestrator.Requirements.require(false, "PostgreSQL (apt-get install postgresql)");
+        Requirements.require(false, "PostgreSQL (apt-get install postgresql)");
         return null; // not reached: require fails or aborts
     }
 
@@ -82,7 +83,7 @@ public final class PostgresProcess implements AutoCloseable {
         if (root) {
             run(List.of("chown", "-R", "postgres:postgres", dir.toString()), dir, false);
         }
-        int port = MosquittoProcess.freePort();
+        int port = Ports.free();
         PostgresProcess pg = new PostgresProcess(dir, bin, port, password, root);
         Path data = dir.resolve("data");
         pg.pg(List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER, "--pwfile=" + pwfile,

@@ -1,0 +1,75 @@
+package dev.turnout.testsupport;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Builds small app images without a registry on one engine: a busybox-static root filesystem with an httpd
+ * document root, imported with {@code docker import} and exported with {@code docker save}, the archive form a
+ * release ships (a containerd-store engine saves an OCI layout with a manifest.json, the classic store the older
+ * Docker archive). Needs {@link Requirements#busybox()}.
+ */
+public final class TestImages {
+
+    private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "echo", "true", "false");
+
+    private final TestEngines.Engine engine;
+
+    public TestImages(TestEngines.Engine engine) {
+        this.engine = engine;
+    }
+
+    /**
+     * An image whose document root {@code /www} holds {@code version} and {@code index.html}, and when {@code healthy}
+     * also {@code health}, which answers the version (so {@code wget http://127.0.0.1:PORT/health} succeeds). Its root
+     * filesystem and archive are {@code rootfs-VERSION} and {@code image-VERSION.tar} in {@code workDir}.
+     *
+     * @return the {@code docker save} archive
+     */
+    public Path build(String imageRef, String version, boolean healthy, Path workDir) throws IOException {
+        Path root = Files.createDirectories(workDir.resolve("rootfs-" + version));
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
+        for (String applet : APPLETS) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        for (String dir : List.of("tmp", "etc", "proc", "sys", "dev", "www")) {
+            Files.createDirectories(root.resolve(dir));
+        }
+        Files.writeString(root.resolve("www/index.html"), "version " + version + "\n", StandardCharsets.UTF_8);
+        Files.writeString(root.resolve("www/version"), version + "\n", StandardCharsets.UTF_8);
+        if (healthy) {
+            Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
+        }
+        Path rootTar = workDir.resolve("rootfs-" + version + ".tar");
+        DockerCli.output("tar", "-C", root.toString(), "-cf", rootTar.toString(), ".");
+        DockerCli.docker(engine, "import", rootTar.toString(), imageRef);
+        Path archive = workDir.resolve("image-" + version + ".tar");
+        DockerCli.docker(engine, "save", "-o", archive.toString(), imageRef);
+        return archive;
+    }
+
+    /** The engine's id of an image ({@code sha256:...}). */
+    public String id(String imageRef) {
+        return DockerCli.docker(engine, "image", "inspect", "--format", "{{.Id}}", imageRef);
+    }
+
+    /** Removes an image if it is there, so that the daemon must load it from its archive. */
+    public void remove(String imageRef) {
+        DockerCli.run(engine, "rmi", "-f", imageRef);
+    }
+
+    /** The platform string of the engine, e.g. {@code linux/amd64}. */
+    public String enginePlatform() {
+        String arch = DockerCli.docker(engine, "info", "--format", "{{.Architecture}}");
+        return switch (arch) {
+            case "x86_64", "amd64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            case "armv7l" -> "linux/arm/v7";
+            default -> "linux/" + arch;
+        };
+    }
+}
