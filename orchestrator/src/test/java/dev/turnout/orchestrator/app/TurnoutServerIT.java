@@ -135,9 +135,9 @@ class TurnoutServerIT {
     @Test
     @Timeout(value = 2, unit = TimeUnit.MINUTES)
     void aPartThatCannotStartIsNamedAndThePartsStartedBeforeItStopAgain() throws Exception {
-        int mqttPort = freePort();
+        int mqttPort = Ports.free();
         Path dataDir = work.resolve("busy");
-        try (ServerSocket taken = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
             ServerOptions busy = new ServerOptions(dataDir, taken.getLocalPort(), mqttPort, "127.0.0.1", null, "127.0.0.1",
                     Topics.DEFAULT_PREFIX);
             assertThatThrownBy(() -> TurnoutServer.start(busy).close())
