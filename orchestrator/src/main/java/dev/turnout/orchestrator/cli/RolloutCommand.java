@@ -87,14 +87,14 @@ final class RolloutCommand {
                     s.path("emergency").isNull() || s.path("emergency").isMissingNode() ? "" : "EMERGENCY: " + s.path("emergency").asText());
         }
         cli.out.printf("created   %s, updated %s%n%n", r.path("createdAt").asText(), r.path("updatedAt").asText());
-        Table waves = new Table("WAVE", "STATE", "DEVICES", "STAGED", "ACTIVATING", "ACTIVE", "FAILED", "ROLLED BACK", "CANCELLED", "OFFLINE");
+        Table waves = new Table("WAVE", "STATE", "DEVICES", "STAGED", "ACTIVATING", "ACTIVE", "FAILED", "ROLLED BACK", "CANCELLED", "SKIPPED", "OFFLINE");
         for (JsonNode w : r.path("waves")) {
             JsonNode c = w.path("counts");
             waves.row(w.path("number").asInt() + (w.path("number").asInt() == r.path("currentWave").asInt() ? "*" : ""),
                     w.path("state").asText(), w.path("devices").size(), c.path("staged").asLong(), c.path("activating").asLong(),
                     c.path("active").asLong(), c.path("failed").asLong(),
                     c.path("rolledBack").asLong() + c.path("rollingBack").asLong(), c.path("cancelled").asLong(),
-                    c.path("offline").asLong());
+                    c.path("skipped").asLong(), c.path("offline").asLong());
         }
         waves.print(cli.out);
         cli.out.println();

@@ -2,7 +2,11 @@ package dev.turnout.orchestrator.domain;
 
 import java.time.Instant;
 
-/** The last reported state of one app on one device. */
+/**
+ * The last reported state of one app on one device. {@code reportSeq} is the device's report number
+ * (it only grows on a device, across restarts): a report with a lower one is older than this and
+ * never replaces it; 0 is a daemon that does not number its reports, always taken.
+ */
 public record DeviceApp(String app, String runningVersion, String version, String state, String reason,
-                        String message, long sequence, Instant updatedAt) {
+                        String message, long sequence, long reportSeq, Instant updatedAt) {
 }

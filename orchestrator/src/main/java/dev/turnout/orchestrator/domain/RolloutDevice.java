@@ -99,6 +99,14 @@ public final class RolloutDevice {
         changed(before);
     }
 
+    /** A newer rollout took the device before it finished this (ended) one: it will not run this release. */
+    public void skipped(String message) {
+        RolloutDeviceState before = state;
+        state = RolloutDeviceState.SKIPPED;
+        this.message = message;
+        changed(before);
+    }
+
     /** A note on where it stands, shown with the rollout (e.g. waiting for its update window). */
     public void noted(String note) {
         this.message = note;

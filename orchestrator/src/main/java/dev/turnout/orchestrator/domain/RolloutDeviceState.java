@@ -17,10 +17,15 @@ public enum RolloutDeviceState {
     /** Back on its previous release after the rollout activated it. */
     ROLLED_BACK,
     /** Never activated; the rollout ended (rolled back or aborted) and its container was never touched. */
-    CANCELLED;
+    CANCELLED,
+    /**
+     * A newer rollout of the app took the device after this one ended and before the device finished
+     * it (it was offline): it goes straight to the newer release and never runs this one.
+     */
+    SKIPPED;
 
     /** True once the device needs nothing more from the current wave. */
     public boolean isSettled() {
-        return this == ACTIVE || this == FAILED || this == ROLLED_BACK || this == CANCELLED;
+        return this == ACTIVE || this == FAILED || this == ROLLED_BACK || this == CANCELLED || this == SKIPPED;
     }
 }

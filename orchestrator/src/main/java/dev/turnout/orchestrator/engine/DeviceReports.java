@@ -18,6 +18,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
@@ -100,7 +101,11 @@ final class DeviceReports {
         offline.addAll(nowOffline);
     }
 
-    /** Records a status report; false when it is dropped. */
+    /**
+     * Records a status report; false when it is dropped: a payload naming another device, a device not
+     * enrolled, or a report older (by the device's report number) than the one stored for its app, such
+     * as a copy the broker replays after a restart. An older report is not judged either.
+     */
     boolean status(String topicDeviceId, StatusEvent e, Instant now) {
         if (!e.getDeviceId().equals(topicDeviceId)) {
             LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);
@@ -110,25 +115,35 @@ final class DeviceReports {
             LOG.info("ignored a status from unknown device {}", topicDeviceId);
             return false;
         }
+        String reason = reason(e);
+        if (!devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
+                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), e.getReportSeq(), now))) {
+            LOG.info("ignored an older status of {} ({}:{} {}, report {}): a newer one is recorded", topicDeviceId, e.getApp(),
+                    e.getVersion(), e.getState(), e.getReportSeq());
+            return false;
+        }
         seen(topicDeviceId, now);
         online(topicDeviceId, now);
-        String reason = reason(e);
-        devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
-                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), now));
         audit(now, topicDeviceId, "device.status", e.getApp() + ":" + e.getVersion() + " " + e.getState()
                 + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
         return true;
     }
 
-    /** Records a presence message and the app summaries it carries; false when it is dropped. */
-    boolean presence(String topicDeviceId, Presence p, Instant now) {
+    /**
+     * Records a presence message and the app summaries it carries; false when it is dropped. The broker
+     * keeps only a device's newest presence, so its online flag is always taken; an app summary older
+     * than the report stored for that app (a presence replayed after the device reported on) is not.
+     *
+     * @return the presence with the app summaries taken (the ones a rollout may judge), or empty when dropped
+     */
+    Optional<Presence> presence(String topicDeviceId, Presence p, Instant now) {
         if (!p.getDeviceId().isEmpty() && !p.getDeviceId().equals(topicDeviceId)) {
             LOG.warn("dropped a presence for device '{}' published on the topic of device '{}'", p.getDeviceId(), topicDeviceId);
-            return false;
+            return Optional.empty();
         }
         if (!enrolled(topicDeviceId)) {
             LOG.info("ignored a presence from unknown device {}", topicDeviceId);
-            return false;
+            return Optional.empty();
         }
         devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
         if (p.getOnline()) {
@@ -141,14 +156,21 @@ final class DeviceReports {
         audit(now, topicDeviceId, p.getOnline() ? "device.online" : "device.offline", null);
         Map<String, DeviceApp> last = new LinkedHashMap<>();
         devices.deviceApps(topicDeviceId).forEach(a -> last.put(a.app(), a));
+        Presence.Builder taken = p.toBuilder().clearApps();
         for (var summary : p.getAppsList()) {
             DeviceApp before = last.get(summary.getApp());
-            devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
+            boolean newer = devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
                     before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
                     before == null ? null : before.reason(), before == null ? null : before.message(),
-                    before == null ? p.getLastSequence() : before.sequence(), now));
+                    before == null ? p.getLastSequence() : before.sequence(), p.getReportSeq(), now));
+            if (newer) {
+                taken.addApps(summary);
+            } else {
+                LOG.info("ignored {}'s older presence about {} ({} {}, report {}): a newer report is recorded", topicDeviceId,
+                        summary.getApp(), summary.getRunningVersion(), summary.getState(), p.getReportSeq());
+            }
         }
-        return true;
+        return Optional.of(taken.build());
     }
 
     /** A health report only says the device is there. */

@@ -10,7 +10,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,29 +65,34 @@ final class DrivenRollouts {
         return taken;
     }
 
-    /** Takes up the ended rollouts whose devices may still finish late, unless newer rollouts of the app took them all. */
+    /** Takes up the ended rollouts whose devices may still finish late (or be found skipped). */
     void takeUpFinishing(Instant now) {
-        Map<String, Set<String>> newer = new HashMap<>();
-        for (Rollout r : store.listRollouts()) { // newest first
-            Set<String> taken = newer.computeIfAbsent(r.app(), a -> new HashSet<>());
-            if (r.state().isTerminal() && RolloutFacts.stillUnderWay(r, taken) && cluster.claim(r.id(), now)) {
+        for (Rollout r : store.listRollouts()) {
+            if (r.state().isTerminal() && RolloutFacts.stillUnderWay(r, Set.of()) && cluster.claim(r.id(), now)) {
                 finishing.put(r.id(), r);
             }
-            r.devices().forEach(d -> taken.add(d.deviceId()));
         }
     }
 
     /**
-     * A new rollout, claimed and stored in one transaction: driven from now on; ended rollouts of its
-     * app whose devices under way it all takes are no longer kept for their late reports.
+     * A new rollout, claimed and stored in one transaction: driven from now on. Returns the devices
+     * under way in ended rollouts of its app that it takes (the caller records them as skipped and
+     * stores those rollouts, which then stop being kept for late reports unless others are under way).
      */
-    void created(Rollout rollout, Set<String> deviceIds, Instant now) {
+    List<Superseded> created(Rollout rollout, Set<String> deviceIds, Instant now) {
         store.inTransaction(() -> {
             cluster.claim(rollout.id(), now);
             store.saveRollout(rollout);
         });
         active.put(rollout.id(), rollout);
-        finishing.values().removeIf(old -> old.app().equals(rollout.app()) && !RolloutFacts.stillUnderWay(old, deviceIds));
+        List<Superseded> superseded = new java.util.ArrayList<>();
+        for (Rollout old : finishing.values()) {
+            if (old.app().equals(rollout.app())) {
+                old.devices().stream().filter(d -> RolloutFacts.underWay(d) && deviceIds.contains(d.deviceId()))
+                        .forEach(d -> superseded.add(new Superseded(old, d.deviceId(), rollout)));
+            }
+        }
+        return superseded;
     }
 
     /** {@code r} was stored: once it ended it is kept only while devices are under way (with several orchestrators, under its lease). */

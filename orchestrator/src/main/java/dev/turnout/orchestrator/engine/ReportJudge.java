@@ -22,6 +22,7 @@ final class ReportJudge {
 
     private static final Logger LOG = LoggerFactory.getLogger(RolloutEngine.class);
     private static final String FINISHED_LATE = "finished late";
+    private static final String SKIPPED = "skipped, taken by a newer rollout";
 
     private final Journal journal;
     private final Timeouts timeouts;
@@ -99,18 +100,54 @@ final class ReportJudge {
      * the devices that finished late (a succeeded rollout's list of offline devices is recomputed).
      */
     private void finishedLate(Rollout r, RolloutDevice d) {
+        r.moveTo(r.state(), reasonAfterItEnded(r), clock.instant());
+        LOG.info("rollout {} ({}): device {} finished late, {}", r.id(), r.state(), d.deviceId(), d.state());
+        journal.audit(Journal.ENGINE, "rollout.late", r.id(), d.deviceId() + " " + d.state() + ": " + d.message());
+    }
+
+    /**
+     * A newer rollout ({@code by}) took device {@code d} of ended rollout {@code r} before {@code d}
+     * finished it (it was offline, or had not reported yet): {@code d} is SKIPPED, since the device
+     * only ever applies its newest desired state, and the rollout's reason names it.
+     */
+    void superseded(Rollout r, RolloutDevice d, Rollout by) {
+        d.skipped("superseded by rollout " + by.id() + " (" + by.version() + ") before it finished this one");
+        journal.event(r, RolloutEventType.DEVICE_SKIPPED, d.wave(), d.deviceId(), d.message());
+        r.moveTo(r.state(), reasonAfterItEnded(r), clock.instant());
+        LOG.info("rollout {} ({}): device {} skipped, taken by rollout {} ({})", r.id(), r.state(), d.deviceId(), by.id(),
+                by.version());
+        journal.audit(Journal.ENGINE, "rollout.skipped", r.id(), d.deviceId() + ": " + d.message());
+    }
+
+    /**
+     * The reason of ended rollout {@code r} once devices finished late or were skipped: what it ended
+     * with (a succeeded rollout's list of offline devices recomputed), then the devices that finished
+     * late, then the ones a newer rollout took.
+     */
+    private static String reasonAfterItEnded(Rollout r) {
         String base = r.state() == RolloutState.SUCCEEDED ? RolloutFacts.successReason(r) : r.reason();
-        if (base != null && base.contains("; " + FINISHED_LATE + ": ")) {
-            base = base.substring(0, base.indexOf("; " + FINISHED_LATE + ": "));
-        } else if (base != null && base.startsWith(FINISHED_LATE + ": ")) {
-            base = null;
+        for (String suffix : List.of(FINISHED_LATE + ": ", SKIPPED + ": ")) {
+            if (base != null && base.startsWith(suffix)) {
+                base = null;
+            } else if (base != null && base.contains("; " + suffix)) {
+                base = base.substring(0, base.indexOf("; " + suffix));
+            }
+        }
+        List<String> parts = new java.util.ArrayList<>();
+        if (base != null && !base.isEmpty()) {
+            parts.add(base);
         }
         List<String> late = r.devices().stream().filter(x -> x.message() != null && x.message().startsWith(FINISHED_LATE))
                 .map(x -> x.deviceId() + " " + x.state()).toList();
-        String list = FINISHED_LATE + ": " + String.join(", ", late);
-        r.moveTo(r.state(), base == null ? list : base + "; " + list, clock.instant());
-        LOG.info("rollout {} ({}): device {} finished late, {}", r.id(), r.state(), d.deviceId(), d.state());
-        journal.audit(Journal.ENGINE, "rollout.late", r.id(), d.deviceId() + " " + d.state() + ": " + d.message());
+        if (!late.isEmpty()) {
+            parts.add(FINISHED_LATE + ": " + String.join(", ", late));
+        }
+        List<String> skipped = r.devices().stream().filter(x -> x.state() == RolloutDeviceState.SKIPPED)
+                .map(RolloutDevice::deviceId).toList();
+        if (!skipped.isEmpty()) {
+            parts.add(SKIPPED + ": " + String.join(", ", skipped));
+        }
+        return parts.isEmpty() ? null : String.join("; ", parts);
     }
 
     private static String orEmpty(String s) {

@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.engine;
 import dev.turnout.orchestrator.cluster.LeasedRollouts;
 import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.DesiredApp;
 import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.orchestrator.domain.DeviceApp;
 import dev.turnout.orchestrator.domain.Rollout;
@@ -28,7 +29,9 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -163,6 +166,7 @@ public final class RolloutEngine implements FleetEvents {
         reports.reset();
         takeUp(clock.instant());
         rollouts.takeUpFinishing(clock.instant());
+        skip(supersededMeanwhile(), clock.instant());
         tick();
     }
 
@@ -175,8 +179,9 @@ public final class RolloutEngine implements FleetEvents {
         }
         planner.requireNoOverlap(plan);
         Instant now = rollout.createdAt();
-        rollouts.created(rollout, new HashSet<>(plan.deviceIds()), now);
+        List<Superseded> superseded = rollouts.created(rollout, new HashSet<>(plan.deviceIds()), now);
         commands.created(plan, actor);
+        skip(superseded, now);
         reports.refresh(plan.inventory(), now); // presence another orchestrator received
         staging.begin(rollout, activations.paced());
         advance(rollout, now);
@@ -296,11 +301,10 @@ public final class RolloutEngine implements FleetEvents {
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
         Instant now = clock.instant();
-        if (!reports.presence(topicDeviceId, p, now)) {
-            return;
-        }
-        forEachConcerned(r -> decideOnPresence(r, topicDeviceId, p, now));
-        cluster.forward(topicDeviceId, null, "presence", p.toByteArray(), now);
+        reports.presence(topicDeviceId, p, now).ifPresent(taken -> {
+            forEachConcerned(r -> decideOnPresence(r, topicDeviceId, taken, now));
+            cluster.forward(topicDeviceId, null, "presence", taken.toByteArray(), now);
+        });
     }
 
     @Override
@@ -502,6 +506,37 @@ public final class RolloutEngine implements FleetEvents {
     private void forEachConcerned(Consumer<Rollout> action) {
         rollouts.unfinished().forEach(action);
         rollouts.finishing().forEach(action);
+    }
+
+    /**
+     * Devices of ended rollouts that newer rollouts took before they finished: SKIPPED (the device
+     * applies only its newest desired state), and each such rollout stored once.
+     */
+    private void skip(List<Superseded> superseded, Instant now) {
+        Map<Rollout, List<Superseded>> byRollout = new LinkedHashMap<>();
+        superseded.forEach(s -> byRollout.computeIfAbsent(s.ended(), r -> new ArrayList<>()).add(s));
+        byRollout.forEach((ended, devices) -> whileDriving(ended, now, () -> {
+            devices.forEach(s -> judge.superseded(ended, ended.device(s.deviceId()), s.by()));
+            persistAndPublish(ended);
+        }));
+    }
+
+    /**
+     * The devices under way in ended rollouts this engine keeps whose desired state a newer rollout
+     * has replaced since (e.g. created by another orchestrator, or before devices were marked skipped):
+     * the device applies only its desired state, so they will never finish the older rollout.
+     */
+    private List<Superseded> supersededMeanwhile() {
+        List<Superseded> found = new ArrayList<>();
+        for (Rollout r : rollouts.finishing()) {
+            for (RolloutDevice d : r.devices()) {
+                DesiredApp now = RolloutFacts.underWay(d) ? desired.current(d.deviceId(), r.app()) : null;
+                if (now != null && !now.rolloutId().isEmpty() && !now.rolloutId().equals(r.id())) {
+                    store.findRollout(now.rolloutId()).ifPresent(by -> found.add(new Superseded(r, d.deviceId(), by)));
+                }
+            }
+        }
+        return found;
     }
 
     /** Runs {@code work} on {@code r} if this orchestrator still drives it; else stops driving it. */

@@ -154,6 +154,7 @@ final class JsonViews {
             counts.put("rollingBack", count(members, RolloutDeviceState.ROLLING_BACK));
             counts.put("rolledBack", count(members, RolloutDeviceState.ROLLED_BACK));
             counts.put("cancelled", count(members, RolloutDeviceState.CANCELLED));
+            counts.put("skipped", count(members, RolloutDeviceState.SKIPPED));
             counts.put("offline", members.stream().filter(d -> offline.contains(d.deviceId())).count());
             wave.put("counts", counts);
             waves.add(wave);
@@ -167,7 +168,8 @@ final class JsonViews {
             device.put("state", d.state().name());
             boolean back = d.state() == RolloutDeviceState.ROLLING_BACK || d.state() == RolloutDeviceState.ROLLED_BACK
                     || d.state() == RolloutDeviceState.CANCELLED;
-            device.put("version", back && d.previous() != null ? d.previous().version() : back ? null : r.version());
+            device.put("version", d.state() == RolloutDeviceState.SKIPPED ? null
+                    : back && d.previous() != null ? d.previous().version() : back ? null : r.version());
             device.put("reason", d.reason());
             device.put("message", d.message());
             devices.add(device);

@@ -22,7 +22,7 @@ public interface DeviceRegistry {
     /** Records what a device said about itself; a null platform keeps the known one. */
     void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform);
 
-    void saveDeviceApp(String deviceId, DeviceApp app);
+    boolean saveDeviceApp(String deviceId, DeviceApp app);
 
     List<DeviceApp> deviceApps(String deviceId);
 

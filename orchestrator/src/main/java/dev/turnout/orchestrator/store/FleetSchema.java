@@ -8,11 +8,12 @@ import java.sql.Statement;
 /**
  * The tables of a fleet store and their migration, in one transaction on start. Version 1: the
  * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
- * identifies an artifact's image on either image store (platform, manifest digest, layers).
+ * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
+ * each device's report number per app, so an older report never replaces a newer one.
  */
 final class FleetSchema {
 
-    static final int VERSION = 3;
+    static final int VERSION = 4;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -20,7 +21,7 @@ final class FleetSchema {
                 + " enrolled_at {long} NOT NULL, online INTEGER NOT NULL DEFAULT 0, last_seen {long}, platform TEXT)",
         "CREATE TABLE IF NOT EXISTS device_apps (device_id TEXT NOT NULL, app TEXT NOT NULL, running_version TEXT,"
                 + " version TEXT, state TEXT, reason TEXT, message TEXT, sequence {long} NOT NULL, updated_at {long} NOT NULL,"
-                + " PRIMARY KEY (device_id, app))",
+                + " report_seq {long} NOT NULL DEFAULT 0, PRIMARY KEY (device_id, app))",
         "CREATE TABLE IF NOT EXISTS device_desired (device_id TEXT PRIMARY KEY, sequence {long} NOT NULL,"
                 + " issued_at {long} NOT NULL, apps TEXT NOT NULL, envelope {blob} NOT NULL)",
         "CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size {long} NOT NULL, image_id TEXT NOT NULL,"
@@ -80,6 +81,9 @@ final class FleetSchema {
                 if (!hasColumn(c, "artifacts", column)) {
                     s.execute("ALTER TABLE artifacts ADD COLUMN " + column + " TEXT");
                 }
+            }
+            if (!hasColumn(c, "device_apps", "report_seq")) { // version 4, on an older table
+                s.execute(dialect.ddl("ALTER TABLE device_apps ADD COLUMN report_seq {long} NOT NULL DEFAULT 0"));
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

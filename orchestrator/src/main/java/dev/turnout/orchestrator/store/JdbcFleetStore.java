@@ -189,8 +189,8 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     @Override
-    public void saveDeviceApp(String deviceId, DeviceApp app) {
-        devices.saveDeviceApp(deviceId, app);
+    public boolean saveDeviceApp(String deviceId, DeviceApp app) {
+        return devices.saveDeviceApp(deviceId, app);
     }
 
     @Override

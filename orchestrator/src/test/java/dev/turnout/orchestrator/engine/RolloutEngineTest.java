@@ -254,7 +254,7 @@ class RolloutEngineTest {
         Rollout aborted = engine.create(request("2.0.0", "device:pi-1,pi-2", "1,100%", "rollback"), "test");
         engine.abort(aborted.id(), "test");
         store.saveDeviceApp("pi-2", new dev.turnout.orchestrator.domain.DeviceApp("web", "1.0.0", "2.0.0", "STAGED", null, null,
-                latestSequence("pi-2"), clock.instant()));
+                latestSequence("pi-2"), 0, clock.instant()));
 
         Rollout r = engine.create(request("2.0.0", "device:pi-2", "100%", "rollback"), "test");
         assertThat(r.device("pi-2").previous().version()).isEqualTo("1.0.0");
@@ -726,6 +726,91 @@ class RolloutEngineTest {
         assertThat(stored(r).device("pi-2").message()).contains("stays on 1.0.0");
         AppDesired activated = transport.latestApp("pi-1", "web").orElseThrow();
         assertThat(activated.getRelease().getVersion()).as("an activated device keeps what it was told").isEqualTo("2.0.0");
+    }
+
+    @Test
+    void issue23_2_aPresenceOrStatusOlderThanTheLastReportNeverOverwritesIt() {
+        deployEverywhere("1.0.0");
+        release("1.2.0");
+        Rollout r = engine.create(request("1.2.0", "device:pi-1", "100%", "pause"), "test");
+        engine.onStatus("pi-1", status("pi-1", "1.2.0", UpdateState.ACTIVE, latestSequence("pi-1")).toBuilder()
+                .setRunningVersion("1.2.0").setReportSeq(5_000).build());
+        assertThat(stored(r).state()).isEqualTo(RolloutState.SUCCEEDED);
+        // what the broker replays after a restart: the presence the device published when it reconnected, and an older status
+        Presence replayed = Presence.newBuilder().setDeviceId("pi-1").setOnline(true).setReportSeq(4_000)
+                .addApps(dev.turnout.proto.AppSummary.newBuilder().setApp("web").setRunningVersion("1.1.0")
+                        .setState(UpdateState.ACTIVE)).build();
+        StatusEvent older = status("pi-1", "1.0.0", UpdateState.STAGED, 1).toBuilder().setRunningVersion("1.1.0")
+                .setReportSeq(4_500).build();
+        for (int restart = 0; restart < 2; restart++) {
+            engine.onPresence("pi-1", replayed);
+            engine.onStatus("pi-1", older);
+            assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+                assertThat(a.runningVersion()).isEqualTo("1.2.0");
+                assertThat(a.state()).isEqualTo("ACTIVE");
+            });
+            assertThat(store.findDevice("pi-1").orElseThrow().online()).as("the presence's online flag is the newest").isTrue();
+            engine = newEngine();
+        }
+        // a newer presence is taken, and so is a report of a daemon that does not number them
+        engine.onPresence("pi-1", replayed.toBuilder().setReportSeq(6_000).setApps(0, replayed.getApps(0).toBuilder()
+                .setRunningVersion("1.2.0").setState(UpdateState.FAILED)).build());
+        assertThat(store.deviceApps("pi-1")).singleElement().extracting(a -> a.state()).isEqualTo("FAILED");
+        engine.onStatus("pi-1", status("pi-1", "1.2.0", UpdateState.ACTIVE, 1).toBuilder().setRunningVersion("1.2.0").build());
+        assertThat(store.deviceApps("pi-1")).singleElement().extracting(a -> a.state()).isEqualTo("ACTIVE");
+    }
+
+    @Test
+    void issue23_5_aDeviceAwayThroughNewerRolloutsIsSkippedByTheOlderOnesAndFinishesTheNewest() {
+        deployEverywhere("1.0.0");
+        List.of("1.1.0", "1.2.0", "1.3.0").forEach(this::release);
+        offline("pi-2");
+        Rollout first = engine.create(request("1.1.0", "device:pi-1,pi-2", "100%", "pause"), "test");
+        reportActive("pi-1", "1.1.0");
+        assertThat(stored(first).state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(stored(first).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        Rollout second = engine.create(request("1.2.0", "device:pi-1,pi-2", "100%", "pause"), "test");
+        assertThat(stored(first).device("pi-2").state()).as("1.1.0 will never run on pi-2").isEqualTo(RolloutDeviceState.SKIPPED);
+        assertThat(stored(first).device("pi-2").message()).contains(second.id(), "1.2.0");
+        assertThat(stored(first).reason()).contains("skipped", "pi-2").doesNotContain("offline");
+        assertThat(stored(first).state()).isEqualTo(RolloutState.SUCCEEDED);
+        reportActive("pi-1", "1.2.0");
+
+        engine = newEngine(); // a restart between the rollouts changes nothing
+        Rollout third = engine.create(request("1.3.0", "device:pi-1,pi-2", "100%", "pause"), "test");
+        assertThat(stored(second).device("pi-2").state()).isEqualTo(RolloutDeviceState.SKIPPED);
+        assertThat(stored(second).device("pi-2").message()).contains(third.id(), "1.3.0");
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getRelease().getVersion())
+                .as("pi-2's newest desired state").isEqualTo("1.3.0");
+        reportActive("pi-1", "1.3.0");
+
+        clock.advance(Duration.ofHours(3));
+        reportActive("pi-2", "1.3.0");
+        assertThat(stored(third).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(stored(third).reason()).contains("finished late", "pi-2");
+        assertThat(stored(first).device("pi-2").state()).as("unchanged by the newer rollout's report").isEqualTo(RolloutDeviceState.SKIPPED);
+        assertThat(stored(second).device("pi-2").state()).isEqualTo(RolloutDeviceState.SKIPPED);
+    }
+
+    @Test
+    void issue23_5_anEndedRolloutWhoseDeviceANewerOneTookIsSkippedWhenTheOrchestratorStarts() {
+        deployEverywhere("1.0.0");
+        List.of("1.1.0", "1.2.0", "1.3.0").forEach(this::release);
+        offline("pi-2");
+        clock.advance(Duration.ofMinutes(1));
+        Rollout first = engine.create(request("1.1.0", "device:pi-1,pi-2", "100%", "pause"), "test");
+        reportActive("pi-1", "1.1.0");
+        // a record left by an orchestrator that did not mark skipped devices: pi-2 still ACTIVATING in 1.1.0 under a newer rollout
+        Rollout stale = stored(first);
+        clock.advance(Duration.ofMinutes(1));
+        Rollout second = engine.create(request("1.2.0", "device:pi-1,pi-2", "100%", "pause"), "test");
+        stale.device("pi-2").activating(stale.device("pi-2").activationSequence(), clock.instant());
+        store.saveRollout(stale);
+        assertThat(stored(first).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+
+        engine = newEngine();
+        assertThat(stored(first).device("pi-2").state()).isEqualTo(RolloutDeviceState.SKIPPED);
+        assertThat(stored(first).device("pi-2").message()).contains(second.id());
     }
 
     @Test

@@ -46,7 +46,7 @@ class RollbackTargetsTest {
                                                         String expected) {
         DesiredApp entry = desired == null ? null : entry(desired, "r-old");
         DeviceApp report = state == null ? null
-                : new DeviceApp("web", running, about, state, null, null, 5, Instant.EPOCH);
+                : new DeviceApp("web", running, about, state, null, null, 5, 0, Instant.EPOCH);
         DesiredApp previous = RollbackTargets.previous("web", entry, report, RELEASED::contains);
         if (expected == null) {
             assertThat(previous).isNull();

@@ -47,7 +47,7 @@ abstract class FleetStoreContract {
         try (FleetStore store = open()) {
             store.insertDevice(new Device("pi-1", Map.of("site", "attic"), List.of("yard"), now, false, null, null));
             store.updatePresence("pi-1", true, now, "linux/arm64");
-            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
+            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, 0, now));
             store.saveArtifact(new Artifact(digest, 42, "sha256:" + "d".repeat(64), "demo/web:1.1.0", "linux/arm64", "sha256:" + "c".repeat(64), List.of("sha256:" + "a".repeat(64))));
             store.insertRelease(new Release("web", "1.1.0", now,
                     List.of(ReleaseImage.of("linux/arm64", store.findArtifact(digest).orElseThrow())),
@@ -70,7 +70,7 @@ abstract class FleetStoreContract {
             assertThat(d.labels()).containsEntry("site", "attic");
             assertThat(d.groups()).containsExactly("yard");
             assertThat(d.lastSeen()).isEqualTo(now);
-            assertThat(store.deviceApps("pi-1")).containsExactly(new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, now));
+            assertThat(store.deviceApps("pi-1")).containsExactly(new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, "cached", 7, 0, now));
             assertThat(store.findArtifact(digest)).hasValueSatisfying(a -> {
                 assertThat(a.platform()).isEqualTo("linux/arm64");
                 assertThat(a.manifestDigest()).isEqualTo("sha256:" + "c".repeat(64));
@@ -138,6 +138,27 @@ abstract class FleetStoreContract {
             assertThatThrownBy(() -> store.saveDesired("pi-1", new DesiredRecord(11, now, List.of(), new byte[] {12})))
                     .isInstanceOf(ConflictException.class).hasMessageContaining("pi-1");
             assertThat(store.findDesired("pi-1").orElseThrow().envelope()).containsExactly(11);
+        }
+    }
+
+    @Test
+    void anOlderReportNeverReplacesANewerOneAndAnUnnumberedOneAlwaysDoes() {
+        try (FleetStore store = open()) {
+            store.insertDevice(new Device("pi-1", Map.of(), List.of(), now, true, now, null));
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.2.0", "1.2.0", "ACTIVE", null, null, 9, 1_000, now))).isTrue();
+            // the presence the broker replays after a restart was published before that report
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.1.0", "1.2.0", "STAGED", null, null, 9, 990, now))).isFalse();
+            assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::runningVersion).isEqualTo("1.2.0");
+            // the same report again (a QoS 1 duplicate) is taken, a newer one too
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.2.0", "1.2.0", "ACTIVE", null, null, 9, 1_000, now))).isTrue();
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.2.0", "1.3.0", "STAGED", null, null, 10, 1_001, now))).isTrue();
+            // a daemon that does not number its reports is taken as before, and keeps the number to beat
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.3.0", "1.3.0", "ACTIVE", null, null, 10, 0, now))).isTrue();
+            assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+                assertThat(a.runningVersion()).isEqualTo("1.3.0");
+                assertThat(a.reportSeq()).isEqualTo(1_001);
+            });
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.2.0", "1.2.0", "ACTIVE", null, null, 9, 1_000, now))).isFalse();
         }
     }
 

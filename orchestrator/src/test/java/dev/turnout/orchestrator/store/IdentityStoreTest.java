@@ -43,7 +43,7 @@ class IdentityStoreTest {
         }
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT MAX(version) FROM schema_version")) {
-            assertThat(version.getInt(1)).as("the fleet's schema version is the fleet's").isEqualTo(3);
+            assertThat(version.getInt(1)).as("the fleet's schema version is the fleet's").isEqualTo(FleetSchema.VERSION);
         }
     }
 }

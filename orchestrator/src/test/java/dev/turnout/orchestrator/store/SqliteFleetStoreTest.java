@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.store;
 
 import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.DeviceApp;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
@@ -57,7 +58,7 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(3);
+            assertThat(version.getInt(2)).isEqualTo(4);
         }
     }
 
@@ -79,6 +80,28 @@ class SqliteFleetStoreTest extends FleetStoreContract {
             store.saveArtifact(new Artifact("sha256:" + "c".repeat(64), 8, "sha256:" + "d".repeat(64), "web:2", "linux/arm64",
                     "sha256:" + "e".repeat(64), List.of("sha256:" + "f".repeat(64))));
             assertThat(store.findArtifact("sha256:" + "c".repeat(64)).orElseThrow().manifestDigest()).isEqualTo("sha256:" + "e".repeat(64));
+        }
+    }
+
+    @Test
+    void aVersionThreeStoreKeepsItsDeviceReportsAndOrdersTheNextOnes() throws Exception {
+        Files.createDirectories(data);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+            c.createStatement().execute("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO schema_version VALUES (3)");
+            c.createStatement().execute("CREATE TABLE device_apps (device_id TEXT NOT NULL, app TEXT NOT NULL, running_version TEXT,"
+                    + " version TEXT, state TEXT, reason TEXT, message TEXT, sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+                    + " PRIMARY KEY (device_id, app))");
+            c.createStatement().execute("INSERT INTO device_apps VALUES ('pi-1', 'web', '1.0.0', '1.0.0', 'ACTIVE', NULL, NULL, 3, 0)");
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+                assertThat(a.runningVersion()).isEqualTo("1.0.0");
+                assertThat(a.reportSeq()).as("stored before reports were numbered").isZero();
+            });
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.1.0", "1.1.0", "ACTIVE", null, null, 4, 50, now))).isTrue();
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, null, 4, 49, now))).isFalse();
+            assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::runningVersion).isEqualTo("1.1.0");
         }
     }
 }
