@@ -21,7 +21,7 @@ class MosquittoEndToEndIT extends WholeLoopScenario {
         java.nio.file.Files.setPosixFilePermissions(dir.getParent(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         configDir = dir.resolve("turnout");
         mosquitto = Mosquitto.start(dir, port -> {
-            Result written = cli("broker", "mosquitto-config", "--data", serverDataDir().toString(), "--out", configDir.toString(),
+            Operator.Result written = cli("broker", "mosquitto-config", "--data", serverDataDir().toString(), "--out", configDir.toString(),
                     "--listener", port + " 127.0.0.1");
             if (written.code() != 0) {
                 throw new AssertionError(written.toString());

@@ -5,7 +5,6 @@ import dev.turnout.edge.app.EdgeDaemon;
 import dev.turnout.edge.app.EdgeMain;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
-import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
@@ -16,15 +15,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -105,15 +100,7 @@ class OfflineBundleIT {
     }
 
     private int cli(String... args) {
-        List<String> full = new ArrayList<>(List.of(args));
-        full.add("--server");
-        full.add(server.url());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of("TURNOUT_DATA", work.resolve("server").toString()), full.toArray(String[]::new));
-        System.out.println("$ turnout " + String.join(" ", args) + "\nexit " + code + "\n" + out + err);
-        return code;
+        return Operator.onServerHost(() -> work.resolve("server"), server::url).run(args).code();
     }
 
     @AfterEach

@@ -5,7 +5,6 @@ import dev.turnout.edge.app.EdgeDaemon;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
-import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.Topics;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
@@ -16,8 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,12 +57,12 @@ class TlsEndToEndIT {
         toClose.add(server::close);
 
         Path config = work.resolve("device.yaml");
-        Result enrolled = cli("device", "enroll", device, "--out", config.toString());
-        assertThat(enrolled.code).as(enrolled.toString()).isZero();
+        Operator.Result enrolled = cli("device", "enroll", device, "--out", config.toString());
+        assertThat(enrolled.code()).as(enrolled.toString()).isZero();
         assertThat(Files.readString(config)).contains("brokerUrl: ssl://127.0.0.1:", "orchestratorUrl: https://127.0.0.1:", "ca: |");
         EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), work.resolve("edge"));
         toClose.add(edge::close);
-        await().atMost(Duration.ofSeconds(30)).until(() -> cli("devices").out.lines().anyMatch(l -> l.startsWith(device) && l.contains(" yes")));
+        await().atMost(Duration.ofSeconds(30)).until(() -> cli("devices").out().lines().anyMatch(l -> l.startsWith(device) && l.contains(" yes")));
 
         Path spec = work.resolve("web.yaml");
         Files.writeString(spec, """
@@ -80,33 +77,21 @@ class TlsEndToEndIT {
                 """, StandardCharsets.UTF_8);
         Path archive = images.build(imageRepo + ":1.0.0", "1.0.0", true, work);
         images.remove(imageRepo + ":1.0.0"); // the daemon must download and load it
-        Result created = cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive, "--spec", spec.toString());
-        assertThat(created.code).as(created.toString()).isZero();
+        Operator.Result created = cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive, "--spec", spec.toString());
+        assertThat(created.code()).as(created.toString()).isZero();
 
-        Result deployed = cli("deploy", "web:1.0.0", "--target", "device:" + device, "--wait");
+        Operator.Result deployed = cli("deploy", "web:1.0.0", "--target", "device:" + device, "--wait");
 
-        assertThat(deployed.code).as(deployed.toString()).isZero();
+        assertThat(deployed.code()).as(deployed.toString()).isZero();
         List<Containers.Container> running = containers.running(device);
         assertThat(running).hasSize(1);
         assertThat(running.get(0).version()).isEqualTo("1.0.0");
         assertThat(work.resolve("edge/cache")).isDirectoryContaining(p -> p.getFileName().toString().endsWith(".tar"));
     }
 
-    private record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
-        }
-    }
-
-    private Result cli(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Map<String, String> env = Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(),
-                "TURNOUT_TOKEN", server.operatorToken(), "TURNOUT_DATA", work.resolve("elsewhere").toString());
-        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                env, args);
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    private Operator.Result cli(String... args) {
+        return Operator.withEnvironment(() -> Map.of("TURNOUT_SERVER", server.url(), "TURNOUT_CA", server.caFile().toString(),
+                "TURNOUT_TOKEN", server.operatorToken(), "TURNOUT_DATA", work.resolve("elsewhere").toString())).run(args);
     }
 
     @AfterEach

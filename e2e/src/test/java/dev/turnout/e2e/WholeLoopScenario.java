@@ -7,7 +7,6 @@ import dev.turnout.edge.app.EdgeDaemon;
 import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
-import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
@@ -22,16 +21,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -79,6 +74,7 @@ abstract class WholeLoopScenario {
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
     private TurnoutServer server;
+    private final Operator operator = Operator.onServerHost(this::serverDataDir, () -> server == null ? null : server.url());
     private TestImages images;
     private Containers containers;
 
@@ -98,15 +94,15 @@ abstract class WholeLoopScenario {
         String brokerUrl = server.brokerUrl();
 
         // enroll two devices; the YAML the CLI writes is all a device needs
-        assertThat(cli("device", "enroll", deviceA, "--label", "site=attic", "--out", work.resolve("a.yaml").toString()).code).isZero();
-        assertThat(cli("device", "enroll", deviceB, "--label", "site=attic", "--out", work.resolve("b.yaml").toString()).code).isZero();
+        assertThat(cli("device", "enroll", deviceA, "--label", "site=attic", "--out", work.resolve("a.yaml").toString()).code()).isZero();
+        assertThat(cli("device", "enroll", deviceB, "--label", "site=attic", "--out", work.resolve("b.yaml").toString()).code()).isZero();
         EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("a.yaml"))), work.resolve("edge-a"));
         toClose.add(edgeA::close);
         EdgeDaemon edgeB = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("b.yaml"))), work.resolve("edge-b"));
         toClose.add(edgeB::close);
         // a monitoring subscriber gets its broker identity the way an operator creates one
-        Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
-        assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
+        Operator.Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
+        assertThat(monitorUser.code()).as(monitorUser.toString()).isZero();
         MqttRecorder<StatusEvent> monitor = monitor(brokerUrl, monitorUser);
         toClose.add(monitor);
 
@@ -133,32 +129,32 @@ abstract class WholeLoopScenario {
             Path archive = images.build(imageRepo + ":" + version, version, Boolean.parseBoolean(release[1]), work);
             // the engine must load it from the archive, as a device would: drop the local copy
             images.remove(imageRepo + ":" + version);
-            Result created = cli("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString());
-            assertThat(created.code).as("on %s: %s", engine(), created).isZero();
+            Operator.Result created = cli("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString());
+            assertThat(created.code()).as("on %s: %s", engine(), created).isZero();
         }
 
         // v1 to everyone
-        Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--wait");
-        assertThat(v1.code).as("on %s: %s", engine(), v1).isZero();
+        Operator.Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--wait");
+        assertThat(v1.code()).as("on %s: %s", engine(), v1).isZero();
         assertRunsOnly(deviceA, "1.0.0");
         assertRunsOnly(deviceB, "1.0.0");
 
         // v2 in waves: one canary, then the rest
-        Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--wait");
-        assertThat(v2.code).as("on %s: %s", engine(), v2).isZero();
+        Operator.Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--wait");
+        assertThat(v2.code()).as("on %s: %s", engine(), v2).isZero();
         assertRunsOnly(deviceA, "2.0.0");
         assertRunsOnly(deviceB, "2.0.0");
         Containers.Container bBefore = containers.running(deviceB).get(0);
 
         // v3 fails its health check on the canary: the device rolls back by itself, the rollout stops
         long deployAt = System.nanoTime();
-        Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
-        assertThat(v3.code).as("on %s: %s", engine(), v3).isNotZero();
-        assertThat(v3.code).as("exit code of a rolled back rollout").isEqualTo(3);
-        String rolloutId = v3.out.lines().findFirst().orElseThrow();
+        Operator.Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
+        assertThat(v3.code()).as("on %s: %s", engine(), v3).isNotZero();
+        assertThat(v3.code()).as("exit code of a rolled back rollout").isEqualTo(3);
+        String rolloutId = v3.out().lines().findFirst().orElseThrow();
         assertThat(rolloutId).matches("r-\\S+");
-        assertThat(v3.err).contains("ROLLED_BACK", "HEALTH_CHECK_FAILED");
-        JsonNode last = latestRollout(json.readTree(cli("rollout", "list", "--output", "json").out));
+        assertThat(v3.err()).contains("ROLLED_BACK", "HEALTH_CHECK_FAILED");
+        JsonNode last = latestRollout(json.readTree(cli("rollout", "list", "--output", "json").out()));
         assertThat(last.path("id").asText()).isEqualTo(rolloutId);
         assertThat(last.path("version").asText()).isEqualTo("3.0.0");
         assertThat(last.path("state").asText()).isEqualTo("ROLLED_BACK");
@@ -189,7 +185,7 @@ abstract class WholeLoopScenario {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - deployAt));
 
         // the fleet view agrees with the engine
-        JsonNode devices = json.readTree(cli("devices", "--output", "json").out);
+        JsonNode devices = json.readTree(cli("devices", "--output", "json").out());
         assertThat(devices.toString()).contains(deviceA, deviceB);
     }
 
@@ -203,11 +199,11 @@ abstract class WholeLoopScenario {
     void aDesiredStateForgedWithTheOrchestratorsOwnBrokerCredentialsIsRefusedByARealDevice() throws Exception {
         Requirements.dockerEngine(engine());
         startServer();
-        assertThat(cli("device", "enroll", deviceA, "--out", work.resolve("a.yaml").toString()).code).isZero();
+        assertThat(cli("device", "enroll", deviceA, "--out", work.resolve("a.yaml").toString()).code()).isZero();
         EdgeDaemon edgeA = EdgeDaemon.start(EdgeConfig.load(onEngine(work.resolve("a.yaml"))), work.resolve("edge-a"));
         toClose.add(edgeA::close);
-        Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
-        assertThat(monitorUser.code).as(monitorUser.toString()).isZero();
+        Operator.Result monitorUser = cli("user", "add", "e2e-monitor-" + run, "--role", "monitor", "--output", "json");
+        assertThat(monitorUser.code()).as(monitorUser.toString()).isZero();
         MqttRecorder<StatusEvent> monitor = monitor(server.brokerUrl(), monitorUser);
         toClose.add(monitor);
         await().atMost(Duration.ofSeconds(30)).until(() -> devicesOnline() == 1);
@@ -259,8 +255,8 @@ abstract class WholeLoopScenario {
     }
 
     /** A monitoring subscriber on every device's status, logged in as the monitor user the CLI created. */
-    private MqttRecorder<StatusEvent> monitor(String brokerUrl, Result monitorUser) throws Exception {
-        return MqttRecorder.connect(brokerUrl, MqttRecorder.Login.as("e2e-monitor-" + run, json.readTree(monitorUser.out).path("password").asText()),
+    private MqttRecorder<StatusEvent> monitor(String brokerUrl, Operator.Result monitorUser) throws Exception {
+        return MqttRecorder.connect(brokerUrl, MqttRecorder.Login.as("e2e-monitor-" + run, json.readTree(monitorUser.out()).path("password").asText()),
                 (topic, payload) -> StatusEvent.parseFrom(payload), Topics.defaults().allStatus());
     }
 
@@ -285,11 +281,11 @@ abstract class WholeLoopScenario {
     }
 
     private int devicesOnline() throws Exception {
-        Result r = cli("devices", "--output", "json");
-        if (r.code != 0) {
+        Operator.Result r = cli("devices", "--output", "json");
+        if (r.code() != 0) {
             return -1;
         }
-        JsonNode node = json.readTree(r.out);
+        JsonNode node = json.readTree(r.out());
         JsonNode list = node.has("devices") ? node.get("devices") : node;
         int online = 0;
         for (JsonNode d : list) {
@@ -314,29 +310,8 @@ abstract class WholeLoopScenario {
         assertThat(running.get(0).version()).as("version running on %s", deviceId).isEqualTo(version);
     }
 
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
-        }
-    }
-
-    protected Result cli(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        List<String> full = new ArrayList<>(List.of(args));
-        if (server != null) {
-            full.add("--server");
-            full.add(server.url());
-        }
-        Map<String, String> env = new HashMap<>();
-        // the operator on the server's host: the CLI reads the token from the server's data directory
-        env.put("TURNOUT_DATA", serverDataDir().toString());
-        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                env, full.toArray(String[]::new));
-        Result result = new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        System.out.println("$ turnout " + String.join(" ", args) + "\n" + result);
-        return result;
+    protected Operator.Result cli(String... args) {
+        return operator.run(args);
     }
 
     @AfterEach

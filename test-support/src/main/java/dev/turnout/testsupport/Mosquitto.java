@@ -21,14 +21,16 @@ public final class Mosquitto implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(15);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
 
-    private final Process process;
+    private Process process;
     private final int port;
     private final Path log;
+    private final Path conf;
 
-    private Mosquitto(Process process, int port, Path log) {
+    private Mosquitto(Process process, int port, Path log, Path conf) {
         this.process = process;
         this.port = port;
         this.log = log;
+        this.conf = conf;
     }
 
     /** The whole {@code mosquitto.conf} of a broker listening on {@code port}. */
@@ -56,16 +58,33 @@ public final class Mosquitto implements AutoCloseable {
         Path conf = dir.resolve("mosquitto.conf");
         Path log = dir.resolve("mosquitto.log");
         Files.writeString(conf, config.forPort(port), StandardCharsets.UTF_8);
-        Process process = new ProcessBuilder(EXECUTABLE.toString(), "-c", conf.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        Mosquitto mosquitto = new Mosquitto(process, port, log);
+        Mosquitto mosquitto = new Mosquitto(launch(conf, log), port, log, conf);
+        mosquitto.awaitListening();
+        return mosquitto;
+    }
+
+    private static Process launch(Path conf, Path log) throws IOException {
+        return new ProcessBuilder(EXECUTABLE.toString(), "-c", conf.toString())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    private void awaitListening() {
         try {
-            Ports.awaitListening(process, port, START_TIMEOUT, mosquitto::logText);
+            Ports.awaitListening(process, port, START_TIMEOUT, this::logText);
         } catch (RuntimeException | Error e) {
-            mosquitto.close();
+            close();
             throw e;
         }
-        return mosquitto;
+    }
+
+    /**
+     * Stops the broker and starts it again on the same port with the same configuration, as a site's
+     * broker restarts (what it keeps across the restart is what its {@code persistence} says).
+     */
+    public void restart() throws IOException {
+        close();
+        process = launch(conf, log);
+        awaitListening();
     }
 
     /** {@code listener PORT 127.0.0.1}, the first line of most test configurations. */
