@@ -6,6 +6,7 @@ import dev.turnout.edge.app.EdgeMain;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
@@ -39,7 +40,7 @@ class OfflineBundleIT {
     private final String run = UUID.randomUUID().toString().substring(0, 8);
     private final String device = "e2e-offline-" + run;
     private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
     private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
@@ -61,15 +62,7 @@ class OfflineBundleIT {
 
         Path archive = images.build(imageRef, "1.0.0", true, work);
         images.remove(imageRef);
-        Path spec = Files.writeString(work.resolve("web.yaml"), """
-                container:
-                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
-                  network: none
-                health:
-                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
-                  interval: 500ms
-                  soak: 1s
-                """);
+        Path spec = Files.writeString(work.resolve("web.yaml"), TestImages.WEB_SPEC);
         assertThat(cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive,
                 "--spec", spec.toString())).isZero();
 
@@ -105,13 +98,7 @@ class OfflineBundleIT {
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
         containers.removeAll(device);
         images.remove(imageRef);
     }

@@ -8,6 +8,7 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
@@ -46,7 +47,7 @@ class RecordTruthIT {
     private final String deviceA = "truth-" + run + "-a";
     private final String deviceB = "truth-" + run + "-b";
     private final String imageRepo = "turnout-e2e/truth-" + run;
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final List<String> versions = new ArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
@@ -162,16 +163,7 @@ class RecordTruthIT {
 
     private void releases(String... wanted) throws Exception {
         Path spec = work.resolve("web.yaml");
-        Files.writeString(spec, """
-                container:
-                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
-                  network: none
-                health:
-                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
-                  interval: 500ms
-                  retries: 3
-                  soak: 1s
-                """, StandardCharsets.UTF_8);
+        Files.writeString(spec, TestImages.WEB_SPEC, StandardCharsets.UTF_8);
         for (String version : wanted) {
             Path archive = images.build(imageRepo + ":" + version, version, true, work);
             images.remove(imageRepo + ":" + version);
@@ -252,13 +244,7 @@ class RecordTruthIT {
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
         if (mosquitto != null) {
             mosquitto.close();
         }

@@ -6,6 +6,7 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.Topics;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
 import dev.turnout.testsupport.TestEngines;
@@ -42,7 +43,7 @@ class TlsEndToEndIT {
     private final String run = UUID.randomUUID().toString().substring(0, 8);
     private final String device = "e2e-tls-" + run;
     private final String imageRepo = "turnout-e2e/tls-web-" + run;
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
     private final Containers containers = new Containers(TestEngines.DEFAULT);
     private TurnoutServer server;
@@ -65,16 +66,7 @@ class TlsEndToEndIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> cli("devices").out().lines().anyMatch(l -> l.startsWith(device) && l.contains(" yes")));
 
         Path spec = work.resolve("web.yaml");
-        Files.writeString(spec, """
-                container:
-                  command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
-                  network: none
-                health:
-                  exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
-                  interval: 500ms
-                  retries: 3
-                  soak: 1s
-                """, StandardCharsets.UTF_8);
+        Files.writeString(spec, TestImages.WEB_SPEC, StandardCharsets.UTF_8);
         Path archive = images.build(imageRepo + ":1.0.0", "1.0.0", true, work);
         images.remove(imageRepo + ":1.0.0"); // the daemon must download and load it
         Operator.Result created = cli("release", "create", "web:1.0.0", "--image", images.enginePlatform() + "=" + archive, "--spec", spec.toString());
@@ -96,13 +88,7 @@ class TlsEndToEndIT {
 
     @AfterEach
     void tearDown() {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
         containers.removeAll(device);
         images.remove(imageRepo + ":1.0.0");
     }

@@ -10,6 +10,7 @@ import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
@@ -71,7 +72,7 @@ abstract class WholeLoopScenario {
     private final String deviceA = "e2e-" + run + "-a";
     private final String deviceB = "e2e-" + run + "-b";
     private final String imageRepo = "turnout-e2e/web-" + run;
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private final ObjectMapper json = new ObjectMapper();
     private TurnoutServer server;
     private final Operator operator = Operator.onServerHost(this::serverDataDir, () -> server == null ? null : server.url());
@@ -316,13 +317,7 @@ abstract class WholeLoopScenario {
 
     @AfterEach
     void tearDown() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception e) {
-                System.err.println("close failed: " + e);
-            }
-        }
+        toClose.close();
         stopBroker();
         containers.removeAll(deviceA);
         containers.removeAll(deviceB);

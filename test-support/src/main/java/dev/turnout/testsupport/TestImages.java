@@ -16,6 +16,21 @@ public final class TestImages {
 
     private static final List<String> APPLETS = List.of("sh", "httpd", "wget", "cat", "ls", "sleep", "echo", "true", "false");
 
+    /**
+     * The release spec (YAML) of the images {@link #build} makes: httpd on port 8080 serving {@code /www}, no
+     * network, healthy when {@code /health} answers, a one-second soak.
+     */
+    public static final String WEB_SPEC = """
+            container:
+              command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+              network: none
+            health:
+              exec: ["/bin/wget", "-q", "-O", "-", "http://127.0.0.1:8080/health"]
+              interval: 500ms
+              retries: 3
+              soak: 1s
+            """;
+
     private final TestEngines.Engine engine;
 
     public TestImages(TestEngines.Engine engine) {

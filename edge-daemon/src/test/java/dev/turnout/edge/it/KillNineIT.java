@@ -13,6 +13,7 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.DockerCli;
 import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.MqttRecorder;
@@ -67,7 +68,7 @@ class KillNineIT {
     private static final List<String> imageIds = new ArrayList<>();
 
     private final String deviceId = RUN + "-" + UUID.randomUUID().toString().substring(0, 4);
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
     private Process daemon;
 
     @BeforeAll
@@ -107,13 +108,7 @@ class KillNineIT {
         if (daemon != null) {
             daemon.destroyForcibly();
         }
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
+        toClose.close();
         String ids = "";
         try {
             ids = DockerCli.output("docker", "ps", "-aq", "--filter", "label=dev.turnout.device=" + deviceId);

@@ -1,6 +1,6 @@
 package dev.turnout.orchestrator.app;
 
-import dev.turnout.orchestrator.Closer;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.orchestrator.store.PostgresProcess;
 import dev.turnout.proto.Topics;

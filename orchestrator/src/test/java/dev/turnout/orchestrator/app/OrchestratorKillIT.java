@@ -2,7 +2,7 @@ package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.turnout.orchestrator.Closer;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.orchestrator.cli.TurnoutCli;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.AppDesired;

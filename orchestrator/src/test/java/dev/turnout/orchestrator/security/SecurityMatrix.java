@@ -3,7 +3,7 @@ package dev.turnout.orchestrator.security;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.turnout.orchestrator.Closer;
+import dev.turnout.testsupport.Closer;
 import dev.turnout.orchestrator.app.ScriptedDevice;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.cli.TurnoutCli;

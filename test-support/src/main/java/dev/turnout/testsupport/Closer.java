@@ -1,4 +1,4 @@
-package dev.turnout.orchestrator;
+package dev.turnout.testsupport;
 
 import java.util.ArrayList;
 import java.util.List;
