@@ -174,7 +174,7 @@ public final class RolloutEngine implements FleetEvents {
     public Rollout create(RolloutRequest request, String actor) {
         RolloutPlanner.Plan plan = planner.plan(request);
         Rollout rollout = plan.rollout();
-        if (Boolean.TRUE.equals(request.dryRun())) {
+        if (request.dryRun()) {
             return rollout;
         }
         planner.requireNoOverlap(plan);

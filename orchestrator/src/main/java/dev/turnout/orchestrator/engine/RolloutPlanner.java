@@ -52,13 +52,8 @@ final class RolloutPlanner {
 
     /** Plans {@code request}; throws when it names no release, no enrolled device or an unknown one. */
     Plan plan(RolloutRequest request) {
-        if (request.app() == null || request.app().isBlank() || request.version() == null || request.version().isBlank()) {
-            throw new InvalidInputException("app and version are required");
-        }
-        RolloutStrategy strategy = RolloutStrategy.parse(request.waves(), request.soak(), request.maxFailures(),
-                request.onFailure(), request.deviceTimeout(), request.approveEachWave(), request.offlineCountsAsFailure(),
-                request.staticTarget(), request.rollback(), request.emergency());
-        Target target = Target.parse(request.target());
+        RolloutStrategy strategy = request.strategy();
+        Target target = request.target();
         if (store.findRelease(request.app(), request.version()).isEmpty()) {
             throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
         }

@@ -52,11 +52,17 @@ final class RolloutRoutes {
 
     private void createRollout(RoutingContext ctx) {
         exchange.withJsonBody(ctx, RolloutBody.class, body -> {
-            RolloutRequest request = new RolloutRequest(body.app(), body.version(), body.target(), text(body.waves()),
-                    text(body.soak()), text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
-                    body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency());
+            RolloutRequest request;
+            try { // checked here, on the event loop: the engine takes typed requests only
+                request = RolloutRequest.parse(body.app(), body.version(), body.target(), text(body.waves()), text(body.soak()),
+                        text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
+                        body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency());
+            } catch (RuntimeException e) {
+                exchange.fail(ctx, e);
+                return;
+            }
             String actor = ApiExchange.actor(ctx);
-            exchange.onEngine(ctx, Boolean.TRUE.equals(body.dryRun()) ? 200 : 201, () -> view(engine.create(request, actor)));
+            exchange.onEngine(ctx, request.dryRun() ? 200 : 201, () -> view(engine.create(request, actor)));
         });
     }
 

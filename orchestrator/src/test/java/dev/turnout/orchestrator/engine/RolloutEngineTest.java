@@ -287,7 +287,7 @@ class RolloutEngineTest {
 
     @Test
     void aDeviceThatDoesNotAnswerInTimeCountsAsFailed() {
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, "1m", null, null), "test");
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, "1m", null, null), "test");
         clock.advance(Duration.ofSeconds(59));
         engine.tick();
         assertThat(stored(r).state()).isEqualTo(RolloutState.RUNNING);
@@ -302,7 +302,7 @@ class RolloutEngineTest {
 
     @Test
     void soakHoldsTheNextWaveUntilItsTimeIsUp() {
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
         reportActive("pi-1", "2.0.0");
         assertThat(stored(r).currentWaveState()).isEqualTo(WaveState.SOAKING);
         clock.advance(Duration.ofSeconds(29));
@@ -316,7 +316,7 @@ class RolloutEngineTest {
 
     @Test
     void approveEachWaveWaitsForTheOperator() {
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, null, null, true), "test");
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, null, null, true), "test");
         reportActive("pi-1", "2.0.0");
         assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
         assertThat(stored(r).reason()).isEqualTo("waiting for approval to start wave 2");
@@ -385,7 +385,7 @@ class RolloutEngineTest {
 
     @Test
     void dryRunPlansWithoutStoringOrPublishing() {
-        Rollout planned = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,50%,100%", null, null, null, null, true, null), "t");
+        Rollout planned = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,50%,100%", null, null, null, null, true, null), "t");
         assertThat(planned.waveCount()).isEqualTo(3);
         assertThat(store.listRollouts()).isEmpty();
         assertThat(transport.desiredCount()).isZero();
@@ -471,7 +471,7 @@ class RolloutEngineTest {
     void offlineCountsAsFailureWhenTheOperatorSaysSo() {
         deployEverywhere("1.0.0");
         offline("pi-2");
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
                 null, null, true, null, null, null), "test");
         reportActive("pi-1", "2.0.0");
         Rollout paused = stored(r);
@@ -502,7 +502,7 @@ class RolloutEngineTest {
         assertThat(phaseOf("pi-6")).isEqualTo(Phase.ACTIVATE);
         engine.abort(dynamic.id(), "test");
 
-        Rollout fixed = engine.create(new RolloutRequest("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
+        Rollout fixed = engine.create(RolloutRequest.parse("web", "2.0.0", "label:site=attic", "1,100%", null, null, "pause", null,
                 null, null, null, true, null, null), "test");
         enroll("pi-7", "attic");
         assertThat(stored(fixed).device("pi-7")).isNull();
@@ -512,7 +512,7 @@ class RolloutEngineTest {
     @Test
     void anEmergencyRolloutIsOneWaveWithoutSoakAndItsReasonIsAudited() {
         deployEverywhere("1.0.0");
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", null, null, null, null, null, null, null,
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", null, null, null, null, null, null, null,
                 null, null, null, "CVE-2026-1234 in the train controller"), "alice");
         assertThat(r.waveCount()).isEqualTo(1);
         assertThat(r.strategy().soak()).isZero();
@@ -521,16 +521,16 @@ class RolloutEngineTest {
                 && a.detail().contains("CVE-2026-1234"));
         engine.abort(r.id(), "alice");
 
-        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, null, null, null,
+        assertThatThrownBy(() -> engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, null, null,
                 null, null, null, null, "urgent"), "alice")).isInstanceOf(InvalidInputException.class).hasMessageContaining("one wave");
-        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", null, null, null, null, null, null,
+        assertThatThrownBy(() -> engine.create(RolloutRequest.parse("web", "2.0.0", "all", null, null, null, null, null, null,
                 null, null, null, null, " "), "alice")).isInstanceOf(InvalidInputException.class).hasMessageContaining("reason");
     }
 
     @Test
     void aFleetRollbackSignsTheRollbackFlagSoDevicesAcceptTheOlderVersion() {
         deployEverywhere("2.0.0");
-        Rollout r = engine.create(new RolloutRequest("web", "1.0.0", "all", "1,100%", null, null, null, null, null, null,
+        Rollout r = engine.create(RolloutRequest.parse("web", "1.0.0", "all", "1,100%", null, null, null, null, null, null,
                 null, null, true, null), "alice");
         AppDesired staged = transport.latestApp("pi-2", "web").orElseThrow();
         assertThat(staged.getPhase()).isEqualTo(Phase.STAGE);
@@ -641,7 +641,7 @@ class RolloutEngineTest {
         release("1.2.0");
         deployEverywhere("1.0.0");
         // 1.1.0 with one failure tolerated: pi-3 fails its health check and goes back to 1.0.0 by itself
-        Rollout first = engine.create(new RolloutRequest("web", "1.1.0", "all", "100%", null, "1", "pause", null, null, null), "t");
+        Rollout first = engine.create(RolloutRequest.parse("web", "1.1.0", "all", "100%", null, "1", "pause", null, null, null), "t");
         reportActive("pi-1", "1.1.0");
         reportActive("pi-2", "1.1.0");
         engine.onStatus("pi-3", status("pi-3", "1.1.0", UpdateState.ROLLED_BACK, latestSequence("pi-3")).toBuilder()
@@ -815,7 +815,7 @@ class RolloutEngineTest {
 
     @Test
     void issue23_6_resumingAPausedRolloutDoesNotMakeDevicesActiveForLongerThanTheSoakWaitAgain() {
-        Rollout r = engine.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
         engine.pause(r.id(), "alice");
         reportActive("pi-1", "2.0.0");
         clock.advance(Duration.ofMinutes(5));
@@ -829,7 +829,7 @@ class RolloutEngineTest {
     void issue23_6_repeatedOrShrinkingWaveSizesAreRefused() {
         assertThatThrownBy(() -> engine.create(request("2.0.0", "all", "1,1,100%", "pause"), "t"))
                 .isInstanceOf(InvalidInputException.class).hasMessageContaining("must grow").hasMessageContaining("1 after 1");
-        assertThatThrownBy(() -> engine.create(new RolloutRequest("web", "2.0.0", "all", "50%,20%", null, null, null, null, true,
+        assertThatThrownBy(() -> engine.create(RolloutRequest.parse("web", "2.0.0", "all", "50%,20%", null, null, null, null, true,
                 null), "t")).isInstanceOf(InvalidInputException.class).hasMessageContaining("20% after 50%");
     }
 
@@ -879,6 +879,6 @@ class RolloutEngineTest {
     }
 
     private static RolloutRequest request(String version, String target, String waves, String onFailure) {
-        return new RolloutRequest("web", version, target, waves, null, null, onFailure, null, null, null);
+        return RolloutRequest.parse("web", version, target, waves, null, null, onFailure, null, null, null);
     }
 }

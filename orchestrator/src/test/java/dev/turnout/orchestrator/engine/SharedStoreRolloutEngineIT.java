@@ -85,7 +85,7 @@ class SharedStoreRolloutEngineIT {
 
     @Test
     void theOwnerGetsForwardedReportsAndAfterItStopsTheOtherFinishesWithoutANewActivation() {
-        Rollout r = a.create(new RolloutRequest("web", "2.0.0", "all", "1,100%", null, null, "pause", "1h", null, null), "test");
+        Rollout r = a.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, "pause", "1h", null, null), "test");
         assertThat(a.driving()).containsExactly(r.id());
         b.tick(); // b learns the rollout and its devices
         assertThat(b.driving()).isEmpty();
