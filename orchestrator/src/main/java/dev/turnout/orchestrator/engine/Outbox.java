@@ -130,7 +130,7 @@ final class Outbox {
                     waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
                 }
             }
-            announced.forEach(e -> transport.publishRolloutEvent(e.rolloutId(), e.wire().toByteArray()));
+            announced.forEach(e -> transport.publishRolloutEvent(e.wire()));
         });
     }
 }

@@ -5,6 +5,7 @@ import dev.turnout.orchestrator.port.FleetEvents;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
+import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import org.eclipse.paho.mqttv5.client.DisconnectedBufferOptions;
@@ -177,8 +178,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     }
 
     @Override
-    public void publishRolloutEvent(String rolloutId, byte[] event) {
-        outbox.add(new Outgoing(topics.rolloutEvents(rolloutId), event, false));
+    public void publishRolloutEvent(RolloutEvent event) {
+        outbox.add(new Outgoing(topics.rolloutEvents(event.getRolloutId()), event.toByteArray(), false));
     }
 
     /** Messages accepted but not yet handed to the client. */

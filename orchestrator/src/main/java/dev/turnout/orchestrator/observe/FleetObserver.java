@@ -2,7 +2,6 @@ package dev.turnout.orchestrator.observe;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.turnout.orchestrator.port.FleetEvents;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.proto.HealthReport;
@@ -80,13 +79,9 @@ public final class FleetObserver {
             }
 
             @Override
-            public void publishRolloutEvent(String rolloutId, byte[] event) {
-                transport.publishRolloutEvent(rolloutId, event);
-                try {
-                    rollout(RolloutEvent.parseFrom(event));
-                } catch (InvalidProtocolBufferException e) {
-                    LOG.warn("cannot mirror a rollout event of {}: {}", rolloutId, e.getMessage());
-                }
+            public void publishRolloutEvent(RolloutEvent event) {
+                transport.publishRolloutEvent(event);
+                rollout(event);
             }
         };
     }

@@ -38,12 +38,8 @@ public final class FakeFleetTransport implements FleetTransport {
     }
 
     @Override
-    public synchronized void publishRolloutEvent(String rolloutId, byte[] event) {
-        try {
-            events.add(RolloutEvent.parseFrom(event));
-        } catch (InvalidProtocolBufferException e) {
-            throw new AssertionError(e);
-        }
+    public synchronized void publishRolloutEvent(RolloutEvent event) {
+        events.add(event);
     }
 
     public synchronized List<DesiredState> desiredOf(String deviceId) {
