@@ -21,7 +21,8 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * HiveMQ Community Edition running inside the orchestrator's JVM, with file persistence under
- * {@code dataDir} (retained desired states and sessions survive a restart) and the Turnout
+ * {@code dataDir} (retained desired states and sessions survive a restart; its size bounded as
+ * {@link BrokerStorage} says) and the Turnout
  * security extension loaded: every client authenticates against {@link BrokerIdentities} (client
  * id = user name) and every publish and subscribe passes {@link TopicPolicy}; deny by default.
  */
@@ -80,7 +81,17 @@ public final class EmbeddedBroker implements AutoCloseable {
      */
     public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
                                        TopicPolicy policy, TlsListener tls) throws Exception {
+        return start(dataDir, bindAddress, port, identities, policy, tls, BrokerStorage.DEFAULT);
+    }
+
+    /**
+     * Starts the broker keeping its messages and sessions as {@code storage} says (see {@link BrokerStorage};
+     * its settings are JVM-wide: one embedded broker per JVM).
+     */
+    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
+                                       TopicPolicy policy, TlsListener tls, BrokerStorage storage) throws Exception {
         Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(storage, "storage");
         Objects.requireNonNull(bindAddress, "bindAddress");
         Objects.requireNonNull(identities, "identities");
         Objects.requireNonNull(policy, "policy");
@@ -89,9 +100,11 @@ public final class EmbeddedBroker implements AutoCloseable {
 
         Path root = dataDir.toAbsolutePath();
         Path conf = Files.createDirectories(root.resolve("conf"));
+        storage.prepare(root);
+        storage.applyToHiveMq();
         Path data = Files.createDirectories(root.resolve("data"));
         Path extensions = Files.createDirectories(root.resolve("extensions"));
-        Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls), StandardCharsets.UTF_8);
+        Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls, storage), StandardCharsets.UTF_8);
         restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
         EmbeddedExtension extension = EmbeddedExtension.builder()
@@ -120,7 +133,9 @@ public final class EmbeddedBroker implements AutoCloseable {
             closeQuietly(hivemq);
             throw e;
         }
-        LOG.info("embedded MQTT broker listening on {}:{}{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "");
+        LOG.info("embedded MQTT broker listening on {}:{}{}, {} persistence{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "",
+                storage.mode().name().toLowerCase(java.util.Locale.ROOT),
+                storage.mode() == BrokerStorage.Mode.FILE ? " in " + storage.buckets() + " buckets under " + data : "");
         return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null);
     }
 
@@ -168,10 +183,10 @@ public final class EmbeddedBroker implements AutoCloseable {
     }
 
     static String configXml(String bindAddress, int port) {
-        return configXml(bindAddress, port, null);
+        return configXml(bindAddress, port, null, BrokerStorage.DEFAULT);
     }
 
-    static String configXml(String bindAddress, int port, TlsListener tls) {
+    static String configXml(String bindAddress, int port, TlsListener tls, BrokerStorage storage) {
         String listener = tls == null ? """
                         <tcp-listener>
                             <port>%d</port>
@@ -197,7 +212,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                 %s
                     </listeners>
                     <persistence>
-                        <mode>file</mode>
+                        <mode>%s</mode>
                     </persistence>
                     <mqtt>
                         <!-- the orchestrator's session takes the reports of the whole fleet: never drop them in a burst
@@ -210,7 +225,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
                 </hivemq>
-                """.formatted(listener);
+                """.formatted(listener, storage.mode().hivemqMode());
     }
 
     private static String xml(String text) {

@@ -35,7 +35,7 @@ class StandaloneExtensionTest {
         Files.writeString(config, "identities=" + identities + "\ntopicPrefix=turnout/v1\n", StandardCharsets.UTF_8);
         int port = Ports.free();
         Path conf = Files.createDirectories(dir.resolve("conf"));
-        Files.writeString(conf.resolve("config.xml"), EmbeddedBroker.configXml("127.0.0.1", port).replace("<mode>file</mode>", "<mode>in-memory</mode>"));
+        Files.writeString(conf.resolve("config.xml"), EmbeddedBroker.configXml("127.0.0.1", port, null, new BrokerStorage(BrokerStorage.Mode.MEMORY, 4)));
         try (EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder().withConfigurationFolder(conf)
                 .withDataFolder(Files.createDirectories(dir.resolve("data")))
                 .withExtensionsFolder(Files.createDirectories(dir.resolve("extensions")))

@@ -66,7 +66,7 @@ final class BrokerEndpoint implements AutoCloseable {
             listener = new EmbeddedBroker.TlsListener(keyStore, password);
         }
         EmbeddedBroker broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
-                access, new TopicPolicy(topics), listener);
+                access, new TopicPolicy(topics), listener, options.brokerStorage());
         access.onRevoke(name -> broker.disconnect(name).whenComplete((was, e) -> {
             if (e != null) {
                 LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());

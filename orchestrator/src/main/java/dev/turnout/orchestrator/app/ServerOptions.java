@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.app;
 
+import dev.turnout.broker.BrokerStorage;
 import dev.turnout.proto.Topics;
 
 import java.net.Inet4Address;
@@ -22,9 +23,11 @@ import java.util.Objects;
  * @param topicPrefix   MQTT topic prefix
  * @param brokerAuth    the orchestrator's broker identity and Mosquitto files; null: the generated identity
  * @param tls           HTTPS and MQTT over TLS; null: off
+ * @param brokerStorage how the embedded broker keeps its messages and sessions; null: {@link BrokerStorage#DEFAULT}
  */
 public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
-                            String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls) {
+                            String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls,
+                            BrokerStorage brokerStorage) {
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final int DEFAULT_MQTT_PORT = 1883;
@@ -40,9 +43,16 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
         topicPrefix = topicPrefix == null || topicPrefix.isBlank() ? Topics.DEFAULT_PREFIX : topicPrefix;
         brokerAuth = brokerAuth == null ? BrokerAuth.generated() : brokerAuth;
         tls = tls == null ? TlsOptions.off() : tls;
+        brokerStorage = brokerStorage == null ? BrokerStorage.DEFAULT : brokerStorage;
         if (httpPort < 0 || httpPort > 65535 || mqttPort < 0 || mqttPort > 65535) {
             throw new IllegalArgumentException("ports must be between 0 and 65535");
         }
+    }
+
+    /** With the default broker storage. */
+    public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                         String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls) {
+        this(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls, null);
     }
 
     /** Without TLS. */
@@ -53,7 +63,8 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
 
     /** These options with {@code options} for TLS. */
     public ServerOptions withTls(TlsOptions options) {
-        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, options);
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, options,
+                brokerStorage);
     }
 
     /** With the generated broker identity and no Mosquitto files. */
@@ -63,7 +74,14 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
     }
 
     public ServerOptions withBrokerAuth(BrokerAuth auth) {
-        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth, tls);
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth, tls,
+                brokerStorage);
+    }
+
+    /** These options with the embedded broker keeping its store as {@code storage} says. */
+    public ServerOptions withBrokerStorage(BrokerStorage storage) {
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls,
+                storage);
     }
 
     /** Defaults for everything but the data directory. */

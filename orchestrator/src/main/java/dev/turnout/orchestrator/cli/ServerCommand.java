@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.cli;
 
 import dev.turnout.orchestrator.app.BrokerAuth;
+import dev.turnout.broker.BrokerStorage;
 import dev.turnout.orchestrator.app.ClusterOptions;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
@@ -54,6 +55,15 @@ final class ServerCommand implements Runnable {
 
     @Option(names = "--broker-url", paramLabel = "URL", description = "Use this broker (tcp://HOST:1883 or ssl://HOST:8883) instead of embedding one.")
     String brokerUrl;
+
+    @Option(names = "--broker-persistence", paramLabel = "file|memory",
+            description = {"How the embedded broker keeps retained desired states, sessions and queued reports (default: file, under DIR/broker).",
+                    "memory: nothing on disk; after a restart the orchestrator republishes every desired state."})
+    String brokerPersistence;
+
+    @Option(names = "--broker-buckets", paramLabel = "N",
+            description = "Buckets each of the embedded broker's stores is split into, 1-64 (default: 4). Changing it starts the broker's store empty.")
+    Integer brokerBuckets;
 
     @Option(names = "--bind", defaultValue = ServerOptions.DEFAULT_BIND_ADDRESS, paramLabel = "ADDRESS",
             description = "Address the API and the embedded broker listen on (default: ${DEFAULT-VALUE}).")
@@ -115,6 +125,23 @@ final class ServerCommand implements Runnable {
         this.cli = cli;
     }
 
+    /** The embedded broker's storage from --broker-persistence and --broker-buckets; refused with --broker-url. */
+    private BrokerStorage brokerStorage() {
+        if (brokerPersistence == null && brokerBuckets == null) {
+            return BrokerStorage.DEFAULT;
+        }
+        if (brokerUrl != null) {
+            throw new IllegalArgumentException("--broker-persistence and --broker-buckets set up the embedded broker; with --broker-url"
+                    + " the broker you run keeps its own store");
+        }
+        BrokerStorage.Mode mode = switch (brokerPersistence == null ? "file" : brokerPersistence.toLowerCase(java.util.Locale.ROOT)) {
+            case "file" -> BrokerStorage.Mode.FILE;
+            case "memory" -> BrokerStorage.Mode.MEMORY;
+            default -> throw new IllegalArgumentException("--broker-persistence is file or memory, not '" + brokerPersistence + "'");
+        };
+        return new BrokerStorage(mode, brokerBuckets == null ? BrokerStorage.DEFAULT.buckets() : brokerBuckets);
+    }
+
     @Override
     public void run() {
         Path dataDir = Cli.dataDir(cli.env, data);
@@ -124,7 +151,8 @@ final class ServerCommand implements Runnable {
             int port = mqttPort != null ? mqttPort
                     : tlsOptions.enabled() ? ServerOptions.DEFAULT_MQTTS_PORT : ServerOptions.DEFAULT_MQTT_PORT;
             options = new ServerOptions(dataDir, httpPort, port, bind, brokerUrl, advertiseHost, topicPrefix,
-                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities), tlsOptions);
+                    new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities), tlsOptions,
+                    brokerStorage());
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }

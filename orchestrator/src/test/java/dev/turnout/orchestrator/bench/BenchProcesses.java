@@ -188,4 +188,62 @@ final class BenchProcesses {
         int rank = (int) Math.ceil(p / 100.0 * sorted.size());
         return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
     }
+
+    /** Disk blocks allocated under {@code dir} ({@code du -sk}), in KiB; 0 when it does not exist. */
+    static long duKib(Path dir) throws IOException, InterruptedException {
+        if (!Files.exists(dir)) {
+            return 0;
+        }
+        Process du = new ProcessBuilder("du", "-sk", dir.toString()).redirectErrorStream(true).start();
+        String text = new String(du.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (du.waitFor() != 0) {
+            throw new IOException("du " + dir + ": " + text.strip());
+        }
+        return Long.parseLong(text.split("\\s+")[0]);
+    }
+
+    /** The disk use of a directory sampled every half second on a daemon thread: at start, at its peak and when closed. */
+    static final class DiskSampler implements AutoCloseable {
+        private final Path dir;
+        private final long startKib;
+        private volatile long peakKib;
+        private volatile boolean running = true;
+        private final Thread thread;
+
+        DiskSampler(Path dir) throws IOException, InterruptedException {
+            this.dir = dir;
+            this.startKib = duKib(dir);
+            this.peakKib = startKib;
+            this.thread = new Thread(() -> {
+                while (running) {
+                    try {
+                        peakKib = Math.max(peakKib, duKib(dir));
+                        Thread.sleep(500);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (IOException e) {
+                        // a file removed while du walked: the next sample counts
+                    }
+                }
+            }, "disk-sampler");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        /** Stops sampling and describes start, peak and now, in MiB. */
+        String describe() throws IOException, InterruptedException {
+            close();
+            long endKib = duKib(dir);
+            peakKib = Math.max(peakKib, endKib);
+            return String.format(java.util.Locale.ROOT, "at start %.1f MiB, peak %.1f MiB, at the end %.1f MiB",
+                    startKib / 1024.0, peakKib / 1024.0, endKib / 1024.0);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running = false;
+            thread.interrupt();
+            thread.join(5000);
+        }
+    }
 }

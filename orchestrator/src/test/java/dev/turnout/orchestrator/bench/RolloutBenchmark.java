@@ -179,6 +179,8 @@ public final class RolloutBenchmark {
         BenchProcesses.Memory during = null;
         double connectSeconds;
         int warmupDecisions = 0;
+        BenchProcesses.DiskSampler brokerDisk = null;
+        String brokerDiskFigures = null;
         try {
             List<String> serverArgs = new ArrayList<>(List.of("server", "--data", data.toString(),
                     "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1"));
@@ -214,6 +216,9 @@ public final class RolloutBenchmark {
             BenchProcesses.awaitHttp(server, base + "/api/v1/health", serverLog, Duration.ofMinutes(5));
             token = readToken(data);
             out.printf(Locale.ROOT, "orchestrator up in %.1f s (pid %d, log %s)%n", (System.nanoTime() - t0) / 1e9, server.pid(), serverLog);
+            if (broker.equals("embedded")) {
+                brokerDisk = new BenchProcesses.DiskSampler(data.resolve("broker"));
+            }
             idle = BenchProcesses.memory(server.pid(), true);
             out.printf(Locale.ROOT, "memory, %,d devices enrolled, none connected: %s%n", devices, idle.describe());
 
@@ -277,6 +282,9 @@ public final class RolloutBenchmark {
             engineMs = engineMs.subList(Math.min(warmupDecisions, engineMs.size()), engineMs.size());
             BenchProcesses.stop(server);
             server = null;
+            if (brokerDisk != null) {
+                brokerDiskFigures = brokerDisk.describe();
+            }
 
             // the broker alone moving the same messages
             long status = Math.round(runs.stream().mapToLong(RolloutRun::statusMessages).average().orElse(0));
@@ -289,6 +297,9 @@ public final class RolloutBenchmark {
 
             report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
                     connectSeconds);
+            if (brokerDiskFigures != null) {
+                out.printf(Locale.ROOT, "embedded broker disk (du DATA/broker)    : %s%n", brokerDiskFigures);
+            }
             if (plot != null) {
                 ProgressChart.write(plot, runs.get(0), devices, broker.equals("embedded") ? "embedded HiveMQ CE" : "Mosquitto");
                 out.printf(Locale.ROOT, "plot of rollout 1: %s%n", plot.toAbsolutePath());
@@ -298,6 +309,9 @@ public final class RolloutBenchmark {
             }
         } finally {
             BenchProcesses.stop(server);
+            if (brokerDisk != null) {
+                brokerDisk.close();
+            }
             if (mosquitto != null) {
                 mosquitto.close();
             }

@@ -211,6 +211,20 @@ class TurnoutCliIT {
         assertThat(badRef.code).isEqualTo(ExitCodes.USAGE);
         assertThat(badRef.err).contains("APP:VERSION");
         assertThat(cli("frobnicate").code).isEqualTo(ExitCodes.USAGE);
+
+        // the embedded broker's store settings are checked before anything starts
+        Path data = work.resolve("never-started");
+        Result badMode = runBare(Map.of(), "server", "--data", data.toString(), "--broker-persistence", "disk");
+        assertThat(badMode.code).as(badMode.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badMode.err).contains("file or memory");
+        Result badBuckets = runBare(Map.of(), "server", "--data", data.toString(), "--broker-buckets", "65");
+        assertThat(badBuckets.code).as(badBuckets.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badBuckets.err).contains("between 1 and 64");
+        Result external = runBare(Map.of(), "server", "--data", data.toString(), "--broker-url", "tcp://127.0.0.1:1",
+                "--broker-persistence", "memory");
+        assertThat(external.code).as(external.toString()).isEqualTo(ExitCodes.USAGE);
+        assertThat(external.err).contains("--broker-url");
+        assertThat(data).as("nothing written for a refused start").doesNotExist();
         assertThat(cli("rollout", "status", "r-unknown").code).isEqualTo(ExitCodes.ERROR);
 
         Result unreachable = run(Map.of(), "devices", "--server", "http://127.0.0.1:" + Ports.free());
