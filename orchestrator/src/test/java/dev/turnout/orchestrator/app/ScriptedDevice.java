@@ -12,16 +12,13 @@ import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.rules.DeviceTrust;
 import dev.turnout.proto.rules.TrustRules;
-import org.eclipse.paho.mqttv5.client.IMqttToken;
+import dev.turnout.testsupport.MessageCallback;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
-import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
-import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
-import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 
 import java.util.List;
 import java.util.Map;
@@ -76,32 +73,9 @@ public final class ScriptedDevice implements AutoCloseable {
         this.trust = DeviceTrust.of(List.of(trusted));
         this.failingVersions = failingVersions;
         this.client = new MqttAsyncClient(brokerUrl, id, new MemoryPersistence());
-        client.setCallback(new MqttCallback() {
-            @Override
-            public void disconnected(MqttDisconnectResponse response) {
-            }
-
-            @Override
-            public void mqttErrorOccurred(MqttException exception) {
-            }
-
-            @Override
-            public void messageArrived(String topic, MqttMessage message) {
-                byte[] payload = message.getPayload();
-                worker.execute(() -> onDesired(payload));
-            }
-
-            @Override
-            public void deliveryComplete(IMqttToken token) {
-            }
-
-            @Override
-            public void connectComplete(boolean reconnect, String serverURI) {
-            }
-
-            @Override
-            public void authPacketArrived(int reasonCode, MqttProperties properties) {
-            }
+        client.setCallback((MessageCallback) (topic, message) -> {
+            byte[] payload = message.getPayload();
+            worker.execute(() -> onDesired(payload));
         });
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
