@@ -160,6 +160,12 @@ class EmbeddedBrokerDiskTest {
         assertThatThrownBy(() -> new BrokerStorage(BrokerStorage.Mode.FILE, 65)).hasMessageContaining("between 1 and 64");
     }
 
+    @Test
+    void xodusCachesAQuarterOfTheHeapAndNeverMoreThan64MiB() {
+        assertThat(BrokerStorage.cacheBytes(128L << 20)).isEqualTo(32L << 20);
+        assertThat(BrokerStorage.cacheBytes(6L << 30)).isEqualTo(64L << 20);
+    }
+
     private static EmbeddedBroker start(Path brokerDir, int port, BrokerStorage storage) throws Exception {
         return EmbeddedBroker.start(brokerDir, "127.0.0.1", port, ANYONE, new TopicPolicy(TOPICS), null, storage);
     }
