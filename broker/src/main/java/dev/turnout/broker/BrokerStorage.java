@@ -41,10 +41,8 @@ public record BrokerStorage(Mode mode, int buckets) {
     /** Size of one Xodus log file, in KiB (Xodus' default is 8 MiB). */
     static final int LOG_FILE_KIB = 1024;
     /**
-     * Most heap Xodus' log cache may hold: HiveMQ's own choice, 25 % of the heap, held about 200 MiB more
-     * live heap in the orchestrator during a 10,000-device rollout (every page written is cached); a Pi's
-     * orchestrator cannot spare that, and the broker's working set (two retained messages a device, a
-     * queue) is far smaller.
+     * Most heap Xodus' log cache may hold, whatever the heap: the broker's working set (two retained
+     * messages a device, a queue) is far smaller, and the orchestrator shares the heap.
      */
     static final long CACHE_MAX_BYTES = 64L << 20;
     static final int CACHE_HEAP_PERCENT = 25;
