@@ -78,12 +78,6 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
                 brokerStorage);
     }
 
-    /** These options with the embedded broker keeping its store as {@code storage} says. */
-    public ServerOptions withBrokerStorage(BrokerStorage storage) {
-        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls,
-                storage);
-    }
-
     /** Defaults for everything but the data directory. */
     public static ServerOptions defaults(Path dataDir) {
         return new ServerOptions(dataDir, DEFAULT_HTTP_PORT, DEFAULT_MQTT_PORT, DEFAULT_BIND_ADDRESS, null, null,

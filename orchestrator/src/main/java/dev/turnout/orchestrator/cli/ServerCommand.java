@@ -1,7 +1,7 @@
 package dev.turnout.orchestrator.cli;
 
-import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.broker.BrokerStorage;
+import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ClusterOptions;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.bench;
 
+import dev.turnout.testsupport.DiskUse;
 import org.awaitility.core.ConditionTimeoutException;
 
 import java.io.IOException;
@@ -189,19 +190,6 @@ final class BenchProcesses {
         return sorted.get(Math.max(0, Math.min(sorted.size() - 1, rank - 1)));
     }
 
-    /** Disk blocks allocated under {@code dir} ({@code du -sk}), in KiB; 0 when it does not exist. */
-    static long duKib(Path dir) throws IOException, InterruptedException {
-        if (!Files.exists(dir)) {
-            return 0;
-        }
-        Process du = new ProcessBuilder("du", "-sk", dir.toString()).redirectErrorStream(true).start();
-        String text = new String(du.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        if (du.waitFor() != 0) {
-            throw new IOException("du " + dir + ": " + text.strip());
-        }
-        return Long.parseLong(text.split("\\s+")[0]);
-    }
-
     /** The disk use of a directory sampled every half second on a daemon thread: at start, at its peak and when closed. */
     static final class DiskSampler implements AutoCloseable {
         private final Path dir;
@@ -212,12 +200,12 @@ final class BenchProcesses {
 
         DiskSampler(Path dir) throws IOException, InterruptedException {
             this.dir = dir;
-            this.startKib = duKib(dir);
+            this.startKib = DiskUse.kib(dir);
             this.peakKib = startKib;
             this.thread = new Thread(() -> {
                 while (running) {
                     try {
-                        peakKib = Math.max(peakKib, duKib(dir));
+                        peakKib = Math.max(peakKib, DiskUse.kib(dir));
                         Thread.sleep(500);
                     } catch (InterruptedException e) {
                         return;
@@ -233,7 +221,7 @@ final class BenchProcesses {
         /** Stops sampling and describes start, peak and now, in MiB. */
         String describe() throws IOException, InterruptedException {
             close();
-            long endKib = duKib(dir);
+            long endKib = DiskUse.kib(dir);
             peakKib = Math.max(peakKib, endKib);
             return String.format(java.util.Locale.ROOT, "at start %.1f MiB, peak %.1f MiB, at the end %.1f MiB",
                     startKib / 1024.0, peakKib / 1024.0, endKib / 1024.0);
