@@ -16,7 +16,7 @@ import java.util.Set;
 
 /**
  * {@link BrokerIdentities} from a file, for a HiveMQ that runs outside the orchestrator: one
- * identity per line, {@code NAME ROLE ARGON2ID-HASH} ({@code ROLE}: {@code device},
+ * identity per line, {@code NAME ROLE HASH} (a {@link PasswordHash}: {@code $argon2id$…} or {@code $hmac-sha256$…}) ({@code ROLE}: {@code device},
  * {@code orchestrator}, {@code monitor}); {@code #} starts a comment. The orchestrator writes it
  * ({@code turnout server --hivemq-identities FILE}). The file is reread when it changes, checked
  * at most once per {@code recheckMillis}; a file that cannot be read or parsed denies everyone
@@ -99,8 +99,8 @@ public final class FileBrokerIdentities implements BrokerIdentities {
                 continue;
             }
             String[] parts = trimmed.split("\\s+");
-            if (parts.length != 3 || !dev.turnout.proto.Topics.isValidId(parts[0]) || !parts[2].startsWith("$argon2id$")) {
-                throw new IllegalArgumentException("line " + number + " is not 'NAME ROLE ARGON2ID-HASH'");
+            if (parts.length != 3 || !dev.turnout.proto.Topics.isValidId(parts[0]) || !PasswordHash.isKnownForm(parts[2])) {
+                throw new IllegalArgumentException("line " + number + " is not 'NAME ROLE HASH' (HASH: $argon2id$… or $hmac-sha256$…)");
             }
             Role role = Role.valueOf(parts[1].toUpperCase(Locale.ROOT));
             if (parsed.put(parts[0], new Entry(role, parts[2])) != null) {

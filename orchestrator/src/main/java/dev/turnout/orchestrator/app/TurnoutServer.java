@@ -95,7 +95,7 @@ public final class TurnoutServer implements AutoCloseable {
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
-            ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities, clock), artifacts,
+            ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring, clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,

@@ -70,7 +70,7 @@ public final class ApiAuth {
     private volatile java.util.function.Consumer<dev.turnout.orchestrator.store.AuditEntry> audit = entry -> { };
     private final ObjectMapper json = new ObjectMapper();
     private final Map<String, Long> sessions = new ConcurrentHashMap<>();
-    /** Argon2id checks run here, never on the event loop nor on Vert.x's shared worker pool. */
+    /** Credential checks (a store read; Argon2id once for an identity of an older version) run here, never on the event loop nor on Vert.x's shared worker pool. */
     private final ThreadPoolExecutor hashing;
 
     public ApiAuth(Vertx vertx, OperatorToken token, BasicCredentials basic, Clock clock) {

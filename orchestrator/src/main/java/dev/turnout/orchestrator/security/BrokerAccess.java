@@ -1,8 +1,7 @@
 package dev.turnout.orchestrator.security;
 
-import dev.turnout.broker.PasswordHash;
-
 import dev.turnout.broker.BrokerIdentities;
+import dev.turnout.broker.PasswordHash;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.InvalidInputException;
@@ -12,11 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,9 +24,9 @@ import java.util.function.Consumer;
  * in the {@link IdentityStore}. Issues secrets (returned once, stored only as hashes), revokes
  * them, and answers the embedded broker's credential checks.
  *
- * <p>A connect costs one Argon2id verification; a SHA-256 of the last secret that verified is
- * kept in memory per name so that reconnect storms stay cheap. The store is read first on every
- * connect, so a revoked name is refused even while its cache entry lingers.
+ * <p>A connect costs one store read and one HMAC-SHA256 ({@link StoredSecrets}): a reconnect storm of
+ * a whole fleet after a restart is bound by the broker, not by checking secrets. The store is read on
+ * every connect, so a revoked name is refused at once.
  */
 public final class BrokerAccess implements BrokerIdentities {
 
@@ -43,7 +39,6 @@ public final class BrokerAccess implements BrokerIdentities {
     private final IdentityStore store;
     private final OrchestratorIdentity orchestrator;
     private final Clock clock;
-    private final Map<String, byte[]> verified = new ConcurrentHashMap<>();
     private final Set<String> active = ConcurrentHashMap.newKeySet();
     private final List<Runnable> changeListeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<String>> revokeListeners = new CopyOnWriteArrayList<>();
@@ -92,7 +87,7 @@ public final class BrokerAccess implements BrokerIdentities {
     }
 
     /** A fresh random secret with its stored hashes; {@link #newSecret()} makes one. Never logged or stored as is. */
-    public record NewSecret(String secret, String argon2Hash, String mosquittoHash) {
+    public record NewSecret(String secret, String secretHash, String mosquittoHash) {
         @Override
         public String toString() {
             return "NewSecret[hashed]";
@@ -100,12 +95,12 @@ public final class BrokerAccess implements BrokerIdentities {
     }
 
     /**
-     * A fresh random secret, hashed with Argon2id (on purpose slow, tens of ms): callers that issue
-     * under a lock make it before taking the lock, so that enrollments hash in parallel.
+     * A fresh random secret with its HMAC-SHA256 hash and its Mosquitto PBKDF2 hash (about a
+     * millisecond): callers that issue under a lock make it before taking the lock.
      */
     public static NewSecret newSecret() {
         String secret = Secrets.newSecret();
-        return new NewSecret(secret, PasswordHash.hash(secret), MosquittoPasswordHash.hash(secret));
+        return new NewSecret(secret, PasswordHash.hashMachineSecret(secret), MosquittoPasswordHash.hash(secret));
     }
 
     /** Creates an identity with a fresh random secret. */
@@ -116,7 +111,7 @@ public final class BrokerAccess implements BrokerIdentities {
     /** Creates an identity with {@code secret}, made by {@link #newSecret()} for this identity only. */
     public Issued issue(String name, Role role, NewSecret secret) {
         checkIssuable(name);
-        store.insert(new BrokerIdentity(name, role, secret.argon2Hash(), secret.mosquittoHash(), clock.instant()));
+        store.insert(new BrokerIdentity(name, role, secret.secretHash(), secret.mosquittoHash(), clock.instant()));
         active.add(name);
         LOG.info("issued broker credentials for {} ({})", name, role);
         changed();
@@ -127,7 +122,6 @@ public final class BrokerAccess implements BrokerIdentities {
     public boolean revoke(String name) {
         active.remove(name);
         boolean removed = store.delete(name);
-        verified.remove(name);
         if (removed) {
             LOG.info("revoked the broker credentials of {}", name);
             for (Consumer<String> listener : revokeListeners) {
@@ -168,19 +162,9 @@ public final class BrokerAccess implements BrokerIdentities {
             return Optional.empty();
         }
         Optional<BrokerIdentity> identity = store.find(username);
-        if (identity.isEmpty()) {
-            verified.remove(username);
+        if (identity.isEmpty() || !StoredSecrets.matches(store, identity.get(), new String(password, StandardCharsets.UTF_8))) {
             return Optional.empty();
         }
-        byte[] digest = sha256(password);
-        byte[] known = verified.get(username);
-        if (known != null && MessageDigest.isEqual(known, digest)) {
-            return Optional.of(identity.get().role());
-        }
-        if (!PasswordHash.verify(new String(password, StandardCharsets.UTF_8), identity.get().secretHash())) {
-            return Optional.empty();
-        }
-        verified.put(username, digest);
         return Optional.of(identity.get().role());
     }
 
@@ -191,14 +175,6 @@ public final class BrokerAccess implements BrokerIdentities {
             } catch (RuntimeException e) {
                 LOG.warn("after a change of broker identities: {}", e.toString());
             }
-        }
-    }
-
-    private static byte[] sha256(byte[] data) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(data);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

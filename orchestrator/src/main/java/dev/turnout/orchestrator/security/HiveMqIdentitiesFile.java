@@ -10,7 +10,8 @@ import java.util.Locale;
 
 /**
  * The identities file a standalone HiveMQ with the Turnout extension reads
- * ({@link dev.turnout.broker.FileBrokerIdentities}): {@code NAME ROLE ARGON2ID-HASH} per line,
+ * ({@link dev.turnout.broker.FileBrokerIdentities}): {@code NAME ROLE HASH} per line (the orchestrator's own secret, which an operator may
+ * have chosen, as Argon2id; devices and monitors as stored),
  * written atomically with mode 0600.
  */
 public final class HiveMqIdentitiesFile {

@@ -86,6 +86,19 @@ public final class IdentityStore implements AutoCloseable {
         return session.query("SELECT * FROM broker_identities ORDER BY name", IdentityStore::identity);
     }
 
+    /**
+     * Replaces an identity's secret hash by another hash of the same secret, only if it still is
+     * {@code current} (a re-enrollment in between wins); true when replaced.
+     */
+    public boolean replaceSecretHash(String name, String current, String replacement) {
+        try {
+            return session.update("UPDATE broker_identities SET secret_hash = ? WHERE name = ? AND secret_hash = ?",
+                    replacement, name, current) > 0;
+        } catch (StoreException e) {
+            throw new StoreException("cannot update the secret hash of " + name + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Removes an identity; false when there was none. */
     public boolean delete(String name) {
         try {
