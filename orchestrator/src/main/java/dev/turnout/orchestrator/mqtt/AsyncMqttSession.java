@@ -104,6 +104,13 @@ public final class AsyncMqttSession implements AutoCloseable {
                     ? builder.sslConfig().trustManagerFactory(settings.trust().trustManagerFactory("broker")).applySslConfig()
                     : builder.sslWithDefaultConfig();
         }
+        if (settings.username() != null && !settings.username().isEmpty()) {
+            // on the client, not on the first CONNECT: an automatic reconnect sends the client's credentials, and the
+            // password given to connectWith() is not sent again (every reconnect was refused NOT_AUTHORIZED)
+            builder = builder.simpleAuth().username(settings.username())
+                    .password(settings.password() == null ? new byte[0] : settings.password().getBytes(StandardCharsets.UTF_8))
+                    .applySimpleAuth();
+        }
         if (settings.autoReconnect()) {
             builder = builder.automaticReconnect().initialDelay(1, TimeUnit.SECONDS).maxDelay(30, TimeUnit.SECONDS)
                     .applyAutomaticReconnect();
@@ -144,11 +151,6 @@ public final class AsyncMqttSession implements AutoCloseable {
                         .cleanStart(settings.cleanStart())
                         .sessionExpiryInterval(settings.sessionExpirySeconds())
                         .keepAlive(30);
-        if (settings.username() != null && !settings.username().isEmpty()) {
-            connect = connect.simpleAuth().username(settings.username())
-                    .password(settings.password() == null ? new byte[0] : settings.password().getBytes(StandardCharsets.UTF_8))
-                    .applySimpleAuth();
-        }
         if (settings.willTopic() != null) {
             connect = connect.willPublish().topic(settings.willTopic()).payload(settings.willPayload())
                     .qos(MqttQos.AT_LEAST_ONCE).retain(true).contentType(Topics.CONTENT_TYPE).applyWillPublish();

@@ -52,12 +52,13 @@ import static org.awaitility.Awaitility.await;
 /**
  * Benchmark (not a test): a staged rollout ({@code 1%,10%,100%}, no soak) to N simulated devices,
  * against the time the same broker needs to move the same messages. Run with
- * {@code bin/bench rollout [--devices N] [--broker embedded|mosquitto] [--rollouts K]}.
+ * {@code bin/bench rollout [--devices N] [--broker embedded|mosquitto|both] [--rollouts K]}; with {@code both},
+ * the two brokers run one after the other on the same fleet and a table compares them.
  *
  * <p>The orchestrator runs as its own process ({@code turnout server}, the JVM flags of
  * {@code bin/turnout}), so that its RSS and heap are its own; the simulated devices (one MQTT
- * session and one set of credentials each) run in this JVM. Enrolling hashes every device's secret
- * with Argon2id (on purpose slow), so the enrolled fleet (the orchestrator's data directory and the
+ * session and one set of credentials each) run in this JVM. Enrolling 10,000 devices takes minutes,
+ * so the enrolled fleet (the orchestrator's data directory and the
  * devices' configs) is kept in {@code --fleet-cache} and copied afresh for every run; enrollment
  * throughput is measured when the fleet is made and printed with every run.
  *
@@ -68,6 +69,10 @@ import static org.awaitility.Awaitility.await;
  * baseline: raw MQTT clients, one per device plus one in the orchestrator's role, moving the same
  * count of desired-state and status messages of the same sizes through the same broker (for the
  * embedded broker: the same HiveMQ CE set-up in its own JVM) with the orchestrator stopped.
+ *
+ * <p>After the rollouts, a reconnect storm: the broker restarts (Mosquitto: its process; embedded:
+ * the orchestrator that holds it) and the time until every device is connected again is taken from
+ * the moment the broker listens again ({@code --no-storm} skips it).
  */
 public final class RolloutBenchmark {
 
@@ -85,6 +90,8 @@ public final class RolloutBenchmark {
     Path plot;
     boolean jfr;
     boolean memoryRollout = true;
+    boolean storm = true;
+    List<String> brokers = List.of("embedded");
     String serverJvm = System.getenv().getOrDefault("TURNOUT_JAVA_OPTS", "-XX:+UseSerialGC");
     final PrintStream out;
 
@@ -116,12 +123,13 @@ public final class RolloutBenchmark {
     void parse(String[] args) {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (i + 1 >= args.length && !a.equals("--jfr") && !a.equals("--no-memory-rollout")) {
+            if (i + 1 >= args.length && !a.equals("--jfr") && !a.equals("--no-memory-rollout") && !a.equals("--no-storm")) {
                 throw new IllegalArgumentException(a + " needs a value");
             }
             switch (a) {
                 case "--devices" -> devices = Integer.parseInt(args[++i]);
                 case "--broker" -> broker = args[++i];
+                case "--no-storm" -> storm = false;
                 case "--rollouts" -> rollouts = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--apply-ms" -> applyMs = Long.parseLong(args[++i]);
@@ -131,13 +139,16 @@ public final class RolloutBenchmark {
                 case "--server-jvm" -> serverJvm = args[++i];
                 case "--jfr" -> jfr = true;
                 case "--no-memory-rollout" -> memoryRollout = false;
-                default -> throw new IllegalArgumentException("unknown option " + a + "; use --devices N --broker embedded|mosquitto "
-                        + "--rollouts K --warmup K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr");
+                default -> throw new IllegalArgumentException("unknown option " + a + "; use --devices N --broker embedded|mosquitto|both "
+                        + "--rollouts K --warmup K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr"
+                        + " --no-storm --no-memory-rollout");
             }
         }
-        if (!broker.equals("embedded") && !broker.equals("mosquitto")) {
-            throw new IllegalArgumentException("--broker is embedded or mosquitto, not " + broker);
-        }
+        brokers = switch (broker) {
+            case "embedded", "mosquitto" -> List.of(broker);
+            case "both" -> List.of("mosquitto", "embedded");
+            default -> throw new IllegalArgumentException("--broker is embedded, mosquitto or both, not " + broker);
+        };
         if (devices < 100 || rollouts < 1) {
             throw new IllegalArgumentException("use at least 100 devices (waves of 1%) and 1 rollout");
         }
@@ -154,9 +165,25 @@ public final class RolloutBenchmark {
         BenchProcesses.requireOpenFiles(devices + 2048L, devices + " simulated devices");
         silenceLogs();
         Files.createDirectories(work);
-        if (plot == null) {
-            plot = work.resolve("rollout-" + broker + "-" + devices + ".png");
+        Path plotAsked = plot;
+        List<Figures> figures = new ArrayList<>();
+        for (String b : brokers) {
+            broker = b;
+            if (plotAsked == null) {
+                plot = work.resolve("rollout-" + broker + "-" + devices + ".png");
+            } else if (brokers.size() > 1) {
+                String name = plotAsked.getFileName().toString();
+                int dot = name.lastIndexOf('.');
+                plot = plotAsked.resolveSibling(dot < 0 ? name + "-" + broker : name.substring(0, dot) + "-" + broker + name.substring(dot));
+            }
+            figures.add(runOne());
         }
+        if (figures.size() > 1) {
+            compare(figures.get(0), figures.get(1));
+        }
+    }
+
+    private Figures runOne() throws Exception {
         Path runDir = Files.createTempDirectory(work.toAbsolutePath(), broker + "-" + devices + "-");
         out.printf(Locale.ROOT, "machine: %d cores, %s, %s; broker %s; %,d devices, waves 1%%,10%%,100%%, no soak, %d ms per activation%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("os.name") + " " + System.getProperty("os.version"),
@@ -178,6 +205,9 @@ public final class RolloutBenchmark {
         BenchProcesses.Memory connected;
         BenchProcesses.Memory during = null;
         double connectSeconds;
+        String stormFigures = null;
+        double stormSeconds = Double.NaN;
+        Figures figures;
         int warmupDecisions = 0;
         BenchProcesses.DiskSampler brokerDisk = null;
         String brokerDiskFigures = null;
@@ -244,7 +274,7 @@ public final class RolloutBenchmark {
                 connectSeconds = (System.nanoTime() - c0) / 1e9;
                 out.printf(Locale.ROOT, "connected %,d devices in %.1f s (%.0f/s; each connect checks the device's secret: %s)%n",
                         fleet.connectedCount(), connectSeconds, devices / connectSeconds,
-                        broker.equals("embedded") ? "Argon2id in the orchestrator's broker" : "PBKDF2-SHA512 in Mosquitto");
+                        broker.equals("embedded") ? "HMAC-SHA256 in the orchestrator's broker" : "PBKDF2-SHA512 in Mosquitto");
                 awaitQuiet(server.pid(), Duration.ofMinutes(5));
                 connected = BenchProcesses.memory(server.pid(), true);
                 out.printf(Locale.ROOT, "memory, %,d devices connected: %s%n", devices, connected.describe());
@@ -276,6 +306,28 @@ public final class RolloutBenchmark {
                     out.printf(Locale.ROOT, "memory, rollout %s running (wave 3 started; untimed): %s; the rollout %s in %.2f s%n",
                             r.version(), during == null ? "not sampled" : during.describe(), r.state(), r.seconds());
                 }
+                if (storm) {
+                    // the broker restarts; every device's session reconnects by itself (1 s to 30 s back-off, as the daemon's)
+                    long s0 = System.nanoTime();
+                    if (mosquitto != null) {
+                        mosquitto.restart();
+                    } else {
+                        BenchProcesses.stop(server);
+                        server = BenchProcesses.java(flags, BenchProcesses.productionClasspath(), TurnoutCli.class.getName(), serverArgs,
+                                runDir.resolve("orchestrator-restarted.log"));
+                        BenchProcesses.awaitHttp(server, base + "/api/v1/health", runDir.resolve("orchestrator-restarted.log"),
+                                Duration.ofMinutes(5));
+                    }
+                    long listening = System.nanoTime();
+                    await().atMost(Duration.ofMinutes(30)).pollInterval(Duration.ofMillis(50))
+                            .until(() -> fleet.connectedCount() == devices);
+                    long back = System.nanoTime();
+                    stormSeconds = (back - listening) / 1e9;
+                    stormFigures = String.format(Locale.ROOT, "%,d devices back %.1f s after the broker listened again (%,.0f/s); "
+                                    + "%.1f s from the %s", devices, stormSeconds, devices / stormSeconds, (back - s0) / 1e9,
+                            mosquitto != null ? "Mosquitto restart" : "orchestrator stop (it holds the broker)");
+                    out.printf(Locale.ROOT, "reconnect storm: %s%n", stormFigures);
+                }
             }
             monitor.close();
             List<Double> engineMs = engineDecisions(serverLog);
@@ -295,8 +347,11 @@ public final class RolloutBenchmark {
             double baselineSeconds = baseline(runDir, data, fleetCache.enrollments(), mosquitto, status, desired, desiredSize, events,
                     eventSize);
 
-            report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
-                    connectSeconds);
+            figures = report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
+                    connectSeconds, stormSeconds);
+            if (stormFigures != null) {
+                out.printf(Locale.ROOT, "reconnect storm after a broker restart   : %s%n", stormFigures);
+            }
             if (brokerDiskFigures != null) {
                 out.printf(Locale.ROOT, "embedded broker disk (du DATA/broker)    : %s%n", brokerDiskFigures);
             }
@@ -317,6 +372,7 @@ public final class RolloutBenchmark {
             }
         }
         BenchProcesses.deleteTree(data);
+        return figures;
     }
 
     // ---- the enrolled fleet, made once per size and kept ----
@@ -342,7 +398,7 @@ public final class RolloutBenchmark {
             try {
                 String base = "http://127.0.0.1:" + httpPort;
                 BenchProcesses.awaitHttp(server, base + "/api/v1/health", log, Duration.ofMinutes(5));
-                out.printf(Locale.ROOT, "enrolling %,d devices over the API (64 requests in flight; one Argon2id hash each) ...%n", devices);
+                out.printf(Locale.ROOT, "enrolling %,d devices over the API (64 requests in flight) ...%n", devices);
                 long t0 = System.nanoTime();
                 List<DeviceEnrollment> enrolled = SimulatedFleet.enroll(base, readToken(data), SimulationOptions.defaults(devices), Duration.ofHours(3), null);
                 double seconds = (System.nanoTime() - t0) / 1e9;
@@ -617,9 +673,14 @@ public final class RolloutBenchmark {
 
     // ---- figures ----
 
-    private void report(List<RolloutRun> runs, List<Double> engineMs, double baselineSeconds, long status, long desired, int desiredSize,
-                        long events, BenchProcesses.Memory idle, BenchProcesses.Memory connected, BenchProcesses.Memory during, FleetCache fleet,
-                        double connectSeconds) {
+    /** One broker's figures, for the comparison of {@code --broker both}. */
+    record Figures(String broker, double meanRollout, double baselineSeconds, double baselineRate, double engineP99,
+                   double deviceP50, double deviceP99, double connectRate, double stormSeconds, long rssDuring) {
+    }
+
+    private Figures report(List<RolloutRun> runs, List<Double> engineMs, double baselineSeconds, long status, long desired, int desiredSize,
+                           long events, BenchProcesses.Memory idle, BenchProcesses.Memory connected, BenchProcesses.Memory during,
+                           FleetCache fleet, double connectSeconds, double stormSeconds) {
         List<Double> engine = engineMs.stream().sorted().toList();
         List<Double> deviceSide = runs.stream().flatMap(r -> r.deviceSideDecisionMs().stream()).sorted().toList();
         double meanRollout = runs.stream().mapToDouble(RolloutRun::seconds).average().orElse(Double.NaN);
@@ -650,6 +711,31 @@ public final class RolloutBenchmark {
                     during.rssBytes() / (double) devices, during.liveHeapBytes() / (double) devices);
         }
         out.printf(Locale.ROOT, "connect                                  : %,.0f devices/s%n", devices / connectSeconds);
+        return new Figures(broker, meanRollout, baselineSeconds, (status + desired + events) / baselineSeconds,
+                BenchProcesses.percentile(engine, 99), BenchProcesses.percentile(deviceSide, 50), BenchProcesses.percentile(deviceSide, 99),
+                devices / connectSeconds, stormSeconds, during == null ? connected.rssBytes() : during.rssBytes());
+    }
+
+    /** The two brokers side by side, as measured in this run (Markdown, to paste into docs/benchmarks.md). */
+    private void compare(Figures m, Figures e) {
+        out.println();
+        out.printf(Locale.ROOT, "== %,d devices, both brokers in this run ==%n", devices);
+        out.println("| | Mosquitto | embedded HiveMQ CE |");
+        out.println("|---|---|---|");
+        out.printf(Locale.ROOT, "| broker alone moves the rollout's messages | %.2f s (%,.0f msg/s) | %.2f s (%,.0f msg/s) |%n",
+                m.baselineSeconds(), m.baselineRate(), e.baselineSeconds(), e.baselineRate());
+        out.printf(Locale.ROOT, "| deploy -> all ACTIVE | %.2f s mean | %.2f s mean |%n", m.meanRollout(), e.meanRollout());
+        out.printf(Locale.ROOT, "| ratio rollout / broker | %.2fx | %.2fx |%n", m.meanRollout() / m.baselineSeconds(),
+                e.meanRollout() / e.baselineSeconds());
+        out.printf(Locale.ROOT, "| wave decision in the engine, p99 | %.1f ms | %.1f ms |%n", m.engineP99(), e.engineP99());
+        out.printf(Locale.ROOT, "| wave decision seen by devices | p50 %.0f ms, p99 %.0f ms | p50 %.0f ms, p99 %.0f ms |%n",
+                m.deviceP50(), m.deviceP99(), e.deviceP50(), e.deviceP99());
+        out.printf(Locale.ROOT, "| devices connected per second | %,.0f | %,.0f |%n", m.connectRate(), e.connectRate());
+        out.printf(Locale.ROOT, "| reconnect storm: all devices back after the broker restarts | %.1f s | %.1f s |%n",
+                m.stormSeconds(), e.stormSeconds());
+        out.printf(Locale.ROOT, "| orchestrator RSS, rollout running | %,d MiB | %,d MiB |%n", m.rssDuring() >> 20, e.rssDuring() >> 20);
+        out.printf(Locale.ROOT, "embedded broker's rate / Mosquitto's (same messages, same run): %.2f (target >= 0.7)%n",
+                e.baselineRate() / m.baselineRate());
     }
 
     private static List<Double> engineDecisions(Path log) throws java.io.IOException {

@@ -88,6 +88,19 @@ class SimulatedDeviceCredentialsIT {
         monitor.close();
     }
 
+    @Test
+    void aDeviceComesBackWithItsCredentialsAfterTheBrokerRestarts() throws Exception {
+        SimulatedDevice device = device("right-secret");
+        device.start().get(10, TimeUnit.SECONDS);
+        assertThat(device.isConnected()).isTrue();
+
+        mosquitto.restart();
+
+        // the automatic reconnect must log in again: before, it sent no password and was refused for good
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(device::isConnected);
+        device.stop().get(10, TimeUnit.SECONDS);
+    }
+
     private SimulatedDevice device(String password) {
         DeviceEnrollment enrollment = DeviceEnrollment.parse("""
                 deviceId: pi-sim
