@@ -244,6 +244,15 @@ public final class RolloutEngine implements FleetEvents {
     }
 
     /**
+     * A device's labels or groups changed: like a device enrolled now, it joins every unfinished,
+     * non-static rollout whose target it matches now (unless another unfinished rollout of the app
+     * holds it). Rollouts it no longer matches keep it: a rollout under way does not drop devices.
+     */
+    public void onRetagged(String deviceId) {
+        onEnrolled(deviceId);
+    }
+
+    /**
      * Moves every unfinished rollout on time alone (device timeouts, soak periods) and, once an
      * hour, re-signs desired states before they expire.
      */
@@ -653,7 +662,7 @@ public final class RolloutEngine implements FleetEvents {
         for (Rollout r : rollouts.unfinished()) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
                     || (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED)
-                    || !Target.parse(r.target()).matches(device)) {
+                    || !Target.parse(r.target()).matches(device) || heldByAnother(r, deviceId)) {
                 continue;
             }
             RolloutDevice joined = planner.joining(r, deviceId);
@@ -669,6 +678,17 @@ public final class RolloutEngine implements FleetEvents {
             }
             persistAndPublish(r);
         }
+    }
+
+    /** True when another unfinished rollout of {@code r}'s app (driven here or elsewhere) has the device: one rollout per app and device. */
+    private boolean heldByAnother(Rollout r, String deviceId) {
+        for (Rollout other : rollouts.unfinished()) {
+            if (other != r && other.app().equals(r.app()) && other.device(deviceId) != null) {
+                return true;
+            }
+        }
+        return store.activeRollouts().stream().anyMatch(other -> !other.id().equals(r.id()) && other.app().equals(r.app())
+                && other.device(deviceId) != null);
     }
 
     /** A device that was away is back: the time it has to report starts again. */
