@@ -64,6 +64,14 @@ final class DeployCommand implements Callable<Integer> {
         @Option(names = "--static", description = "Only the devices targeted now; devices enrolled later do not join.")
         boolean staticTarget;
 
+        @Option(names = "--canary", paramLabel = "ID[,ID...]",
+                description = "These devices go in the first wave (it grows to hold them); each must be among the targeted devices.")
+        String canary;
+
+        @Option(names = "--supersede",
+                description = "End the app's unfinished rollout on these devices (recorded as superseded) and start this one instead of being refused.")
+        boolean supersede;
+
         @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
         boolean dryRun;
 
@@ -85,6 +93,12 @@ final class DeployCommand implements Callable<Integer> {
             }
             if (staticTarget) {
                 body.put("static", true);
+            }
+            if (canary != null) {
+                body.put("canary", canary);
+            }
+            if (supersede) {
+                body.put("supersede", true);
             }
             if (dryRun) {
                 body.put("dryRun", true);
