@@ -701,8 +701,15 @@ public final class RolloutEngine implements FleetEvents {
                 return true;
             }
         }
-        return store.activeRollouts().stream().anyMatch(other -> !other.id().equals(r.id()) && other.app().equals(r.app())
-                && other.device(deviceId) != null);
+        for (String id : store.activeRolloutIds()) {
+            if (rollouts.get(id) == null) { // driven by another orchestrator: read it (alone, every one is driven here)
+                Rollout other = store.findRollout(id).orElse(null);
+                if (other != null && other.app().equals(r.app()) && other.device(deviceId) != null) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** A device that was away is back: the time it has to report starts again. */

@@ -463,7 +463,7 @@ class RolloutEngineTest {
 
         Rollout two = engine.create(dryRun("all", "1,2,100%", "pi-3,pi-2"), "t");
         assertThat(two.waveCount()).as("the second wave (up to 2) is covered by the first").isEqualTo(2);
-        assertThat(two.wave(1)).extracting(d -> d.deviceId()).containsExactly("pi-3", "pi-2");
+        assertThat(two.wave(1)).extracting(d -> d.deviceId()).containsExactlyInAnyOrder("pi-3", "pi-2");
         assertThat(two.wave(2)).extracting(d -> d.deviceId()).containsExactly("pi-1");
 
         Rollout fills = engine.create(dryRun("all", "2,100%", "pi-3"), "t");
@@ -480,6 +480,24 @@ class RolloutEngineTest {
         assertThat(phaseOf("pi-1")).isEqualTo(Phase.STAGE);
         assertThat(phaseOf("pi-3")).isEqualTo(Phase.STAGE);
         assertThat(store.auditAbout(r.id(), 10)).anySatisfy(e -> assertThat(e.detail()).endsWith("in waves [1, 2], canary pi-2"));
+    }
+
+    @Test
+    void aRelabeledDeviceJoinsARunningRolloutItNowMatchesUnlessAnotherRolloutOfTheAppHoldsIt() {
+        Rollout pi1 = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "t");
+        Rollout cellar = engine.create(request("1.0.0", "label:site=cellar", "100%", "pause"), "t");
+        for (String id : List.of("pi-1", "pi-2")) {
+            store.updateDeviceTags(id, Map.of("site", "cellar"), List.of());
+            engine.onRetagged(id);
+        }
+        assertThat(stored(cellar).devices()).extracting(d -> d.deviceId()).containsExactlyInAnyOrder("pi-3", "pi-2");
+        assertThat(stored(pi1).device("pi-1")).isNotNull();
+        assertThat(transport.latestApp("pi-1", "web").orElseThrow().getRelease().getVersion()).isEqualTo("2.0.0");
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getRelease().getVersion()).isEqualTo("1.0.0");
+        // leaving the target does not take a device out of a rollout under way
+        store.updateDeviceTags("pi-2", Map.of("site", "attic"), List.of());
+        engine.onRetagged("pi-2");
+        assertThat(stored(cellar).device("pi-2")).isNotNull();
     }
 
     private static RolloutRequest dryRun(String target, String waves, String canary) {
