@@ -133,6 +133,9 @@ final class DeployCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         String id = rollout.path("id").asText();
+        if (strategy.supersede && !cli.jsonOutput()) {
+            noteSuperseded(cli, id);
+        }
         if (!strategy.waitForEnd) {
             if (cli.jsonOutput()) {
                 cli.printJson(rollout);
@@ -152,6 +155,17 @@ final class DeployCommand implements Callable<Integer> {
             cli.printJson(watcher.last());
         }
         return code;
+    }
+
+    /** Says on stderr which rollouts {@code id} replaced (stdout keeps the id alone, for scripts). */
+    private static void noteSuperseded(Cli cli, String id) {
+        String mark = "superseded by rollout " + id + " ";
+        for (JsonNode r : cli.api().get("/api/v1/rollouts").path("rollouts")) {
+            if (r.path("reason").asText("").startsWith(mark)) {
+                cli.err.printf("superseded rollout %s (%s:%s): it ended %s%n", r.path("id").asText(), r.path("app").asText(),
+                        r.path("version").asText(), r.path("state").asText());
+            }
+        }
     }
 
     private static void printPlan(Cli cli, JsonNode plan, AppVersion release, String target) {

@@ -139,6 +139,7 @@ class DayTwoCliIT {
         assertThat(v3.code).as(v3.toString()).isZero();
         String v3Id = firstId(v3.out);
         assertThat(v3.out).contains("succeeded: 3 device(s) active on web:3.0.0");
+        assertThat(v3.err.strip()).isEqualTo("superseded rollout " + v2Id + " (web:2.0.0): it ended ABORTED");
 
         Result replaced = cli("rollout", "status", v2Id);
         assertThat(replaced.code).as("a superseded rollout ended without its release everywhere").isEqualTo(ExitCodes.ROLLOUT_FAILED);
