@@ -64,6 +64,14 @@ final class DeployCommand implements Callable<Integer> {
         @Option(names = "--static", description = "Only the devices targeted now; devices enrolled later do not join.")
         boolean staticTarget;
 
+        @Option(names = "--canary", paramLabel = "ID[,ID...]",
+                description = "These devices go in the first wave (it grows to hold them); each must be among the targeted devices.")
+        String canary;
+
+        @Option(names = "--supersede",
+                description = "End the app's unfinished rollout on these devices (recorded as superseded) and start this one instead of being refused.")
+        boolean supersede;
+
         @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
         boolean dryRun;
 
@@ -85,6 +93,12 @@ final class DeployCommand implements Callable<Integer> {
             }
             if (staticTarget) {
                 body.put("static", true);
+            }
+            if (canary != null) {
+                body.put("canary", canary);
+            }
+            if (supersede) {
+                body.put("supersede", true);
             }
             if (dryRun) {
                 body.put("dryRun", true);
@@ -119,6 +133,9 @@ final class DeployCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         String id = rollout.path("id").asText();
+        if (strategy.supersede && !cli.jsonOutput()) {
+            noteSuperseded(cli, id);
+        }
         if (!strategy.waitForEnd) {
             if (cli.jsonOutput()) {
                 cli.printJson(rollout);
@@ -138,6 +155,17 @@ final class DeployCommand implements Callable<Integer> {
             cli.printJson(watcher.last());
         }
         return code;
+    }
+
+    /** Says on stderr which rollouts {@code id} replaced (stdout keeps the id alone, for scripts). */
+    private static void noteSuperseded(Cli cli, String id) {
+        String mark = "superseded by rollout " + id + " ";
+        for (JsonNode r : cli.api().get("/api/v1/rollouts").path("rollouts")) {
+            if (r.path("reason").asText("").startsWith(mark)) {
+                cli.err.printf("superseded rollout %s (%s:%s): it ended %s%n", r.path("id").asText(), r.path("app").asText(),
+                        r.path("version").asText(), r.path("state").asText());
+            }
+        }
     }
 
     private static void printPlan(Cli cli, JsonNode plan, AppVersion release, String target) {

@@ -15,8 +15,9 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code turnout device enroll|show|revoke}. */
-@Command(name = "device", description = "Enroll a device, show one, or revoke its access.",
-        subcommands = {DeviceCommand.Enroll.class, DeviceCommand.Show.class, DeviceCommand.Revoke.class})
+@Command(name = "device", description = "Enroll a device, show one, change its labels or groups, or revoke its access.",
+        subcommands = {DeviceCommand.Enroll.class, DeviceCommand.Show.class, DeviceCommand.Label.class,
+                DeviceCommand.Group.class, DeviceCommand.Revoke.class})
 final class DeviceCommand {
 
     @Command(name = "enroll", description = "Register a device and write the config file its edge daemon needs.")
@@ -78,6 +79,76 @@ final class DeviceCommand {
                         + "; get the config again with `turnout device show --config`");
             }
         }
+    }
+
+    @Command(name = "label", description = "Set or remove labels of an enrolled device; targets see them at once.")
+    static final class Label implements Runnable {
+        private final Cli cli;
+
+        @Parameters(index = "0", paramLabel = "ID")
+        String id;
+
+        @Parameters(index = "1..*", arity = "0..*", paramLabel = "KEY=VALUE", description = "A label to set (added, or its value replaced).")
+        Map<String, String> set = new LinkedHashMap<>();
+
+        @Option(names = "--remove", paramLabel = "KEY", split = ",", description = "A label to remove (repeatable, or KEY,KEY).")
+        List<String> remove = new ArrayList<>();
+
+        Label(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public void run() {
+            if (set.isEmpty() && remove.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "give a label to set (KEY=VALUE) or one to remove (--remove KEY)");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("set", set);
+            body.put("remove", remove);
+            JsonNode answer = cli.api().post("/api/v1/devices/" + ApiClient.segment(id) + "/labels", body);
+            printRetagged(cli, answer, "labels", DevicesCommand.labels(answer.path("device")));
+        }
+    }
+
+    @Command(name = "group", description = "Add an enrolled device to groups or take it out of them; targets see it at once.")
+    static final class Group implements Runnable {
+        private final Cli cli;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        @Option(names = "--add", paramLabel = "GROUP", split = ",", description = "A group to add the device to (repeatable, or G,G).")
+        List<String> add = new ArrayList<>();
+
+        @Option(names = "--remove", paramLabel = "GROUP", split = ",", description = "A group to take the device out of (repeatable, or G,G).")
+        List<String> remove = new ArrayList<>();
+
+        Group(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public void run() {
+            if (add.isEmpty() && remove.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "give a group to add (--add GROUP) or one to remove (--remove GROUP)");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("add", add);
+            body.put("remove", remove);
+            JsonNode answer = cli.api().post("/api/v1/devices/" + ApiClient.segment(id) + "/groups", body);
+            printRetagged(cli, answer, "groups", DevicesCommand.join(answer.path("device").path("groups")));
+        }
+    }
+
+    private static void printRetagged(Cli cli, JsonNode answer, String what, String now) {
+        if (cli.jsonOutput()) {
+            cli.printJson(answer);
+            return;
+        }
+        String id = answer.path("device").path("id").asText();
+        cli.out.printf("%s %s: %s%s%n", id, what, now.isEmpty() ? "-" : now,
+                answer.path("changed").asBoolean() ? "" : " (unchanged)");
     }
 
     @Command(name = "revoke", description = "Remove a device's broker access at once: its connection is dropped, its next connect fails.")

@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.engine;
 
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.WaveState;
 import dev.turnout.proto.RolloutEventType;
@@ -9,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.util.Set;
 
 /**
  * What an operator may do to a rollout this engine drives, and when: each command checks the
@@ -21,12 +23,14 @@ final class OperatorCommands {
 
     private final Journal journal;
     private final Rollbacks rollbacks;
+    private final ReportJudge judge;
     private final Activations activations;
     private final Clock clock;
 
-    OperatorCommands(Journal journal, Rollbacks rollbacks, Activations activations, Clock clock) {
+    OperatorCommands(Journal journal, Rollbacks rollbacks, ReportJudge judge, Activations activations, Clock clock) {
         this.journal = journal;
         this.rollbacks = rollbacks;
+        this.judge = judge;
         this.activations = activations;
         this.clock = clock;
     }
@@ -35,13 +39,32 @@ final class OperatorCommands {
     void created(RolloutPlanner.Plan plan, String actor) {
         Rollout r = plan.rollout();
         journal.audit(actor, r.strategy().rollback() ? "rollout.rollback" : "rollout.create", r.id(), r.app() + ":"
-                + r.version() + " to " + r.target() + " in waves " + plan.sizes());
+                + r.version() + " to " + r.target() + " in waves " + plan.sizes()
+                + (plan.canary().isEmpty() ? "" : ", canary " + String.join(",", plan.canary())));
         if (r.strategy().emergency() != null) {
             journal.audit(actor, "rollout.emergency", r.id(), r.strategy().emergency());
         }
         LOG.info("rollout {} created: {}:{} to {} devices in waves {}", r.id(), r.app(), r.version(),
                 plan.deviceIds().size(), plan.sizes());
         journal.event(r, RolloutEventType.CREATED, 0, "", "waves " + plan.sizes());
+    }
+
+    /**
+     * {@code by}, just created, replaces unfinished rollout {@code r} of the same app: {@code r} ends
+     * ABORTED, naming {@code by}. Its devices that {@code by} targets and that had not settled are
+     * SKIPPED (they go straight to the newer release; those ACTIVE on {@code r}'s release stay so and
+     * are not rolled back); the others are left as an abort leaves them.
+     */
+    void supersede(Rollout r, Rollout by, Set<String> takenBy, String actor) {
+        String why = "superseded by rollout " + by.id() + " (" + by.app() + ":" + by.version() + ") by " + actor;
+        journal.audit(actor, "rollout.supersede", r.id(), why);
+        journal.moveTo(r, RolloutState.ABORTED, why);
+        for (RolloutDevice d : r.devices()) {
+            if (!d.state().isSettled() && takenBy.contains(d.deviceId())) {
+                judge.superseded(r, d, by);
+            }
+        }
+        rollbacks.cancelUnactivated(r, "the rollout was superseded by " + by.id());
     }
 
     void pause(Rollout r, String actor) {

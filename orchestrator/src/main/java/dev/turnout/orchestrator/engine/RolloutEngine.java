@@ -118,7 +118,7 @@ public final class RolloutEngine implements FleetEvents {
         this.timeouts = new Timeouts(journal, reports);
         this.judge = new ReportJudge(journal, timeouts, clock);
         this.rollbacks = new Rollbacks(desired, outbox, journal);
-        this.commands = new OperatorCommands(journal, rollbacks, activations, clock);
+        this.commands = new OperatorCommands(journal, rollbacks, judge, activations, clock);
     }
 
     /** The orchestrator instance this engine runs in. */
@@ -170,18 +170,32 @@ public final class RolloutEngine implements FleetEvents {
         tick();
     }
 
-    /** Plans a rollout; unless it is a dry run, stores it, stages the release everywhere and starts wave 1. */
+    /**
+     * Plans a rollout; unless it is a dry run, stores it, stages the release everywhere and starts
+     * wave 1. An unfinished rollout of the app on some of its devices makes it a conflict, unless the
+     * request supersedes it: then that rollout ends ({@link OperatorCommands#supersede}) in the same transaction.
+     */
     public Rollout create(RolloutRequest request, String actor) {
         RolloutPlanner.Plan plan = planner.plan(request);
         Rollout rollout = plan.rollout();
         if (request.dryRun()) {
             return rollout;
         }
-        planner.requireNoOverlap(plan);
+        List<Rollout> replaced = new ArrayList<>();
+        for (Rollout other : planner.overlapping(plan, request.supersede())) {
+            replaced.add(driven(other.id(), "superseded")); // every check before anything changes
+        }
         Instant now = rollout.createdAt();
-        List<Superseded> superseded = rollouts.created(rollout, new HashSet<>(plan.deviceIds()), now);
-        commands.created(plan, actor);
-        skip(superseded, now);
+        store.inTransaction(() -> {
+            Set<String> deviceIds = new HashSet<>(plan.deviceIds());
+            List<Superseded> superseded = rollouts.created(rollout, deviceIds, now);
+            commands.created(plan, actor);
+            for (Rollout old : replaced) {
+                commands.supersede(old, rollout, deviceIds, actor);
+                persistAndPublish(old);
+            }
+            skip(superseded, now);
+        });
         reports.refresh(plan.inventory(), now); // presence another orchestrator received
         staging.begin(rollout, activations.paced());
         advance(rollout, now);
@@ -241,6 +255,15 @@ public final class RolloutEngine implements FleetEvents {
         }
         cluster.enrolled(deviceId, clock.instant());
         join(device);
+    }
+
+    /**
+     * A device's labels or groups changed: like a device enrolled now, it joins every unfinished,
+     * non-static rollout whose target it matches now (unless another unfinished rollout of the app
+     * holds it). Rollouts it no longer matches keep it: a rollout under way does not drop devices.
+     */
+    public void onRetagged(String deviceId) {
+        onEnrolled(deviceId);
     }
 
     /**
@@ -653,7 +676,7 @@ public final class RolloutEngine implements FleetEvents {
         for (Rollout r : rollouts.unfinished()) {
             if (r.strategy().staticTarget() || r.device(deviceId) != null
                     || (r.state() != RolloutState.RUNNING && r.state() != RolloutState.PAUSED)
-                    || !Target.parse(r.target()).matches(device)) {
+                    || !Target.parse(r.target()).matches(device) || heldByAnother(r, deviceId)) {
                 continue;
             }
             RolloutDevice joined = planner.joining(r, deviceId);
@@ -669,6 +692,24 @@ public final class RolloutEngine implements FleetEvents {
             }
             persistAndPublish(r);
         }
+    }
+
+    /** True when another unfinished rollout of {@code r}'s app (driven here or elsewhere) has the device: one rollout per app and device. */
+    private boolean heldByAnother(Rollout r, String deviceId) {
+        for (Rollout other : rollouts.unfinished()) {
+            if (other != r && other.app().equals(r.app()) && other.device(deviceId) != null) {
+                return true;
+            }
+        }
+        for (String id : store.activeRolloutIds()) {
+            if (rollouts.get(id) == null) { // driven by another orchestrator: read it (alone, every one is driven here)
+                Rollout other = store.findRollout(id).orElse(null);
+                if (other != null && other.app().equals(r.app()) && other.device(deviceId) != null) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** A device that was away is back: the time it has to report starts again. */

@@ -46,8 +46,8 @@ final class RolloutPlanner {
         this.clock = clock;
     }
 
-    /** A planned rollout, the ids of its devices, its wave sizes and the inventory it was planned from. */
-    record Plan(Rollout rollout, List<String> deviceIds, List<Integer> sizes, List<Device> inventory) {
+    /** A planned rollout, the ids of its devices (canaries first), its wave sizes, the inventory it was planned from and its canaries. */
+    record Plan(Rollout rollout, List<String> deviceIds, List<Integer> sizes, List<Device> inventory, List<String> canary) {
     }
 
     /** Plans {@code request}; throws when it names no release, no enrolled device or an unknown one. */
@@ -71,7 +71,8 @@ final class RolloutPlanner {
         if (ids.isEmpty()) {
             throw new InvalidInputException("no enrolled device matches target '" + target + "'");
         }
-        List<Integer> sizes = WavePolicy.plan(strategy.waves(), ids.size());
+        ids = canaryFirst(request.canary(), ids, inventory, target);
+        List<Integer> sizes = WavePolicy.withCanary(WavePolicy.plan(strategy.waves(), ids.size()), request.canary().size());
         Instant now = clock.instant();
         List<RolloutDevice> planned = new ArrayList<>();
         int at = 0;
@@ -83,18 +84,58 @@ final class RolloutPlanner {
         }
         Rollout rollout = new Rollout(newId(now), request.app(), request.version(), target.toString(), strategy, now,
                 RolloutState.RUNNING, null, now, 0, WaveState.DONE, now, 0, planned);
-        return new Plan(rollout, ids, sizes, inventory);
+        return new Plan(rollout, ids, sizes, inventory, request.canary());
     }
 
-    /** Refuses a plan that targets devices an unfinished rollout of the same app holds (also one other orchestrators drive). */
-    void requireNoOverlap(Plan plan) {
+    /**
+     * The targeted ids with the canaries first (in the order given), then the others by id; refuses
+     * canaries that are not enrolled or not targeted, naming them.
+     */
+    static List<String> canaryFirst(List<String> canary, List<String> targeted, List<Device> inventory, Target target) {
+        if (canary.isEmpty()) {
+            return targeted;
+        }
+        Set<String> enrolled = new LinkedHashSet<>();
+        inventory.forEach(d -> enrolled.add(d.id()));
+        Set<String> selected = new LinkedHashSet<>(targeted);
+        List<String> unknown = canary.stream().filter(id -> !enrolled.contains(id)).toList();
+        List<String> outside = canary.stream().filter(id -> enrolled.contains(id) && !selected.contains(id)).toList();
+        if (!unknown.isEmpty() || !outside.isEmpty()) {
+            List<String> why = new ArrayList<>();
+            if (!unknown.isEmpty()) {
+                why.add(String.join(", ", unknown) + (unknown.size() == 1 ? " is" : " are") + " not enrolled");
+            }
+            if (!outside.isEmpty()) {
+                why.add(String.join(", ", outside) + (outside.size() == 1 ? " is" : " are") + " not among the devices target '"
+                        + target + "' selects");
+            }
+            throw new InvalidInputException("canary must be targeted devices: " + String.join("; ", why));
+        }
+        List<String> ordered = new ArrayList<>(canary);
+        targeted.stream().filter(id -> !canary.contains(id)).forEach(ordered::add);
+        return ordered;
+    }
+
+    /**
+     * The unfinished rollouts of the plan's app that hold some of its devices (also ones other
+     * orchestrators drive). Unless the request supersedes them, the plan is refused, naming the way out.
+     */
+    List<Rollout> overlapping(Plan plan, boolean supersede) {
         Rollout rollout = plan.rollout();
+        Set<String> ids = new java.util.HashSet<>(plan.deviceIds());
+        List<Rollout> held = new ArrayList<>();
         for (Rollout other : store.activeRollouts()) {
-            if (other.app().equals(rollout.app()) && plan.deviceIds().stream().anyMatch(id -> other.device(id) != null)) {
-                throw new ConflictException("rollout " + other.id() + " of " + other.app() + " is still " + other.state()
-                        + " on some of these devices; abort it first");
+            if (other.app().equals(rollout.app()) && other.devices().stream().anyMatch(d -> ids.contains(d.deviceId()))) {
+                held.add(other);
             }
         }
+        if (!held.isEmpty() && !supersede) {
+            Rollout other = held.get(0);
+            throw new ConflictException("rollout " + other.id() + " of " + other.app() + ":" + other.version() + " is still "
+                    + other.state() + " on some of these devices; abort it first, or replace it with this one: deploy --supersede"
+                    + " (API: \"supersede\": true)");
+        }
+        return held;
     }
 
     /** A device enrolled after {@code r} started, planned into its last wave. */

@@ -46,6 +46,23 @@ public interface Enrollment {
      */
     EnrolledDevice enrollDevice(String id, Map<String, String> labels, List<String> groups, String actor);
 
+    /** A device's labels or groups as they were and as they are now ({@code changed} false: the change changed nothing). */
+    record Retagged(Device before, Device after) {
+        public boolean changed() {
+            return !before.labels().equals(after.labels()) || !before.groups().equals(after.groups());
+        }
+    }
+
+    /**
+     * Sets the labels of {@code set} on an enrolled device and removes the keys of {@code remove}
+     * (rules: {@link dev.turnout.orchestrator.domain.DeviceTags}); targets see the change at once.
+     * Audited as {@code device.labels} (old → new) when something changed.
+     */
+    Retagged relabelDevice(String id, Map<String, String> set, List<String> remove, String actor);
+
+    /** Adds an enrolled device to the groups of {@code add} and takes it out of those of {@code remove}; audited as {@code device.groups}. */
+    Retagged regroupDevice(String id, List<String> add, List<String> remove, String actor);
+
     /** Revokes the broker identity of an enrolled device; false when it was revoked already. */
     boolean revokeDevice(String id, String actor);
 

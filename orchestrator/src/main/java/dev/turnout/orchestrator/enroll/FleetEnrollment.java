@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.enroll;
 import dev.turnout.broker.Role;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.domain.DeviceTags;
 import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.security.BrokerAccess;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.UnaryOperator;
 
 /**
  * Enrollment over the device inventory of the {@link FleetStore} and the broker identities of
@@ -45,7 +47,8 @@ public final class FleetEnrollment implements Enrollment {
             throw new InvalidInputException("device id '" + id
                     + "' is invalid: use 1-64 letters, digits, '.', '_' or '-' (no '+', '#', '/', whitespace or control characters)");
         }
-        Device device = new Device(id, labels, groups, clock.instant(), false, null, null);
+        Device device = new Device(id, DeviceTags.checkLabels(labels), DeviceTags.checkGroups(groups), clock.instant(), false,
+                null, null);
         BrokerAccess.Issued credentials;
         boolean again = false;
         BrokerAccess.NewSecret secret = BrokerAccess.newSecret(); // the slow hash, outside the lock: enrollments run in parallel
@@ -68,6 +71,39 @@ public final class FleetEnrollment implements Enrollment {
                 again ? "new broker secret; labels and groups kept" : null));
         LOG.info("{} device {}", again ? "re-enrolled" : "enrolled", id);
         return new EnrolledDevice(device, credentials.secret(), again);
+    }
+
+    @Override
+    public Retagged relabelDevice(String id, Map<String, String> set, List<String> remove, String actor) {
+        return retag(id, actor, "device.labels", d -> new Device(d.id(), DeviceTags.relabel(d.labels(), set, remove), d.groups(),
+                d.enrolledAt(), d.online(), d.lastSeen(), d.platform()));
+    }
+
+    @Override
+    public Retagged regroupDevice(String id, List<String> add, List<String> remove, String actor) {
+        return retag(id, actor, "device.groups", d -> new Device(d.id(), d.labels(), DeviceTags.regroup(d.groups(), add, remove),
+                d.enrolledAt(), d.online(), d.lastSeen(), d.platform()));
+    }
+
+    /** Checks and applies one change of a device's labels or groups and writes who changed what from what (unless nothing changed). */
+    private Retagged retag(String id, String actor, String action, UnaryOperator<Device> change) {
+        Retagged retagged;
+        synchronized (issuing) { // one change at a time: two operators' changes never overwrite each other here
+            Device before = store.findDevice(id).orElseThrow(() -> new NotFoundException("device " + id + " is not enrolled"));
+            Device after = change.apply(before);
+            retagged = new Retagged(before, after);
+            if (retagged.changed() && !store.updateDeviceTags(id, after.labels(), after.groups())) {
+                throw new NotFoundException("device " + id + " is not enrolled");
+            }
+        }
+        if (retagged.changed()) {
+            String detail = action.equals("device.labels")
+                    ? "labels " + DeviceTags.describe(retagged.before().labels()) + " -> " + DeviceTags.describe(retagged.after().labels())
+                    : "groups " + retagged.before().groups() + " -> " + retagged.after().groups();
+            store.appendAudit(new AuditEntry(clock.instant(), actor, action, id, detail));
+            LOG.info("{} changed device {}: {}", actor, id, detail);
+        }
+        return retagged;
     }
 
     @Override

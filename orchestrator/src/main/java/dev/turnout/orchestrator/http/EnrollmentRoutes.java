@@ -28,6 +28,14 @@ final class EnrollmentRoutes {
     record EnrollBody(String id, Map<String, String> labels, List<String> groups) {
     }
 
+    /** {@code POST /api/v1/devices/:id/labels}: labels to set, keys to remove; unknown fields are refused. */
+    record LabelsBody(Map<String, String> set, List<String> remove) {
+    }
+
+    /** {@code POST /api/v1/devices/:id/groups}: groups to add, groups to remove; unknown fields are refused. */
+    record GroupsBody(List<String> add, List<String> remove) {
+    }
+
     @JsonIgnoreProperties(ignoreUnknown = true)
     record UserBody(String name, String role) {
     }
@@ -50,6 +58,8 @@ final class EnrollmentRoutes {
     void mountOn(Router router, BodyHandler body) {
         router.post("/api/v1/devices").handler(body).handler(this::enrollDevice);
         router.post("/api/v1/devices/:id/revoke").handler(this::revokeDevice);
+        router.post("/api/v1/devices/:id/labels").handler(body).handler(this::relabelDevice);
+        router.post("/api/v1/devices/:id/groups").handler(body).handler(this::regroupDevice);
         router.post("/api/v1/users").handler(body).handler(this::addUser);
         router.get("/api/v1/users").handler(this::listUsers);
         router.post("/api/v1/users/:name/revoke").handler(this::revokeUser);
@@ -75,6 +85,37 @@ final class EnrollmentRoutes {
             engine.onEnrolled(deviceId);
             return null;
         }).onFailure(e -> LOG.warn("device {} could not join the running rollouts: {}", deviceId, e.toString()));
+    }
+
+    private void relabelDevice(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        exchange.withJsonBody(ctx, LabelsBody.class, body -> retag(ctx, id,
+                () -> enrollment.relabelDevice(id, body.set(), body.remove(), ApiExchange.actor(ctx))));
+    }
+
+    private void regroupDevice(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        exchange.withJsonBody(ctx, GroupsBody.class, body -> retag(ctx, id,
+                () -> enrollment.regroupDevice(id, body.add(), body.remove(), ApiExchange.actor(ctx))));
+    }
+
+    /** Runs a change of a device's labels or groups, answers with the device, then lets running rollouts whose target it now matches take it in. */
+    private void retag(RoutingContext ctx, String id, Supplier<Enrollment.Retagged> change) {
+        exchange.blocking(ctx, () -> {
+            Enrollment.Retagged retagged = change.get();
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("device", devices.view(retagged.after()));
+            v.put("changed", retagged.changed());
+            return v;
+        }, v -> {
+            exchange.ok(ctx, 200, v);
+            if (Boolean.TRUE.equals(v.get("changed"))) {
+                exchange.onEngine(() -> {
+                    engine.onRetagged(id);
+                    return null;
+                }).onFailure(e -> LOG.warn("device {} could not join the running rollouts it now matches: {}", id, e.toString()));
+            }
+        });
     }
 
     private void revokeDevice(RoutingContext ctx) {

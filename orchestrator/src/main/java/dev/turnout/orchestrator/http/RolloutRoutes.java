@@ -30,7 +30,7 @@ final class RolloutRoutes {
     record RolloutBody(String app, String version, String target, JsonNode waves, JsonNode soak, JsonNode maxFailures,
                        String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave,
                        Boolean offlineCountsAsFailure, @JsonProperty("static") Boolean staticTarget,
-                       Boolean rollback, String emergency) {
+                       Boolean rollback, String emergency, JsonNode canary, Boolean supersede) {
     }
 
     private final ApiExchange exchange;
@@ -56,7 +56,8 @@ final class RolloutRoutes {
             try { // checked here, on the event loop: the engine takes typed requests only
                 request = RolloutRequest.parse(body.app(), body.version(), body.target(), text(body.waves()), text(body.soak()),
                         text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
-                        body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency());
+                        body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency(),
+                        text(body.canary()), body.supersede());
             } catch (RuntimeException e) {
                 exchange.fail(ctx, e);
                 return;

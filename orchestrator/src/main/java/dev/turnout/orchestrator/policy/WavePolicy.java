@@ -109,6 +109,26 @@ public final class WavePolicy {
         return WavePlan.sizes(steps, total);
     }
 
+    /**
+     * The wave sizes {@link #plan} gave, with the first {@code canaries} devices all in the first wave:
+     * it grows to hold them if it is smaller; later waves keep their cumulative totals, and a wave the
+     * first now covers is dropped. The caller puts the canaries first in the device order.
+     */
+    public static List<Integer> withCanary(List<Integer> sizes, int canaries) {
+        List<Integer> adjusted = new java.util.ArrayList<>();
+        int cumulative = 0;
+        int placed = 0;
+        for (int size : sizes) {
+            cumulative += size;
+            int upTo = Math.max(cumulative, canaries);
+            if (upTo > placed) {
+                adjusted.add(upTo - placed);
+                placed = upTo;
+            }
+        }
+        return adjusted;
+    }
+
     /** Refuses repeated or shrinking wave steps of the same kind (counts with counts, percentages with percentages). */
     public static void requireIncreasing(List<Threshold> steps) {
         Threshold lastCount = null;

@@ -43,6 +43,11 @@ public interface RolloutStore {
     /** Rollouts that are not in a terminal state. */
     List<Rollout> activeRollouts();
 
+    /** Ids of the unfinished rollouts, without reading them (stores answer it from one column). */
+    default List<String> activeRolloutIds() {
+        return activeRollouts().stream().map(Rollout::id).toList();
+    }
+
     Optional<Release> findRelease(String app, String version);
 
     void appendAudit(AuditEntry entry);

@@ -25,6 +25,9 @@ public interface FleetStore extends RolloutStore, DeviceRegistry, ReleaseCatalog
     /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
     void insertDevice(Device device);
 
+    /** Replaces the labels and groups of an enrolled device (checked by the caller); false if it is not enrolled. */
+    boolean updateDeviceTags(String id, Map<String, String> labels, List<String> groups);
+
     /**
      * Since when one device of a rollout has been waiting for its report (its activation time), or
      * empty; read once per device that succeeds, so stores answer it without loading the rollout.

@@ -41,6 +41,12 @@ final class JdbcDevices implements DeviceRegistry {
         }
     }
 
+    /** Replaces a device's labels and groups; false when no such device is enrolled. */
+    boolean updateTags(String id, Map<String, String> labels, List<String> groups) {
+        return session.update("UPDATE devices SET labels = ?, groups_json = ? WHERE id = ?",
+                StoredJson.write(new java.util.TreeMap<>(labels)), StoredJson.write(groups), id) > 0;
+    }
+
     @Override
     public Optional<Device> findDevice(String id) {
         return session.query("SELECT * FROM devices WHERE id = ?", JdbcDevices::device, id).stream().findFirst();

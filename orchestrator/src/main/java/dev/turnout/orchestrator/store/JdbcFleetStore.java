@@ -174,6 +174,11 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     @Override
+    public boolean updateDeviceTags(String id, Map<String, String> labels, List<String> groups) {
+        return devices.updateTags(id, labels, groups);
+    }
+
+    @Override
     public Optional<Device> findDevice(String id) {
         return devices.findDevice(id);
     }

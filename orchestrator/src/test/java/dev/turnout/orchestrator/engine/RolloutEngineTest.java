@@ -384,6 +384,128 @@ class RolloutEngineTest {
     }
 
     @Test
+    void supersedeEndsTheRunningRolloutAndItsDevicesGoStraightToTheNewReleaseWithoutARollback() {
+        release("3.0.0");
+        deployEverywhere("1.0.0");
+        Rollout old = engine.create(request("2.0.0", "all", "1,2,100%", "rollback"), "bob");
+        reportActive("pi-1", "2.0.0"); // the canary runs 2.0.0; wave 2 (pi-2) is activating; pi-3 is staged only
+        assertThat(stored(old).device("pi-2").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+
+        // without supersede the refusal stays, and names the way out
+        assertThatThrownBy(() -> engine.create(request("3.0.0", "label:site=attic", "100%", "pause"), "alice"))
+                .isInstanceOf(ConflictException.class)
+                .hasMessageContaining("rollout " + old.id() + " of web:2.0.0 is still RUNNING")
+                .hasMessageContaining("deploy --supersede").hasMessageContaining("\"supersede\": true");
+        assertThat(stored(old).state()).isEqualTo(RolloutState.RUNNING);
+
+        Rollout next = engine.create(request("3.0.0", "label:site=attic", "100%", "pause").superseding(), "alice");
+
+        Rollout ended = stored(old);
+        assertThat(ended.state()).isEqualTo(RolloutState.ABORTED);
+        assertThat(ended.reason()).startsWith("superseded by rollout " + next.id() + " (web:3.0.0) by alice")
+                .contains("skipped, taken by a newer rollout: pi-2");
+        assertThat(ended.device("pi-1").state()).as("ACTIVE on the old release, not rolled back").isEqualTo(RolloutDeviceState.ACTIVE);
+        assertThat(ended.device("pi-2").state()).isEqualTo(RolloutDeviceState.SKIPPED);
+        assertThat(ended.device("pi-2").message()).contains("superseded by rollout " + next.id());
+        assertThat(ended.device("pi-3").state()).as("not targeted by the new one: as an abort leaves it")
+                .isEqualTo(RolloutDeviceState.CANCELLED);
+        assertThat(transport.latestApp("pi-3", "web").orElseThrow().getRelease().getVersion()).isEqualTo("1.0.0");
+
+        // the devices on the old target go straight to the new release: no rollback flag, no detour to 1.0.0
+        for (String id : List.of("pi-1", "pi-2")) {
+            AppDesired now = transport.latestApp(id, "web").orElseThrow();
+            assertThat(now.getRelease().getVersion()).as(id).isEqualTo("3.0.0");
+            assertThat(now.getPhase()).as(id).isEqualTo(Phase.ACTIVATE);
+            assertThat(transport.desiredOf(id)).as(id).noneMatch(d -> d.getApps(0).getRollback());
+            assertThat(transport.desiredOf(id).stream().dropWhile(d -> !d.getApps(0).getRelease().getVersion().equals("2.0.0"))
+                    .map(d -> d.getApps(0).getRelease().getVersion())).as(id).doesNotContain("1.0.0");
+        }
+        assertThat(stored(next).device("pi-1").previous().version()).as("what pi-1 goes back to: what it ran healthy")
+                .isEqualTo("2.0.0");
+        assertThat(store.auditAbout(old.id(), 20)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("rollout.supersede");
+            assertThat(e.actor()).isEqualTo("alice");
+            assertThat(e.detail()).contains(next.id(), "web:3.0.0");
+        });
+        assertThat(transport.events()).filteredOn(e -> e.getRolloutId().equals(old.id())).extracting(e -> e.getType())
+                .contains(RolloutEventType.DEVICE_SKIPPED, RolloutEventType.STATE_CHANGED);
+
+        reportActive("pi-1", "3.0.0");
+        reportActive("pi-2", "3.0.0");
+        assertThat(stored(next).state()).isEqualTo(RolloutState.SUCCEEDED);
+        assertThat(stored(old).state()).isEqualTo(RolloutState.ABORTED);
+        // an ended rollout is not superseded again: a newer one simply starts
+        assertThat(engine.create(request("2.0.0", "all", "100%", "pause").superseding(), "alice").state())
+                .isEqualTo(RolloutState.RUNNING);
+    }
+
+    @Test
+    void aSupersedeThatCannotBePlannedChangesNothing() {
+        Rollout old = engine.create(request("2.0.0", "all", "1,100%", "pause"), "bob");
+        assertThatThrownBy(() -> engine.create(request("9.9.9", "all", "100%", "pause").superseding(), "alice"))
+                .isInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> engine.create(request("1.0.0", "all", "100%", "pause").withCanary(List.of("ghost")).superseding(),
+                "alice")).isInstanceOf(InvalidInputException.class);
+        assertThat(stored(old).state()).isEqualTo(RolloutState.RUNNING);
+        assertThat(store.listRollouts()).hasSize(1);
+        // a dry run with supersede plans only
+        Rollout planned = engine.create(RolloutRequest.parse("web", "1.0.0", "all", null, null, null, null, null, true, null,
+                null, null, null, null, null, true), "alice");
+        assertThat(planned.devices()).hasSize(3);
+        assertThat(stored(old).state()).isEqualTo(RolloutState.RUNNING);
+    }
+
+    @Test
+    void canaryDevicesGoInTheFirstWaveWhichGrowsToHoldThem() {
+        Rollout one = engine.create(dryRun("all", "1,100%", "pi-3"), "t");
+        assertThat(one.wave(1)).extracting(d -> d.deviceId()).containsExactly("pi-3");
+        assertThat(one.wave(2)).extracting(d -> d.deviceId()).containsExactly("pi-1", "pi-2");
+
+        Rollout two = engine.create(dryRun("all", "1,2,100%", "pi-3,pi-2"), "t");
+        assertThat(two.waveCount()).as("the second wave (up to 2) is covered by the first").isEqualTo(2);
+        assertThat(two.wave(1)).extracting(d -> d.deviceId()).containsExactlyInAnyOrder("pi-3", "pi-2");
+        assertThat(two.wave(2)).extracting(d -> d.deviceId()).containsExactly("pi-1");
+
+        Rollout fills = engine.create(dryRun("all", "2,100%", "pi-3"), "t");
+        assertThat(fills.wave(1)).extracting(d -> d.deviceId()).containsExactly("pi-3", "pi-1");
+
+        assertThatThrownBy(() -> engine.create(dryRun("label:site=attic", "1,100%", "pi-3,ghost,pi-1"), "t"))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessage("canary must be targeted devices: ghost is not enrolled; pi-3 is not among the devices target"
+                        + " 'label:site=attic' selects");
+
+        // a real one: the canary is activated first, the others only staged, and the audit trail names it
+        Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause").withCanary(List.of("pi-2")), "alice");
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+        assertThat(phaseOf("pi-1")).isEqualTo(Phase.STAGE);
+        assertThat(phaseOf("pi-3")).isEqualTo(Phase.STAGE);
+        assertThat(store.auditAbout(r.id(), 10)).anySatisfy(e -> assertThat(e.detail()).endsWith("in waves [1, 2], canary pi-2"));
+    }
+
+    @Test
+    void aRelabeledDeviceJoinsARunningRolloutItNowMatchesUnlessAnotherRolloutOfTheAppHoldsIt() {
+        Rollout pi1 = engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "t");
+        Rollout cellar = engine.create(request("1.0.0", "label:site=cellar", "100%", "pause"), "t");
+        for (String id : List.of("pi-1", "pi-2")) {
+            store.updateDeviceTags(id, Map.of("site", "cellar"), List.of());
+            engine.onRetagged(id);
+        }
+        assertThat(stored(cellar).devices()).extracting(d -> d.deviceId()).containsExactlyInAnyOrder("pi-3", "pi-2");
+        assertThat(stored(pi1).device("pi-1")).isNotNull();
+        assertThat(transport.latestApp("pi-1", "web").orElseThrow().getRelease().getVersion()).isEqualTo("2.0.0");
+        assertThat(transport.latestApp("pi-2", "web").orElseThrow().getRelease().getVersion()).isEqualTo("1.0.0");
+        // leaving the target does not take a device out of a rollout under way
+        store.updateDeviceTags("pi-2", Map.of("site", "attic"), List.of());
+        engine.onRetagged("pi-2");
+        assertThat(stored(cellar).device("pi-2")).isNotNull();
+    }
+
+    private static RolloutRequest dryRun(String target, String waves, String canary) {
+        return RolloutRequest.parse("web", "2.0.0", target, waves, null, null, null, null, true, null, null, null, null, null,
+                canary, null);
+    }
+
+    @Test
     void dryRunPlansWithoutStoringOrPublishing() {
         Rollout planned = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,50%,100%", null, null, null, null, true, null), "t");
         assertThat(planned.waveCount()).isEqualTo(3);

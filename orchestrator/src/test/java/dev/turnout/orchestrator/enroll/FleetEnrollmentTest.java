@@ -94,7 +94,28 @@ class FleetEnrollmentTest {
                 arguments("revoke a device as a user", (Consumer<Enrollment>) e -> e.revokeUser("pi-1", "bob"),
                         InvalidInputException.class, "pi-1 is a device: use `turnout device revoke pi-1`"),
                 arguments("revoke an unknown user", (Consumer<Enrollment>) e -> e.revokeUser("nobody", "bob"),
-                        NotFoundException.class, "no user nobody"));
+                        NotFoundException.class, "no user nobody"),
+                arguments("enroll with a label a target cannot name",
+                        (Consumer<Enrollment>) e -> e.enrollDevice("pi-5", Map.of("a=b", "c"), null, "bob"),
+                        InvalidInputException.class, "label key 'a=b' is invalid"),
+                arguments("enroll with a group a target cannot name",
+                        (Consumer<Enrollment>) e -> e.enrollDevice("pi-5", null, List.of("north yard"), "bob"),
+                        InvalidInputException.class, "group 'north yard' is invalid"),
+                arguments("relabel a device never enrolled",
+                        (Consumer<Enrollment>) e -> e.relabelDevice("pi-9", Map.of("site", "x"), null, "bob"),
+                        NotFoundException.class, "device pi-9 is not enrolled"),
+                arguments("regroup a device never enrolled",
+                        (Consumer<Enrollment>) e -> e.regroupDevice("pi-9", List.of("yard"), null, "bob"),
+                        NotFoundException.class, "device pi-9 is not enrolled"),
+                arguments("relabel with the enrollment's rules",
+                        (Consumer<Enrollment>) e -> e.relabelDevice("pi-1", Map.of("site", " x"), null, "bob"),
+                        InvalidInputException.class, "label site has whitespace around its value"),
+                arguments("regroup with the enrollment's rules",
+                        (Consumer<Enrollment>) e -> e.regroupDevice("pi-1", List.of("a:b"), null, "bob"),
+                        InvalidInputException.class, "group 'a:b' is invalid"),
+                arguments("relabel with nothing to do",
+                        (Consumer<Enrollment>) e -> e.relabelDevice("pi-1", Map.of(), List.of(), "bob"),
+                        InvalidInputException.class, "no label to set or remove"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -108,6 +129,42 @@ class FleetEnrollmentTest {
 
         assertThat(enrollment.users()).isEqualTo(before);
         assertThat(store.audit(100)).hasSize(audited);
+        assertThat(store.findDevice("pi-1").orElseThrow().labels()).isEqualTo(Map.of("site", "north"));
+        assertThat(store.findDevice("pi-1").orElseThrow().groups()).containsExactly("canary");
+        assertThat(store.findDevice("pi-5")).isEmpty();
+    }
+
+    @Test
+    void labelsAndGroupsChangeInTheStoreAndTheAuditTrailSaysWhoChangedWhatFromWhat() {
+        Enrollment.Retagged relabeled = enrollment.relabelDevice("pi-1", Map.of("site", "south", "tier", "2"), List.of(), "carol");
+
+        assertThat(relabeled.changed()).isTrue();
+        assertThat(relabeled.before().labels()).isEqualTo(Map.of("site", "north"));
+        assertThat(store.findDevice("pi-1").orElseThrow().labels()).isEqualTo(Map.of("site", "south", "tier", "2"));
+        assertThat(store.auditAbout("pi-1", 1)).singleElement().satisfies(e -> {
+            assertThat(e.action()).isEqualTo("device.labels");
+            assertThat(e.actor()).isEqualTo("carol");
+            assertThat(e.detail()).isEqualTo("labels {site=north} -> {site=south, tier=2}");
+        });
+
+        enrollment.relabelDevice("pi-1", null, List.of("tier", "never-there"), "carol");
+        assertThat(store.findDevice("pi-1").orElseThrow().labels()).isEqualTo(Map.of("site", "south"));
+
+        Enrollment.Retagged regrouped = enrollment.regroupDevice("pi-1", List.of("yard", "yard"), List.of("canary"), "dave");
+        assertThat(regrouped.after().groups()).containsExactly("yard");
+        assertThat(store.findDevice("pi-1").orElseThrow().groups()).containsExactly("yard");
+        assertThat(store.auditAbout("pi-1", 1)).singleElement().satisfies(e -> {
+            assertThat(e.action()).isEqualTo("device.groups");
+            assertThat(e.actor()).isEqualTo("dave");
+            assertThat(e.detail()).isEqualTo("groups [canary] -> [yard]");
+        });
+
+        // a change that changes nothing says so and writes nothing
+        int audited = store.audit(100).size();
+        assertThat(enrollment.regroupDevice("pi-1", List.of("yard"), null, "dave").changed()).isFalse();
+        assertThat(store.audit(100)).hasSize(audited);
+        // a revoked device keeps its inventory entry, so its labels can still change
+        assertThat(enrollment.relabelDevice("pi-gone", Map.of("site", "west"), null, "dave").changed()).isTrue();
     }
 
     @Test

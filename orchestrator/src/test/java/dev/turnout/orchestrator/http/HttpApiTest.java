@@ -540,6 +540,83 @@ class HttpApiTest {
         assertThat(audit).contains("token.rotate").doesNotContain(old).doesNotContain(fresh);
     }
 
+    @Test
+    void labelsAndGroupsChangeOverTheApiAndTargetsSeeThemAtOnce() throws Exception {
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-1\",\"labels\":{\"site\":\"attic\"},\"groups\":[\"yard\"]}").statusCode())
+                .isEqualTo(201);
+        assertThat(post("/api/v1/devices", "{\"id\":\"pi-2\",\"labels\":{\"site\":\"attic\"}}").statusCode()).isEqualTo(201);
+        release("web", "1.0.0");
+        String plannedForCellar = "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"label:site=cellar\",\"dryRun\":true}";
+        assertThat(post("/api/v1/rollouts", plannedForCellar).statusCode()).isEqualTo(400);
+
+        HttpResponse<String> relabeled = send("POST", "/api/v1/devices/pi-1/labels",
+                "{\"set\":{\"site\":\"cellar\",\"tier\":\"2\"}}", "Bearer " + token.value(), "alice");
+        assertThat(relabeled.statusCode()).as(relabeled.body()).isEqualTo(200);
+        assertThat(body(relabeled).path("changed").asBoolean()).isTrue();
+        assertThat(body(relabeled).path("device").path("labels").toString()).isEqualTo("{\"site\":\"cellar\",\"tier\":\"2\"}");
+        // a rollout planned now targets by the new labels
+        JsonNode plan = body(post("/api/v1/rollouts", plannedForCellar));
+        assertThat(plan.path("devices")).extracting(d -> d.path("id").asText()).containsExactly("pi-1");
+        JsonNode attic = body(post("/api/v1/rollouts", plannedForCellar.replace("cellar", "attic")));
+        assertThat(attic.path("devices")).extracting(d -> d.path("id").asText()).containsExactly("pi-2");
+
+        HttpResponse<String> regrouped = post("/api/v1/devices/pi-2/groups", "{\"add\":[\"yard\",\"canary\"]}");
+        assertThat(regrouped.statusCode()).as(regrouped.body()).isEqualTo(200);
+        assertThat(body(post("/api/v1/devices/pi-1/groups", "{\"remove\":[\"yard\"]}")).path("device").path("groups")).isEmpty();
+        JsonNode yard = body(post("/api/v1/rollouts", plannedForCellar.replace("label:site=cellar", "group:yard")));
+        assertThat(yard.path("devices")).extracting(d -> d.path("id").asText()).containsExactly("pi-2");
+        assertThat(body(post("/api/v1/devices/pi-2/groups", "{\"add\":[\"yard\"]}")).path("changed").asBoolean()).isFalse();
+
+        // a running rollout of a group takes a device added to the group, as it takes one enrolled later
+        JsonNode running = body(post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"group:canary\"}"));
+        assertThat(running.path("devices")).hasSize(1);
+        assertThat(post("/api/v1/devices/pi-1/groups", "{\"add\":[\"canary\"]}").statusCode()).isEqualTo(200);
+        String runningId = running.path("id").asText();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+                body(get("/api/v1/rollouts/" + runningId)).path("devices").size() == 2);
+
+        // refusals: the enrollment's rules, unknown fields, unknown devices; nothing changes
+        for (String bad : List.of("{\"set\":{\"a=b\":\"c\"}}", "{\"set\":{\"site\":\" x\"}}", "{}", "{\"labels\":{\"a\":\"b\"}}",
+                "{\"set\":{\"site\":\"x\"},\"remove\":[\"site\"]}", "{\"set\":[\"site\"]}")) {
+            HttpResponse<String> refused = post("/api/v1/devices/pi-1/labels", bad);
+            assertThat(refused.statusCode()).as(bad + " -> " + refused.body()).isEqualTo(400);
+            assertThat(body(refused).path("error").asText()).as(bad).isNotBlank();
+        }
+        assertThat(post("/api/v1/devices/pi-1/groups", "{\"add\":[\"no spaces\"]}").statusCode()).isEqualTo(400);
+        HttpResponse<String> unknown = post("/api/v1/devices/pi-9/labels", "{\"set\":{\"site\":\"x\"}}");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(body(unknown).path("error").asText()).isEqualTo("device pi-9 is not enrolled");
+        assertThat(post("/api/v1/devices/pi-9/groups", "{\"add\":[\"yard\"]}").statusCode()).isEqualTo(404);
+        assertThat(body(get("/api/v1/devices/pi-1")).path("labels").toString()).isEqualTo("{\"site\":\"cellar\",\"tier\":\"2\"}");
+        // monitors read, never change
+        assertThat(send("POST", "/api/v1/devices/pi-1/labels", "{\"set\":{\"site\":\"x\"}}", basic("nobody", "x"), null)
+                .statusCode()).isEqualTo(401);
+
+        JsonNode audit = body(get("/api/v1/audit?subject=pi-1")).path("entries");
+        assertThat(audit.toString()).contains("device.labels", "labels {site=attic} -> {site=cellar, tier=2}", "alice",
+                "device.groups", "groups [yard] -> []");
+    }
+
+    /** Uploads an archive and registers release APP:VERSION of it. */
+    private void release(String app, String version) throws Exception {
+        String digest = body(upload(DockerSaveArchives.of("demo/" + app + ":" + version, version).bytes())).path("digest").asText();
+        HttpResponse<String> created = post("/api/v1/releases", """
+                {"app":"%s","version":"%s","images":[{"platform":"linux/arm64","digest":"%s"}],
+                 "spec":{"container":{"command":["/bin/httpd","-f"],"network":"none"},"health":{"exec":["/bin/true"]}}}
+                """.formatted(app, version, digest));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    }
+
+    private HttpResponse<String> send(String method, String path, String body, String authorization, String user) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path))
+                .method(method, HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json")
+                .header("Authorization", authorization);
+        if (user != null) {
+            request.header("X-Turnout-User", user);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     private String enroll(String id) throws Exception {
         HttpResponse<String> enrolled = post("/api/v1/devices", "{\"id\":\"" + id + "\"}");
         assertThat(enrolled.statusCode()).as(enrolled.body()).isEqualTo(201);

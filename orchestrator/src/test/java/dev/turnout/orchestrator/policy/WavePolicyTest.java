@@ -96,6 +96,24 @@ class WavePolicyTest {
                 .isEqualTo(Arrays.stream(sizes.split(" ")).map(Integer::valueOf).toList());
     }
 
+    @ParameterizedTest(name = "{0} devices in waves \"{1}\" with {2} canaries -> {3}")
+    @CsvSource(delimiter = '|', textBlock = """
+            # devices | waves          | canaries | sizes
+            10        | 1,50%,100%     | 0        | 1 4 5
+            10        | 1,50%,100%     | 1        | 1 4 5
+            10        | 1,50%,100%     | 3        | 3 2 5
+            10        | 1,50%,100%     | 5        | 5 5
+            10        | 1,50%,100%     | 7        | 7 3
+            10        | 1,50%,100%     | 10       | 10
+            10        | 3,100%         | 2        | 3 7
+            3         | 100%           | 2        | 3
+            3         | 1,2,100%       | 2        | 2 1
+            """)
+    void canariesAllGoInTheFirstWaveAndLaterWavesKeepTheirTotals(int devices, String waves, int canaries, String sizes) {
+        assertThat(WavePolicy.withCanary(WavePolicy.plan(WavePlan.parse(waves), devices), canaries))
+                .isEqualTo(Arrays.stream(sizes.split(" ")).map(Integer::valueOf).toList());
+    }
+
     @ParameterizedTest(name = "waves \"{0}\" are refused")
     @CsvSource(delimiter = '|', textBlock = """
             1,1,100%     | 1 after 1

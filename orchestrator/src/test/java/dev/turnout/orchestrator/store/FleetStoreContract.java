@@ -131,6 +131,23 @@ abstract class FleetStoreContract {
     }
 
     @Test
+    void aDevicesLabelsAndGroupsAreReplacedAndSurviveAReopenWithTheRestOfIt() {
+        try (FleetStore store = open()) {
+            store.insertDevice(new Device("pi-1", Map.of("site", "attic"), List.of("yard"), now, true, now, "linux/arm64"));
+            assertThat(store.updateDeviceTags("pi-1", Map.of("site", "cellar", "tier", "2"), List.of("canary", "yard"))).isTrue();
+            assertThat(store.updateDeviceTags("pi-9", Map.of("site", "cellar"), List.of())).as("not enrolled").isFalse();
+        }
+        try (FleetStore store = open()) {
+            Device d = store.findDevice("pi-1").orElseThrow();
+            assertThat(d.labels()).isEqualTo(Map.of("site", "cellar", "tier", "2"));
+            assertThat(d.groups()).containsExactly("canary", "yard");
+            assertThat(d.online()).isTrue();
+            assertThat(d.platform()).isEqualTo("linux/arm64");
+            assertThat(store.findDevice("pi-9")).isEmpty();
+        }
+    }
+
+    @Test
     void aDesiredStateIsNeverReplacedByOneWithTheSameOrALowerSequence() {
         try (FleetStore store = open()) {
             store.saveDesired("pi-1", new DesiredRecord(10, now, List.of(), new byte[] {10}));
