@@ -33,8 +33,8 @@ final class ProgressChart {
         chart.getStyler().setYAxisMax((double) devices);
         chart.getStyler().setXAxisMin(0.0);
         chart.getStyler().setYAxisDecimalPattern("#,##0");
-        chart.getStyler().setYAxisTickMarkSpacingHint(60);
-        chart.getStyler().setXAxisTickMarkSpacingHint(60);
+        // no tick spacing hint: with one, XChart divides 0..devices into equal steps (a label every 257 devices at 10,000,
+        // on top of each other); without, it picks round steps (1,000 at 10,000; 20 at 137)
         List<Double> t = new ArrayList<>(List.of(0.0));
         List<Double> active = new ArrayList<>(List.of(0.0));
         List<Double> failed = new ArrayList<>(List.of(0.0));
