@@ -25,9 +25,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -65,7 +63,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     private record TopicMessage(String topic, MqttMessage message) {
     }
-    private final BlockingQueue<Outgoing> outbox = new LinkedBlockingQueue<>();
+    /** Desired states before rollout events ({@link TwoLaneQueue}). */
+    private final TwoLaneQueue<Outgoing> outbox = new TwoLaneQueue<>();
     /** Sized once connected: the smaller of {@link #MAX_IN_FLIGHT} and the broker's receive maximum. */
     private Semaphore inFlight;
     private int window;
@@ -174,7 +173,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     @Override
     public void publishDesired(String deviceId, byte[] signedEnvelope) {
-        outbox.add(new Outgoing(topics.desired(deviceId), signedEnvelope, true));
+        outbox.addUrgent(new Outgoing(topics.desired(deviceId), signedEnvelope, true));
     }
 
     @Override
@@ -191,7 +190,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         while (!closed) {
             Outgoing next;
             try {
-                next = outbox.poll(200, TimeUnit.MILLISECONDS);
+                next = outbox.poll(200);
                 if (next == null) {
                     continue;
                 }
