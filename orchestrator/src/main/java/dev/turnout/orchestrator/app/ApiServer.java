@@ -13,9 +13,11 @@ import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Route;
 import io.vertx.ext.web.Router;
 
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,10 +39,12 @@ final class ApiServer implements AutoCloseable {
 
     private final Vertx vertx;
     private final int port;
+    private final Router router;
 
-    private ApiServer(Vertx vertx, int port) {
+    private ApiServer(Vertx vertx, int port, Router router) {
         this.vertx = vertx;
         this.port = port;
+        this.router = router;
     }
 
     /**
@@ -61,7 +65,7 @@ final class ApiServer implements AutoCloseable {
             HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
                     .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
             served.set(info.apply(http.actualPort()));
-            return new ApiServer(vertx, http.actualPort());
+            return new ApiServer(vertx, http.actualPort(), router);
         } catch (Exception | Error e) {
             try {
                 stop(vertx);
@@ -75,6 +79,11 @@ final class ApiServer implements AutoCloseable {
     /** The port listened on. */
     int port() {
         return port;
+    }
+
+    /** Every route served, in the order they match (the contract test holds them against openapi.json). */
+    List<Route> routes() {
+        return router.getRoutes();
     }
 
     /** Stops listening and closes Vert.x, waiting at most {@value #STOP_SECONDS} s. */

@@ -46,11 +46,13 @@ public final class TurnoutServer implements AutoCloseable {
     private final TlsMaterial tls;
     private final OperatorToken operatorToken;
     private final BrokerAccess access;
+    private final ApiServer http;
 
-    private TurnoutServer(ServerParts parts, int httpPort, String brokerUrl, TlsMaterial tls, OperatorToken operatorToken,
+    private TurnoutServer(ServerParts parts, ApiServer http, String brokerUrl, TlsMaterial tls, OperatorToken operatorToken,
                           BrokerAccess access) {
         this.parts = parts;
-        this.httpPort = httpPort;
+        this.http = http;
+        this.httpPort = http.port();
         this.brokerUrl = brokerUrl;
         this.tls = tls;
         this.operatorToken = operatorToken;
@@ -106,7 +108,7 @@ public final class TurnoutServer implements AutoCloseable {
             String scheme = tls != null ? "https" : "http";
             LOG.info("Turnout orchestrator listening on {}://{}:{} (devices: broker {}, orchestrator {}://{}:{})", scheme,
                     options.bindAddress(), http.port(), broker.deviceUrl(), scheme, options.advertiseHost(), http.port());
-            return new TurnoutServer(parts, http.port(), broker.localUrl(), tls, token, access);
+            return new TurnoutServer(parts, http, broker.localUrl(), tls, token, access);
         } catch (Exception | Error e) {
             parts.close();
             throw e;
@@ -191,6 +193,11 @@ public final class TurnoutServer implements AutoCloseable {
     /** The port the HTTP API listens on. */
     public int httpPort() {
         return httpPort;
+    }
+
+    /** Every route the HTTP server serves (tests hold them against the OpenAPI contract). */
+    java.util.List<io.vertx.ext.web.Route> httpRoutes() {
+        return http.routes();
     }
 
     /** The HTTP API as reached from this host, e.g. {@code http://127.0.0.1:8080} ({@code https://} with TLS). */

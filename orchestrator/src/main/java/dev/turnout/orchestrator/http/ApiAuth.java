@@ -33,8 +33,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Who may call the HTTP API (docs/security.md, "HTTP API"). Runs before every route:
  * <ul>
- *   <li>public: {@code GET /api/v1/health}, {@code GET /api/v1/server}, the session routes and the
- *       dashboard's static files (they hold no data);</li>
+ *   <li>public: {@code GET /api/v1/health}, {@code GET /api/v1/server}, the API's contract
+ *       {@code GET /api/openapi.json}, the session routes and the dashboard's static files (they hold no data);</li>
  *   <li>the operator: {@code Authorization: Bearer <operator token>}, or the dashboard's session
  *       cookie (HttpOnly, SameSite=Strict) obtained by posting the token to {@code /api/v1/session};</li>
  *   <li>a device, with HTTP Basic (its id and broker secret): {@code GET/HEAD /api/v1/artifacts/{digest}}
@@ -140,7 +140,7 @@ public final class ApiAuth {
         if (path.equals("/api/v1/session")) {
             return true;
         }
-        if (read && (path.equals("/api/v1/health") || path.equals("/api/v1/server"))) {
+        if (read && (path.equals("/api/v1/health") || path.equals("/api/v1/server") || path.equals("/api/openapi.json"))) {
             return true;
         }
         // the dashboard's HTML, JavaScript and CSS: no data in them; the data they fetch is guarded

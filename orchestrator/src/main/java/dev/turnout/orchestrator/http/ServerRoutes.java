@@ -1,26 +1,55 @@
 package dev.turnout.orchestrator.http;
 
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 
-/** {@code GET /api/v1/health} and {@code GET /api/v1/server}: what a device or the CLI needs to know of this orchestrator. */
+/**
+ * {@code GET /api/v1/health} and {@code GET /api/v1/server}: what a device or the CLI needs to know of this orchestrator;
+ * {@code GET /api/openapi.json}: the API's contract (OpenAPI 3.1, the hand-written resource {@value #CONTRACT}).
+ */
 final class ServerRoutes {
+
+    /** The OpenAPI description, a resource beside this class. */
+    static final String CONTRACT = "openapi.json";
 
     private final ApiExchange exchange;
     private final Supplier<ServerInfo> serverInfo;
+    private final Buffer contract;
 
     ServerRoutes(ApiExchange exchange, Supplier<ServerInfo> serverInfo) {
         this.exchange = exchange;
         this.serverInfo = serverInfo;
+        this.contract = Buffer.buffer(readContract());
     }
 
     void mountOn(Router router) {
         router.get("/api/v1/health").handler(this::health);
         router.get("/api/v1/server").handler(this::serverInfo);
+        router.get("/api/openapi.json").handler(this::contract);
+    }
+
+    private void contract(RoutingContext ctx) {
+        ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(contract);
+    }
+
+    private static byte[] readContract() {
+        try (InputStream in = ServerRoutes.class.getResourceAsStream(CONTRACT)) {
+            if (in == null) {
+                throw new IllegalStateException(CONTRACT + " is missing beside " + ServerRoutes.class.getName());
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + CONTRACT, e);
+        }
     }
 
     private void health(RoutingContext ctx) {

@@ -16,10 +16,6 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
@@ -71,6 +67,7 @@ public final class FleetMetrics {
     public FleetMetrics(FleetStore store, Clock clock) {
         this.store = store;
         this.clock = clock;
+        RuntimeMetrics.bindTo(registry); // first: it configures meter filters, which apply to meters registered after them
         devices = MultiGauge.builder("turnout.devices")
                 .description("Enrolled devices by presence (state=online|offline)").register(registry);
         appDevices = MultiGauge.builder("turnout.app.devices")
@@ -99,10 +96,6 @@ public final class FleetMetrics {
                 .baseUnit("seconds").register(registry);
         unrestored = MultiGauge.builder("turnout.dora.unrestored.failures")
                 .description("Failed changes not restored yet").register(registry);
-        new JvmMemoryMetrics().bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
-        new UptimeMetrics().bindTo(registry);
     }
 
     /** Counts one status event a device sent. */
