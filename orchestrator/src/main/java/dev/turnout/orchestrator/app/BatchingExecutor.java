@@ -1,34 +1,55 @@
 package dev.turnout.orchestrator.app;
 
+import dev.turnout.orchestrator.port.ReportExecutor;
 import dev.turnout.orchestrator.port.RolloutStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
- * Runs device reports on the engine thread in order, many per store transaction: under load a
- * burst of status events costs one commit instead of one per event, and when the fleet is quiet
- * each report still runs at once. A report that fails is logged and does not take its batch down.
+ * Runs device reports on the engine thread, many per store transaction: under load a burst of
+ * status events costs one commit instead of one per event, and when the fleet is quiet each report
+ * still runs at once. A report that fails is logged and does not take its batch down.
+ *
+ * <p>Two lanes. Urgent reports (a device's outcome after its activation, which may complete a wave)
+ * run before the rest, so the next wave is not decided behind the staging reports of a whole fleet
+ * (measured at 2,000 devices on Mosquitto before the lanes: the deciding report waited 120-890 ms
+ * behind up to 2,000 others). Each device's reports still run in the order they came: an urgent
+ * report of a device that has reports waiting in the other lane joins them there.
  */
-final class BatchingExecutor implements Executor {
+final class BatchingExecutor implements ReportExecutor {
 
     private static final Logger LOG = LoggerFactory.getLogger(BatchingExecutor.class);
+    private static final Logger DECISIONS = LoggerFactory.getLogger("dev.turnout.orchestrator.engine.WaveDecisions");
     /** Reports per transaction at most, so HTTP readers of the store never wait long. */
     static final int MAX_BATCH = 500;
+
+    /** A report, its device (null: none), and when it was handed over (System.nanoTime()). */
+    private record Queued(Runnable report, String deviceId, long at) {
+    }
 
     private final ExecutorService engineThread;
     private final RolloutStore store;
     /** Asked after each report: true ends the batch there (its commit publishes what was decided). */
-    private final java.util.function.BooleanSupplier commitNow;
-    private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
+    private final BooleanSupplier commitNow;
+    private final ConcurrentLinkedQueue<Queued> urgent = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Queued> rest = new ConcurrentLinkedQueue<>();
+    /** Per device, its reports waiting in {@link #rest}; a device absent has none. */
+    private final Map<String, Integer> waitingInRest = new ConcurrentHashMap<>();
+    /** Reports waiting now in both lanes (counted: ConcurrentLinkedQueue.size() walks the queue). */
+    private final AtomicInteger waiting = new AtomicInteger();
     private final AtomicBoolean scheduled = new AtomicBoolean();
 
-    BatchingExecutor(ExecutorService engineThread, RolloutStore store, java.util.function.BooleanSupplier commitNow) {
+    BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow) {
         this.engineThread = engineThread;
         this.store = store;
         this.commitNow = commitNow;
@@ -36,7 +57,27 @@ final class BatchingExecutor implements Executor {
 
     @Override
     public void execute(Runnable report) {
-        queue.add(report);
+        rest.add(new Queued(report, null, System.nanoTime()));
+        scheduleDrain();
+    }
+
+    @Override
+    public void execute(String deviceId, boolean isUrgent, Runnable report) {
+        Queued q = new Queued(report, deviceId, System.nanoTime());
+        // atomic per device against the drain's decrement: urgent only while none of its reports waits in the other lane
+        waitingInRest.compute(deviceId, (id, n) -> {
+            if (isUrgent && n == null) {
+                urgent.add(q);
+                return null;
+            }
+            rest.add(q);
+            return n == null ? 1 : n + 1;
+        });
+        scheduleDrain();
+    }
+
+    private void scheduleDrain() {
+        waiting.incrementAndGet();
         if (scheduled.compareAndSet(false, true)) {
             try {
                 engineThread.execute(this::drain);
@@ -47,29 +88,50 @@ final class BatchingExecutor implements Executor {
         }
     }
 
+    private Queued next() {
+        Queued q = urgent.poll();
+        if (q == null) {
+            q = rest.poll();
+            if (q != null && q.deviceId() != null) {
+                waitingInRest.computeIfPresent(q.deviceId(), (id, n) -> n <= 1 ? null : n - 1);
+            }
+        }
+        if (q != null) {
+            waiting.decrementAndGet();
+        }
+        return q;
+    }
+
     private void drain() {
         scheduled.set(false);
         try {
             store.inTransaction(() -> {
                 for (int n = 0; n < MAX_BATCH; n++) {
-                    Runnable next = queue.poll();
+                    Queued next = next();
                     if (next == null) {
                         return;
                     }
+                    long takenUp = System.nanoTime();
                     try {
-                        next.run();
+                        next.report().run();
                     } catch (RuntimeException e) {
                         LOG.error("engine step failed", e);
                     }
                     if (commitNow.getAsBoolean()) {
-                        return; // a decision waits for this commit: the next wave's devices must not wait for the batch
+                        // a decision waits for this commit: the next wave's devices must not wait for the batch. How long
+                        // the report that caused it had waited for the engine is the part of a decision's latency that
+                        // the engine's own timer (from taking the report up) does not see.
+                        DECISIONS.info("a report that decided desired states waited {} ms for the engine ({} report(s) in this"
+                                + " batch before it, {} still queued)", String.format(Locale.ROOT, "%.1f", (takenUp - next.at()) / 1e6),
+                                n, waiting.get());
+                        return;
                     }
                 }
             });
         } catch (RuntimeException e) {
             LOG.error("a batch of device reports could not be stored", e);
         }
-        if (!queue.isEmpty() && scheduled.compareAndSet(false, true)) {
+        if ((!urgent.isEmpty() || !rest.isEmpty()) && scheduled.compareAndSet(false, true)) {
             engineThread.execute(this::drain);
         }
     }

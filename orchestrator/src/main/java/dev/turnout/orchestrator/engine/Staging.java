@@ -17,8 +17,12 @@ import java.util.Set;
  */
 final class Staging {
 
-    /** Devices staged per engine step when paced: create stages the first step, the steps after stage the rest. */
-    static final int STAGE_CHUNK = 500;
+    /**
+     * Devices staged per engine step when paced: create stages the first step, the steps after stage the rest. Small, so
+     * that a report that completes a wave waits for one step at most (at 500 the deciding report waited up to 1.3 s
+     * behind the staging of a 2,000-device fleet; a step signs and stores its devices' desired states).
+     */
+    static final int STAGE_CHUNK = 100;
 
     private final DesiredStates desired;
     private final Outbox outbox;

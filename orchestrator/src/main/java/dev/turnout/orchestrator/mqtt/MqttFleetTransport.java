@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.mqtt;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.turnout.orchestrator.port.FleetEvents;
 import dev.turnout.orchestrator.port.FleetTransport;
+import dev.turnout.orchestrator.port.ReportExecutor;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.RolloutEvent;
@@ -25,7 +26,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -53,7 +53,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     /** Shared-subscription group of the orchestrator instances ({@code $share/<group>/...}); null: plain subscriptions. */
     private final String shareGroup;
     private volatile FleetEvents events;
-    private volatile Executor eventExecutor;
+    private volatile ReportExecutor eventExecutor;
     /**
      * Reports the broker delivers from this orchestrator's persistent session as soon as it
      * connects, before {@link #listen} is called: what devices said while it was down. Kept and
@@ -141,7 +141,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     }
 
     /** Subscribes to every device's reports and hands each to {@code events} on {@code executor}. */
-    public void listen(FleetEvents events, Executor executor) throws MqttException {
+    public void listen(FleetEvents events, ReportExecutor executor) throws MqttException {
         synchronized (early) {
             this.eventExecutor = executor;
             this.events = events;
@@ -257,12 +257,23 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         }
     }
 
+    /**
+     * True for the states a device reports once activated: the outcome the engine may be waiting for to
+     * complete a wave. Staging progress (DOWNLOADING, STAGED) and the rest are not urgent.
+     */
+    static boolean decidesAWave(dev.turnout.proto.UpdateState state) {
+        return switch (state) {
+            case APPLYING, VERIFYING, ACTIVE, ROLLING_BACK, ROLLED_BACK, FAILED, REJECTED, WAITING_FOR_WINDOW -> true;
+            default -> false;
+        };
+    }
+
     /** Hands one device report to the engine, on its executor. */
     private void dispatch(String topic, MqttMessage message) {
         String deviceId = topics.deviceIdOf(topic).orElse(null);
         String kind = topics.kindOf(topic).orElse("");
         FleetEvents events = MqttFleetTransport.this.events;
-        Executor eventExecutor = MqttFleetTransport.this.eventExecutor;
+        ReportExecutor eventExecutor = MqttFleetTransport.this.eventExecutor;
         if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
             return;
         }
@@ -270,7 +281,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             switch (kind) {
                 case "status" -> {
                     StatusEvent event = StatusEvent.parseFrom(message.getPayload());
-                    eventExecutor.execute(() -> events.onStatus(deviceId, event));
+                    eventExecutor.execute(deviceId, decidesAWave(event.getState()), () -> events.onStatus(deviceId, event));
                 }
                 case "presence" -> {
                     if (message.getPayload().length == 0) {

@@ -54,6 +54,54 @@ class BatchingExecutorTest {
         }
     }
 
+    @Test
+    void aDevicesOutcomeRunsBeforeOtherDevicesStagingReportsButNeverBeforeItsOwnEarlierReports() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
+            List<String> order = new CopyOnWriteArrayList<>();
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold)); // everything below queues up behind this
+            reports.execute("pi-1", false, () -> order.add("pi-1 STAGED"));
+            reports.execute("pi-2", false, () -> order.add("pi-2 DOWNLOADING"));
+            reports.execute("pi-3", true, () -> order.add("pi-3 ACTIVE"));      // nothing of pi-3 waits: jumps the queue
+            reports.execute("pi-1", true, () -> order.add("pi-1 ACTIVE"));      // pi-1 STAGED waits: stays behind it
+            reports.execute(() -> order.add("forwarded"));                      // not a device's report: in order, not urgent
+            reports.execute("pi-4", true, () -> order.add("pi-4 APPLYING"));
+            reports.execute("pi-4", true, () -> order.add("pi-4 ACTIVE"));      // urgent after urgent: in order
+            reports.execute("pi-2", false, () -> order.add("pi-2 STAGED"));
+            hold.countDown();
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("pi-3 ACTIVE", "pi-4 APPLYING", "pi-4 ACTIVE", "pi-1 STAGED", "pi-2 DOWNLOADING",
+                    "pi-1 ACTIVE", "forwarded", "pi-2 STAGED");
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    @Test
+    void onceItsEarlierReportsHaveRunADevicesOutcomeIsUrgentAgain() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
+            List<String> order = new CopyOnWriteArrayList<>();
+            reports.execute("pi-1", false, () -> order.add("pi-1 STAGED"));
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold));
+            reports.execute("pi-2", false, () -> order.add("pi-2 STAGED"));
+            reports.execute("pi-1", true, () -> order.add("pi-1 ACTIVE"));
+            hold.countDown();
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("pi-1 STAGED", "pi-1 ACTIVE", "pi-2 STAGED");
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(10, TimeUnit.SECONDS);

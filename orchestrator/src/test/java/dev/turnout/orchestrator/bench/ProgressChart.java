@@ -33,8 +33,6 @@ final class ProgressChart {
         chart.getStyler().setYAxisMax((double) devices);
         chart.getStyler().setXAxisMin(0.0);
         chart.getStyler().setYAxisDecimalPattern("#,##0");
-        // no tick spacing hint: with one, XChart divides 0..devices into equal steps (a label every 257 devices at 10,000,
-        // on top of each other); without, it picks round steps (1,000 at 10,000; 20 at 137)
         List<Double> t = new ArrayList<>(List.of(0.0));
         List<Double> active = new ArrayList<>(List.of(0.0));
         List<Double> failed = new ArrayList<>(List.of(0.0));
@@ -46,10 +44,19 @@ final class ProgressChart {
         t.add(run.seconds());
         active.add(active.get(active.size() - 1));
         failed.add(failed.get(failed.size() - 1));
+        // XChart labels only data values when an axis's distinct values, in the order added, are equally spaced, as the
+        // counts 0, 1, 2, ... are: a label every 52 devices at 2,000, on top of each other. A point nobody sees at the
+        // axis's top, added first, breaks the spacing so that it picks round steps (200 at 2,000; 1,000 at 10,000).
+        XYSeries top = chart.addSeries(" ", new double[] {0}, new double[] {devices});
+        top.setMarker(SeriesMarkers.NONE);
+        top.setLineStyle(org.knowm.xchart.style.lines.SeriesLines.NONE);
+        top.setShowInLegend(false);
         XYSeries a = chart.addSeries("ACTIVE", t, active);
         a.setMarker(SeriesMarkers.NONE);
+        a.setLineColor(new java.awt.Color(0, 55, 255));
         XYSeries f = chart.addSeries("failed", t, failed);
         f.setMarker(SeriesMarkers.NONE);
+        f.setLineColor(new java.awt.Color(255, 172, 0));
         for (double[] w : run.waveStarts()) {
             chart.addAnnotation(new AnnotationLine(w[0], true, false));
             chart.addAnnotation(new AnnotationText("wave " + (int) w[1], w[0], devices * (0.97 - 0.06 * (w[1] - 1)), false));

@@ -78,6 +78,7 @@ import static org.awaitility.Awaitility.await;
 public final class RolloutBenchmark {
 
     private static final Pattern DECISION = Pattern.compile("rollout (\\S+): wave (\\d+) decided in ([0-9.]+) ms");
+    private static final Pattern QUEUE_WAIT = Pattern.compile("a report that decided desired states waited ([0-9.]+) ms for the engine");
     private static final String APP = "web";
 
     int devices = 2000;
@@ -334,6 +335,7 @@ public final class RolloutBenchmark {
             }
             monitor.close();
             List<Double> engineMs = engineDecisions(serverLog);
+            List<Double> queueWaits = matches(serverLog, QUEUE_WAIT).stream().sorted().toList();
             engineMs = engineMs.subList(Math.min(warmupDecisions, engineMs.size()), engineMs.size());
             BenchProcesses.stop(server);
             server = null;
@@ -352,6 +354,9 @@ public final class RolloutBenchmark {
 
             figures = report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
                     connectSeconds, stormSeconds);
+            out.printf(Locale.ROOT, "report wait for the engine, deciding ones: p50 %.1f ms, p99 %.1f ms (%d reports; the device-side"
+                    + " decision latency's part spent queued in the orchestrator before the engine took the report up)%n",
+                    BenchProcesses.percentile(queueWaits, 50), BenchProcesses.percentile(queueWaits, 99), queueWaits.size());
             if (stormFigures != null) {
                 out.printf(Locale.ROOT, "reconnect storm after a broker restart   : %s%n", stormFigures);
             }
@@ -769,6 +774,18 @@ public final class RolloutBenchmark {
             }
         }
         return ms;
+    }
+
+    /** The first group of every line of {@code log} that {@code pattern} finds, as numbers. */
+    private static List<Double> matches(Path log, Pattern pattern) throws java.io.IOException {
+        List<Double> values = new ArrayList<>();
+        for (String line : Files.readAllLines(log)) {
+            Matcher m = pattern.matcher(line);
+            if (m.find()) {
+                values.add(Double.parseDouble(m.group(1)));
+            }
+        }
+        return values;
     }
 
     // ---- helpers ----
