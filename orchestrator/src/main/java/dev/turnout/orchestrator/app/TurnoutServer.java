@@ -97,10 +97,11 @@ public final class TurnoutServer implements AutoCloseable {
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
+            DataBackup backup = parts.start("backup", () -> DataBackup.open(data, key.keyId(),
+                    cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
-                    new DataBackup(data, key.keyId(), cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock),
-                    clock);
+                    backup, clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(key, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);

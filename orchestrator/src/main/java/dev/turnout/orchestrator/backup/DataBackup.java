@@ -51,6 +51,20 @@ public final class DataBackup {
         this.clock = clock;
     }
 
+    /**
+     * A backup of {@code dataDir}; deletes what a backup cut short by a crash left there
+     * ({@code .backup-*}: a staging directory, an unsent archive).
+     */
+    public static DataBackup open(Path dataDir, String signingKeyId, String fleetStore, String turnoutVersion, Clock clock)
+            throws IOException {
+        try (Stream<Path> files = Files.list(dataDir)) {
+            for (Path left : files.filter(p -> p.getFileName().toString().startsWith(".backup-")).toList()) {
+                deleteTree(left);
+            }
+        }
+        return new DataBackup(dataDir, signingKeyId, fleetStore, turnoutVersion, clock);
+    }
+
     /** Where temporary files go: inside the data directory (same disk, never world-readable). */
     public Path newArchiveFile() throws IOException {
         try {

@@ -170,6 +170,25 @@ class BackupArchiveTest {
         assertThat(BackupArchive.verify(small).files()).extracting(BackupManifest.FileEntry::path).noneMatch(p -> p.startsWith("artifacts/"));
     }
 
+    @Test
+    void anArtifactDamagedOnDiskStopsTheBackup() throws Exception {
+        Files.writeString(data.resolve("artifacts/sha256").resolve(artifactHex), "bit rot");
+        DataBackup writer = new DataBackup(data, "k-1", BackupManifest.SQLITE, "0.1.0", Clock.fixed(NOW, ZoneOffset.UTC));
+        assertThatThrownBy(() -> writer.writeTo(work.resolve("rotten.tar.gz"), true))
+                .hasMessageContaining("artifacts/sha256/" + artifactHex + " changed or is damaged on disk");
+    }
+
+    @Test
+    void whatACrashedBackupLeftIsRemovedAtStart() throws Exception {
+        Files.writeString(Files.createDirectories(data.resolve(".backup-staging-1")).resolve("x"), "x");
+        Files.writeString(data.resolve(".backup-2.tar.gz"), "half");
+        DataBackup.open(data, "k-1", BackupManifest.SQLITE, "0.1.0", Clock.fixed(NOW, ZoneOffset.UTC));
+        try (Stream<Path> left = Files.list(data)) {
+            assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".backup"));
+        }
+        assertThat(data.resolve("signing.key")).exists();
+    }
+
     private void assertNoStagingLeft() throws IOException {
         try (Stream<Path> left = Files.list(work)) {
             assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains(".restore-"));
