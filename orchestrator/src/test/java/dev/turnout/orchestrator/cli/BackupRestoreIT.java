@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.app.ScriptedDevice;
 import dev.turnout.orchestrator.app.ServerOptions;
+import dev.turnout.orchestrator.app.TlsOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.http.DockerSaveArchives;
 import dev.turnout.proto.Topics;
@@ -161,8 +162,36 @@ class BackupRestoreIT {
         assertThat(download.statusCode()).as(download.body()).isEqualTo(200);
     }
 
+    @Test
+    void aTlsServersCaAndCertificatesComeBackSoDevicesKeepTrustingIt() throws Exception {
+        server = TurnoutServer.start(options(work.resolve("tls-before")).withTls(TlsOptions.generated()));
+        String token = server.operatorToken();
+        Path pinned = Files.copy(server.caFile(), work.resolve("pinned-ca.pem")); // what devices and the CLI pin
+        String serverCertificate = Files.readString(work.resolve("tls-before/tls/server.pem"));
+        Path backup = work.resolve("tls.tar.gz");
+        Result taken = run(Map.of("TURNOUT_TOKEN", token, "TURNOUT_CA", pinned.toString()), "backup", "--out", backup.toString(),
+                "--no-artifacts", "--server", server.url());
+        assertThat(taken.code).as(taken.toString()).isZero();
+        assertThat(taken.err).contains("the image archives are not in this backup");
+        server.close();
+        server = null;
+
+        Result restored = run(Map.of(), "restore", backup.toString(), "--data", work.resolve("tls-after").toString());
+        assertThat(restored.code).as(restored.toString()).isZero();
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(work.resolve("tls-after/tls/ca.key")))).isEqualTo("rw-------");
+        server = TurnoutServer.start(options(work.resolve("tls-after")).withTls(TlsOptions.generated()));
+        assertThat(Files.readString(server.caFile())).isEqualTo(Files.readString(pinned));
+        assertThat(Files.readString(work.resolve("tls-after/tls/server.pem"))).isEqualTo(serverCertificate);
+        Result overTls = run(Map.of("TURNOUT_TOKEN", token, "TURNOUT_CA", pinned.toString()), "devices", "--server", server.url());
+        assertThat(overTls.code).as("the CLI still trusts the restored server with the CA it pinned: " + overTls).isZero();
+    }
+
+    private static ServerOptions options(Path data) {
+        return new ServerOptions(data, 0, Ports.free(), "127.0.0.1", null, "127.0.0.1", Topics.DEFAULT_PREFIX);
+    }
+
     private TurnoutServer start(Path data) throws Exception {
-        return TurnoutServer.start(new ServerOptions(data, 0, Ports.free(), "127.0.0.1", null, "127.0.0.1", Topics.DEFAULT_PREFIX));
+        return TurnoutServer.start(options(data));
     }
 
     private JsonNode serverInfo() throws Exception {
