@@ -99,6 +99,12 @@ public final class BackupArchive {
             throw new IOException("there is no file " + archive);
         }
         String name = archive.toString();
+        try (InputStream head = Files.newInputStream(archive)) {
+            byte[] magic = head.readNBytes(2);
+            if (magic.length == 2 && (magic[0] != (byte) 0x1f || magic[1] != (byte) 0x8b)) {
+                throw new InvalidBackupException(name + " is not a Turnout backup: it is not a gzip file");
+            }
+        }
         try (InputStream file = new BufferedInputStream(Files.newInputStream(archive), 64 * 1024);
              GzipCompressorInputStream gzip = new GzipCompressorInputStream(file);
              TarArchiveInputStream tar = new TarArchiveInputStream(gzip)) {

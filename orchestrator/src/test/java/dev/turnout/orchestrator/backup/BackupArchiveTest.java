@@ -141,7 +141,8 @@ class BackupArchiveTest {
     @Test
     void somethingElseIsNotABackup() throws Exception {
         Path text = Files.writeString(work.resolve("notes.tar.gz"), "hello");
-        assertThatThrownBy(() -> BackupArchive.verify(text)).isInstanceOf(InvalidBackupException.class);
+        assertThatThrownBy(() -> BackupArchive.verify(text)).isInstanceOf(InvalidBackupException.class)
+                .hasMessageContaining("is not a Turnout backup: it is not a gzip file");
         Path otherTar = rewrite(Map.of("README", "hi".getBytes(StandardCharsets.UTF_8)));
         assertThatThrownBy(() -> BackupArchive.verify(otherTar)).isInstanceOf(InvalidBackupException.class)
                 .hasMessageContaining("does not start with manifest.json");
