@@ -1,9 +1,9 @@
 package dev.turnout.orchestrator.app;
 
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.backup.DataBackup;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.enroll.Enrollment;
-import dev.turnout.orchestrator.backup.DataBackup;
 import dev.turnout.orchestrator.http.ApiAuth;
 import dev.turnout.orchestrator.http.BackupRoutes;
 import dev.turnout.orchestrator.http.HttpApi;
