@@ -1,9 +1,11 @@
 package dev.turnout.orchestrator.app;
 
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.backup.DataBackup;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.enroll.Enrollment;
 import dev.turnout.orchestrator.http.ApiAuth;
+import dev.turnout.orchestrator.http.BackupRoutes;
 import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
@@ -25,7 +27,7 @@ import java.util.function.IntFunction;
 
 /**
  * The HTTP side on its own Vert.x: the API (operator token, device and monitor credentials), the
- * monitoring routes and the dashboard, over HTTPS with TLS material.
+ * monitoring routes, the backup and the dashboard, over HTTPS with TLS material.
  */
 final class ApiServer implements AutoCloseable {
 
@@ -34,7 +36,7 @@ final class ApiServer implements AutoCloseable {
 
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
-                   Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, Clock clock) {
+                   Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Clock clock) {
     }
 
     private final Vertx vertx;
@@ -62,6 +64,7 @@ final class ApiServer implements AutoCloseable {
             Router router = api.router();
             FleetMonitoring monitoring = backend.monitoring();
             new MonitoringRoutes(vertx, monitoring.metrics(), monitoring.live(), monitoring.observer()).mountOn(router);
+            new BackupRoutes(vertx, backend.backup(), backend.store(), backend.clock()).mountOn(router);
             HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
                     .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
             served.set(info.apply(http.actualPort()));

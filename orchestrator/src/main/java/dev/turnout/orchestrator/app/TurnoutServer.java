@@ -1,6 +1,8 @@
 package dev.turnout.orchestrator.app;
 
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.backup.BackupManifest;
+import dev.turnout.orchestrator.backup.DataBackup;
 import dev.turnout.orchestrator.cluster.LeasedRollouts;
 import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.enroll.FleetEnrollment;
@@ -97,8 +99,11 @@ public final class TurnoutServer implements AutoCloseable {
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
+            DataBackup backup = parts.start("backup", () -> DataBackup.open(data, key.keyId(),
+                    cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
-                    engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring, clock);
+                    engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
+                    backup, clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(key, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);

@@ -154,6 +154,50 @@ final class ApiClient {
         }
     }
 
+    /** Checks a downloaded file before it takes its final name. */
+    @FunctionalInterface
+    interface DownloadCheck<T> {
+        T check(Path file) throws IOException;
+    }
+
+    /**
+     * Streams a download into {@code file}: through {@code .NAME.part} next to it, created mode 0600,
+     * checked by {@code check}, then renamed (atomically) to {@code file}. Nothing is left behind on failure.
+     */
+    <T> T downloadPrivate(String path, Path file, DownloadCheck<T> check) {
+        HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofHours(2))
+                .header("X-Turnout-User", user).GET().build();
+        HttpResponse<java.io.InputStream> response = exchange(request, HttpResponse.BodyHandlers.ofInputStream());
+        Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".part");
+        try (java.io.InputStream in = response.body()) {
+            if (response.statusCode() >= 400) {
+                body(new String(in.readAllBytes(), StandardCharsets.UTF_8), response.statusCode(), path);
+            }
+            java.nio.file.Files.deleteIfExists(tmp);
+            try {
+                java.nio.file.Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            } catch (UnsupportedOperationException e) {
+                java.nio.file.Files.createFile(tmp);
+            }
+            try (java.io.OutputStream out = java.nio.file.Files.newOutputStream(tmp)) {
+                in.transferTo(out);
+            }
+            T checked = check.check(tmp);
+            java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return checked;
+        } catch (IOException e) {
+            throw new CliException("cannot write " + file + ": " + e.getMessage());
+        } finally {
+            try {
+                java.nio.file.Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+
     private HttpRequest.Builder request(String path) {
         return authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(REQUEST_TIMEOUT)
                 .header("Accept", "application/json").header("X-Turnout-User", user);
