@@ -33,6 +33,26 @@ class TwoLaneQueueTest {
     }
 
     @Test
+    void aLongRunOfDesiredStatesLetsAnEventThroughEveryFewSoMonitorsAreNotStarved() throws Exception {
+        TwoLaneQueue<String> q = new TwoLaneQueue<>();
+        q.add("event 1");
+        q.add("event 2");
+        for (int i = 1; i <= 20; i++) {
+            q.addUrgent("STAGE " + i);
+        }
+        List<String> out = new ArrayList<>();
+        for (String next = q.poll(10); next != null; next = q.poll(10)) {
+            out.add(next);
+        }
+        int n = TwoLaneQueue.URGENT_RUN;
+        assertThat(out.indexOf("event 1")).isEqualTo(n);
+        assertThat(out.indexOf("event 2")).isEqualTo(2 * n + 1);
+        assertThat(out.stream().filter(e -> e.startsWith("STAGE")).toList())
+                .isEqualTo(java.util.stream.IntStream.rangeClosed(1, 20).mapToObj(i -> "STAGE " + i).toList());
+        assertThat(out).hasSize(22);
+    }
+
+    @Test
     void manyWritersOneReaderLoseNothingAndKeepEachLanesOrder() throws Exception {
         TwoLaneQueue<Integer> q = new TwoLaneQueue<>();
         int perLane = 20_000;
