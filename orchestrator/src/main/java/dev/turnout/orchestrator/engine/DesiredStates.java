@@ -164,6 +164,7 @@ public final class DesiredStates {
                 .setPhase(a.phase() == dev.turnout.orchestrator.domain.Phase.ACTIVATE ? Phase.ACTIVATE : Phase.STAGE)
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
+                .setMinVersion(store.findFloor(a.app()).orElse(""))
                 .build();
     }
 
