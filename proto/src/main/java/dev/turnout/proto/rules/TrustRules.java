@@ -27,7 +27,8 @@ import java.util.function.Function;
  * its issue time, it has not expired by the device's time floor nor by its wall clock (an unsynchronised
  * clock cannot alone expire it), and every app entry is complete, has an image for this platform and
  * does not go below the running version unless it is a signed rollback, nor below the app's rollback floor
- * (the higher of the one the device keeps and the entry's own {@code min_version}; signed rollbacks included).
+ * (the higher of the one the device keeps and the entry's own {@code min_version}; signed rollbacks included;
+ * the version that runs already is not a move and passes).
  * A signed key rotation replaces the trusted keys; the floors an accepted state carries raise the kept ones
  * (never lower them).
  */
@@ -187,12 +188,14 @@ public final class TrustRules {
                     + " has no image for " + platform, state);
         }
         String version = app.getRelease().getVersion();
+        String running = runningVersion.apply(app.getApp());
         String floor = higher(mark.versionFloor(app.getApp()), app.getMinVersion());
-        if (floor != null && SemVer.compare(version, floor) < 0) {
+        // the version that runs already is no move below the floor (a floor never stops what runs): a re-signed state
+        // that restates it is accepted, and brings the floor
+        if (floor != null && !version.equals(running) && SemVer.compare(version, floor) < 0) {
             return new Refused(Reason.BELOW_FLOOR, app.getApp() + " " + printable(version) + " is below the rollback floor "
                     + printable(floor) + (app.getRollback() ? " (a signed rollback too)" : ""), state);
         }
-        String running = runningVersion.apply(app.getApp());
         if (running != null && !running.isEmpty() && !app.getRollback()
                 && SemVer.compare(app.getRelease().getVersion(), running) < 0) {
             return new Refused(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running "

@@ -210,7 +210,10 @@ class TrustRulesTest {
                 new VersionFloorRow("no carried floor keeps the kept one", "2.5.0", "3.0.0", false, "", null, "2.5.0"),
                 new VersionFloorRow("a lower carried floor cannot let a rollback below the kept one", "2.0.0", "1.5.0", true, "1.0.0",
                         Reason.BELOW_FLOOR, null),
-                new VersionFloorRow("a pre-release of the floor is below it", "2.0.0", "2.0.0-rc.1", true, "", Reason.BELOW_FLOOR, null)
+                new VersionFloorRow("a pre-release of the floor is below it", "2.0.0", "2.0.0-rc.1", true, "", Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("restating the running version below the floor is no move: accepted, and the floor kept",
+                        null, "2.0.0", false, "2.5.0", null, "2.5.0"),
+                new VersionFloorRow("below the floor and below the running version", "2.5.0", "1.0.0", false, "", Reason.BELOW_FLOOR, null)
         );
     }
 
