@@ -642,17 +642,19 @@ public final class UpdateEngine {
     /**
      * The new release failed but the one before it is below the app's rollback floor: the device does not go back to
      * it. The new release's container stays the app's container (started again if it stopped; the drift repair keeps
-     * it up) and the update is FAILED with BELOW_FLOOR; the old container stays stopped. Only an update that got as far
+     * it up) and the update is FAILED with BELOW_FLOOR; the old container is removed (nothing may go back to it). Only an
+     * update that got as far
      * as a new container gets here: one whose new container was never created puts the old one back as before (the
      * state before the update, which the floor never stopped).
      */
     private void keepAboveFloor(AppRecord failing, Reason reason, String message, String floor) {
         String fresh = failing.newContainerId();
         startQuietly(fresh);
-        AppRecord kept = failing.withContainers(failing.target().getRelease(), fresh, failing.running(), failing.containerId(), "");
+        AppRecord kept = failing.withContainers(failing.target().getRelease(), fresh, failing.running(), "", "");
         move(kept, UpdateState.FAILED, Reason.BELOW_FLOOR, failing.targetVersion() + " failed (" + reason + ": " + message
                 + "); not rolling back to " + failing.runningVersion() + ", below the rollback floor " + floor + "; keeping "
                 + failing.targetVersion());
+        removeQuietly(failing.containerId()); // after FAILED is saved: a crash in between leaves an orphan, removed at start
     }
 
     private void restorePrevious(AppRecord record) {

@@ -319,6 +319,7 @@ class UpdateEngineTest {
         assertThat(failed.getMessage()).contains("HEALTH_CHECK_FAILED").contains("not rolling back to 1.0.0, below the rollback floor 2.0.0");
         assertThat(failed.getRunningVersion()).isEqualTo("3.0.0");
         assertThat(runtime.runningVersions()).containsExactly("3.0.0");
+        assertThat(runtime.containers).as("the old container below the floor is gone").hasSize(1);
         assertThat(store.loadApp("web").orElseThrow().runningVersion()).isEqualTo("3.0.0");
     }
 
