@@ -5,7 +5,8 @@
 const REASONS = {
   BAD_SIGNATURE: 'the signature did not verify', UNKNOWN_KEY: 'signed with a key the device does not trust',
   WRONG_DEVICE: 'the desired state was for another device', REPLAY: 'an old desired state was sent again',
-  DOWNGRADE: 'it would downgrade without a signed rollback', EXPIRED: 'the desired state had expired',
+  DOWNGRADE: 'it would downgrade without a signed rollback', BELOW_FLOOR: "the release is below the app's rollback floor",
+  EXPIRED: 'the desired state had expired',
   MALFORMED: 'the desired state could not be read', CLOCK_UNTRUSTED: 'the device clock cannot be trusted',
   NO_IMAGE_FOR_PLATFORM: "the release has no image for the device's platform", DOWNLOAD_FAILED: 'the download failed',
   SIZE_MISMATCH: 'the download had the wrong size', DIGEST_MISMATCH: 'the download had the wrong checksum',

@@ -20,6 +20,7 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.rules.SemVer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -628,8 +629,32 @@ public final class UpdateEngine {
 
     private void rollBack(AppRecord failing, Reason reason, String message) {
         log.warn("{} {} failed ({}): {}", failing.app(), failing.targetVersion(), reason, message);
+        String floor = store.loadTrust().versionFloor(failing.app());
+        if (floor != null && failing.running() != null && !failing.newContainerId().isEmpty()
+                && SemVer.compare(failing.runningVersion(), floor) < 0 && !isGone(failing.newContainerId())) {
+            keepAboveFloor(failing, reason, message, floor);
+            return;
+        }
         AppRecord record = move(failing, UpdateState.ROLLING_BACK, reason, message);
         restorePrevious(record);
+    }
+
+    /**
+     * The new release failed but the one before it is below the app's rollback floor: the device does not go back to
+     * it. The new release's container stays the app's container (started again if it stopped; the drift repair keeps
+     * it up) and the update is FAILED with BELOW_FLOOR; the old container is removed (nothing may go back to it). Only an
+     * update that got as far
+     * as a new container gets here: one whose new container was never created puts the old one back as before (the
+     * state before the update, which the floor never stopped).
+     */
+    private void keepAboveFloor(AppRecord failing, Reason reason, String message, String floor) {
+        String fresh = failing.newContainerId();
+        startQuietly(fresh);
+        AppRecord kept = failing.withContainers(failing.target().getRelease(), fresh, failing.running(), "", "");
+        move(kept, UpdateState.FAILED, Reason.BELOW_FLOOR, failing.targetVersion() + " failed (" + reason + ": " + message
+                + "); not rolling back to " + failing.runningVersion() + ", below the rollback floor " + floor + "; keeping "
+                + failing.targetVersion());
+        removeQuietly(failing.containerId()); // after FAILED is saved: a crash in between leaves an orphan, removed at start
     }
 
     private void restorePrevious(AppRecord record) {

@@ -21,10 +21,12 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Optional;
 
 /**
- * JSON files under {@code {data}/state}: {@code trust.json} and {@code apps/{app}.json}. Enums are stored
+ * JSON files under {@code {data}/state}: {@code trust.json} (with the rollback floors per app) and {@code apps/{app}.json}. Enums are stored
  * by name, releases as Base64 of their protobuf bytes.
  */
 public final class FileStateStore implements StateStore {
@@ -46,12 +48,18 @@ public final class FileStateStore implements StateStore {
             return TrustMark.NONE;
         }
         JsonNode node = read(trustFile);
-        return new TrustMark(node.path("lastSequence").asLong(), node.path("timeFloorMs").asLong());
+        Map<String, String> floors = new TreeMap<>();
+        node.path("versionFloors").fields().forEachRemaining(f -> floors.put(f.getKey(), f.getValue().asText()));
+        return new TrustMark(node.path("lastSequence").asLong(), node.path("timeFloorMs").asLong(), floors);
     }
 
     @Override
     public synchronized void saveTrust(TrustMark mark) {
         ObjectNode node = json.createObjectNode().put("lastSequence", mark.lastSequence()).put("timeFloorMs", mark.timeFloorMs());
+        if (!mark.versionFloors().isEmpty()) { // absent in files of older daemons: no floors
+            ObjectNode floors = node.putObject("versionFloors");
+            new TreeMap<>(mark.versionFloors()).forEach(floors::put);
+        }
         AtomicFiles.write(trustFile, bytes(node));
     }
 

@@ -281,6 +281,59 @@ class UpdateEngineTest {
         assertThat(store.loadApp("web")).contains(before);
     }
 
+    private static DesiredState withFloor(DesiredState state, String floor) {
+        return state.toBuilder().setApps(0, state.getApps(0).toBuilder().setMinVersion(floor)).build();
+    }
+
+    @Test
+    void aSignedRollbackBelowTheFloorIsRejectedAndChangesNothingAlsoAfterARestart() {
+        send(activate(1, "1.0.0"));
+        send(withFloor(activate(2, "2.0.0"), "2.0.0"));
+        AppRecord before = store.loadApp("web").orElseThrow();
+
+        send(Fixtures.desired(3, "1.0.0", Phase.ACTIVATE, true)); // signed, without a floor: the kept one applies
+        assertThat(statesOf(3)).containsExactly(REJECTED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.BELOW_FLOOR);
+        assertThat(events.get(events.size() - 1).getMessage()).contains("below the rollback floor 2.0.0");
+        assertThat(store.loadApp("web")).contains(before);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+
+        engine = newEngine(); // the daemon restarts: the floor was persisted with the trust mark
+        engine.recover();
+        send(withFloor(Fixtures.desired(4, "1.0.0", Phase.ACTIVATE, true), "1.0.0")); // a lower floor does not lower it
+        assertThat(statesOf(4)).containsExactly(REJECTED);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.BELOW_FLOOR);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+        assertThat(store.loadTrust().versionFloor("web")).isEqualTo("2.0.0");
+    }
+
+    @Test
+    void aFailedUpdateDoesNotRollBackBelowTheFloorItKeepsTheNewVersion() {
+        send(activate(1, "1.0.0"));
+        unhealthyVersions.add("3.0.0");
+        send(withFloor(activate(2, "3.0.0"), "2.0.0"));
+
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, FAILED);
+        StatusEvent failed = events.get(events.size() - 1);
+        assertThat(failed.getReason()).isEqualTo(Reason.BELOW_FLOOR);
+        assertThat(failed.getMessage()).contains("HEALTH_CHECK_FAILED").contains("not rolling back to 1.0.0, below the rollback floor 2.0.0");
+        assertThat(failed.getRunningVersion()).isEqualTo("3.0.0");
+        assertThat(runtime.runningVersions()).containsExactly("3.0.0");
+        assertThat(runtime.containers).as("the old container below the floor is gone").hasSize(1);
+        assertThat(store.loadApp("web").orElseThrow().runningVersion()).isEqualTo("3.0.0");
+    }
+
+    @Test
+    void aFailedUpdateRollsBackToAPreviousVersionAtTheFloor() {
+        send(activate(1, "2.0.0"));
+        unhealthyVersions.add("3.0.0");
+        send(withFloor(activate(2, "3.0.0"), "2.0.0"));
+
+        assertThat(statesOf(2)).containsExactly(DOWNLOADING, STAGED, APPLYING, VERIFYING, ROLLING_BACK, ROLLED_BACK);
+        assertThat(events.get(events.size() - 1).getReason()).isEqualTo(Reason.HEALTH_CHECK_FAILED);
+        assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+    }
+
     /** 2.0.0 (4 s soak) is being checked when the daemon is killed; returns the new container. */
     private String killedDuringTheCheckOf2() {
         dieDuringCheckOf = "2.0.0";

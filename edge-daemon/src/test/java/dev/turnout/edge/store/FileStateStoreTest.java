@@ -63,6 +63,8 @@ class FileStateStoreTest {
         store.saveTrust(new TrustMark(3, 1000));
         store.saveTrust(new TrustMark(4, 2000));
         assertThat(new FileStateStore(dir).loadTrust()).isEqualTo(new TrustMark(4, 2000));
+        store.saveTrust(new TrustMark(5, 3000, java.util.Map.of("web", "2.0.0", "db", "1.1.0")));
+        assertThat(new FileStateStore(dir).loadTrust()).isEqualTo(new TrustMark(5, 3000, java.util.Map.of("web", "2.0.0", "db", "1.1.0")));
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactly("trust.json");
         }

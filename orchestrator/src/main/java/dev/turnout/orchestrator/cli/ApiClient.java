@@ -121,6 +121,17 @@ final class ApiClient {
                 .POST(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8)).build(), path);
     }
 
+    JsonNode put(String path, Object body) {
+        String text;
+        try {
+            text = json.writeValueAsString(body);
+        } catch (IOException e) {
+            throw new CliException("cannot encode the request: " + e.getMessage());
+        }
+        return send(request(path).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8)).build(), path);
+    }
+
     /** Streams a file as the request body; nothing is held in memory. */
     JsonNode upload(String path, Path file) {
         HttpRequest.BodyPublisher publisher;

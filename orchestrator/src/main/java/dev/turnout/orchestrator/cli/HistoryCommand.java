@@ -22,7 +22,7 @@ final class HistoryCommand implements Runnable {
     @Option(names = "--device", paramLabel = "ID", description = "Only entries about this device.")
     String device;
 
-    @Option(names = "--app", paramLabel = "APP", description = "Only entries about this app (its releases, rollouts and device reports).")
+    @Option(names = "--app", paramLabel = "APP", description = "Only entries about this app (its releases, rollouts, rollback floor and device reports).")
     String app;
 
     @Option(names = "--since", paramLabel = "DURATION", description = "Only entries newer than this, e.g. 30m, 2h, 1d.")
@@ -60,7 +60,7 @@ final class HistoryCommand implements Runnable {
             if (device != null && !device.equals(subject) && !device.equals(e.path("actor").asText())) {
                 continue;
             }
-            if (app != null && !rolloutsOfApp.contains(subject) && !subject.startsWith(app + ":") && !detail.startsWith(app + ":")) {
+            if (app != null && !subject.equals(app) && !rolloutsOfApp.contains(subject) && !subject.startsWith(app + ":") && !detail.startsWith(app + ":")) {
                 continue;
             }
             kept.add(e);

@@ -18,7 +18,7 @@ import java.util.Map;
  */
 @Command(name = "turnout", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, versionProvider = TurnoutCli.Version.class,
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
-        subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class,
+        subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class, AppCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
                 WatchCommand.class, UserCommand.class, TokenCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},

@@ -56,6 +56,11 @@ public final class DesiredStates {
         this.clock = clock;
     }
 
+    /** The rollback floor of {@code app} (signed into each of its entries), or null. */
+    public String floor(String app) {
+        return store.findFloor(app).orElse(null);
+    }
+
     /** The current desired entry of {@code app} on a device, or null. */
     public DesiredApp current(String deviceId, String app) {
         return store.findDesired(deviceId).map(d -> d.app(app)).orElse(null);
@@ -164,6 +169,7 @@ public final class DesiredStates {
                 .setPhase(a.phase() == dev.turnout.orchestrator.domain.Phase.ACTIVATE ? Phase.ACTIVATE : Phase.STAGE)
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
+                .setMinVersion(store.findFloor(a.app()).orElse(""))
                 .build();
     }
 

@@ -6,6 +6,7 @@ import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutDevice;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.policy.RollbackTargets;
+import dev.turnout.proto.rules.SemVer;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -31,10 +32,17 @@ final class Rollbacks {
     /** The rollout rolls back for {@code why}: signed rollbacks out, never-activated devices cancelled. */
     void start(Rollout r, String why, Instant now) {
         List<String> kept = new ArrayList<>();
+        List<String> belowFloor = new ArrayList<>();
+        String floor = desired.floor(r.app());
         for (RolloutDevice d : r.devices()) {
             DesiredApp previous = d.previous();
             if (!d.wasActivated()) {
                 cancel(r, d, null);
+            } else if (RollbackTargets.knownHealthy(previous) && floor != null && SemVer.compare(previous.version(), floor) < 0) {
+                // the device would refuse it (BELOW_FLOOR): not sent
+                d.noted("its previous release " + previous.version() + " is below the rollback floor " + floor
+                        + ": keeps what it runs");
+                belowFloor.add(d.deviceId());
             } else if (RollbackTargets.knownHealthy(previous)) {
                 DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
                         new DesiredApp(r.app(), previous.version(), Phase.ACTIVATE, true, r.id()));
@@ -49,8 +57,10 @@ final class Rollbacks {
                 kept.add(d.deviceId());
             }
         }
-        journal.moveTo(r, RolloutState.ROLLING_BACK, kept.isEmpty() ? why
-                : why + "; kept what they run (no release known healthy): " + String.join(", ", kept));
+        String reason = kept.isEmpty() ? why : why + "; kept what they run (no release known healthy): " + String.join(", ", kept);
+        journal.moveTo(r, RolloutState.ROLLING_BACK, belowFloor.isEmpty() ? reason
+                : reason + "; kept what they run (previous release below the rollback floor " + floor + "): "
+                + String.join(", ", belowFloor));
     }
 
     /** The rollout was aborted: the devices it never activated are cancelled, the others keep what they were told. */

@@ -17,7 +17,10 @@ import dev.turnout.orchestrator.policy.WavePolicy;
 import dev.turnout.orchestrator.port.DeviceRegistry;
 import dev.turnout.orchestrator.port.RolloutStore;
 
+import dev.turnout.proto.rules.SemVer;
+
 import java.security.SecureRandom;
+
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -57,6 +60,7 @@ final class RolloutPlanner {
         if (store.findRelease(request.app(), request.version()).isEmpty()) {
             throw new NotFoundException("release " + request.app() + ":" + request.version() + " does not exist");
         }
+        belowFloor(request.app(), request.version(), request.strategy().rollback());
         List<Device> inventory = devices.listDevices();
         if (target.kind() == Target.Kind.DEVICE) {
             Set<String> known = new LinkedHashSet<>();
@@ -85,6 +89,20 @@ final class RolloutPlanner {
         Rollout rollout = new Rollout(newId(now), request.app(), request.version(), target.toString(), strategy, now,
                 RolloutState.RUNNING, null, now, 0, WaveState.DONE, now, 0, planned);
         return new Plan(rollout, ids, sizes, inventory, request.canary());
+    }
+
+    /**
+     * Refuses a rollout or rollback to a version below the app's rollback floor, naming the floor: devices would refuse
+     * it (BELOW_FLOOR), so nothing is signed or sent.
+     */
+    private void belowFloor(String app, String version, boolean rollback) {
+        store.findFloor(app).ifPresent(floor -> {
+            if (SemVer.compare(version, floor) < 0) {
+                throw new ConflictException((rollback ? "rollback to " : "deploy of ") + app + ":" + version
+                        + " is below the rollback floor " + floor + " of " + app + " (turnout app floor); choose " + floor
+                        + " or newer");
+            }
+        });
     }
 
     /**

@@ -20,7 +20,7 @@ import java.util.function.Supplier;
 
 /**
  * The HTTP API of docs/api.md on Vert.x Web: authentication first, then the routes of each
- * resource (server, enrollment, devices, artifacts, releases, rollouts, audit), each in a small
+ * resource (server, enrollment, devices, artifacts, releases, apps, rollouts, audit), each in a small
  * class of named handlers. Handlers never block the event loop: the store and disk run on worker
  * threads, rollout commands on the engine's own thread.
  */
@@ -36,6 +36,7 @@ public final class HttpApi {
     private final DeviceRoutes devices;
     private final ArtifactRoutes artifacts;
     private final ReleaseRoutes releases;
+    private final AppRoutes apps;
     private final RolloutRoutes rollouts;
     private final AuditRoutes audit;
 
@@ -51,6 +52,7 @@ public final class HttpApi {
         this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo);
         this.artifacts = new ArtifactRoutes(exchange, store, artifacts);
         this.releases = new ReleaseRoutes(exchange, store, artifacts, engine, clock);
+        this.apps = new AppRoutes(exchange, store, clock);
         this.rollouts = new RolloutRoutes(exchange, store, engine);
         this.audit = new AuditRoutes(exchange, store);
     }
@@ -89,6 +91,7 @@ public final class HttpApi {
         devices.mountOn(router);
         artifacts.mountOn(router);
         releases.mountOn(router, body);
+        apps.mountOn(router, body);
         rollouts.mountOn(router, body);
         audit.mountOn(router);
         router.errorHandler(404, ctx -> exchange.error(ctx, 404, "no such endpoint: " + ctx.request().method() + " " + ctx.request().path()));

@@ -50,6 +50,9 @@ public interface RolloutStore {
 
     Optional<Release> findRelease(String app, String version);
 
+    /** The rollback floor of an app (no rollout may go below it), if one was set. */
+    Optional<String> findFloor(String app);
+
     void appendAudit(AuditEntry entry);
 
     /** Deletes audit entries with {@code action} older than {@code before}; returns how many went. */

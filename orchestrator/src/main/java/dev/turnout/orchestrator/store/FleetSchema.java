@@ -9,11 +9,12 @@ import java.sql.Statement;
  * The tables of a fleet store and their migration, in one transaction on start. Version 1: the
  * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
  * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
- * each device's report number per app, so an older report never replaces a newer one.
+ * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
+ * rollback floors (a new table: nothing to migrate).
  */
 final class FleetSchema {
 
-    static final int VERSION = 4;
+    static final int VERSION = 5;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -47,6 +48,9 @@ final class FleetSchema {
         "CREATE TABLE IF NOT EXISTS forwarded_reports (id {serial}, rollout_id TEXT NOT NULL, device_id TEXT NOT NULL,"
                 + " kind TEXT NOT NULL, payload {blob} NOT NULL, received_at {long} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS forwarded_reports_rollout ON forwarded_reports (rollout_id, id)",
+        // version 5: rollback floors
+        "CREATE TABLE IF NOT EXISTS app_floors (app TEXT PRIMARY KEY, version TEXT NOT NULL, set_at {long} NOT NULL,"
+                + " set_by TEXT NOT NULL)",
     };
 
     /** Runs before the schema is created, in the same transaction (e.g. to serialize concurrent first starts). */

@@ -166,6 +166,16 @@ public class JdbcFleetStore implements FleetStore {
         return releases.listReleases();
     }
 
+    @Override
+    public Optional<String> findFloor(String app) {
+        return releases.findFloor(app);
+    }
+
+    @Override
+    public void saveFloor(String app, String version, Instant at, String actor) {
+        releases.saveFloor(app, version, at, actor);
+    }
+
     // ---- devices and their apps ----
 
     @Override

@@ -15,7 +15,7 @@ import java.util.Optional;
 import static dev.turnout.orchestrator.store.JdbcSession.instant;
 import static dev.turnout.orchestrator.store.JdbcSession.millis;
 
-/** Image archives and the releases made of them: tables {@code artifacts} and {@code releases}. */
+/** Image archives, the releases made of them and the apps' rollback floors: tables {@code artifacts}, {@code releases}, {@code app_floors}. */
 final class JdbcReleases implements ReleaseCatalog {
 
     private final JdbcSession session;
@@ -64,6 +64,17 @@ final class JdbcReleases implements ReleaseCatalog {
     @Override
     public List<Release> listReleases() {
         return session.query("SELECT * FROM releases ORDER BY app, created_at", JdbcReleases::release);
+    }
+
+    @Override
+    public Optional<String> findFloor(String app) {
+        return session.query("SELECT version FROM app_floors WHERE app = ?", rs -> rs.getString("version"), app).stream().findFirst();
+    }
+
+    @Override
+    public void saveFloor(String app, String version, java.time.Instant at, String actor) {
+        session.update("INSERT INTO app_floors (app, version, set_at, set_by) VALUES (?,?,?,?) ON CONFLICT (app) DO UPDATE SET"
+                + " version = excluded.version, set_at = excluded.set_at, set_by = excluded.set_by", app, version, millis(at), actor);
     }
 
     private static Release release(ResultSet rs) throws SQLException {

@@ -21,4 +21,13 @@ public interface ReleaseCatalog {
 
     /** Every release, by app, oldest first. */
     List<Release> listReleases();
+
+    /**
+     * The rollback floor of an app: the lowest version it may be deployed or rolled back to, signed into every desired
+     * state of the app (empty: none).
+     */
+    Optional<String> findFloor(String app);
+
+    /** Sets (replaces) the rollback floor of an app; the caller checks that it only rises. */
+    void saveFloor(String app, String version, java.time.Instant at, String actor);
 }

@@ -726,6 +726,24 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aRolloutRollbackSendsNoDeviceBelowTheRollbackFloor() {
+        release("1.1.0");
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "rollback"), "t");
+        store.saveFloor("web", "1.1.0", clock.instant(), "t"); // raised while the rollout runs
+        long activation = latestSequence("pi-1");
+
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, activation));
+
+        assertThat(latestSequence("pi-1")).as("no rollback to 1.0.0 sent: the device would refuse it").isEqualTo(activation);
+        Rollout end = stored(r);
+        assertThat(end.device("pi-1").message()).contains("previous release 1.0.0 is below the rollback floor 1.1.0", "keeps what it runs");
+        assertThat(end.reason()).contains("kept what they run (previous release below the rollback floor 1.1.0): pi-1");
+        assertThatThrownBy(() -> engine.create(request("1.0.0", "device:pi-1", "100%", "pause"), "t"))
+                .isInstanceOf(ConflictException.class).hasMessageContaining("below the rollback floor 1.1.0");
+    }
+
+    @Test
     void anOperatorRollsARunningRolloutBackByHand() {
         deployEverywhere("1.0.0");
         Rollout r = engine.create(request("2.0.0", "all", "1,100%", "pause"), "test");

@@ -307,6 +307,57 @@ class HttpApiTest {
         assertThat(post("/api/v1/rollouts/r-nothing/pause", "").statusCode()).isEqualTo(404);
     }
 
+    @Test
+    void theRollbackFloorOnlyRisesRefusesOlderRolloutsAndIsSignedIntoDesiredStates() throws Exception {
+        release("web", "1.0.0");
+        release("web", "2.0.0");
+        release("web", "3.0.0");
+        enroll("pi-1");
+        assertThat(body(get("/api/v1/apps/web/floor")).path("floor").isNull()).isTrue();
+        assertThat(send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", null).statusCode()).isEqualTo(401);
+
+        HttpResponse<String> set = send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", "Bearer " + token.value(), "ana");
+        assertThat(set.statusCode()).as(set.body()).isEqualTo(200);
+        assertThat(body(set).path("floor").asText()).isEqualTo("2.0.0");
+        assertThat(body(set).path("changed").asBoolean()).isTrue();
+        assertThat(body(get("/api/v1/apps/web/floor")).path("floor").asText()).isEqualTo("2.0.0");
+        assertThat(body(send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", "Bearer " + token.value()))
+                .path("changed").asBoolean()).isFalse();
+        assertThat(send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"9.0.0\"}", "Bearer " + token.value()).statusCode())
+                .as("a floor names a release").isEqualTo(404);
+        assertThat(send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"two\"}", "Bearer " + token.value()).statusCode()).isEqualTo(400);
+        HttpResponse<String> lower = send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"1.0.0\"}", "Bearer " + token.value());
+        assertThat(lower.statusCode()).isEqualTo(409);
+        assertThat(body(lower).path("error").asText()).contains("the rollback floor of web is 2.0.0", "--force");
+
+        HttpResponse<String> rollback = post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"rollback\":true}");
+        assertThat(rollback.statusCode()).isEqualTo(409);
+        assertThat(body(rollback).path("error").asText()).isEqualTo("rollback to web:1.0.0 is below the rollback floor 2.0.0 of web"
+                + " (turnout app floor); choose 2.0.0 or newer");
+        HttpResponse<String> deploy = post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\"}");
+        assertThat(deploy.statusCode()).isEqualTo(409);
+        assertThat(body(deploy).path("error").asText()).startsWith("deploy of web:1.0.0 is below the rollback floor 2.0.0");
+        assertThat(store.findDesired("pi-1")).as("nothing signed for the device").isEmpty();
+        assertThat(body(get("/api/v1/rollouts")).path("rollouts")).isEmpty();
+
+        HttpResponse<String> upgrade = post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"3.0.0\",\"waves\":\"100%\"}");
+        assertThat(upgrade.statusCode()).as(upgrade.body()).isEqualTo(201);
+        byte[] envelope = store.findDesired("pi-1").orElseThrow().envelope();
+        dev.turnout.proto.DesiredState signed = dev.turnout.proto.DesiredState.parseFrom(
+                dev.turnout.proto.SignedEnvelope.parseFrom(envelope).getPayload());
+        assertThat(signed.getApps(0).getMinVersion()).as("the floor travels signed with the app").isEqualTo("2.0.0");
+
+        HttpResponse<String> forced = send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"1.0.0\",\"force\":true}",
+                "Bearer " + token.value());
+        assertThat(forced.statusCode()).as(forced.body()).isEqualTo(200);
+        JsonNode audit = body(get("/api/v1/audit?subject=web")).path("entries");
+        assertThat(audit).hasSize(2);
+        assertThat(audit.get(0).path("action").asText()).isEqualTo("app.floor");
+        assertThat(audit.get(0).path("detail").asText()).isEqualTo("2.0.0 -> 1.0.0 (forced)");
+        assertThat(audit.get(1).path("detail").asText()).isEqualTo("none -> 2.0.0");
+        assertThat(audit.get(1).path("actor").asText()).contains("ana");
+    }
+
     private HttpResponse<String> upload(byte[] bytes) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/artifacts")).header("Authorization", "Bearer " + token.value())
                 .header("Content-Type", "application/octet-stream")

@@ -54,11 +54,17 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         }
         try (FleetStore store = open()) {
             assertThat(store.claimRollout("r-1", "a", null, now, now.plusSeconds(5))).isTrue();
+            assertThat(store.findFloor("web")).isEmpty(); // version 5: rollback floors
+            store.saveFloor("web", "1.0.0", now, "ana");
+            store.saveFloor("web", "2.0.0", now, "ana");
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.findFloor("web")).contains("2.0.0");
         }
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(4);
+            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(5);
         }
     }
 

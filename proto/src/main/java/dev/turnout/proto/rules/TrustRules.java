@@ -12,6 +12,8 @@ import dev.turnout.proto.crypto.VerificationException;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -24,8 +26,11 @@ import java.util.function.Function;
  * same sequence again is a repeat, its apps still checked), it has a sequence and an expiry not before
  * its issue time, it has not expired by the device's time floor nor by its wall clock (an unsynchronised
  * clock cannot alone expire it), and every app entry is complete, has an image for this platform and
- * does not go below the running version unless it is a signed rollback. A signed key rotation replaces
- * the trusted keys.
+ * does not go below the running version unless it is a signed rollback, nor below the app's rollback floor
+ * (the higher of the one the device keeps and the entry's own {@code min_version}; signed rollbacks included;
+ * the version that runs already is not a move and passes).
+ * A signed key rotation replaces the trusted keys; the floors an accepted state carries raise the kept ones
+ * (never lower them).
  */
 public final class TrustRules {
 
@@ -95,7 +100,7 @@ public final class TrustRules {
         }
         if (state.getSequence() == mark.lastSequence() && mark.lastSequence() > 0) {
             // the device still converges apps that a crash kept from seeing this sequence: same per-app rules
-            Refused refused = checkApps(state, runningVersion);
+            Refused refused = checkApps(state, mark, runningVersion);
             return refused != null ? refused : new Repeated(state);
         }
         if (state.getSequence() == 0) {
@@ -118,7 +123,7 @@ public final class TrustRules {
             return new Refused(Reason.EXPIRED, "desired state expired at " + state.getExpiresAtMs() + " ms, device clock is "
                     + wallClockMs, state);
         }
-        Refused refused = checkApps(state, runningVersion);
+        Refused refused = checkApps(state, mark, runningVersion);
         if (refused != null) {
             return refused;
         }
@@ -129,7 +134,8 @@ public final class TrustRules {
             return new Refused(Reason.MALFORMED, "key rotation: " + e.getMessage(), state);
         }
         long floor = Math.max(mark.timeFloorMs(), state.getIssuedAtMs());
-        TrustMark nextMark = new TrustMark(state.getSequence(), clockSynced ? Math.max(floor, wallClockMs) : floor);
+        TrustMark nextMark = new TrustMark(state.getSequence(), clockSynced ? Math.max(floor, wallClockMs) : floor,
+                mark.raisedFloors(versionFloors(state)));
         EnvelopeVerifier nextKeys = rotatedKeys.isEmpty() ? trust.keys() : new EnvelopeVerifier(rotatedKeys);
         return new Accepted(state, new DeviceTrust(nextKeys, nextMark), rotatedKeys);
     }
@@ -150,9 +156,20 @@ public final class TrustRules {
         return List.copyOf(keys);
     }
 
-    private Refused checkApps(DesiredState state, Function<String, String> runningVersion) {
+    /** app -> the rollback floor its entry carries (entries without one left out). */
+    private static Map<String, String> versionFloors(DesiredState state) {
+        Map<String, String> floors = new TreeMap<>();
         for (AppDesired app : state.getAppsList()) {
-            Refused refused = checkApp(app, state, runningVersion);
+            if (!app.getMinVersion().isEmpty()) {
+                floors.merge(app.getApp(), app.getMinVersion(), (a, b) -> SemVer.compare(a, b) >= 0 ? a : b);
+            }
+        }
+        return floors;
+    }
+
+    private Refused checkApps(DesiredState state, TrustMark mark, Function<String, String> runningVersion) {
+        for (AppDesired app : state.getAppsList()) {
+            Refused refused = checkApp(app, state, mark, runningVersion);
             if (refused != null) {
                 return refused;
             }
@@ -160,7 +177,7 @@ public final class TrustRules {
         return null;
     }
 
-    private Refused checkApp(AppDesired app, DesiredState state, Function<String, String> runningVersion) {
+    private Refused checkApp(AppDesired app, DesiredState state, TrustMark mark, Function<String, String> runningVersion) {
         if (app.getApp().isEmpty() || !app.hasRelease() || app.getRelease().getVersion().isEmpty()
                 || app.getPhase() == Phase.PHASE_UNSPECIFIED || app.getPhase() == Phase.UNRECOGNIZED) {
             return new Refused(Reason.MALFORMED, "app entry '" + printable(app.getApp()) + "' has no name, release, version or phase", state);
@@ -170,13 +187,29 @@ public final class TrustRules {
             return new Refused(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
                     + " has no image for " + platform, state);
         }
+        String version = app.getRelease().getVersion();
         String running = runningVersion.apply(app.getApp());
+        String floor = higher(mark.versionFloor(app.getApp()), app.getMinVersion());
+        // the version that runs already is no move below the floor (a floor never stops what runs): a re-signed state
+        // that restates it is accepted, and brings the floor
+        if (floor != null && !version.equals(running) && SemVer.compare(version, floor) < 0) {
+            return new Refused(Reason.BELOW_FLOOR, app.getApp() + " " + printable(version) + " is below the rollback floor "
+                    + printable(floor) + (app.getRollback() ? " (a signed rollback too)" : ""), state);
+        }
         if (running != null && !running.isEmpty() && !app.getRollback()
                 && SemVer.compare(app.getRelease().getVersion(), running) < 0) {
             return new Refused(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running "
                     + running + " and not marked as a rollback", state);
         }
         return null;
+    }
+
+    /** The higher of two floors; null or empty is none. */
+    private static String higher(String a, String b) {
+        if (a == null || a.isEmpty()) {
+            return b == null || b.isEmpty() ? null : b;
+        }
+        return b == null || b.isEmpty() || SemVer.compare(a, b) >= 0 ? a : b;
     }
 
     private static String printable(String s) {

@@ -183,6 +183,72 @@ class TrustRulesTest {
         assertThat(rules.judge(byTheNextKey, next, NOW, true, RUNNING::get)).isInstanceOf(TrustRules.Accepted.class);
     }
 
+    /**
+     * A rollback-floor row: the floor the device keeps for web (null: none), the message's version, whether it is a
+     * signed rollback, the floor it carries (empty: none), and then the refusal (null: accepted) or the floor kept after.
+     */
+    record VersionFloorRow(String rule, String keptFloor, String version, boolean rollback, String carried, Reason refused,
+                           String floorAfter) {
+        @Override
+        public String toString() {
+            return rule;
+        }
+    }
+
+    static Stream<VersionFloorRow> versionFloors() {
+        return Stream.of(
+                new VersionFloorRow("no floor anywhere behaves as before", null, "1.9.9", true, "", null, null),
+                new VersionFloorRow("a signed rollback below the kept floor", "2.0.0", "1.9.9", true, "", Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("a signed rollback below the floor it carries", null, "1.9.9", true, "2.0.0", Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("a downgrade below the floor says BELOW_FLOOR, not DOWNGRADE", "2.0.0", "1.0.0", false, "",
+                        Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("a rollback to the floor itself", "1.5.0", "1.5.0", true, "1.5.0", null, "1.5.0"),
+                new VersionFloorRow("an upgrade above the floor", "2.0.0", "3.0.0", false, "2.0.0", null, "2.0.0"),
+                new VersionFloorRow("a carried floor is kept", null, "3.0.0", false, "2.0.0", null, "2.0.0"),
+                new VersionFloorRow("a higher carried floor raises the kept one", "1.0.0", "3.0.0", false, "2.5.0", null, "2.5.0"),
+                new VersionFloorRow("a lower carried floor does not lower the kept one", "2.5.0", "3.0.0", false, "1.0.0", null, "2.5.0"),
+                new VersionFloorRow("no carried floor keeps the kept one", "2.5.0", "3.0.0", false, "", null, "2.5.0"),
+                new VersionFloorRow("a lower carried floor cannot let a rollback below the kept one", "2.0.0", "1.5.0", true, "1.0.0",
+                        Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("a pre-release of the floor is below it", "2.0.0", "2.0.0-rc.1", true, "", Reason.BELOW_FLOOR, null),
+                new VersionFloorRow("restating the running version below the floor is no move: accepted, and the floor kept",
+                        null, "2.0.0", false, "2.5.0", null, "2.5.0"),
+                new VersionFloorRow("below the floor and below the running version", "2.5.0", "1.0.0", false, "", Reason.BELOW_FLOOR, null)
+        );
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("versionFloors")
+    void theRollbackFloorOnlyRisesAndRefusesWhatIsBelowIt(VersionFloorRow row) {
+        Map<String, String> kept = row.keptFloor() == null ? Map.of() : Map.of("web", row.keptFloor());
+        DeviceTrust trust = new DeviceTrust(AFTER_TEN.keys(), new TrustMark(10, NOW, kept));
+        DesiredState state = activate(11, row.version(), s -> s.setApps(0, s.getApps(0).toBuilder().setRollback(row.rollback())
+                .setMinVersion(row.carried())));
+
+        TrustRules.Verdict verdict = rules.judge(seal(state), trust, NOW, true, RUNNING::get);
+
+        if (row.refused() != null) {
+            assertThat(verdict).isInstanceOfSatisfying(TrustRules.Refused.class, r -> {
+                assertThat(r.reason()).isEqualTo(row.refused());
+                assertThat(r.message()).startsWith("web " + row.version() + " is below the rollback floor ");
+            });
+        } else {
+            assertThat(verdict).isInstanceOfSatisfying(TrustRules.Accepted.class, a -> assertThat(a.next().mark().versionFloor("web"))
+                    .isEqualTo(row.floorAfter()));
+        }
+    }
+
+    @Test
+    void aReplayedOlderMessageCannotLowerTheFloor() {
+        DeviceTrust trust = new DeviceTrust(AFTER_TEN.keys(), new TrustMark(10, NOW, Map.of("web", "2.0.0")));
+        DesiredState older = activate(9, "1.0.0", s -> s.setApps(0, s.getApps(0).toBuilder().setRollback(true).setMinVersion("1.0.0")));
+        assertThat(rules.judge(seal(older), trust, NOW, true, RUNNING::get))
+                .isInstanceOfSatisfying(TrustRules.Refused.class, r -> assertThat(r.reason()).isEqualTo(Reason.REPLAY));
+        DesiredState repeated = activate(10, "1.0.0", s -> s.setApps(0, s.getApps(0).toBuilder().setRollback(true)));
+        assertThat(rules.judge(seal(repeated), trust, NOW, true, RUNNING::get))
+                .isInstanceOfSatisfying(TrustRules.Refused.class, r -> assertThat(r.reason()).isEqualTo(Reason.BELOW_FLOOR));
+    }
+
     private static DesiredState activate(long sequence, String version) {
         return DesiredState.newBuilder().setDeviceId("pi-1").setSequence(sequence).setIssuedAtMs(NOW).setExpiresAtMs(NOW + HOUR)
                 .addApps(AppDesired.newBuilder().setApp("web").setRelease(release(version, "linux/arm64")).setPhase(Phase.ACTIVATE)

@@ -1,0 +1,93 @@
+package dev.turnout.orchestrator.http;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.store.AuditEntry;
+import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.rules.SemVer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An app's rollback floor (docs/security.md): {@code GET /api/v1/apps/:app/floor} and {@code PUT} with
+ * {@code {"version": "2.0.0", "force": false}} (operator only, like every write). The floor names a release that
+ * exists; it only rises unless {@code force}; each change is audited as {@code app.floor}.
+ */
+final class AppRoutes {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AppRoutes.class);
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record FloorBody(String version, Boolean force) {
+    }
+
+    private final ApiExchange exchange;
+    private final FleetStore store;
+    private final Clock clock;
+
+    AppRoutes(ApiExchange exchange, FleetStore store, Clock clock) {
+        this.exchange = exchange;
+        this.store = store;
+        this.clock = clock;
+    }
+
+    void mountOn(Router router, BodyHandler body) {
+        router.get("/api/v1/apps/:app/floor").handler(this::getFloor);
+        router.put("/api/v1/apps/:app/floor").handler(body).handler(this::setFloor);
+    }
+
+    private void getFloor(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        exchange.blocking(ctx, () -> view(app, store.findFloor(app).orElse(null), null, false), v -> exchange.ok(ctx, 200, v));
+    }
+
+    private void setFloor(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        exchange.withJsonBody(ctx, FloorBody.class, body -> exchange.blocking(ctx, () -> {
+            String version = body.version();
+            if (!SemVer.isWellFormed(version)) {
+                throw new InvalidInputException("version '" + version + "' is not a semantic version such as 1.4.2");
+            }
+            if (store.findRelease(app, version).isEmpty()) {
+                throw new NotFoundException("release " + app + ":" + version + " does not exist: a floor names a release"
+                        + " devices can run");
+            }
+            boolean force = Boolean.TRUE.equals(body.force());
+            synchronized (store) { // two operators raising it at once: one reads what the other wrote
+                String old = store.findFloor(app).orElse(null);
+                if (old != null && old.equals(version)) {
+                    return view(app, old, old, false);
+                }
+                if (old != null && SemVer.compare(version, old) < 0 && !force) {
+                    throw new ConflictException("the rollback floor of " + app + " is " + old + "; a floor only rises (" + version
+                            + " is lower): lowering it needs --force (API: \"force\": true), and devices that saw " + old
+                            + " keep refusing older releases");
+                }
+                store.saveFloor(app, version, clock.instant(), ApiExchange.actor(ctx));
+                String detail = (old == null ? "none" : old) + " -> " + version + (force && old != null
+                        && SemVer.compare(version, old) < 0 ? " (forced)" : "");
+                store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "app.floor", app, detail));
+                LOG.info("rollback floor of {}: {}", app, detail);
+                return view(app, version, old, true);
+            }
+        }, v -> exchange.ok(ctx, 200, v)));
+    }
+
+    private static Map<String, Object> view(String app, String floor, String previous, boolean changed) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("app", app);
+        v.put("floor", floor);
+        v.put("previous", previous);
+        v.put("changed", changed);
+        return v;
+    }
+}
