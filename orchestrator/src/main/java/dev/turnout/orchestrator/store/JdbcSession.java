@@ -165,7 +165,23 @@ final class JdbcSession implements AutoCloseable {
         try {
             return prepare(sql, args).executeUpdate();
         } catch (SQLException e) {
+            forget(sql);
             throw failed("update", e);
+        }
+    }
+
+    /**
+     * Drops the kept statement of {@code sql} after it failed: SQLite's driver may have finalized it (after
+     * SQLITE_FULL, every later use said "statement is not executing", also once the disk had room again).
+     */
+    private void forget(String sql) {
+        PreparedStatement ps = statements.remove(sql);
+        if (ps != null) {
+            try {
+                ps.close();
+            } catch (SQLException ignored) {
+                // it is dropped either way
+            }
         }
     }
 

@@ -124,6 +124,19 @@ class OrchestratorKillIT {
         // the restart re-published the retained desired states with their sequences: nothing new to accept
         assertThat(devices.stream().mapToInt(d -> d.accepted().size()).sum()).as("desired states accepted in all")
                 .isEqualTo(3 * 2 /* v1: stage + activate */ + 3 * 2 /* v2: stage + activate */);
+
+        // the record of each device and the audit trail took in what the devices reported while it was down
+        for (String deviceId : List.of("kill-1", "kill-2", "kill-3")) {
+            JsonNode app = get("/api/v1/devices/" + deviceId).path("apps").get(0);
+            assertThat(app.path("runningVersion").asText()).as("%s runs", deviceId).isEqualTo("2.0.0");
+            assertThat(app.path("state").asText()).as("%s reported", deviceId).isEqualTo("ACTIVE");
+            assertThat(get("/api/v1/audit?subject=" + deviceId).path("entries")).as("audit entries of " + deviceId)
+                    .anyMatch(e -> e.path("action").asText().equals("device.status")
+                            && e.path("detail").asText().startsWith("web:2.0.0 ACTIVE"));
+        }
+        assertThat(get("/api/v1/audit?subject=" + id).path("entries")).as("audit entries of the rollout")
+                .filteredOn(e -> e.path("action").asText().equals("rollout.state") && e.path("detail").asText().startsWith("SUCCEEDED"))
+                .hasSize(1);
     }
 
     private static boolean isActivationOf(AppDesired app, String version) {

@@ -122,6 +122,11 @@ public final class ScriptedDevice implements AutoCloseable {
                 .setState(UpdateState.ACTIVE).setSequence(sequence).build().toByteArray(), false);
     }
 
+    /** Publishes {@code event} as it is on this device's own status topic (QoS 1), retained if asked: a crafted report. */
+    void publishStatus(StatusEvent event, boolean retained) {
+        publish(topics.status(id), event.toByteArray(), retained);
+    }
+
     /** Says it is offline, as the broker does with the daemon's last will. */
     void publishOffline() {
         publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(false)
