@@ -1,31 +1,18 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.orchestrator.cli.CliFleet.Result;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.turnout.orchestrator.app.ScriptedDevice;
-import dev.turnout.orchestrator.app.ServerOptions;
-import dev.turnout.orchestrator.app.TurnoutServer;
-import dev.turnout.orchestrator.http.DockerSaveArchives;
-import dev.turnout.proto.Topics;
-import dev.turnout.proto.crypto.PublicKey;
-import dev.turnout.testsupport.Ports;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -43,138 +30,99 @@ class DayTwoCliIT {
     @TempDir
     static Path work;
 
-    private static TurnoutServer server;
-    private static final List<AutoCloseable> devices = new ArrayList<>();
+    private static CliFleet fleet;
     private final ObjectMapper json = new ObjectMapper();
 
     @BeforeAll
     static void startServer() throws Exception {
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null, "127.0.0.1",
-                Topics.DEFAULT_PREFIX));
-        PublicKey key = PublicKey.fromBase64(new ObjectMapper().readTree(
-                new java.net.URL(server.url() + "/api/v1/server").openStream()).path("publicKey").asText());
-        for (String[] d : new String[][] {{"d2-a", "site=attic"}, {"d2-b", "site=attic"}, {"d2-c", "site=cellar"}}) {
-            Result enrolled = cli("device", "enroll", d[0], "--label", d[1]);
-            assertThat(enrolled.code).as(enrolled.toString()).isZero();
-            devices.add(new ScriptedDevice(d[0], ScriptedDevice.passwordOf(enrolled.out), server.brokerUrl(), Topics.defaults(), key,
-                    Set.of()));
-        }
-        Path spec = Files.writeString(work.resolve("spec.yaml"),
-                "container:\n  command: [\"/bin/httpd\", \"-f\"]\n  network: none\nhealth:\n  exec: [\"/bin/true\"]\n");
-        for (String version : List.of("1.0.0", "2.0.0", "3.0.0")) {
-            Path archive = work.resolve("web-" + version + ".tar");
-            Files.write(archive, DockerSaveArchives.of("demo/web:" + version, version).bytes());
-            Result created = cli("release", "create", "web:" + version, "--image", "linux/arm64=" + archive, "--spec", spec.toString());
-            assertThat(created.code).as(created.toString()).isZero();
-        }
-        await().atMost(Duration.ofSeconds(20)).until(() -> cli("devices").out.lines().filter(l -> l.contains(" yes")).count() == 3);
+        fleet = CliFleet.start(work, new String[][] {{"d2-a", "site=attic"}, {"d2-b", "site=attic"}, {"d2-c", "site=cellar"}});
     }
 
     @AfterAll
     static void stopServer() throws Exception {
-        for (AutoCloseable d : devices) {
-            d.close();
-        }
-        if (server != null) {
-            server.close();
+        if (fleet != null) {
+            fleet.close();
         }
     }
 
     @Test
     void labelsAndGroupsChangeAndTheCanaryIsChosenAndARolloutUnderWayIsReplaced() throws Exception {
         // labels: the cellar device moves to the attic; a dry run targets by the new labels at once
-        Result relabeled = run(Map.of("TURNOUT_USER", "carol"), "device", "label", "d2-c", "site=attic", "tier=2", "--server", server.url());
-        assertThat(relabeled.code).as(relabeled.toString()).isZero();
-        assertThat(relabeled.out.strip()).isEqualTo("d2-c labels: site=attic,tier=2");
-        assertThat(cli("device", "label", "d2-c", "--remove", "tier").out.strip()).isEqualTo("d2-c labels: site=attic");
-        assertThat(cli("device", "label", "d2-c", "--remove", "tier").out.strip()).isEqualTo("d2-c labels: site=attic (unchanged)");
+        Result relabeled = run(Map.of("TURNOUT_USER", "carol"), "device", "label", "d2-c", "site=attic", "tier=2", "--server", fleet.url());
+        assertThat(relabeled.code()).as(relabeled.toString()).isZero();
+        assertThat(relabeled.out().strip()).isEqualTo("d2-c labels: site=attic,tier=2");
+        assertThat(cli("device", "label", "d2-c", "--remove", "tier").out().strip()).isEqualTo("d2-c labels: site=attic");
+        assertThat(cli("device", "label", "d2-c", "--remove", "tier").out().strip()).isEqualTo("d2-c labels: site=attic (unchanged)");
         Result grouped = cli("device", "group", "d2-c", "--add", "canary,yard");
-        assertThat(grouped.out.strip()).as(grouped.toString()).isEqualTo("d2-c groups: canary,yard");
-        JsonNode regrouped = json.readTree(cli("device", "group", "d2-c", "--remove", "yard", "-o", "json").out);
+        assertThat(grouped.out().strip()).as(grouped.toString()).isEqualTo("d2-c groups: canary,yard");
+        JsonNode regrouped = json.readTree(cli("device", "group", "d2-c", "--remove", "yard", "-o", "json").out());
         assertThat(regrouped.path("device").path("groups").toString()).isEqualTo("[\"canary\"]");
         assertThat(regrouped.path("changed").asBoolean()).isTrue();
-        assertThat(cli("device", "show", "d2-c").out).containsPattern("labels\\s+site=attic").containsPattern("groups\\s+canary");
+        assertThat(cli("device", "show", "d2-c").out()).containsPattern("labels\\s+site=attic").containsPattern("groups\\s+canary");
 
         // refusals: unknown device exits 1 like other unknown things, bad labels 1 with the rule, nothing given 2
         Result unknown = cli("device", "label", "d2-zz", "site=attic");
-        assertThat(unknown.code).isEqualTo(ExitCodes.ERROR);
-        assertThat(unknown.err.strip()).isEqualTo("turnout: device d2-zz is not enrolled");
-        assertThat(cli("device", "group", "d2-zz", "--add", "yard").code).isEqualTo(ExitCodes.ERROR);
+        assertThat(unknown.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(unknown.err().strip()).isEqualTo("turnout: device d2-zz is not enrolled");
+        assertThat(cli("device", "group", "d2-zz", "--add", "yard").code()).isEqualTo(ExitCodes.ERROR);
         Result badKey = cli("device", "label", "d2-c", "a:b=c");
-        assertThat(badKey.code).isEqualTo(ExitCodes.ERROR);
-        assertThat(badKey.err).contains("label key 'a:b' is invalid");
-        assertThat(cli("device", "label", "d2-c", "novalue").code).isEqualTo(ExitCodes.USAGE);
-        assertThat(cli("device", "label", "d2-c").code).isEqualTo(ExitCodes.USAGE);
-        assertThat(cli("device", "group", "d2-c").code).isEqualTo(ExitCodes.USAGE);
-        assertThat(cli("history", "--device", "d2-c").out).contains("device.labels", "carol", "{site=cellar} -> {site=attic, tier=2}",
+        assertThat(badKey.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(badKey.err()).contains("label key 'a:b' is invalid");
+        assertThat(cli("device", "label", "d2-c", "novalue").code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(cli("device", "label", "d2-c").code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(cli("device", "group", "d2-c").code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(cli("history", "--device", "d2-c").out()).contains("device.labels", "carol", "{site=cellar} -> {site=attic, tier=2}",
                 "device.groups");
 
         // the canary: first wave, whatever its id
         Result plan = cli("deploy", "web:1.0.0", "--target", "label:site=attic", "--waves", "1,100%", "--canary", "d2-c", "--dry-run");
-        assertThat(plan.code).as(plan.toString()).isZero();
-        assertThat(plan.out).containsPattern("(?m)^1\\s+1\\s+d2-c$").containsPattern("(?m)^2\\s+2\\s+d2-a,d2-b$");
+        assertThat(plan.code()).as(plan.toString()).isZero();
+        assertThat(plan.out()).containsPattern("(?m)^1\\s+1\\s+d2-c$").containsPattern("(?m)^2\\s+2\\s+d2-a,d2-b$");
         Result notTargeted = cli("deploy", "web:1.0.0", "--target", "device:d2-a,d2-b", "--canary", "d2-c,d2-x", "--dry-run");
-        assertThat(notTargeted.code).isEqualTo(ExitCodes.ERROR);
-        assertThat(notTargeted.err.strip()).isEqualTo("turnout: canary must be targeted devices: d2-x is not enrolled; d2-c is not"
+        assertThat(notTargeted.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(notTargeted.err().strip()).isEqualTo("turnout: canary must be targeted devices: d2-x is not enrolled; d2-c is not"
                 + " among the devices target 'device:d2-a,d2-b' selects");
 
         Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--waves", "1,100%", "--canary", "d2-b", "--wait");
-        assertThat(v1.code).as(v1.toString()).isZero();
-        String v1Id = firstId(v1.out);
-        JsonNode v1Rollout = json.readTree(cli("rollout", "status", v1Id, "-o", "json").out);
+        assertThat(v1.code()).as(v1.toString()).isZero();
+        String v1Id = firstId(v1.out());
+        JsonNode v1Rollout = json.readTree(cli("rollout", "status", v1Id, "-o", "json").out());
         assertThat(v1Rollout.path("waves").get(0).path("devices").toString()).isEqualTo("[\"d2-b\"]");
 
         // a rollout under way (its canary done, waiting for approval) is replaced only when asked to
         Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--approve-each-wave");
-        assertThat(v2.code).as(v2.toString()).isZero();
-        String v2Id = v2.out.strip();
-        await().atMost(Duration.ofSeconds(20)).until(() -> json.readTree(cli("rollout", "status", v2Id, "-o", "json").out)
+        assertThat(v2.code()).as(v2.toString()).isZero();
+        String v2Id = v2.out().strip();
+        await().atMost(Duration.ofSeconds(20)).until(() -> json.readTree(cli("rollout", "status", v2Id, "-o", "json").out())
                 .path("reason").asText().startsWith("waiting for approval"));
         Result refused = cli("deploy", "web:3.0.0", "--target", "all");
-        assertThat(refused.code).isEqualTo(ExitCodes.ERROR);
-        assertThat(refused.err).contains("rollout " + v2Id + " of web:2.0.0 is still RUNNING", "deploy --supersede");
-        assertThat(refused.err.strip().lines()).hasSize(1);
+        assertThat(refused.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(refused.err()).contains("rollout " + v2Id + " of web:2.0.0 is still RUNNING", "deploy --supersede");
+        assertThat(refused.err().strip().lines()).hasSize(1);
 
         Result v3 = cli("deploy", "web:3.0.0", "--target", "all", "--supersede", "--wait");
-        assertThat(v3.code).as(v3.toString()).isZero();
-        String v3Id = firstId(v3.out);
-        assertThat(v3.out).contains("succeeded: 3 device(s) active on web:3.0.0");
-        assertThat(v3.err.strip()).isEqualTo("superseded rollout " + v2Id + " (web:2.0.0): it ended ABORTED");
+        assertThat(v3.code()).as(v3.toString()).isZero();
+        String v3Id = firstId(v3.out());
+        assertThat(v3.out()).contains("succeeded: 3 device(s) active on web:3.0.0");
+        assertThat(v3.err().strip()).isEqualTo("superseded rollout " + v2Id + " (web:2.0.0): it ended ABORTED");
 
         Result replaced = cli("rollout", "status", v2Id);
-        assertThat(replaced.code).as("a superseded rollout ended without its release everywhere").isEqualTo(ExitCodes.ROLLOUT_FAILED);
-        assertThat(replaced.out).contains("ABORTED", "superseded by rollout " + v3Id + " (web:3.0.0)")
+        assertThat(replaced.code()).as("a superseded rollout ended without its release everywhere").isEqualTo(ExitCodes.ROLLOUT_FAILED);
+        assertThat(replaced.out()).contains("ABORTED", "superseded by rollout " + v3Id + " (web:3.0.0)")
                 .containsPattern("d2-a\\s+1\\s+ACTIVE").containsPattern("d2-b\\s+2\\s+SKIPPED").containsPattern("d2-c\\s+2\\s+SKIPPED");
-        assertThat(cli("history", "--app", "web", "-o", "json").out).contains("rollout.supersede");
-        assertThat(cli("devices").out).containsPattern("d2-a\\s+\\S+\\s+yes\\s+web\\s+3.0.0");
+        assertThat(cli("history", "--app", "web", "-o", "json").out()).contains("rollout.supersede");
+        assertThat(cli("devices").out()).containsPattern("d2-a\\s+\\S+\\s+yes\\s+web\\s+3.0.0");
     }
 
     private static String firstId(String out) {
         return out.lines().filter(l -> l.matches("r-\\S+")).findFirst().orElseThrow();
     }
 
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
-        }
-    }
-
     private static Result cli(String... args) {
-        List<String> full = new ArrayList<>(List.of(args));
-        full.add("--server");
-        full.add(server.url());
-        return run(new HashMap<>(), full.toArray(String[]::new));
+        return fleet.cli(args);
     }
 
-    /** Runs the CLI the way an operator with the token in TURNOUT_TOKEN does. */
     private static Result run(Map<String, String> env, String... args) {
-        Map<String, String> withToken = new HashMap<>(env);
-        withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                withToken, args);
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return fleet.run(env, args);
     }
 }
