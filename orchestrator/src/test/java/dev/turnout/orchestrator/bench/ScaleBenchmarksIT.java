@@ -38,7 +38,8 @@ class ScaleBenchmarksIT {
                 "rollout 1 (1.1.0): SUCCEEDED",
                 "deploy -> all ACTIVE (SUCCEEDED)", "rollout events", "wave decision, engine (4 decisions)", "wave decision, seen by devices (2)",
                 "baseline: broker moves the same messages", "ratio rollout / baseline", "orchestrator memory, rollout running",
-                "per device (rollout running - enrolled)");
+                "per device (rollout running - enrolled)", "report wait for the engine, deciding ones",
+                "reconnect storm after a broker restart   : 100 devices back", "baseline warm-up round (untimed)");
         assertThat(out).doesNotContain("NaN");
         byte[] png = Files.readAllBytes(plot);
         assertThat(png).startsWith(0x89, 'P', 'N', 'G');
@@ -46,7 +47,7 @@ class ScaleBenchmarksIT {
         // a second run reuses the enrolled fleet instead of enrolling again
         ByteArrayOutputStream again = new ByteArrayOutputStream();
         RolloutBenchmark second = new RolloutBenchmark(new PrintStream(again, true, StandardCharsets.UTF_8));
-        second.parse(new String[] {"--devices", "100", "--broker", broker, "--rollouts", "1", "--warmup", "0", "--no-memory-rollout",
+        second.parse(new String[] {"--devices", "100", "--broker", broker, "--rollouts", "1", "--warmup", "0", "--no-memory-rollout", "--no-storm",
             "--fleet-cache", work.resolve("fleet").toString(), "--work", work.resolve("runs").toString(), "--plot", plot.toString()});
         second.run();
         assertThat(again.toString(StandardCharsets.UTF_8)).doesNotContain("enrolling 100 devices").contains("rollout 1 (1.1.0): SUCCEEDED");
@@ -54,7 +55,7 @@ class ScaleBenchmarksIT {
 
     @Test
     void rolloutBenchmarkRefusesBadOptionsBeforeStartingAnything() {
-        assertThatThrownBy(() -> fresh().parse(new String[] {"--broker", "rabbitmq"})).hasMessageContaining("embedded or mosquitto");
+        assertThatThrownBy(() -> fresh().parse(new String[] {"--broker", "rabbitmq"})).hasMessageContaining("embedded, mosquitto or both");
         assertThatThrownBy(() -> fresh().parse(new String[] {"--devices", "10"})).hasMessageContaining("at least 100 devices");
         assertThatThrownBy(() -> fresh().parse(new String[] {"--devices"})).hasMessageContaining("needs a value");
     }
