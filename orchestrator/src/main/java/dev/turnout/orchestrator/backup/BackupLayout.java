@@ -1,5 +1,9 @@
 package dev.turnout.orchestrator.backup;
 
+import dev.turnout.orchestrator.security.OperatorToken;
+import dev.turnout.orchestrator.security.OrchestratorIdentity;
+import dev.turnout.orchestrator.security.TlsMaterial;
+
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -16,12 +20,14 @@ final class BackupLayout {
     static final String SIGNING_KEY = "signing.key";
     static final String ARTIFACTS = "artifacts/sha256/";
 
+    private static final String TLS = "tls/";
+
     /** The files other than the database and the artifacts, each backed up when it exists. */
-    static final List<String> FILES = List.of(SIGNING_KEY, "operator.token", "broker.secret",
-            "tls/ca.pem", "tls/ca.key", "tls/server.pem", "tls/server.key");
+    static final List<String> FILES = List.of(SIGNING_KEY, OperatorToken.FILE, OrchestratorIdentity.SECRET_FILE,
+            TLS + TlsMaterial.CA_FILE, TLS + TlsMaterial.CA_KEY_FILE, TLS + TlsMaterial.SERVER_CERT_FILE, TLS + TlsMaterial.SERVER_KEY_FILE);
 
     /** Certificates: public, written 0644 like the server does; everything else is 0600. */
-    private static final List<String> PUBLIC = List.of("tls/ca.pem", "tls/server.pem");
+    private static final List<String> PUBLIC = List.of(TLS + TlsMaterial.CA_FILE, TLS + TlsMaterial.SERVER_CERT_FILE);
     private static final Pattern ARTIFACT = Pattern.compile("artifacts/sha256/([0-9a-f]{64})");
 
     private BackupLayout() {

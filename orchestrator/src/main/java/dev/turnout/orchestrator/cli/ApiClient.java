@@ -111,25 +111,19 @@ final class ApiClient {
     }
 
     JsonNode post(String path, Object body) {
-        String text;
-        try {
-            text = json.writeValueAsString(body);
-        } catch (IOException e) {
-            throw new CliException("cannot encode the request: " + e.getMessage());
-        }
-        return send(request(path).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8)).build(), path);
+        return send(request(path).header("Content-Type", "application/json").POST(json(body)).build(), path);
     }
 
     JsonNode put(String path, Object body) {
-        String text;
+        return send(request(path).header("Content-Type", "application/json").PUT(json(body)).build(), path);
+    }
+
+    private HttpRequest.BodyPublisher json(Object body) {
         try {
-            text = json.writeValueAsString(body);
+            return HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new CliException("cannot encode the request: " + e.getMessage());
         }
-        return send(request(path).header("Content-Type", "application/json")
-                .PUT(HttpRequest.BodyPublishers.ofString(text, StandardCharsets.UTF_8)).build(), path);
     }
 
     /** Streams a file as the request body; nothing is held in memory. */

@@ -335,7 +335,7 @@ public final class RolloutBenchmark {
             }
             monitor.close();
             List<Double> engineMs = engineDecisions(serverLog);
-            List<Double> queueWaits = matches(serverLog, QUEUE_WAIT).stream().sorted().toList();
+            List<Double> queueWaits = matches(serverLog, QUEUE_WAIT, 1).stream().sorted().toList();
             engineMs = engineMs.subList(Math.min(warmupDecisions, engineMs.size()), engineMs.size());
             BenchProcesses.stop(server);
             server = null;
@@ -766,23 +766,16 @@ public final class RolloutBenchmark {
     }
 
     private static List<Double> engineDecisions(Path log) throws java.io.IOException {
-        List<Double> ms = new ArrayList<>();
-        for (String line : Files.readAllLines(log)) {
-            Matcher m = DECISION.matcher(line);
-            if (m.find()) {
-                ms.add(Double.parseDouble(m.group(3)));
-            }
-        }
-        return ms;
+        return matches(log, DECISION, 3);
     }
 
-    /** The first group of every line of {@code log} that {@code pattern} finds, as numbers. */
-    private static List<Double> matches(Path log, Pattern pattern) throws java.io.IOException {
+    /** Group {@code group} of every line of {@code log} that {@code pattern} finds, as numbers. */
+    private static List<Double> matches(Path log, Pattern pattern, int group) throws java.io.IOException {
         List<Double> values = new ArrayList<>();
         for (String line : Files.readAllLines(log)) {
             Matcher m = pattern.matcher(line);
             if (m.find()) {
-                values.add(Double.parseDouble(m.group(1)));
+                values.add(Double.parseDouble(m.group(group)));
             }
         }
         return values;
