@@ -24,7 +24,12 @@ public final class SqliteFleetStore extends JdbcFleetStore {
     }
 
     private static Connection connect(Path file) throws java.sql.SQLException {
-        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+        // BEGIN IMMEDIATE: a transaction takes the write lock when it starts, waiting up to busy_timeout for it. A deferred
+        // one that read first fails at its first write with SQLITE_BUSY at once, without waiting, when another connection
+        // (the identity store's, on the same file: an enrollment) wrote meanwhile; a device's presence was lost that way.
+        java.util.Properties properties = new java.util.Properties();
+        properties.setProperty("transaction_mode", "IMMEDIATE");
+        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file, properties);
         try (Statement s = c.createStatement()) {
             s.execute("PRAGMA journal_mode=WAL");
             s.execute("PRAGMA synchronous=NORMAL");
