@@ -58,6 +58,7 @@ public final class EdgeDaemon implements AutoCloseable {
     private final DockerContainerRuntime runtime;
     private final UpdateEngine engine;
     private final MqttLink link;
+    private final DesiredStateVerifier verifier;
     private final HostMetrics metrics;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "edge-worker"));
     private final ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -90,8 +91,10 @@ public final class EdgeDaemon implements AutoCloseable {
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
                 app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
         Topics topics = new Topics(config.topicPrefix());
+        this.verifier = verifier;
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
+        verifier.onKeysRotated(link::publishPresence); // the orchestrator waits for every device to trust a new key
         StatusReporter reporting = event -> {
             engineReported.set(true);
             link.report(numbered(event));
@@ -230,7 +233,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 .setAgentVersion(AGENT_VERSION)
                 .setPlatform(platform)
                 .setLastSequence(store.loadTrust().lastSequence())
-                .setReportSeq(reportNumbers.next());
+                .setReportSeq(reportNumbers.next())
+                .addAllTrustedKeyIds(verifier.trustedKeyIds());
         for (AppRecord record : store.loadApps()) {
             presence.addApps(AppSummary.newBuilder().setApp(record.app()).setRunningVersion(record.runningVersion()).setState(record.state()));
         }

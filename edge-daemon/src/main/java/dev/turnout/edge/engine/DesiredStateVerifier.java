@@ -48,6 +48,7 @@ public final class DesiredStateVerifier {
     private final LongSupplier wallClockMs;
     private final Function<String, String> runningVersionOfApp;
     private final BooleanSupplier wallClockSynced;
+    private volatile Runnable onKeysRotated = () -> { };
 
     /** A verifier that trusts the wall clock (tests, devices with a real-time clock). */
     public DesiredStateVerifier(String deviceId, String platform, EnvelopeVerifier envelopes, StateStore store,
@@ -70,6 +71,16 @@ public final class DesiredStateVerifier {
         this.runningVersionOfApp = runningVersionOfApp;
     }
 
+    /** The ids of the keys trusted now: the configured ones, or those of the last signed rotation. */
+    public List<String> trustedKeyIds() {
+        return envelopes.trustedKeys().stream().map(PublicKey::keyId).toList();
+    }
+
+    /** Runs {@code action} after a signed rotation changed the trusted keys (the daemon tells the orchestrator). */
+    public void onKeysRotated(Runnable action) {
+        this.onKeysRotated = action;
+    }
+
     public Verdict verify(byte[] wire) {
         DeviceTrust trust = new DeviceTrust(envelopes, store.loadTrust());
         TrustRules.Verdict verdict = rules.judge(wire, trust, wallClockMs.getAsLong(), wallClockSynced.getAsBoolean(),
@@ -84,8 +95,12 @@ public final class DesiredStateVerifier {
         store.saveTrust(accepted.next().mark());
         if (!accepted.rotatedKeys().isEmpty()) {
             store.saveRotatedKeys(accepted.rotatedKeys().stream().map(PublicKey::raw).toList());
+            List<String> before = trustedKeyIds();
             envelopes = accepted.next().keys();
-            log.info("trusted keys rotated to {}", accepted.rotatedKeys().stream().map(PublicKey::keyId).toList());
+            if (!before.equals(trustedKeyIds())) {
+                log.info("trusted keys rotated to {}", trustedKeyIds());
+                onKeysRotated.run();
+            }
         }
         return new Accepted(accepted.state());
     }

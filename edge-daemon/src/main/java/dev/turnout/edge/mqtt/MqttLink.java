@@ -148,6 +148,13 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         publish(topics.status(deviceId), event.toByteArray(), false);
     }
 
+    /** Publishes the device's presence again (retained), e.g. once it trusts other signing keys. */
+    public void publishPresence() {
+        if (client.isConnected()) {
+            publish(topics.presence(deviceId), presence.get().toByteArray(), true);
+        }
+    }
+
     public void publishHealth(HealthReport report) {
         publish(topics.health(deviceId), report.toByteArray(), false);
     }

@@ -6,7 +6,7 @@ import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
 import dev.turnout.orchestrator.port.ClusterMembership;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.store.FleetStore;
-import dev.turnout.proto.crypto.SigningKey;
+import dev.turnout.orchestrator.security.Keyring;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,10 +40,10 @@ final class EngineLoop implements AutoCloseable {
      * Starts the engine on {@code thread}: what it publishes goes out through {@code transport},
      * seen by {@code monitoring} on the way, as do the reports it reads from it.
      */
-    static EngineLoop start(FleetStore store, ClusterMembership membership, SigningKey key, FleetMonitoring monitoring,
+    static EngineLoop start(FleetStore store, ClusterMembership membership, Keyring keys, FleetMonitoring monitoring,
                             MqttFleetTransport transport, EngineThread thread, Clock clock) throws Exception {
         FleetTransport observed = monitoring.observer().observe(transport);
-        DesiredStates desired = new DesiredStates(store, key, observed, clock);
+        DesiredStates desired = new DesiredStates(store, keys::active, keys::rotation, observed, clock);
         RolloutEngine engine = new RolloutEngine(store, store, membership, desired, observed, clock);
         engine.onWaveDecision(monitoring.metrics()::waveDecision);
         engine.continueOn(thread.guarded());

@@ -12,6 +12,7 @@ import dev.turnout.orchestrator.port.ClusterMembership;
 import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.BrokerAccess;
 import dev.turnout.orchestrator.store.IdentityStore;
+import dev.turnout.orchestrator.security.Keyring;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.security.TlsMaterial;
@@ -80,11 +81,11 @@ public final class TurnoutServer implements AutoCloseable {
         ServerParts parts = new ServerParts();
         try {
             Path data = parts.start("data directory", () -> Files.createDirectories(options.dataDir().toAbsolutePath()));
-            SigningKey key = parts.start("signing key", () -> signingKey(data));
+            Keyring keys = parts.start("signing keys", () -> signingKeys(data));
             FleetStore store = parts.start("store", () -> openStore(data, cluster), FleetStore::close);
             IdentityStore identities = parts.start("identity store", () -> IdentityStore.open(data), IdentityStore::close);
             BrokerAccess access = parts.start("broker identities",
-                    () -> brokerAccess(options.brokerAuth(), data, key, identities, topics, clock));
+                    () -> brokerAccess(options.brokerAuth(), data, keys.identityKeyId(), identities, topics, clock));
             TlsMaterial tls = parts.start("TLS material", () -> tlsMaterial(options, data, clock));
             BrokerEndpoint broker = parts.start(options.embedsBroker() ? "embedded MQTT broker" : "external MQTT broker",
                     () -> BrokerEndpoint.open(options, data, topics, access, tls), BrokerEndpoint::close);
@@ -94,19 +95,19 @@ public final class TurnoutServer implements AutoCloseable {
                     () -> broker.connect(access.orchestrator(), topics, cluster), MqttFleetTransport::close);
             FleetMonitoring monitoring = parts.start("metrics and live events", () -> FleetMonitoring.create(topics, store, clock));
             ClusterMembership membership = parts.start("cluster membership", () -> membership(options, cluster, store, monitoring));
-            EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, key, monitoring,
+            EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, keys, monitoring,
                     transport, engineThread, clock), EngineLoop::close);
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
-            DataBackup backup = parts.start("backup", () -> DataBackup.open(data, key.keyId(),
+            DataBackup backup = parts.start("backup", () -> DataBackup.open(data, keys.active().keyId(),
                     cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
-                    backup, clock);
+                    backup, keys, cluster.shared(), clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
-                            port -> serverInfo(key, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);
+                            port -> serverInfo(keys, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);
             // lets the CLI on this host find the token whatever --data is (LocalServers)
             parts.start("local server entry", () -> LocalServers.register(System.getenv(), http.port(), token.file()).orElse(null),
                     entry -> LocalServers.unregister(entry, token.file()));
@@ -120,10 +121,10 @@ public final class TurnoutServer implements AutoCloseable {
         }
     }
 
-    private static SigningKey signingKey(Path data) throws IOException {
-        SigningKey key = loadOrCreateKey(data.resolve("signing.key"));
-        LOG.info("signing key id {}", key.keyId());
-        return key;
+    private static Keyring signingKeys(Path data) throws IOException {
+        Keyring keys = Keyring.open(data);
+        LOG.info("signing key id {}{}", keys.active().keyId(), keys.next().map(k -> " (announced next: " + k.keyId() + ")").orElse(""));
+        return keys;
     }
 
     private static FleetStore openStore(Path data, ClusterOptions cluster) {
@@ -132,11 +133,11 @@ public final class TurnoutServer implements AutoCloseable {
     }
 
     /** The orchestrator's own identity and the stored ones, with the site broker's files kept in step. */
-    private static BrokerAccess brokerAccess(BrokerAuth auth, Path data, SigningKey key, IdentityStore identities,
+    private static BrokerAccess brokerAccess(BrokerAuth auth, Path data, String identityKeyId, IdentityStore identities,
                                              Topics topics, Clock clock) throws IOException {
         OrchestratorIdentity self = auth.username() != null
                 ? OrchestratorIdentity.fromFile(auth.username(), auth.passwordFile())
-                : OrchestratorIdentity.loadOrCreate(data, key.keyId());
+                : OrchestratorIdentity.loadOrCreate(data, identityKeyId);
         BrokerAccess access = new BrokerAccess(identities, self, clock);
         SiteBrokerFiles.keepInStep(auth, topics, access);
         return access;
@@ -176,10 +177,10 @@ public final class TurnoutServer implements AutoCloseable {
     }
 
     /** What {@code GET /api/v1/server} tells devices and the CLI, once the API listens on {@code port}. */
-    private static ServerInfo serverInfo(SigningKey key, BrokerEndpoint broker, Topics topics, TlsMaterial tls,
+    private static ServerInfo serverInfo(Keyring keys, BrokerEndpoint broker, Topics topics, TlsMaterial tls,
                                          String advertiseHost, int port) {
         String scheme = tls != null ? "https" : "http";
-        return new ServerInfo(key.keyId(), key.publicKey().toBase64(), broker.deviceUrl(),
+        return new ServerInfo(keys::trusted, broker.deviceUrl(),
                 scheme + "://" + advertiseHost + ":" + port, topics.prefix(), VERSION, deviceCaBundle(tls, broker.caPem()));
     }
 

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.backup;
 
+import dev.turnout.orchestrator.security.Keyring;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.security.TlsMaterial;
@@ -17,13 +18,13 @@ final class BackupLayout {
     static final String MANIFEST = "manifest.json";
     /** The SQLite database: the fleet store (unless PostgreSQL) and the broker identities. */
     static final String DATABASE = "turnout.db";
-    static final String SIGNING_KEY = "signing.key";
+    static final String SIGNING_KEY = Keyring.ACTIVE;
     static final String ARTIFACTS = "artifacts/sha256/";
 
     private static final String TLS = "tls/";
 
     /** The files other than the database and the artifacts, each backed up when it exists. */
-    static final List<String> FILES = List.of(SIGNING_KEY, OperatorToken.FILE, OrchestratorIdentity.SECRET_FILE,
+    static final List<String> FILES = List.of(SIGNING_KEY, Keyring.NEXT, Keyring.PREVIOUS, Keyring.IDENTITY, OperatorToken.FILE, OrchestratorIdentity.SECRET_FILE,
             TLS + TlsMaterial.CA_FILE, TLS + TlsMaterial.CA_KEY_FILE, TLS + TlsMaterial.SERVER_CERT_FILE, TLS + TlsMaterial.SERVER_KEY_FILE);
 
     /** Certificates: public, written 0644 like the server does; everything else is 0600. */

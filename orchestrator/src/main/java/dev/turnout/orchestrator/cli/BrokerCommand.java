@@ -1,13 +1,12 @@
 package dev.turnout.orchestrator.cli;
 
-import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.store.IdentityStore;
 import dev.turnout.orchestrator.security.MosquittoConfig;
+import dev.turnout.orchestrator.security.Keyring;
 import dev.turnout.orchestrator.security.OrchestratorIdentity;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.proto.Topics;
-import dev.turnout.proto.crypto.SigningKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -107,8 +106,8 @@ final class BrokerCommand {
                 if (brokerUsername != null) {
                     self = OrchestratorIdentity.fromFile(brokerUsername, brokerPasswordFile);
                 } else {
-                    SigningKey key = TurnoutServer.loadOrCreateKey(dataDir.resolve("signing.key"));
-                    self = OrchestratorIdentity.loadOrCreate(dataDir, key.keyId());
+                    // named after the first signing key, as the server does: a key rotation does not rename it
+                    self = OrchestratorIdentity.loadOrCreate(dataDir, Keyring.open(dataDir).identityKeyId());
                 }
                 try (IdentityStore store = IdentityStore.open(dataDir)) {
                     new MosquittoConfig(topics, self, store.list()).writeTo(out);

@@ -17,13 +17,18 @@ import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.LogConfig;
 import dev.turnout.proto.Phase;
+import dev.turnout.proto.KeyRotation;
+import dev.turnout.proto.TrustedKey;
+import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.crypto.SigningKey;
+import com.google.protobuf.ByteString;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Decides, signs and persists the desired state of each device. The sequence of a device only grows:
@@ -37,7 +42,10 @@ public final class DesiredStates {
     public static final Duration VALIDITY = Duration.ofDays(7);
 
     private final FleetStore store;
-    private final SigningKey signingKey;
+    /** The key that signs now (it changes at {@code turnout key activate}). */
+    private final Supplier<SigningKey> signingKey;
+    /** The keys devices are told to trust with every desired state; empty: no rotation yet, none sent. */
+    private final Supplier<List<PublicKey>> rotation;
     private final FleetTransport transport;
     private final Clock clock;
 
@@ -50,8 +58,15 @@ public final class DesiredStates {
     };
 
     public DesiredStates(FleetStore store, SigningKey signingKey, FleetTransport transport, Clock clock) {
+        this(store, () -> signingKey, List::of, transport, clock);
+    }
+
+    /** With the orchestrator's {@link dev.turnout.orchestrator.security.Keyring}: its active key and trusted set. */
+    public DesiredStates(FleetStore store, Supplier<SigningKey> signingKey, Supplier<List<PublicKey>> rotation,
+                         FleetTransport transport, Clock clock) {
         this.store = store;
         this.signingKey = signingKey;
+        this.rotation = rotation;
         this.transport = transport;
         this.clock = clock;
     }
@@ -140,9 +155,31 @@ public final class DesiredStates {
         for (DesiredApp a : apps) {
             state.addApps(wire(a));
         }
-        byte[] envelope = signingKey.seal(state.build()).toByteArray();
+        List<PublicKey> trusted = rotation.get();
+        if (!trusted.isEmpty()) {
+            KeyRotation.Builder keys = KeyRotation.newBuilder();
+            trusted.forEach(k -> keys.addKeys(TrustedKey.newBuilder().setKeyId(k.keyId()).setPublicKey(ByteString.copyFrom(k.raw()))));
+            state.setKeyRotation(keys);
+        }
+        byte[] envelope = signingKey.get().seal(state.build()).toByteArray();
         store.saveDesired(deviceId, new DesiredRecord(sequence, now, apps, envelope));
         return new Decision(deviceId, sequence, envelope);
+    }
+
+    /**
+     * Re-signs every stored desired state now, with a new sequence and the same apps, and gives each
+     * {@code enrolled} device without one a desired state with no app: after a change of the signing
+     * keys, so that every device hears of it. Returns the decisions to publish.
+     */
+    public List<Decision> resignAll(List<String> enrolled) {
+        List<Decision> decisions = refreshOlderThan(Duration.ofMillis(-1));
+        java.util.Set<String> done = new java.util.HashSet<>(store.devicesWithDesired());
+        for (String deviceId : enrolled) {
+            if (!done.contains(deviceId)) { // never deployed to: a state with no app carries the keys
+                decisions.add(sign(deviceId, null, new ArrayList<>()));
+            }
+        }
+        return decisions;
     }
 
     /** Publishes a decision made by {@link #commit}. */
@@ -199,7 +236,7 @@ public final class DesiredStates {
      * a device imports its archives only if this verifies with its trusted keys.
      */
     public SignedEnvelope bundleManifest(Release release) {
-        return signingKey.seal(BundleManifest.newBuilder().setApp(release.app()).setRelease(wire(release))
+        return signingKey.get().seal(BundleManifest.newBuilder().setApp(release.app()).setRelease(wire(release))
                 .setCreatedAtMs(clock.millis()).build());
     }
 

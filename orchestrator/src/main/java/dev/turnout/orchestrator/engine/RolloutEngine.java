@@ -75,6 +75,8 @@ public final class RolloutEngine implements FleetEvents {
     private final ReportJudge judge;
     private final Rollbacks rollbacks;
     private final OperatorCommands commands;
+    /** Device id -> the signing keys it trusts, from its presence (docs/security.md, "Signing-key rotation"). */
+    private final Map<String, List<String>> trustedKeyIds = new java.util.concurrent.ConcurrentHashMap<>();
     private Instant lastRefresh;
 
     /** Told how long the engine took from a device report that completed a wave to the next wave's first desired state. */
@@ -323,6 +325,9 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
+        if (p.getTrustedKeyIdsCount() > 0) { // the broker's will carries none: keep what the device said last
+            trustedKeyIds.put(topicDeviceId, List.copyOf(p.getTrustedKeyIdsList()));
+        }
         Instant now = clock.instant();
         reports.presence(topicDeviceId, p, now).ifPresent(taken -> {
             forEachConcerned(r -> decideOnPresence(r, topicDeviceId, taken, now));
@@ -721,6 +726,22 @@ public final class RolloutEngine implements FleetEvents {
                 r.touched(now);
             }
         }
+    }
+
+    /**
+     * The signing keys changed ({@code turnout key rotate|activate|retire}): re-signs every device's desired
+     * state with the keys now in force and publishes it. Returns how many devices it went to.
+     */
+    public int resignAll() {
+        List<DesiredStates.Decision> decisions = desired.resignAll(devices.listDevices().stream().map(d -> d.id()).toList());
+        decisions.forEach(desired::publish);
+        LOG.info("re-signed the desired state of {} device(s) for a change of the signing keys", decisions.size());
+        return decisions.size();
+    }
+
+    /** The ids of the signing keys each device said in its last presence it trusts (none yet: absent). */
+    public Map<String, List<String>> trustedKeyIds() {
+        return java.util.Collections.unmodifiableMap(trustedKeyIds);
     }
 
     /** The fleet's hourly chores: re-signs desired states before they expire, prunes old device rows from the audit trail. */

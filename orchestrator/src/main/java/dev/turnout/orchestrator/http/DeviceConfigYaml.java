@@ -31,10 +31,14 @@ final class DeviceConfigYaml {
         config.put("brokerUrl", server.deviceBrokerUrl());
         config.put("orchestratorUrl", server.orchestratorUrl());
         config.put("topicPrefix", server.topicPrefix());
-        Map<String, Object> key = new LinkedHashMap<>();
-        key.put("keyId", server.keyId());
-        key.put("publicKey", server.publicKeyBase64());
-        config.put("trustedKeys", List.of(key));
+        List<Map<String, Object>> keys = new java.util.ArrayList<>(); // during a key rotation: the announced key too
+        for (dev.turnout.proto.crypto.PublicKey trusted : server.trustedKeys()) {
+            Map<String, Object> key = new LinkedHashMap<>();
+            key.put("keyId", trusted.keyId());
+            key.put("publicKey", trusted.toBase64());
+            keys.add(key);
+        }
+        config.put("trustedKeys", keys);
         config.put("mqttUsername", device.id());
         config.put("mqttPassword", mqttPassword);
         if (server.caPem() != null) {

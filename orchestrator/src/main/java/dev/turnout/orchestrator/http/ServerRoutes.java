@@ -62,6 +62,8 @@ final class ServerRoutes {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("keyId", info.keyId());
         v.put("publicKey", info.publicKeyBase64());
+        v.put("trustedKeys", info.trustedKeys().stream()
+                .map(k -> Map.of("keyId", k.keyId(), "publicKey", k.toBase64())).toList());
         v.put("brokerUrl", info.deviceBrokerUrl());
         v.put("orchestratorUrl", info.orchestratorUrl());
         if (info.caPem() != null) {

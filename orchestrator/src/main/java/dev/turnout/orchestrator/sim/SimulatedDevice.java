@@ -276,7 +276,11 @@ public final class SimulatedDevice {
         if (!(verdict instanceof TrustRules.Accepted ok)) {
             return; // a duplicate or the retained copy again: already acted on
         }
+        List<String> keysBefore = trustedKeyIds();
         trust = ok.next();
+        if (!keysBefore.equals(trustedKeyIds()) && session.isConnected()) { // as the daemon: tell the orchestrator
+            session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
+        }
         DesiredState state = ok.state();
         accepted++;
         long acceptedAt = System.nanoTime();
@@ -400,9 +404,14 @@ public final class SimulatedDevice {
                 .setRunningVersion(runtime.running(r.app())).setTimestampMs(System.currentTimeMillis()).build();
     }
 
+    private synchronized List<String> trustedKeyIds() {
+        return trust.keys().trustedKeys().stream().map(dev.turnout.proto.crypto.PublicKey::keyId).toList();
+    }
+
     private synchronized Presence presence(boolean online) {
         Presence.Builder p = Presence.newBuilder().setDeviceId(id()).setOnline(online).setTimestampMs(System.currentTimeMillis())
-                .setAgentVersion(AGENT_VERSION).setPlatform(options.platform()).setLastSequence(trust.mark().lastSequence());
+                .setAgentVersion(AGENT_VERSION).setPlatform(options.platform()).setLastSequence(trust.mark().lastSequence())
+                .addAllTrustedKeyIds(trustedKeyIds());
         for (AppRecord r : apps.values()) {
             p.addApps(AppSummary.newBuilder().setApp(r.app()).setRunningVersion(runtime.running(r.app())).setState(r.state()));
         }

@@ -52,7 +52,7 @@ public final class ScriptedDevice implements AutoCloseable {
     private final Map<String, String> running = new ConcurrentHashMap<>();
     private final java.time.Duration activationTime;
     // only the worker thread reads and writes it
-    private DeviceTrust trust;
+    private volatile DeviceTrust trust;
 
     /**
      * Connects as {@code id} (user name and client id) with the broker secret from its enrollment
@@ -83,8 +83,18 @@ public final class ScriptedDevice implements AutoCloseable {
         options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         client.connect(options).waitForCompletion(10_000);
         client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1)}).waitForCompletion(10_000);
+        publishPresence();
+    }
+
+    /** The ids of the signing keys it trusts: the enrolled one, or the last signed rotation's. */
+    public List<String> trustedKeyIds() {
+        return trust.keys().trustedKeys().stream().map(PublicKey::keyId).toList();
+    }
+
+    /** Says it is online, with the keys it trusts, as the daemon does after connecting and after a key rotation. */
+    private void publishPresence() {
         publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(true).setPlatform(PLATFORM)
-                .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
+                .setTimestampMs(System.currentTimeMillis()).addAllTrustedKeyIds(trustedKeyIds()).build().toByteArray(), true);
     }
 
     /** The {@code mqttPassword} of an enrollment config (the YAML {@code POST /api/v1/devices} answers). */
@@ -154,7 +164,11 @@ public final class ScriptedDevice implements AutoCloseable {
         if (!(verdict instanceof TrustRules.Accepted ok)) {
             return; // the last sequence again: acted on already
         }
+        List<String> keysBefore = trustedKeyIds();
         trust = ok.next();
+        if (!keysBefore.equals(trustedKeyIds())) {
+            publishPresence();
+        }
         DesiredState state = ok.state();
         accepted.add(state);
         for (AppDesired app : state.getAppsList()) {

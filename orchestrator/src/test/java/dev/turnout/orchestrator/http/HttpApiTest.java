@@ -434,7 +434,7 @@ class HttpApiTest {
                 assertThat(r.body()).doesNotContain(token.value()).doesNotContain("orchestrator-secret").doesNotContain("private");
             }
             assertThat(body(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/server")).build(), HttpResponse.BodyHandlers.ofString()))
-                    .fieldNames()).toIterable().containsExactlyInAnyOrder("keyId", "publicKey", "brokerUrl", "orchestratorUrl", "topicPrefix");
+                    .fieldNames()).toIterable().containsExactlyInAnyOrder("keyId", "publicKey", "trustedKeys", "brokerUrl", "orchestratorUrl", "topicPrefix");
             // the right token opens every route
             assertThat(get("/api/v1/devices").statusCode()).isEqualTo(200);
         } finally {
