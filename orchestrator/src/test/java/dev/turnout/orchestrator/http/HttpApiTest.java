@@ -66,7 +66,8 @@ class HttpApiTest {
         token = dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(data);
         access = new BrokerAccess(identities = IdentityStore.open(data),
                 new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock);
-        ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities), clock);
+        ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities),
+                new dev.turnout.orchestrator.security.OperatorAccounts(store, store, clock), clock);
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
                 () -> info, clock, new FleetEnrollment(store, access, clock), auth);
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
