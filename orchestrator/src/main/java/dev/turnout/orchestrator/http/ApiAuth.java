@@ -237,7 +237,10 @@ public final class ApiAuth {
     /** Runs a credential lookup (a store read, maybe Argon2id) on the credential threads, then {@code then} on the event loop. */
     private <T> void offEventLoop(RoutingContext ctx, java.util.concurrent.Callable<T> lookup, java.util.function.Consumer<T> then) {
         Context context = vertx.getOrCreateContext();
-        ctx.request().pause();
+        boolean paused = !ctx.request().isEnded(); // the body of a request still arriving waits; a read one cannot
+        if (paused) {
+            ctx.request().pause();
+        }
         try {
             hashing.execute(() -> {
                 T result;
@@ -246,18 +249,24 @@ public final class ApiAuth {
                 } catch (Exception e) {
                     LOG.warn("checking credentials failed: {}", e.toString());
                     context.runOnContext(ignored -> {
-                        ctx.request().resume();
+                        if (paused) {
+                            ctx.request().resume();
+                        }
                         send(ctx, 500, Map.of("error", "the credentials cannot be checked: " + e.getMessage()));
                     });
                     return;
                 }
                 context.runOnContext(ignored -> {
-                    ctx.request().resume();
+                    if (paused) {
+                        ctx.request().resume();
+                    }
                     then.accept(result);
                 });
             });
         } catch (RejectedExecutionException e) {
-            ctx.request().resume();
+            if (paused) {
+                ctx.request().resume();
+            }
             ctx.response().putHeader(HttpHeaders.RETRY_AFTER, "5");
             refuse(ctx, 503, "too many credential checks at once; retry in a few seconds", false);
         }
@@ -267,8 +276,8 @@ public final class ApiAuth {
         boolean open = access == RoutePolicy.Access.PUBLIC;
         boolean read = method == HttpMethod.GET || method == HttpMethod.HEAD;
         if (!read) {
-            refuse(ctx, 401, "device and monitor credentials only read; " + method + " " + path + " needs an operator's token"
-                    + " ('Authorization: Bearer <token>')", false);
+            refuse(ctx, 401, "device and monitor credentials only read; " + method + " " + path + " needs an operator account's API token or the"
+                    + " operator token ('Authorization: Bearer <token>')", false);
             return;
         }
         Optional<String[]> parsed = BasicCredentials.parse(authorization);
