@@ -70,8 +70,11 @@ public final class ApiAuth {
     public record Principal(Kind kind, String name, OperatorRole role) {
     }
 
-    /** A dashboard session: whose, and until when; {@code builtIn} for one opened with the operator token. */
-    private record Session(String name, boolean builtIn, long expires) {
+    /**
+     * A dashboard session: whose (the account's name and creation time, so that a revoked account made again under the
+     * same name does not inherit it), and until when; {@code builtIn} for one opened with the operator token.
+     */
+    private record Session(String name, long accountCreated, boolean builtIn, long expires) {
     }
 
     private static final Principal TOKEN_HOLDER = new Principal(Kind.OPERATOR, OperatorAccounts.BUILT_IN_ADMIN, OperatorRole.ADMIN);
@@ -194,7 +197,7 @@ public final class ApiAuth {
         }
         if (session != null) {
             offEventLoop(ctx, () -> accounts.find(session.name()), account -> {
-                if (account.isPresent()) {
+                if (account.isPresent() && account.get().createdAt().toEpochMilli() == session.accountCreated()) {
                     admit(ctx, operator(account.get()), access, path);
                     return;
                 }
@@ -432,7 +435,7 @@ public final class ApiAuth {
                 refuse(ctx, 401, "wrong operator token: copy it from operator.token in the server's data directory", true);
                 return;
             }
-            startSession(ctx, new Session(OperatorAccounts.BUILT_IN_ADMIN, true, 0), TOKEN_HOLDER);
+            startSession(ctx, new Session(OperatorAccounts.BUILT_IN_ADMIN, 0, true, 0), TOKEN_HOLDER);
             return;
         }
         offEventLoop(ctx, () -> accounts.authenticate(given.name(), given.password()), account -> {
@@ -441,7 +444,8 @@ public final class ApiAuth {
                 refuse(ctx, 401, "wrong name or password", false);
                 return;
             }
-            startSession(ctx, new Session(account.get().name(), false, 0), operator(account.get()));
+            startSession(ctx, new Session(account.get().name(), account.get().createdAt().toEpochMilli(), false, 0),
+                    operator(account.get()));
         });
     }
 
@@ -454,7 +458,7 @@ public final class ApiAuth {
             }
         }
         String id = Secrets.newSecret();
-        sessions.put(id, new Session(session.name(), session.builtIn(), now + SESSION_LIFETIME.toMillis()));
+        sessions.put(id, new Session(session.name(), session.accountCreated(), session.builtIn(), now + SESSION_LIFETIME.toMillis()));
         ctx.response().addCookie(Cookie.cookie(COOKIE, id).setPath("/").setHttpOnly(true).setSameSite(CookieSameSite.STRICT)
                 .setSecure(ctx.request().isSSL()).setMaxAge(SESSION_LIFETIME.toSeconds()));
         LOG.info("dashboard session of {} started from {}", who.name(), ctx.request().remoteAddress());
