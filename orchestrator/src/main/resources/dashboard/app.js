@@ -22,7 +22,10 @@ const WAVE_COUNTS = [['pending', 'pending'], ['staged', 'staged'], ['activating'
 const BAR_COLOURS = { active: 'var(--ok)', activating: 'var(--info)', staged: '#7aa7e0', failed: 'var(--bad)',
   rollingBack: 'var(--warn)', rolledBack: '#e39a9d', pending: 'var(--idle)' };
 
-const state = { events: [], health: {}, refreshTimer: null, route: null, source: null };
+const state = { events: [], health: {}, refreshTimer: null, route: null, source: null, session: null };
+// what each role may do on this page; the server enforces the same (docs/security.md, "Roles")
+const ROLE_RANK = { viewer: 1, deployer: 2, admin: 3 };
+function may(least) { return (ROLE_RANK[state.session?.role] || 0) >= ROLE_RANK[least]; }
 const view = () => document.getElementById('view');
 
 function esc(v) {
@@ -42,8 +45,7 @@ function clock(ms) { return new Date(ms).toISOString().substring(11, 19); }
 function bytes(n) { return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`; }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: 'same-origin', ...options,
-    headers: { 'X-Turnout-User': 'dashboard', ...(options.headers || {}) } });
+  const response = await fetch(path, { credentials: 'same-origin', ...options });
   const body = await response.json().catch(() => ({}));
   if (response.status === 401) {
     showLogin('Your session ended: sign in again.');
@@ -61,13 +63,19 @@ function showLogin(message) {
   document.getElementById('live').textContent = 'offline';
   document.getElementById('live').className = 'live off';
   document.getElementById('logout').hidden = true;
+  document.getElementById('who').hidden = true;
+  state.session = null;
   view().hidden = true;
   view().innerHTML = '';
   document.getElementById('login').hidden = false;
   document.getElementById('login-error').textContent = message || '';
   document.getElementById('login-token').focus();
 }
-function showApp() {
+function showApp(session) {
+  state.session = session;
+  const who = document.getElementById('who');
+  who.textContent = `${session.name} (${session.role})`;
+  who.hidden = false;
   document.getElementById('login').hidden = true;
   document.getElementById('logout').hidden = false;
   view().hidden = false;
@@ -77,15 +85,17 @@ function showApp() {
 async function login(event) {
   event.preventDefault();
   const input = document.getElementById('login-token');
+  const name = document.getElementById('login-name').value.trim();
+  const credentials = name ? { name, password: input.value } : { token: input.value.trim() };
   const response = await fetch('/api/v1/session', { method: 'POST', credentials: 'same-origin',
-    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: input.value.trim() }) });
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials) });
   const body = await response.json().catch(() => ({}));
   input.value = '';
   if (!response.ok) {
     document.getElementById('login-error').textContent = body.error || `${response.status} ${response.statusText}`;
     return;
   }
-  showApp();
+  showApp(body);
 }
 async function logout() {
   await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }).catch(() => {});
@@ -97,7 +107,7 @@ async function start() {
   }));
   document.getElementById('logout').addEventListener('click', () => logout());
   const session = await fetch('/api/v1/session', { credentials: 'same-origin' }).then(r => r.json()).catch(() => ({}));
-  if (session.authenticated) showApp(); else showLogin();
+  if (session.authenticated && session.role) showApp(session); else showLogin();
 }
 
 // ---- live updates -------------------------------------------------------------------------
@@ -240,7 +250,7 @@ function rolloutSkeleton() {
     <p><a href="#/">← Fleet</a></p>
     <h1 id="rollout-title">Rollout</h1>
     <p>${'<span id="rollout-state"></span>'} <span id="rollout-reason" class="muted"></span></p>
-    <div class="actions">
+    <div class="actions" ${may('deployer') ? '' : 'hidden'}>
       <button id="btn-pause" data-action="pause">Pause</button>
       <button id="btn-resume" data-action="resume">Resume</button>
       <button id="btn-approve" data-action="approve">Approve next wave</button>
@@ -256,6 +266,7 @@ function rolloutSkeleton() {
       <div><h2>Timeline</h2><ul class="timeline" id="timeline"></ul></div>
     </div>`;
   for (const button of document.querySelectorAll('.actions button')) {
+    if (!may('deployer')) { button.disabled = true; continue; } // a viewer: the server would refuse (403)
     button.addEventListener('click', () => rolloutAction(button.dataset.action));
   }
 }
@@ -268,11 +279,15 @@ async function refreshRollout(id) {
   document.getElementById('rollout-state').innerHTML = badge(r.state);
   document.getElementById('rollout-reason').textContent = r.reason || '';
   const waiting = (r.reason || '').startsWith('waiting for approval');
-  document.getElementById('btn-pause').disabled = r.state !== 'RUNNING';
-  document.getElementById('btn-resume').disabled = r.state !== 'PAUSED';
-  document.getElementById('btn-approve').disabled = !(r.state === 'RUNNING' && waiting);
-  document.getElementById('btn-abort').disabled = r.terminal;
-  document.getElementById('btn-rollback').disabled = !(r.state === 'RUNNING' || r.state === 'PAUSED');
+  if (!may('deployer')) {
+    for (const button of document.querySelectorAll('.actions button')) button.disabled = true;
+  } else {
+    document.getElementById('btn-pause').disabled = r.state !== 'RUNNING';
+    document.getElementById('btn-resume').disabled = r.state !== 'PAUSED';
+    document.getElementById('btn-approve').disabled = !(r.state === 'RUNNING' && waiting);
+    document.getElementById('btn-abort').disabled = r.terminal;
+    document.getElementById('btn-rollback').disabled = !(r.state === 'RUNNING' || r.state === 'PAUSED');
+  }
   document.querySelector('#waves-table tbody').innerHTML = r.waves.map(w => {
     const total = w.devices.length || 1;
     const bar = ['active', 'activating', 'staged', 'failed', 'rollingBack', 'rolledBack', 'pending']

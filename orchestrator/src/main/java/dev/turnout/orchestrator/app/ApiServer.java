@@ -12,6 +12,7 @@ import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.Keyring;
+import dev.turnout.orchestrator.security.OperatorAccounts;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
@@ -28,7 +29,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntFunction;
 
 /**
- * The HTTP side on its own Vert.x: the API (operator token, device and monitor credentials), the
+ * The HTTP side on its own Vert.x: the API (operator accounts and token, device and monitor credentials), the
  * monitoring routes, the backup and the dashboard, over HTTPS with TLS material.
  */
 final class ApiServer implements AutoCloseable {
@@ -61,7 +62,8 @@ final class ApiServer implements AutoCloseable {
         Vertx vertx = Vertx.vertx();
         try {
             AtomicReference<ServerInfo> served = new AtomicReference<>();
-            ApiAuth auth = new ApiAuth(vertx, token, backend.credentials(), backend.clock());
+            ApiAuth auth = new ApiAuth(vertx, token, backend.credentials(),
+                    new OperatorAccounts(backend.store(), backend.store(), backend.clock()), backend.clock());
             HttpApi api = new HttpApi(vertx, backend.store(), backend.artifacts(), backend.engine(), backend.engineThread(),
                     served::get, backend.clock(), backend.enrollment(), auth);
             Router router = api.router();

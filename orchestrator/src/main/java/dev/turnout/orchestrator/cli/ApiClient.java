@@ -23,23 +23,21 @@ final class ApiClient {
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
 
     private final URI base;
-    private final String user;
     private final ObjectMapper json;
     private final HttpClient http;
     private final CliTrust trust;
     private final TokenLookup.Found token;
 
-    ApiClient(String serverUrl, String user, ObjectMapper json, TokenLookup.Found token) {
-        this(serverUrl, user, json, token, null);
+    ApiClient(String serverUrl, ObjectMapper json, TokenLookup.Found token) {
+        this(serverUrl, json, token, null);
     }
 
     /**
      * @param token the operator token to send (null: none)
      * @param trust the CA an {@code https://} server's certificate must chain to (null: plain HTTP or the system trust store)
      */
-    ApiClient(String serverUrl, String user, ObjectMapper json, TokenLookup.Found token, CliTrust trust) {
+    ApiClient(String serverUrl, ObjectMapper json, TokenLookup.Found token, CliTrust trust) {
         this.base = parseServer(serverUrl);
-        this.user = user;
         this.json = json;
         this.token = token;
         this.trust = trust;
@@ -114,12 +112,12 @@ final class ApiClient {
         return send(request(path).header("Content-Type", "application/json").POST(json(body)).build(), path);
     }
 
-    JsonNode put(String path, Object body) {
-        return send(request(path).header("Content-Type", "application/json").PUT(json(body)).build(), path);
-    }
-
     JsonNode delete(String path) {
         return send(request(path).DELETE().build(), path);
+    }
+
+    JsonNode put(String path, Object body) {
+        return send(request(path).header("Content-Type", "application/json").PUT(json(body)).build(), path);
     }
 
     private HttpRequest.BodyPublisher json(Object body) {
@@ -139,7 +137,7 @@ final class ApiClient {
             throw new CliException("cannot read " + file + ": " + e.getMessage());
         }
         HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofMinutes(30))
-                .header("X-Turnout-User", user).header("Content-Type", "application/octet-stream")
+                .header("Content-Type", "application/octet-stream")
                 .POST(publisher).build();
         return send(request, path);
     }
@@ -147,7 +145,7 @@ final class ApiClient {
     /** Streams a download into {@code file} (written whole or not at all); returns its size. */
     long download(String path, Path file) {
         HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofMinutes(30))
-                .header("X-Turnout-User", user).GET().build();
+                .GET().build();
         HttpResponse<java.io.InputStream> response = exchange(request, HttpResponse.BodyHandlers.ofInputStream());
         try (java.io.InputStream in = response.body()) {
             if (response.statusCode() >= 400) {
@@ -175,7 +173,7 @@ final class ApiClient {
      */
     <T> T downloadPrivate(String path, Path file, DownloadCheck<T> check) {
         HttpRequest request = authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(Duration.ofHours(2))
-                .header("X-Turnout-User", user).GET().build();
+                .GET().build();
         HttpResponse<java.io.InputStream> response = exchange(request, HttpResponse.BodyHandlers.ofInputStream());
         Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".part");
         try (java.io.InputStream in = response.body()) {
@@ -209,7 +207,7 @@ final class ApiClient {
 
     private HttpRequest.Builder request(String path) {
         return authorized(HttpRequest.newBuilder(base.resolve(path))).timeout(REQUEST_TIMEOUT)
-                .header("Accept", "application/json").header("X-Turnout-User", user);
+                .header("Accept", "application/json");
     }
 
     private JsonNode send(HttpRequest request, String path) {
@@ -248,12 +246,15 @@ final class ApiClient {
 
     /** A 401: says which token was sent, or where the CLI looked for one. */
     private CliException refused(String serverMessage) {
-        if (token == null || token.token() == null) {
-            return new CliException("the server at " + base + " wants the operator token and none was found (looked in: "
-                    + String.join(", ", token == null ? java.util.List.of() : token.looked())
-                    + "); set TURNOUT_TOKEN, use --token-file FILE, or put token: in the CLI config file (docs/cli.md)");
+        if (token == null) { // a request that carries its credentials in its body (turnout login)
+            return new CliException("the server at " + base + " refused: " + serverMessage);
         }
-        return new CliException("the server at " + base + " refused the operator token from " + token.source()
+        if (token.token() == null) {
+            return new CliException("the server at " + base + " wants a token and none was found (looked in: "
+                    + String.join(", ", token.looked())
+                    + "); sign in with `turnout login`, set TURNOUT_TOKEN, use --token-file FILE, or put token: in the CLI config file (docs/cli.md)");
+        }
+        return new CliException("the server at " + base + " refused the token from " + token.source()
                 + (serverMessage.isEmpty() ? "" : " (" + serverMessage + ")"));
     }
 

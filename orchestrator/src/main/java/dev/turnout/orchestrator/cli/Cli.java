@@ -16,6 +16,7 @@ final class Cli {
     static final String DEFAULT_SERVER = "http://127.0.0.1:8080";
     static final String DEFAULT_DATA_DIR = "turnout-data";
 
+    final java.io.InputStream in;
     final PrintStream out;
     final PrintStream err;
     final Map<String, String> env;
@@ -23,8 +24,14 @@ final class Cli {
     TurnoutCli root;
     private ApiClient api;
     private TokenLookup.Found token;
+    private java.io.BufferedReader lines;
 
     Cli(PrintStream out, PrintStream err, Map<String, String> env) {
+        this(System.in, out, err, env);
+    }
+
+    Cli(java.io.InputStream in, PrintStream out, PrintStream err, Map<String, String> env) {
+        this.in = in;
         this.out = out;
         this.err = err;
         this.env = env;
@@ -72,15 +79,47 @@ final class Cli {
 
     ApiClient api() {
         if (api == null) {
-            String user = env.getOrDefault("TURNOUT_USER", env.getOrDefault("USER", "cli"));
             String server = serverUrl();
             ApiClient.parseServer(server); // a bad URL is reported as such, before any token lookup
             if (token == null) {
                 token = TokenLookup.find(env, root.tokenFile, server);
             }
-            api = new ApiClient(server, user, json, token, server.startsWith("https:") ? CliTrust.resolve(env) : null);
+            api = new ApiClient(server, json, token, server.startsWith("https:") ? CliTrust.resolve(env) : null);
         }
         return api;
+    }
+
+    /**
+     * A password: typed at the terminal without echo when there is one and {@code fromStdin} is false,
+     * else the next line of standard input. Never an argument: it would show in {@code ps}.
+     */
+    String readSecret(String prompt, boolean fromStdin) {
+        java.io.Console console = System.console();
+        if (!fromStdin && in == System.in && console != null) {
+            char[] typed = console.readPassword("%s", prompt);
+            if (typed == null || typed.length == 0) {
+                throw new CliException("no password given");
+            }
+            return new String(typed);
+        }
+        try {
+            if (lines == null) {
+                lines = new java.io.BufferedReader(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+            }
+            String line = lines.readLine();
+            if (line == null || line.isEmpty()) {
+                throw new CliException("no password on standard input (" + prompt.replace(": ", "") + ")");
+            }
+            return line;
+        } catch (java.io.IOException e) {
+            throw new CliException("cannot read standard input: " + e.getMessage());
+        }
+    }
+
+    /** The token this CLI would send and where it came from (null token: none). */
+    TokenLookup.Found tokenInUse() {
+        api();
+        return token;
     }
 
     /** Prints a JSON value as the command's whole output. */

@@ -35,8 +35,8 @@ final class TokenLookup {
     record Found(String token, String source, List<String> looked) {
     }
 
-    /** The CLI config file: {@code server:} and {@code token:}. */
-    record Config(Path file, String server, String token) {
+    /** The CLI config file: {@code server:}, {@code token:} and {@code user:} (whose token it is, from {@code turnout login}). */
+    record Config(Path file, String server, String token, String user) {
     }
 
     private TokenLookup() {
@@ -64,14 +64,51 @@ final class TokenLookup {
         try {
             JsonNode node = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
             if (node == null || node.isMissingNode() || node.isNull()) {
-                return Optional.of(new Config(file, null, null));
+                return Optional.of(new Config(file, null, null, null));
             }
             if (!node.isObject()) {
                 throw new CliException("the CLI config file " + file + " must be a YAML mapping with server: and token:");
             }
-            return Optional.of(new Config(file, text(node, "server"), text(node, "token")));
+            return Optional.of(new Config(file, text(node, "server"), text(node, "token"), text(node, "user")));
         } catch (IOException e) {
             throw new CliException("cannot read the CLI config file " + file + ": " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    /**
+     * Writes the config file (mode 0600, atomically; its directory made if need be): {@code server:}, and
+     * {@code token:} and {@code user:} when not null. What else the file held is kept.
+     */
+    static Path writeConfig(Map<String, String> env, String server, String token, String user) {
+        Path file = configFile(env);
+        if (file == null) {
+            throw new CliException("there is no CLI config file to write: set TURNOUT_CLI_CONFIG or HOME");
+        }
+        try {
+            ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+            com.fasterxml.jackson.databind.node.ObjectNode node = yaml.createObjectNode();
+            if (Files.isRegularFile(file)) {
+                JsonNode old = yaml.readTree(file.toFile());
+                if (old != null && old.isObject()) {
+                    node.setAll((com.fasterxml.jackson.databind.node.ObjectNode) old);
+                }
+            }
+            node.put("server", server);
+            for (String[] field : new String[][] {{"token", token}, {"user", user}}) {
+                if (field[1] == null) {
+                    node.remove(field[0]);
+                } else {
+                    node.put(field[0], field[1]);
+                }
+            }
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir != null) {
+                Files.createDirectories(dir);
+            }
+            dev.turnout.orchestrator.security.Secrets.writePrivate(file, yaml.writeValueAsString(node));
+            return file;
+        } catch (IOException e) {
+            throw new CliException("cannot write the CLI config file " + file + ": " + e.getMessage());
         }
     }
 

@@ -20,13 +20,12 @@ import java.util.Map;
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class, AppCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
-                WatchCommand.class, UserCommand.class, TokenCommand.class, KeyCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
+                WatchCommand.class, UserCommand.class, OperatorCommand.class, LoginCommand.class, LogoutCommand.class, TokenCommand.class, KeyCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",
-                "Environment: TURNOUT_SERVER (default for --server), TURNOUT_TOKEN (the operator token),",
+                "Environment: TURNOUT_SERVER (default for --server), TURNOUT_TOKEN (an API token or the operator token),",
                 "TURNOUT_DATA (the server's data directory: its operator.token is read on the server's host),",
-                "TURNOUT_CLI_CONFIG (default ~/.config/turnout/cli.yaml: server: and token:),",
-                "TURNOUT_USER (name recorded in the audit trail)."})
+                "TURNOUT_CLI_CONFIG (default ~/.config/turnout/cli.yaml: server:, token: and user:, written by turnout login)."})
 public final class TurnoutCli implements Runnable {
 
     enum Output { text, json }
@@ -59,7 +58,12 @@ public final class TurnoutCli implements Runnable {
 
     /** Runs one command line and returns its exit code; never calls {@code System.exit}. */
     public static int run(PrintStream out, PrintStream err, Map<String, String> env, String... args) {
-        Cli cli = new Cli(out, err, env);
+        return run(System.in, out, err, env, args);
+    }
+
+    /** Runs one command line reading passwords (--password-stdin, turnout login) from {@code in}. */
+    public static int run(java.io.InputStream in, PrintStream out, PrintStream err, Map<String, String> env, String... args) {
+        Cli cli = new Cli(in, out, err, env);
         TurnoutCli root = new TurnoutCli();
         cli.root = root;
         CommandLine line = new CommandLine(root, new Factory(cli));

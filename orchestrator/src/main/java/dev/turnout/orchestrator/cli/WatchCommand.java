@@ -112,6 +112,11 @@ final class WatchCommand implements Callable<Integer> {
                 user = ephemeral;
                 secret = issued.path("password").asText();
             } catch (CliException e) {
+                if (e.getMessage() != null && e.getMessage().contains("needs the admin role")) {
+                    throw new CliException("turnout watch borrows a monitor identity for the session, which only an admin may"
+                            + " make (" + e.getMessage() + "); ask an admin for a monitor user (turnout user add NAME --role monitor)"
+                            + " and give it with TURNOUT_MQTT_USERNAME and TURNOUT_MQTT_PASSWORD");
+                }
                 ephemeral = null; // an open broker, or a server without users: connect without credentials
             }
         }

@@ -94,10 +94,13 @@ final class ApiExchange {
         return b.length() == 0 ? "(body)" : b.toString();
     }
 
-    /** Who asks, for the audit trail: the {@code X-Turnout-User} header, else {@code api}. */
+    /**
+     * Who asks, for the audit trail: the caller {@link ApiAuth} authenticated (an operator account, {@code admin} for the
+     * operator token, a monitor); {@code api} on a public route. Nothing the client says about itself counts.
+     */
     static String actor(RoutingContext ctx) {
-        String user = ctx.request().getHeader("X-Turnout-User");
-        return user == null || user.isBlank() ? "api" : user;
+        ApiAuth.Principal who = ApiAuth.principal(ctx);
+        return who == null ? "api" : who.name();
     }
 
     /** Runs {@code work} (store, disk) on a worker thread; its result goes to {@code onSuccess}, its failure is answered. */
@@ -140,7 +143,7 @@ final class ApiExchange {
             error(ctx, 404, e.getMessage());
         } else if (e instanceof ConflictException) {
             error(ctx, 409, e.getMessage());
-        } else if (e instanceof ForbiddenException) {
+        } else if (e instanceof ForbiddenException || e instanceof dev.turnout.orchestrator.domain.NotPermittedException) {
             LOG.info("refused {} {}: {}", ctx.request().method(), ctx.request().path(), e.getMessage());
             error(ctx, 403, e.getMessage());
         } else {

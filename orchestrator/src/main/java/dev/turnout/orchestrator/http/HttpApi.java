@@ -20,7 +20,7 @@ import java.util.function.Supplier;
 
 /**
  * The HTTP API of docs/api.md on Vert.x Web: authentication first, then the routes of each
- * resource (server, enrollment, devices, artifacts, releases, apps, rollouts, audit), each in a small
+ * resource (server, enrollment, devices, artifacts, releases, apps, rollouts, audit, operators), each in a small
  * class of named handlers. Handlers never block the event loop: the store and disk run on worker
  * threads, rollout commands on the engine's own thread.
  */
@@ -39,6 +39,7 @@ public final class HttpApi {
     private final AppRoutes apps;
     private final RolloutRoutes rollouts;
     private final AuditRoutes audit;
+    private final OperatorRoutes operators;
 
     public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, Enrollment enrollment, ApiAuth auth) {
@@ -55,6 +56,7 @@ public final class HttpApi {
         this.apps = new AppRoutes(exchange, store, clock);
         this.rollouts = new RolloutRoutes(exchange, store, engine);
         this.audit = new AuditRoutes(exchange, store);
+        this.operators = new OperatorRoutes(exchange, auth.accounts());
     }
 
     /** Starts listening; the future holds the server (its actual port when {@code port} is 0). */
@@ -94,6 +96,7 @@ public final class HttpApi {
         apps.mountOn(router, body);
         rollouts.mountOn(router, body);
         audit.mountOn(router);
+        operators.mountOn(router, body);
         router.errorHandler(404, ctx -> exchange.error(ctx, 404, "no such endpoint: " + ctx.request().method() + " " + ctx.request().path()));
         router.errorHandler(405, ctx -> exchange.error(ctx, 405, "method not allowed on " + ctx.request().path()));
         router.errorHandler(413, ctx -> exchange.error(ctx, 413, "request body too large"));

@@ -73,8 +73,8 @@ public final class KeyRoutes {
 
     private void operatorOnly(RoutingContext ctx) {
         ApiAuth.Principal p = ApiAuth.principal(ctx);
-        if (p == null || p.kind() != ApiAuth.Kind.OPERATOR) {
-            exchange.fail(ctx, new ForbiddenException("only the operator may change the signing keys"));
+        if (p == null || p.role() != dev.turnout.orchestrator.domain.OperatorRole.ADMIN) {
+            exchange.fail(ctx, new ForbiddenException("only an admin may change the signing keys"));
             return;
         }
         if (sharedStore) {

@@ -129,7 +129,7 @@ public final class SimulatedFleet implements AutoCloseable {
             ObjectNode body = json.createObjectNode().put("id", id);
             body.set("labels", json.valueToTree(labels));
             HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/v1/devices")).timeout(Duration.ofSeconds(30))
-                    .header("Content-Type", "application/json").header("X-Turnout-User", "simulator")
+                    .header("Content-Type", "application/json")
                     .header("Authorization", authorization)
                     .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body), StandardCharsets.UTF_8)).build();
             slots.acquire();
@@ -160,7 +160,7 @@ public final class SimulatedFleet implements AutoCloseable {
                                    String authorization) throws IOException {
         try {
             HttpResponse<String> revoked = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/devices/" + id + "/revoke"))
-                    .header("Content-Type", "application/json").header("X-Turnout-User", "simulator")
+                    .header("Content-Type", "application/json")
                     .header("Authorization", authorization)
                     .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
             if (revoked.statusCode() != 200) {

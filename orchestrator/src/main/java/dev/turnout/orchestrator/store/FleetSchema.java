@@ -10,11 +10,11 @@ import java.sql.Statement;
  * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
  * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
- * rollback floors (a new table: nothing to migrate).
+ * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables).
  */
 final class FleetSchema {
 
-    static final int VERSION = 5;
+    static final int VERSION = 6;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -51,6 +51,12 @@ final class FleetSchema {
         // version 5: rollback floors
         "CREATE TABLE IF NOT EXISTS app_floors (app TEXT PRIMARY KEY, version TEXT NOT NULL, set_at {long} NOT NULL,"
                 + " set_by TEXT NOT NULL)",
+        // version 6: operator accounts and their API tokens (only hashes of either)
+        "CREATE TABLE IF NOT EXISTS operators (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
+                + " created_at {long} NOT NULL, created_by TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS operator_tokens (token_hash TEXT PRIMARY KEY, operator TEXT NOT NULL,"
+                + " created_at {long} NOT NULL, expires_at {long} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS operator_tokens_operator ON operator_tokens (operator)",
     };
 
     /** Runs before the schema is created, in the same transaction (e.g. to serialize concurrent first starts). */

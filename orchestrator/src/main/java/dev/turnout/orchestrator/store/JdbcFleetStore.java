@@ -53,6 +53,7 @@ public class JdbcFleetStore implements FleetStore {
     private final JdbcDesiredStates desired;
     private final JdbcAudit audit;
     private final JdbcLeases leases;
+    private final JdbcOperators operators;
 
     /**
      * Connects, then creates or migrates the schema; {@code description} names the store in errors
@@ -67,6 +68,7 @@ public class JdbcFleetStore implements FleetStore {
         this.desired = new JdbcDesiredStates(session);
         this.audit = new JdbcAudit(session);
         this.leases = new JdbcLeases(session);
+        this.operators = new JdbcOperators(session);
     }
 
     private static JdbcSession open(Dialect dialect, JdbcSession.ConnectionSource source, String description,
@@ -260,6 +262,48 @@ public class JdbcFleetStore implements FleetStore {
     @Override
     public List<AuditEntry> auditByAction(String action, Instant since) {
         return audit.auditByAction(action, since);
+    }
+
+    // ---- operator accounts ----
+
+    @Override
+    public void insertOperator(dev.turnout.orchestrator.domain.OperatorAccount account) {
+        operators.insertOperator(account);
+    }
+
+    @Override
+    public Optional<dev.turnout.orchestrator.domain.OperatorAccount> findOperator(String name) {
+        return operators.findOperator(name);
+    }
+
+    @Override
+    public List<dev.turnout.orchestrator.domain.OperatorAccount> listOperators() {
+        return operators.listOperators();
+    }
+
+    @Override
+    public boolean updateOperatorPassword(String name, String passwordHash) {
+        return operators.updateOperatorPassword(name, passwordHash);
+    }
+
+    @Override
+    public boolean deleteOperator(String name) {
+        return operators.deleteOperator(name);
+    }
+
+    @Override
+    public void insertOperatorToken(String tokenHash, String operator, Instant createdAt, Instant expiresAt) {
+        operators.insertOperatorToken(tokenHash, operator, createdAt, expiresAt);
+    }
+
+    @Override
+    public Optional<dev.turnout.orchestrator.domain.OperatorAccount> operatorByToken(String tokenHash, Instant now) {
+        return operators.operatorByToken(tokenHash, now);
+    }
+
+    @Override
+    public boolean deleteOperatorToken(String tokenHash, Instant now) {
+        return operators.deleteOperatorToken(tokenHash, now);
     }
 
     // ---- leases and forwarded reports ----

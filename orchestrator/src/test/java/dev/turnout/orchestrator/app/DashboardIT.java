@@ -11,6 +11,7 @@ import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -123,10 +124,10 @@ class DashboardIT {
         browser.findElement(By.id("confirm-ok")).click();
         wait.until(d -> text("#rollout-state").equals("PAUSED"));
         assertThat(fleet.state(v2)).isEqualTo("PAUSED");
-        assertThat(fleet.getJson("/api/v1/rollouts/" + v2).path("reason").asText()).isEqualTo("paused by dashboard");
+        assertThat(fleet.getJson("/api/v1/rollouts/" + v2).path("reason").asText()).isEqualTo("paused by admin"); // the operator token signs in as the built-in admin
         assertThat(browser.findElement(By.id("btn-pause")).isEnabled()).isFalse();
         assertThat(browser.findElement(By.id("btn-approve")).isEnabled()).isFalse();
-        wait.until(d -> text("#timeline").contains("dashboard: pause"));
+        wait.until(d -> text("#timeline").contains("admin: pause"));
 
         // resume, then approve the second wave: one device fails health (tolerated), the rollout finishes on the page
         confirmed("btn-resume");
@@ -205,23 +206,48 @@ class DashboardIT {
                 java.net.URI.create(fleet.url() + "/api/v1/devices")).header("Cookie", "turnout_session=" + cookie).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(replayed.statusCode()).isEqualTo(401);
+
+        // a viewer signs in by name: the page says who is signed in and offers no rollout action (the server refuses them too)
+        assertThat(fleet.post("/api/v1/operators", "{\"name\":\"vio\",\"role\":\"viewer\",\"password\":\"vio-long-password\"}")
+                .statusCode()).isEqualTo(201);
+        fleet.createReleases("1.0.0");
+        String rollout = fleet.rollout("1.0.0", "1,100%", "pause", true);
+        signIn("vio", "vio-long-password");
+        wait.until(d -> text("#who").equals("vio (viewer)"));
+        browser.get(fleet.url() + "/#/rollouts/" + rollout);
+        wait.until(d -> text("#rollout-title").contains(rollout));
+        assertThat(browser.findElement(By.cssSelector(".actions")).isDisplayed()).isFalse();
+        assertThat(browser.findElements(By.cssSelector(".actions button"))).hasSize(5).noneMatch(WebElement::isEnabled);
+        assertThat(status("/api/v1/rollouts/" + rollout + "/abort", "POST")).isEqualTo(403);
+        assertThat(fleet.state(rollout)).isNotEqualTo("ABORTED");
     }
 
     private void signIn(String token) {
+        signIn("", token);
+    }
+
+    /** Signs in as {@code name} with {@code secret}; an empty name signs in with the operator token. */
+    private void signIn(String name, String secret) {
         WebDriverWait wait = waiting();
         wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-token"))).clear();
-        browser.findElement(By.id("login-token")).sendKeys(token);
+        browser.findElement(By.id("login-name")).clear();
+        browser.findElement(By.id("login-name")).sendKeys(name);
+        browser.findElement(By.id("login-token")).sendKeys(secret);
         browser.findElement(By.id("login-submit")).click();
         wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("login")));
     }
 
     /** The status the browser gets for a same-origin fetch (with its cookies, if any). */
     private long status(String path) {
+        return status(path, "GET");
+    }
+
+    private long status(String path, String method) {
         Object status = ((JavascriptExecutor) browser).executeAsyncScript("""
                 const done = arguments[arguments.length - 1];
                 const ctl = new AbortController();
-                fetch(arguments[0], { credentials: 'same-origin', signal: ctl.signal })
-                  .then(r => { done(r.status); ctl.abort(); }).catch(e => done(-1));""", path);
+                fetch(arguments[0], { method: arguments[1], credentials: 'same-origin', signal: ctl.signal })
+                  .then(r => { done(r.status); ctl.abort(); }).catch(e => done(-1));""", path, method);
         return ((Number) status).longValue();
     }
 

@@ -830,7 +830,6 @@ public final class RolloutBenchmark {
 
     JsonNode post(String url, Object body) throws Exception {
         HttpResponse<String> r = http.send(authorized(HttpRequest.newBuilder(URI.create(url))).header("Content-Type", "application/json")
-                .header("X-Turnout-User", "bench")
                 .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() >= 300) {
             throw new IllegalStateException(url + " answered " + r.statusCode() + ": " + r.body());

@@ -99,7 +99,14 @@ class BackupRestoreIT {
         // the backup, while the server runs and the devices are connected
         Path backup = work.resolve("backups/turnout.tar.gz");
         Files.createDirectories(backup.getParent());
-        Result taken = run(Map.of("TURNOUT_TOKEN", token, "TURNOUT_USER", "olga"), "backup", "--out", backup.toString(),
+        Result olga = cli(token, "operator", "add", "olga", "--role", "admin");
+        assertThat(olga.code).as(olga.toString()).isZero();
+        java.net.http.HttpResponse<String> olgaToken = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(server.url() + "/api/v1/tokens")).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"name\":\"olga\",\"password\":\"" + olga.out.strip() + "\"}")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(olgaToken.statusCode()).as(olgaToken.body()).isEqualTo(201);
+        Result taken = run(Map.of("TURNOUT_TOKEN", new ObjectMapper().readTree(olgaToken.body()).path("token").asText()), "backup", "--out", backup.toString(),
                 "--server", server.url());
         assertThat(taken.code).as(taken.toString()).isZero();
         assertThat(taken.out).contains("wrote " + backup.toAbsolutePath(), "signing key " + info.path("keyId").asText());

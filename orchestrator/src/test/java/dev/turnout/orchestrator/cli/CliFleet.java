@@ -93,13 +93,39 @@ final class CliFleet implements AutoCloseable {
 
     /** Runs the CLI the way an operator with the token in TURNOUT_TOKEN does, with {@code env} besides. */
     Result run(Map<String, String> env, String... args) {
+        return runWithInput(env, "", args);
+    }
+
+    /**
+     * Runs the CLI with {@code stdin} as its standard input: as the operator token's holder (TURNOUT_TOKEN), or,
+     * when {@code env} names a CLI config file (TURNOUT_CLI_CONFIG), as whoever logged in with it.
+     */
+    Result runWithInput(Map<String, String> env, String stdin, String... args) {
         Map<String, String> withToken = new HashMap<>(env);
-        withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
+        if (!withToken.containsKey("TURNOUT_CLI_CONFIG")) {
+            withToken.putIfAbsent("TURNOUT_TOKEN", server.operatorToken());
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = TurnoutCli.run(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                withToken, args);
+        int code = TurnoutCli.run(new java.io.ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), withToken, args);
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Creates operator {@code name} with {@code role} ({@code turnout operator add --password-stdin}, as the operator
+     * token's holder) and logs them in ({@code turnout login}) with a CLI config file of their own under {@code dir};
+     * returns the environment that acts as them. Their password is {@code NAME-long-password}.
+     */
+    Map<String, String> signedIn(Path dir, String name, String role) throws Exception {
+        String password = name + "-long-password";
+        Result added = runWithInput(Map.of(), password + "\n", "operator", "add", name, "--role", role, "--password-stdin", "--server", url());
+        assertThat(added.code()).as(added.toString()).isZero();
+        Path home = Files.createDirectories(dir.resolve("home-" + name));
+        Map<String, String> env = Map.of("HOME", home.toString(), "TURNOUT_CLI_CONFIG", home.resolve("cli.yaml").toString());
+        Result login = runWithInput(env, password + "\n", "login", "--user", name, "--password-stdin", "--server", url());
+        assertThat(login.code()).as(login.toString()).isZero();
+        return env;
     }
 
     @Override

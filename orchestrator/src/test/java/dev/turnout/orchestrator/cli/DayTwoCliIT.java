@@ -48,7 +48,7 @@ class DayTwoCliIT {
     @Test
     void labelsAndGroupsChangeAndTheCanaryIsChosenAndARolloutUnderWayIsReplaced() throws Exception {
         // labels: the cellar device moves to the attic; a dry run targets by the new labels at once
-        Result relabeled = run(Map.of("TURNOUT_USER", "carol"), "device", "label", "d2-c", "site=attic", "tier=2", "--server", fleet.url());
+        Result relabeled = run(fleet.signedIn(work, "carol", "admin"), "device", "label", "d2-c", "site=attic", "tier=2", "--server", fleet.url());
         assertThat(relabeled.code()).as(relabeled.toString()).isZero();
         assertThat(relabeled.out().strip()).isEqualTo("d2-c labels: site=attic,tier=2");
         assertThat(cli("device", "label", "d2-c", "--remove", "tier").out().strip()).isEqualTo("d2-c labels: site=attic");
@@ -112,6 +112,58 @@ class DayTwoCliIT {
                 .containsPattern("d2-a\\s+1\\s+ACTIVE").containsPattern("d2-b\\s+2\\s+SKIPPED").containsPattern("d2-c\\s+2\\s+SKIPPED");
         assertThat(cli("history", "--app", "web", "-o", "json").out()).contains("rollout.supersede");
         assertThat(cli("devices").out()).containsPattern("d2-a\\s+\\S+\\s+yes\\s+web\\s+3.0.0");
+    }
+
+    @Test
+    void anOperatorLogsInActsWithinTheirRoleChangesTheirPasswordAndIsLoggedOutOrRevoked() throws Exception {
+        String url = fleet.url();
+        Map<String, String> vera = fleet.signedIn(work, "vera", "viewer");
+        Path config = Path.of(vera.get("TURNOUT_CLI_CONFIG"));
+        String stored = java.nio.file.Files.readString(config);
+        assertThat(stored).contains("server: \"" + url + "\"", "user: \"vera\"", "token:").doesNotContain("vera-long-password");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(config))).isEqualTo("rw-------");
+
+        // a viewer reads; what needs another role is refused with the reason, and nothing changes
+        assertThat(run(vera, "devices", "--server", url).code()).isZero();
+        Result enroll = run(vera, "device", "enroll", "d2-x", "--server", url);
+        assertThat(enroll.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(enroll.err()).contains("vera is a viewer", "needs the admin role");
+        assertThat(cli("devices").out()).doesNotContain("d2-x");
+        assertThat(run(vera, "operator", "list", "--server", url).err()).contains("needs the admin role");
+        Result listed = cli("operator", "list");
+        assertThat(listed.out()).containsPattern("admin\\s+admin\\s+\\(the operator token\\)").containsPattern("vera\\s+viewer");
+
+        // her own password, with the current one; her token ends, a new login works
+        Result wrongCurrent = fleet.runWithInput(vera, "not-her-password\nvera-newer-password\n", "operator", "passwd", "vera", "--password-stdin",
+                "--server", url);
+        assertThat(wrongCurrent.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(wrongCurrent.err()).contains("current password is wrong");
+        Result passwd = fleet.runWithInput(vera, "vera-long-password\nvera-newer-password\n", "operator", "passwd", "vera", "--password-stdin",
+                "--server", url);
+        assertThat(passwd.code()).as(passwd.toString()).isZero();
+        Result ended = run(vera, "devices", "--server", url);
+        assertThat(ended.code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(ended.err()).contains("refused the token from " + config);
+        Result again = fleet.runWithInput(vera, "vera-newer-password\n", "login", "--user", "vera", "--password-stdin", "--server", url);
+        assertThat(again.code()).as(again.toString()).isZero();
+        assertThat(again.out()).contains("signed in to " + url + " as vera (viewer)");
+        Result wrong = fleet.runWithInput(vera, "vera-long-password\n", "login", "--user", "vera", "--password-stdin", "--server", url);
+        assertThat(wrong.err()).contains("wrong name or password");
+        assertThat(java.nio.file.Files.readString(config)).as("a refused login keeps the token").contains("token:");
+
+        // logout ends the token on the server and takes it out of the file
+        String token = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(config.toFile()).path("token").asText();
+        assertThat(run(vera, "logout").code()).isZero();
+        assertThat(java.nio.file.Files.readString(config)).doesNotContain("token").contains("server:");
+        assertThat(run(Map.of("TURNOUT_TOKEN", token), "devices", "--server", url).err()).contains("refused the token from TURNOUT_TOKEN");
+
+        // revoking ends every token of the account at once
+        assertThat(fleet.runWithInput(vera, "vera-newer-password\n", "login", "--user", "vera", "--password-stdin", "--server", url).code()).isZero();
+        assertThat(run(vera, "devices", "--server", url).code()).isZero();
+        assertThat(cli("operator", "revoke", "vera").code()).isZero();
+        assertThat(run(vera, "devices", "--server", url).code()).isEqualTo(ExitCodes.ERROR);
+        assertThat(cli("history").out()).contains("operator.add", "operator.password", "operator.logout", "operator.revoke");
     }
 
     private static String firstId(String out) {

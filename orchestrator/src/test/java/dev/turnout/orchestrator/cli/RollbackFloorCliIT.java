@@ -50,7 +50,7 @@ class RollbackFloorCliIT {
         assertThat(v2.code()).as(v2.toString()).isZero();
         assertThat(cli("app", "floor", "web").out().strip()).isEqualTo("web has no rollback floor");
 
-        Result set = run(Map.of("TURNOUT_USER", "dora"), "app", "floor", "web", "2.0.0", "--server", fleet.url());
+        Result set = run(fleet.signedIn(work, "dora", "deployer"), "app", "floor", "web", "2.0.0", "--server", fleet.url());
         assertThat(set.code()).as(set.toString()).isZero();
         assertThat(set.out().strip()).isEqualTo("web rollback floor 2.0.0 (was none); devices get it with their next desired state");
         assertThat(cli("app", "floor", "web").out().strip()).isEqualTo("web rollback floor 2.0.0");

@@ -246,13 +246,13 @@ class TurnoutCliIT {
         assertThat(none.code).as(none.toString()).isEqualTo(ExitCodes.ERROR);
         assertThat(none.out).isEmpty();
         assertThat(none.err.lines()).hasSize(1);
-        assertThat(none.err).startsWith("turnout: ").contains("wants the operator token and none was found", "TURNOUT_TOKEN",
+        assertThat(none.err).startsWith("turnout: ").contains("wants a token and none was found", "TURNOUT_TOKEN",
                 home.resolve(".config/turnout/cli.yaml").toString(), emptyData.resolve("operator.token").toAbsolutePath().toString());
 
         // a wrong one: says which one was refused, never the token itself
         Result wrong = runBare(Map.of("TURNOUT_TOKEN", "not-the-token-at-all"), "devices", "--server", url);
         assertThat(wrong.code).isEqualTo(ExitCodes.ERROR);
-        assertThat(wrong.err).contains("refused the operator token from TURNOUT_TOKEN").doesNotContain("not-the-token-at-all");
+        assertThat(wrong.err).contains("refused the token from TURNOUT_TOKEN").doesNotContain("not-the-token-at-all");
         assertThat(wrong.err.lines()).hasSize(1);
 
         // never an argument (it would show in ps)

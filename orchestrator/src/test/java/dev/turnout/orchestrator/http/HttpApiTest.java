@@ -66,7 +66,8 @@ class HttpApiTest {
         token = dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(data);
         access = new BrokerAccess(identities = IdentityStore.open(data),
                 new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock);
-        ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities), clock);
+        ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities),
+                new dev.turnout.orchestrator.security.OperatorAccounts(store, store, clock), clock);
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
                 () -> info, clock, new FleetEnrollment(store, access, clock), auth);
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
@@ -316,7 +317,12 @@ class HttpApiTest {
         assertThat(body(get("/api/v1/apps/web/floor")).path("floor").isNull()).isTrue();
         assertThat(send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", null).statusCode()).isEqualTo(401);
 
-        HttpResponse<String> set = send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", "Bearer " + token.value(), "ana");
+        // a deployer raises the floor; the audit names her
+        assertThat(post("/api/v1/operators", "{\"name\":\"ana\",\"role\":\"deployer\",\"password\":\"ana-long-password\"}")
+                .statusCode()).isEqualTo(201);
+        String ana = "Bearer " + body(send("POST", "/api/v1/tokens", "{\"name\":\"ana\",\"password\":\"ana-long-password\"}", null))
+                .path("token").asText();
+        HttpResponse<String> set = send("PUT", "/api/v1/apps/web/floor", "{\"version\":\"2.0.0\"}", ana, null);
         assertThat(set.statusCode()).as(set.body()).isEqualTo(200);
         assertThat(body(set).path("floor").asText()).isEqualTo("2.0.0");
         assertThat(body(set).path("changed").asBoolean()).isTrue();
@@ -355,7 +361,8 @@ class HttpApiTest {
         assertThat(audit.get(0).path("action").asText()).isEqualTo("app.floor");
         assertThat(audit.get(0).path("detail").asText()).isEqualTo("2.0.0 -> 1.0.0 (forced)");
         assertThat(audit.get(1).path("detail").asText()).isEqualTo("none -> 2.0.0");
-        assertThat(audit.get(1).path("actor").asText()).contains("ana");
+        assertThat(audit.get(1).path("actor").asText()).isEqualTo("ana");
+        assertThat(audit.get(0).path("actor").asText()).as("the operator token acts as the built-in admin").isEqualTo("admin");
     }
 
     private HttpResponse<String> upload(byte[] bytes) throws Exception {
@@ -592,6 +599,103 @@ class HttpApiTest {
     }
 
     @Test
+    void operatorAccountsActWithinTheirRoleUnderTheirOwnNameUntilRevokedOrLoggedOut() throws Exception {
+        HttpResponse<String> added = post("/api/v1/operators", "{\"name\":\"vera\",\"role\":\"viewer\",\"password\":\"vera-long-password\"}");
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+        assertThat(body(added).has("password")).as("a chosen password is never echoed").isFalse();
+        HttpResponse<String> dora = post("/api/v1/operators", "{\"name\":\"dora\",\"role\":\"deployer\"}");
+        assertThat(dora.statusCode()).as(dora.body()).isEqualTo(201);
+        String doraPassword = body(dora).path("password").asText();
+        assertThat(doraPassword).hasSizeGreaterThanOrEqualTo(32);
+        // bad input changes nothing
+        assertThat(post("/api/v1/operators", "{\"name\":\"admin\",\"role\":\"viewer\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/operators", "{\"name\":\"vera\",\"role\":\"admin\"}").statusCode()).isEqualTo(409);
+        assertThat(post("/api/v1/operators", "{\"name\":\"x\",\"role\":\"root\"}").statusCode()).isEqualTo(400);
+        assertThat(post("/api/v1/operators", "{\"name\":\"a b\",\"role\":\"viewer\"}").statusCode()).isEqualTo(400);
+        assertThat(post("/api/v1/operators", "{\"name\":\"sam\",\"role\":\"viewer\",\"password\":\"short\"}").statusCode()).isEqualTo(400);
+        assertThat(body(get("/api/v1/operators")).path("operators")).extracting(o -> o.path("name").asText() + "=" + o.path("role").asText())
+                .containsExactly("admin=admin", "dora=deployer", "vera=viewer");
+
+        assertThat(send("POST", "/api/v1/tokens", "{\"name\":\"vera\",\"password\":\"wrong-long-password\"}", null).statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/tokens", "{\"name\":\"nobody\",\"password\":\"vera-long-password\"}", null).statusCode()).isEqualTo(401);
+        HttpResponse<String> issued = send("POST", "/api/v1/tokens", "{\"name\":\"vera\",\"password\":\"vera-long-password\"}", null);
+        assertThat(issued.statusCode()).as(issued.body()).isEqualTo(201);
+        String vera = "Bearer " + body(issued).path("token").asText();
+        assertThat(java.time.Instant.parse(body(issued).path("expiresAt").asText()))
+                .isAfter(java.time.Instant.now().plus(java.time.Duration.ofDays(29)));
+        String doraToken = "Bearer " + body(send("POST", "/api/v1/tokens", "{\"name\":\"dora\",\"password\":\"" + doraPassword + "\"}", null))
+                .path("token").asText();
+
+        // a viewer reads and is told why it may not change anything; a deployer deploys but enrolls nothing
+        JsonNode session = body(send("GET", "/api/v1/session", null, vera));
+        assertThat(session.path("name").asText()).isEqualTo("vera");
+        assertThat(session.path("role").asText()).isEqualTo("viewer");
+        assertThat(send("GET", "/api/v1/devices", null, vera).statusCode()).isEqualTo(200);
+        HttpResponse<String> refused = send("POST", "/api/v1/devices", "{\"id\":\"pi-v\"}", vera);
+        assertThat(refused.statusCode()).isEqualTo(403);
+        assertThat(body(refused).path("error").asText()).contains("vera is a viewer", "needs the admin role");
+        assertThat(send("POST", "/api/v1/rollouts/r-1/abort", "{}", vera).statusCode()).isEqualTo(403);
+        assertThat(send("GET", "/api/v1/operators", null, vera).statusCode()).isEqualTo(403);
+        assertThat(send("GET", "/api/v1/backup", null, doraToken).statusCode()).isEqualTo(403);
+        assertThat(send("POST", "/api/v1/devices", "{\"id\":\"pi-d\"}", doraToken).statusCode()).isEqualTo(403);
+        assertThat(send("POST", "/api/v1/rollouts/r-1/abort", "{}", doraToken).statusCode()).as("allowed, and no such rollout").isEqualTo(404);
+        assertThat(store.listDevices()).isEmpty();
+
+        // one's own password with the current one; nobody else's
+        assertThat(send("POST", "/api/v1/operators/dora/password", "{\"password\":\"taken-over-by-vera\"}", vera).statusCode()).isEqualTo(403);
+        assertThat(send("POST", "/api/v1/operators/vera/password", "{\"password\":\"vera-new-password\",\"currentPassword\":\"wrong-long-password\"}",
+                vera).statusCode()).isEqualTo(403);
+        assertThat(send("GET", "/api/v1/devices", null, vera).statusCode()).as("a refused change ends nothing").isEqualTo(200);
+        HttpResponse<String> changed = send("POST", "/api/v1/operators/vera/password",
+                "{\"password\":\"vera-new-password\",\"currentPassword\":\"vera-long-password\"}", vera);
+        assertThat(changed.statusCode()).as(changed.body()).isEqualTo(200);
+        assertThat(send("GET", "/api/v1/devices", null, vera).statusCode()).as("a new password ends the old tokens").isEqualTo(401);
+        vera = "Bearer " + body(send("POST", "/api/v1/tokens", "{\"name\":\"vera\",\"password\":\"vera-new-password\"}", null))
+                .path("token").asText();
+        assertThat(send("GET", "/api/v1/devices", null, vera).statusCode()).isEqualTo(200);
+
+        // tokens are stored only hashed
+        String rawToken = vera.substring(7);
+        assertThat(new String(Files.readAllBytes(data.resolve("turnout.db")), java.nio.charset.StandardCharsets.ISO_8859_1))
+                .doesNotContain(rawToken).doesNotContain("vera-new-password");
+
+        // logout ends that token; revoking ends every token of the account
+        assertThat(send("DELETE", "/api/v1/tokens/current", null, vera).statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/api/v1/devices", null, vera).statusCode()).isEqualTo(401);
+        assertThat(send("GET", "/api/v1/devices", null, doraToken).statusCode()).isEqualTo(200);
+        assertThat(post("/api/v1/operators/dora/revoke", "").statusCode()).isEqualTo(200);
+        assertThat(send("GET", "/api/v1/devices", null, doraToken).statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/operators/dora/revoke", "").statusCode()).isEqualTo(404);
+        assertThat(post("/api/v1/operators/admin/revoke", "").statusCode()).isEqualTo(400);
+
+        String audit = get("/api/v1/audit").body();
+        assertThat(audit).contains("operator.add", "operator.login", "operator.password", "operator.logout", "operator.revoke")
+                .doesNotContain(rawToken).doesNotContain(doraPassword);
+    }
+
+    @Test
+    void aPersonSignsInToTheDashboardByNameAndTheSessionEndsWhenTheAccountIsRevoked() throws Exception {
+        assertThat(post("/api/v1/operators", "{\"name\":\"vic\",\"role\":\"viewer\",\"password\":\"vic-long-password\"}").statusCode())
+                .isEqualTo(201);
+        assertThat(send("POST", "/api/v1/session", "{\"name\":\"vic\",\"password\":\"not-vic-password\"}", null).statusCode()).isEqualTo(401);
+        assertThat(send("POST", "/api/v1/session", "{\"name\":\"vic\",\"secret\":\"x\"}", null).statusCode()).isEqualTo(400);
+        HttpResponse<String> login = send("POST", "/api/v1/session", "{\"name\":\"vic\",\"password\":\"vic-long-password\"}", null);
+        assertThat(login.statusCode()).as(login.body()).isEqualTo(200);
+        assertThat(body(login).path("role").asText()).isEqualTo("viewer");
+        String cookie = login.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
+        HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/session")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(body(status).path("name").asText()).isEqualTo("vic");
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/rollouts")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/rollouts/r-1/pause")).header("Cookie", cookie)
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(403);
+        assertThat(post("/api/v1/operators/vic/revoke", "").statusCode()).isEqualTo(200);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/rollouts")).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void labelsAndGroupsChangeOverTheApiAndTargetsSeeThemAtOnce() throws Exception {
         assertThat(post("/api/v1/devices", "{\"id\":\"pi-1\",\"labels\":{\"site\":\"attic\"},\"groups\":[\"yard\"]}").statusCode())
                 .isEqualTo(201);
@@ -600,8 +704,13 @@ class HttpApiTest {
         String plannedForCellar = "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"label:site=cellar\",\"dryRun\":true}";
         assertThat(post("/api/v1/rollouts", plannedForCellar).statusCode()).isEqualTo(400);
 
+        // the audit names the account that signed in, whatever the client claims to be
+        assertThat(post("/api/v1/operators", "{\"name\":\"alice\",\"role\":\"admin\",\"password\":\"alice-long-password\"}")
+                .statusCode()).isEqualTo(201);
+        String alice = body(send("POST", "/api/v1/tokens", "{\"name\":\"alice\",\"password\":\"alice-long-password\"}", null))
+                .path("token").asText();
         HttpResponse<String> relabeled = send("POST", "/api/v1/devices/pi-1/labels",
-                "{\"set\":{\"site\":\"cellar\",\"tier\":\"2\"}}", "Bearer " + token.value(), "alice");
+                "{\"set\":{\"site\":\"cellar\",\"tier\":\"2\"}}", "Bearer " + alice, "mallory");
         assertThat(relabeled.statusCode()).as(relabeled.body()).isEqualTo(200);
         assertThat(body(relabeled).path("changed").asBoolean()).isTrue();
         assertThat(body(relabeled).path("device").path("labels").toString()).isEqualTo("{\"site\":\"cellar\",\"tier\":\"2\"}");
@@ -645,7 +754,7 @@ class HttpApiTest {
 
         JsonNode audit = body(get("/api/v1/audit?subject=pi-1")).path("entries");
         assertThat(audit.toString()).contains("device.labels", "labels {site=attic} -> {site=cellar, tier=2}", "alice",
-                "device.groups", "groups [yard] -> []");
+                "device.groups", "groups [yard] -> []").doesNotContain("mallory");
     }
 
     /** Uploads an archive and registers release APP:VERSION of it. */

@@ -275,7 +275,7 @@ abstract class SecurityMatrix {
         // the CLI with a wrong token: one line, exit 1, nothing enrolled
         Result cli = cliWith(Map.of("TURNOUT_TOKEN", Secrets.newSecret()), "device", "enroll", "tok-intruder");
         assertThat(cli.code).isEqualTo(1);
-        assertThat(cli.err).contains("refused the operator token from TURNOUT_TOKEN");
+        assertThat(cli.err).contains("refused the token from TURNOUT_TOKEN");
 
         assertThat(http("GET", "/api/v1/devices/tok-intruder", null, bearer()).statusCode()).isEqualTo(404);
         assertThat(api("/api/v1/users").toString()).doesNotContain("tok-spy").doesNotContain("tok-intruder");

@@ -235,6 +235,40 @@ abstract class FleetStoreContract {
     }
 
     @Test
+    void operatorAccountsAndTheirTokensSurviveAReopenAndEndWithTheAccount() {
+        var alice = new dev.turnout.orchestrator.domain.OperatorAccount("alice", dev.turnout.orchestrator.domain.OperatorRole.DEPLOYER,
+                "$argon2id$hash-a", now, "admin");
+        try (FleetStore store = open()) {
+            store.insertOperator(alice);
+            store.insertOperator(new dev.turnout.orchestrator.domain.OperatorAccount("bob",
+                    dev.turnout.orchestrator.domain.OperatorRole.VIEWER, "$argon2id$hash-b", now, "alice"));
+            assertThatThrownBy(() -> store.insertOperator(alice)).isInstanceOf(ConflictException.class);
+            store.insertOperatorToken("t-1", "alice", now, now.plusSeconds(60));
+            store.insertOperatorToken("t-2", "alice", now, now.plusSeconds(60));
+            store.insertOperatorToken("t-3", "bob", now, now.plusSeconds(60));
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.listOperators()).extracting(dev.turnout.orchestrator.domain.OperatorAccount::name).containsExactly("alice", "bob");
+            assertThat(store.findOperator("alice")).contains(alice);
+            assertThat(store.operatorByToken("t-1", now)).contains(alice);
+            assertThat(store.operatorByToken("t-1", now.plusSeconds(60))).as("expired").isEmpty();
+            assertThat(store.operatorByToken("nope", now)).isEmpty();
+            assertThat(store.deleteOperatorToken("t-1", now)).isTrue();
+            assertThat(store.operatorByToken("t-1", now)).isEmpty();
+            assertThat(store.operatorByToken("t-2", now)).isPresent();
+            // a new password ends every token of that account, none of another's
+            assertThat(store.updateOperatorPassword("alice", "$argon2id$hash-a2")).isTrue();
+            assertThat(store.operatorByToken("t-2", now)).isEmpty();
+            assertThat(store.findOperator("alice").orElseThrow().passwordHash()).isEqualTo("$argon2id$hash-a2");
+            assertThat(store.operatorByToken("t-3", now)).isPresent();
+            assertThat(store.deleteOperator("bob")).isTrue();
+            assertThat(store.operatorByToken("t-3", now)).isEmpty();
+            assertThat(store.deleteOperator("bob")).isFalse();
+            assertThat(store.updateOperatorPassword("bob", "x")).isFalse();
+        }
+    }
+
+    @Test
     void aRolloutLeaseHasOneOwnerUntilItExpires() {
         try (FleetStore a = open(); FleetStore b = open()) {
             assertThat(a.claimRollout("r-1", "orch-a", "http://a:8080", now, now.plusSeconds(10))).isTrue();
