@@ -9,10 +9,12 @@ import dev.turnout.orchestrator.http.BackupRoutes;
 import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
+import dev.turnout.orchestrator.http.WebhookRoutes;
 import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.webhook.WebhookDispatcher;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Route;
@@ -36,7 +38,8 @@ final class ApiServer implements AutoCloseable {
 
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
-                   Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Clock clock) {
+                   Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup,
+                   WebhookDispatcher webhooks, Clock clock) {
     }
 
     private final Vertx vertx;
@@ -65,6 +68,7 @@ final class ApiServer implements AutoCloseable {
             FleetMonitoring monitoring = backend.monitoring();
             new MonitoringRoutes(vertx, monitoring.metrics(), monitoring.live(), monitoring.observer()).mountOn(router);
             new BackupRoutes(vertx, backend.backup(), backend.store(), backend.clock()).mountOn(router);
+            new WebhookRoutes(vertx, backend.store(), backend.webhooks(), backend.clock()).mountOn(router);
             HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
                     .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
             served.set(info.apply(http.actualPort()));
