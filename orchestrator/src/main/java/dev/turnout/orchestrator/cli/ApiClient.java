@@ -118,6 +118,10 @@ final class ApiClient {
         return send(request(path).header("Content-Type", "application/json").PUT(json(body)).build(), path);
     }
 
+    JsonNode delete(String path) {
+        return send(request(path).DELETE().build(), path);
+    }
+
     private HttpRequest.BodyPublisher json(Object body) {
         try {
             return HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body), StandardCharsets.UTF_8);
