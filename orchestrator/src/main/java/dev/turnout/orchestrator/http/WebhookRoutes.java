@@ -57,13 +57,13 @@ public final class WebhookRoutes {
 
     public void mountOn(Router router) {
         BodyHandler body = BodyHandler.create().setBodyLimit(64 * 1024).setHandleFileUploads(false);
-        router.route("/api/v1/webhooks*").handler(this::operatorOnly);
-        router.get("/api/v1/webhooks").handler(this::list);
-        router.post("/api/v1/webhooks").handler(body).handler(this::add);
-        router.get("/api/v1/webhooks/deliveries").handler(ctx -> deliveries(ctx, null));
-        router.delete("/api/v1/webhooks/:id").handler(this::remove);
-        router.get("/api/v1/webhooks/:id/deliveries").handler(ctx -> deliveries(ctx, ctx.pathParam("id")));
-        router.post("/api/v1/webhooks/:id/test").handler(this::test);
+        router.get("/api/v1/webhooks").handler(this::operatorOnly).handler(this::list);
+        router.post("/api/v1/webhooks").handler(body).handler(this::operatorOnly).handler(this::add);
+        router.get("/api/v1/webhooks/deliveries").handler(this::operatorOnly).handler(ctx -> deliveries(ctx, null));
+        router.delete("/api/v1/webhooks/:id").handler(this::operatorOnly).handler(this::remove);
+        router.get("/api/v1/webhooks/:id/deliveries").handler(this::operatorOnly)
+                .handler(ctx -> deliveries(ctx, ctx.pathParam("id")));
+        router.post("/api/v1/webhooks/:id/test").handler(this::operatorOnly).handler(this::test);
     }
 
     private void operatorOnly(RoutingContext ctx) {
