@@ -21,12 +21,13 @@ import java.util.function.Consumer;
 /**
  * One webhook's queue and the thread that empties it, one delivery at a time, in order: a slow or
  * down receiver holds up its own deliveries and no one else's. The queue is bounded; when it is full
- * the oldest waiting delivery is dropped (logged, recorded as {@code DROPPED}).
+ * the oldest waiting delivery is dropped (recorded as {@code DROPPED}; a warning at most once a minute).
  */
 final class WebhookChannel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookChannel.class);
     private static final String USER_AGENT = "Turnout-Webhook/1";
+    private static final long DROP_WARNING_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     /** A delivery waiting for its first attempt. */
     record Pending(String deliveryId, String event, byte[] body) {
@@ -41,6 +42,10 @@ final class WebhookChannel implements AutoCloseable {
     private final Deque<Pending> queue = new ArrayDeque<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Thread thread;
+    /** Drops since the last warning, and when that was (System.nanoTime()); guarded by queue. */
+    private int droppedSinceWarning;
+    private long lastDropWarning;
+    private boolean warnedOnce;
 
     WebhookChannel(Webhook webhook, RetryPolicy policy, HttpClient http, Clock clock, Consumer<WebhookDelivery> record) {
         this.webhook = webhook;
@@ -62,22 +67,34 @@ final class WebhookChannel implements AutoCloseable {
     }
 
     boolean wants(String event) {
-        return WebhookEvents.PING.equals(event) ? false : patterns.matches(event);
+        return !WebhookEvents.PING.equals(event) && patterns.matches(event);
     }
 
     /** Queues a delivery; never blocks. When the queue is full the oldest one is dropped and recorded. */
     void offer(Pending p) {
         Pending dropped = null;
+        int droppedToTell = 0;
         synchronized (queue) {
             if (queue.size() >= policy.queueCapacity()) {
                 dropped = queue.pollFirst();
+                droppedSinceWarning++;
+                long now = System.nanoTime();
+                // one warning a minute at most: a receiver down during a 10,000-device rollout would flood the log
+                if (!warnedOnce || now - lastDropWarning >= DROP_WARNING_INTERVAL_NANOS) {
+                    droppedToTell = droppedSinceWarning;
+                    droppedSinceWarning = 0;
+                    lastDropWarning = now;
+                    warnedOnce = true;
+                }
             }
             queue.addLast(p);
             queue.notifyAll();
         }
+        if (droppedToTell > 0) {
+            LOG.warn("webhook {}: {} deliveries waiting, the oldest dropped ({} since the last warning, now {} {})", webhook.id(),
+                    policy.queueCapacity(), droppedToTell, dropped.event(), dropped.deliveryId());
+        }
         if (dropped != null) {
-            LOG.warn("webhook {}: {} deliveries waiting, the oldest ({} {}) is dropped", webhook.id(), policy.queueCapacity(),
-                    dropped.event(), dropped.deliveryId());
             record.accept(new WebhookDelivery(webhook.id(), dropped.deliveryId(), dropped.event(), WebhookDelivery.Result.DROPPED,
                     null, "dropped: " + policy.queueCapacity() + " deliveries were waiting", 0, 0, clock.instant()));
         }
