@@ -58,12 +58,15 @@ final class WebhookCommand {
                 cli.printJson(answer);
                 return;
             }
-            String id = answer.path("id").asText();
-            cli.out.printf("added webhook %s: %s for %s%n", id, answer.path("url").asText(), events(answer));
+            String added = String.format("added webhook %s: %s for %s", answer.path("id").asText(), answer.path("url").asText(),
+                    events(answer));
             if (answer.hasNonNull("secret")) {
-                // the only time it is shown: on stderr the explanation, on stdout the secret alone
+                // the only time it is shown: the rest on stderr, the secret alone on stdout (`> hook.secret` keeps just it)
+                cli.err.println(added);
                 cli.err.println("its signing secret follows (shown once; receivers check X-Turnout-Signature with it):");
                 cli.out.println(answer.path("secret").asText());
+            } else {
+                cli.out.println(added);
             }
         }
     }

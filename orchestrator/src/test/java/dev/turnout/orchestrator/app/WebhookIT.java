@@ -274,12 +274,21 @@ class WebhookIT {
         assertThat(cli("webhook", "deliveries", id).out()).contains("ping", "DELIVERED", "204");
         assertThat(cli("webhook", "deliveries").out()).contains(id, "ping");
 
-        Cli generated = cli("webhook", "add", closedPortUrl() + "/x", "--events", "*");
+        Cli generated = cli("webhook", "add", receiverUrl + "/good/generated", "--events", "*");
         assertThat(generated.code()).isZero();
-        assertThat(generated.out().lines().toList()).hasSize(2);
-        assertThat(generated.out().lines().toList().get(1)).hasSize(43);
-        assertThat(generated.err()).contains("shown once");
-        String downId = generated.out().split(" ")[2].replace(":", "");
+        String printed = generated.out().strip();
+        assertThat(printed).as("only the secret on stdout").hasSize(43).doesNotContain(" ");
+        assertThat(generated.err()).startsWith("added webhook wh-").contains("shown once");
+        String generatedId = generated.err().split(" ")[2].replace(":", "");
+        assertThat(cli("webhook", "test", generatedId).code()).isZero();
+        Received signedWithIt = at("/good/generated").get(0);
+        assertThat(WebhookSignature.verify(printed, Long.parseLong(signedWithIt.headers().get("X-Turnout-Timestamp")),
+                signedWithIt.body().getBytes(StandardCharsets.UTF_8), signedWithIt.headers().get("X-Turnout-Signature")))
+                .as("signed with the secret printed once").isTrue();
+
+        Cli down = cli("webhook", "add", closedPortUrl() + "/x", "--events", "*", "--secret-file", secretFile.toString());
+        assertThat(down.code()).isZero();
+        String downId = down.out().split(" ")[2].replace(":", "");
         Cli failedTest = cli("webhook", "test", downId);
         assertThat(failedTest.code()).isEqualTo(1);
         assertThat(failedTest.out()).contains("FAILED", "3 attempt(s)", "connection refused");
