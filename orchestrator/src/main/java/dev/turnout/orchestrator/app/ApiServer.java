@@ -10,12 +10,14 @@ import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.KeyRoutes;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
+import dev.turnout.orchestrator.http.WebhookRoutes;
 import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.Keyring;
 import dev.turnout.orchestrator.security.OperatorAccounts;
 import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.orchestrator.webhook.WebhookDispatcher;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Route;
@@ -40,7 +42,7 @@ final class ApiServer implements AutoCloseable {
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Keyring keys,
-                   boolean sharedStore, Clock clock) {
+                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock) {
     }
 
     private final Vertx vertx;
@@ -72,6 +74,7 @@ final class ApiServer implements AutoCloseable {
             new BackupRoutes(vertx, backend.backup(), backend.store(), backend.clock()).mountOn(router);
             new KeyRoutes(vertx, backend.engineThread(), backend.keys(), backend.store(), backend.engine(), backend.sharedStore(),
                     backend.clock()).mountOn(router);
+            new WebhookRoutes(vertx, backend.store(), backend.webhooks(), backend.clock()).mountOn(router);
             HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
                     .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
             served.set(info.apply(http.actualPort()));

@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.port.ClusterMembership;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.orchestrator.security.Keyring;
+import dev.turnout.orchestrator.webhook.WebhookDispatcher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,11 +39,12 @@ final class EngineLoop implements AutoCloseable {
 
     /**
      * Starts the engine on {@code thread}: what it publishes goes out through {@code transport},
-     * seen by {@code monitoring} on the way, as do the reports it reads from it.
+     * seen by {@code monitoring} and {@code webhooks} on the way, as are the reports it reads from it.
      */
     static EngineLoop start(FleetStore store, ClusterMembership membership, Keyring keys, FleetMonitoring monitoring,
-                            MqttFleetTransport transport, EngineThread thread, Clock clock) throws Exception {
-        FleetTransport observed = monitoring.observer().observe(transport);
+                            WebhookDispatcher webhooks, MqttFleetTransport transport, EngineThread thread, Clock clock)
+            throws Exception {
+        FleetTransport observed = webhooks.observe(monitoring.observer().observe(transport));
         DesiredStates desired = new DesiredStates(store, keys::active, keys::rotation, observed, clock);
         RolloutEngine engine = new RolloutEngine(store, store, membership, desired, observed, clock);
         engine.onWaveDecision(monitoring.metrics()::waveDecision);
@@ -54,7 +56,7 @@ final class EngineLoop implements AutoCloseable {
             return null;
         }, START_LIMIT);
         BatchingExecutor reports = new BatchingExecutor(thread.executor(), store, engine::desiredWaiting);
-        transport.listen(monitoring.observer().observe(engine), reports);
+        transport.listen(webhooks.observe(monitoring.observer().observe(engine)), reports);
         if (store.shared()) {
             store.onForwarded(() -> reports.execute(engine::drainForwarded));
         }

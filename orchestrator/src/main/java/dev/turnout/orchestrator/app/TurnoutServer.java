@@ -19,6 +19,8 @@ import dev.turnout.orchestrator.security.TlsMaterial;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.orchestrator.store.PostgresFleetStore;
 import dev.turnout.orchestrator.store.SqliteFleetStore;
+import dev.turnout.orchestrator.webhook.RetryPolicy;
+import dev.turnout.orchestrator.webhook.WebhookDispatcher;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.SigningKey;
 import org.slf4j.Logger;
@@ -76,6 +78,11 @@ public final class TurnoutServer implements AutoCloseable {
      * it is one of several instances (rollout leases, shared subscriptions, forwarded reports).
      */
     public static TurnoutServer start(ServerOptions options, ClusterOptions cluster) throws Exception {
+        return start(options, cluster, RetryPolicy.DEFAULT);
+    }
+
+    /** Starts an orchestrator whose webhook deliveries follow {@code webhookPolicy} (tests shorten the retries). */
+    public static TurnoutServer start(ServerOptions options, ClusterOptions cluster, RetryPolicy webhookPolicy) throws Exception {
         Clock clock = Clock.systemUTC();
         Topics topics = new Topics(options.topicPrefix());
         ServerParts parts = new ServerParts();
@@ -95,8 +102,11 @@ public final class TurnoutServer implements AutoCloseable {
                     () -> broker.connect(access.orchestrator(), topics, cluster), MqttFleetTransport::close);
             FleetMonitoring monitoring = parts.start("metrics and live events", () -> FleetMonitoring.create(topics, store, clock));
             ClusterMembership membership = parts.start("cluster membership", () -> membership(options, cluster, store, monitoring));
+            // started before the engine and stopped after it: the engine hands it events until it stops
+            WebhookDispatcher webhooks = parts.start("webhooks", () -> WebhookDispatcher.start(store, webhookPolicy, clock,
+                    monitoring.metrics()::webhookDelivery, presence(store)), WebhookDispatcher::close);
             EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, keys, monitoring,
-                    transport, engineThread, clock), EngineLoop::close);
+                    webhooks, transport, engineThread, clock), EngineLoop::close);
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
@@ -104,7 +114,7 @@ public final class TurnoutServer implements AutoCloseable {
                     cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
-                    backup, keys, cluster.shared(), clock);
+                    backup, keys, cluster.shared(), webhooks, clock);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(keys, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);
@@ -119,6 +129,13 @@ public final class TurnoutServer implements AutoCloseable {
             parts.close();
             throw e;
         }
+    }
+
+    /** Each enrolled device's online flag as stored. */
+    private static java.util.Map<String, Boolean> presence(FleetStore store) {
+        java.util.Map<String, Boolean> online = new java.util.HashMap<>();
+        store.listDevices().forEach(d -> online.put(d.id(), d.online()));
+        return online;
     }
 
     private static Keyring signingKeys(Path data) throws IOException {

@@ -20,7 +20,7 @@ import java.util.Map;
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class, AppCommand.class,
                 DeployCommand.class, RollbackCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
-                WatchCommand.class, UserCommand.class, OperatorCommand.class, LoginCommand.class, LogoutCommand.class, TokenCommand.class, KeyCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
+                WatchCommand.class, UserCommand.class, OperatorCommand.class, LoginCommand.class, LogoutCommand.class, TokenCommand.class, KeyCommand.class, WebhookCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",
                 "Environment: TURNOUT_SERVER (default for --server), TURNOUT_TOKEN (an API token or the operator token),",

@@ -47,8 +47,9 @@ import java.util.concurrent.TimeUnit;
  *       admin {@value OperatorAccounts#BUILT_IN_ADMIN};</li>
  *   <li>a device, with HTTP Basic (its id and broker secret): {@code GET/HEAD /api/v1/artifacts/{digest}}
  *       only, and only archives of its own desired state (checked by the route);</li>
- *   <li>a monitor user, with HTTP Basic: every GET except artifact downloads, bundle exports and
- *       backups (read-only: metrics, events, fleet, rollouts, audit).</li>
+ *   <li>a monitor user, with HTTP Basic: every GET except artifact downloads, bundle exports,
+ *       backups and webhooks (the last two refused by their routes) (read-only: metrics, events,
+ *       fleet, rollouts, audit).</li>
  * </ul>
  * A refused request gets 401 (no or wrong credentials, {@code WWW-Authenticate: Bearer}) or 403
  * (known credentials, not allowed here) with a JSON error, before any route runs; credentials are

@@ -93,7 +93,14 @@ public final class RoutePolicy {
             rule("POST /api/v1/token/rotate", Access.ADMIN),
             rule("POST /api/v1/keys/rotate", Access.ADMIN),
             rule("POST /api/v1/keys/activate", Access.ADMIN),
-            rule("DELETE /api/v1/keys/{}", Access.ADMIN));
+            rule("DELETE /api/v1/keys/{}", Access.ADMIN),
+            // admin, reads included: a webhook's URL and delivery log say where fleet events go
+            rule("GET /api/v1/webhooks", Access.ADMIN),
+            rule("POST /api/v1/webhooks", Access.ADMIN),
+            rule("GET /api/v1/webhooks/deliveries", Access.ADMIN),
+            rule("DELETE /api/v1/webhooks/{}", Access.ADMIN),
+            rule("GET /api/v1/webhooks/{}/deliveries", Access.ADMIN),
+            rule("POST /api/v1/webhooks/{}/test", Access.ADMIN));
 
     private RoutePolicy() {
     }

@@ -106,6 +106,14 @@ public final class FleetMetrics {
                 .register(registry).increment();
     }
 
+    /** Counts one webhook delivery that ended: {@code delivered}, {@code failed} or {@code dropped}. */
+    public void webhookDelivery(dev.turnout.orchestrator.domain.WebhookDelivery.Result result) {
+        Counter.builder("turnout.webhook.deliveries")
+                .description("Webhook deliveries that ended, by result (delivered, failed after its retries, dropped from a full queue)")
+                .tags("result", result.name().toLowerCase(java.util.Locale.ROOT))
+                .register(registry).increment();
+    }
+
     /** Records what a rollout event tells: the activation time of a device that became ACTIVE. */
     public void rolloutEvent(RolloutEvent e) {
         if (e.getType() != RolloutEventType.DEVICE_SUCCEEDED

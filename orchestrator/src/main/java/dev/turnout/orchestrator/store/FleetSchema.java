@@ -10,11 +10,12 @@ import java.sql.Statement;
  * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
  * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
- * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables).
+ * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables); version 7 webhooks and
+ * their delivery log (new tables).
  */
 final class FleetSchema {
 
-    static final int VERSION = 6;
+    static final int VERSION = 7;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -57,6 +58,13 @@ final class FleetSchema {
         "CREATE TABLE IF NOT EXISTS operator_tokens (token_hash TEXT PRIMARY KEY, operator TEXT NOT NULL,"
                 + " created_at {long} NOT NULL, expires_at {long} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS operator_tokens_operator ON operator_tokens (operator)",
+        // version 7: webhooks; the secret is kept in clear (it signs), like the signing key in the data directory
+        "CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, events TEXT NOT NULL,"
+                + " secret TEXT NOT NULL, created_at {long} NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS webhook_deliveries (id {serial}, webhook_id TEXT NOT NULL, delivery_id TEXT NOT NULL,"
+                + " event TEXT NOT NULL, result TEXT NOT NULL, status_code INTEGER, error TEXT, attempts INTEGER NOT NULL,"
+                + " duration_ms {long} NOT NULL, at {long} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id)",
     };
 
     /** Runs before the schema is created, in the same transaction (e.g. to serialize concurrent first starts). */

@@ -54,6 +54,7 @@ public class JdbcFleetStore implements FleetStore {
     private final JdbcAudit audit;
     private final JdbcLeases leases;
     private final JdbcOperators operators;
+    private final JdbcWebhooks webhooks;
 
     /**
      * Connects, then creates or migrates the schema; {@code description} names the store in errors
@@ -69,6 +70,7 @@ public class JdbcFleetStore implements FleetStore {
         this.audit = new JdbcAudit(session);
         this.leases = new JdbcLeases(session);
         this.operators = new JdbcOperators(session);
+        this.webhooks = new JdbcWebhooks(session);
     }
 
     private static JdbcSession open(Dialect dialect, JdbcSession.ConnectionSource source, String description,
@@ -107,6 +109,38 @@ public class JdbcFleetStore implements FleetStore {
     @Override
     public void afterCommit(Runnable action) {
         session.afterCommit(action);
+    }
+
+    // ---- webhooks ----
+
+    @Override
+    public void insertWebhook(dev.turnout.orchestrator.domain.Webhook webhook) {
+        webhooks.insertWebhook(webhook);
+    }
+
+    @Override
+    public Optional<dev.turnout.orchestrator.domain.Webhook> findWebhook(String id) {
+        return webhooks.findWebhook(id);
+    }
+
+    @Override
+    public List<dev.turnout.orchestrator.domain.Webhook> listWebhooks() {
+        return webhooks.listWebhooks();
+    }
+
+    @Override
+    public boolean deleteWebhook(String id) {
+        return webhooks.deleteWebhook(id);
+    }
+
+    @Override
+    public void appendDelivery(dev.turnout.orchestrator.domain.WebhookDelivery delivery) {
+        webhooks.appendDelivery(delivery);
+    }
+
+    @Override
+    public List<dev.turnout.orchestrator.domain.WebhookDelivery> deliveries(String webhookId, int limit) {
+        return webhooks.deliveries(webhookId, limit);
     }
 
     // ---- rollouts ----

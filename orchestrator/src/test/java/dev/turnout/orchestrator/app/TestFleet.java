@@ -35,8 +35,13 @@ final class TestFleet implements AutoCloseable {
     }
 
     static TestFleet start(Path dataDir) throws Exception {
+        return start(dataDir, dev.turnout.orchestrator.webhook.RetryPolicy.DEFAULT);
+    }
+
+    /** A fleet whose webhook deliveries follow {@code webhooks}. */
+    static TestFleet start(Path dataDir, dev.turnout.orchestrator.webhook.RetryPolicy webhooks) throws Exception {
         TurnoutServer server = TurnoutServer.start(new ServerOptions(dataDir, 0, 0, "127.0.0.1", null, "127.0.0.1",
-                Topics.DEFAULT_PREFIX));
+                Topics.DEFAULT_PREFIX), ClusterOptions.single(), webhooks);
         try {
             return new TestFleet(server);
         } catch (Exception | Error e) {

@@ -42,7 +42,8 @@ class MetricNamesTest {
         String text = scrapeWithEveryMeter();
         Map<String, String> families = families(text);
         assertThat(families).containsKeys("process_cpu_seconds_total", "system_cpu_processors", "turnout_devices",
-                "turnout_status_events_total", "turnout_rollout_wave_decision_seconds", "turnout_forwarded_report_delay_seconds");
+                "turnout_status_events_total", "turnout_rollout_wave_decision_seconds", "turnout_forwarded_report_delay_seconds",
+                "turnout_webhook_deliveries_total");
         assertThat(families).doesNotContainKeys("process_cpu_time_ns_total", "system_cpu_count");
         families.forEach((name, type) -> {
             if (type.equals("counter")) {
@@ -80,6 +81,7 @@ class MetricNamesTest {
             metrics.statusReceived("ACTIVE", "REASON_UNSPECIFIED");
             metrics.waveDecision("r-1", 2, 1_000_000);
             metrics.forwardedReportDelay(Duration.ofMillis(3));
+            metrics.webhookDelivery(dev.turnout.orchestrator.domain.WebhookDelivery.Result.DELIVERED);
             String text = metrics.scrape();
             Files.createDirectories(Path.of("target"));
             Files.writeString(Path.of("target", "metrics-names-sample.txt"), text); // for promtool check metrics by hand

@@ -15,6 +15,8 @@ import dev.turnout.orchestrator.domain.RolloutDeviceState;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.WaveState;
+import dev.turnout.orchestrator.domain.Webhook;
+import dev.turnout.orchestrator.domain.WebhookDelivery;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -99,6 +101,42 @@ abstract class FleetStoreContract {
 
             assertThatThrownBy(() -> store.insertDevice(new Device("pi-1", null, null, now, false, null, null)))
                     .isInstanceOf(ConflictException.class);
+        }
+    }
+
+    @Test
+    void webhooksAndTheirNewestThousandDeliveriesSurviveAReopenAndGoWithTheirWebhook() {
+        Webhook a = new Webhook("wh-a", "https://example.test/hook", List.of("rollout.*", "device.failed"), "s".repeat(43), now);
+        Webhook b = new Webhook("wh-b", "http://10.0.0.9:9000/x", List.of("*"), "t".repeat(43), now.plusSeconds(1));
+        try (FleetStore store = open()) {
+            store.insertWebhook(a);
+            store.insertWebhook(b);
+            assertThatThrownBy(() -> store.insertWebhook(a)).isInstanceOf(ConflictException.class);
+            store.inTransaction(() -> {
+                for (int i = 1; i <= WebhookStore.DELIVERIES_KEPT + 5; i++) {
+                    store.appendDelivery(new WebhookDelivery("wh-a", "d-" + i, "rollout.started", WebhookDelivery.Result.DELIVERED,
+                            200, null, 1, 12, now.plusMillis(i)));
+                }
+            });
+            store.appendDelivery(new WebhookDelivery("wh-b", "e-1", "device.failed", WebhookDelivery.Result.FAILED, null,
+                    "connection refused or unreachable", 5, 85_000, now));
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.listWebhooks()).containsExactly(a, b);
+            assertThat(store.findWebhook("wh-b")).contains(b);
+            List<WebhookDelivery> ofA = store.deliveries("wh-a", 2000);
+            assertThat(ofA).hasSize(WebhookStore.DELIVERIES_KEPT);
+            assertThat(ofA.get(0).deliveryId()).isEqualTo("d-" + (WebhookStore.DELIVERIES_KEPT + 5));
+            assertThat(ofA.get(ofA.size() - 1).deliveryId()).isEqualTo("d-6");
+            assertThat(store.deliveries("wh-b", 10)).containsExactly(new WebhookDelivery("wh-b", "e-1", "device.failed",
+                    WebhookDelivery.Result.FAILED, null, "connection refused or unreachable", 5, 85_000, now));
+            assertThat(store.deliveries(null, 2)).extracting(WebhookDelivery::deliveryId).containsExactly("e-1", "d-1005");
+
+            assertThat(store.deleteWebhook("wh-a")).isTrue();
+            assertThat(store.deleteWebhook("wh-a")).isFalse();
+            assertThat(store.listWebhooks()).containsExactly(b);
+            assertThat(store.deliveries("wh-a", 10)).isEmpty();
+            assertThat(store.deliveries(null, 10)).hasSize(1);
         }
     }
 
