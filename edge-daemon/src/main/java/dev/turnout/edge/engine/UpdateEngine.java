@@ -33,6 +33,7 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -193,6 +194,10 @@ public final class UpdateEngine {
                     }
                     case APPLYING, VERIFYING -> resumeSwitch(record);
                     case ROLLING_BACK -> restorePrevious(record);
+                    case REMOVING -> {
+                        log.info("finishing the removal of {}", record.app());
+                        finishRemoval(record);
+                    }
                     default -> restartIfStopped(record);
                 }
             } catch (RuntimeException e) {
@@ -225,12 +230,17 @@ public final class UpdateEngine {
             // judged unhealthy: settled; cut short by a restart (power loss): worth another attempt, within the loop guard
             case ROLLED_BACK -> record.reason() != Reason.INTERRUPTED;
             case STAGED -> want.getPhase() == Phase.STAGE;
+            case REMOVED -> true; // removed, and told so again
             default -> false; // a transient failure, a wait or an unfinished update: carry on as usual
         };
     }
 
     private void converge(AppRecord current, AppDesired want, long sequence) {
         AppRecord record = current.withTarget(want, sequence);
+        if (want.getPhase() == Phase.REMOVE) {
+            finishRemoval(move(record, UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, ""));
+            return;
+        }
         Release target = want.getRelease();
         if (target.getVersion().equals(record.runningVersion()) && isRunning(record.containerId())) {
             // already running: acknowledges a STAGE/ACTIVATE of this version and a fleet rollback to it
@@ -736,6 +746,72 @@ public final class UpdateEngine {
         } catch (UpdateFailure e) {
             log.warn("cannot repair drift of {}: {}", record.app(), e.getMessage());
         }
+    }
+
+    /**
+     * Removes the app (REMOVING is saved before this begins, so a crash anywhere is finished by {@link #recover}): stops
+     * and removes each of its containers, removes the images of the releases it knew (unless another app's releases use
+     * the same image) and the archives no other app needs, then saves REMOVED with no release left. Each step finds
+     * what is already gone and goes on. An engine that fails leaves it FAILED with what remains; a new REMOVE retries.
+     */
+    private void finishRemoval(AppRecord removing) {
+        String app = removing.app();
+        Set<String> containers = new LinkedHashSet<>(List.of(removing.newContainerId(), removing.containerId(),
+                removing.previousContainerId()));
+        List<Release> releases = new ArrayList<>();
+        for (Release release : new Release[] {removing.running(), removing.previous()}) {
+            if (release != null) {
+                releases.add(release);
+            }
+        }
+        int images = 0;
+        try {
+            for (ManagedContainer container : runtime.list(Map.of(LABEL_DEVICE, deviceId, LABEL_APP, app))) {
+                containers.add(container.id()); // one a crash left behind, or a switch's leftover
+            }
+            for (String container : containers) {
+                if (!container.isEmpty()) {
+                    runtime.stop(container, STOP_GRACE);
+                    runtime.remove(container);
+                }
+            }
+            Set<String> keepImages = new HashSet<>();
+            Set<String> keepDigests = new HashSet<>();
+            for (AppRecord other : store.loadApps()) {
+                if (other.app().equals(app)) {
+                    continue;
+                }
+                for (Release release : new Release[] {other.running(), other.previous(), other.target() == null ? null
+                        : other.target().getRelease()}) {
+                    artifactIfAny(release).ifPresent(a -> {
+                        keepImages.add(a.getImageId());
+                        keepDigests.add(a.getArchiveDigest());
+                    });
+                }
+            }
+            for (Release release : releases) {
+                Optional<ImageArtifact> artifact = artifactIfAny(release).filter(a -> !keepImages.contains(a.getImageId()));
+                if (artifact.isPresent()) {
+                    Optional<String> image = findImage(artifact.get());
+                    if (image.isPresent()) {
+                        runtime.removeImage(image.get());
+                        images++;
+                    }
+                }
+            }
+            artifacts.retainOnly(keepDigests);
+        } catch (UpdateFailure e) {
+            if (stoppedByClose(e)) {
+                return; // REMOVING is saved: the next start finishes it
+            }
+            move(removing, UpdateState.FAILED, e.reason(), "removing " + app + " failed: " + e.getMessage());
+            return;
+        }
+        String removed = releases.isEmpty() ? "nothing of " + app + " was installed"
+                : "removed " + app + " " + releases.stream().map(Release::getVersion).distinct().reduce((a, b) -> a + ", " + b).orElse("")
+                + " (" + containers.stream().filter(c -> !c.isEmpty()).count() + " containers, " + images + " images)";
+        driftRepairs.remove(app);
+        move(removing.withContainers(null, "", null, "", ""), UpdateState.REMOVED, Reason.REASON_UNSPECIFIED, removed);
     }
 
     /** Containers of this device that no record knows (a crash between create and save) are removed. */

@@ -18,7 +18,11 @@ class TransitionsTest {
             "ACTIVE, ACTIVE", "ROLLED_BACK, ACTIVE", "STAGED, ACTIVE",
             "IDLE, FAILED", "DOWNLOADING, FAILED", "APPLYING, FAILED", "VERIFYING, FAILED", "ROLLING_BACK, FAILED",
             "STAGED, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, APPLYING", "WAITING_FOR_WINDOW, DOWNLOADING", "WAITING_FOR_WINDOW, ACTIVE",
-            "WAITING_FOR_WINDOW, FAILED", "ACTIVE, FAILED", "VERIFYING, VERIFYING"})
+            "WAITING_FOR_WINDOW, FAILED", "ACTIVE, FAILED", "VERIFYING, VERIFYING",
+            // removal: from any resting state; resumed after a restart; left only by a new release or another removal
+            "ACTIVE, REMOVING", "IDLE, REMOVING", "STAGED, REMOVING", "WAITING_FOR_WINDOW, REMOVING", "ROLLED_BACK, REMOVING",
+            "FAILED, REMOVING", "REMOVING, REMOVED", "REMOVING, REMOVING", "REMOVING, FAILED", "REMOVED, DOWNLOADING",
+            "REMOVED, REMOVING"})
     void allowed(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isTrue();
     }
@@ -28,7 +32,10 @@ class TransitionsTest {
             "IDLE, ACTIVE", "IDLE, APPLYING", "DOWNLOADING, APPLYING", "STAGED, VERIFYING", "APPLYING, ACTIVE",
             "ACTIVE, VERIFYING", "ACTIVE, ROLLING_BACK", "ROLLED_BACK, ROLLING_BACK", "ROLLING_BACK, ACTIVE",
             "VERIFYING, ROLLED_BACK", "FAILED, APPLYING", "ACTIVE, REJECTED", "IDLE, IDLE",
-            "DOWNLOADING, WAITING_FOR_WINDOW", "IDLE, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, VERIFYING", "WAITING_FOR_WINDOW, ROLLING_BACK"})
+            "DOWNLOADING, WAITING_FOR_WINDOW", "IDLE, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, VERIFYING", "WAITING_FOR_WINDOW, ROLLING_BACK",
+            // a removal never cuts into a switch, and a removed app does not come back by itself
+            "APPLYING, REMOVING", "VERIFYING, REMOVING", "DOWNLOADING, REMOVING", "ROLLING_BACK, REMOVING", "REMOVING, ACTIVE",
+            "REMOVED, ACTIVE", "REMOVED, APPLYING", "IDLE, REMOVED", "ACTIVE, REMOVED"})
     void forbidden(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isFalse();
     }
@@ -44,5 +51,7 @@ class TransitionsTest {
         assertThat(Transitions.isResting(UpdateState.ACTIVE)).isTrue();
         assertThat(Transitions.isResting(UpdateState.VERIFYING)).isFalse();
         assertThat(Transitions.isResting(UpdateState.WAITING_FOR_WINDOW)).isTrue();
+        assertThat(Transitions.isResting(UpdateState.REMOVED)).isTrue();
+        assertThat(Transitions.isResting(UpdateState.REMOVING)).isFalse();
     }
 }
