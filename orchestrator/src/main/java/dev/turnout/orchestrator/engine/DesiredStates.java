@@ -163,6 +163,9 @@ public final class DesiredStates {
     }
 
     private AppDesired wire(DesiredApp a) {
+        if (a.removes()) { // the app's name alone: nothing to fetch, no floor to check
+            return AppDesired.newBuilder().setApp(a.app()).setPhase(Phase.REMOVE).build();
+        }
         return AppDesired.newBuilder()
                 .setApp(a.app())
                 .setRelease(wireRelease(a.app(), a.version()))
