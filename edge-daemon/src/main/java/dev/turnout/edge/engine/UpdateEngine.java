@@ -12,6 +12,8 @@ import dev.turnout.edge.port.HealthVerifier;
 import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.port.StatusReporter;
+import dev.turnout.edge.port.UpdateLocks;
+import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.ImageArtifact;
@@ -79,6 +81,7 @@ public final class UpdateEngine {
     private final LongSupplier wallClockMs;
     private final Policy policy;
     private final HostBoot boot;
+    private final UpdateLocks locks;
     /** Read once: one process lives on one boot. */
     private final String bootId;
     /** In memory only: a restart of the daemon may repair once more at once. */
@@ -94,8 +97,14 @@ public final class UpdateEngine {
      * @param updateWindow when ACTIVATE may switch, device local time (null: any time)
      * @param localClock the device's local time for the window
      * @param engineRetryBackoff first pause before retrying an engine call that failed for a passing reason (grows linearly)
+     * @param lockTimeout how long an ACTIVATE waits for the running app's update lock when the desired state names no
+     *                    timeout of its own
      */
-    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
+    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff,
+                         Duration lockTimeout) {
+
+        /** Default lock timeout: as the device config's (declared first: DEFAULT uses it). */
+        public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofMinutes(10);
 
         /** Three attempts, any time (no window: the clock's zone does not matter). */
         public static final Policy DEFAULT = new Policy(3, null, Clock.systemUTC());
@@ -104,10 +113,22 @@ public final class UpdateEngine {
             if (maxRollbackAttempts < 1) {
                 throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
             }
+            if (lockTimeout == null || lockTimeout.isNegative() || lockTimeout.isZero()) {
+                throw new IllegalArgumentException("lockTimeout must be positive");
+            }
+        }
+
+        public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
+            this(maxRollbackAttempts, updateWindow, localClock, engineRetryBackoff, DEFAULT_LOCK_TIMEOUT);
         }
 
         public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
             this(maxRollbackAttempts, updateWindow, localClock, TRANSIENT_BACKOFF);
+        }
+
+        /** This policy with another default lock timeout. */
+        public Policy withLockTimeout(Duration timeout) {
+            return new Policy(maxRollbackAttempts, updateWindow, localClock, engineRetryBackoff, timeout);
         }
 
         boolean insideWindow() {
@@ -131,6 +152,14 @@ public final class UpdateEngine {
     public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
                         ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
                         Policy policy, HostBoot boot) {
+        this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, policy, boot, UpdateLocks.NONE);
+    }
+
+    /** @param locks the apps' update locks: mounted into their containers, and an ACTIVATE waits while one is held */
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
+                        Policy policy, HostBoot boot, UpdateLocks locks) {
+        this.locks = locks;
         this.policy = policy;
         this.boot = boot;
         this.bootId = boot.bootId();
@@ -222,7 +251,8 @@ public final class UpdateEngine {
     private static boolean resignedUnchanged(AppRecord record, AppDesired want) {
         AppDesired had = record.target();
         if (had == null || !had.getRelease().equals(want.getRelease()) || had.getPhase() != want.getPhase()
-                || had.getRollback() != want.getRollback() || !had.getRolloutId().equals(want.getRolloutId())) {
+                || had.getRollback() != want.getRollback() || !had.getRolloutId().equals(want.getRolloutId())
+                || had.getForce() != want.getForce() || had.getLockTimeoutMs() != want.getLockTimeoutMs()) {
             return false;
         }
         return switch (record.state()) {
@@ -236,6 +266,9 @@ public final class UpdateEngine {
     }
 
     private void converge(AppRecord current, AppDesired want, long sequence) {
+        // the same update signed again while it waits for the lock: the wait goes on, its timeout does not start afresh
+        long waitingSince = current.state() == UpdateState.WAITING_FOR_LOCK && current.target() != null
+                && current.target().getRelease().equals(want.getRelease()) ? current.lockWaitSinceMs() : 0;
         AppRecord record = current.withTarget(want, sequence);
         if (want.getPhase() == Phase.REMOVE) {
             finishRemoval(move(record, UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, ""));
@@ -280,7 +313,71 @@ public final class UpdateEngine {
                     + policy.updateWindow());
             return;
         }
+        if (lockHeld(record)) {
+            waitForLock(record, waitingSince == 0 ? wallClockMs.getAsLong() : waitingSince);
+            return;
+        }
         activate(record, artifact, archive, image);
+    }
+
+    /** The running app holds its update lock and this update does not force its way: the switch must wait. */
+    private boolean lockHeld(AppRecord record) {
+        return !record.target().getForce() && !record.containerId().isEmpty() && isRunning(record.containerId())
+                && locks.held(record.app());
+    }
+
+    private Duration lockTimeout(AppDesired target) {
+        return target.getLockTimeoutMs() > 0 ? Duration.ofMillis(target.getLockTimeoutMs()) : policy.lockTimeout();
+    }
+
+    private void waitForLock(AppRecord staged, long sinceMs) {
+        move(staged.withLockWait(sinceMs), UpdateState.WAITING_FOR_LOCK, Reason.REASON_UNSPECIFIED, staged.app() + " " + staged.runningVersion()
+                + " holds its update lock (" + UpdateLocks.CONTAINER_DIR + "/" + UpdateLocks.LOCK_FILE + "); switching to "
+                + staged.targetVersion() + " once it is released, waiting at most " + human(lockTimeout(staged.target())));
+    }
+
+    /**
+     * An update waiting for the app's update lock: switches once the lock is released (inside the update window), fails
+     * with LOCK_TIMEOUT, changing nothing, once it waited the lock timeout.
+     */
+    private void goOnWaitingForLock(AppRecord record) {
+        if (lockHeld(record)) {
+            Duration timeout = lockTimeout(record.target());
+            long waited = wallClockMs.getAsLong() - record.lockWaitSinceMs();
+            if (waited >= timeout.toMillis()) {
+                move(record, UpdateState.FAILED, Reason.LOCK_TIMEOUT, record.app() + " held its update lock for longer than "
+                        + human(timeout) + "; " + record.targetVersion() + " was not applied, " + record.runningVersion() + " keeps running");
+            }
+            return;
+        }
+        if (!policy.insideWindow()) {
+            return; // released, but the window closed meanwhile: it waits for the window, still in this state
+        }
+        Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
+        if (artifact.isEmpty()) {
+            return;
+        }
+        Path archive;
+        try {
+            archive = artifacts.fetch(artifact.get());
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) {
+                move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            }
+            return;
+        }
+        log.info("{} released its update lock: activating {}", record.app(), record.targetVersion());
+        activate(record, artifact.get(), archive, null);
+    }
+
+    private static String human(Duration d) {
+        return d.toMillis() % 60_000 == 0 ? d.toMinutes() + " min" : String.format(Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
+    }
+
+    /** The container spec with the app's update lock directory mounted at {@link UpdateLocks#CONTAINER_DIR}. */
+    private ContainerSpec withLockDir(String app, ContainerSpec spec) throws UpdateFailure {
+        String dir = locks.hostDir(app);
+        return dir == null ? spec : spec.toBuilder().addVolumes(dir + ":" + UpdateLocks.CONTAINER_DIR).build();
     }
 
     /**
@@ -291,6 +388,11 @@ public final class UpdateEngine {
     public void tick() {
         for (AppRecord record : store.loadApps()) {
             repairDrift(record);
+        }
+        for (AppRecord record : store.loadApps()) {
+            if (record.state() == UpdateState.WAITING_FOR_LOCK && record.target() != null) {
+                goOnWaitingForLock(record);
+            }
         }
         if (!policy.insideWindow()) {
             return;
@@ -310,6 +412,10 @@ public final class UpdateEngine {
                 if (!stoppedByClose(e)) {
                     move(record, UpdateState.FAILED, e.reason(), e.getMessage());
                 }
+                continue;
+            }
+            if (lockHeld(record)) {
+                waitForLock(record, wallClockMs.getAsLong());
                 continue;
             }
             log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
@@ -344,8 +450,9 @@ public final class UpdateEngine {
         try {
             String app = record.app();
             long sequence = record.sequence();
+            ContainerSpec spec = withLockDir(app, target.getContainer());
             newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), image,
-                    target.getContainer(), labels(app, target.getVersion(), sequence)));
+                    spec, labels(app, target.getVersion(), sequence)));
         } catch (UpdateFailure e) {
             stopping.awaitIgnoringFailure();
             if (stoppedByClose(e)) {
@@ -699,7 +806,7 @@ public final class UpdateEngine {
         Optional<String> present = findImage(artifact);
         String image = present.isPresent() ? present.get() : load(artifact, artifacts.fetch(artifact)); // fetched only when missing
         return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", image,
-                release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
+                withLockDir(record.app(), release.getContainer()), labels(record.app(), release.getVersion(), record.sequence()));
     }
 
     /**
@@ -852,7 +959,8 @@ public final class UpdateEngine {
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
-                .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0);
+                .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
+                .withLockWait(to == UpdateState.WAITING_FOR_LOCK ? record.lockWaitSinceMs() : 0);
         if ((to == UpdateState.ROLLED_BACK || to == UpdateState.FAILED) && APPLIED.contains(record.state())) {
             next = next.withFailedAttempts(record.failedAttempts() + 1); // loop guard: this version failed once more
         } else if (to == UpdateState.ACTIVE) {

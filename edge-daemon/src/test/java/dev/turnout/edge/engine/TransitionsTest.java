@@ -22,7 +22,10 @@ class TransitionsTest {
             // removal: from any resting state; resumed after a restart; left only by a new release or another removal
             "ACTIVE, REMOVING", "IDLE, REMOVING", "STAGED, REMOVING", "WAITING_FOR_WINDOW, REMOVING", "ROLLED_BACK, REMOVING",
             "FAILED, REMOVING", "REMOVING, REMOVED", "REMOVING, REMOVING", "REMOVING, FAILED", "REMOVED, DOWNLOADING",
-            "REMOVED, REMOVING"})
+            "REMOVED, REMOVING",
+            // the update lock: staged (or the window just opened), waits; then switches, is replaced, or gives up
+            "STAGED, WAITING_FOR_LOCK", "WAITING_FOR_WINDOW, WAITING_FOR_LOCK", "WAITING_FOR_LOCK, APPLYING",
+            "WAITING_FOR_LOCK, DOWNLOADING", "WAITING_FOR_LOCK, ACTIVE", "WAITING_FOR_LOCK, FAILED", "WAITING_FOR_LOCK, REMOVING"})
     void allowed(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isTrue();
     }
@@ -35,7 +38,10 @@ class TransitionsTest {
             "DOWNLOADING, WAITING_FOR_WINDOW", "IDLE, WAITING_FOR_WINDOW", "WAITING_FOR_WINDOW, VERIFYING", "WAITING_FOR_WINDOW, ROLLING_BACK",
             // a removal never cuts into a switch, and a removed app does not come back by itself
             "APPLYING, REMOVING", "VERIFYING, REMOVING", "DOWNLOADING, REMOVING", "ROLLING_BACK, REMOVING", "REMOVING, ACTIVE",
-            "REMOVED, ACTIVE", "REMOVED, APPLYING", "IDLE, REMOVED", "ACTIVE, REMOVED"})
+            "REMOVED, ACTIVE", "REMOVED, APPLYING", "IDLE, REMOVED", "ACTIVE, REMOVED",
+            // the lock is looked at before the switch only: never while applying, nor before the release is staged
+            "DOWNLOADING, WAITING_FOR_LOCK", "APPLYING, WAITING_FOR_LOCK", "VERIFYING, WAITING_FOR_LOCK", "IDLE, WAITING_FOR_LOCK",
+            "WAITING_FOR_LOCK, VERIFYING", "WAITING_FOR_LOCK, ROLLING_BACK", "WAITING_FOR_LOCK, WAITING_FOR_WINDOW"})
     void forbidden(UpdateState from, UpdateState to) {
         assertThat(Transitions.isAllowed(from, to)).isFalse();
     }
@@ -53,5 +59,6 @@ class TransitionsTest {
         assertThat(Transitions.isResting(UpdateState.WAITING_FOR_WINDOW)).isTrue();
         assertThat(Transitions.isResting(UpdateState.REMOVED)).isTrue();
         assertThat(Transitions.isResting(UpdateState.REMOVING)).isFalse();
+        assertThat(Transitions.isResting(UpdateState.WAITING_FOR_LOCK)).isTrue();
     }
 }
