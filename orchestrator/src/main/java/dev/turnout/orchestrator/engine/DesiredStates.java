@@ -173,6 +173,8 @@ public final class DesiredStates {
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
                 .setMinVersion(store.findFloor(a.app()).orElse(""))
+                .setForce(a.force())
+                .setLockTimeoutMs(a.lockTimeoutMs())
                 .build();
     }
 
