@@ -150,6 +150,20 @@ class AppRemovalsTest {
     }
 
     @Test
+    void aRolloutRolledBackRemovesTheAppFromActivatedDevicesThatHadNoPreviousRelease() {
+        Rollout r = engine.create(RolloutRequest.parse("web", "1.0.0", "label:site=attic", "100%", null, null, "rollback", null,
+                null, null), "test");
+        report("pi-1", "1.0.0", UpdateState.ACTIVE, "1.0.0");
+        report("pi-2", "1.0.0", UpdateState.FAILED, "");
+
+        assertThat(store.findRollout(r.id()).orElseThrow().state()).isIn(RolloutState.ROLLING_BACK, RolloutState.ROLLED_BACK);
+        AppDesired back = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(back.getPhase()).as("a signed removal, not an entry left out (the device would keep 1.0.0)")
+                .isEqualTo(Phase.REMOVE);
+        assertThat(store.findRollout(r.id()).orElseThrow().device("pi-1").message()).contains("app removed");
+    }
+
+    @Test
     void anAppNoTargetedDeviceHasOrAnUnknownDeviceIsRefused() {
         webEverywhere();
         assertThatThrownBy(() -> engine.removeApp("cam", Target.parse("all"), "alice")).isInstanceOf(NotFoundException.class)

@@ -245,7 +245,9 @@ class RolloutEngineTest {
         Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "rollback"), "test");
         engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")));
         assertThat(stored(r).state()).isEqualTo(RolloutState.ROLLED_BACK);
-        assertThat(transport.latest("pi-1").orElseThrow().getAppsList()).isEmpty();
+        // a signed removal: with the entry merely left out, the device would leave the app as it is
+        assertThat(transport.latest("pi-1").orElseThrow().getAppsList()).singleElement()
+                .satisfies(app -> assertThat(app.getPhase()).isEqualTo(Phase.REMOVE));
     }
 
     @Test
