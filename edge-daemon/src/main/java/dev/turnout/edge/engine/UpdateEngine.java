@@ -381,8 +381,9 @@ public final class UpdateEngine {
     }
 
     /**
-     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), and switches an ACTIVATE
-     * waiting for the update window once the window is open. The daemon calls it periodically on the worker
+     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), switches an ACTIVATE
+     * waiting for the update window once the window is open, and one waiting for the app's update lock once the lock is
+     * released (or fails it with LOCK_TIMEOUT). The daemon calls it periodically on the worker
      * thread; tests call it with a controlled clock.
      */
     public void tick() {
