@@ -47,12 +47,23 @@ import java.util.regex.Pattern;
  * @param checkInterval how often drift and the update window are checked (default 30 s)
  * @param ca PEM CA certificate(s) the broker's and the orchestrator's TLS certificates must chain to (pinned: the
  *           system trust store is not used); null: the system trust store for {@code ssl://} and {@code https://}
+ * @param lockTimeout how long an update waits for the running app to release its update lock before it fails with
+ *                    LOCK_TIMEOUT, unless the desired state names its own (default 10 min)
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                          int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
-                         String ca) {
+                         String ca, Duration lockTimeout) {
+
+    /** With the default lock timeout. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval, String ca) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca, null);
+    }
 
     /** Without a pinned CA. */
     public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
@@ -60,8 +71,11 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                       String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                       int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval) {
         this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
-                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, null);
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, null, null);
     }
+
+    /** Default {@link #lockTimeout()}. */
+    public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofMinutes(10);
 
     /** Default {@link #checkInterval()}. */
     public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofSeconds(30);
@@ -129,6 +143,10 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         if (checkInterval.toMillis() < 100) {
             throw new IllegalArgumentException("checkInterval must be at least 100ms");
         }
+        lockTimeout = lockTimeout == null ? DEFAULT_LOCK_TIMEOUT : lockTimeout;
+        if (lockTimeout.isNegative() || lockTimeout.isZero()) {
+            throw new IllegalArgumentException("lockTimeout must be positive");
+        }
         if (crashLoopRestarts < 0) {
             throw new IllegalArgumentException("crashLoopRestarts must not be negative");
         }
@@ -149,7 +167,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withCa(String pem) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, pem);
+                checkInterval, pem, lockTimeout);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -160,13 +178,22 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     /** This configuration with another update window (null: any time). */
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca);
+                mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
+                lockTimeout);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
-                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca);
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca,
+                lockTimeout);
+    }
+
+    /** This configuration with another {@link #lockTimeout()}. */
+    public EdgeConfig withLockTimeout(Duration timeout) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
+                checkInterval, ca, timeout);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -198,7 +225,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.updateWindow == null || raw.updateWindow.isBlank() ? null : UpdateWindow.parse(raw.updateWindow),
                     raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
                     raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
-                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca);
+                    raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca,
+                    raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -265,7 +293,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
                 + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
-                + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
+                + ", lockTimeout=" + lockTimeout + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -288,6 +316,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("crash-loop-restarts") public Integer crashLoopRestarts;
         @JsonProperty @JsonAlias("check-interval") public String checkInterval;
         @JsonProperty public String ca;
+        @JsonProperty @JsonAlias("lock-timeout") public String lockTimeout;
     }
 
     static final class RawKey {

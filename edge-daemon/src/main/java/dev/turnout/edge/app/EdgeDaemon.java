@@ -15,6 +15,7 @@ import dev.turnout.edge.mqtt.MqttLink;
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.tls.PinnedTrust;
 import dev.turnout.edge.store.FileStateStore;
+import dev.turnout.edge.store.LockDirectory;
 import dev.turnout.edge.store.ReportNumbers;
 import dev.turnout.proto.AppHealth;
 import dev.turnout.proto.AppSummary;
@@ -100,8 +101,9 @@ public final class EdgeDaemon implements AutoCloseable {
             link.report(numbered(event));
         };
         this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
-                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow())),
-                new ProcHostBoot());
+                new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow()))
+                        .withLockTimeout(config.lockTimeout()),
+                new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")));
     }
 
     /**

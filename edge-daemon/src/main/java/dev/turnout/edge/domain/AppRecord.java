@@ -26,11 +26,20 @@ import dev.turnout.proto.UpdateState;
  *               restarted daemon resumes a switch only on the same boot
  * @param soakStartNanos while VERIFYING: when the new container's check began, on that boot's monotonic clock
  *                       ({@link dev.turnout.edge.port.HostBoot#nanoTime()}); 0 in other states
+ * @param lockWaitSinceMs while WAITING_FOR_LOCK: when (device wall clock, ms) the wait for the app's update lock began;
+ *                        0 in other states
  */
 public record AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
                         long sequence, String rolloutId, String containerId, String previousContainerId,
                         String newContainerId, Reason reason, String message, int failedAttempts, String bootId,
-                        long soakStartNanos) {
+                        long soakStartNanos, long lockWaitSinceMs) {
+
+    public AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
+                     long sequence, String rolloutId, String containerId, String previousContainerId,
+                     String newContainerId, Reason reason, String message, int failedAttempts, String bootId, long soakStartNanos) {
+        this(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId, newContainerId, reason, message,
+                failedAttempts, bootId, soakStartNanos, 0);
+    }
 
     public AppRecord(String app, UpdateState state, AppDesired target, Release running, Release previous,
                      long sequence, String rolloutId, String containerId, String previousContainerId,
@@ -42,11 +51,11 @@ public record AppRecord(String app, UpdateState state, AppDesired target, Releas
                      long sequence, String rolloutId, String containerId, String previousContainerId,
                      String newContainerId, Reason reason, String message, int failedAttempts) {
         this(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId, newContainerId, reason, message,
-                failedAttempts, "", 0);
+                failedAttempts, "", 0, 0);
     }
 
     public static AppRecord idle(String app) {
-        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "", 0, "", 0);
+        return new AppRecord(app, UpdateState.IDLE, null, null, null, 0, "", "", "", "", Reason.REASON_UNSPECIFIED, "", 0, "", 0, 0);
     }
 
     public String runningVersion() {
@@ -59,39 +68,45 @@ public record AppRecord(String app, UpdateState state, AppDesired target, Releas
 
     public AppRecord withState(UpdateState newState) {
         return new AppRecord(app, newState, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
+                newContainerId, reason, message, failedAttempts, bootId, soakStartNanos, lockWaitSinceMs);
     }
 
     public AppRecord withReason(Reason newReason, String newMessage) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, newReason, newMessage, failedAttempts, bootId, soakStartNanos);
+                newContainerId, newReason, newMessage, failedAttempts, bootId, soakStartNanos, lockWaitSinceMs);
     }
 
     public AppRecord withTarget(AppDesired newTarget, long newSequence) {
         boolean sameVersion = target != null && target.getRelease().getVersion().equals(newTarget.getRelease().getVersion());
         return new AppRecord(app, state, newTarget, running, previous, newSequence, newTarget.getRolloutId(), containerId,
-                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "", sameVersion ? failedAttempts : 0, bootId, soakStartNanos);
+                previousContainerId, newContainerId, Reason.REASON_UNSPECIFIED, "", sameVersion ? failedAttempts : 0, bootId, soakStartNanos, 0);
     }
 
     public AppRecord withContainers(Release newRunning, String newContainerId, Release newPrevious, String newPreviousContainerId,
                                     String applyingContainerId) {
         return new AppRecord(app, state, target, newRunning, newPrevious, sequence, rolloutId, newContainerId, newPreviousContainerId,
-                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
+                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos, lockWaitSinceMs);
     }
 
     public AppRecord withFailedAttempts(int attempts) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message, attempts, bootId, soakStartNanos);
+                newContainerId, reason, message, attempts, bootId, soakStartNanos, lockWaitSinceMs);
     }
 
     public AppRecord withNewContainer(String applyingContainerId) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos);
+                applyingContainerId, reason, message, failedAttempts, bootId, soakStartNanos, lockWaitSinceMs);
+    }
+
+    /** While WAITING_FOR_LOCK: when the wait began (0: not waiting). */
+    public AppRecord withLockWait(long sinceMs) {
+        return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
+                newContainerId, reason, message, failedAttempts, bootId, soakStartNanos, sinceMs);
     }
 
     /** Stamped with the boot it is saved on and, while VERIFYING, when the check began on that boot's monotonic clock. */
     public AppRecord onBoot(String newBootId, long newSoakStartNanos) {
         return new AppRecord(app, state, target, running, previous, sequence, rolloutId, containerId, previousContainerId,
-                newContainerId, reason, message, failedAttempts, newBootId, newSoakStartNanos);
+                newContainerId, reason, message, failedAttempts, newBootId, newSoakStartNanos, lockWaitSinceMs);
     }
 }

@@ -12,6 +12,8 @@ import dev.turnout.edge.port.HealthVerifier;
 import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.port.StatusReporter;
+import dev.turnout.edge.port.UpdateLocks;
+import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.ImageArtifact;
@@ -33,6 +35,7 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -78,6 +81,7 @@ public final class UpdateEngine {
     private final LongSupplier wallClockMs;
     private final Policy policy;
     private final HostBoot boot;
+    private final UpdateLocks locks;
     /** Read once: one process lives on one boot. */
     private final String bootId;
     /** In memory only: a restart of the daemon may repair once more at once. */
@@ -93,8 +97,14 @@ public final class UpdateEngine {
      * @param updateWindow when ACTIVATE may switch, device local time (null: any time)
      * @param localClock the device's local time for the window
      * @param engineRetryBackoff first pause before retrying an engine call that failed for a passing reason (grows linearly)
+     * @param lockTimeout how long an ACTIVATE waits for the running app's update lock when the desired state names no
+     *                    timeout of its own
      */
-    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
+    public record Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff,
+                         Duration lockTimeout) {
+
+        /** Default lock timeout: as the device config's (declared first: DEFAULT uses it). */
+        public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofMinutes(10);
 
         /** Three attempts, any time (no window: the clock's zone does not matter). */
         public static final Policy DEFAULT = new Policy(3, null, Clock.systemUTC());
@@ -103,10 +113,22 @@ public final class UpdateEngine {
             if (maxRollbackAttempts < 1) {
                 throw new IllegalArgumentException("maxRollbackAttempts must be at least 1");
             }
+            if (lockTimeout == null || lockTimeout.isNegative() || lockTimeout.isZero()) {
+                throw new IllegalArgumentException("lockTimeout must be positive");
+            }
+        }
+
+        public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock, Duration engineRetryBackoff) {
+            this(maxRollbackAttempts, updateWindow, localClock, engineRetryBackoff, DEFAULT_LOCK_TIMEOUT);
         }
 
         public Policy(int maxRollbackAttempts, UpdateWindow updateWindow, Clock localClock) {
             this(maxRollbackAttempts, updateWindow, localClock, TRANSIENT_BACKOFF);
+        }
+
+        /** This policy with another default lock timeout. */
+        public Policy withLockTimeout(Duration timeout) {
+            return new Policy(maxRollbackAttempts, updateWindow, localClock, engineRetryBackoff, timeout);
         }
 
         boolean insideWindow() {
@@ -130,6 +152,14 @@ public final class UpdateEngine {
     public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
                         ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
                         Policy policy, HostBoot boot) {
+        this(deviceId, platform, verifier, store, artifacts, runtime, health, reporter, wallClockMs, policy, boot, UpdateLocks.NONE);
+    }
+
+    /** @param locks the apps' update locks: mounted into their containers, and an ACTIVATE waits while one is held */
+    public UpdateEngine(String deviceId, String platform, DesiredStateVerifier verifier, StateStore store, ArtifactSource artifacts,
+                        ContainerRuntime runtime, HealthVerifier health, StatusReporter reporter, LongSupplier wallClockMs,
+                        Policy policy, HostBoot boot, UpdateLocks locks) {
+        this.locks = locks;
         this.policy = policy;
         this.boot = boot;
         this.bootId = boot.bootId();
@@ -193,6 +223,10 @@ public final class UpdateEngine {
                     }
                     case APPLYING, VERIFYING -> resumeSwitch(record);
                     case ROLLING_BACK -> restorePrevious(record);
+                    case REMOVING -> {
+                        log.info("finishing the removal of {}", record.app());
+                        finishRemoval(record);
+                    }
                     default -> restartIfStopped(record);
                 }
             } catch (RuntimeException e) {
@@ -217,7 +251,8 @@ public final class UpdateEngine {
     private static boolean resignedUnchanged(AppRecord record, AppDesired want) {
         AppDesired had = record.target();
         if (had == null || !had.getRelease().equals(want.getRelease()) || had.getPhase() != want.getPhase()
-                || had.getRollback() != want.getRollback() || !had.getRolloutId().equals(want.getRolloutId())) {
+                || had.getRollback() != want.getRollback() || !had.getRolloutId().equals(want.getRolloutId())
+                || had.getForce() != want.getForce() || had.getLockTimeoutMs() != want.getLockTimeoutMs()) {
             return false;
         }
         return switch (record.state()) {
@@ -225,12 +260,20 @@ public final class UpdateEngine {
             // judged unhealthy: settled; cut short by a restart (power loss): worth another attempt, within the loop guard
             case ROLLED_BACK -> record.reason() != Reason.INTERRUPTED;
             case STAGED -> want.getPhase() == Phase.STAGE;
+            case REMOVED -> true; // removed, and told so again
             default -> false; // a transient failure, a wait or an unfinished update: carry on as usual
         };
     }
 
     private void converge(AppRecord current, AppDesired want, long sequence) {
+        // the same update signed again while it waits for the lock: the wait goes on, its timeout does not start afresh
+        long waitingSince = current.state() == UpdateState.WAITING_FOR_LOCK && current.target() != null
+                && current.target().getRelease().equals(want.getRelease()) ? current.lockWaitSinceMs() : 0;
         AppRecord record = current.withTarget(want, sequence);
+        if (want.getPhase() == Phase.REMOVE) {
+            finishRemoval(move(record, UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, ""));
+            return;
+        }
         Release target = want.getRelease();
         if (target.getVersion().equals(record.runningVersion()) && isRunning(record.containerId())) {
             // already running: acknowledges a STAGE/ACTIVATE of this version and a fleet rollback to it
@@ -270,17 +313,87 @@ public final class UpdateEngine {
                     + policy.updateWindow());
             return;
         }
+        if (lockHeld(record)) {
+            waitForLock(record, waitingSince == 0 ? wallClockMs.getAsLong() : waitingSince);
+            return;
+        }
         activate(record, artifact, archive, image);
     }
 
+    /** The running app holds its update lock and this update does not force its way: the switch must wait. */
+    private boolean lockHeld(AppRecord record) {
+        return !record.target().getForce() && !record.containerId().isEmpty() && isRunning(record.containerId())
+                && locks.held(record.app());
+    }
+
+    private Duration lockTimeout(AppDesired target) {
+        return target.getLockTimeoutMs() > 0 ? Duration.ofMillis(target.getLockTimeoutMs()) : policy.lockTimeout();
+    }
+
+    private void waitForLock(AppRecord staged, long sinceMs) {
+        move(staged.withLockWait(sinceMs), UpdateState.WAITING_FOR_LOCK, Reason.REASON_UNSPECIFIED, staged.app() + " " + staged.runningVersion()
+                + " holds its update lock (" + UpdateLocks.CONTAINER_DIR + "/" + UpdateLocks.LOCK_FILE + "); switching to "
+                + staged.targetVersion() + " once it is released, waiting at most " + human(lockTimeout(staged.target())));
+    }
+
     /**
-     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), and switches an ACTIVATE
-     * waiting for the update window once the window is open. The daemon calls it periodically on the worker
+     * An update waiting for the app's update lock: switches once the lock is released (inside the update window), fails
+     * with LOCK_TIMEOUT, changing nothing, once it waited the lock timeout.
+     */
+    private void goOnWaitingForLock(AppRecord record) {
+        if (lockHeld(record)) {
+            Duration timeout = lockTimeout(record.target());
+            long waited = wallClockMs.getAsLong() - record.lockWaitSinceMs();
+            if (waited >= timeout.toMillis()) {
+                move(record, UpdateState.FAILED, Reason.LOCK_TIMEOUT, record.app() + " held its update lock for longer than "
+                        + human(timeout) + "; " + record.targetVersion() + " was not applied, " + record.runningVersion() + " keeps running");
+            }
+            return;
+        }
+        if (!policy.insideWindow()) {
+            return; // released, but the window closed meanwhile: it waits for the window, still in this state
+        }
+        Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
+        if (artifact.isEmpty()) {
+            return;
+        }
+        Path archive;
+        try {
+            archive = artifacts.fetch(artifact.get());
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) {
+                move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            }
+            return;
+        }
+        log.info("{} released its update lock: activating {}", record.app(), record.targetVersion());
+        activate(record, artifact.get(), archive, null);
+    }
+
+    private static String human(Duration d) {
+        return d.toMillis() % 60_000 == 0 ? d.toMinutes() + " min" : String.format(Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
+    }
+
+    /** The container spec with the app's update lock directory mounted at {@link UpdateLocks#CONTAINER_DIR}. */
+    private ContainerSpec withLockDir(String app, ContainerSpec spec) throws UpdateFailure {
+        String dir = locks.hostDir(app);
+        return dir == null ? spec : spec.toBuilder().addVolumes(dir + ":" + UpdateLocks.CONTAINER_DIR).build();
+    }
+
+    /**
+     * Moves on time alone: puts back app containers stopped or removed by hand (DRIFT), switches an ACTIVATE
+     * waiting for the update window once the window is open, and one waiting for the app's update lock once the lock is
+     * released (or fails it with LOCK_TIMEOUT). The daemon calls it periodically on the worker
      * thread; tests call it with a controlled clock.
      */
     public void tick() {
         for (AppRecord record : store.loadApps()) {
             repairDrift(record);
+        }
+        for (AppRecord record : store.loadApps()) {
+            if (record.state() == UpdateState.WAITING_FOR_LOCK && record.target() != null) {
+                goOnWaitingForLock(record);
+            }
         }
         if (!policy.insideWindow()) {
             return;
@@ -300,6 +413,10 @@ public final class UpdateEngine {
                 if (!stoppedByClose(e)) {
                     move(record, UpdateState.FAILED, e.reason(), e.getMessage());
                 }
+                continue;
+            }
+            if (lockHeld(record)) {
+                waitForLock(record, wallClockMs.getAsLong());
                 continue;
             }
             log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
@@ -334,8 +451,9 @@ public final class UpdateEngine {
         try {
             String app = record.app();
             long sequence = record.sequence();
+            ContainerSpec spec = withLockDir(app, target.getContainer());
             newContainer = retryingTransient(() -> runtime.create(containerName(app, target.getVersion(), sequence), image,
-                    target.getContainer(), labels(app, target.getVersion(), sequence)));
+                    spec, labels(app, target.getVersion(), sequence)));
         } catch (UpdateFailure e) {
             stopping.awaitIgnoringFailure();
             if (stoppedByClose(e)) {
@@ -689,7 +807,7 @@ public final class UpdateEngine {
         Optional<String> present = findImage(artifact);
         String image = present.isPresent() ? present.get() : load(artifact, artifacts.fetch(artifact)); // fetched only when missing
         return runtime.create(containerName(record.app(), release.getVersion(), record.sequence()) + "-rb", image,
-                release.getContainer(), labels(record.app(), release.getVersion(), record.sequence()));
+                withLockDir(record.app(), release.getContainer()), labels(record.app(), release.getVersion(), record.sequence()));
     }
 
     /**
@@ -738,6 +856,72 @@ public final class UpdateEngine {
         }
     }
 
+    /**
+     * Removes the app (REMOVING is saved before this begins, so a crash anywhere is finished by {@link #recover}): stops
+     * and removes each of its containers, removes the images of the releases it knew (unless another app's releases use
+     * the same image) and the archives no other app needs, then saves REMOVED with no release left. Each step finds
+     * what is already gone and goes on. An engine that fails leaves it FAILED with what remains; a new REMOVE retries.
+     */
+    private void finishRemoval(AppRecord removing) {
+        String app = removing.app();
+        Set<String> containers = new LinkedHashSet<>(List.of(removing.newContainerId(), removing.containerId(),
+                removing.previousContainerId()));
+        List<Release> releases = new ArrayList<>();
+        for (Release release : new Release[] {removing.running(), removing.previous()}) {
+            if (release != null) {
+                releases.add(release);
+            }
+        }
+        int images = 0;
+        try {
+            for (ManagedContainer container : runtime.list(Map.of(LABEL_DEVICE, deviceId, LABEL_APP, app))) {
+                containers.add(container.id()); // one a crash left behind, or a switch's leftover
+            }
+            for (String container : containers) {
+                if (!container.isEmpty()) {
+                    runtime.stop(container, STOP_GRACE);
+                    runtime.remove(container);
+                }
+            }
+            Set<String> keepImages = new HashSet<>();
+            Set<String> keepDigests = new HashSet<>();
+            for (AppRecord other : store.loadApps()) {
+                if (other.app().equals(app)) {
+                    continue;
+                }
+                for (Release release : new Release[] {other.running(), other.previous(), other.target() == null ? null
+                        : other.target().getRelease()}) {
+                    artifactIfAny(release).ifPresent(a -> {
+                        keepImages.add(a.getImageId());
+                        keepDigests.add(a.getArchiveDigest());
+                    });
+                }
+            }
+            for (Release release : releases) {
+                Optional<ImageArtifact> artifact = artifactIfAny(release).filter(a -> !keepImages.contains(a.getImageId()));
+                if (artifact.isPresent()) {
+                    Optional<String> image = findImage(artifact.get());
+                    if (image.isPresent()) {
+                        runtime.removeImage(image.get());
+                        images++;
+                    }
+                }
+            }
+            artifacts.retainOnly(keepDigests);
+        } catch (UpdateFailure e) {
+            if (stoppedByClose(e)) {
+                return; // REMOVING is saved: the next start finishes it
+            }
+            move(removing, UpdateState.FAILED, e.reason(), "removing " + app + " failed: " + e.getMessage());
+            return;
+        }
+        String removed = releases.isEmpty() ? "nothing of " + app + " was installed"
+                : "removed " + app + " " + releases.stream().map(Release::getVersion).distinct().reduce((a, b) -> a + ", " + b).orElse("")
+                + " (" + containers.stream().filter(c -> !c.isEmpty()).count() + " containers, " + images + " images)";
+        driftRepairs.remove(app);
+        move(removing.withContainers(null, "", null, "", ""), UpdateState.REMOVED, Reason.REASON_UNSPECIFIED, removed);
+    }
+
     /** Containers of this device that no record knows (a crash between create and save) are removed. */
     private void removeOrphans() {
         Set<String> known = new HashSet<>();
@@ -776,7 +960,8 @@ public final class UpdateEngine {
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
-                .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0);
+                .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
+                .withLockWait(to == UpdateState.WAITING_FOR_LOCK ? record.lockWaitSinceMs() : 0);
         if ((to == UpdateState.ROLLED_BACK || to == UpdateState.FAILED) && APPLIED.contains(record.state())) {
             next = next.withFailedAttempts(record.failedAttempts() + 1); // loop guard: this version failed once more
         } else if (to == UpdateState.ACTIVE) {

@@ -103,7 +103,8 @@ public final class FileStateStore implements StateStore {
                 .put("message", r.message())
                 .put("failedAttempts", r.failedAttempts())
                 .put("bootId", r.bootId())
-                .put("soakStartNanos", r.soakStartNanos());
+                .put("soakStartNanos", r.soakStartNanos())
+                .put("lockWaitSinceMs", r.lockWaitSinceMs());
         AtomicFiles.write(appFile(r.app()), bytes(node));
     }
 
@@ -136,7 +137,8 @@ public final class FileStateStore implements StateStore {
                     n.path("sequence").asLong(), n.path("rolloutId").asText(""), n.path("containerId").asText(""),
                     n.path("previousContainerId").asText(""), n.path("newContainerId").asText(""),
                     Reason.valueOf(n.path("reason").asText("REASON_UNSPECIFIED")), n.path("message").asText(""),
-                    n.path("failedAttempts").asInt(0), n.path("bootId").asText(""), n.path("soakStartNanos").asLong(0));
+                    n.path("failedAttempts").asInt(0), n.path("bootId").asText(""), n.path("soakStartNanos").asLong(0),
+                    n.path("lockWaitSinceMs").asLong(0));
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("corrupt app state: " + e.getMessage(), e);
         }

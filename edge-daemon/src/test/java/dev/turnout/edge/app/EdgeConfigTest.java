@@ -52,6 +52,7 @@ class EdgeConfigTest {
                 clockTrust: never
                 crashLoopRestarts: 2
                 checkInterval: 5m
+                lock-timeout: 45m
                 """));
         assertThat(set.updateWindow()).hasToString("02:00-04:00");
         assertThat(set.maxRollbackAttempts()).isEqualTo(5);
@@ -60,6 +61,9 @@ class EdgeConfigTest {
         assertThat(defaults.crashLoopRestarts()).isZero();
         assertThat(set.checkInterval()).isEqualTo(Duration.ofMinutes(5));
         assertThat(defaults.checkInterval()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(set.lockTimeout()).isEqualTo(Duration.ofMinutes(45));
+        assertThat(defaults.lockTimeout()).isEqualTo(Duration.ofMinutes(10));
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "lockTimeout: 0s\n"))).hasMessageContaining("lockTimeout must be positive");
 
         assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "updateWindow: 2am-4am\n")))
                 .hasMessageContaining("HH:MM-HH:MM");

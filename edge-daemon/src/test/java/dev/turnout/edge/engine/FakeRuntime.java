@@ -106,8 +106,14 @@ final class FakeRuntime implements ContainerRuntime {
         }
     }
 
+    /** When set, every container removal fails with it (an engine that refuses). */
+    volatile UpdateFailure removeFails;
+
     @Override
-    public synchronized void remove(String containerId) {
+    public synchronized void remove(String containerId) throws UpdateFailure {
+        if (removeFails != null) {
+            throw removeFails;
+        }
         if (containers.remove(containerId) != null) {
             calls.add("remove " + containerId);
         }
@@ -134,7 +140,8 @@ final class FakeRuntime implements ContainerRuntime {
 
     @Override
     public synchronized List<ManagedContainer> list(Map<String, String> labels) {
-        return containers.values().stream().map(b -> new ManagedContainer(b.id(), b.id(), "web", b.labels().get(UpdateEngine.LABEL_VERSION),
+        return containers.values().stream().filter(b -> b.labels().entrySet().containsAll(labels.entrySet()))
+                .map(b -> new ManagedContainer(b.id(), b.id(), b.labels().get(UpdateEngine.LABEL_APP), b.labels().get(UpdateEngine.LABEL_VERSION),
                 b.running() ? "running" : "exited")).toList();
     }
 

@@ -399,7 +399,7 @@ class UpdateEngineTest {
     @Test
     void startUpRemovesContainersNoRecordKnows() {
         send(activate(1, "1.0.0"));
-        String orphan = runtime.create("x", "sha256:id-2.0.0", null, java.util.Map.of(UpdateEngine.LABEL_VERSION, "2.0.0"));
+        String orphan = runtime.create("x", "sha256:id-2.0.0", null, java.util.Map.of(UpdateEngine.LABEL_DEVICE, DEVICE, UpdateEngine.LABEL_VERSION, "2.0.0"));
         newEngine().recover();
         assertThat(runtime.containers).doesNotContainKey(orphan).hasSize(1);
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
@@ -413,7 +413,7 @@ class UpdateEngineTest {
     }
 
     @Test
-    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() {
+    void aContainerStoppedOrRemovedByHandIsPutBackAndReportedAsDrift() throws Exception {
         send(activate(1, "1.0.0"));
         String container = store.loadApp("web").orElseThrow().containerId();
         events.clear();

@@ -5,12 +5,154 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
+import dev.turnout.orchestrator.domain.Durations;
 
-/** {@code turnout app floor APP [VERSION] [--force]}. */
-@Command(name = "app", description = "Settings of an app across releases.", subcommands = {AppCommand.Floor.class})
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/** {@code turnout app floor APP [VERSION] [--force]} and {@code turnout app remove APP --target T [--wait]}. */
+@Command(name = "app", description = "Settings of an app across releases; removing an app from devices.",
+        subcommands = {AppCommand.Floor.class, AppCommand.Remove.class})
 final class AppCommand {
+
+    @Command(name = "remove", description = "Remove an app from devices: each targeted device that has it gets a signed"
+            + " desired state without it, stops and removes its containers and images, and reports REMOVED. It stays"
+            + " removed until a release of the app is deployed to the device again.")
+    static final class Remove implements Callable<Integer> {
+        private static final long POLL_MILLIS = 1000;
+        private final Cli cli;
+
+        @Parameters(index = "0", paramLabel = "APP")
+        String app;
+
+        @Option(names = "--target", required = true, paramLabel = "TARGET",
+                description = "all | device:ID[,ID...] | group:NAME | label:KEY=VALUE")
+        String target;
+
+        @Option(names = "--wait", description = "Wait until every targeted online device reports REMOVED; exit 0 only then"
+                + " (3: a device failed to remove it; 1: --timeout passed).")
+        boolean waitForEnd;
+
+        @Option(names = "--timeout", paramLabel = "DURATION", description = "How long --wait waits (default: 10m).")
+        String timeout;
+
+        Remove(Cli cli) {
+            this.cli = cli;
+        }
+
+        @Override
+        public Integer call() {
+            Duration limit;
+            try {
+                limit = timeout == null ? Duration.ofMinutes(10) : Durations.parse(timeout, "--timeout");
+            } catch (RuntimeException e) {
+                throw new CliException(ExitCodes.USAGE, e.getMessage());
+            }
+            Map<String, JsonNode> before = waitForEnd ? appRows(cli.api().get("/api/v1/devices")) : Map.of();
+            JsonNode answer = cli.api().post("/api/v1/apps/" + ApiClient.segment(app) + "/remove", Map.of("target", target));
+            List<String> devices = new ArrayList<>();
+            answer.path("devices").forEach(d -> devices.add(d.asText()));
+            if (!cli.jsonOutput()) {
+                if (devices.isEmpty()) {
+                    cli.out.printf("%s is removed from every device of %s already%n", app, target);
+                } else {
+                    cli.out.printf("removing %s from %d device(s): %s%n", app, devices.size(), String.join(", ", devices));
+                }
+                if (!answer.path("alreadyRemoved").isEmpty() && !devices.isEmpty()) {
+                    cli.out.printf("already removed from %s%n", DevicesCommand.join(answer.path("alreadyRemoved")));
+                }
+            }
+            if (!waitForEnd || devices.isEmpty()) {
+                if (cli.jsonOutput()) {
+                    cli.printJson(answer);
+                }
+                return ExitCodes.OK;
+            }
+            return follow(devices, before, System.nanoTime() + limit.toNanos(), answer);
+        }
+
+        /** Polls the devices until each online one reports REMOVED (or a new FAILED), or the time is up. */
+        private int follow(List<String> devices, Map<String, JsonNode> before, long deadline, JsonNode answer) {
+            Set<String> pending = new LinkedHashSet<>(devices);
+            Set<String> failed = new LinkedHashSet<>();
+            while (true) {
+                JsonNode fleet = cli.api().get("/api/v1/devices");
+                Map<String, JsonNode> rows = appRows(fleet);
+                Map<String, Boolean> online = online(fleet);
+                for (String id : List.copyOf(pending)) {
+                    JsonNode row = rows.get(id);
+                    String state = row == null ? "" : row.path("state").asText("");
+                    JsonNode earlier = before.get(id);
+                    boolean fresh = row != null && (earlier == null || !row.path("updatedAt").equals(earlier.path("updatedAt")));
+                    if (state.equals("REMOVED")) {
+                        pending.remove(id);
+                        say("%s REMOVED%s%n", id, message(row));
+                    } else if (fresh && state.equals("FAILED")) {
+                        pending.remove(id);
+                        failed.add(id);
+                        say("%s FAILED %s%s%n", id, row.path("reason").asText(""), message(row));
+                    } else if (!online.getOrDefault(id, false)) {
+                        pending.remove(id);
+                        say("%s is offline: it removes %s when it is back%n", id, app);
+                    }
+                }
+                if (pending.isEmpty()) {
+                    if (cli.jsonOutput()) {
+                        cli.printJson(answer);
+                    }
+                    return failed.isEmpty() ? ExitCodes.OK : ExitCodes.ROLLOUT_FAILED;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new CliException(ExitCodes.ERROR, "timed out waiting for " + String.join(", ", pending) + " to report "
+                            + app + " REMOVED");
+                }
+                try {
+                    Thread.sleep(POLL_MILLIS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new CliException(ExitCodes.ERROR, "interrupted");
+                }
+            }
+        }
+
+        private void say(String format, Object... args) {
+            if (!cli.jsonOutput()) {
+                cli.out.printf(format, args);
+            }
+        }
+
+        private static String message(JsonNode row) {
+            String m = row.path("message").asText("");
+            return m.isEmpty() || row.path("message").isNull() ? "" : ": " + m;
+        }
+
+        /** device id -> its row about the app, as GET /api/v1/devices shows it. */
+        private Map<String, JsonNode> appRows(JsonNode fleet) {
+            Map<String, JsonNode> rows = new LinkedHashMap<>();
+            for (JsonNode d : fleet.path("devices")) {
+                for (JsonNode a : d.path("apps")) {
+                    if (a.path("app").asText().equals(app)) {
+                        rows.put(d.path("id").asText(), a);
+                    }
+                }
+            }
+            return rows;
+        }
+
+        private static Map<String, Boolean> online(JsonNode fleet) {
+            Map<String, Boolean> online = new LinkedHashMap<>();
+            for (JsonNode d : fleet.path("devices")) {
+                online.put(d.path("id").asText(), d.path("online").asBoolean());
+            }
+            return online;
+        }
+    }
 
     @Command(name = "floor", description = "Show or set an app's rollback floor: devices refuse releases below it, signed"
             + " rollbacks too, and the orchestrator refuses deploys and rollbacks below it.")

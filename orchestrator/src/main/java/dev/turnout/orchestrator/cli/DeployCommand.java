@@ -72,6 +72,15 @@ final class DeployCommand implements Callable<Integer> {
                 description = "End the app's unfinished rollout on these devices (recorded as superseded) and start this one instead of being refused.")
         boolean supersede;
 
+        @Option(names = "--force", description = "Devices switch without waiting for the app's update lock (a running train"
+                + " is stopped).")
+        boolean force;
+
+        @Option(names = "--lock-timeout", paramLabel = "DURATION",
+                description = "How long a device waits for the app to release its update lock before this update fails there"
+                        + " with LOCK_TIMEOUT, the old version still running (default: the device's lockTimeout, 10m).")
+        String lockTimeout;
+
         @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
         boolean dryRun;
 
@@ -100,6 +109,10 @@ final class DeployCommand implements Callable<Integer> {
             if (supersede) {
                 body.put("supersede", true);
             }
+            if (force) {
+                body.put("force", true);
+            }
+            putIfSet(body, "lockTimeout", lockTimeout);
             if (dryRun) {
                 body.put("dryRun", true);
             }

@@ -5,5 +5,7 @@ public enum Phase {
     /** Download and verify into the cache; keep running what runs. */
     STAGE,
     /** Switch to the release now. */
-    ACTIVATE
+    ACTIVATE,
+    /** Remove the app (its containers, images and cached archives); the entry names no release. */
+    REMOVE
 }

@@ -206,6 +206,9 @@ public record ReleaseSpec(Container container, Health health) {
         return digits.length() <= 5 && Integer.parseInt(digits) >= 1 && Integer.parseInt(digits) <= 65535;
     }
 
+    /** Where the device mounts each app's update lock directory: no release may mount anything else there. */
+    static final String UPDATE_LOCK_DIR = "/run/turnout";
+
     private static void checkVolumes(List<String> volumes) {
         if (volumes == null) {
             return;
@@ -222,6 +225,10 @@ public record ReleaseSpec(Container container, Health health) {
             }
             if (!parts[1].startsWith("/") || parts[1].length() < 2) {
                 throw new InvalidInputException(field + ": the target must be an absolute path inside the container");
+            }
+            if (parts[1].replaceAll("/+$", "").equals(UPDATE_LOCK_DIR)) {
+                throw new InvalidInputException(field + ": " + UPDATE_LOCK_DIR + " is the app's update lock directory, which the"
+                        + " device mounts itself (docs/edge-daemon.md); choose another target");
             }
             if (parts.length == 3) {
                 for (String option : parts[2].split(",", -1)) {

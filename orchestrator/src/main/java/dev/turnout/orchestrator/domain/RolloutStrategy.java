@@ -13,10 +13,20 @@ import java.util.List;
  *                               devices accept the older version
  * @param emergency              the operator's reason for an emergency rollout (one wave, no soak),
  *                               or null
+ * @param force                  activations are signed to ignore the app's update lock on the device
+ * @param lockTimeout            how long a device waits for the app's update lock before it fails the
+ *                               update (LOCK_TIMEOUT); null: each device's own default
  */
 public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
                               Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,
-                              boolean staticTarget, boolean rollback, String emergency) {
+                              boolean staticTarget, boolean rollback, String emergency, boolean force, Duration lockTimeout) {
+
+    public RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
+                           Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,
+                           boolean staticTarget, boolean rollback, String emergency) {
+        this(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, offlineCountsAsFailure, staticTarget, rollback,
+                emergency, false, null);
+    }
 
     public RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
                            Duration deviceTimeout, boolean approveEachWave) {
@@ -33,6 +43,18 @@ public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold ma
     public static RolloutStrategy parse(String waves, String soak, String maxFailures, String onFailure,
                                         String deviceTimeout, Boolean approveEachWave, Boolean offlineCountsAsFailure,
                                         Boolean staticTarget, Boolean rollback, String emergency) {
+        return parse(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, offlineCountsAsFailure, staticTarget,
+                rollback, emergency, null, null);
+    }
+
+    /** With the update-lock options: {@code force} ignores the lock, {@code lockTimeout} (e.g. "10m", null: the device's) bounds the wait. */
+    public static RolloutStrategy parse(String waves, String soak, String maxFailures, String onFailure,
+                                        String deviceTimeout, Boolean approveEachWave, Boolean offlineCountsAsFailure,
+                                        Boolean staticTarget, Boolean rollback, String emergency, Boolean force, String lockTimeout) {
+        Duration lockWait = lockTimeout == null || lockTimeout.isBlank() ? null : Durations.parse(lockTimeout, "lockTimeout");
+        if (lockWait != null && (lockWait.isZero() || lockWait.isNegative())) {
+            throw new InvalidInputException("lockTimeout must be positive (e.g. 10m)");
+        }
         boolean urgent = emergency != null;
         if (urgent && emergency.isBlank()) {
             throw new InvalidInputException("an emergency rollout needs a reason (emergency: \"why\")");
@@ -52,7 +74,9 @@ public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold ma
                 Boolean.TRUE.equals(offlineCountsAsFailure),
                 Boolean.TRUE.equals(staticTarget),
                 Boolean.TRUE.equals(rollback),
-                urgent ? emergency.strip() : null);
+                urgent ? emergency.strip() : null,
+                Boolean.TRUE.equals(force),
+                lockWait);
     }
 
     public String wavesText() {

@@ -113,7 +113,8 @@ final class Activations {
         // the same decision stored already (an orchestrator stopped between storing it and storing the rollout):
         // the device gets those very bytes again, never a second activation with a new sequence
         DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
-                new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id()));
+                new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
+                        r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis()));
         d.activating(decision.sequence(), now);
         outbox.add(decision);
     }

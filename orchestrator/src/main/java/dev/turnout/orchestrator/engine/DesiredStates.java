@@ -200,6 +200,9 @@ public final class DesiredStates {
     }
 
     private AppDesired wire(DesiredApp a) {
+        if (a.removes()) { // the app's name alone: nothing to fetch, no floor to check
+            return AppDesired.newBuilder().setApp(a.app()).setPhase(Phase.REMOVE).build();
+        }
         return AppDesired.newBuilder()
                 .setApp(a.app())
                 .setRelease(wireRelease(a.app(), a.version()))
@@ -207,6 +210,8 @@ public final class DesiredStates {
                 .setRollback(a.rollback())
                 .setRolloutId(a.rolloutId())
                 .setMinVersion(store.findFloor(a.app()).orElse(""))
+                .setForce(a.force())
+                .setLockTimeoutMs(a.lockTimeoutMs())
                 .build();
     }
 

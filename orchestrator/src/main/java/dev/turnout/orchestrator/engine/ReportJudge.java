@@ -53,7 +53,8 @@ final class ReportJudge {
                 if (!timeouts.waitForWindow(r, d)) {
                     return false;
                 }
-                d.noted("waiting for its update window" + (message == null ? "" : ": " + message));
+                d.noted((state == UpdateState.WAITING_FOR_LOCK ? "waiting for the app's update lock" : "waiting for its update window")
+                        + (message == null ? "" : ": " + message));
             }
             case SUCCEEDED -> {
                 d.succeeded(message);

@@ -49,7 +49,9 @@ final class Rollbacks {
                 d.rollingBack(decision.sequence(), now);
                 outbox.add(decision);
             } else if (previous == null) {
-                outbox.add(desired.commit(d.deviceId(), r.app(), null));
+                // it had no release of the app before: a signed removal takes it back there (an entry merely left out
+                // would leave the app running on the device)
+                outbox.add(desired.commit(d.deviceId(), r.app(), DesiredApp.removal(r.app())));
                 d.rolledBack("app removed: the device had no previous release");
             } else {
                 // nothing says which release ran healthy there: sending it one would be a guess

@@ -77,6 +77,7 @@ public final class RolloutEngine implements FleetEvents {
     private final OperatorCommands commands;
     /** Device id -> the signing keys it trusts, from its presence (docs/security.md, "Signing-key rotation"). */
     private final Map<String, List<String>> trustedKeyIds = new java.util.concurrent.ConcurrentHashMap<>();
+    private final AppRemovals removals;
     private Instant lastRefresh;
 
     /** Told how long the engine took from a device report that completed a wave to the next wave's first desired state. */
@@ -121,6 +122,7 @@ public final class RolloutEngine implements FleetEvents {
         this.judge = new ReportJudge(journal, timeouts, clock);
         this.rollbacks = new Rollbacks(desired, outbox, journal);
         this.commands = new OperatorCommands(journal, rollbacks, judge, activations, clock);
+        this.removals = new AppRemovals(store, devices, desired, journal);
     }
 
     /** The orchestrator instance this engine runs in. */
@@ -206,6 +208,15 @@ public final class RolloutEngine implements FleetEvents {
             activations.requestStep();
         }
         return rollout;
+    }
+
+    /**
+     * Removes {@code app} from the targeted devices that have it: each gets a signed desired state whose entry for the app
+     * is a removal (stored and audited as {@code app.remove} before it is published). Refused while an unfinished rollout
+     * of the app holds one of them.
+     */
+    public AppRemovals.Removal removeApp(String app, Target target, String actor) {
+        return removals.remove(app, target, actor);
     }
 
     public Rollout pause(String id, String actor) {

@@ -53,11 +53,20 @@ public record RolloutRequest(String app, String version, Target target, RolloutS
                                        String onFailure, String deviceTimeout, Boolean dryRun, Boolean approveEachWave,
                                        Boolean offlineCountsAsFailure, Boolean staticTarget, Boolean rollback, String emergency,
                                        String canary, Boolean supersede) {
+        return parse(app, version, target, waves, soak, maxFailures, onFailure, deviceTimeout, dryRun, approveEachWave,
+                offlineCountsAsFailure, staticTarget, rollback, emergency, canary, supersede, null, null);
+    }
+
+    /** With the update-lock options ({@code force}, {@code lockTimeout}: see {@link RolloutStrategy}). */
+    public static RolloutRequest parse(String app, String version, String target, String waves, String soak, String maxFailures,
+                                       String onFailure, String deviceTimeout, Boolean dryRun, Boolean approveEachWave,
+                                       Boolean offlineCountsAsFailure, Boolean staticTarget, Boolean rollback, String emergency,
+                                       String canary, Boolean supersede, Boolean force, String lockTimeout) {
         if (app == null || app.isBlank() || version == null || version.isBlank()) {
             throw new InvalidInputException("app and version are required");
         }
         RolloutStrategy strategy = RolloutStrategy.parse(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave,
-                offlineCountsAsFailure, staticTarget, rollback, emergency);
+                offlineCountsAsFailure, staticTarget, rollback, emergency, force, lockTimeout);
         return new RolloutRequest(app, version, Target.parse(target), strategy, Boolean.TRUE.equals(dryRun), canary(canary),
                 Boolean.TRUE.equals(supersede));
     }

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.NotFoundException;
+import dev.turnout.orchestrator.domain.Target;
+import dev.turnout.orchestrator.engine.AppRemovals;
+import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.rules.SemVer;
@@ -20,7 +23,8 @@ import java.util.Map;
 /**
  * An app's rollback floor (docs/security.md): {@code GET /api/v1/apps/:app/floor} and {@code PUT} with
  * {@code {"version": "2.0.0", "force": false}} (operator only, like every write). The floor names a release that
- * exists; it only rises unless {@code force}; each change is audited as {@code app.floor}.
+ * exists; it only rises unless {@code force}; each change is audited as {@code app.floor}. And the app's removal from
+ * devices: {@code POST /api/v1/apps/:app/remove} with {@code {"target": "..."}} (audited as {@code app.remove}).
  */
 final class AppRoutes {
 
@@ -30,19 +34,56 @@ final class AppRoutes {
     record FloorBody(String version, Boolean force) {
     }
 
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record RemoveBody(String target) {
+    }
+
     private final ApiExchange exchange;
     private final FleetStore store;
+    private final RolloutEngine engine;
     private final Clock clock;
 
-    AppRoutes(ApiExchange exchange, FleetStore store, Clock clock) {
+    AppRoutes(ApiExchange exchange, FleetStore store, RolloutEngine engine, Clock clock) {
         this.exchange = exchange;
         this.store = store;
+        this.engine = engine;
         this.clock = clock;
     }
 
     void mountOn(Router router, BodyHandler body) {
         router.get("/api/v1/apps/:app/floor").handler(this::getFloor);
         router.put("/api/v1/apps/:app/floor").handler(body).handler(this::setFloor);
+        router.post("/api/v1/apps/:app/remove").handler(body).handler(this::removeApp);
+    }
+
+    /**
+     * Removes the app from the targeted devices that have it ({@code {"target": "all"}}, the deploy syntax; required):
+     * a signed removal entry each, on the engine's thread. 200 with the devices told and those already told before.
+     */
+    private void removeApp(RoutingContext ctx) {
+        String app = ctx.pathParam("app");
+        exchange.withJsonBody(ctx, RemoveBody.class, body -> {
+            Target target;
+            try {
+                if (body.target() == null || body.target().isBlank()) {
+                    throw new InvalidInputException("target is required (all, device:ID[,ID...], group:NAME or label:KEY=VALUE)");
+                }
+                target = Target.parse(body.target());
+            } catch (RuntimeException e) {
+                exchange.fail(ctx, e);
+                return;
+            }
+            String actor = ApiExchange.actor(ctx);
+            exchange.onEngine(ctx, 200, () -> {
+                AppRemovals.Removal removal = engine.removeApp(app, target, actor);
+                Map<String, Object> v = new LinkedHashMap<>();
+                v.put("app", removal.app());
+                v.put("target", removal.target());
+                v.put("devices", removal.devices());
+                v.put("alreadyRemoved", removal.alreadyRemoved());
+                return v;
+            });
+        });
     }
 
     private void getFloor(RoutingContext ctx) {

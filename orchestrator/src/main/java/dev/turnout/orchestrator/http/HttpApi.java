@@ -53,7 +53,7 @@ public final class HttpApi {
         this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo);
         this.artifacts = new ArtifactRoutes(exchange, store, artifacts);
         this.releases = new ReleaseRoutes(exchange, store, artifacts, engine, clock);
-        this.apps = new AppRoutes(exchange, store, clock);
+        this.apps = new AppRoutes(exchange, store, engine, clock);
         this.rollouts = new RolloutRoutes(exchange, store, engine);
         this.audit = new AuditRoutes(exchange, store);
         this.operators = new OperatorRoutes(exchange, auth.accounts());

@@ -190,6 +190,8 @@ final class JsonViews {
         v.put("static", s.staticTarget());
         v.put("rollback", s.rollback());
         v.put("emergency", s.emergency());
+        v.put("force", s.force());
+        v.put("lockTimeout", s.lockTimeout() == null ? null : Durations.format(s.lockTimeout()));
         return v;
     }
 

@@ -30,7 +30,7 @@ final class RolloutRoutes {
     record RolloutBody(String app, String version, String target, JsonNode waves, JsonNode soak, JsonNode maxFailures,
                        String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave,
                        Boolean offlineCountsAsFailure, @JsonProperty("static") Boolean staticTarget,
-                       Boolean rollback, String emergency, JsonNode canary, Boolean supersede) {
+                       Boolean rollback, String emergency, JsonNode canary, Boolean supersede, Boolean force, JsonNode lockTimeout) {
     }
 
     private final ApiExchange exchange;
@@ -57,7 +57,7 @@ final class RolloutRoutes {
                 request = RolloutRequest.parse(body.app(), body.version(), body.target(), text(body.waves()), text(body.soak()),
                         text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
                         body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency(),
-                        text(body.canary()), body.supersede());
+                        text(body.canary()), body.supersede(), body.force(), text(body.lockTimeout()));
             } catch (RuntimeException e) {
                 exchange.fail(ctx, e);
                 return;

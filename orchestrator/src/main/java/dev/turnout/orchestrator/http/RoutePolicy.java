@@ -77,6 +77,7 @@ public final class RoutePolicy {
             rule("POST /api/v1/artifacts", Access.DEPLOYER),
             rule("POST /api/v1/releases", Access.DEPLOYER),
             rule("PUT /api/v1/apps/{}/floor", Access.DEPLOYER),
+            rule("POST /api/v1/apps/{}/remove", Access.DEPLOYER),
             rule("POST /api/v1/rollouts", Access.DEPLOYER),
             rule("POST /api/v1/rollouts/{}/{}", Access.DEPLOYER),
             // admin: who is in the fleet and who operates it, backups, the operator token, the signing keys

@@ -53,7 +53,10 @@ public final class DeviceVerdicts {
         STAGED,
         /** ACTIVE: it runs the reported version, healthy through its soak. */
         ACTIVE,
-        /** WAITING_FOR_WINDOW: told to activate, it waits for its update window. */
+        /**
+         * WAITING_FOR_WINDOW or WAITING_FOR_LOCK: told to activate, it waits for its update window or for the running app
+         * to release its update lock (which the device bounds by its lock timeout: it then reports FAILED, LOCK_TIMEOUT).
+         */
         WAITING,
         /** FAILED, REJECTED or ROLLED_BACK: the reported version did not take. */
         FAILURE,
@@ -64,7 +67,7 @@ public final class DeviceVerdicts {
             return switch (s) {
                 case STAGED -> STAGED;
                 case ACTIVE -> ACTIVE;
-                case WAITING_FOR_WINDOW -> WAITING;
+                case WAITING_FOR_WINDOW, WAITING_FOR_LOCK -> WAITING;
                 case FAILED, REJECTED, ROLLED_BACK -> FAILURE;
                 default -> BUSY;
             };
@@ -101,7 +104,10 @@ public final class DeviceVerdicts {
         IGNORE,
         /** PENDING becomes STAGED. */
         STAGED,
-        /** Still ACTIVATING, but waiting for its update window: its timeout stops until it reports again. */
+        /**
+         * Still ACTIVATING, but waiting for its update window or its app's update lock: its timeout stops until it reports
+         * again (the window opened, the lock was released or timed out on the device).
+         */
         WAITING_FOR_WINDOW,
         /** ACTIVE on the release: the device succeeded. */
         SUCCEEDED,

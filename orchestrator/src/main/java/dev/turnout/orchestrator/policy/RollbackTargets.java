@@ -29,6 +29,7 @@ public final class RollbackTargets {
             UpdateState.STAGED, "staging does not touch the running version",
             UpdateState.DOWNLOADING, "downloading does not touch the running version",
             UpdateState.WAITING_FOR_WINDOW, "waiting for the update window does not touch the running version",
+            UpdateState.WAITING_FOR_LOCK, "waiting for the app's update lock does not touch the running version",
             UpdateState.REJECTED, "a refused desired state changes nothing"));
 
     private RollbackTargets() {

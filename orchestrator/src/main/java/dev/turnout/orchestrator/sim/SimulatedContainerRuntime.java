@@ -56,6 +56,13 @@ final class SimulatedContainerRuntime {
         return true;
     }
 
+    /** Removes the app: nothing of it runs or stays cached. */
+    void remove(String app) {
+        running.remove(app);
+        cached.removeIf(entry -> entry.startsWith(app + ":"));
+        restarts.remove(app);
+    }
+
     int restartCount(String app) {
         return restarts.getOrDefault(app, 0);
     }

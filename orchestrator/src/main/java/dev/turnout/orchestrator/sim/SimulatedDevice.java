@@ -314,6 +314,14 @@ public final class SimulatedDevice {
     }
 
     private void converge(AppDesired want, long sequence, Runnable then) {
+        if (want.getPhase() == Phase.REMOVE) {
+            AppRecord removing = move(new AppRecord(want.getApp(), "", state(want.getApp()), Reason.REASON_UNSPECIFIED, "", sequence,
+                    want.getRolloutId()), UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, "");
+            runtime.remove(want.getApp());
+            move(removing, UpdateState.REMOVED, Reason.REASON_UNSPECIFIED, "");
+            then.run();
+            return;
+        }
         String app = want.getApp();
         String version = want.getRelease().getVersion();
         AppRecord record = new AppRecord(app, version, state(app), Reason.REASON_UNSPECIFIED, "", sequence, want.getRolloutId());

@@ -121,7 +121,7 @@ final class JdbcRollouts {
         RolloutStrategy strategy = RolloutStrategy.parse((String) s.get("waves"), (String) s.get("soak"),
                 (String) s.get("maxFailures"), (String) s.get("onFailure"), (String) s.get("deviceTimeout"),
                 (Boolean) s.get("approveEachWave"), (Boolean) s.get("offlineCountsAsFailure"), (Boolean) s.get("static"),
-                (Boolean) s.get("rollback"), (String) s.get("emergency"));
+                (Boolean) s.get("rollback"), (String) s.get("emergency"), (Boolean) s.get("force"), (String) s.get("lockTimeout"));
         List<RolloutDevice> devices = session.query("SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id",
                 JdbcRollouts::device, id);
         devices.forEach(d -> d.saved(d.changes())); // as stored
@@ -162,6 +162,8 @@ final class JdbcRollouts {
         if (s.emergency() != null) {
             fields.put("emergency", s.emergency());
         }
+        fields.put("force", s.force());
+        fields.put("lockTimeout", s.lockTimeout() == null ? null : Durations.format(s.lockTimeout()));
         return fields;
     }
 }

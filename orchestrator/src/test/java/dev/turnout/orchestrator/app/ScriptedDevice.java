@@ -173,6 +173,11 @@ public final class ScriptedDevice implements AutoCloseable {
         accepted.add(state);
         for (AppDesired app : state.getAppsList()) {
             String version = app.getRelease().getVersion();
+            if (app.getPhase() == Phase.REMOVE) { // as the daemon does: nothing of the app is left
+                running.remove(app.getApp());
+                status(app, "", UpdateState.REMOVED, Reason.REASON_UNSPECIFIED, state.getSequence());
+                continue;
+            }
             if (app.getPhase() == Phase.STAGE) {
                 status(app, version, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, state.getSequence());
                 continue;

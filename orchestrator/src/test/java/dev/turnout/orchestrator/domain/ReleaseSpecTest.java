@@ -178,6 +178,9 @@ class ReleaseSpecTest {
                 new Row("{volumes: [\"/data\"]}", "spec.container.volumes[0] '/data' must be SOURCE:TARGET"),
                 new Row("{volumes: [\"data:relative\"]}", "spec.container.volumes[0] 'data:relative': the target must be an absolute path"),
                 new Row("{volumes: [\"data:/d:rx\"]}", "spec.container.volumes[0] 'data:/d:rx': unknown option 'rx'"),
+                new Row("{volumes: [\"/srv/locks:/run/turnout/\"]}", "spec.container.volumes[0] '/srv/locks:/run/turnout/': /run/turnout is"
+                        + " the app's update lock directory"),
+                new Row("{volumes: [\"/srv/run:/run/turnout-data\"]}", null),
                 new Row("{devices: [/dev/null, \"/dev/zero:/dev/z:rwm\"]}", null),
                 new Row("{devices: [ttyACM0]}", "spec.container.devices[0] 'ttyACM0' must be HOST_PATH"),
                 new Row("{devices: [\"/dev/a:/dev/b:rwx\"]}", "spec.container.devices[0] '/dev/a:/dev/b:rwx'"),

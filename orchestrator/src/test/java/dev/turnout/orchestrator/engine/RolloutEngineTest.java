@@ -245,7 +245,9 @@ class RolloutEngineTest {
         Rollout r = engine.create(request("2.0.0", "device:pi-1", "100%", "rollback"), "test");
         engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")));
         assertThat(stored(r).state()).isEqualTo(RolloutState.ROLLED_BACK);
-        assertThat(transport.latest("pi-1").orElseThrow().getAppsList()).isEmpty();
+        // a signed removal: with the entry merely left out, the device would leave the app as it is
+        assertThat(transport.latest("pi-1").orElseThrow().getAppsList()).singleElement()
+                .satisfies(app -> assertThat(app.getPhase()).isEqualTo(Phase.REMOVE));
     }
 
     @Test
@@ -694,6 +696,40 @@ class RolloutEngineTest {
         engine.tick();
         assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
         assertThat(stored(r).device("pi-1").reason()).isEqualTo("TIMEOUT");
+    }
+
+    @Test
+    void aDeviceWaitingForItsAppsUpdateLockDoesNotTimeOutAndItsLockTimeoutIsAFailure() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "device:pi-1", "100%", null, null, "pause", "10m", null,
+                null, null, null, null, null, null, null, null, "30m"), "test");
+        AppDesired activation = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(activation.getLockTimeoutMs()).as("signed into the activation").isEqualTo(Duration.ofMinutes(30).toMillis());
+        assertThat(activation.getForce()).isFalse();
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.WAITING_FOR_LOCK, latestSequence("pi-1")).toBuilder()
+                .setMessage("web 1.0.0 holds its update lock").build());
+        assertThat(stored(r).device("pi-1").message()).startsWith("waiting for the app's update lock");
+        clock.advance(Duration.ofMinutes(25)); // past the 10-minute device timeout, within the device's 30-minute lock timeout
+        engine.tick();
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, latestSequence("pi-1")).toBuilder()
+                .setReason(Reason.LOCK_TIMEOUT).setRunningVersion("1.0.0").build());
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.FAILED);
+        assertThat(stored(r).device("pi-1").reason()).isEqualTo("LOCK_TIMEOUT");
+    }
+
+    @Test
+    void aForcedDeploySignsTheForceIntoTheActivationOnly() {
+        deployEverywhere("1.0.0");
+        engine.create(RolloutRequest.parse("web", "2.0.0", "device:pi-1", "100%", null, null, "pause", null, null,
+                null, null, null, null, null, null, null, true, null), "test");
+        List<DesiredState> sent = transport.desiredOf("pi-1");
+        AppDesired activation = sent.get(sent.size() - 1).getApps(0);
+        assertThat(activation.getPhase()).isEqualTo(Phase.ACTIVATE);
+        assertThat(activation.getForce()).isTrue();
+        assertThat(activation.getLockTimeoutMs()).as("the device's own default").isZero();
+        assertThat(sent.get(sent.size() - 2).getApps(0).getForce()).as("the STAGE before it").isFalse();
     }
 
     @Test

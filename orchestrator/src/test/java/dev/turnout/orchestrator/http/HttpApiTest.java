@@ -309,6 +309,38 @@ class HttpApiTest {
     }
 
     @Test
+    void removingAnAppSignsARemovalForTheDevicesThatHaveItAndRefusesBadInputChangingNothing() throws Exception {
+        release("web", "1.0.0");
+        enroll("pi-1");
+        enroll("pi-2");
+        assertThat(send("POST", "/api/v1/apps/web/remove", "{\"target\":\"all\"}", null).statusCode()).isEqualTo(401);
+        HttpResponse<String> nobody = post("/api/v1/apps/web/remove", "{\"target\":\"all\"}");
+        assertThat(nobody.statusCode()).as("no device has web yet").isEqualTo(404);
+        assertThat(post("/api/v1/apps/web/remove", "{}").statusCode()).as("the target is required").isEqualTo(400);
+        assertThat(post("/api/v1/apps/web/remove", "{\"target\":\"planet:mars\"}").statusCode()).isEqualTo(400);
+        assertThat(store.findDesired("pi-1")).as("nothing signed").isEmpty();
+
+        HttpResponse<String> deploy = post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"waves\":\"100%\"}");
+        assertThat(deploy.statusCode()).as(deploy.body()).isEqualTo(201);
+        HttpResponse<String> busy = post("/api/v1/apps/web/remove", "{\"target\":\"device:pi-1\"}");
+        assertThat(busy.statusCode()).as("the rollout holds pi-1").isEqualTo(409);
+        assertThat(body(busy).path("error").asText()).contains("abort it first");
+        post("/api/v1/rollouts/" + body(deploy).path("id").asText() + "/abort", "");
+
+        HttpResponse<String> removed = send("POST", "/api/v1/apps/web/remove", "{\"target\":\"device:pi-1\"}", "Bearer " + token.value(),
+                "ana");
+        assertThat(removed.statusCode()).as(removed.body()).isEqualTo(200);
+        assertThat(body(removed).path("devices").toString()).isEqualTo("[\"pi-1\"]");
+        assertThat(store.findDesired("pi-1").orElseThrow().app("web").removes()).isTrue();
+        assertThat(store.findDesired("pi-2").orElseThrow().app("web").removes()).isFalse();
+        JsonNode pi1 = body(get("/api/v1/devices/pi-1"));
+        assertThat(pi1.path("apps").get(0).path("phase").asText()).isEqualTo("REMOVE");
+        assertThat(pi1.path("apps").get(0).path("desiredVersion").isNull()).isTrue();
+        assertThat(body(post("/api/v1/apps/web/remove", "{\"target\":\"device:pi-1\"}")).path("alreadyRemoved").toString())
+                .isEqualTo("[\"pi-1\"]");
+    }
+
+    @Test
     void theRollbackFloorOnlyRisesRefusesOlderRolloutsAndIsSignedIntoDesiredStates() throws Exception {
         release("web", "1.0.0");
         release("web", "2.0.0");

@@ -48,6 +48,17 @@ class DeviceVerdictsTest {
             RUNNING      | ACTIVATING   | VERIFYING          | 2.0.0   | ACTIVATION        | IGNORE
             RUNNING      | ACTIVATING   | WAITING_FOR_WINDOW | 2.0.0   | ACTIVATION        | WAITING_FOR_WINDOW
             RUNNING      | ACTIVATING   | WAITING_FOR_WINDOW | 2.0.0   | STAGE             | IGNORE
+            # the update lock: the device waits for the running app (bounded by its lock timeout), like a window
+            RUNNING      | ACTIVATING   | WAITING_FOR_LOCK   | 2.0.0   | ACTIVATION        | WAITING_FOR_WINDOW
+            RUNNING      | ACTIVATING   | WAITING_FOR_LOCK   | 2.0.0   | STAGE             | IGNORE
+            PAUSED       | ACTIVATING   | WAITING_FOR_LOCK   | 2.0.0   | ACTIVATION        | WAITING_FOR_WINDOW
+            RUNNING      | STAGED       | WAITING_FOR_LOCK   | 2.0.0   | STAGE             | IGNORE
+            SUCCEEDED    | ACTIVATING   | WAITING_FOR_LOCK   | 2.0.0   | ACTIVATION        | IGNORE
+            # its lock held past the timeout: FAILED (LOCK_TIMEOUT), a failure like any other
+            RUNNING      | ACTIVATING   | FAILED             | 2.0.0   | ACTIVATION        | FAILED
+            # an app removed from the device is no rollout's report
+            RUNNING      | ACTIVATING   | REMOVED            | 2.0.0   | ACTIVATION        | IGNORE
+            RUNNING      | ACTIVE       | REMOVING           | 2.0.0   | ACTIVATION        | IGNORE
             RUNNING      | ACTIVATING   | ROLLED_BACK        | 2.0.0   | ACTIVATION        | FAILED
             RUNNING      | ACTIVATING   | FAILED             | 2.0.0   | STAGE             | FAILED
             RUNNING      | ACTIVATING   | ACTIVE             | 1.0.0   | ACTIVATION        | IGNORE
@@ -83,7 +94,7 @@ class DeviceVerdictsTest {
     @ParameterizedTest(name = "{0}: a silent {1} device, {2}, {3}: its time runs out -> {4}")
     @CsvSource(delimiter = '|', textBlock = """
             # rollout    | device       | where   | window      | verdict
-            # activating: only an online device that does not wait for its update window times out
+            # activating: only an online device that does not wait (for its update window or its app's update lock) times out
             RUNNING      | ACTIVATING   | online  | not waiting | FAILED
             RUNNING      | ACTIVATING   | offline | not waiting | IGNORE
             RUNNING      | ACTIVATING   | online  | waiting     | IGNORE

@@ -25,7 +25,8 @@ import java.util.function.Function;
  * the payload parses, it names this device, its sequence is not older than the last accepted one (the
  * same sequence again is a repeat, its apps still checked), it has a sequence and an expiry not before
  * its issue time, it has not expired by the device's time floor nor by its wall clock (an unsynchronised
- * clock cannot alone expire it), and every app entry is complete, has an image for this platform and
+ * clock cannot alone expire it), and every app entry is complete (a REMOVE entry: an app name and no release), has
+ * an image for this platform and
  * does not go below the running version unless it is a signed rollback, nor below the app's rollback floor
  * (the higher of the one the device keeps and the entry's own {@code min_version}; signed rollbacks included;
  * the version that runs already is not a move and passes).
@@ -178,6 +179,10 @@ public final class TrustRules {
     }
 
     private Refused checkApp(AppDesired app, DesiredState state, TrustMark mark, Function<String, String> runningVersion) {
+        if (app.getPhase() == Phase.REMOVE) { // names the app only: nothing to download, no version to compare
+            return app.getApp().isEmpty() || app.hasRelease() ? new Refused(Reason.MALFORMED, "remove entry '"
+                    + printable(app.getApp()) + "' has no app name or carries a release", state) : null;
+        }
         if (app.getApp().isEmpty() || !app.hasRelease() || app.getRelease().getVersion().isEmpty()
                 || app.getPhase() == Phase.PHASE_UNSPECIFIED || app.getPhase() == Phase.UNRECOGNIZED) {
             return new Refused(Reason.MALFORMED, "app entry '" + printable(app.getApp()) + "' has no name, release, version or phase", state);

@@ -80,6 +80,12 @@ class TrustRulesTest {
                 new Row("an app entry without a release", NOW, true,
                         seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().clearRelease())),
                         Reason.MALFORMED, "app entry 'web' has no name, release, version or phase"),
+                new Row("a remove entry that carries a release", NOW, true,
+                        seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().setPhase(Phase.REMOVE))),
+                        Reason.MALFORMED, "remove entry 'web' has no app name or carries a release"),
+                new Row("a remove entry without an app name", NOW, true,
+                        seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().clearRelease().setApp("").setPhase(Phase.REMOVE))),
+                        Reason.MALFORMED, "remove entry '' has no app name or carries a release"),
                 new Row("no image for this platform", NOW, true,
                         seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().setRelease(release("3.0.0", "linux/amd64")))),
                         Reason.NO_IMAGE_FOR_PLATFORM, "release web 3.0.0 has no image for linux/arm64"),
@@ -165,6 +171,13 @@ class TrustRulesTest {
         DesiredState rollback = activate(11, "1.9.9", s -> s.setApps(0, s.getApps(0).toBuilder().setRollback(true)));
         assertThat(rules.judge(seal(rollback), AFTER_TEN, NOW, true, RUNNING::get)).isInstanceOf(TrustRules.Accepted.class);
         assertThat(rules.judge(seal(activate(11, "1.0.0")), AFTER_TEN, NOW, true, app -> "")).isInstanceOf(TrustRules.Accepted.class);
+    }
+
+    @Test
+    void aRemoveEntryNamesTheAppOnlyAndIsNeitherADowngradeNorBelowAFloor() {
+        DesiredState remove = activate(11, "3.0.0", s -> s.setApps(0, s.getApps(0).toBuilder().clearRelease().setPhase(Phase.REMOVE)
+                .setMinVersion("9.0.0")));
+        assertThat(rules.judge(seal(remove), AFTER_TEN, NOW, true, RUNNING::get)).isInstanceOf(TrustRules.Accepted.class);
     }
 
     @Test
