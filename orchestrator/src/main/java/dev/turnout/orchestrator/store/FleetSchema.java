@@ -10,11 +10,11 @@ import java.sql.Statement;
  * single-orchestrator tables; version 2 adds rollout leases and forwarded reports; version 3 what
  * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
- * rollback floors (a new table: nothing to migrate).
+ * rollback floors (a new table: nothing to migrate); version 6 the Compose file of a multi-container release.
  */
 final class FleetSchema {
 
-    static final int VERSION = 5;
+    static final int VERSION = 6;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -88,6 +88,9 @@ final class FleetSchema {
             }
             if (!hasColumn(c, "device_apps", "report_seq")) { // version 4, on an older table
                 s.execute(dialect.ddl("ALTER TABLE device_apps ADD COLUMN report_seq {long} NOT NULL DEFAULT 0"));
+            }
+            if (!hasColumn(c, "releases", "compose")) { // version 6: null for a single-container release
+                s.execute("ALTER TABLE releases ADD COLUMN compose TEXT");
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

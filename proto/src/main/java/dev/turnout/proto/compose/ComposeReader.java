@@ -141,7 +141,9 @@ public final class ComposeReader {
             root = YAML.readTree(yaml);
         } catch (JsonProcessingException e) {
             String line = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
-            throw new InvalidComposeException(file + ": not valid YAML: " + e.getOriginalMessage() + line);
+            // the parser's message spans lines (with a caret drawing); one line reads better in a CLI error and a log
+            throw new InvalidComposeException(file + ": not valid YAML: " + e.getOriginalMessage().strip()
+                    .replaceAll("\\s*\\n\\s*", " ") + line);
         } catch (IOException e) {
             throw new InvalidComposeException(file + ": cannot be read: " + e.getMessage());
         }

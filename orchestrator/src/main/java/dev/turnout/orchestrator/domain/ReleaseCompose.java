@@ -1,0 +1,18 @@
+package dev.turnout.orchestrator.domain;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The Compose file of a multi-container release (docs/compose.md) and the env files it names, as written.
+ *
+ * @param file     the file's name, for messages
+ * @param content  the YAML
+ * @param envFiles the contents of the files {@code env_file} entries name, by the name the file gives
+ */
+public record ReleaseCompose(String file, String content, Map<String, String> envFiles) {
+
+    public ReleaseCompose {
+        envFiles = envFiles == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(envFiles));
+    }
+}
