@@ -20,9 +20,16 @@ import java.util.TreeMap;
  * A Compose file on the operator's machine, with the env files it names, checked with the rules the server and the
  * device apply (docs/compose.md), and the archives of a release checked against it before anything is uploaded.
  */
-record LocalCompose(Path file, String content, Map<String, String> envFiles, ComposeFile app) {
+record LocalCompose(Path file, String content, Map<String, String> envFiles, Map<String, String> variables, ComposeFile app) {
 
-    static LocalCompose read(Path file) {
+    /** The {@code .env} beside a Compose file: the release's variables, as Compose reads it for interpolation. */
+    static final String DOT_ENV = ".env";
+
+    /**
+     * Reads {@code file}, the env files it names and the {@code .env} beside it; {@code options} ({@code --env
+     * NAME=VALUE}) override {@code .env}.
+     */
+    static LocalCompose read(Path file, Map<String, String> options) {
         if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
             throw new CliException("compose file " + file + " is not a readable file");
         }
@@ -37,7 +44,13 @@ record LocalCompose(Path file, String content, Map<String, String> envFiles, Com
                     envFiles.put(envFile, Files.readString(path, StandardCharsets.UTF_8));
                 }
             }
-            return new LocalCompose(file, content, envFiles, ComposeReader.check(name, content, Map.of(), envFiles));
+            Map<String, String> variables = new TreeMap<>();
+            Path dotEnv = dir.resolve(DOT_ENV);
+            if (Files.isRegularFile(dotEnv)) {
+                variables.putAll(ComposeReader.envFile(DOT_ENV, Files.readString(dotEnv, StandardCharsets.UTF_8)));
+            }
+            variables.putAll(options);
+            return new LocalCompose(file, content, envFiles, variables, ComposeReader.check(name, content, variables, envFiles));
         } catch (InvalidComposeException e) {
             throw new CliException(e.getMessage());
         } catch (IOException e) {
@@ -105,6 +118,7 @@ record LocalCompose(Path file, String content, Map<String, String> envFiles, Com
         body.put("file", file.getFileName().toString());
         body.put("content", content);
         body.put("envFiles", envFiles);
+        body.put("variables", variables);
         return body;
     }
 }

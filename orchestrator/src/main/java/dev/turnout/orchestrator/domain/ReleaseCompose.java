@@ -8,11 +8,13 @@ import java.util.TreeMap;
  *
  * @param file     the file's name, for messages
  * @param content  the YAML
- * @param envFiles the contents of the files {@code env_file} entries name, by the name the file gives
+ * @param envFiles  the contents of the files {@code env_file} entries name, by the name the file gives
+ * @param variables the release's values for {@code ${VAR}}; a device's own values win
  */
-public record ReleaseCompose(String file, String content, Map<String, String> envFiles) {
+public record ReleaseCompose(String file, String content, Map<String, String> envFiles, Map<String, String> variables) {
 
     public ReleaseCompose {
         envFiles = envFiles == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(envFiles));
+        variables = variables == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(variables));
     }
 }

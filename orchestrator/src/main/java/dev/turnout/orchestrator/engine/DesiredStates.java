@@ -222,6 +222,7 @@ public final class DesiredStates {
             ComposeApp.Builder compose = ComposeApp.newBuilder().setFileName(r.compose().file())
                     .setContent(ByteString.copyFromUtf8(r.compose().content()));
             r.compose().envFiles().forEach((name, content) -> compose.putEnvFiles(name, ByteString.copyFromUtf8(content)));
+            compose.putAllVariables(r.compose().variables());
             b.setCompose(compose);
         }
         ReleaseSpec spec = r.spec();

@@ -138,9 +138,10 @@ final class JsonViews {
         v.put("file", c.file());
         v.put("content", c.content());
         v.put("envFiles", c.envFiles().keySet());
+        v.put("variables", c.variables());
         List<Map<String, Object>> services = new ArrayList<>();
         try {
-            ComposeFile app = ComposeReader.check(c.file(), c.content(), Map.of(), c.envFiles());
+            ComposeFile app = ComposeReader.check(c.file(), c.content(), c.variables(), c.envFiles());
             for (String name : app.startOrder()) {
                 ComposeFile.Service s = app.services().get(name);
                 Map<String, Object> service = new LinkedHashMap<>();

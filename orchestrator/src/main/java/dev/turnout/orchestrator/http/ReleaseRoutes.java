@@ -47,6 +47,7 @@ final class ReleaseRoutes {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReleaseRoutes.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -54,7 +55,7 @@ final class ReleaseRoutes {
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
-    record ComposeBody(String file, String content, Map<String, String> envFiles) {
+    record ComposeBody(String file, String content, Map<String, String> envFiles, Map<String, String> variables) {
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -132,10 +133,18 @@ final class ReleaseRoutes {
         if (body.spec() != null && (body.spec().container() != null || body.spec().health() != null)) {
             throw new InvalidInputException("a Compose release takes its settings from " + c.file() + "; leave out spec");
         }
-        ReleaseCompose compose = new ReleaseCompose(c.file(), c.content(), c.envFiles());
+        if (c.variables() != null) {
+            for (Map.Entry<String, String> v : c.variables().entrySet()) {
+                if (v.getKey() == null || !VARIABLE.matcher(v.getKey()).matches() || v.getValue() == null) {
+                    throw new InvalidInputException("compose variable '" + v.getKey() + "' must be a name of letters, digits and '_'"
+                            + " (not starting with a digit) with a value");
+                }
+            }
+        }
+        ReleaseCompose compose = new ReleaseCompose(c.file(), c.content(), c.envFiles(), c.variables());
         ComposeFile app;
         try {
-            app = ComposeReader.check(c.file(), c.content(), Map.of(), compose.envFiles());
+            app = ComposeReader.check(c.file(), c.content(), compose.variables(), compose.envFiles());
         } catch (InvalidComposeException e) {
             throw new InvalidInputException(e.getMessage());
         }

@@ -194,6 +194,41 @@ class ComposeReleaseIT {
         assertThat(cli("release", "show", "bad:1.0.0").code).isEqualTo(ExitCodes.ERROR);
     }
 
+    @Test
+    void theReleasesVariablesComeFromDotEnvAndEnvOptionsAndNameTheImages() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("vars"));
+        Path compose = Files.writeString(dir.resolve("docker-compose.yml"), """
+                services:
+                  web:
+                    image: demo/web:${WEB_TAG}
+                    environment:
+                      SITE: ${SITE:-attic}
+                      TOKEN: ${TOKEN?from the device config}
+                """);
+        Files.writeString(dir.resolve(".env"), "WEB_TAG=1.0.0\nSITE=yard\n");
+        Path web = archive(dir, "web.tar", "demo/web:2.0.0");
+
+        Result fromDotEnv = cli("release", "create", "vars:1.0.0", "--compose", compose.toString(), "--image", web.toString());
+        assertThat(fromDotEnv.code).isEqualTo(ExitCodes.ERROR);
+        assertThat(fromDotEnv.err).contains("holds demo/web:2.0.0, which no service of docker-compose.yml names;"
+                + " the services name demo/web:1.0.0");
+
+        Result overridden = cli("release", "create", "vars:2.0.0", "--compose", compose.toString(), "--image", web.toString(),
+                "--env", "WEB_TAG=2.0.0");
+        assertThat(overridden.code).as(overridden.toString()).isZero();
+        BundleManifest manifest = signedManifest("vars", "2.0.0");
+        assertThat(manifest.getRelease().getCompose().getVariablesMap()).containsExactlyInAnyOrderEntriesOf(
+                Map.of("WEB_TAG", "2.0.0", "SITE", "yard"));
+        // the device's own variable (TOKEN) is not the release's business: it stays a ${...} in the signed file
+        assertThat(manifest.getRelease().getCompose().getContent().toStringUtf8()).contains("${TOKEN?from the device config}");
+
+        assertThat(cli("release", "create", "vars:3.0.0", "--compose", compose.toString(), "--image", web.toString(),
+                "--env", "2BAD=x").code).isEqualTo(ExitCodes.USAGE);
+        Files.delete(dir.resolve(".env"));
+        assertThat(cli("release", "create", "vars:3.0.0", "--compose", compose.toString(), "--image", web.toString()).err)
+                .contains("docker-compose.yml: services.web.image: uses ${WEB_TAG}, which is not set when the release is made");
+    }
+
     private static Path archive(Path dir, String name, String ref) throws IOException {
         return Files.write(dir.resolve(name), DockerSaveArchives.of(ref, ref).bytes());
     }

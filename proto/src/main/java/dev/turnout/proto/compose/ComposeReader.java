@@ -133,6 +133,39 @@ public final class ComposeReader {
         return List.copyOf(names);
     }
 
+    /**
+     * The {@code KEY=VALUE} lines of an env file (an {@code env_file} entry, or the {@code .env} beside a Compose file):
+     * blank lines and {@code #} comments skipped, an {@code export } prefix and surrounding quotes dropped, a name
+     * alone skipped (Compose would take it from the shell it runs in; a device has none).
+     */
+    public static Map<String, String> envFile(String name, String content) throws InvalidComposeException {
+        Map<String, String> env = new LinkedHashMap<>();
+        String[] lines = content.split("\r?\n", -1);
+        for (int n = 0; n < lines.length; n++) {
+            String line = lines[n].strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            if (line.startsWith("export ")) {
+                line = line.substring("export ".length()).strip();
+            }
+            int eq = line.indexOf('=');
+            String key = eq < 0 ? line : line.substring(0, eq).strip();
+            if (!ENV_NAME.matcher(key).matches()) {
+                throw new InvalidComposeException("env file '" + name + "' line " + (n + 1) + ": '" + key + "' is not a variable name");
+            }
+            if (eq < 0) {
+                continue;
+            }
+            String value = line.substring(eq + 1).strip();
+            if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"") || value.startsWith("'") && value.endsWith("'"))) {
+                value = value.substring(1, value.length() - 1);
+            }
+            env.put(key, value);
+        }
+        return env;
+    }
+
     // ---- the file ----
 
     private JsonNode tree(String yaml) throws InvalidComposeException {
@@ -325,7 +358,8 @@ public final class ComposeReader {
             throw fail(path, e.getMessage());
         } catch (Interpolation.Deferred e) {
             throw fail(path, "uses ${" + e.variable + "}, which is not set when the release is made;"
-                    + " image names must be known then, so the release can carry their archives");
+                    + " image names must be known then, so the release can carry their archives (set it in the release's"
+                    + " variables: the .env beside the file, or --env)");
         }
         if (image.isEmpty() || !IMAGE.matcher(image).matches()) {
             throw fail(path, "'" + image + "' is not an image reference such as trains/controller:1.4.2");
@@ -374,28 +408,10 @@ public final class ComposeReader {
                 }
                 throw fail(at, "env file '" + name + "' was not found");
             }
-            String[] lines = content.split("\r?\n", -1);
-            for (int n = 0; n < lines.length; n++) {
-                String line = lines[n].strip();
-                if (line.isEmpty() || line.startsWith("#")) {
-                    continue;
-                }
-                if (line.startsWith("export ")) {
-                    line = line.substring("export ".length()).strip();
-                }
-                int eq = line.indexOf('=');
-                String key = eq < 0 ? line : line.substring(0, eq).strip();
-                if (!ENV_NAME.matcher(key).matches()) {
-                    throw fail(at, "env file '" + name + "' line " + (n + 1) + ": '" + key + "' is not a variable name");
-                }
-                if (eq < 0) {
-                    continue; // a name alone: taken from the environment Compose runs in, which a device does not have
-                }
-                String value = line.substring(eq + 1).strip();
-                if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"") || value.startsWith("'") && value.endsWith("'"))) {
-                    value = value.substring(1, value.length() - 1);
-                }
-                env.put(key, value);
+            try {
+                env.putAll(envFile(name, content));
+            } catch (InvalidComposeException e) {
+                throw fail(at, e.getMessage());
             }
         }
         return env;

@@ -303,7 +303,8 @@ class ComposeReaderTest {
     void atReleaseTimeAnImageMustNotWaitForTheDevice() {
         assertThatThrownBy(() -> ComposeReader.check(FILE, "services:\n  web:\n    image: web:${TAG}\n", Map.of(), Map.of()))
                 .hasMessage(FILE + ": services.web.image: uses ${TAG}, which is not set when the release is made;"
-                        + " image names must be known then, so the release can carry their archives");
+                        + " image names must be known then, so the release can carry their archives (set it in the release's"
+                        + " variables: the .env beside the file, or --env)");
     }
 
     @Test
@@ -324,6 +325,16 @@ class ComposeReaderTest {
         Service s = ComposeReader.read(FILE, yaml, Map.of(),
                 Map.of("common.env", "# comment\nA=1\nB=from-file\nexport C=\"quoted value\"\n\nD\n")).services().get("web");
         assertThat(s.environment()).containsExactly(Map.entry("A", "1"), Map.entry("B", "from-compose"), Map.entry("C", "quoted value"));
+    }
+
+    @Test
+    void aDotEnvFileReadsAsComposeReadsIt() throws InvalidComposeException {
+        assertThat(ComposeReader.envFile(".env", "TAG=2.0.1\n# note\nexport SITE='yard'\nEMPTY=\nALONE\n"))
+                .containsExactly(Map.entry("TAG", "2.0.1"), Map.entry("SITE", "yard"), Map.entry("EMPTY", ""));
+        assertThatThrownBy(() -> ComposeReader.envFile(".env", "TAG=1\nA B=2\n"))
+                .hasMessage("env file '.env' line 2: 'A B' is not a variable name");
+        assertThatThrownBy(() -> read(web("env_file: web.env").replace("web.env", "[web.env]")))
+                .hasMessage(FILE + ": services.web.env_file[0]: env file 'web.env' was not found");
     }
 
     @Test
