@@ -28,7 +28,7 @@ final class ReleaseCommand {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    @Command(name = "create", description = "Upload `docker save` archives and register a release.")
+    @Command(name = "create", description = "Upload `docker save` archives and register a release: one container (--spec) or a Compose app (--compose).")
     static final class Create implements Runnable {
         private final Cli cli;
 
@@ -41,8 +41,17 @@ final class ReleaseCommand {
                         "ARCHIVE alone: every platform the archive holds; PLATFORM=ARCHIVE (e.g. linux/arm64=web.tar): that platform only."})
         List<String> images = new ArrayList<>();
 
-        @Option(names = "--spec", required = true, paramLabel = "FILE", description = "App spec (YAML): container settings and health check.")
+        @Option(names = "--spec", paramLabel = "FILE", description = "App spec (YAML): container settings and health check.")
         Path specFile;
+
+        @Option(names = "--compose", paramLabel = "FILE", description = {"A Compose file (docs/compose.md) instead of --spec: a"
+                + " multi-container app. The archives must hold every image its services name, for every platform.",
+                "Files its env_file entries name are read relative to it and signed with the release."})
+        Path composeFile;
+
+        @Option(names = "--env", paramLabel = "NAME=VALUE", description = "With --compose: a value for ${NAME} in the file,"
+                + " over the .env beside it (repeatable). Signed into the release in clear: no secrets; a device's own value wins.")
+        List<String> env = new ArrayList<>();
 
         Create(Cli cli) {
             this.cli = cli;
@@ -51,12 +60,25 @@ final class ReleaseCommand {
         @Override
         public void run() {
             // everything is checked before the first byte goes up
-            JsonNode spec = readSpec(specFile);
+            if (!env.isEmpty() && composeFile == null) {
+                throw new CliException(ExitCodes.USAGE, "--env goes with --compose (a --spec names its values under container.env)");
+            }
+            if ((specFile == null) == (composeFile == null)) {
+                throw new CliException(ExitCodes.USAGE, "name the app's settings with either --spec FILE (one container)"
+                        + " or --compose FILE (several)");
+            }
+            JsonNode spec = specFile == null ? null : readSpec(specFile);
             Map<Path, List<String>> wanted = ImageOption.parse(images);
             for (Path archive : wanted.keySet()) {
                 if (!Files.isRegularFile(archive) || !Files.isReadable(archive)) {
                     throw new CliException("image archive " + archive + " is not a readable file");
                 }
+            }
+            Map<String, Object> compose = null;
+            if (composeFile != null) {
+                LocalCompose local = LocalCompose.read(composeFile, variables(env));
+                local.checkArchives(wanted);
+                compose = local.body();
             }
             if (cli.api().find("/api/v1/releases/" + release.path()).isPresent()) {
                 throw new CliException("release " + release + " exists already; releases are immutable, give it a new version");
@@ -76,20 +98,27 @@ final class ReleaseCommand {
                     if (digest == null) {
                         throw new CliException(archive + " holds no image for " + platform + "; it holds " + String.join(", ", digests.keySet()));
                     }
-                    if (byPlatform.containsKey(platform)) {
+                    // a Compose release has one image per service image and platform (checked above)
+                    String key = compose == null ? platform : platform + " " + digest;
+                    if (byPlatform.containsKey(key)) {
                         throw new CliException("two images for " + platform + ": name each platform once");
                     }
                     Map<String, Object> ref = new LinkedHashMap<>();
                     ref.put("platform", platform);
                     ref.put("digest", digest);
-                    byPlatform.put(platform, ref);
+                    byPlatform.put(key, ref);
                 }
             }
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("app", release.app());
             body.put("version", release.version());
             body.put("images", new ArrayList<>(byPlatform.values()));
-            body.put("spec", spec);
+            if (spec != null) {
+                body.put("spec", spec);
+            }
+            if (compose != null) {
+                body.put("compose", compose);
+            }
             JsonNode created = cli.api().post("/api/v1/releases", body);
             if (cli.jsonOutput()) {
                 cli.printJson(created);
@@ -97,7 +126,11 @@ final class ReleaseCommand {
             }
             cli.out.printf("created release %s%n", release);
             for (JsonNode i : created.path("images")) {
-                cli.out.printf("  %-14s %s  image %s%n", i.path("platform").asText(), i.path("digest").asText(), i.path("imageId").asText());
+                cli.out.printf("  %-14s %s  image %s%s%n", i.path("platform").asText(), i.path("digest").asText(), i.path("imageId").asText(),
+                        compose == null ? "" : "  " + i.path("imageRef").asText());
+            }
+            if (compose != null) {
+                cli.out.printf("  services: %s%n", String.join(", ", servicesOf(created)));
             }
         }
 
@@ -109,6 +142,24 @@ final class ReleaseCommand {
                 return "?";
             }
         }
+    }
+
+    private static Map<String, String> variables(List<String> options) {
+        Map<String, String> variables = new LinkedHashMap<>();
+        for (String option : options) {
+            int eq = option.indexOf('=');
+            if (eq < 1 || !option.substring(0, eq).matches("[A-Za-z_][A-Za-z0-9_]*")) {
+                throw new CliException(ExitCodes.USAGE, "--env '" + option + "' must be NAME=VALUE, NAME letters, digits and '_'");
+            }
+            variables.put(option.substring(0, eq), option.substring(eq + 1));
+        }
+        return variables;
+    }
+
+    private static List<String> servicesOf(JsonNode release) {
+        List<String> names = new ArrayList<>();
+        release.path("compose").path("services").forEach(service -> names.add(service.path("name").asText()));
+        return names;
     }
 
     /** Reads and checks an app spec file with the server's own rules; one-line errors naming the file. */
@@ -165,14 +216,14 @@ final class ReleaseCommand {
                 table.row(r.path("app").asText(), r.path("version").asText(), String.join(",", platforms), r.path("createdAt").asText());
             }
             if (table.isEmpty()) {
-                cli.out.println("no releases yet: turnout release create APP:VERSION --image [PLATFORM=]ARCHIVE --spec FILE");
+                cli.out.println("no releases yet: turnout release create APP:VERSION --image [PLATFORM=]ARCHIVE --spec FILE (or --compose FILE)");
                 return;
             }
             table.print(cli.out);
         }
     }
 
-    @Command(name = "show", description = "Show one release: images and spec.")
+    @Command(name = "show", description = "Show one release: images and spec, or the services of a Compose release.")
     static final class Show implements Runnable {
         private final Cli cli;
 
@@ -197,6 +248,22 @@ final class ReleaseCommand {
                         i.path("imageId").asText(), DevicesCommand.text(i.path("manifestDigest")), DevicesCommand.text(i.path("imageRef")));
             }
             images.print(cli.out);
+            if (r.has("compose")) {
+                JsonNode compose = r.path("compose");
+                cli.out.printf("%ncompose  %s%n", compose.path("file").asText());
+                Table services = new Table("SERVICE", "IMAGE", "DEPENDS ON", "PORTS", "HEALTHCHECK");
+                for (JsonNode service : compose.path("services")) {
+                    List<String> dependsOn = new ArrayList<>();
+                    service.path("dependsOn").fields().forEachRemaining(e -> dependsOn.add(e.getKey() + " (" + e.getValue().asText() + ")"));
+                    List<String> ports = new ArrayList<>();
+                    service.path("ports").forEach(p -> ports.add(p.asText()));
+                    services.row(service.path("name").asText(), service.path("image").asText(),
+                            dependsOn.isEmpty() ? "-" : String.join(", ", dependsOn), ports.isEmpty() ? "-" : String.join(", ", ports),
+                            service.path("healthcheck").asBoolean() ? "yes" : "image's own or none");
+                }
+                services.print(cli.out);
+                return;
+            }
             try {
                 cli.out.println();
                 cli.out.print(YAML.writeValueAsString(r.path("spec")).replaceFirst("^---\\n", ""));

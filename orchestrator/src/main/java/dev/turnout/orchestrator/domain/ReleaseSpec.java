@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.domain;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.turnout.proto.compose.ComposeReader;
 
 import java.math.BigDecimal;
 import java.util.HashSet;
@@ -20,13 +21,7 @@ public record ReleaseSpec(Container container, Health health) {
     public static final Set<String> LOG_DRIVERS = Set.of("json-file", "local");
 
     /** Linux capabilities by Docker's names (without "CAP_"), as of Linux 5.9; "ALL" is also accepted. */
-    public static final Set<String> CAPABILITIES = Set.of(
-            "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN",
-            "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
-            "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST",
-            "NET_RAW", "PERFMON", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT",
-            "SYSLOG", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME",
-            "SYS_TTY_CONFIG", "WAKE_ALARM");
+    public static final Set<String> CAPABILITIES = ComposeReader.CAPABILITIES;
 
     /** Docker refuses a smaller memory limit. */
     public static final long MIN_MEMORY_BYTES = 6L * 1024 * 1024;

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.engine;
 
+import com.google.protobuf.ByteString;
 import dev.turnout.orchestrator.domain.DesiredApp;
 import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.orchestrator.domain.Release;
@@ -10,6 +11,7 @@ import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.BundleManifest;
+import dev.turnout.proto.ComposeApp;
 import dev.turnout.proto.SignedEnvelope;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
@@ -257,6 +259,13 @@ public final class DesiredStates {
                     .setImageId(i.imageId())
                     .setManifestDigest(i.manifestDigest() == null ? "" : i.manifestDigest())
                     .addAllDiffIds(i.diffIds()));
+        }
+        if (r.compose() != null) {
+            ComposeApp.Builder compose = ComposeApp.newBuilder().setFileName(r.compose().file())
+                    .setContent(ByteString.copyFromUtf8(r.compose().content()));
+            r.compose().envFiles().forEach((name, content) -> compose.putEnvFiles(name, ByteString.copyFromUtf8(content)));
+            compose.putAllVariables(r.compose().variables());
+            b.setCompose(compose);
         }
         ReleaseSpec spec = r.spec();
         if (spec != null && spec.container() != null) {

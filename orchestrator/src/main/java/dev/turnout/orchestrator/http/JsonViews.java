@@ -6,6 +6,7 @@ import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.orchestrator.domain.DeviceApp;
 import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseCompose;
 import dev.turnout.orchestrator.domain.ReleaseImage;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutDevice;
@@ -13,6 +14,9 @@ import dev.turnout.orchestrator.domain.RolloutDeviceState;
 import dev.turnout.orchestrator.domain.RolloutStrategy;
 import dev.turnout.orchestrator.domain.Threshold;
 import dev.turnout.orchestrator.store.DesiredRecord;
+import dev.turnout.proto.compose.ComposeFile;
+import dev.turnout.proto.compose.ComposeReader;
+import dev.turnout.proto.compose.InvalidComposeException;
 
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -122,6 +126,38 @@ final class JsonViews {
         }
         v.put("images", images);
         v.put("spec", r.spec());
+        if (r.compose() != null) {
+            v.put("compose", compose(r.compose()));
+        }
+        return v;
+    }
+
+    /** A Compose release's file, and its services as the file declares them (variables left to the device unresolved). */
+    private static Map<String, Object> compose(ReleaseCompose c) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("file", c.file());
+        v.put("content", c.content());
+        v.put("envFiles", c.envFiles().keySet());
+        v.put("variables", c.variables());
+        List<Map<String, Object>> services = new ArrayList<>();
+        try {
+            ComposeFile app = ComposeReader.check(c.file(), c.content(), c.variables(), c.envFiles());
+            for (String name : app.startOrder()) {
+                ComposeFile.Service s = app.services().get(name);
+                Map<String, Object> service = new LinkedHashMap<>();
+                service.put("name", name);
+                service.put("image", s.image());
+                Map<String, String> dependsOn = new LinkedHashMap<>();
+                s.dependsOn().forEach((dependency, condition) -> dependsOn.put(dependency, condition.composeName()));
+                service.put("dependsOn", dependsOn);
+                service.put("ports", s.ports().stream().filter(java.util.Objects::nonNull).toList());
+                service.put("healthcheck", s.healthcheck() != null && !s.healthcheck().disabled());
+                services.add(service);
+            }
+        } catch (InvalidComposeException e) {
+            v.put("error", e.getMessage()); // checked when the release was made; only a change of rules lands here
+        }
+        v.put("services", services);
         return v;
     }
 

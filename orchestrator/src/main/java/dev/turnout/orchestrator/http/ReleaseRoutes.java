@@ -7,11 +7,16 @@ import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseCompose;
 import dev.turnout.orchestrator.domain.ReleaseImage;
 import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.compose.ComposeFile;
+import dev.turnout.proto.compose.ComposeReader;
+import dev.turnout.proto.compose.InvalidComposeException;
+import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.rules.SemVer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
@@ -26,20 +31,23 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
  * Releases: {@code POST /api/v1/releases} (an app version made of uploaded archives, one per
- * platform), {@code GET /api/v1/releases[/:app/:version]} and the offline bundle
+ * platform; or a Compose file with one archive per service image and platform), {@code GET /api/v1/releases[/:app/:version]} and the offline bundle
  * {@code GET /api/v1/releases/:app/:version/bundle}.
  */
 final class ReleaseRoutes {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReleaseRoutes.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -47,7 +55,11 @@ final class ReleaseRoutes {
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
-    record ReleaseBody(String app, String version, List<ImageBody> images, ReleaseSpec spec) {
+    record ComposeBody(String file, String content, Map<String, String> envFiles, Map<String, String> variables) {
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ReleaseBody(String app, String version, List<ImageBody> images, ReleaseSpec spec, ComposeBody compose) {
     }
 
     private final ApiExchange exchange;
@@ -91,33 +103,103 @@ final class ReleaseRoutes {
         if (body.images() == null || body.images().isEmpty()) {
             throw new InvalidInputException("a release needs at least one image");
         }
+        if (body.compose() != null) {
+            return validComposeRelease(body);
+        }
         ReleaseSpec spec = body.spec() == null ? new ReleaseSpec(null, null) : body.spec();
         spec.validate();
         List<ReleaseImage> images = new ArrayList<>();
         Set<String> platforms = new HashSet<>();
         for (ImageBody image : body.images()) {
-            if (image == null || image.platform() == null || !PLATFORM.matcher(image.platform()).matches()) {
-                throw new InvalidInputException("image platform '" + (image == null ? null : image.platform())
-                        + "' must look like linux/arm64, linux/arm/v7 or linux/arm/v6");
-            }
+            Artifact artifact = artifact(image);
             if (!platforms.add(image.platform())) {
                 throw new InvalidInputException("platform " + image.platform() + " is listed twice");
             }
-            if (!ArtifactRepository.isDigest(image.digest())) {
-                throw new InvalidInputException("image digest '" + image.digest() + "' must be sha256:<64 hex digits>");
+            images.add(ReleaseImage.of(image.platform(), artifact));
+        }
+        checkNew(body);
+        return new Release(body.app(), body.version(), clock.instant(), images, spec);
+    }
+
+    /**
+     * A multi-container release: the Compose file checked as the device will (docs/compose.md), and for every platform
+     * the release names, exactly one image for each image the services name, and no other.
+     */
+    private Release validComposeRelease(ReleaseBody body) {
+        ComposeBody c = body.compose();
+        if (c.file() == null || c.file().isBlank() || c.content() == null || c.content().isBlank()) {
+            throw new InvalidInputException("compose needs `file` (its name) and `content` (the YAML)");
+        }
+        if (body.spec() != null && (body.spec().container() != null || body.spec().health() != null)) {
+            throw new InvalidInputException("a Compose release takes its settings from " + c.file() + "; leave out spec");
+        }
+        if (c.variables() != null) {
+            for (Map.Entry<String, String> v : c.variables().entrySet()) {
+                if (v.getKey() == null || !VARIABLE.matcher(v.getKey()).matches() || v.getValue() == null) {
+                    throw new InvalidInputException("compose variable '" + v.getKey() + "' must be a name of letters, digits and '_'"
+                            + " (not starting with a digit) with a value");
+                }
             }
-            Artifact artifact = store.findArtifact(image.digest())
-                    .orElseThrow(() -> new InvalidInputException("unknown artifact digest " + image.digest() + ": upload it first"));
-            if (artifact.platform() != null && !artifact.platform().equals(image.platform())) {
-                throw new InvalidInputException("artifact " + image.digest() + " holds an image for " + artifact.platform()
-                        + ", not " + image.platform());
+        }
+        ReleaseCompose compose = new ReleaseCompose(c.file(), c.content(), c.envFiles(), c.variables());
+        ComposeFile app;
+        try {
+            app = ComposeReader.check(c.file(), c.content(), compose.variables(), compose.envFiles());
+        } catch (InvalidComposeException e) {
+            throw new InvalidInputException(e.getMessage());
+        }
+        Map<String, String> serviceByImage = new LinkedHashMap<>(); // normalized image name -> first service naming it
+        app.services().values().forEach(service -> serviceByImage.putIfAbsent(ImageArchive.normalizedName(service.image()),
+                service.name()));
+        Map<String, Set<String>> imagesByPlatform = new TreeMap<>();
+        List<ReleaseImage> images = new ArrayList<>();
+        for (ImageBody image : body.images()) {
+            Artifact artifact = artifact(image);
+            String ref = artifact.imageRef();
+            String name = ref == null ? null : ImageArchive.normalizedName(ref);
+            if (name == null || !serviceByImage.containsKey(name)) {
+                throw new InvalidInputException("artifact " + image.digest() + " holds image " + (ref == null ? "(untagged)" : ref)
+                        + ", which no service of " + c.file() + " names; the services name " + String.join(", ", app.images()));
+            }
+            if (!imagesByPlatform.computeIfAbsent(image.platform(), p -> new HashSet<>()).add(name)) {
+                throw new InvalidInputException("image " + ref + " for " + image.platform() + " is listed twice");
             }
             images.add(ReleaseImage.of(image.platform(), artifact));
         }
+        for (Map.Entry<String, Set<String>> platform : imagesByPlatform.entrySet()) {
+            for (Map.Entry<String, String> wanted : serviceByImage.entrySet()) {
+                if (!platform.getValue().contains(wanted.getKey())) {
+                    String image = app.services().get(wanted.getValue()).image();
+                    throw new InvalidInputException("no image " + image + " (service " + wanted.getValue() + ") for "
+                            + platform.getKey() + ": every platform of the release needs every service's image");
+                }
+            }
+        }
+        checkNew(body);
+        return new Release(body.app(), body.version(), clock.instant(), images, new ReleaseSpec(null, null), compose);
+    }
+
+    private Artifact artifact(ImageBody image) {
+        if (image == null || image.platform() == null || !PLATFORM.matcher(image.platform()).matches()) {
+            throw new InvalidInputException("image platform '" + (image == null ? null : image.platform())
+                    + "' must look like linux/arm64, linux/arm/v7 or linux/arm/v6");
+        }
+        if (!ArtifactRepository.isDigest(image.digest())) {
+            throw new InvalidInputException("image digest '" + image.digest() + "' must be sha256:<64 hex digits>");
+        }
+        Artifact artifact = store.findArtifact(image.digest())
+                .orElseThrow(() -> new InvalidInputException("unknown artifact digest " + image.digest() + ": upload it first"));
+        if (artifact.platform() != null && !artifact.platform().equals(image.platform())) {
+            throw new InvalidInputException("artifact " + image.digest() + " holds an image for " + artifact.platform()
+                    + ", not " + image.platform());
+        }
+        return artifact;
+    }
+
+    private void checkNew(ReleaseBody body) {
         if (store.findRelease(body.app(), body.version()).isPresent()) {
             throw new ConflictException("release " + body.app() + ":" + body.version() + " exists already");
         }
-        return new Release(body.app(), body.version(), clock.instant(), images, spec);
     }
 
     private void listReleases(RoutingContext ctx) {

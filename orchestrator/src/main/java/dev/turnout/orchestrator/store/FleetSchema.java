@@ -11,11 +11,12 @@ import java.sql.Statement;
  * identifies an artifact's image on either image store (platform, manifest digest, layers); version 4
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
  * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables); version 7 webhooks and
- * their delivery log (new tables).
+ * their delivery log (new tables); version 8 the Compose file of a multi-container release
+ * (a column of releases).
  */
 final class FleetSchema {
 
-    static final int VERSION = 7;
+    static final int VERSION = 8;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -102,6 +103,9 @@ final class FleetSchema {
             }
             if (!hasColumn(c, "device_apps", "report_seq")) { // version 4, on an older table
                 s.execute(dialect.ddl("ALTER TABLE device_apps ADD COLUMN report_seq {long} NOT NULL DEFAULT 0"));
+            }
+            if (!hasColumn(c, "releases", "compose")) { // version 8: null for a single-container release
+                s.execute("ALTER TABLE releases ADD COLUMN compose TEXT");
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.ConflictException;
 import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.orchestrator.domain.ReleaseCompose;
 import dev.turnout.orchestrator.domain.ReleaseImage;
 import dev.turnout.orchestrator.domain.ReleaseSpec;
 
@@ -47,9 +48,10 @@ final class JdbcReleases implements ReleaseCatalog {
             if (findRelease(r.app(), r.version()).isPresent()) {
                 throw new ConflictException("release " + r.key() + " exists already");
             }
-            if (session.update("INSERT INTO releases (app, version, created_at, images, spec) VALUES (?,?,?,?,?)"
+            if (session.update("INSERT INTO releases (app, version, created_at, images, spec, compose) VALUES (?,?,?,?,?,?)"
                             + " ON CONFLICT (app, version) DO NOTHING",
-                    r.app(), r.version(), millis(r.createdAt()), StoredJson.write(r.images()), StoredJson.write(r.spec())) == 0) {
+                    r.app(), r.version(), millis(r.createdAt()), StoredJson.write(r.images()), StoredJson.write(r.spec()),
+                    r.compose() == null ? null : StoredJson.write(r.compose())) == 0) {
                 throw new ConflictException("release " + r.key() + " exists already");
             }
         }
@@ -80,6 +82,7 @@ final class JdbcReleases implements ReleaseCatalog {
     private static Release release(ResultSet rs) throws SQLException {
         return new Release(rs.getString("app"), rs.getString("version"), instant(rs, "created_at"),
                 StoredJson.read(rs.getString("images"), new TypeReference<List<ReleaseImage>>() { }),
-                StoredJson.read(rs.getString("spec"), new TypeReference<ReleaseSpec>() { }));
+                StoredJson.read(rs.getString("spec"), new TypeReference<ReleaseSpec>() { }),
+                rs.getString("compose") == null ? null : StoredJson.read(rs.getString("compose"), new TypeReference<ReleaseCompose>() { }));
     }
 }

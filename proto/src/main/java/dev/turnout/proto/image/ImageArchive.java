@@ -295,7 +295,7 @@ public final class ImageArchive {
     }
 
     /** "web:1" → "docker.io/library/web:1"; a reference without a tag gets ":latest". */
-    static String normalizedName(String ref) {
+    public static String normalizedName(String ref) {
         String name = ref;
         int slash = name.indexOf('/');
         String first = slash < 0 ? "" : name.substring(0, slash);

@@ -192,6 +192,11 @@ public final class TrustRules {
             return new Refused(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
                     + " has no image for " + platform, state);
         }
+        if (app.getRelease().hasCompose()) {
+            // never run one service of a multi-container app as if it were the whole release
+            return new Refused(Reason.MALFORMED, "release " + app.getApp() + " " + app.getRelease().getVersion()
+                    + " is a Compose app (docs/compose.md); this edge daemon runs single-container releases only", state);
+        }
         String version = app.getRelease().getVersion();
         String running = runningVersion.apply(app.getApp());
         String floor = higher(mark.versionFloor(app.getApp()), app.getMinVersion());
