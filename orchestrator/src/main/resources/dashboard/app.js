@@ -16,6 +16,7 @@ const REASONS = {
   HEALTH_CHECK_FAILED: 'the health check failed', CRASH_LOOP: 'the container kept crashing',
   ROLLBACK_FAILED: 'rolling back failed', TOO_MANY_ATTEMPTS: 'it gave up after too many attempts',
   INTERRUPTED: 'the update was interrupted (restart or power loss)', TIMEOUT: 'no ACTIVE report in time',
+  LOCK_TIMEOUT: 'the app held its update lock too long', DRIFT: 'the container was changed behind the daemon’s back',
 };
 const WAVE_COUNTS = [['pending', 'pending'], ['staged', 'staged'], ['activating', 'activating'], ['active', 'active'],
   ['failed', 'failed'], ['rollingBack', 'rolling back'], ['rolledBack', 'rolled back'], ['offline', 'offline']];
@@ -64,6 +65,7 @@ function showLogin(message) {
   document.getElementById('live').className = 'live off';
   document.getElementById('logout').hidden = true;
   document.getElementById('who').hidden = true;
+  document.getElementById('nav-admin').hidden = true;
   state.session = null;
   view().hidden = true;
   view().innerHTML = '';
@@ -78,6 +80,7 @@ function showApp(session) {
   who.hidden = false;
   document.getElementById('login').hidden = true;
   document.getElementById('logout').hidden = false;
+  document.getElementById('nav-admin').hidden = !may('admin');
   view().hidden = false;
   if (!state.source) connectLive();
   route();
@@ -148,14 +151,16 @@ function route() {
   let m;
   if ((m = hash.match(/^#\/rollouts\/([^/]+)$/))) state.route = { name: 'rollout', id: decodeURIComponent(m[1]) };
   else if ((m = hash.match(/^#\/devices\/([^/]+)$/))) state.route = { name: 'device', id: decodeURIComponent(m[1]) };
+  else if (hash === '#/admin') state.route = { name: 'admin' };
   else state.route = { name: 'fleet' };
-  ({ fleet: fleetSkeleton, rollout: rolloutSkeleton, device: deviceSkeleton })[state.route.name]();
+  ({ fleet: fleetSkeleton, rollout: rolloutSkeleton, device: deviceSkeleton, admin: adminSkeleton })[state.route.name]();
   refresh().catch(showError);
 }
 async function refresh() {
   const r = state.route;
   if (r.name === 'fleet') return refreshFleet();
   if (r.name === 'rollout') return refreshRollout(r.id);
+  if (r.name === 'admin') return refreshAdmin();
   return refreshDevice(r.id);
 }
 
@@ -368,6 +373,79 @@ async function refreshDevice(id) {
     const detail = (e.detail || '').replace(/\b[A-Z][A-Z_]+[A-Z]\b/g, w => (REASONS[w] ? `(${REASONS[w]})` : w));
     return `<li><time>${clock(Date.parse(e.at))}</time>${esc(e.action)} <span class="muted">by ${esc(e.actor)}</span> ${esc(detail)}</li>`;
   }).join('') || '<li class="muted">No history.</li>';
+}
+
+// ---- admin view: signing keys, webhooks, operator accounts (admins only; the server enforces it) ----
+function adminSkeleton() {
+  view().innerHTML = `
+    <h1>Admin</h1>
+    <p id="page-error" class="error"></p>
+    <h2>Signing keys</h2>
+    <p class="muted">Devices trust these keys (docs/security.md, “Signing-key rotation”). Rotate announces a new key inside
+      desired states the active key signs; activate it once every device trusts it; retire a previous key once no bundle
+      signed by it is needed.</p>
+    <div class="actions" id="key-actions">
+      <button id="key-rotate">Rotate</button>
+      <button id="key-activate" disabled>Activate the next key</button>
+    </div>
+    <table id="keys-table"><thead><tr><th>Key</th><th>Role</th><th>Devices trusting it</th><th></th></tr></thead><tbody></tbody></table>
+    <p id="keys-note" class="muted"></p>
+    <h2>Webhooks</h2>
+    <table id="webhooks-table"><thead><tr><th>Webhook</th><th>URL</th><th>Events</th><th>Added</th></tr></thead><tbody></tbody></table>
+    <h3>Recent deliveries</h3>
+    <table id="deliveries-table"><thead><tr><th>At</th><th>Webhook</th><th>Event</th><th>Result</th><th>Status</th>
+      <th>Attempts</th><th>Error</th></tr></thead><tbody></tbody></table>
+    <h2>Operator accounts</h2>
+    <table id="operators-table"><thead><tr><th>Name</th><th>Role</th><th>Added</th></tr></thead><tbody></tbody></table>`;
+  document.getElementById('key-rotate').addEventListener('click', () => keyAction('rotate'));
+  document.getElementById('key-activate').addEventListener('click', () => keyAction('activate'));
+  document.getElementById('keys-table').addEventListener('click', e => {
+    const id = e.target.dataset?.retire;
+    if (id) keyAction('retire', id);
+  });
+}
+async function refreshAdmin() {
+  const [keys, hooks, deliveries, operators] = await Promise.all([api('/api/v1/keys'), api('/api/v1/webhooks'),
+    api('/api/v1/webhooks/deliveries?limit=20'), api('/api/v1/operators')]);
+  if (state.route.name !== 'admin') return;
+  state.keys = keys;
+  const next = keys.keys.find(k => k.role === 'next');
+  document.getElementById('key-rotate').disabled = !!next;
+  document.getElementById('key-activate').disabled = !next;
+  document.querySelector('#keys-table tbody').innerHTML = keys.keys.map(k => `<tr data-key="${esc(k.keyId)}">
+    <td><code>${esc(k.keyId)}</code></td><td>${badge(k.role, `key-${k.role}`)}</td>
+    <td class="trusting">${k.devicesTrusting} of ${keys.devices}</td>
+    <td>${k.role === 'previous' ? `<button data-retire="${esc(k.keyId)}">Retire</button>` : ''}</td></tr>`).join('');
+  document.getElementById('keys-note').textContent = (next && keys.notTrustingNextCount
+    ? `${keys.notTrustingNextCount} device(s) do not trust the next key yet: ${keys.notTrustingNext.join(', ')}. ` : '')
+    + (keys.devicesUnknown ? `${keys.devicesUnknown} device(s) have not said which keys they trust since the server started.` : '');
+  const names = Object.fromEntries(hooks.webhooks.map(w => [w.id, w.url]));
+  document.querySelector('#webhooks-table tbody').innerHTML = hooks.webhooks.map(w => `<tr data-webhook="${esc(w.id)}">
+    <td><code>${esc(w.id)}</code></td><td>${esc(w.url)}</td><td>${w.events.map(e => `<span class="chip">${esc(e)}</span>`).join('')}</td>
+    <td>${esc(ago(w.createdAt))}</td></tr>`).join('')
+    || '<tr><td colspan="4" class="muted">No webhook: add one with <code>turnout webhook add URL --events …</code></td></tr>';
+  document.querySelector('#deliveries-table tbody').innerHTML = deliveries.deliveries.map(d => `<tr>
+    <td>${esc(ago(d.at))}</td><td title="${esc(names[d.webhookId] || '')}"><code>${esc(d.webhookId)}</code></td><td>${esc(d.event)}</td>
+    <td>${badge(d.result, d.result === 'DELIVERED' ? 'DONE' : 'FAILED')}</td><td>${esc(d.statusCode ?? '')}</td>
+    <td>${d.attempts}</td><td class="muted">${esc(d.error || '')}</td></tr>`).join('')
+    || '<tr><td colspan="7" class="muted">No delivery yet.</td></tr>';
+  document.querySelector('#operators-table tbody').innerHTML = operators.operators.map(o => `<tr>
+    <td>${esc(o.name)}</td><td>${esc(o.role)}</td><td>${esc(o.createdAt ? ago(o.createdAt) : '')}</td></tr>`).join('');
+}
+async function keyAction(action, keyId) {
+  const next = state.keys?.keys.find(k => k.role === 'next');
+  const text = { rotate: 'Announce a new signing key to every device?',
+    activate: `Sign with key ${next?.keyId} from now on?`, retire: `Make every device stop trusting key ${keyId}?` }[action];
+  if (!(await confirmAction(text))) return;
+  try {
+    if (action === 'retire') await api(`/api/v1/keys/${encodeURIComponent(keyId)}`, { method: 'DELETE' });
+    else await api(`/api/v1/keys/${action}`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: action === 'activate' ? JSON.stringify({ force: false }) : undefined });
+    document.getElementById('page-error').textContent = '';
+  } catch (e) {
+    showError(e);
+  }
+  await refresh();
 }
 
 window.addEventListener('hashchange', () => { if (!view().hidden) route(); });

@@ -89,6 +89,8 @@ public final class ApiAuth {
     private volatile java.util.function.Consumer<dev.turnout.orchestrator.store.AuditEntry> audit = entry -> { };
     private final ObjectMapper json = new ObjectMapper();
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    /** Wrong sign-ins per name and per address (docs/security.md, "Password guessing"). */
+    private final dev.turnout.orchestrator.security.SignInThrottle throttle;
     /** Credential checks (a store read; Argon2id once for an identity of an older version) run here, never on the event loop nor on Vert.x's shared worker pool. */
     private final ThreadPoolExecutor hashing;
 
@@ -98,6 +100,7 @@ public final class ApiAuth {
         this.basic = basic;
         this.accounts = java.util.Objects.requireNonNull(accounts, "accounts");
         this.clock = clock;
+        this.throttle = new dev.turnout.orchestrator.security.SignInThrottle(clock);
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
         this.hashing = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1024), r -> {
             Thread t = new Thread(r, "turnout-http-credentials");
@@ -430,24 +433,48 @@ public final class ApiAuth {
         if (given == null) {
             return;
         }
+        String address = ctx.request().remoteAddress() == null ? "" : ctx.request().remoteAddress().host();
+        String name = given.token() != null ? null : given.name();
+        if (throttled(ctx, name, address)) {
+            return;
+        }
         if (given.token() != null) {
             if (!token.matches(given.token().trim())) {
                 LOG.info("refused a dashboard login from {}: wrong operator token", ctx.request().remoteAddress());
+                throttle.failed(null, address);
                 refuse(ctx, 401, "wrong operator token: copy it from operator.token in the server's data directory", true);
                 return;
             }
+            throttle.succeeded(null, address);
             startSession(ctx, new Session(OperatorAccounts.BUILT_IN_ADMIN, 0, true, 0), TOKEN_HOLDER);
             return;
         }
         offEventLoop(ctx, () -> accounts.authenticate(given.name(), given.password()), account -> {
             if (account.isEmpty()) {
                 LOG.info("refused a dashboard login from {}: wrong name or password for {}", ctx.request().remoteAddress(), given.name());
+                throttle.failed(name, address);
                 refuse(ctx, 401, "wrong name or password", false);
                 return;
             }
+            throttle.succeeded(name, address);
             startSession(ctx, new Session(account.get().name(), account.get().createdAt().toEpochMilli(), false, 0),
                     operator(account.get()));
         });
+    }
+
+    /** Refuses (429) a sign-in while its name or address waits after wrong attempts; the password is not checked. */
+    private boolean throttled(RoutingContext ctx, String name, String address) {
+        java.util.Optional<java.time.Duration> wait = throttle.waitFor(name, address);
+        if (wait.isEmpty()) {
+            return false;
+        }
+        long seconds = Math.max(1, (wait.get().toMillis() + 999) / 1000);
+        LOG.warn("sign-in for {} from {} refused for {} s more after repeated wrong attempts", name == null ? "the operator token" : name,
+                address, seconds);
+        ctx.response().putHeader("Retry-After", Long.toString(seconds));
+        send(ctx, 429, Map.of("error", "too many wrong sign-ins" + (name == null ? "" : " for " + name) + " or from this address;"
+                + " try again in " + seconds + " s"));
+        return true;
     }
 
     private void startSession(RoutingContext ctx, Session session, Principal who) {
@@ -478,12 +505,18 @@ public final class ApiAuth {
             return;
         }
         String from = String.valueOf(ctx.request().remoteAddress());
+        String address = ctx.request().remoteAddress() == null ? "" : ctx.request().remoteAddress().host();
+        if (throttled(ctx, given.name(), address)) {
+            return;
+        }
         offEventLoop(ctx, () -> accounts.login(given.name(), given.password(), from), issued -> {
             if (issued.isEmpty()) {
                 LOG.info("refused an API token to {} from {}: wrong name or password", given.name(), from);
+                throttle.failed(given.name(), address);
                 refuse(ctx, 401, "wrong name or password", false);
                 return;
             }
+            throttle.succeeded(given.name(), address);
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("name", issued.get().account().name());
             body.put("role", issued.get().account().role().wireName());

@@ -214,12 +214,64 @@ class DashboardIT {
         String rollout = fleet.rollout("1.0.0", "1,100%", "pause", true);
         signIn("vio", "vio-long-password");
         wait.until(d -> text("#who").equals("vio (viewer)"));
+        assertThat(browser.findElement(By.id("nav-admin")).isDisplayed()).as("a viewer has no Admin page").isFalse();
+        assertThat(status("/api/v1/keys/rotate", "POST")).isEqualTo(403);
         browser.get(fleet.url() + "/#/rollouts/" + rollout);
         wait.until(d -> text("#rollout-title").contains(rollout));
         assertThat(browser.findElement(By.cssSelector(".actions")).isDisplayed()).isFalse();
         assertThat(browser.findElements(By.cssSelector(".actions button"))).hasSize(5).noneMatch(WebElement::isEnabled);
         assertThat(status("/api/v1/rollouts/" + rollout + "/abort", "POST")).isEqualTo(403);
         assertThat(fleet.state(rollout)).isNotEqualTo("ABORTED");
+    }
+
+    @Test
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
+    void anAdminRotatesTheSigningKeyAndSeesWebhooksOnTheAdminPage() throws Exception {
+        requireChromium();
+        fleet = TestFleet.start(work.resolve("server"));
+        fleet.device("dash-keys", Map.of("site", "attic"), Set.of());
+        await().atMost(WAIT).until(() -> fleet.countOnline() == 1);
+        assertThat(fleet.post("/api/v1/webhooks", "{\"url\":\"http://127.0.0.1:9/hook\",\"events\":[\"rollout.*\"]}")
+                .statusCode()).isEqualTo(201);
+        browser = chromium();
+        WebDriverWait wait = waiting();
+        browser.get(fleet.url() + "/");
+        signIn(fleet.server.operatorToken());
+        wait.until(ExpectedConditions.elementToBeClickable(By.id("nav-admin"))).click();
+        wait.until(d -> keyRoles().equals(List.of("active")));
+        String first = keyIds().get(0);
+        assertThat(text("#keys-table tr[data-key] .trusting")).isEqualTo("1 of 1");
+        assertThat(text("#webhooks-table tbody")).contains("http://127.0.0.1:9/hook").contains("rollout.*");
+        assertThat(text("#operators-table tbody")).contains("admin");
+
+        // rotate: a next key appears, and the device says it trusts it (from its next desired state)
+        confirmed("key-rotate");
+        wait.until(d -> keyRoles().equals(List.of("next", "active")));
+        wait.until(d -> text("#keys-table tr[data-key]:first-child .trusting").equals("1 of 1"));
+        assertThat(browser.findElement(By.id("key-rotate")).isEnabled()).as("one rotation at a time").isFalse();
+
+        // activate: the new key signs, the first stays trusted as previous and can be retired
+        confirmed("key-activate");
+        wait.until(d -> keyRoles().equals(List.of("active", "previous")));
+        assertThat(keyIds()).containsExactly(fleet.getJson("/api/v1/keys").get("activeKeyId").asText(), first);
+        assertThat(keyIds().get(0)).isNotEqualTo(first);
+        wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("button[data-retire='" + first + "']"))).click();
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("confirm")));
+        browser.findElement(By.id("confirm-ok")).click();
+        wait.until(d -> keyRoles().equals(List.of("active")));
+        assertThat(fleet.getJson("/api/v1/audit").toString()).contains("key.rotate", "key.activate", "key.retire");
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<String> keyRoles() {
+        return (List<String>) ((JavascriptExecutor) browser).executeScript(
+                "return [...document.querySelectorAll('#keys-table tr[data-key] .badge')].map(b => b.innerText.trim());");
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<String> keyIds() {
+        return (List<String>) ((JavascriptExecutor) browser).executeScript(
+                "return [...document.querySelectorAll('#keys-table tr[data-key]')].map(r => r.dataset.key);");
     }
 
     private void signIn(String token) {

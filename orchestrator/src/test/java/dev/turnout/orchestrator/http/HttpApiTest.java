@@ -631,6 +631,29 @@ class HttpApiTest {
     }
 
     @Test
+    void repeatedWrongPasswordsMakeTheNextSignInWaitWithoutCheckingIt() throws Exception {
+        assertThat(post("/api/v1/operators", "{\"name\":\"gus\",\"role\":\"viewer\",\"password\":\"gus-long-password\"}")
+                .statusCode()).isEqualTo(201);
+        for (int i = 0; i <= dev.turnout.orchestrator.security.SignInThrottle.FREE_PER_NAME; i++) {
+            assertThat(send("POST", "/api/v1/tokens", "{\"name\":\"gus\",\"password\":\"guess-number-" + i + "\"}", null)
+                    .statusCode()).isEqualTo(401);
+        }
+        // the right password now waits too (it is not even checked), on both sign-in routes, with Retry-After
+        HttpResponse<String> right = send("POST", "/api/v1/tokens", "{\"name\":\"gus\",\"password\":\"gus-long-password\"}", null);
+        assertThat(right.statusCode()).isEqualTo(429);
+        assertThat(right.headers().firstValue("Retry-After").map(Integer::parseInt).orElseThrow()).isBetween(1, 30);
+        assertThat(body(right).path("error").asText()).contains("too many wrong sign-ins for gus");
+        assertThat(send("POST", "/api/v1/session", "{\"name\":\"GUS\",\"password\":\"gus-long-password\"}", null).statusCode())
+                .isEqualTo(429);
+        // another account, and the operator token, are not held up by gus's guesser
+        assertThat(post("/api/v1/operators", "{\"name\":\"ida\",\"role\":\"viewer\",\"password\":\"ida-long-password\"}")
+                .statusCode()).isEqualTo(201);
+        assertThat(send("POST", "/api/v1/tokens", "{\"name\":\"ida\",\"password\":\"ida-long-password\"}", null).statusCode())
+                .isEqualTo(201);
+        assertThat(get("/api/v1/devices").statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void operatorAccountsActWithinTheirRoleUnderTheirOwnNameUntilRevokedOrLoggedOut() throws Exception {
         HttpResponse<String> added = post("/api/v1/operators", "{\"name\":\"vera\",\"role\":\"viewer\",\"password\":\"vera-long-password\"}");
         assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
