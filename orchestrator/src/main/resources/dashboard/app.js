@@ -396,7 +396,12 @@ function adminSkeleton() {
     <table id="deliveries-table"><thead><tr><th>At</th><th>Webhook</th><th>Event</th><th>Result</th><th>Status</th>
       <th>Attempts</th><th>Error</th></tr></thead><tbody></tbody></table>
     <h2>Operator accounts</h2>
-    <table id="operators-table"><thead><tr><th>Name</th><th>Role</th><th>Added</th></tr></thead><tbody></tbody></table>`;
+    <table id="operators-table"><thead><tr><th>Name</th><th>Role</th><th>Added</th></tr></thead><tbody></tbody></table>
+    <h2>Backup</h2>
+    <p><a id="backup-download" href="/api/v1/backup" download>Download a backup</a> <span class="muted">— the store, the signing
+      keys, the tokens and secrets and the image archives, consistent while the server runs (<a
+      href="/api/v1/backup?artifacts=false" id="backup-download-small" download>without the image archives</a>). It holds every
+      secret: keep it like the data directory. Restore with <code>turnout restore FILE --data DIR</code>.</span></p>`;
   document.getElementById('key-rotate').addEventListener('click', () => keyAction('rotate'));
   document.getElementById('key-activate').addEventListener('click', () => keyAction('activate'));
   document.getElementById('keys-table').addEventListener('click', e => {

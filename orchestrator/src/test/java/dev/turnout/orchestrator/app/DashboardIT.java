@@ -243,6 +243,8 @@ class DashboardIT {
         assertThat(text("#keys-table tr[data-key] .trusting")).isEqualTo("1 of 1");
         assertThat(text("#webhooks-table tbody")).contains("http://127.0.0.1:9/hook").contains("rollout.*");
         assertThat(text("#operators-table tbody")).contains("admin");
+        assertThat(browser.findElement(By.id("backup-download")).getAttribute("href")).endsWith("/api/v1/backup");
+        assertThat(status("/api/v1/backup?artifacts=false")).as("the session may download a backup").isEqualTo(200);
 
         // rotate: a next key appears, and the device says it trusts it (from its next desired state)
         confirmed("key-rotate");
