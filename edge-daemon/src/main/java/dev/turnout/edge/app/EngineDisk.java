@@ -17,7 +17,7 @@ import java.util.function.Supplier;
  * DockerRootDir, asked once, the first time a release limits disk use), or the daemon's own data dir when that
  * directory is not on this host (an engine elsewhere, or a daemon in a container without it).
  */
-final class EngineDisk implements HealthChecker.DiskSource {
+public final class EngineDisk implements HealthChecker.DiskSource {
 
     private static final Logger log = LoggerFactory.getLogger(EngineDisk.class);
 
@@ -25,7 +25,7 @@ final class EngineDisk implements HealthChecker.DiskSource {
     private final Path fallback;
     private volatile Path measured;
 
-    EngineDisk(Supplier<String> engineDataRoot, Path fallback) {
+    public EngineDisk(Supplier<String> engineDataRoot, Path fallback) {
         this.engineDataRoot = engineDataRoot;
         this.fallback = fallback;
     }

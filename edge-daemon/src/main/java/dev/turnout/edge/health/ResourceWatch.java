@@ -79,7 +79,7 @@ public final class ResourceWatch {
         double limit = limits.getDiskPercent();
         if (limit > 0 && disk.percent() > limit) {
             throw new UpdateFailure(Reason.DISK_LIMIT, "disk " + disk.path() + " is " + percent(disk.percent()) + " full ("
-                    + size(disk.usedBytes()) + " used, " + size(disk.availableBytes()) + " available) (limit " + percent(limit) + ")");
+                    + size(disk.usedBytes()) + " used, " + size(disk.availableBytes()) + " available) (limit " + limitPercent(limit) + ")");
         }
     }
 
@@ -98,7 +98,7 @@ public final class ResourceWatch {
         double used = 100.0 * usage.memoryBytes() / base;
         if (used > limit) {
             throw new UpdateFailure(Reason.MEMORY_LIMIT, "memory " + size(usage.memoryBytes()) + " is " + percent(used) + " of "
-                    + (memoryLimitBytes > 0 ? "its " + size(base) + " limit" : "the host's " + size(base)) + " (limit " + percent(limit) + ")");
+                    + (memoryLimitBytes > 0 ? "its " + size(base) + " limit" : "the host's " + size(base)) + " (limit " + limitPercent(limit) + ")");
         }
     }
 
@@ -132,7 +132,7 @@ public final class ResourceWatch {
         if (sustained >= Duration.ofMillis(limits.getCpuForMs()).toNanos()) {
             throw new UpdateFailure(Reason.CPU_LIMIT, "CPU " + percent(used) + " of " + (nanoCpus > 0 ? "its " + cpus(capacity) + " limit"
                     : "the host's " + cpus(capacity)) + " (" + String.format(Locale.ROOT, "%.2f", cpusUsed) + " CPUs), above the limit for "
-                    + seconds(sustained) + " (limit " + percent(limit) + " for " + seconds(Duration.ofMillis(limits.getCpuForMs()).toNanos()) + ")");
+                    + seconds(sustained) + " (limit " + limitPercent(limit) + " for " + seconds(Duration.ofMillis(limits.getCpuForMs()).toNanos()) + ")");
         }
     }
 
@@ -145,6 +145,12 @@ public final class ResourceWatch {
     /** "96%", "92.5%". */
     static String percent(double value) {
         return trim(value) + "%";
+    }
+
+    /** A limit as the release wrote it: "90%", "92.5%", "0.01%". */
+    static String limitPercent(double value) {
+        String text = String.format(Locale.ROOT, "%.2f", value).replaceAll("0+$", "");
+        return (text.endsWith(".") ? text.substring(0, text.length() - 1) : text) + "%";
     }
 
     private static String cpus(double cpus) {
