@@ -17,6 +17,8 @@ const REASONS = {
   ROLLBACK_FAILED: 'rolling back failed', TOO_MANY_ATTEMPTS: 'it gave up after too many attempts',
   INTERRUPTED: 'the update was interrupted (restart or power loss)', TIMEOUT: 'no ACTIVE report in time',
   LOCK_TIMEOUT: 'the app held its update lock too long', DRIFT: 'the container was changed behind the daemon’s back',
+  MEMORY_LIMIT: 'the container used more memory than its limit', CPU_LIMIT: 'the container used more CPU than its limit for too long',
+  DISK_LIMIT: "the device's disk was fuller than the release's limit", OOM_KILLED: 'the kernel killed the container for lack of memory',
 };
 const WAVE_COUNTS = [['pending', 'pending'], ['staged', 'staged'], ['activating', 'activating'], ['active', 'active'],
   ['failed', 'failed'], ['rollingBack', 'rolling back'], ['rolledBack', 'rolled back'], ['offline', 'offline']];

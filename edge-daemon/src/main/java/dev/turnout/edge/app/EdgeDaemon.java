@@ -87,7 +87,8 @@ public final class EdgeDaemon implements AutoCloseable {
         PinnedTrust trust = config.pinnedTrust();
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
                 .useCredentials(config.mqttUsername(), config.mqttPassword());
-        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts());
+        HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts(),
+                runtime::usage, new EngineDisk(runtime::dataRoot, dataDir));
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
                 app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));

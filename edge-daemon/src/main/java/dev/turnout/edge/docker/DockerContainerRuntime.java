@@ -14,7 +14,10 @@ import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Device;
+import com.github.dockerjava.api.model.CpuStatsConfig;
 import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.MemoryStatsConfig;
+import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
 import com.github.dockerjava.api.model.LogConfig;
@@ -26,6 +29,7 @@ import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import com.github.dockerjava.transport.SSLConfig;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
@@ -266,11 +270,85 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
             InspectContainerResponse.ContainerState state = response.getState();
             String health = state.getHealth() == null || state.getHealth().getStatus() == null ? "" : state.getHealth().getStatus();
             return new ContainerStatus(state.getStatus() == null ? "unknown" : state.getStatus(), Boolean.TRUE.equals(state.getRunning()),
-                    Boolean.TRUE.equals(state.getRestarting()), response.getRestartCount() == null ? 0 : response.getRestartCount(), health);
+                    Boolean.TRUE.equals(state.getRestarting()), response.getRestartCount() == null ? 0 : response.getRestartCount(), health,
+                    Boolean.TRUE.equals(state.getOOMKilled()));
         } catch (NotFoundException e) {
             return ContainerStatus.MISSING;
         } catch (RuntimeException e) {
             throw failure("inspect container", e);
+        }
+    }
+
+    /**
+     * One stats sample ({@code stream=false}: the engine answers once, within about a second). Memory is counted as
+     * {@code docker stats} counts it: usage less the inactive file cache ({@code total_inactive_file} under cgroup v1,
+     * {@code inactive_file} under v2), which the kernel drops before it runs out.
+     */
+    @Override
+    public ContainerUsage usage(String containerId) throws UpdateFailure {
+        Statistics stats;
+        try (StatsSample sample = docker.statsCmd(containerId).withNoStream(true).exec(new StatsSample())) {
+            if (!sample.awaitCompletion(STATS_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new UpdateFailure(Reason.ENGINE_ERROR, "stats of " + containerId + " took longer than " + STATS_TIMEOUT.toSeconds() + " s",
+                        true, null);
+            }
+            stats = sample.first;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while reading stats");
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "stats failed: " + e.getMessage(), true, e);
+        } catch (NotFoundException e) {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "stats failed: no container " + containerId, false, e);
+        } catch (RuntimeException e) {
+            throw failure("container stats", e);
+        }
+        if (stats == null || stats.getMemoryStats() == null || stats.getCpuStats() == null) {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "the engine sent no stats for " + containerId, true, null);
+        }
+        MemoryStatsConfig memory = stats.getMemoryStats();
+        long usage = orZero(memory.getUsage());
+        long inactive = 0;
+        if (memory.getStats() != null) {
+            inactive = memory.getStats().getTotalInactiveFile() != null ? memory.getStats().getTotalInactiveFile()
+                    : orZero(memory.getStats().getInactiveFile());
+        }
+        CpuStatsConfig cpu = stats.getCpuStats();
+        long cpuNanos = cpu.getCpuUsage() == null ? 0 : orZero(cpu.getCpuUsage().getTotalUsage());
+        int cpus = cpu.getOnlineCpus() != null && cpu.getOnlineCpus() > 0 ? cpu.getOnlineCpus().intValue()
+                : cpu.getCpuUsage() != null && cpu.getCpuUsage().getPercpuUsage() != null ? cpu.getCpuUsage().getPercpuUsage().size()
+                : Runtime.getRuntime().availableProcessors();
+        return new ContainerUsage(inactive < usage ? usage - inactive : usage, orZero(memory.getLimit()), cpuNanos,
+                orZero(cpu.getSystemCpuUsage()), Math.max(1, cpus));
+    }
+
+    private static final Duration STATS_TIMEOUT = Duration.ofSeconds(10);
+
+    /** Keeps the one answer of a stats call that does not stream. */
+    private static final class StatsSample extends ResultCallback.Adapter<Statistics> {
+        private volatile Statistics first;
+
+        @Override
+        public void onNext(Statistics object) {
+            if (first == null) {
+                first = object;
+            }
+        }
+    }
+
+    private static long orZero(Long value) {
+        return value == null ? 0 : value;
+    }
+
+    /** {@code docker info}'s DockerRootDir; read once, when a release first limits disk use. */
+    @Override
+    public String dataRoot() {
+        try {
+            String root = docker.infoCmd().exec().getDockerRootDir();
+            return root == null ? "" : root;
+        } catch (RuntimeException e) {
+            log.warn("cannot read Docker's data root: {}", e.getMessage());
+            return "";
         }
     }
 

@@ -8,8 +8,14 @@ package dev.turnout.edge.domain;
  * @param restarting whether the engine is restarting it
  * @param restartCount how often the engine restarted it
  * @param health the image HEALTHCHECK status ("healthy", "unhealthy", "starting", "" for none)
+ * @param oomKilled whether the kernel killed a process of it for lack of memory (Docker's State.OOMKilled)
  */
-public record ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health) {
+public record ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health, boolean oomKilled) {
 
     public static final ContainerStatus MISSING = new ContainerStatus("missing", false, false, 0, "");
+
+    /** A container the kernel has not OOM-killed. */
+    public ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health) {
+        this(state, running, restarting, restartCount, health, false);
+    }
 }

@@ -498,10 +498,11 @@ public final class UpdateEngine {
         String newContainer = record.newContainerId();
         Release target = record.target().getRelease();
         try {
+            // the release's resource limits are watched through its check; a rollback's check below is the health alone
             if (soaked == null) {
-                health.verify(newContainer, target.getHealth());
+                health.verify(newContainer, target);
             } else {
-                health.resume(newContainer, target.getHealth(), soaked);
+                health.resume(newContainer, target, soaked);
             }
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {

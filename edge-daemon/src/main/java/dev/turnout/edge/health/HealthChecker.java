@@ -1,20 +1,26 @@
 package dev.turnout.edge.health;
 
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ContainerUsage;
+import dev.turnout.edge.domain.DiskUse;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.HealthVerifier;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.Reason;
+import dev.turnout.proto.Release;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
  * Probes a container every interval through the soak. Fails after {@code retries} consecutive failed
  * probes, at once when the container stops (HEALTH_CHECK_FAILED), when Docker's own HEALTHCHECK says
- * unhealthy, or when it restarts more than {@code maxRestarts} times (CRASH_LOOP). Passes once the soak has
+ * unhealthy, when it restarts more than {@code maxRestarts} times (or the release's {@code restarts} limit: CRASH_LOOP),
+ * when the kernel OOM-killed it (OOM_KILLED), or when a sample taken at the same pace exceeds one of the release's
+ * resource limits (MEMORY_LIMIT, CPU_LIMIT, DISK_LIMIT; see {@link ResourceWatch}). Passes once the soak has
  * elapsed and the last probe succeeded.
  */
 public final class HealthChecker implements HealthVerifier {
@@ -34,7 +40,21 @@ public final class HealthChecker implements HealthVerifier {
     private final StatusSource containers;
     private final Function<HealthCheck, Probe> probes;
     private final MonotonicClock clock;
+    /** One sample of a container's memory and CPU; throws like the runtime does. */
+    @FunctionalInterface
+    public interface UsageSource {
+        ContainerUsage usage(String containerId) throws UpdateFailure;
+    }
+
+    /** How full the engine's disk is now; empty when it cannot be told. */
+    @FunctionalInterface
+    public interface DiskSource {
+        Optional<DiskUse> measure();
+    }
+
     private final int maxRestarts;
+    private final UsageSource usage;
+    private final DiskSource disk;
 
     public HealthChecker(StatusSource containers, Function<HealthCheck, Probe> probes, MonotonicClock clock) {
         this(containers, probes, clock, 0);
@@ -45,15 +65,38 @@ public final class HealthChecker implements HealthVerifier {
      *                    loop (0: any restart fails the check)
      */
     public HealthChecker(StatusSource containers, Function<HealthCheck, Probe> probes, MonotonicClock clock, int maxRestarts) {
+        this(containers, probes, clock, maxRestarts, id -> {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "no measurements");
+        }, Optional::empty);
+    }
+
+    /**
+     * @param usage samples a container's memory and CPU (one engine call each interval, only for a release that limits them)
+     * @param disk  measures the engine's disk (only for a release that limits it)
+     */
+    public HealthChecker(StatusSource containers, Function<HealthCheck, Probe> probes, MonotonicClock clock, int maxRestarts,
+                         UsageSource usage, DiskSource disk) {
         this.containers = containers;
         this.probes = probes;
         this.clock = clock;
         this.maxRestarts = maxRestarts;
+        this.usage = usage;
+        this.disk = disk;
     }
 
     @Override
     public void verify(String containerId, HealthCheck check) throws UpdateFailure {
-        verify(containerId, check, 0, false);
+        verify(containerId, check, ResourceWatch.none(), 0, false);
+    }
+
+    @Override
+    public void verify(String containerId, Release release) throws UpdateFailure {
+        verify(containerId, release.getHealth(), ResourceWatch.of(release), 0, false);
+    }
+
+    @Override
+    public void resume(String containerId, Release release, Duration soaked) throws UpdateFailure {
+        verify(containerId, release.getHealth(), ResourceWatch.of(release), Math.max(0, soaked.toNanos()), true);
     }
 
     /**
@@ -63,10 +106,12 @@ public final class HealthChecker implements HealthVerifier {
      */
     @Override
     public void resume(String containerId, HealthCheck check, Duration soaked) throws UpdateFailure {
-        verify(containerId, check, Math.max(0, soaked.toNanos()), true);
+        verify(containerId, check, ResourceWatch.none(), Math.max(0, soaked.toNanos()), true);
     }
 
-    private void verify(String containerId, HealthCheck check, long soakedNanos, boolean resumed) throws UpdateFailure {
+    private void verify(String containerId, HealthCheck check, ResourceWatch watch, long soakedNanos, boolean resumed)
+            throws UpdateFailure {
+        int allowedRestarts = watch.maxRestarts(maxRestarts);
         Duration interval = check.getIntervalMs() > 0 ? Duration.ofMillis(check.getIntervalMs()) : DEFAULT_INTERVAL;
         Duration timeout = check.getTimeoutMs() > 0 ? Duration.ofMillis(check.getTimeoutMs()) : DEFAULT_TIMEOUT;
         int retries = check.getRetries() > 0 ? check.getRetries() : DEFAULT_RETRIES;
@@ -80,7 +125,10 @@ public final class HealthChecker implements HealthVerifier {
         int initialRestarts = resumed ? 0 : read.restartCount();
         int consecutiveFailures = 0;
         while (true) {
-            ContainerStatus status = requireRunning(read, initialRestarts);
+            ContainerStatus status = requireRunning(read, initialRestarts, allowedRestarts, watch);
+            if (status.running()) {
+                sample(containerId, watch);
+            }
             Boolean healthy = status.running() ? judge(check, status, probe, containerId, timeout) : null;
             if (healthy != null) {
                 consecutiveFailures = healthy ? 0 : consecutiveFailures + 1;
@@ -90,7 +138,7 @@ public final class HealthChecker implements HealthVerifier {
             }
             long elapsed = clock.nanoTime() - start;
             if (Boolean.TRUE.equals(healthy) && elapsed >= soakNanos) {
-                requireRunning(containers.status(containerId), initialRestarts);
+                requireRunning(containers.status(containerId), initialRestarts, allowedRestarts, watch);
                 log.debug("container {} healthy after {} ms", containerId, Duration.ofNanos(elapsed).toMillis());
                 return;
             }
@@ -126,7 +174,35 @@ public final class HealthChecker implements HealthVerifier {
         return probe.check(containerId, timeout);
     }
 
-    private ContainerStatus requireRunning(ContainerStatus status, int initialRestarts) throws UpdateFailure {
+    /** Measures what the release limits, at the check's pace; a sample the engine cannot give is skipped. */
+    private void sample(String containerId, ResourceWatch watch) throws UpdateFailure {
+        if (watch.watchesUsage()) {
+            ContainerUsage measured = null;
+            try {
+                measured = usage.usage(containerId);
+            } catch (UpdateFailure e) {
+                if (e.reason() == Reason.INTERRUPTED) {
+                    throw e;
+                }
+                log.debug("no usage sample of {}: {}", containerId, e.getMessage());
+            }
+            if (measured != null) {
+                watch.judge(measured, clock.nanoTime());
+            }
+        }
+        if (watch.watchesDisk()) {
+            Optional<DiskUse> measured = disk.measure();
+            if (measured.isPresent()) {
+                watch.judge(measured.get());
+            }
+        }
+    }
+
+    private static ContainerStatus requireRunning(ContainerStatus status, int initialRestarts, int maxRestarts, ResourceWatch watch)
+            throws UpdateFailure {
+        if (status.oomKilled()) {
+            throw new UpdateFailure(Reason.OOM_KILLED, watch.oomMessage());
+        }
         int restarts = status.restartCount() - initialRestarts;
         if (restarts > maxRestarts || (maxRestarts == 0 && status.restarting())) {
             throw new UpdateFailure(Reason.CRASH_LOOP, "container restarted " + Math.max(restarts, 1) + " times during the soak (more than "

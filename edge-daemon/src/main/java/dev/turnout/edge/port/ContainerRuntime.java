@@ -1,11 +1,13 @@
 package dev.turnout.edge.port;
 
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Reason;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,4 +59,17 @@ public interface ContainerRuntime {
 
     /** The engine's platform, e.g. "linux/amd64". */
     String platform() throws UpdateFailure;
+
+    /**
+     * One sample of a running container's memory and CPU use (the engine's stats, not streamed). A runtime that cannot
+     * measure fails with ENGINE_ERROR.
+     */
+    default ContainerUsage usage(String containerId) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime cannot measure containers");
+    }
+
+    /** The host directory the engine keeps its images and containers in (Docker's data root); empty when unknown. */
+    default String dataRoot() {
+        return "";
+    }
 }

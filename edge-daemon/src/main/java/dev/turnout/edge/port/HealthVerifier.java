@@ -2,6 +2,7 @@ package dev.turnout.edge.port;
 
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.Release;
 
 import java.time.Duration;
 
@@ -18,5 +19,18 @@ public interface HealthVerifier {
      */
     default void resume(String containerId, HealthCheck check, Duration soaked) throws UpdateFailure {
         verify(containerId, check);
+    }
+
+    /**
+     * Checks a new release's container: its health check and, through it, the release's resource limits (MEMORY_LIMIT,
+     * CPU_LIMIT, DISK_LIMIT, OOM_KILLED, CRASH_LOOP). A verifier that does not measure containers checks the health only.
+     */
+    default void verify(String containerId, Release release) throws UpdateFailure {
+        verify(containerId, release.getHealth());
+    }
+
+    /** As {@link #resume(String, HealthCheck, Duration)}, with the release's resource limits. */
+    default void resume(String containerId, Release release, Duration soaked) throws UpdateFailure {
+        resume(containerId, release.getHealth(), soaked);
     }
 }

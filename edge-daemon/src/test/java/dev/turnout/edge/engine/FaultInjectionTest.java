@@ -70,8 +70,15 @@ class FaultInjectionTest {
     /** TIMEOUT: the call hung until the client's response timeout, which the runtime reports as a transient failure. */
     enum Kind { CRASH_BEFORE, CRASH_AFTER, ERROR, TIMEOUT, CLOSING }
 
-    /** A fault at a step after the update started: {@code "start"} is its first call, {@code "start#2"} the second. */
-    record Fault(String step, Kind kind) {
+    /**
+     * A fault at a step after the update started: {@code "start"} is its first call, {@code "start#2"} the second. An
+     * ERROR fails the step with {@code reason}.
+     */
+    record Fault(String step, Kind kind, Reason reason) {
+
+        Fault(String step, Kind kind) {
+            this(step, kind, Reason.ENGINE_ERROR);
+        }
     }
 
     record Row(String name, List<Fault> faults, List<UpdateState> states, Reason lastReason, String running, boolean reboot) {
@@ -111,6 +118,11 @@ class FaultInjectionTest {
 
     private static Fault error(String step) {
         return new Fault(step, Kind.ERROR);
+    }
+
+    /** The step fails for this reason: the health check finding a resource limit exceeded, say. */
+    private static Fault failure(String step, Reason reason) {
+        return new Fault(step, Kind.ERROR, reason);
     }
 
     private static final List<UpdateState> ROLLED = List.of(ROLLING_BACK, ROLLED_BACK);
@@ -161,6 +173,17 @@ class FaultInjectionTest {
                         Reason.CONTAINER_START_FAILED, "1.0.0"),
                 new Row("health check fails", List.of(error("verify")), concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)),
                         Reason.ENGINE_ERROR, "1.0.0"),
+                // resource limits exceeded during the check and soak: the same rollback, with the limit's reason
+                new Row("memory above its limit during the soak", List.of(failure("verify", Reason.MEMORY_LIMIT)),
+                        concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)), Reason.MEMORY_LIMIT, "1.0.0"),
+                new Row("CPU above its limit for too long during the soak", List.of(failure("verify", Reason.CPU_LIMIT)),
+                        concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)), Reason.CPU_LIMIT, "1.0.0"),
+                new Row("disk fuller than its limit during the soak", List.of(failure("verify", Reason.DISK_LIMIT)),
+                        concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)), Reason.DISK_LIMIT, "1.0.0"),
+                new Row("the kernel OOM-killed the new container", List.of(failure("verify", Reason.OOM_KILLED)),
+                        concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)), Reason.OOM_KILLED, "1.0.0"),
+                new Row("more restarts than its limit during the soak", List.of(failure("verify", Reason.CRASH_LOOP)),
+                        concat(tillApplying, List.of(VERIFYING, ROLLING_BACK, ROLLED_BACK)), Reason.CRASH_LOOP, "1.0.0"),
                 // hangs: every engine call is bounded by the client's response timeout; a timed-out load or create is retried
                 new Row("docker load hangs once, then works", List.of(new Fault("loadImage", Kind.TIMEOUT)),
                         List.of(DOWNLOADING, STAGED, APPLYING, VERIFYING, ACTIVE), Reason.REASON_UNSPECIFIED, "2.0.0"),
@@ -276,7 +299,7 @@ class FaultInjectionTest {
         }
         switch (fault.get().kind()) {
             case CRASH_BEFORE -> throw new SimulatedCrash(step);
-            case ERROR -> throw new UpdateFailure(Reason.ENGINE_ERROR, "injected error at " + step);
+            case ERROR -> throw new UpdateFailure(fault.get().reason(), "injected " + fault.get().reason() + " at " + step);
             case TIMEOUT -> throw new UpdateFailure(Reason.ENGINE_ERROR, "no answer from the engine at " + step + " (timed out)", true, null);
             case CLOSING -> throw new UpdateFailure(Reason.INTERRUPTED, "the daemon is shutting down");
             default -> {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.turnout.proto.compose.ComposeReader;
 
 import java.math.BigDecimal;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -12,8 +13,15 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** How a release runs (container) and how its health is judged (health). */
-public record ReleaseSpec(Container container, Health health) {
+/**
+ * How a release runs (container), how its health is judged (health) and what it may use while it is judged (limits).
+ */
+public record ReleaseSpec(Container container, Health health, Limits limits) {
+
+    /** A spec without resource limits. */
+    public ReleaseSpec(Container container, Health health) {
+        this(container, health, null);
+    }
 
     private static final Set<String> RESTART_POLICIES = Set.of("no", "always", "unless-stopped", "on-failure");
 
@@ -99,8 +107,80 @@ public record ReleaseSpec(Container container, Health health) {
                          String timeout, Integer retries, String soak) {
     }
 
+    /**
+     * Resource limits watched through the health check and soak; exceeding one fails the release on the device, which
+     * rolls back (docs/release-spec.md). A key left out is not watched.
+     *
+     * @param memory   the container's memory use as a share of its memory limit ({@code container.memory}), or of the
+     *                 host's memory when it has none: {@code 90%}
+     * @param cpu      CPU use above a share of its CPU limit ({@code container.cpus}, or all the host's CPUs) for a while
+     * @param disk     how full the filesystem holding Docker's data may be: {@code 95%}
+     * @param restarts restarts by the container's restart policy tolerated during the check; one more is CRASH_LOOP
+     */
+    public record Limits(String memory, Cpu cpu, String disk, Integer restarts) {
+
+        /** The memory limit in percent; 0 when none is set. */
+        public double memoryPercent() {
+            return memory == null ? 0 : Percent.parse(memory, "spec.limits.memory");
+        }
+
+        /** The disk limit in percent; 0 when none is set. */
+        public double diskPercent() {
+            return disk == null ? 0 : Percent.parse(disk, "spec.limits.disk");
+        }
+    }
+
+    /**
+     * CPU use that fails the release: above {@code percent} for {@code for} without a break.
+     *
+     * @param percent  share of the container's CPU limit, or of all the host's CPUs when it has none: {@code 95} or
+     *                 {@code 95%}
+     * @param duration how long (YAML key {@code for}): {@code 30s}
+     */
+    public record Cpu(String percent, @JsonProperty("for") String duration) {
+
+        /** The CPU limit in percent. */
+        public double percentValue() {
+            if (percent == null) {
+                throw new InvalidInputException("spec.limits.cpu.percent is missing: write cpu: {percent: 95, for: 30s}");
+            }
+            return Percent.parse(percent, "spec.limits.cpu.percent");
+        }
+
+        /** How long the use must stay above the limit. */
+        public Duration forDuration() {
+            if (duration == null) {
+                throw new InvalidInputException("spec.limits.cpu.for is missing: write cpu: {percent: 95, for: 30s}");
+            }
+            Duration d = Durations.parse(duration, "spec.limits.cpu.for");
+            if (d.isZero()) {
+                throw new InvalidInputException("spec.limits.cpu.for must be longer than 0s");
+            }
+            return d;
+        }
+    }
+
+    /** Percentages as a limit is written: {@code 90%}, {@code 92.5%} or a bare {@code 90}; above 0, at most 100. */
+    static final class Percent {
+
+        private static final Pattern FORM = Pattern.compile("(\\d{1,3}(?:\\.\\d{1,2})?)\\s*%?");
+
+        private Percent() {
+        }
+
+        static double parse(String text, String field) {
+            Matcher m = FORM.matcher(text.trim());
+            double value = m.matches() ? Double.parseDouble(m.group(1)) : -1;
+            if (value <= 0 || value > 100) {
+                throw new InvalidInputException(field + " '" + text + "' must be a percentage above 0 and at most 100, such as 90%");
+            }
+            return value;
+        }
+    }
+
     /** Checks every field; the message of the exception names the first bad one. */
     public void validate() {
+        checkLimits();
         if (container != null) {
             if (container.command() != null) {
                 for (int i = 0; i < container.command().size(); i++) {
@@ -166,6 +246,35 @@ public record ReleaseSpec(Container container, Health health) {
         }
         if (health.retries() != null && health.retries() < 0) {
             throw new InvalidInputException("spec.health.retries must not be negative");
+        }
+    }
+
+    private void checkLimits() {
+        if (limits == null) {
+            return;
+        }
+        limits.memoryPercent();
+        limits.diskPercent();
+        if (limits.cpu() != null) {
+            limits.cpu().percentValue();
+            Duration sustained = limits.cpu().forDuration();
+            Duration soak = health == null || health.soak() == null ? Duration.ZERO : Durations.parse(health.soak(), "spec.health.soak");
+            if (sustained.compareTo(soak) > 0) {
+                throw new InvalidInputException("spec.limits.cpu.for " + limits.cpu().duration() + " is longer than spec.health.soak ("
+                        + Durations.format(soak) + "): limits are watched through the soak only, so this one could never be reached;"
+                        + " make the soak longer or `for` shorter");
+            }
+        }
+        if (limits.restarts() != null) {
+            if (limits.restarts() < 0) {
+                throw new InvalidInputException("spec.limits.restarts must not be negative; got " + limits.restarts());
+            }
+            String restart = container == null || container.restart() == null ? "no" : container.restart();
+            if (restart.equals("no")) {
+                throw new InvalidInputException("spec.limits.restarts counts restarts by the container's restart policy, and"
+                        + " spec.container.restart is 'no': set it to always, unless-stopped or on-failure (with 'no' the first"
+                        + " exit already fails the check)");
+            }
         }
     }
 

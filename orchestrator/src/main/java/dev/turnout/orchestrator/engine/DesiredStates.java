@@ -18,6 +18,7 @@ import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.LogConfig;
+import dev.turnout.proto.ResourceLimits;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.KeyRotation;
 import dev.turnout.proto.TrustedKey;
@@ -339,6 +340,17 @@ public final class DesiredStates {
                 hb.setSoakMs(Durations.parse(h.soak(), "soak").toMillis());
             }
             b.setHealth(hb);
+        }
+        if (spec != null && spec.limits() != null) {
+            ReleaseSpec.Limits l = spec.limits();
+            ResourceLimits.Builder lb = ResourceLimits.newBuilder().setMemoryPercent(l.memoryPercent()).setDiskPercent(l.diskPercent());
+            if (l.cpu() != null) {
+                lb.setCpuPercent(l.cpu().percentValue()).setCpuForMs(l.cpu().forDuration().toMillis());
+            }
+            if (l.restarts() != null) {
+                lb.setRestarts(l.restarts());
+            }
+            b.setLimits(lb);
         }
         return b.build();
     }

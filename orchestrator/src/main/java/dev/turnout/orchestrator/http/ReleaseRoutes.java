@@ -130,8 +130,10 @@ final class ReleaseRoutes {
         if (c.file() == null || c.file().isBlank() || c.content() == null || c.content().isBlank()) {
             throw new InvalidInputException("compose needs `file` (its name) and `content` (the YAML)");
         }
-        if (body.spec() != null && (body.spec().container() != null || body.spec().health() != null)) {
-            throw new InvalidInputException("a Compose release takes its settings from " + c.file() + "; leave out spec");
+        if (body.spec() != null && (body.spec().container() != null || body.spec().health() != null
+                || body.spec().limits() != null)) {
+            throw new InvalidInputException("a Compose release takes its settings from " + c.file() + "; leave out spec"
+                    + (body.spec().limits() != null ? " (resource limits are watched for single-container releases only)" : ""));
         }
         if (c.variables() != null) {
             for (Map.Entry<String, String> v : c.variables().entrySet()) {

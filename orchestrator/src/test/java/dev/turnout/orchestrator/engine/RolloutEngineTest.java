@@ -26,6 +26,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -238,6 +240,21 @@ class RolloutEngineTest {
         assertThat(end.state()).isEqualTo(RolloutState.ROLLED_BACK);
         assertThat(end.device("pi-1").state()).isEqualTo(RolloutDeviceState.ROLLED_BACK);
         assertThat(end.reason()).contains("HEALTH_CHECK_FAILED");
+    }
+
+    /** A device that rolled back because its release broke a resource limit failed, like any other rollback. */
+    @ParameterizedTest
+    @EnumSource(value = Reason.class, names = {"MEMORY_LIMIT", "CPU_LIMIT", "DISK_LIMIT", "OOM_KILLED", "CRASH_LOOP"})
+    void aResourceLimitRollbackCountsAsTheCanarysFailureAndTheRolloutSaysWhich(Reason reason) {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "rollback"), "test");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, latestSequence("pi-1")).toBuilder()
+                .setReason(reason).setMessage("memory 61.2 MiB is 96% of its 64 MiB limit (limit 90%)").setRunningVersion("1.0.0").build());
+
+        Rollout rollingBack = stored(r);
+        assertThat(rollingBack.state()).isEqualTo(RolloutState.ROLLING_BACK);
+        assertThat(rollingBack.reason()).contains("pi-1 " + reason.name());
+        assertThat(rollingBack.device("pi-2").state()).as("never activated").isEqualTo(RolloutDeviceState.CANCELLED);
     }
 
     @Test
