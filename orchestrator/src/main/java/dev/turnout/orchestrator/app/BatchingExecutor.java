@@ -25,6 +25,14 @@ import java.util.function.BooleanSupplier;
  * (measured at 2,000 devices on Mosquitto before the lanes: the deciding report waited 120-890 ms
  * behind up to 2,000 others). Each device's reports still run in the order they came: an urgent
  * report of a device that has reports waiting in the other lane joins them there.
+ *
+ * <p>With a store shared by several orchestrators (PostgreSQL) each report is a transaction of its own.
+ * Reports of one device reach both instances (a shared subscription spreads them), and a batch holds
+ * the row locks of all its reports until it commits: two batches that had each locked a row the other
+ * wanted deadlocked, PostgreSQL aborted one, and in PostgreSQL an error ends the transaction for every
+ * later statement, so the whole batch of reports was lost (MosquittoSharedSubscriptionIT lost reports so
+ * in one CI run of 2026-12-06). One report per transaction takes the rows of one device in one order
+ * (its devices row, then its apps), so two instances wait for each other instead.
  */
 final class BatchingExecutor implements ReportExecutor {
 
@@ -48,11 +56,21 @@ final class BatchingExecutor implements ReportExecutor {
     /** Reports waiting now in both lanes (counted: ConcurrentLinkedQueue.size() walks the queue). */
     private final AtomicInteger waiting = new AtomicInteger();
     private final AtomicBoolean scheduled = new AtomicBoolean();
+    private final int maxBatch;
 
     BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow) {
+        this(engineThread, store, commitNow, MAX_BATCH);
+    }
+
+    /** {@code maxBatch}: reports per transaction at most (1 with a shared store, see above). */
+    BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow, int maxBatch) {
+        if (maxBatch < 1) {
+            throw new IllegalArgumentException("maxBatch must be at least 1");
+        }
         this.engineThread = engineThread;
         this.store = store;
         this.commitNow = commitNow;
+        this.maxBatch = maxBatch;
     }
 
     @Override
@@ -106,7 +124,7 @@ final class BatchingExecutor implements ReportExecutor {
         scheduled.set(false);
         try {
             store.inTransaction(() -> {
-                for (int n = 0; n < MAX_BATCH; n++) {
+                for (int n = 0; n < maxBatch; n++) {
                     Queued next = next();
                     if (next == null) {
                         return;

@@ -116,13 +116,16 @@ final class DeviceReports {
             return false;
         }
         String reason = reason(e);
+        // the device's row before its app's row, as a presence writes them: two orchestrators on one store take
+        // them in the same order and wait for each other instead of deadlocking (an older report is still news
+        // that the device is there)
+        seen(topicDeviceId, now);
         if (!devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
                 e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), e.getReportSeq(), now))) {
             LOG.info("ignored an older status of {} ({}:{} {}, report {}): a newer one is recorded", topicDeviceId, e.getApp(),
                     e.getVersion(), e.getState(), e.getReportSeq());
             return false;
         }
-        seen(topicDeviceId, now);
         online(topicDeviceId, now);
         audit(now, topicDeviceId, "device.status", e.getApp() + ":" + e.getVersion() + " " + e.getState()
                 + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
