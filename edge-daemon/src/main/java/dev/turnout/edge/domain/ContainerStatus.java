@@ -8,8 +8,13 @@ package dev.turnout.edge.domain;
  * @param restarting whether the engine is restarting it
  * @param restartCount how often the engine restarted it
  * @param health the image HEALTHCHECK status ("healthy", "unhealthy", "starting", "" for none)
+ * @param exitCode the exit code of its last run (0 while it runs or never ran)
  */
-public record ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health) {
+public record ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health, int exitCode) {
 
-    public static final ContainerStatus MISSING = new ContainerStatus("missing", false, false, 0, "");
+    public static final ContainerStatus MISSING = new ContainerStatus("missing", false, false, 0, "", 0);
+
+    public ContainerStatus(String state, boolean running, boolean restarting, int restartCount, String health) {
+        this(state, running, restarting, restartCount, health, 0);
+    }
 }

@@ -3,9 +3,11 @@ package dev.turnout.edge.port;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.ImageArtifact;
+import dev.turnout.proto.Reason;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,4 +59,24 @@ public interface ContainerRuntime {
 
     /** The engine's platform, e.g. "linux/amd64". */
     String platform() throws UpdateFailure;
+
+    /** Creates a user-defined bridge network for a Compose app unless one of that name exists. */
+    default void ensureNetwork(String name, boolean internal, Map<String, String> labels) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
+
+    /** Removes every network carrying all the given labels; a network still in use stays (and is logged). */
+    default void removeNetworks(Map<String, String> labels) throws UpdateFailure {
+        // a runtime without networks has none to remove
+    }
+
+    /** Creates a named volume unless one of that name exists; an existing volume (and its data) is kept as it is. */
+    default void ensureVolume(String name, Map<String, String> labels) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
+
+    /** Creates (not starts) a Compose service's container, joined to its networks; returns its id. Runs with an init. */
+    default String createService(ServiceContainer container) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
 }
