@@ -21,14 +21,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * A Compose app on real parts: the orchestrator with its embedded broker, an edge daemon on this machine's Docker
@@ -62,7 +65,7 @@ class ComposeStackIT {
                     condition: service_healthy
                 healthcheck:
                   test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/health && wget -q -O /dev/null http://db:8080/version"]
-                  interval: 500ms
+                  interval: %s
                   timeout: 2s
                   retries: 2
               db:
@@ -133,6 +136,41 @@ class ComposeStackIT {
         assertThat(volumeFile()).isEqualTo("db-1");
     }
 
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void aDaemonRestartedMidUpdateEndsWithTheWholePreviousVersion() throws Exception {
+        release("1.0.0", "web-1", true, "db-1", true);
+        release("2.0.0", "web-2", true, "db-2", true, "30s"); // web 2.0.0 stays "starting" for 30 s: the update is caught mid-way
+        Path data = work.resolve("edge");
+        EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), data);
+        AtomicBoolean edgeClosed = new AtomicBoolean();
+        toClose.add(() -> {
+            if (edgeClosed.compareAndSet(false, true)) {
+                edge.close();
+            }
+        });
+        assertThat(cli("deploy", app + ":1.0.0", "--target", "device:" + device, "--device-timeout", "2m", "--wait").code()).isZero();
+        Map<String, String> v1 = services();
+
+        assertThat(cli("deploy", app + ":2.0.0", "--target", "device:" + device).code()).isZero();
+        await().atMost(Duration.ofSeconds(60)).until(() -> appOf().path("state").asText().equals("VERIFYING"));
+        assertThat(containers.running(device)).extracting(Containers.Container::version).as("both services of 2.0.0 started")
+                .containsOnly("2.0.0");
+        if (edgeClosed.compareAndSet(false, true)) {
+            edge.close(); // the daemon dies while 2.0.0 is being judged
+        }
+
+        EdgeDaemon again = EdgeDaemon.start(EdgeConfig.load(config), data);
+        toClose.add(again::close);
+        await().atMost(Duration.ofSeconds(60)).until(() -> appOf().path("state").asText().equals("ROLLED_BACK"));
+        JsonNode status = appOf();
+        assertThat(status.path("runningVersion").asText()).isEqualTo("1.0.0");
+        assertThat(status.path("message").asText()).contains("the daemon restarted during VERIFYING");
+        assertThat(services()).as("1.0.0's own containers, both running").isEqualTo(v1);
+        assertThat(containers.of(device)).as("nothing of 2.0.0 is left").hasSize(2);
+        assertThat(volumeFile()).as("the named volume kept what each db wrote: 1.0.0, 2.0.0, 1.0.0 again").isEqualTo("db-1\ndb-2\ndb-1");
+    }
+
     /** The release's services and their containers, as {@code docker ps} shows them (running or not). */
     private Map<String, String> services() {
         Map<String, String> byService = new LinkedHashMap<>();
@@ -150,12 +188,17 @@ class ComposeStackIT {
     }
 
     private void release(String version, String web, boolean webHealthy, String db, boolean dbHealthy) throws Exception {
+        release(version, web, webHealthy, db, dbHealthy, "500ms");
+    }
+
+    private void release(String version, String web, boolean webHealthy, String db, boolean dbHealthy, String webCheckInterval)
+            throws Exception {
         String webRef = "turnout-e2e/stack-web-" + run + ":" + web;
         String dbRef = "turnout-e2e/stack-db-" + run + ":" + db;
         Path dir = Files.createDirectories(work.resolve("release-" + version));
         Path webArchive = image(webRef, web, webHealthy);
         Path dbArchive = image(dbRef, db, dbHealthy);
-        Path compose = Files.writeString(dir.resolve("docker-compose.yml"), COMPOSE.formatted(webRef, dbRef));
+        Path compose = Files.writeString(dir.resolve("docker-compose.yml"), COMPOSE.formatted(webRef, webCheckInterval, dbRef));
         String platform = images.enginePlatform();
         Operator.Result created = cli("release", "create", app + ":" + version, "--compose", compose.toString(),
                 "--image", platform + "=" + webArchive, "--image", platform + "=" + dbArchive);
