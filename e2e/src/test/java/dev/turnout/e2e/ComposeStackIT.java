@@ -134,6 +134,16 @@ class ComposeStackIT {
         assertThat(containers.running(device)).extracting(Containers.Container::version).containsOnly("1.1.0", "1.0.0");
         assertThat(containers.of(device)).as("1.2.0's container is gone").hasSize(2);
         assertThat(volumeFile()).isEqualTo("db-1");
+
+        // removed (once the paused rollout is aborted): containers and network go, the named volume stays (as
+        // `docker compose down` without -v)
+        String paused = json.readTree(cli("rollout", "list", "--output", "json").out()).path("rollouts").path(0).path("id").asText();
+        assertThat(cli("rollout", "abort", paused).code()).isZero();
+        Operator.Result removed = cli("app", "remove", app, "--target", "device:" + device, "--wait", "--timeout", "1m");
+        assertThat(removed.code()).as(removed.toString()).isZero();
+        assertThat(containers.of(device)).isEmpty();
+        assertThat(DockerCli.run(TestEngines.DEFAULT, "network", "inspect", app + "_default")).as("network removed").isNotZero();
+        assertThat(DockerCli.run(TestEngines.DEFAULT, "volume", "inspect", app + "_db-data")).as("volume kept").isZero();
     }
 
     @Test

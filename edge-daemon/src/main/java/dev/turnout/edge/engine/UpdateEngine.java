@@ -990,6 +990,7 @@ public final class UpdateEngine {
      */
     private List<String> startStoppedServices(AppRecord record, boolean backOff) {
         List<String> started = new ArrayList<>();
+        boolean allUp = true;
         StackContainers set = StackContainers.parse(record.containerId());
         Set<String> oneShot;
         try {
@@ -1006,6 +1007,7 @@ public final class UpdateEngine {
                 if (status.running() || status.restarting()) {
                     continue;
                 }
+                allUp = false;
                 if (status.equals(ContainerStatus.MISSING)) {
                     log.warn("{}: the container of service {} was removed; deploy the app again to recreate it", record.app(), service.getKey());
                     continue;
@@ -1018,6 +1020,9 @@ public final class UpdateEngine {
             } catch (UpdateFailure e) {
                 log.warn("cannot start service {} of {}: {}", service.getKey(), record.app(), e.getMessage());
             }
+        }
+        if (allUp && backOff) {
+            driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
         }
         return started;
     }
