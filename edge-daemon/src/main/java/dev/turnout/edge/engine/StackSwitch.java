@@ -22,6 +22,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -30,6 +31,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -76,16 +78,14 @@ final class StackSwitch {
     }
 
     /**
-     * What one release of the app runs: every service's container as it would be created, its config hash, and the
-     * services whose running container already is that (left alone).
+     * What one release of the app runs: every service's container as it would be created (its config hash among its
+     * labels), and the services whose running container already is that (left alone).
      *
-     * @param order  the services in start order
-     * @param specs  each service's container
-     * @param hashes each service's config hash
-     * @param kept   services whose container of the running release has the same hash: not restarted
+     * @param order the services in start order
+     * @param specs each service's container
+     * @param kept  services whose container of the running release has the same config hash: not restarted
      */
-    record Plan(ComposeFile file, List<String> order, Map<String, ServiceContainer> specs, Map<String, String> hashes,
-                Set<String> kept) {
+    record Plan(List<String> order, Map<String, ServiceContainer> specs, Set<String> kept) {
 
         /** The services this switch creates and starts. */
         List<String> changed() {
@@ -131,7 +131,6 @@ final class StackSwitch {
             throws UpdateFailure {
         List<String> order = file.startOrder();
         Map<String, ServiceContainer> specs = new LinkedHashMap<>();
-        Map<String, String> hashes = new LinkedHashMap<>();
         String lockDir = locks.hostDir(app);
         for (String name : order) {
             ComposeFile.Service s = file.services().get(name);
@@ -165,12 +164,11 @@ final class StackSwitch {
             labels.put("com.docker.compose.container-number", "1");
             String container = UpdateEngine.containerName(deviceId, app + "-" + name, version, sequence);
             specs.put(name, new ServiceContainer(container, image, s, mode, networks, volumes, binds, labels));
-            hashes.put(name, hash);
         }
         Set<String> kept = new LinkedHashSet<>();
         for (String name : order) {
             String old = running.id(name);
-            if (old != null && hasHash(app, name, hashes.get(name), old)) {
+            if (old != null && hasHash(app, name, specs.get(name).labels().get(LABEL_CONFIG_HASH), old)) {
                 kept.add(name);
             }
         }
@@ -181,7 +179,7 @@ final class StackSwitch {
                 kept.remove(name);
             }
         }
-        return new Plan(file, order, specs, hashes, kept);
+        return new Plan(order, specs, kept);
     }
 
     private boolean hasHash(String app, String service, String hash, String containerId) throws UpdateFailure {
@@ -233,7 +231,7 @@ final class StackSwitch {
      *
      * @param base the containers the release keeps (the plan's kept services)
      */
-    StackContainers create(Plan plan, StackContainers base, java.util.function.Consumer<StackContainers> created) throws UpdateFailure {
+    StackContainers create(Plan plan, StackContainers base, Consumer<StackContainers> created) throws UpdateFailure {
         StackContainers set = new StackContainers(Map.of());
         for (String name : plan.order()) {
             String id = base.id(name);
@@ -260,7 +258,7 @@ final class StackSwitch {
     /** Stops the given services' containers, dependents first. */
     void stop(List<String> order, StackContainers set, Set<String> services) {
         List<String> reversed = new ArrayList<>(order);
-        java.util.Collections.reverse(reversed);
+        Collections.reverse(reversed);
         for (String name : reversed) {
             String id = set.id(name);
             if (id != null && services.contains(name)) {

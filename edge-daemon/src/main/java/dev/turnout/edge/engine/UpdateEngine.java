@@ -33,6 +33,7 @@ import java.time.Clock;
 import java.time.LocalTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -954,7 +955,7 @@ public final class UpdateEngine {
         StackContainers fresh = StackContainers.parse(record.newContainerId());
         Set<String> keep = new HashSet<>(old.byService().values());
         List<String> made = new ArrayList<>(fresh.byService().values());
-        java.util.Collections.reverse(made);
+        Collections.reverse(made);
         for (String id : made) {
             if (!keep.contains(id)) {
                 try {
