@@ -993,19 +993,17 @@ public final class UpdateEngine {
         List<String> started = new ArrayList<>();
         boolean allUp = true;
         StackContainers set = StackContainers.parse(record.containerId());
-        Set<String> oneShot;
-        try {
-            oneShot = record.running() == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(record.running()));
-        } catch (UpdateFailure e) {
-            oneShot = Set.of();
-        }
+        Set<String> oneShot = null; // read from the file only when a container is found stopped: not on every tick
         for (Map.Entry<String, String> service : set.byService().entrySet()) {
-            if (oneShot.contains(service.getKey())) {
-                continue;
-            }
             try {
                 ContainerStatus status = runtime.status(service.getValue());
                 if (status.running() || status.restarting()) {
+                    continue;
+                }
+                if (oneShot == null) {
+                    oneShot = oneShotServices(record.running());
+                }
+                if (oneShot.contains(service.getKey())) {
                     continue;
                 }
                 allUp = false;
@@ -1026,6 +1024,14 @@ public final class UpdateEngine {
             driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
         }
         return started;
+    }
+
+    private static Set<String> oneShotServices(Release release) {
+        try {
+            return release == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(release));
+        } catch (UpdateFailure e) {
+            return Set.of();
+        }
     }
 
     /** Drift of a Compose app: each stopped service is started again (with the app's back-off), and reported as DRIFT. */
@@ -1081,15 +1087,9 @@ public final class UpdateEngine {
                 return;
             }
             boolean missing = status.equals(ContainerStatus.MISSING);
-            if (!missing) { // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
-                DriftBackOff backOff = driftRepairs.get(record.app());
-                long now = wallClockMs.getAsLong();
-                if (backOff != null && now < backOff.notBeforeMs()) {
-                    return;
-                }
-                int repairs = backOff == null ? 1 : backOff.repairs() + 1;
-                driftRepairs.put(record.app(), new DriftBackOff(repairs, now + Math.min(DRIFT_BACKOFF_MAX.toMillis(),
-                        DRIFT_BACKOFF_FIRST.toMillis() << Math.min(repairs - 1, 16))));
+            // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
+            if (!missing && !driftAllowed(record.app())) {
+                return;
             }
             String what;
             AppRecord repaired = record;
