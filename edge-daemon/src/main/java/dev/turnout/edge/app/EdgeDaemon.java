@@ -4,6 +4,7 @@ import dev.turnout.edge.cache.ArtifactCache;
 import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.StackContainers;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.engine.DesiredStateVerifier;
@@ -252,10 +253,21 @@ public final class EdgeDaemon implements AutoCloseable {
                 if (record.containerId().isEmpty()) {
                     continue;
                 }
-                ContainerStatus status = runtime.status(record.containerId());
+                // a Compose app is as healthy as its least healthy service's container, and reports that one's state
+                boolean healthy = record.state() != UpdateState.FAILED;
+                String state = "";
+                int restarts = 0;
+                for (String id : StackContainers.ids(record.containerId())) {
+                    ContainerStatus status = runtime.status(id);
+                    boolean up = status.running() && !"unhealthy".equals(status.health());
+                    if (state.isEmpty() || (healthy && !up)) {
+                        state = status.state();
+                    }
+                    healthy &= up || ("exited".equals(status.state()) && status.exitCode() == 0 && StackContainers.isStack(record.containerId()));
+                    restarts += status.restartCount();
+                }
                 report.addApps(AppHealth.newBuilder().setApp(record.app()).setVersion(record.runningVersion())
-                        .setHealthy(status.running() && !"unhealthy".equals(status.health()) && record.state() != UpdateState.FAILED)
-                        .setContainerState(status.state()).setRestartCount(status.restartCount()));
+                        .setHealthy(healthy).setContainerState(state).setRestartCount(restarts));
             }
             link.publishHealth(report.build());
         } catch (UpdateFailure | RuntimeException e) {

@@ -11,7 +11,9 @@ import com.github.dockerjava.api.exception.DockerException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.Bind;
+import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Capability;
+import com.github.dockerjava.api.model.ContainerNetwork;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Device;
 import com.github.dockerjava.api.model.CpuStatsConfig;
@@ -21,6 +23,8 @@ import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.HostConfig;
 import com.github.dockerjava.api.model.LogConfig;
+import com.github.dockerjava.api.model.Network;
+import com.github.dockerjava.api.model.Volume;
 import com.github.dockerjava.api.model.PortBinding;
 import com.github.dockerjava.api.model.RestartPolicy;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
@@ -32,6 +36,8 @@ import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.ServiceContainer;
+import dev.turnout.proto.compose.ComposeFile;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.engine.UpdateEngine;
 import dev.turnout.edge.port.ContainerRuntime;
@@ -186,9 +192,229 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
         }
     }
 
+    @Override
+    public void ensureNetwork(String name, boolean internal, Map<String, String> labels) throws UpdateFailure {
+        try {
+            if (!docker.listNetworksCmd().withNameFilter(name).exec().stream().anyMatch(n -> name.equals(n.getName()))) {
+                docker.createNetworkCmd().withName(name).withDriver("bridge").withInternal(internal).withLabels(labels)
+                        .withCheckDuplicate(true).exec();
+            }
+        } catch (ConflictException e) {
+            // created meanwhile
+        } catch (RuntimeException e) {
+            throw failure("create network " + name, e);
+        }
+    }
+
+    @Override
+    public void removeNetworks(Map<String, String> labels) throws UpdateFailure {
+        List<Network> networks;
+        try {
+            networks = docker.listNetworksCmd().withFilter("label", labels.entrySet().stream()
+                    .map(e -> e.getKey() + "=" + e.getValue()).toList()).exec();
+        } catch (RuntimeException e) {
+            throw failure("list networks", e);
+        }
+        for (Network network : networks) {
+            try {
+                docker.removeNetworkCmd(network.getId()).exec();
+            } catch (NotFoundException gone) {
+                // removed meanwhile
+            } catch (RuntimeException e) {
+                log.warn("cannot remove network {}: {}", network.getName(), e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void ensureVolume(String name, Map<String, String> labels) throws UpdateFailure {
+        try {
+            docker.inspectVolumeCmd(name).exec();
+        } catch (NotFoundException missing) {
+            try {
+                docker.createVolumeCmd().withName(name).withDriver("local").withLabels(labels).exec();
+            } catch (RuntimeException e) {
+                throw failure("create volume " + name, e);
+            }
+        } catch (RuntimeException e) {
+            throw failure("inspect volume " + name, e);
+        }
+    }
+
+    @Override
+    public String createService(ServiceContainer c) throws UpdateFailure {
+        ComposeFile.Service s = c.service();
+        String created = null;
+        try {
+            // every setting is parsed before anything changes: a bad service leaves the engine as it was
+            HostConfig host = HostConfig.newHostConfig().withInit(true).withPrivileged(s.privileged()).withNetworkMode(c.networkMode());
+            if (s.restart() != null && !"no".equals(s.restart())) {
+                host.withRestartPolicy(RestartPolicy.parse(s.restart()));
+            }
+            List<Bind> binds = new ArrayList<>();
+            for (ComposeFile.Mount m : s.volumes()) {
+                String source = "volume".equals(m.type()) ? c.volumes().getOrDefault(m.source(), m.source()) : m.source();
+                binds.add(new Bind(source, new Volume(m.target()), m.readOnly() ? AccessMode.ro : AccessMode.rw));
+            }
+            c.extraBinds().forEach(b -> binds.add(Bind.parse(b)));
+            if (!binds.isEmpty()) {
+                host.withBinds(binds);
+            }
+            if (!s.devices().isEmpty()) {
+                host.withDevices(s.devices().stream().map(DockerContainerRuntime::device).toList());
+            }
+            if (!s.capAdd().isEmpty()) {
+                host.withCapAdd(capabilities(s.capAdd()));
+            }
+            if (!s.capDrop().isEmpty()) {
+                host.withCapDrop(capabilities(s.capDrop()));
+            }
+            if (s.memoryBytes() > 0) {
+                host.withMemory(s.memoryBytes());
+            }
+            if (s.nanoCpus() > 0) {
+                host.withNanoCPUs(s.nanoCpus());
+            }
+            ContainerSpec.Builder logSpec = ContainerSpec.newBuilder();
+            if (s.logging() != null) {
+                logSpec.setLog(dev.turnout.proto.LogConfig.newBuilder().setDriver(s.logging().driver() == null ? "" : s.logging().driver())
+                        .setMaxSizeBytes(s.logging().maxSizeBytes()).setMaxFile(s.logging().maxFile()));
+            }
+            LogRotation rotation = LogRotation.of(logSpec.build());
+            host.withLogConfig(new LogConfig(LogConfig.LoggingType.fromValue(rotation.driver()), rotation.options()));
+            List<ExposedPort> exposed = new ArrayList<>();
+            if (!s.ports().isEmpty()) {
+                List<PortBinding> bindings = s.ports().stream().flatMap(p -> expandRange(p).stream()).map(PortBinding::parse).toList();
+                bindings.forEach(b -> exposed.add(b.getExposedPort()));
+                host.withPortBindings(bindings);
+            }
+            CreateContainerCmd cmd = docker.createContainerCmd(c.image())
+                    .withName(c.name())
+                    .withLabels(c.labels())
+                    .withHostConfig(host)
+                    .withEnv(s.environment().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+            if (s.command() != null) {
+                cmd.withCmd(s.command());
+            }
+            if (s.entrypoint() != null) {
+                cmd.withEntrypoint(s.entrypoint());
+            }
+            if (s.user() != null) {
+                cmd.withUser(s.user());
+            }
+            if (s.workingDir() != null) {
+                cmd.withWorkingDir(s.workingDir());
+            }
+            if (s.healthcheck() != null) {
+                cmd.withHealthcheck(healthcheck(s.healthcheck()));
+            }
+            if (!exposed.isEmpty()) {
+                cmd.withExposedPorts(exposed);
+            }
+            List<Map.Entry<String, List<String>>> networks = new ArrayList<>(c.networks().entrySet());
+            if (!networks.isEmpty()) {
+                cmd.withAliases(networks.get(0).getValue()); // the aliases of the network it is created on
+            }
+            removeIfExists(c.name());
+            CreateContainerResponse response = cmd.exec();
+            created = response.getId();
+            if (response.getWarnings() != null) {
+                for (String warning : response.getWarnings()) {
+                    log.warn("Docker created {} with a warning: {}", c.name(), warning);
+                }
+            }
+            for (Map.Entry<String, List<String>> network : networks.subList(Math.min(1, networks.size()), networks.size())) {
+                docker.connectToNetworkCmd().withContainerId(created).withNetworkId(network.getKey())
+                        .withContainerNetwork(new ContainerNetwork().withAliases(network.getValue())).exec();
+            }
+            return created;
+        } catch (IllegalArgumentException e) {
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "service " + s.name() + ": bad setting: " + e.getMessage());
+        } catch (RuntimeException e) {
+            if (created != null) {
+                removeQuietly(created);
+            }
+            throw failure("create container of service " + s.name(), e);
+        }
+    }
+
+    private void removeQuietly(String id) {
+        try {
+            docker.removeContainerCmd(id).withForce(true).exec();
+        } catch (RuntimeException ignored) {
+            // the start-up's orphan sweep removes it
+        }
+    }
+
+    /** Compose's healthcheck in the engine's terms (durations in nanoseconds; {@code NONE} turns the image's off). */
+    private static com.github.dockerjava.api.model.HealthCheck healthcheck(ComposeFile.Healthcheck h) {
+        com.github.dockerjava.api.model.HealthCheck check = new com.github.dockerjava.api.model.HealthCheck();
+        if (h.disabled()) {
+            return check.withTest(List.of("NONE"));
+        }
+        if (h.test() != null) {
+            check.withTest(h.test());
+        }
+        if (h.interval() != null) {
+            check.withInterval(h.interval().toNanos());
+        }
+        if (h.timeout() != null) {
+            check.withTimeout(h.timeout().toNanos());
+        }
+        if (h.startPeriod() != null) {
+            check.withStartPeriod(h.startPeriod().toNanos());
+        }
+        if (h.retries() != null) {
+            check.withRetries(h.retries());
+        }
+        return check;
+    }
+
+    /** {@code HOST[:CONTAINER[:PERMISSIONS]]}, the container path defaulting to the host's, permissions to rwm. */
+    private static Device device(String text) {
+        String[] parts = text.split(":");
+        String host = parts[0];
+        String inContainer = parts.length > 1 ? parts[1] : host;
+        String permissions = parts.length > 2 ? parts[2] : "rwm";
+        return new Device(permissions, inContainer, host);
+    }
+
+    /** {@code 9000-9001:8000-8001} as {@code 9000:8000} and {@code 9001:8001}; a single port as it is. */
+    static List<String> expandRange(String port) {
+        String protocol = "";
+        String text = port;
+        int slash = text.indexOf('/');
+        if (slash >= 0) {
+            protocol = text.substring(slash);
+            text = text.substring(0, slash);
+        }
+        int lastColon = text.lastIndexOf(':');
+        String container = text.substring(lastColon + 1);
+        if (!container.contains("-")) {
+            return List.of(port);
+        }
+        String prefix = lastColon < 0 ? "" : text.substring(0, lastColon);
+        int hostColon = prefix.lastIndexOf(':');
+        String hostIp = hostColon < 0 ? "" : prefix.substring(0, hostColon + 1);
+        String hostPorts = hostColon < 0 ? prefix : prefix.substring(hostColon + 1);
+        String[] c = container.split("-");
+        int from = Integer.parseInt(c[0]);
+        int to = Integer.parseInt(c[1]);
+        int hostFrom = -1;
+        if (!hostPorts.isEmpty()) {
+            hostFrom = Integer.parseInt(hostPorts.split("-")[0]);
+        }
+        List<String> ports = new ArrayList<>();
+        for (int i = 0; i <= to - from; i++) {
+            ports.add(hostIp + (hostFrom < 0 ? "" : (hostFrom + i) + ":") + (from + i) + protocol);
+        }
+        return ports;
+    }
+
     /** Docker's capability names; "CAP_" prefix and case as the orchestrator may not have normalised them. */
     private static Capability[] capabilities(List<String> names) {
-        return names.stream().map(n -> Capability.fromValue(n.toUpperCase(Locale.ROOT))).toArray(Capability[]::new);
+        return names.stream().map(n -> Capability.fromValue(n.toUpperCase(Locale.ROOT).replaceFirst("^CAP_", "")))
+                .toArray(Capability[]::new);
     }
 
     private void removeIfExists(String name) {
@@ -271,7 +497,8 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
             String health = state.getHealth() == null || state.getHealth().getStatus() == null ? "" : state.getHealth().getStatus();
             return new ContainerStatus(state.getStatus() == null ? "unknown" : state.getStatus(), Boolean.TRUE.equals(state.getRunning()),
                     Boolean.TRUE.equals(state.getRestarting()), response.getRestartCount() == null ? 0 : response.getRestartCount(), health,
-                    Boolean.TRUE.equals(state.getOOMKilled()));
+                    Boolean.TRUE.equals(state.getOOMKilled()),
+                    state.getExitCodeLong() == null ? 0 : state.getExitCodeLong().intValue());
         } catch (NotFoundException e) {
             return ContainerStatus.MISSING;
         } catch (RuntimeException e) {

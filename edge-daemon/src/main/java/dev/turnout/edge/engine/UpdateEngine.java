@@ -4,6 +4,7 @@ import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.StackContainers;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;
@@ -22,6 +23,7 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.compose.ComposeFile;
 import dev.turnout.proto.rules.SemVer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +33,7 @@ import java.time.Clock;
 import java.time.LocalTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -84,6 +87,8 @@ public final class UpdateEngine {
     private final UpdateLocks locks;
     /** Read once: one process lives on one boot. */
     private final String bootId;
+    /** Brings Compose apps' services up and down. */
+    private final StackSwitch stacks;
     /** In memory only: a restart of the daemon may repair once more at once. */
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
 
@@ -172,6 +177,7 @@ public final class UpdateEngine {
         this.health = health;
         this.reporter = reporter;
         this.wallClockMs = wallClockMs;
+        this.stacks = new StackSwitch(deviceId, runtime, health, locks, System::nanoTime, d -> Thread.sleep(d.toMillis()));
     }
 
     /** Handles one message from the desired-state topic. */
@@ -221,7 +227,16 @@ public final class UpdateEngine {
                             converge(record, record.target(), record.sequence());
                         }
                     }
-                    case APPLYING, VERIFYING -> resumeSwitch(record);
+                    case APPLYING, VERIFYING -> {
+                        if (isStack(record)) {
+                            // never half of each: the whole app goes back to the release it ran before the switch
+                            rollBackStack(record, Reason.INTERRUPTED, "the daemon restarted during " + record.state() + " of "
+                                    + record.targetVersion() + "; putting the whole of " + (record.running() == null ? "nothing"
+                                    : record.runningVersion()) + " back");
+                        } else {
+                            resumeSwitch(record);
+                        }
+                    }
                     case ROLLING_BACK -> restorePrevious(record);
                     case REMOVING -> {
                         log.info("finishing the removal of {}", record.app());
@@ -285,18 +300,31 @@ public final class UpdateEngine {
                     + " times; not trying it again" + (record.running() == null ? "" : ", " + record.runningVersion() + " keeps running"));
             return;
         }
-        Optional<ImageArtifact> forPlatform = artifactIfAny(target);
+        List<ImageArtifact> forPlatform = platformArtifacts(target);
         if (forPlatform.isEmpty()) { // the verifier refuses these; never let a gap there throw out of the handler
             move(record, UpdateState.FAILED, Reason.NO_IMAGE_FOR_PLATFORM, "release has no image for " + platform);
             return;
         }
-        ImageArtifact artifact = forPlatform.get();
+        if (record.running() != null && record.running().hasCompose() != target.hasCompose()) {
+            move(record, UpdateState.FAILED, Reason.MALFORMED, record.app() + " " + record.runningVersion() + " is "
+                    + (target.hasCompose() ? "a single container" : "a Compose app") + " and " + target.getVersion() + " is "
+                    + (target.hasCompose() ? "a Compose app" : "a single container") + ": remove the app first (turnout app remove), then deploy");
+            return;
+        }
+        ImageArtifact artifact = forPlatform.get(0);
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
-        Path archive;
-        String image;
+        Path archive = null;
+        String image = null;
         try {
-            archive = artifacts.fetch(artifact);
-            image = loadIntoEngine(artifact, archive); // staged = in the engine too: ACTIVATE only swaps containers
+            // every image of the release (one per service of a Compose app), fetched, checked and loaded in turn
+            for (ImageArtifact each : forPlatform) {
+                Path fetched = artifacts.fetch(each);
+                String loaded = loadIntoEngine(each, fetched); // staged = in the engine too: ACTIVATE only swaps containers
+                if (archive == null) {
+                    archive = fetched;
+                    image = loaded;
+                }
+            }
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -315,6 +343,10 @@ public final class UpdateEngine {
         }
         if (lockHeld(record)) {
             waitForLock(record, waitingSince == 0 ? wallClockMs.getAsLong() : waitingSince);
+            return;
+        }
+        if (target.hasCompose()) {
+            activateStack(record);
             return;
         }
         activate(record, artifact, archive, image);
@@ -352,6 +384,11 @@ public final class UpdateEngine {
         }
         if (!policy.insideWindow()) {
             return; // released, but the window closed meanwhile: it waits for the window, still in this state
+        }
+        if (record.target().getRelease().hasCompose()) {
+            log.info("{} released its update lock: activating {}", record.app(), record.targetVersion());
+            activateStack(record);
+            return;
         }
         Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
         if (artifact.isEmpty()) {
@@ -400,6 +437,15 @@ public final class UpdateEngine {
         }
         for (AppRecord record : store.loadApps()) {
             if (record.state() != UpdateState.WAITING_FOR_WINDOW || record.target() == null) {
+                continue;
+            }
+            if (record.target().getRelease().hasCompose()) {
+                if (lockHeld(record)) {
+                    waitForLock(record, wallClockMs.getAsLong());
+                } else {
+                    log.info("update window {} open: activating {} {}", policy.updateWindow(), record.app(), record.targetVersion());
+                    activateStack(record);
+                }
                 continue;
             }
             Optional<ImageArtifact> artifact = artifactIfAny(record.target().getRelease());
@@ -777,6 +823,10 @@ public final class UpdateEngine {
     }
 
     private void restorePrevious(AppRecord record) {
+        if (isStack(record)) {
+            restoreStack(record);
+            return;
+        }
         removeQuietly(record.newContainerId());
         AppRecord cleared = record.withNewContainer("");
         store.saveApp(cleared);
@@ -802,6 +852,213 @@ public final class UpdateEngine {
         move(cleared, UpdateState.ROLLED_BACK, cleared.reason(), cleared.message());
     }
 
+    /** Whether the record is a Compose app's: its release, its target or its containers say so. */
+    private static boolean isStack(AppRecord record) {
+        return record.running() != null && record.running().hasCompose()
+                || record.target() != null && record.target().hasRelease() && record.target().getRelease().hasCompose()
+                || StackContainers.isStack(record.containerId()) || StackContainers.isStack(record.newContainerId());
+    }
+
+    /**
+     * Switches a Compose app to the staged release as one: creates the app's networks and named volumes, creates the
+     * containers of the services whose config changed (a service whose config hash is the same keeps its container,
+     * running), stops the old containers of those services (dependents first; they stay, stopped, for a rollback),
+     * starts the new ones in dependency order, and judges every service. Any failure puts the whole previous release
+     * back, naming the service that failed.
+     */
+    private void activateStack(AppRecord staged) {
+        AppRecord record = move(staged, UpdateState.APPLYING, Reason.REASON_UNSPECIFIED, "");
+        Release target = record.target().getRelease();
+        StackContainers old = StackContainers.parse(record.containerId());
+        ComposeFile file;
+        StackSwitch.Plan plan;
+        try {
+            file = StackSwitch.read(target);
+            plan = stacks.plan(record.app(), target.getVersion(), record.sequence(), file, stackImages(target), old);
+            stacks.prepare(record.app(), file, plan);
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) { // nothing of the running release was touched: it keeps running
+                move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            }
+            return;
+        }
+        Map<String, String> keptIds = new LinkedHashMap<>();
+        plan.kept().forEach(s -> keptIds.put(s, old.id(s)));
+        AppRecord[] saved = {record};
+        StackContainers fresh;
+        try {
+            fresh = stacks.create(plan, new StackContainers(keptIds), set -> {
+                saved[0] = saved[0].withNewContainer(set.encode());
+                store.saveApp(saved[0]); // each container is known before the next is made: a crash leaves no stranger
+            });
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) {
+                rollBackStack(saved[0], e.reason(), e.getMessage());
+            }
+            return;
+        }
+        record = saved[0];
+        Set<String> replaced = new LinkedHashSet<>(old.byService().keySet());
+        replaced.removeAll(plan.kept());
+        stacks.stop(new ArrayList<>(old.byService().keySet()), old, replaced);
+        try {
+            stacks.start(file, plan.order(), fresh, new LinkedHashSet<>(plan.changed()));
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) {
+                rollBackStack(record, e.reason() == Reason.HEALTH_CHECK_FAILED ? e.reason() : Reason.CONTAINER_START_FAILED, e.getMessage());
+            }
+            return;
+        }
+        record = verifying(record, boot.nanoTime(), "");
+        try {
+            stacks.verify(file, plan.order(), fresh, target.getHealth());
+        } catch (UpdateFailure e) {
+            if (!stoppedByClose(e)) {
+                rollBackStack(record, e.reason(), e.getMessage());
+            }
+            return;
+        }
+        Release olderPrevious = record.previous();
+        record = record.withContainers(target, fresh.encode(), record.running(), "", "");
+        record = move(record, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, plan.changed().size() + " of " + plan.order().size()
+                + " services started" + (plan.kept().isEmpty() ? "" : "; unchanged, left running: " + String.join(", ", plan.kept())));
+        Set<String> keep = new HashSet<>(fresh.byService().values());
+        for (String id : old.byService().values()) {
+            if (!keep.contains(id)) {
+                removeQuietly(id); // after ACTIVE is saved: a crash in between leaves an orphan, removed at start
+            }
+        }
+        collectGarbage(record, olderPrevious);
+    }
+
+    /** The engine's image id for each image reference a Compose release's services name; loads any the engine lost. */
+    private Map<String, String> stackImages(Release release) throws UpdateFailure {
+        Map<String, String> images = new LinkedHashMap<>();
+        for (ImageArtifact artifact : platformArtifacts(release)) {
+            Optional<String> present = findImage(artifact);
+            images.put(artifact.getImageRef(), present.isPresent() ? present.get() : load(artifact, artifacts.fetch(artifact)));
+        }
+        return images;
+    }
+
+    private void rollBackStack(AppRecord failing, Reason reason, String message) {
+        log.warn("{} {} failed ({}): {}", failing.app(), failing.targetVersion(), reason, message);
+        restoreStack(move(failing, UpdateState.ROLLING_BACK, reason, message));
+    }
+
+    /**
+     * Puts the whole previous release of a Compose app back: removes the containers the switch made, then starts the
+     * previous release's containers (stopped, never removed, until a switch is judged healthy) in dependency order and
+     * judges them as an update would. Services the switch left alone were never stopped.
+     */
+    private void restoreStack(AppRecord record) {
+        StackContainers old = StackContainers.parse(record.containerId());
+        StackContainers fresh = StackContainers.parse(record.newContainerId());
+        Set<String> keep = new HashSet<>(old.byService().values());
+        List<String> made = new ArrayList<>(fresh.byService().values());
+        Collections.reverse(made);
+        for (String id : made) {
+            if (!keep.contains(id)) {
+                try {
+                    runtime.stop(id, STOP_GRACE);
+                } catch (UpdateFailure e) {
+                    log.warn("cannot stop {}: {}", id, e.getMessage());
+                }
+                removeQuietly(id);
+            }
+        }
+        AppRecord cleared = record.withNewContainer("");
+        store.saveApp(cleared);
+        if (cleared.running() == null || old.isEmpty()) {
+            move(cleared, UpdateState.FAILED, cleared.reason(), cleared.message() + "; no previous release to go back to: no container of "
+                    + cleared.app() + " is running");
+            return;
+        }
+        try {
+            ComposeFile file = StackSwitch.read(cleared.running());
+            List<String> order = new ArrayList<>(old.byService().keySet());
+            stacks.start(file, order, old, new LinkedHashSet<>(order));
+            stacks.verify(file, order, old, cleared.running().getHealth());
+        } catch (UpdateFailure e) {
+            move(cleared, UpdateState.FAILED, Reason.ROLLBACK_FAILED, "rolling back to " + cleared.runningVersion() + " failed: " + e.getMessage());
+            return;
+        }
+        move(cleared, UpdateState.ROLLED_BACK, cleared.reason(), cleared.message());
+    }
+
+    /**
+     * Starts the services of the running release whose containers are stopped (not those meant to exit: one-shot
+     * jobs others wait on); returns the services started.
+     */
+    private List<String> startStoppedServices(AppRecord record, boolean backOff) {
+        List<String> started = new ArrayList<>();
+        boolean allUp = true;
+        StackContainers set = StackContainers.parse(record.containerId());
+        Set<String> oneShot = null; // read from the file only when a container is found stopped: not on every tick
+        for (Map.Entry<String, String> service : set.byService().entrySet()) {
+            try {
+                ContainerStatus status = runtime.status(service.getValue());
+                if (status.running() || status.restarting()) {
+                    continue;
+                }
+                if (oneShot == null) {
+                    oneShot = oneShotServices(record.running());
+                }
+                if (oneShot.contains(service.getKey())) {
+                    continue;
+                }
+                allUp = false;
+                if (status.equals(ContainerStatus.MISSING)) {
+                    log.warn("{}: the container of service {} was removed; deploy the app again to recreate it", record.app(), service.getKey());
+                    continue;
+                }
+                if (backOff && !driftAllowed(record.app())) {
+                    return started;
+                }
+                runtime.start(service.getValue());
+                started.add(service.getKey() + " (was " + status.state() + ")");
+            } catch (UpdateFailure e) {
+                log.warn("cannot start service {} of {}: {}", service.getKey(), record.app(), e.getMessage());
+            }
+        }
+        if (allUp && backOff) {
+            driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
+        }
+        return started;
+    }
+
+    private static Set<String> oneShotServices(Release release) {
+        try {
+            return release == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(release));
+        } catch (UpdateFailure e) {
+            return Set.of();
+        }
+    }
+
+    /** Drift of a Compose app: each stopped service is started again (with the app's back-off), and reported as DRIFT. */
+    private void repairStackDrift(AppRecord record) {
+        List<String> started = startStoppedServices(record, true);
+        if (started.isEmpty()) {
+            return;
+        }
+        String what = "services of " + record.runningVersion() + " started again: " + String.join(", ", started);
+        log.warn("{}: {}", record.app(), what);
+        reporter.report(event(record).toBuilder().setReason(Reason.DRIFT).setMessage(what).build());
+    }
+
+    /** The drift back-off: false while the app was repaired too recently; else counts this repair. */
+    private boolean driftAllowed(String app) {
+        DriftBackOff backOff = driftRepairs.get(app);
+        long now = wallClockMs.getAsLong();
+        if (backOff != null && now < backOff.notBeforeMs()) {
+            return false;
+        }
+        int repairs = backOff == null ? 1 : backOff.repairs() + 1;
+        driftRepairs.put(app, new DriftBackOff(repairs, now + Math.min(DRIFT_BACKOFF_MAX.toMillis(),
+                DRIFT_BACKOFF_FIRST.toMillis() << Math.min(repairs - 1, 16))));
+        return true;
+    }
+
     private String recreate(AppRecord record) throws UpdateFailure {
         Release release = record.running();
         ImageArtifact artifact = artifactFor(release);
@@ -820,6 +1077,10 @@ public final class UpdateEngine {
                 || record.reason() == Reason.ROLLBACK_FAILED) { // that one needs a person (or a new release), not a restart loop
             return;
         }
+        if (isStack(record)) {
+            repairStackDrift(record);
+            return;
+        }
         try {
             ContainerStatus status = runtime.status(record.containerId());
             if (status.running() || status.restarting()) {
@@ -827,15 +1088,9 @@ public final class UpdateEngine {
                 return;
             }
             boolean missing = status.equals(ContainerStatus.MISSING);
-            if (!missing) { // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
-                DriftBackOff backOff = driftRepairs.get(record.app());
-                long now = wallClockMs.getAsLong();
-                if (backOff != null && now < backOff.notBeforeMs()) {
-                    return;
-                }
-                int repairs = backOff == null ? 1 : backOff.repairs() + 1;
-                driftRepairs.put(record.app(), new DriftBackOff(repairs, now + Math.min(DRIFT_BACKOFF_MAX.toMillis(),
-                        DRIFT_BACKOFF_FIRST.toMillis() << Math.min(repairs - 1, 16))));
+            // an app that keeps exiting is not restarted in a tight loop; a removal is a person's doing
+            if (!missing && !driftAllowed(record.app())) {
+                return;
             }
             String what;
             AppRecord repaired = record;
@@ -865,8 +1120,10 @@ public final class UpdateEngine {
      */
     private void finishRemoval(AppRecord removing) {
         String app = removing.app();
-        Set<String> containers = new LinkedHashSet<>(List.of(removing.newContainerId(), removing.containerId(),
-                removing.previousContainerId()));
+        Set<String> containers = new LinkedHashSet<>();
+        for (String field : List.of(removing.newContainerId(), removing.containerId(), removing.previousContainerId())) {
+            containers.addAll(StackContainers.ids(field));
+        }
         List<Release> releases = new ArrayList<>();
         for (Release release : new Release[] {removing.running(), removing.previous()}) {
             if (release != null) {
@@ -884,6 +1141,7 @@ public final class UpdateEngine {
                     runtime.remove(container);
                 }
             }
+            runtime.removeNetworks(Map.of(LABEL_DEVICE, deviceId, LABEL_APP, app)); // a Compose app's; its named volumes stay
             Set<String> keepImages = new HashSet<>();
             Set<String> keepDigests = new HashSet<>();
             for (AppRecord other : store.loadApps()) {
@@ -892,16 +1150,18 @@ public final class UpdateEngine {
                 }
                 for (Release release : new Release[] {other.running(), other.previous(), other.target() == null ? null
                         : other.target().getRelease()}) {
-                    artifactIfAny(release).ifPresent(a -> {
+                    platformArtifacts(release).forEach(a -> {
                         keepImages.add(a.getImageId());
                         keepDigests.add(a.getArchiveDigest());
                     });
                 }
             }
             for (Release release : releases) {
-                Optional<ImageArtifact> artifact = artifactIfAny(release).filter(a -> !keepImages.contains(a.getImageId()));
-                if (artifact.isPresent()) {
-                    Optional<String> image = findImage(artifact.get());
+                for (ImageArtifact artifact : platformArtifacts(release)) {
+                    if (keepImages.contains(artifact.getImageId())) {
+                        continue;
+                    }
+                    Optional<String> image = findImage(artifact);
                     if (image.isPresent()) {
                         runtime.removeImage(image.get());
                         images++;
@@ -927,9 +1187,9 @@ public final class UpdateEngine {
     private void removeOrphans() {
         Set<String> known = new HashSet<>();
         for (AppRecord record : store.loadApps()) {
-            known.add(record.containerId());
-            known.add(record.previousContainerId());
-            known.add(record.newContainerId());
+            known.addAll(StackContainers.ids(record.containerId()));
+            known.addAll(StackContainers.ids(record.previousContainerId()));
+            known.addAll(StackContainers.ids(record.newContainerId()));
         }
         try {
             for (ManagedContainer container : runtime.list(Map.of(LABEL_DEVICE, deviceId))) {
@@ -945,6 +1205,10 @@ public final class UpdateEngine {
 
     private void restartIfStopped(AppRecord record) {
         if (record.containerId().isEmpty()) {
+            return;
+        }
+        if (isStack(record)) {
+            startStoppedServices(record, false);
             return;
         }
         try {
@@ -1018,6 +1282,17 @@ public final class UpdateEngine {
                 .orElseThrow(() -> new IllegalStateException("verified release without an image for " + platform));
     }
 
+    /** The images a release runs on this platform: one for a single container, one per service image for a Compose app. */
+    private List<ImageArtifact> platformArtifacts(Release release) {
+        if (release == null) {
+            return List.of();
+        }
+        if (!release.hasCompose()) {
+            return artifactIfAny(release).map(List::of).orElse(List.of());
+        }
+        return release.getImagesList().stream().filter(i -> platform.equals(i.getPlatform())).toList();
+    }
+
     private Optional<ImageArtifact> artifactIfAny(Release release) {
         if (release == null) {
             return Optional.empty();
@@ -1038,15 +1313,18 @@ public final class UpdateEngine {
         }
     }
 
-    private boolean isRunning(String containerId) {
-        if (containerId.isEmpty()) {
-            return false;
+    /** Whether the container runs; for a Compose app's field, whether any of its services' containers runs. */
+    private boolean isRunning(String containerField) {
+        for (String id : StackContainers.ids(containerField)) {
+            try {
+                if (runtime.status(id).running()) {
+                    return true;
+                }
+            } catch (UpdateFailure e) {
+                // cannot tell: not known to run
+            }
         }
-        try {
-            return runtime.status(containerId).running();
-        } catch (UpdateFailure e) {
-            return false;
-        }
+        return false;
     }
 
     private void startQuietly(String containerId) {
@@ -1077,17 +1355,19 @@ public final class UpdateEngine {
         Set<String> keepImages = new HashSet<>();
         for (AppRecord record : store.loadApps()) {
             for (Release release : new Release[] {record.running(), record.previous(), record.target() == null ? null : record.target().getRelease()}) {
-                artifactIfAny(release).ifPresent(a -> {
+                platformArtifacts(release).forEach(a -> {
                     keepDigests.add(a.getArchiveDigest());
                     keepImages.add(a.getImageId());
                 });
             }
         }
         artifacts.retainOnly(keepDigests);
-        Optional<ImageArtifact> dropped = artifactIfAny(olderPrevious).filter(a -> !keepImages.contains(a.getImageId()));
-        if (dropped.isPresent()) {
+        for (ImageArtifact dropped : platformArtifacts(olderPrevious)) {
+            if (keepImages.contains(dropped.getImageId())) {
+                continue;
+            }
             try {
-                findImage(dropped.get()).ifPresent(runtime::removeImage);
+                findImage(dropped).ifPresent(runtime::removeImage);
             } catch (UpdateFailure e) {
                 log.debug("not removing the image of {}: {}", olderPrevious.getVersion(), e.getMessage());
             }

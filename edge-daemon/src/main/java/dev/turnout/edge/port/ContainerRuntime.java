@@ -4,6 +4,7 @@ import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.ImageArtifact;
@@ -71,5 +72,25 @@ public interface ContainerRuntime {
     /** The host directory the engine keeps its images and containers in (Docker's data root); empty when unknown. */
     default String dataRoot() {
         return "";
+    }
+
+    /** Creates a user-defined bridge network for a Compose app unless one of that name exists. */
+    default void ensureNetwork(String name, boolean internal, Map<String, String> labels) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
+
+    /** Removes every network carrying all the given labels; a network still in use stays (and is logged). */
+    default void removeNetworks(Map<String, String> labels) throws UpdateFailure {
+        // a runtime without networks has none to remove
+    }
+
+    /** Creates a named volume unless one of that name exists; an existing volume (and its data) is kept as it is. */
+    default void ensureVolume(String name, Map<String, String> labels) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
+
+    /** Creates (not starts) a Compose service's container, joined to its networks; returns its id. Runs with an init. */
+    default String createService(ServiceContainer container) throws UpdateFailure {
+        throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
     }
 }

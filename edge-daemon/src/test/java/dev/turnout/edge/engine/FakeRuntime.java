@@ -3,6 +3,7 @@ package dev.turnout.edge.engine;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.proto.ContainerSpec;
@@ -84,6 +85,51 @@ final class FakeRuntime implements ContainerRuntime {
         return id;
     }
 
+    /** Containers created with a healthcheck: Docker reports them healthy while they run, unless their version is here. */
+    final java.util.Set<String> withHealthcheck = new java.util.HashSet<>();
+    final java.util.Set<String> unhealthyVersions = new java.util.HashSet<>();
+    final List<String> networks = new ArrayList<>();
+    final List<String> volumes = new ArrayList<>();
+
+    @Override
+    public synchronized void ensureNetwork(String name, boolean internal, Map<String, String> labels) {
+        if (!networks.contains(name)) {
+            networks.add(name);
+        }
+    }
+
+    @Override
+    public synchronized void removeNetworks(Map<String, String> labels) {
+        networks.clear();
+    }
+
+    @Override
+    public synchronized void ensureVolume(String name, Map<String, String> labels) {
+        if (!volumes.contains(name)) {
+            volumes.add(name);
+        }
+    }
+
+    @Override
+    public String createService(ServiceContainer container) {
+        beforeCreate.run();
+        synchronized (this) {
+            String id = created(container.image(), container.labels());
+            calls.set(calls.size() - 1, "create " + container.labels().get("com.docker.compose.service") + " "
+                    + container.labels().get(UpdateEngine.LABEL_VERSION));
+            if (container.service().healthcheck() != null) {
+                withHealthcheck.add(id);
+            }
+            return id;
+        }
+    }
+
+    /** The service a container runs (its Compose label), or its id for a single container. */
+    synchronized String serviceOf(String id) {
+        Box box = containers.get(id);
+        return box == null ? id : box.labels().getOrDefault("com.docker.compose.service", id);
+    }
+
     @Override
     public synchronized void start(String containerId) throws UpdateFailure {
         Box box = containers.get(containerId);
@@ -91,7 +137,7 @@ final class FakeRuntime implements ContainerRuntime {
             throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "no such container");
         }
         containers.put(containerId, new Box(box.id(), box.image(), box.labels(), true));
-        calls.add("start " + containerId);
+        calls.add("start " + (box.labels().containsKey("com.docker.compose.service") ? serviceOf(containerId) : containerId));
     }
 
     @Override
@@ -101,7 +147,7 @@ final class FakeRuntime implements ContainerRuntime {
             Box box = containers.get(containerId);
             if (box != null) {
                 containers.put(containerId, new Box(box.id(), box.image(), box.labels(), false));
-                calls.add("stop " + containerId);
+                calls.add("stop " + (box.labels().containsKey("com.docker.compose.service") ? serviceOf(containerId) : containerId));
             }
         }
     }
@@ -135,7 +181,9 @@ final class FakeRuntime implements ContainerRuntime {
         if (box == null) {
             return ContainerStatus.MISSING;
         }
-        return new ContainerStatus(box.running() ? "running" : "exited", box.running(), false, 0, "");
+        String health = !withHealthcheck.contains(containerId) ? ""
+                : unhealthyVersions.contains(box.labels().get(UpdateEngine.LABEL_VERSION)) ? "unhealthy" : "healthy";
+        return new ContainerStatus(box.running() ? "running" : "exited", box.running(), false, 0, box.running() ? health : "");
     }
 
     @Override

@@ -3,6 +3,9 @@ package dev.turnout.edge.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.edge.docker.DockerContainerRuntime;
+import dev.turnout.edge.domain.ServiceContainer;
+import dev.turnout.proto.compose.ComposeFile;
+import dev.turnout.proto.compose.ComposeReader;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.LogConfig;
 import dev.turnout.testsupport.Requirements;
@@ -154,6 +157,100 @@ class ContainerSpecIT {
             } finally {
                 runtime.remove(id);
             }
+        }
+    }
+
+    /**
+     * A Compose service with every key Turnout maps, created through {@link DockerContainerRuntime#createService} on the
+     * app's network and with its named volume, read back with {@code docker inspect}.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("engines")
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void everyComposeKeyLands(Engine engine) throws Exception {
+        String image = image(engine);
+        Path data = hostDirectory("compose-" + engine.name());
+        String network = RUN + "_default";
+        String volume = RUN + "_state";
+        ComposeFile file = ComposeReader.read("docker-compose.yml", """
+                services:
+                  controller:
+                    image: trains/controller:1
+                    entrypoint: ["/bin/sh", "-c"]
+                    command: ["echo started; exec /bin/sleep 3600"]
+                    working_dir: /data
+                    user: "1234:5678"
+                    environment: {GREETING: hello train, LAYOUT: "${LAYOUT:-attic}"}
+                    ports: ["127.0.0.1:18090-18091:8090-8091/udp"]
+                    volumes:
+                      - %s:/data
+                      - {type: volume, source: state, target: /cache, read_only: true}
+                    devices: ["/dev/zero:/dev/turnout-zero:r"]
+                    cap_drop: [ALL]
+                    cap_add: [CAP_SYS_RAWIO]
+                    restart: unless-stopped
+                    mem_limit: 64m
+                    cpus: 0.5
+                    healthcheck:
+                      test: ["CMD-SHELL", "test -d /data"]
+                      interval: 2s
+                      timeout: 1s
+                      retries: 4
+                      start_period: 3s
+                    logging: {driver: json-file, options: {max-size: 1m, max-file: "2"}}
+                    labels: {club: attic}
+                volumes:
+                  state:
+                """.formatted(data), Map.of(), Map.of());
+        Map<String, String> labels = new LinkedHashMap<>(LABELS);
+        labels.put("club", "attic");
+        labels.put("com.docker.compose.service", "controller");
+        try (DockerContainerRuntime runtime = new DockerContainerRuntime(engine.dockerHost())) {
+            runtime.ensureNetwork(network, false, LABELS);
+            runtime.ensureNetwork(network, false, LABELS); // there already: kept
+            runtime.ensureVolume(volume, LABELS);
+            String id = runtime.createService(new ServiceContainer(RUN + "-controller", image, file.services().get("controller"), network,
+                    Map.of(network, List.of("controller")), Map.of("state", volume), List.of(), labels));
+            try {
+                JsonNode container = inspect(engine, id);
+                JsonNode config = container.path("Config");
+                JsonNode host = container.path("HostConfig");
+                assertThat(texts(config.path("Entrypoint"))).as("Entrypoint").containsExactly("/bin/sh", "-c");
+                assertThat(texts(config.path("Cmd"))).as("Cmd").containsExactly("echo started; exec /bin/sleep 3600");
+                assertThat(config.path("WorkingDir").asText()).as("WorkingDir").isEqualTo("/data");
+                assertThat(config.path("User").asText()).as("User").isEqualTo("1234:5678");
+                assertThat(texts(config.path("Env"))).as("Env").contains("GREETING=hello train", "LAYOUT=attic");
+                assertThat(config.path("Labels").path("club").asText()).isEqualTo("attic");
+                assertThat(config.path("Labels").path("com.docker.compose.service").asText()).isEqualTo("controller");
+                JsonNode health = config.path("Healthcheck");
+                assertThat(texts(health.path("Test"))).as("Healthcheck.Test").containsExactly("CMD-SHELL", "test -d /data");
+                assertThat(health.path("Interval").asLong()).isEqualTo(2_000_000_000L);
+                assertThat(health.path("Timeout").asLong()).isEqualTo(1_000_000_000L);
+                assertThat(health.path("StartPeriod").asLong()).isEqualTo(3_000_000_000L);
+                assertThat(health.path("Retries").asInt()).isEqualTo(4);
+                assertThat(host.path("NetworkMode").asText()).as("NetworkMode").isEqualTo(network);
+                assertThat(texts(container.path("NetworkSettings").path("Networks").path(network).path("Aliases")))
+                        .as("the service name answers on the app's network").contains("controller");
+                assertThat(mounts(container)).as("Mounts").containsExactlyInAnyOrder("bind " + data + " -> /data rw",
+                        "volume " + volume + " -> /cache ro");
+                assertThat(devices(host)).as("Devices").containsExactly("/dev/zero -> /dev/turnout-zero (r)");
+                assertThat(JSON.writeValueAsString(host.path("PortBindings"))).as("PortBindings, the range one by one")
+                        .isEqualTo(JSON.writeValueAsString(JSON.readTree("{\"8090/udp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18090\"}],"
+                                + "\"8091/udp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"18091\"}]}")));
+                assertThat(capabilities(host.path("CapAdd"))).as("CapAdd").containsExactly("SYS_RAWIO");
+                assertThat(capabilities(host.path("CapDrop"))).as("CapDrop").containsExactly("ALL");
+                assertThat(host.path("Memory").asLong()).as("Memory").isEqualTo(MEMORY);
+                assertThat(host.path("NanoCpus").asLong()).as("NanoCpus").isEqualTo(500_000_000L);
+                assertThat(host.path("RestartPolicy").path("Name").asText()).as("RestartPolicy").isEqualTo("unless-stopped");
+                assertThat(host.path("Init").asBoolean()).as("Init").isTrue();
+                assertThat(host.path("LogConfig").path("Type").asText()).isEqualTo("json-file");
+                assertThat(options(host.path("LogConfig"))).isEqualTo(Map.of("max-size", "1m", "max-file", "2"));
+            } finally {
+                runtime.remove(id);
+                runtime.removeNetworks(LABELS);
+                DockerCli.run(engine, "volume", "rm", "-f", volume);
+            }
+            assertThat(DockerCli.run(engine, "network", "inspect", network)).as("network removed").isNotZero();
         }
     }
 

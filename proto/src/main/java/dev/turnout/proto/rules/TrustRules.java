@@ -193,9 +193,10 @@ public final class TrustRules {
                     + " has no image for " + platform, state);
         }
         if (app.getRelease().hasCompose()) {
-            // never run one service of a multi-container app as if it were the whole release
-            return new Refused(Reason.MALFORMED, "release " + app.getApp() + " " + app.getRelease().getVersion()
-                    + " is a Compose app (docs/compose.md); this edge daemon runs single-container releases only", state);
+            String problem = composeProblem(app.getRelease());
+            if (problem != null) {
+                return new Refused(Reason.MALFORMED, "release " + app.getApp() + " " + app.getRelease().getVersion() + ": " + problem, state);
+            }
         }
         String version = app.getRelease().getVersion();
         String running = runningVersion.apply(app.getApp());
@@ -210,6 +211,30 @@ public final class TrustRules {
                 && SemVer.compare(app.getRelease().getVersion(), running) < 0) {
             return new Refused(Reason.DOWNGRADE, app.getApp() + " " + app.getRelease().getVersion() + " is older than running "
                     + running + " and not marked as a rollback", state);
+        }
+        return null;
+    }
+
+    /**
+     * Why a Compose release cannot run here, or null: its file must read as the device reads it (with the release's
+     * variables; the device's own are not known to these rules, so a required one they lack is refused here too) and
+     * every image its services name must have an archive for this platform.
+     */
+    private String composeProblem(dev.turnout.proto.Release release) {
+        java.util.Map<String, String> envFiles = new java.util.LinkedHashMap<>();
+        release.getCompose().getEnvFilesMap().forEach((name, bytes) -> envFiles.put(name, bytes.toStringUtf8()));
+        dev.turnout.proto.compose.ComposeFile file;
+        try {
+            file = dev.turnout.proto.compose.ComposeReader.read(release.getCompose().getFileName(),
+                    release.getCompose().getContent().toStringUtf8(), release.getCompose().getVariablesMap(), envFiles);
+        } catch (dev.turnout.proto.compose.InvalidComposeException e) {
+            return e.getMessage();
+        }
+        for (String image : file.images()) {
+            boolean archived = release.getImagesList().stream().anyMatch(i -> platform.equals(i.getPlatform()) && image.equals(i.getImageRef()));
+            if (!archived) {
+                return "image " + printable(image) + " has no archive for " + platform;
+            }
         }
         return null;
     }

@@ -90,12 +90,17 @@ class TrustRulesTest {
                 new Row("no image for this platform", NOW, true,
                         seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().setRelease(release("3.0.0", "linux/amd64")))),
                         Reason.NO_IMAGE_FOR_PLATFORM, "release web 3.0.0 has no image for linux/arm64"),
-                new Row("a Compose app (several containers)", NOW, true,
+                new Row("a Compose app whose file the device does not read", NOW, true,
+                        seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().setRelease(s.getApps(0).getRelease()
+                                .toBuilder().setCompose(ComposeApp.newBuilder().setFileName("docker-compose.yml")
+                                        .setContent(ByteString.copyFromUtf8("services:\n  web:\n    image: web:3\n    build: .\n")))))),
+                        Reason.MALFORMED, "release web 3.0.0: docker-compose.yml: services.web.build: not supported by Turnout"
+                        + " (supported keys: docs/compose.md)"),
+                new Row("a Compose app with an image that has no archive here", NOW, true,
                         seal(activate(11, "3.0.0"), s -> s.setApps(0, s.getApps(0).toBuilder().setRelease(s.getApps(0).getRelease()
                                 .toBuilder().setCompose(ComposeApp.newBuilder().setFileName("docker-compose.yml")
                                         .setContent(ByteString.copyFromUtf8("services:\n  web:\n    image: web:3\n")))))),
-                        Reason.MALFORMED, "release web 3.0.0 is a Compose app (docs/compose.md); this edge daemon runs"
-                        + " single-container releases only"),
+                        Reason.MALFORMED, "release web 3.0.0: image web:3 has no archive for linux/arm64"),
                 new Row("downgrade without signed rollback", NOW, true, seal(activate(11, "1.10.0")), Reason.DOWNGRADE,
                         "web 1.10.0 is older than running 2.0.0 and not marked as a rollback"),
                 new Row("a rotated key whose id does not match", NOW, true,
