@@ -102,6 +102,11 @@ public final class AgentHome implements AgentVersions {
     }
 
     @Override
+    public boolean installed(String version) {
+        return SemVer.isWellFormed(version) && Files.isRegularFile(dir.resolve(version).resolve(AgentDistribution.JAR));
+    }
+
+    @Override
     public void install(String version, Path distribution) throws UpdateFailure {
         Path target = dir.resolve(checked(version));
         if (Files.isRegularFile(target.resolve(AgentDistribution.JAR))) {

@@ -109,13 +109,24 @@ final class AgentUpdates {
         }
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
         try {
-            Path distribution = artifacts.fetch(download(target.getAgent()));
+            if (agent.installed(version)) { // staged before: the unpacked copy is what runs, no second download
+                staged(record, want, version);
+                return;
+            }
+            ImageArtifact archive = download(target.getAgent());
+            Path distribution = artifacts.fetch(archive);
             agent.install(version, distribution);
+            artifacts.discard(archive); // unpacked under <data>/agent: the archive is not needed again
         } catch (UpdateFailure e) {
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
         }
-        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "");
+        staged(record, want, version);
+    }
+
+    /** STAGED; for an ACTIVATE, the switch. */
+    private void staged(AppRecord downloading, AppDesired want, String version) {
+        AppRecord record = move(downloading, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "");
         if (want.getPhase() == Phase.ACTIVATE) {
             switchTo(record, version);
         }

@@ -30,6 +30,9 @@ public interface AgentVersions {
     /** Why this daemon cannot switch versions (its launcher does not manage agent releases); null when it can. */
     String cannotSwitch();
 
+    /** Whether {@code version} is unpacked and complete (staged before). */
+    boolean installed(String version);
+
     /** Unpacks the verified distribution of {@code version} (kept as it is when that version is there already). */
     void install(String version, Path distribution) throws UpdateFailure;
 
@@ -82,6 +85,11 @@ public interface AgentVersions {
             public String cannotSwitch() {
                 return "this daemon was not started by a launcher that switches versions (bin/turnout-edge or the packaged"
                         + " turnout-edge, with --data)";
+            }
+
+            @Override
+            public boolean installed(String v) {
+                return false;
             }
 
             @Override

@@ -68,6 +68,8 @@ class AgentUpdatesTest {
     private final SigningKey key = SigningKey.generate();
     private final List<StatusEvent> events = new ArrayList<>();
     private final AtomicInteger restarts = new AtomicInteger();
+    private final AtomicInteger fetches = new AtomicInteger();
+    private final List<String> discarded = new ArrayList<>();
     private FileStateStore store;
     private Path data;
     private Path distribution;
@@ -99,7 +101,13 @@ class AgentUpdatesTest {
             @Override
             public Path fetch(ImageArtifact artifact) {
                 assertThat(artifact.getArchiveDigest()).startsWith("sha256:");
+                fetches.incrementAndGet();
                 return distribution;
+            }
+
+            @Override
+            public void discard(ImageArtifact artifact) {
+                discarded.add(artifact.getArchiveDigest());
             }
 
             @Override
@@ -231,6 +239,19 @@ class AgentUpdatesTest {
         assertThat(last().getRunningVersion()).isEqualTo("0.1.0");
         assertThat(agentFile("trial")).doesNotExist();
         assertThat(agentFile("0.2.0")).as("kept: what it would go back to").exists();
+    }
+
+    @Test
+    void aStagedVersionIsDownloadedOnceAndItsArchiveDroppedOnceUnpacked() {
+        send(desired(10, AppDesired.newBuilder().setApp(APP).setRelease(agent("0.2.0")).setPhase(Phase.STAGE).build()));
+        assertThat(statesOf(10)).containsExactly(DOWNLOADING, STAGED);
+        assertThat(restarts).as("a stage does not switch").hasValue(0);
+        assertThat(agentFile("current")).doesNotExist();
+        send(activate(11, "0.2.0"));
+        assertThat(statesOf(11)).containsExactly(DOWNLOADING, STAGED, APPLYING);
+        assertThat(fetches).as("the unpacked copy is used").hasValue(1);
+        assertThat(discarded).containsExactly(agent("0.2.0").getAgent().getDigest());
+        assertThat(restarts).hasValue(1);
     }
 
     @Test
