@@ -63,6 +63,7 @@ class DebianPackagesIT {
                 "-rwxr-xr-x root/root ./usr/bin/turnout-edge",
                 "-rw-r--r-- root/root ./usr/share/turnout-edge/turnout-edge.jar",
                 "-rw-r--r-- root/root ./usr/share/turnout-edge/jvm.options",
+                "-rw-r--r-- root/root ./usr/share/turnout-edge/edge-agent.sh",
                 "-rw-r--r-- root/root ./lib/systemd/system/turnout-edge.service",
                 "-rw------- root/root ./etc/turnout/edge.yaml",
                 "-rw-r--r-- root/root ./usr/share/doc/turnout-edge/copyright",

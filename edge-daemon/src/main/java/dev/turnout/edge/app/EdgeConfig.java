@@ -49,12 +49,26 @@ import java.util.regex.Pattern;
  *           system trust store is not used); null: the system trust store for {@code ssl://} and {@code https://}
  * @param lockTimeout how long an update waits for the running app to release its update lock before it fails with
  *                    LOCK_TIMEOUT, unless the desired state names its own (default 10 min)
+ * @param agentStartTimeout how long a new version of this daemon (an agent release) has, from its start, to connect
+ *                          to the broker and report before its launcher stops it and starts the previous version again
+ *                          (default 60 s; docs/edge-daemon.md, "Agent releases")
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                          int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
-                         String ca, Duration lockTimeout) {
+                         String ca, Duration lockTimeout, Duration agentStartTimeout) {
+
+    /** With the default agent start timeout. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
+                      String ca, Duration lockTimeout) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
+                lockTimeout, null);
+    }
 
     /** With the default lock timeout. */
     public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
@@ -76,6 +90,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
 
     /** Default {@link #lockTimeout()}. */
     public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofMinutes(10);
+    /** Default {@link #agentStartTimeout()}. */
+    public static final Duration DEFAULT_AGENT_START_TIMEOUT = Duration.ofSeconds(60);
 
     /** Default {@link #checkInterval()}. */
     public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofSeconds(30);
@@ -147,6 +163,10 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         if (lockTimeout.isNegative() || lockTimeout.isZero()) {
             throw new IllegalArgumentException("lockTimeout must be positive");
         }
+        agentStartTimeout = agentStartTimeout == null ? DEFAULT_AGENT_START_TIMEOUT : agentStartTimeout;
+        if (agentStartTimeout.toSeconds() < 5) {
+            throw new IllegalArgumentException("agentStartTimeout must be at least 5s (a JVM needs a few seconds to start)");
+        }
         if (crashLoopRestarts < 0) {
             throw new IllegalArgumentException("crashLoopRestarts must not be negative");
         }
@@ -167,7 +187,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withCa(String pem) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, pem, lockTimeout);
+                checkInterval, pem, lockTimeout, agentStartTimeout);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -179,21 +199,28 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
-                lockTimeout);
+                lockTimeout, agentStartTimeout);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca,
-                lockTimeout);
+                lockTimeout, agentStartTimeout);
     }
 
     /** This configuration with another {@link #lockTimeout()}. */
     public EdgeConfig withLockTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, timeout);
+                checkInterval, ca, timeout, agentStartTimeout);
+    }
+
+    /** This configuration with another {@link #agentStartTimeout()}. */
+    public EdgeConfig withAgentStartTimeout(Duration timeout) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
+                checkInterval, ca, lockTimeout, timeout);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -226,7 +253,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.maxRollbackAttempts == null ? 0 : raw.maxRollbackAttempts, clockTrust(raw.clockTrust),
                     raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
                     raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca,
-                    raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout));
+                    raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout),
+                    raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -293,7 +321,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
                 + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
-                + ", lockTimeout=" + lockTimeout + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
+                + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -317,6 +345,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("check-interval") public String checkInterval;
         @JsonProperty public String ca;
         @JsonProperty @JsonAlias("lock-timeout") public String lockTimeout;
+        @JsonProperty @JsonAlias("agent-start-timeout") public String agentStartTimeout;
     }
 
     static final class RawKey {

@@ -1,5 +1,6 @@
 package dev.turnout.edge.app;
 
+import dev.turnout.edge.agent.AgentHome;
 import dev.turnout.edge.cache.ArtifactCache;
 import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.edge.domain.AppRecord;
@@ -24,6 +25,7 @@ import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
+import dev.turnout.proto.agent.AgentDistribution;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
 import org.slf4j.Logger;
@@ -49,7 +51,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class EdgeDaemon implements AutoCloseable {
 
-    /** Version reported in presence messages. */
+    /** The built-in version: reported in presence messages unless the daemon runs an agent release. */
     public static final String AGENT_VERSION = "0.1.0";
 
     private static final Logger log = LoggerFactory.getLogger(EdgeDaemon.class);
@@ -62,6 +64,8 @@ public final class EdgeDaemon implements AutoCloseable {
     private final MqttLink link;
     private final DesiredStateVerifier verifier;
     private final HostMetrics metrics;
+    /** This daemon's own versions: the built-in one and the agent releases in {@code <data>/agent}. */
+    private final AgentHome agent;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "edge-worker"));
     private final ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "edge-health");
@@ -85,6 +89,7 @@ public final class EdgeDaemon implements AutoCloseable {
         this.runtime = new DockerContainerRuntime(config.dockerHost());
         this.platform = config.platform() != null ? config.platform() : detectPlatform(runtime);
         this.metrics = new HostMetrics(dataDir);
+        this.agent = new AgentHome(dataDir, AGENT_VERSION, config.agentStartTimeout(), System.getenv(), EdgeDaemon::exitForRestart);
         PinnedTrust trust = config.pinnedTrust();
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
                 .useCredentials(config.mqttUsername(), config.mqttPassword());
@@ -92,7 +97,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 runtime::usage, new EngineDisk(runtime::dataRoot, dataDir));
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
                 store, System::currentTimeMillis, wallClockSynced(config.clockTrust()),
-                app -> store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
+                app -> AgentDistribution.isAgent(app) ? agent.runningVersion()
+                        : store.loadApp(app).map(AppRecord::runningVersion).orElse(""));
         Topics topics = new Topics(config.topicPrefix());
         this.verifier = verifier;
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
@@ -105,7 +111,14 @@ public final class EdgeDaemon implements AutoCloseable {
         this.engine = new UpdateEngine(config.deviceId(), platform, verifier, store, cache, runtime, health, reporting, System::currentTimeMillis,
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow()))
                         .withLockTimeout(config.lockTimeout()),
-                new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")));
+                new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")))
+                .useAgentVersions(agent, () -> link.publishPresenceAndWait(Duration.ofSeconds(10)));
+    }
+
+    /** Ends the process (not on the caller's thread: the shutdown hook waits for the worker) so that the launcher starts another version. */
+    private static void exitForRestart() {
+        Thread exit = new Thread(() -> System.exit(AgentHome.RESTART_EXIT_CODE), "edge-restart");
+        exit.start();
     }
 
     /**
@@ -123,12 +136,18 @@ public final class EdgeDaemon implements AutoCloseable {
         EdgeDaemon daemon = new EdgeDaemon(config, dir);
         try {
             daemon.worker.execute(daemon::recover);
-            daemon.link.connect(Duration.ofSeconds(60));
+            // a version on trial keeps trying until the launcher's watchdog decides (AGENT_NOT_CONNECTED), not less
+            Duration connectFor = Duration.ofSeconds(60);
+            if (daemon.agent.onTrial() && config.agentStartTimeout().plusSeconds(30).compareTo(connectFor) > 0) {
+                connectFor = config.agentStartTimeout().plusSeconds(30);
+            }
+            daemon.link.connect(connectFor);
+            daemon.worker.execute(daemon::agentConnected); // a version of the daemon on trial confirms it now
             long seconds = Math.max(1, config.healthReportInterval().toSeconds());
             daemon.reporter.scheduleAtFixedRate(daemon::reportHealth, seconds, seconds, TimeUnit.SECONDS);
             // first tick right after recovery: a device that comes back inside its update window switches at once
             daemon.reporter.scheduleWithFixedDelay(daemon::enqueueTick, 0, config.checkInterval().toMillis(), TimeUnit.MILLISECONDS);
-            log.info("edge daemon {} started (platform {}, data {})", config.deviceId(), daemon.platform, dir);
+            log.info("edge daemon {} {} started (platform {}, data {})", config.deviceId(), daemon.agent.runningVersion(), daemon.platform, dir);
             daemon.idleRelease.workEnded(); // start-up garbage: give it back once recovery and the first tick are over
             return daemon;
         } catch (Exception e) {
@@ -164,6 +183,14 @@ public final class EdgeDaemon implements AutoCloseable {
             engine.recover();
         } catch (RuntimeException e) {
             log.error("recovery failed", e);
+        }
+    }
+
+    private void agentConnected() {
+        try {
+            engine.agentConnected();
+        } catch (RuntimeException e) {
+            log.error("confirming the agent's trial failed", e);
         }
     }
 
@@ -234,7 +261,7 @@ public final class EdgeDaemon implements AutoCloseable {
                 .setDeviceId(config.deviceId())
                 .setOnline(true)
                 .setTimestampMs(System.currentTimeMillis())
-                .setAgentVersion(AGENT_VERSION)
+                .setAgentVersion(agent.runningVersion())
                 .setPlatform(platform)
                 .setLastSequence(store.loadTrust().lastSequence())
                 .setReportSeq(reportNumbers.next())

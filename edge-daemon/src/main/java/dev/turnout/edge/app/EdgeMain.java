@@ -21,7 +21,7 @@ import java.util.concurrent.CountDownLatch;
  * {@code turnout-edge --config FILE [--data DIR]}: runs the edge daemon until SIGTERM.
  * {@code turnout-edge cache import FILE --config FILE [--data DIR]}: imports an offline bundle into the cache.
  */
-@Command(name = "turnout-edge", mixinStandardHelpOptions = true, version = EdgeDaemon.AGENT_VERSION,
+@Command(name = "turnout-edge", mixinStandardHelpOptions = true, versionProvider = EdgeMain.Version.class,
         description = "Turnout edge daemon: converges this device to its signed desired state.",
         subcommands = EdgeMain.Cache.class)
 public final class EdgeMain implements Callable<Integer> {
@@ -86,6 +86,18 @@ public final class EdgeMain implements Callable<Integer> {
         }, "edge-shutdown"));
         stopped = stop;
         return 0;
+    }
+
+    /** The built-in version; under an agent release the launcher started, that release's version (as presence says). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String release = System.getenv(dev.turnout.edge.agent.AgentHome.VERSION_ENV);
+            if (release != null && dev.turnout.proto.rules.SemVer.isWellFormed(release.strip())) {
+                return new String[] {release.strip() + " (agent release; built-in " + EdgeDaemon.AGENT_VERSION + ")"};
+            }
+            return new String[] {EdgeDaemon.AGENT_VERSION};
+        }
     }
 
     /** {@code turnout-edge cache ...}: the offline artifact cache. */

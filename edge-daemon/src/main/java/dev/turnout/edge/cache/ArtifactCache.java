@@ -212,6 +212,16 @@ public final class ArtifactCache implements ArtifactSource {
     }
 
     @Override
+    public void discard(ImageArtifact artifact) {
+        try {
+            Files.deleteIfExists(finalFile(artifact));
+            Files.deleteIfExists(importMarker(artifact));
+        } catch (UpdateFailure | IOException e) {
+            log.warn("cannot remove cached {}: {}", artifact.getArchiveDigest(), e.getMessage());
+        }
+    }
+
+    @Override
     public void retainOnly(Collection<String> keepDigests) {
         Set<String> keep = keepDigests.stream().map(d -> d.replace(':', '-')).collect(Collectors.toSet());
         try (DirectoryStream<Path> markers = Files.newDirectoryStream(dir, "sha256-*" + IMPORTED)) {

@@ -7,6 +7,7 @@ import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.StackContainers;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
+import dev.turnout.edge.port.AgentVersions;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.port.ContainerRuntime;
 import dev.turnout.edge.port.HealthVerifier;
@@ -24,6 +25,7 @@ import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.compose.ComposeFile;
+import dev.turnout.proto.agent.AgentDistribution;
 import dev.turnout.proto.rules.SemVer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,6 +93,8 @@ public final class UpdateEngine {
     private final StackSwitch stacks;
     /** In memory only: a restart of the daemon may repair once more at once. */
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
+    /** Updates of the daemon itself (the reserved app {@value AgentDistribution#APP}). */
+    private AgentUpdates agentUpdates;
 
     private record DriftBackOff(int repairs, long notBeforeMs) {
     }
@@ -178,10 +182,36 @@ public final class UpdateEngine {
         this.reporter = reporter;
         this.wallClockMs = wallClockMs;
         this.stacks = new StackSwitch(deviceId, runtime, health, locks, System::nanoTime, d -> Thread.sleep(d.toMillis()));
+        this.agentUpdates = new AgentUpdates(AgentVersions.builtInOnly("built-in"), store, artifacts, this::move,
+                policy.maxRollbackAttempts(), () -> true);
+    }
+
+    /**
+     * The daemon's own versions: with them, an entry of the reserved app {@value AgentDistribution#APP} switches this
+     * daemon to an agent release (without, such an entry fails: this daemon cannot switch).
+     *
+     * @param delivered true once what the daemon reported so far reached the broker: a version on trial confirms then
+     */
+    public UpdateEngine useAgentVersions(AgentVersions versions, java.util.function.BooleanSupplier delivered) {
+        this.agentUpdates = new AgentUpdates(versions, store, artifacts, this::move, policy.maxRollbackAttempts(), delivered);
+        return this;
+    }
+
+    /**
+     * The daemon connected to the broker and reported: a version of it on trial is ACTIVE and confirms its trial to its
+     * launcher (docs/edge-daemon.md, "Agent releases").
+     */
+    public void agentConnected() {
+        if (!agentUpdates.exiting()) {
+            agentUpdates.connected();
+        }
     }
 
     /** Handles one message from the desired-state topic. */
     public void onDesiredState(byte[] wire) {
+        if (agentUpdates.exiting()) {
+            return; // switched to another version of the daemon, which takes the desired state from the broker
+        }
         DesiredStateVerifier.Verdict verdict = verifier.verify(wire);
         if (verdict instanceof DesiredStateVerifier.Refused refused) {
             reportRefusal(refused);
@@ -204,6 +234,13 @@ public final class UpdateEngine {
                         state.getSequence(), record.state());
                 continue;
             }
+            if (AgentDistribution.isAgent(want.getApp())) {
+                agentUpdates.converge(record, want, state.getSequence());
+                if (agentUpdates.exiting()) {
+                    return; // the rest waits for the next version, which gets this desired state again
+                }
+                continue;
+            }
             converge(record, want, state.getSequence());
         }
     }
@@ -212,6 +249,10 @@ public final class UpdateEngine {
     public void recover() {
         removeOrphans();
         for (AppRecord record : store.loadApps()) {
+            if (AgentDistribution.isAgent(record.app())) {
+                agentUpdates.recover(record);
+                continue;
+            }
             try {
                 switch (record.state()) {
                     case DOWNLOADING -> {
@@ -424,6 +465,9 @@ public final class UpdateEngine {
      * thread; tests call it with a controlled clock.
      */
     public void tick() {
+        if (agentUpdates.exiting()) {
+            return;
+        }
         for (AppRecord record : store.loadApps()) {
             repairDrift(record);
         }
@@ -1222,7 +1266,7 @@ public final class UpdateEngine {
         }
     }
 
-    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
+    AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
                 .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
@@ -1250,7 +1294,8 @@ public final class UpdateEngine {
                 .setMessage(record.message())
                 .setSequence(record.sequence())
                 .setRolloutId(record.rolloutId())
-                .setRunningVersion(record.runningVersion())
+                .setRunningVersion(record.running() == null && AgentDistribution.isAgent(record.app())
+                        ? agentUpdates.versions().builtInVersion() : record.runningVersion())
                 .setTimestampMs(wallClockMs.getAsLong())
                 .build();
     }

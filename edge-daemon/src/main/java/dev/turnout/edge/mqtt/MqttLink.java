@@ -155,6 +155,23 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         }
     }
 
+    /**
+     * Publishes the device's presence (retained) and waits until the broker has it: what was published before it on
+     * this session has reached the broker too. False when not connected or not acknowledged within {@code timeout}.
+     */
+    public boolean publishPresenceAndWait(Duration timeout) {
+        if (!client.isConnected()) {
+            return false;
+        }
+        try {
+            client.publish(topics.presence(deviceId), message(presence.get().toByteArray(), true)).waitForCompletion(timeout.toMillis());
+            return true;
+        } catch (MqttException | RuntimeException e) {
+            log.warn("presence not acknowledged: {}", e.getMessage());
+            return false;
+        }
+    }
+
     public void publishHealth(HealthReport report) {
         publish(topics.health(deviceId), report.toByteArray(), false);
     }

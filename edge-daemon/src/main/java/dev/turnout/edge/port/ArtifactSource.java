@@ -17,4 +17,8 @@ public interface ArtifactSource {
 
     /** Deletes every cached archive whose digest is not in {@code keepDigests}. */
     void retainOnly(Collection<String> keepDigests);
+
+    /** Deletes the cached archive of {@code artifact} (used once, kept elsewhere: an agent release, unpacked). */
+    default void discard(ImageArtifact artifact) {
+    }
 }

@@ -2,6 +2,9 @@ package dev.turnout.orchestrator.artifacts;
 
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.InvalidInputException;
+import dev.turnout.orchestrator.domain.Release;
+import dev.turnout.proto.agent.AgentDistribution;
+import dev.turnout.proto.agent.InvalidAgentDistributionException;
 import dev.turnout.orchestrator.store.ReleaseCatalog;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.ImageArchive;
@@ -87,6 +90,33 @@ public final class ArtifactRepository {
             for (Path part : written) {
                 Files.deleteIfExists(part);
             }
+        }
+    }
+
+    /**
+     * Reads an uploaded edge daemon distribution (a tar.gz, {@link AgentDistribution}) and keeps it as it is,
+     * content-addressed like an image archive; the artifact's platform is {@value Release#AGENT_PLATFORM}. The upload
+     * is gone afterwards whether it was accepted or not.
+     */
+    public Artifact ingestAgent(Path incoming) throws IOException {
+        try {
+            AgentDistribution.check(incoming);
+            MessageDigest sha = sha256();
+            try (var in = new java.security.DigestInputStream(Files.newInputStream(incoming), sha)) {
+                in.transferTo(OutputStream.nullOutputStream());
+            }
+            String hex = HexFormat.of().formatHex(sha.digest());
+            Artifact artifact = new Artifact("sha256:" + hex, Files.size(incoming), "", null, Release.AGENT_PLATFORM, null, List.of());
+            Optional<Artifact> known = store.findArtifact(artifact.digest());
+            if (known.isEmpty() || !Files.exists(pathOf(hex))) {
+                Files.move(incoming, pathOf(hex), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                store.saveArtifact(artifact);
+            }
+            return known.orElse(artifact);
+        } catch (InvalidAgentDistributionException e) {
+            throw new InvalidInputException("not an edge daemon distribution: " + e.getMessage());
+        } finally {
+            Files.deleteIfExists(incoming);
         }
     }
 

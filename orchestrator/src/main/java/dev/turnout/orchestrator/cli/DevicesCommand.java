@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code turnout devices}: the fleet, one line per device and app. */
-@Command(name = "devices", description = "List devices: id, labels, online, and each app's version and state.")
+@Command(name = "devices", description = "List devices: id, labels, online, edge daemon version, and each app's version and state.")
 final class DevicesCommand implements Runnable {
 
     private final Cli cli;
@@ -25,14 +25,15 @@ final class DevicesCommand implements Runnable {
             cli.printJson(answer);
             return;
         }
-        Table table = new Table("ID", "LABELS", "ONLINE", "APP", "VERSION", "DESIRED", "STATE", "REASON");
+        Table table = new Table("ID", "LABELS", "ONLINE", "AGENT", "APP", "VERSION", "DESIRED", "STATE", "REASON");
         for (JsonNode d : answer.path("devices")) {
             String online = d.path("online").asBoolean() ? "yes" : "no";
+            String agent = text(d.path("agentVersion"));
             if (d.path("apps").isEmpty()) {
-                table.row(d.path("id").asText(), labels(d), online, null, null, null, null, null);
+                table.row(d.path("id").asText(), labels(d), online, agent, null, null, null, null, null);
             }
             for (JsonNode a : d.path("apps")) {
-                table.row(d.path("id").asText(), labels(d), online, a.path("app").asText(), text(a.path("runningVersion")),
+                table.row(d.path("id").asText(), labels(d), online, agent, a.path("app").asText(), text(a.path("runningVersion")),
                         text(a.path("desiredVersion")), text(a.path("state")), text(a.path("reason")));
             }
         }

@@ -213,6 +213,9 @@ final class ReleaseCommand {
             for (JsonNode r : answer.path("releases")) {
                 List<String> platforms = new ArrayList<>();
                 r.path("images").forEach(i -> platforms.add(i.path("platform").asText()));
+                if (r.has("agent")) {
+                    platforms.add("all (edge daemon)");
+                }
                 table.row(r.path("app").asText(), r.path("version").asText(), String.join(",", platforms), r.path("createdAt").asText());
             }
             if (table.isEmpty()) {
@@ -242,6 +245,11 @@ final class ReleaseCommand {
                 return;
             }
             cli.out.printf("release  %s:%s%ncreated  %s%n", r.path("app").asText(), r.path("version").asText(), r.path("createdAt").asText());
+            if (r.has("agent")) { // the edge daemon itself: its distribution, nothing to run as a container
+                cli.out.printf("edge daemon distribution  %s (%d bytes)%n", r.path("agent").path("digest").asText(),
+                        r.path("agent").path("size").asLong());
+                return;
+            }
             Table images = new Table("PLATFORM", "DIGEST", "SIZE", "IMAGE ID (CONFIG)", "MANIFEST", "IMAGE REF");
             for (JsonNode i : r.path("images")) {
                 images.row(i.path("platform").asText(), i.path("digest").asText(), i.path("size").asLong(),

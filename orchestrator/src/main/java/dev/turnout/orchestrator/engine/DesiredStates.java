@@ -9,6 +9,7 @@ import dev.turnout.orchestrator.domain.ReleaseSpec;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.store.DesiredRecord;
 import dev.turnout.orchestrator.store.FleetStore;
+import dev.turnout.proto.AgentArtifact;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.BundleManifest;
 import dev.turnout.proto.ComposeApp;
@@ -250,6 +251,11 @@ public final class DesiredStates {
 
     static dev.turnout.proto.Release wire(Release r) {
         dev.turnout.proto.Release.Builder b = dev.turnout.proto.Release.newBuilder().setApp(r.app()).setVersion(r.version());
+        if (r.isAgent()) { // the edge daemon's distribution, signed like an image archive; nothing else (TrustRules)
+            ReleaseImage d = r.agent();
+            return b.setAgent(AgentArtifact.newBuilder().setDigest(d.digest()).setSize(d.size())
+                    .setUrl("/api/v1/artifacts/" + d.digest())).build();
+        }
         for (ReleaseImage i : r.images()) {
             b.addImages(ImageArtifact.newBuilder()
                     .setPlatform(i.platform())

@@ -148,7 +148,7 @@ final class DeviceReports {
             LOG.info("ignored a presence from unknown device {}", topicDeviceId);
             return Optional.empty();
         }
-        devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()));
+        devices.updatePresence(topicDeviceId, p.getOnline(), now, blankToNull(p.getPlatform()), blankToNull(p.getAgentVersion()));
         if (p.getOnline()) {
             seenWritten.put(topicDeviceId, now);
             online(topicDeviceId, now);

@@ -50,6 +50,7 @@ final class JsonViews {
         v.put("online", d.online());
         v.put("lastSeen", timestamp(d.lastSeen()));
         v.put("platform", d.platform());
+        v.put("agentVersion", d.agentVersion());
         Map<String, Map<String, Object>> apps = new TreeMap<>();
         for (DeviceApp a : reported) {
             Map<String, Object> app = new LinkedHashMap<>();
@@ -113,7 +114,13 @@ final class JsonViews {
         v.put("version", r.version());
         v.put("createdAt", timestamp(r.createdAt()));
         List<Map<String, Object>> images = new ArrayList<>();
-        for (ReleaseImage i : r.images()) {
+        if (r.isAgent()) { // the edge daemon's distribution: no image
+            Map<String, Object> agent = new LinkedHashMap<>();
+            agent.put("digest", r.agent().digest());
+            agent.put("size", r.agent().size());
+            v.put("agent", agent);
+        }
+        for (ReleaseImage i : r.isAgent() ? List.<ReleaseImage>of() : r.images()) {
             Map<String, Object> image = new LinkedHashMap<>();
             image.put("platform", i.platform());
             image.put("digest", i.digest());

@@ -16,6 +16,7 @@ import dev.turnout.orchestrator.store.FleetStore;
 import dev.turnout.proto.compose.ComposeFile;
 import dev.turnout.proto.compose.ComposeReader;
 import dev.turnout.proto.compose.InvalidComposeException;
+import dev.turnout.proto.agent.AgentDistribution;
 import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.rules.SemVer;
 import io.vertx.core.http.HttpServerResponse;
@@ -48,6 +49,8 @@ final class ReleaseRoutes {
     private static final Logger LOG = LoggerFactory.getLogger(ReleaseRoutes.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    /** The largest edge daemon distribution taken (the daemon's jar is about 10 MB). */
+    private static final long AGENT_LIMIT = 512L << 20;
     private static final Pattern PLATFORM = Pattern.compile("[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?");
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -81,6 +84,57 @@ final class ReleaseRoutes {
         router.get("/api/v1/releases").handler(this::listReleases);
         router.get("/api/v1/releases/:app/:version").handler(this::getRelease);
         router.get("/api/v1/releases/:app/:version/bundle").handler(this::exportBundle);
+        router.post("/api/v1/agent/releases/:version").handler(this::createAgentRelease);
+    }
+
+    /**
+     * {@code POST /api/v1/agent/releases/:version}: the body is an edge daemon distribution (a tar.gz, streamed to
+     * disk), checked, stored content-addressed like an image archive and made release {@code turnout-edge:VERSION}.
+     */
+    private void createAgentRelease(RoutingContext ctx) {
+        String version = ctx.pathParam("version");
+        String actor = ApiExchange.actor(ctx);
+        io.vertx.core.http.HttpServerRequest request = ctx.request();
+        request.pause();
+        if (!SemVer.isWellFormed(version)) {
+            exchange.error(ctx, 400, "version '" + version + "' is not a semantic version such as 1.4.2");
+            return;
+        }
+        String length = request.getHeader(io.vertx.core.http.HttpHeaders.CONTENT_LENGTH);
+        if (length != null && length.matches("\\d{1,18}") && Long.parseLong(length) > AGENT_LIMIT) {
+            exchange.error(ctx, 413, "distribution larger than " + (AGENT_LIMIT >> 20) + " MiB");
+            return;
+        }
+        io.vertx.core.Vertx vertx = exchange.vertx();
+        Path[] incoming = new Path[1];
+        vertx.executeBlocking(() -> {
+                    if (store.findRelease(AgentDistribution.APP, version).isPresent()) {
+                        throw new ConflictException("release " + AgentDistribution.APP + ":" + version + " exists already");
+                    }
+                    return artifacts.newIncomingFile();
+                }, false)
+                .compose(path -> {
+                    incoming[0] = path;
+                    return vertx.fileSystem().open(path.toString(), new io.vertx.core.file.OpenOptions().setWrite(true)
+                            .setTruncateExisting(true));
+                })
+                .compose(request::pipeTo)
+                .compose(done -> vertx.executeBlocking(() -> {
+                    Artifact distribution = artifacts.ingestAgent(incoming[0]);
+                    Release release = Release.agent(version, clock.instant(), distribution);
+                    store.insertRelease(release);
+                    store.appendAudit(new AuditEntry(clock.instant(), actor, "agent.release", release.key(),
+                            distribution.digest() + " " + distribution.size() + " bytes"));
+                    LOG.info("created agent release {} ({}, {} bytes)", release.key(), distribution.digest(), distribution.size());
+                    return JsonViews.release(release);
+                }, false))
+                .onSuccess(v -> exchange.ok(ctx, 201, v))
+                .onFailure(e -> {
+                    if (incoming[0] != null) {
+                        vertx.fileSystem().delete(incoming[0].toString()).onFailure(ignored -> { });
+                    }
+                    exchange.fail(ctx, e);
+                });
     }
 
     private void createRelease(RoutingContext ctx) {
@@ -96,6 +150,10 @@ final class ReleaseRoutes {
     private Release validRelease(ReleaseBody body) {
         if (body.app() == null || !NAME.matcher(body.app()).matches()) {
             throw new InvalidInputException("app '" + body.app() + "' must be 1-64 letters, digits, '.', '_' or '-'");
+        }
+        if (AgentDistribution.isAgent(body.app())) {
+            throw new InvalidInputException("app name " + AgentDistribution.APP + " is reserved for the edge daemon itself:"
+                    + " release it with `turnout agent release VERSION FILE` (POST /api/v1/agent/releases/VERSION)");
         }
         if (!SemVer.isWellFormed(body.version())) {
             throw new InvalidInputException("version '" + body.version() + "' is not a semantic version such as 1.4.2");
@@ -221,6 +279,10 @@ final class ReleaseRoutes {
         String version = ctx.pathParam("version");
         exchange.blocking(ctx, () -> {
             Release release = find(app, version);
+            if (release.isAgent()) {
+                throw new InvalidInputException("release " + release.key() + " is the edge daemon itself; devices install it"
+                        + " over the network (turnout agent deploy), not from an offline bundle");
+            }
             Path file = artifacts.newIncomingFile();
             try {
                 BundleWriter.write(release, engine.desiredStates().bundleManifest(release), artifacts, file);

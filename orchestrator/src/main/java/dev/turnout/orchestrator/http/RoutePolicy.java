@@ -76,6 +76,7 @@ public final class RoutePolicy {
             // deployer: releases, rollouts and their commands, rollback floors
             rule("POST /api/v1/artifacts", Access.DEPLOYER),
             rule("POST /api/v1/releases", Access.DEPLOYER),
+            rule("POST /api/v1/agent/releases/{}", Access.DEPLOYER),
             rule("PUT /api/v1/apps/{}/floor", Access.DEPLOYER),
             rule("POST /api/v1/apps/{}/remove", Access.DEPLOYER),
             rule("POST /api/v1/rollouts", Access.DEPLOYER),

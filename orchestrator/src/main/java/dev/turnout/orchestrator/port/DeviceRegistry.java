@@ -20,7 +20,12 @@ public interface DeviceRegistry {
     List<Device> listDevices();
 
     /** Records what a device said about itself; a null platform keeps the known one. */
-    void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform);
+    default void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform) {
+        updatePresence(deviceId, online, lastSeen, platform, null);
+    }
+
+    /** As above; a null {@code agentVersion} (the daemon's version, from its presence) keeps the known one too. */
+    void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform, String agentVersion);
 
     boolean saveDeviceApp(String deviceId, DeviceApp app);
 

@@ -12,16 +12,18 @@ import java.sql.Statement;
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
  * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables); version 7 webhooks and
  * their delivery log (new tables); version 8 the Compose file of a multi-container release
- * (a column of releases).
+ * (a column of releases); version 9 the edge daemon version each device last named in its presence (a column of
+ * devices).
  */
 final class FleetSchema {
 
-    static final int VERSION = 8;
+    static final int VERSION = 9;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, labels TEXT NOT NULL, groups_json TEXT NOT NULL,"
-                + " enrolled_at {long} NOT NULL, online INTEGER NOT NULL DEFAULT 0, last_seen {long}, platform TEXT)",
+                + " enrolled_at {long} NOT NULL, online INTEGER NOT NULL DEFAULT 0, last_seen {long}, platform TEXT,"
+                + " agent_version TEXT)",
         "CREATE TABLE IF NOT EXISTS device_apps (device_id TEXT NOT NULL, app TEXT NOT NULL, running_version TEXT,"
                 + " version TEXT, state TEXT, reason TEXT, message TEXT, sequence {long} NOT NULL, updated_at {long} NOT NULL,"
                 + " report_seq {long} NOT NULL DEFAULT 0, PRIMARY KEY (device_id, app))",
@@ -106,6 +108,9 @@ final class FleetSchema {
             }
             if (!hasColumn(c, "releases", "compose")) { // version 8: null for a single-container release
                 s.execute("ALTER TABLE releases ADD COLUMN compose TEXT");
+            }
+            if (!hasColumn(c, "devices", "agent_version")) { // version 9: null until the device's next presence
+                s.execute("ALTER TABLE devices ADD COLUMN agent_version TEXT");
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

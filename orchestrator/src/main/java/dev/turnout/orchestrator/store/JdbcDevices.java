@@ -58,9 +58,11 @@ final class JdbcDevices implements DeviceRegistry {
     }
 
     @Override
-    public void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform) {
-        session.update("UPDATE devices SET online = ?, last_seen = ?, platform = COALESCE(?, platform) WHERE id = ?",
-                online ? 1 : 0, millis(lastSeen), platform == null || platform.isBlank() ? null : platform, deviceId);
+    public void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform, String agentVersion) {
+        session.update("UPDATE devices SET online = ?, last_seen = ?, platform = COALESCE(?, platform),"
+                        + " agent_version = COALESCE(?, agent_version) WHERE id = ?",
+                online ? 1 : 0, millis(lastSeen), platform == null || platform.isBlank() ? null : platform,
+                agentVersion == null || agentVersion.isBlank() ? null : agentVersion, deviceId);
     }
 
     @Override
@@ -95,7 +97,7 @@ final class JdbcDevices implements DeviceRegistry {
     private static Device device(ResultSet rs) throws SQLException {
         return new Device(rs.getString("id"), StoredJson.read(rs.getString("labels"), new TypeReference<Map<String, String>>() { }),
                 StoredJson.read(rs.getString("groups_json"), new TypeReference<List<String>>() { }), instant(rs, "enrolled_at"),
-                rs.getInt("online") == 1, instant(rs, "last_seen"), rs.getString("platform"));
+                rs.getInt("online") == 1, instant(rs, "last_seen"), rs.getString("platform"), rs.getString("agent_version"));
     }
 
     private static DeviceApp deviceApp(ResultSet rs) throws SQLException {

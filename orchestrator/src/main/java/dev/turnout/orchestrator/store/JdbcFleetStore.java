@@ -235,8 +235,8 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     @Override
-    public void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform) {
-        devices.updatePresence(deviceId, online, lastSeen, platform);
+    public void updatePresence(String deviceId, boolean online, Instant lastSeen, String platform, String agentVersion) {
+        devices.updatePresence(deviceId, online, lastSeen, platform, agentVersion);
     }
 
     @Override

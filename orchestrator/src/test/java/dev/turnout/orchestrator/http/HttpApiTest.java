@@ -556,6 +556,71 @@ class HttpApiTest {
         assertThat(download(digest2, "Bearer " + token.value(), null).statusCode()).isEqualTo(200);
     }
 
+    private HttpResponse<String> uploadAgent(String version, byte[] bytes) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/agent/releases/" + version))
+                .header("Authorization", "Bearer " + token.value()).header("Content-Type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** An edge daemon distribution: a runnable turnout-edge.jar and jvm.options in a tar.gz. */
+    private static byte[] agentDistribution(String mainClass) throws Exception {
+        java.util.jar.Manifest manifest = new java.util.jar.Manifest();
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MAIN_CLASS, mainClass);
+        java.io.ByteArrayOutputStream jar = new java.io.ByteArrayOutputStream();
+        new java.util.jar.JarOutputStream(jar, manifest).close();
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(new java.util.zip.GZIPOutputStream(gz))) {
+            for (var e : java.util.Map.of("turnout-edge.jar", jar.toByteArray(), "jvm.options", "-Xmx64m\n".getBytes()).entrySet()) {
+                var entry = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(e.getKey());
+                entry.setSize(e.getValue().length);
+                tar.putArchiveEntry(entry);
+                tar.write(e.getValue());
+                tar.closeArchiveEntry();
+            }
+        }
+        return gz.toByteArray();
+    }
+
+    @Test
+    void anAgentReleaseIsTheDaemonsDistributionUnderTheReservedAppNameAndDevicesMayFetchItWhenTargeted() throws Exception {
+        String secret = enroll("pi-a");
+        byte[] distribution = agentDistribution("dev.turnout.edge.app.EdgeMain");
+        HttpResponse<String> created = uploadAgent("0.2.0", distribution);
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        JsonNode release = body(created);
+        String digest = release.path("agent").path("digest").asText();
+        assertThat(release.path("app").asText()).isEqualTo("turnout-edge");
+        assertThat(digest).isEqualTo("sha256:" + DockerSaveArchives.sha256(distribution));
+        assertThat(release.path("agent").path("size").asLong()).isEqualTo(distribution.length);
+        assertThat(release.path("images")).isEmpty();
+        assertThat(body(get("/api/v1/releases/turnout-edge/0.2.0")).path("agent").path("digest").asText()).isEqualTo(digest);
+        assertThat(store.auditByAction("agent.release", java.time.Instant.EPOCH)).singleElement()
+                .satisfies(a -> assertThat(a.subject()).isEqualTo("turnout-edge:0.2.0"));
+
+        // refused: the same version again, a version that is none, a file that is no distribution, the name for an app release
+        assertThat(uploadAgent("0.2.0", distribution).statusCode()).isEqualTo(409);
+        assertThat(uploadAgent("latest", distribution).statusCode()).isEqualTo(400);
+        HttpResponse<String> notOne = uploadAgent("0.3.0", "just text".getBytes());
+        assertThat(notOne.statusCode()).isEqualTo(400);
+        assertThat(body(notOne).path("error").asText()).contains("not an edge daemon distribution", "not gzip-compressed");
+        HttpResponse<String> reserved = post("/api/v1/releases", """
+                {"app":"turnout-edge","version":"0.3.0","images":[{"platform":"linux/arm64","digest":"%s"}]}""".formatted(digest));
+        assertThat(reserved.statusCode()).isEqualTo(400);
+        assertThat(body(reserved).path("error").asText()).contains("reserved for the edge daemon", "turnout agent release");
+        assertThat(get("/api/v1/releases/turnout-edge/0.2.0/bundle").statusCode()).isEqualTo(400);
+        assertThat(get("/api/v1/releases/turnout-edge/0.3.0").statusCode()).isEqualTo(404);
+
+        // a device fetches the distribution once its desired state names the release, as an image archive
+        assertThat(download(digest, basic("pi-a", secret), null).statusCode()).isEqualTo(403);
+        assertThat(post("/api/v1/rollouts", "{\"app\":\"turnout-edge\",\"version\":\"0.2.0\",\"target\":\"device:pi-a\"}")
+                .statusCode()).isEqualTo(201);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> store.findDesired("pi-a").isPresent());
+        HttpResponse<byte[]> fetched = download(digest, basic("pi-a", secret), null);
+        assertThat(fetched.statusCode()).isEqualTo(200);
+        assertThat(fetched.body()).isEqualTo(distribution);
+    }
+
     @Test
     void monitorUsersReadWithBasicCredentialsButChangeAndDownloadNothing() throws Exception {
         String secret = body(post("/api/v1/users", "{\"name\":\"grafana\",\"role\":\"monitor\"}")).path("password").asText();

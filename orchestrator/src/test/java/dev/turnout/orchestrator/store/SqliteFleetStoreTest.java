@@ -64,7 +64,27 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(8);
+            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(9);
+        }
+    }
+
+    @Test
+    void aVersionEightStoreKeepsItsDevicesAndLearnsTheirDaemonVersion() throws Exception {
+        Files.createDirectories(data);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+            c.createStatement().execute("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO schema_version VALUES (8)");
+            c.createStatement().execute("CREATE TABLE devices (id TEXT PRIMARY KEY, labels TEXT NOT NULL, groups_json TEXT NOT NULL,"
+                    + " enrolled_at INTEGER NOT NULL, online INTEGER NOT NULL DEFAULT 0, last_seen INTEGER, platform TEXT)");
+            c.createStatement().execute("INSERT INTO devices VALUES ('pi-1', '{}', '[]', 0, 1, 0, 'linux/arm64')");
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.findDevice("pi-1").orElseThrow().agentVersion()).as("not said yet").isNull();
+            store.updatePresence("pi-1", true, now, null, "0.2.0");
+            assertThat(store.findDevice("pi-1").orElseThrow().agentVersion()).isEqualTo("0.2.0");
+            store.updatePresence("pi-1", false, now, null, null); // the broker's will names no version: the known one stays
+            assertThat(store.findDevice("pi-1").orElseThrow().agentVersion()).isEqualTo("0.2.0");
+            assertThat(store.findDevice("pi-1").orElseThrow().platform()).isEqualTo("linux/arm64");
         }
     }
 

@@ -6,6 +6,7 @@ import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
 import dev.turnout.proto.TrustedKey;
+import dev.turnout.proto.agent.AgentDistribution;
 import dev.turnout.proto.crypto.EnvelopeVerifier;
 import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.crypto.VerificationException;
@@ -26,7 +27,8 @@ import java.util.function.Function;
  * same sequence again is a repeat, its apps still checked), it has a sequence and an expiry not before
  * its issue time, it has not expired by the device's time floor nor by its wall clock (an unsynchronised
  * clock cannot alone expire it), and every app entry is complete (a REMOVE entry: an app name and no release), has
- * an image for this platform and
+ * an image for this platform (an entry of the reserved app {@value AgentDistribution#APP}: the edge daemon's
+ * distribution instead, and nothing else) and
  * does not go below the running version unless it is a signed rollback, nor below the app's rollback floor
  * (the higher of the one the device keeps and the entry's own {@code min_version}; signed rollbacks included;
  * the version that runs already is not a move and passes).
@@ -187,6 +189,13 @@ public final class TrustRules {
                 || app.getPhase() == Phase.PHASE_UNSPECIFIED || app.getPhase() == Phase.UNRECOGNIZED) {
             return new Refused(Reason.MALFORMED, "app entry '" + printable(app.getApp()) + "' has no name, release, version or phase", state);
         }
+        if (AgentDistribution.isAgent(app.getApp()) || app.getRelease().hasAgent()) {
+            Refused malformed = checkAgent(app, state);
+            if (malformed != null) {
+                return malformed;
+            }
+            return checkVersion(app, state, mark, runningVersion);
+        }
         boolean hasImage = app.getRelease().getImagesList().stream().anyMatch(i -> platform.equals(i.getPlatform()));
         if (!hasImage) {
             return new Refused(Reason.NO_IMAGE_FOR_PLATFORM, "release " + app.getApp() + " " + app.getRelease().getVersion()
@@ -198,6 +207,33 @@ public final class TrustRules {
                 return new Refused(Reason.MALFORMED, "release " + app.getApp() + " " + app.getRelease().getVersion() + ": " + problem, state);
             }
         }
+        return checkVersion(app, state, mark, runningVersion);
+    }
+
+    /**
+     * An entry of the reserved app {@value AgentDistribution#APP}: a release of the edge daemon itself, with its
+     * distribution (digest, size) and nothing a container app has; its version names a directory on the device.
+     */
+    private static Refused checkAgent(AppDesired app, DesiredState state) {
+        dev.turnout.proto.Release r = app.getRelease();
+        String what = "release " + printable(app.getApp()) + " " + printable(r.getVersion());
+        if (!AgentDistribution.isAgent(app.getApp())) {
+            return new Refused(Reason.MALFORMED, what + " carries an edge daemon distribution, which only releases of "
+                    + AgentDistribution.APP + " may", state);
+        }
+        if (!r.hasAgent() || r.getImagesCount() > 0 || r.hasContainer() || r.hasCompose()) {
+            return new Refused(Reason.MALFORMED, what + " must carry the edge daemon's distribution and no image, container"
+                    + " or Compose file (" + AgentDistribution.APP + " is reserved for the daemon itself)", state);
+        }
+        if (!SemVer.isWellFormed(r.getVersion()) || !r.getAgent().getDigest().matches("sha256:[0-9a-f]{64}")
+                || r.getAgent().getSize() <= 0 || r.getAgent().getUrl().isEmpty()) {
+            return new Refused(Reason.MALFORMED, what + " has no semantic version, digest, size or URL", state);
+        }
+        return null;
+    }
+
+    /** The rollback floor and the downgrade rule, for any entry that names a release. */
+    private Refused checkVersion(AppDesired app, DesiredState state, TrustMark mark, Function<String, String> runningVersion) {
         String version = app.getRelease().getVersion();
         String running = runningVersion.apply(app.getApp());
         String floor = higher(mark.versionFloor(app.getApp()), app.getMinVersion());

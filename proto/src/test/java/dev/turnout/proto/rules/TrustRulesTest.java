@@ -37,7 +37,7 @@ class TrustRulesTest {
     private static final SigningKey STRANGER = SigningKey.generate();
     private static final SigningKey NEXT = SigningKey.generate();
     private static final DeviceTrust AFTER_TEN = new DeviceTrust(new EnvelopeVerifier(List.of(KEY.publicKey())), new TrustMark(10, NOW));
-    private static final Map<String, String> RUNNING = Map.of("web", "2.0.0");
+    private static final Map<String, String> RUNNING = Map.of("web", "2.0.0", "turnout-edge", "0.1.0");
 
     private final TrustRules rules = new TrustRules("pi-1", "linux/arm64");
 
@@ -101,6 +101,25 @@ class TrustRulesTest {
                                 .toBuilder().setCompose(ComposeApp.newBuilder().setFileName("docker-compose.yml")
                                         .setContent(ByteString.copyFromUtf8("services:\n  web:\n    image: web:3\n")))))),
                         Reason.MALFORMED, "release web 3.0.0: image web:3 has no archive for linux/arm64"),
+                new Row("an edge daemon release that also names an image", NOW, true,
+                        seal(agentActivation(11, "0.2.0", r -> r.addImages(ImageArtifact.newBuilder().setPlatform("linux/arm64")))),
+                        Reason.MALFORMED, "release turnout-edge 0.2.0 must carry the edge daemon's distribution and no image"),
+                new Row("an edge daemon release without its distribution", NOW, true,
+                        seal(agentActivation(11, "0.2.0", Release.Builder::clearAgent)),
+                        Reason.MALFORMED, "release turnout-edge 0.2.0 must carry the edge daemon's distribution"),
+                new Row("an edge daemon distribution without a digest", NOW, true,
+                        seal(agentActivation(11, "0.2.0", r -> r.setAgent(r.getAgent().toBuilder().setDigest("")))),
+                        Reason.MALFORMED, "release turnout-edge 0.2.0 has no semantic version, digest, size or URL"),
+                new Row("an edge daemon release whose version is no directory name", NOW, true,
+                        seal(agentActivation(11, "../0.2.0", r -> r)),
+                        Reason.MALFORMED, "release turnout-edge ../0.2.0 has no semantic version"),
+                new Row("another app carrying an edge daemon distribution", NOW, true,
+                        seal(activate(11, "3.0.0", s -> s.setApps(0, s.getApps(0).toBuilder().setRelease(s.getApps(0).getRelease()
+                                .toBuilder().clearImages().setAgent(agentRelease("3.0.0").getAgent()))))),
+                        Reason.MALFORMED, "release web 3.0.0 carries an edge daemon distribution"),
+                new Row("an edge daemon older than the one that runs, not a rollback", NOW, true,
+                        seal(agentActivation(11, "0.0.9", r -> r)), Reason.DOWNGRADE,
+                        "turnout-edge 0.0.9 is older than running 0.1.0"),
                 new Row("downgrade without signed rollback", NOW, true, seal(activate(11, "1.10.0")), Reason.DOWNGRADE,
                         "web 1.10.0 is older than running 2.0.0 and not marked as a rollback"),
                 new Row("a rotated key whose id does not match", NOW, true,
@@ -287,6 +306,32 @@ class TrustRulesTest {
 
     private static DesiredState times(DesiredState state, long issuedAtMs, long expiresAtMs) {
         return state.toBuilder().setIssuedAtMs(issuedAtMs).setExpiresAtMs(expiresAtMs).build();
+    }
+
+    /** An edge daemon release (the reserved app turnout-edge): its distribution, nothing else. */
+    private static Release agentRelease(String version) {
+        String digest = "sha256:" + "ab".repeat(32);
+        return Release.newBuilder().setApp("turnout-edge").setVersion(version).setAgent(dev.turnout.proto.AgentArtifact.newBuilder()
+                .setDigest(digest).setSize(10_000_000).setUrl("/api/v1/artifacts/" + digest)).build();
+    }
+
+    private static DesiredState agentActivation(long sequence, String version, UnaryOperator<Release.Builder> change) {
+        return DesiredState.newBuilder().setDeviceId("pi-1").setSequence(sequence).setIssuedAtMs(NOW).setExpiresAtMs(NOW + HOUR)
+                .addApps(AppDesired.newBuilder().setApp("turnout-edge").setRelease(change.apply(agentRelease(version).toBuilder()))
+                        .setPhase(Phase.ACTIVATE).setRolloutId("r-2"))
+                .build();
+    }
+
+    @Test
+    void anEdgeDaemonReleaseNeedsNoImageForThePlatformAndIsJudgedLikeAnyVersion() {
+        assertThat(rules.judge(seal(agentActivation(11, "0.2.0", r -> r)), AFTER_TEN, NOW, true, RUNNING::get))
+                .isInstanceOf(TrustRules.Accepted.class);
+        DesiredState rollback = agentActivation(11, "0.0.9", r -> r);
+        rollback = rollback.toBuilder().setApps(0, rollback.getApps(0).toBuilder().setRollback(true)).build();
+        assertThat(rules.judge(seal(rollback), AFTER_TEN, NOW, true, RUNNING::get)).isInstanceOf(TrustRules.Accepted.class);
+        DesiredState removal = agentActivation(11, "0.2.0", r -> r);
+        removal = removal.toBuilder().setApps(0, removal.getApps(0).toBuilder().clearRelease().setPhase(Phase.REMOVE)).build();
+        assertThat(rules.judge(seal(removal), AFTER_TEN, NOW, true, RUNNING::get)).isInstanceOf(TrustRules.Accepted.class);
     }
 
     private static Release release(String version, String platform) {
