@@ -14,6 +14,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -81,7 +82,7 @@ public final class InstallTokens {
         String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
         byte[] clear = config.getBytes(StandardCharsets.UTF_8);
         String configSha256 = sha256Hex(clear);
-        Instant now = clock.instant();
+        Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS); // as stored (milliseconds): the script shows it
         Instant expires = now.plus(lifetime);
         store.insertInstallToken(new InstallToken(hash(token), deviceId, seal(token, clear), configSha256, now, expires, null),
                 now.minus(KEPT_AFTER_EXPIRY));

@@ -60,7 +60,7 @@ class InstallRoutesTest {
     private final ObjectMapper json = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
     private final SigningKey key = SigningKey.generate();
-    private final MutableClock clock = new MutableClock(Instant.parse("2026-12-06T20:00:00Z"));
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-12-06T20:00:00.123456789Z"));
     private Vertx vertx;
     private SqliteFleetStore store;
     private IdentityStore identities;
@@ -115,7 +115,7 @@ class InstallRoutesTest {
         String url = line.group(1);
         String secretToken = line.group(2);
         assertThat(url).isEqualTo(base + "/install/" + secretToken).isEqualTo(answer.path("install").path("url").asText());
-        assertThat(Instant.parse(answer.path("install").path("expiresAt").asText())).isEqualTo(clock.instant().plus(Duration.ofHours(1)));
+        assertThat(Instant.parse(answer.path("install").path("expiresAt").asText())).isEqualTo(Instant.parse("2026-12-06T21:00:00Z"));
 
         // at rest: the token's hash only; the sealed config does not show the secret
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
@@ -180,7 +180,7 @@ class InstallRoutesTest {
         Matcher line = LINE.matcher(json.readTree(enrolled.body()).path("install").path("command").asText());
         assertThat(line.matches()).isTrue();
         String secretToken = line.group(2);
-        clock.advance(Duration.ofSeconds(599));
+        clock.advance(Duration.ofSeconds(599)); // issued at 20:00:00 (whole seconds), now 20:09:59.12
         assertThat(anonymous("/install/" + secretToken).statusCode()).isEqualTo(200);
         clock.advance(Duration.ofSeconds(1));
         for (String path : List.of("", "/turnout-edge.deb", "/edge.yaml")) {
