@@ -61,5 +61,4 @@ public final class EdgePackage {
             throw new IllegalStateException("the edge package " + file + " is not a readable file (turnout server --edge-package FILE)");
         }
     }
-
 }
