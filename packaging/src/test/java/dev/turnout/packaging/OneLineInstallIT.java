@@ -80,6 +80,15 @@ class OneLineInstallIT {
         awaitLog(work.resolve("server.log"), "is running", server, Duration.ofSeconds(90));
         Map<String, String> cliEnv = Map.of("TURNOUT_DATA", data.toString(), "TURNOUT_SERVER", base);
 
+        // refused by the CLI before anything is enrolled: --expires alone, --out with --install-command
+        Result expiresAlone = run(List.of("java", "-jar", jar.toString(), "device", "enroll", "pi-line", "--expires", "10m"), cliEnv, null);
+        assertThat(expiresAlone.exit()).isNotZero();
+        assertThat(expiresAlone.out()).contains("--expires goes with --install-command");
+        Result withOut = run(List.of("java", "-jar", jar.toString(), "device", "enroll", "pi-line", "--install-command", "--out",
+                work.resolve("pi-line.yaml").toString()), cliEnv, null);
+        assertThat(withOut.exit()).isNotZero();
+        assertThat(withOut.out()).contains("--out and --install-command do not go together");
+
         // the CLI prints one line on stdout
         Result enrolled = run(List.of("java", "-jar", jar.toString(), "device", "enroll", "pi-line", "--label", "site=attic",
                 "--install-command", "--expires", "10m"), cliEnv, null);
