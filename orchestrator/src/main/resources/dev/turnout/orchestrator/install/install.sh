@@ -41,6 +41,8 @@ check() { # FILE SHA256
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
+chmod 0755 "$TMP"               # apt reads the package as its user _apt
+mkdir -m 0700 "$TMP/private"    # the config (the broker secret) stays root's
 say "downloading the edge package from $BASE"
 fetch "$BASE/turnout-edge.deb" "$TMP/turnout-edge.deb"
 check "$TMP/turnout-edge.deb" "$DEB_SHA256"
@@ -55,10 +57,10 @@ fi
 say "installed the package turnout-edge"
 
 say "downloading the config of $DEVICE (the link stops working now)"
-fetch "$BASE/edge.yaml" "$TMP/edge.yaml"
-check "$TMP/edge.yaml" "$CONFIG_SHA256"
+fetch "$BASE/edge.yaml" "$TMP/private/edge.yaml"
+check "$TMP/private/edge.yaml" "$CONFIG_SHA256"
 mkdir -p "$ROOT/etc/turnout"
-(umask 077 && cp "$TMP/edge.yaml" "$CONFIG.new")
+(umask 077 && cp "$TMP/private/edge.yaml" "$CONFIG.new")
 chmod 0600 "$CONFIG.new"
 mv "$CONFIG.new" "$CONFIG"
 say "wrote $CONFIG (mode 0600)"
