@@ -82,7 +82,8 @@ class DebianPackagesIT {
                 "-rw-r--r-- root/root ./etc/turnout/server.env",
                 "-rw-r--r-- root/root ./usr/lib/sysusers.d/turnout.conf",
                 "-rw-r--r-- root/root ./usr/lib/tmpfiles.d/turnout.conf",
-                "-rw-r--r-- root/root ./usr/share/man/man1/turnout.1.gz");
+                "-rw-r--r-- root/root ./usr/share/man/man1/turnout.1.gz",
+                "-rw-r--r-- root/root ./usr/share/turnout/edge/turnout-edge.deb");
         // every jar turnout.jar's manifest names is in lib/
         long libJars = serverFiles.stream().filter(f -> f.matches(".* \\./usr/share/turnout/lib/[^/]+\\.jar")).count();
         long builtJars;
@@ -144,6 +145,9 @@ class DebianPackagesIT {
         assertThat(Files.readString(Path.of("/etc/passwd"))).doesNotContain("Turnout orchestrator");
 
         verifyUnits(root);
+
+        // the server's package carries the edge package byte for byte, where turnout server finds it by default
+        assertThat(root.resolve("usr/share/turnout/edge/turnout-edge.deb")).hasSameBinaryContentAs(edgeDeb);
 
         // the launchers run from the installed tree, the edge one with the installed jvm.options
         assertThat(run(root.resolve("usr/bin/turnout-edge").toString(), "--version").strip())

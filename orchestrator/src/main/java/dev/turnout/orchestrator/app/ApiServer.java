@@ -11,6 +11,10 @@ import dev.turnout.orchestrator.http.KeyRoutes;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.http.WebhookRoutes;
+import dev.turnout.orchestrator.install.EdgePackage;
+import dev.turnout.orchestrator.install.InstallScript;
+import dev.turnout.orchestrator.install.InstallTokens;
+import dev.turnout.orchestrator.install.Installs;
 import dev.turnout.orchestrator.security.BasicCredentials;
 import dev.turnout.orchestrator.security.Keyring;
 import dev.turnout.orchestrator.security.OperatorAccounts;
@@ -42,7 +46,7 @@ final class ApiServer implements AutoCloseable {
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Keyring keys,
-                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock) {
+                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock, java.nio.file.Path edgePackage) {
     }
 
     private final Vertx vertx;
@@ -66,8 +70,10 @@ final class ApiServer implements AutoCloseable {
             AtomicReference<ServerInfo> served = new AtomicReference<>();
             ApiAuth auth = new ApiAuth(vertx, token, backend.credentials(),
                     new OperatorAccounts(backend.store(), backend.store(), backend.clock()), backend.clock());
+            Installs installs = new Installs(backend.edgePackage() == null ? null : new EdgePackage(backend.edgePackage()),
+                    new InstallTokens(backend.store(), backend.clock()), InstallScript.curlOptions(tls == null ? null : tls.certificatePem()));
             HttpApi api = new HttpApi(vertx, backend.store(), backend.artifacts(), backend.engine(), backend.engineThread(),
-                    served::get, backend.clock(), backend.enrollment(), auth);
+                    served::get, backend.clock(), backend.enrollment(), auth, installs);
             Router router = api.router();
             FleetMonitoring monitoring = backend.monitoring();
             new MonitoringRoutes(vertx, monitoring.metrics(), monitoring.live(), monitoring.observer()).mountOn(router);

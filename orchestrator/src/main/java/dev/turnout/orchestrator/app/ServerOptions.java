@@ -24,10 +24,11 @@ import java.util.Objects;
  * @param brokerAuth    the orchestrator's broker identity and Mosquitto files; null: the generated identity
  * @param tls           HTTPS and MQTT over TLS; null: off
  * @param brokerStorage how the embedded broker keeps its messages and sessions; null: {@link BrokerStorage#DEFAULT}
+ * @param edgePackage   the edge daemon's .deb handed to devices by one-line installs; null: none (installs are refused)
  */
 public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
                             String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls,
-                            BrokerStorage brokerStorage) {
+                            BrokerStorage brokerStorage, Path edgePackage) {
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final int DEFAULT_MQTT_PORT = 1883;
@@ -49,6 +50,19 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
         }
     }
 
+    /** Without an edge package. */
+    public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                         String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls,
+                         BrokerStorage brokerStorage) {
+        this(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls, brokerStorage, null);
+    }
+
+    /** These options with {@code file} as the edge package one-line installs hand out. */
+    public ServerOptions withEdgePackage(Path file) {
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls,
+                brokerStorage, file);
+    }
+
     /** With the default broker storage. */
     public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
                          String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls) {
@@ -64,7 +78,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
     /** These options with {@code options} for TLS. */
     public ServerOptions withTls(TlsOptions options) {
         return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, options,
-                brokerStorage);
+                brokerStorage, edgePackage);
     }
 
     /** With the generated broker identity and no Mosquitto files. */
@@ -75,7 +89,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
 
     public ServerOptions withBrokerAuth(BrokerAuth auth) {
         return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth, tls,
-                brokerStorage);
+                brokerStorage, edgePackage);
     }
 
     /** Defaults for everything but the data directory. */

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.orchestrator.security.Secrets;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
@@ -36,12 +37,26 @@ final class DeviceCommand {
         @Option(names = "--out", paramLabel = "FILE", description = "Write the device config here (default: print it).")
         Path out;
 
+        @Option(names = "--install-command", description = {"Print one line to paste on the device instead of the config: it downloads",
+            "and installs the edge package and the config from this orchestrator with a one-time link (docs/install.md)."})
+        boolean installCommand;
+
+        @Option(names = "--expires", paramLabel = "DURATION", description = "With --install-command: how long the link works (default: 1h; at most 7d).")
+        String expires;
+
         Enroll(Cli cli) {
             this.cli = cli;
         }
 
         @Override
         public void run() {
+            if (installCommand) {
+                installCommand();
+                return;
+            }
+            if (expires != null) {
+                throw new CliException(ExitCodes.USAGE, "--expires goes with --install-command");
+            }
             if (out != null) {
                 Path dir = out.toAbsolutePath().getParent();
                 if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
@@ -68,6 +83,33 @@ final class DeviceCommand {
             } else {
                 cli.out.print(config);
             }
+        }
+
+        /** Enrolls with a one-time install link and prints the line that uses it (stdout), what it does on stderr. */
+        private void installCommand() {
+            if (out != null) {
+                throw new CliException(ExitCodes.USAGE, "--out and --install-command do not go together: the config goes to the device through the link");
+            }
+            java.time.Duration lifetime;
+            try {
+                lifetime = expires == null ? java.time.Duration.ofHours(1) : Durations.parse(expires, "--expires");
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCodes.USAGE, e.getMessage());
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("id", id);
+            body.put("labels", labels);
+            body.put("groups", groups);
+            body.put("install", Map.of("expiresInSeconds", lifetime.toSeconds()));
+            JsonNode answer = cli.api().post("/api/v1/devices", body);
+            if (cli.jsonOutput()) {
+                cli.printJson(answer);
+                return;
+            }
+            JsonNode install = answer.path("install");
+            cli.err.printf("enrolled %s; paste this line on the device (it works once, until %s):%n", id, install.path("expiresAt").asText());
+            cli.err.flush();
+            cli.out.println(install.path("command").asText());
         }
 
         /** Writes atomically, readable by its owner only (the config will hold credentials). */

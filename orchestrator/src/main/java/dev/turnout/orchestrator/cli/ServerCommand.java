@@ -5,6 +5,7 @@ import dev.turnout.orchestrator.app.BrokerAuth;
 import dev.turnout.orchestrator.app.ClusterOptions;
 import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TlsOptions;
+import dev.turnout.orchestrator.install.EdgePackage;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.orchestrator.domain.Durations;
 import dev.turnout.orchestrator.security.Secrets;
@@ -12,6 +13,7 @@ import dev.turnout.proto.Topics;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -121,6 +123,11 @@ final class ServerCommand implements Runnable {
             description = "With --store: how long a stopped orchestrator's rollouts wait before another takes them over (default: 10s).")
     String rolloutLease;
 
+    @Option(names = "--edge-package", paramLabel = "FILE",
+            description = {"The edge daemon's Debian package (turnout-edge_VERSION_all.deb) that one-line installs hand to devices",
+                "(turnout device enroll ID --install-command). Default: " + "/usr/share/turnout/edge/turnout-edge.deb when it exists (the turnout package ships it)."})
+    Path edgePackage;
+
     ServerCommand(Cli cli) {
         this.cli = cli;
     }
@@ -152,7 +159,7 @@ final class ServerCommand implements Runnable {
                     : tlsOptions.enabled() ? ServerOptions.DEFAULT_MQTTS_PORT : ServerOptions.DEFAULT_MQTT_PORT;
             options = new ServerOptions(dataDir, httpPort, port, bind, brokerUrl, advertiseHost, topicPrefix,
                     new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities), tlsOptions,
-                    brokerStorage());
+                    brokerStorage()).withEdgePackage(edgePackage());
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }
@@ -200,6 +207,9 @@ final class ServerCommand implements Runnable {
         if (mosquittoConfig != null) {
             cli.out.printf("  Mosquitto files    %s%n", mosquittoConfig.toAbsolutePath());
         }
+        if (options.edgePackage() != null) {
+            cli.out.printf("  edge package       %s (one-line installs)%n", options.edgePackage().toAbsolutePath());
+        }
         cli.out.printf("Enroll a device:     turnout device enroll pi-1 --out pi-1.yaml%n");
         cli.out.flush();
         try {
@@ -208,6 +218,17 @@ final class ServerCommand implements Runnable {
             Thread.currentThread().interrupt();
             server.close();
         }
+    }
+
+    /** --edge-package, checked; else the copy the Debian package ships, when there is one; else none. */
+    private Path edgePackage() {
+        if (edgePackage != null) {
+            if (!Files.isRegularFile(edgePackage) || !Files.isReadable(edgePackage)) {
+                throw new IllegalArgumentException("--edge-package " + edgePackage + " is not a readable file");
+            }
+            return edgePackage;
+        }
+        return Files.isRegularFile(EdgePackage.DEBIAN_DEFAULT) ? EdgePackage.DEBIAN_DEFAULT : null;
     }
 
     /** The database password: the first line of --store-password-file, else $TURNOUT_STORE_PASSWORD, else none. */

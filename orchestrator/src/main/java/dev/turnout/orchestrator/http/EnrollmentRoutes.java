@@ -2,7 +2,11 @@ package dev.turnout.orchestrator.http;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.turnout.orchestrator.engine.RolloutEngine;
+import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.enroll.Enrollment;
+import dev.turnout.orchestrator.install.InstallTokens;
+import dev.turnout.orchestrator.install.Installs;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -18,14 +22,22 @@ import java.util.function.Supplier;
 
 /**
  * Who joins the fleet: {@code POST /api/v1/devices} (enroll, answering with the device's config and
- * broker secret), {@code POST /api/v1/devices/:id/revoke}, and the monitor users under {@code /api/v1/users}.
+ * broker secret, or with {@code install} a one-line install whose one-time link hands the config to the device), {@code POST /api/v1/devices/:id/revoke}, and the monitor users under {@code /api/v1/users}.
  */
 final class EnrollmentRoutes {
 
     private static final Logger LOG = LoggerFactory.getLogger(EnrollmentRoutes.class);
 
     @JsonIgnoreProperties(ignoreUnknown = true)
-    record EnrollBody(String id, Map<String, String> labels, List<String> groups) {
+    record EnrollBody(String id, Map<String, String> labels, List<String> groups, InstallBody install) {
+    }
+
+    /** Asks for a one-line install instead of the config: a one-time link that works {@code expiresInSeconds} (default 1 h). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record InstallBody(Long expiresInSeconds) {
+        java.time.Duration lifetime() {
+            return expiresInSeconds == null ? InstallTokens.DEFAULT_LIFETIME : java.time.Duration.ofSeconds(expiresInSeconds);
+        }
     }
 
     /** {@code POST /api/v1/devices/:id/labels}: labels to set, keys to remove; unknown fields are refused. */
@@ -45,9 +57,11 @@ final class EnrollmentRoutes {
     private final DeviceRoutes devices;
     private final RolloutEngine engine;
     private final Supplier<ServerInfo> serverInfo;
+    private final Installs installs;
 
     EnrollmentRoutes(ApiExchange exchange, Enrollment enrollment, DeviceRoutes devices, RolloutEngine engine,
-                     Supplier<ServerInfo> serverInfo) {
+                     Supplier<ServerInfo> serverInfo, Installs installs) {
+        this.installs = installs;
         this.exchange = exchange;
         this.enrollment = enrollment;
         this.devices = devices;
@@ -67,11 +81,31 @@ final class EnrollmentRoutes {
 
     private void enrollDevice(RoutingContext ctx) {
         exchange.withJsonBody(ctx, EnrollBody.class, body -> exchange.blocking(ctx, () -> {
+            if (body.install() != null) { // refused before anything is enrolled
+                try {
+                    installs.checkOffer(body.install().lifetime());
+                } catch (IllegalArgumentException e) {
+                    throw new InvalidInputException(e.getMessage());
+                } catch (IllegalStateException e) {
+                    throw new ConflictException(e.getMessage());
+                }
+            }
             Enrollment.EnrolledDevice enrolled = enrollment.enrollDevice(body.id(), body.labels(), body.groups(),
                     ApiExchange.actor(ctx));
             Map<String, Object> v = new LinkedHashMap<>();
             v.put("device", devices.view(enrolled.device()));
-            v.put("config", DeviceConfigYaml.of(enrolled.device(), serverInfo.get(), enrolled.secret()));
+            String config = DeviceConfigYaml.of(enrolled.device(), serverInfo.get(), enrolled.secret());
+            if (body.install() == null) {
+                v.put("config", config);
+            } else { // the config goes to the device alone, through the link
+                Installs.Offer offer = installs.offer(body.id(), config, serverInfo.get().orchestratorUrl(), body.install().lifetime());
+                Map<String, Object> install = new LinkedHashMap<>();
+                install.put("command", offer.command());
+                install.put("url", offer.scriptUrl());
+                install.put("scriptSha256", offer.scriptSha256());
+                install.put("expiresAt", JsonViews.timestamp(offer.token().expiresAt()));
+                v.put("install", install);
+            }
             return v;
         }, v -> {
             exchange.ok(ctx, 201, v);

@@ -3,6 +3,8 @@ package dev.turnout.orchestrator.http;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.engine.RolloutEngine;
 import dev.turnout.orchestrator.enroll.Enrollment;
+import dev.turnout.orchestrator.install.InstallTokens;
+import dev.turnout.orchestrator.install.Installs;
 import dev.turnout.orchestrator.store.FleetStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -40,9 +42,18 @@ public final class HttpApi {
     private final RolloutRoutes rollouts;
     private final AuditRoutes audit;
     private final OperatorRoutes operators;
+    private final InstallRoutes installs;
 
     public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, Enrollment enrollment, ApiAuth auth) {
+        this(vertx, store, artifacts, engine, engineExecutor, serverInfo, clock, enrollment, auth,
+                new Installs(null, new InstallTokens(store, clock), ""));
+    }
+
+    /** With one-line installs ({@code installs}: the edge package handed out, the tokens). */
+    public HttpApi(Vertx vertx, FleetStore store, ArtifactRepository artifacts, RolloutEngine engine,
+                   Executor engineExecutor, Supplier<ServerInfo> serverInfo, Clock clock, Enrollment enrollment, ApiAuth auth,
+                   Installs installs) {
         Objects.requireNonNull(enrollment, "enrollment");
         this.auth = Objects.requireNonNull(auth, "auth");
         auth.auditTo(store::appendAudit);
@@ -50,7 +61,8 @@ public final class HttpApi {
         this.exchange = new ApiExchange(vertx, engineExecutor);
         this.server = new ServerRoutes(exchange, serverInfo);
         this.devices = new DeviceRoutes(exchange, store);
-        this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo);
+        this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo, installs);
+        this.installs = new InstallRoutes(exchange, installs, serverInfo, store, clock);
         this.artifacts = new ArtifactRoutes(exchange, store, artifacts);
         this.releases = new ReleaseRoutes(exchange, store, artifacts, engine, clock);
         this.apps = new AppRoutes(exchange, store, engine, clock);
@@ -97,6 +109,7 @@ public final class HttpApi {
         rollouts.mountOn(router, body);
         audit.mountOn(router);
         operators.mountOn(router, body);
+        installs.mountOn(router);
         router.errorHandler(404, ctx -> exchange.error(ctx, 404, "no such endpoint: " + ctx.request().method() + " " + ctx.request().path()));
         router.errorHandler(405, ctx -> exchange.error(ctx, 405, "method not allowed on " + ctx.request().path()));
         router.errorHandler(413, ctx -> exchange.error(ctx, 413, "request body too large"));

@@ -54,6 +54,10 @@ public final class RoutePolicy {
             rule("POST /api/v1/session", Access.PUBLIC),
             rule("DELETE /api/v1/session", Access.PUBLIC),
             rule("POST /api/v1/tokens", Access.PUBLIC),
+            // public: a one-line install; the one-time token in the path is the credential (docs/install.md)
+            rule("GET /install/{}", Access.PUBLIC),
+            rule("GET /install/{}/turnout-edge.deb", Access.PUBLIC),
+            rule("GET /install/{}/edge.yaml", Access.PUBLIC),
             // viewer: every read but backups and the operator accounts
             rule("GET /api/v1/devices", Access.VIEWER),
             rule("GET /api/v1/devices/{}", Access.VIEWER),

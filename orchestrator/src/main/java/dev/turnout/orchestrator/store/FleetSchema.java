@@ -13,11 +13,12 @@ import java.sql.Statement;
  * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables); version 7 webhooks and
  * their delivery log (new tables); version 8 the Compose file of a multi-container release
  * (a column of releases); version 9 the edge daemon version each device last named in its presence (a column of
- * devices).
+ * devices); version 10 one-time install tokens (a new table: only their hashes, the config sealed
+ * under a key derived from the token).
  */
 final class FleetSchema {
 
-    static final int VERSION = 9;
+    static final int VERSION = 10;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -68,6 +69,10 @@ final class FleetSchema {
                 + " event TEXT NOT NULL, result TEXT NOT NULL, status_code INTEGER, error TEXT, attempts INTEGER NOT NULL,"
                 + " duration_ms {long} NOT NULL, at {long} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id)",
+        // version 10: one-time install tokens, by hash; the config (with the broker secret) sealed under the token
+        "CREATE TABLE IF NOT EXISTS install_tokens (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL,"
+                + " sealed_config {blob} NOT NULL, config_sha256 TEXT NOT NULL, created_at {long} NOT NULL,"
+                + " expires_at {long} NOT NULL, used_at {long})",
     };
 
     /** Runs before the schema is created, in the same transaction (e.g. to serialize concurrent first starts). */

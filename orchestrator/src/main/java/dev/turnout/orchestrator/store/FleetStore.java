@@ -16,11 +16,11 @@ import java.util.Optional;
  * Everything the orchestrator remembers, as the sum of its roles: what the rollout engine needs
  * ({@link RolloutStore}, {@link DeviceRegistry}), releases and artifacts ({@link ReleaseCatalog}),
  * desired states ({@link DesiredStateStore}), the audit trail ({@link AuditTrail}), the operator accounts
- * ({@link OperatorStore}), webhooks ({@link WebhookStore}) and the leases of several orchestrators ({@link RolloutLeases}); a caller that needs one role takes that interface.
+ * ({@link OperatorStore}), webhooks ({@link WebhookStore}), install tokens ({@link InstallTokenStore}) and the leases of several orchestrators ({@link RolloutLeases}); a caller that needs one role takes that interface.
  * Implementations are thread-safe and blocking: never call them from an event loop.
  */
 public interface FleetStore extends RolloutStore, DeviceRegistry, ReleaseCatalog, DesiredStateStore, AuditTrail,
-        OperatorStore, RolloutLeases, WebhookStore, AutoCloseable {
+        OperatorStore, RolloutLeases, WebhookStore, InstallTokenStore, AutoCloseable {
 
     /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
     void insertDevice(Device device);

@@ -55,6 +55,7 @@ public class JdbcFleetStore implements FleetStore {
     private final JdbcLeases leases;
     private final JdbcOperators operators;
     private final JdbcWebhooks webhooks;
+    private final JdbcInstallTokens installTokens;
 
     /**
      * Connects, then creates or migrates the schema; {@code description} names the store in errors
@@ -71,6 +72,7 @@ public class JdbcFleetStore implements FleetStore {
         this.leases = new JdbcLeases(session);
         this.operators = new JdbcOperators(session);
         this.webhooks = new JdbcWebhooks(session);
+        this.installTokens = new JdbcInstallTokens(session);
     }
 
     private static JdbcSession open(Dialect dialect, JdbcSession.ConnectionSource source, String description,
@@ -338,6 +340,23 @@ public class JdbcFleetStore implements FleetStore {
     @Override
     public boolean deleteOperatorToken(String tokenHash, Instant now) {
         return operators.deleteOperatorToken(tokenHash, now);
+    }
+
+    // ---- install tokens ----
+
+    @Override
+    public void insertInstallToken(InstallToken token, Instant forgetBefore) {
+        installTokens.insertInstallToken(token, forgetBefore);
+    }
+
+    @Override
+    public Optional<InstallToken> findInstallToken(String tokenHash) {
+        return installTokens.findInstallToken(tokenHash);
+    }
+
+    @Override
+    public boolean spendInstallToken(String tokenHash, Instant now) {
+        return installTokens.spendInstallToken(tokenHash, now);
     }
 
     // ---- leases and forwarded reports ----
