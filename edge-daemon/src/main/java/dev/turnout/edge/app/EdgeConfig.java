@@ -52,12 +52,25 @@ import java.util.regex.Pattern;
  * @param agentStartTimeout how long a new version of this daemon (an agent release) has, from its start, to connect
  *                          to the broker and report before its launcher stops it and starts the previous version again
  *                          (default 60 s; docs/edge-daemon.md, "Agent releases")
+ * @param variables this device's values for the {@code ${VAR}}s of Compose releases (docs/compose.md); they win over
+ *                  the release's own, and never leave the device: secrets such as a broker password belong here
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                          int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
-                         String ca, Duration lockTimeout, Duration agentStartTimeout) {
+                         String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables) {
+
+    /** Without Compose variables of its own. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
+                      String ca, Duration lockTimeout, Duration agentStartTimeout) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
+                lockTimeout, agentStartTimeout, null);
+    }
 
     /** With the default agent start timeout. */
     public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
@@ -170,6 +183,16 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         if (crashLoopRestarts < 0) {
             throw new IllegalArgumentException("crashLoopRestarts must not be negative");
         }
+        variables = variables == null ? Map.of() : Map.copyOf(new java.util.TreeMap<>(variables));
+        for (Map.Entry<String, String> v : variables.entrySet()) {
+            if (!VARIABLE.matcher(v.getKey()).matches()) {
+                throw new IllegalArgumentException("variables: '" + v.getKey() + "' is not a variable name (letters, digits and _,"
+                        + " not starting with a digit)");
+            }
+            if (v.getValue() == null) {
+                throw new IllegalArgumentException("variables: " + v.getKey() + " has no value (write \"\" for an empty one)");
+            }
+        }
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
         ca = ca == null || ca.isBlank() ? null : ca;
@@ -187,7 +210,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withCa(String pem) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, pem, lockTimeout, agentStartTimeout);
+                checkInterval, pem, lockTimeout, agentStartTimeout, variables);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -199,28 +222,28 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
-                lockTimeout, agentStartTimeout);
+                lockTimeout, agentStartTimeout, variables);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca,
-                lockTimeout, agentStartTimeout);
+                lockTimeout, agentStartTimeout, variables);
     }
 
     /** This configuration with another {@link #lockTimeout()}. */
     public EdgeConfig withLockTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, timeout, agentStartTimeout);
+                checkInterval, ca, timeout, agentStartTimeout, variables);
     }
 
     /** This configuration with another {@link #agentStartTimeout()}. */
     public EdgeConfig withAgentStartTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, lockTimeout, timeout);
+                checkInterval, ca, lockTimeout, timeout, variables);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -254,7 +277,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
                     raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca,
                     raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout),
-                    raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout));
+                    raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout), raw.variables);
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -292,6 +315,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         return parsed;
     }
 
+    private static final Pattern VARIABLE = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     /** Parses "500ms", "30s", "5m", "1h" or an ISO-8601 duration. */
@@ -321,7 +345,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
                 + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
-                + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
+                + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", variables=" + variables.keySet() + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -346,6 +370,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty public String ca;
         @JsonProperty @JsonAlias("lock-timeout") public String lockTimeout;
         @JsonProperty @JsonAlias("agent-start-timeout") public String agentStartTimeout;
+        @JsonProperty public Map<String, String> variables;
     }
 
     static final class RawKey {

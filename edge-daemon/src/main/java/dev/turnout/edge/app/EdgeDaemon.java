@@ -112,7 +112,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow()))
                         .withLockTimeout(config.lockTimeout()),
                 new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")))
-                .useAgentVersions(agent, () -> link.publishPresenceAndWait(Duration.ofSeconds(10)));
+                .useAgentVersions(agent, () -> link.publishPresenceAndWait(Duration.ofSeconds(10)))
+                .useComposeVariables(config.variables());
     }
 
     /** Ends the process (not on the caller's thread: the shutdown hook waits for the worker) so that the launcher starts another version. */

@@ -93,13 +93,23 @@ final class StackSwitch {
         }
     }
 
-    /** The release's Compose file, read with its variables as the device does; MALFORMED when it does not read. */
+    /** The release's Compose file, read with its own variables only; MALFORMED when it does not read. */
     static ComposeFile read(Release release) throws UpdateFailure {
+        return read(release, Map.of());
+    }
+
+    /**
+     * The release's Compose file, read as the device does: each {@code ${VAR}} takes the device's own value
+     * ({@code deviceVariables}, from its config) or else the release's; MALFORMED when it does not read.
+     */
+    static ComposeFile read(Release release, Map<String, String> deviceVariables) throws UpdateFailure {
         Map<String, String> envFiles = new LinkedHashMap<>();
         release.getCompose().getEnvFilesMap().forEach((name, bytes) -> envFiles.put(name, bytes.toStringUtf8()));
+        Map<String, String> variables = new LinkedHashMap<>(release.getCompose().getVariablesMap());
+        variables.putAll(deviceVariables);
         try {
             return ComposeReader.read(release.getCompose().getFileName(), release.getCompose().getContent().toStringUtf8(),
-                    release.getCompose().getVariablesMap(), envFiles);
+                    variables, envFiles);
         } catch (InvalidComposeException e) {
             throw new UpdateFailure(Reason.MALFORMED, e.getMessage());
         }

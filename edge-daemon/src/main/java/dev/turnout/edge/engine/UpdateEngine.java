@@ -91,6 +91,8 @@ public final class UpdateEngine {
     private final String bootId;
     /** Brings Compose apps' services up and down. */
     private final StackSwitch stacks;
+    /** This device's values for Compose releases' variables (its config's {@code variables}); they win over the release's. */
+    private volatile Map<String, String> composeVariables = Map.of();
     /** In memory only: a restart of the daemon may repair once more at once. */
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
     /** Updates of the daemon itself (the reserved app {@value AgentDistribution#APP}). */
@@ -192,6 +194,12 @@ public final class UpdateEngine {
      *
      * @param delivered true once what the daemon reported so far reached the broker: a version on trial confirms then
      */
+    /** This device's own values for the {@code ${VAR}}s of Compose releases (docs/compose.md); they win over the release's. */
+    public UpdateEngine useComposeVariables(Map<String, String> variables) {
+        this.composeVariables = Map.copyOf(variables);
+        return this;
+    }
+
     public UpdateEngine useAgentVersions(AgentVersions versions, java.util.function.BooleanSupplier delivered) {
         this.agentUpdates = new AgentUpdates(versions, store, artifacts, this::move, policy.maxRollbackAttempts(), delivered);
         return this;
@@ -917,7 +925,7 @@ public final class UpdateEngine {
         ComposeFile file;
         StackSwitch.Plan plan;
         try {
-            file = StackSwitch.read(target);
+            file = StackSwitch.read(target, composeVariables);
             plan = stacks.plan(record.app(), target.getVersion(), record.sequence(), file, stackImages(target), old);
             stacks.prepare(record.app(), file, plan);
         } catch (UpdateFailure e) {
@@ -1019,7 +1027,7 @@ public final class UpdateEngine {
             return;
         }
         try {
-            ComposeFile file = StackSwitch.read(cleared.running());
+            ComposeFile file = StackSwitch.read(cleared.running(), composeVariables);
             List<String> order = new ArrayList<>(old.byService().keySet());
             stacks.start(file, order, old, new LinkedHashSet<>(order));
             stacks.verify(file, order, old, cleared.running().getHealth());
@@ -1071,9 +1079,9 @@ public final class UpdateEngine {
         return started;
     }
 
-    private static Set<String> oneShotServices(Release release) {
+    private Set<String> oneShotServices(Release release) {
         try {
-            return release == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(release));
+            return release == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(release, composeVariables));
         } catch (UpdateFailure e) {
             return Set.of();
         }

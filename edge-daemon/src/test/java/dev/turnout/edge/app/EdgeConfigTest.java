@@ -93,6 +93,21 @@ class EdgeConfigTest {
     }
 
     @Test
+    void composeVariablesAreTheDevicesOwnAndNeverPrinted() throws IOException {
+        EdgeConfig config = EdgeConfig.load(write(minimal() + """
+                variables:
+                  BROKER_PASSWORD: s3cret-on-the-pi-only
+                  LINE: ""
+                """));
+        assertThat(config.variables()).containsEntry("BROKER_PASSWORD", "s3cret-on-the-pi-only").containsEntry("LINE", "");
+        assertThat(config.toString()).contains("BROKER_PASSWORD").doesNotContain("s3cret-on-the-pi-only");
+        assertThat(config.withLockTimeout(java.time.Duration.ofMinutes(1)).variables()).isEqualTo(config.variables());
+        assertThat(EdgeConfig.load(write(minimal())).variables()).isEmpty();
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "variables:\n  1LINE: north\n")))
+                .hasMessageContaining("'1LINE' is not a variable name");
+    }
+
+    @Test
     void unknownKeysAreAnError() throws IOException {
         Path file = write(minimal() + "brokerURL: tcp://typo:1883\n");
         assertThatThrownBy(() -> EdgeConfig.load(file)).isInstanceOf(IOException.class).hasMessageContaining("unknown key 'brokerURL'");
