@@ -19,6 +19,8 @@ const REASONS = {
   LOCK_TIMEOUT: 'the app held its update lock too long', DRIFT: 'the container was changed behind the daemon’s back',
   MEMORY_LIMIT: 'the container used more memory than its limit', CPU_LIMIT: 'the container used more CPU than its limit for too long',
   DISK_LIMIT: "the device's disk was fuller than the release's limit", OOM_KILLED: 'the kernel killed the container for lack of memory',
+  AGENT_START_FAILED: 'the new edge daemon exited at start; the previous one runs again',
+  AGENT_NOT_CONNECTED: 'the new edge daemon did not connect in time; the previous one runs again',
 };
 const WAVE_COUNTS = [['pending', 'pending'], ['staged', 'staged'], ['activating', 'activating'], ['active', 'active'],
   ['failed', 'failed'], ['rollingBack', 'rolling back'], ['rolledBack', 'rolled back'], ['offline', 'offline']];
