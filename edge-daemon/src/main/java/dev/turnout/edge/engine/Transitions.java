@@ -26,7 +26,8 @@ import static dev.turnout.proto.UpdateState.WAITING_FOR_WINDOW;
  * ROLLED_BACK, FAILED, WAITING_FOR_WINDOW, WAITING_FOR_LOCK, REMOVED) may start a new update or acknowledge the running release (to
  * ACTIVE); any state may fail. WAITING_FOR_WINDOW holds a staged ACTIVATE until the update window opens, WAITING_FOR_LOCK until the running
  * app releases its update lock (or the lock timeout fails it). A REMOVE
- * entry takes a resting app through REMOVING to REMOVED, which only a new release leaves.
+ * entry takes a resting app through REMOVING to REMOVED, which only a new release leaves; while the running app holds its
+ * update lock, through WAITING_FOR_LOCK first (a removal stops a train no sooner than an update would).
  */
 public final class Transitions {
 
@@ -38,14 +39,14 @@ public final class Transitions {
         ALLOWED.put(STAGED, EnumSet.of(DOWNLOADING, APPLYING, WAITING_FOR_WINDOW, WAITING_FOR_LOCK, ACTIVE, REMOVING, FAILED));
         ALLOWED.put(WAITING_FOR_WINDOW, EnumSet.of(APPLYING, WAITING_FOR_LOCK, DOWNLOADING, ACTIVE, REMOVING, FAILED));
         // the running app holds its update lock: switch once it lets go; FAILED (LOCK_TIMEOUT) once the wait is too long
-        ALLOWED.put(WAITING_FOR_LOCK, EnumSet.of(APPLYING, DOWNLOADING, ACTIVE, REMOVING, FAILED));
+        ALLOWED.put(WAITING_FOR_LOCK, EnumSet.of(APPLYING, DOWNLOADING, ACTIVE, WAITING_FOR_LOCK, REMOVING, FAILED));
         ALLOWED.put(APPLYING, EnumSet.of(VERIFYING, ROLLING_BACK, FAILED));
         // VERIFYING again: a restarted daemon goes on with the check (same boot) or begins it afresh (after a reboot)
         ALLOWED.put(VERIFYING, EnumSet.of(VERIFYING, ACTIVE, ROLLING_BACK, FAILED));
-        ALLOWED.put(ACTIVE, EnumSet.of(DOWNLOADING, ACTIVE, REMOVING, FAILED));
+        ALLOWED.put(ACTIVE, EnumSet.of(DOWNLOADING, ACTIVE, WAITING_FOR_LOCK, REMOVING, FAILED));
         ALLOWED.put(ROLLING_BACK, EnumSet.of(ROLLED_BACK, FAILED));
-        ALLOWED.put(ROLLED_BACK, EnumSet.of(DOWNLOADING, ACTIVE, REMOVING, FAILED));
-        ALLOWED.put(FAILED, EnumSet.of(DOWNLOADING, ACTIVE, REMOVING, FAILED));
+        ALLOWED.put(ROLLED_BACK, EnumSet.of(DOWNLOADING, ACTIVE, WAITING_FOR_LOCK, REMOVING, FAILED));
+        ALLOWED.put(FAILED, EnumSet.of(DOWNLOADING, ACTIVE, WAITING_FOR_LOCK, REMOVING, FAILED));
         // REMOVING again: a restarted daemon finishes a removal its end cut short
         ALLOWED.put(REMOVING, EnumSet.of(REMOVING, REMOVED, FAILED));
         // removed stays removed until a new release of the app (or another REMOVE, signed anew)

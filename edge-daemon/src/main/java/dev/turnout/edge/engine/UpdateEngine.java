@@ -335,6 +335,11 @@ public final class UpdateEngine {
                 && current.target().getRelease().equals(want.getRelease()) ? current.lockWaitSinceMs() : 0;
         AppRecord record = current.withTarget(want, sequence);
         if (want.getPhase() == Phase.REMOVE) {
+            if (lockHeld(record)) {
+                // a train is running: the app is removed once it releases its lock, as an update would wait
+                waitForLock(record, waitingSince == 0 ? wallClockMs.getAsLong() : waitingSince);
+                return;
+            }
             finishRemoval(move(record, UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, ""));
             return;
         }
@@ -413,8 +418,13 @@ public final class UpdateEngine {
 
     private void waitForLock(AppRecord staged, long sinceMs) {
         move(staged.withLockWait(sinceMs), UpdateState.WAITING_FOR_LOCK, Reason.REASON_UNSPECIFIED, staged.app() + " " + staged.runningVersion()
-                + " holds its update lock (" + UpdateLocks.CONTAINER_DIR + "/" + UpdateLocks.LOCK_FILE + "); switching to "
-                + staged.targetVersion() + " once it is released, waiting at most " + human(lockTimeout(staged.target())));
+                + " holds its update lock (" + UpdateLocks.CONTAINER_DIR + "/" + UpdateLocks.LOCK_FILE + "); "
+                + (removing(staged) ? "removing it" : "switching to " + staged.targetVersion())
+                + " once it is released, waiting at most " + human(lockTimeout(staged.target())));
+    }
+
+    private static boolean removing(AppRecord record) {
+        return record.target() != null && record.target().getPhase() == Phase.REMOVE;
     }
 
     /**
@@ -427,8 +437,14 @@ public final class UpdateEngine {
             long waited = wallClockMs.getAsLong() - record.lockWaitSinceMs();
             if (waited >= timeout.toMillis()) {
                 move(record, UpdateState.FAILED, Reason.LOCK_TIMEOUT, record.app() + " held its update lock for longer than "
-                        + human(timeout) + "; " + record.targetVersion() + " was not applied, " + record.runningVersion() + " keeps running");
+                        + human(timeout) + "; " + (removing(record) ? "it was not removed" : record.targetVersion() + " was not applied")
+                        + ", " + record.runningVersion() + " keeps running");
             }
+            return;
+        }
+        if (removing(record)) {
+            log.info("{} released its update lock: removing it", record.app());
+            finishRemoval(move(record, UpdateState.REMOVING, Reason.REASON_UNSPECIFIED, ""));
             return;
         }
         if (!policy.insideWindow()) {

@@ -170,6 +170,43 @@ class UpdateLockTest {
         assertThat(last().getReason()).isEqualTo(Reason.LOCK_TIMEOUT);
     }
 
+    /** A signed removal of {@code app}. */
+    private static DesiredState removing(long sequence, String app) {
+        return DesiredState.newBuilder().setDeviceId(DEVICE).setSequence(sequence).setIssuedAtMs(NOW).setExpiresAtMs(NOW + 3_600_000)
+                .addApps(dev.turnout.proto.AppDesired.newBuilder().setApp(app).setPhase(dev.turnout.proto.Phase.REMOVE)).build();
+    }
+
+    @Test
+    void aRemovalWaitsForTheLockTooAndRemovesOnceReleased() {
+        runningWebHoldsTheLock();
+        send(removing(2, "web"));
+        assertThat(statesOf(2)).containsExactly(WAITING_FOR_LOCK);
+        assertThat(last().getMessage()).contains("holds its update lock", "removing it once it is released");
+        assertThat(runtime.runningVersions()).as("the train keeps running").containsExactly("1.0.0");
+
+        send(removing(3, "web")); // the same removal signed again: still waiting, its timeout not started afresh
+        now.addAndGet(Duration.ofMinutes(9).toMillis());
+        engine.tick();
+        assertThat(last().getState()).isEqualTo(WAITING_FOR_LOCK);
+
+        heldBy.remove("web");
+        engine.tick();
+        assertThat(last().getState()).isEqualTo(UpdateState.REMOVED);
+        assertThat(runtime.runningVersions()).isEmpty();
+    }
+
+    @Test
+    void aRemovalThatWaitedPastTheTimeoutFailsAndTheAppKeepsRunning() {
+        runningWebHoldsTheLock();
+        send(removing(2, "web"));
+        now.addAndGet(Duration.ofMinutes(10).toMillis());
+        engine.tick();
+        assertThat(last().getState()).isEqualTo(FAILED);
+        assertThat(last().getReason()).isEqualTo(Reason.LOCK_TIMEOUT);
+        assertThat(last().getMessage()).contains("it was not removed, 1.0.0 keeps running");
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
+
     @Test
     void forceIgnoresTheLock() {
         runningWebHoldsTheLock();

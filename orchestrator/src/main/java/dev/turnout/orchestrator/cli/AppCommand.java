@@ -42,6 +42,14 @@ final class AppCommand {
         @Option(names = "--timeout", paramLabel = "DURATION", description = "How long --wait waits (default: 10m).")
         String timeout;
 
+        @Option(names = "--force", description = "Remove it even while the app holds its update lock (a train is running);"
+                + " without it a device waits for the lock to be released, at most its lock timeout.")
+        boolean force;
+
+        @Option(names = "--lock-timeout", paramLabel = "DURATION", description = "How long a device waits for the app's update"
+                + " lock before it gives up (LOCK_TIMEOUT, the app keeps running); default: each device's lockTimeout.")
+        String lockTimeout;
+
         Remove(Cli cli) {
             this.cli = cli;
         }
@@ -55,7 +63,15 @@ final class AppCommand {
                 throw new CliException(ExitCodes.USAGE, e.getMessage());
             }
             Map<String, JsonNode> before = waitForEnd ? appRows(cli.api().get("/api/v1/devices")) : Map.of();
-            JsonNode answer = cli.api().post("/api/v1/apps/" + ApiClient.segment(app) + "/remove", Map.of("target", target));
+            Map<String, Object> body = new java.util.LinkedHashMap<>();
+            body.put("target", target);
+            if (force) {
+                body.put("force", true);
+            }
+            if (lockTimeout != null) {
+                body.put("lockTimeout", lockTimeout);
+            }
+            JsonNode answer = cli.api().post("/api/v1/apps/" + ApiClient.segment(app) + "/remove", body);
             List<String> devices = new ArrayList<>();
             answer.path("devices").forEach(d -> devices.add(d.asText()));
             if (!cli.jsonOutput()) {

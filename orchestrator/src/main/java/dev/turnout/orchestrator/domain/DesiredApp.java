@@ -19,9 +19,14 @@ public record DesiredApp(String app, String version, Phase phase, boolean rollba
         this(app, version, phase, rollback, rolloutId, false, 0);
     }
 
-    /** The entry that tells a device to remove {@code app}. */
+    /** The entry that tells a device to remove {@code app} (once the app releases its update lock, at most the device's timeout). */
     public static DesiredApp removal(String app) {
-        return new DesiredApp(app, null, Phase.REMOVE, false, "");
+        return removal(app, false, 0);
+    }
+
+    /** A removal that ignores the app's update lock ({@code force}) or waits for it at most {@code lockTimeoutMs} (0: the device's). */
+    public static DesiredApp removal(String app, boolean force, long lockTimeoutMs) {
+        return new DesiredApp(app, null, Phase.REMOVE, false, "", force, lockTimeoutMs);
     }
 
     /** True for an entry that removes the app. */

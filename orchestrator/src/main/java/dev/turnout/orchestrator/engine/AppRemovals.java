@@ -52,6 +52,15 @@ public final class AppRemovals {
     }
 
     Removal remove(String app, Target target, String actor) {
+        return remove(app, target, actor, false, null);
+    }
+
+    /**
+     * As {@link #remove(String, Target, String)}; {@code force}: devices remove the app even while it holds its update lock;
+     * {@code lockTimeout}: how long they wait for the lock (null: each device's own). A device already told to remove
+     * the app the same way is told nothing; told another way (now forced), it gets the new entry.
+     */
+    Removal remove(String app, Target target, String actor, boolean force, java.time.Duration lockTimeout) {
         if (app == null || app.isBlank()) {
             throw new InvalidInputException("an app name is required");
         }
@@ -73,7 +82,7 @@ public final class AppRemovals {
         List<String> alreadyRemoved = new ArrayList<>();
         for (String id : selected) {
             DesiredApp entry = desired.current(id, app);
-            if (entry != null && entry.removes()) {
+            if (entry != null && entry.removes() && entry.equals(DesiredApp.removal(app, force, lockTimeoutMs(lockTimeout)))) {
                 alreadyRemoved.add(id);
             } else if (entry != null || reportsApp(id, app)) {
                 toRemove.add(id);
@@ -95,13 +104,18 @@ public final class AppRemovals {
         store.inTransaction(() -> {
             List<DesiredStates.Decision> decisions = new ArrayList<>();
             for (String id : toRemove) {
-                decisions.add(desired.commit(id, app, DesiredApp.removal(app)));
+                decisions.add(desired.commit(id, app, DesiredApp.removal(app, force, lockTimeoutMs(lockTimeout))));
             }
-            journal.audit(actor, "app.remove", app, "target " + target + ": " + String.join(",", toRemove));
+            journal.audit(actor, "app.remove", app, "target " + target + (force ? ", forced (ignores the update lock)" : "")
+                    + (lockTimeout != null ? ", lock timeout " + lockTimeout.toSeconds() + " s" : "") + ": " + String.join(",", toRemove));
             store.afterCommit(() -> decisions.forEach(desired::publish));
         });
         LOG.info("removing {} from {} devices (target {}) for {}", app, toRemove.size(), target, actor);
         return new Removal(app, target.toString(), List.copyOf(toRemove), alreadyRemoved);
+    }
+
+    private static long lockTimeoutMs(java.time.Duration lockTimeout) {
+        return lockTimeout == null ? 0 : lockTimeout.toMillis();
     }
 
     /** The device's last report about the app says it has something of it (not removed, not refused). */

@@ -204,8 +204,9 @@ public final class DesiredStates {
     }
 
     private AppDesired wire(DesiredApp a) {
-        if (a.removes()) { // the app's name alone: nothing to fetch, no floor to check
-            return AppDesired.newBuilder().setApp(a.app()).setPhase(Phase.REMOVE).build();
+        if (a.removes()) { // the app's name alone: nothing to fetch, no floor to check; the update lock as for an update
+            return AppDesired.newBuilder().setApp(a.app()).setPhase(Phase.REMOVE).setForce(a.force())
+                    .setLockTimeoutMs(a.lockTimeoutMs()).build();
         }
         return AppDesired.newBuilder()
                 .setApp(a.app())

@@ -219,6 +219,11 @@ public final class RolloutEngine implements FleetEvents {
         return removals.remove(app, target, actor);
     }
 
+    /** As {@link #removeApp(String, Target, String)}, ignoring the app's update lock or waiting for it at most {@code lockTimeout}. */
+    public AppRemovals.Removal removeApp(String app, Target target, String actor, boolean force, java.time.Duration lockTimeout) {
+        return removals.remove(app, target, actor, force, lockTimeout);
+    }
+
     public Rollout pause(String id, String actor) {
         Rollout r = driven(id, "paused");
         commands.pause(r, actor);

@@ -35,7 +35,7 @@ final class AppRoutes {
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
-    record RemoveBody(String target) {
+    record RemoveBody(String target, Boolean force, String lockTimeout) {
     }
 
     private final ApiExchange exchange;
@@ -64,18 +64,24 @@ final class AppRoutes {
         String app = ctx.pathParam("app");
         exchange.withJsonBody(ctx, RemoveBody.class, body -> {
             Target target;
+            java.time.Duration lockTimeout;
             try {
                 if (body.target() == null || body.target().isBlank()) {
                     throw new InvalidInputException("target is required (all, device:ID[,ID...], group:NAME or label:KEY=VALUE)");
                 }
                 target = Target.parse(body.target());
+                lockTimeout = body.lockTimeout() == null || body.lockTimeout().isBlank() ? null
+                        : dev.turnout.orchestrator.domain.Durations.parse(body.lockTimeout(), "lockTimeout");
+                if (lockTimeout != null && (lockTimeout.isZero() || lockTimeout.isNegative())) {
+                    throw new InvalidInputException("lockTimeout must be positive (e.g. 10m)");
+                }
             } catch (RuntimeException e) {
                 exchange.fail(ctx, e);
                 return;
             }
             String actor = ApiExchange.actor(ctx);
             exchange.onEngine(ctx, 200, () -> {
-                AppRemovals.Removal removal = engine.removeApp(app, target, actor);
+                AppRemovals.Removal removal = engine.removeApp(app, target, actor, Boolean.TRUE.equals(body.force()), lockTimeout);
                 Map<String, Object> v = new LinkedHashMap<>();
                 v.put("app", removal.app());
                 v.put("target", removal.target());

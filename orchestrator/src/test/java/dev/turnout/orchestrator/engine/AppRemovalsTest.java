@@ -124,6 +124,28 @@ class AppRemovalsTest {
     }
 
     @Test
+    void aRemovalWaitsForTheUpdateLockUnlessForcedAndAForcedOneIsSentAgainToDevicesToldWithout() {
+        webEverywhere();
+        engine.removeApp("web", Target.parse("device:pi-1"), "alice");
+        AppDesired waiting = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(waiting.getForce()).isFalse();
+        assertThat(waiting.getLockTimeoutMs()).as("the device's own timeout").isZero();
+        int before = transport.desiredCount();
+
+        AppRemovals.Removal forced = engine.removeApp("web", Target.parse("device:pi-1"), "alice", true, java.time.Duration.ofMinutes(5));
+
+        assertThat(forced.devices()).as("told again, now forced").containsExactly("pi-1");
+        assertThat(transport.desiredCount()).isEqualTo(before + 1);
+        AppDesired entry = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(entry.getPhase()).isEqualTo(Phase.REMOVE);
+        assertThat(entry.getForce()).isTrue();
+        assertThat(entry.getLockTimeoutMs()).isEqualTo(300_000);
+        assertThat(engine.removeApp("web", Target.parse("device:pi-1"), "alice", true, java.time.Duration.ofMinutes(5)).alreadyRemoved())
+                .containsExactly("pi-1");
+        assertThat(store.audit(50)).anyMatch(a -> a.action().equals("app.remove") && a.detail().contains("forced"));
+    }
+
+    @Test
     void aSecondRemovalSendsNothingAndSaysTheDevicesHadItRemovedAlready() {
         webEverywhere();
         engine.removeApp("web", Target.parse("all"), "alice");
