@@ -111,7 +111,7 @@ class DayTwoCliIT {
         assertThat(replaced.out()).contains("ABORTED", "superseded by rollout " + v3Id + " (web:3.0.0)")
                 .containsPattern("d2-a\\s+1\\s+ACTIVE").containsPattern("d2-b\\s+2\\s+SKIPPED").containsPattern("d2-c\\s+2\\s+SKIPPED");
         assertThat(cli("history", "--app", "web", "-o", "json").out()).contains("rollout.supersede");
-        assertThat(cli("devices").out()).containsPattern("d2-a\\s+\\S+\\s+yes\\s+web\\s+3.0.0");
+        assertThat(cli("devices").out()).containsPattern("d2-a\\s+\\S+\\s+yes\\s+-\\s+web\\s+3.0.0");
     }
 
     @Test

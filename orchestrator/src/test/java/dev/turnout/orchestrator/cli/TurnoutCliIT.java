@@ -109,7 +109,7 @@ class TurnoutCliIT {
         Result v1 = cli("deploy", "web:1.0.0", "--target", "all", "--wait");
         assertThat(v1.code).as(v1.toString()).isZero();
         assertThat(v1.out).containsPattern("(?m)^r-\\S+$").contains("succeeded: 2 device(s) active on web:1.0.0");
-        assertThat(cli("devices").out).containsPattern("cli-a\\s+role=yard,site=attic\\s+yes\\s+web\\s+1.0.0");
+        assertThat(cli("devices").out).containsPattern("cli-a\\s+role=yard,site=attic\\s+yes\\s+-\\s+web\\s+1.0.0");
 
         // v2 fails on the canary: the rollout rolls back, the second wave never starts
         Result v2 = cli("deploy", "web:2.0.0", "--target", "all", "--waves", "1,100%", "--on-failure", "rollback", "--wait");
