@@ -2,6 +2,7 @@ package dev.turnout.edge.port;
 
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
+import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.proto.ContainerSpec;
@@ -57,4 +58,14 @@ public interface ContainerRuntime {
 
     /** The engine's platform, e.g. "linux/amd64". */
     String platform() throws UpdateFailure;
+
+    /**
+     * The newest lines of a container's log (standard output and error, oldest first): at most {@code tail} lines, of
+     * those written after {@code sinceNanos} (Unix epoch nanoseconds; 0: any), and at most {@code maxBytes} bytes of text
+     * in all (older lines dropped first, a longer line keeps its end). Empty for a container the engine has no log of
+     * (removed, or an engine without logs).
+     */
+    default List<LogEntry> logs(String containerId, int tail, long sinceNanos, int maxBytes) throws UpdateFailure {
+        return List.of();
+    }
 }

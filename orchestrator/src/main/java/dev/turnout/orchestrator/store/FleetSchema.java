@@ -12,11 +12,12 @@ import java.sql.Statement;
  * each device's report number per app, so an older report never replaces a newer one; version 5 the apps'
  * rollback floors (a new table: nothing to migrate); version 6 operator accounts and their API tokens (new tables); version 7 webhooks and
  * their delivery log (new tables); version 8 the Compose file of a multi-container release
- * (a column of releases).
+ * (a column of releases); version 9 the last lines of a failed container's log, with the app's reported state and
+ * with the failure's audit entry (a column of device_apps and one of audit).
  */
 final class FleetSchema {
 
-    static final int VERSION = 8;
+    static final int VERSION = 9;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -106,6 +107,11 @@ final class FleetSchema {
             }
             if (!hasColumn(c, "releases", "compose")) { // version 8: null for a single-container release
                 s.execute("ALTER TABLE releases ADD COLUMN compose TEXT");
+            }
+            for (String table : new String[] {"device_apps", "audit"}) { // version 9: null where no failure report carried a log
+                if (!hasColumn(c, table, "log_tail")) {
+                    s.execute("ALTER TABLE " + table + " ADD COLUMN log_tail TEXT");
+                }
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

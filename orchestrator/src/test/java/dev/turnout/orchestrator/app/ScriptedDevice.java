@@ -189,7 +189,7 @@ public final class ScriptedDevice implements AutoCloseable {
                 return;
             }
             if (failingVersions.contains(version)) {
-                status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence());
+                status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence(), failureLog(app.getApp(), version));
             } else {
                 running.put(app.getApp(), version);
                 status(app, version, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, state.getSequence());
@@ -197,10 +197,20 @@ public final class ScriptedDevice implements AutoCloseable {
         }
     }
 
+    /** What the failed container of {@code version} printed last, as the daemon's failure report carries it. */
+    public static String failureLog(String app, String version) {
+        return app + " " + version + " starting\nerror: <b>cannot open</b> /dev/ttyACM0 & giving up";
+    }
+
     private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence) {
+        status(app, version, s, reason, sequence, "");
+    }
+
+    private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence, String logTail) {
         publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp(app.getApp()).setVersion(version)
                 .setState(s).setReason(reason).setSequence(sequence).setRolloutId(app.getRolloutId())
-                .setRunningVersion(running.getOrDefault(app.getApp(), "")).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
+                .setRunningVersion(running.getOrDefault(app.getApp(), "")).setTimestampMs(System.currentTimeMillis())
+                .setLogTail(logTail).build().toByteArray(), false);
     }
 
     private void publish(String topic, byte[] payload, boolean retained) {
