@@ -10,6 +10,7 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.testsupport.Closer;
+import dev.turnout.testsupport.DockerCli;
 import dev.turnout.testsupport.MqttRecorder;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
@@ -34,10 +35,11 @@ import java.util.stream.IntStream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * "Why did it fail?" answered from the orchestrator, on real parts (Docker engine, embedded broker, edge daemon): a
- * release whose container prints known lines and exits fails its check and rolls back; the ROLLED_BACK report on the
- * wire, {@code turnout device show} and {@code turnout history} carry the last of those lines, bounded to 50 lines and
- * 8 KiB with the newest kept.
+ * "Why did it fail?" answered from the orchestrator, on real parts (Docker engine, embedded broker, edge daemon):
+ * {@code turnout logs} prints a running container's lines (and follows new ones); a release whose container prints known
+ * lines and exits fails its check and rolls back, and the ROLLED_BACK report on the wire, {@code turnout device show}
+ * and {@code turnout history} carry the last of those lines, bounded to 50 lines and 8 KiB with the newest kept; a device
+ * that is offline gives a clear error naming it.
  */
 class LogsComeHomeIT {
 
@@ -59,7 +61,7 @@ class LogsComeHomeIT {
 
     @Test
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
-    void aFailedReleaseReportsTheLastLinesItPrintedBoundedAndTheOperatorSeesThem() throws Exception {
+    void theOperatorReadsARunningContainersLogAndAFailedReleasesLastLinesFromHome() throws Exception {
         Requirements.dockerEngine();
         Requirements.busybox();
         server = TurnoutServer.start(new ServerOptions(work.resolve("server"), 0, Ports.free(), "127.0.0.1", null,
@@ -74,7 +76,8 @@ class LogsComeHomeIT {
                 (topic, payload) -> StatusEvent.parseFrom(payload), Topics.defaults().status(device));
         toClose.add(monitor);
 
-        release("1.0.0", TestImages.WEB_SPEC);
+        release("1.0.0", TestImages.WEB_SPEC.replace("command: [\"/bin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]",
+                "command: [\"/bin/sh\", \"-c\", \"echo 'web 1.0.0 up'; (sleep 1; echo 'Gleis 1 frei \u2713' >&2) & exec /bin/httpd -f -p 8080 -h /www\"]"));
         String numbers = IntStream.rangeClosed(1, 70).mapToObj(Integer::toString).collect(Collectors.joining(" "));
         release("2.0.0", """
                 container:
@@ -89,6 +92,29 @@ class LogsComeHomeIT {
         EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), work.resolve("edge"));
         toClose.add(edge::close);
         assertThat(deploy("web:1.0.0", "--wait").code()).isZero();
+
+        // turnout logs: the orchestrator asks the device over MQTT, the device reads Docker's log of the running container
+        // (stdout, then stderr a second later: Docker reads the two on their own and may swap lines written together)
+        Operator.Result logs = cli("logs", device, "web");
+        assertThat(logs.code()).as(logs.toString()).isZero();
+        assertThat(logs.out()).startsWith("web 1.0.0 up\nGleis 1 frei \u2713\n");
+        Thread.sleep(1100); // one request per device per second
+        Operator.Result recent = cli("logs", device, "web", "--since", "10m", "--tail", "1", "--timestamps", "--output", "json");
+        JsonNode newest = json.readTree(recent.out()).path("lines");
+        assertThat(newest).hasSize(1);
+        assertThat(newest.get(0).path("time").asText()).matches("\\d{4}-\\d\\d-\\d\\dT.+Z");
+
+        // --follow: asks again every 2 s for the lines after the last one printed; a line the app writes meanwhile shows once
+        Thread.sleep(1100);
+        String container = containers.running(device).get(0).id();
+        java.util.concurrent.CompletableFuture<Operator.Result> following = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> cli("logs", device, "web", "--follow", "--follow-polls", "3"));
+        Thread.sleep(1500);
+        DockerCli.docker(TestEngines.DEFAULT, "exec", container, "/bin/sh", "-c", "echo 'train 42 left the yard' > /proc/1/fd/1");
+        Operator.Result followed = following.get(60, TimeUnit.SECONDS);
+        assertThat(followed.code()).as(followed.toString()).isZero();
+        assertThat(followed.out()).startsWith("web 1.0.0 up\nGleis 1 frei \u2713\n").endsWith("train 42 left the yard\n");
+        assertThat(followed.out().split("web 1.0.0 up", -1)).as("nothing printed twice").hasSize(2);
 
         // 2.0.0 prints its boot steps, then its last words on stderr (a second later: Docker reads the two streams on their
         // own, a line on one can overtake the lines just before it on the other), then exits: the device rolls back
@@ -123,6 +149,15 @@ class LogsComeHomeIT {
         Operator.Result history = cli("history", "--device", device);
         assertThat(history.out()).containsPattern("web:2\\.0\\.0 ROLLED_BACK HEALTH_CHECK_FAILED seq \\d+\\n(  \\| boot step \\d+ -+\\n)+  \\| "
                 + java.util.regex.Pattern.quote(LAST_WORDS) + "\\n");
+
+        // a device that is offline cannot be asked: a clear error at once, naming it
+        edge.close();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> !json.readTree(
+                cli("device", "show", device, "--output", "json").out()).path("online").asBoolean());
+        Operator.Result offline = cli("logs", device, "web");
+        assertThat(offline.code()).isEqualTo(1);
+        assertThat(offline.err().strip()).startsWith("turnout: device " + device + " is offline (last seen ")
+                .endsWith("it cannot send the log of web now");
     }
 
     private void release(String version, String spec) throws Exception {
