@@ -81,6 +81,9 @@ public final class LogRoutes {
     }
 
     private void answer(RoutingContext ctx, Asked asked, LogResponse answer, Throwable failure) {
+        if (ctx.response().closed() || ctx.response().ended()) {
+            return; // the caller gave up (Ctrl-C)
+        }
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         if (cause instanceof TimeoutException) {
             exchange.error(ctx, 504, "device " + asked.deviceId() + " did not answer within " + DeviceLogs.ANSWER_TIMEOUT.toSeconds()
