@@ -858,7 +858,9 @@ public final class UpdateEngine {
             runtime.start(repaired.containerId());
             log.warn("{}: {}", record.app(), what);
             // the app's current status (as after a reconnect), with the reason: the orchestrator's view stays consistent
-            reporter.report(event(repaired).toBuilder().setReason(Reason.DRIFT).setMessage(what).setLogTail(tail).build());
+            StatusEvent current = event(repaired);
+            reporter.report(current.toBuilder().setReason(Reason.DRIFT).setMessage(what)
+                    .setLogTail(tail.isEmpty() ? current.getLogTail() : tail).build()); // none read: the record's own stays
         } catch (UpdateFailure e) {
             log.warn("cannot repair drift of {}: {}", record.app(), e.getMessage());
         }
