@@ -353,6 +353,13 @@ function deviceSkeleton() {
       <div><h2>History</h2><ul class="timeline" id="device-audit"></ul></div>
     </div>`;
 }
+// the last lines of a failed container's log (the app's own output, shown as text, never as HTML)
+function logTail(text, open) {
+  if (!text) return '';
+  const lines = text.split('\n').length;
+  return `<details class="log-tail"${open ? ' open' : ''}><summary>Last ${lines} log line${lines === 1 ? '' : 's'} of the container</summary>`
+    + `<pre>${esc(text)}</pre></details>`;
+}
 async function refreshDevice(id) {
   const [d, audit, health] = await Promise.all([api(`/api/v1/devices/${encodeURIComponent(id)}`),
     api(`/api/v1/audit?subject=${encodeURIComponent(id)}`), api('/api/v1/fleet/health')]);
@@ -364,7 +371,8 @@ async function refreshDevice(id) {
     ${h ? ` · CPU ${h.cpuPercent.toFixed(0)}%${h.temperatureCelsius != null ? `, ${h.temperatureCelsius.toFixed(0)} °C` : ''}` : ''}`;
   document.querySelector('#device-apps tbody').innerHTML = d.apps.map(a => `<tr data-app="${esc(a.app)}"><td>${esc(a.app)}</td>
     <td>${esc(a.runningVersion || '—')}</td><td>${esc(a.desiredVersion || '—')} ${a.phase ? `(${esc(a.phase.toLowerCase())})` : ''}</td>
-    <td>${a.state ? badge(a.state) : ''}</td><td>${esc(plainReason(a.reason))} <span class="muted">${esc(a.message || '')}</span></td>
+    <td>${a.state ? badge(a.state) : ''}</td><td>${esc(plainReason(a.reason))} <span class="muted">${esc(a.message || '')}</span>
+    ${logTail(a.logTail, true)}</td>
     <td>${esc(ago(a.updatedAt))}</td></tr>`).join('') || '<tr><td colspan="6" class="muted">No app reported yet.</td></tr>';
   const recent = state.events.filter(e => e.kind === 'status' && e.payload.deviceId === id).slice(-50).reverse();
   document.getElementById('device-status').innerHTML = recent.map(e => {
@@ -375,7 +383,8 @@ async function refreshDevice(id) {
   }).join('') || '<li class="muted">No status since this page opened.</li>';
   document.getElementById('device-audit').innerHTML = audit.entries.map(e => {
     const detail = (e.detail || '').replace(/\b[A-Z][A-Z_]+[A-Z]\b/g, w => (REASONS[w] ? `(${REASONS[w]})` : w));
-    return `<li><time>${clock(Date.parse(e.at))}</time>${esc(e.action)} <span class="muted">by ${esc(e.actor)}</span> ${esc(detail)}</li>`;
+    return `<li><time>${clock(Date.parse(e.at))}</time>${esc(e.action)} <span class="muted">by ${esc(e.actor)}</span> ${esc(detail)}
+      ${logTail(e.logTail, false)}</li>`;
   }).join('') || '<li class="muted">No history.</li>';
 }
 

@@ -8,17 +8,22 @@ import java.util.Objects;
 /**
  * The topic rules of every Turnout identity, deny by default:
  * <ul>
- *   <li>a device publishes only {@code {prefix}/devices/{itself}/status|health|presence}, retained
- *       only on presence, and subscribes only to {@code {prefix}/devices/{itself}/desired};</li>
+ *   <li>a device publishes only {@code {prefix}/devices/{itself}/status|health|presence} and
+ *       {@code {prefix}/devices/{itself}/logs/response} (its answers to log requests), retained only on presence,
+ *       and subscribes only to {@code {prefix}/devices/{itself}/desired} and {@code .../logs/request};</li>
  *   <li>the orchestrator publishes and subscribes anywhere under {@code {prefix}/};</li>
  *   <li>a monitor subscribes to status, health, presence (any device) and rollout events and
- *       publishes nothing.</li>
+ *       publishes nothing: neither log requests nor log answers are its to read.</li>
  * </ul>
  * Topics outside the prefix are denied to every Turnout identity.
  */
 public final class TopicPolicy {
 
     private static final List<String> DEVICE_REPORTS = List.of("status", "health", "presence");
+    /** What a device publishes besides its reports: its answers to log requests (never retained). */
+    private static final List<String> DEVICE_PUBLISHES = List.of("status", "health", "presence", Topics.LOG_RESPONSE);
+    /** What a device reads, each of its own only. */
+    private static final List<String> DEVICE_READS = List.of("desired", Topics.LOG_REQUEST);
 
     private final Topics topics;
     private final String prefix;
@@ -47,7 +52,7 @@ public final class TopicPolicy {
                     return false;
                 }
                 String kind = topic.substring(own.length());
-                if (!DEVICE_REPORTS.contains(kind)) {
+                if (!DEVICE_PUBLISHES.contains(kind)) {
                     return false;
                 }
                 return !retained || kind.equals("presence");
@@ -70,7 +75,12 @@ public final class TopicPolicy {
             case ORCHESTRATOR:
                 return covers(prefix + "/#", f);
             case DEVICE:
-                return f.equals(prefix + "/devices/" + user + "/desired");
+                for (String kind : DEVICE_READS) {
+                    if (f.equals(prefix + "/devices/" + user + "/" + kind)) {
+                        return true;
+                    }
+                }
+                return false;
             case MONITOR:
                 for (String kind : DEVICE_REPORTS) {
                     if (covers(prefix + "/devices/+/" + kind, f)) {

@@ -34,6 +34,33 @@ class TopicPolicyTest {
     }
 
     @Test
+    void aDeviceAnswersLogRequestsOnItsOwnTopicAndReadsOnlyItsOwnRequests() {
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/response", false)).isTrue();
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/response", true)).as("never retained").isFalse();
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-b/logs/response", false)).isFalse();
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/request", false)).as("no forged request").isFalse();
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-b/logs/request", false)).isFalse();
+        assertThat(policy.mayPublish(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs", false)).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/request")).isTrue();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-b/logs/request")).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-b/logs/response")).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/response")).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/+/logs/response")).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/logs/+")).isFalse();
+        assertThat(policy.maySubscribe(Role.DEVICE, "pi-a", "turnout/v1/devices/pi-a/#")).isFalse();
+    }
+
+    @Test
+    void onlyTheOrchestratorAsksForLogsAndReadsTheAnswers() {
+        assertThat(policy.mayPublish(Role.ORCHESTRATOR, "orch", "turnout/v1/devices/pi-a/logs/request", false)).isTrue();
+        assertThat(policy.maySubscribe(Role.ORCHESTRATOR, "orch", "turnout/v1/devices/+/logs/response")).isTrue();
+        assertThat(policy.maySubscribe(Role.MONITOR, "mon", "turnout/v1/devices/+/logs/response")).isFalse();
+        assertThat(policy.maySubscribe(Role.MONITOR, "mon", "turnout/v1/devices/pi-a/logs/response")).isFalse();
+        assertThat(policy.maySubscribe(Role.MONITOR, "mon", "turnout/v1/devices/pi-a/logs/request")).isFalse();
+        assertThat(policy.mayPublish(Role.MONITOR, "mon", "turnout/v1/devices/pi-a/logs/request", false)).isFalse();
+    }
+
+    @Test
     void aMonitorReadsReportsAndRolloutEventsAndPublishesNothing() {
         assertThat(policy.maySubscribe(Role.MONITOR, "mon", "turnout/v1/devices/+/status")).isTrue();
         assertThat(policy.maySubscribe(Role.MONITOR, "mon", "turnout/v1/devices/pi-a/health")).isTrue();

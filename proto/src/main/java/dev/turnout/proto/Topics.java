@@ -8,6 +8,7 @@ import java.util.Optional;
  *
  * <pre>
  * {prefix}/devices/{deviceId}/desired|status|health|presence
+ * {prefix}/devices/{deviceId}/logs/request|response
  * {prefix}/rollouts/{rolloutId}/events
  * </pre>
  */
@@ -17,6 +18,10 @@ public final class Topics {
     public static final String DEFAULT_PREFIX = "turnout/v1";
     /** MQTT 5 content type of every payload. */
     public static final String CONTENT_TYPE = "application/x-protobuf";
+
+    /** The levels after {@code devices/{id}/} of a log request and of its answer ({@link #kindOf}). */
+    public static final String LOG_REQUEST = "logs/request";
+    public static final String LOG_RESPONSE = "logs/response";
 
     private final String prefix;
 
@@ -51,6 +56,21 @@ public final class Topics {
 
     public String presence(String deviceId) {
         return device(deviceId) + "/presence";
+    }
+
+    /** Where the orchestrator asks a device for a container's log (a signed {@code LogRequest}). */
+    public String logRequest(String deviceId) {
+        return device(deviceId) + "/" + LOG_REQUEST;
+    }
+
+    /** Where a device answers a log request ({@code LogResponse}); only the orchestrator reads it. */
+    public String logResponse(String deviceId) {
+        return device(deviceId) + "/" + LOG_RESPONSE;
+    }
+
+    /** Filter matching the log answers of every device. */
+    public String allLogResponses() {
+        return prefix + "/devices/+/" + LOG_RESPONSE;
     }
 
     public String rolloutEvents(String rolloutId) {

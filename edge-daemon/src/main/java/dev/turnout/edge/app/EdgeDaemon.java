@@ -13,6 +13,7 @@ import dev.turnout.edge.engine.UpdateEngine;
 import dev.turnout.edge.health.HealthChecker;
 import dev.turnout.edge.health.MonotonicClock;
 import dev.turnout.edge.health.Probes;
+import dev.turnout.edge.logs.LogRequests;
 import dev.turnout.edge.mqtt.MqttLink;
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.tls.PinnedTrust;
@@ -67,6 +68,16 @@ public final class EdgeDaemon implements AutoCloseable {
     /** This daemon's own versions: the built-in one and the agent releases in {@code <data>/agent}. */
     private final AgentHome agent;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "edge-worker"));
+    /**
+     * Answers log requests, apart from the worker (busy for minutes during an update's check): one at a time, a few
+     * waiting at most (more are dropped; the orchestrator asks again), ended when idle.
+     */
+    private final ExecutorService logs = new java.util.concurrent.ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS,
+            new java.util.concurrent.ArrayBlockingQueue<>(4), r -> {
+                Thread t = new Thread(r, "edge-logs");
+                t.setDaemon(true);
+                return t;
+            }, new java.util.concurrent.ThreadPoolExecutor.DiscardPolicy());
     private final ScheduledExecutorService reporter = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "edge-health");
         t.setDaemon(true);
@@ -104,6 +115,15 @@ public final class EdgeDaemon implements AutoCloseable {
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
         verifier.onKeysRotated(link::publishPresence); // the orchestrator waits for every device to trust a new key
+        LogRequests logRequests = new LogRequests(config.deviceId(), verifier::trustedKeys, store, runtime, link::publishLogResponse,
+                System::currentTimeMillis, wallClockSynced(config.clockTrust()), System::nanoTime);
+        link.onLogRequest(wire -> logs.execute(() -> {
+            try {
+                logRequests.handle(wire);
+            } catch (RuntimeException e) {
+                log.warn("answering a log request failed: {}", e.toString());
+            }
+        }));
         StatusReporter reporting = event -> {
             engineReported.set(true);
             link.report(numbered(event));
@@ -166,6 +186,7 @@ public final class EdgeDaemon implements AutoCloseable {
     @Override
     public void close() {
         reporter.shutdownNow();
+        logs.shutdownNow();
         worker.shutdownNow();
         try {
             if (!worker.awaitTermination(20, TimeUnit.SECONDS)) {

@@ -21,6 +21,7 @@ import com.github.dockerjava.api.model.ExposedPort;
 import com.github.dockerjava.api.model.MemoryStatsConfig;
 import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.StreamType;
 import com.github.dockerjava.api.model.HostConfig;
 import com.github.dockerjava.api.model.LogConfig;
 import com.github.dockerjava.api.model.Network;
@@ -35,6 +36,7 @@ import com.github.dockerjava.transport.SSLConfig;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
+import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.proto.compose.ComposeFile;
@@ -48,6 +50,7 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.image.ArchiveCheck;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.InvalidImageArchiveException;
+import dev.turnout.proto.logs.LogTail;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,7 +59,11 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -589,6 +596,129 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
                     c.getState())).toList();
         } catch (RuntimeException e) {
             throw failure("list containers", e);
+        }
+    }
+
+    /** The longest a log read may take: a local engine answers at once, and a caller waits on it. */
+    private static final Duration LOG_READ_TIMEOUT = Duration.ofSeconds(10);
+
+    @Override
+    public List<LogEntry> logs(String containerId, int tail, long sinceNanos, int maxBytes) throws UpdateFailure {
+        BoundedLog kept = new BoundedLog(sinceNanos, maxBytes);
+        try {
+            var cmd = docker.logContainerCmd(containerId).withStdOut(true).withStdErr(true).withTimestamps(true)
+                    .withTail(Math.max(1, tail));
+            if (sinceNanos > 0) {
+                cmd.withSince((int) Math.min(Integer.MAX_VALUE, sinceNanos / 1_000_000_000L)); // whole seconds: finer below
+            }
+            try (ResultCallback.Adapter<Frame> callback = cmd.exec(new ResultCallback.Adapter<>() {
+                @Override
+                public void onNext(Frame frame) {
+                    kept.add(frame.getStreamType() == StreamType.STDERR, frame.getPayload());
+                }
+            })) {
+                if (!callback.awaitCompletion(LOG_READ_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    log.warn("reading the log of {} took longer than {} s; returning what came", containerId, LOG_READ_TIMEOUT.toSeconds());
+                }
+            }
+        } catch (NotFoundException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while reading the log of " + containerId);
+        } catch (IOException e) {
+            log.debug("closing the log stream of {}: {}", containerId, e.getMessage());
+        } catch (RuntimeException e) {
+            throw failure("read the log", e);
+        }
+        return kept.entries();
+    }
+
+    /**
+     * The lines of a log as they stream in ("TIMESTAMP TEXT\n" as Docker writes each line with timestamps), older ones
+     * dropped once the text passes the byte bound: memory stays bounded whatever the container printed. Frames need not
+     * end at line ends (nor at character ends): each stream's bytes are put together again up to each newline.
+     */
+    static final class BoundedLog {
+        private final long sinceNanos;
+        private final int maxBytes;
+        /** The bytes of each stream's line not ended yet (stdout, stderr), at most {@link #maxPartial}. */
+        private final java.io.ByteArrayOutputStream[] partial = {new java.io.ByteArrayOutputStream(), new java.io.ByteArrayOutputStream()};
+        private final int maxPartial;
+        private final Deque<LogEntry> lines = new ArrayDeque<>();
+        private long bytes;
+
+        BoundedLog(long sinceNanos, int maxBytes) {
+            this.sinceNanos = sinceNanos;
+            this.maxBytes = Math.max(1, maxBytes);
+            this.maxPartial = this.maxBytes + 64; // the kept end of a longer line, and its timestamp
+        }
+
+        synchronized void add(boolean stderr, byte[] payload) {
+            if (payload == null) {
+                return;
+            }
+            java.io.ByteArrayOutputStream open = partial[stderr ? 1 : 0];
+            int from = 0;
+            for (int i = 0; i < payload.length; i++) {
+                if (payload[i] == '\n') {
+                    open.write(payload, from, i - from);
+                    line(stderr, open.toByteArray());
+                    open.reset();
+                    from = i + 1;
+                }
+            }
+            open.write(payload, from, payload.length - from);
+            if (open.size() > 2 * maxPartial) { // a line with no end in sight: keep its end only
+                byte[] all = open.toByteArray();
+                open.reset();
+                open.write(all, all.length - maxPartial, maxPartial);
+            }
+        }
+
+        private void line(boolean stderr, byte[] raw) {
+            String line = LogTail.decode(raw);
+            long at = 0;
+            int space = line.indexOf(' ');
+            if (space > 0) {
+                at = epochNanos(line.substring(0, space));
+                if (at > 0) {
+                    line = line.substring(space + 1);
+                }
+            }
+            if (sinceNanos > 0 && at > 0 && at <= sinceNanos) {
+                return;
+            }
+            String bounded = LogTail.endOf(line, maxBytes);
+            lines.addLast(new LogEntry(at, stderr, bounded));
+            bytes += LogTail.utf8Length(bounded);
+            while (bytes > maxBytes && lines.size() > 1) {
+                bytes -= LogTail.utf8Length(lines.removeFirst().text());
+            }
+        }
+
+        /** Every line, oldest first; a last line without its newline counts as ended. */
+        synchronized List<LogEntry> entries() {
+            for (int stream = 0; stream < partial.length; stream++) {
+                if (partial[stream].size() > 0) {
+                    line(stream == 1, partial[stream].toByteArray());
+                    partial[stream].reset();
+                }
+            }
+            return List.copyOf(lines);
+        }
+
+        /** Docker's RFC 3339 timestamp with nanoseconds as Unix epoch nanoseconds; 0 when it is not one. */
+        static long epochNanos(String timestamp) {
+            if (timestamp.length() < 20 || timestamp.charAt(4) != '-' || timestamp.charAt(10) != 'T') {
+                return 0;
+            }
+            try {
+                Instant at = Instant.parse(timestamp);
+                return Math.multiplyExact(at.getEpochSecond(), 1_000_000_000L) + at.getNano();
+            } catch (DateTimeParseException | ArithmeticException e) {
+                return 0;
+            }
         }
     }
 

@@ -76,6 +76,11 @@ public final class DesiredStateVerifier {
         return envelopes.trustedKeys().stream().map(PublicKey::keyId).toList();
     }
 
+    /** The keys trusted now, for other messages the orchestrator signs as it signs desired states (log requests). */
+    public EnvelopeVerifier trustedKeys() {
+        return envelopes;
+    }
+
     /** Runs {@code action} after a signed rotation changed the trusted keys (the daemon tells the orchestrator). */
     public void onKeysRotated(Runnable action) {
         this.onKeysRotated = action;

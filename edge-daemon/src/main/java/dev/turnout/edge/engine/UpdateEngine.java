@@ -3,6 +3,7 @@ package dev.turnout.edge.engine;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
+import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.StackContainers;
 import dev.turnout.edge.domain.UpdateFailure;
@@ -26,6 +27,7 @@ import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.compose.ComposeFile;
 import dev.turnout.proto.agent.AgentDistribution;
+import dev.turnout.proto.logs.LogTail;
 import dev.turnout.proto.rules.SemVer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +53,7 @@ import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
 
 /**
  * Converges each app to its desired release, one step at a time: every state is persisted (and
@@ -237,7 +240,8 @@ public final class UpdateEngine {
             if (resignedUnchanged(record, want)) {
                 // the orchestrator re-signs desired states before they expire: same decision, new sequence.
                 // A release this device rolled back must not be tried again every time that happens.
-                store.saveApp(record.withTarget(want, state.getSequence()).withReason(record.reason(), record.message()));
+                store.saveApp(record.withTarget(want, state.getSequence()).withReason(record.reason(), record.message())
+                        .withLogTail(record.logTail()));
                 log.info("{}: desired state re-signed (sequence {}), nothing changed; stays {}", want.getApp(),
                         state.getSequence(), record.state());
                 continue;
@@ -860,8 +864,11 @@ public final class UpdateEngine {
         return e.reason() == Reason.INTERRUPTED || Thread.currentThread().isInterrupted();
     }
 
-    private void rollBack(AppRecord failing, Reason reason, String message) {
-        log.warn("{} {} failed ({}): {}", failing.app(), failing.targetVersion(), reason, message);
+    private void rollBack(AppRecord failed, Reason reason, String message) {
+        log.warn("{} {} failed ({}): {}", failed.app(), failed.targetVersion(), reason, message);
+        // read before anything stops or removes the new container: the report says why it failed in its own words
+        String tail = failureLog(failed.newContainerId());
+        AppRecord failing = tail.isEmpty() ? failed : failed.withLogTail(tail);
         String floor = store.loadTrust().versionFloor(failing.app());
         if (floor != null && failing.running() != null && !failing.newContainerId().isEmpty()
                 && SemVer.compare(failing.runningVersion(), floor) < 0 && !isGone(failing.newContainerId())) {
@@ -1162,6 +1169,7 @@ public final class UpdateEngine {
             }
             String what;
             AppRecord repaired = record;
+            String tail = missing ? "" : failureLog(record.containerId()); // why it stopped, before it starts again
             if (missing) {
                 String container = recreate(record);
                 repaired = record.withContainers(record.running(), container, record.previous(), record.previousContainerId(),
@@ -1174,7 +1182,9 @@ public final class UpdateEngine {
             runtime.start(repaired.containerId());
             log.warn("{}: {}", record.app(), what);
             // the app's current status (as after a reconnect), with the reason: the orchestrator's view stays consistent
-            reporter.report(event(repaired).toBuilder().setReason(Reason.DRIFT).setMessage(what).build());
+            StatusEvent current = event(repaired);
+            reporter.report(current.toBuilder().setReason(Reason.DRIFT).setMessage(what)
+                    .setLogTail(tail.isEmpty() ? current.getLogTail() : tail).build()); // none read: the record's own stays
         } catch (UpdateFailure e) {
             log.warn("cannot repair drift of {}: {}", record.app(), e.getMessage());
         }
@@ -1309,7 +1319,7 @@ public final class UpdateEngine {
     }
 
     private StatusEvent event(AppRecord record) {
-        return StatusEvent.newBuilder()
+        StatusEvent.Builder event = StatusEvent.newBuilder()
                 .setDeviceId(deviceId)
                 .setApp(record.app())
                 .setVersion(record.targetVersion())
@@ -1320,8 +1330,28 @@ public final class UpdateEngine {
                 .setRolloutId(record.rolloutId())
                 .setRunningVersion(record.running() == null && AgentDistribution.isAgent(record.app())
                         ? agentUpdates.versions().builtInVersion() : record.runningVersion())
-                .setTimestampMs(wallClockMs.getAsLong())
-                .build();
+                .setTimestampMs(wallClockMs.getAsLong());
+        if (record.state() == UpdateState.FAILED || record.state() == UpdateState.ROLLED_BACK) {
+            event.setLogTail(record.logTail()); // the failure's own report, and its repeats after a reconnect
+        }
+        return event.build();
+    }
+
+    /**
+     * The last lines of a container's log for a failure report, bounded as {@link LogTail#forFailure}; "" when the
+     * engine has none (the container never ran, was removed) or cannot say: a failure is reported either way.
+     */
+    private String failureLog(String containerId) {
+        if (containerId == null || containerId.isEmpty()) {
+            return "";
+        }
+        try {
+            List<LogEntry> lines = runtime.logs(containerId, LogTail.FAILURE_LINES, 0, LogTail.FAILURE_BYTES);
+            return LogTail.forFailure(lines.stream().map(LogEntry::text).collect(Collectors.joining("\n")));
+        } catch (UpdateFailure | RuntimeException e) {
+            log.warn("cannot read the log of {}: {}", containerId, e.getMessage());
+            return "";
+        }
     }
 
     private void reportRefusal(DesiredStateVerifier.Refused refused) {

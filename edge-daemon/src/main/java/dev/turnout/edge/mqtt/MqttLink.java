@@ -2,6 +2,7 @@ package dev.turnout.edge.mqtt;
 
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.LogResponse;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
@@ -32,8 +33,8 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The daemon's MQTT 5 session: subscribes to its desired-state topic, publishes presence (birth,
- * will, goodbye), status events and health reports. Paho callbacks only hand work to other threads.
+ * The daemon's MQTT 5 session: subscribes to its desired-state and log-request topics, publishes presence (birth,
+ * will, goodbye), status events, health reports and log answers. Paho callbacks only hand work to other threads.
  */
 public final class MqttLink implements StatusReporter, AutoCloseable {
 
@@ -47,6 +48,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final Consumer<byte[]> onDesiredState;
     private final Supplier<Presence> presence;
     private final Supplier<List<StatusEvent>> currentStatus;
+    /** Takes each message of the log-request topic (null: the daemon answers none). */
+    private volatile Consumer<byte[]> onLogRequest;
     /** One thread at a time for the work after a (re)connect; it ends when idle, as the link is almost always. */
     private final ExecutorService linkThread = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             r -> new Thread(r, "mqtt-link"));
@@ -143,6 +146,16 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         return options;
     }
 
+    /** Hands each message of this device's log-request topic to {@code handler}; call before {@link #connect}. */
+    public void onLogRequest(Consumer<byte[]> handler) {
+        this.onLogRequest = handler;
+    }
+
+    /** Answers a log request on this device's log-response topic (never retained). */
+    public void publishLogResponse(LogResponse response) {
+        publish(topics.logResponse(deviceId), response.toByteArray(), false);
+    }
+
     @Override
     public void report(StatusEvent event) {
         publish(topics.status(deviceId), event.toByteArray(), false);
@@ -204,6 +217,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         try {
             IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(deviceId), 1)});
             token.waitForCompletion(10_000);
+            if (onLogRequest != null) {
+                subscribeToLogRequests();
+            }
             client.publish(topics.presence(deviceId), message(presence.get().toByteArray(), true));
             for (StatusEvent event : currentStatus.get()) {
                 report(event);
@@ -216,12 +232,32 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     }
 
     /**
+     * Log requests on a subscription of their own: a broker whose rules predate them (a Mosquitto ACL not generated
+     * again) refuses it, and the device must still get its desired states.
+     */
+    private void subscribeToLogRequests() {
+        try {
+            IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.logRequest(deviceId), 1)});
+            token.waitForCompletion(10_000);
+            int[] codes = token.getReasonCodes();
+            if (codes != null && codes.length > 0 && codes[0] >= 0x80) {
+                log.warn("the broker refused the subscription to {} (reason {}): `turnout logs` cannot reach this device until its"
+                        + " rules allow it (turnout broker mosquitto-config)", topics.logRequest(deviceId), codes[0]);
+            }
+        } catch (MqttException | RuntimeException e) {
+            log.warn("cannot subscribe to {}: {}; `turnout logs` cannot reach this device", topics.logRequest(deviceId), e.getMessage());
+        }
+    }
+
+    /**
      * What the Paho callback does with every received message: a payload on this device's desired-state
      * topic goes to the handler, anything else is dropped. Public so that tests feed it without a broker.
      */
     public void deliver(String topic, byte[] payload) {
         if (topics.desired(deviceId).equals(topic)) {
             onDesiredState.accept(payload == null ? new byte[0] : payload);
+        } else if (topics.logRequest(deviceId).equals(topic) && onLogRequest != null) {
+            onLogRequest.accept(payload == null ? new byte[0] : payload);
         } else {
             log.debug("dropped a message on {}", topic);
         }

@@ -3,6 +3,7 @@ package dev.turnout.edge.port;
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.ContainerUsage;
 import dev.turnout.edge.domain.EngineImage;
+import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.UpdateFailure;
@@ -92,5 +93,15 @@ public interface ContainerRuntime {
     /** Creates (not starts) a Compose service's container, joined to its networks; returns its id. Runs with an init. */
     default String createService(ServiceContainer container) throws UpdateFailure {
         throw new UpdateFailure(Reason.ENGINE_ERROR, "this container runtime does not run Compose apps");
+    }
+
+    /**
+     * The newest lines of a container's log (standard output and error, oldest first): at most {@code tail} lines, of
+     * those written after {@code sinceNanos} (Unix epoch nanoseconds; 0: any), and at most {@code maxBytes} bytes of text
+     * in all (older lines dropped first, a longer line keeps its end). Empty for a container the engine has no log of
+     * (removed, or an engine without logs).
+     */
+    default List<LogEntry> logs(String containerId, int tail, long sinceNanos, int maxBytes) throws UpdateFailure {
+        return List.of();
     }
 }

@@ -105,6 +105,9 @@ public final class FileStateStore implements StateStore {
                 .put("bootId", r.bootId())
                 .put("soakStartNanos", r.soakStartNanos())
                 .put("lockWaitSinceMs", r.lockWaitSinceMs());
+        if (!r.logTail().isEmpty()) { // absent in files of older daemons and for apps that did not fail: none
+            node.put("logTail", r.logTail());
+        }
         AtomicFiles.write(appFile(r.app()), bytes(node));
     }
 
@@ -138,7 +141,7 @@ public final class FileStateStore implements StateStore {
                     n.path("previousContainerId").asText(""), n.path("newContainerId").asText(""),
                     Reason.valueOf(n.path("reason").asText("REASON_UNSPECIFIED")), n.path("message").asText(""),
                     n.path("failedAttempts").asInt(0), n.path("bootId").asText(""), n.path("soakStartNanos").asLong(0),
-                    n.path("lockWaitSinceMs").asLong(0));
+                    n.path("lockWaitSinceMs").asLong(0), n.path("logTail").asText(""));
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("corrupt app state: " + e.getMessage(), e);
         }

@@ -2,6 +2,7 @@ package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
+import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
 import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.UpdateFailure;
@@ -191,6 +192,24 @@ final class FakeRuntime implements ContainerRuntime {
         return containers.values().stream().filter(b -> b.labels().entrySet().containsAll(labels.entrySet()))
                 .map(b -> new ManagedContainer(b.id(), b.id(), b.labels().get(UpdateEngine.LABEL_APP), b.labels().get(UpdateEngine.LABEL_VERSION),
                 b.running() ? "running" : "exited")).toList();
+    }
+
+    /** What the containers of each version printed, oldest first (a version not named printed nothing). */
+    final Map<String, List<String>> printed = new LinkedHashMap<>();
+    /** When set, reading any log fails with it (an engine that cannot say). */
+    volatile UpdateFailure logsFail;
+
+    @Override
+    public synchronized List<LogEntry> logs(String containerId, int tail, long sinceNanos, int maxBytes) throws UpdateFailure {
+        if (logsFail != null) {
+            throw logsFail;
+        }
+        Box box = containers.get(containerId);
+        if (box == null) {
+            return List.of(); // removed: the engine has no log of it
+        }
+        List<String> lines = printed.getOrDefault(box.labels().get(UpdateEngine.LABEL_VERSION), List.of());
+        return lines.subList(Math.max(0, lines.size() - tail), lines.size()).stream().map(l -> new LogEntry(0, false, l)).toList();
     }
 
     @Override

@@ -8,6 +8,8 @@ import dev.turnout.orchestrator.http.ApiAuth;
 import dev.turnout.orchestrator.http.BackupRoutes;
 import dev.turnout.orchestrator.http.HttpApi;
 import dev.turnout.orchestrator.http.KeyRoutes;
+import dev.turnout.orchestrator.http.LogRoutes;
+import dev.turnout.orchestrator.logs.DeviceLogs;
 import dev.turnout.orchestrator.http.MonitoringRoutes;
 import dev.turnout.orchestrator.http.ServerInfo;
 import dev.turnout.orchestrator.http.WebhookRoutes;
@@ -46,7 +48,7 @@ final class ApiServer implements AutoCloseable {
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Keyring keys,
-                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock, java.nio.file.Path edgePackage) {
+                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock, java.nio.file.Path edgePackage, DeviceLogs logs) {
     }
 
     private final Vertx vertx;
@@ -81,6 +83,7 @@ final class ApiServer implements AutoCloseable {
             new KeyRoutes(vertx, backend.engineThread(), backend.keys(), backend.store(), backend.engine(), backend.sharedStore(),
                     backend.clock()).mountOn(router);
             new WebhookRoutes(vertx, backend.store(), backend.webhooks(), backend.clock()).mountOn(router);
+            new LogRoutes(vertx, backend.store(), backend.logs(), backend.clock()).mountOn(router);
             HttpServer http = api.listen(host, port, router, tls == null ? null : tls.certificatePem(), tls == null ? null : tls.keyPem())
                     .toCompletionStage().toCompletableFuture().get(LISTEN_SECONDS, TimeUnit.SECONDS);
             served.set(info.apply(http.actualPort()));

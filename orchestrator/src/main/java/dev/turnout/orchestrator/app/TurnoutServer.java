@@ -7,6 +7,7 @@ import dev.turnout.orchestrator.cluster.LeasedRollouts;
 import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.enroll.FleetEnrollment;
 import dev.turnout.orchestrator.http.ServerInfo;
+import dev.turnout.orchestrator.logs.DeviceLogs;
 import dev.turnout.orchestrator.mqtt.MqttFleetTransport;
 import dev.turnout.orchestrator.port.ClusterMembership;
 import dev.turnout.orchestrator.security.BasicCredentials;
@@ -100,6 +101,9 @@ public final class TurnoutServer implements AutoCloseable {
             EngineThread engineThread = parts.start("engine thread", EngineThread::start, EngineThread::close);
             MqttFleetTransport transport = parts.start("MQTT client of " + broker.localUrl(),
                     () -> broker.connect(access.orchestrator(), topics, cluster), MqttFleetTransport::close);
+            // before the engine listens: the answers to log requests are read with the reports
+            DeviceLogs deviceLogs = new DeviceLogs(keys::active, transport::publishLogRequest, clock);
+            transport.onLogResponse(deviceLogs::onResponse);
             FleetMonitoring monitoring = parts.start("metrics and live events", () -> FleetMonitoring.create(topics, store, clock));
             ClusterMembership membership = parts.start("cluster membership", () -> membership(options, cluster, store, monitoring));
             // started before the engine and stopped after it: the engine hands it events until it stops
@@ -114,7 +118,7 @@ public final class TurnoutServer implements AutoCloseable {
                     cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
-                    backup, keys, cluster.shared(), webhooks, clock, options.edgePackage());
+                    backup, keys, cluster.shared(), webhooks, clock, options.edgePackage(), deviceLogs);
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(keys, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);

@@ -251,6 +251,32 @@ final class DeviceCommand {
                 cli.out.println();
                 apps.print(cli.out);
             }
+            JsonNode history = null;
+            for (JsonNode a : device.path("apps")) {
+                String app = a.path("app").asText();
+                String tail = a.path("logTail").asText("");
+                if (!tail.isEmpty()) {
+                    cli.out.println();
+                    cli.out.printf("%s %s %s at %s; the last lines of its log:%n", app, DevicesCommand.text(a.path("state")),
+                            DevicesCommand.text(a.path("reason")), DevicesCommand.text(a.path("updatedAt")));
+                    LogText.print(cli.out, "  | ", tail);
+                    continue;
+                }
+                // the app has moved on (a rollout's rollback acknowledged, a drift repaired): its last failure is in the history
+                if (history == null) {
+                    history = cli.api().get("/api/v1/audit?subject=" + ApiClient.segment(id)).path("entries");
+                }
+                for (JsonNode e : history) { // newest first
+                    String detail = e.path("detail").asText("");
+                    if ("device.status".equals(e.path("action").asText()) && detail.startsWith(app + ":")
+                            && !e.path("logTail").asText("").isEmpty()) {
+                        cli.out.println();
+                        cli.out.printf("%s: last failure at %s (%s); the last lines of its log:%n", app, e.path("at").asText(), detail);
+                        LogText.print(cli.out, "  | ", e.path("logTail").asText());
+                        break;
+                    }
+                }
+            }
         }
     }
 }

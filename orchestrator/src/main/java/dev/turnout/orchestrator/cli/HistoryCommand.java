@@ -75,6 +75,10 @@ final class HistoryCommand implements Runnable {
         for (JsonNode e : kept) {
             table.row(e.path("at").asText(), e.path("actor").asText(), e.path("action").asText(), e.path("subject").asText(),
                     DevicesCommand.text(e.path("detail")));
+            String tail = e.path("logTail").asText("");
+            if (!tail.isEmpty()) { // a failure report's entry: what the container printed last, under its row
+                table.note("  | ", tail);
+            }
         }
         if (table.isEmpty()) {
             cli.out.println("no matching entries");

@@ -8,6 +8,8 @@ import java.util.List;
 final class Table {
 
     private final List<String[]> rows = new ArrayList<>();
+    /** Lines printed under a row, as they are (not in columns), by the row's index. */
+    private final java.util.Map<Integer, List<String>> notes = new java.util.HashMap<>();
 
     Table(String... header) {
         rows.add(header);
@@ -23,6 +25,15 @@ final class Table {
         return this;
     }
 
+    /** Lines printed under the last row, each after {@code prefix}, made safe for a terminal ({@link LogText}). */
+    Table note(String prefix, String text) {
+        List<String> lines = notes.computeIfAbsent(rows.size() - 1, i -> new ArrayList<>());
+        for (String line : text.split("\n", -1)) {
+            lines.add((prefix + LogText.line(line)).stripTrailing());
+        }
+        return this;
+    }
+
     boolean isEmpty() {
         return rows.size() == 1;
     }
@@ -35,7 +46,8 @@ final class Table {
                 width[i] = Math.max(width[i], row[i].length());
             }
         }
-        for (String[] row : rows) {
+        for (int r = 0; r < rows.size(); r++) {
+            String[] row = rows.get(r);
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < columns && i < row.length; i++) {
                 line.append(row[i]);
@@ -44,6 +56,7 @@ final class Table {
                 }
             }
             out.println(line.toString().stripTrailing());
+            notes.getOrDefault(r, List.of()).forEach(out::println);
         }
     }
 }

@@ -19,7 +19,7 @@ import java.util.Map;
 @Command(name = "turnout", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT, versionProvider = TurnoutCli.Version.class,
         description = "Signed, staged container updates for a fleet of devices over MQTT.",
         subcommands = {ServerCommand.class, DeviceCommand.class, DevicesCommand.class, ReleaseCommand.class, AppCommand.class,
-                DeployCommand.class, RollbackCommand.class, AgentCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class,
+                DeployCommand.class, RollbackCommand.class, AgentCommand.class, RolloutCommand.class, BundleCommand.class, HistoryCommand.class, LogsCommand.class,
                 WatchCommand.class, UserCommand.class, OperatorCommand.class, LoginCommand.class, LogoutCommand.class, TokenCommand.class, KeyCommand.class, WebhookCommand.class, BrokerCommand.class, BackupCommand.class, RestoreCommand.class, DemoCommand.class, SimulateCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 error, 2 usage, 3 rollout failed/rolled back/aborted, 4 rollout paused.",

@@ -8,6 +8,7 @@ import dev.turnout.orchestrator.store.AuditEntry;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
+import dev.turnout.proto.logs.LogTail;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -120,15 +121,21 @@ final class DeviceReports {
         // them in the same order and wait for each other instead of deadlocking (an older report is still news
         // that the device is there)
         seen(topicDeviceId, now);
+        // bounded here too: what a device sends is not trusted to be what the contract allows
+        String logTail = blankToNull(LogTail.forFailure(e.getLogTail()));
+        DeviceApp before = logTail == null ? null : devices.deviceApps(topicDeviceId).stream()
+                .filter(a -> a.app().equals(e.getApp())).findFirst().orElse(null);
         if (!devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
-                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), e.getReportSeq(), now))) {
+                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), e.getReportSeq(), now, logTail))) {
             LOG.info("ignored an older status of {} ({}:{} {}, report {}): a newer one is recorded", topicDeviceId, e.getApp(),
                     e.getVersion(), e.getState(), e.getReportSeq());
             return false;
         }
         online(topicDeviceId, now);
+        // the failure's entry keeps its log; the same report repeated after a reconnect does not store it again
+        boolean repeated = logTail != null && before != null && logTail.equals(before.logTail()) && e.getState().name().equals(before.state());
         audit(now, topicDeviceId, "device.status", e.getApp() + ":" + e.getVersion() + " " + e.getState()
-                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence());
+                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence(), repeated ? null : logTail);
         return true;
     }
 
@@ -156,7 +163,7 @@ final class DeviceReports {
             seenWritten.remove(topicDeviceId);
             offline.add(topicDeviceId);
         }
-        audit(now, topicDeviceId, p.getOnline() ? "device.online" : "device.offline", null);
+        audit(now, topicDeviceId, p.getOnline() ? "device.online" : "device.offline", null, null);
         Map<String, DeviceApp> last = new LinkedHashMap<>();
         devices.deviceApps(topicDeviceId).forEach(a -> last.put(a.app(), a));
         Presence.Builder taken = p.toBuilder().clearApps();
@@ -165,7 +172,8 @@ final class DeviceReports {
             boolean newer = devices.saveDeviceApp(topicDeviceId, new DeviceApp(summary.getApp(), blankToNull(summary.getRunningVersion()),
                     before == null ? blankToNull(summary.getRunningVersion()) : before.version(), summary.getState().name(),
                     before == null ? null : before.reason(), before == null ? null : before.message(),
-                    before == null ? p.getLastSequence() : before.sequence(), p.getReportSeq(), now));
+                    before == null ? p.getLastSequence() : before.sequence(), p.getReportSeq(), now,
+                    before == null ? null : before.logTail()));
             if (newer) {
                 taken.addApps(summary);
             } else {
@@ -214,8 +222,8 @@ final class DeviceReports {
         }
     }
 
-    private void audit(Instant now, String deviceId, String action, String detail) {
-        store.appendAudit(new AuditEntry(now, deviceId, action, deviceId, detail));
+    private void audit(Instant now, String deviceId, String action, String detail, String logTail) {
+        store.appendAudit(new AuditEntry(now, deviceId, action, deviceId, detail, logTail));
     }
 
     static String blankToNull(String s) {

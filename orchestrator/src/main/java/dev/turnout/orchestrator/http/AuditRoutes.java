@@ -34,6 +34,7 @@ final class AuditRoutes {
             v.put("action", e.action());
             v.put("subject", e.subject());
             v.put("detail", e.detail());
+            v.put("logTail", e.logTail());
             return v;
         }).toList()), v -> exchange.ok(ctx, 200, v));
     }

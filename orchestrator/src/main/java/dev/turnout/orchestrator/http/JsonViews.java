@@ -62,6 +62,7 @@ final class JsonViews {
             app.put("reason", a.reason());
             app.put("message", a.message());
             app.put("updatedAt", timestamp(a.updatedAt()));
+            app.put("logTail", a.logTail());
             apps.put(a.app(), app);
         }
         if (desired != null) {
@@ -76,6 +77,7 @@ final class JsonViews {
                     empty.put("reason", null);
                     empty.put("message", null);
                     empty.put("updatedAt", null);
+                    empty.put("logTail", null);
                     return empty;
                 });
                 app.put("desiredVersion", a.version());

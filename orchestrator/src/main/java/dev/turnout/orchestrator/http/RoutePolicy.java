@@ -83,6 +83,9 @@ public final class RoutePolicy {
             rule("POST /api/v1/agent/releases/{}", Access.DEPLOYER),
             rule("PUT /api/v1/apps/{}/floor", Access.DEPLOYER),
             rule("POST /api/v1/apps/{}/remove", Access.DEPLOYER),
+            // deployer, though a read: a device's live log is the app's own output (more than the failure tails viewers
+            // see), and each request makes the device work; monitor users (VIEWER) must not pull it either
+            rule("GET /api/v1/devices/{}/logs/{}", Access.DEPLOYER),
             rule("POST /api/v1/rollouts", Access.DEPLOYER),
             rule("POST /api/v1/rollouts/{}/{}", Access.DEPLOYER),
             // admin: who is in the fleet and who operates it, backups, the operator token, the signing keys

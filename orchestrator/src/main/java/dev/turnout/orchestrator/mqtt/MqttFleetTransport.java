@@ -5,6 +5,7 @@ import dev.turnout.orchestrator.port.FleetEvents;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.port.ReportExecutor;
 import dev.turnout.proto.HealthReport;
+import dev.turnout.proto.LogResponse;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.StatusEvent;
@@ -53,6 +54,10 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     /** Shared-subscription group of the orchestrator instances ({@code $share/<group>/...}); null: plain subscriptions. */
     private final String shareGroup;
     private volatile FleetEvents events;
+    /** Takes each device's answer to a log request (topic's device id, answer); null: none are read. */
+    private volatile java.util.function.BiConsumer<String, LogResponse> logResponses;
+    /** Larger log answers are dropped unread: a device sends 64 KiB at most. */
+    static final int MAX_LOG_RESPONSE_BYTES = 80 * 1024;
     private volatile ReportExecutor eventExecutor;
     /**
      * Reports the broker delivers from this orchestrator's persistent session as soon as it
@@ -164,7 +169,19 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             new MqttSubscription(shared(topics.allStatus()), 1),
             new MqttSubscription(shared(topics.allPresence()), 1),
             new MqttSubscription(shared(topics.allHealth()), 0),
+            // not shared: the answer goes to every instance, and the one that asked takes it
+            new MqttSubscription(topics.allLogResponses(), 1),
         });
+    }
+
+    /** Hands every device's answer to a log request to {@code handler} (on Paho's thread: it must not block). */
+    public void onLogResponse(java.util.function.BiConsumer<String, LogResponse> handler) {
+        this.logResponses = handler;
+    }
+
+    /** Publishes a signed log request for one device (QoS 1, never retained: a device offline now never gets it). */
+    public void publishLogRequest(String deviceId, byte[] signedEnvelope) {
+        outbox.addUrgent(new Outgoing(topics.logRequest(deviceId), signedEnvelope, false));
     }
 
     private String shared(String filter) {
@@ -293,6 +310,18 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
                 case "health" -> {
                     HealthReport report = HealthReport.parseFrom(message.getPayload());
                     eventExecutor.execute(() -> events.onHealth(deviceId, report));
+                }
+                case Topics.LOG_RESPONSE -> {
+                    java.util.function.BiConsumer<String, LogResponse> handler = logResponses;
+                    if (handler == null) {
+                        return;
+                    }
+                    if (message.getPayload().length > MAX_LOG_RESPONSE_BYTES) {
+                        LOG.warn("dropped a log answer of {} bytes from {} (at most {})", message.getPayload().length, deviceId,
+                                MAX_LOG_RESPONSE_BYTES);
+                        return;
+                    }
+                    handler.accept(deviceId, LogResponse.parseFrom(message.getPayload()));
                 }
                 default -> {
                     // desired states and anything else under the prefix are not ours to read

@@ -32,6 +32,7 @@ public final class ProtoJson {
         v.put("rolloutId", e.getRolloutId());
         v.put("runningVersion", e.getRunningVersion());
         v.put("timestampMs", e.getTimestampMs());
+        v.put("logTail", e.getLogTail());
         return v;
     }
 

@@ -89,11 +89,13 @@ public final class MosquittoConfig {
             b.append("# ---- ").append(SITE_ACL_FILE).append(" ----\n").append(siteAcl.strip()).append("\n# ---- end of ")
                     .append(SITE_ACL_FILE).append(" ----\n\n");
         }
-        b.append("# Devices (user name = device id = client id): own reports, own desired state.\n");
+        b.append("# Devices (user name = device id = client id): own reports, own desired state, own log requests and answers.\n");
         b.append("pattern write ").append(p).append("/devices/%u/status\n");
         b.append("pattern write ").append(p).append("/devices/%u/health\n");
         b.append("pattern write ").append(p).append("/devices/%u/presence\n");
-        b.append("pattern read ").append(p).append("/devices/%u/desired\n\n");
+        b.append("pattern write ").append(p).append("/devices/%u/").append(Topics.LOG_RESPONSE).append('\n');
+        b.append("pattern read ").append(p).append("/devices/%u/desired\n");
+        b.append("pattern read ").append(p).append("/devices/%u/").append(Topics.LOG_REQUEST).append("\n\n");
         b.append("# The orchestrator: everything under ").append(p).append("/.\n");
         b.append("user ").append(orchestratorName).append('\n');
         b.append("topic deny ").append(p).append("/devices/").append(orchestratorName).append("/#\n");

@@ -12,7 +12,11 @@ import dev.turnout.proto.Reason;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
+import dev.turnout.proto.LogLine;
+import dev.turnout.proto.LogRequest;
+import dev.turnout.proto.LogResponse;
 import dev.turnout.proto.rules.DeviceTrust;
+import dev.turnout.proto.rules.LogRequestRules;
 import dev.turnout.proto.rules.TrustRules;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,6 +76,8 @@ public final class SimulatedDevice {
 
     // guarded by this
     private DeviceTrust trust;
+    /** When the simulated log's one line was "written", Unix epoch nanoseconds. */
+    private final long startedNs = System.currentTimeMillis() * 1_000_000L;
     private final Map<String, AppRecord> apps = new LinkedHashMap<>();
     private boolean busy;
     private byte[] waiting;
@@ -219,6 +225,8 @@ public final class SimulatedDevice {
                 desiredReceived.incrementAndGet();
                 desiredBytes.addAndGet(payload.length);
                 onDesired(payload);
+            } else if (topic.equals(topics.logRequest(id()))) {
+                onLogRequest(payload);
             }
         }
 
@@ -234,7 +242,7 @@ public final class SimulatedDevice {
     }
 
     private void afterConnect() {
-        session.subscribe(List.of(topics.desired(id()))).thenCompose(x -> {
+        session.subscribe(List.of(topics.desired(id()), topics.logRequest(id()))).thenCompose(x -> {
             List<StatusEvent> current;
             synchronized (this) {
                 current = apps.values().stream().map(this::event).toList();
@@ -254,6 +262,29 @@ public final class SimulatedDevice {
     }
 
     // ---- desired state: verify, then converge one app after the other ----
+
+    /** Answers a log request as a daemon does (the same rules), with the few lines a simulated container "printed". */
+    private synchronized void onLogRequest(byte[] wire) {
+        LogRequestRules.Verdict verdict = new LogRequestRules(id()).judge(wire, trust.keys(), System.currentTimeMillis(), true);
+        if (!(verdict instanceof LogRequestRules.Accepted accepted)) {
+            LOG.debug("{} refused a log request: {}", id(), verdict);
+            return;
+        }
+        LogRequest request = accepted.request();
+        LogResponse.Builder answer = LogResponse.newBuilder().setRequestId(request.getRequestId()).setDeviceId(id())
+                .setApp(request.getApp()).setTimestampMs(System.currentTimeMillis());
+        String version = runtime.running(request.getApp());
+        if (version.isEmpty()) {
+            answer.setError("no container of '" + request.getApp() + "' on simulated device " + id()).setNotFound(true);
+        } else {
+            answer.setVersion(version);
+            if (request.getSinceNs() < startedNs) { // one line, written when the simulation began: following adds nothing
+                answer.addLines(LogLine.newBuilder().setTimestampNs(startedNs).setText(request.getApp() + " " + version
+                        + " runs on simulated device " + id() + ": no container, no real log"));
+            }
+        }
+        publish(topics.logResponse(id()), answer.build().toByteArray(), false);
+    }
 
     private synchronized void onDesired(byte[] wire) {
         if (stopped) {

@@ -14,11 +14,12 @@ import java.sql.Statement;
  * their delivery log (new tables); version 8 the Compose file of a multi-container release
  * (a column of releases); version 9 the edge daemon version each device last named in its presence (a column of
  * devices); version 10 one-time install tokens (a new table: only their hashes, the config sealed
- * under a key derived from the token).
+ * under a key derived from the token); version 11 the last lines of a failed container's log, with the app's
+ * reported state and with the failure's audit entry (a column of device_apps and one of audit).
  */
 final class FleetSchema {
 
-    static final int VERSION = 10;
+    static final int VERSION = 11;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -116,6 +117,11 @@ final class FleetSchema {
             }
             if (!hasColumn(c, "devices", "agent_version")) { // version 9: null until the device's next presence
                 s.execute("ALTER TABLE devices ADD COLUMN agent_version TEXT");
+            }
+            for (String table : new String[] {"device_apps", "audit"}) { // version 11: null where no failure report carried a log
+                if (!hasColumn(c, table, "log_tail")) {
+                    s.execute("ALTER TABLE " + table + " ADD COLUMN log_tail TEXT");
+                }
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

@@ -19,8 +19,8 @@ final class JdbcAudit implements AuditTrail {
 
     @Override
     public void appendAudit(AuditEntry e) {
-        session.update("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?,?,?,?,?)",
-                millis(e.at()), e.actor(), e.action(), e.subject(), e.detail());
+        session.update("INSERT INTO audit (at, actor, action, subject, detail, log_tail) VALUES (?,?,?,?,?,?)",
+                millis(e.at()), e.actor(), e.action(), e.subject(), e.detail(), e.logTail());
     }
 
     @Override
@@ -47,6 +47,6 @@ final class JdbcAudit implements AuditTrail {
 
     private static AuditEntry entry(ResultSet rs) throws SQLException {
         return new AuditEntry(instant(rs, "at"), rs.getString("actor"), rs.getString("action"), rs.getString("subject"),
-                rs.getString("detail"));
+                rs.getString("detail"), rs.getString("log_tail"));
     }
 }

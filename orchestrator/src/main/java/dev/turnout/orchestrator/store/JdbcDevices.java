@@ -70,14 +70,15 @@ final class JdbcDevices implements DeviceRegistry {
         // one statement, so two orchestrators writing the same device cannot interleave a check and a write:
         // an older report (a lower report number) never replaces a newer one; an unnumbered one (0) always does
         return session.update("INSERT INTO device_apps (device_id, app, running_version, version, state, reason, message,"
-                        + " sequence, report_seq, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (device_id, app) DO UPDATE SET"
+                        + " sequence, report_seq, updated_at, log_tail) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (device_id, app) DO UPDATE SET"
                         + " running_version = excluded.running_version, version = excluded.version, state = excluded.state,"
                         + " reason = excluded.reason, message = excluded.message, sequence = excluded.sequence,"
+                        + " log_tail = excluded.log_tail,"
                         + " report_seq = CASE WHEN excluded.report_seq = 0 THEN device_apps.report_seq ELSE excluded.report_seq END,"
                         + " updated_at = excluded.updated_at"
                         + " WHERE excluded.report_seq = 0 OR excluded.report_seq >= device_apps.report_seq",
                 deviceId, a.app(), a.runningVersion(), a.version(), a.state(), a.reason(), a.message(), a.sequence(),
-                a.reportSeq(), millis(a.updatedAt())) > 0;
+                a.reportSeq(), millis(a.updatedAt()), a.logTail()) > 0;
     }
 
     @Override
@@ -103,6 +104,6 @@ final class JdbcDevices implements DeviceRegistry {
     private static DeviceApp deviceApp(ResultSet rs) throws SQLException {
         return new DeviceApp(rs.getString("app"), rs.getString("running_version"), rs.getString("version"),
                 rs.getString("state"), rs.getString("reason"), rs.getString("message"), rs.getLong("sequence"),
-                rs.getLong("report_seq"), instant(rs, "updated_at"));
+                rs.getLong("report_seq"), instant(rs, "updated_at"), rs.getString("log_tail"));
     }
 }

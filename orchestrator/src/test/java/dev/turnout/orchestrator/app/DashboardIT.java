@@ -148,6 +148,13 @@ class DashboardIT {
         assertThat(text("#device-status")).contains("web 2.0.0 ROLLED_BACK because the health check failed");
         assertThat(text("#device-audit")).contains("web:2.0.0 ROLLED_BACK (the health check failed)").contains("device.enroll");
         assertThat(text("#device-apps tr[data-app='web']")).contains("1.0.0").contains("ROLLED_BACK");
+        // why it failed, in the app's own words: the last lines of its log, as text (never as markup)
+        String log = ScriptedDevice.failureLog("web", "2.0.0");
+        wait.until(d -> text("#device-apps tr[data-app='web'] .log-tail pre").equals(log));
+        assertThat(text("#device-apps tr[data-app='web'] .log-tail summary")).isEqualTo("Last 2 log lines of the container");
+        wait.until(d -> textContent("#device-audit .log-tail pre").equals(log));
+        assertThat(((JavascriptExecutor) browser).executeScript("return document.querySelectorAll('.log-tail pre b').length"))
+                .isEqualTo(0L);
         screenshot("dashboard-device.png");
 
         // back on the fleet page, filtering by state finds the device that rolled back, still on 1.0.0
@@ -337,6 +344,13 @@ class DashboardIT {
     private String text(String css) {
         Object text = ((JavascriptExecutor) browser).executeScript(
                 "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css);
+        return String.valueOf(text).trim();
+    }
+
+    /** The text of an element whether or not it is shown (inside a closed details element, say). */
+    private String textContent(String css) {
+        Object text = ((JavascriptExecutor) browser).executeScript(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';", css);
         return String.valueOf(text).trim();
     }
 

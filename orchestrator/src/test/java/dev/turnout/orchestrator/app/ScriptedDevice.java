@@ -3,6 +3,9 @@ package dev.turnout.orchestrator.app;
 import dev.turnout.orchestrator.sim.DeviceEnrollment;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.LogLine;
+import dev.turnout.proto.LogRequest;
+import dev.turnout.proto.LogResponse;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.Reason;
@@ -11,6 +14,7 @@ import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.rules.DeviceTrust;
+import dev.turnout.proto.rules.LogRequestRules;
 import dev.turnout.proto.rules.TrustRules;
 import dev.turnout.testsupport.MessageCallback;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
@@ -53,6 +57,11 @@ public final class ScriptedDevice implements AutoCloseable {
     private final java.time.Duration activationTime;
     // only the worker thread reads and writes it
     private volatile DeviceTrust trust;
+    private final java.util.concurrent.atomic.AtomicInteger logRefused = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger logAnswered = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean silentOnLogs;
+    /** When its log's lines were written, as far as its answers say (Unix epoch nanoseconds). */
+    private final long startedNs = System.currentTimeMillis() * 1_000_000L;
 
     /**
      * Connects as {@code id} (user name and client id) with the broker secret from its enrollment
@@ -75,14 +84,19 @@ public final class ScriptedDevice implements AutoCloseable {
         this.client = new MqttAsyncClient(brokerUrl, id, new MemoryPersistence());
         client.setCallback((MessageCallback) (topic, message) -> {
             byte[] payload = message.getPayload();
-            worker.execute(() -> onDesired(payload));
+            if (topic.equals(topics.logRequest(id))) {
+                worker.execute(() -> onLogRequest(payload));
+            } else {
+                worker.execute(() -> onDesired(payload));
+            }
         });
         MqttConnectionOptions options = new MqttConnectionOptions();
         options.setCleanStart(true);
         options.setUserName(id);
         options.setPassword(password.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         client.connect(options).waitForCompletion(10_000);
-        client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1)}).waitForCompletion(10_000);
+        client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(id), 1),
+                new MqttSubscription(topics.logRequest(id), 1)}).waitForCompletion(10_000);
         publishPresence();
     }
 
@@ -138,7 +152,7 @@ public final class ScriptedDevice implements AutoCloseable {
     }
 
     /** Says it is offline, as the broker does with the daemon's last will. */
-    void publishOffline() {
+    public void publishOffline() {
         publish(topics.presence(id), Presence.newBuilder().setDeviceId(id).setOnline(false)
                 .setTimestampMs(System.currentTimeMillis()).build().toByteArray(), true);
     }
@@ -189,7 +203,7 @@ public final class ScriptedDevice implements AutoCloseable {
                 return;
             }
             if (failingVersions.contains(version)) {
-                status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence());
+                status(app, version, UpdateState.ROLLED_BACK, Reason.HEALTH_CHECK_FAILED, state.getSequence(), failureLog(app.getApp(), version));
             } else {
                 running.put(app.getApp(), version);
                 status(app, version, UpdateState.ACTIVE, Reason.REASON_UNSPECIFIED, state.getSequence());
@@ -197,10 +211,70 @@ public final class ScriptedDevice implements AutoCloseable {
         }
     }
 
+    /** What the failed container of {@code version} printed last, as the daemon's failure report carries it. */
+    public static String failureLog(String app, String version) {
+        return app + " " + version + " starting\nerror: <b>cannot open</b> /dev/ttyACM0 & giving up";
+    }
+
+    /** What its app web printed, oldest first, as it answers log requests: two lines per version that ran. */
+    public static List<String> log(String version) {
+        return List.of("web " + version + " listening on :8080", "web " + version + " \u001b[32mhealthy\u001b[0m");
+    }
+
+    /** Log requests it refused (bad signature, another device's, expired: not answered) and those it answered. */
+    public int logRequestsRefused() {
+        return logRefused.get();
+    }
+
+    public int logRequestsAnswered() {
+        return logAnswered.get();
+    }
+
+    /** True: it receives log requests and answers none (an old daemon, a hung one). */
+    public void answerNoLogRequests(boolean silent) {
+        this.silentOnLogs = silent;
+    }
+
+    /** As the edge daemon does (LogRequests): the same rules, then the app's lines; nothing for a refused request. */
+    private void onLogRequest(byte[] wire) {
+        LogRequestRules.Verdict verdict = new LogRequestRules(id).judge(wire, trust.keys(), System.currentTimeMillis(), true);
+        if (!(verdict instanceof LogRequestRules.Accepted accepted)) {
+            logRefused.incrementAndGet();
+            return;
+        }
+        if (silentOnLogs) {
+            return;
+        }
+        LogRequest request = accepted.request();
+        LogResponse.Builder answer = LogResponse.newBuilder().setRequestId(request.getRequestId()).setDeviceId(id)
+                .setApp(request.getApp()).setTimestampMs(System.currentTimeMillis());
+        String version = running.get(request.getApp());
+        if (version == null) {
+            answer.setError("no app '" + request.getApp() + "' on device " + id).setNotFound(true);
+        } else {
+            answer.setVersion(version);
+            List<String> lines = log(version);
+            List<LogLine> kept = new java.util.ArrayList<>();
+            for (int i = 0; i < lines.size(); i++) { // each line keeps its time, as an engine's log does
+                if (startedNs + i > request.getSinceNs()) {
+                    kept.add(LogLine.newBuilder().setTimestampNs(startedNs + i).setText(lines.get(i)).build());
+                }
+            }
+            answer.addAllLines(kept.subList(Math.max(0, kept.size() - accepted.tail()), kept.size()));
+        }
+        logAnswered.incrementAndGet();
+        publish(topics.logResponse(id), answer.build().toByteArray(), false);
+    }
+
     private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence) {
+        status(app, version, s, reason, sequence, "");
+    }
+
+    private void status(AppDesired app, String version, UpdateState s, Reason reason, long sequence, String logTail) {
         publish(topics.status(id), StatusEvent.newBuilder().setDeviceId(id).setApp(app.getApp()).setVersion(version)
                 .setState(s).setReason(reason).setSequence(sequence).setRolloutId(app.getRolloutId())
-                .setRunningVersion(running.getOrDefault(app.getApp(), "")).setTimestampMs(System.currentTimeMillis()).build().toByteArray(), false);
+                .setRunningVersion(running.getOrDefault(app.getApp(), "")).setTimestampMs(System.currentTimeMillis())
+                .setLogTail(logTail).build().toByteArray(), false);
     }
 
     private void publish(String topic, byte[] payload, boolean retained) {

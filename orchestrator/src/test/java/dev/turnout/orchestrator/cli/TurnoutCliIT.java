@@ -142,6 +142,14 @@ class TurnoutCliIT {
 
         Result history = cli("history", "--device", "cli-a", "--since", "1h");
         assertThat(history.out).contains("device.status", "web:2.0.0 ROLLED_BACK").doesNotContain("cli-b ");
+        // the failure's entry carries what the container printed last, under its row
+        assertThat(history.out).containsPattern("web:2.0.0 ROLLED_BACK HEALTH_CHECK_FAILED seq \\d+\n  \\| web 2.0.0 starting\n"
+                + "  \\| error: <b>cannot open</b> /dev/ttyACM0 & giving up\n");
+        // cli-a acknowledged the rollout's rollback since (ACTIVE on 1.0.0): device show finds the last failure in the history
+        Result shown = cli("device", "show", "cli-a");
+        assertThat(shown.out).containsPattern("web: last failure at \\S+ \\(web:2.0.0 ROLLED_BACK HEALTH_CHECK_FAILED seq \\d+\\); the last"
+                + " lines of its log:\n  \\| web 2.0.0 starting\n  \\| error: <b>cannot open</b> /dev/ttyACM0 & giving up");
+        assertThat(cli("device", "show", "cli-b").out).doesNotContain("last failure");
         Result appHistory = cli("history", "--app", "web", "--output", "json");
         assertThat(json.readTree(appHistory.out).path("entries").toString()).contains("rollout.create", "release.create");
     }

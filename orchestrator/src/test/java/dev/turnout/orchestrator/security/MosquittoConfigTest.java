@@ -51,9 +51,13 @@ class MosquittoConfigTest {
         assertThat(acl.indexOf("topic readwrite trains/#")).isLessThan(acl.indexOf("pattern write"));
         assertThat(acl).contains("pattern write turnout/v1/devices/%u/status\n", "pattern write turnout/v1/devices/%u/health\n",
                 "pattern write turnout/v1/devices/%u/presence\n", "pattern read turnout/v1/devices/%u/desired\n",
+                "pattern write turnout/v1/devices/%u/logs/response\n", "pattern read turnout/v1/devices/%u/logs/request\n",
                 "user turnout-orchestrator-k1\n", "topic readwrite turnout/v1/#\n",
                 "user grafana\ntopic deny turnout/v1/devices/grafana/#\n", "topic read turnout/v1/rollouts/+/events\n");
         assertThat(acl).doesNotContain("user pi-a");
+        // monitors read no log: neither requests nor answers (a log is the app's own output)
+        assertThat(acl.substring(acl.indexOf("user grafana"))).doesNotContain("logs");
+        assertThat(acl).doesNotContain("pattern read turnout/v1/devices/%u/logs/response", "pattern write turnout/v1/devices/%u/logs/request");
         String passwd = Files.readString(dir.resolve(MosquittoConfig.PASSWORD_FILE));
         assertThat(passwd.lines().map(l -> l.substring(0, l.indexOf(':'))))
                 .containsExactly("train-hub", "turnout-orchestrator-k1", "pi-a", "grafana");

@@ -254,6 +254,76 @@ abstract class SecurityMatrix {
         await().atMost(Duration.ofSeconds(30)).until(() -> api("/api/v1/devices/" + c.id).path("online").asBoolean());
     }
 
+    // ---- container logs (docs/security.md, "Container logs leave the device") ----------------
+
+    @Test
+    void aDeviceCannotReadAnotherDevicesLogsAndAMonitorReadsNone() throws Exception {
+        Enrolled a = enroll("lr-a");
+        Enrolled b = enroll("lr-b");
+        ScriptedDevice victim = device(b);
+        MqttProbe attacker = probe(a);
+        String p = topics.prefix();
+        for (String filter : List.of(topics.logResponse(b.id), topics.logRequest(b.id), p + "/devices/+/logs/response",
+                p + "/devices/+/logs/request", p + "/devices/+/logs/#", p + "/devices/" + b.id + "/#", "#")) {
+            attacker.subscribe(filter);
+        }
+        JsonNode user = cliJson("user", "add", "lr-snoop", "--role", "monitor");
+        MqttProbe snoop = connectWithRetry(() -> MqttProbe.connect(server.brokerUrl(), "lr-snoop", "lr-snoop", user.path("password").asText()));
+        perTest.add(snoop);
+        for (String filter : List.of(topics.allLogResponses(), topics.logResponse(b.id), topics.logRequest(b.id), p + "/devices/+/logs/#")) {
+            snoop.subscribe(filter);
+        }
+
+        // positive control: the orchestrator asks b, b answers (it has no app web: its answer says so), the orchestrator reads it
+        java.net.http.HttpResponse<String> asked = http("GET", "/api/v1/devices/" + b.id + "/logs/web", null, bearer());
+        assertThat(asked.statusCode()).as(asked.body()).isEqualTo(404);
+        assertThat(asked.body()).contains("device " + b.id + ": no app 'web' on device " + b.id);
+        assertThat(victim.logRequestsAnswered()).isEqualTo(1);
+        assertNothingDuringQuiet(() -> attacker.received.stream().anyMatch(m -> !m.topic().startsWith(p + "/devices/" + a.id + "/"))
+                || !snoop.received.isEmpty());
+    }
+
+    @Test
+    void aDeviceCannotForgeALogRequestAndOneSignedByAnotherKeyIsNotAnswered() throws Exception {
+        Enrolled a = enroll("lf-a");
+        Enrolled b = enroll("lf-b");
+        ScriptedDevice victim = device(b);
+        byte[] forged = attackerKey.seal(logRequest(b.id, "forged-1")).toByteArray();
+        byte[] unsigned = logRequest(b.id, "forged-2").toByteArray();
+        // each attempt on a connection of its own: a broker may drop the client after a refused publish
+        for (String topic : List.of(topics.logRequest(b.id), topics.logRequest(a.id))) {
+            for (byte[] payload : List.of(forged, unsigned)) {
+                probe(a).publish(topic, payload, false);
+            }
+        }
+        probe(a).publish(topics.logResponse(b.id), dev.turnout.proto.LogResponse.newBuilder().setRequestId("forged-1").setDeviceId(b.id)
+                .setApp("web").addLines(dev.turnout.proto.LogLine.newBuilder().setText("6.6.6 forged")).build().toByteArray(), false);
+        victim.reportStatus("1.0.0");
+        awaitWatcherSees(b.id, "1.0.0");
+        assertNothingDuringQuiet(() -> victim.logRequestsRefused() > 0 || victim.logRequestsAnswered() > 0);
+
+        // the broker lets the orchestrator's identity publish a request: only the signature stands in the way
+        String name = server.brokerAccess().orchestrator().name();
+        String secret = server.brokerAccess().orchestrator().secret();
+        try (MqttProbe thief = MqttProbe.connect(server.brokerUrl(), name, name, secret)) {
+            thief.publish(topics.logRequest(b.id), forged, false);
+            thief.publish(topics.logRequest(b.id), unsigned, false);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> victim.logRequestsRefused() == 2);
+        assertThat(victim.logRequestsAnswered()).as("a refused request gets no answer").isZero();
+
+        // and the orchestrator's own request, signed, is answered (once it has its session back)
+        await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(1500)).until(() ->
+                http("GET", "/api/v1/devices/" + b.id + "/logs/web", null, bearer()).statusCode() == 404);
+        assertThat(victim.logRequestsAnswered()).isGreaterThanOrEqualTo(1);
+    }
+
+    private static dev.turnout.proto.LogRequest logRequest(String deviceId, String requestId) {
+        long now = System.currentTimeMillis();
+        return dev.turnout.proto.LogRequest.newBuilder().setRequestId(requestId).setDeviceId(deviceId).setApp("web").setTailLines(10)
+                .setIssuedAtMs(now).setExpiresAtMs(now + 30_000).build();
+    }
+
     // ---- the HTTP API (docs/security.md, "HTTP API") -----------------------------------------
 
     @Test

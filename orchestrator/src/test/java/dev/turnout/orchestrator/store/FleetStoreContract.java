@@ -218,6 +218,25 @@ abstract class FleetStoreContract {
     }
 
     @Test
+    void aFailureReportsLogTailIsKeptWithTheAppStateAndItsAuditEntryUntilTheNextReport() {
+        String tail = "starting\npanic: cannot open /dev/ttyACM0 — no such device \uD83D\uDE82";
+        try (FleetStore store = open()) {
+            store.insertDevice(new Device("pi-1", Map.of(), List.of(), now, true, now, null));
+            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "2.0.0", "ROLLED_BACK", "HEALTH_CHECK_FAILED", "probe failed", 5, 10,
+                    now, tail));
+            store.appendAudit(new AuditEntry(now, "pi-1", "device.status", "pi-1", "web:2.0.0 ROLLED_BACK HEALTH_CHECK_FAILED seq 5", tail));
+            store.appendAudit(new AuditEntry(now.plusSeconds(1), "pi-1", "device.online", "pi-1", null));
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::logTail).isEqualTo(tail);
+            assertThat(store.auditAbout("pi-1", 10)).extracting(AuditEntry::logTail).containsExactly(null, tail);
+            // the next report of the app replaces it (none: null)
+            store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "3.0.0", "ACTIVE", null, null, 6, 11, now));
+            assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::logTail).isNull();
+        }
+    }
+
+    @Test
     void aRolloutSavedAgainKeepsItsDevicesAndChangesTheChangedOnes() {
         try (FleetStore store = open()) {
             RolloutStrategy strategy = RolloutStrategy.parse(null, null, null, null, null, null);

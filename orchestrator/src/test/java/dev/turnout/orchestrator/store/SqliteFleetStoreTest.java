@@ -64,7 +64,7 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(10);
+            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(11);
         }
     }
 
@@ -128,6 +128,41 @@ class SqliteFleetStoreTest extends FleetStoreContract {
             assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.1.0", "1.1.0", "ACTIVE", null, null, 4, 50, now))).isTrue();
             assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "1.1.0", "STAGED", null, null, 4, 49, now))).isFalse();
             assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::runningVersion).isEqualTo("1.1.0");
+        }
+    }
+
+    @Test
+    void aVersionEightStoreKeepsItsReportsAndAuditAndLearnsLogTails() throws Exception {
+        Files.createDirectories(data);
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+            c.createStatement().execute("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+            c.createStatement().execute("INSERT INTO schema_version VALUES (8)");
+            c.createStatement().execute("CREATE TABLE device_apps (device_id TEXT NOT NULL, app TEXT NOT NULL, running_version TEXT,"
+                    + " version TEXT, state TEXT, reason TEXT, message TEXT, sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+                    + " report_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device_id, app))");
+            c.createStatement().execute("INSERT INTO device_apps VALUES ('pi-1', 'web', '1.0.0', '2.0.0', 'ROLLED_BACK',"
+                    + " 'HEALTH_CHECK_FAILED', 'probe failed', 3, 0, 7)");
+            c.createStatement().execute("CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+                    + " action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT)");
+            c.createStatement().execute("INSERT INTO audit (at, actor, action, subject, detail) VALUES (0, 'pi-1', 'device.status', 'pi-1',"
+                    + " 'web:2.0.0 ROLLED_BACK HEALTH_CHECK_FAILED seq 3')");
+        }
+        try (FleetStore store = open()) {
+            assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+                assertThat(a.reason()).isEqualTo("HEALTH_CHECK_FAILED");
+                assertThat(a.logTail()).as("reported before failure reports carried logs").isNull();
+            });
+            assertThat(store.audit(10)).singleElement().satisfies(e -> {
+                assertThat(e.detail()).startsWith("web:2.0.0 ROLLED_BACK");
+                assertThat(e.logTail()).isNull();
+            });
+            assertThat(store.saveDeviceApp("pi-1", new DeviceApp("web", "1.0.0", "3.0.0", "ROLLED_BACK", "CRASH_LOOP", null, 4, 8, now,
+                    "panic: no track power"))).isTrue();
+            assertThat(store.deviceApps("pi-1")).singleElement().extracting(DeviceApp::logTail).isEqualTo("panic: no track power");
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
+             ResultSet version = c.createStatement().executeQuery("SELECT MAX(version) FROM schema_version")) {
+            assertThat(version.getInt(1)).isEqualTo(FleetSchema.VERSION);
         }
     }
 }
