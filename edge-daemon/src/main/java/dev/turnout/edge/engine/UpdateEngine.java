@@ -1018,7 +1018,21 @@ public final class UpdateEngine {
 
     private void rollBackStack(AppRecord failing, Reason reason, String message) {
         log.warn("{} {} failed ({}): {}", failing.app(), failing.targetVersion(), reason, message);
-        restoreStack(move(failing, UpdateState.ROLLING_BACK, reason, message));
+        // the failing service's own last words, read before its container is removed (as for a single container)
+        String tail = failingServiceLog(failing, message);
+        restoreStack(move(tail.isEmpty() ? failing : failing.withLogTail(tail), UpdateState.ROLLING_BACK, reason, message));
+    }
+
+    private static final java.util.regex.Pattern FAILING_SERVICE = java.util.regex.Pattern.compile("^service ([^:\\s]+):");
+
+    /** The log tail of the service a stack failure names ("service web: ..."), from the switch's new container; "" if none. */
+    private String failingServiceLog(AppRecord failing, String message) {
+        java.util.regex.Matcher m = FAILING_SERVICE.matcher(message == null ? "" : message);
+        if (!m.find()) {
+            return "";
+        }
+        String id = StackContainers.parse(failing.newContainerId()).byService().get(m.group(1));
+        return id == null ? "" : failureLog(id);
     }
 
     /**

@@ -149,6 +149,7 @@ class StackUpdateTest {
         engine.onDesiredState(activate(1, stack("1.0.0", "1")));
         Set<String> before = new HashSet<>(fake.containers.keySet());
         failing.add("web@2.0.0");
+        fake.printed.put("2.0.0", List.of("web 2.0.0 starting", "cannot reach the signal box on :8081"));
         events.clear();
 
         engine.onDesiredState(activate(2, stack("2.0.0", "2")));
@@ -157,6 +158,8 @@ class StackUpdateTest {
         assertThat(record.reason()).isEqualTo(Reason.HEALTH_CHECK_FAILED);
         assertThat(record.message()).isEqualTo("service web: probe failed");
         assertThat(events.get(events.size() - 1).getMessage()).startsWith("service web: ");
+        assertThat(events.get(events.size() - 1).getLogTail()).as("the failing service's last lines, read before it was removed")
+                .isEqualTo("web 2.0.0 starting\ncannot reach the signal box on :8081");
         assertThat(running()).isEqualTo(WHOLE_1);
         assertThat(fake.containers.keySet()).as("1.0.0's containers, and only they").isEqualTo(before);
     }
