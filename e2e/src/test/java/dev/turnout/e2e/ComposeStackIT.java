@@ -97,7 +97,7 @@ class ComposeStackIT {
         release("1.0.0", "web-1", true, "db-1", true);
         release("1.1.0", "web-2", true, "db-1", true);
         release("1.2.0", "web-3", false, "db-1", true); // web's new image fails its healthcheck
-        EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config), work.resolve("edge"));
+        EdgeDaemon edge = EdgeDaemon.start(EdgeConfig.load(config).withCheckInterval(Duration.ofSeconds(2)), work.resolve("edge"));
         toClose.add(edge::close);
 
         Operator.Result first = cli("deploy", app + ":1.0.0", "--target", "device:" + device, "--device-timeout", "2m", "--wait");
@@ -134,6 +134,12 @@ class ComposeStackIT {
         assertThat(containers.running(device)).extracting(Containers.Container::version).containsOnly("1.1.0", "1.0.0");
         assertThat(containers.of(device)).as("1.2.0's container is gone").hasSize(2);
         assertThat(volumeFile()).isEqualTo("db-1");
+
+        // drift: db's container removed by hand is recreated from the running release, on its volume
+        DockerCli.docker(TestEngines.DEFAULT, "rm", "-f", v2.get("db"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> services().containsKey("db") && !services().get("db").equals(v2.get("db")));
+        await().atMost(Duration.ofSeconds(15)).until(() -> "db-1\ndb-1".equals(volumeFile()));
+        assertThat(services().get("web")).as("web untouched").isEqualTo(v2.get("web"));
 
         // removed (once the paused rollout is aborted): containers and network go, the named volume stays (as
         // `docker compose down` without -v)

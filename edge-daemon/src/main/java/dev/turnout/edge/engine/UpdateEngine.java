@@ -5,6 +5,7 @@ import dev.turnout.edge.domain.ContainerStatus;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
+import dev.turnout.edge.domain.ServiceContainer;
 import dev.turnout.edge.domain.StackContainers;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
@@ -1084,7 +1085,7 @@ public final class UpdateEngine {
         boolean allUp = true;
         StackContainers set = StackContainers.parse(record.containerId());
         Set<String> oneShot = null; // read from the file only when a container is found stopped: not on every tick
-        for (Map.Entry<String, String> service : set.byService().entrySet()) {
+        for (Map.Entry<String, String> service : List.copyOf(set.byService().entrySet())) {
             try {
                 ContainerStatus status = runtime.status(service.getValue());
                 if (status.running() || status.restarting()) {
@@ -1097,12 +1098,19 @@ public final class UpdateEngine {
                     continue;
                 }
                 allUp = false;
-                if (status.equals(ContainerStatus.MISSING)) {
-                    log.warn("{}: the container of service {} was removed; deploy the app again to recreate it", record.app(), service.getKey());
-                    continue;
-                }
                 if (backOff && !driftAllowed(record.app())) {
                     return started;
+                }
+                if (status.equals(ContainerStatus.MISSING)) {
+                    // removed by hand: recreated from the running release, saved before it starts (as a single container is)
+                    String id = recreateService(record, service.getKey(), set);
+                    set = set.with(service.getKey(), id);
+                    record = record.withContainers(record.running(), set.encode(), record.previous(), record.previousContainerId(),
+                            record.newContainerId());
+                    store.saveApp(record);
+                    runtime.start(id);
+                    started.add(service.getKey() + " (was removed: recreated)");
+                    continue;
                 }
                 runtime.start(service.getValue());
                 started.add(service.getKey() + " (was " + status.state() + ")");
@@ -1116,6 +1124,27 @@ public final class UpdateEngine {
         return started;
     }
 
+    /**
+     * A new container for one service of the running release, as its switch made it (same settings, labels, networks and
+     * volumes), named apart from the one that was removed; its id is not saved yet.
+     */
+    private String recreateService(AppRecord record, String service, StackContainers current) throws UpdateFailure {
+        Release release = record.running();
+        ComposeFile file = StackSwitch.read(release, composeVariables);
+        StackSwitch.Plan plan = stacks.plan(record.app(), release.getVersion(), record.sequence(), file, stackImages(release),
+                StackContainers.NONE);
+        ServiceContainer spec = plan.specs().get(service);
+        if (spec == null) {
+            throw new UpdateFailure(Reason.ENGINE_ERROR, "service " + service + " is not in " + record.app() + " " + release.getVersion());
+        }
+        String mode = spec.networkMode();
+        if (mode.startsWith("service:")) {
+            mode = "container:" + current.id(mode.substring("service:".length()));
+        }
+        return runtime.createService(new ServiceContainer(spec.name() + "-r" + wallClockMs.getAsLong(), spec.image(), spec.service(),
+                mode, spec.networks(), spec.volumes(), spec.extraBinds(), spec.labels()));
+    }
+
     private Set<String> oneShotServices(Release release) {
         try {
             return release == null ? Set.of() : StackSwitch.oneShot(StackSwitch.read(release, composeVariables));
@@ -1124,7 +1153,10 @@ public final class UpdateEngine {
         }
     }
 
-    /** Drift of a Compose app: each stopped service is started again (with the app's back-off), and reported as DRIFT. */
+    /**
+     * Drift of a Compose app: each stopped service is started again, each removed one recreated from the running release
+     * (with the app's back-off), and reported as DRIFT.
+     */
     private void repairStackDrift(AppRecord record) {
         List<String> started = startStoppedServices(record, true);
         if (started.isEmpty()) {

@@ -198,6 +198,32 @@ class StackUpdateTest {
     }
 
     @Test
+    void aRemovedServiceIsRecreatedFromTheRunningReleaseSavedAndReportedAsDrift() throws Exception {
+        UpdateEngine engine = newEngine();
+        engine.onDesiredState(activate(1, stack("1.0.0", "1")));
+        StackContainers before = StackContainers.parse(store().loadApp("trains").orElseThrow().containerId());
+        String api = before.id("api");
+        fake.stop(api, Duration.ZERO);
+        fake.remove(api);
+        events.clear();
+
+        engine.tick();
+
+        StackContainers after = StackContainers.parse(store().loadApp("trains").orElseThrow().containerId());
+        assertThat(after.id("api")).as("a new container, saved in the app's record").isNotEqualTo(api);
+        assertThat(fake.containers.get(after.id("api")).running()).isTrue();
+        assertThat(after.id("web")).as("the others untouched").isEqualTo(before.id("web"));
+        assertThat(after.id("db")).isEqualTo(before.id("db"));
+        assertThat(events).singleElement().satisfies(e -> {
+            assertThat(e.getReason()).isEqualTo(Reason.DRIFT);
+            assertThat(e.getMessage()).isEqualTo("services of 1.0.0 started again: api (was removed: recreated)");
+        });
+        events.clear();
+        engine.tick();
+        assertThat(events).as("nothing more to repair").isEmpty();
+    }
+
+    @Test
     void aCycleIsRefusedBeforeAnythingIsDone() {
         Release cyclic = stack("1.0.0", "1").toBuilder().setCompose(ComposeApp.newBuilder().setFileName("docker-compose.yml")
                 .setContent(ByteString.copyFromUtf8(COMPOSE.formatted("web1", "api1").replace("    image: demo/db:db1\n",
