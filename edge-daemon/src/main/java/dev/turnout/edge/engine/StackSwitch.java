@@ -411,6 +411,14 @@ final class StackSwitch {
         return jobs;
     }
 
+    private static final java.util.regex.Pattern NAMED = java.util.regex.Pattern.compile("^service ([^:\\s]+):");
+
+    /** The service a failure message of {@link #named} names; null for a message that names none. */
+    static String failingService(String message) {
+        java.util.regex.Matcher m = NAMED.matcher(message == null ? "" : message);
+        return m.find() ? m.group(1) : null;
+    }
+
     /** The failure with the service named first: "service web: health check failed ...". */
     static UpdateFailure named(String service, UpdateFailure e) {
         if (e.getMessage() != null && e.getMessage().startsWith("service ")) {

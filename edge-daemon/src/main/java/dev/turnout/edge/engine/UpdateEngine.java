@@ -1024,15 +1024,10 @@ public final class UpdateEngine {
         restoreStack(move(tail.isEmpty() ? failing : failing.withLogTail(tail), UpdateState.ROLLING_BACK, reason, message));
     }
 
-    private static final java.util.regex.Pattern FAILING_SERVICE = java.util.regex.Pattern.compile("^service ([^:\\s]+):");
-
     /** The log tail of the service a stack failure names ("service web: ..."), from the switch's new container; "" if none. */
     private String failingServiceLog(AppRecord failing, String message) {
-        java.util.regex.Matcher m = FAILING_SERVICE.matcher(message == null ? "" : message);
-        if (!m.find()) {
-            return "";
-        }
-        String id = StackContainers.parse(failing.newContainerId()).byService().get(m.group(1));
+        String service = StackSwitch.failingService(message);
+        String id = service == null ? null : StackContainers.parse(failing.newContainerId()).byService().get(service);
         return id == null ? "" : failureLog(id);
     }
 

@@ -47,14 +47,20 @@ public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold ma
                 rollback, emergency, null, null);
     }
 
+    /** How long devices wait for an app's update lock ("10m"; null or blank: each device's own); refused unless positive. */
+    public static Duration lockTimeout(String text) {
+        Duration wait = text == null || text.isBlank() ? null : Durations.parse(text, "lockTimeout");
+        if (wait != null && (wait.isZero() || wait.isNegative())) {
+            throw new InvalidInputException("lockTimeout must be positive (e.g. 10m)");
+        }
+        return wait;
+    }
+
     /** With the update-lock options: {@code force} ignores the lock, {@code lockTimeout} (e.g. "10m", null: the device's) bounds the wait. */
     public static RolloutStrategy parse(String waves, String soak, String maxFailures, String onFailure,
                                         String deviceTimeout, Boolean approveEachWave, Boolean offlineCountsAsFailure,
                                         Boolean staticTarget, Boolean rollback, String emergency, Boolean force, String lockTimeout) {
-        Duration lockWait = lockTimeout == null || lockTimeout.isBlank() ? null : Durations.parse(lockTimeout, "lockTimeout");
-        if (lockWait != null && (lockWait.isZero() || lockWait.isNegative())) {
-            throw new InvalidInputException("lockTimeout must be positive (e.g. 10m)");
-        }
+        Duration lockWait = lockTimeout(lockTimeout);
         boolean urgent = emergency != null;
         if (urgent && emergency.isBlank()) {
             throw new InvalidInputException("an emergency rollout needs a reason (emergency: \"why\")");

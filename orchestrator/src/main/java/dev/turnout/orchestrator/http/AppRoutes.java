@@ -70,11 +70,7 @@ final class AppRoutes {
                     throw new InvalidInputException("target is required (all, device:ID[,ID...], group:NAME or label:KEY=VALUE)");
                 }
                 target = Target.parse(body.target());
-                lockTimeout = body.lockTimeout() == null || body.lockTimeout().isBlank() ? null
-                        : dev.turnout.orchestrator.domain.Durations.parse(body.lockTimeout(), "lockTimeout");
-                if (lockTimeout != null && (lockTimeout.isZero() || lockTimeout.isNegative())) {
-                    throw new InvalidInputException("lockTimeout must be positive (e.g. 10m)");
-                }
+                lockTimeout = dev.turnout.orchestrator.domain.RolloutStrategy.lockTimeout(body.lockTimeout());
             } catch (RuntimeException e) {
                 exchange.fail(ctx, e);
                 return;
