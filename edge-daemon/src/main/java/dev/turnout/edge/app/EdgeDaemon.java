@@ -115,6 +115,7 @@ public final class EdgeDaemon implements AutoCloseable {
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
         verifier.onKeysRotated(link::publishPresence); // the orchestrator waits for every device to trust a new key
+        verifier.onAccepted(state -> link.reconnectWindow(state.getReconnectWindowMs())); // sized by the orchestrator to the fleet
         LogRequests logRequests = new LogRequests(config.deviceId(), verifier::trustedKeys, store, runtime, link::publishLogResponse,
                 System::currentTimeMillis, wallClockSynced(config.clockTrust()), System::nanoTime);
         link.onLogRequest(wire -> logs.execute(() -> {

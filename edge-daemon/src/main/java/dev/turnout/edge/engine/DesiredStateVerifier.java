@@ -49,6 +49,7 @@ public final class DesiredStateVerifier {
     private final Function<String, String> runningVersionOfApp;
     private final BooleanSupplier wallClockSynced;
     private volatile Runnable onKeysRotated = () -> { };
+    private volatile java.util.function.Consumer<DesiredState> onAccepted = state -> { };
 
     /** A verifier that trusts the wall clock (tests, devices with a real-time clock). */
     public DesiredStateVerifier(String deviceId, String platform, EnvelopeVerifier envelopes, StateStore store,
@@ -86,6 +87,11 @@ public final class DesiredStateVerifier {
         this.onKeysRotated = action;
     }
 
+    /** Runs {@code action} with every desired state accepted (e.g. to take up its reconnect window). */
+    public void onAccepted(java.util.function.Consumer<DesiredState> action) {
+        this.onAccepted = action;
+    }
+
     public Verdict verify(byte[] wire) {
         DeviceTrust trust = new DeviceTrust(envelopes, store.loadTrust());
         TrustRules.Verdict verdict = rules.judge(wire, trust, wallClockMs.getAsLong(), wallClockSynced.getAsBoolean(),
@@ -107,6 +113,7 @@ public final class DesiredStateVerifier {
                 onKeysRotated.run();
             }
         }
+        onAccepted.accept(accepted.state());
         return new Accepted(accepted.state());
     }
 }

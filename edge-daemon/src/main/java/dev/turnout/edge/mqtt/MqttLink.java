@@ -4,11 +4,13 @@ import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.LogResponse;
 import dev.turnout.proto.Presence;
+import dev.turnout.proto.ReconnectPolicy;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.tls.PinnedTrust;
 import org.eclipse.paho.mqttv5.client.DisconnectedBufferOptions;
 import org.eclipse.paho.mqttv5.client.IMqttToken;
+import org.eclipse.paho.mqttv5.client.MqttActionListener;
 import org.eclipse.paho.mqttv5.client.MqttAsyncClient;
 import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
@@ -27,8 +29,10 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -40,7 +44,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(MqttLink.class);
 
-    private final MqttAsyncClient client;
+    private final Client client;
     private final Topics topics;
     private final String deviceId;
     private final String username;
@@ -54,6 +58,18 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final ExecutorService linkThread = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             r -> new Thread(r, "mqtt-link"));
     private final CountDownLatch firstSubscription = new CountDownLatch(1);
+    /** Runs the reconnect attempts after a lost connection; its thread ends when idle. */
+    private final ScheduledThreadPoolExecutor reconnects = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "mqtt-reconnect");
+        t.setDaemon(true);
+        return t;
+    });
+    /** The fleet's reconnect window from the last accepted desired state (0: none known). */
+    private volatile long reconnectWindowMs;
+    /** A reconnect attempt is scheduled or running: a lost connection schedules only one. */
+    private final AtomicBoolean reconnecting = new AtomicBoolean();
+    private volatile boolean closed;
+    private volatile boolean everConnected;
     private final String brokerUrl;
     private final PinnedTrust trust;
 
@@ -72,7 +88,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
                     PinnedTrust trust) throws MqttException {
         this.brokerUrl = brokerUrl;
         this.trust = trust;
-        this.client = new MqttAsyncClient(brokerUrl, deviceId, new MemoryPersistence());
+        this.client = new Client(brokerUrl, deviceId);
+        reconnects.setKeepAliveTime(10, TimeUnit.SECONDS);
+        reconnects.allowCoreThreadTimeOut(true);
         this.topics = topics;
         this.deviceId = deviceId;
         this.username = username;
@@ -93,6 +111,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     public void connect(Duration timeout) throws MqttException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         MqttException last = null;
+        int attempt = 0;
         while (System.nanoTime() < deadline) {
             try {
                 client.connect(options()).waitForCompletion(10_000);
@@ -102,7 +121,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
                 last = e;
                 String tls = PinnedTrust.explain(e);
                 log.warn("cannot connect to the broker {} yet: {}", brokerUrl, tls != null ? tls : e.getMessage());
-                Thread.sleep(1000); // back off before the next connection attempt
+                // back off before the next attempt, jittered: a site whose devices all boot at once does not retry in step
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                Thread.sleep(Math.max(0, Math.min(left, ReconnectPolicy.delayMs(attempt++, reconnectWindowMs))));
             }
         }
         if (last != null) {
@@ -126,8 +147,10 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         // is not lost either way: it publishes its presence and every app's current status after each connect.
         options.setCleanStart(true);
         options.setSessionExpiryInterval(0L);
-        options.setAutomaticReconnect(true);
-        options.setAutomaticReconnectDelay(1, 30);
+        // Not Paho's automatic reconnect: it waits 1, 2, 4 … 30 s on every device of a fleet at the same instants, so
+        // ten thousand devices hit a restarted broker together and overflow its listen backlog. The link reconnects
+        // by itself with full jitter over the fleet's window (ReconnectPolicy, scheduleReconnect).
+        options.setAutomaticReconnect(false);
         options.setKeepAliveInterval(30);
         options.setConnectionTimeout(10);
         options.setHttpsHostnameVerificationEnabled(true);
@@ -144,6 +167,54 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         options.setWill(topics.presence(deviceId), will);
         options.setWillMessageProperties(protobufProperties());
         return options;
+    }
+
+    /**
+     * Spreads the first reconnect attempt after a lost connection over {@code windowMs} (the orchestrator sizes it to
+     * the fleet and signs it into every desired state); 0: the default, a first attempt within a second.
+     */
+    public void reconnectWindow(long windowMs) {
+        this.reconnectWindowMs = windowMs;
+    }
+
+    /** After a lost connection: the next attempt, {@code attempt} (0-based) since the loss, after a jittered delay. */
+    private void scheduleReconnect(int attempt) {
+        if (closed) {
+            return;
+        }
+        long delay = ReconnectPolicy.delayMs(attempt, reconnectWindowMs);
+        log.debug("reconnect attempt {} in {} ms", attempt + 1, delay);
+        try {
+            reconnects.schedule(() -> reconnect(attempt), delay, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closed meanwhile
+        }
+    }
+
+    private void reconnect(int attempt) {
+        if (closed || client.isConnected()) {
+            reconnecting.set(false);
+            return;
+        }
+        try {
+            client.connect(options(), null, new MqttActionListener() {
+                @Override
+                public void onSuccess(IMqttToken token) {
+                    reconnecting.set(false);
+                    client.sendBuffered(); // what was published while away goes first, as with Paho's own reconnect
+                }
+
+                @Override
+                public void onFailure(IMqttToken token, Throwable failure) {
+                    String tls = PinnedTrust.explain(failure);
+                    log.debug("reconnect attempt {} failed: {}", attempt + 1, tls != null ? tls : failure.getMessage());
+                    scheduleReconnect(attempt + 1);
+                }
+            });
+        } catch (MqttException e) {
+            log.debug("reconnect attempt {} not started: {}", attempt + 1, e.getMessage());
+            scheduleReconnect(attempt + 1);
+        }
     }
 
     /** Hands each message of this device's log-request topic to {@code handler}; call before {@link #connect}. */
@@ -265,6 +336,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
+        reconnects.shutdownNow();
         try {
             if (client.isConnected()) {
                 Presence offline = presence.get().toBuilder().setOnline(false).setTimestampMs(System.currentTimeMillis()).build();
@@ -286,6 +359,10 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         @Override
         public void disconnected(MqttDisconnectResponse response) {
             log.warn("disconnected from the broker: {}", response.getReasonString() == null ? response.getReturnCode() : response.getReasonString());
+            if (!closed && reconnecting.compareAndSet(false, true)) {
+                client.rest(); // publishes wait in the buffer until the link is back
+                scheduleReconnect(0);
+            }
         }
 
         @Override
@@ -306,12 +383,33 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
         @Override
         public void connectComplete(boolean reconnect, String serverUri) {
-            linkThread.execute(() -> onConnected(reconnect));
+            boolean again = everConnected;
+            everConnected = true;
+            linkThread.execute(() -> onConnected(again));
         }
 
         @Override
         public void authPacketArrived(int reasonCode, MqttProperties properties) {
             // no enhanced authentication
+        }
+    }
+
+    /**
+     * Paho's client with the two steps of its automatic reconnect the link takes over: resting after a loss (publishes
+     * go to the disconnected buffer instead of failing) and sending that buffer once connected again.
+     */
+    private static final class Client extends MqttAsyncClient {
+        Client(String brokerUrl, String clientId) throws MqttException {
+            super(brokerUrl, clientId, new MemoryPersistence());
+        }
+
+        void rest() {
+            comms.setRestingState(true);
+        }
+
+        void sendBuffered() {
+            comms.setRestingState(false);
+            comms.notifyReconnect();
         }
     }
 }

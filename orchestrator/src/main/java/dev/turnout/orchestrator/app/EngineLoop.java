@@ -26,6 +26,8 @@ final class EngineLoop implements AutoCloseable {
     private static final Duration TICK = Duration.ofMillis(500);
     private static final Duration START_LIMIT = Duration.ofSeconds(60);
     private static final Duration LEASE_HANDOVER_LIMIT = Duration.ofSeconds(5);
+    /** How old the enrolled-device count that sizes the reconnect window may be. */
+    private static final Duration FLEET_SIZE_AGE = Duration.ofMinutes(1);
 
     private final RolloutEngine engine;
     private final EngineThread thread;
@@ -45,7 +47,8 @@ final class EngineLoop implements AutoCloseable {
                             WebhookDispatcher webhooks, MqttFleetTransport transport, EngineThread thread, Clock clock)
             throws Exception {
         FleetTransport observed = webhooks.observe(monitoring.observer().observe(transport));
-        DesiredStates desired = new DesiredStates(store, keys::active, keys::rotation, observed, clock);
+        DesiredStates desired = new DesiredStates(store, keys::active, keys::rotation, observed, clock)
+                .sizeReconnectWindowBy(new FleetSize(store::listDevices, clock, FLEET_SIZE_AGE));
         RolloutEngine engine = new RolloutEngine(store, store, membership, desired, observed, clock);
         engine.onWaveDecision(monitoring.metrics()::waveDecision);
         engine.continueOn(thread.guarded());

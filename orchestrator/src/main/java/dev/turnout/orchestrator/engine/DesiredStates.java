@@ -52,6 +52,8 @@ public final class DesiredStates {
     private final Supplier<List<PublicKey>> rotation;
     private final FleetTransport transport;
     private final Clock clock;
+    /** Enrolled devices, for the reconnect window signed into each state (ReconnectPolicy); none known: 0. */
+    private volatile java.util.function.LongSupplier fleetSize = () -> 0;
 
     /** app:version -> its wire form; the most recently used releases (a device's desired state names a few). */
     private final java.util.Map<String, dev.turnout.proto.Release> releases = new java.util.LinkedHashMap<>(64, 0.75f, true) {
@@ -73,6 +75,15 @@ public final class DesiredStates {
         this.rotation = rotation;
         this.transport = transport;
         this.clock = clock;
+    }
+
+    /**
+     * Sizes the reconnect window of every state signed from now on to {@code devices} (a cheap, cached count): a
+     * fleet of ten thousand spreads its reconnects after a broker restart over 20 s instead of arriving at once.
+     */
+    public DesiredStates sizeReconnectWindowBy(java.util.function.LongSupplier devices) {
+        this.fleetSize = devices;
+        return this;
     }
 
     /** The rollback floor of {@code app} (signed into each of its entries), or null. */
@@ -158,6 +169,11 @@ public final class DesiredStates {
                 .setExpiresAtMs(now.plus(VALIDITY).toEpochMilli());
         for (DesiredApp a : apps) {
             state.addApps(wire(a));
+        }
+        long window = dev.turnout.proto.ReconnectPolicy.windowFor(fleetSize.getAsLong(),
+                dev.turnout.proto.ReconnectPolicy.DEFAULT_CONNECTS_PER_SECOND).toMillis();
+        if (window > 0) {
+            state.setReconnectWindowMs(window);
         }
         List<PublicKey> trusted = rotation.get();
         if (!trusted.isEmpty()) {

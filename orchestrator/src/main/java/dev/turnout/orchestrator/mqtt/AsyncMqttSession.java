@@ -2,6 +2,7 @@ package dev.turnout.orchestrator.mqtt;
 
 import com.hivemq.client.mqtt.MqttGlobalPublishFilter;
 import com.hivemq.client.mqtt.datatypes.MqttQos;
+import com.hivemq.client.mqtt.lifecycle.MqttDisconnectSource;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5Client;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5ClientBuilder;
@@ -10,6 +11,7 @@ import com.hivemq.client.mqtt.mqtt5.message.connect.Mqtt5ConnectBuilder;
 import com.hivemq.client.mqtt.mqtt5.message.disconnect.Mqtt5DisconnectReasonCode;
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.Mqtt5Subscribe;
 import com.hivemq.client.mqtt.mqtt5.message.subscribe.Mqtt5Subscription;
+import dev.turnout.proto.ReconnectPolicy;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.tls.PinnedTrust;
 
@@ -76,6 +78,8 @@ public final class AsyncMqttSession implements AutoCloseable {
     private final Mqtt5AsyncClient client;
     private final Settings settings;
     private volatile boolean closing;
+    /** The fleet's reconnect window from the last accepted desired state (0: none known). */
+    private volatile long reconnectWindowMs;
 
     private AsyncMqttSession(Settings settings, Listener listener) {
         this.settings = settings;
@@ -87,6 +91,13 @@ public final class AsyncMqttSession implements AutoCloseable {
                 .serverPort(broker.getPort() > 0 ? broker.getPort() : tls ? 8883 : 1883)
                 .addConnectedListener(ctx -> listener.onConnected())
                 .addDisconnectedListener(ctx -> {
+                    if (settings.autoReconnect() && !closing && ctx.getSource() != MqttDisconnectSource.USER) {
+                        // full-jitter back-off over the fleet's window (ReconnectPolicy), as the edge daemon does: the
+                        // client's own automatic reconnect waits 1, 2, 4 … s on every device at once
+                        var reconnector = ctx.getReconnector();
+                        reconnector.reconnect(true).delay(ReconnectPolicy.delayMs(reconnector.getAttempts(), reconnectWindowMs),
+                                TimeUnit.MILLISECONDS);
+                    }
                     if (!closing) {
                         Throwable cause = ctx.getCause();
                         String tlsWhy = PinnedTrust.explain(cause);
@@ -111,13 +122,14 @@ public final class AsyncMqttSession implements AutoCloseable {
                     .password(settings.password() == null ? new byte[0] : settings.password().getBytes(StandardCharsets.UTF_8))
                     .applySimpleAuth();
         }
-        if (settings.autoReconnect()) {
-            builder = builder.automaticReconnect().initialDelay(1, TimeUnit.SECONDS).maxDelay(30, TimeUnit.SECONDS)
-                    .applyAutomaticReconnect();
-        }
         this.client = builder.buildAsync();
         client.publishes(MqttGlobalPublishFilter.ALL, publish -> listener.onMessage(publish.getTopic().toString(),
                 publish.getPayloadAsBytes()));
+    }
+
+    /** Spreads reconnects after a lost connection over {@code windowMs} (see {@link ReconnectPolicy}); 0: none. */
+    public void reconnectWindow(long windowMs) {
+        this.reconnectWindowMs = windowMs;
     }
 
     /** A session, not yet connected; register nothing else on it: the listener sees every message. */

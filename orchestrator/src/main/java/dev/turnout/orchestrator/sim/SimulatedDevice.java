@@ -313,6 +313,7 @@ public final class SimulatedDevice {
             session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
         }
         DesiredState state = ok.state();
+        session.reconnectWindow(state.getReconnectWindowMs()); // as the daemon does: the fleet's reconnect spread
         accepted++;
         long acceptedAt = System.nanoTime();
         for (AppDesired app : state.getAppsList()) {

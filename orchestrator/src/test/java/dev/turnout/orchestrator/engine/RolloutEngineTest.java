@@ -372,6 +372,19 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aLargeFleetIsToldToSpreadItsReconnectsAndASmallOneIsNot() {
+        java.util.concurrent.atomic.AtomicLong fleet = new java.util.concurrent.atomic.AtomicLong(3);
+        DesiredStates desired = new DesiredStates(store, key, transport, clock).sizeReconnectWindowBy(fleet::get);
+        desired.publish(desired.commit("pi-1", "web", null));
+        assertThat(transport.latest("pi-1").orElseThrow().getReconnectWindowMs()).as("three devices reconnect at once").isZero();
+
+        fleet.set(10_000);
+        desired.publish(desired.commit("pi-1", "web", null));
+        assertThat(transport.latest("pi-1").orElseThrow().getReconnectWindowMs())
+                .as("10,000 devices at 500 connects a second").isEqualTo(20_000);
+    }
+
+    @Test
     void desiredStatesAreReSignedBeforeTheyExpire() {
         engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
         DesiredState before = transport.latest("pi-1").orElseThrow();
