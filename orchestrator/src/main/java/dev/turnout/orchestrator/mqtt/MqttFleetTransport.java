@@ -45,6 +45,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      */
     static final int MAX_IN_FLIGHT = 1000;
     private static final int PUBLISH_ATTEMPTS = 20;
+    /** Attempts at connecting at start while the broker does not answer in time (10 s each, then a pause). */
+    private static final int CONNECT_ATTEMPTS = 6;
 
     private record Outgoing(String topic, byte[] payload, boolean retained) {
     }
@@ -126,8 +128,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             options.setHttpsHostnameVerificationEnabled(verifyHost);
         }
         try {
-            IMqttToken connected = client.connect(options);
-            connected.waitForCompletion(30_000);
+            IMqttToken connected = connectPatiently(client, options, brokerUrl);
             Integer receiveMaximum = connected.getResponseProperties() == null ? null
                     : connected.getResponseProperties().getReceiveMaximum();
             transport.window = Math.min(MAX_IN_FLIGHT, receiveMaximum == null || receiveMaximum <= 0 ? 65_535 : receiveMaximum);
@@ -143,6 +144,37 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         LOG.info("connected to MQTT broker {} as {} ({} messages in flight at most){}", brokerUrl, clientId, transport.window,
                 shareGroup == null ? "" : ", reading device reports in shared subscription group " + shareGroup);
         return transport;
+    }
+
+    /**
+     * Connects, trying again while the broker does not answer in time: a broker that has just started (the embedded one
+     * after an orchestrator restart) may be busy with thousands of devices coming back at once, and the orchestrator
+     * must not give up its start for that. A refusal (bad credentials, not authorized) is not retried.
+     */
+    private static IMqttToken connectPatiently(MqttAsyncClient client, MqttConnectionOptions options, String brokerUrl)
+            throws MqttException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                IMqttToken connected = client.connect(options);
+                connected.waitForCompletion(30_000);
+                return connected;
+            } catch (MqttException e) {
+                boolean busy = e.getReasonCode() == org.eclipse.paho.mqttv5.client.MqttClientException.REASON_CODE_CLIENT_TIMEOUT
+                        || e.getReasonCode() == org.eclipse.paho.mqttv5.client.MqttClientException.REASON_CODE_SERVER_CONNECT_ERROR
+                        || e.getReasonCode() == org.eclipse.paho.mqttv5.client.MqttClientException.REASON_CODE_CONNECT_IN_PROGRESS;
+                if (!busy || attempt >= CONNECT_ATTEMPTS) {
+                    throw e;
+                }
+                LOG.warn("the broker {} did not answer in time ({}); trying again ({} of {})", brokerUrl, e.getMessage(),
+                        attempt + 1, CONNECT_ATTEMPTS);
+                try {
+                    Thread.sleep(1_000L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     /** Subscribes to every device's reports and hands each to {@code events} on {@code executor}. */
