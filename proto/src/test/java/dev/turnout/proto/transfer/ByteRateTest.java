@@ -53,4 +53,10 @@ class ByteRateTest {
         assertThat(ByteRate.size(12_900_000)).isEqualTo("12.3 MiB");
         assertThat(ByteRate.size(812)).isEqualTo("812 B");
     }
+
+    @Test
+    void progressIsWrittenInTheUnitOfTheTotal() {
+        assertThat(DownloadReports.fraction(12_900_000, 41_943_040)).isEqualTo("12.3/40.0 MiB");
+        assertThat(DownloadReports.fraction(0, 800)).isEqualTo("0/800 B");
+    }
 }
