@@ -141,16 +141,21 @@ function connectLive() {
   for (const kind of ['status', 'health', 'presence', 'rollout']) {
     source.addEventListener(kind, message => {
       const event = JSON.parse(message.data);
-      state.events.push(event);
-      if (state.events.length > 1000) state.events.shift();
+      // a download's progress report (every 2 s per downloading device): shown by the next refresh, not kept as an event
+      const progress = kind === 'status' && event.payload.state === 'DOWNLOADING' && event.payload.download;
+      if (!progress) {
+        state.events.push(event);
+        if (state.events.length > 1000) state.events.shift();
+      }
       if (kind === 'health') state.health[event.payload.deviceId] = event.payload;
-      scheduleRefresh();
+      scheduleRefresh(progress ? 2000 : 200);
     });
   }
 }
-function scheduleRefresh() {
+function scheduleRefresh(delay = 200) {
+  if (delay > 200 && state.refreshTimer) return; // a fleet staging at once: one refresh on its way is enough
   clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => refresh().catch(showError), 200);
+  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; refresh().catch(showError); }, delay);
 }
 function showError(e) {
   const box = document.getElementById('page-error');
