@@ -386,6 +386,8 @@ public final class UpdateEngine {
         AppRecord downloading = record;
         DownloadProgress downloaded;
         long total = forPlatform.stream().mapToLong(ImageArtifact::getSize).sum();
+        // the STAGED report carries the totals only when something had to be fetched: not for an activation of a staged release
+        boolean fetching = forPlatform.stream().anyMatch(each -> !artifacts.isCached(each));
         // progress while bytes flow (at most one report per DownloadPace.REPORT_EVERY), the totals on STAGED
         try (DownloadPace.Transfer transfer = pace.begin(want.getDownloadRateLimitBps(), total,
                 progress -> reporter.report(event(downloading).toBuilder().setDownload(progress).build()))) {
@@ -399,7 +401,7 @@ public final class UpdateEngine {
                     image = loaded;
                 }
             }
-            downloaded = transfer.summary();
+            downloaded = fetching ? transfer.summary() : null;
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;

@@ -68,6 +68,7 @@ public final class DownloadPace {
             transfer = new Transfer(deviceLimit, 0, null);
         }
         transfer.archiveOffset = offset;
+        transfer.restartInterval(); // the time before this response (a wait in the server's queue, a back-off) is no rate
         return transfer.new Counted(in);
     }
 
@@ -137,6 +138,11 @@ public final class DownloadPace {
             if (current == this) {
                 current = null;
             }
+        }
+
+        private void restartInterval() {
+            lastReportNanos = nanoTime.getAsLong();
+            lastReportMoved = moved;
         }
 
         private void took(int n, long readSoFar) throws InterruptedIOException {

@@ -118,14 +118,17 @@ public final class RolloutDevice {
 
     /**
      * The device staged the release having moved {@code moved} bytes over the network for archives of {@code full}
-     * bytes (less when it had some cached). The same report again changes nothing; true when this changed the device.
+     * bytes (less when it had some cached). The largest report counts: the same report again (a QoS 1 duplicate) or a
+     * later pass that found everything cached changes nothing. True when this changed the device.
      */
     public boolean downloaded(long moved, long full) {
-        if (moved == bytesMoved && full == bytesFull) {
+        long newMoved = Math.max(bytesMoved, moved);
+        long newFull = Math.max(bytesFull, full);
+        if (newMoved == bytesMoved && newFull == bytesFull) {
             return false;
         }
-        bytesMoved = Math.max(0, moved);
-        bytesFull = Math.max(0, full);
+        bytesMoved = newMoved;
+        bytesFull = newFull;
         changed(state);
         return true;
     }

@@ -39,6 +39,7 @@ class RolloutDownloadsStoreTest {
             store.saveRollout(r);
             assertThat(a.downloaded(3_000_000, 40_000_000)).isTrue();
             assertThat(a.downloaded(3_000_000, 40_000_000)).as("the same report again changes nothing").isFalse();
+            assertThat(a.downloaded(0, 40_000_000)).as("a later pass that found it all cached changes nothing").isFalse();
             b.downloaded(40_000_000, 40_000_000);
             store.saveRollout(r);
         }
