@@ -81,10 +81,16 @@ class SlowNetworkIT {
         Operator.Result refused = cli("deploy", "web:1.0.0", "--target", "device:" + device, "--rate-limit", "fast");
         assertThat(refused.code()).as(refused.toString()).isEqualTo(2);
         assertThat(refused.err()).contains("--rate-limit 'fast' is not a rate").contains("500KiB/s");
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> badRequest = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/rollouts"))
+                .header("Authorization", "Bearer " + server.operatorToken()).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"device:" + device
+                        + "\",\"rateLimit\":\"500 kilobytes\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(badRequest.statusCode()).isEqualTo(400);
+        assertThat(badRequest.body()).contains("rateLimit '500 kilobytes' has an unknown unit 'kilobytes'");
         assertThat(json.readTree(cli("rollout", "list", "--output", "json").out()).path("rollouts")).isEmpty();
 
         // someone holds the only download slot (and reads nothing); the next download is told to come back later
-        HttpClient http = HttpClient.newHttpClient();
         HttpRequest get = HttpRequest.newBuilder(URI.create(server.url() + "/api/v1/artifacts/" + digest))
                 .header("Authorization", "Bearer " + server.operatorToken()).build();
         HttpResponse<InputStream> held = http.send(get, HttpResponse.BodyHandlers.ofInputStream());
