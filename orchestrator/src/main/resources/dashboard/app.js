@@ -47,6 +47,14 @@ function ago(iso) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 function clock(ms) { return new Date(ms).toISOString().substring(11, 19); }
+// a running download (the device reports it every 2 s while staging; each report refreshes the list)
+function download(d) {
+  if (!d) return '';
+  const mib = n => (n / (1 << 20)).toFixed(1);
+  const rate = d.bytesPerSecond >= 1 << 20 ? `${mib(d.bytesPerSecond)} MiB/s` : `${Math.round(d.bytesPerSecond / 1024)} KiB/s`;
+  return ` <span class="download"><progress max="${d.bytesTotal}" value="${d.bytesDone}"></progress>
+    ${mib(d.bytesDone)}/${mib(d.bytesTotal)} MiB · ${rate}</span>`;
+}
 function bytes(n) { return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`; }
 
 async function api(path, options = {}) {
@@ -133,16 +141,21 @@ function connectLive() {
   for (const kind of ['status', 'health', 'presence', 'rollout']) {
     source.addEventListener(kind, message => {
       const event = JSON.parse(message.data);
-      state.events.push(event);
-      if (state.events.length > 1000) state.events.shift();
+      // a download's progress report (every 2 s per downloading device): shown by the next refresh, not kept as an event
+      const progress = kind === 'status' && event.payload.state === 'DOWNLOADING' && event.payload.download;
+      if (!progress) {
+        state.events.push(event);
+        if (state.events.length > 1000) state.events.shift();
+      }
       if (kind === 'health') state.health[event.payload.deviceId] = event.payload;
-      scheduleRefresh();
+      scheduleRefresh(progress ? 2000 : 200);
     });
   }
 }
-function scheduleRefresh() {
+function scheduleRefresh(delay = 200) {
+  if (delay > 200 && state.refreshTimer) return; // a fleet staging at once: one refresh on its way is enough
   clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => refresh().catch(showError), 200);
+  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; refresh().catch(showError); }, delay);
 }
 function showError(e) {
   const box = document.getElementById('page-error');
@@ -241,7 +254,7 @@ function renderFleetRows() {
     const apps = d.apps.map(a => `<div class="app" data-app="${esc(a.app)}"><b>${esc(a.app)}</b>
         <span class="running">${esc(a.runningVersion || '—')}</span> /
         <span class="desired">${esc(a.desiredVersion || '—')}${a.phase ? ` (${esc(a.phase.toLowerCase())})` : ''}</span>
-        <span class="state">${a.state ? badge(a.state) : ''}</span>
+        <span class="state">${a.state ? badge(a.state) : ''}</span>${download(a.download)}
         ${a.reason ? `<span class="muted">${esc(plainReason(a.reason))}</span>` : ''}</div>`).join('') || '<span class="muted">none</span>';
     const health = h ? `CPU ${h.cpuPercent.toFixed(0)}% · mem ${bytes(h.memoryUsedBytes)}/${bytes(h.memoryTotalBytes)}
         · disk free ${bytes(h.diskFreeBytes)}${h.temperatureCelsius != null ? ` · ${h.temperatureCelsius.toFixed(0)} °C` : ''}`

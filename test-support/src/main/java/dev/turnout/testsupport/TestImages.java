@@ -45,6 +45,14 @@ public final class TestImages {
      * @return the {@code docker save} archive
      */
     public Path build(String imageRef, String version, boolean healthy, Path workDir) throws IOException {
+        return build(imageRef, version, healthy, workDir, 0);
+    }
+
+    /**
+     * As {@link #build(String, String, boolean, Path)}, with {@code payloadBytes} of random (incompressible) bytes in
+     * {@code /www/payload.bin}: an archive big enough for a download to take its time.
+     */
+    public Path build(String imageRef, String version, boolean healthy, Path workDir, int payloadBytes) throws IOException {
         Path root = Files.createDirectories(workDir.resolve("rootfs-" + version));
         Path bin = Files.createDirectories(root.resolve("bin"));
         Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
@@ -56,6 +64,11 @@ public final class TestImages {
         }
         Files.writeString(root.resolve("www/index.html"), "version " + version + "\n", StandardCharsets.UTF_8);
         Files.writeString(root.resolve("www/version"), version + "\n", StandardCharsets.UTF_8);
+        if (payloadBytes > 0) {
+            byte[] payload = new byte[payloadBytes];
+            new java.util.Random(payloadBytes).nextBytes(payload);
+            Files.write(root.resolve("www/payload.bin"), payload);
+        }
         if (healthy) {
             Files.writeString(root.resolve("www/health"), version + "\n", StandardCharsets.UTF_8);
         }

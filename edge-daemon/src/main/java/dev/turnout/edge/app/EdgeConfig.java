@@ -10,6 +10,7 @@ import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.crypto.PublicKey;
 import dev.turnout.proto.tls.PinnedTrust;
+import dev.turnout.proto.transfer.ByteRate;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,12 +55,26 @@ import java.util.regex.Pattern;
  *                          (default 60 s; docs/edge-daemon.md, "Agent releases")
  * @param variables this device's values for the {@code ${VAR}}s of Compose releases (docs/compose.md); they win over
  *                  the release's own, and never leave the device: secrets such as a broker password belong here
+ * @param downloadRateLimit the device's download rate limit in bytes per second ({@code download.rateLimit: 500KiB/s});
+ *                          0: none. A desired state's own limit applies where it is lower.
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                          int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
-                         String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables) {
+                         String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables,
+                         long downloadRateLimit) {
+
+    /** Without a download rate limit. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
+                      String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
+                lockTimeout, agentStartTimeout, variables, 0);
+    }
 
     /** Without Compose variables of its own. */
     public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
@@ -193,6 +208,9 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 throw new IllegalArgumentException("variables: " + v.getKey() + " has no value (write \"\" for an empty one)");
             }
         }
+        if (downloadRateLimit < 0) {
+            throw new IllegalArgumentException("download.rateLimit must not be negative");
+        }
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
         ca = ca == null || ca.isBlank() ? null : ca;
@@ -210,7 +228,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withCa(String pem) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, pem, lockTimeout, agentStartTimeout, variables);
+                checkInterval, pem, lockTimeout, agentStartTimeout, variables, downloadRateLimit);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -222,28 +240,35 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
-                lockTimeout, agentStartTimeout, variables);
+                lockTimeout, agentStartTimeout, variables, downloadRateLimit);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca,
-                lockTimeout, agentStartTimeout, variables);
+                lockTimeout, agentStartTimeout, variables, downloadRateLimit);
     }
 
     /** This configuration with another {@link #lockTimeout()}. */
     public EdgeConfig withLockTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, timeout, agentStartTimeout, variables);
+                checkInterval, ca, timeout, agentStartTimeout, variables, downloadRateLimit);
     }
 
     /** This configuration with another {@link #agentStartTimeout()}. */
     public EdgeConfig withAgentStartTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, lockTimeout, timeout, variables);
+                checkInterval, ca, lockTimeout, timeout, variables, downloadRateLimit);
+    }
+
+    /** This configuration with another {@link #downloadRateLimit()} (bytes per second, 0: none). */
+    public EdgeConfig withDownloadRateLimit(long bytesPerSecond) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
+                checkInterval, ca, lockTimeout, agentStartTimeout, variables, bytesPerSecond);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -277,7 +302,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.crashLoopRestarts == null ? 0 : raw.crashLoopRestarts,
                     raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca,
                     raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout),
-                    raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout), raw.variables);
+                    raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout), raw.variables,
+                    raw.download == null || raw.download.rateLimit == null ? 0 : ByteRate.parse(raw.download.rateLimit, "download.rateLimit"));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
@@ -345,7 +371,8 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", platform=" + platform + ", mqttUsername=" + mqttUsername + ", mqttPassword=" + (mqttPassword == null ? "none" : "***")
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
                 + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
-                + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", variables=" + variables.keySet() + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
+                + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", variables=" + variables.keySet()
+                + ", download.rateLimit=" + (downloadRateLimit == 0 ? "none" : ByteRate.format(downloadRateLimit)) + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -371,6 +398,11 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("lock-timeout") public String lockTimeout;
         @JsonProperty @JsonAlias("agent-start-timeout") public String agentStartTimeout;
         @JsonProperty public Map<String, String> variables;
+        @JsonProperty public RawDownload download;
+    }
+
+    static final class RawDownload {
+        @JsonProperty @JsonAlias("rate-limit") public String rateLimit;
     }
 
     static final class RawKey {

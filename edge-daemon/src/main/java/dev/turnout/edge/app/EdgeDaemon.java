@@ -2,6 +2,7 @@ package dev.turnout.edge.app;
 
 import dev.turnout.edge.agent.AgentHome;
 import dev.turnout.edge.cache.ArtifactCache;
+import dev.turnout.edge.transfer.DownloadPace;
 import dev.turnout.edge.docker.DockerContainerRuntime;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
@@ -102,8 +103,9 @@ public final class EdgeDaemon implements AutoCloseable {
         this.metrics = new HostMetrics(dataDir);
         this.agent = new AgentHome(dataDir, AGENT_VERSION, config.agentStartTimeout(), System.getenv(), EdgeDaemon::exitForRestart);
         PinnedTrust trust = config.pinnedTrust();
+        DownloadPace pace = new DownloadPace(config.downloadRateLimit());
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
-                .useCredentials(config.mqttUsername(), config.mqttPassword());
+                .useCredentials(config.mqttUsername(), config.mqttPassword()).pacedBy(pace);
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts(),
                 runtime::usage, new EngineDisk(runtime::dataRoot, dataDir));
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
@@ -133,6 +135,7 @@ public final class EdgeDaemon implements AutoCloseable {
                 new UpdateEngine.Policy(config.maxRollbackAttempts(), config.updateWindow(), localClock(config.updateWindow()))
                         .withLockTimeout(config.lockTimeout()),
                 new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")))
+                .useDownloadPace(pace)
                 .useAgentVersions(agent, () -> link.publishPresenceAndWait(Duration.ofSeconds(10)))
                 .useComposeVariables(config.variables());
     }

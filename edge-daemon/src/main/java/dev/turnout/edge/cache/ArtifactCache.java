@@ -4,6 +4,7 @@ import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.store.AtomicFiles;
 import dev.turnout.edge.tls.TlsRefused;
+import dev.turnout.edge.transfer.DownloadPace;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
@@ -55,6 +56,7 @@ public final class ArtifactCache implements ArtifactSource {
     private final Duration retryDelay;
     private final FreeSpace freeSpace;
     private volatile String authorization;
+    private volatile DownloadPace pace = new DownloadPace(0);
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
@@ -145,6 +147,12 @@ public final class ArtifactCache implements ArtifactSource {
         this.authorization = username == null || username.isBlank() || password == null ? null
                 : "Basic " + java.util.Base64.getEncoder().encodeToString((username + ":" + password)
                         .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return this;
+    }
+
+    /** Downloads at {@code pace}: its rate limit, its progress counts (default: no limit, nobody told). */
+    public ArtifactCache pacedBy(DownloadPace pace) {
+        this.pace = pace;
         return this;
     }
 
@@ -275,7 +283,8 @@ public final class ArtifactCache implements ArtifactSource {
         }
         HttpResponse<InputStream> response;
         try {
-            response = send(uri, request.build());
+            HttpRequest built = request.build();
+            response = DownloadQueue.sendWhenServed(() -> send(uri, built)); // 503 + Retry-After: wait in line, not a failure
         } catch (IOException e) {
             String tls = PinnedTrust.explain(e);
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " failed: " + (tls != null ? tls : e.getMessage()), true, e);
@@ -300,7 +309,7 @@ public final class ArtifactCache implements ArtifactSource {
         long written = append ? have : 0;
         MessageDigest sha = append ? digestOf(part) : sha256(); // a resumed download: the bytes already there first
         boolean tooLong = false;
-        try (InputStream in = response.body();
+        try (InputStream in = pace.wrap(response.body(), written);
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buffer = new byte[64 * 1024];

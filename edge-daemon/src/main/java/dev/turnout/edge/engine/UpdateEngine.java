@@ -17,9 +17,11 @@ import dev.turnout.edge.port.HostBoot;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.port.StatusReporter;
 import dev.turnout.edge.port.UpdateLocks;
+import dev.turnout.edge.transfer.DownloadPace;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.DownloadProgress;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Phase;
 import dev.turnout.proto.Reason;
@@ -84,6 +86,7 @@ public final class UpdateEngine {
     private final DesiredStateVerifier verifier;
     private final StateStore store;
     private final ArtifactSource artifacts;
+    private DownloadPace pace = new DownloadPace(0);
     private final ContainerRuntime runtime;
     private final HealthVerifier health;
     private final StatusReporter reporter;
@@ -201,6 +204,12 @@ public final class UpdateEngine {
     /** This device's own values for the {@code ${VAR}}s of Compose releases (docs/compose.md); they win over the release's. */
     public UpdateEngine useComposeVariables(Map<String, String> variables) {
         this.composeVariables = Map.copyOf(variables);
+        return this;
+    }
+
+    /** Stages releases at {@code pace} (the rate limit and the progress reports; the artifact source must use the same). */
+    public UpdateEngine useDownloadPace(DownloadPace pace) {
+        this.pace = pace;
         return this;
     }
 
@@ -374,9 +383,17 @@ public final class UpdateEngine {
         record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
         Path archive = null;
         String image = null;
-        try {
+        AppRecord downloading = record;
+        DownloadProgress downloaded;
+        long total = forPlatform.stream().mapToLong(ImageArtifact::getSize).sum();
+        // the STAGED report carries the totals only when something had to be fetched: not for an activation of a staged release
+        boolean fetching = forPlatform.stream().anyMatch(each -> !artifacts.isCached(each));
+        // progress while bytes flow (at most one report per DownloadPace.REPORT_EVERY), the totals on STAGED
+        try (DownloadPace.Transfer transfer = pace.begin(want.getDownloadRateLimitBps(), total,
+                progress -> reporter.report(event(downloading).toBuilder().setDownload(progress).build()))) {
             // every image of the release (one per service of a Compose app), fetched, checked and loaded in turn
             for (ImageArtifact each : forPlatform) {
+                transfer.nextArchive(each.getSize());
                 Path fetched = artifacts.fetch(each);
                 String loaded = loadIntoEngine(each, fetched); // staged = in the engine too: ACTIVATE only swaps containers
                 if (archive == null) {
@@ -384,6 +401,7 @@ public final class UpdateEngine {
                     image = loaded;
                 }
             }
+            downloaded = fetching ? transfer.summary() : null;
         } catch (UpdateFailure e) {
             if (stoppedByClose(e)) {
                 return;
@@ -391,7 +409,7 @@ public final class UpdateEngine {
             move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             return;
         }
-        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "");
+        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded);
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
@@ -1342,6 +1360,11 @@ public final class UpdateEngine {
     }
 
     AppRecord move(AppRecord record, UpdateState to, Reason reason, String message) {
+        return move(record, to, reason, message, null);
+    }
+
+    /** As {@link #move(AppRecord, UpdateState, Reason, String)}, the report carrying {@code download} (null: none). */
+    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message, DownloadProgress download) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
                 .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
@@ -1352,7 +1375,7 @@ public final class UpdateEngine {
             next = next.withFailedAttempts(0);
         }
         store.saveApp(next);
-        StatusEvent event = event(next);
+        StatusEvent event = download == null ? event(next) : event(next).toBuilder().setDownload(download).build();
         log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
                 reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")");
         reporter.report(event);

@@ -108,6 +108,23 @@ class EdgeConfigTest {
     }
 
     @Test
+    void theDownloadRateLimitIsReadAsPeopleWriteItAndABadOneIsRefusedWithWhatIsAccepted() throws IOException {
+        assertThat(EdgeConfig.load(write(minimal())).downloadRateLimit()).as("none unless set").isZero();
+        EdgeConfig limited = EdgeConfig.load(write(minimal() + "download:\n  rateLimit: 500KiB/s\n"));
+        assertThat(limited.downloadRateLimit()).isEqualTo(512_000);
+        assertThat(limited.toString()).contains("download.rateLimit=500 KiB/s");
+        assertThat(EdgeConfig.load(write(minimal() + "download:\n  rate-limit: 2MB/s\n")).downloadRateLimit()).isEqualTo(2_000_000);
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "download:\n  rateLimit: fast\n")))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(": download.rateLimit 'fast' is not a rate: write a number, a unit B, KB, KiB, MB, MiB, GB or GiB"
+                        + " and /s, e.g. 500KiB/s or 2MB/s");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "download:\n  rateLimit: 500Kbit/s\n")))
+                .hasMessageContaining("unknown unit 'Kbit'");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "download:\n  speed: 5MiB/s\n")))
+                .hasMessageContaining("unknown key 'speed'");
+    }
+
+    @Test
     void unknownKeysAreAnError() throws IOException {
         Path file = write(minimal() + "brokerURL: tcp://typo:1883\n");
         assertThatThrownBy(() -> EdgeConfig.load(file)).isInstanceOf(IOException.class).hasMessageContaining("unknown key 'brokerURL'");

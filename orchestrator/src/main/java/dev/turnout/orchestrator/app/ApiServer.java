@@ -48,7 +48,8 @@ final class ApiServer implements AutoCloseable {
     /** What the API works on. */
     record Backend(FleetStore store, BasicCredentials credentials, ArtifactRepository artifacts, RolloutEngine engine,
                    Executor engineThread, Enrollment enrollment, FleetMonitoring monitoring, DataBackup backup, Keyring keys,
-                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock, java.nio.file.Path edgePackage, DeviceLogs logs) {
+                   boolean sharedStore, WebhookDispatcher webhooks, Clock clock, java.nio.file.Path edgePackage, DeviceLogs logs,
+                   int maxDownloads) {
     }
 
     private final Vertx vertx;
@@ -76,6 +77,7 @@ final class ApiServer implements AutoCloseable {
                     new InstallTokens(backend.store(), backend.clock()), InstallScript.curlOptions(tls == null ? null : tls.certificatePem()));
             HttpApi api = new HttpApi(vertx, backend.store(), backend.artifacts(), backend.engine(), backend.engineThread(),
                     served::get, backend.clock(), backend.enrollment(), auth, installs);
+            api.limitDownloads(backend.maxDownloads());
             Router router = api.router();
             FleetMonitoring monitoring = backend.monitoring();
             new MonitoringRoutes(vertx, monitoring.metrics(), monitoring.live(), monitoring.observer()).mountOn(router);

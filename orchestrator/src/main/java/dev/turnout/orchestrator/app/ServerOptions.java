@@ -25,10 +25,27 @@ import java.util.Objects;
  * @param tls           HTTPS and MQTT over TLS; null: off
  * @param brokerStorage how the embedded broker keeps its messages and sessions; null: {@link BrokerStorage#DEFAULT}
  * @param edgePackage   the edge daemon's .deb handed to devices by one-line installs; null: none (installs are refused)
+ * @param maxDownloads  artifact downloads served at once; one more is answered 503 with Retry-After (0: the default, 32)
  */
 public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
                             String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls,
-                            BrokerStorage brokerStorage, Path edgePackage) {
+                            BrokerStorage brokerStorage, Path edgePackage, int maxDownloads) {
+
+    /** Default {@link #maxDownloads()}. */
+    public static final int DEFAULT_MAX_DOWNLOADS = 32;
+
+    /** With the default cap on downloads at once. */
+    public ServerOptions(Path dataDir, int httpPort, int mqttPort, String bindAddress, String brokerUrl,
+                         String advertiseHost, String topicPrefix, BrokerAuth brokerAuth, TlsOptions tls,
+                         BrokerStorage brokerStorage, Path edgePackage) {
+        this(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls, brokerStorage, edgePackage, 0);
+    }
+
+    /** These options with at most {@code max} artifact downloads served at once. */
+    public ServerOptions withMaxDownloads(int max) {
+        return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls,
+                brokerStorage, edgePackage, max);
+    }
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final int DEFAULT_MQTT_PORT = 1883;
@@ -45,6 +62,10 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
         brokerAuth = brokerAuth == null ? BrokerAuth.generated() : brokerAuth;
         tls = tls == null ? TlsOptions.off() : tls;
         brokerStorage = brokerStorage == null ? BrokerStorage.DEFAULT : brokerStorage;
+        if (maxDownloads < 0 || maxDownloads > 100_000) {
+            throw new IllegalArgumentException("--max-downloads must be between 1 and 100000, not " + maxDownloads);
+        }
+        maxDownloads = maxDownloads == 0 ? DEFAULT_MAX_DOWNLOADS : maxDownloads;
         if (httpPort < 0 || httpPort > 65535 || mqttPort < 0 || mqttPort > 65535) {
             throw new IllegalArgumentException("ports must be between 0 and 65535");
         }
@@ -60,7 +81,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
     /** These options with {@code file} as the edge package one-line installs hand out. */
     public ServerOptions withEdgePackage(Path file) {
         return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, tls,
-                brokerStorage, file);
+                brokerStorage, file, maxDownloads);
     }
 
     /** With the default broker storage. */
@@ -78,7 +99,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
     /** These options with {@code options} for TLS. */
     public ServerOptions withTls(TlsOptions options) {
         return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, brokerAuth, options,
-                brokerStorage, edgePackage);
+                brokerStorage, edgePackage, maxDownloads);
     }
 
     /** With the generated broker identity and no Mosquitto files. */
@@ -89,7 +110,7 @@ public record ServerOptions(Path dataDir, int httpPort, int mqttPort, String bin
 
     public ServerOptions withBrokerAuth(BrokerAuth auth) {
         return new ServerOptions(dataDir, httpPort, mqttPort, bindAddress, brokerUrl, advertiseHost, topicPrefix, auth, tls,
-                brokerStorage, edgePackage);
+                brokerStorage, edgePackage, maxDownloads);
     }
 
     /** Defaults for everything but the data directory. */

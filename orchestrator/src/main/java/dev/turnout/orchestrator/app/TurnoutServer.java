@@ -118,7 +118,8 @@ public final class TurnoutServer implements AutoCloseable {
                     cluster.shared() ? BackupManifest.POSTGRESQL : BackupManifest.SQLITE, VERSION, clock));
             ApiServer.Backend backend = new ApiServer.Backend(store, new BasicCredentials(identities), artifacts,
                     engine.engine(), engineThread.executor(), new FleetEnrollment(store, access, clock), monitoring,
-                    backup, keys, cluster.shared(), webhooks, clock, options.edgePackage(), deviceLogs);
+                    backup, keys, cluster.shared(), webhooks, clock, options.edgePackage(), deviceLogs,
+                    options.maxDownloads());
             ApiServer http = parts.start("HTTP API on " + options.bindAddress() + ":" + options.httpPort(),
                     () -> ApiServer.listen(options.bindAddress(), options.httpPort(), tls, token, backend,
                             port -> serverInfo(keys, broker, topics, tls, options.advertiseHost(), port)), ApiServer::close);

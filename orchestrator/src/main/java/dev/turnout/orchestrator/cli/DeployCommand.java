@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.proto.transfer.ByteRate;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,6 +82,11 @@ final class DeployCommand implements Callable<Integer> {
                         + " with LOCK_TIMEOUT, the old version still running (default: the device's lockTimeout, 10m).")
         String lockTimeout;
 
+        @Option(names = "--rate-limit", paramLabel = "RATE",
+                description = "Devices download this release at most this fast, e.g. 500KiB/s or 2MB/s (units B, KB, KiB, MB, MiB,"
+                        + " GB, GiB); a device with a lower download.rateLimit of its own keeps that (default: each device's own).")
+        String rateLimit;
+
         @Option(names = "--dry-run", description = "Print which devices each wave would hit; change nothing.")
         boolean dryRun;
 
@@ -113,6 +119,14 @@ final class DeployCommand implements Callable<Integer> {
                 body.put("force", true);
             }
             putIfSet(body, "lockTimeout", lockTimeout);
+            if (rateLimit != null) {
+                try { // refused here, before anything is sent: the server checks it the same way
+                    ByteRate.parse(rateLimit, "--rate-limit");
+                } catch (IllegalArgumentException e) {
+                    throw new CliException(ExitCodes.USAGE, e.getMessage());
+                }
+                body.put("rateLimit", rateLimit.strip());
+            }
             if (dryRun) {
                 body.put("dryRun", true);
             }

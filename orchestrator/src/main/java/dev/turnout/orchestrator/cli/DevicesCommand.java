@@ -1,6 +1,8 @@
 package dev.turnout.orchestrator.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.turnout.proto.transfer.ByteRate;
+import dev.turnout.proto.transfer.DownloadReports;
 import picocli.CommandLine.Command;
 
 import java.util.ArrayList;
@@ -33,8 +35,10 @@ final class DevicesCommand implements Runnable {
                 table.row(d.path("id").asText(), labels(d), online, agent, null, null, null, null, null);
             }
             for (JsonNode a : d.path("apps")) {
+                String progress = download(a.path("download"));
                 table.row(d.path("id").asText(), labels(d), online, agent, a.path("app").asText(), text(a.path("runningVersion")),
-                        text(a.path("desiredVersion")), text(a.path("state")), text(a.path("reason")));
+                        text(a.path("desiredVersion")), text(a.path("state")) + (progress == null ? "" : " " + progress),
+                        text(a.path("reason")));
             }
         }
         if (table.isEmpty()) {
@@ -52,6 +56,15 @@ final class DevicesCommand implements Runnable {
             parts.add(f.getKey() + "=" + f.getValue().asText());
         }
         return String.join(",", parts);
+    }
+
+    /** A running download for people, {@code 12.3/40.0 MiB 480 KiB/s}; null when none runs. */
+    static String download(JsonNode download) {
+        if (download == null || !download.isObject()) {
+            return null;
+        }
+        return DownloadReports.fraction(download.path("bytesDone").asLong(), download.path("bytesTotal").asLong()) + " "
+                + ByteRate.format(download.path("bytesPerSecond").asLong());
     }
 
     static String join(JsonNode array) {

@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.cli;
 
+import dev.turnout.proto.transfer.ByteRate;
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -86,6 +87,15 @@ final class RolloutCommand {
                     s.path("offlineCountsAsFailure").asBoolean() ? "offline counts as failure; " : "",
                     s.path("emergency").isNull() || s.path("emergency").isMissingNode() ? "" : "EMERGENCY: " + s.path("emergency").asText());
         }
+        if (s.path("rateLimitBytesPerSecond").asLong() > 0) {
+            cli.out.printf("download  at most %s per device%n", s.path("rateLimit").asText());
+        }
+        long full = r.path("bytes").path("full").asLong();
+        if (full > 0) {
+            long moved = r.path("bytes").path("moved").asLong();
+            cli.out.printf("moved     %s over the network; full archives %s (%s saved by cached and resumed downloads)%n",
+                    ByteRate.size(moved), ByteRate.size(full), ByteRate.size(Math.max(0, full - moved)));
+        }
         cli.out.printf("created   %s, updated %s%n%n", r.path("createdAt").asText(), r.path("updatedAt").asText());
         Table waves = new Table("WAVE", "STATE", "DEVICES", "STAGED", "ACTIVATING", "ACTIVE", "FAILED", "ROLLED BACK", "CANCELLED", "SKIPPED", "OFFLINE");
         for (JsonNode w : r.path("waves")) {
@@ -100,7 +110,9 @@ final class RolloutCommand {
         cli.out.println();
         Table devices = new Table("DEVICE", "WAVE", "STATE", "VERSION", "REASON", "MESSAGE");
         for (JsonNode d : r.path("devices")) {
-            devices.row(d.path("id").asText(), d.path("wave").asInt(), d.path("state").asText(), DevicesCommand.text(d.path("version")),
+            String progress = DevicesCommand.download(d.path("download"));
+            devices.row(d.path("id").asText(), d.path("wave").asInt(),
+                    d.path("state").asText() + (progress == null ? "" : " downloading " + progress), DevicesCommand.text(d.path("version")),
                     DevicesCommand.text(d.path("reason")), DevicesCommand.text(d.path("message")));
         }
         devices.print(cli.out);

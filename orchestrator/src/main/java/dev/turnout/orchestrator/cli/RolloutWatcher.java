@@ -26,6 +26,7 @@ final class RolloutWatcher {
     private final Mode mode;
     private final ObjectMapper compact = new ObjectMapper();
     private final Map<String, String> deviceStates = new HashMap<>();
+    private final Map<String, String> deviceDownloads = new HashMap<>();
     private String lastSummary = "";
     private JsonNode last;
 
@@ -96,6 +97,10 @@ final class RolloutWatcher {
             if (!key.equals(before)) {
                 String reason = d.path("reason").isNull() || d.path("reason").asText().isEmpty() ? "" : " (" + d.path("reason").asText() + ")";
                 cli.out.printf("%s  %-24s %s%s%n", now, d.path("id").asText(), key, reason);
+            }
+            String progress = DevicesCommand.download(d.path("download"));
+            if (progress != null && !progress.equals(deviceDownloads.put(d.path("id").asText(), progress))) {
+                cli.out.printf("%s  %-24s downloading %s%n", now, d.path("id").asText(), progress);
             }
         }
         if (changed) {

@@ -128,6 +128,11 @@ final class ServerCommand implements Runnable {
                 "(turnout device enroll ID --install-command). Default: " + "/usr/share/turnout/edge/turnout-edge.deb when it exists (the turnout package ships it)."})
     Path edgePackage;
 
+    @Option(names = "--max-downloads", paramLabel = "N",
+            description = {"Artifact downloads served at once (default: " + ServerOptions.DEFAULT_MAX_DOWNLOADS + "). One more is answered"
+                    + " 503 with Retry-After; the device waits that long and asks again, which does not count as a failed download."})
+    int maxDownloads;
+
     ServerCommand(Cli cli) {
         this.cli = cli;
     }
@@ -159,7 +164,7 @@ final class ServerCommand implements Runnable {
                     : tlsOptions.enabled() ? ServerOptions.DEFAULT_MQTTS_PORT : ServerOptions.DEFAULT_MQTT_PORT;
             options = new ServerOptions(dataDir, httpPort, port, bind, brokerUrl, advertiseHost, topicPrefix,
                     new BrokerAuth(brokerUsername, brokerPasswordFile, mosquittoConfig, mosquittoReload, hivemqIdentities), tlsOptions,
-                    brokerStorage()).withEdgePackage(edgePackage());
+                    brokerStorage()).withEdgePackage(edgePackage()).withMaxDownloads(maxDownloads);
         } catch (IllegalArgumentException e) {
             throw new CliException(ExitCodes.USAGE, e.getMessage());
         }

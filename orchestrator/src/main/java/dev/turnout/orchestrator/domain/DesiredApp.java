@@ -6,9 +6,15 @@ package dev.turnout.orchestrator.domain;
  *
  * @param force         switch without waiting for the app's update lock
  * @param lockTimeoutMs how long the device waits for the app's update lock (0: the device's default)
+ * @param downloadRateLimitBps how fast the device may download the release, bytes per second (0: its own limit)
  */
 public record DesiredApp(String app, String version, Phase phase, boolean rollback, String rolloutId, boolean force,
-                         long lockTimeoutMs) {
+                         long lockTimeoutMs, long downloadRateLimitBps) {
+
+    /** Without a download rate limit of its own. */
+    public DesiredApp(String app, String version, Phase phase, boolean rollback, String rolloutId, boolean force, long lockTimeoutMs) {
+        this(app, version, phase, rollback, rolloutId, force, lockTimeoutMs, 0);
+    }
 
     public DesiredApp {
         rolloutId = rolloutId == null ? "" : rolloutId;

@@ -259,4 +259,14 @@ public final class Rollout {
     public RolloutDevice device(String deviceId) {
         return devices.get(deviceId);
     }
+
+    /** Bytes the devices reported moving over the network to stage this release. */
+    public long bytesMoved() {
+        return devices().stream().mapToLong(RolloutDevice::bytesMoved).sum();
+    }
+
+    /** The full archive sizes of the devices that reported a download: what whole-archive downloads would have moved. */
+    public long bytesFull() {
+        return devices().stream().mapToLong(RolloutDevice::bytesFull).sum();
+    }
 }

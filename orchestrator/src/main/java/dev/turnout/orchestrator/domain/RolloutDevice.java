@@ -15,6 +15,9 @@ public final class RolloutDevice {
     private Instant waitingSince;
     private String reason;
     private String message;
+    /** Bytes the device reported moving over the network to stage this release, and the full size of its archives. */
+    private long bytesMoved;
+    private long bytesFull;
     /** Counts changes; the store writes a device only when it changed since its last committed write. */
     private long changes = 1;
     private long savedChanges;
@@ -111,6 +114,33 @@ public final class RolloutDevice {
     public void noted(String note) {
         this.message = note;
         changed(state);
+    }
+
+    /**
+     * The device staged the release having moved {@code moved} bytes over the network for archives of {@code full}
+     * bytes (less when it had some cached). The largest report counts: the same report again (a QoS 1 duplicate) or a
+     * later pass that found everything cached changes nothing. True when this changed the device.
+     */
+    public boolean downloaded(long moved, long full) {
+        long newMoved = Math.max(bytesMoved, moved);
+        long newFull = Math.max(bytesFull, full);
+        if (newMoved == bytesMoved && newFull == bytesFull) {
+            return false;
+        }
+        bytesMoved = newMoved;
+        bytesFull = newFull;
+        changed(state);
+        return true;
+    }
+
+    /** Bytes moved to stage this release (0: none reported, or all of it was cached). */
+    public long bytesMoved() {
+        return bytesMoved;
+    }
+
+    /** Full size of the release's archives for this device, as it reported them (0: not reported). */
+    public long bytesFull() {
+        return bytesFull;
     }
 
     /** A device that was offline is back: its time to report starts again. */

@@ -1,5 +1,7 @@
 package dev.turnout.orchestrator.domain;
 
+import dev.turnout.proto.transfer.ByteRate;
+
 import java.time.Duration;
 import java.util.List;
 
@@ -16,10 +18,45 @@ import java.util.List;
  * @param force                  activations are signed to ignore the app's update lock on the device
  * @param lockTimeout            how long a device waits for the app's update lock before it fails the
  *                               update (LOCK_TIMEOUT); null: each device's own default
+ * @param downloadRateLimit      bytes per second each device may download this release at (deploy --rate-limit); the
+ *                               lower of it and the device's own download.rateLimit applies; 0: the device's own
  */
 public record RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
                               Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,
-                              boolean staticTarget, boolean rollback, String emergency, boolean force, Duration lockTimeout) {
+                              boolean staticTarget, boolean rollback, String emergency, boolean force, Duration lockTimeout,
+                              long downloadRateLimit) {
+
+    public RolloutStrategy {
+        if (downloadRateLimit < 0) {
+            throw new InvalidInputException("rateLimit must not be negative");
+        }
+    }
+
+    /** Without a download rate limit of its own. */
+    public RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
+                           Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,
+                           boolean staticTarget, boolean rollback, String emergency, boolean force, Duration lockTimeout) {
+        this(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, offlineCountsAsFailure, staticTarget, rollback,
+                emergency, force, lockTimeout, 0);
+    }
+
+    /** The download rate limit in bytes per second of {@code text} ("500KiB/s"; null or blank: none, 0). */
+    public static long downloadRateLimit(String text) {
+        if (text == null || text.isBlank()) {
+            return 0;
+        }
+        try {
+            return ByteRate.parse(text, "rateLimit");
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException(e.getMessage());
+        }
+    }
+
+    /** This strategy with devices downloading at most {@code bytesPerSecond} (0: each device's own limit). */
+    public RolloutStrategy withDownloadRateLimit(long bytesPerSecond) {
+        return new RolloutStrategy(waves, soak, maxFailures, onFailure, deviceTimeout, approveEachWave, offlineCountsAsFailure,
+                staticTarget, rollback, emergency, force, lockTimeout, bytesPerSecond);
+    }
 
     public RolloutStrategy(List<Threshold> waves, Duration soak, Threshold maxFailures, FailureAction onFailure,
                            Duration deviceTimeout, boolean approveEachWave, boolean offlineCountsAsFailure,

@@ -114,7 +114,7 @@ final class Activations {
         // the device gets those very bytes again, never a second activation with a new sequence
         DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
-                        r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis()));
+                        r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis(), r.strategy().downloadRateLimit()));
         d.activating(decision.sequence(), now);
         outbox.add(decision);
     }

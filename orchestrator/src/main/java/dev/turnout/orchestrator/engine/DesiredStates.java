@@ -233,6 +233,7 @@ public final class DesiredStates {
                 .setMinVersion(store.findFloor(a.app()).orElse(""))
                 .setForce(a.force())
                 .setLockTimeoutMs(a.lockTimeoutMs())
+                .setDownloadRateLimitBps(a.downloadRateLimitBps())
                 .build();
     }
 

@@ -202,7 +202,7 @@ final class DeviceReports {
         return e.getReason() == dev.turnout.proto.Reason.REASON_UNSPECIFIED ? null : e.getReason().name();
     }
 
-    private boolean enrolled(String deviceId) {
+    boolean enrolled(String deviceId) {
         if (known.contains(deviceId)) {
             return true;
         }

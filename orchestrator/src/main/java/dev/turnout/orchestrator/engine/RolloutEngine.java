@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.engine;
 
+import dev.turnout.proto.transfer.DownloadReports;
 import dev.turnout.orchestrator.cluster.LeasedRollouts;
 import dev.turnout.orchestrator.cluster.SingleOrchestrator;
 import dev.turnout.orchestrator.domain.ConflictException;
@@ -66,6 +67,7 @@ public final class RolloutEngine implements FleetEvents {
     private final Clock clock;
     private final DrivenRollouts rollouts;
     private final DeviceReports reports;
+    private final DownloadBoard downloads = new DownloadBoard();
     private final Outbox outbox;
     private final Journal journal;
     private final RolloutPlanner planner;
@@ -329,9 +331,16 @@ public final class RolloutEngine implements FleetEvents {
         outbox.reportTakenUp(true);
         try {
             Instant now = clock.instant();
+            if (DownloadReports.isProgress(e)) { // shown, not stored, audited or judged: no transition
+                if (e.getDeviceId().equals(topicDeviceId) && reports.enrolled(topicDeviceId)) {
+                    downloads.report(topicDeviceId, e, now);
+                }
+                return;
+            }
             if (!reports.status(topicDeviceId, e, now)) {
                 return;
             }
+            downloads.report(topicDeviceId, e, now);
             forEachConcerned(r -> decideOnStatus(r, topicDeviceId, e, now));
             cluster.forward(topicDeviceId, e.getApp(), "status", e.toByteArray(), now);
         } finally {
@@ -339,8 +348,16 @@ public final class RolloutEngine implements FleetEvents {
         }
     }
 
+    /** The downloads running on devices now, as their last progress reports said. */
+    public DownloadBoard downloads() {
+        return downloads;
+    }
+
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
+        if (!p.getOnline()) {
+            downloads.offline(topicDeviceId);
+        }
         if (p.getTrustedKeyIdsCount() > 0) { // the broker's will carries none: keep what the device said last
             trustedKeyIds.put(topicDeviceId, List.copyOf(p.getTrustedKeyIdsList()));
         }
@@ -403,7 +420,11 @@ public final class RolloutEngine implements FleetEvents {
             return;
         }
         String reason = DeviceReports.reason(e);
-        if (judge.apply(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, DeviceReports.blankToNull(e.getMessage()))) {
+        // the bytes it moved to stage the release: kept with the rollout's device, summed in rollout status
+        boolean counted = DownloadReports.isTotal(e) && r.version().equals(e.getVersion())
+                && d.downloaded(e.getDownload().getBytesMoved(), e.getDownload().getBytesTotal());
+        if (judge.apply(r, d, e.getVersion(), e.getState(), e.getSequence(), reason, DeviceReports.blankToNull(e.getMessage()))
+                || counted) {
             decide(r, now);
         }
     }

@@ -38,6 +38,12 @@ public record RolloutRequest(String app, String version, Target target, RolloutS
         this(app, version, target, strategy, dryRun, List.of(), false);
     }
 
+    /** This request with devices downloading at most {@code rateLimit} ("500KiB/s"; null or blank: each device's own limit). */
+    public RolloutRequest withRateLimit(String rateLimit) {
+        long limit = RolloutStrategy.downloadRateLimit(rateLimit);
+        return limit == 0 ? this : new RolloutRequest(app, version, target, strategy.withDownloadRateLimit(limit), dryRun, canary, supersede);
+    }
+
     /** This request with {@code ids} in its first wave. */
     public RolloutRequest withCanary(List<String> ids) {
         return new RolloutRequest(app, version, target, strategy, dryRun, ids, supersede);

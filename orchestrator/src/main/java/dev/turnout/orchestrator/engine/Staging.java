@@ -80,7 +80,8 @@ final class Staging {
     /** Sends one device its STAGE (a device that joined the rollout late, or one of the steps). */
     void stage(Rollout r, RolloutDevice d) {
         DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(),
-                new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id()));
+                new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id(), false, 0,
+                        r.strategy().downloadRateLimit()));
         d.staging(decision.sequence());
         outbox.add(decision);
     }

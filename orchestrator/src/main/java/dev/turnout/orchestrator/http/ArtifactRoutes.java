@@ -38,11 +38,17 @@ final class ArtifactRoutes {
     private final ApiExchange exchange;
     private final FleetStore store;
     private final ArtifactRepository artifacts;
+    private volatile DownloadSlots slots = DownloadSlots.unlimited();
 
     ArtifactRoutes(ApiExchange exchange, FleetStore store, ArtifactRepository artifacts) {
         this.exchange = exchange;
         this.store = store;
         this.artifacts = artifacts;
+    }
+
+    /** Serves at most {@code slots.max()} downloads at once. */
+    void limit(DownloadSlots slots) {
+        this.slots = slots;
     }
 
     void mountOn(Router router) {
@@ -88,6 +94,9 @@ final class ArtifactRoutes {
         boolean head = ctx.request().method() == HttpMethod.HEAD;
         String range = ctx.request().getHeader("Range");
         ApiAuth.Principal caller = ApiAuth.principal(ctx);
+        if (!head && !takeSlot(ctx)) {
+            return;
+        }
         exchange.blocking(ctx, () -> {
             if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targets(caller.name(), digest)) {
                 throw new ForbiddenException("artifact " + digest + " is not part of a release in the desired state of device "
@@ -96,6 +105,28 @@ final class ArtifactRoutes {
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
             return Map.entry(path, Files.size(path));
         }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head));
+    }
+
+    /**
+     * A download slot for this response, given back when it ends however it ends; false after answering 503 with a
+     * Retry-After when every slot is taken (the device waits that long, which is not a failed attempt).
+     */
+    private boolean takeSlot(RoutingContext ctx) {
+        DownloadSlots cap = slots;
+        if (!cap.take()) {
+            int delay = DownloadSlots.retryAfterSeconds();
+            ctx.response().putHeader("Retry-After", Integer.toString(delay));
+            exchange.error(ctx, 503, "the orchestrator is serving its maximum of " + cap.max() + " artifact downloads at once"
+                    + " (--max-downloads); try again in " + delay + " s");
+            return false;
+        }
+        java.util.concurrent.atomic.AtomicBoolean given = new java.util.concurrent.atomic.AtomicBoolean();
+        ctx.addEndHandler(done -> {
+            if (given.compareAndSet(false, true)) {
+                cap.give();
+            }
+        });
+        return true;
     }
 
     /** Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). */

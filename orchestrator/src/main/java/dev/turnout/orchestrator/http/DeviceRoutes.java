@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.http;
 
 import dev.turnout.orchestrator.domain.Device;
+import dev.turnout.orchestrator.engine.DownloadBoard;
 import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.store.FleetStore;
 import io.vertx.ext.web.Router;
@@ -15,10 +16,14 @@ final class DeviceRoutes {
 
     private final ApiExchange exchange;
     private final FleetStore store;
+    private final DownloadBoard downloads;
+    private final java.time.Clock clock;
 
-    DeviceRoutes(ApiExchange exchange, FleetStore store) {
+    DeviceRoutes(ApiExchange exchange, FleetStore store, DownloadBoard downloads, java.time.Clock clock) {
+        this.clock = clock;
         this.exchange = exchange;
         this.store = store;
+        this.downloads = downloads;
     }
 
     void mountOn(Router router) {
@@ -42,6 +47,6 @@ final class DeviceRoutes {
 
     /** A device as the API shows it (reads the store: call it off the event loop). */
     Map<String, Object> view(Device d) {
-        return JsonViews.device(d, store.deviceApps(d.id()), store.findDesired(d.id()).orElse(null));
+        return JsonViews.device(d, store.deviceApps(d.id()), store.findDesired(d.id()).orElse(null), downloads, clock.instant());
     }
 }

@@ -60,15 +60,24 @@ public final class HttpApi {
         this.vertx = vertx;
         this.exchange = new ApiExchange(vertx, engineExecutor);
         this.server = new ServerRoutes(exchange, serverInfo);
-        this.devices = new DeviceRoutes(exchange, store);
+        this.devices = new DeviceRoutes(exchange, store, engine == null ? null : engine.downloads(), clock);
         this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo, installs);
         this.installs = new InstallRoutes(exchange, installs, serverInfo, store, clock);
         this.artifacts = new ArtifactRoutes(exchange, store, artifacts);
         this.releases = new ReleaseRoutes(exchange, store, artifacts, engine, clock);
         this.apps = new AppRoutes(exchange, store, engine, clock);
-        this.rollouts = new RolloutRoutes(exchange, store, engine);
+        this.rollouts = new RolloutRoutes(exchange, store, engine, clock);
         this.audit = new AuditRoutes(exchange, store);
         this.operators = new OperatorRoutes(exchange, auth.accounts());
+    }
+
+    /**
+     * Serves at most {@code max} artifact downloads at once; one more is answered 503 with a Retry-After, which a device
+     * waits out without counting it as a failed attempt.
+     */
+    public HttpApi limitDownloads(int max) {
+        artifacts.limit(new DownloadSlots(max));
+        return this;
     }
 
     /** Starts listening; the future holds the server (its actual port when {@code port} is 0). */

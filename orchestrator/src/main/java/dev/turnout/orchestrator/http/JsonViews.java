@@ -1,5 +1,7 @@
 package dev.turnout.orchestrator.http;
 
+import dev.turnout.orchestrator.engine.DownloadBoard;
+import dev.turnout.proto.transfer.ByteRate;
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.DesiredApp;
 import dev.turnout.orchestrator.domain.Device;
@@ -43,6 +45,12 @@ final class JsonViews {
     }
 
     static Map<String, Object> device(Device d, List<DeviceApp> reported, DesiredRecord desired) {
+        return device(d, reported, desired, null, null);
+    }
+
+    /** As {@link #device(Device, List, DesiredRecord)}, with each app's running download from {@code downloads} (null: none). */
+    static Map<String, Object> device(Device d, List<DeviceApp> reported, DesiredRecord desired, DownloadBoard downloads,
+                                      java.time.Instant now) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("id", d.id());
         v.put("labels", new TreeMap<>(d.labels()));
@@ -83,6 +91,10 @@ final class JsonViews {
                 app.put("desiredVersion", a.version());
                 app.put("phase", a.phase().name());
             }
+        }
+        for (Map<String, Object> app : apps.values()) {
+            app.put("download", downloads == null || !"DOWNLOADING".equals(app.get("state")) ? null
+                    : downloads.progress(d.id(), (String) app.get("app"), now).map(JsonViews::download).orElse(null));
         }
         v.put("apps", new ArrayList<>(apps.values()));
         return v;
@@ -171,6 +183,11 @@ final class JsonViews {
     }
 
     static Map<String, Object> rollout(Rollout r, Set<String> offline) {
+        return rollout(r, offline, null, null);
+    }
+
+    /** As {@link #rollout(Rollout, Set)}, with each device's running download from {@code downloads} (null: none shown). */
+    static Map<String, Object> rollout(Rollout r, Set<String> offline, DownloadBoard downloads, java.time.Instant now) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("id", r.id());
         v.put("app", r.app());
@@ -217,9 +234,30 @@ final class JsonViews {
                     : back && d.previous() != null ? d.previous().version() : back ? null : r.version());
             device.put("reason", d.reason());
             device.put("message", d.message());
+            device.put("bytesMoved", d.bytesMoved());
+            device.put("bytesFull", d.bytesFull());
+            device.put("download", downloads == null ? null
+                    : downloads.progress(d.deviceId(), r.app(), now).filter(p -> p.version().equals(r.version()))
+                        .map(JsonViews::download).orElse(null));
             devices.add(device);
         }
         v.put("devices", devices);
+        Map<String, Object> bytes = new LinkedHashMap<>();
+        bytes.put("moved", r.bytesMoved());
+        bytes.put("full", r.bytesFull());
+        v.put("bytes", bytes);
+        return v;
+    }
+
+    /** A running download as the API shows it. */
+    static Map<String, Object> download(DownloadBoard.Progress p) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("version", p.version());
+        v.put("bytesDone", p.bytesDone());
+        v.put("bytesTotal", p.bytesTotal());
+        v.put("bytesPerSecond", p.bytesPerSecond());
+        v.put("bytesMoved", p.bytesMoved());
+        v.put("at", timestamp(p.at()));
         return v;
     }
 
@@ -237,6 +275,8 @@ final class JsonViews {
         v.put("emergency", s.emergency());
         v.put("force", s.force());
         v.put("lockTimeout", s.lockTimeout() == null ? null : Durations.format(s.lockTimeout()));
+        v.put("rateLimit", s.downloadRateLimit() == 0 ? null : ByteRate.format(s.downloadRateLimit()));
+        v.put("rateLimitBytesPerSecond", s.downloadRateLimit());
         return v;
     }
 

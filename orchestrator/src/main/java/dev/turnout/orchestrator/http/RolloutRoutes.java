@@ -30,14 +30,18 @@ final class RolloutRoutes {
     record RolloutBody(String app, String version, String target, JsonNode waves, JsonNode soak, JsonNode maxFailures,
                        String onFailure, JsonNode deviceTimeout, Boolean dryRun, Boolean approveEachWave,
                        Boolean offlineCountsAsFailure, @JsonProperty("static") Boolean staticTarget,
-                       Boolean rollback, String emergency, JsonNode canary, Boolean supersede, Boolean force, JsonNode lockTimeout) {
+                       Boolean rollback, String emergency, JsonNode canary, Boolean supersede, Boolean force, JsonNode lockTimeout,
+                       JsonNode rateLimit) {
     }
 
     private final ApiExchange exchange;
     private final FleetStore store;
     private final RolloutEngine engine;
 
-    RolloutRoutes(ApiExchange exchange, FleetStore store, RolloutEngine engine) {
+    private final java.time.Clock clock;
+
+    RolloutRoutes(ApiExchange exchange, FleetStore store, RolloutEngine engine, java.time.Clock clock) {
+        this.clock = clock;
         this.exchange = exchange;
         this.store = store;
         this.engine = engine;
@@ -57,7 +61,8 @@ final class RolloutRoutes {
                 request = RolloutRequest.parse(body.app(), body.version(), body.target(), text(body.waves()), text(body.soak()),
                         text(body.maxFailures()), body.onFailure(), text(body.deviceTimeout()), body.dryRun(),
                         body.approveEachWave(), body.offlineCountsAsFailure(), body.staticTarget(), body.rollback(), body.emergency(),
-                        text(body.canary()), body.supersede(), body.force(), text(body.lockTimeout()));
+                        text(body.canary()), body.supersede(), body.force(), text(body.lockTimeout()))
+                        .withRateLimit(text(body.rateLimit()));
             } catch (RuntimeException e) {
                 exchange.fail(ctx, e);
                 return;
@@ -70,7 +75,8 @@ final class RolloutRoutes {
     private void listRollouts(RoutingContext ctx) {
         exchange.blocking(ctx, () -> {
             Set<String> offline = offlineDevices();
-            return Map.of("rollouts", store.listRollouts().stream().map(r -> JsonViews.rollout(r, offline)).toList());
+            return Map.of("rollouts", store.listRollouts().stream()
+                    .map(r -> JsonViews.rollout(r, offline, engine.downloads(), clock.instant())).toList());
         }, v -> exchange.ok(ctx, 200, v));
     }
 
@@ -100,7 +106,7 @@ final class RolloutRoutes {
     }
 
     private Map<String, Object> view(Rollout r) {
-        return JsonViews.rollout(r, offlineDevices());
+        return JsonViews.rollout(r, offlineDevices(), engine.downloads(), clock.instant());
     }
 
     private Set<String> offlineDevices() {

@@ -62,6 +62,8 @@ public final class FleetMetrics {
     private final MultiGauge changeFailureRate;
     private final MultiGauge timeToRestore;
     private final MultiGauge unrestored;
+    private final Counter downloadMoved;
+    private final Counter downloadFull;
     private volatile DoraFigures dora = DoraFigures.compute(List.of(), Map.of(), Map.of(), Instant.EPOCH, DoraFigures.WINDOW);
 
     public FleetMetrics(FleetStore store, Clock clock) {
@@ -96,6 +98,21 @@ public final class FleetMetrics {
                 .baseUnit("seconds").register(registry);
         unrestored = MultiGauge.builder("turnout.dora.unrestored.failures")
                 .description("Failed changes not restored yet").register(registry);
+        // registered at once: a dashboard panel shows 0 before the first download, not "no data"
+        downloadMoved = Counter.builder("turnout.download").baseUnit("bytes").tags("kind", "moved")
+                .description("Bytes devices reported moving over the network to stage releases (kind=moved), and the full size"
+                        + " of those releases' archives (kind=full): full minus moved is what caches and resumes saved")
+                .register(registry);
+        downloadFull = Counter.builder("turnout.download").baseUnit("bytes").tags("kind", "full")
+                .description("Bytes devices reported moving over the network to stage releases (kind=moved), and the full size"
+                        + " of those releases' archives (kind=full): full minus moved is what caches and resumes saved")
+                .register(registry);
+    }
+
+    /** Counts a staged release's download as its device reported it: {@code moved} bytes over the network of {@code full}. */
+    public void downloaded(long moved, long full) {
+        downloadMoved.increment(Math.max(0, moved));
+        downloadFull.increment(Math.max(0, full));
     }
 
     /** Counts one status event a device sent. */

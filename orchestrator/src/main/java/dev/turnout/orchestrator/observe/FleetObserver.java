@@ -1,5 +1,6 @@
 package dev.turnout.orchestrator.observe;
 
+import dev.turnout.proto.transfer.DownloadReports;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.port.FleetEvents;
@@ -95,7 +96,12 @@ public final class FleetObserver {
         if (!e.getDeviceId().equals(deviceId)) {
             return;
         }
-        metrics.statusReceived(e.getState().name(), e.getReason().name());
+        if (DownloadReports.isTotal(e)) {
+            metrics.downloaded(e.getDownload().getBytesMoved(), e.getDownload().getBytesTotal());
+        }
+        if (!DownloadReports.isProgress(e)) { // a progress report is no transition: shown live, not counted
+            metrics.statusReceived(e.getState().name(), e.getReason().name());
+        }
         publish("status", deviceId, topics.status(deviceId), ProtoJson.status(e));
     }
 

@@ -33,6 +33,14 @@ public final class ProtoJson {
         v.put("runningVersion", e.getRunningVersion());
         v.put("timestampMs", e.getTimestampMs());
         v.put("logTail", e.getLogTail());
+        if (e.hasDownload()) {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("bytesDone", e.getDownload().getBytesDone());
+            d.put("bytesTotal", e.getDownload().getBytesTotal());
+            d.put("bytesPerSecond", e.getDownload().getRateBps());
+            d.put("bytesMoved", e.getDownload().getBytesMoved());
+            v.put("download", d);
+        }
         return v;
     }
 

@@ -15,11 +15,12 @@ import java.sql.Statement;
  * (a column of releases); version 9 the edge daemon version each device last named in its presence (a column of
  * devices); version 10 one-time install tokens (a new table: only their hashes, the config sealed
  * under a key derived from the token); version 11 the last lines of a failed container's log, with the app's
- * reported state and with the failure's audit entry (a column of device_apps and one of audit).
+ * reported state and with the failure's audit entry (a column of device_apps and one of audit); version 12 the bytes
+ * each device of a rollout moved to stage its release and the full size of its archives (two columns of rollout_devices).
  */
 final class FleetSchema {
 
-    static final int VERSION = 11;
+    static final int VERSION = 12;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -42,6 +43,7 @@ final class FleetSchema {
         "CREATE TABLE IF NOT EXISTS rollout_devices (rollout_id TEXT NOT NULL, device_id TEXT NOT NULL, wave INTEGER NOT NULL,"
                 + " state TEXT NOT NULL, previous TEXT, stage_seq {long} NOT NULL, activation_seq {long} NOT NULL,"
                 + " rollback_seq {long} NOT NULL, waiting_since {long}, reason TEXT, message TEXT,"
+                + " bytes_moved {long} NOT NULL DEFAULT 0, bytes_full {long} NOT NULL DEFAULT 0,"
                 + " PRIMARY KEY (rollout_id, device_id))",
         "CREATE TABLE IF NOT EXISTS audit (id {serial}, at {long} NOT NULL, actor TEXT NOT NULL,"
                 + " action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT)",
@@ -121,6 +123,11 @@ final class FleetSchema {
             for (String table : new String[] {"device_apps", "audit"}) { // version 11: null where no failure report carried a log
                 if (!hasColumn(c, table, "log_tail")) {
                     s.execute("ALTER TABLE " + table + " ADD COLUMN log_tail TEXT");
+                }
+            }
+            for (String column : new String[] {"bytes_moved", "bytes_full"}) { // version 12: 0 for rollouts before it
+                if (!hasColumn(c, "rollout_devices", column)) {
+                    s.execute(dialect.ddl("ALTER TABLE rollout_devices ADD COLUMN " + column + " {long} NOT NULL DEFAULT 0"));
                 }
             }
             if (version == 0) {

@@ -79,14 +79,16 @@ final class JdbcRollouts {
                 continue;
             }
             session.update("INSERT INTO rollout_devices (rollout_id, device_id, wave, state, previous, stage_seq,"
-                            + " activation_seq, rollback_seq, waiting_since, reason, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                            + " activation_seq, rollback_seq, waiting_since, reason, message, bytes_moved, bytes_full)"
+                            + " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
                             + " ON CONFLICT (rollout_id, device_id) DO UPDATE SET wave = excluded.wave, state = excluded.state,"
                             + " previous = excluded.previous, stage_seq = excluded.stage_seq,"
                             + " activation_seq = excluded.activation_seq, rollback_seq = excluded.rollback_seq,"
-                            + " waiting_since = excluded.waiting_since, reason = excluded.reason, message = excluded.message",
+                            + " waiting_since = excluded.waiting_since, reason = excluded.reason, message = excluded.message,"
+                            + " bytes_moved = excluded.bytes_moved, bytes_full = excluded.bytes_full",
                     r.id(), d.deviceId(), d.wave(), d.state().name(), d.previous() == null ? null : StoredJson.write(d.previous()),
                     d.stageSequence(), d.activationSequence(), d.rollbackSequence(), millis(d.waitingSince()),
-                    d.reason(), d.message());
+                    d.reason(), d.message(), d.bytesMoved(), d.bytesFull());
         }
     }
 
@@ -121,7 +123,8 @@ final class JdbcRollouts {
         RolloutStrategy strategy = RolloutStrategy.parse((String) s.get("waves"), (String) s.get("soak"),
                 (String) s.get("maxFailures"), (String) s.get("onFailure"), (String) s.get("deviceTimeout"),
                 (Boolean) s.get("approveEachWave"), (Boolean) s.get("offlineCountsAsFailure"), (Boolean) s.get("static"),
-                (Boolean) s.get("rollback"), (String) s.get("emergency"), (Boolean) s.get("force"), (String) s.get("lockTimeout"));
+                (Boolean) s.get("rollback"), (String) s.get("emergency"), (Boolean) s.get("force"), (String) s.get("lockTimeout"))
+                .withDownloadRateLimit(s.get("downloadRateLimit") instanceof Number n ? n.longValue() : 0);
         List<RolloutDevice> devices = session.query("SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY device_id",
                 JdbcRollouts::device, id);
         devices.forEach(d -> d.saved(d.changes())); // as stored
@@ -132,10 +135,12 @@ final class JdbcRollouts {
     }
 
     private static RolloutDevice device(ResultSet d) throws SQLException {
-        return new RolloutDevice(d.getString("device_id"), d.getInt("wave"),
+        RolloutDevice device = new RolloutDevice(d.getString("device_id"), d.getInt("wave"),
                 d.getString("previous") == null ? null : StoredJson.read(d.getString("previous"), new TypeReference<DesiredApp>() { }),
                 RolloutDeviceState.valueOf(d.getString("state")), d.getLong("stage_seq"), d.getLong("activation_seq"),
                 d.getLong("rollback_seq"), instant(d, "waiting_since"), d.getString("reason"), d.getString("message"));
+        device.downloaded(d.getLong("bytes_moved"), d.getLong("bytes_full"));
+        return device;
     }
 
     /** A rollout is saved on every report and its strategy never changes: its JSON is made once. */
@@ -164,6 +169,9 @@ final class JdbcRollouts {
         }
         fields.put("force", s.force());
         fields.put("lockTimeout", s.lockTimeout() == null ? null : Durations.format(s.lockTimeout()));
+        if (s.downloadRateLimit() > 0) {
+            fields.put("downloadRateLimit", s.downloadRateLimit());
+        }
         return fields;
     }
 }

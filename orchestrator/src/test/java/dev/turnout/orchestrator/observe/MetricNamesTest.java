@@ -79,6 +79,7 @@ class MetricNamesTest {
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             FleetMetrics metrics = new FleetMetrics(store, Clock.systemUTC());
             metrics.statusReceived("ACTIVE", "REASON_UNSPECIFIED");
+            metrics.downloaded(1024, 4096);
             metrics.waveDecision("r-1", 2, 1_000_000);
             metrics.forwardedReportDelay(Duration.ofMillis(3));
             metrics.webhookDelivery(dev.turnout.orchestrator.domain.WebhookDelivery.Result.DELIVERED);

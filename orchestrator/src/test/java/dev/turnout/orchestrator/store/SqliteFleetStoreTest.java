@@ -64,7 +64,7 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(11);
+            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(12);
         }
     }
 
