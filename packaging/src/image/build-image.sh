@@ -7,7 +7,7 @@
 #   - the shared libraries `ldd` names for those, copied from this machine (Debian 12's glibc)
 #   - /etc/passwd and /etc/group (turnout = 10001:10001; group mosquitto = 1883, the eclipse-mosquitto image's),
 #     /tmp (1777) and /var/lib/turnout (0750, turnout)
-# Needs docker, a JDK 17 with jmods (jlink, jdeps), zip, unzip, ldd. The layer's tar is sorted, with fixed times and
+# Needs docker, a JDK 17 with jmods (jlink, jdeps), zip, unzip, ldd, objcopy (binutils: jlink strips native symbols with it). The layer's tar is sorted, with fixed times and
 # owners, so the same jars and JDK give the same layer. TURNOUT_IMAGE_REPO names another repository than turnout/server.
 set -euo pipefail
 out="$(realpath -m "$1")"
@@ -17,12 +17,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 app="$root/orchestrator/target"
 work="$root/packaging/target/image"
-say() { printf 'build-image: %s\n' "$*" >&2; }
+start=$SECONDS
+say() { printf 'build-image: [%3ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
 [ -f "$app/turnout.jar" ] && [ -d "$app/lib" ] || { say "no $app/turnout.jar and lib/: build the orchestrator first (mvn -pl orchestrator -am package)"; exit 1; }
 java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v jlink)")")")}"
 [ -x "$java_home/bin/jlink" ] && [ -f "$java_home/jmods/java.base.jmod" ] || { say "no jlink and jmods under $java_home (Debian: openjdk-17-jdk-headless)"; exit 1; }
-for tool in docker zip unzip ldd tar; do command -v "$tool" >/dev/null || { say "needs $tool"; exit 1; }; done
+for tool in docker zip unzip ldd tar objcopy; do command -v "$tool" >/dev/null || { say "needs $tool"; exit 1; }; done
 case "$(uname -m)" in
   x86_64) rocksdb=librocksdbjni-linux64.so; sqlite=org/sqlite/native/Linux/x86_64/libsqlitejdbc.so ;;
   aarch64) rocksdb=librocksdbjni-linux-aarch64.so; sqlite=org/sqlite/native/Linux/aarch64/libsqlitejdbc.so ;;
@@ -41,8 +42,12 @@ case "$modules" in java.base*) ;; *) say "jdeps printed no module list: $modules
 # loaded by name, invisible to jdeps: EC and Ed25519 keys (TLS), JNDI's DNS provider, the zip file system
 modules="$modules,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs"
 say "jlink: $modules"
-"$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=2 \
-  --generate-cds-archive --output "$rootfs/opt/java"
+"$java_home/bin/jlink" --add-modules "$modules" --strip-debug --strip-native-debug-symbols exclude-debuginfo-files \
+  --no-man-pages --no-header-files --compress=2 --generate-cds-archive --output "$rootfs/opt/java"
+# the class data archive for heaps over 32 GB, and java.desktop's native half (AWT, X11, fonts, sound, images): a
+# headless server never loads them, and they would pull X11, ALSA, FreeType and GLib into the image
+rm -f "$rootfs"/opt/java/lib/server/classes_nocoops.jsa
+rm -f "$rootfs"/opt/java/lib/{libawt_xawt,libsplashscreen,libjsound,libfontmanager,libjavajpeg,liblcms,libmlib_image}.so
 # Debian's JDK points cacerts at /etc/ssl/certs/java/cacerts (ca-certificates-java): copy the store itself
 if [ -f /etc/ssl/certs/java/cacerts ]; then
   rm -f "$rootfs/opt/java/lib/security/cacerts"
