@@ -35,19 +35,44 @@ rm -rf "$work"
 mkdir -p "$work/rootfs/opt/turnout" "$work/natives"
 rootfs="$work/rootfs"
 
-say "jdeps: the modules the orchestrator's jars need ..."
-modules="$("$java_home/bin/jdeps" --multi-release 17 --ignore-missing-deps --print-module-deps \
-  --class-path "$app/lib/*" "$app/turnout.jar" 2>/dev/null | tail -n 1)"
-case "$modules" in java.base*) ;; *) say "jdeps printed no module list: $modules"; exit 1 ;; esac
+# jdeps over 100 jars and jlink take a minute or two each: both are kept in a cache on this machine, keyed by what
+# they read (the dependency jars, the JDK, the module list); the orchestrator's own jar is read every time
+cache="${TURNOUT_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/turnout/server-image}"
+mkdir -p "$cache"
+jdk_id="$(cat "$java_home/release" 2>/dev/null | sha256sum | cut -c1-16)"
+libs_key="$( (cd "$app/lib" && sha256sum -- *.jar; echo "$jdk_id") | sha256sum | cut -c1-16)"
+jdeps() { "$java_home/bin/jdeps" --multi-release 17 --ignore-missing-deps --print-module-deps "$@" 2>/dev/null | tail -n 1; }
+if [ -s "$cache/modules-$libs_key" ]; then
+  say "jdeps: the modules of the dependency jars (cached) ..."
+else
+  say "jdeps: the modules of the dependency jars ..."
+  jdeps --class-path "$app/lib/*" "$app"/lib/*.jar > "$cache/modules-$libs_key.tmp"
+  grep -q '^java.base' "$cache/modules-$libs_key.tmp" || { say "jdeps printed no module list: $(cat "$cache/modules-$libs_key.tmp")"; exit 1; }
+  mv "$cache/modules-$libs_key.tmp" "$cache/modules-$libs_key"
+fi
+say "jdeps: the modules of turnout.jar ..."
+own="$(jdeps "$app/turnout.jar")"
+case "$own" in java.base*) ;; *) say "jdeps printed no module list for turnout.jar: $own"; exit 1 ;; esac
 # loaded by name, invisible to jdeps: EC and Ed25519 keys (TLS), JNDI's DNS provider, the zip file system
-modules="$modules,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs"
-say "jlink: $modules"
-"$java_home/bin/jlink" --add-modules "$modules" --strip-debug --strip-native-debug-symbols exclude-debuginfo-files \
-  --no-man-pages --no-header-files --compress=2 --generate-cds-archive --output "$rootfs/opt/java"
-# the class data archive for heaps over 32 GB, and java.desktop's native half (AWT, X11, fonts, sound, images): a
-# headless server never loads them, and they would pull X11, ALSA, FreeType and GLib into the image
-rm -f "$rootfs"/opt/java/lib/server/classes_nocoops.jsa
-rm -f "$rootfs"/opt/java/lib/{libawt_xawt,libsplashscreen,libjsound,libfontmanager,libjavajpeg,liblcms,libmlib_image}.so
+modules="$(printf '%s,%s,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs' "$(cat "$cache/modules-$libs_key")" "$own" | tr ',' '\n' | sort -u | paste -sd, -)"
+runtime_key="$(printf '%s %s %s' "$modules" "$jdk_id" "$(sha256sum "$0" | cut -c1-16)" | sha256sum | cut -c1-16)"
+if [ -d "$cache/runtime-$runtime_key" ]; then
+  say "jlink (cached): $modules"
+else
+  say "jlink: $modules"
+  rm -rf "$cache/runtime-$runtime_key.tmp"
+  "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --strip-native-debug-symbols exclude-debuginfo-files \
+    --no-man-pages --no-header-files --compress=2 --generate-cds-archive --output "$cache/runtime-$runtime_key.tmp" >/dev/null
+  # the class data archive for heaps over 32 GB, and java.desktop's native half (AWT, X11, fonts, sound, images): a
+  # headless server never loads them, and they would pull X11, ALSA, FreeType and GLib into the image
+  rm -f "$cache/runtime-$runtime_key.tmp"/lib/server/classes_nocoops.jsa
+  rm -f "$cache/runtime-$runtime_key.tmp"/lib/{libawt_xawt,libsplashscreen,libjsound,libfontmanager,libjavajpeg,liblcms,libmlib_image}.so
+  mv "$cache/runtime-$runtime_key.tmp" "$cache/runtime-$runtime_key"
+  # one runtime kept: older ones go
+  find "$cache" -maxdepth 1 -name 'runtime-*' ! -name "runtime-$runtime_key" -exec rm -rf {} +
+fi
+mkdir -p "$rootfs/opt"
+cp -a "$cache/runtime-$runtime_key" "$rootfs/opt/java"
 # Debian's JDK points cacerts at /etc/ssl/certs/java/cacerts (ca-certificates-java): copy the store itself
 if [ -f /etc/ssl/certs/java/cacerts ]; then
   rm -f "$rootfs/opt/java/lib/security/cacerts"
