@@ -5,8 +5,8 @@
 #     the ones loaded only by name (EC crypto, DNS naming, zip file system); no debug symbols, man pages or headers
 #   - orchestrator/target/turnout.jar and lib/ (RocksDB's and SQLite's jars keep only this machine's native library)
 #   - the shared libraries `ldd` names for those, copied from this machine (Debian 12's glibc)
-#   - /etc/passwd and /etc/group (turnout = 10001:10001; group mosquitto = 1883, the eclipse-mosquitto image's),
-#     /tmp (1777) and /var/lib/turnout (0750, turnout)
+#   - /etc/passwd and /etc/group (turnout = 10001:10001, also in the group mosquitto = 1883, the eclipse-mosquitto
+#     image's), /tmp (1777), /var/lib/turnout (0750, turnout) and /mosquitto/turnout (0750, turnout:mosquitto)
 # Needs docker, a JDK 17 with jmods (jlink, jdeps), zip, unzip, ldd, objcopy (binutils: jlink strips native symbols with it). The layer's tar is sorted, with fixed times and
 # owners, so the same jars and JDK give the same layer. TURNOUT_IMAGE_REPO names another repository than turnout/server.
 set -euo pipefail
@@ -106,7 +106,7 @@ done | sort -u | grep -v "^$work/" | while read -r lib; do copy_with_parents "$l
 [ -e "$rootfs/lib64/ld-linux-x86-64.so.2" ] || [ "$(uname -m)" != x86_64 ] || copy_with_parents /lib64/ld-linux-x86-64.so.2
 
 say "users, /tmp and the data directory ..."
-mkdir -p "$rootfs/etc" "$rootfs/tmp" "$rootfs/var/lib/turnout"
+mkdir -p "$rootfs/etc" "$rootfs/tmp" "$rootfs/var/lib/turnout" "$rootfs/mosquitto/turnout"
 cat > "$rootfs/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/sbin/nologin
 turnout:x:10001:10001:Turnout orchestrator:/var/lib/turnout:/sbin/nologin
@@ -120,13 +120,17 @@ nogroup:x:65534:
 GROUP
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$rootfs/etc/nsswitch.conf"
 chmod 1777 "$rootfs/tmp"
-chmod 0750 "$rootfs/var/lib/turnout"
+chmod 0750 "$rootfs/var/lib/turnout" "$rootfs/mosquitto/turnout"
 find "$rootfs" -exec touch -h -d "@$epoch" {} +
 
 say "rootfs.tar and docker build ..."
 tar_opts=(--sort=name --mtime="@$epoch" --numeric-owner --format=gnu)
-tar -C "$rootfs" "${tar_opts[@]}" --owner=0 --group=0 --exclude=./var/lib/turnout -cf "$work/rootfs.tar" .
+# the two directories the server writes: a new named volume mounted on one takes its owner and mode from the image
+tar -C "$rootfs" "${tar_opts[@]}" --owner=0 --group=0 --exclude=./var/lib/turnout --exclude=./mosquitto/turnout -cf "$work/rootfs.tar" .
 tar -C "$rootfs" "${tar_opts[@]}" --owner=10001 --group=10001 --no-recursion -rf "$work/rootfs.tar" ./var/lib/turnout
+# Mosquitto's files (turnout server --mosquitto-config /mosquitto/turnout): the group mosquitto of the
+# eclipse-mosquitto image (1883) may enter, to read turnout.passwd (0640, that group)
+tar -C "$rootfs" "${tar_opts[@]}" --owner=10001 --group=1883 --no-recursion -rf "$work/rootfs.tar" ./mosquitto/turnout
 cp "$here/Dockerfile" "$work/Dockerfile"
 # the classic builder: it needs no buildx and builds FROM scratch without a registry
 DOCKER_BUILDKIT=0 docker build -q --label "org.opencontainers.image.version=$version" \
