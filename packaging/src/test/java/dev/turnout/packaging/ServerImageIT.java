@@ -1,0 +1,235 @@
+package dev.turnout.packaging;
+
+import dev.turnout.testsupport.Ports;
+import dev.turnout.testsupport.Requirements;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The orchestrator's Docker image: {@code packaging/src/image/build-image.sh} (what {@code bin/package} runs) builds
+ * it FROM scratch into an archive, {@code docker load} loads it, and it runs as a user would run it: on a volume,
+ * answering on the dashboard and the API, its HEALTHCHECK turning healthy, as a non-root user, and keeping its
+ * signing key and operator token across a new container on the same volume. A read-only or foreign data directory is
+ * refused by name. Then both compose files pass {@code docker-compose config}.
+ * Image names: {@code $TURNOUT_IMAGE_REPO} (default {@code turnout/server}); containers and volumes carry that name.
+ */
+class ServerImageIT {
+
+    private static final Path TARGET = Path.of("target").toAbsolutePath();
+    private static final Path REPO = Path.of("..").toAbsolutePath().normalize();
+    private static final String IMAGE_REPO = System.getenv().getOrDefault("TURNOUT_IMAGE_REPO", "turnout/server");
+    private static final String PREFIX = IMAGE_REPO.replaceAll("[^a-z0-9]+", "-") + "-it-" + UUID.randomUUID().toString().substring(0, 8);
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private static String version;
+    private static final List<String> containers = new ArrayList<>();
+    private static final List<String> volumes = new ArrayList<>();
+
+    @BeforeAll
+    static void buildAndLoadTheImage() throws IOException {
+        Requirements.dockerEngine();
+        for (String tool : List.of("zip", "unzip", "objcopy", "jlink")) {
+            Requirements.require(exec(List.of("sh", "-c", "command -v " + tool)).exit() == 0, tool + " (bin/test installs binutils, zip, unzip)");
+        }
+        try (var dir = Files.newDirectoryStream(TARGET, "turnout_*_all.deb")) {
+            String deb = dir.iterator().next().getFileName().toString();
+            version = deb.replaceAll("^turnout_(.*)_all\\.deb$", "$1").replace('~', '-');
+        }
+        Path archive = TARGET.resolve("turnout-server-image.tar");
+        long start = System.nanoTime();
+        Result build = exec(List.of(REPO.resolve("packaging/src/image/build-image.sh").toString(), archive.toString(), version));
+        assertThat(build.exit()).as(build.out()).isZero();
+        System.out.printf("server image: built in %.1f s (build-image.sh)%n%s%n", (System.nanoTime() - start) / 1e9, build.out());
+        // what a user does with the archive: load it into an engine that has never seen the image
+        exec(List.of("docker", "rmi", IMAGE_REPO + ":" + version, IMAGE_REPO + ":latest"));
+        String loaded = run("docker", "load", "-i", archive.toString());
+        assertThat(loaded).contains("Loaded image: " + IMAGE_REPO + ":" + version, "Loaded image: " + IMAGE_REPO + ":latest");
+        long size = Long.parseLong(run("docker", "image", "inspect", "-f", "{{.Size}}", IMAGE_REPO + ":" + version).strip());
+        System.out.printf("server image: %s:%s %.1f MB, archive %.1f MiB%n", IMAGE_REPO, version, size / 1e6, Files.size(archive) / 1048576.0);
+        assertThat(run("docker", "image", "inspect", "-f", "{{.Config.User}} {{json .Config.ExposedPorts}} {{json .Config.Volumes}}",
+                IMAGE_REPO + ":latest")).contains("10001 ", "\"8080/tcp\"", "\"1883/tcp\"", "\"/var/lib/turnout\"");
+    }
+
+    @AfterAll
+    static void removeContainersAndVolumes() {
+        for (String container : containers) {
+            exec(List.of("docker", "rm", "-f", container));
+        }
+        for (String volume : volumes) {
+            exec(List.of("docker", "volume", "rm", "-f", volume));
+        }
+    }
+
+    @Test
+    void runsHealthyAsNonRootAndKeepsItsKeyAndTokenOnItsVolume() throws Exception {
+        String volume = PREFIX + "-data";
+        volumes.add(volume);
+        int httpPort = Ports.free();
+        int mqttPort = Ports.free();
+
+        String first = startServer(volume, httpPort, mqttPort);
+        String keyId = keyId(httpPort);
+        String token = readToken(first);
+        assertThat(token).hasSizeGreaterThan(20);
+
+        // the dashboard and the API, which wants the operator token
+        HttpResponse<String> dashboard = get(httpPort, "/", null);
+        assertThat(dashboard.statusCode()).isEqualTo(200);
+        assertThat(dashboard.body()).containsIgnoringCase("<html").contains("Turnout");
+        assertThat(get(httpPort, "/api/v1/devices", null).statusCode()).isEqualTo(401);
+        HttpResponse<String> devices = get(httpPort, "/api/v1/devices", token);
+        assertThat(devices.statusCode()).as(devices.body()).isEqualTo(200);
+
+        // the JVM runs as turnout (10001), in the group mosquitto too, as the kernel sees it
+        String pid = run("docker", "inspect", "-f", "{{.State.Pid}}", first).strip();
+        String status = Files.readString(Path.of("/proc", pid, "status"));
+        assertThat(status).containsPattern("(?m)^Uid:\\s+10001\\s+10001\\s+10001\\s+10001$")
+                .containsPattern("(?m)^Gid:\\s+10001\\s").containsPattern("(?m)^Groups:.*\\b1883\\b");
+        assertThat(Files.readString(Path.of("/proc", pid, "cmdline")).replace('\0', ' ')).contains("ImageEntrypoint server");
+
+        // a new container on the same volume (an upgrade does this): same signing key, same operator token
+        run("docker", "stop", "-t", "30", first);
+        String second = startServer(volume, httpPort, mqttPort);
+        assertThat(keyId(httpPort)).isEqualTo(keyId);
+        assertThat(readToken(second)).isEqualTo(token);
+        assertThat(get(httpPort, "/api/v1/devices", token).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aReadOnlyOrForeignDataDirectoryIsRefusedByName() throws IOException {
+        Requirements.require("0".equals(run("id", "-u").strip()), "root (the test hands a directory to uid 10001)");
+        Path readOnly = Files.createTempDirectory(TARGET, "image-ro");
+        run("chown", "10001:10001", readOnly.toString());
+        Result ro = runOnce(readOnly + ":/var/lib/turnout:ro");
+        assertThat(ro.exit()).as(ro.out()).isEqualTo(2);
+        assertThat(ro.out()).contains("turnout: the data directory /var/lib/turnout is on a read-only file system", "mount it read-write");
+
+        Path foreign = Files.createTempDirectory(TARGET, "image-root");
+        run("chmod", "755", foreign.toString());
+        Result owned = runOnce(foreign + ":/var/lib/turnout");
+        assertThat(owned.exit()).as(owned.out()).isEqualTo(2);
+        assertThat(owned.out()).contains("turnout: the data directory /var/lib/turnout is not writable by this process (uid 10001, gid 10001;"
+                + " the directory belongs to uid 0, gid 0, mode rwxr-xr-x): give it to this user (e.g. chown -R 10001:10001 /var/lib/turnout)");
+        // nothing was written into either
+        try (var a = Files.list(readOnly); var b = Files.list(foreign)) {
+            assertThat(a).isEmpty();
+            assertThat(b).isEmpty();
+        }
+    }
+
+    @Test
+    void composeFilesAreValid() {
+        Requirements.require(exec(List.of("sh", "-c", "command -v docker-compose")).exit() == 0, "docker-compose (bin/test installs it)");
+        for (String file : List.of("compose.yaml", "compose.embedded.yaml")) {
+            Result ok = exec(List.of("env", "TURNOUT_ADVERTISE_HOST=central.example", "docker-compose", "-f",
+                    REPO.resolve("config").resolve(file).toString(), "config"));
+            assertThat(ok.exit()).as(file + "\n" + ok.out()).isZero();
+            assertThat(ok.out()).contains("image: turnout/server:latest", "turnout-data:/var/lib/turnout:rw", "restart: unless-stopped",
+                    "--advertise-host central.example");
+            Result missing = exec(List.of("env", "-u", "TURNOUT_ADVERTISE_HOST", "docker-compose", "-f",
+                    REPO.resolve("config").resolve(file).toString(), "config", "-q"));
+            assertThat(missing.exit()).isNotZero();
+            assertThat(missing.out()).contains("set TURNOUT_ADVERTISE_HOST to the name or address devices use for this host");
+        }
+    }
+
+    /** Starts the image on the host's network (this engine has no default bridge) and waits until Docker says healthy. */
+    private static String startServer(String volume, int httpPort, int mqttPort) {
+        String name = PREFIX + "-server-" + containers.size();
+        containers.add(name);
+        long start = System.nanoTime();
+        run("docker", "run", "-d", "--name", name, "--network", "host", "--health-interval", "1s",
+                "-e", "TURNOUT_SERVER_ARGS=--http-port " + httpPort + " --mqtt-port " + mqttPort + " --advertise-host 127.0.0.1",
+                "-v", volume + ":/var/lib/turnout", IMAGE_REPO + ":" + version);
+        await("container " + name + " healthy").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).until(() -> {
+            String state = run("docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name).strip();
+            if (state.startsWith("exited")) {
+                throw new AssertionError("the container exited: " + exec(List.of("docker", "logs", name)).out());
+            }
+            return state.equals("running healthy");
+        });
+        System.out.printf("server image: %s started to healthy in %.1f s (health checks every 1 s)%n", name, (System.nanoTime() - start) / 1e9);
+        return name;
+    }
+
+    /** The image run once in the foreground on {@code mount}, as a user's first try would be. */
+    private static Result runOnce(String mount) {
+        String name = PREFIX + "-once-" + containers.size();
+        containers.add(name);
+        return exec(List.of("docker", "run", "--name", name, "--network", "none", "-v", mount, IMAGE_REPO + ":" + version));
+    }
+
+    private static String readToken(String container) throws IOException {
+        Path copy = Files.createTempFile(TARGET, "operator", ".token");
+        run("docker", "cp", container + ":/var/lib/turnout/operator.token", copy.toString());
+        try {
+            return Files.readString(copy).strip();
+        } finally {
+            Files.delete(copy);
+        }
+    }
+
+    private static String keyId(int httpPort) throws Exception {
+        HttpResponse<String> server = get(httpPort, "/api/v1/server", null);
+        assertThat(server.statusCode()).as(server.body()).isEqualTo(200);
+        return server.body().replaceAll("(?s).*\"keyId\"\\s*:\\s*\"([^\"]+)\".*", "$1");
+    }
+
+    private static HttpResponse<String> get(int port, String path, String token) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10));
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String run(String... command) {
+        Result result = exec(List.of(command));
+        assertThat(result.exit()).as(String.join(" ", command) + "\n" + result.out()).isZero();
+        return result.out();
+    }
+
+    /** Runs a command with stderr merged into stdout, bounded by ten minutes (a cold image build under load). */
+    private static Result exec(List<String> command) {
+        try {
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().putAll(Map.of("TURNOUT_IMAGE_REPO", IMAGE_REPO));
+            Process process = builder.start();
+            byte[] out = process.getInputStream().readAllBytes();
+            if (!process.waitFor(10, TimeUnit.MINUTES)) {
+                process.destroyForcibly();
+                throw new AssertionError("timed out: " + command);
+            }
+            return new Result(process.exitValue(), new String(out, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private record Result(int exit, String out) {
+    }
+}
