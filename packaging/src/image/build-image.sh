@@ -7,8 +7,10 @@
 #   - the shared libraries `ldd` names for those, copied from this machine (Debian 12's glibc)
 #   - /etc/passwd and /etc/group (turnout = 10001:10001, also in the group mosquitto = 1883, the eclipse-mosquitto
 #     image's), /tmp (1777), /var/lib/turnout (0750, turnout) and /mosquitto/turnout (0750, turnout:mosquitto)
-# Needs docker, a JDK 17 with jmods (jlink, jdeps), zip, unzip, ldd, objcopy (binutils: jlink strips native symbols with it). The layer's tar is sorted, with fixed times and
-# owners, so the same jars and JDK give the same layer. TURNOUT_IMAGE_REPO names another repository than turnout/server.
+# Needs docker, a JDK 17 with jmods (jlink, jdeps), zip, unzip, ldd, objcopy (binutils: jlink strips native symbols
+# with it). The layer's tar is sorted, with fixed times (the last commit's) and owners: the same jars on the same
+# cached runtime give the same layer digest (a new jlink run does not: its class data archive differs from run to run).
+# TURNOUT_IMAGE_REPO names another repository than turnout/server.
 set -euo pipefail
 out="$(realpath -m "$1")"
 version="$2"
@@ -133,9 +135,14 @@ tar -C "$rootfs" "${tar_opts[@]}" --owner=10001 --group=10001 --no-recursion -rf
 tar -C "$rootfs" "${tar_opts[@]}" --owner=10001 --group=1883 --no-recursion -rf "$work/rootfs.tar" ./mosquitto/turnout
 cp "$here/Dockerfile" "$work/Dockerfile"
 # the classic builder: it needs no buildx and builds FROM scratch without a registry
-DOCKER_BUILDKIT=0 docker build -q --label "org.opencontainers.image.version=$version" \
-  --label "org.opencontainers.image.title=Turnout orchestrator" \
-  -t "$repo:$version" -t "$repo:latest" -f "$work/Dockerfile" "$work" >/dev/null
+if ! DOCKER_BUILDKIT=0 docker build -q --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.title=Turnout orchestrator" \
+    -t "$repo:$version" -t "$repo:latest" -f "$work/Dockerfile" "$work" >"$work/docker-build.log" 2>&1; then
+  cat "$work/docker-build.log" >&2
+  say "docker build failed"
+  exit 1
+fi
 mkdir -p "$(dirname "$out")"
 docker save -o "$out" "$repo:$version" "$repo:latest"
+chmod 644 "$out"
 say "$out: $repo:$version and :latest, image $(docker image inspect -f '{{.Size}}' "$repo:$version" | awk '{printf "%.1f MB", $1/1e6}'), archive $(du -m "$out" | cut -f1) MiB"
