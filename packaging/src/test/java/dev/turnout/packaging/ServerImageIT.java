@@ -32,7 +32,9 @@ import static org.awaitility.Awaitility.await;
  * answering on the dashboard and the API, its HEALTHCHECK turning healthy, as a non-root user, and keeping its
  * signing key and operator token across a new container on the same volume, that one on an external Mosquitto whose
  * password and ACL files the image wrote (as config/compose.yaml runs them). A read-only or foreign data directory is
- * refused by name. Then both compose files pass {@code docker-compose config}.
+ * refused by name. Both compose files pass {@code docker-compose config}, and config/compose.yaml runs: Mosquitto (a
+ * stand-in for eclipse-mosquitto made from Debian's, see mosquitto-standin.sh) with the files the image writes, then
+ * the orchestrator on it, and a device enrolled afterwards can log in to that Mosquitto.
  * Image names: {@code $TURNOUT_IMAGE_REPO} (default {@code turnout/server}); containers and volumes carry that name.
  */
 class ServerImageIT {
@@ -176,6 +178,56 @@ class ServerImageIT {
         }
     }
 
+    @Test
+    void composeRunsTheOrchestratorOnMosquittoAndMosquittoLearnsNewDevices() throws Exception {
+        Requirements.require(exec(List.of("sh", "-c", "command -v docker-compose")).exit() == 0, "docker-compose (bin/test installs it)");
+        Requirements.mosquitto();
+        Requirements.busybox();
+        String standin = PREFIX + "-mosquitto:2";
+        run("bash", REPO.resolve("packaging/src/test/resources/mosquitto-standin.sh").toString(), standin);
+        int httpPort = Ports.free();
+        int mqttPort = Ports.free();
+        Map<String, String> env = Map.of("COMPOSE_PROJECT_NAME", PREFIX + "-compose", "COMPOSE_FILE", REPO.resolve("config/compose.yaml").toString(),
+                "TURNOUT_IMAGE", IMAGE_REPO, "TURNOUT_VERSION", version, "MOSQUITTO_IMAGE", standin,
+                "TURNOUT_ADVERTISE_HOST", "central.turnout.test", "TURNOUT_HTTP_PORT", String.valueOf(httpPort),
+                "TURNOUT_MQTT_PORT", String.valueOf(mqttPort));
+        try {
+            long start = System.nanoTime();
+            Result up = exec(List.of("docker-compose", "up", "-d"), env);
+            assertThat(up.exit()).as(up.out()).isZero();
+            String turnout = exec(List.of("docker-compose", "ps", "-q", "turnout"), env).out().strip();
+            await("compose's turnout healthy").atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(500)).until(() ->
+                    run("docker", "inspect", "-f", "{{.State.Health.Status}}", turnout).strip().equals("healthy"));
+            System.out.printf("server image: docker-compose up (Mosquitto, then the orchestrator) to healthy in %.1f s%n", (System.nanoTime() - start) / 1e9);
+            assertThat(get(httpPort, "/api/v1/health", null).statusCode()).isEqualTo(200);
+            assertThat(get(httpPort, "/api/v1/server", null).body()).contains("\"brokerUrl\":\"tcp://central.turnout.test:" + mqttPort + "\"");
+
+            // a device enrolled now: the orchestrator rewrites Mosquitto's password file, Mosquitto rereads it (SIGHUP)
+            Result enroll = exec(List.of("docker-compose", "exec", "-T", "turnout", "java", "-XX:TieredStopAtLevel=1", "-jar",
+                    "/opt/turnout/turnout.jar", "device", "enroll", "pi-1", "--out", "/tmp/pi-1.yaml"), env);
+            assertThat(enroll.exit()).as(enroll.out()).isZero();
+            Path config = Files.createTempFile(TARGET, "pi-1", ".yaml");
+            run("docker", "cp", turnout + ":/tmp/pi-1.yaml", config.toString());
+            String password = Files.readString(config).lines().filter(l -> l.startsWith("mqttPassword:"))
+                    .map(l -> l.substring("mqttPassword:".length()).strip().replace("\"", "").replace("'", "")).findFirst().orElseThrow();
+            Files.delete(config);
+            // the device's login through the published port: refused until the reload, then let in (nothing to read yet)
+            await("Mosquitto admits pi-1").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).until(() ->
+                    subscribeOnce(mqttPort, "pi-1", password).contains("Timed out"));
+            assertThat(subscribeOnce(mqttPort, "pi-1", password + "x")).contains("not authorised");
+        } finally {
+            Result down = exec(List.of("docker-compose", "down", "-v", "-t", "20"), env);
+            exec(List.of("docker", "rmi", standin));
+            assertThat(down.exit()).as(down.out()).isZero();
+        }
+    }
+
+    /** mosquitto_sub as the device would log in, reading its desired-state topic for two seconds. */
+    private static String subscribeOnce(int port, String device, String password) {
+        return exec(List.of("mosquitto_sub", "-h", "127.0.0.1", "-p", String.valueOf(port), "-i", device, "-u", device, "-P", password,
+                "-t", "turnout/v1/devices/" + device + "/desired", "-C", "1", "-W", "2")).out();
+    }
+
     /**
      * Starts the image on the host's network (this engine has no default bridge) and waits until its API answers,
      * then until Docker says healthy; prints both times and the first as a ratio to {@code baseline}.
@@ -284,12 +336,17 @@ class ServerImageIT {
         return result.out();
     }
 
-    /** Runs a command with stderr merged into stdout, bounded by ten minutes (a cold image build under load). */
     private static Result exec(List<String> command) {
+        return exec(command, Map.of());
+    }
+
+    /** Runs a command with stderr merged into stdout, bounded by ten minutes (a cold image build under load). */
+    private static Result exec(List<String> command, Map<String, String> env) {
         try {
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            builder.environment().putAll(Map.of("TURNOUT_IMAGE_REPO", IMAGE_REPO));
+            builder.environment().put("TURNOUT_IMAGE_REPO", IMAGE_REPO);
+            builder.environment().putAll(env);
             Process process = builder.start();
             byte[] out = process.getInputStream().readAllBytes();
             if (!process.waitFor(10, TimeUnit.MINUTES)) {
