@@ -157,6 +157,10 @@ final class ServerCommand implements Runnable {
     @Override
     public void run() {
         Path dataDir = Cli.dataDir(cli.env, data);
+        String dataProblem = DataDirectory.problem(dataDir);
+        if (dataProblem != null) {
+            throw new CliException(ExitCodes.USAGE, dataProblem);
+        }
         ServerOptions options;
         try {
             TlsOptions tlsOptions = new TlsOptions(tls, tlsCert, tlsKey, tlsCa, tlsHosts, brokerCa);
