@@ -13,6 +13,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 
@@ -40,18 +41,27 @@ final class GzipBody {
             AsyncFile file = opened.result();
             file.setReadPos(start).setReadLength(length).setReadBufferSize(CHUNK);
             Compressor gzip = new Compressor();
-            response.closeHandler(v -> { // the client went away: no more reading
-                file.close();
-                gzip.release();
+            AtomicBoolean finished = new AtomicBoolean();
+            Runnable release = () -> { // once: at the end, on a read error, or when the client goes away first
+                if (finished.compareAndSet(false, true)) {
+                    file.close();
+                    gzip.release();
+                }
+            };
+            // HTTP/2 (the JDK client's h2c upgrade) reports a stream's close after every response, ended or not
+            response.closeHandler(v -> {
+                release.run();
                 done.tryFail("the client closed the connection");
             });
             file.exceptionHandler(e -> {
+                release.run();
                 response.reset();
-                file.close();
-                gzip.release();
                 done.tryFail(e);
             });
             file.handler(chunk -> {
+                if (finished.get()) {
+                    return; // read before the client went away
+                }
                 Buffer out = gzip.compress(chunk.getBytes());
                 if (out.length() > 0) {
                     response.write(out);
@@ -62,8 +72,12 @@ final class GzipBody {
                 }
             });
             file.endHandler(v -> {
-                file.close();
-                response.end(gzip.finish()).onComplete(ended -> {
+                if (finished.get()) {
+                    return;
+                }
+                Buffer last = gzip.finish();
+                release.run();
+                response.end(last).onComplete(ended -> {
                     if (ended.succeeded()) {
                         done.tryComplete();
                     } else {
@@ -107,9 +121,7 @@ final class GzipBody {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            Buffer last = take();
-            release();
-            return last;
+            return take();
         }
 
         /** Frees the deflater's native memory now rather than at garbage collection. */
