@@ -50,6 +50,9 @@ final class GzipBody {
             };
             // HTTP/2 (the JDK client's h2c upgrade) reports a stream's close after every response, ended or not
             response.closeHandler(v -> {
+                if (finished.get()) {
+                    return; // the end of a response sent whole, or of one that failed already
+                }
                 release.run();
                 done.tryFail("the client closed the connection");
             });
