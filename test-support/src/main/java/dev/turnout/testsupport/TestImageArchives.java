@@ -65,6 +65,57 @@ public final class TestImageArchives {
         return new Built(platform, configBytes, sha256(configBytes), List.of(layer), List.of(diffId), manifestBytes, sha256(manifestBytes));
     }
 
+    /**
+     * An image for {@code platform} made of {@code layerTars} (uncompressed tars, base first) whose config runs
+     * {@code command}: two releases that share a base layer share its blob.
+     */
+    public static Built layered(String platform, List<byte[]> layerTars, List<String> command) {
+        String[] p = platform.split("/");
+        ObjectNode config = JSON.createObjectNode();
+        config.put("architecture", p[1]);
+        config.put("os", p[0]);
+        if (p.length > 2) {
+            config.put("variant", p[2]);
+        }
+        ArrayNode cmd = config.putObject("config").putArray("Cmd");
+        command.forEach(cmd::add);
+        ObjectNode rootfs = config.putObject("rootfs");
+        rootfs.put("type", "layers");
+        ArrayNode diffIds = rootfs.putArray("diff_ids");
+        layerTars.forEach(l -> diffIds.add(sha256(l)));
+        byte[] configBytes = bytes(config);
+        ObjectNode manifest = JSON.createObjectNode();
+        manifest.put("schemaVersion", 2);
+        manifest.put("mediaType", "application/vnd.oci.image.manifest.v1+json");
+        descriptor(manifest.putObject("config"), "application/vnd.oci.image.config.v1+json", configBytes);
+        ArrayNode layers = manifest.putArray("layers");
+        layerTars.forEach(l -> descriptor(layers.addObject(), "application/vnd.oci.image.layer.v1.tar", l));
+        byte[] manifestBytes = bytes(manifest);
+        return new Built(platform, configBytes, sha256(configBytes), List.copyOf(layerTars),
+                layerTars.stream().map(TestImageArchives::sha256).toList(), manifestBytes, sha256(manifestBytes));
+    }
+
+    /** A layer: a tar of {@code files} (path → bytes, in order, mode 0644, time 0), the same bytes every time. */
+    public static byte[] layerTar(Map<String, byte[]> files) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            for (Map.Entry<String, byte[]> file : files.entrySet()) {
+                TarArchiveEntry entry = new TarArchiveEntry(file.getKey());
+                entry.setSize(file.getValue().length);
+                entry.setMode(0100644);
+                entry.setModTime(0);
+                tar.putArchiveEntry(entry);
+                tar.write(file.getValue());
+                tar.closeArchiveEntry();
+            }
+            tar.finish();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
     /** {@code docker save} of Docker 20.10: {@code <hex>.json}, {@code <id>/layer.tar}, manifest.json, repositories. */
     public static Map<String, byte[]> legacy(String ref, Built image) {
         Map<String, byte[]> files = new LinkedHashMap<>();

@@ -5,11 +5,13 @@ import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.store.AtomicFiles;
 import dev.turnout.edge.tls.TlsRefused;
 import dev.turnout.edge.transfer.DownloadPace;
+import dev.turnout.proto.Blob;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.turnout.proto.image.ArchiveBlobs;
 import dev.turnout.proto.tls.PinnedTrust;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,7 +29,11 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.zip.GZIPInputStream;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -35,12 +41,22 @@ import java.util.stream.Collectors;
 /**
  * Content-addressed cache of image archives under {@code {data}/cache}: {@code sha256-<hex>.tar} once
  * verified, {@code sha256-<hex>.part} while downloading (resumed with a Range request).
+ *
+ * <p>An archive whose release lists its blobs ({@link ImageArtifact#getBlobsList()}: layers, config, manifest) is not
+ * downloaded whole: each blob is kept under {@code blobs/<hex>}, shared by every release that has it, and only the
+ * blobs not held yet are fetched ({@code GET /api/v1/blobs/<digest>}, gzip on the wire), each through the one
+ * {@link #download} routine and checked against its signed digest (of the stored, uncompressed bytes) before use. The
+ * archive is then written from the blobs ({@link ArchiveBlobs#join}), checked against the signed archive digest, and
+ * loaded as any other. {@code sha256-<hex>.blobs} lists the blobs of a cached archive, so retention keeps exactly the
+ * blobs of the archives it keeps.
  */
 public final class ArtifactCache implements ArtifactSource {
 
     private static final Logger log = LoggerFactory.getLogger(ArtifactCache.class);
     /** Suffix of the marker that keeps an imported archive until a desired state has used it. */
     private static final String IMPORTED = ".imported";
+    /** Suffix of the list of blobs an archive was written from (one digest a line). */
+    private static final String BLOB_INDEX = ".blobs";
     private static final int ATTEMPTS = 3;
     /** Free space left over after a download, so the device keeps breathing. */
     private static final long RESERVE_BYTES = 16L * 1024 * 1024;
@@ -57,6 +73,11 @@ public final class ArtifactCache implements ArtifactSource {
     private final FreeSpace freeSpace;
     private volatile String authorization;
     private volatile DownloadPace pace = new DownloadPace(0);
+    /**
+     * Bytes of the archive being fetched the device already holds before the current download (blobs held or fetched
+     * before it): where its progress starts. 0 for a whole archive. The worker's thread only.
+     */
+    private long progressBase;
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
@@ -180,31 +201,179 @@ public final class ArtifactCache implements ArtifactSource {
             } catch (IOException e) {
                 log.debug("cannot remove import marker: {}", e.getMessage());
             }
+            if (artifact.getBlobsCount() > 0 && !Files.exists(blobIndex(artifact))) {
+                keepBlobsOf(artifact, done); // came whole (an offline bundle): its blobs serve the next release
+            }
             return done;
         }
         if (artifact.getSize() <= 0) {
             throw new UpdateFailure(Reason.MALFORMED, "artifact has no size");
         }
+        if (artifact.getBlobsCount() > 0) {
+            List<ArchiveBlobs.Part> parts = parts(artifact);
+            try {
+                return assemble(artifact, parts, done);
+            } catch (UpdateFailure e) {
+                if (e.reason() != Reason.DIGEST_MISMATCH || !e.getMessage().startsWith("archive ")) {
+                    throw e;
+                }
+                // every blob matched its digest, yet the archive written from them did not: fetch it whole instead
+                log.warn("{}: the archive written from its blobs does not match, downloading it whole", artifact.getArchiveDigest());
+            }
+        }
         Path part = dir.resolve(baseName(artifact) + ".part");
+        fetchVerified(artifact.getUrl(), artifact.getSize(), artifact.getArchiveDigest(), "archive", part, done);
+        log.info("cached {} ({} bytes)", artifact.getArchiveDigest(), artifact.getSize());
+        return done;
+    }
+
+    /**
+     * Downloads {@code url} into {@code part} (resuming it), checks {@code size} and {@code digest}, and moves it to
+     * {@code done}; retries a transient failure. {@code what} names the file in errors ("archive", "blob sha256:…").
+     */
+    private void fetchVerified(String url, long size, String digest, String what, Path part, Path done) throws UpdateFailure {
         UpdateFailure last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
             try {
-                checkDigest(artifact, part, download(artifact, part));
+                checkDigest(what, digest, part, download(url, size, what, part));
                 Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                log.info("cached {} ({} bytes)", artifact.getArchiveDigest(), artifact.getSize());
-                return done;
+                return;
             } catch (UpdateFailure e) {
                 if (!e.isTransient()) {
                     throw e;
                 }
                 last = e;
-                log.warn("download attempt {} of {} failed: {}", attempt, artifact.getArchiveDigest(), e.getMessage());
+                log.warn("download attempt {} of {} failed: {}", attempt, digest, e.getMessage());
                 backOff(attempt);
             } catch (IOException e) {
                 throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
             }
         }
         throw last;
+    }
+
+    /** The signed blob list as archive parts; a list a device must not write (a path outside the layout) is MALFORMED. */
+    private static List<ArchiveBlobs.Part> parts(ImageArtifact artifact) throws UpdateFailure {
+        List<ArchiveBlobs.Part> parts = new ArrayList<>();
+        long total = 0;
+        for (Blob blob : artifact.getBlobsList()) {
+            try {
+                parts.add(new ArchiveBlobs.Part(blob.getPath(), blob.getDigest(), blob.getSize()));
+            } catch (IllegalArgumentException e) {
+                throw new UpdateFailure(Reason.MALFORMED, "the release's blob list is unusable: " + e.getMessage());
+            }
+            total += blob.getSize();
+        }
+        if (total > artifact.getSize()) {
+            throw new UpdateFailure(Reason.MALFORMED, "the release's blobs add up to " + total + " bytes, more than the archive's "
+                    + artifact.getSize());
+        }
+        return parts;
+    }
+
+    /**
+     * Writes the archive of {@code artifact} from its blobs: those held are checked against their signed digests (a
+     * damaged one is removed and fetched again), the missing ones fetched. The archive is checked against its signed
+     * digest before it counts as cached.
+     */
+    private Path assemble(ImageArtifact artifact, List<ArchiveBlobs.Part> parts, Path done) throws UpdateFailure {
+        int fetched = 0;
+        long fetchedBytes = 0;
+        long heldBytes = 0;
+        Set<String> seen = new HashSet<>();
+        try {
+            Files.createDirectories(blobDir());
+            for (ArchiveBlobs.Part p : parts) {
+                if (!seen.add(p.digest())) {
+                    continue;
+                }
+                Path blob = blobFile(p.digest());
+                if (Files.isRegularFile(blob)) {
+                    String damage = damage(p, blob);
+                    if (damage == null) {
+                        heldBytes += p.size();
+                        continue;
+                    }
+                    log.warn("cached blob {} is damaged ({}): removed, fetching it again", p.digest(), damage);
+                    Files.delete(blob);
+                }
+                Path part = blobDir().resolve(hex(p.digest()) + ".part");
+                progressBase = heldBytes + fetchedBytes; // progress counts what the device holds of the archive
+                try {
+                    fetchVerified(blobUrl(artifact, p.digest()), p.size(), p.digest(), "blob " + p.digest(), part, blob);
+                } finally {
+                    progressBase = 0;
+                }
+                fetched++;
+                fetchedBytes += p.size();
+            }
+            Path part = dir.resolve(baseName(artifact) + ".part");
+            requireSpace(artifact.getSize(), part);
+            MessageDigest sha = sha256();
+            try (OutputStream out = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(
+                    Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                            StandardOpenOption.WRITE), 64 * 1024), sha)) {
+                ArchiveBlobs.join(parts, p -> Files.newInputStream(blobFile(p.digest())), new CappedOutput(out, artifact.getSize()));
+            }
+            checkDigest("archive", artifact.getArchiveDigest(), part, sha);
+            AtomicFiles.write(blobIndex(artifact), String.join("\n", seen).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
+        }
+        log.info("cached {} ({} bytes) from {} blobs: {} fetched ({} bytes), {} bytes held already", artifact.getArchiveDigest(),
+                artifact.getSize(), seen.size(), fetched, fetchedBytes, heldBytes);
+        return done;
+    }
+
+    /** Keeps the blobs of a cached archive that came whole, so that a later release fetches only what differs. */
+    private void keepBlobsOf(ImageArtifact artifact, Path archive) {
+        try {
+            List<ArchiveBlobs.Part> parts = ArchiveBlobs.split(archive, artifact.getArchiveDigest(), blobDir());
+            if (!parts.isEmpty() && sameBlobs(parts, artifact)) {
+                AtomicFiles.write(blobIndex(artifact), String.join("\n", parts.stream().map(ArchiveBlobs.Part::digest)
+                        .collect(Collectors.toCollection(java.util.LinkedHashSet::new))).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                log.info("kept the {} blobs of {} for later releases", parts.size(), artifact.getArchiveDigest());
+            }
+        } catch (IOException | UpdateFailure e) {
+            log.warn("cannot keep the blobs of {}: {}", artifact.getArchiveDigest(), e.getMessage());
+        }
+    }
+
+    private static boolean sameBlobs(List<ArchiveBlobs.Part> parts, ImageArtifact artifact) {
+        return parts.stream().map(ArchiveBlobs.Part::digest).toList()
+                .equals(artifact.getBlobsList().stream().map(Blob::getDigest).toList());
+    }
+
+    /** Why the held {@code blob} cannot be used as {@code part} (its size or digest differ); null when it can. */
+    private static String damage(ArchiveBlobs.Part part, Path blob) throws IOException {
+        long size = Files.size(blob);
+        if (size != part.size()) {
+            return size + " bytes, the release signs " + part.size();
+        }
+        String actual = "sha256:" + HexFormat.of().formatHex(digestOf(blob).digest());
+        return actual.equals(part.digest()) ? null : "its bytes hash to " + actual;
+    }
+
+    /** Blobs are fetched from beside the archive: {@code …/artifacts/<archive>} → {@code …/blobs/<blob>}. */
+    private String blobUrl(ImageArtifact artifact, String digest) throws UpdateFailure {
+        return resolve(artifact.getUrl()).resolve("../blobs/" + digest).toString();
+    }
+
+    private Path blobDir() {
+        return dir.resolve("blobs");
+    }
+
+    private Path blobFile(String digest) {
+        return blobDir().resolve(hex(digest));
+    }
+
+    private static String hex(String digest) {
+        return digest.substring(digest.indexOf(':') + 1);
+    }
+
+    private Path blobIndex(ImageArtifact artifact) throws UpdateFailure {
+        return dir.resolve(baseName(artifact) + BLOB_INDEX);
     }
 
     private void backOff(int attempt) throws UpdateFailure {
@@ -224,6 +393,7 @@ public final class ArtifactCache implements ArtifactSource {
         try {
             Files.deleteIfExists(finalFile(artifact));
             Files.deleteIfExists(importMarker(artifact));
+            Files.deleteIfExists(blobIndex(artifact));
         } catch (UpdateFailure | IOException e) {
             log.warn("cannot remove cached {}: {}", artifact.getArchiveDigest(), e.getMessage());
         }
@@ -255,6 +425,44 @@ public final class ArtifactCache implements ArtifactSource {
             }
         } catch (IOException e) {
             log.warn("cache clean-up failed: {}", e.getMessage());
+            return;
+        }
+        retainBlobs();
+    }
+
+    /** Deletes every blob (and unfinished blob download) that no kept archive lists. */
+    private void retainBlobs() {
+        if (!Files.isDirectory(blobDir())) {
+            return;
+        }
+        Set<String> keep = new HashSet<>();
+        try (DirectoryStream<Path> indexes = Files.newDirectoryStream(dir, "sha256-*" + BLOB_INDEX)) {
+            for (Path index : indexes) {
+                for (String digest : Files.readAllLines(index)) {
+                    if (!digest.isBlank()) {
+                        keep.add(hex(digest.trim()));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            log.warn("blob clean-up failed: {}", e.getMessage());
+            return;
+        }
+        long freed = 0;
+        int removed = 0;
+        try (DirectoryStream<Path> blobs = Files.newDirectoryStream(blobDir())) {
+            for (Path blob : blobs) {
+                if (!keep.contains(blob.getFileName().toString())) {
+                    freed += Files.size(blob);
+                    Files.deleteIfExists(blob);
+                    removed++;
+                }
+            }
+        } catch (IOException e) {
+            log.warn("blob clean-up failed: {}", e.getMessage());
+        }
+        if (removed > 0) {
+            log.info("removed {} cached blobs ({} bytes) no kept release needs", removed, freed);
         }
     }
 
@@ -262,18 +470,20 @@ public final class ArtifactCache implements ArtifactSource {
      * Completes {@code part} and returns its SHA-256, taken while the bytes are written: the archive is not read a
      * second time, and on a slow network the digest costs nothing (a Pi's CPU hashes while it waits for bytes).
      */
-    private MessageDigest download(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
+    private MessageDigest download(String url, long size, String what, Path part) throws UpdateFailure, IOException {
         long have = Files.exists(part) ? Files.size(part) : 0;
-        if (have > artifact.getSize()) {
+        if (have > size) {
             Files.delete(part);
             have = 0;
         }
-        requireSpace(artifact.getSize() - have, part);
-        if (have == artifact.getSize()) {
+        requireSpace(size - have, part);
+        if (have == size) {
             return digestOf(part);
         }
-        URI uri = resolve(artifact.getUrl());
-        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET();
+        URI uri = resolve(url);
+        // gzip on the wire where the server offers it; a Range counts the stored (uncompressed) bytes either way
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET()
+                .header("Accept-Encoding", "gzip");
         if (have > 0) {
             request.header("Range", "bytes=" + have + "-");
         }
@@ -309,13 +519,20 @@ public final class ArtifactCache implements ArtifactSource {
         long written = append ? have : 0;
         MessageDigest sha = append ? digestOf(part) : sha256(); // a resumed download: the bytes already there first
         boolean tooLong = false;
-        try (InputStream in = pace.wrap(response.body(), written);
+        String encoding = response.headers().firstValue("Content-Encoding").orElse("identity").trim();
+        if (!encoding.equalsIgnoreCase("gzip") && !encoding.equalsIgnoreCase("identity")) {
+            response.body().close();
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered in the unknown encoding '" + encoding + "'");
+        }
+        // paced and counted on the wire (what crosses the network), then inflated to the stored bytes that are hashed
+        InputStream wire = pace.wrap(response.body(), progressBase + written);
+        try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024) : wire;
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buffer = new byte[64 * 1024];
             int n;
             while ((n = in.read(buffer)) >= 0) {
-                if (written + n > artifact.getSize()) {
+                if (written + n > size) {
                     tooLong = true; // never write past the signed size
                     break;
                 }
@@ -329,11 +546,11 @@ public final class ArtifactCache implements ArtifactSource {
         }
         if (tooLong) {
             Files.deleteIfExists(part);
-            throw new UpdateFailure(Reason.SIZE_MISMATCH, "archive is longer than the signed " + artifact.getSize() + " bytes");
+            throw new UpdateFailure(Reason.SIZE_MISMATCH, what + " is longer than the signed " + size + " bytes");
         }
-        if (written < artifact.getSize()) {
+        if (written < size) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
-                    + artifact.getSize() + " bytes", true, null);
+                    + size + " bytes", true, null);
         }
         return sha;
     }
@@ -451,15 +668,15 @@ public final class ArtifactCache implements ArtifactSource {
     }
 
     private void verifyDigest(ImageArtifact artifact, Path part) throws UpdateFailure, IOException {
-        checkDigest(artifact, part, digestOf(part));
+        checkDigest("archive", artifact.getArchiveDigest(), part, digestOf(part));
     }
 
     /** {@code sha} has read all of {@code part}; a mismatch removes it (the next attempt starts from scratch). */
-    private static void checkDigest(ImageArtifact artifact, Path part, MessageDigest sha) throws UpdateFailure, IOException {
+    private static void checkDigest(String what, String signed, Path part, MessageDigest sha) throws UpdateFailure, IOException {
         String actual = "sha256:" + HexFormat.of().formatHex(sha.digest());
-        if (!actual.equals(artifact.getArchiveDigest())) {
+        if (!actual.equals(signed)) {
             Files.deleteIfExists(part);
-            throw new UpdateFailure(Reason.DIGEST_MISMATCH, "archive digest is " + actual + ", the release signs " + artifact.getArchiveDigest());
+            throw new UpdateFailure(Reason.DIGEST_MISMATCH, what + " digest is " + actual + ", the release signs " + signed);
         }
     }
 

@@ -1,11 +1,13 @@
 package dev.turnout.orchestrator.artifacts;
 
 import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ImageBlob;
 import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.Release;
 import dev.turnout.proto.agent.AgentDistribution;
 import dev.turnout.proto.agent.InvalidAgentDistributionException;
 import dev.turnout.orchestrator.store.ReleaseCatalog;
+import dev.turnout.proto.image.ArchiveBlobs;
 import dev.turnout.proto.image.ArchiveEntries;
 import dev.turnout.proto.image.ImageArchive;
 import dev.turnout.proto.image.InvalidImageArchiveException;
@@ -27,7 +29,8 @@ import java.util.regex.Pattern;
 
 /**
  * Image archives, content-addressed under {@code {data}/artifacts/sha256/<hex>}: one archive per platform, in the
- * layout devices get ({@link ImageArchive}), whatever layout was uploaded. Blocking: call from a worker thread.
+ * layout devices get ({@link ImageArchive}), whatever layout was uploaded, and each file of it (layers, config,
+ * manifest: its blobs, {@link ArchiveBlobs}) beside it under its own digest. Blocking: call from a worker thread.
  */
 public final class ArtifactRepository {
 
@@ -72,15 +75,20 @@ public final class ArtifactRepository {
                     ImageArchive.writeSinglePlatform(incoming, entries, image, out);
                 }
                 String hex = HexFormat.of().formatHex(sha.digest());
-                Artifact artifact = new Artifact("sha256:" + hex, Files.size(part), image.configDigest(), image.ref(), image.platform(),
-                        ImageArchive.manifestDigest(entries, image), image.diffIds());
-                Optional<Artifact> known = store.findArtifact(artifact.digest());
+                Optional<Artifact> known = store.findArtifact("sha256:" + hex);
                 if (known.isEmpty() || !Files.exists(pathOf(hex))) {
+                    // each file of the archive on its own too, so a device fetches only the ones it lacks
+                    List<ImageBlob> blobs = ArchiveBlobs.split(part, "sha256:" + hex, root.resolve("sha256")).stream()
+                            .map(b -> new ImageBlob(b.path(), b.digest(), b.size())).toList();
+                    Artifact artifact = new Artifact("sha256:" + hex, Files.size(part), image.configDigest(), image.ref(),
+                            image.platform(), ImageArchive.manifestDigest(entries, image), image.diffIds(), blobs);
                     Files.move(part, pathOf(hex), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                     store.saveArtifact(artifact);
                     created |= known.isEmpty();
+                    artifacts.add(known.orElse(artifact));
+                } else {
+                    artifacts.add(known.get());
                 }
-                artifacts.add(known.orElse(artifact));
             }
             return new Ingested(artifacts, created);
         } catch (InvalidImageArchiveException e) {

@@ -10,11 +10,20 @@ import java.util.List;
  * @param platform       the image's platform ("linux/arm64"); null for an archive stored before platforms were read
  * @param manifestDigest sha256 of the image manifest: the image's id on the containerd image store (null: before)
  * @param diffIds        the image's layers as an engine reports them
+ * @param blobs          the archive's files, in archive order, each stored on its own too; empty for an archive stored
+ *                       before blobs were (devices then download it whole)
  */
 public record Artifact(String digest, long size, String imageId, String imageRef, String platform, String manifestDigest,
-                       List<String> diffIds) {
+                       List<String> diffIds, List<ImageBlob> blobs) {
 
     public Artifact {
         diffIds = diffIds == null ? List.of() : List.copyOf(diffIds);
+        blobs = blobs == null ? List.of() : List.copyOf(blobs);
+    }
+
+    /** An artifact offered only whole (no blobs). */
+    public Artifact(String digest, long size, String imageId, String imageRef, String platform, String manifestDigest,
+                    List<String> diffIds) {
+        this(digest, size, imageId, imageRef, platform, manifestDigest, diffIds, List.of());
     }
 }

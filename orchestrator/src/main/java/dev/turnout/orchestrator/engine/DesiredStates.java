@@ -17,6 +17,7 @@ import dev.turnout.proto.SignedEnvelope;
 import dev.turnout.proto.ContainerSpec;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.HealthCheck;
+import dev.turnout.proto.Blob;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.LogConfig;
 import dev.turnout.proto.ResourceLimits;
@@ -283,7 +284,9 @@ public final class DesiredStates {
                     .setUrl("/api/v1/artifacts/" + i.digest())
                     .setImageId(i.imageId())
                     .setManifestDigest(i.manifestDigest() == null ? "" : i.manifestDigest())
-                    .addAllDiffIds(i.diffIds()));
+                    .addAllDiffIds(i.diffIds())
+                    .addAllBlobs(i.blobs().stream().map(blob -> Blob.newBuilder().setPath(blob.path()).setDigest(blob.digest())
+                            .setSize(blob.size()).build()).toList()));
         }
         if (r.compose() != null) {
             ComposeApp.Builder compose = ComposeApp.newBuilder().setFileName(r.compose().file())

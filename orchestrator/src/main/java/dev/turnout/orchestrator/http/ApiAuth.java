@@ -45,9 +45,9 @@ import java.util.concurrent.TimeUnit;
  *       revoked account stops at once;</li>
  *   <li>the holder of the operator token ({@code Bearer <operator token>}, or a session from it): the built-in
  *       admin {@value OperatorAccounts#BUILT_IN_ADMIN};</li>
- *   <li>a device, with HTTP Basic (its id and broker secret): {@code GET/HEAD /api/v1/artifacts/{digest}}
- *       only, and only archives of its own desired state (checked by the route);</li>
- *   <li>a monitor user, with HTTP Basic: every GET except artifact downloads, bundle exports,
+ *   <li>a device, with HTTP Basic (its id and broker secret): {@code GET/HEAD /api/v1/artifacts/{digest}} and
+ *       {@code /api/v1/blobs/{digest}} only, and only archives and blobs of its own desired state (checked by the route);</li>
+ *   <li>a monitor user, with HTTP Basic: every GET except artifact and blob downloads, bundle exports,
  *       backups and webhooks (the last two refused by their routes) (read-only: metrics, events,
  *       fleet, rollouts, audit).</li>
  * </ul>
@@ -333,7 +333,7 @@ public final class ApiAuth {
             return;
         }
         Role role = who.get().role();
-        boolean artifact = path.startsWith("/api/v1/artifacts/");
+        boolean artifact = path.startsWith("/api/v1/artifacts/") || path.startsWith("/api/v1/blobs/");
         if (role == Role.DEVICE) {
             ctx.put(PRINCIPAL, new Principal(Kind.DEVICE, name, null));
             if (!artifact && !open) {

@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.http;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.DesiredApp;
+import dev.turnout.orchestrator.domain.InvalidInputException;
 import dev.turnout.orchestrator.domain.NotFoundException;
 import dev.turnout.orchestrator.domain.Release;
 import dev.turnout.orchestrator.store.DesiredRecord;
@@ -25,9 +26,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Image archives: {@code POST /api/v1/artifacts} (streamed to disk, then ingested) and
- * {@code GET}/{@code HEAD /api/v1/artifacts/:digest} with byte ranges. A device downloads only
- * the archives of the releases in its own desired state.
+ * Image archives: {@code POST /api/v1/artifacts} (streamed to disk, then ingested),
+ * {@code GET}/{@code HEAD /api/v1/artifacts/:digest} with byte ranges, and the files each archive is made of,
+ * {@code GET}/{@code HEAD /api/v1/blobs/:digest}. A device downloads only the archives and blobs of the releases in
+ * its own desired state.
  */
 final class ArtifactRoutes {
 
@@ -55,6 +57,8 @@ final class ArtifactRoutes {
         router.post("/api/v1/artifacts").handler(this::uploadArtifact);
         router.get("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
         router.head("/api/v1/artifacts/:digest").handler(this::downloadArtifact);
+        router.get("/api/v1/blobs/:digest").handler(this::downloadBlob);
+        router.head("/api/v1/blobs/:digest").handler(this::downloadBlob);
     }
 
     private void uploadArtifact(RoutingContext ctx) {
@@ -104,7 +108,7 @@ final class ArtifactRoutes {
             }
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
             return Map.entry(path, Files.size(path));
-        }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head));
+        }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head, false));
     }
 
     /**
@@ -129,8 +133,65 @@ final class ArtifactRoutes {
         return true;
     }
 
-    /** Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). */
-    private void send(RoutingContext ctx, String digest, Path path, long size, String range, boolean head) {
+    /**
+     * One file of a stored archive (a layer, config, manifest: {@link dev.turnout.orchestrator.domain.ImageBlob}), with
+     * byte ranges as an archive. A device fetches only the blobs of the releases in its own desired state.
+     */
+    private void downloadBlob(RoutingContext ctx) {
+        String digest = ctx.pathParam("digest");
+        boolean head = ctx.request().method() == HttpMethod.HEAD;
+        String range = ctx.request().getHeader("Range");
+        boolean gzip = acceptsGzip(ctx.request().getHeader(HttpHeaders.ACCEPT_ENCODING));
+        ApiAuth.Principal caller = ApiAuth.principal(ctx);
+        if (!head && !takeSlot(ctx)) {
+            return;
+        }
+        exchange.blocking(ctx, () -> {
+            if (!ArtifactRepository.isDigest(digest)) {
+                throw new InvalidInputException("'" + digest + "' is not a blob digest (sha256:<64 hex>)");
+            }
+            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targetsBlob(caller.name(), digest)) {
+                throw new ForbiddenException("blob " + digest + " is not part of a release in the desired state of device "
+                        + caller.name() + "; a device downloads only what it is told to install");
+            }
+            Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("blob " + digest + " is not stored"));
+            return new StoredBlob(path, Files.size(path), gzip && !head && !alreadyCompressed(path));
+        }, found -> send(ctx, digest, found.path(), found.size(), range, head, found.gzip()));
+    }
+
+    private record StoredBlob(Path path, long size, boolean gzip) {
+    }
+
+    /** A gzip or zstd layer gains nothing from gzip on the wire: it is sent as stored. */
+    private static boolean alreadyCompressed(Path path) throws java.io.IOException {
+        try (var in = Files.newInputStream(path)) {
+            byte[] magic = in.readNBytes(4);
+            boolean gzip = magic.length >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b;
+            boolean zstd = magic.length == 4 && (magic[0] & 0xff) == 0x28 && (magic[1] & 0xff) == 0xb5 && (magic[2] & 0xff) == 0x2f
+                    && (magic[3] & 0xff) == 0xfd;
+            return gzip || zstd;
+        }
+    }
+
+    /** Whether the client takes gzip ({@code Accept-Encoding: gzip}, not refused with {@code q=0}). */
+    static boolean acceptsGzip(String acceptEncoding) {
+        if (acceptEncoding == null) {
+            return false;
+        }
+        for (String coding : acceptEncoding.split(",")) {
+            String[] parts = coding.trim().split(";");
+            if (parts[0].trim().equalsIgnoreCase("gzip")) {
+                return !(parts.length > 1 && parts[1].replace(" ", "").matches("q=0(\\.0*)?"));
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). With
+     * {@code gzip} the bytes (the range counts the stored bytes) go gzip-compressed, {@code Content-Encoding: gzip}.
+     */
+    private void send(RoutingContext ctx, String digest, Path path, long size, String range, boolean head, boolean gzip) {
         HttpServerResponse response = ctx.response()
                 .putHeader(HttpHeaders.ACCEPT_RANGES, "bytes")
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
@@ -159,7 +220,27 @@ final class ArtifactRoutes {
             response.putHeader(HttpHeaders.CONTENT_LENGTH, Long.toString(size == 0 ? 0 : length)).end();
             return;
         }
+        if (gzip && length > 0) {
+            GzipBody.send(exchange.vertx(), response, path, start, length)
+                    .onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
+            return;
+        }
         response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
+    }
+
+    /** True when {@code digest} is a blob of an image of a release in the current desired state of {@code deviceId}. */
+    private boolean targetsBlob(String deviceId, String digest) {
+        DesiredRecord desired = store.findDesired(deviceId).orElse(null);
+        if (desired == null) {
+            return false;
+        }
+        for (DesiredApp app : desired.apps()) {
+            Release release = store.findRelease(app.app(), app.version()).orElse(null);
+            if (release != null && release.images().stream().flatMap(i -> i.blobs().stream()).anyMatch(b -> b.digest().equals(digest))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** True when {@code digest} is an image of a release in the current desired state of {@code deviceId}. */

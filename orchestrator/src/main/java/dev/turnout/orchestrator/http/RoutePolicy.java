@@ -64,6 +64,8 @@ public final class RoutePolicy {
             rule("GET /api/v1/users", Access.VIEWER),
             rule("GET /api/v1/artifacts/{}", Access.VIEWER),
             rule("HEAD /api/v1/artifacts/{}", Access.VIEWER),
+            rule("GET /api/v1/blobs/{}", Access.VIEWER),
+            rule("HEAD /api/v1/blobs/{}", Access.VIEWER),
             rule("GET /api/v1/releases", Access.VIEWER),
             rule("GET /api/v1/releases/{}/{}", Access.VIEWER),
             rule("GET /api/v1/releases/{}/{}/bundle", Access.VIEWER),

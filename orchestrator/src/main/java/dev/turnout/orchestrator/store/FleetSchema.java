@@ -16,11 +16,13 @@ import java.sql.Statement;
  * devices); version 10 one-time install tokens (a new table: only their hashes, the config sealed
  * under a key derived from the token); version 11 the last lines of a failed container's log, with the app's
  * reported state and with the failure's audit entry (a column of device_apps and one of audit); version 12 the bytes
- * each device of a rollout moved to stage its release and the full size of its archives (two columns of rollout_devices).
+ * each device of a rollout moved to stage its release and the full size of its archives (two columns of rollout_devices);
+ * version 13 the files (blobs) each artifact is made of, which devices fetch one by one (a column of artifacts; null:
+ * only whole).
  */
 final class FleetSchema {
 
-    static final int VERSION = 12;
+    static final int VERSION = 13;
 
     private static final String[] TABLES = {
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -33,7 +35,7 @@ final class FleetSchema {
         "CREATE TABLE IF NOT EXISTS device_desired (device_id TEXT PRIMARY KEY, sequence {long} NOT NULL,"
                 + " issued_at {long} NOT NULL, apps TEXT NOT NULL, envelope {blob} NOT NULL)",
         "CREATE TABLE IF NOT EXISTS artifacts (digest TEXT PRIMARY KEY, size {long} NOT NULL, image_id TEXT NOT NULL,"
-                + " image_ref TEXT, created_at {long} NOT NULL, platform TEXT, manifest_digest TEXT, diff_ids TEXT)",
+                + " image_ref TEXT, created_at {long} NOT NULL, platform TEXT, manifest_digest TEXT, diff_ids TEXT, blobs TEXT)",
         "CREATE TABLE IF NOT EXISTS releases (app TEXT NOT NULL, version TEXT NOT NULL, created_at {long} NOT NULL,"
                 + " images TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (app, version))",
         "CREATE TABLE IF NOT EXISTS rollouts (id TEXT PRIMARY KEY, app TEXT NOT NULL, version TEXT NOT NULL,"
@@ -129,6 +131,9 @@ final class FleetSchema {
                 if (!hasColumn(c, "rollout_devices", column)) {
                     s.execute(dialect.ddl("ALTER TABLE rollout_devices ADD COLUMN " + column + " {long} NOT NULL DEFAULT 0"));
                 }
+            }
+            if (!hasColumn(c, "artifacts", "blobs")) { // version 13: null for an artifact stored before (offered only whole)
+                s.execute("ALTER TABLE artifacts ADD COLUMN blobs TEXT");
             }
             if (version == 0) {
                 s.execute("INSERT INTO schema_version (version) VALUES (" + VERSION + ")");

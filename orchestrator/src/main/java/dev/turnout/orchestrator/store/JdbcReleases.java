@@ -3,6 +3,7 @@ package dev.turnout.orchestrator.store;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.turnout.orchestrator.domain.Artifact;
 import dev.turnout.orchestrator.domain.ConflictException;
+import dev.turnout.orchestrator.domain.ImageBlob;
 import dev.turnout.orchestrator.domain.Release;
 import dev.turnout.orchestrator.domain.ReleaseCompose;
 import dev.turnout.orchestrator.domain.ReleaseImage;
@@ -28,9 +29,9 @@ final class JdbcReleases implements ReleaseCatalog {
     @Override
     public void saveArtifact(Artifact a) {
         session.update("INSERT INTO artifacts (digest, size, image_id, image_ref, created_at, platform, manifest_digest,"
-                        + " diff_ids) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
+                        + " diff_ids, blobs) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO NOTHING",
                 a.digest(), a.size(), a.imageId(), a.imageRef(), System.currentTimeMillis(), a.platform(), a.manifestDigest(),
-                a.diffIds().isEmpty() ? null : String.join(",", a.diffIds()));
+                a.diffIds().isEmpty() ? null : String.join(",", a.diffIds()), a.blobs().isEmpty() ? null : StoredJson.write(a.blobs()));
     }
 
     @Override
@@ -38,7 +39,8 @@ final class JdbcReleases implements ReleaseCatalog {
         return session.query("SELECT * FROM artifacts WHERE digest = ?", rs -> new Artifact(rs.getString("digest"),
                 rs.getLong("size"), rs.getString("image_id"), rs.getString("image_ref"), rs.getString("platform"),
                 rs.getString("manifest_digest"),
-                rs.getString("diff_ids") == null ? List.of() : List.of(rs.getString("diff_ids").split(","))),
+                rs.getString("diff_ids") == null ? List.of() : List.of(rs.getString("diff_ids").split(",")),
+                rs.getString("blobs") == null ? List.of() : StoredJson.read(rs.getString("blobs"), new TypeReference<List<ImageBlob>>() { })),
                 digest).stream().findFirst();
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.turnout.testsupport.TestImageArchives;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.orchestrator.artifacts.ArtifactRepository;
+import dev.turnout.orchestrator.domain.ImageBlob;
 import dev.turnout.orchestrator.engine.DesiredStates;
 import dev.turnout.orchestrator.engine.FakeFleetTransport;
 import dev.turnout.orchestrator.engine.RolloutEngine;
@@ -554,6 +555,70 @@ class HttpApiTest {
         assertThat(download(digest1, basic("pi-a", newSecret), null).statusCode()).isEqualTo(200);
         // the operator may fetch anything
         assertThat(download(digest2, "Bearer " + token.value(), null).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void devicesFetchTheBlobsOfTheirOwnDesiredStateGzippedOnTheWireAndTheyMakeTheArchive() throws Exception {
+        String secret = enroll("pi-a");
+        String digest1 = body(upload(DockerSaveArchives.of("demo/web:1.0.0", "one").bytes())).path("digest").asText();
+        String digest2 = body(upload(DockerSaveArchives.of("demo/web:2.0.0", "two").bytes())).path("digest").asText();
+        for (String[] r : new String[][] {{"1.0.0", digest1}, {"2.0.0", digest2}}) {
+            assertThat(post("/api/v1/releases", """
+                    {"app":"web","version":"%s","images":[{"platform":"linux/arm64","digest":"%s"}],
+                     "spec":{"container":{"command":["/bin/httpd"]}}}""".formatted(r[0], r[1])).statusCode()).isEqualTo(201);
+        }
+        assertThat(post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"1.0.0\",\"target\":\"device:pi-a\"}").statusCode()).isEqualTo(201);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> store.findDesired("pi-a").isPresent());
+        List<ImageBlob> blobs = store.findRelease("web", "1.0.0").orElseThrow().images().get(0).blobs();
+        assertThat(blobs).extracting(ImageBlob::path).endsWith("index.json", "manifest.json", "oci-layout");
+
+        java.util.Map<String, byte[]> fetched = new java.util.HashMap<>();
+        for (ImageBlob blob : blobs) {
+            HttpResponse<byte[]> got = blob(blob.digest(), basic("pi-a", secret), null, true);
+            assertThat(got.statusCode()).as(blob.path()).isEqualTo(200);
+            assertThat(got.headers().firstValue("Content-Encoding")).hasValue("gzip");
+            byte[] stored = gunzip(got.body());
+            assertThat("sha256:" + DockerSaveArchives.sha256(stored)).isEqualTo(blob.digest());
+            assertThat((long) stored.length).isEqualTo(blob.size());
+            fetched.put(blob.digest(), stored);
+        }
+        java.io.ByteArrayOutputStream archive = new java.io.ByteArrayOutputStream();
+        dev.turnout.proto.image.ArchiveBlobs.join(blobs.stream().map(b -> new dev.turnout.proto.image.ArchiveBlobs.Part(b.path(),
+                b.digest(), b.size())).toList(), p -> new java.io.ByteArrayInputStream(fetched.get(p.digest())), archive);
+        assertThat("sha256:" + DockerSaveArchives.sha256(archive.toByteArray())).as("the blobs make the signed archive").isEqualTo(digest1);
+
+        ImageBlob layer = blobs.get(0);
+        HttpResponse<byte[]> rest = blob(layer.digest(), basic("pi-a", secret), "bytes=100-", true);
+        assertThat(rest.statusCode()).isEqualTo(206);
+        assertThat(gunzip(rest.body())).as("the range counts the stored bytes").isEqualTo(Arrays.copyOfRange(fetched.get(layer.digest()), 100, (int) layer.size()));
+        HttpResponse<byte[]> plain = blob(layer.digest(), basic("pi-a", secret), null, false);
+        assertThat(plain.headers().firstValue("Content-Encoding")).isEmpty();
+        assertThat(plain.body()).isEqualTo(fetched.get(layer.digest()));
+
+        ImageBlob onlyInTwo = store.findRelease("web", "2.0.0").orElseThrow().images().get(0).blobs().stream()
+                .filter(b -> blobs.stream().noneMatch(mine -> mine.digest().equals(b.digest()))).findFirst().orElseThrow();
+        HttpResponse<byte[]> refused = blob(onlyInTwo.digest(), basic("pi-a", secret), null, true);
+        assertThat(refused.statusCode()).isEqualTo(403);
+        assertThat(new String(refused.body())).contains("not part of a release in the desired state of device pi-a");
+        assertThat(blob("nonsense", basic("pi-a", secret), null, true).statusCode()).isEqualTo(400);
+        assertThat(blob(onlyInTwo.digest(), "Bearer " + token.value(), null, true).statusCode()).as("the operator may fetch any").isEqualTo(200);
+    }
+
+    private HttpResponse<byte[]> blob(String digest, String authorization, String range, boolean gzip) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + "/api/v1/blobs/" + digest)).header("Authorization", authorization);
+        if (range != null) {
+            request.header("Range", range);
+        }
+        if (gzip) {
+            request.header("Accept-Encoding", "gzip");
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private static byte[] gunzip(byte[] body) throws java.io.IOException {
+        try (java.util.zip.GZIPInputStream in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(body))) {
+            return in.readAllBytes();
+        }
     }
 
     private HttpResponse<String> uploadAgent(String version, byte[] bytes) throws Exception {

@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.store;
 
 import dev.turnout.orchestrator.domain.Artifact;
+import dev.turnout.orchestrator.domain.ImageBlob;
 import dev.turnout.orchestrator.domain.DeviceApp;
 import dev.turnout.orchestrator.domain.Rollout;
 import dev.turnout.orchestrator.domain.RolloutState;
@@ -64,7 +65,7 @@ class SqliteFleetStoreTest extends FleetStoreContract {
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"));
              ResultSet version = c.createStatement().executeQuery("SELECT COUNT(*), MAX(version) FROM schema_version")) {
             assertThat(version.getInt(1)).isEqualTo(1);
-            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(12);
+            assertThat(version.getInt(2)).isEqualTo(FleetSchema.VERSION).isEqualTo(13);
         }
     }
 
@@ -106,6 +107,11 @@ class SqliteFleetStoreTest extends FleetStoreContract {
             store.saveArtifact(new Artifact("sha256:" + "c".repeat(64), 8, "sha256:" + "d".repeat(64), "web:2", "linux/arm64",
                     "sha256:" + "e".repeat(64), List.of("sha256:" + "f".repeat(64))));
             assertThat(store.findArtifact("sha256:" + "c".repeat(64)).orElseThrow().manifestDigest()).isEqualTo("sha256:" + "e".repeat(64));
+            assertThat(old.blobs()).as("version 13: an archive stored before is offered only whole").isEmpty();
+            ImageBlob layer = new ImageBlob("blobs/sha256/" + "9".repeat(64), "sha256:" + "9".repeat(64), 30);
+            store.saveArtifact(new Artifact("sha256:" + "8".repeat(64), 40, "sha256:" + "d".repeat(64), "web:3", "linux/arm64",
+                    "sha256:" + "e".repeat(64), List.of("sha256:" + "f".repeat(64)), List.of(layer)));
+            assertThat(store.findArtifact("sha256:" + "8".repeat(64)).orElseThrow().blobs()).containsExactly(layer);
         }
     }
 
