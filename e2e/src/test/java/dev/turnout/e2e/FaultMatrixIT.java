@@ -215,10 +215,14 @@ class FaultMatrixIT {
         a.partition();
         await().atMost(Duration.ofSeconds(30)).until(() -> !device(a.id()).path("online").asBoolean());
         Thread.sleep(12_000); // the fault's length
-        assertThat(rollout(id).path("state").asText()).as("an offline canary during the soak").isEqualTo("RUNNING");
-        assertThat(activations(deviceIds.get(1), "1.4.0")).as("the second wave waits for the soak").isEmpty();
         a.heal();
         assertTheBar(id, "1.4.0");
+        long activeAt = received(m -> m instanceof StatusEvent e && e.getDeviceId().equals(a.id()) && e.getVersion().equals("1.4.0")
+                && e.getState() == UpdateState.ACTIVE);
+        long secondWaveAt = received(m -> m instanceof DesiredState s && s.getDeviceId().equals(deviceIds.get(1))
+                && s.getAppsList().stream().anyMatch(app -> isActivationOf(app, "1.4.0")));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(secondWaveAt - activeAt)).as("ms from the canary's ACTIVE to the second wave")
+                .isGreaterThanOrEqualTo(19_000);
     }
 
     /**
@@ -314,6 +318,12 @@ class FaultMatrixIT {
                 topics.prefix() + "/devices/+/desired", topics.prefix() + "/devices/+/status");
         monitors.add(monitor);
         toClose.add(monitor);
+    }
+
+    /** When the broker first carried a message matching {@code condition} (System.nanoTime). */
+    private long received(java.util.function.Predicate<Object> condition) {
+        return monitors.stream().flatMap(m -> m.received().stream()).filter(r -> condition.test(r.message()))
+                .mapToLong(MqttRecorder.Received::nanoTime).min().orElseThrow();
     }
 
     private List<StatusEvent> reports(String version) {
