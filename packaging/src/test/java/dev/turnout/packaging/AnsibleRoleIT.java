@@ -38,8 +38,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * machine ({@code ansible_connection=local}), each with {@code turnout_edge_root} a throw-away root that dpkg
  * installs into (the one-line install's {@code TURNOUT_ROOT}) and no service start. Then: both enrolled with their
  * labels and groups, their configs written 0600, the package installed; a second run changes nothing, a changed
- * host var relabels the device without enrolling it again; a wrong token stops before anything changes; no secret in
- * the output.
+ * host var relabels the device without enrolling it again; {@code --check} enrolls nothing; a wrong token stops
+ * before anything changes; no secret in the output.
  */
 class AnsibleRoleIT {
 
@@ -148,10 +148,14 @@ class AnsibleRoleIT {
         assertThat(door.path("groups").toString()).isEqualTo("[\"doors\"]");
         assertThat(Files.readString(rootA.resolve("etc/turnout/edge.yaml"))).isEqualTo(configA);
 
-        // a wrong token: a clear error, nothing enrolled or installed
+        // --check says what it would do and does nothing; a wrong token: a clear error, nothing enrolled or installed
         Path rootC = throwAwayRoot(work.resolve("root-c"));
         Path third = work.resolve("inventory-c.yml");
         Files.writeString(third, inventory(base, rootC, null).replace("pi-ans-1", "pi-ans-3"));
+        Result check = run(List.of("ansible-playbook", "--check", "-i", third.toString(), "playbook.yml"), ansibleEnv(token), ANSIBLE);
+        assertThat(check.exit()).as(check.out()).isZero();
+        assertThat(check.out()).contains("pi-ans-3 would be enrolled as pi-ans-3");
+        assertThat(device(base, token, "pi-ans-3")).as("--check enrolls nothing").isNull();
         Result refused = run(List.of("ansible-playbook", "-i", third.toString(), "playbook.yml"), ansibleEnv("not-a-token"), ANSIBLE);
         assertThat(refused.exit()).isNotZero();
         assertThat(refused.out()).contains("answered 401", "nothing changed").doesNotContain("not-a-token");
@@ -197,6 +201,7 @@ class AnsibleRoleIT {
         env.put("ANSIBLE_LOCAL_TEMP", tmp.resolve("local").toString());
         env.put("ANSIBLE_REMOTE_TEMP", tmp.resolve("remote").toString());
         env.put("ANSIBLE_RETRY_FILES_ENABLED", "false");
+        env.put("ANSIBLE_PIPELINING", "true"); // modules over the connection's stdin, not copied to a file first: faster
         env.put("ANSIBLE_DEPRECATION_WARNINGS", "false");
         env.put("ANSIBLE_LOCALHOST_WARNING", "false");
         return env;
