@@ -36,7 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li><b>archive</b>: the launcher as shipped, with the archive the first start wrote.</li>
  * </ul>
  * and with {@code --try 'FLAGS'} (repeatable) jvm.options and those flags, no archive.
- * Each run: the time from starting the launcher to the device's retained presence "online" (connected), one app
+ * Each run: the time from starting the launcher to the device's retained presence "online" (connected) and the CPU
+ * time used until then (launcher, archive check, daemon; robust on a busy machine), one app
  * (a busybox httpd) activated with a signed desired state, then {@code --idle} seconds idle and the RSS of the
  * daemon ({@code VmRSS}, anonymous and file-backed), then SIGTERM and the time to exit (the first start writes its
  * archive then). Figures, not a test: nothing passes or fails.
@@ -49,7 +50,7 @@ public final class EdgeJvmBenchmark {
     private record Variant(String name, Map<String, String> env, boolean keepArchive) {
     }
 
-    private record Figures(long connectMs, long rssKb, long anonKb, long fileKb, long stopMs, long archiveKb, boolean archiveMapped) {
+    private record Figures(long connectMs, long cpuMs, long rssKb, long anonKb, long fileKb, long stopMs, long archiveKb, boolean archiveMapped) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -116,7 +117,8 @@ public final class EdgeJvmBenchmark {
                         if (variant.keepArchive() && Files.exists(data.resolve("cds/turnout-edge.jsa"))) {
                             archive = data.resolve("cds/turnout-edge.jsa");
                         }
-                        System.err.printf("  %s %s: connected %d ms, RSS %.1f MiB%n", versions.get(jvm), variant.name(), f.connectMs(), f.rssKb() / 1024.0);
+                        System.err.printf("  %s %s: connected %d ms, CPU %d ms, RSS %.1f MiB%n", versions.get(jvm), variant.name(), f.connectMs(), f.cpuMs(),
+                                f.rssKb() / 1024.0);
                     }
                 }
             }
@@ -128,12 +130,12 @@ public final class EdgeJvmBenchmark {
 
         System.out.printf("edge daemon as packaged (launcher + jvm.options + MALLOC_ARENA_MAX=2), Mosquitto, one app running, %d s idle, %d round(s)%n",
                 idleSeconds, rounds);
-        System.out.printf("%-22s %-40s %12s %10s %18s %9s %12s%n", "JVM", "variant", "connected ms", "RSS MiB", "anon / file MiB",
+        System.out.printf("%-22s %-40s %12s %8s %10s %18s %9s %12s%n", "JVM", "variant", "connected ms", "CPU ms", "RSS MiB", "anon / file MiB",
                 "stop ms", "archive MiB");
         for (Map.Entry<String, List<Figures>> e : results.entrySet()) {
             String[] key2 = e.getKey().split("\t");
             for (Figures f : e.getValue()) {
-                System.out.printf("%-22s %-40s %12d %10.1f %18s %9d %12s%n", versions.get(Path.of(key2[0])), key2[1], f.connectMs(),
+                System.out.printf("%-22s %-40s %12d %8d %10.1f %18s %9d %12s%n", versions.get(Path.of(key2[0])), key2[1], f.connectMs(), f.cpuMs(),
                         f.rssKb() / 1024.0, String.format("%.1f / %.1f", f.anonKb() / 1024.0, f.fileKb() / 1024.0), f.stopMs(),
                         f.archiveKb() == 0 ? "-" : String.format("%.1f%s", f.archiveKb() / 1024.0, f.archiveMapped() ? " mapped" : ""));
             }
@@ -142,8 +144,8 @@ public final class EdgeJvmBenchmark {
             Figures before = median(results.get(jvm + "\tjvm.options, no archive"));
             Figures after = median(results.get(jvm + "\tjvm.options, archive"));
             Figures defaults = median(results.get(jvm + "\tJVM defaults, no archive"));
-            System.out.printf("%s: archive / no archive: connected %.2f, RSS %.2f (%+.1f MiB); jvm.options / defaults: RSS %.2f%n",
-                    versions.get(jvm), (double) after.connectMs() / before.connectMs(), (double) after.rssKb() / before.rssKb(),
+            System.out.printf("%s: archive / no archive: connected %.2f, CPU to connected %.2f, RSS %.2f (%+.1f MiB); jvm.options / defaults: RSS %.2f%n",
+                    versions.get(jvm), (double) after.connectMs() / before.connectMs(), (double) after.cpuMs() / before.cpuMs(), (double) after.rssKb() / before.rssKb(),
                     (after.rssKb() - before.rssKb()) / 1024.0, (double) before.rssKb() / defaults.rssKb());
         }
         DockerCli.exitCode("rm", "-rf", work.toString());
@@ -177,6 +179,7 @@ public final class EdgeJvmBenchmark {
             try {
                 MqttRecorder.Received<Message> online = orchestrator.awaitReceived(m -> m instanceof Presence p && p.getOnline(), Duration.ofSeconds(90));
                 long connectMs = TimeUnit.NANOSECONDS.toMillis(online.nanoTime() - t0);
+                long cpuMs = cpuMs(daemon.pid());
                 FootprintBenchmark.update(orchestrator, topics, key, device, 1, release, Phase.ACTIVATE, daemon, new AtomicLong());
                 Thread.sleep(idleSeconds * 1000L); // a measurement, not a wait for an event: the idle footprint with one app running
                 long pid = daemon.pid();
@@ -192,7 +195,7 @@ public final class EdgeJvmBenchmark {
                 long stopMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
                 Path archive = data.resolve("cds/turnout-edge.jsa");
                 long archiveKb = Files.exists(archive) ? Files.size(archive) / 1024 : 0;
-                return new Figures(connectMs, rss, anon, file, stopMs, archiveKb, mapped);
+                return new Figures(connectMs, cpuMs, rss, anon, file, stopMs, archiveKb, mapped);
             } catch (RuntimeException | AssertionError e) {
                 throw new IllegalStateException("the daemon (" + variant.name() + ", " + jvm + ") failed; its log: "
                         + Files.readString(data.resolve("daemon.log")), e);
@@ -206,6 +209,17 @@ public final class EdgeJvmBenchmark {
                 }
             }
         }
+    }
+
+    /**
+     * CPU time of the launcher's process so far, in ms: its own (the daemon's JVM, which the launcher exec'd) and that of
+     * the children it waited for (the archive check JVM). Unlike wall time it hardly moves when the machine is busy.
+     */
+    private static long cpuMs(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]); // utime stime cutime cstime
+        return ticks * 10; // USER_HZ is 100 on Linux
     }
 
     /** The edge package's files as dpkg installs them: usr/bin/turnout-edge and usr/share/turnout-edge/. */
@@ -227,6 +241,8 @@ public final class EdgeJvmBenchmark {
         List<Figures> byConnect = new ArrayList<>(runs);
         byConnect.sort((a, b) -> Long.compare(a.connectMs(), b.connectMs()));
         Figures r = byRss.get(runs.size() / 2);
-        return new Figures(byConnect.get(runs.size() / 2).connectMs(), r.rssKb(), r.anonKb(), r.fileKb(), 0, 0, false);
+        List<Figures> byCpu = new ArrayList<>(runs);
+        byCpu.sort((a, b) -> Long.compare(a.cpuMs(), b.cpuMs()));
+        return new Figures(byConnect.get(runs.size() / 2).connectMs(), byCpu.get(runs.size() / 2).cpuMs(), r.rssKb(), r.anonKb(), r.fileKb(), 0, 0, false);
     }
 }
