@@ -12,18 +12,20 @@ as_root() {
   fi
 }
 
-# apt_install PKG...: installs the Debian packages that are missing, quietly.
+# apt_install [--no-install-recommends] PKG...: installs the Debian packages that are missing, quietly
+# (--no-install-recommends: without what they recommend, e.g. ansible-core without the 250 MB ansible collections).
 apt_install() {
-  local missing=()
+  local missing=() options=()
+  if [ "${1:-}" = --no-install-recommends ]; then options+=("$1"); shift; fi
   for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  if ! as_root apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
+  if ! as_root apt-get install -y -q ${options[@]+"${options[@]}"} "${missing[@]}" >/dev/null 2>&1; then
     as_root apt-get update -q >/dev/null
-    as_root apt-get install -y -q "${missing[@]}" >/dev/null
+    as_root apt-get install -y -q ${options[@]+"${options[@]}"} "${missing[@]}" >/dev/null
   fi
 }
 

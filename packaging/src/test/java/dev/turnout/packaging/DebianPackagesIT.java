@@ -14,6 +14,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -184,6 +185,59 @@ class DebianPackagesIT {
     }
 
     /**
+     * The edge launcher's class data sharing archive (docs/edge-daemon.md, "Start-up and the class archive"), on the
+     * package's files unpacked ({@code dpkg-deb -x}; the launcher finds its jar beside itself): the first start writes
+     * {@code DATA/cds/turnout-edge.jsa} when the JVM exits, the next maps it (the daemon's own classes come from it:
+     * {@code -Xlog:class+load} says "shared objects file (top)"), a damaged archive (cut short: a Java 17 that maps one
+     * crashes) is thrown away and written anew without the daemon noticing, and {@code TURNOUT_EDGE_CDS=off} makes none.
+     * The daemon runs until it finds its config missing (exit 2): enough to load its classes and exit.
+     */
+    @Test
+    void edgeLauncherWritesUsesAndRenewsItsClassArchive() throws IOException {
+        Path tree = Files.createTempDirectory(Files.createDirectories(TARGET.resolve("tmp")), "edge-tree");
+        run("dpkg-deb", "-x", edgeDeb.toString(), tree.toString());
+        String launcher = tree.resolve("usr/bin/turnout-edge").toString();
+        Path data = tree.resolve("data");
+        Path archive = data.resolve("cds/turnout-edge.jsa");
+        List<String> daemon = List.of(launcher, "--config", tree.resolve("missing.yaml").toString(), "--data", data.toString());
+        String options = "@" + tree.resolve("usr/share/turnout-edge/jvm.options") + " -Xlog:class+load=info";
+
+        // without an archive: the daemon runs, and its JVM writes one as it exits
+        Result first = exec(daemon);
+        assertThat(first.exit()).as(first.out()).isEqualTo(2);
+        assertThat(first.out()).contains("missing.yaml does not exist").doesNotContain("[warning]");
+        assertThat(archive).isRegularFile();
+        long size = Files.size(archive);
+        assertThat(size).as("archive size").isGreaterThan(1 << 20);
+
+        // with it: the daemon's classes come from the archive, which stays as it was
+        Result second = exec(daemon, Map.of("TURNOUT_EDGE_JAVA_OPTS", options));
+        assertThat(second.exit()).as(second.out()).isEqualTo(2);
+        assertThat(second.out()).containsPattern("dev\\.turnout\\.edge\\.\\S+ source: shared objects file \\(top\\)");
+        assertThat(Files.size(archive)).isEqualTo(size);
+
+        // damaged (cut short): thrown away, the daemon runs without it, and a whole one is written again
+        try (var channel = java.nio.channels.FileChannel.open(archive, java.nio.file.StandardOpenOption.WRITE)) {
+            channel.truncate(4096);
+        }
+        Result damaged = exec(daemon, Map.of("TURNOUT_EDGE_JAVA_OPTS", options));
+        assertThat(damaged.exit()).as(damaged.out()).isEqualTo(2);
+        assertThat(damaged.out()).contains("missing.yaml does not exist").doesNotContain("fatal error", "shared objects file (top)");
+        assertThat(Files.size(archive)).as("archive written again").isGreaterThan(1 << 20);
+        Result renewed = exec(daemon, Map.of("TURNOUT_EDGE_JAVA_OPTS", options));
+        assertThat(renewed.out()).containsPattern("dev\\.turnout\\.edge\\.\\S+ source: shared objects file \\(top\\)");
+
+        // off: no archive made or used
+        Path other = tree.resolve("data-off");
+        Result off = exec(List.of(launcher, "--config", tree.resolve("missing.yaml").toString(), "--data", other.toString()),
+                Map.of("TURNOUT_EDGE_CDS", "off", "TURNOUT_EDGE_JAVA_OPTS", options));
+        assertThat(off.exit()).as(off.out()).isEqualTo(2);
+        assertThat(off.out()).doesNotContain("shared objects file (top)");
+        assertThat(other.resolve("cds")).doesNotExist();
+        run("rm", "-rf", "--one-file-system", tree.toString());
+    }
+
+    /**
      * {@code systemd-analyze verify} on the units as installed: {@code --root} makes it read them and their
      * {@code ExecStart} there; the root gets this machine's own units (targets) and, if this machine has no Docker
      * unit, a stand-in for {@code docker.service}, which the edge unit requires.
@@ -244,8 +298,15 @@ class DebianPackagesIT {
 
     /** Runs a command with stderr merged into stdout, bounded by five minutes. */
     private static Result exec(List<String> command) {
+        return exec(command, Map.of());
+    }
+
+    /** Runs a command with {@code env} added to this environment, stderr merged into stdout, bounded by five minutes. */
+    private static Result exec(List<String> command, Map<String, String> env) {
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().putAll(env);
+            Process process = builder.start();
             byte[] out = process.getInputStream().readAllBytes();
             if (!process.waitFor(5, TimeUnit.MINUTES)) {
                 process.destroyForcibly();

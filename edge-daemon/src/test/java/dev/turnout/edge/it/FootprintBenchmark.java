@@ -318,7 +318,7 @@ public final class FootprintBenchmark {
      * socket. {@code DOCKER_HOST=unix:///run/turnout-engines/sid.sock bin/bench footprint} measures the containerd
      * image store of Docker 28.5 (started by {@code bin/test-engines start}).
      */
-    private static final String DOCKER_HOST = System.getenv("DOCKER_HOST") == null || System.getenv("DOCKER_HOST").isBlank()
+    static final String DOCKER_HOST = System.getenv("DOCKER_HOST") == null || System.getenv("DOCKER_HOST").isBlank()
             ? "unix:///var/run/docker.sock" : System.getenv("DOCKER_HOST");
 
     private static final TestImages IMAGES = new TestImages(new TestEngines.Engine("bench", DOCKER_HOST));
@@ -327,11 +327,11 @@ public final class FootprintBenchmark {
      * The archive a release ships of a fresh busybox image (made from the engine's {@code docker save} as {@code
      * release create} makes it), and what identifies the image; the image is gone from the engine.
      */
-    private record Built(Path archive, String ref, String version, String id, String configDigest, String manifestDigest,
+    record Built(Path archive, String ref, String version, String id, String configDigest, String manifestDigest,
                          List<String> diffIds) {
     }
 
-    private static Built build(Path work, String run, String version, List<String> images) throws Exception {
+    static Built build(Path work, String run, String version, List<String> images) throws Exception {
         String ref = "turnout-bench/" + run + ":" + version;
         Path saved = IMAGES.build(ref, version, true, work);
         String id = IMAGES.id(ref);
@@ -346,7 +346,7 @@ public final class FootprintBenchmark {
         return new Built(archive, ref, version, id, image.configDigest(), ImageArchive.manifestDigest(entries, image), image.diffIds());
     }
 
-    private static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd) throws Exception {
+    static Release release(ArtifactServer artifacts, Built image, String platform, List<String> cmd) throws Exception {
         return release(artifacts, image, platform, cmd, "none");
     }
 
@@ -362,7 +362,7 @@ public final class FootprintBenchmark {
     }
 
     /** Publishes one signed desired state and waits for its outcome (STAGED for a STAGE, else ACTIVE); returns the ms it took. */
-    private static long update(MqttRecorder<Message> orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
+    static long update(MqttRecorder<Message> orchestrator, Topics topics, SigningKey key, String device, long seq, Release release,
                                Phase phase, Process daemon, AtomicLong peakRss) throws Exception {
         // the daemon removes the previous version's container and image after reporting ACTIVE; the manual path's
         // clean-up is untimed too, so every timed update starts with the daemon idle (no report says when the clean-up ended)
@@ -431,7 +431,7 @@ public final class FootprintBenchmark {
         return 0;
     }
 
-    private static String platform() {
+    static String platform() {
         return DockerContainerRuntime.platformOf(DockerCli.output("docker", "info", "--format", "{{.Architecture}}"));
     }
 }
