@@ -59,8 +59,14 @@ class LayeredUpdateIT {
     private final Closer toClose = new Closer();
     private TurnoutServer server;
 
+    /**
+     * The default engine and the newest one (containerd image store): the archive a device writes from its blobs is
+     * byte for byte the archive it would have downloaded, which every engine's end-to-end test loads already; the
+     * engines in between add minutes to CI and no case.
+     */
     static Stream<TestEngines.Engine> engines() {
-        return TestEngines.all().stream();
+        java.util.List<TestEngines.Engine> all = TestEngines.all();
+        return (all.size() <= 2 ? all : java.util.List.of(all.get(0), all.get(all.size() - 1))).stream();
     }
 
     @Test
