@@ -111,6 +111,8 @@ public final class TurnoutServer implements AutoCloseable {
                     monitoring.metrics()::webhookDelivery, presence(store)), WebhookDispatcher::close);
             EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, keys, monitoring,
                     webhooks, transport, engineThread, clock), EngineLoop::close);
+            // the engine has republished every desired state and subscribed to the reports: devices may come in
+            broker.admitDevices();
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));

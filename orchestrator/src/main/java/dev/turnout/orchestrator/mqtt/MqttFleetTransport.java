@@ -45,6 +45,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      */
     static final int MAX_IN_FLIGHT = 1000;
     private static final int PUBLISH_ATTEMPTS = 20;
+    private static final long SUBSCRIBE_TIMEOUT_MS = 30_000;
 
     private record Outgoing(String topic, byte[] payload, boolean retained) {
     }
@@ -158,14 +159,15 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             }
             early.clear();
         }
-        subscribe();
+        // waited for: a broker that keeps nothing on disk lets devices in once this returns
+        subscribe().waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
     }
 
-    private void subscribe() throws MqttException {
+    private IMqttToken subscribe() throws MqttException {
         if (events == null) {
-            return;
+            return null;
         }
-        client.subscribe(new MqttSubscription[] {
+        return client.subscribe(new MqttSubscription[] {
             new MqttSubscription(shared(topics.allStatus()), 1),
             new MqttSubscription(shared(topics.allPresence()), 1),
             new MqttSubscription(shared(topics.allHealth()), 0),
