@@ -30,6 +30,8 @@ public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedBroker.class);
     private static final long START_TIMEOUT_SECONDS = 60;
+    /** QoS 1 messages in flight from one client to the broker: Mosquitto's max_inflight_messages in Turnout's configuration. */
+    static final int RECEIVE_MAXIMUM = 1000;
 
     private final EmbeddedHiveMQ hivemq;
     private final String bindAddress;
@@ -241,12 +243,18 @@ public final class EmbeddedBroker implements AutoCloseable {
                         <queued-messages>
                             <max-queue-size>1000000</max-queue-size>
                         </queued-messages>
+                        <!-- QoS 1 messages a client may have in flight to the broker (HiveMQ's default: 10): the orchestrator's
+                             one connection carries every desired state out, and 10 unacknowledged messages held it to round
+                             trips (devices heard of a wave's decision seconds late). As Turnout's Mosquitto configuration. -->
+                        <receive-maximum>
+                            <server-receive-maximum>%d</server-receive-maximum>
+                        </receive-maximum>
                     </mqtt>
                     <anonymous-usage-statistics>
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
                 </hivemq>
-                """.formatted(listener, storage.mode().hivemqMode());
+                """.formatted(listener, storage.mode().hivemqMode(), RECEIVE_MAXIMUM);
     }
 
     private static String xml(String text) {

@@ -134,7 +134,7 @@ final class BrokerEndpoint implements AutoCloseable {
     /**
      * Lets devices and monitors into the embedded broker, which at start admits only this orchestrator: call it once
      * the orchestrator has subscribed to the devices' reports (a broker that keeps nothing on disk holds no session
-     * for it from before the restart, and a report sent before it subscribed would reach no one).
+     * for it from before a restart, and a report sent before it subscribed would reach no one).
      */
     void admitDevices() {
         if (embedded != null) {

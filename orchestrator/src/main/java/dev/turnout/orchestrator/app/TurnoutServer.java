@@ -101,6 +101,12 @@ public final class TurnoutServer implements AutoCloseable {
             EngineThread engineThread = parts.start("engine thread", EngineThread::start, EngineThread::close);
             MqttFleetTransport transport = parts.start("MQTT client of " + broker.localUrl(),
                     () -> broker.connect(access.orchestrator(), topics, cluster), MqttFleetTransport::close);
+            if (options.embedsBroker()) {
+                // the embedded broker holds no session from before a restart: subscribe to the reports (kept until the
+                // engine listens) before any device may send one
+                transport.subscribeToReports();
+                broker.admitDevices();
+            }
             // before the engine listens: the answers to log requests are read with the reports
             DeviceLogs deviceLogs = new DeviceLogs(keys::active, transport::publishLogRequest, clock);
             transport.onLogResponse(deviceLogs::onResponse);
@@ -111,8 +117,6 @@ public final class TurnoutServer implements AutoCloseable {
                     monitoring.metrics()::webhookDelivery, presence(store)), WebhookDispatcher::close);
             EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, keys, monitoring,
                     webhooks, transport, engineThread, clock), EngineLoop::close);
-            // the engine has republished every desired state and subscribed to the reports: devices may come in
-            broker.admitDevices();
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));

@@ -66,6 +66,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      * handed over in order, not dropped.
      */
     private final List<TopicMessage> early = new ArrayList<>();
+    /** Set once the reports are subscribed to (again after every reconnect). */
+    private volatile boolean reportsWanted;
 
     private record TopicMessage(String topic, MqttMessage message) {
     }
@@ -159,12 +161,26 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             }
             early.clear();
         }
-        // waited for: a broker that keeps nothing on disk lets devices in once this returns
+        subscribeToReports();
+    }
+
+    /**
+     * Subscribes to every device's reports now, once, and returns when the broker has acknowledged it; reports that
+     * arrive before {@link #listen} are kept for it. The embedded broker, which keeps nothing on disk, lets devices in
+     * once this returns: no report can reach it before the orchestrator listens for it.
+     */
+    public void subscribeToReports() throws MqttException {
+        synchronized (early) {
+            if (reportsWanted) {
+                return;
+            }
+            reportsWanted = true;
+        }
         subscribe().waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
     }
 
     private IMqttToken subscribe() throws MqttException {
-        if (events == null) {
+        if (!reportsWanted) {
             return null;
         }
         return client.subscribe(new MqttSubscription[] {
