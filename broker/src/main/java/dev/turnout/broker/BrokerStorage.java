@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  *
  * <p>{@link #DEFAULT} keeps them in memory ({@link Mode#MEMORY}). The embedded broker lives and dies with the
  * orchestrator that holds it, and everything it holds is given again after a restart: the orchestrator
- * republishes every desired state (retained) before devices are let in, subscribes again, and every device
+ * subscribes to the devices' reports before they are let in and republishes every desired state (retained), and every device
  * subscribes again and reports its presence and the current status of each app when it reconnects. What only
  * a store on disk would keep — a report the broker accepted in the last instant before the process died,
  * a queued desired state — is superseded by those. Writing each QoS 1 message to disk three times (queued,

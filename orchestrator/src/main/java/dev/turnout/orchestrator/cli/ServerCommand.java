@@ -60,8 +60,8 @@ final class ServerCommand implements Runnable {
 
     @Option(names = "--broker-persistence", paramLabel = "file|memory",
             description = {"How the embedded broker keeps retained desired states, sessions and queued reports (default: memory).",
-                    "memory: nothing on disk; after a restart the orchestrator republishes every desired state before devices are let in,"
-                            + " and devices report again when they reconnect. file: on disk under DIR/broker."})
+                    "memory: nothing on disk; after a restart the orchestrator subscribes to the reports before devices are let in,"
+                            + " republishes every desired state, and devices report again when they reconnect. file: on disk under DIR/broker."})
     String brokerPersistence;
 
     @Option(names = "--broker-buckets", paramLabel = "N",

@@ -33,8 +33,9 @@ import static org.awaitility.Awaitility.await;
  * {@code kill -9} of a real orchestrator process in the middle of a rollout on its embedded broker, which keeps
  * nothing on disk (the default): the broker dies with it and comes back empty, and the rollout still finishes
  * with every device on the new version, none activated twice. What the broker held is given again: the
- * orchestrator republishes every retained desired state before devices are let in, and each device subscribes
- * again and reports where it stands when it reconnects (the simulated devices do what the edge daemon does).
+ * orchestrator subscribes to the reports before devices are let in and republishes every retained desired state,
+ * and each device subscribes again and reports where it stands when it reconnects (the simulated devices do what
+ * the edge daemon does).
  */
 class EmbeddedBrokerRestartIT {
 
