@@ -16,7 +16,15 @@ import java.util.stream.Stream;
 /**
  * Where and how the embedded broker keeps retained messages, sessions and queued messages.
  *
- * <p>HiveMQ CE's defaults are made for a server that owns its disk: 64 buckets per store, and the
+ * <p>{@link #DEFAULT} keeps them in memory ({@link Mode#MEMORY}). The embedded broker lives and dies with the
+ * orchestrator that holds it, and everything it holds is given again after a restart: the orchestrator
+ * subscribes to the devices' reports before they are let in and republishes every desired state (retained), and every device
+ * subscribes again and reports its presence and the current status of each app when it reconnects. What only
+ * a store on disk would keep — a report the broker accepted in the last instant before the process died,
+ * a queued desired state — is superseded by those. Writing each QoS 1 message to disk three times (queued,
+ * in flight, acknowledged) halved the broker's rate (docs/benchmarks.md, issue 22).
+ *
+ * <p>{@link Mode#FILE} keeps them on disk. HiveMQ CE's defaults are made for a server that owns its disk: 64 buckets per store, and the
  * retained-message and payload stores in RocksDB, which preallocates a 4 MiB manifest and a write-ahead
  * log scaled to the machine's memory for every bucket — about 520 MiB of disk before the first device
  * connects, 1.4–2.4 GB during a 10,000-device rollout. Turnout's broker holds one retained desired
@@ -35,8 +43,10 @@ public record BrokerStorage(Mode mode, int buckets) {
 
     private static final Logger LOG = LoggerFactory.getLogger(BrokerStorage.class);
 
-    /** File persistence in 4 buckets. */
-    public static final BrokerStorage DEFAULT = new BrokerStorage(Mode.FILE, 4);
+    /** Memory persistence in 4 buckets: what {@code turnout server} embeds unless told otherwise. */
+    public static final BrokerStorage DEFAULT = new BrokerStorage(Mode.MEMORY, 4);
+    /** File persistence in 4 buckets ({@code --broker-persistence file}). */
+    public static final BrokerStorage ON_DISK = new BrokerStorage(Mode.FILE, 4);
     public static final int MAX_BUCKETS = 64;
     /** Size of one Xodus log file, in KiB (Xodus' default is 8 MiB). */
     static final int LOG_FILE_KIB = 1024;
@@ -97,10 +107,14 @@ public record BrokerStorage(Mode mode, int buckets) {
      * @param brokerDir the broker's folder, holding {@code data/} and {@link #LAYOUT_FILE}
      */
     void prepare(Path brokerDir) throws IOException {
+        Path data = brokerDir.resolve("data");
         if (mode == Mode.MEMORY) {
+            if (hasContent(data)) {
+                LOG.info("the embedded broker keeps its messages and sessions in memory; the store that file persistence left in {}"
+                        + " is not read (delete it, or start with --broker-persistence file to use it again)", data);
+            }
             return;
         }
-        Path data = brokerDir.resolve("data");
         Path layoutFile = brokerDir.resolve(LAYOUT_FILE);
         String found = Files.exists(layoutFile) ? Files.readString(layoutFile, StandardCharsets.UTF_8) : null;
         if (!layout().equals(found) && hasContent(data)) {

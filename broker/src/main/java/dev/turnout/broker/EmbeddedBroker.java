@@ -18,11 +18,11 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * HiveMQ Community Edition running inside the orchestrator's JVM, with file persistence under
- * {@code dataDir} (retained desired states and sessions survive a restart; its size bounded as
- * {@link BrokerStorage} says) and the Turnout
+ * HiveMQ Community Edition running inside the orchestrator's JVM, keeping its messages and sessions
+ * as {@link BrokerStorage} says (in memory by default, or on disk under {@code dataDir}) and the Turnout
  * security extension loaded: every client authenticates against {@link BrokerIdentities} (client
  * id = user name) and every publish and subscribe passes {@link TopicPolicy}; deny by default.
  */
@@ -30,17 +30,21 @@ public final class EmbeddedBroker implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedBroker.class);
     private static final long START_TIMEOUT_SECONDS = 60;
+    /** QoS 1 messages in flight from one client to the broker: Mosquitto's max_inflight_messages in Turnout's configuration. */
+    static final int RECEIVE_MAXIMUM = 1000;
 
     private final EmbeddedHiveMQ hivemq;
     private final String bindAddress;
     private final int port;
     private final boolean tls;
+    private final AtomicBoolean othersAdmitted;
 
-    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls) {
+    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls, AtomicBoolean othersAdmitted) {
         this.hivemq = hivemq;
         this.bindAddress = bindAddress;
         this.port = port;
         this.tls = tls;
+        this.othersAdmitted = othersAdmitted;
     }
 
     /**
@@ -90,6 +94,17 @@ public final class EmbeddedBroker implements AutoCloseable {
      */
     public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
                                        TopicPolicy policy, TlsListener tls, BrokerStorage storage) throws Exception {
+        return start(dataDir, bindAddress, port, identities, policy, tls, storage, true);
+    }
+
+    /**
+     * Starts the broker; with {@code admitOthers} false only the orchestrator may connect until {@link #admitOthers()}
+     * (the others are refused "server unavailable" and retry): an orchestrator on a broker that keeps nothing on disk
+     * subscribes to the devices' reports before a device can send one.
+     */
+    public static EmbeddedBroker start(Path dataDir, String bindAddress, int port, BrokerIdentities identities,
+                                       TopicPolicy policy, TlsListener tls, BrokerStorage storage, boolean admitOthers)
+            throws Exception {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(storage, "storage");
         Objects.requireNonNull(bindAddress, "bindAddress");
@@ -107,6 +122,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls, storage), StandardCharsets.UTF_8);
         restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
+        AtomicBoolean othersAdmitted = new AtomicBoolean(admitOthers);
         EmbeddedExtension extension = EmbeddedExtension.builder()
                 .withId("turnout-security")
                 .withName("Turnout security")
@@ -114,7 +130,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                 .withAuthor("Turnout")
                 .withPriority(1000)
                 .withStartPriority(1000)
-                .withExtensionMain(new TurnoutExtensionMain(identities, policy))
+                .withExtensionMain(new TurnoutExtensionMain(identities, policy, othersAdmitted::get))
                 .build();
 
         EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder()
@@ -136,7 +152,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         LOG.info("embedded MQTT broker listening on {}:{}{}, {} persistence{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "",
                 storage.mode().name().toLowerCase(java.util.Locale.ROOT),
                 storage.mode() == BrokerStorage.Mode.FILE ? " in " + storage.buckets() + " buckets under " + data : "");
-        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null);
+        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null, othersAdmitted);
     }
 
     public int port() {
@@ -147,6 +163,13 @@ public final class EmbeddedBroker implements AutoCloseable {
     public String url() {
         String host = "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "127.0.0.1" : bindAddress;
         return (tls ? "ssl://" : "tcp://") + host + ":" + port;
+    }
+
+    /** Lets every client with good credentials connect from now on, not only the orchestrator. */
+    public void admitOthers() {
+        if (!othersAdmitted.getAndSet(true)) {
+            LOG.info("embedded MQTT broker admits devices and monitors");
+        }
     }
 
     /** True when the listener speaks TLS. */
@@ -220,12 +243,18 @@ public final class EmbeddedBroker implements AutoCloseable {
                         <queued-messages>
                             <max-queue-size>1000000</max-queue-size>
                         </queued-messages>
+                        <!-- QoS 1 messages a client may have in flight to the broker (HiveMQ's default: 10): the orchestrator's
+                             one connection carries every desired state out, and 10 unacknowledged messages held it to round
+                             trips (devices heard of a wave's decision seconds late). As Turnout's Mosquitto configuration. -->
+                        <receive-maximum>
+                            <server-receive-maximum>%d</server-receive-maximum>
+                        </receive-maximum>
                     </mqtt>
                     <anonymous-usage-statistics>
                         <enabled>false</enabled>
                     </anonymous-usage-statistics>
                 </hivemq>
-                """.formatted(listener, storage.mode().hivemqMode());
+                """.formatted(listener, storage.mode().hivemqMode(), RECEIVE_MAXIMUM);
     }
 
     private static String xml(String text) {

@@ -69,7 +69,7 @@ public final class StandaloneExtensionMain implements ExtensionMain {
         }
         FileBrokerIdentities identities = new FileBrokerIdentities(Path.of(identitiesPath.strip()), RECHECK_MILLIS);
         TopicPolicy policy = new TopicPolicy(new Topics(properties.getProperty("topicPrefix", Topics.DEFAULT_PREFIX).strip()));
-        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities);
+        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities, () -> true);
         TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
         Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
         Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);

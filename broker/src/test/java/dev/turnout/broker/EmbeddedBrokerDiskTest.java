@@ -49,7 +49,7 @@ class EmbeddedBrokerDiskTest {
     void aFleetOfAHundredCostsAFewMegabytesAndItsRetainedStatesAndQueuedReportsSurviveARestart() throws Exception {
         Path brokerDir = dir.resolve("broker");
         int port;
-        try (EmbeddedBroker broker = start(brokerDir, 0, BrokerStorage.DEFAULT)) {
+        try (EmbeddedBroker broker = start(brokerDir, 0, BrokerStorage.ON_DISK)) {
             port = broker.port();
             assertThat(DiskUse.kib(brokerDir)).as("disk used by an empty broker, KiB (no preallocation)").isLessThan(1024);
 
@@ -86,7 +86,7 @@ class EmbeddedBrokerDiskTest {
                     .isLessThan(8 * 1024);
         }
 
-        try (EmbeddedBroker broker = start(brokerDir, port, BrokerStorage.DEFAULT)) {
+        try (EmbeddedBroker broker = start(brokerDir, port, BrokerStorage.ON_DISK)) {
             Set<String> queued = ConcurrentHashMap.newKeySet();
             MqttClient orchestrator = connect(broker.port(), "orchestrator", false, queued);
             await("reports queued for the orchestrator before the restart").atMost(20, TimeUnit.SECONDS)

@@ -65,6 +65,19 @@ class EmbeddedBrokerTest {
     }
 
     @Test
+    void theOrchestratorMayHaveAThousandMessagesInFlightNotHiveMqsTen() throws Exception {
+        MqttClient orchestrator = new MqttClient(broker.url(), "orchestrator", new MemoryPersistence());
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setUserName("orchestrator");
+        options.setPassword("secret-orchestrator".getBytes(StandardCharsets.UTF_8));
+        org.eclipse.paho.mqttv5.client.IMqttToken connected = orchestrator.connectWithResult(options);
+        assertThat(connected.getResponseProperties().getReceiveMaximum()).as("receive maximum in the CONNACK")
+                .isEqualTo(EmbeddedBroker.RECEIVE_MAXIMUM).isEqualTo(1000);
+        orchestrator.disconnect();
+        orchestrator.close();
+    }
+
+    @Test
     void clientIdWithWildcardIsRefused() {
         assertThatThrownBy(() -> connect("pi+1")).isInstanceOf(MqttException.class);
     }

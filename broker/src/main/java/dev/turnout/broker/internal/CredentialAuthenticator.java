@@ -16,13 +16,16 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
  * Deny by default: a client connects only with a user name and secret that {@link BrokerIdentities}
  * accepts and a client id equal to that user name, except that an orchestrator, which may run as
  * several instances, connects as {@code <user name>.<instance>}. Ids that cannot be a topic level ({@code + # /},
  * NUL, whitespace, non-printables, over 64 characters) are refused before anything else. The role
- * is kept in the connection's attributes for {@link TopicAuthorizer}.
+ * is kept in the connection's attributes for {@link TopicAuthorizer}. Until {@code othersAdmitted} says yes,
+ * only the orchestrator connects: everyone else is told the server is unavailable and retries (a broker that
+ * keeps nothing on disk lets devices in once the orchestrator subscribed to their reports).
  */
 public final class CredentialAuthenticator implements SimpleAuthenticator {
 
@@ -33,9 +36,11 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
     private static final Logger LOG = LoggerFactory.getLogger(CredentialAuthenticator.class);
 
     private final BrokerIdentities identities;
+    private final BooleanSupplier othersAdmitted;
 
-    public CredentialAuthenticator(BrokerIdentities identities) {
+    public CredentialAuthenticator(BrokerIdentities identities, BooleanSupplier othersAdmitted) {
         this.identities = identities;
+        this.othersAdmitted = othersAdmitted;
     }
 
     @Override
@@ -82,6 +87,11 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
         if (!sameId && role.get() != Role.ORCHESTRATOR) {
             LOG.info("refused client {}: client id differs from its user name", clientId);
             output.failAuthentication(ConnackReasonCode.CLIENT_IDENTIFIER_NOT_VALID, "client id must equal the user name");
+            return;
+        }
+        if (role.get() != Role.ORCHESTRATOR && !othersAdmitted.getAsBoolean()) {
+            LOG.debug("refused client {} for now: the orchestrator is starting", clientId);
+            output.failAuthentication(ConnackReasonCode.SERVER_UNAVAILABLE, "the orchestrator is starting: try again in a moment");
             return;
         }
         input.getConnectionInformation().getConnectionAttributeStore()

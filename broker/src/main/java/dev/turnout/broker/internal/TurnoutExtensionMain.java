@@ -9,20 +9,25 @@ import com.hivemq.extension.sdk.api.services.Services;
 import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.TopicPolicy;
 
+import java.util.function.BooleanSupplier;
+
 /** Registers Turnout's authenticator and topic authorizer with the broker. */
 public final class TurnoutExtensionMain implements ExtensionMain {
 
     private final BrokerIdentities identities;
     private final TopicPolicy policy;
+    private final BooleanSupplier othersAdmitted;
 
-    public TurnoutExtensionMain(BrokerIdentities identities, TopicPolicy policy) {
+    /** @param othersAdmitted whether clients other than the orchestrator may connect now */
+    public TurnoutExtensionMain(BrokerIdentities identities, TopicPolicy policy, BooleanSupplier othersAdmitted) {
         this.identities = identities;
         this.policy = policy;
+        this.othersAdmitted = othersAdmitted;
     }
 
     @Override
     public void extensionStart(ExtensionStartInput input, ExtensionStartOutput output) {
-        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities);
+        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities, othersAdmitted);
         TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
         Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
         Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);

@@ -66,7 +66,7 @@ final class BrokerEndpoint implements AutoCloseable {
             listener = new EmbeddedBroker.TlsListener(keyStore, password);
         }
         EmbeddedBroker broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
-                access, new TopicPolicy(topics), listener, options.brokerStorage());
+                access, new TopicPolicy(topics), listener, options.brokerStorage(), false);
         access.onRevoke(name -> broker.disconnect(name).whenComplete((was, e) -> {
             if (e != null) {
                 LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());
@@ -129,6 +129,17 @@ final class BrokerEndpoint implements AutoCloseable {
     /** The external broker's CA ({@code --broker-ca}) that devices pin; null when none is given. */
     String caPem() {
         return caPem;
+    }
+
+    /**
+     * Lets devices and monitors into the embedded broker, which at start admits only this orchestrator: call it once
+     * the orchestrator has subscribed to the devices' reports (a broker that keeps nothing on disk holds no session
+     * for it from before a restart, and a report sent before it subscribed would reach no one).
+     */
+    void admitDevices() {
+        if (embedded != null) {
+            embedded.admitOthers();
+        }
     }
 
     /** Stops the embedded broker; an external one is left alone. */

@@ -101,6 +101,12 @@ public final class TurnoutServer implements AutoCloseable {
             EngineThread engineThread = parts.start("engine thread", EngineThread::start, EngineThread::close);
             MqttFleetTransport transport = parts.start("MQTT client of " + broker.localUrl(),
                     () -> broker.connect(access.orchestrator(), topics, cluster), MqttFleetTransport::close);
+            if (options.embedsBroker()) {
+                // the embedded broker holds no session from before a restart: subscribe to the reports (kept until the
+                // engine listens) before any device may send one
+                transport.subscribeToReports();
+                broker.admitDevices();
+            }
             // before the engine listens: the answers to log requests are read with the reports
             DeviceLogs deviceLogs = new DeviceLogs(keys::active, transport::publishLogRequest, clock);
             transport.onLogResponse(deviceLogs::onResponse);

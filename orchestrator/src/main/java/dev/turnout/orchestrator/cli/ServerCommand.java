@@ -59,12 +59,13 @@ final class ServerCommand implements Runnable {
     String brokerUrl;
 
     @Option(names = "--broker-persistence", paramLabel = "file|memory",
-            description = {"How the embedded broker keeps retained desired states, sessions and queued reports (default: file, under DIR/broker).",
-                    "memory: nothing on disk; after a restart the orchestrator republishes every desired state."})
+            description = {"How the embedded broker keeps retained desired states, sessions and queued reports (default: memory).",
+                    "memory: nothing on disk; after a restart the orchestrator subscribes to the reports before devices are let in,"
+                            + " republishes every desired state, and devices report again when they reconnect. file: on disk under DIR/broker."})
     String brokerPersistence;
 
     @Option(names = "--broker-buckets", paramLabel = "N",
-            description = "Buckets each of the embedded broker's stores is split into, 1-64 (default: 4). Changing it starts the broker's store empty.")
+            description = "Buckets each of the embedded broker's stores is split into, 1-64 (default: 4). Changing it starts a file store empty.")
     Integer brokerBuckets;
 
     @Option(names = "--bind", defaultValue = ServerOptions.DEFAULT_BIND_ADDRESS, paramLabel = "ADDRESS",
@@ -146,7 +147,8 @@ final class ServerCommand implements Runnable {
             throw new IllegalArgumentException("--broker-persistence and --broker-buckets set up the embedded broker; with --broker-url"
                     + " the broker you run keeps its own store");
         }
-        BrokerStorage.Mode mode = switch (brokerPersistence == null ? "file" : brokerPersistence.toLowerCase(java.util.Locale.ROOT)) {
+        BrokerStorage.Mode mode = switch (brokerPersistence == null ? BrokerStorage.DEFAULT.mode().name().toLowerCase(java.util.Locale.ROOT)
+                : brokerPersistence.toLowerCase(java.util.Locale.ROOT)) {
             case "file" -> BrokerStorage.Mode.FILE;
             case "memory" -> BrokerStorage.Mode.MEMORY;
             default -> throw new IllegalArgumentException("--broker-persistence is file or memory, not '" + brokerPersistence + "'");

@@ -47,6 +47,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     private static final int PUBLISH_ATTEMPTS = 20;
     /** Attempts at connecting at start while the broker does not answer in time (10 s each, then a pause). */
     private static final int CONNECT_ATTEMPTS = 6;
+    private static final long SUBSCRIBE_TIMEOUT_MS = 30_000;
 
     private record Outgoing(String topic, byte[] payload, boolean retained) {
     }
@@ -67,6 +68,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
      * handed over in order, not dropped.
      */
     private final List<TopicMessage> early = new ArrayList<>();
+    /** Set once the reports are subscribed to (again after every reconnect). */
+    private volatile boolean reportsWanted;
 
     private record TopicMessage(String topic, MqttMessage message) {
     }
@@ -190,14 +193,29 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             }
             early.clear();
         }
-        subscribe();
+        subscribeToReports();
     }
 
-    private void subscribe() throws MqttException {
-        if (events == null) {
-            return;
+    /**
+     * Subscribes to every device's reports now, once, and returns when the broker has acknowledged it; reports that
+     * arrive before {@link #listen} are kept for it. The embedded broker, which keeps nothing on disk, lets devices in
+     * once this returns: no report can reach it before the orchestrator listens for it.
+     */
+    public void subscribeToReports() throws MqttException {
+        synchronized (early) {
+            if (reportsWanted) {
+                return;
+            }
+            reportsWanted = true;
         }
-        client.subscribe(new MqttSubscription[] {
+        subscribe().waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
+    }
+
+    private IMqttToken subscribe() throws MqttException {
+        if (!reportsWanted) {
+            return null;
+        }
+        return client.subscribe(new MqttSubscription[] {
             new MqttSubscription(shared(topics.allStatus()), 1),
             new MqttSubscription(shared(topics.allPresence()), 1),
             new MqttSubscription(shared(topics.allHealth()), 0),

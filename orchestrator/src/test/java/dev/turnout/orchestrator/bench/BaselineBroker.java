@@ -28,9 +28,9 @@ public final class BaselineBroker {
     public static void main(String[] args) throws Exception {
         BrokerIdentities anyone = (username, password) -> Optional.of(ORCHESTRATOR.equals(username) ? Role.ORCHESTRATOR
                 : RolloutBenchmark.MONITOR.equals(username) ? Role.MONITOR : Role.DEVICE);
-        // -Dturnout.bench.broker-storage=memory: the same broker keeping nothing on disk, to see what the disk costs
-        BrokerStorage storage = "memory".equals(System.getProperty("turnout.bench.broker-storage"))
-                ? new BrokerStorage(BrokerStorage.Mode.MEMORY, 1) : BrokerStorage.DEFAULT;
+        // -Dturnout.bench.broker-storage=file: the same broker keeping its messages on disk, to see what the disk costs
+        BrokerStorage storage = "file".equals(System.getProperty("turnout.bench.broker-storage"))
+                ? BrokerStorage.ON_DISK : BrokerStorage.DEFAULT;
         EmbeddedBroker broker = EmbeddedBroker.start(Path.of(args[0]), "127.0.0.1", Integer.parseInt(args[1]), anyone,
                 new TopicPolicy(new Topics(Topics.DEFAULT_PREFIX)), null, storage);
         System.out.println("baseline broker listening on " + broker.url() + ", storage " + storage);

@@ -81,6 +81,12 @@ public final class RolloutBenchmark {
     private static final Pattern QUEUE_WAIT = Pattern.compile("a report that decided desired states waited ([0-9.]+) ms for the engine");
     private static final String APP = "web";
 
+    /**
+     * A rollout's messages per device and their sizes, as a 2,000-device rollout of this benchmark counted them:
+     * status, desired states, rollout events (each per device), desired-state bytes, event bytes.
+     */
+    static final double[] BASELINE_SHAPE = {7.0, 2.0, 1.004, 518, 67};
+
     int devices = 2000;
     String broker = "embedded";
     int rollouts = 3;
@@ -93,6 +99,8 @@ public final class RolloutBenchmark {
     boolean jfr;
     boolean memoryRollout = true;
     boolean storm = true;
+    /** Only the broker-alone exchange, with the message counts of {@link #BASELINE_SHAPE} (for profiling a broker). */
+    boolean baselineOnly;
     List<String> brokers = List.of("embedded");
     String serverJvm = System.getenv().getOrDefault("TURNOUT_JAVA_OPTS", "-XX:+UseSerialGC");
     final PrintStream out;
@@ -125,13 +133,15 @@ public final class RolloutBenchmark {
     void parse(String[] args) {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (i + 1 >= args.length && !a.equals("--jfr") && !a.equals("--no-memory-rollout") && !a.equals("--no-storm")) {
+            if (i + 1 >= args.length && !a.equals("--jfr") && !a.equals("--no-memory-rollout") && !a.equals("--no-storm")
+                    && !a.equals("--baseline-only")) {
                 throw new IllegalArgumentException(a + " needs a value");
             }
             switch (a) {
                 case "--devices" -> devices = Integer.parseInt(args[++i]);
                 case "--broker" -> broker = args[++i];
                 case "--no-storm" -> storm = false;
+                case "--baseline-only" -> baselineOnly = true;
                 case "--rollouts" -> rollouts = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
                 case "--apply-ms" -> applyMs = Long.parseLong(args[++i]);
@@ -143,7 +153,7 @@ public final class RolloutBenchmark {
                 case "--no-memory-rollout" -> memoryRollout = false;
                 default -> throw new IllegalArgumentException("unknown option " + a + "; use --devices N --broker embedded|mosquitto|both "
                         + "--rollouts K --warmup K --apply-ms MS --fleet-cache DIR --work DIR --plot FILE.png --server-jvm FLAGS --jfr"
-                        + " --no-storm --no-memory-rollout");
+                        + " --no-storm --no-memory-rollout --baseline-only");
             }
         }
         brokers = switch (broker) {
@@ -179,6 +189,13 @@ public final class RolloutBenchmark {
                 plot = plotAsked.resolveSibling(dot < 0 ? name + "-" + broker : name.substring(0, dot) + "-" + broker + name.substring(dot));
             }
             figures.add(runOne());
+        }
+        if (baselineOnly) {
+            if (figures.size() > 1) {
+                out.printf(Locale.ROOT, "embedded broker's rate / Mosquitto's (same messages, same run): %.2f (target >= 0.7)%n",
+                        figures.get(1).baselineRate() / figures.get(0).baselineRate());
+            }
+            return;
         }
         if (figures.size() > 1) {
             compare(figures.get(0), figures.get(1));
@@ -265,6 +282,22 @@ public final class RolloutBenchmark {
                 release(base, versions.get(k - 1));
             }
             Monitor monitor = Monitor.connect(this, base, brokerUrl);
+            if (baselineOnly) {
+                monitor.close();
+                BenchProcesses.stop(server);
+                server = null;
+                long status = Math.round(devices * BASELINE_SHAPE[0]);
+                long desired = Math.round(devices * BASELINE_SHAPE[1]);
+                long events = Math.round(devices * BASELINE_SHAPE[2]);
+                double seconds = baseline(runDir, data, fleetCache.enrollments(), mosquitto, status, desired,
+                        (int) BASELINE_SHAPE[3], events, (int) BASELINE_SHAPE[4]);
+                double rate = (status + desired + events) / seconds;
+                out.printf(Locale.ROOT, "baseline: broker moves the same messages : %.2f s (%,.0f msg/s)%n", seconds, rate);
+                if (jfr && broker.equals("embedded")) {
+                    out.printf(Locale.ROOT, "flight recording of the baseline broker: %s%n", runDir.resolve("baseline-broker.jfr"));
+                }
+                return new Figures(broker, Double.NaN, seconds, rate, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0);
+            }
 
             SimulationOptions options = SimulationOptions.defaults(devices)
                     .withApplyTime(Duration.ofMillis(applyMs)).withHealthInterval(Duration.ofDays(1)).withBrokerUrl(brokerUrl);

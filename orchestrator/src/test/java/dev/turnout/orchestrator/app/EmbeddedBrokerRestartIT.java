@@ -1,0 +1,160 @@
+package dev.turnout.orchestrator.app;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.turnout.orchestrator.security.OperatorToken;
+import dev.turnout.orchestrator.sim.SimulatedDevice;
+import dev.turnout.orchestrator.sim.SimulatedFleet;
+import dev.turnout.orchestrator.sim.SimulatedImageArchive;
+import dev.turnout.orchestrator.sim.SimulationOptions;
+import dev.turnout.testsupport.Closer;
+import dev.turnout.testsupport.Ports;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code kill -9} of a real orchestrator process in the middle of a rollout on its embedded broker, which keeps
+ * nothing on disk (the default): the broker dies with it and comes back empty, and the rollout still finishes
+ * with every device on the new version, none activated twice. What the broker held is given again: the
+ * orchestrator subscribes to the reports before devices are let in and republishes every retained desired state,
+ * and each device subscribes again and reports where it stands when it reconnects (the simulated devices do what
+ * the edge daemon does).
+ */
+class EmbeddedBrokerRestartIT {
+
+    private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
+    private static final int DEVICES = 12;
+
+    @TempDir
+    Path work;
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final Closer toClose = new Closer();
+    private int httpPort;
+    private int mqttPort;
+
+    @AfterEach
+    void tearDown() {
+        toClose.close();
+    }
+
+    @Test
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void aRolloutKilledMidWaveWithTheBrokerInsideFinishesAfterARestartWithNothingLost() throws Exception {
+        assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
+        httpPort = Ports.free();
+        mqttPort = Ports.free();
+        Process first = startOrchestrator("first");
+        release("1.0.0");
+        // each activation takes 3 s: the wave that is switching when the process dies reports into a broker that is gone
+        SimulatedFleet fleet = SimulatedFleet.start(server(), token(), SimulationOptions.defaults(DEVICES).withIdPrefix("restart")
+                .withApplyTime(Duration.ofSeconds(3)).withHealthInterval(Duration.ofDays(1)), Duration.ofSeconds(60));
+        toClose.add(fleet);
+
+        String id = post("/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0", "target", "all", "waves", "1,100%",
+                "onFailure", "pause", "deviceTimeout", "2m")).path("id").asText();
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+                .until(() -> fleet.devices().stream().filter(d -> d.activateSeenAt("web", "1.0.0") > 0).count() == DEVICES);
+        first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        long killedAt = System.nanoTime();
+        assertThat(first.exitValue()).as("killed by SIGKILL").isEqualTo(137);
+        assertThat(fleet.runningCount("web", "1.0.0")).as("devices done switching when the orchestrator died").isLessThan(DEVICES);
+
+        startOrchestrator("second");
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100))
+                .until(() -> get("/api/v1/rollouts/" + id).path("state").asText(), state -> !state.equals("RUNNING"));
+        System.out.printf("kill -9 mid-wave on the embedded broker: rollout ended %d ms after the kill (restart included)%n",
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
+
+        JsonNode rollout = get("/api/v1/rollouts/" + id);
+        assertThat(rollout.path("state").asText()).as(rollout.toString()).isEqualTo("SUCCEEDED");
+        assertThat(fleet.runningCount("web", "1.0.0")).isEqualTo(DEVICES);
+        for (SimulatedDevice d : fleet.devices()) {
+            // a stage and an activation each; the republished states carry sequences it had accepted already
+            assertThat(d.acceptedCount()).as("desired states %s accepted", d.id()).isEqualTo(2);
+            JsonNode app = get("/api/v1/devices/" + d.id()).path("apps").get(0);
+            assertThat(app.path("runningVersion").asText()).as("%s runs, as the orchestrator knows", d.id()).isEqualTo("1.0.0");
+            assertThat(app.path("state").asText()).as("%s reported", d.id()).isEqualTo("ACTIVE");
+        }
+        assertThat(get("/api/v1/audit?subject=" + id).path("entries")).as("audit entries of the rollout")
+                .filteredOn(e -> e.path("action").asText().equals("rollout.state") && e.path("detail").asText().startsWith("SUCCEEDED"))
+                .hasSize(1);
+        assertThat(work.resolve("data/broker/data/persistence")).as("the embedded broker kept nothing on disk").doesNotExist();
+    }
+
+    private Process startOrchestrator(String name) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = work.resolve("orchestrator-" + name + ".log");
+        Process process = new ProcessBuilder(java, "-Xmx256m", "-Djava.io.tmpdir=" + Files.createDirectories(work.resolve("tmp")),
+                "-jar", JAR.toString(), "server", "--data", work.resolve("data").toString(), "--http-port", String.valueOf(httpPort),
+                "--mqtt-port", String.valueOf(mqttPort), "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        toClose.add(() -> {
+            process.destroy();
+            process.waitFor(20, TimeUnit.SECONDS);
+        });
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(() -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("the orchestrator exited: " + Files.readString(log));
+            }
+            try {
+                return get("/api/v1/health").path("status").asText().equals("ok");
+            } catch (IOException notYet) {
+                return false;
+            }
+        });
+        return process;
+    }
+
+    private void release(String version) throws Exception {
+        HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server() + "/api/v1/artifacts"))
+                        .header("Authorization", "Bearer " + token())
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("turnout-sim/web:" + version))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
+        String digest = json.readTree(uploaded.body()).path("digest").asText();
+        post("/api/v1/releases", Map.of("app", "web", "version", version,
+                "images", List.of(Map.of("platform", "linux/arm64", "digest", digest)),
+                "spec", Map.of("container", Map.of("command", List.of("/bin/httpd")))));
+    }
+
+    private String server() {
+        return "http://127.0.0.1:" + httpPort;
+    }
+
+    private String token() throws IOException {
+        return OperatorToken.read(work.resolve("data").resolve(OperatorToken.FILE));
+    }
+
+    private JsonNode get(String path) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path))
+                .header("Authorization", "Bearer " + token()).build(), HttpResponse.BodyHandlers.ofString());
+        return json.readTree(response.body());
+    }
+
+    private JsonNode post(String path, Object body) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path))
+                .header("Authorization", "Bearer " + token()).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(path + ": " + response.body()).isIn(200, 201);
+        return json.readTree(response.body());
+    }
+}
