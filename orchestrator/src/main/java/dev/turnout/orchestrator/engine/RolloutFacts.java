@@ -91,6 +91,12 @@ record RolloutFacts(Rollout r, DeviceReports reports) implements WavePolicy.Fact
     }
 
     @Override
+    public boolean activeButAway() {
+        return reports.offlineCount() > 0 && r.wave(r.currentWave()).stream()
+                .anyMatch(d -> d.state() == RolloutDeviceState.ACTIVE && reports.isOffline(d.deviceId()));
+    }
+
+    @Override
     public long rollingBack() {
         return r.count(RolloutDeviceState.ROLLING_BACK);
     }

@@ -89,6 +89,12 @@ public final class WavePolicy {
         /** Every device of the current wave is settled or offline. */
         boolean allSettledOrAway();
 
+        /**
+         * Some device of the current wave runs the release (ACTIVE) but is offline now: the soak cannot vouch for it.
+         * A release that cuts a device off the network looks exactly like this. Asked only when a soak is over.
+         */
+        boolean activeButAway();
+
         /** Devices told to go back to their previous release that have not answered yet. */
         long rollingBack();
 
@@ -178,7 +184,9 @@ public final class WavePolicy {
                 }
                 yield f.strategy().soak().isZero() ? Step.COMPLETE_WAVE : Step.SOAK;
             }
-            case SOAKING -> soaked(f.waveChangedAt(), f.strategy().soak(), now) ? Step.COMPLETE_WAVE : Step.WAIT;
+            // a soak is over once its time has passed with every ACTIVE device of the wave there to be seen: a canary that
+            // went offline on the new release holds the next wave until it is back (or the operator decides)
+            case SOAKING -> soaked(f.waveChangedAt(), f.strategy().soak(), now) && !f.activeButAway() ? Step.COMPLETE_WAVE : Step.WAIT;
             case DONE -> {
                 if (f.currentWave() >= f.waveCount()) {
                     yield Step.SUCCEED;

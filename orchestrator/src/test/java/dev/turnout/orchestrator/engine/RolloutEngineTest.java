@@ -334,6 +334,22 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aCanaryThatGoesOfflineOnTheNewReleaseHoldsTheNextWaveUntilItIsBack() {
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
+        reportActive("pi-1", "2.0.0");
+        offline("pi-1"); // e.g. the release broke its network
+        clock.advance(Duration.ofMinutes(10));
+        engine.tick();
+        assertThat(stored(r).currentWave()).as("a soak nobody could watch proves nothing").isEqualTo(1);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.STAGE);
+
+        engine.onPresence("pi-1", Presence.newBuilder().setDeviceId("pi-1").setOnline(true).build());
+        engine.tick();
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+    }
+
+    @Test
     void approveEachWaveWaitsForTheOperator() {
         Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, null, null, true), "test");
         reportActive("pi-1", "2.0.0");

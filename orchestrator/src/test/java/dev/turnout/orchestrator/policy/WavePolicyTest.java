@@ -23,7 +23,7 @@ class WavePolicyTest {
     @ParameterizedTest(name = "[{index}] {0} wave {1}/{2} {3} {4}s ago, to activate {5}, settled {6}, away {7}, "
             + "answered {8}, failed {9} (max {10}, {11}), soak {12}, approve {13} -> {14}")
     @CsvSource(delimiter = '|', textBlock = """
-            # rollout | wave | of | wave state | since | to activate | settled | away | answered | failed | max | on failure | soak | approve | next
+            # rollout | wave | of | wave state | since | to activate | settled | away (* an ACTIVE one) | answered | failed | max | on failure | soak | approve | next
             # a wave goes on while its devices are under way, and while some still wait for their activation step
             RUNNING   | 1    | 3  | ACTIVATING | 0     | 0           | 0/1     | 0    | no       | 0      | 0   | pause      | 0s   | no      | WAIT
             RUNNING   | 2    | 3  | ACTIVATING | 0     | 40          | 10/50   | 0    | yes      | 0      | 0   | pause      | 0s   | no      | ACTIVATE_MORE
@@ -50,6 +50,11 @@ class WavePolicyTest {
             PAUSED    | 1    | 3  | ACTIVATING | 0     | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 30s  | no      | SOAK
             PAUSED    | 1    | 3  | ACTIVATING | 0     | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 0s   | no      | WAIT
             PAUSED    | 1    | 3  | SOAKING    | 60    | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 30s  | no      | WAIT
+            # a soak over while the wave's ACTIVE canary is offline proves nothing: the next wave waits for it (away 1*)
+            RUNNING   | 1    | 3  | SOAKING    | 60    | 0           | 1/1     | 1*   | yes      | 0      | 0   | pause      | 30s  | no      | WAIT
+            RUNNING   | 1    | 3  | SOAKING    | 10    | 0           | 1/1     | 1*   | yes      | 0      | 0   | pause      | 30s  | no      | WAIT
+            # an offline device of the wave that never got to ACTIVE (away 1) does not hold the wave, as before
+            RUNNING   | 2    | 3  | SOAKING    | 60    | 0           | 3/4     | 1    | yes      | 0      | 0   | pause      | 30s  | no      | COMPLETE_WAVE
             RUNNING   | 1    | 3  | SOAKING    | 60    | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 30s  | no      | COMPLETE_WAVE
             PAUSED    | 1    | 3  | DONE       | 0     | 0           | 1/1     | 0    | yes      | 0      | 0   | pause      | 0s   | no      | WAIT
             PAUSED    | 1    | 3  | ACTIVATING | 0     | 0           | 1/1     | 0    | yes      | 5      | 0   | rollback   | 30s  | no      | SOAK
@@ -57,12 +62,13 @@ class WavePolicyTest {
             SUCCEEDED | 3    | 3  | DONE       | 0     | 0           | 5/5     | 0    | yes      | 0      | 0   | pause      | 0s   | no      | WAIT
             """)
     void nextStep(RolloutState state, int wave, int waves, WaveState waveState, long since, long toActivate, String settled,
-                  int away, String answered, long failed, String maxFailures, String onFailure, String soak, String approve,
+                  String away, String answered, long failed, String maxFailures, String onFailure, String soak, String approve,
                   Step next) {
         String[] s = settled.split("/");
         RolloutStrategy strategy = RolloutStrategy.parse("100%", soak, maxFailures, onFailure, null, approve.equals("yes"));
         Facts f = new Facts(state, strategy, wave, waves, waveState, NOW.minusSeconds(since), failed, 20, toActivate,
-                Integer.parseInt(s[1]), Integer.parseInt(s[0]), away, answered.equals("yes"), 0, 0);
+                Integer.parseInt(s[1]), Integer.parseInt(s[0]), Integer.parseInt(away.replace("*", "")), answered.equals("yes"), 0, 0,
+                away.endsWith("*"));
         assertThat(WavePolicy.next(f, NOW)).isEqualTo(next);
     }
 
@@ -79,7 +85,7 @@ class WavePolicyTest {
     void aRollbackEndsOnceEveryDeviceAnswered(long rollingBack, long unconfirmed, Step next) {
         RolloutStrategy strategy = RolloutStrategy.parse("100%", "0s", "0", "rollback", null, false);
         Facts f = new Facts(RolloutState.ROLLING_BACK, strategy, 1, 3, WaveState.ACTIVATING, NOW, 5, 20, 0, 1, 1, 0, true,
-                rollingBack, unconfirmed);
+                rollingBack, unconfirmed, false);
         assertThat(WavePolicy.next(f, NOW)).isEqualTo(next);
     }
 
@@ -128,7 +134,8 @@ class WavePolicyTest {
 
     private record Facts(RolloutState state, RolloutStrategy strategy, int currentWave, int waveCount, WaveState waveState,
                          Instant waveChangedAt, long failures, int targeted, long toActivate, int waveSize, int settled,
-                         int away, boolean anyActive, long rollingBack, long unconfirmedRollbacks) implements WavePolicy.Facts {
+                         int away, boolean anyActive, long rollingBack, long unconfirmedRollbacks,
+                         boolean activeButAway) implements WavePolicy.Facts {
 
         @Override
         public boolean allSettledOrAway() {
