@@ -1,5 +1,7 @@
 package dev.turnout.packaging;
 
+import dev.turnout.packaging.Commands.Result;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.testsupport.Requirements;
@@ -8,13 +10,11 @@ import org.junit.jupiter.api.Test;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -266,28 +266,6 @@ class AnsibleRoleIT {
 
     /** Runs a command with stderr merged into stdout, bounded by three minutes. */
     private static Result run(List<String> command, Map<String, String> env, Path dir) {
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            pb.environment().putAll(env);
-            if (dir != null) {
-                pb.directory(dir.toFile());
-            }
-            Process process = pb.start();
-            byte[] out = process.getInputStream().readAllBytes();
-            if (!process.waitFor(3, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw new AssertionError("timed out: " + command);
-            }
-            return new Result(process.exitValue(), new String(out, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
-
-    private record Result(int exit, String out) {
+        return Commands.run(command, env, dir, java.time.Duration.ofMinutes(3));
     }
 }

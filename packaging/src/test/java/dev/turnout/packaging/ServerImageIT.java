@@ -1,5 +1,7 @@
 package dev.turnout.packaging;
 
+import dev.turnout.packaging.Commands.Result;
+
 import dev.turnout.testsupport.Mosquitto;
 import dev.turnout.testsupport.Ports;
 import dev.turnout.testsupport.Requirements;
@@ -8,12 +10,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -342,26 +342,8 @@ class ServerImageIT {
 
     /** Runs a command with stderr merged into stdout, bounded by ten minutes (a cold image build under load). */
     private static Result exec(List<String> command, Map<String, String> env) {
-        try {
-            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            builder.environment().put("TURNOUT_IMAGE_REPO", IMAGE_REPO);
-            builder.environment().putAll(env);
-            Process process = builder.start();
-            byte[] out = process.getInputStream().readAllBytes();
-            if (!process.waitFor(10, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw new AssertionError("timed out: " + command);
-            }
-            return new Result(process.exitValue(), new String(out, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
-
-    private record Result(int exit, String out) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.putIfAbsent("TURNOUT_IMAGE_REPO", IMAGE_REPO);
+        return Commands.run(command, all, null, java.time.Duration.ofMinutes(10));
     }
 }
