@@ -135,7 +135,10 @@ class SlowNetworkIT {
         long size = Files.size(archive);
         assertThat(done.path("strategy").path("rateLimitBytesPerSecond").asLong()).isEqualTo(4L << 20);
         assertThat(done.path("bytes").path("full").asLong()).isEqualTo(size);
-        assertThat(done.path("bytes").path("moved").asLong()).as("nothing cached: all of it moved, once").isEqualTo(size);
+        // nothing cached: every blob moved once, gzip-compressed on the wire (the busybox layer shrinks, random bytes
+        // do not; gzip adds a few bytes per 16 KiB to what it cannot shrink), so about the archive's size and never twice
+        long moved = done.path("bytes").path("moved").asLong();
+        assertThat(moved).as("nothing cached: all of it moved, once").isBetween(size / 2, size + size / 100);
         assertThat(done.path("devices").get(0).path("state").asText()).isEqualTo("ACTIVE");
         assertThat(cli("rollout", "status", rollout).out()).contains("download  at most 4.0 MiB/s per device")
                 .containsPattern("moved +\\d+\\.\\d MiB over the network; full archives \\d+\\.\\d MiB");
@@ -143,7 +146,7 @@ class SlowNetworkIT {
         assertThat(cli("history", "--app", "web").out()).doesNotContain("FAILED");
         String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics"))
                 .header("Authorization", "Bearer " + server.operatorToken()).build(), HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(sample(metrics, "turnout_download_bytes_total{kind=\"moved\"")).isEqualTo(size);
+        assertThat(sample(metrics, "turnout_download_bytes_total{kind=\"moved\"")).isEqualTo(moved);
         assertThat(sample(metrics, "turnout_download_bytes_total{kind=\"full\"")).isEqualTo(size);
     }
 
