@@ -1095,6 +1095,7 @@ public final class UpdateEngine {
      */
     private List<String> startStoppedServices(AppRecord record, boolean backOff) {
         List<String> started = new ArrayList<>();
+        DriftBackOff chargedBefore = null;
         boolean allUp = true;
         StackContainers set = StackContainers.parse(record.containerId());
         Set<String> oneShot = null; // read from the file only when a container is found stopped: not on every tick
@@ -1111,9 +1112,11 @@ public final class UpdateEngine {
                     continue;
                 }
                 allUp = false;
+                DriftBackOff before = driftRepairs.get(record.app());
                 if (backOff && !driftAllowed(record.app())) {
                     return started;
                 }
+                chargedBefore = before;
                 if (status.equals(ContainerStatus.MISSING)) {
                     // removed by hand: recreated from the running release, saved before it starts (as a single container is)
                     String id = recreateService(record, service.getKey(), set);
@@ -1129,12 +1132,27 @@ public final class UpdateEngine {
                 started.add(service.getKey() + " (was " + status.state() + ")");
             } catch (UpdateFailure e) {
                 log.warn("cannot start service {} of {}: {}", service.getKey(), record.app(), e.getMessage());
+                if (backOff && beingRemoved(e)) {
+                    // caught in the middle of a `docker rm`: nothing was repaired, so the back-off is not charged and the
+                    // next check recreates the container once it is gone (instead of waiting out the back-off)
+                    if (chargedBefore == null) {
+                        driftRepairs.remove(record.app());
+                    } else {
+                        driftRepairs.put(record.app(), chargedBefore);
+                    }
+                }
             }
         }
         if (allUp && backOff) {
             driftRepairs.remove(record.app()); // stayed up since the last repair: start the back-off afresh
         }
         return started;
+    }
+
+    /** The engine refused to start a container because it is being removed ({@code docker rm} under way). */
+    private static boolean beingRemoved(UpdateFailure e) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        return message.contains("marked for removal") || message.contains("removal of container") && message.contains("in progress");
     }
 
     /**
