@@ -131,8 +131,16 @@ final class FakeRuntime implements ContainerRuntime {
         return box == null ? id : box.labels().getOrDefault("com.docker.compose.service", id);
     }
 
+    /** Containers a {@code docker rm} is removing: starting one is refused as the engine does, and it is then gone. */
+    final java.util.Set<String> beingRemoved = new java.util.HashSet<>();
+
     @Override
     public synchronized void start(String containerId) throws UpdateFailure {
+        if (beingRemoved.remove(containerId)) {
+            containers.remove(containerId);
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED,
+                    "start failed: Status 409: {\"message\":\"container is marked for removal and cannot be started\"}");
+        }
         Box box = containers.get(containerId);
         if (box == null) {
             throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "no such container");

@@ -224,6 +224,28 @@ class StackUpdateTest {
     }
 
     @Test
+    void aServiceCaughtInTheMiddleOfItsRemovalIsRecreatedAtTheNextCheckNotAfterTheBackOff() throws Exception {
+        UpdateEngine engine = newEngine();
+        engine.onDesiredState(activate(1, stack("1.0.0", "1")));
+        String api = StackContainers.parse(store().loadApp("trains").orElseThrow().containerId()).id("api");
+        fake.stop(api, Duration.ZERO);
+        fake.beingRemoved.add(api); // `docker rm -f` under way: stopped, not gone yet
+        events.clear();
+
+        engine.tick(); // the start is refused: "marked for removal"; then the container is gone
+        assertThat(fake.containers).doesNotContainKey(api);
+
+        engine.tick(); // same instant: no back-off was charged for a repair that did not happen
+        String recreated = StackContainers.parse(store().loadApp("trains").orElseThrow().containerId()).id("api");
+        assertThat(recreated).isNotEqualTo(api);
+        assertThat(fake.containers.get(recreated).running()).isTrue();
+        assertThat(events).last().satisfies(e -> {
+            assertThat(e.getReason()).isEqualTo(Reason.DRIFT);
+            assertThat(e.getMessage()).isEqualTo("services of 1.0.0 started again: api (was removed: recreated)");
+        });
+    }
+
+    @Test
     void aCycleIsRefusedBeforeAnythingIsDone() {
         Release cyclic = stack("1.0.0", "1").toBuilder().setCompose(ComposeApp.newBuilder().setFileName("docker-compose.yml")
                 .setContent(ByteString.copyFromUtf8(COMPOSE.formatted("web1", "api1").replace("    image: demo/db:db1\n",
