@@ -1095,7 +1095,7 @@ public final class UpdateEngine {
      */
     private List<String> startStoppedServices(AppRecord record, boolean backOff) {
         List<String> started = new ArrayList<>();
-        DriftBackOff chargedBefore = null;
+        DriftBackOff before = driftRepairs.get(record.app()); // restored when a repair turns out not to have happened
         boolean allUp = true;
         StackContainers set = StackContainers.parse(record.containerId());
         Set<String> oneShot = null; // read from the file only when a container is found stopped: not on every tick
@@ -1112,11 +1112,9 @@ public final class UpdateEngine {
                     continue;
                 }
                 allUp = false;
-                DriftBackOff before = driftRepairs.get(record.app());
                 if (backOff && !driftAllowed(record.app())) {
                     return started;
                 }
-                chargedBefore = before;
                 if (status.equals(ContainerStatus.MISSING)) {
                     // removed by hand: recreated from the running release, saved before it starts (as a single container is)
                     String id = recreateService(record, service.getKey(), set);
@@ -1135,10 +1133,10 @@ public final class UpdateEngine {
                 if (backOff && beingRemoved(e)) {
                     // caught in the middle of a `docker rm`: nothing was repaired, so the back-off is not charged and the
                     // next check recreates the container once it is gone (instead of waiting out the back-off)
-                    if (chargedBefore == null) {
+                    if (before == null) {
                         driftRepairs.remove(record.app());
                     } else {
-                        driftRepairs.put(record.app(), chargedBefore);
+                        driftRepairs.put(record.app(), before);
                     }
                 }
             }
