@@ -46,4 +46,20 @@ final class Commands {
             throw new AssertionError(e);
         }
     }
+
+    /** Waits until {@code log} contains {@code text}; fails at once when {@code process} ended first, or after {@code bound}. */
+    static void awaitLog(Path log, String text, Process process, Duration bound) throws Exception {
+        java.time.Instant deadline = java.time.Instant.now().plus(bound);
+        while (java.time.Instant.now().isBefore(deadline)) {
+            if (java.nio.file.Files.exists(log) && java.nio.file.Files.readString(log).contains(text)) {
+                return;
+            }
+            if (!process.isAlive()) {
+                break;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("no '" + text + "' in " + log + ":\n"
+                + (java.nio.file.Files.exists(log) ? java.nio.file.Files.readString(log) : ""));
+    }
 }

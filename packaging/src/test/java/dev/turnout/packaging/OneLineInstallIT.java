@@ -1,6 +1,7 @@
 package dev.turnout.packaging;
 
 import dev.turnout.packaging.Commands.Result;
+import dev.turnout.testsupport.Ports;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -68,15 +69,15 @@ class OneLineInstallIT {
         }
         Path work = Files.createTempDirectory(Files.createDirectories(TARGET.resolve("tmp")), "one-line");
         Path data = Files.createDirectories(work.resolve("orchestrator"));
-        int httpPort = freePort();
-        int mqttPort = freePort();
+        int httpPort = Ports.free();
+        int mqttPort = Ports.free();
         Path jar = REPO.resolve("orchestrator/target/turnout.jar");
         Process server = start(List.of("java", "-Djava.io.tmpdir=" + work, "-jar", jar.toString(), "server", "--data", data.toString(),
                 "--http-port", Integer.toString(httpPort), "--mqtt-port", Integer.toString(mqttPort), "--bind", "127.0.0.1",
                 "--advertise-host", "127.0.0.1", "--broker-persistence", "memory", "--edge-package", edgeDeb.toString()),
                 work.resolve("server.log"));
         String base = "http://127.0.0.1:" + httpPort;
-        awaitLog(work.resolve("server.log"), "is running", server, Duration.ofSeconds(90));
+        Commands.awaitLog(work.resolve("server.log"), "is running", server, Duration.ofSeconds(90));
         Map<String, String> cliEnv = Map.of("TURNOUT_DATA", data.toString(), "TURNOUT_SERVER", base);
 
         // refused by the CLI before anything is enrolled: --expires alone, --out with --install-command
@@ -163,26 +164,6 @@ class OneLineInstallIT {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         started.add(p);
         return p;
-    }
-
-    private static void awaitLog(Path log, String text, Process process, Duration bound) throws Exception {
-        Instant deadline = Instant.now().plus(bound);
-        while (Instant.now().isBefore(deadline)) {
-            if (Files.exists(log) && Files.readString(log).contains(text)) {
-                return;
-            }
-            if (!process.isAlive()) {
-                break;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("no '" + text + "' in " + log + ":\n" + (Files.exists(log) ? Files.readString(log) : ""));
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 
     /** Runs a command with stderr merged into stdout, bounded by five minutes. */
