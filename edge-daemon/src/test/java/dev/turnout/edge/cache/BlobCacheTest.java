@@ -219,7 +219,10 @@ class BlobCacheTest {
         Path file = cache().fetch(v1);
 
         assertThat(TestImageArchives.sha256(Files.readAllBytes(file))).isEqualTo(v1.getArchiveDigest());
-        assertThat(blobRequests()).contains("/api/v1/blobs/" + baseDigest(v1) + " bytes=150000-");
+        // resumed from what arrived: the 150,000 bytes sent, or fewer when the drop cut off some in flight (a busy machine)
+        String resumed = "/api/v1/blobs/" + baseDigest(v1) + " bytes=";
+        assertThat(blobRequests()).filteredOn(r -> r.startsWith(resumed)).singleElement()
+                .satisfies(r -> assertThat(Long.parseLong(r.substring(resumed.length(), r.length() - 1))).isBetween(1L, 150_000L));
     }
 
     @Test
