@@ -146,17 +146,32 @@ final class ArtifactRoutes {
         if (!head && !takeSlot(ctx)) {
             return;
         }
+        String base = ctx.request().getParam("base");
         exchange.blocking(ctx, () -> {
             if (!ArtifactRepository.isDigest(digest)) {
                 throw new InvalidInputException("'" + digest + "' is not a blob digest (sha256:<64 hex>)");
             }
-            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targetsBlob(caller.name(), digest)) {
-                throw new ForbiddenException("blob " + digest + " is not part of a release in the desired state of device "
-                        + caller.name() + "; a device downloads only what it is told to install");
+            if (base != null && !ArtifactRepository.isDigest(base)) {
+                throw new InvalidInputException("base '" + base + "' is not a blob digest (sha256:<64 hex>)");
+            }
+            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targetsBlob(caller.name(), digest, base)) {
+                throw new ForbiddenException((base == null ? "blob " + digest : "a delta of blob " + digest + " against " + base)
+                        + " is not part of a release in the desired state of device " + caller.name()
+                        + "; a device downloads only what it is told to install");
             }
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("blob " + digest + " is not stored"));
+            if (base != null) { // made once per pair, on the first ask; served as it is (a zstd frame)
+                Path delta = artifacts.deltas().delta(base, digest).orElseThrow(() -> new NotFoundException("no delta of blob "
+                        + digest + " against " + base + " (not stored, or not smaller than the blob): fetch the blob whole"));
+                return new StoredBlob(delta, Files.size(delta), false);
+            }
             return new StoredBlob(path, Files.size(path), gzip && !head && !alreadyCompressed(path));
-        }, found -> send(ctx, digest, found.path(), found.size(), range, head, found.gzip()));
+        }, found -> {
+            if (base != null) {
+                ctx.response().putHeader("Turnout-Delta-Base", base);
+            }
+            send(ctx, digest, found.path(), found.size(), range, head, found.gzip());
+        });
     }
 
     private record StoredBlob(Path path, long size, boolean gzip) {
@@ -228,15 +243,19 @@ final class ArtifactRoutes {
         response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
     }
 
-    /** True when {@code digest} is a blob of an image of a release in the current desired state of {@code deviceId}. */
-    private boolean targetsBlob(String deviceId, String digest) {
+    /**
+     * True when {@code digest} is a blob of an image of a release in the current desired state of {@code deviceId} and,
+     * with a {@code base}, that release names {@code base} as the layer its delta is made from.
+     */
+    private boolean targetsBlob(String deviceId, String digest, String base) {
         DesiredRecord desired = store.findDesired(deviceId).orElse(null);
         if (desired == null) {
             return false;
         }
         for (DesiredApp app : desired.apps()) {
             Release release = store.findRelease(app.app(), app.version()).orElse(null);
-            if (release != null && release.images().stream().flatMap(i -> i.blobs().stream()).anyMatch(b -> b.digest().equals(digest))) {
+            if (release != null && release.images().stream().flatMap(i -> i.blobs().stream())
+                    .anyMatch(b -> b.digest().equals(digest) && (base == null || base.equals(b.deltaBase())))) {
                 return true;
             }
         }
