@@ -45,7 +45,8 @@ import java.util.stream.Collectors;
  *
  * <p>An archive whose release lists its blobs ({@link ImageArtifact#getBlobsList()}: layers, config, manifest) is not
  * downloaded whole: each blob is kept under {@code blobs/<hex>}, shared by every release that has it, and only the
- * blobs not held yet are fetched ({@code GET /api/v1/blobs/<digest>}, gzip on the wire), each through the one
+ * blobs not held yet are fetched ({@code GET /api/v1/blobs/<digest>}, zstd or gzip on the wire; a changed layer as a
+ * binary delta against the layer it replaces when the device holds that, {@link #fetchDelta}), each through the one
  * {@link #download} routine and checked against its signed digest (of the stored, uncompressed bytes) before use. The
  * archive is then written from the blobs ({@link ArchiveBlobs#join}), checked against the signed archive digest, and
  * loaded as any other. {@code sha256-<hex>.blobs} lists the blobs of a cached archive, so retention keeps exactly the
@@ -593,9 +594,9 @@ public final class ArtifactCache implements ArtifactSource {
             return digestOf(part);
         }
         URI uri = resolve(url);
-        // gzip on the wire where the server offers it; a Range counts the stored (uncompressed) bytes either way
+        // zstd (or gzip) on the wire where the server offers it; a Range counts the stored (uncompressed) bytes either way
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET()
-                .header("Accept-Encoding", "gzip");
+                .header("Accept-Encoding", "zstd, gzip");
         if (have > 0) {
             request.header("Range", "bytes=" + have + "-");
         }
@@ -632,13 +633,14 @@ public final class ArtifactCache implements ArtifactSource {
         MessageDigest sha = append ? digestOf(part) : sha256(); // a resumed download: the bytes already there first
         boolean tooLong = false;
         String encoding = response.headers().firstValue("Content-Encoding").orElse("identity").trim();
-        if (!encoding.equalsIgnoreCase("gzip") && !encoding.equalsIgnoreCase("identity")) {
+        if (!encoding.equalsIgnoreCase("gzip") && !encoding.equalsIgnoreCase("zstd") && !encoding.equalsIgnoreCase("identity")) {
             response.body().close();
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered in the unknown encoding '" + encoding + "'");
         }
         // paced and counted on the wire (what crosses the network), then inflated to the stored bytes that are hashed
         InputStream wire = pace.wrap(response.body(), progressBase + written);
-        try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024) : wire;
+        try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024)
+                : encoding.equalsIgnoreCase("zstd") ? new com.github.luben.zstd.ZstdInputStreamNoFinalizer(wire) : wire;
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buffer = new byte[64 * 1024];

@@ -323,7 +323,9 @@ class BlobCacheTest {
         Path file = cache().fetch(v1);
 
         assertThat(TestImageArchives.sha256(Files.readAllBytes(file))).isEqualTo(v1.getArchiveDigest());
-        assertThat(blobRequests()).contains("/api/v1/blobs/" + baseDigest(v1) + " bytes=150000-");
+        // resumed from what arrived before the drop (at most the 150,000 bytes sent: a loaded machine may lose the last in flight)
+        assertThat(blobRequests()).anySatisfy(r -> assertThat(r).matches(java.util.regex.Pattern.quote("/api/v1/blobs/" + baseDigest(v1))
+                + " bytes=(1[0-4]\\d{4}|150000)-"));
     }
 
     @Test
