@@ -130,8 +130,12 @@ public final class LayerDeltas {
             if (Files.exists(none)) {
                 return Optional.empty();
             }
-            if (Files.size(baseFile.get()) > LayerDelta.MAX_LAYER_BYTES || Files.size(targetFile.get()) > LayerDelta.MAX_LAYER_BYTES
-                    || Files.size(baseFile.get()) == 0 || Files.size(targetFile.get()) == 0) {
+            long baseSize = Files.size(baseFile.get());
+            long targetSize = Files.size(targetFile.get());
+            // a layer four times the size of the old one is new content, not an edit: not worth making (bin/bench wire
+            // spent 3.6 s on a 10 MiB layer against a 7 KiB one to find that out)
+            if (baseSize > LayerDelta.MAX_LAYER_BYTES || targetSize > LayerDelta.MAX_LAYER_BYTES || baseSize == 0
+                    || baseSize * 4 < targetSize) {
                 Files.write(none, new byte[0]);
                 return Optional.empty();
             }
