@@ -37,15 +37,18 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Only what changed moves, on a real engine (each engine {@code TURNOUT_TEST_ENGINES} names, so both image stores):
- * two releases share a base layer of 2 MiB of random bytes; the device downloads it once, through a counting proxy
- * between it and the orchestrator, and the second release moves only its small app layer and metadata. A rollback
- * with the orchestrator unreachable rebuilds the previous release's archive from the blobs the device kept.
+ * three releases share a base layer of 2 MiB of random bytes; the device downloads it once, through a counting proxy
+ * between it and the orchestrator. The second release edits 1 % of the 1 MiB app layer and moves it as a binary delta
+ * against the first's; the third finds its delta damaged on the orchestrator's disk, refuses it and fetches the whole
+ * layer. A rollback with the orchestrator unreachable rebuilds the previous release's archive from the blobs the device
+ * kept.
  */
 @ParameterizedClass(name = "{0}")
 @MethodSource("engines")
 class LayeredUpdateIT {
 
     private static final int BASE_BYTES = 2 << 20;
+    private static final int APP_DATA_BYTES = 1 << 20;
 
     @Parameter
     TestEngines.Engine engine;
@@ -94,7 +97,7 @@ class LayeredUpdateIT {
         String platform = images.enginePlatform();
         byte[] base = baseLayer();
         Path spec = Files.writeString(work.resolve("web.yaml"), TestImages.WEB_SPEC);
-        for (String version : List.of("1.0.0", "2.0.0")) {
+        for (String version : List.of("1.0.0", "2.0.0", "3.0.0")) {
             Path archive = archive(platform, base, version);
             assertThat(cli("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString())).isZero();
         }
@@ -110,9 +113,28 @@ class LayeredUpdateIT {
         assertThat(cli("deploy", "web:2.0.0", "--target", "device:" + device, "--device-timeout", "1m", "--wait")).isZero();
         assertRuns(containers, "2.0.0");
         long second = wire.bytesToClient();
-        System.out.printf("on %s: first install moved %,d bytes, the app-layer release %,d bytes (base layer %,d)%n",
-                engine, first, second, BASE_BYTES);
-        assertThat(second).as("the base layer stays; the app layer and a few KiB of metadata move").isLessThan(64 * 1024);
+        long appLayer = appLayer("2.0.0").length;
+        System.out.printf("on %s: first install moved %,d bytes, the release that edits 1 %% of the %,d-byte app layer %,d bytes"
+                + " (base layer %,d)%n", engine, first, appLayer, second, BASE_BYTES);
+        assertThat(second).as("the base layer stays; the app layer moves as a delta against 1.0.0's, with a few KiB of metadata")
+                .isLessThan(appLayer / 10);
+        assertThat(work.resolve("server/artifacts/deltas/" + hex(appLayer("1.0.0")) + "-" + hex(appLayer("2.0.0")) + ".zst"))
+                .as("made once, kept for the next device").exists();
+
+        // a damaged delta on the orchestrator's disk: the device refuses what it makes and fetches the whole layer instead
+        Path planted = work.resolve("server/artifacts/deltas/" + hex(appLayer("2.0.0")) + "-" + hex(appLayer("3.0.0")) + ".zst");
+        Path held = Files.write(work.resolve("app-2.tar"), appLayer("2.0.0"));
+        Path target = Files.write(work.resolve("app-3.tar"), appLayer("3.0.0"));
+        dev.turnout.proto.image.LayerDelta.write(held, target, planted);
+        byte[] delta = Files.readAllBytes(planted);
+        delta[delta.length / 2] ^= 0x20;
+        Files.write(planted, delta);
+        wire.reset();
+        assertThat(cli("deploy", "web:3.0.0", "--target", "device:" + device, "--device-timeout", "1m", "--wait")).isZero();
+        assertRuns(containers, "3.0.0");
+        long third = wire.bytesToClient();
+        System.out.printf("on %s: with a damaged delta the release moved %,d bytes%n", engine, third);
+        assertThat(third).as("the damaged delta, then the whole app layer (compressed)").isGreaterThan(appLayer / 3 + delta.length);
 
         // the orchestrator's HTTP goes away (the broker stays); the previous release's archive is lost too
         wire.close();
@@ -121,9 +143,13 @@ class LayeredUpdateIT {
                 Files.delete(archive);
             }
         }
-        images.remove(repo + ":1.0.0");
-        assertThat(cli("rollback", "web", "--to", "1.0.0", "--target", "device:" + device, "--wait")).isZero();
-        assertRuns(containers, "1.0.0");
+        images.remove(repo + ":2.0.0");
+        assertThat(cli("rollback", "web", "--to", "2.0.0", "--target", "device:" + device, "--wait")).isZero();
+        assertRuns(containers, "2.0.0");
+    }
+
+    private static String hex(byte[] layer) {
+        return TestImageArchives.sha256(layer).substring("sha256:".length());
     }
 
     /** busybox, an httpd document root, and {@link #BASE_BYTES} of random bytes: the same layer for every release. */
@@ -147,11 +173,33 @@ class LayeredUpdateIT {
 
     /** The release's image: the shared base and an app layer with the version's document root, in an OCI archive. */
     private Path archive(String platform, byte[] base, String version) {
-        byte[] versionFile = (version + "\n").getBytes(StandardCharsets.UTF_8);
-        byte[] app = TestImageArchives.layerTar(new java.util.LinkedHashMap<>(Map.of("www/version", versionFile,
-                "www/health", versionFile, "www/index.html", ("version " + version + "\n").getBytes(StandardCharsets.UTF_8))));
+        byte[] app = appLayer(version);
         TestImageArchives.Built image = TestImageArchives.layered(platform, List.of(base, app), List.of("/bin/sh"));
         return TestImageArchives.write(TestImageArchives.ociLayout(repo + ":" + version, image), work.resolve("web-" + version + ".tar"));
+    }
+
+    /**
+     * The version's document root: its version, and {@link #APP_DATA_BYTES} of text in which each version rewrites its
+     * own 1 % (so each release's app layer is an edit of the one before).
+     */
+    private static byte[] appLayer(String version) {
+        byte[] versionFile = (version + "\n").getBytes(StandardCharsets.UTF_8);
+        Random random = new Random(16);
+        byte[] data = new byte[APP_DATA_BYTES];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (byte) ('a' + random.nextInt(26));
+        }
+        int major = version.charAt(0) - '0';
+        Random edits = new Random(major);
+        for (int i = major * APP_DATA_BYTES / 5, end = i + APP_DATA_BYTES / 100; i < end; i++) {
+            data[i] = (byte) ('A' + edits.nextInt(26));
+        }
+        Map<String, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put("www/version", versionFile);
+        files.put("www/health", versionFile);
+        files.put("www/index.html", ("version " + version + "\n").getBytes(StandardCharsets.UTF_8));
+        files.put("www/data.txt", data);
+        return TestImageArchives.layerTar(files);
     }
 
     private void assertRuns(Containers containers, String version) {
@@ -173,5 +221,6 @@ class LayeredUpdateIT {
         TestImages images = new TestImages(engine);
         images.remove(repo + ":1.0.0");
         images.remove(repo + ":2.0.0");
+        images.remove(repo + ":3.0.0");
     }
 }

@@ -33,7 +33,9 @@ import java.util.zip.GZIPOutputStream;
  * {@code bin/bench wire [--base-mib 30]}: bytes on the wire and apply times of an image update, measured by a counting
  * TCP proxy between a real edge daemon (real Docker engine) and the orchestrator. The image: busybox, a base layer of
  * incompressible random bytes, a small app layer. Baselines from the same run: the whole archive (what every release
- * moved before blobs), the archive gzipped (the compressed image) and the app layer gzipped. A program, not a test:
+ * moved before blobs), the archive gzipped (the compressed image) and the app layer gzipped. Then a release that edits
+ * 1 % of a 10 MiB layer, moved as a binary delta, against the same kind of release to a device that does not hold the
+ * layer before it (the whole layer moves): bytes and apply times from the same run. A program, not a test:
  * it prints figures and passes or fails nothing.
  */
 public final class WireBenchmark {
@@ -74,7 +76,9 @@ public final class WireBenchmark {
                 containers.removeAll(device);
                 images.remove(repo + ":1.0.0");
                 images.remove(repo + ":2.0.0");
-                images.remove(repo + ":3.0.0");
+                for (String version : List.of("3.0.0", "4.0.0", "5.0.0", "6.0.0")) {
+                    images.remove(repo + ":" + version);
+                }
             });
 
             String platform = images.enginePlatform();
@@ -114,6 +118,29 @@ public final class WireBenchmark {
             double thirdSeconds = (System.nanoTime() - start) / 1e9;
             long third = wire.bytesToClient();
 
+            // a release that edits 1 % of a 10 MiB layer: 4.0.0 brings the layer, 5.0.0 edits it (a delta against 4.0.0's),
+            // 6.0.0 edits it again for a device that no longer holds 5.0.0's layer (the whole layer moves: the baseline)
+            Map<String, Long> edited = new LinkedHashMap<>();
+            Map<String, Double> editedSeconds = new LinkedHashMap<>();
+            long bigLayer = 0;
+            for (String version : List.of("4.0.0", "5.0.0", "6.0.0")) {
+                byte[] app = bigAppLayer(version);
+                bigLayer = app.length;
+                appLayers.put(version, app);
+                TestImageArchives.Built image = TestImageArchives.layered(platform, List.of(base, app), List.of("/bin/sh"));
+                Path archive = TestImageArchives.write(TestImageArchives.ociLayout(repo + ":" + version, image), work.resolve("web-" + version + ".tar"));
+                check(cli.run("release", "create", "web:" + version, "--image", platform + "=" + archive, "--spec", spec.toString()));
+                if (version.equals("6.0.0")) {
+                    Files.delete(work.resolve("edge/cache/blobs").resolve(TestImageArchives.sha256(appLayers.get("5.0.0")).substring(7)));
+                }
+                wire.reset();
+                start = System.nanoTime();
+                check(cli.run("deploy", "web:" + version, "--target", "device:" + device, "--device-timeout", "5m", "--wait"));
+                editedSeconds.put(version, (System.nanoTime() - start) / 1e9);
+                edited.put(version, wire.bytesToClient());
+            }
+            long gzipBig = gzipSize(new java.io.ByteArrayInputStream(appLayers.get("5.0.0")));
+
             System.out.printf(Locale.ROOT, "%nwire benchmark: base layer %d MiB of random bytes + busybox, app layer %,d bytes, on %s%n",
                     baseMib, appLayers.get("2.0.0").length, DockerCli.docker(TestEngines.DEFAULT, "version", "--format", "{{.Server.Version}}"));
             System.out.printf(Locale.ROOT, "  baseline: whole archive %,d bytes (what each release moved before), gzipped %,d; app layer gzipped %,d%n",
@@ -124,6 +151,13 @@ public final class WireBenchmark {
                     second, secondUp, (double) second / gzipApp, (second - 1.05 * gzipApp) / 1024.0, (double) second / archiveBytes, secondSeconds);
             System.out.printf(Locale.ROOT, "  same release, nothing held %,10d bytes down  (baseline for the apply time: everything moves)   apply %.1f s%n",
                     third, thirdSeconds);
+            System.out.printf(Locale.ROOT, "  a release that edits 1 %% of a %,d-byte layer (gzipped %,d):%n", bigLayer, gzipBig);
+            System.out.printf(Locale.ROOT, "    with a binary delta  %,12d bytes down  %.4f x the layer (target <= 0.10), %.4f x the gzipped layer   apply %.1f s"
+                    + " (the first device also waits for the delta to be made)%n", edited.get("5.0.0"), (double) edited.get("5.0.0") / bigLayer,
+                    (double) edited.get("5.0.0") / gzipBig, editedSeconds.get("5.0.0"));
+            System.out.printf(Locale.ROOT, "    whole layer (base not held) %,7d bytes down  %.4f x the layer   apply %.1f s   delta/whole: bytes %.4f, apply time %.2f%n",
+                    edited.get("6.0.0"), (double) edited.get("6.0.0") / bigLayer, editedSeconds.get("6.0.0"),
+                    (double) edited.get("5.0.0") / edited.get("6.0.0"), editedSeconds.get("5.0.0") / editedSeconds.get("6.0.0"));
         } finally {
             deleteTree(work);
         }
@@ -161,6 +195,32 @@ public final class WireBenchmark {
         files.put("www/health", v);
         files.put("www/index.html", ("<html><body><h1>trains " + version + "</h1>\n"
                 + "<p>points, signals and the timetable of the layout</p>\n".repeat(60) + "</body></html>\n").getBytes(StandardCharsets.UTF_8));
+        return TestImageArchives.layerTar(files);
+    }
+
+    /**
+     * The app's document root and 10 MiB of text (letters at random: it compresses about as well as binaries do) in
+     * which each version from 5.0.0 on rewrites its own 1 %.
+     */
+    private static byte[] bigAppLayer(String version) {
+        int size = 10 << 20;
+        Random random = new Random(10);
+        byte[] data = new byte[size];
+        for (int i = 0; i < size; i++) {
+            data[i] = (byte) ('a' + random.nextInt(26));
+        }
+        int major = version.charAt(0) - '0';
+        if (major >= 5) {
+            Random edits = new Random(major);
+            for (int i = (major - 4) * size / 4, end = i + size / 100; i < end; i++) {
+                data[i] = (byte) ('A' + edits.nextInt(26));
+            }
+        }
+        byte[] v = (version + "\n").getBytes(StandardCharsets.UTF_8);
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put("www/version", v);
+        files.put("www/health", v);
+        files.put("www/data.txt", data);
         return TestImageArchives.layerTar(files);
     }
 

@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.turnout.proto.image.ArchiveBlobs;
+import dev.turnout.proto.image.LayerDelta;
 import dev.turnout.proto.tls.PinnedTrust;
 import java.io.IOException;
 import java.io.InputStream;
@@ -44,7 +45,8 @@ import java.util.stream.Collectors;
  *
  * <p>An archive whose release lists its blobs ({@link ImageArtifact#getBlobsList()}: layers, config, manifest) is not
  * downloaded whole: each blob is kept under {@code blobs/<hex>}, shared by every release that has it, and only the
- * blobs not held yet are fetched ({@code GET /api/v1/blobs/<digest>}, gzip on the wire), each through the one
+ * blobs not held yet are fetched ({@code GET /api/v1/blobs/<digest>}, zstd or gzip on the wire; a changed layer as a
+ * binary delta against the layer it replaces when the device holds that, {@link #fetchDelta}), each through the one
  * {@link #download} routine and checked against its signed digest (of the stored, uncompressed bytes) before use. The
  * archive is then written from the blobs ({@link ArchiveBlobs#join}), checked against the signed archive digest, and
  * loaded as any other. {@code sha256-<hex>.blobs} lists the blobs of a cached archive, so retention keeps exactly the
@@ -278,6 +280,7 @@ public final class ArtifactCache implements ArtifactSource {
      */
     private Path assemble(ImageArtifact artifact, List<ArchiveBlobs.Part> parts, Path done) throws UpdateFailure {
         int fetched = 0;
+        int deltas = 0;
         long fetchedBytes = 0;
         long heldBytes = 0;
         Set<String> seen = new HashSet<>();
@@ -300,7 +303,12 @@ public final class ArtifactCache implements ArtifactSource {
                 Path part = blobDir().resolve(hex(p.digest()) + ".part");
                 progressBase = heldBytes + fetchedBytes; // progress counts what the device holds of the archive
                 try {
-                    fetchVerified(blobUrl(artifact, p.digest()), p.size(), p.digest(), "blob " + p.digest(), part, blob);
+                    String base = deltaBase(artifact, p.digest());
+                    if (base != null && fetchDelta(artifact, p, base, part, blob)) {
+                        deltas++;
+                    } else {
+                        fetchVerified(blobUrl(artifact, p.digest()), p.size(), p.digest(), "blob " + p.digest(), part, blob);
+                    }
                 } finally {
                     progressBase = 0;
                 }
@@ -321,9 +329,114 @@ public final class ArtifactCache implements ArtifactSource {
         } catch (IOException e) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
         }
-        log.info("cached {} ({} bytes) from {} blobs: {} fetched ({} bytes), {} bytes held already", artifact.getArchiveDigest(),
-                artifact.getSize(), seen.size(), fetched, fetchedBytes, heldBytes);
+        log.info("cached {} ({} bytes) from {} blobs: {} fetched ({} bytes, {} of them as deltas), {} bytes held already",
+                artifact.getArchiveDigest(), artifact.getSize(), seen.size(), fetched, fetchedBytes, deltas, heldBytes);
         return done;
+    }
+
+    /** The layer the release names as {@code digest}'s delta base, when this device holds it intact; else null. */
+    private String deltaBase(ImageArtifact artifact, String digest) {
+        for (Blob blob : artifact.getBlobsList()) {
+            if (blob.getDigest().equals(digest) && blob.getDeltaBase().matches("sha256:[0-9a-f]{64}")) {
+                Path base = blobFile(blob.getDeltaBase());
+                try {
+                    if (Files.isRegularFile(base)
+                            && blob.getDeltaBase().equals("sha256:" + HexFormat.of().formatHex(digestOf(base).digest()))) {
+                        return blob.getDeltaBase();
+                    }
+                } catch (IOException e) {
+                    log.debug("cannot read the delta base {}: {}", blob.getDeltaBase(), e.getMessage());
+                }
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Fetches blob {@code p} as a binary delta against the held layer {@code base} ({@code GET …/blobs/<digest>?base=}),
+     * applies it and checks the result against the signed digest and size before it becomes {@code blob}. False when
+     * the orchestrator has no delta to offer, or the delta failed, could not be applied or made other bytes (then it is
+     * removed, the device says so in its log, and the caller fetches the blob whole).
+     */
+    private boolean fetchDelta(ImageArtifact artifact, ArchiveBlobs.Part p, String base, Path part, Path blob) throws UpdateFailure {
+        String url = blobUrl(artifact, p.digest()) + "?base=" + base;
+        Path delta = blobDir().resolve(hex(p.digest()) + ".delta");
+        try {
+            long length = deltaLength(url);
+            if (length <= 0 || length >= p.size()) {
+                return false;
+            }
+            for (int attempt = 1; ; attempt++) { // paced, counted and resumed (Range) as any download
+                try {
+                    download(url, length, "delta of blob " + p.digest(), delta);
+                    break;
+                } catch (UpdateFailure e) {
+                    if (!e.isTransient() || attempt >= ATTEMPTS) {
+                        throw e;
+                    }
+                    log.warn("download attempt {} of the delta of {} failed: {}", attempt, p.digest(), e.getMessage());
+                    backOff(attempt);
+                }
+            }
+            long started = System.nanoTime();
+            MessageDigest sha = sha256();
+            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(delta), 64 * 1024);
+                 OutputStream out = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(part,
+                         StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), 64 * 1024), sha)) {
+                long made = LayerDelta.apply(blobFile(base), in, out, p.size());
+                if (made != p.size()) {
+                    throw new IOException("the delta made " + made + " bytes, the release signs " + p.size());
+                }
+            }
+            checkDigest("blob " + p.digest() + " made from a delta", p.digest(), part, sha);
+            Files.move(part, blob, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            log.info("blob {} made from a {}-byte delta against {} ({} bytes whole) in {} ms", p.digest(), length, base, p.size(),
+                    (System.nanoTime() - started) / 1_000_000);
+            return true;
+        } catch (UpdateFailure e) {
+            if (e.reason() == Reason.INTERRUPTED || e.reason() == Reason.DISK_FULL) {
+                throw e;
+            }
+            log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            return false;
+        } catch (IOException e) {
+            log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            return false;
+        } finally {
+            try {
+                Files.deleteIfExists(delta);
+                Files.deleteIfExists(part);
+            } catch (IOException e) {
+                log.debug("cannot remove {}: {}", delta, e.getMessage());
+            }
+        }
+    }
+
+    /** The length of the delta at {@code url} (HEAD: the orchestrator makes it now if it never did); 0: none offered. */
+    private long deltaLength(String url) throws UpdateFailure {
+        URI uri = resolve(url);
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(5))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody());
+        String credentials = authorization;
+        if (credentials != null && sameOrigin(uri)) {
+            request.header("Authorization", credentials);
+        }
+        try {
+            HttpResponse<InputStream> response = send(uri, request.build());
+            response.body().close();
+            if (response.statusCode() != 200) {
+                log.debug("no delta at {}: {}", uri, response.statusCode());
+                return 0;
+            }
+            return response.headers().firstValueAsLong("Content-Length").orElse(0);
+        } catch (IOException e) {
+            log.debug("no delta at {}: {}", uri, e.getMessage());
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");
+        }
     }
 
     /** Keeps the blobs of a cached archive that came whole, so that a later release fetches only what differs. */
@@ -481,9 +594,9 @@ public final class ArtifactCache implements ArtifactSource {
             return digestOf(part);
         }
         URI uri = resolve(url);
-        // gzip on the wire where the server offers it; a Range counts the stored (uncompressed) bytes either way
+        // zstd (or gzip) on the wire where the server offers it; a Range counts the stored (uncompressed) bytes either way
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).GET()
-                .header("Accept-Encoding", "gzip");
+                .header("Accept-Encoding", "zstd, gzip");
         if (have > 0) {
             request.header("Range", "bytes=" + have + "-");
         }
@@ -520,13 +633,14 @@ public final class ArtifactCache implements ArtifactSource {
         MessageDigest sha = append ? digestOf(part) : sha256(); // a resumed download: the bytes already there first
         boolean tooLong = false;
         String encoding = response.headers().firstValue("Content-Encoding").orElse("identity").trim();
-        if (!encoding.equalsIgnoreCase("gzip") && !encoding.equalsIgnoreCase("identity")) {
+        if (!encoding.equalsIgnoreCase("gzip") && !encoding.equalsIgnoreCase("zstd") && !encoding.equalsIgnoreCase("identity")) {
             response.body().close();
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered in the unknown encoding '" + encoding + "'");
         }
         // paced and counted on the wire (what crosses the network), then inflated to the stored bytes that are hashed
         InputStream wire = pace.wrap(response.body(), progressBase + written);
-        try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024) : wire;
+        try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024)
+                : encoding.equalsIgnoreCase("zstd") ? new com.github.luben.zstd.ZstdInputStreamNoFinalizer(wire) : wire;
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buffer = new byte[64 * 1024];

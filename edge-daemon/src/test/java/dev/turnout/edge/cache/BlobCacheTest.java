@@ -53,6 +53,9 @@ class BlobCacheTest {
     /** Blobs the server answers with other bytes (a tampered mirror). */
     private final Map<String, byte[]> tampered = new ConcurrentHashMap<>();
     private volatile boolean gzip = true;
+    /** Whether the server offers deltas ({@code ?base=}), and whether it damages them. */
+    private volatile boolean deltas = true;
+    private volatile boolean tamperDelta;
     private HttpServer server;
 
     @BeforeEach
@@ -83,19 +86,37 @@ class BlobCacheTest {
     /** Serves {@code served/<hex>} for {@code /api/v1/blobs/<digest>} and {@code /api/v1/artifacts/<digest>}, with ranges and gzip. */
     private void serve(HttpExchange exchange) throws IOException {
         String path = exchange.getRequestURI().getPath();
+        String query = exchange.getRequestURI().getRawQuery();
         String range = exchange.getRequestHeaders().getFirst("Range");
-        requests.add(path + (range == null ? "" : " " + range));
+        boolean head = exchange.getRequestMethod().equals("HEAD");
+        requests.add((head ? "HEAD " : "") + path + (query == null ? "" : "?" + query) + (range == null ? "" : " " + range));
         String digest = path.substring(path.lastIndexOf('/') + 1);
         Path file = servedDir().resolve(digest.substring(digest.indexOf(':') + 1));
-        if (!Files.isRegularFile(file)) {
+        String base = query != null && query.startsWith("base=") ? query.substring("base=".length()) : null;
+        Path baseFile = base == null ? null : servedDir().resolve(base.substring(base.indexOf(':') + 1));
+        if (!Files.isRegularFile(file) || baseFile != null && (!deltas || !Files.isRegularFile(baseFile))) {
             exchange.sendResponseHeaders(404, -1);
             exchange.close();
             return;
         }
         byte[] body = tampered.getOrDefault(digest, Files.readAllBytes(file));
+        if (baseFile != null) { // a delta, made as the orchestrator makes it
+            Path delta = Files.createTempFile(dir, "delta", ".zst");
+            dev.turnout.proto.image.LayerDelta.write(baseFile, file, delta);
+            body = Files.readAllBytes(delta);
+            if (tamperDelta) {
+                body[body.length / 2] ^= 0x10;
+            }
+        }
+        if (head) {
+            exchange.getResponseHeaders().add("Content-Length", Integer.toString(body.length));
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+            return;
+        }
         int from = range == null ? 0 : Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
         byte[] selected = java.util.Arrays.copyOfRange(body, from, body.length);
-        boolean compress = gzip && path.contains("/blobs/") && String.valueOf(exchange.getRequestHeaders().getFirst("Accept-Encoding")).contains("gzip");
+        boolean compress = gzip && baseFile == null && path.contains("/blobs/") && String.valueOf(exchange.getRequestHeaders().getFirst("Accept-Encoding")).contains("gzip");
         if (compress) {
             ByteArrayOutputStream z = new ByteArrayOutputStream();
             try (GZIPOutputStream out = new GZIPOutputStream(z)) {
@@ -121,7 +142,11 @@ class BlobCacheTest {
 
     /** A release's image as the orchestrator stores it: the normalized archive, its blobs served, the signed artifact. */
     private ImageArtifact release(String version) throws Exception {
-        byte[] app = TestImageArchives.layerTar(Map.of("www/version", (version + "\n").repeat(2000).getBytes(StandardCharsets.UTF_8)));
+        return release(version, (version + "\n").repeat(2000).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private ImageArtifact release(String version, byte[] appFile) throws Exception {
+        byte[] app = TestImageArchives.layerTar(Map.of("www/version", appFile));
         byte[] baseLayer = TestImageArchives.layerTar(Map.of("base.bin", base));
         TestImageArchives.Built image = TestImageArchives.layered("linux/arm64", List.of(baseLayer, app), List.of("/bin/sh"));
         Path upload = TestImageArchives.write(TestImageArchives.ociLayout("web:" + version, image), dir.resolve("upload-" + version + ".tar"));
@@ -173,6 +198,85 @@ class BlobCacheTest {
                 .noneMatch(r -> r.contains(baseDigest(v1)));
         assertThat(bodyBytes.get()).as("bytes of the second release, against a base of " + base.length)
                 .isLessThan(20_000);
+    }
+
+    /** 300 KB of text (poorly compressible); the next version rewrites 1 % of it. */
+    private static byte[][] appVersions() {
+        Random random = new Random(16);
+        byte[] v1 = new byte[300_000];
+        for (int i = 0; i < v1.length; i++) {
+            v1[i] = (byte) ('a' + random.nextInt(26));
+        }
+        byte[] v2 = v1.clone();
+        for (int i = 100_000; i < 103_000; i++) {
+            v2[i] = (byte) ('A' + random.nextInt(26));
+        }
+        return new byte[][] {v1, v2};
+    }
+
+    /** {@code next} as the orchestrator signs it: its app layer names the app layer of {@code previous} as delta base. */
+    private static ImageArtifact withDeltaBase(ImageArtifact next, ImageArtifact previous) {
+        return next.toBuilder().setBlobs(1, next.getBlobs(1).toBuilder().setDeltaBase(previous.getBlobs(1).getDigest())).build();
+    }
+
+    @Test
+    void aLayerEditedByOnePercentMovesAsADeltaAgainstTheLayerHeld() throws Exception {
+        byte[][] app = appVersions();
+        ImageArtifact v1 = release("1.0.0", app[0]);
+        ImageArtifact v2 = withDeltaBase(release("2.0.0", app[1]), v1);
+        ArtifactCache cache = cache();
+        cache.fetch(v1);
+        requests.clear();
+        bodyBytes.set(0);
+
+        Path second = cache.fetch(v2);
+
+        assertThat(TestImageArchives.sha256(Files.readAllBytes(second))).isEqualTo(v2.getArchiveDigest());
+        String appLayer = v2.getBlobs(1).getDigest();
+        assertThat(blobRequests()).contains("/api/v1/blobs/" + appLayer + "?base=" + v1.getBlobs(1).getDigest())
+                .doesNotContain("/api/v1/blobs/" + appLayer);
+        assertThat(bodyBytes.get()).as("the delta and the small files, against a layer of " + v2.getBlobs(1).getSize())
+                .isLessThan(v2.getBlobs(1).getSize() / 10);
+    }
+
+    @Test
+    void aTamperedDeltaIsRefusedAndTheWholeLayerFetchedInstead() throws Exception {
+        byte[][] app = appVersions();
+        ImageArtifact v1 = release("1.0.0", app[0]);
+        ImageArtifact v2 = withDeltaBase(release("2.0.0", app[1]), v1);
+        ArtifactCache cache = cache();
+        cache.fetch(v1);
+        requests.clear();
+        tamperDelta = true;
+
+        Path second = cache.fetch(v2);
+
+        assertThat(TestImageArchives.sha256(Files.readAllBytes(second))).isEqualTo(v2.getArchiveDigest());
+        String appLayer = v2.getBlobs(1).getDigest();
+        assertThat(blobRequests()).containsSubsequence("/api/v1/blobs/" + appLayer + "?base=" + v1.getBlobs(1).getDigest(),
+                "/api/v1/blobs/" + appLayer);
+        assertThat(cacheDir().resolve("blobs").resolve(appLayer.substring(7) + ".delta")).doesNotExist();
+    }
+
+    @Test
+    void withoutADeltaOnOfferOrTheBaseHeldTheLayerComesWhole() throws Exception {
+        byte[][] app = appVersions();
+        ImageArtifact v1 = release("1.0.0", app[0]);
+        ImageArtifact v2 = withDeltaBase(release("2.0.0", app[1]), v1);
+        deltas = false; // the orchestrator found no delta worth sending: 404
+        ArtifactCache cache = cache();
+        cache.fetch(v1);
+
+        assertThat(TestImageArchives.sha256(Files.readAllBytes(cache.fetch(v2)))).isEqualTo(v2.getArchiveDigest());
+        assertThat(requests).contains("HEAD /api/v1/blobs/" + v2.getBlobs(1).getDigest() + "?base=" + v1.getBlobs(1).getDigest());
+
+        requests.clear();
+        deltas = true;
+        ImageArtifact fresh = withDeltaBase(release("3.0.0", app[0]), v2);
+        ArtifactCache other = new ArtifactCache(dir.resolve("other"), "http://127.0.0.1:" + server.getAddress().getPort(), 0,
+                Duration.ZERO);
+        other.fetch(fresh); // holds no base: asks for no delta
+        assertThat(requests).noneMatch(r -> r.contains("?base="));
     }
 
     @Test

@@ -52,6 +52,16 @@ class DeviceJarIT {
     }
 
     @Test
+    void zstdForBinaryDeltasCarriesTheNativeLibraryOfEveryPiAndNoOtherSystems() throws IOException {
+        try (JarFile jar = new JarFile(JAR.toFile())) {
+            java.util.List<String> natives = jar.stream().map(e -> e.getName()).filter(n -> n.contains("libzstd-jni")).toList();
+            assertThat(natives).anyMatch(n -> n.startsWith("linux/aarch64/libzstd-jni")).anyMatch(n -> n.startsWith("linux/arm/libzstd-jni"))
+                    .anyMatch(n -> n.startsWith("linux/amd64/libzstd-jni")).allMatch(n -> n.startsWith("linux/"))
+                    .noneMatch(n -> n.startsWith("linux/s390x/"));
+        }
+    }
+
+    @Test
     void theServicesTheDaemonLooksUpAreThere() throws IOException {
         try (JarFile jar = new JarFile(JAR.toFile())) {
             assertThat(service(jar, "org.eclipse.paho.mqttv5.client.spi.NetworkModuleFactory"))

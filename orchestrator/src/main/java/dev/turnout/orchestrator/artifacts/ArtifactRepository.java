@@ -42,12 +42,19 @@ public final class ArtifactRepository {
 
     private final Path root;
     private final ReleaseCatalog store;
+    private final LayerDeltas deltas;
 
     public ArtifactRepository(Path root, ReleaseCatalog store) throws IOException {
         this.root = root;
         this.store = store;
         Files.createDirectories(root.resolve("sha256"));
         Files.createDirectories(root.resolve("incoming"));
+        this.deltas = new LayerDeltas(root.resolve("deltas"), this);
+    }
+
+    /** Binary deltas between the layers of successive releases, made once per pair and kept under {@code deltas/}. */
+    public LayerDeltas deltas() {
+        return deltas;
     }
 
     /** A fresh temp file inside the artifact folder (same file system, so the final move is a rename). */

@@ -286,7 +286,7 @@ public final class DesiredStates {
                     .setManifestDigest(i.manifestDigest() == null ? "" : i.manifestDigest())
                     .addAllDiffIds(i.diffIds())
                     .addAllBlobs(i.blobs().stream().map(blob -> Blob.newBuilder().setPath(blob.path()).setDigest(blob.digest())
-                            .setSize(blob.size()).build()).toList()));
+                            .setSize(blob.size()).setDeltaBase(blob.deltaBase() == null ? "" : blob.deltaBase()).build()).toList()));
         }
         if (r.compose() != null) {
             ComposeApp.Builder compose = ComposeApp.newBuilder().setFileName(r.compose().file())

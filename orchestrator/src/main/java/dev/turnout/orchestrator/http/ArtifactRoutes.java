@@ -108,7 +108,7 @@ final class ArtifactRoutes {
             }
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("artifact " + digest + " is not stored"));
             return Map.entry(path, Files.size(path));
-        }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head, false));
+        }, found -> send(ctx, digest, found.getKey(), found.getValue(), range, head, null));
     }
 
     /**
@@ -141,25 +141,42 @@ final class ArtifactRoutes {
         String digest = ctx.pathParam("digest");
         boolean head = ctx.request().method() == HttpMethod.HEAD;
         String range = ctx.request().getHeader("Range");
-        boolean gzip = acceptsGzip(ctx.request().getHeader(HttpHeaders.ACCEPT_ENCODING));
+        String acceptEncoding = ctx.request().getHeader(HttpHeaders.ACCEPT_ENCODING);
+        String encoding = accepts(acceptEncoding, "zstd") ? "zstd" : acceptsGzip(acceptEncoding) ? "gzip" : null;
         ApiAuth.Principal caller = ApiAuth.principal(ctx);
         if (!head && !takeSlot(ctx)) {
             return;
         }
+        String base = ctx.request().getParam("base");
         exchange.blocking(ctx, () -> {
             if (!ArtifactRepository.isDigest(digest)) {
                 throw new InvalidInputException("'" + digest + "' is not a blob digest (sha256:<64 hex>)");
             }
-            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targetsBlob(caller.name(), digest)) {
-                throw new ForbiddenException("blob " + digest + " is not part of a release in the desired state of device "
-                        + caller.name() + "; a device downloads only what it is told to install");
+            if (base != null && !ArtifactRepository.isDigest(base)) {
+                throw new InvalidInputException("base '" + base + "' is not a blob digest (sha256:<64 hex>)");
+            }
+            if (caller != null && caller.kind() == ApiAuth.Kind.DEVICE && !targetsBlob(caller.name(), digest, base)) {
+                throw new ForbiddenException((base == null ? "blob " + digest : "a delta of blob " + digest + " against " + base)
+                        + " is not part of a release in the desired state of device " + caller.name()
+                        + "; a device downloads only what it is told to install");
             }
             Path path = artifacts.file(digest).orElseThrow(() -> new NotFoundException("blob " + digest + " is not stored"));
-            return new StoredBlob(path, Files.size(path), gzip && !head && !alreadyCompressed(path));
-        }, found -> send(ctx, digest, found.path(), found.size(), range, head, found.gzip()));
+            if (base != null) { // made once per pair, on the first ask; served as it is (a zstd frame)
+                Path delta = artifacts.deltas().delta(base, digest).orElseThrow(() -> new NotFoundException("no delta of blob "
+                        + digest + " against " + base + " (not stored, or not smaller than the blob): fetch the blob whole"));
+                return new StoredBlob(delta, Files.size(delta), null);
+            }
+            return new StoredBlob(path, Files.size(path), head || alreadyCompressed(path) ? null : encoding);
+        }, found -> {
+            if (base != null) {
+                ctx.response().putHeader("Turnout-Delta-Base", base);
+            }
+            send(ctx, digest, found.path(), found.size(), range, head, found.encoding());
+        });
     }
 
-    private record StoredBlob(Path path, long size, boolean gzip) {
+    /** @param encoding how it goes on the wire: {@code zstd}, {@code gzip}, or null (as stored) */
+    private record StoredBlob(Path path, long size, String encoding) {
     }
 
     /** A gzip or zstd layer gains nothing from gzip on the wire: it is sent as stored. */
@@ -175,12 +192,17 @@ final class ArtifactRoutes {
 
     /** Whether the client takes gzip ({@code Accept-Encoding: gzip}, not refused with {@code q=0}). */
     static boolean acceptsGzip(String acceptEncoding) {
+        return accepts(acceptEncoding, "gzip");
+    }
+
+    /** Whether the client takes {@code coding} (named in {@code Accept-Encoding}, not refused with {@code q=0}). */
+    static boolean accepts(String acceptEncoding, String wanted) {
         if (acceptEncoding == null) {
             return false;
         }
         for (String coding : acceptEncoding.split(",")) {
             String[] parts = coding.trim().split(";");
-            if (parts[0].trim().equalsIgnoreCase("gzip")) {
+            if (parts[0].trim().equalsIgnoreCase(wanted)) {
                 return !(parts.length > 1 && parts[1].replace(" ", "").matches("q=0(\\.0*)?"));
             }
         }
@@ -188,10 +210,11 @@ final class ArtifactRoutes {
     }
 
     /**
-     * Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). With
-     * {@code gzip} the bytes (the range counts the stored bytes) go gzip-compressed, {@code Content-Encoding: gzip}.
+     * Sends the file, or the part {@code range} asks for (206), or refuses a range it cannot satisfy (416). With an
+     * {@code encoding} ({@code zstd} or {@code gzip}) the bytes (the range counts the stored bytes) go compressed, with
+     * that {@code Content-Encoding}.
      */
-    private void send(RoutingContext ctx, String digest, Path path, long size, String range, boolean head, boolean gzip) {
+    private void send(RoutingContext ctx, String digest, Path path, long size, String range, boolean head, String encoding) {
         HttpServerResponse response = ctx.response()
                 .putHeader(HttpHeaders.ACCEPT_RANGES, "bytes")
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
@@ -220,23 +243,27 @@ final class ArtifactRoutes {
             response.putHeader(HttpHeaders.CONTENT_LENGTH, Long.toString(size == 0 ? 0 : length)).end();
             return;
         }
-        if (gzip && length > 0) {
-            GzipBody.send(exchange.vertx(), response, path, start, length)
+        if (encoding != null && length > 0) {
+            GzipBody.send(exchange.vertx(), response, path, start, length, encoding)
                     .onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
             return;
         }
         response.sendFile(path.toString(), start, length).onFailure(e -> LOG.warn("sending {} failed: {}", digest, e.toString()));
     }
 
-    /** True when {@code digest} is a blob of an image of a release in the current desired state of {@code deviceId}. */
-    private boolean targetsBlob(String deviceId, String digest) {
+    /**
+     * True when {@code digest} is a blob of an image of a release in the current desired state of {@code deviceId} and,
+     * with a {@code base}, that release names {@code base} as the layer its delta is made from.
+     */
+    private boolean targetsBlob(String deviceId, String digest, String base) {
         DesiredRecord desired = store.findDesired(deviceId).orElse(null);
         if (desired == null) {
             return false;
         }
         for (DesiredApp app : desired.apps()) {
             Release release = store.findRelease(app.app(), app.version()).orElse(null);
-            if (release != null && release.images().stream().flatMap(i -> i.blobs().stream()).anyMatch(b -> b.digest().equals(digest))) {
+            if (release != null && release.images().stream().flatMap(i -> i.blobs().stream())
+                    .anyMatch(b -> b.digest().equals(digest) && (base == null || base.equals(b.deltaBase())))) {
                 return true;
             }
         }

@@ -176,7 +176,7 @@ final class ReleaseRoutes {
             images.add(ReleaseImage.of(image.platform(), artifact));
         }
         checkNew(body);
-        return new Release(body.app(), body.version(), clock.instant(), images, spec);
+        return new Release(body.app(), body.version(), clock.instant(), artifacts.deltas().withBases(images, previous(body.app())), spec);
     }
 
     /**
@@ -236,7 +236,14 @@ final class ReleaseRoutes {
             }
         }
         checkNew(body);
-        return new Release(body.app(), body.version(), clock.instant(), images, new ReleaseSpec(null, null), compose);
+        return new Release(body.app(), body.version(), clock.instant(), artifacts.deltas().withBases(images, previous(body.app())),
+                new ReleaseSpec(null, null), compose);
+    }
+
+    /** The app's newest release (the one its devices most likely hold), whose layers the new one's deltas start from. */
+    private Release previous(String app) {
+        return store.listReleases().stream().filter(r -> r.app().equals(app))
+                .max(java.util.Comparator.comparing(Release::createdAt)).orElse(null);
     }
 
     private Artifact artifact(ImageBody image) {

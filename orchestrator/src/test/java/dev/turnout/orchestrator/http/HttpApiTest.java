@@ -591,6 +591,15 @@ class HttpApiTest {
         HttpResponse<byte[]> rest = blob(layer.digest(), basic("pi-a", secret), "bytes=100-", true);
         assertThat(rest.statusCode()).isEqualTo(206);
         assertThat(gunzip(rest.body())).as("the range counts the stored bytes").isEqualTo(Arrays.copyOfRange(fetched.get(layer.digest()), 100, (int) layer.size()));
+        // zstd where the client takes it (the device asks "zstd, gzip"); the range still counts stored bytes
+        HttpRequest zstdAsked = HttpRequest.newBuilder(URI.create(base + "/api/v1/blobs/" + layer.digest()))
+                .header("Authorization", basic("pi-a", secret)).header("Accept-Encoding", "zstd, gzip").header("Range", "bytes=100-").build();
+        HttpResponse<byte[]> zstd = http.send(zstdAsked, HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(zstd.statusCode()).isEqualTo(206);
+        assertThat(zstd.headers().firstValue("Content-Encoding")).hasValue("zstd");
+        try (var in = new com.github.luben.zstd.ZstdInputStreamNoFinalizer(new java.io.ByteArrayInputStream(zstd.body()))) {
+            assertThat(in.readAllBytes()).isEqualTo(Arrays.copyOfRange(fetched.get(layer.digest()), 100, (int) layer.size()));
+        }
         HttpResponse<byte[]> plain = blob(layer.digest(), basic("pi-a", secret), null, false);
         assertThat(plain.headers().firstValue("Content-Encoding")).isEmpty();
         assertThat(plain.body()).isEqualTo(fetched.get(layer.digest()));
@@ -602,6 +611,62 @@ class HttpApiTest {
         assertThat(new String(refused.body())).contains("not part of a release in the desired state of device pi-a");
         assertThat(blob("nonsense", basic("pi-a", secret), null, true).statusCode()).isEqualTo(400);
         assertThat(blob(onlyInTwo.digest(), "Bearer " + token.value(), null, true).statusCode()).as("the operator may fetch any").isEqualTo(200);
+    }
+
+    @Test
+    void aLayerEditedSinceThePreviousReleaseIsServedAsABinaryDeltaToTheDevicesItTargets() throws Exception {
+        String secret = enroll("pi-a");
+        java.util.Random random = new java.util.Random(16);
+        byte[] text = new byte[200_000];
+        for (int i = 0; i < text.length; i++) {
+            text[i] = (byte) ('a' + random.nextInt(26));
+        }
+        byte[] base = TestImageArchives.layerTar(java.util.Map.of("bin/tool", "the base\n".repeat(500).getBytes()));
+        byte[][] apps = new byte[2][];
+        for (int v = 1; v <= 2; v++) {
+            byte[] edited = text.clone();
+            for (int i = 50_000 * v; i < 50_000 * v + 2_000; i++) {
+                edited[i] = (byte) ('A' + random.nextInt(26)); // each version rewrites its own 1 %
+            }
+            apps[v - 1] = TestImageArchives.layerTar(java.util.Map.of("www/data.txt", edited));
+            TestImageArchives.Built image = TestImageArchives.layered("linux/arm64", List.of(base, apps[v - 1]), List.of("/bin/tool"));
+            Path archive = TestImageArchives.write(TestImageArchives.ociLayout("demo/web:" + v + ".0.0", image), data.resolve("web-" + v + ".tar"));
+            String digest = body(upload(Files.readAllBytes(archive))).path("digest").asText();
+            assertThat(post("/api/v1/releases", """
+                    {"app":"web","version":"%d.0.0","images":[{"platform":"linux/arm64","digest":"%s"}],
+                     "spec":{"container":{"command":["/bin/tool"]}}}""".formatted(v, digest)).statusCode()).isEqualTo(201);
+        }
+        String app1 = TestImageArchives.sha256(apps[0]);
+        String app2 = TestImageArchives.sha256(apps[1]);
+        assertThat(store.findRelease("web", "2.0.0").orElseThrow().images().get(0).blobs())
+                .as("only the edited layer names a base: the layer at its position in 1.0.0")
+                .filteredOn(b -> b.deltaBase() != null).extracting(ImageBlob::digest, ImageBlob::deltaBase)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(app2, app1));
+        assertThat(post("/api/v1/rollouts", "{\"app\":\"web\",\"version\":\"2.0.0\",\"target\":\"device:pi-a\"}").statusCode()).isEqualTo(201);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> store.findDesired("pi-a").isPresent());
+
+        HttpResponse<byte[]> delta = blob(app2 + "?base=" + app1, basic("pi-a", secret), null, true);
+
+        assertThat(delta.statusCode()).isEqualTo(200);
+        assertThat(delta.headers().firstValue("Turnout-Delta-Base")).hasValue(app1);
+        assertThat(delta.headers().firstValue("Content-Encoding")).as("a zstd frame is not gzipped again").isEmpty();
+        assertThat(delta.body().length).as("1 %% of a %d-byte layer", apps[1].length).isLessThan(apps[1].length / 20);
+        java.io.ByteArrayOutputStream made = new java.io.ByteArrayOutputStream();
+        dev.turnout.proto.image.LayerDelta.apply(Files.write(data.resolve("held"), apps[0]), new java.io.ByteArrayInputStream(delta.body()),
+                made, apps[1].length);
+        assertThat(TestImageArchives.sha256(made.toByteArray())).as("the delta makes the signed layer").isEqualTo(app2);
+        HttpResponse<byte[]> resumed = blob(app2 + "?base=" + app1, basic("pi-a", secret), "bytes=10-", true);
+        assertThat(resumed.statusCode()).isEqualTo(206);
+        assertThat(resumed.body()).isEqualTo(Arrays.copyOfRange(delta.body(), 10, delta.body().length));
+
+        String other = TestImageArchives.sha256(base);
+        HttpResponse<byte[]> unnamed = blob(app2 + "?base=" + other, basic("pi-a", secret), null, true);
+        assertThat(unnamed.statusCode()).as("a pair the desired state does not name").isEqualTo(403);
+        assertThat(new String(unnamed.body())).contains("a delta of blob " + app2 + " against " + other);
+        HttpResponse<byte[]> notWorthIt = blob(app2 + "?base=" + other, "Bearer " + token.value(), null, true);
+        assertThat(notWorthIt.statusCode()).as("a delta not smaller than the layer is not offered").isEqualTo(404);
+        assertThat(new String(notWorthIt.body())).contains("fetch the blob whole");
+        assertThat(blob(app2 + "?base=nonsense", basic("pi-a", secret), null, true).statusCode()).isEqualTo(400);
     }
 
     private HttpResponse<byte[]> blob(String digest, String authorization, String range, boolean gzip) throws Exception {
