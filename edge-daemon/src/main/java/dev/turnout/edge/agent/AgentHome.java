@@ -1,5 +1,6 @@
 package dev.turnout.edge.agent;
 
+import dev.turnout.edge.domain.DiskFull;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.AgentVersions;
 import dev.turnout.edge.store.AtomicFiles;
@@ -125,7 +126,7 @@ public final class AgentHome implements AgentVersions {
             throw new UpdateFailure(Reason.MALFORMED, "the distribution of " + version + " is not usable: " + e.getMessage());
         } catch (IOException e) {
             deleteQuietly(tmp);
-            boolean full = e.getMessage() != null && e.getMessage().contains("No space left");
+            boolean full = DiskFull.is(e);
             throw new UpdateFailure(full ? Reason.DISK_FULL : Reason.ENGINE_ERROR, "cannot unpack " + version + " into " + dir + ": "
                     + e.getMessage(), false, e);
         }

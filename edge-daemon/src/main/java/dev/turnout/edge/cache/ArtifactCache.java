@@ -1,5 +1,6 @@
 package dev.turnout.edge.cache;
 
+import dev.turnout.edge.domain.DiskFull;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
 import dev.turnout.edge.store.AtomicFiles;
@@ -655,6 +656,11 @@ public final class ArtifactCache implements ArtifactSource {
                 written += n;
             }
         } catch (IOException e) {
+            if (DiskFull.is(e)) {
+                // the partial file stays: once there is room again the download resumes from where it stopped
+                throw new UpdateFailure(Reason.DISK_FULL, "the device's disk is full: the download of " + uri + " stopped after "
+                        + written + " bytes (" + e.getMessage() + ")", false, e);
+            }
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " broke off after " + written + " bytes: "
                     + e.getMessage(), true, e);
         }

@@ -723,6 +723,16 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     }
 
     @Override
+    public boolean answers() {
+        try {
+            docker.pingCmd().exec();
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
     public String platform() throws UpdateFailure {
         try {
             // the engine's own GOARCH (amd64, arm64, arm): the architecture of the images it runs. `docker version`

@@ -2,6 +2,7 @@ package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.ContainerStatus;
+import dev.turnout.edge.domain.DiskFull;
 import dev.turnout.edge.domain.EngineImage;
 import dev.turnout.edge.domain.LogEntry;
 import dev.turnout.edge.domain.ManagedContainer;
@@ -80,6 +81,11 @@ public final class UpdateEngine {
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int TRANSIENT_ATTEMPTS = 3;
     private static final Duration TRANSIENT_BACKOFF = Duration.ofSeconds(1);
+    /**
+     * How long a retry waits for an engine that does not answer (it restarts: systemd's restart of dockerd, or its
+     * start after a power cut, takes seconds on a PC and up to a minute on a small device) before the next attempt.
+     */
+    private static final Duration ENGINE_BACK_WAIT = Duration.ofMinutes(2);
 
     private final String deviceId;
     private final String platform;
@@ -583,7 +589,10 @@ public final class UpdateEngine {
         // and the app is down no longer than before (from the stop to the new start). Both begin after APPLYING is
         // saved, so a crash from here on is rolled back by recover() whichever of the two got done.
         String old = record.containerId();
-        Stopping stopping = old.isEmpty() ? Stopping.NOTHING : Stopping.begin(() -> runtime.stop(old, STOP_GRACE));
+        Stopping stopping = old.isEmpty() ? Stopping.NOTHING : Stopping.begin(() -> retryingTransient(() -> {
+            runtime.stop(old, STOP_GRACE); // as the start below: an engine going down or coming back is waited for
+            return null;
+        }));
         String newContainer;
         try {
             String app = record.app();
@@ -613,7 +622,11 @@ public final class UpdateEngine {
         store.saveApp(record);
         try {
             stopping.await();
-            runtime.start(newContainer);
+            // a start refused by an engine that is going down or coming back up is tried again once it answers
+            retryingTransient(() -> {
+                runtime.start(newContainer);
+                return null;
+            });
         } catch (UpdateFailure e) {
             rollBack(record, Reason.CONTAINER_START_FAILED, e.getMessage());
             return;
@@ -870,11 +883,27 @@ public final class UpdateEngine {
                 log.warn("engine call failed (attempt {}), retrying: {}", attempt, e.getMessage());
                 try {
                     Thread.sleep(policy.engineRetryBackoff().multipliedBy(attempt).toMillis()); // give the engine time to come back
+                    awaitEngine();
                 } catch (InterruptedException interrupted) {
                     Thread.currentThread().interrupt();
                     throw new UpdateFailure(Reason.INTERRUPTED, "interrupted while retrying");
                 }
             }
+        }
+    }
+
+    /**
+     * Waits (at most {@link #ENGINE_BACK_WAIT}) while the engine does not answer: a restarting engine fails every call
+     * until it is back, and the attempts of {@link #retryingTransient} would be spent in its first seconds.
+     */
+    private void awaitEngine() throws InterruptedException {
+        if (runtime.answers()) {
+            return;
+        }
+        log.warn("the container engine does not answer: waiting up to {} s for it", ENGINE_BACK_WAIT.toSeconds());
+        long deadline = System.nanoTime() + ENGINE_BACK_WAIT.toNanos();
+        while (!runtime.answers() && System.nanoTime() < deadline) {
+            Thread.sleep(500);
         }
     }
 
@@ -931,13 +960,18 @@ public final class UpdateEngine {
             return;
         }
         try {
-            String container = cleared.containerId();
-            if (container.isEmpty() || runtime.status(container).equals(ContainerStatus.MISSING)) {
+            String kept = cleared.containerId();
+            String container = kept;
+            if (kept.isEmpty() || retryingTransient(() -> runtime.status(kept)).equals(ContainerStatus.MISSING)) {
                 container = recreate(cleared);
                 cleared = cleared.withContainers(cleared.running(), container, cleared.previous(), "", "");
                 store.saveApp(cleared);
             }
-            runtime.start(container);
+            String previous = container;
+            retryingTransient(() -> {
+                runtime.start(previous); // as above: an engine restarting under the rollback is waited for
+                return null;
+            });
             health.verify(container, cleared.running().getHealth());
         } catch (UpdateFailure e) {
             move(cleared, UpdateState.FAILED, Reason.ROLLBACK_FAILED, "rolling back to " + cleared.runningVersion() + " failed: " + e.getMessage());
@@ -1390,7 +1424,18 @@ public final class UpdateEngine {
         } else if (to == UpdateState.ACTIVE) {
             next = next.withFailedAttempts(0);
         }
-        store.saveApp(next);
+        try {
+            store.saveApp(next);
+        } catch (java.io.UncheckedIOException e) {
+            if (to != UpdateState.FAILED || !DiskFull.is(e)) {
+                throw e;
+            }
+            // The update gives up and the disk is full: the failure is reported all the same (a report needs no disk).
+            // The saved record keeps the unfinished state before it, which the next start takes up again.
+            next = next.withReason(Reason.DISK_FULL, reason == Reason.DISK_FULL ? next.message()
+                    : "the device's disk is full (" + reason + ": " + next.message() + ")");
+            log.warn("{} {}: cannot save the FAILED state, the disk is full: {}", next.app(), next.targetVersion(), e.getMessage());
+        }
         StatusEvent event = download == null ? event(next) : event(next).toBuilder().setDownload(download).build();
         log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
                 reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")");

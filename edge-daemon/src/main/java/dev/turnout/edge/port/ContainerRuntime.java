@@ -63,6 +63,14 @@ public interface ContainerRuntime {
     String platform() throws UpdateFailure;
 
     /**
+     * Whether the engine takes requests now (a restarting engine does not, for seconds or, on a small device, tens of
+     * seconds). An engine that cannot tell answers true.
+     */
+    default boolean answers() {
+        return true;
+    }
+
+    /**
      * One sample of a running container's memory and CPU use (the engine's stats, not streamed). A runtime that cannot
      * measure fails with ENGINE_ERROR.
      */

@@ -134,8 +134,28 @@ final class FakeRuntime implements ContainerRuntime {
     /** Containers a {@code docker rm} is removing: starting one is refused as the engine does, and it is then gone. */
     final java.util.Set<String> beingRemoved = new java.util.HashSet<>();
 
+    /** Starts refused as by an engine going down (HTTP 500, transient), one fewer each time. */
+    volatile int refuseStarts;
+    /** Times {@link #answers()} says the engine does not answer (it restarts), one fewer each time. */
+    volatile int silentPings;
+
+    @Override
+    public boolean answers() {
+        if (silentPings > 0) {
+            silentPings--;
+            return false;
+        }
+        return true;
+    }
+
     @Override
     public synchronized void start(String containerId) throws UpdateFailure {
+        if (refuseStarts > 0) {
+            refuseStarts--;
+            calls.add("start refused " + containerId);
+            throw new UpdateFailure(Reason.CONTAINER_START_FAILED, "start failed: Status 500: {\"message\":\"error creating overlay mount\"}",
+                    true, null);
+        }
         if (beingRemoved.remove(containerId)) {
             containers.remove(containerId);
             throw new UpdateFailure(Reason.CONTAINER_START_FAILED,

@@ -160,6 +160,24 @@ class UpdateEngineTest {
                 .isLessThan(runtime.calls.indexOf("start " + v2));
     }
 
+    /**
+     * The engine restarts while the new container is started: two starts refused (HTTP 500, as a dockerd going down
+     * answers), then it does not answer for a while; the daemon waits for it and starts the new container, instead of
+     * rolling back at the first refusal (DeviceFaultsIT#engineRestartMidApply, against a real engine).
+     */
+    @Test
+    void aStartRefusedByARestartingEngineIsTriedAgainOnceTheEngineAnswers() {
+        send(activate(1, "1.0.0"));
+        runtime.refuseStarts = 2;
+        runtime.silentPings = 2;
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(2)).containsExactly(UpdateState.DOWNLOADING, UpdateState.STAGED, UpdateState.APPLYING,
+                UpdateState.VERIFYING, UpdateState.ACTIVE);
+        assertThat(runtime.calls).filteredOn(c -> c.startsWith("start refused")).hasSize(2);
+        assertThat(runtime.silentPings).as("the engine was asked whether it answers").isZero();
+        assertThat(runtime.containers.values()).extracting(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).containsExactly("2.0.0");
+    }
+
     @Test
     void installsAndUpdates() {
         send(activate(1, "1.0.0"));
