@@ -81,7 +81,8 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
         DockerClientConfig config = DefaultDockerClientConfig.createDefaultConfigBuilder().withDockerHost(dockerHost).build();
         ApacheDockerHttpClient http = new ApacheDockerHttpClient.Builder()
                 .dockerHost(config.getDockerHost())
-                .sslConfig(config.getSSLConfig() != null ? config.getSSLConfig() : NO_TLS)
+                .sslConfig(config.getSSLConfig() != null ? config.getSSLConfig()
+                        : "unix".equals(config.getDockerHost().getScheme()) ? NO_TLS : null) // plain http to a tcp:// engine
                 .maxConnections(20)
                 .connectionTimeout(Duration.ofSeconds(10))
                 .responseTimeout(Duration.ofMinutes(5))
@@ -90,7 +91,8 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
     }
 
     /**
-     * For an engine without TLS (the local Unix socket). Without an SSL config docker-java asks for the JVM's
+     * For the local Unix socket (never TLS). Not for a {@code tcp://} engine without TLS settings: an SSL config makes
+     * docker-java speak https to it, so every call failed with "no TLS here" (TcpEngineIT). Without an SSL config docker-java asks for the JVM's
      * default SSL context, which parses the whole system trust store; docker-java only hands this context to
      * its TLS strategy, used for https connections to the engine, which a Unix socket never makes.
      */

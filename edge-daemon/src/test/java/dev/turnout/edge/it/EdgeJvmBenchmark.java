@@ -35,7 +35,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li><b>first start</b>: the launcher as shipped on a new device: no archive yet, the JVM writes it when it exits;</li>
  *   <li><b>archive</b>: the launcher as shipped, with the archive the first start wrote.</li>
  * </ul>
- * and with {@code --try 'FLAGS'} (repeatable) jvm.options and those flags, no archive.
+ * and with {@code --try 'FLAGS'} (repeatable) jvm.options and those flags, no archive. {@code --jar NAME=PATH} (repeatable)
+ * also runs the first start and the archive with another device jar (an earlier build: before and after in one run);
+ * {@code --try-archive 'FLAGS'} (repeatable): jvm.options and those flags, first start and then with its archive;
+ * {@code --quick} leaves out the JVM defaults and the run without archive; {@code --dump DIR} writes, for each run at
+ * its idle point, {@code pmap -x}, the class histogram and (with {@code --try '-XX:NativeMemoryTracking=summary'})
+ * the native memory summary to DIR.
  * Each run: the time from starting the launcher to the device's retained presence "online" (connected) and the CPU
  * time used until then (launcher, archive check, daemon; robust on a busy machine), one app
  * (a busybox httpd) activated with a signed desired state, then {@code --idle} seconds idle and the RSS of the
@@ -47,7 +52,11 @@ public final class EdgeJvmBenchmark {
     private EdgeJvmBenchmark() {
     }
 
-    private record Variant(String name, Map<String, String> env, boolean keepArchive) {
+    /** {@code archiveOf}: the runs that share one archive (the first start writes it, the next maps it): one per jar and flag set. */
+    private record Variant(String name, Map<String, String> env, boolean keepArchive, String jar, String archiveOf) {
+        Variant(String name, Map<String, String> env, boolean keepArchive) {
+            this(name, env, keepArchive, null, null);
+        }
     }
 
     private record Figures(long connectMs, long cpuMs, long rssKb, long anonKb, long fileKb, long stopMs, long archiveKb, boolean archiveMapped) {
@@ -58,14 +67,26 @@ public final class EdgeJvmBenchmark {
         int rounds = 1;
         List<Path> jvms = new ArrayList<>();
         List<String> tries = new ArrayList<>();
+        List<String> archiveTries = new ArrayList<>();
+        Map<String, Path> jars = new LinkedHashMap<>();
+        boolean quick = false;
+        Path dump = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--idle" -> idleSeconds = Integer.parseInt(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--jvm" -> jvms.add(Path.of(args[++i]));
                 case "--try" -> tries.add(args[++i]);
+                case "--try-archive" -> archiveTries.add(args[++i]);
+                case "--jar" -> {
+                    String[] nameAndPath = args[++i].split("=", 2);
+                    jars.put(nameAndPath[0], Path.of(nameAndPath[1]).toAbsolutePath());
+                }
+                case "--quick" -> quick = true;
+                case "--dump" -> dump = Files.createDirectories(Path.of(args[++i]).toAbsolutePath());
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; usage: bin/bench edge-footprint [--idle SECONDS] [--rounds N] [--jvm JAVA_HOME]... [--try 'FLAGS']...");
+                        + "; usage: bin/bench edge-footprint [--idle SECONDS] [--rounds N] [--jvm JAVA_HOME]... [--try 'FLAGS']..."
+                        + " [--try-archive 'FLAGS']... [--jar NAME=PATH]... [--quick] [--dump DIR]");
             }
         }
         if (jvms.isEmpty()) {
@@ -80,7 +101,16 @@ public final class EdgeJvmBenchmark {
                 new Variant("jvm.options, no archive", Map.of("TURNOUT_EDGE_CDS", "off"), false),
                 new Variant("jvm.options, first start", Map.of(), true),
                 new Variant("jvm.options, archive", Map.of(), true));
-        List<Variant> all = new ArrayList<>(variants);
+        List<Variant> all = new ArrayList<>(quick ? variants.subList(2, 4) : variants);
+        for (Map.Entry<String, Path> jar : jars.entrySet()) { // another build of the device jar: its first start, then its archive
+            all.add(new Variant(jar.getKey() + ": first start", Map.of(), true, jar.getKey(), jar.getKey()));
+            all.add(new Variant(jar.getKey() + ": archive", Map.of(), true, jar.getKey(), jar.getKey()));
+        }
+        for (String flags : archiveTries) { // jvm.options and these flags, with the archive (first start, then archive)
+            Map<String, String> env = Map.of("TURNOUT_EDGE_JAVA_OPTS", "@" + Path.of("jvm.options").toAbsolutePath() + " " + flags);
+            all.add(new Variant("+ " + flags + ", first start", env, true, null, flags));
+            all.add(new Variant("+ " + flags + ", archive", env, true, null, flags));
+        }
         for (String flags : tries) { // a flag to measure: jvm.options and it, no archive (compare with "jvm.options, no archive")
             all.add(new Variant("+ " + flags, Map.of("TURNOUT_EDGE_JAVA_OPTS", "@" + Path.of("jvm.options").toAbsolutePath() + " " + flags,
                     "TURNOUT_EDGE_CDS", "off"), false));
@@ -88,7 +118,12 @@ public final class EdgeJvmBenchmark {
 
         String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
         Path work = Files.createTempDirectory("turnout-bench");
-        Path tree = unpackedTree(work.resolve("tree"));
+        Map<String, Path> trees = new LinkedHashMap<>();
+        trees.put(null, unpackedTree(work.resolve("tree"), Path.of("target/turnout-edge-device.jar")));
+        int t = 0;
+        for (Map.Entry<String, Path> jar : jars.entrySet()) {
+            trees.put(jar.getKey(), unpackedTree(work.resolve("tree-" + (++t)), jar.getValue()));
+        }
         SigningKey key = SigningKey.generate();
         Topics topics = Topics.defaults();
         List<String> images = new ArrayList<>();
@@ -104,18 +139,20 @@ public final class EdgeJvmBenchmark {
                 for (Path jvm : jvms) {
                     versions.put(jvm, DockerCli.output(jvm.resolve("bin/java").toString(), "-XshowSettings:properties", "-version")
                             .lines().filter(l -> l.contains("java.runtime.version")).findFirst().orElse("?").replaceAll(".*= ", ""));
-                    Path archive = null;
+                    Map<String, Path> archives = new LinkedHashMap<>(); // per jar: the archive its first start wrote
                     for (Variant variant : all) {
                         String id = run + "-" + (++device);
                         Path data = Files.createDirectories(work.resolve(id));
+                        Path archive = archives.get(variant.archiveOf());
                         if (variant.keepArchive() && archive != null) {
                             Files.createDirectories(data.resolve("cds"));
                             Files.copy(archive, data.resolve("cds/turnout-edge.jsa"), StandardCopyOption.COPY_ATTRIBUTES);
                         }
-                        Figures f = runOnce(tree, jvm, variant, mosquitto, artifacts, topics, key, id, data, release, idleSeconds);
+                        Path dumpTo = dump == null ? null : dump.resolve(jvm.getFileName() + "-" + variant.name().replaceAll("[^A-Za-z0-9.=-]+", "_"));
+                        Figures f = runOnce(trees.get(variant.jar()), jvm, variant, mosquitto, artifacts, topics, key, id, data, release, idleSeconds, dumpTo);
                         results.computeIfAbsent(jvm + "\t" + variant.name(), k -> new ArrayList<>()).add(f);
                         if (variant.keepArchive() && Files.exists(data.resolve("cds/turnout-edge.jsa"))) {
-                            archive = data.resolve("cds/turnout-edge.jsa");
+                            archives.put(variant.archiveOf(), data.resolve("cds/turnout-edge.jsa"));
                         }
                         System.err.printf("  %s %s: connected %d ms, CPU %d ms, RSS %.1f MiB%n", versions.get(jvm), variant.name(), f.connectMs(), f.cpuMs(),
                                 f.rssKb() / 1024.0);
@@ -141,8 +178,16 @@ public final class EdgeJvmBenchmark {
             }
         }
         for (Path jvm : jvms) {
-            Figures before = median(results.get(jvm + "\tjvm.options, no archive"));
             Figures after = median(results.get(jvm + "\tjvm.options, archive"));
+            for (String jar : jars.keySet()) {
+                Figures other = median(results.get(jvm + "\t" + jar + ": archive"));
+                System.out.printf("%s: this build / %s, both with their archive: RSS %.2f (%+.1f MiB), CPU to connected %.2f%n", versions.get(jvm), jar,
+                        (double) after.rssKb() / other.rssKb(), (after.rssKb() - other.rssKb()) / 1024.0, (double) after.cpuMs() / other.cpuMs());
+            }
+            if (quick) {
+                continue;
+            }
+            Figures before = median(results.get(jvm + "\tjvm.options, no archive"));
             Figures defaults = median(results.get(jvm + "\tJVM defaults, no archive"));
             System.out.printf("%s: archive / no archive: connected %.2f, CPU to connected %.2f, RSS %.2f (%+.1f MiB); jvm.options / defaults: RSS %.2f%n",
                     versions.get(jvm), (double) after.connectMs() / before.connectMs(), (double) after.cpuMs() / before.cpuMs(), (double) after.rssKb() / before.rssKb(),
@@ -152,7 +197,7 @@ public final class EdgeJvmBenchmark {
     }
 
     private static Figures runOnce(Path tree, Path jvm, Variant variant, Mosquitto mosquitto, ArtifactServer artifacts, Topics topics,
-                                   SigningKey key, String device, Path data, Release release, int idleSeconds) throws Exception {
+                                   SigningKey key, String device, Path data, Release release, int idleSeconds, Path dump) throws Exception {
         Path config = data.resolve("edge.yaml");
         Files.writeString(config, """
                 deviceId: %s
@@ -187,6 +232,12 @@ public final class EdgeJvmBenchmark {
                 long anon = FootprintBenchmark.statusKb(pid, "RssAnon:");
                 long file = FootprintBenchmark.statusKb(pid, "RssFile:");
                 boolean mapped = Files.readString(Path.of("/proc/" + pid + "/maps")).contains("turnout-edge.jsa");
+                if (dump != null) { // after the figures: what is resident, for a reader to see where it goes
+                    String jcmd = jvm.resolve("bin/jcmd").toString();
+                    Files.writeString(Path.of(dump + ".pmap"), DockerCli.output("pmap", "-x", Long.toString(pid)));
+                    Files.writeString(Path.of(dump + ".histogram"), DockerCli.output(jcmd, Long.toString(pid), "GC.class_histogram"));
+                    Files.writeString(Path.of(dump + ".nmt"), DockerCli.output(jcmd, Long.toString(pid), "VM.native_memory", "summary"));
+                }
                 long t1 = System.nanoTime();
                 daemon.destroy();
                 if (!daemon.waitFor(60, TimeUnit.SECONDS)) {
@@ -223,13 +274,13 @@ public final class EdgeJvmBenchmark {
     }
 
     /** The edge package's files as dpkg installs them: usr/bin/turnout-edge and usr/share/turnout-edge/. */
-    private static Path unpackedTree(Path tree) throws Exception {
+    private static Path unpackedTree(Path tree, Path jar) throws Exception {
         Path repo = Path.of("..").toAbsolutePath().normalize();
         Path bin = Files.createDirectories(tree.resolve("usr/bin"));
         Path share = Files.createDirectories(tree.resolve("usr/share/turnout-edge"));
         Files.copy(repo.resolve("packaging/src/deb/turnout-edge/turnout-edge"), bin.resolve("turnout-edge"));
         Files.setPosixFilePermissions(bin.resolve("turnout-edge"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.copy(Path.of("target/turnout-edge-device.jar"), share.resolve("turnout-edge.jar"));
+        Files.copy(jar, share.resolve("turnout-edge.jar"));
         Files.copy(Path.of("jvm.options"), share.resolve("jvm.options"));
         Files.copy(repo.resolve("bin/lib/edge-agent.sh"), share.resolve("edge-agent.sh"));
         return tree;
@@ -240,7 +291,7 @@ public final class EdgeJvmBenchmark {
         byRss.sort((a, b) -> Long.compare(a.rssKb(), b.rssKb()));
         List<Figures> byConnect = new ArrayList<>(runs);
         byConnect.sort((a, b) -> Long.compare(a.connectMs(), b.connectMs()));
-        Figures r = byRss.get(runs.size() / 2);
+        Figures r = byRss.get(runs.size() / 2); // RSS: the middle run
         List<Figures> byCpu = new ArrayList<>(runs);
         byCpu.sort((a, b) -> Long.compare(a.cpuMs(), b.cpuMs()));
         return new Figures(byConnect.get(runs.size() / 2).connectMs(), byCpu.get(runs.size() / 2).cpuMs(), r.rssKb(), r.anonKb(), r.fileKb(), 0, 0, false);
