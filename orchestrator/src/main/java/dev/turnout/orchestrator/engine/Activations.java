@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Starts waves and activates their devices, paced: once {@link #continueOn} is set, a large wave is
@@ -36,6 +37,8 @@ final class Activations {
     private Executor engineThread;
     private Runnable step;
     private boolean stepRequested;
+    /** True while a device report waits that should run before the rest of a step. */
+    private BooleanSupplier reportWaiting = () -> false;
 
     Activations(DesiredStates desired, Outbox outbox, Journal journal, DeviceReports reports) {
         this.desired = desired;
@@ -44,10 +47,19 @@ final class Activations {
         this.reports = reports;
     }
 
-    /** From now on further steps run as {@code step} through {@code engineThread}. */
-    void continueOn(Executor engineThread, Runnable step) {
+    /**
+     * From now on further steps run as {@code step} through {@code engineThread}; a step ends early, after one device,
+     * while {@code reportWaiting} is true.
+     */
+    void continueOn(Executor engineThread, Runnable step, BooleanSupplier reportWaiting) {
         this.engineThread = engineThread;
         this.step = step;
+        this.reportWaiting = reportWaiting;
+    }
+
+    /** True when a paced step should end now (it did some work already, and a device report waits). */
+    boolean shouldYield() {
+        return paced() && reportWaiting.getAsBoolean();
     }
 
     /** True when work is done in steps; false: all of it at once. */
@@ -79,18 +91,19 @@ final class Activations {
         LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
                 String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
         journal.event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + members.size() + " device(s)");
-        activateSome(r, n, now, FIRST_ACTIVATION_STEP);
+        activateSome(r, n, now, FIRST_ACTIVATION_STEP, false);
     }
 
     /** Activates the devices of wave {@code n} not activated yet: all of them, or one step's worth when paced. */
     void activateSome(Rollout r, int n, Instant now) {
-        activateSome(r, n, now, ACTIVATION_CHUNK);
+        activateSome(r, n, now, ACTIVATION_CHUNK, true);
     }
 
-    private void activateSome(Rollout r, int n, Instant now, int chunk) {
+    /** {@code yielding}: the step ends early, after one device, once a device report waits ({@link #shouldYield}). */
+    private void activateSome(Rollout r, int n, Instant now, int chunk, boolean yielding) {
         int budget = paced() ? chunk : Integer.MAX_VALUE;
         for (RolloutDevice d : r.wave(n)) {
-            if (budget == 0) {
+            if (budget == 0 || (yielding && budget < chunk && shouldYield())) {
                 return;
             }
             if (!awaitsActivation(d)) {

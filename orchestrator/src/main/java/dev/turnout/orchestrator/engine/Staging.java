@@ -9,6 +9,7 @@ import dev.turnout.orchestrator.domain.RolloutState;
 
 import java.util.LinkedHashSet;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * Sends every device of a rollout its STAGE (the release to fetch before any activation), in wave
@@ -37,7 +38,7 @@ final class Staging {
     /** A new rollout: stages its first step ({@code paced}) or all of it. */
     void begin(Rollout r, boolean paced) {
         unfinished.add(r.id());
-        stageSome(r, paced ? STAGE_CHUNK : Integer.MAX_VALUE);
+        stageSome(r, paced ? STAGE_CHUNK : Integer.MAX_VALUE, () -> false);
     }
 
     /**
@@ -51,7 +52,7 @@ final class Staging {
         }
         unfinished.add(r.id());
         if (!paced) {
-            stageSome(r, Integer.MAX_VALUE);
+            stageSome(r, Integer.MAX_VALUE, () -> false);
         }
         return true;
     }
@@ -64,9 +65,9 @@ final class Staging {
         return unfinished.contains(r.id());
     }
 
-    /** One step of a rollout's staging. */
-    void step(Rollout r) {
-        stageSome(r, STAGE_CHUNK);
+    /** One step of a rollout's staging; it ends early, after one device, once {@code yieldNow} says so. */
+    void step(Rollout r, BooleanSupplier yieldNow) {
+        stageSome(r, STAGE_CHUNK, yieldNow);
     }
 
     void forget(String rolloutId) {
@@ -87,12 +88,14 @@ final class Staging {
     }
 
     /** Stages up to {@code budget} devices told nothing yet (in wave order); forgets the rollout once none is left. */
-    private void stageSome(Rollout r, int budget) {
+    private void stageSome(Rollout r, int budget, BooleanSupplier yieldNow) {
+        boolean staged = false;
         for (RolloutDevice d : r.devices()) {
             if (needsStaging(d)) {
-                if (budget-- == 0) {
+                if (budget-- == 0 || (staged && yieldNow.getAsBoolean())) {
                     return;
                 }
+                staged = true;
                 stage(r, d);
             }
         }
