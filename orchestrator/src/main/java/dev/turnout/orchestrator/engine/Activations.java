@@ -129,6 +129,6 @@ final class Activations {
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
                         r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis(), r.strategy().downloadRateLimit()));
         d.activating(decision.sequence(), now);
-        outbox.add(decision);
+        outbox.addActivation(decision);
     }
 }
