@@ -65,7 +65,7 @@ final class Staging {
         return unfinished.contains(r.id());
     }
 
-    /** One step of a rollout's staging; it ends early, after one device, once {@code yieldNow} says so. */
+    /** One step of a rollout's staging; it ends early, after {@link Activations#YIELD_AFTER} devices, once {@code yieldNow} says so. */
     void step(Rollout r, BooleanSupplier yieldNow) {
         stageSome(r, STAGE_CHUNK, yieldNow);
     }
@@ -89,13 +89,13 @@ final class Staging {
 
     /** Stages up to {@code budget} devices told nothing yet (in wave order); forgets the rollout once none is left. */
     private void stageSome(Rollout r, int budget, BooleanSupplier yieldNow) {
-        boolean staged = false;
+        int staged = 0;
         for (RolloutDevice d : r.devices()) {
             if (needsStaging(d)) {
-                if (budget-- == 0 || (staged && yieldNow.getAsBoolean())) {
+                if (budget-- == 0 || (staged >= Activations.YIELD_AFTER && yieldNow.getAsBoolean())) {
                     return;
                 }
-                staged = true;
+                staged++;
                 stage(r, d);
             }
         }

@@ -163,7 +163,7 @@ class RolloutEngineTest {
     }
 
     @Test
-    void aStagingStepEndsAfterOneDeviceWhileAReportWaitsAndTheNextStepGoesOn() {
+    void aStagingStepEndsAfterAFewDevicesWhileAReportWaitsAndTheNextStepGoesOn() {
         List<String> ids = onlineDevices("yard", "yard", Staging.STAGE_CHUNK * 3);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         java.util.concurrent.atomic.AtomicBoolean reportWaiting = new java.util.concurrent.atomic.AtomicBoolean();
@@ -173,12 +173,13 @@ class RolloutEngineTest {
 
         reportWaiting.set(true); // e.g. the canary's ACTIVE came in: the step must not make it wait for 100 signatures
         steps.poll().run();
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK + 1);
+        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK + Activations.YIELD_AFTER);
         assertThat(steps).as("the step asked for the next one").hasSize(1);
 
         reportWaiting.set(false);
         steps.poll().run();
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK * 2 + 1);
+        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent()))
+                .hasSize(Staging.STAGE_CHUNK * 2 + Activations.YIELD_AFTER);
         while (!steps.isEmpty()) {
             steps.poll().run();
         }
@@ -186,7 +187,7 @@ class RolloutEngineTest {
     }
 
     @Test
-    void anActivationStepEndsAfterOneDeviceWhileAReportWaits() {
+    void anActivationStepEndsAfterAFewDevicesWhileAReportWaits() {
         List<String> ids = onlineDevices("big", "hall", Activations.ACTIVATION_CHUNK * 2);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
         java.util.concurrent.atomic.AtomicBoolean reportWaiting = new java.util.concurrent.atomic.AtomicBoolean();
@@ -200,8 +201,8 @@ class RolloutEngineTest {
         long activated = ids.stream().filter(id -> phaseSoFar(id) == Phase.ACTIVATE).count();
         assertThat(activated).isEqualTo(1 + Activations.FIRST_ACTIVATION_STEP);
 
-        steps.poll().run(); // a later step, while a report waits: one device
-        assertThat(ids.stream().filter(id -> phaseSoFar(id) == Phase.ACTIVATE)).hasSize((int) activated + 1);
+        steps.poll().run(); // a later step, while a report waits: a few devices, not a whole step
+        assertThat(ids.stream().filter(id -> phaseSoFar(id) == Phase.ACTIVATE)).hasSize((int) activated + Activations.YIELD_AFTER);
         reportWaiting.set(false);
         while (!steps.isEmpty()) {
             steps.poll().run();
