@@ -135,6 +135,6 @@ final class Activations {
                 new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
                         r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis(), r.strategy().downloadRateLimit()));
         d.activating(decision.sequence(), now);
-        outbox.addActivation(decision);
+        outbox.add(decision);
     }
 }

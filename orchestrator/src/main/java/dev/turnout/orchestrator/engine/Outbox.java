@@ -23,8 +23,6 @@ final class Outbox {
     private final FleetTransport transport;
     private final Clock clock;
     private final List<DesiredStates.Decision> decisions = new ArrayList<>();
-    /** Which of {@link #decisions} are activations (they may leave before other devices' desired states). */
-    private final java.util.BitSet activations = new java.util.BitSet();
     private final List<Announcement> events = new ArrayList<>();
     private RolloutEngine.WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
     /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
@@ -98,12 +96,6 @@ final class Outbox {
         decisions.add(decision);
     }
 
-    /** As {@link #add}, for an activation: the device acts on it now ({@link FleetTransport#publishActivation}). */
-    void addActivation(DesiredStates.Decision decision) {
-        activations.set(decisions.size());
-        decisions.add(decision);
-    }
-
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
         events.add(new Announcement(r.id(), r.app(), r.version(), type, wave, deviceId, message == null ? "" : message,
                 clock.millis(), r.state()));
@@ -116,16 +108,13 @@ final class Outbox {
     /** Forgets what was not published (another orchestrator took the rollout over: its decisions are its own). */
     void drop() {
         decisions.clear();
-        activations.clear();
         events.clear();
     }
 
     /** Publishes what {@code r}'s changes produced, once the store has committed them. */
     void publishAfterCommit(Rollout r) {
         List<DesiredStates.Decision> out = List.copyOf(decisions);
-        java.util.BitSet activated = (java.util.BitSet) activations.clone();
         decisions.clear();
-        activations.clear();
         List<Announcement> announced = List.copyOf(events);
         events.clear();
         long decisionStartedAt = waveStartedByReportAt;
@@ -136,11 +125,7 @@ final class Outbox {
             desiredWaiting = false;
             for (int i = 0; i < out.size(); i++) {
                 DesiredStates.Decision d = out.get(i);
-                if (activated.get(i)) {
-                    transport.publishActivation(d.deviceId(), d.envelope());
-                } else {
-                    transport.publishDesired(d.deviceId(), d.envelope());
-                }
+                transport.publishDesired(d.deviceId(), d.envelope());
                 if (i == 0 && decisionStartedAt != 0) {
                     waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
                 }

@@ -73,7 +73,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     private record TopicMessage(String topic, MqttMessage message) {
     }
-    /** Activations, then other desired states, before rollout events ({@link TwoLaneQueue}). */
+    /** Desired states before rollout events ({@link TwoLaneQueue}). */
     private final TwoLaneQueue<Outgoing> outbox = new TwoLaneQueue<>();
     /** Sized once connected: the smaller of {@link #MAX_IN_FLIGHT} and the broker's receive maximum. */
     private Semaphore inFlight;
@@ -240,12 +240,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     @Override
     public void publishDesired(String deviceId, byte[] signedEnvelope) {
-        outbox.addUrgent(deviceId, new Outgoing(topics.desired(deviceId), signedEnvelope, true));
-    }
-
-    @Override
-    public void publishActivation(String deviceId, byte[] signedEnvelope) {
-        outbox.addFirst(deviceId, new Outgoing(topics.desired(deviceId), signedEnvelope, true));
+        outbox.addUrgent(new Outgoing(topics.desired(deviceId), signedEnvelope, true));
     }
 
     @Override

@@ -1,7 +1,5 @@
 package dev.turnout.orchestrator.mqtt;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -13,58 +11,24 @@ import java.util.concurrent.TimeUnit;
  * lane goes out after every {@link #URGENT_RUN} urgent ones, so that while a large fleet is staged
  * (thousands of desired states in a row) monitors and {@code deploy --wait} are not starved of
  * events (a strict order held a 10,000-device rollout's events back for 7 s; one in 9 still let them lag 5 s behind). Many writers, one reader.
- *
- * <p>Within the urgent lane, what a device must act on now ({@link #addFirst}: an activation) goes before what was queued
- * for other devices (the next wave's STAGE messages), but never before an earlier element of its own key (device): a
- * retained desired state must not be overwritten by an older one.
  */
 final class TwoLaneQueue<T> {
 
-    /** An element and the key (device) whose order it keeps; null: none. */
-    private record Entry<T>(String key, T element) {
-    }
-
-    private final ConcurrentLinkedQueue<Entry<T>> first = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<Entry<T>> urgent = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<T> urgent = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<T> rest = new ConcurrentLinkedQueue<>();
-    /** Per key, its elements waiting in {@link #urgent}; a key absent has none. */
-    private final Map<String, Integer> waitingUrgent = new ConcurrentHashMap<>();
     /**
      * Urgent elements taken in a row at most while the other lane waits: 2, the proportion a rollout makes them in
      * (a STAGE and an ACTIVATE per device for one DEVICE_SUCCEEDED event), so neither lane falls behind for good.
      */
     static final int URGENT_RUN = 2;
 
-    /** One permit per element in any lane. */
+    /** One permit per element in either lane. */
     private final Semaphore size = new Semaphore(0);
     /** Urgent elements taken since the last other one (the reader's own count). */
     private int urgentRun;
 
     void addUrgent(T element) {
-        urgent.add(new Entry<>(null, element));
-        size.release();
-    }
-
-    /** An urgent element of {@code key}: after every element queued before it. */
-    void addUrgent(String key, T element) {
-        waitingUrgent.merge(key, 1, Integer::sum); // counted before it is in the lane: addFirst never overtakes it
-        urgent.add(new Entry<>(key, element));
-        size.release();
-    }
-
-    /**
-     * An urgent element of {@code key} that goes before the urgent ones of other keys queued earlier, unless an element
-     * of its own key waits among them: then after it, as {@link #addUrgent(String, Object)}.
-     */
-    void addFirst(String key, T element) {
-        waitingUrgent.compute(key, (k, n) -> {
-            if (n == null) {
-                first.add(new Entry<>(key, element));
-                return null;
-            }
-            urgent.add(new Entry<>(key, element));
-            return n + 1;
-        });
+        urgent.add(element);
         size.release();
     }
 
@@ -74,8 +38,8 @@ final class TwoLaneQueue<T> {
     }
 
     /**
-     * The oldest urgent element (those added first ahead), else the oldest other one, except that after
-     * {@link #URGENT_RUN} urgent ones in a row the oldest other one goes first; null when none came within {@code millis}.
+     * The oldest urgent element, else the oldest other one, except that after {@link #URGENT_RUN} urgent
+     * ones in a row the oldest other one goes first; null when none came within {@code millis}.
      */
     T poll(long millis) throws InterruptedException {
         if (!size.tryAcquire(millis, TimeUnit.MILLISECONDS)) {
@@ -88,16 +52,10 @@ final class TwoLaneQueue<T> {
                 return other;
             }
         }
-        Entry<T> next = first.poll();
-        if (next == null) {
-            next = urgent.poll();
-            if (next != null && next.key() != null) {
-                waitingUrgent.computeIfPresent(next.key(), (k, n) -> n <= 1 ? null : n - 1);
-            }
-        }
+        T next = urgent.poll();
         if (next != null) {
             urgentRun++;
-            return next.element();
+            return next;
         }
         urgentRun = 0;
         return rest.poll();

@@ -80,11 +80,6 @@ public final class FleetObserver {
             }
 
             @Override
-            public void publishActivation(String deviceId, byte[] signedEnvelope) {
-                transport.publishActivation(deviceId, signedEnvelope);
-            }
-
-            @Override
             public void publishRolloutEvent(RolloutEvent event) {
                 transport.publishRolloutEvent(event);
                 rollout(event);

@@ -99,11 +99,6 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
 
             @Override
-            public void publishActivation(String deviceId, byte[] signedEnvelope) {
-                transport.publishActivation(deviceId, signedEnvelope);
-            }
-
-            @Override
             public void publishRolloutEvent(RolloutEvent event) {
                 transport.publishRolloutEvent(event);
                 rollout(event);

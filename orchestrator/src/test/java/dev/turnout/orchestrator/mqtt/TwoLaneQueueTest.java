@@ -33,29 +33,6 @@ class TwoLaneQueueTest {
     }
 
     @Test
-    void anActivationLeavesBeforeOtherDevicesStageMessagesButNeverBeforeItsOwnDevicesEarlierOne() throws Exception {
-        TwoLaneQueue<String> q = new TwoLaneQueue<>();
-        q.add("event WAVE_COMPLETED 1");
-        for (int i = 1; i <= 3; i++) {
-            q.addUrgent("pi-" + i, "STAGE pi-" + i);
-        }
-        q.addFirst("pi-9", "ACTIVATE pi-9");  // staged long ago: jumps the next wave's STAGE messages
-        q.addFirst("pi-2", "ACTIVATE pi-2");  // its STAGE still waits: a retained ACTIVATE must not be overwritten by it
-        q.addFirst("pi-8", "ACTIVATE pi-8");
-
-        List<String> out = new ArrayList<>();
-        for (String next = q.poll(10); next != null; next = q.poll(10)) {
-            out.add(next);
-        }
-        assertThat(out).containsExactly("ACTIVATE pi-9", "ACTIVATE pi-8", "event WAVE_COMPLETED 1", "STAGE pi-1", "STAGE pi-2",
-                "STAGE pi-3", "ACTIVATE pi-2");
-
-        q.addFirst("pi-2", "ACTIVATE pi-2 again"); // nothing of pi-2 waits any more: first again
-        q.addUrgent("pi-5", "STAGE pi-5");
-        assertThat(q.poll(10)).isEqualTo("ACTIVATE pi-2 again");
-    }
-
-    @Test
     void aLongRunOfDesiredStatesLetsAnEventThroughEveryFewSoMonitorsAreNotStarved() throws Exception {
         TwoLaneQueue<String> q = new TwoLaneQueue<>();
         q.add("event 1");
