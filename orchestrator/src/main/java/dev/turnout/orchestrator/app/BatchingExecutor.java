@@ -5,14 +5,10 @@ import dev.turnout.orchestrator.port.RolloutStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Iterator;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -28,10 +24,7 @@ import java.util.function.BooleanSupplier;
  * run before the rest, so the next wave is not decided behind the staging reports of a whole fleet
  * (measured at 2,000 devices on Mosquitto before the lanes: the deciding report waited 120-890 ms
  * behind up to 2,000 others). Each device's reports still run in the order they came: an urgent
- * report of a device whose earlier reports wait in the other lane takes them along, ahead of the
- * other devices' (before 2026-12-07 it joined them at the back of that lane: a canary's ACTIVE
- * waited up to 1 s behind the fleet's staging reports because its own STAGED was queued there).
- * Whoever runs other long work on the engine thread asks {@link #urgentWaiting()} and yields.
+ * report of a device that has reports waiting in the other lane joins them there.
  *
  * <p>With a store shared by several orchestrators (PostgreSQL) each report is a transaction of its own.
  * Reports of one device reach both instances (a shared subscription spreads them), and a batch holds
@@ -56,18 +49,12 @@ final class BatchingExecutor implements ReportExecutor {
     private final RolloutStore store;
     /** Asked after each report: true ends the batch there (its commit publishes what was decided). */
     private final BooleanSupplier commitNow;
-    /** Guards the lanes and the devices' queues (one writer, the MQTT client's thread, and the engine thread). */
-    private final Object lock = new Object();
-    /** Devices with an urgent report waiting: each runs every report it has waiting, in order. Guarded by lock. */
-    private final Set<String> urgent = new LinkedHashSet<>();
-    /** Reports in arrival order: a device's id (one of its reports, the oldest still waiting) or a report of no device. */
-    private final ArrayDeque<Object> rest = new ArrayDeque<>();
-    /** Per device, its reports not run yet, oldest first; a device absent has none. Guarded by lock. */
-    private final Map<String, ArrayDeque<Queued>> byDevice = new HashMap<>();
-    /** Reports waiting now in both lanes. */
+    private final ConcurrentLinkedQueue<Queued> urgent = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Queued> rest = new ConcurrentLinkedQueue<>();
+    /** Per device, its reports waiting in {@link #rest}; a device absent has none. */
+    private final Map<String, Integer> waitingInRest = new ConcurrentHashMap<>();
+    /** Reports waiting now in both lanes (counted: ConcurrentLinkedQueue.size() walks the queue). */
     private final AtomicInteger waiting = new AtomicInteger();
-    /** Devices in {@link #urgent}, read without the lock by {@link #urgentWaiting()}. */
-    private final AtomicInteger urgentDevices = new AtomicInteger();
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final int maxBatch;
 
@@ -88,29 +75,23 @@ final class BatchingExecutor implements ReportExecutor {
 
     @Override
     public void execute(Runnable report) {
-        synchronized (lock) {
-            rest.add(new Queued(report, null, System.nanoTime()));
-        }
+        rest.add(new Queued(report, null, System.nanoTime()));
         scheduleDrain();
     }
 
     @Override
     public void execute(String deviceId, boolean isUrgent, Runnable report) {
         Queued q = new Queued(report, deviceId, System.nanoTime());
-        synchronized (lock) {
-            byDevice.computeIfAbsent(deviceId, id -> new ArrayDeque<>()).add(q);
-            if (!isUrgent) {
-                rest.add(deviceId);
-            } else if (urgent.add(deviceId)) {
-                urgentDevices.incrementAndGet();
+        // atomic per device against the drain's decrement: urgent only while none of its reports waits in the other lane
+        waitingInRest.compute(deviceId, (id, n) -> {
+            if (isUrgent && n == null) {
+                urgent.add(q);
+                return null;
             }
-        }
+            rest.add(q);
+            return n == null ? 1 : n + 1;
+        });
         scheduleDrain();
-    }
-
-    /** True while an urgent report waits: work on the engine thread that can be cut short (staging, activation steps) should yield. */
-    boolean urgentWaiting() {
-        return urgentDevices.get() > 0;
     }
 
     private void scheduleDrain() {
@@ -125,115 +106,51 @@ final class BatchingExecutor implements ReportExecutor {
         }
     }
 
-    /**
-     * The reports to run next: every waiting report of the first device with an urgent one, else the oldest other
-     * report (a device's oldest, which an urgent report may have taken along already: then the next); empty: none.
-     */
-    private List<Queued> next() {
-        synchronized (lock) {
-            Iterator<String> first = urgent.iterator();
-            if (first.hasNext()) {
-                String deviceId = first.next();
-                first.remove();
-                urgentDevices.decrementAndGet();
-                ArrayDeque<Queued> all = byDevice.remove(deviceId);
-                waiting.addAndGet(-all.size());
-                return List.copyOf(all);
+    private Queued next() {
+        Queued q = urgent.poll();
+        if (q == null) {
+            q = rest.poll();
+            if (q != null && q.deviceId() != null) {
+                waitingInRest.computeIfPresent(q.deviceId(), (id, n) -> n <= 1 ? null : n - 1);
             }
-            Object oldest;
-            while ((oldest = rest.poll()) != null) {
-                if (oldest instanceof Queued report) {
-                    waiting.decrementAndGet();
-                    return List.of(report);
-                }
-                String deviceId = (String) oldest;
-                ArrayDeque<Queued> its = byDevice.get(deviceId);
-                if (its != null) {
-                    Queued report = its.poll();
-                    if (its.isEmpty()) {
-                        byDevice.remove(deviceId);
-                    }
-                    waiting.decrementAndGet();
-                    return List.of(report);
-                }
-            }
-            return List.of();
         }
-    }
-
-    private boolean anyWaiting() {
-        synchronized (lock) {
-            return !urgent.isEmpty() || !rest.isEmpty();
+        if (q != null) {
+            waiting.decrementAndGet();
         }
+        return q;
     }
 
     private void drain() {
         scheduled.set(false);
         try {
             store.inTransaction(() -> {
-                int n = 0;
-                while (n < maxBatch) {
-                    List<Queued> taken = next();
-                    if (taken.isEmpty()) {
+                for (int n = 0; n < maxBatch; n++) {
+                    Queued next = next();
+                    if (next == null) {
                         return;
                     }
-                    if (runAndCommitNow(taken, n)) {
+                    long takenUp = System.nanoTime();
+                    try {
+                        next.report().run();
+                    } catch (RuntimeException e) {
+                        LOG.error("engine step failed", e);
+                    }
+                    if (commitNow.getAsBoolean()) {
+                        // a decision waits for this commit: the next wave's devices must not wait for the batch. How long
+                        // the report that caused it had waited for the engine is the part of a decision's latency that
+                        // the engine's own timer (from taking the report up) does not see.
+                        DECISIONS.info("a report that decided desired states waited {} ms for the engine ({} report(s) in this"
+                                + " batch before it, {} still queued; handed over at {} ns)",
+                                String.format(Locale.ROOT, "%.1f", (takenUp - next.at()) / 1e6), n, waiting.get(), next.at());
                         return;
                     }
-                    n += taken.size();
                 }
             });
         } catch (RuntimeException e) {
             LOG.error("a batch of device reports could not be stored", e);
         }
-        if (anyWaiting() && scheduled.compareAndSet(false, true)) {
+        if ((!urgent.isEmpty() || !rest.isEmpty()) && scheduled.compareAndSet(false, true)) {
             engineThread.execute(this::drain);
-        }
-    }
-
-    /**
-     * Runs one device's reports (or one report of none), in order; true when one of them decided desired states: the batch
-     * ends there, so that its commit publishes them, and the device's reports after it go back to the front of its queue,
-     * urgent (they run after the commit).
-     */
-    private boolean runAndCommitNow(List<Queued> taken, int before) {
-        for (int i = 0; i < taken.size(); i++) {
-            Queued next = taken.get(i);
-            long takenUp = System.nanoTime();
-            try {
-                next.report().run();
-            } catch (RuntimeException e) {
-                LOG.error("engine step failed", e);
-            }
-            if (commitNow.getAsBoolean()) {
-                // a decision waits for this commit: the next wave's devices must not wait for the batch. How long
-                // the report that caused it had waited for the engine is the part of a decision's latency that
-                // the engine's own timer (from taking the report up) does not see.
-                DECISIONS.info("a report that decided desired states waited {} ms for the engine ({} report(s) in this"
-                        + " batch before it, {} still queued; handed over at {} ns)",
-                        String.format(Locale.ROOT, "%.1f", (takenUp - next.at()) / 1e6), before + i, waiting.get(), next.at());
-                putBackFirst(taken.subList(i + 1, taken.size()));
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Reports of one device taken but not run: first in its queue again, and urgent. */
-    private void putBackFirst(List<Queued> reports) {
-        if (reports.isEmpty()) {
-            return;
-        }
-        String deviceId = reports.get(0).deviceId();
-        synchronized (lock) {
-            ArrayDeque<Queued> its = byDevice.computeIfAbsent(deviceId, id -> new ArrayDeque<>());
-            for (int i = reports.size() - 1; i >= 0; i--) {
-                its.addFirst(reports.get(i));
-            }
-            waiting.addAndGet(reports.size());
-            if (urgent.add(deviceId)) {
-                urgentDevices.incrementAndGet();
-            }
         }
     }
 }

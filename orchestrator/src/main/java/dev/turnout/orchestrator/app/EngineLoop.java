@@ -51,15 +51,15 @@ final class EngineLoop implements AutoCloseable {
                 .sizeReconnectWindowBy(new FleetSize(store::listDevices, clock, FLEET_SIZE_AGE));
         RolloutEngine engine = new RolloutEngine(store, store, membership, desired, observed, clock);
         engine.onWaveDecision(monitoring.metrics()::waveDecision);
-        BatchingExecutor reports = new BatchingExecutor(thread.executor(), store, engine::desiredWaiting,
-                store.shared() ? 1 : BatchingExecutor.MAX_BATCH);
-        engine.continueOn(thread.guarded(), reports::urgentWaiting);
+        engine.continueOn(thread.guarded());
         thread.call(() -> {
             int republished = desired.republishAll();
             LOG.info("republished the desired state of {} device(s)", republished);
             engine.start();
             return null;
         }, START_LIMIT);
+        BatchingExecutor reports = new BatchingExecutor(thread.executor(), store, engine::desiredWaiting,
+                store.shared() ? 1 : BatchingExecutor.MAX_BATCH);
         transport.listen(webhooks.observe(monitoring.observer().observe(engine)), reports);
         if (store.shared()) {
             store.onForwarded(() -> reports.execute(engine::drainForwarded));

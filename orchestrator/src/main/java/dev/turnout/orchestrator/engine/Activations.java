@@ -14,7 +14,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.BooleanSupplier;
 
 /**
  * Starts waves and activates their devices, paced: once {@link #continueOn} is set, a large wave is
@@ -28,12 +27,6 @@ final class Activations {
     static final int ACTIVATION_CHUNK = 100;
     /** The first step of a wave is smaller, so that its first desired states go out within milliseconds of the decision. */
     static final int FIRST_ACTIVATION_STEP = 10;
-    /**
-     * Devices a paced step (activation or staging) handles at least before it yields to a waiting device report: few,
-     * so that the report waits for a few signatures only; not one, so that while the activated devices' reports stream in
-     * (a 9,000-device wave) a step still amortizes its commit and its rollout save over several devices.
-     */
-    static final int YIELD_AFTER = 10;
 
     private final DesiredStates desired;
     private final Outbox outbox;
@@ -43,8 +36,6 @@ final class Activations {
     private Executor engineThread;
     private Runnable step;
     private boolean stepRequested;
-    /** True while a device report waits that should run before the rest of a step. */
-    private BooleanSupplier reportWaiting = () -> false;
 
     Activations(DesiredStates desired, Outbox outbox, Journal journal, DeviceReports reports) {
         this.desired = desired;
@@ -53,19 +44,10 @@ final class Activations {
         this.reports = reports;
     }
 
-    /**
-     * From now on further steps run as {@code step} through {@code engineThread}; a step ends early, after
-     * {@link #YIELD_AFTER} devices, while {@code reportWaiting} is true.
-     */
-    void continueOn(Executor engineThread, Runnable step, BooleanSupplier reportWaiting) {
+    /** From now on further steps run as {@code step} through {@code engineThread}. */
+    void continueOn(Executor engineThread, Runnable step) {
         this.engineThread = engineThread;
         this.step = step;
-        this.reportWaiting = reportWaiting;
-    }
-
-    /** True when a paced step that did {@link #YIELD_AFTER} devices' work already should end now: a device report waits. */
-    boolean shouldYield() {
-        return paced() && reportWaiting.getAsBoolean();
     }
 
     /** True when work is done in steps; false: all of it at once. */
@@ -97,19 +79,18 @@ final class Activations {
         LOG.info("rollout {}: wave {} starts on {} device(s): {}{}", r.id(), n, members.size(),
                 String.join(", ", members.stream().limit(20).map(RolloutDevice::deviceId).toList()), members.size() > 20 ? ", ..." : "");
         journal.event(r, RolloutEventType.WAVE_STARTED, n, "", "wave " + n + " activates " + members.size() + " device(s)");
-        activateSome(r, n, now, FIRST_ACTIVATION_STEP, false);
+        activateSome(r, n, now, FIRST_ACTIVATION_STEP);
     }
 
     /** Activates the devices of wave {@code n} not activated yet: all of them, or one step's worth when paced. */
     void activateSome(Rollout r, int n, Instant now) {
-        activateSome(r, n, now, ACTIVATION_CHUNK, true);
+        activateSome(r, n, now, ACTIVATION_CHUNK);
     }
 
-    /** {@code yielding}: the step ends early, after {@link #YIELD_AFTER} devices, once a device report waits ({@link #shouldYield}). */
-    private void activateSome(Rollout r, int n, Instant now, int chunk, boolean yielding) {
+    private void activateSome(Rollout r, int n, Instant now, int chunk) {
         int budget = paced() ? chunk : Integer.MAX_VALUE;
         for (RolloutDevice d : r.wave(n)) {
-            if (budget == 0 || (yielding && budget <= chunk - YIELD_AFTER && shouldYield())) {
+            if (budget == 0) {
                 return;
             }
             if (!awaitsActivation(d)) {

@@ -9,7 +9,6 @@ import dev.turnout.orchestrator.domain.RolloutState;
 
 import java.util.LinkedHashSet;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 
 /**
  * Sends every device of a rollout its STAGE (the release to fetch before any activation), in wave
@@ -38,7 +37,7 @@ final class Staging {
     /** A new rollout: stages its first step ({@code paced}) or all of it. */
     void begin(Rollout r, boolean paced) {
         unfinished.add(r.id());
-        stageSome(r, paced ? STAGE_CHUNK : Integer.MAX_VALUE, () -> false);
+        stageSome(r, paced ? STAGE_CHUNK : Integer.MAX_VALUE);
     }
 
     /**
@@ -52,7 +51,7 @@ final class Staging {
         }
         unfinished.add(r.id());
         if (!paced) {
-            stageSome(r, Integer.MAX_VALUE, () -> false);
+            stageSome(r, Integer.MAX_VALUE);
         }
         return true;
     }
@@ -65,9 +64,9 @@ final class Staging {
         return unfinished.contains(r.id());
     }
 
-    /** One step of a rollout's staging; it ends early, after {@link Activations#YIELD_AFTER} devices, once {@code yieldNow} says so. */
-    void step(Rollout r, BooleanSupplier yieldNow) {
-        stageSome(r, STAGE_CHUNK, yieldNow);
+    /** One step of a rollout's staging. */
+    void step(Rollout r) {
+        stageSome(r, STAGE_CHUNK);
     }
 
     void forget(String rolloutId) {
@@ -88,14 +87,12 @@ final class Staging {
     }
 
     /** Stages up to {@code budget} devices told nothing yet (in wave order); forgets the rollout once none is left. */
-    private void stageSome(Rollout r, int budget, BooleanSupplier yieldNow) {
-        int staged = 0;
+    private void stageSome(Rollout r, int budget) {
         for (RolloutDevice d : r.devices()) {
             if (needsStaging(d)) {
-                if (budget-- == 0 || (staged >= Activations.YIELD_AFTER && yieldNow.getAsBoolean())) {
+                if (budget-- == 0) {
                     return;
                 }
-                staged++;
                 stage(r, d);
             }
         }

@@ -163,54 +163,6 @@ class RolloutEngineTest {
     }
 
     @Test
-    void aStagingStepEndsAfterAFewDevicesWhileAReportWaitsAndTheNextStepGoesOn() {
-        List<String> ids = onlineDevices("yard", "yard", Staging.STAGE_CHUNK * 3);
-        java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
-        java.util.concurrent.atomic.AtomicBoolean reportWaiting = new java.util.concurrent.atomic.AtomicBoolean();
-        engine.continueOn(steps::add, reportWaiting::get);
-        engine.create(request("2.0.0", "label:site=yard", "1,100%", "pause"), "test");
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK);
-
-        reportWaiting.set(true); // e.g. the canary's ACTIVE came in: the step must not make it wait for 100 signatures
-        steps.poll().run();
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent())).hasSize(Staging.STAGE_CHUNK + Activations.YIELD_AFTER);
-        assertThat(steps).as("the step asked for the next one").hasSize(1);
-
-        reportWaiting.set(false);
-        steps.poll().run();
-        assertThat(ids.stream().filter(id -> transport.latest(id).isPresent()))
-                .hasSize(Staging.STAGE_CHUNK * 2 + Activations.YIELD_AFTER);
-        while (!steps.isEmpty()) {
-            steps.poll().run();
-        }
-        assertThat(ids).allMatch(id -> transport.latest(id).isPresent());
-    }
-
-    @Test
-    void anActivationStepEndsAfterAFewDevicesWhileAReportWaits() {
-        List<String> ids = onlineDevices("big", "hall", Activations.ACTIVATION_CHUNK * 2);
-        java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
-        java.util.concurrent.atomic.AtomicBoolean reportWaiting = new java.util.concurrent.atomic.AtomicBoolean();
-        engine.continueOn(steps::add, reportWaiting::get);
-        Rollout r = engine.create(request("2.0.0", "label:site=hall", "1,100%", "pause"), "test");
-        while (!steps.isEmpty()) { // staging
-            steps.poll().run();
-        }
-        reportWaiting.set(true); // the decision itself is not cut short: its first step activates its devices
-        reportActive(stored(r).wave(1).get(0).deviceId(), "2.0.0");
-        long activated = ids.stream().filter(id -> phaseSoFar(id) == Phase.ACTIVATE).count();
-        assertThat(activated).isEqualTo(1 + Activations.FIRST_ACTIVATION_STEP);
-
-        steps.poll().run(); // a later step, while a report waits: a few devices, not a whole step
-        assertThat(ids.stream().filter(id -> phaseSoFar(id) == Phase.ACTIVATE)).hasSize((int) activated + Activations.YIELD_AFTER);
-        reportWaiting.set(false);
-        while (!steps.isEmpty()) {
-            steps.poll().run();
-        }
-        assertThat(ids).allMatch(id -> phaseOf(id) == Phase.ACTIVATE);
-    }
-
-    @Test
     void aLargeFleetIsStagedInStepsAfterTheCanariesGetTheirActivationAndAgainAfterARestart() {
         List<String> ids = onlineDevices("yard", "yard", Staging.STAGE_CHUNK * 2 + 100);
         java.util.ArrayDeque<Runnable> steps = new java.util.ArrayDeque<>();
