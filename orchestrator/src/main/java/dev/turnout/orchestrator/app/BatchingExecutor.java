@@ -140,8 +140,8 @@ final class BatchingExecutor implements ReportExecutor {
                         // the report that caused it had waited for the engine is the part of a decision's latency that
                         // the engine's own timer (from taking the report up) does not see.
                         DECISIONS.info("a report that decided desired states waited {} ms for the engine ({} report(s) in this"
-                                + " batch before it, {} still queued)", String.format(Locale.ROOT, "%.1f", (takenUp - next.at()) / 1e6),
-                                n, waiting.get());
+                                + " batch before it, {} still queued; handed over at {} ns)",
+                                String.format(Locale.ROOT, "%.1f", (takenUp - next.at()) / 1e6), n, waiting.get(), next.at());
                         return;
                     }
                 }

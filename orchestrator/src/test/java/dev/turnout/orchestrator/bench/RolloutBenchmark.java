@@ -78,6 +78,8 @@ import static org.awaitility.Awaitility.await;
 public final class RolloutBenchmark {
 
     private static final Pattern DECISION = Pattern.compile("rollout (\\S+): wave (\\d+) decided in ([0-9.]+) ms");
+    private static final Pattern HANDOVER = Pattern.compile(
+            "a report that decided desired states waited ([0-9.]+) ms for the engine .*handed over at (\\d+) ns");
     private static final Pattern QUEUE_WAIT = Pattern.compile("a report that decided desired states waited ([0-9.]+) ms for the engine");
     private static final String APP = "web";
 
@@ -169,7 +171,7 @@ public final class RolloutBenchmark {
     /** What one rollout took. */
     record RolloutRun(String version, double seconds, String state, long statusMessages, long desiredMessages, long desiredBytes,
                       List<Double> deviceSideDecisionMs, List<double[]> progress, List<double[]> waveStarts, long eventMessages,
-                      long eventBytes) {
+                      long eventBytes, List<long[]> decisionSpans) {
     }
 
     void run() throws Exception {
@@ -387,6 +389,7 @@ public final class RolloutBenchmark {
 
             figures = report(runs, engineMs, baselineSeconds, status, desired, desiredSize, events, idle, connected, during, fleetCache,
                     connectSeconds, stormSeconds);
+            decisionParts(runs, serverLog);
             out.printf(Locale.ROOT, "report wait for the engine, deciding ones: p50 %.1f ms, p99 %.1f ms (%d reports; the device-side"
                     + " decision latency's part spent queued in the orchestrator before the engine took the report up)%n",
                     BenchProcesses.percentile(queueWaits, 50), BenchProcesses.percentile(queueWaits, 99), queueWaits.size());
@@ -549,6 +552,7 @@ public final class RolloutBenchmark {
         Map<String, SimulatedDevice> byId = new HashMap<>();
         fleet.devices().forEach(d -> byId.put(d.id(), d));
         List<Double> deviceSide = new ArrayList<>();
+        List<long[]> spans = new ArrayList<>();
         JsonNode waves = rollout.path("waves");
         for (int w = 0; w + 1 < waves.size(); w++) {
             long lastActive = 0;
@@ -564,9 +568,10 @@ public final class RolloutBenchmark {
             }
             if (lastActive != 0 && firstActivate != Long.MAX_VALUE) {
                 deviceSide.add((firstActivate - lastActive) / 1e6);
+                spans.add(new long[] {lastActive, firstActivate});
             }
         }
-        return new RolloutRun(version, seconds, state, status, desired, bytes, deviceSide, progress, waveStarts, events, eventBytes);
+        return new RolloutRun(version, seconds, state, status, desired, bytes, deviceSide, progress, waveStarts, events, eventBytes, spans);
     }
 
     // ---- the broker alone ----
@@ -796,6 +801,57 @@ public final class RolloutBenchmark {
         out.printf(Locale.ROOT, "| orchestrator RSS, rollout running | %,d MiB | %,d MiB |%n", m.rssDuring() >> 20, e.rssDuring() >> 20);
         out.printf(Locale.ROOT, "embedded broker's rate / Mosquitto's (same messages, same run): %.2f (target >= 0.7)%n",
                 e.baselineRate() / m.baselineRate());
+    }
+
+    /**
+     * Where the device-side decision time goes, per decision: the deciding report on its way to the orchestrator (device,
+     * broker, orchestrator's MQTT client), queued for the engine, the engine's decision (store commit included), and the
+     * first ACTIVATE on its way out (publish queue, MQTT client, broker, device). The orchestrator and the devices run on
+     * one machine, whose System.nanoTime() (CLOCK_MONOTONIC) both read.
+     */
+    private void decisionParts(List<RolloutRun> runs, Path serverLog) throws java.io.IOException {
+        List<double[]> handovers = new ArrayList<>(); // handed over at (ns), wait (ms), engine decision (ms)
+        for (String line : Files.readAllLines(serverLog)) {
+            Matcher h = HANDOVER.matcher(line);
+            if (h.find()) {
+                handovers.add(new double[] {Long.parseLong(h.group(2)), Double.parseDouble(h.group(1)), Double.NaN});
+                continue;
+            }
+            Matcher d = DECISION.matcher(line);
+            if (d.find() && !handovers.isEmpty() && Double.isNaN(handovers.get(handovers.size() - 1)[2])) {
+                handovers.get(handovers.size() - 1)[2] = Double.parseDouble(d.group(3));
+            }
+        }
+        List<Double> inbound = new ArrayList<>();
+        List<Double> queued = new ArrayList<>();
+        List<Double> engine = new ArrayList<>();
+        List<Double> outbound = new ArrayList<>();
+        for (RolloutRun run : runs) {
+            for (long[] span : run.decisionSpans()) {
+                double[] found = null;
+                for (double[] h : handovers) {
+                    if (h[0] >= span[0] && h[0] <= span[1] && !Double.isNaN(h[2]) && (found == null || h[0] < found[0])) {
+                        found = h;
+                    }
+                }
+                if (found == null) {
+                    continue;
+                }
+                inbound.add((found[0] - span[0]) / 1e6);
+                queued.add(found[1]);
+                engine.add(found[2]);
+                outbound.add((span[1] - found[0]) / 1e6 - found[1] - found[2]);
+            }
+        }
+        out.printf(Locale.ROOT, "decision seen by devices, its parts (%d of them, p50 / max ms): report to the orchestrator %s;"
+                + " queued for the engine %s; engine and commit %s; first ACTIVATE out to its device %s%n", inbound.size(),
+                parts(inbound), parts(queued), parts(engine), parts(outbound));
+    }
+
+    private static String parts(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        return sorted.isEmpty() ? "-" : String.format(Locale.ROOT, "%.1f / %.1f", BenchProcesses.percentile(sorted, 50),
+                sorted.get(sorted.size() - 1));
     }
 
     private static List<Double> engineDecisions(Path log) throws java.io.IOException {
