@@ -58,6 +58,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final ExecutorService linkThread = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             r -> new Thread(r, "mqtt-link"));
     private final CountDownLatch firstSubscription = new CountDownLatch(1);
+    /** How long the broker has to confirm the subscription to the desired state after a (re)connect. */
+    static final long SUBSCRIBE_TIMEOUT_MS = 10_000;
     /** Runs the reconnect attempts after a lost connection; its thread ends when idle. */
     private final ScheduledThreadPoolExecutor reconnects = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "mqtt-reconnect");
@@ -287,7 +289,15 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private void onConnected(boolean reconnect) {
         try {
             IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(deviceId), 1)});
-            token.waitForCompletion(10_000);
+            token.waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
+        } catch (MqttException | RuntimeException e) {
+            // Connected but not subscribed: no desired state would ever arrive on this connection (the chaos soak saw a
+            // daemon stay so for minutes after a partition healed). Drop it and connect again, which subscribes again.
+            log.warn("the subscription to {} was not confirmed ({}); connecting again", topics.desired(deviceId), e.getMessage());
+            dropAndReconnect();
+            return;
+        }
+        try {
             if (onLogRequest != null) {
                 subscribeToLogRequests();
             }
@@ -299,6 +309,22 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
             firstSubscription.countDown();
         } catch (MqttException | RuntimeException e) {
             log.warn("after connecting: {}", e.getMessage());
+        }
+    }
+
+    /** Closes the connection without a goodbye and schedules a reconnect, as after a lost connection. */
+    private void dropAndReconnect() {
+        if (closed) {
+            return;
+        }
+        try {
+            client.disconnectForcibly(0, 1_000, false);
+        } catch (MqttException | RuntimeException e) {
+            log.debug("dropping the connection: {}", e.getMessage());
+        }
+        if (reconnecting.compareAndSet(false, true)) {
+            client.rest();
+            scheduleReconnect(0);
         }
     }
 
