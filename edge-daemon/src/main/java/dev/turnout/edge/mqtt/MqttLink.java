@@ -16,6 +16,7 @@ import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
 import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.client.MqttClientException;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
@@ -115,11 +116,20 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         MqttException last = null;
         int attempt = 0;
         while (System.nanoTime() < deadline) {
+            if (client.isConnected()) {
+                // an earlier attempt that timed out here went through after all (a slow broker): connected
+                last = null;
+                break;
+            }
             try {
                 client.connect(options()).waitForCompletion(10_000);
                 last = null;
                 break;
             } catch (MqttException e) {
+                if (e.getReasonCode() == MqttClientException.REASON_CODE_CLIENT_CONNECTED) {
+                    last = null;
+                    break;
+                }
                 last = e;
                 String tls = PinnedTrust.explain(e);
                 log.warn("cannot connect to the broker {} yet: {}", brokerUrl, tls != null ? tls : e.getMessage());

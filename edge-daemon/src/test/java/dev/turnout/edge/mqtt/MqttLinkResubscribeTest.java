@@ -60,8 +60,45 @@ class MqttLinkResubscribeTest {
         }
     }
 
-    /** Answers CONNECT with CONNACK; SUBSCRIBE with SUBACK only when {@code confirm}; ignores everything else. */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aFirstConnectThatOutlastsItsWaitButGoesThroughCountsAsConnected() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+            AtomicInteger connections = new AtomicInteger();
+            Thread broker = new Thread(() -> {
+                while (!listener.isClosed()) {
+                    try {
+                        Socket s = listener.accept();
+                        connections.incrementAndGet();
+                        Thread session = new Thread(() -> serve(s, true, 11_000), "slow-broker");
+                        session.setDaemon(true);
+                        session.start();
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            }, "slow-broker-accept");
+            broker.setDaemon(true);
+            broker.start();
+            String id = "pi-2";
+            MqttLink link = new MqttLink("tcp://127.0.0.1:" + listener.getLocalPort(), id, Topics.defaults(), null, null, wire -> { },
+                    () -> Presence.newBuilder().setDeviceId(id).setOnline(true).build(), List::of);
+            try {
+                // the CONNACK comes after 11 s, past the link's 10 s wait; the connection is there all the same
+                link.connect(Duration.ofSeconds(40));
+                assertThat(link.isConnected()).isTrue();
+            } finally {
+                link.close();
+            }
+        }
+    }
+
     private static void serve(Socket socket, boolean confirm) {
+        serve(socket, confirm, 0);
+    }
+
+    /** Answers CONNECT with CONNACK; SUBSCRIBE with SUBACK only when {@code confirm}; ignores everything else. */
+    private static void serve(Socket socket, boolean confirm, long connackDelayMs) {
         try (socket; DataInputStream in = new DataInputStream(socket.getInputStream())) {
             OutputStream out = socket.getOutputStream();
             while (true) {
@@ -77,6 +114,7 @@ class MqttLinkResubscribeTest {
                 byte[] body = in.readNBytes(length);
                 int type = header >> 4;
                 if (type == 1) { // CONNECT -> CONNACK (MQTT 5: flags, reason, no properties)
+                    sleep(connackDelayMs);
                     out.write(new byte[] {0x20, 0x03, 0x00, 0x00, 0x00});
                 } else if (type == 8 && confirm) { // SUBSCRIBE -> SUBACK granting QoS 1
                     out.write(new byte[] {(byte) 0x90, 0x04, body[0], body[1], 0x00, 0x01});
@@ -90,6 +128,14 @@ class MqttLinkResubscribeTest {
             }
         } catch (IOException closed) {
             // the client went away
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms); // the broker's slowness, not a wait for behaviour
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
