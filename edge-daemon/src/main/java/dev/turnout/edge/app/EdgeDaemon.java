@@ -88,6 +88,11 @@ public final class EdgeDaemon implements AutoCloseable {
     private final AtomicReference<byte[]> pendingDesired = new AtomicReference<>();
     /** Orders every status and presence this device sends ({@code report_seq}). */
     private final ReportNumbers reportNumbers;
+    /**
+     * How long a download that fails for a transient reason is tried again: longer than an orchestrator takes to
+     * restart (the chaos soak saw 20 s on a loaded machine; three attempts gave up after 6 s).
+     */
+    static final java.time.Duration DOWNLOAD_RETRY_WINDOW = java.time.Duration.ofMinutes(2);
     /** Set when the engine reports a status: a tick that did something counts as work for {@link #idleRelease}. */
     private final AtomicBoolean engineReported = new AtomicBoolean();
     private final IdleMemoryRelease idleRelease = new IdleMemoryRelease(
@@ -105,7 +110,7 @@ public final class EdgeDaemon implements AutoCloseable {
         PinnedTrust trust = config.pinnedTrust();
         DownloadPace pace = new DownloadPace(config.downloadRateLimit());
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
-                .useCredentials(config.mqttUsername(), config.mqttPassword()).pacedBy(pace);
+                .useCredentials(config.mqttUsername(), config.mqttPassword()).pacedBy(pace).retryingFor(DOWNLOAD_RETRY_WINDOW);
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts(),
                 runtime::usage, new EngineDisk(runtime::dataRoot, dataDir));
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),

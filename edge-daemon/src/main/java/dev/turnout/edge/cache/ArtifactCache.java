@@ -61,6 +61,8 @@ public final class ArtifactCache implements ArtifactSource {
     /** Suffix of the list of blobs an archive was written from (one digest a line). */
     private static final String BLOB_INDEX = ".blobs";
     private static final int ATTEMPTS = 3;
+    /** The longest wait between two download attempts. */
+    static final Duration MAX_BACKOFF = Duration.ofSeconds(15);
     /** Free space left over after a download, so the device keeps breathing. */
     private static final long RESERVE_BYTES = 16L * 1024 * 1024;
 
@@ -73,6 +75,7 @@ public final class ArtifactCache implements ArtifactSource {
     private final PinnedTrust trust;
     private final long reserveBytes;
     private final Duration retryDelay;
+    private volatile Duration retryWindow = Duration.ZERO;
     private final FreeSpace freeSpace;
     private volatile String authorization;
     private volatile DownloadPace pace = new DownloadPace(0);
@@ -235,8 +238,8 @@ public final class ArtifactCache implements ArtifactSource {
      * {@code done}; retries a transient failure. {@code what} names the file in errors ("archive", "blob sha256:…").
      */
     private void fetchVerified(String url, long size, String digest, String what, Path part, Path done) throws UpdateFailure {
-        UpdateFailure last = null;
-        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        long firstFailure = 0;
+        for (int attempt = 1; ; attempt++) {
             try {
                 checkDigest(what, digest, part, download(url, size, what, part));
                 Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -245,14 +248,31 @@ public final class ArtifactCache implements ArtifactSource {
                 if (!e.isTransient()) {
                     throw e;
                 }
-                last = e;
-                log.warn("download attempt {} of {} failed: {}", attempt, digest, e.getMessage());
+                if (firstFailure == 0) {
+                    firstFailure = System.nanoTime();
+                }
+                // at least ATTEMPTS attempts, and on for the retry window: an orchestrator that restarts (or a network
+                // that comes back) within it costs a delay, not a failed device that rolls a whole rollout back
+                boolean spent = attempt >= ATTEMPTS && (retryDelay.isZero() || System.nanoTime() - firstFailure >= retryWindow.toNanos());
+                log.warn("download attempt {} of {} failed{}: {}", attempt, digest, spent ? ", giving up" : "", e.getMessage());
+                if (spent) {
+                    throw e;
+                }
                 backOff(attempt);
             } catch (IOException e) {
                 throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
             }
         }
-        throw last;
+    }
+
+    /**
+     * Keeps retrying a download that fails for a transient reason (connection refused or reset, a 5xx answer) for
+     * {@code window} after its first failure (and at least three attempts), backing off {@code retryDelay} times the
+     * attempt, at most {@link #MAX_BACKOFF}. Default: zero, three attempts.
+     */
+    public ArtifactCache retryingFor(Duration window) {
+        this.retryWindow = window;
+        return this;
     }
 
     /** The signed blob list as archive parts; a list a device must not write (a path outside the layout) is MALFORMED. */
@@ -491,11 +511,12 @@ public final class ArtifactCache implements ArtifactSource {
     }
 
     private void backOff(int attempt) throws UpdateFailure {
-        if (attempt >= ATTEMPTS || retryDelay.isZero()) {
+        if (retryDelay.isZero()) {
             return;
         }
         try {
-            Thread.sleep(retryDelay.multipliedBy(attempt).toMillis()); // the server or the network may come back
+            // the server or the network may come back
+            Thread.sleep(Math.min(retryDelay.multipliedBy(attempt).toMillis(), MAX_BACKOFF.toMillis()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");

@@ -16,6 +16,7 @@ import org.eclipse.paho.mqttv5.client.MqttCallback;
 import org.eclipse.paho.mqttv5.client.MqttConnectionOptions;
 import org.eclipse.paho.mqttv5.client.MqttDisconnectResponse;
 import org.eclipse.paho.mqttv5.client.persist.MemoryPersistence;
+import org.eclipse.paho.mqttv5.client.MqttClientException;
 import org.eclipse.paho.mqttv5.common.MqttException;
 import org.eclipse.paho.mqttv5.common.MqttMessage;
 import org.eclipse.paho.mqttv5.common.MqttSubscription;
@@ -58,6 +59,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final ExecutorService linkThread = new ThreadPoolExecutor(0, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             r -> new Thread(r, "mqtt-link"));
     private final CountDownLatch firstSubscription = new CountDownLatch(1);
+    /** How long the broker has to confirm the subscription to the desired state after a (re)connect. */
+    static final long SUBSCRIBE_TIMEOUT_MS = 10_000;
     /** Runs the reconnect attempts after a lost connection; its thread ends when idle. */
     private final ScheduledThreadPoolExecutor reconnects = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "mqtt-reconnect");
@@ -113,11 +116,20 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         MqttException last = null;
         int attempt = 0;
         while (System.nanoTime() < deadline) {
+            if (client.isConnected()) {
+                // an earlier attempt that timed out here went through after all (a slow broker): connected
+                last = null;
+                break;
+            }
             try {
                 client.connect(options()).waitForCompletion(10_000);
                 last = null;
                 break;
             } catch (MqttException e) {
+                if (e.getReasonCode() == MqttClientException.REASON_CODE_CLIENT_CONNECTED) {
+                    last = null;
+                    break;
+                }
                 last = e;
                 String tls = PinnedTrust.explain(e);
                 log.warn("cannot connect to the broker {} yet: {}", brokerUrl, tls != null ? tls : e.getMessage());
@@ -287,7 +299,15 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private void onConnected(boolean reconnect) {
         try {
             IMqttToken token = client.subscribe(new MqttSubscription[] {new MqttSubscription(topics.desired(deviceId), 1)});
-            token.waitForCompletion(10_000);
+            token.waitForCompletion(SUBSCRIBE_TIMEOUT_MS);
+        } catch (MqttException | RuntimeException e) {
+            // Connected but not subscribed: no desired state would ever arrive on this connection (the chaos soak saw a
+            // daemon stay so for minutes after a partition healed). Drop it and connect again, which subscribes again.
+            log.warn("the subscription to {} was not confirmed ({}); connecting again", topics.desired(deviceId), e.getMessage());
+            dropAndReconnect();
+            return;
+        }
+        try {
             if (onLogRequest != null) {
                 subscribeToLogRequests();
             }
@@ -299,6 +319,22 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
             firstSubscription.countDown();
         } catch (MqttException | RuntimeException e) {
             log.warn("after connecting: {}", e.getMessage());
+        }
+    }
+
+    /** Closes the connection without a goodbye and schedules a reconnect, as after a lost connection. */
+    private void dropAndReconnect() {
+        if (closed) {
+            return;
+        }
+        try {
+            client.disconnectForcibly(0, 1_000, false);
+        } catch (MqttException | RuntimeException e) {
+            log.debug("dropping the connection: {}", e.getMessage());
+        }
+        if (reconnecting.compareAndSet(false, true)) {
+            client.rest();
+            scheduleReconnect(0);
         }
     }
 

@@ -44,7 +44,11 @@ class ArtifactCacheTest {
     void startServer() throws IOException {
         new Random(42).nextBytes(archive);
         served = archive;
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        serveOn(0);
+    }
+
+    private void serveOn(int port) throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         server.createContext("/api/v1/artifacts/", exchange -> {
             String authorization = exchange.getRequestHeaders().getFirst("Authorization");
             authorizations.add(authorization == null ? "" : authorization);
@@ -241,6 +245,40 @@ class ArtifactCacheTest {
                 .isInstanceOfSatisfying(UpdateFailure.class, e -> assertThat(e.reason()).isEqualTo(Reason.DISK_FULL));
         assertThat(cacheFiles()).isEmpty();
         assertThat(rangeHeaders).isEmpty();
+    }
+
+    @Test
+    void anOrchestratorDownForLongerThanThreeAttemptsIsWaitedForWithinTheRetryWindow() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        int port = server.getAddress().getPort();
+        server.stop(0); // the orchestrator restarts: connections are refused meanwhile
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + port, 0, java.time.Duration.ofMillis(100))
+                .retryingFor(java.time.Duration.ofSeconds(60));
+        java.util.concurrent.CompletableFuture<Void> back = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                Thread.sleep(1500); // longer than three attempts take (100 + 200 ms of back-off)
+                serveOn(port);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Path file = cache.fetch(artifact);
+        back.join();
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+    }
+
+    @Test
+    void aDownloadStillFailingAfterTheRetryWindowFailsTheUpdate() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        int port = server.getAddress().getPort();
+        server.stop(0);
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + port, 0, java.time.Duration.ofMillis(100))
+                .retryingFor(java.time.Duration.ofMillis(800));
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> cache.fetch(artifact)).isInstanceOf(UpdateFailure.class)
+                .satisfies(e -> assertThat(((UpdateFailure) e).reason()).isEqualTo(Reason.DOWNLOAD_FAILED));
+        assertThat((System.nanoTime() - start) / 1e6).as("tried for the whole window").isGreaterThanOrEqualTo(800);
+        serveOn(port); // for @AfterEach
     }
 
     @Test

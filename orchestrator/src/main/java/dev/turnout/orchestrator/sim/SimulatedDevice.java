@@ -70,6 +70,12 @@ public final class SimulatedDevice {
     private final java.util.concurrent.atomic.AtomicLong publishFailures = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong desiredReceived = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong desiredBytes = new java.util.concurrent.atomic.AtomicLong();
+    /** Report numbers as the daemon's: above the wall clock in milliseconds at start, then one more per report. */
+    private final java.util.concurrent.atomic.AtomicLong reportNumbers = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis());
+    /** Status reports the broker acknowledged (QoS 1), in the order they were sent. */
+    private final java.util.Queue<AcknowledgedReport> acknowledged = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** The last status reports sent, newest last: what {@link #replayReports} sends again. */
+    private final java.util.ArrayDeque<byte[]> recentReports = new java.util.ArrayDeque<>();
     /** "app:version" -> System.nanoTime() of the first accepted ACTIVATE of that version, and of its first ACTIVE report. */
     private final Map<String, Long> activateSeenAt = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, Long> activeReportedAt = new java.util.concurrent.ConcurrentHashMap<>();
@@ -178,6 +184,33 @@ public final class SimulatedDevice {
         return accepted;
     }
 
+    /** A status report the broker acknowledged, and when (System.nanoTime()). */
+    public record AcknowledgedReport(StatusEvent event, long atNanos) {
+    }
+
+    /** Every status report the broker acknowledged from this device (replays by {@link #replayReports} not counted). */
+    public List<AcknowledgedReport> acknowledgedReports() {
+        return List.copyOf(acknowledged);
+    }
+
+    /**
+     * A fault a flaky link or a buggy client makes: sends its newest status report again (a duplicate, same report
+     * number) and an older one (stale: a lower report number), as they were first sent.
+     *
+     * @return how many reports were sent again (0 when it has sent fewer than two, or is not connected)
+     */
+    public synchronized int replayReports(SplittableRandom draw) {
+        if (stopped || recentReports.size() < 2 || !session.isConnected()) {
+            return 0;
+        }
+        List<byte[]> recent = new ArrayList<>(recentReports);
+        byte[] newest = recent.get(recent.size() - 1);
+        byte[] older = recent.get(draw.nextInt(recent.size() - 1));
+        session.publish(topics.status(id()), newest, 1, false);
+        session.publish(topics.status(id()), older, 1, false);
+        return 2;
+    }
+
     /** Drops the connection so that the broker publishes the last will, and comes back after {@code awayFor}. */
     void dropConnection(Duration awayFor) {
         synchronized (this) {
@@ -248,7 +281,7 @@ public final class SimulatedDevice {
                 current = apps.values().stream().map(this::event).toList();
             }
             for (StatusEvent e : current) {
-                publish(topics.status(id()), e.toByteArray(), false);
+                publishStatus(e);
             }
             return session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
         }).whenComplete((ok, e) -> {
@@ -416,7 +449,7 @@ public final class SimulatedDevice {
         if (to == UpdateState.ACTIVE) {
             activeReportedAt.putIfAbsent(next.app() + ":" + next.targetVersion(), System.nanoTime());
         }
-        publish(topics.status(id()), event(next).toByteArray(), false);
+        publishStatus(event(next));
         return next;
     }
 
@@ -428,20 +461,21 @@ public final class SimulatedDevice {
             if (state != null) {
                 base.setSequence(state.getSequence());
             }
-            publish(topics.status(id()), base.build().toByteArray(), false);
+            publishStatus(base.setReportSeq(reportNumbers.incrementAndGet()).build());
             return;
         }
         for (AppDesired app : state.getAppsList()) {
-            publish(topics.status(id()), base.clone().setApp(app.getApp()).setVersion(app.getRelease().getVersion())
+            publishStatus(base.clone().setApp(app.getApp()).setVersion(app.getRelease().getVersion())
                     .setSequence(state.getSequence()).setRolloutId(app.getRolloutId())
-                    .setRunningVersion(runtime.running(app.getApp())).build().toByteArray(), false);
+                    .setRunningVersion(runtime.running(app.getApp())).setReportSeq(reportNumbers.incrementAndGet()).build());
         }
     }
 
     private StatusEvent event(AppRecord r) {
         return StatusEvent.newBuilder().setDeviceId(id()).setApp(r.app()).setVersion(r.targetVersion()).setState(r.state())
                 .setReason(r.reason()).setMessage(r.message()).setSequence(r.sequence()).setRolloutId(r.rolloutId())
-                .setRunningVersion(runtime.running(r.app())).setTimestampMs(System.currentTimeMillis()).build();
+                .setRunningVersion(runtime.running(r.app())).setTimestampMs(System.currentTimeMillis())
+                .setReportSeq(reportNumbers.incrementAndGet()).build();
     }
 
     private synchronized List<String> trustedKeyIds() {
@@ -476,6 +510,25 @@ public final class SimulatedDevice {
             report = h.build();
         }
         publish(topics.health(id()), report.toByteArray(), false, 0);
+    }
+
+    private void publishStatus(StatusEvent e) {
+        byte[] payload = e.toByteArray();
+        synchronized (this) {
+            recentReports.addLast(payload);
+            if (recentReports.size() > 8) {
+                recentReports.removeFirst();
+            }
+        }
+        session.publish(topics.status(id()), payload, 1, false).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                publishFailures.incrementAndGet();
+                LOG.debug("{} cannot publish a status: {}", id(), failure.toString());
+            } else {
+                published.incrementAndGet();
+                acknowledged.add(new AcknowledgedReport(e, System.nanoTime()));
+            }
+        });
     }
 
     private void publish(String topic, byte[] payload, boolean retained) {
