@@ -81,6 +81,8 @@ public final class ArtifactCache implements ArtifactSource {
      * before it): where its progress starts. 0 for a whole archive. The worker's thread only.
      */
     private long progressBase;
+    /** Why recent fetches fell back ({@link #takeFetchNote}); written by the fetching thread, taken by the engine's. */
+    private final List<String> fetchNotes = new ArrayList<>();
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
@@ -185,6 +187,24 @@ public final class ArtifactCache implements ArtifactSource {
                 && java.util.Objects.equals(uri.getHost(), baseUrl.getHost()) && uri.getPort() == baseUrl.getPort();
     }
 
+    /** The longest fetch note handed out (StatusEvent.fetch_note). */
+    static final int MAX_NOTE_CHARS = 1024;
+
+    @Override
+    public String takeFetchNote() {
+        synchronized (fetchNotes) {
+            String note = String.join("; ", fetchNotes);
+            fetchNotes.clear();
+            return note.length() <= MAX_NOTE_CHARS ? note : note.substring(0, MAX_NOTE_CHARS - 1) + "…";
+        }
+    }
+
+    private void note(String why) {
+        synchronized (fetchNotes) {
+            fetchNotes.add(why);
+        }
+    }
+
     @Override
     public boolean isCached(ImageArtifact artifact) {
         try {
@@ -222,7 +242,10 @@ public final class ArtifactCache implements ArtifactSource {
                 }
                 // every blob matched its digest, yet the archive written from them did not: fetch it whole instead
                 log.warn("{}: the archive written from its blobs does not match, downloading it whole", artifact.getArchiveDigest());
+                note("the archive written from its blobs did not match its digest: downloaded it whole");
             }
+        } else {
+            note("the release lists no blobs: downloaded the whole archive");
         }
         Path part = dir.resolve(baseName(artifact) + ".part");
         fetchVerified(artifact.getUrl(), artifact.getSize(), artifact.getArchiveDigest(), "archive", part, done);
@@ -299,6 +322,7 @@ public final class ArtifactCache implements ArtifactSource {
                         continue;
                     }
                     log.warn("cached blob {} is damaged ({}): removed, fetching it again", p.digest(), damage);
+                    note("held blob " + p.digest() + " was damaged (" + damage + "): fetched it again");
                     Files.delete(blob);
                 }
                 Path part = blobDir().resolve(hex(p.digest()) + ".part");
@@ -329,6 +353,9 @@ public final class ArtifactCache implements ArtifactSource {
             Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
+        }
+        if (heldBytes == 0 && fetched > 0) {
+            note("nothing of it was cached: fetched all " + fetched + " blobs (" + fetchedBytes + " bytes)");
         }
         log.info("cached {} ({} bytes) from {} blobs: {} fetched ({} bytes, {} of them as deltas), {} bytes held already",
                 artifact.getArchiveDigest(), artifact.getSize(), seen.size(), fetched, fetchedBytes, deltas, heldBytes);
@@ -400,9 +427,11 @@ public final class ArtifactCache implements ArtifactSource {
                 throw e;
             }
             log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            note("delta of blob " + p.digest() + " refused (" + e.getMessage() + "): fetched the whole blob");
             return false;
         } catch (IOException e) {
             log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            note("delta of blob " + p.digest() + " refused (" + e.getMessage() + "): fetched the whole blob");
             return false;
         } finally {
             try {

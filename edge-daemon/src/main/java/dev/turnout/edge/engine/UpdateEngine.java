@@ -389,6 +389,7 @@ public final class UpdateEngine {
         // the STAGED report carries the totals only when something had to be fetched: not for an activation of a staged release
         boolean fetching = forPlatform.stream().anyMatch(each -> !artifacts.isCached(each));
         // progress while bytes flow (at most one report per DownloadPace.REPORT_EVERY), the totals on STAGED
+        artifacts.takeFetchNote(); // another app's, or an earlier attempt's: not this download's
         try (DownloadPace.Transfer transfer = pace.begin(want.getDownloadRateLimitBps(), total,
                 progress -> reporter.report(event(downloading).toBuilder().setDownload(progress).build()))) {
             // every image of the release (one per service of a Compose app), fetched, checked and loaded in turn
@@ -406,10 +407,10 @@ public final class UpdateEngine {
             if (stoppedByClose(e)) {
                 return;
             }
-            move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            move(record, UpdateState.FAILED, e.reason(), e.getMessage(), null, artifacts.takeFetchNote());
             return;
         }
-        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded);
+        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded, artifacts.takeFetchNote());
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
@@ -1381,6 +1382,12 @@ public final class UpdateEngine {
 
     /** As {@link #move(AppRecord, UpdateState, Reason, String)}, the report carrying {@code download} (null: none). */
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message, DownloadProgress download) {
+        return move(record, to, reason, message, download, "");
+    }
+
+    /** As above, the report also saying why the download fell back ({@code fetchNote}, StatusEvent.fetch_note; "": nothing did). */
+    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message, DownloadProgress download,
+                           String fetchNote) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
                 .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
@@ -1392,8 +1399,12 @@ public final class UpdateEngine {
         }
         store.saveApp(next);
         StatusEvent event = download == null ? event(next) : event(next).toBuilder().setDownload(download).build();
-        log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
-                reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")");
+        if (!fetchNote.isEmpty()) {
+            event = event.toBuilder().setFetchNote(fetchNote).build();
+        }
+        log.info("{} {} -> {}{}{}", next.app(), next.targetVersion(), to,
+                reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")",
+                fetchNote.isEmpty() ? "" : " [fetch: " + fetchNote + "]");
         reporter.report(event);
         return next;
     }
