@@ -390,12 +390,16 @@ public final class UpdateEngine {
         boolean fetching = forPlatform.stream().anyMatch(each -> !artifacts.isCached(each));
         // progress while bytes flow (at most one report per DownloadPace.REPORT_EVERY), the totals on STAGED
         artifacts.takeFetchNote(); // another app's, or an earlier attempt's: not this download's
+        List<String> lost = new ArrayList<>();
         try (DownloadPace.Transfer transfer = pace.begin(want.getDownloadRateLimitBps(), total,
                 progress -> reporter.report(event(downloading).toBuilder().setDownload(progress).build()))) {
             // every image of the release (one per service of a Compose app), fetched, checked and loaded in turn
             for (ImageArtifact each : forPlatform) {
                 transfer.nextArchive(each.getSize());
                 Path fetched = artifacts.fetch(each);
+                if (ranBefore(downloading, target) && findImage(each).isEmpty()) {
+                    lost.add("the engine had lost image " + each.getImageRef() + " of " + target.getVersion() + ": loaded it again");
+                }
                 String loaded = loadIntoEngine(each, fetched); // staged = in the engine too: ACTIVATE only swaps containers
                 if (archive == null) {
                     archive = fetched;
@@ -407,10 +411,10 @@ public final class UpdateEngine {
             if (stoppedByClose(e)) {
                 return;
             }
-            move(record, UpdateState.FAILED, e.reason(), e.getMessage(), null, artifacts.takeFetchNote());
+            move(record, UpdateState.FAILED, e.reason(), e.getMessage(), null, fetchNote(lost));
             return;
         }
-        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded, artifacts.takeFetchNote());
+        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded, fetchNote(lost));
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
@@ -428,6 +432,24 @@ public final class UpdateEngine {
             return;
         }
         activate(record, artifact, archive, image);
+    }
+
+    /** Whether the engine had {@code target}'s images before: it is the release that runs or the one kept for rollback. */
+    private static boolean ranBefore(AppRecord record, Release target) {
+        return record.running() != null && record.running().getVersion().equals(target.getVersion())
+                || record.previous() != null && record.previous().getVersion().equals(target.getVersion());
+    }
+
+    /** What the artifact source says about the download, then the images the engine had lost (StatusEvent.fetch_note). */
+    private String fetchNote(List<String> lost) {
+        List<String> notes = new ArrayList<>();
+        String fetched = artifacts.takeFetchNote();
+        if (!fetched.isEmpty()) {
+            notes.add(fetched);
+        }
+        notes.addAll(lost);
+        String note = String.join("; ", notes);
+        return note.length() <= 1024 ? note : note.substring(0, 1023) + "…";
     }
 
     /** The running app holds its update lock and this update does not force its way: the switch must wait. */

@@ -166,6 +166,14 @@ class FailureLogTest {
         events.clear();
         send(activate(3, "3.0.0")); // nothing fell back
         assertThat(events).isNotEmpty().allSatisfy(e -> assertThat(e.getFetchNote()).isEmpty());
+
+        // the engine lost its images (pruned behind the daemon's back): the rollback to 1.0.0 loads it again and says so
+        runtime.images.clear();
+        events.clear();
+        send(Fixtures.desired(4, "1.0.0", dev.turnout.proto.Phase.ACTIVATE, true));
+        assertThat(events).filteredOn(e -> e.getState() == STAGED).singleElement().satisfies(e -> assertThat(e.getFetchNote())
+                .isEqualTo("delta of blob sha256:ab refused (damaged): fetched the whole blob; the engine had lost image "
+                        + "demo/web:1.0.0 of 1.0.0: loaded it again"));
     }
 
     @Test
