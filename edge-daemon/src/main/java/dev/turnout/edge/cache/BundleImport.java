@@ -24,7 +24,9 @@ import java.util.Optional;
  * trusted key, then {@code artifacts/sha256-<hex>} entries with the {@code docker save} archives the release
  * names. The signature is checked before the manifest is parsed; the archive for this device's platform is
  * checked against the signed size and digest exactly like a download; archives for other platforms are
- * skipped. Nothing outside the cache changes.
+ * skipped. Nothing outside the cache changes. A delta bundle (the manifest names {@code against_version}) holds
+ * {@code blobs/} and {@code deltas/} entries instead: the device builds the archive from the blobs it holds of that
+ * release plus these, or refuses, naming what it lacks, before it writes anything.
  */
 public final class BundleImport {
 

@@ -316,8 +316,8 @@ final class ReleaseRoutes {
                 Files.deleteIfExists(file);
                 throw e;
             }
-            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.bundle",
-                    against == null ? release.key() : release.key() + " against " + against.version(), null));
+            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.bundle", release.key(),
+                    against == null ? null : "against " + against.version()));
             return file;
         }, file -> {
             HttpServerResponse response = ctx.response();
