@@ -30,7 +30,7 @@ import static org.awaitility.Awaitility.await;
 /**
  * A device that cannot reach the orchestrator's artifact server: the release comes on a "USB
  * stick" ({@code turnout bundle export} → {@code turnout-edge cache import}) and activates over MQTT
- * alone, with no download.
+ * alone, with no download. The next release comes as a delta bundle ({@code --against 1.0.0}): only what changed.
  */
 class OfflineBundleIT {
 
@@ -40,6 +40,7 @@ class OfflineBundleIT {
     private final String run = UUID.randomUUID().toString().substring(0, 8);
     private final String device = "e2e-offline-" + run;
     private final String imageRef = "turnout-e2e/offline-" + run + ":1.0.0";
+    private final String imageRef2 = "turnout-e2e/offline-" + run + ":2.0.0";
     private final Closer toClose = new Closer();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
     private final Containers containers = new Containers(TestEngines.DEFAULT);
@@ -90,6 +91,33 @@ class OfflineBundleIT {
             assertThat(running).hasSize(1);
             assertThat(running.get(0).version()).isEqualTo("1.0.0");
         });
+
+        // 2.0.0 on the next stick holds only what changed since 1.0.0, which the device holds
+        Path archive2 = images.build(imageRef2, "2.0.0", true, work);
+        images.remove(imageRef2);
+        assertThat(cli("release", "create", "web:2.0.0", "--image", images.enginePlatform() + "=" + archive2,
+                "--spec", spec.toString())).isZero();
+        Path full = work.resolve("usb/web-2.0.0.tar");
+        Path delta = work.resolve("usb/web-2.0.0-from-1.0.0.tar");
+        assertThat(cli("bundle", "export", "web:2.0.0", "--out", full.toString())).isZero();
+        assertThat(cli("bundle", "export", "web:2.0.0", "--against", "1.0.0", "--out", delta.toString())).isZero();
+        System.out.printf("bundle of web 2.0.0: full %,d bytes, against 1.0.0 %,d bytes%n", Files.size(full), Files.size(delta));
+        assertThat(Files.size(delta)).as("the changed layer as a delta, config and manifests whole").isLessThan(Files.size(full) / 4);
+        // a device that lacks 1.0.0 refuses it and changes nothing
+        Path other = work.resolve("edge-without-1.0.0");
+        assertThat(EdgeMain.run("cache", "import", delta.toString(), "--config", config.toString(), "--data", other.toString()))
+                .isEqualTo(1);
+        try (var left = Files.walk(other)) {
+            assertThat(left.filter(Files::isRegularFile).map(Path::toString)).noneMatch(f -> f.endsWith(".tar") || f.contains("/blobs/"));
+        }
+        assertThat(EdgeMain.run("cache", "import", delta.toString(), "--config", config.toString(), "--data", data.toString()))
+                .isZero();
+        assertThat(cli("deploy", "web:2.0.0", "--target", "device:" + device, "--device-timeout", "1m", "--wait")).isZero();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            List<Containers.Container> running = containers.running(device);
+            assertThat(running).hasSize(1);
+            assertThat(running.get(0).version()).isEqualTo("2.0.0");
+        });
     }
 
     private int cli(String... args) {
@@ -101,5 +129,6 @@ class OfflineBundleIT {
         toClose.close();
         containers.removeAll(device);
         images.remove(imageRef);
+        images.remove(imageRef2);
     }
 }

@@ -36,6 +36,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -84,6 +85,8 @@ public final class ArtifactCache implements ArtifactSource {
      * before it): where its progress starts. 0 for a whole archive. The worker's thread only.
      */
     private long progressBase;
+    /** Why recent fetches fell back ({@link #takeFetchNote}); written by the fetching thread, taken by the engine's. */
+    private final List<String> fetchNotes = new ArrayList<>();
 
     public ArtifactCache(Path dir, String orchestratorUrl) {
         this(dir, orchestratorUrl, RESERVE_BYTES, Duration.ofSeconds(2));
@@ -188,6 +191,24 @@ public final class ArtifactCache implements ArtifactSource {
                 && java.util.Objects.equals(uri.getHost(), baseUrl.getHost()) && uri.getPort() == baseUrl.getPort();
     }
 
+    /** The longest fetch note handed out (StatusEvent.fetch_note). */
+    static final int MAX_NOTE_CHARS = 1024;
+
+    @Override
+    public String takeFetchNote() {
+        synchronized (fetchNotes) {
+            String note = String.join("; ", fetchNotes);
+            fetchNotes.clear();
+            return note.length() <= MAX_NOTE_CHARS ? note : note.substring(0, MAX_NOTE_CHARS - 1) + "…";
+        }
+    }
+
+    private void note(String why) {
+        synchronized (fetchNotes) {
+            fetchNotes.add(why);
+        }
+    }
+
     @Override
     public boolean isCached(ImageArtifact artifact) {
         try {
@@ -225,7 +246,10 @@ public final class ArtifactCache implements ArtifactSource {
                 }
                 // every blob matched its digest, yet the archive written from them did not: fetch it whole instead
                 log.warn("{}: the archive written from its blobs does not match, downloading it whole", artifact.getArchiveDigest());
+                note("the archive written from its blobs did not match its digest: downloaded it whole");
             }
+        } else {
+            note("the release lists no blobs: downloaded the whole archive");
         }
         Path part = dir.resolve(baseName(artifact) + ".part");
         fetchVerified(artifact.getUrl(), artifact.getSize(), artifact.getArchiveDigest(), "archive", part, done);
@@ -319,6 +343,7 @@ public final class ArtifactCache implements ArtifactSource {
                         continue;
                     }
                     log.warn("cached blob {} is damaged ({}): removed, fetching it again", p.digest(), damage);
+                    note("held blob " + p.digest() + " was damaged (" + damage + "): fetched it again");
                     Files.delete(blob);
                 }
                 Path part = blobDir().resolve(hex(p.digest()) + ".part");
@@ -349,6 +374,9 @@ public final class ArtifactCache implements ArtifactSource {
             Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), true, e);
+        }
+        if (heldBytes == 0 && fetched > 0) {
+            note("nothing of it was cached: fetched all " + fetched + " blobs (" + fetchedBytes + " bytes)");
         }
         log.info("cached {} ({} bytes) from {} blobs: {} fetched ({} bytes, {} of them as deltas), {} bytes held already",
                 artifact.getArchiveDigest(), artifact.getSize(), seen.size(), fetched, fetchedBytes, deltas, heldBytes);
@@ -420,9 +448,11 @@ public final class ArtifactCache implements ArtifactSource {
                 throw e;
             }
             log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            note("delta of blob " + p.digest() + " refused (" + e.getMessage() + "): fetched the whole blob");
             return false;
         } catch (IOException e) {
             log.warn("delta of blob {} against {} refused ({}): fetching the whole blob", p.digest(), base, e.getMessage());
+            note("delta of blob " + p.digest() + " refused (" + e.getMessage() + "): fetched the whole blob");
             return false;
         } finally {
             try {
@@ -746,6 +776,184 @@ public final class ArtifactCache implements ArtifactSource {
             } catch (IOException e) {
                 log.warn("cannot remove {}: {}", part, e.getMessage());
             }
+        }
+    }
+
+    /**
+     * What this device lacks to build {@code artifact} from the blobs it holds plus those a delta bundle brings
+     * ({@code whole}: blobs sent whole; {@code deltas}: blobs sent as deltas against their signed delta base): one
+     * line per missing or damaged blob, empty when nothing is missing. Reads only.
+     */
+    public List<String> lacking(ImageArtifact artifact, Set<String> whole, Set<String> deltas) throws UpdateFailure {
+        List<String> lacking = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (Blob blob : artifact.getBlobsList()) {
+            if (!seen.add(blob.getDigest()) || whole.contains(blob.getDigest())) {
+                continue;
+            }
+            try {
+                if (deltas.contains(blob.getDigest())) {
+                    String base = blob.getDeltaBase();
+                    if (!base.matches("sha256:[0-9a-f]{64}")) {
+                        throw new UpdateFailure(Reason.MALFORMED, "the bundle holds a delta of blob " + blob.getDigest()
+                                + ", which the release names no delta base for");
+                    }
+                    Path file = blobFile(base);
+                    if (!Files.isRegularFile(file)) {
+                        lacking.add("blob " + base + " (the base of the delta of " + blob.getDigest() + ")");
+                    } else if (!base.equals("sha256:" + HexFormat.of().formatHex(digestOf(file).digest()))) {
+                        lacking.add("blob " + base + " (the base of the delta of " + blob.getDigest() + "; the held copy is damaged)");
+                    }
+                    continue;
+                }
+                Path file = blobFile(blob.getDigest());
+                ArchiveBlobs.Part part = new ArchiveBlobs.Part(blob.getPath(), blob.getDigest(), blob.getSize());
+                if (!Files.isRegularFile(file)) {
+                    lacking.add("blob " + blob.getDigest() + " (" + blob.getPath() + ")");
+                } else {
+                    String damage = damage(part, file);
+                    if (damage != null) {
+                        lacking.add("blob " + blob.getDigest() + " (" + blob.getPath() + "; the held copy is damaged: " + damage + ")");
+                    }
+                }
+            } catch (IllegalArgumentException e) {
+                throw new UpdateFailure(Reason.MALFORMED, "the release's blob list is unusable: " + e.getMessage());
+            } catch (IOException e) {
+                lacking.add("blob " + blob.getDigest() + " (unreadable: " + e.getMessage() + ")");
+            }
+        }
+        return lacking;
+    }
+
+    /** An empty directory beside the cache where a delta bundle's entries for {@code artifact} wait to be checked. */
+    public Path importStaging(ImageArtifact artifact) throws UpdateFailure {
+        Path staging = dir.resolve(baseName(artifact) + ".blobs.importing"); // retention leaves *.importing alone
+        try {
+            deleteTree(staging);
+            return Files.createDirectories(staging);
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), false, e);
+        }
+    }
+
+    /** Removes a staging directory and what is in it. */
+    public void dropStaging(Path staging) {
+        try {
+            deleteTree(staging);
+        } catch (IOException e) {
+            log.warn("cannot remove {}: {}", staging, e.getMessage());
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                Files.deleteIfExists(f);
+            }
+        }
+        Files.deleteIfExists(dir);
+    }
+
+    /**
+     * Puts {@code artifact} into the cache from a delta bundle: the blobs this device holds, the bundle's {@code whole}
+     * blobs and the blobs its {@code deltas} make of the held delta bases, each checked against its signed digest and
+     * size, then the archive written from them and checked against the signed archive digest. Only then does anything
+     * enter the cache (the new blobs, the archive, the marker that keeps it until a desired state uses it); any failure
+     * leaves the cache as it was.
+     *
+     * @param whole bundle files (unchecked) by the digest they claim
+     * @param deltas bundle delta files (unchecked) by the digest of the blob they make
+     */
+    public Path importFromBlobs(ImageArtifact artifact, Map<String, Path> whole, Map<String, Path> deltas) throws UpdateFailure {
+        Path done = finalFile(artifact);
+        if (isCached(artifact)) {
+            markImported(artifact);
+            return done;
+        }
+        List<ArchiveBlobs.Part> parts = parts(artifact);
+        Map<String, Path> made = new java.util.LinkedHashMap<>();
+        Path archivePart = dir.resolve(baseName(artifact) + ".tar.importing");
+        try {
+            requireSpace(artifact.getSize(), archivePart);
+            Set<String> seen = new java.util.LinkedHashSet<>();
+            for (ArchiveBlobs.Part p : parts) {
+                if (!seen.add(p.digest())) {
+                    continue;
+                }
+                Path file = whole.get(p.digest());
+                if (file != null) {
+                    if (Files.size(file) != p.size()) {
+                        throw new UpdateFailure(Reason.SIZE_MISMATCH, "blob " + p.digest() + " in the bundle has " + Files.size(file)
+                                + " bytes, the release signs " + p.size());
+                    }
+                    checkDigest("blob " + p.digest() + " in the bundle", p.digest(), file, digestOf(file));
+                    made.put(p.digest(), file);
+                } else if (deltas.containsKey(p.digest())) {
+                    String base = artifact.getBlobsList().stream().filter(b -> b.getDigest().equals(p.digest())).findFirst()
+                            .map(Blob::getDeltaBase).orElse("");
+                    Path out = deltas.get(p.digest()).resolveSibling(hex(p.digest()) + ".made");
+                    MessageDigest sha = sha256();
+                    try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(deltas.get(p.digest())), 64 * 1024);
+                         OutputStream o = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(
+                                 Files.newOutputStream(out), 64 * 1024), sha)) {
+                        long n = LayerDelta.apply(blobFile(base), in, o, p.size());
+                        if (n != p.size()) {
+                            throw new UpdateFailure(Reason.SIZE_MISMATCH, "the bundle's delta of blob " + p.digest() + " made " + n
+                                    + " bytes, the release signs " + p.size());
+                        }
+                    } catch (IOException e) {
+                        throw new UpdateFailure(Reason.DIGEST_MISMATCH, "the bundle's delta of blob " + p.digest() + " against " + base
+                                + " cannot be applied: " + e.getMessage());
+                    }
+                    checkDigest("blob " + p.digest() + " made from the bundle's delta", p.digest(), out, sha);
+                    made.put(p.digest(), out);
+                } else {
+                    String damage = Files.isRegularFile(blobFile(p.digest())) ? damage(p, blobFile(p.digest())) : "not held";
+                    if (damage != null) {
+                        throw new UpdateFailure(Reason.LAYER_MISMATCH, "blob " + p.digest() + " is neither in the bundle nor held intact ("
+                                + damage + ")");
+                    }
+                }
+            }
+            MessageDigest sha = sha256();
+            try (OutputStream out = new java.security.DigestOutputStream(new java.io.BufferedOutputStream(
+                    Files.newOutputStream(archivePart, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                            StandardOpenOption.WRITE), 64 * 1024), sha)) {
+                ArchiveBlobs.join(parts, p -> Files.newInputStream(made.getOrDefault(p.digest(), blobFile(p.digest()))),
+                        new CappedOutput(out, artifact.getSize()));
+            }
+            checkDigest("archive", artifact.getArchiveDigest(), archivePart, sha);
+            // everything checked: the marker first (retention keeps this archive's files), then its blob list, blobs, archive
+            markImported(artifact);
+            AtomicFiles.write(blobIndex(artifact), String.join("\n", seen).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            Files.createDirectories(blobDir());
+            for (Map.Entry<String, Path> e : made.entrySet()) {
+                Files.move(e.getValue(), blobFile(e.getKey()), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Files.move(archivePart, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            log.info("imported {} ({} bytes) from {} blobs: {} from the bundle ({} of them made from deltas), the rest held",
+                    artifact.getArchiveDigest(), artifact.getSize(), seen.size(), made.size(),
+                    made.keySet().stream().filter(deltas::containsKey).count());
+            return done;
+        } catch (IOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot import " + artifact.getArchiveDigest() + ": " + e.getMessage(), false, e);
+        } finally {
+            try {
+                Files.deleteIfExists(archivePart);
+            } catch (IOException e) {
+                log.warn("cannot remove {}: {}", archivePart, e.getMessage());
+            }
+        }
+    }
+
+    private void markImported(ImageArtifact artifact) throws UpdateFailure {
+        try {
+            AtomicFiles.write(importMarker(artifact), new byte[0]);
+        } catch (UncheckedIOException e) {
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "cannot write the cache: " + e.getMessage(), false, e);
         }
     }
 

@@ -24,7 +24,9 @@ import java.util.Optional;
  * trusted key, then {@code artifacts/sha256-<hex>} entries with the {@code docker save} archives the release
  * names. The signature is checked before the manifest is parsed; the archive for this device's platform is
  * checked against the signed size and digest exactly like a download; archives for other platforms are
- * skipped. Nothing outside the cache changes.
+ * skipped. Nothing outside the cache changes. A delta bundle (the manifest names {@code against_version}) holds
+ * {@code blobs/} and {@code deltas/} entries instead: the device builds the archive from the blobs it holds of that
+ * release plus these, or refuses, naming what it lacks, before it writes anything.
  */
 public final class BundleImport {
 
@@ -32,6 +34,10 @@ public final class BundleImport {
     public static final String MANIFEST = "manifest.bin";
     /** Directory of the archive entries, each named {@code sha256-<hex>}. */
     public static final String ARTIFACTS = "artifacts/";
+    /** In a delta bundle: a blob of the release, whole, named {@code sha256-<hex>}. */
+    public static final String BLOBS = "blobs/";
+    /** In a delta bundle: the delta that makes blob {@code sha256-<hex>} of its signed delta base. */
+    public static final String DELTAS = "deltas/";
 
     /**
      * What was imported.
@@ -62,6 +68,10 @@ public final class BundleImport {
             ImageArtifact mine = manifest.getRelease().getImagesList().stream().filter(i -> platform.equals(i.getPlatform())).findFirst()
                     .orElseThrow(() -> new UpdateFailure(Reason.NO_IMAGE_FOR_PLATFORM, "bundle " + manifest.getApp() + " "
                             + manifest.getRelease().getVersion() + " has no image for " + platform));
+            if (!manifest.getAgainstVersion().isEmpty()) {
+                tar.close();
+                return importDelta(bundle, manifest, mine);
+            }
             boolean imported = false;
             TarArchiveEntry entry;
             while ((entry = tar.getNextEntry()) != null) {
@@ -93,6 +103,102 @@ public final class BundleImport {
         } catch (IOException | IllegalArgumentException e) {
             throw new UpdateFailure(Reason.MALFORMED, "not a readable bundle: " + e.getMessage());
         }
+    }
+
+    /**
+     * A delta bundle: {@code blobs/} and {@code deltas/} entries that, with the blobs of the release it is against that
+     * this device holds, make the archive of {@code mine}. A first pass reads the entry names and checks that the device
+     * holds all the rest (else it refuses, naming the release and the blobs, before anything is written); the second
+     * stages the entries for this platform beside the cache, where {@link ArtifactCache#importFromBlobs} checks them.
+     */
+    private Imported importDelta(Path bundle, BundleManifest manifest, ImageArtifact mine) throws IOException, UpdateFailure {
+        String against = manifest.getApp() + " " + manifest.getAgainstVersion();
+        if (mine.getBlobsCount() == 0) {
+            throw new UpdateFailure(Reason.MALFORMED, "delta bundle against " + against + " signs no blob list for " + platform);
+        }
+        java.util.Set<String> signed = new java.util.HashSet<>();
+        manifest.getRelease().getImagesList().forEach(i -> i.getBlobsList().forEach(b -> signed.add(b.getDigest())));
+        java.util.Set<String> whole = new java.util.HashSet<>();
+        java.util.Set<String> deltas = new java.util.HashSet<>();
+        try (InputStream file = new BufferedInputStream(Files.newInputStream(bundle), 1 << 16);
+             TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
+            readManifest(tar);
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                if (entry.isDirectory()) {
+                    continue;
+                }
+                String[] named = deltaEntry(entry, signed);
+                (named[0].equals(BLOBS) ? whole : deltas).add(named[1]);
+            }
+        }
+        if (cache.isCached(mine)) {
+            cache.importFromBlobs(mine, java.util.Map.of(), java.util.Map.of());
+            return new Imported(manifest.getApp(), manifest.getRelease().getVersion(), mine, manifest.getCreatedAtMs());
+        }
+        java.util.List<String> lacking = cache.lacking(mine, whole, deltas);
+        if (!lacking.isEmpty()) {
+            throw new UpdateFailure(Reason.LAYER_MISMATCH, "bundle " + manifest.getApp() + " " + manifest.getRelease().getVersion()
+                    + " holds only what changed since " + against + ", and this device lacks " + lacking.size() + " blob(s) of it: "
+                    + String.join(", ", lacking.subList(0, Math.min(3, lacking.size()))) + (lacking.size() > 3 ? ", ..." : "")
+                    + "; import " + against + " first (or a full bundle, without --against); nothing changed");
+        }
+        java.util.Set<String> mineBlobs = new java.util.HashSet<>();
+        long cap = 0;
+        for (dev.turnout.proto.Blob b : mine.getBlobsList()) {
+            mineBlobs.add(b.getDigest());
+            cap = Math.max(cap, b.getSize());
+        }
+        Path staging = cache.importStaging(mine);
+        try {
+            java.util.Map<String, Path> wholeFiles = new java.util.HashMap<>();
+            java.util.Map<String, Path> deltaFiles = new java.util.HashMap<>();
+            try (InputStream file = new BufferedInputStream(Files.newInputStream(bundle), 1 << 16);
+                 TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
+                readManifest(tar);
+                TarArchiveEntry entry;
+                while ((entry = tar.getNextEntry()) != null) {
+                    if (entry.isDirectory()) {
+                        continue;
+                    }
+                    String[] named = deltaEntry(entry, signed);
+                    if (!mineBlobs.contains(named[1])) {
+                        continue; // another platform's
+                    }
+                    if (entry.getSize() > cap) {
+                        throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName())
+                                + "' is larger than any blob the release signs");
+                    }
+                    Path to = staging.resolve((named[0].equals(BLOBS) ? "blob-" : "delta-") + named[1].substring("sha256:".length()));
+                    try (java.io.OutputStream out = Files.newOutputStream(to)) {
+                        long copied = tar.transferTo(out);
+                        if (copied != entry.getSize()) {
+                            throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName()) + "' ended after "
+                                    + copied + " of " + entry.getSize() + " bytes");
+                        }
+                    }
+                    (named[0].equals(BLOBS) ? wholeFiles : deltaFiles).put(named[1], to);
+                }
+            }
+            cache.importFromBlobs(mine, wholeFiles, deltaFiles);
+        } finally {
+            cache.dropStaging(staging);
+        }
+        return new Imported(manifest.getApp(), manifest.getRelease().getVersion(), mine, manifest.getCreatedAtMs());
+    }
+
+    /** {@code {BLOBS or DELTAS, "sha256:<hex>"}} of an entry of a delta bundle; anything else, or a blob the release does not sign, is MALFORMED. */
+    private static String[] deltaEntry(TarArchiveEntry entry, java.util.Set<String> signed) throws UpdateFailure {
+        String name = normalize(entry.getName());
+        String dir = name.startsWith(BLOBS) ? BLOBS : name.startsWith(DELTAS) ? DELTAS : null;
+        if (!entry.isFile() || dir == null || !name.substring(dir.length()).matches("sha256-[0-9a-f]{64}")) {
+            throw new UpdateFailure(Reason.MALFORMED, "unexpected entry '" + printable(name) + "' in a delta bundle");
+        }
+        String digest = "sha256:" + name.substring(dir.length() + "sha256-".length());
+        if (!signed.contains(digest)) {
+            throw new UpdateFailure(Reason.MALFORMED, "bundle entry '" + printable(name) + "' is not in the signed manifest");
+        }
+        return new String[] {dir, digest};
     }
 
     private BundleManifest readManifest(TarArchiveInputStream tar) throws IOException, UpdateFailure {

@@ -395,12 +395,17 @@ public final class UpdateEngine {
         // the STAGED report carries the totals only when something had to be fetched: not for an activation of a staged release
         boolean fetching = forPlatform.stream().anyMatch(each -> !artifacts.isCached(each));
         // progress while bytes flow (at most one report per DownloadPace.REPORT_EVERY), the totals on STAGED
+        artifacts.takeFetchNote(); // another app's, or an earlier attempt's: not this download's
+        List<String> lost = new ArrayList<>();
         try (DownloadPace.Transfer transfer = pace.begin(want.getDownloadRateLimitBps(), total,
                 progress -> reporter.report(event(downloading).toBuilder().setDownload(progress).build()))) {
             // every image of the release (one per service of a Compose app), fetched, checked and loaded in turn
             for (ImageArtifact each : forPlatform) {
                 transfer.nextArchive(each.getSize());
                 Path fetched = artifacts.fetch(each);
+                if (ranBefore(downloading, target) && findImage(each).isEmpty()) {
+                    lost.add("the engine had lost image " + each.getImageRef() + " of " + target.getVersion() + ": loaded it again");
+                }
                 String loaded = loadIntoEngine(each, fetched); // staged = in the engine too: ACTIVATE only swaps containers
                 if (archive == null) {
                     archive = fetched;
@@ -412,10 +417,10 @@ public final class UpdateEngine {
             if (stoppedByClose(e)) {
                 return;
             }
-            move(record, UpdateState.FAILED, e.reason(), e.getMessage());
+            move(record, UpdateState.FAILED, e.reason(), e.getMessage(), null, fetchNote(lost));
             return;
         }
-        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded);
+        record = move(record, UpdateState.STAGED, Reason.REASON_UNSPECIFIED, "", downloaded, fetchNote(lost));
         if (want.getPhase() != Phase.ACTIVATE) {
             return;
         }
@@ -433,6 +438,24 @@ public final class UpdateEngine {
             return;
         }
         activate(record, artifact, archive, image);
+    }
+
+    /** Whether the engine had {@code target}'s images before: it is the release that runs or the one kept for rollback. */
+    private static boolean ranBefore(AppRecord record, Release target) {
+        return record.running() != null && record.running().getVersion().equals(target.getVersion())
+                || record.previous() != null && record.previous().getVersion().equals(target.getVersion());
+    }
+
+    /** What the artifact source says about the download, then the images the engine had lost (StatusEvent.fetch_note). */
+    private String fetchNote(List<String> lost) {
+        List<String> notes = new ArrayList<>();
+        String fetched = artifacts.takeFetchNote();
+        if (!fetched.isEmpty()) {
+            notes.add(fetched);
+        }
+        notes.addAll(lost);
+        String note = String.join("; ", notes);
+        return note.length() <= 1024 ? note : note.substring(0, 1023) + "…";
     }
 
     /** The running app holds its update lock and this update does not force its way: the switch must wait. */
@@ -1415,6 +1438,12 @@ public final class UpdateEngine {
 
     /** As {@link #move(AppRecord, UpdateState, Reason, String)}, the report carrying {@code download} (null: none). */
     private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message, DownloadProgress download) {
+        return move(record, to, reason, message, download, "");
+    }
+
+    /** As above, the report also saying why the download fell back ({@code fetchNote}, StatusEvent.fetch_note; "": nothing did). */
+    private AppRecord move(AppRecord record, UpdateState to, Reason reason, String message, DownloadProgress download,
+                           String fetchNote) {
         Transitions.check(record.state(), to);
         AppRecord next = record.withState(to).withReason(reason, message == null ? "" : message)
                 .onBoot(bootId, to == UpdateState.VERIFYING ? record.soakStartNanos() : 0)
@@ -1437,8 +1466,12 @@ public final class UpdateEngine {
             log.warn("{} {}: cannot save the FAILED state, the disk is full: {}", next.app(), next.targetVersion(), e.getMessage());
         }
         StatusEvent event = download == null ? event(next) : event(next).toBuilder().setDownload(download).build();
-        log.info("{} {} -> {}{}", next.app(), next.targetVersion(), to,
-                reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")");
+        if (!fetchNote.isEmpty()) {
+            event = event.toBuilder().setFetchNote(fetchNote).build();
+        }
+        log.info("{} {} -> {}{}{}", next.app(), next.targetVersion(), to,
+                reason == Reason.REASON_UNSPECIFIED ? "" : " (" + reason + ": " + message + ")",
+                fetchNote.isEmpty() ? "" : " [fetch: " + fetchNote + "]");
         reporter.report(event);
         return next;
     }

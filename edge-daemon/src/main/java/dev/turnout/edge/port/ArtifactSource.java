@@ -15,6 +15,14 @@ public interface ArtifactSource {
     /** Downloads (resuming) and verifies the archive; returns the cached file. */
     Path fetch(ImageArtifact artifact) throws UpdateFailure;
 
+    /**
+     * Why the fetches since the last call did not move their releases the cheapest way (a damaged held blob fetched
+     * again, a refused delta, nothing cached), in plain words; "" when nothing fell back. Clears what it returns.
+     */
+    default String takeFetchNote() {
+        return "";
+    }
+
     /** Deletes every cached archive whose digest is not in {@code keepDigests}. */
     void retainOnly(Collection<String> keepDigests);
 

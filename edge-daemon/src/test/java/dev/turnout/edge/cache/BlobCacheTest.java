@@ -246,10 +246,14 @@ class BlobCacheTest {
         ImageArtifact v2 = withDeltaBase(release("2.0.0", app[1]), v1);
         ArtifactCache cache = cache();
         cache.fetch(v1);
+        assertThat(cache.takeFetchNote()).as("the first install: nothing was cached").startsWith("nothing of it was cached: fetched all 7 blobs");
         requests.clear();
         tamperDelta = true;
 
         Path second = cache.fetch(v2);
+        assertThat(cache.takeFetchNote()).as("the status report says why the layer came whole")
+                .startsWith("delta of blob " + v2.getBlobs(1).getDigest() + " refused (").endsWith("): fetched the whole blob");
+        assertThat(cache.takeFetchNote()).as("taken once").isEmpty();
 
         assertThat(TestImageArchives.sha256(Files.readAllBytes(second))).isEqualTo(v2.getArchiveDigest());
         String appLayer = v2.getBlobs(1).getDigest();
@@ -290,8 +294,11 @@ class BlobCacheTest {
         damaged[1000] ^= 1; // one bit rots on the SD card; same size
         Files.write(held, damaged);
         requests.clear();
+        cache.takeFetchNote();
 
         Path second = cache.fetch(v2);
+        assertThat(cache.takeFetchNote()).isEqualTo("held blob " + baseDigest(v1) + " was damaged (its bytes hash to "
+                + TestImageArchives.sha256(damaged) + "): fetched it again");
 
         assertThat(TestImageArchives.sha256(Files.readAllBytes(second))).isEqualTo(v2.getArchiveDigest());
         assertThat(blobRequests()).anyMatch(r -> r.contains(baseDigest(v1)));

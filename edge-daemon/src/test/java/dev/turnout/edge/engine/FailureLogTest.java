@@ -33,6 +33,7 @@ import static dev.turnout.edge.engine.Fixtures.activate;
 import static dev.turnout.proto.UpdateState.ACTIVE;
 import static dev.turnout.proto.UpdateState.FAILED;
 import static dev.turnout.proto.UpdateState.ROLLED_BACK;
+import static dev.turnout.proto.UpdateState.STAGED;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -50,6 +51,9 @@ class FailureLogTest {
     private final List<StatusEvent> events = new ArrayList<>();
     private final Set<String> unhealthyVersions = new HashSet<>();
     private final Set<String> undownloadable = new HashSet<>();
+    /** What the artifact source says about the fetch of a version (StatusEvent.fetch_note), and the note not yet taken. */
+    private final java.util.Map<String, String> fetchNotes = new java.util.HashMap<>();
+    private final StringBuilder pendingNote = new StringBuilder();
     private final AtomicLong now = new AtomicLong(NOW);
     private FileStateStore store;
     private UpdateEngine engine;
@@ -70,10 +74,18 @@ class FailureLogTest {
             @Override
             public Path fetch(ImageArtifact artifact) throws UpdateFailure {
                 String version = Fixtures.version(artifact);
+                pendingNote.append(fetchNotes.getOrDefault(version, ""));
                 if (undownloadable.contains(version)) {
                     throw new UpdateFailure(Reason.DIGEST_MISMATCH, "bad archive");
                 }
                 return dir.resolve(version + ".tar");
+            }
+
+            @Override
+            public String takeFetchNote() {
+                String note = pendingNote.toString();
+                pendingNote.setLength(0);
+                return note;
             }
 
             @Override
@@ -133,6 +145,35 @@ class FailureLogTest {
         assertThat(events).allSatisfy(e -> assertThat(e.getLogTail()).isEmpty());
         assertThat(store.loadApp("web").orElseThrow().logTail()).isEmpty();
         assertThat(engine.currentStatus()).singleElement().satisfies(e -> assertThat(e.getLogTail()).isEmpty());
+    }
+
+    @Test
+    void theStagedReportSaysWhyTheDownloadFellBackAndAFailedOneToo() {
+        pendingNote.append("an earlier fetch's note");
+        fetchNotes.put("1.0.0", "delta of blob sha256:ab refused (damaged): fetched the whole blob");
+        send(activate(1, "1.0.0"));
+        assertThat(events).filteredOn(e -> e.getState() == STAGED).singleElement()
+                .satisfies(e -> assertThat(e.getFetchNote()).isEqualTo("delta of blob sha256:ab refused (damaged): fetched the whole blob"));
+        assertThat(events).filteredOn(e -> e.getState() != STAGED).allSatisfy(e -> assertThat(e.getFetchNote()).isEmpty());
+
+        events.clear();
+        fetchNotes.put("2.0.0", "held blob sha256:cd was damaged (3 bytes): fetched it again");
+        undownloadable.add("2.0.0");
+        send(activate(2, "2.0.0"));
+        assertThat(last().getState()).isEqualTo(FAILED);
+        assertThat(last().getFetchNote()).isEqualTo("held blob sha256:cd was damaged (3 bytes): fetched it again");
+
+        events.clear();
+        send(activate(3, "3.0.0")); // nothing fell back
+        assertThat(events).isNotEmpty().allSatisfy(e -> assertThat(e.getFetchNote()).isEmpty());
+
+        // the engine lost its images (pruned behind the daemon's back): the rollback to 1.0.0 loads it again and says so
+        runtime.images.clear();
+        events.clear();
+        send(Fixtures.desired(4, "1.0.0", dev.turnout.proto.Phase.ACTIVATE, true));
+        assertThat(events).filteredOn(e -> e.getState() == STAGED).singleElement().satisfies(e -> assertThat(e.getFetchNote())
+                .isEqualTo("delta of blob sha256:ab refused (damaged): fetched the whole blob; the engine had lost image "
+                        + "demo/web:1.0.0 of 1.0.0: loaded it again"));
     }
 
     @Test

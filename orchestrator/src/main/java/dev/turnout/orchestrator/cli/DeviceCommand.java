@@ -251,6 +251,13 @@ final class DeviceCommand {
                 cli.out.println();
                 apps.print(cli.out);
             }
+            for (JsonNode a : device.path("apps")) {
+                String note = a.path("fetchNote").asText("");
+                if (!note.isEmpty()) {
+                    cli.out.println();
+                    cli.out.printf("%s %s: the download fell back: %s%n", a.path("app").asText(), DevicesCommand.text(a.path("state")), note);
+                }
+            }
             JsonNode history = null;
             for (JsonNode a : device.path("apps")) {
                 String app = a.path("app").asText();

@@ -263,9 +263,9 @@ public final class DesiredStates {
      * The signed manifest of an offline bundle of {@code release} ({@code turnout bundle export}):
      * a device imports its archives only if this verifies with its trusted keys.
      */
-    public SignedEnvelope bundleManifest(Release release) {
+    public SignedEnvelope bundleManifest(Release release, String againstVersion) {
         return signingKey.get().seal(BundleManifest.newBuilder().setApp(release.app()).setRelease(wire(release))
-                .setCreatedAtMs(clock.millis()).build());
+                .setCreatedAtMs(clock.millis()).setAgainstVersion(againstVersion == null ? "" : againstVersion).build());
     }
 
     static dev.turnout.proto.Release wire(Release r) {

@@ -126,7 +126,8 @@ final class DeviceReports {
         DeviceApp before = logTail == null ? null : devices.deviceApps(topicDeviceId).stream()
                 .filter(a -> a.app().equals(e.getApp())).findFirst().orElse(null);
         if (!devices.saveDeviceApp(topicDeviceId, new DeviceApp(e.getApp(), blankToNull(e.getRunningVersion()), e.getVersion(),
-                e.getState().name(), reason, blankToNull(e.getMessage()), e.getSequence(), e.getReportSeq(), now, logTail))) {
+                e.getState().name(), reason, blankToNull(DeviceApp.withFetchNote(e.getMessage(), e.getFetchNote())), e.getSequence(),
+                e.getReportSeq(), now, logTail))) {
             LOG.info("ignored an older status of {} ({}:{} {}, report {}): a newer one is recorded", topicDeviceId, e.getApp(),
                     e.getVersion(), e.getState(), e.getReportSeq());
             return false;
@@ -135,7 +136,8 @@ final class DeviceReports {
         // the failure's entry keeps its log; the same report repeated after a reconnect does not store it again
         boolean repeated = logTail != null && before != null && logTail.equals(before.logTail()) && e.getState().name().equals(before.state());
         audit(now, topicDeviceId, "device.status", e.getApp() + ":" + e.getVersion() + " " + e.getState()
-                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence(), repeated ? null : logTail);
+                + (reason == null ? "" : " " + reason) + " seq " + e.getSequence()
+                + (e.getFetchNote().isBlank() ? "" : " (" + DeviceApp.withFetchNote(null, e.getFetchNote()) + ")"), repeated ? null : logTail);
         return true;
     }
 

@@ -69,6 +69,7 @@ final class JsonViews {
             app.put("state", a.state());
             app.put("reason", a.reason());
             app.put("message", a.message());
+            app.put("fetchNote", a.fetchNote());
             app.put("updatedAt", timestamp(a.updatedAt()));
             app.put("logTail", a.logTail());
             apps.put(a.app(), app);
@@ -84,6 +85,7 @@ final class JsonViews {
                     empty.put("state", null);
                     empty.put("reason", null);
                     empty.put("message", null);
+                    empty.put("fetchNote", null);
                     empty.put("updatedAt", null);
                     empty.put("logTail", null);
                     return empty;

@@ -280,29 +280,50 @@ final class ReleaseRoutes {
         exchange.blocking(ctx, () -> JsonViews.release(find(app, version)), v -> exchange.ok(ctx, 200, v));
     }
 
-    /** An offline bundle of a release: an uncompressed tar, signed manifest first (docs/edge-daemon.md). */
+    /**
+     * An offline bundle of a release: an uncompressed tar, signed manifest first (docs/edge-daemon.md). With
+     * {@code ?against=OLD}: a delta bundle for a device that holds the app's release OLD (only what changed).
+     */
     private void exportBundle(RoutingContext ctx) {
         String app = ctx.pathParam("app");
         String version = ctx.pathParam("version");
+        String againstVersion = ctx.queryParams().get("against");
         exchange.blocking(ctx, () -> {
+            if (againstVersion != null && !SemVer.isWellFormed(againstVersion)) {
+                throw new InvalidInputException("against '" + againstVersion + "' is not a semantic version such as 1.4.2");
+            }
             Release release = find(app, version);
             if (release.isAgent()) {
                 throw new InvalidInputException("release " + release.key() + " is the edge daemon itself; devices install it"
                         + " over the network (turnout agent deploy), not from an offline bundle");
             }
+            Release against = againstVersion == null ? null : find(app, againstVersion);
+            if (against != null && (against.version().equals(version) || against.isAgent())) {
+                throw new InvalidInputException("a delta bundle of " + release.key() + " must be against another release of the app, not "
+                        + against.key());
+            }
             Path file = artifacts.newIncomingFile();
             try {
-                BundleWriter.write(release, engine.desiredStates().bundleManifest(release), artifacts, file);
+                if (against == null) {
+                    BundleWriter.write(release, engine.desiredStates().bundleManifest(release, null), artifacts, file);
+                } else {
+                    BundleWriter.DeltaContents contents = BundleWriter.writeDelta(release, against,
+                            engine.desiredStates().bundleManifest(release, against.version()), artifacts, artifacts.deltas(), file);
+                    LOG.info("delta bundle of {} against {}: {} blobs left out, {} whole, {} as deltas ({} bytes)", release.key(),
+                            against.version(), contents.leftOut(), contents.whole(), contents.deltas(), Files.size(file));
+                }
             } catch (IOException | RuntimeException e) {
                 Files.deleteIfExists(file);
                 throw e;
             }
-            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.bundle", release.key(), null));
+            store.appendAudit(new AuditEntry(clock.instant(), ApiExchange.actor(ctx), "release.bundle", release.key(),
+                    against == null ? null : "against " + against.version()));
             return file;
         }, file -> {
             HttpServerResponse response = ctx.response();
             response.putHeader("Content-Type", "application/x-tar");
-            response.putHeader("Content-Disposition", "attachment; filename=\"" + app + "-" + version + ".tar\"");
+            response.putHeader("Content-Disposition", "attachment; filename=\"" + app + "-" + version
+                    + (againstVersion == null ? "" : "-from-" + againstVersion) + ".tar\"");
             response.sendFile(file.toString())
                     .onComplete(done -> exchange.vertx().executeBlocking(() -> Files.deleteIfExists(file), false));
         });

@@ -33,6 +33,7 @@ public final class ProtoJson {
         v.put("runningVersion", e.getRunningVersion());
         v.put("timestampMs", e.getTimestampMs());
         v.put("logTail", e.getLogTail());
+        v.put("fetchNote", e.getFetchNote());
         if (e.hasDownload()) {
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("bytesDone", e.getDownload().getBytesDone());

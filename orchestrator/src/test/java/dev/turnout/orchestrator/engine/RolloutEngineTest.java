@@ -212,6 +212,33 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aStagedReportThatSaysWhyTheDownloadFellBackIsKeptAndShown() {
+        engine.create(request("2.0.0", "device:pi-1", "100%", "pause"), "test");
+        long stage = transport.desiredOf("pi-1").get(0).getSequence();
+        String note = "delta of blob sha256:ab refused (damaged): fetched the whole blob";
+
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.STAGED, stage).toBuilder().setReportSeq(5).setFetchNote(note).build());
+
+        assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+            assertThat(a.state()).isEqualTo("STAGED");
+            assertThat(a.fetchNote()).isEqualTo(note);
+            assertThat(a.message()).isEqualTo("fetch: " + note);
+        });
+        assertThat(store.audit(50)).anyMatch(a -> a.action().equals("device.status") && a.detail().contains("STAGED")
+                && a.detail().endsWith("(fetch: " + note + ")"));
+
+        // the next report without one clears it; a note longer than the contract allows is cut, control characters go
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ACTIVE, stage).toBuilder().setReportSeq(6).build());
+        assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> assertThat(a.fetchNote()).isNull());
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.FAILED, stage).toBuilder().setReportSeq(7)
+                .setMessage("digest mismatch").setFetchNote("x\n".repeat(2000)).build());
+        assertThat(store.deviceApps("pi-1")).singleElement().satisfies(a -> {
+            assertThat(a.message()).startsWith("digest mismatch (fetch: x?x?");
+            assertThat(a.fetchNote()).hasSize(1024).endsWith("…").doesNotContain("\n");
+        });
+    }
+
+    @Test
     void canaryFailureRollsBackAndTheSecondDeviceIsNeverActivated() {
         deployEverywhere("1.0.0");
         Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "rollback"), "test");

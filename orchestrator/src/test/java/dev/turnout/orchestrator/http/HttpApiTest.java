@@ -667,6 +667,45 @@ class HttpApiTest {
         assertThat(notWorthIt.statusCode()).as("a delta not smaller than the layer is not offered").isEqualTo(404);
         assertThat(new String(notWorthIt.body())).contains("fetch the blob whole");
         assertThat(blob(app2 + "?base=nonsense", basic("pi-a", secret), null, true).statusCode()).isEqualTo(400);
+
+        // a delta bundle for a device that holds 1.0.0: the shared base layer left out, the edited layer as the delta
+        HttpResponse<byte[]> full = bundle("/api/v1/releases/web/2.0.0/bundle");
+        HttpResponse<byte[]> against = bundle("/api/v1/releases/web/2.0.0/bundle?against=1.0.0");
+        assertThat(against.statusCode()).isEqualTo(200);
+        assertThat(against.headers().firstValue("Content-Disposition")).hasValueSatisfying(v -> v.contains("web-2.0.0-from-1.0.0.tar"));
+        java.util.Map<String, byte[]> entries = tarEntries(against.body());
+        assertThat(entries.keySet()).first().isEqualTo("manifest.bin");
+        assertThat(entries).containsKey("deltas/" + app2.replace(':', '-'))
+                .doesNotContainKey("blobs/" + other.replace(':', '-')).doesNotContainKey("blobs/" + app2.replace(':', '-'))
+                .doesNotContainKey("deltas/" + other.replace(':', '-'));
+        assertThat(entries.keySet()).allMatch(n -> n.equals("manifest.bin") || n.startsWith("blobs/") || n.startsWith("deltas/"));
+        dev.turnout.proto.BundleManifest manifest = dev.turnout.proto.BundleManifest.parseFrom(
+                dev.turnout.proto.SignedEnvelope.parseFrom(entries.get("manifest.bin")).getPayload());
+        assertThat(manifest.getAgainstVersion()).isEqualTo("1.0.0");
+        assertThat(manifest.getRelease().getVersion()).isEqualTo("2.0.0");
+        System.out.printf("bundle of web 2.0.0: full %,d bytes, against 1.0.0 %,d bytes%n", full.body().length, against.body().length);
+        assertThat(against.body().length).isLessThan(full.body().length / 5);
+        HttpResponse<byte[]> unknown = bundle("/api/v1/releases/web/2.0.0/bundle?against=0.9.0");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(new String(unknown.body())).contains("release web:0.9.0 does not exist");
+        assertThat(bundle("/api/v1/releases/web/2.0.0/bundle?against=2.0.0").statusCode()).isEqualTo(400);
+        assertThat(bundle("/api/v1/releases/web/2.0.0/bundle?against=latest").statusCode()).isEqualTo(400);
+    }
+
+    private HttpResponse<byte[]> bundle(String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(base + path)).header("Authorization", "Bearer " + token.value()).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    private static java.util.Map<String, byte[]> tarEntries(byte[] tar) throws java.io.IOException {
+        java.util.Map<String, byte[]> entries = new java.util.LinkedHashMap<>();
+        try (var in = new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(new java.io.ByteArrayInputStream(tar))) {
+            org.apache.commons.compress.archivers.tar.TarArchiveEntry entry;
+            while ((entry = in.getNextEntry()) != null) {
+                entries.put(entry.getName(), in.readAllBytes());
+            }
+        }
+        return entries;
     }
 
     private HttpResponse<byte[]> blob(String digest, String authorization, String range, boolean gzip) throws Exception {
