@@ -178,6 +178,23 @@ public final class EmbeddedBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * Lets only {@code keepClientId} connect from now on (as at start, before {@link #admitOthers()}) and disconnects
+     * every other client, holding back their wills: a graceful stop, not devices going away. Completes with the number
+     * of clients disconnected.
+     */
+    public CompletableFuture<Integer> refuseOthers(String keepClientId) {
+        othersAdmitted.set(false);
+        java.util.List<CompletableFuture<Boolean>> disconnects = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        return Services.clientService().iterateAllClients((context, session) -> {
+            if (session.isConnected() && !session.getClientIdentifier().equals(keepClientId)) {
+                disconnects.add(Services.clientService().disconnectClient(session.getClientIdentifier(), true,
+                        DisconnectReasonCode.SERVER_SHUTTING_DOWN, "server shutting down"));
+            }
+        }).thenCompose(done -> CompletableFuture.allOf(disconnects.toArray(CompletableFuture[]::new)))
+                .thenApply(done -> disconnects.size());
+    }
+
     /** True when the listener speaks TLS. */
     public boolean tls() {
         return tls;

@@ -148,6 +148,34 @@ class EmbeddedBrokerTest {
                 .hasMessageContaining("already in use");
     }
 
+    @Test
+    void atAGracefulStopDevicesAreLetGoWithoutTheirWillAndRefusedWhileTheOrchestratorStays() throws Exception {
+        MqttClient orchestrator = connect("orchestrator");
+        BlockingQueue<String> presence = new ArrayBlockingQueue<>(4);
+        orchestrator.setCallback(new CollectingCallback(presence));
+        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
+                new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/devices/+/presence", 1)});
+        MqttClient device = new MqttClient(broker.url(), "pi-1", new MemoryPersistence());
+        MqttConnectionOptions options = new MqttConnectionOptions();
+        options.setUserName("pi-1");
+        options.setPassword("secret-pi-1".getBytes(StandardCharsets.UTF_8));
+        options.setWill("turnout/v1/devices/pi-1/presence", new MqttMessage("offline".getBytes(StandardCharsets.UTF_8), 1, false, null));
+        device.connect(options);
+        try {
+            assertThat(broker.refuseOthers("orchestrator").get(10, TimeUnit.SECONDS)).as("clients let go").isEqualTo(1);
+
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !device.isConnected());
+            assertThat(presence.poll(1, TimeUnit.SECONDS)).as("a will: the device is not gone, the server is stopping").isNull();
+            assertThatThrownBy(() -> connect("pi-1")).as("let in again only after a start").isInstanceOf(MqttException.class);
+            assertThat(orchestrator.isConnected()).isTrue();
+        } finally {
+            broker.admitOthers(); // the broker is shared by this class's tests
+            orchestrator.disconnect();
+            orchestrator.close();
+            device.close(true);
+        }
+    }
+
     private static MqttClient connect(String clientId) throws MqttException {
         return connect(clientId, clientId, "secret-" + clientId);
     }

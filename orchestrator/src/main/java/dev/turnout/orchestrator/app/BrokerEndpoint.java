@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The MQTT broker of this orchestrator, embedded (HiveMQ CE, started and stopped here) or external,
@@ -26,6 +27,10 @@ import java.nio.file.Path;
 final class BrokerEndpoint implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(BrokerEndpoint.class);
+    /** A graceful stop reads the devices' reports until none has come for this long. */
+    static final java.time.Duration DRAIN_QUIET = java.time.Duration.ofMillis(300);
+    /** ... and for this long at most. */
+    static final java.time.Duration DRAIN_LIMIT = java.time.Duration.ofSeconds(10);
 
     private final EmbeddedBroker embedded;
     private final String localUrl;
@@ -139,6 +144,28 @@ final class BrokerEndpoint implements AutoCloseable {
     void admitDevices() {
         if (embedded != null) {
             embedded.admitOthers();
+        }
+    }
+
+    /**
+     * At a graceful stop of the embedded broker: lets only {@code orchestrator} in from now on, disconnects every other
+     * client (their wills held back: they are not gone, the server is restarting) and waits until the reports the broker
+     * had acknowledged to devices have reached {@code orchestrator} (no message for {@link #DRAIN_QUIET}, at most
+     * {@link #DRAIN_LIMIT}). The broker keeps them in memory only: without this they die with it, and with them
+     * entries of the audit trail (the devices repeat only their current state when they are back).
+     */
+    void drainDevices(MqttFleetTransport orchestrator) throws Exception {
+        if (embedded == null) {
+            return;
+        }
+        long start = System.nanoTime();
+        int disconnected = embedded.refuseOthers(orchestrator.clientId()).get(DRAIN_LIMIT.toSeconds(), TimeUnit.SECONDS);
+        java.time.Duration waited = orchestrator.awaitQuiet(DRAIN_QUIET, DRAIN_LIMIT);
+        LOG.info("stopping: {} client(s) let go; their acknowledged reports read in {} ms", disconnected,
+                (System.nanoTime() - start) / 1_000_000);
+        if (waited.compareTo(DRAIN_LIMIT) >= 0) {
+            LOG.warn("reports were still arriving after {} s: the last ones may be missing from the audit trail",
+                    DRAIN_LIMIT.toSeconds());
         }
     }
 

@@ -117,6 +117,9 @@ public final class TurnoutServer implements AutoCloseable {
                     monitoring.metrics()::webhookDelivery, presence(store)), WebhookDispatcher::close);
             EngineLoop engine = parts.start("rollout engine", () -> EngineLoop.start(store, membership, keys, monitoring,
                     webhooks, transport, engineThread, clock), EngineLoop::close);
+            // stopped before the engine: at a graceful stop the embedded broker lets the devices go and hands over the
+            // reports it already acknowledged to them, which would otherwise die with its in-memory queues
+            parts.start("report drain", () -> options.embedsBroker() ? transport : null, broker::drainDevices);
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));

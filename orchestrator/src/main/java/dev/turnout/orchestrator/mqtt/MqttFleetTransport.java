@@ -25,6 +25,7 @@ import org.eclipse.paho.mqttv5.common.packet.MqttProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
@@ -79,6 +80,8 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     private Semaphore inFlight;
     private int window;
     private final Thread publisher;
+    /** When the last message arrived from the broker ({@link System#nanoTime}); read by {@link #awaitQuiet}. */
+    private volatile long lastArrivalNanos = System.nanoTime();
     private volatile boolean closed;
 
     private MqttFleetTransport(Topics topics, MqttAsyncClient client, String shareGroup) {
@@ -306,6 +309,28 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         LOG.error("gave up publishing to {}", out.topic());
     }
 
+    /**
+     * Waits until no message has arrived for {@code quiet} (at most {@code limit}): what the broker already holds for
+     * this client (reports it acknowledged to devices) is read before the client goes. Returns the time waited.
+     */
+    public Duration awaitQuiet(Duration quiet, Duration limit) throws InterruptedException {
+        long start = System.nanoTime();
+        long deadline = start + limit.toNanos();
+        while (System.nanoTime() < deadline) {
+            long sinceLast = System.nanoTime() - lastArrivalNanos;
+            if (sinceLast >= quiet.toNanos()) {
+                break;
+            }
+            Thread.sleep(Math.max(1, (quiet.toNanos() - sinceLast) / 1_000_000));
+        }
+        return Duration.ofNanos(System.nanoTime() - start);
+    }
+
+    /** This client's id at the broker. */
+    public String clientId() {
+        return client.getClientId();
+    }
+
     @Override
     public void close() {
         closed = true;
@@ -398,6 +423,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
         @Override
         public void messageArrived(String topic, MqttMessage message) {
+            lastArrivalNanos = System.nanoTime();
             synchronized (early) {
                 if (events == null) {
                     early.add(new TopicMessage(topic, message));
