@@ -40,8 +40,11 @@ public final class EmbeddedBroker implements AutoCloseable {
     private final int port;
     private final boolean tls;
     private final AtomicBoolean othersAdmitted;
+    private final boolean quickStop;
 
-    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls, AtomicBoolean othersAdmitted) {
+    private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls, AtomicBoolean othersAdmitted,
+                           boolean quickStop) {
+        this.quickStop = quickStop;
         this.hivemq = hivemq;
         this.bindAddress = bindAddress;
         this.port = port;
@@ -155,10 +158,11 @@ public final class EmbeddedBroker implements AutoCloseable {
             closeQuietly(hivemq);
             throw e;
         }
+        boolean quickStop = dev.turnout.broker.internal.QuickNettyShutdown.install(hivemq); // no fixed 2 s quiet period
         LOG.info("embedded MQTT broker listening on {}:{}{}, {} persistence{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "",
                 storage.mode().name().toLowerCase(java.util.Locale.ROOT),
                 storage.mode() == BrokerStorage.Mode.FILE ? " in " + storage.buckets() + " buckets under " + data : "");
-        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null, othersAdmitted);
+        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null, othersAdmitted, quickStop);
     }
 
     public int port() {
@@ -193,6 +197,11 @@ public final class EmbeddedBroker implements AutoCloseable {
             }
         }).thenCompose(done -> CompletableFuture.allOf(disconnects.toArray(CompletableFuture[]::new)))
                 .thenApply(done -> disconnects.size());
+    }
+
+    /** True when this broker stops without HiveMQ's fixed 2 s Netty quiet period ({@code QuickNettyShutdown}). */
+    boolean stopsQuickly() {
+        return quickStop;
     }
 
     /** True when the listener speaks TLS. */
