@@ -6,7 +6,6 @@ import dev.turnout.orchestrator.app.ServerOptions;
 import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
-import dev.turnout.proto.SignedEnvelope;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.Topics;
 import dev.turnout.proto.UpdateState;
@@ -287,10 +286,7 @@ class DeviceFaultsIT {
 
     /** Records every desired state and status report on the broker. */
     private void watchBroker() throws Exception {
-        MqttRecorder<Object> monitor = MqttRecorder.connect(mosquitto.url(), MqttRecorder.Login.anonymous(), (topic, payload) ->
-                        topic.endsWith("/status") ? StatusEvent.parseFrom(payload)
-                                : topic.endsWith("/desired") ? DesiredState.parseFrom(SignedEnvelope.parseFrom(payload).getPayload()) : topic,
-                topics.prefix() + "/devices/+/desired", topics.prefix() + "/devices/+/status");
+        MqttRecorder<Object> monitor = FaultMatrixIT.recordFleetTraffic(mosquitto.url(), topics);
         monitors.add(monitor);
         toClose.add(monitor);
     }

@@ -312,12 +312,17 @@ class FaultMatrixIT {
 
     /** Records every desired state and status report on the broker (again after each restart: a new subscriber). */
     private void watchBroker() throws Exception {
-        MqttRecorder<Object> monitor = MqttRecorder.connect(mosquitto.url(), MqttRecorder.Login.anonymous(), (topic, payload) ->
+        MqttRecorder<Object> monitor = recordFleetTraffic(mosquitto.url(), topics);
+        monitors.add(monitor);
+        toClose.add(monitor);
+    }
+
+    /** A recorder of every desired state (its signed payload) and status report the broker at {@code url} carries. */
+    static MqttRecorder<Object> recordFleetTraffic(String url, Topics topics) throws Exception {
+        return MqttRecorder.connect(url, MqttRecorder.Login.anonymous(), (topic, payload) ->
                         topic.endsWith("/status") ? StatusEvent.parseFrom(payload)
                                 : topic.endsWith("/desired") ? DesiredState.parseFrom(SignedEnvelope.parseFrom(payload).getPayload()) : topic,
                 topics.prefix() + "/devices/+/desired", topics.prefix() + "/devices/+/status");
-        monitors.add(monitor);
-        toClose.add(monitor);
     }
 
     /** When the broker first carried a message matching {@code condition} (System.nanoTime). */

@@ -120,18 +120,7 @@ public final class BundleImport {
         manifest.getRelease().getImagesList().forEach(i -> i.getBlobsList().forEach(b -> signed.add(b.getDigest())));
         java.util.Set<String> whole = new java.util.HashSet<>();
         java.util.Set<String> deltas = new java.util.HashSet<>();
-        try (InputStream file = new BufferedInputStream(Files.newInputStream(bundle), 1 << 16);
-             TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
-            readManifest(tar);
-            TarArchiveEntry entry;
-            while ((entry = tar.getNextEntry()) != null) {
-                if (entry.isDirectory()) {
-                    continue;
-                }
-                String[] named = deltaEntry(entry, signed);
-                (named[0].equals(BLOBS) ? whole : deltas).add(named[1]);
-            }
-        }
+        forEachDeltaEntry(bundle, signed, (entry, named, tar) -> (named[0].equals(BLOBS) ? whole : deltas).add(named[1]));
         if (cache.isCached(mine)) {
             cache.importFromBlobs(mine, java.util.Map.of(), java.util.Map.of());
             return new Imported(manifest.getApp(), manifest.getRelease().getVersion(), mine, manifest.getCreatedAtMs());
@@ -144,47 +133,55 @@ public final class BundleImport {
                     + "; import " + against + " first (or a full bundle, without --against); nothing changed");
         }
         java.util.Set<String> mineBlobs = new java.util.HashSet<>();
-        long cap = 0;
-        for (dev.turnout.proto.Blob b : mine.getBlobsList()) {
-            mineBlobs.add(b.getDigest());
-            cap = Math.max(cap, b.getSize());
-        }
+        mine.getBlobsList().forEach(b -> mineBlobs.add(b.getDigest()));
+        long cap = mine.getBlobsList().stream().mapToLong(dev.turnout.proto.Blob::getSize).max().orElse(0);
         Path staging = cache.importStaging(mine);
         try {
             java.util.Map<String, Path> wholeFiles = new java.util.HashMap<>();
             java.util.Map<String, Path> deltaFiles = new java.util.HashMap<>();
-            try (InputStream file = new BufferedInputStream(Files.newInputStream(bundle), 1 << 16);
-                 TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
-                readManifest(tar);
-                TarArchiveEntry entry;
-                while ((entry = tar.getNextEntry()) != null) {
-                    if (entry.isDirectory()) {
-                        continue;
-                    }
-                    String[] named = deltaEntry(entry, signed);
-                    if (!mineBlobs.contains(named[1])) {
-                        continue; // another platform's
-                    }
-                    if (entry.getSize() > cap) {
-                        throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName())
-                                + "' is larger than any blob the release signs");
-                    }
-                    Path to = staging.resolve((named[0].equals(BLOBS) ? "blob-" : "delta-") + named[1].substring("sha256:".length()));
-                    try (java.io.OutputStream out = Files.newOutputStream(to)) {
-                        long copied = tar.transferTo(out);
-                        if (copied != entry.getSize()) {
-                            throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName()) + "' ended after "
-                                    + copied + " of " + entry.getSize() + " bytes");
-                        }
-                    }
-                    (named[0].equals(BLOBS) ? wholeFiles : deltaFiles).put(named[1], to);
+            forEachDeltaEntry(bundle, signed, (entry, named, tar) -> {
+                if (!mineBlobs.contains(named[1])) {
+                    return; // another platform's
                 }
-            }
+                if (entry.getSize() > cap) {
+                    throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName())
+                            + "' is larger than any blob the release signs");
+                }
+                Path to = staging.resolve((named[0].equals(BLOBS) ? "blob-" : "delta-") + named[1].substring("sha256:".length()));
+                try (java.io.OutputStream out = Files.newOutputStream(to)) {
+                    long copied = tar.transferTo(out);
+                    if (copied != entry.getSize()) {
+                        throw new UpdateFailure(Reason.SIZE_MISMATCH, "bundle entry '" + printable(entry.getName()) + "' ended after "
+                                + copied + " of " + entry.getSize() + " bytes");
+                    }
+                }
+                (named[0].equals(BLOBS) ? wholeFiles : deltaFiles).put(named[1], to);
+            });
             cache.importFromBlobs(mine, wholeFiles, deltaFiles);
         } finally {
             cache.dropStaging(staging);
         }
         return new Imported(manifest.getApp(), manifest.getRelease().getVersion(), mine, manifest.getCreatedAtMs());
+    }
+
+    /** What to do with one entry of a delta bundle, its content next in {@code tar}. */
+    @FunctionalInterface
+    private interface DeltaEntryVisitor {
+        void visit(TarArchiveEntry entry, String[] named, TarArchiveInputStream tar) throws IOException, UpdateFailure;
+    }
+
+    /** Reads a delta bundle past its manifest and hands each file entry, named by {@link #deltaEntry}, to {@code visitor}. */
+    private void forEachDeltaEntry(Path bundle, java.util.Set<String> signed, DeltaEntryVisitor visitor) throws IOException, UpdateFailure {
+        try (InputStream file = new BufferedInputStream(Files.newInputStream(bundle), 1 << 16);
+             TarArchiveInputStream tar = new TarArchiveInputStream(file)) {
+            readManifest(tar);
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                if (!entry.isDirectory()) {
+                    visitor.visit(entry, deltaEntry(entry, signed), tar);
+                }
+            }
+        }
     }
 
     /** {@code {BLOBS or DELTAS, "sha256:<hex>"}} of an entry of a delta bundle; anything else, or a blob the release does not sign, is MALFORMED. */

@@ -119,7 +119,7 @@ public final class TurnoutServer implements AutoCloseable {
                     webhooks, transport, engineThread, clock), EngineLoop::close);
             // stopped before the engine: at a graceful stop the embedded broker lets the devices go and hands over the
             // reports it already acknowledged to them, which would otherwise die with its in-memory queues
-            parts.start("report drain", () -> options.embedsBroker() ? transport : null, broker::drainDevices);
+            parts.start("report drain", () -> transport, broker::drainDevices); // nothing to do with an external broker
             ArtifactRepository artifacts = parts.start("artifact repository",
                     () -> new ArtifactRepository(data.resolve("artifacts"), store));
             OperatorToken token = parts.start("operator token", () -> operatorToken(data));
