@@ -43,14 +43,28 @@ public final class ReconnectPolicy {
      * {@code [0, b)} ({@code bound -> ThreadLocalRandom.current().nextLong(bound)}).
      */
     public static long delayMs(int attempt, long windowMs, LongUnaryOperator random) {
+        return delayMs(attempt, windowMs, CAP.toMillis(), random);
+    }
+
+    /**
+     * As {@link #delayMs(int, long, LongUnaryOperator)} with {@code capMs} instead of {@link #CAP} (a device's
+     * {@code reconnectBackoffMax}); the first step is then {@link #BASE} or the cap, whichever is shorter.
+     */
+    public static long delayMs(int attempt, long windowMs, long capMs, LongUnaryOperator random) {
+        long cap = Math.max(1, capMs);
         long window = Math.min(Math.max(0, windowMs), MAX_WINDOW.toMillis());
-        long step = BASE.toMillis() << Math.min(Math.max(0, attempt), 20);
-        long bound = Math.min(Math.max(window, step), Math.max(window, CAP.toMillis()));
+        long step = Math.min(BASE.toMillis(), cap) << Math.min(Math.max(0, attempt), 20);
+        long bound = Math.min(Math.max(window, step), Math.max(window, cap));
         return random.applyAsLong(Math.max(1, bound));
     }
 
     /** {@link #delayMs(int, long, LongUnaryOperator)} with {@link java.util.concurrent.ThreadLocalRandom}. */
     public static long delayMs(int attempt, long windowMs) {
-        return delayMs(attempt, windowMs, bound -> java.util.concurrent.ThreadLocalRandom.current().nextLong(bound));
+        return delayMs(attempt, windowMs, CAP.toMillis());
+    }
+
+    /** {@link #delayMs(int, long, long, LongUnaryOperator)} with {@link java.util.concurrent.ThreadLocalRandom}. */
+    public static long delayMs(int attempt, long windowMs, long capMs) {
+        return delayMs(attempt, windowMs, capMs, bound -> java.util.concurrent.ThreadLocalRandom.current().nextLong(bound));
     }
 }

@@ -29,6 +29,19 @@ class ReconnectPolicyTest {
         assertThat(ReconnectPolicy.delayMs(attempt, window, bound -> 0)).isZero();
     }
 
+    /** A device's own cap (reconnectBackoffMax) replaces the 30 s; a cap under a second is also the first step. */
+    @ParameterizedTest(name = "attempt {0}, window {1} ms, cap {2} ms -> at most {3} ms")
+    @CsvSource({
+            "0, 0, 1000, 999", "5, 0, 1000, 999", "30, 0, 1000, 999",
+            "0, 0, 500, 499", "3, 0, 500, 499",
+            "0, 0, 60000, 999", "5, 0, 60000, 31999", "6, 0, 60000, 59999",
+            // the fleet's window still spreads the first attempt, whatever the cap
+            "0, 20000, 1000, 19999", "9, 20000, 1000, 19999",
+    })
+    void aDevicesOwnCapBoundsItsWaits(int attempt, long window, long cap, long largest) {
+        assertThat(ReconnectPolicy.delayMs(attempt, window, cap, bound -> bound - 1)).isEqualTo(largest);
+    }
+
     @Test
     void tenThousandDevicesSpreadEvenlyOverTheirWindow() {
         Random random = new Random(42);

@@ -57,13 +57,68 @@ import java.util.regex.Pattern;
  *                  the release's own, and never leave the device: secrets such as a broker password belong here
  * @param downloadRateLimit the device's download rate limit in bytes per second ({@code download.rateLimit: 500KiB/s});
  *                          0: none. A desired state's own limit applies where it is lower.
+ * @param retryTimes how long the daemon waits between attempts to reach the broker and the orchestrator, and how long
+ *                   it retries a download the orchestrator answers with errors ({@link RetryTimes#DEFAULTS}: 30 s, 15 s,
+ *                   2 min); shorter values only for tests that compress time
  */
 public record EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
                          List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
                          String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
                          int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
                          String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables,
-                         long downloadRateLimit) {
+                         long downloadRateLimit, RetryTimes retryTimes) {
+
+    /** With the default {@link RetryTimes}. */
+    public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
+                      List<TrustedKeyConfig> trustedKeys, Path dataDir, String dockerHost, String platform,
+                      String mqttUsername, String mqttPassword, Duration healthReportInterval, UpdateWindow updateWindow,
+                      int maxRollbackAttempts, ClockTrust clockTrust, int crashLoopRestarts, Duration checkInterval,
+                      String ca, Duration lockTimeout, Duration agentStartTimeout, Map<String, String> variables,
+                      long downloadRateLimit) {
+        this(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform, mqttUsername,
+                mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
+                lockTimeout, agentStartTimeout, variables, downloadRateLimit, null);
+    }
+
+    /**
+     * The waits of a device that cannot reach the broker or the orchestrator (a partition, a restart).
+     *
+     * @param reconnectBackoffMax the longest wait between two attempts to reach the broker ({@code reconnectBackoffMax},
+     *                            default 30 s; the first waits at most 1 s or this, whichever is shorter)
+     * @param downloadBackoffMax the longest wait between two download attempts ({@code download.maxBackoff}, default
+     *                           15 s; the first waits 2 s or this, whichever is shorter)
+     * @param downloadRetryWindow how long a download the orchestrator answers with errors (5xx) is retried before the
+     *                            update fails ({@code download.retryWindow}, default 2 min). An orchestrator that cannot
+     *                            be reached at all is waited for without end (until a newer desired state arrives).
+     */
+    public record RetryTimes(Duration reconnectBackoffMax, Duration downloadBackoffMax, Duration downloadRetryWindow) {
+
+        /** 30 s, 15 s, 2 min. */
+        public static final RetryTimes DEFAULTS = new RetryTimes(Duration.ofSeconds(30), Duration.ofSeconds(15), Duration.ofMinutes(2));
+
+        public RetryTimes {
+            reconnectBackoffMax = positive(reconnectBackoffMax, Duration.ofSeconds(30), "reconnectBackoffMax");
+            downloadBackoffMax = positive(downloadBackoffMax, Duration.ofSeconds(15), "download.maxBackoff");
+            downloadRetryWindow = downloadRetryWindow == null ? Duration.ofMinutes(2) : downloadRetryWindow;
+            if (downloadRetryWindow.isNegative()) {
+                throw new IllegalArgumentException("download.retryWindow must not be negative");
+            }
+        }
+
+        /** Every wait divided by {@code factor}: the same device with time compressed (tests). */
+        public RetryTimes compressedBy(long factor) {
+            return new RetryTimes(reconnectBackoffMax.dividedBy(factor), downloadBackoffMax.dividedBy(factor),
+                    downloadRetryWindow.dividedBy(factor));
+        }
+
+        private static Duration positive(Duration value, Duration otherwise, String key) {
+            Duration d = value == null ? otherwise : value;
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(key + " must be positive");
+            }
+            return d;
+        }
+    }
 
     /** Without a download rate limit. */
     public EdgeConfig(String deviceId, Map<String, String> labels, String brokerUrl, String orchestratorUrl, String topicPrefix,
@@ -211,6 +266,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         if (downloadRateLimit < 0) {
             throw new IllegalArgumentException("download.rateLimit must not be negative");
         }
+        retryTimes = retryTimes == null ? RetryTimes.DEFAULTS : retryTimes;
         new Topics(topicPrefix);
         publicKeys(trustedKeys);
         ca = ca == null || ca.isBlank() ? null : ca;
@@ -228,7 +284,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withCa(String pem) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, pem, lockTimeout, agentStartTimeout, variables, downloadRateLimit);
+                checkInterval, pem, lockTimeout, agentStartTimeout, variables, downloadRateLimit, retryTimes);
     }
 
     /** A configuration with the required values only; everything else defaults. */
@@ -240,35 +296,42 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
     public EdgeConfig withUpdateWindow(UpdateWindow window) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, window, maxRollbackAttempts, clockTrust, crashLoopRestarts, checkInterval, ca,
-                lockTimeout, agentStartTimeout, variables, downloadRateLimit);
+                lockTimeout, agentStartTimeout, variables, downloadRateLimit, retryTimes);
     }
 
     /** This configuration with another {@link #checkInterval()}. */
     public EdgeConfig withCheckInterval(Duration interval) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts, interval, ca,
-                lockTimeout, agentStartTimeout, variables, downloadRateLimit);
+                lockTimeout, agentStartTimeout, variables, downloadRateLimit, retryTimes);
     }
 
     /** This configuration with another {@link #lockTimeout()}. */
     public EdgeConfig withLockTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, timeout, agentStartTimeout, variables, downloadRateLimit);
+                checkInterval, ca, timeout, agentStartTimeout, variables, downloadRateLimit, retryTimes);
     }
 
     /** This configuration with another {@link #agentStartTimeout()}. */
     public EdgeConfig withAgentStartTimeout(Duration timeout) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, lockTimeout, timeout, variables, downloadRateLimit);
+                checkInterval, ca, lockTimeout, timeout, variables, downloadRateLimit, retryTimes);
     }
 
     /** This configuration with another {@link #downloadRateLimit()} (bytes per second, 0: none). */
     public EdgeConfig withDownloadRateLimit(long bytesPerSecond) {
         return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
                 mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
-                checkInterval, ca, lockTimeout, agentStartTimeout, variables, bytesPerSecond);
+                checkInterval, ca, lockTimeout, agentStartTimeout, variables, bytesPerSecond, retryTimes);
+    }
+
+    /** This configuration with other {@link #retryTimes()} (null: the defaults). */
+    public EdgeConfig withRetryTimes(RetryTimes times) {
+        return new EdgeConfig(deviceId, labels, brokerUrl, orchestratorUrl, topicPrefix, trustedKeys, dataDir, dockerHost, platform,
+                mqttUsername, mqttPassword, healthReportInterval, updateWindow, maxRollbackAttempts, clockTrust, crashLoopRestarts,
+                checkInterval, ca, lockTimeout, agentStartTimeout, variables, downloadRateLimit, times);
     }
 
     /** Reads the YAML file; errors are one sentence naming the file and the problem. */
@@ -303,10 +366,16 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                     raw.checkInterval == null ? null : parseDuration(raw.checkInterval), raw.ca,
                     raw.lockTimeout == null ? null : parseDuration(raw.lockTimeout),
                     raw.agentStartTimeout == null ? null : parseDuration(raw.agentStartTimeout), raw.variables,
-                    raw.download == null || raw.download.rateLimit == null ? 0 : ByteRate.parse(raw.download.rateLimit, "download.rateLimit"));
+                    raw.download == null || raw.download.rateLimit == null ? 0 : ByteRate.parse(raw.download.rateLimit, "download.rateLimit"),
+                    new RetryTimes(durationOrNull(raw.reconnectBackoffMax), raw.download == null ? null : durationOrNull(raw.download.maxBackoff),
+                            raw.download == null ? null : durationOrNull(raw.download.retryWindow)));
         } catch (IllegalArgumentException e) {
             throw new IOException("config file " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    private static Duration durationOrNull(String text) {
+        return text == null || text.isBlank() ? null : parseDuration(text);
     }
 
     private static ClockTrust clockTrust(String text) {
@@ -372,7 +441,7 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
                 + ", updateWindow=" + (updateWindow == null ? "any time" : updateWindow) + ", maxRollbackAttempts=" + maxRollbackAttempts
                 + ", clockTrust=" + clockTrust + ", crashLoopRestarts=" + crashLoopRestarts + ", checkInterval=" + checkInterval
                 + ", lockTimeout=" + lockTimeout + ", agentStartTimeout=" + agentStartTimeout + ", variables=" + variables.keySet()
-                + ", download.rateLimit=" + (downloadRateLimit == 0 ? "none" : ByteRate.format(downloadRateLimit)) + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
+                + ", download.rateLimit=" + (downloadRateLimit == 0 ? "none" : ByteRate.format(downloadRateLimit)) + ", retryTimes=" + retryTimes + ", ca=" + (ca == null ? "none (system trust store)" : "pinned") + "]";
     }
 
     /** The YAML form, field for field. */
@@ -399,10 +468,13 @@ public record EdgeConfig(String deviceId, Map<String, String> labels, String bro
         @JsonProperty @JsonAlias("agent-start-timeout") public String agentStartTimeout;
         @JsonProperty public Map<String, String> variables;
         @JsonProperty public RawDownload download;
+        @JsonProperty @JsonAlias("reconnect-backoff-max") public String reconnectBackoffMax;
     }
 
     static final class RawDownload {
         @JsonProperty @JsonAlias("rate-limit") public String rateLimit;
+        @JsonProperty @JsonAlias("max-backoff") public String maxBackoff;
+        @JsonProperty @JsonAlias("retry-window") public String retryWindow;
     }
 
     static final class RawKey {

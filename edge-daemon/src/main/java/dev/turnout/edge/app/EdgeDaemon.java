@@ -23,6 +23,8 @@ import dev.turnout.edge.store.LockDirectory;
 import dev.turnout.edge.store.ReportNumbers;
 import dev.turnout.proto.AppHealth;
 import dev.turnout.proto.AppSummary;
+import dev.turnout.proto.DesiredState;
+import dev.turnout.proto.SignedEnvelope;
 import dev.turnout.proto.HealthReport;
 import dev.turnout.proto.Presence;
 import dev.turnout.proto.StatusEvent;
@@ -88,11 +90,6 @@ public final class EdgeDaemon implements AutoCloseable {
     private final AtomicReference<byte[]> pendingDesired = new AtomicReference<>();
     /** Orders every status and presence this device sends ({@code report_seq}). */
     private final ReportNumbers reportNumbers;
-    /**
-     * How long a download that fails for a transient reason is tried again: longer than an orchestrator takes to
-     * restart (the chaos soak saw 20 s on a loaded machine; three attempts gave up after 6 s).
-     */
-    static final java.time.Duration DOWNLOAD_RETRY_WINDOW = java.time.Duration.ofMinutes(2);
     /** Set when the engine reports a status: a tick that did something counts as work for {@link #idleRelease}. */
     private final AtomicBoolean engineReported = new AtomicBoolean();
     private final IdleMemoryRelease idleRelease = new IdleMemoryRelease(
@@ -110,7 +107,11 @@ public final class EdgeDaemon implements AutoCloseable {
         PinnedTrust trust = config.pinnedTrust();
         DownloadPace pace = new DownloadPace(config.downloadRateLimit());
         ArtifactCache cache = new ArtifactCache(dataDir.resolve("cache"), config.orchestratorUrl(), trust)
-                .useCredentials(config.mqttUsername(), config.mqttPassword()).pacedBy(pace).retryingFor(DOWNLOAD_RETRY_WINDOW);
+                .useCredentials(config.mqttUsername(), config.mqttPassword()).pacedBy(pace)
+                // an orchestrator that answers with errors: for the retry window (longer than it takes to restart: the
+                // chaos soak saw 20 s on a loaded machine); one that cannot be reached (a partition): until it can
+                .retryingFor(config.retryTimes().downloadRetryWindow()).backingOffAtMost(config.retryTimes().downloadBackoffMax())
+                .waitingOutUnreachable(this::newerDesiredStateWaits);
         HealthChecker health = new HealthChecker(runtime::status, new Probes(runtime), MonotonicClock.SYSTEM, config.crashLoopRestarts(),
                 runtime::usage, new EngineDisk(runtime::dataRoot, dataDir));
         DesiredStateVerifier verifier = new DesiredStateVerifier(config.deviceId(), platform, new EnvelopeVerifier(config.publicKeys()),
@@ -121,6 +122,7 @@ public final class EdgeDaemon implements AutoCloseable {
         this.verifier = verifier;
         this.link = new MqttLink(config.brokerUrl(), config.deviceId(), topics, config.mqttUsername(), config.mqttPassword(),
                 this::enqueueDesiredState, this::presence, this::currentStatusSafely, trust);
+        link.reconnectBackoffAtMost(config.retryTimes().reconnectBackoffMax());
         verifier.onKeysRotated(link::publishPresence); // the orchestrator waits for every device to trust a new key
         verifier.onAccepted(state -> link.reconnectWindow(state.getReconnectWindowMs())); // sized by the orchestrator to the fleet
         LogRequests logRequests = new LogRequests(config.deviceId(), verifier::trustedKeys, store, runtime, link::publishLogResponse,
@@ -257,6 +259,23 @@ public final class EdgeDaemon implements AutoCloseable {
             worker.execute(this::drainDesiredState);
         } catch (RejectedExecutionException e) {
             log.debug("closing: desired state dropped");
+        }
+    }
+
+    /**
+     * A desired state newer than the last one accepted waits for the worker: a download that waits for an unreachable
+     * orchestrator gives up for it. Only its sequence is read here; the worker verifies it as any other.
+     */
+    private boolean newerDesiredStateWaits() {
+        byte[] wire = pendingDesired.get();
+        if (wire == null) {
+            return false;
+        }
+        try {
+            long sequence = DesiredState.parseFrom(SignedEnvelope.parseFrom(wire).getPayload()).getSequence();
+            return sequence > store.loadTrust().lastSequence();
+        } catch (com.google.protobuf.InvalidProtocolBufferException | RuntimeException e) {
+            return false; // the worker refuses it and says why
         }
     }
 

@@ -31,6 +31,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.function.BooleanSupplier;
 import java.util.zip.GZIPInputStream;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -62,8 +63,8 @@ public final class ArtifactCache implements ArtifactSource {
     /** Suffix of the list of blobs an archive was written from (one digest a line). */
     private static final String BLOB_INDEX = ".blobs";
     private static final int ATTEMPTS = 3;
-    /** The longest wait between two download attempts. */
-    static final Duration MAX_BACKOFF = Duration.ofSeconds(15);
+    /** The longest wait between two download attempts unless {@link #backingOffAtMost} says otherwise. */
+    public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(15);
     /** Free space left over after a download, so the device keeps breathing. */
     private static final long RESERVE_BYTES = 16L * 1024 * 1024;
 
@@ -77,6 +78,9 @@ public final class ArtifactCache implements ArtifactSource {
     private final long reserveBytes;
     private final Duration retryDelay;
     private volatile Duration retryWindow = Duration.ZERO;
+    private volatile Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+    /** Null: an unreachable orchestrator counts against the retry window like any failure; else when to stop waiting for it. */
+    private volatile BooleanSupplier stopWaitingWhen;
     private final FreeSpace freeSpace;
     private volatile String authorization;
     private volatile DownloadPace pace = new DownloadPace(0);
@@ -263,6 +267,7 @@ public final class ArtifactCache implements ArtifactSource {
      */
     private void fetchVerified(String url, long size, String digest, String what, Path part, Path done) throws UpdateFailure {
         long firstFailure = 0;
+        int failures = 0;
         for (int attempt = 1; ; attempt++) {
             try {
                 checkDigest(what, digest, part, download(url, size, what, part));
@@ -272,12 +277,29 @@ public final class ArtifactCache implements ArtifactSource {
                 if (!e.isTransient()) {
                     throw e;
                 }
+                BooleanSupplier waitingOut = stopWaitingWhen;
+                if (waitingOut != null && unreachable(e)) {
+                    // the network or the orchestrator is away (a partition, a restart): no answer proves the release
+                    // bad, so the device waits for it, backing off, however long that takes; the window counts
+                    // only the failures of an orchestrator that answers. A newer desired state ends the wait.
+                    firstFailure = 0;
+                    failures = 0;
+                    boolean superseded = waitingOut.getAsBoolean();
+                    log.warn("download attempt {} of {} failed{}: {}", attempt, digest, superseded
+                            ? ", giving up: a newer desired state waits" : ", the orchestrator is unreachable: trying again", e.getMessage());
+                    if (superseded) {
+                        throw new UpdateFailure(Reason.DOWNLOAD_FAILED, e.getMessage() + "; given up for a newer desired state", true, e);
+                    }
+                    backOff(attempt);
+                    continue;
+                }
                 if (firstFailure == 0) {
                     firstFailure = System.nanoTime();
                 }
+                failures++;
                 // at least ATTEMPTS attempts, and on for the retry window: an orchestrator that restarts (or a network
                 // that comes back) within it costs a delay, not a failed device that rolls a whole rollout back
-                boolean spent = attempt >= ATTEMPTS && (retryDelay.isZero() || System.nanoTime() - firstFailure >= retryWindow.toNanos());
+                boolean spent = failures >= ATTEMPTS && (retryDelay.isZero() || System.nanoTime() - firstFailure >= retryWindow.toNanos());
                 log.warn("download attempt {} of {} failed{}: {}", attempt, digest, spent ? ", giving up" : "", e.getMessage());
                 if (spent) {
                     throw e;
@@ -290,12 +312,45 @@ public final class ArtifactCache implements ArtifactSource {
     }
 
     /**
+     * A failure to reach the orchestrator or to keep the connection (refused, reset, timed out, broken off), not an
+     * answer. A certificate refused or a server that does not talk TLS did answer: a configuration to fix, not a
+     * network to wait for; those count against the retry window and fail the update with the reason.
+     */
+    private static boolean unreachable(UpdateFailure e) {
+        if (e.reason() != Reason.DOWNLOAD_FAILED || !(e.getCause() instanceof IOException cause)) {
+            return false;
+        }
+        String tls = PinnedTrust.explain(cause);
+        return tls == null || !(tls.contains("certificate") || tls.startsWith("the server does not talk TLS"));
+    }
+
+    /**
      * Keeps retrying a download that fails for a transient reason (connection refused or reset, a 5xx answer) for
      * {@code window} after its first failure (and at least three attempts), backing off {@code retryDelay} times the
-     * attempt, at most {@link #MAX_BACKOFF}. Default: zero, three attempts.
+     * attempt, at most {@link #backingOffAtMost}. Default: zero, three attempts.
      */
     public ArtifactCache retryingFor(Duration window) {
         this.retryWindow = window;
+        return this;
+    }
+
+    /** The longest wait between two download attempts (default {@link #DEFAULT_MAX_BACKOFF}); must be positive. */
+    public ArtifactCache backingOffAtMost(Duration longest) {
+        if (longest.isNegative() || longest.isZero()) {
+            throw new IllegalArgumentException("the longest back-off must be positive");
+        }
+        this.maxBackoff = longest;
+        return this;
+    }
+
+    /**
+     * While the orchestrator cannot be reached at all (connection refused, reset or timed out, a transfer broken
+     * off), the download is tried again without end, backing off, instead of within the retry window: a device cut
+     * off for half an hour finishes its download when the network heals. {@code stopWhen} ends the wait (a newer
+     * desired state is waiting): the download then fails, DOWNLOAD_FAILED. Closing the daemon interrupts it too.
+     */
+    public ArtifactCache waitingOutUnreachable(BooleanSupplier stopWhen) {
+        this.stopWaitingWhen = stopWhen;
         return this;
     }
 
@@ -546,7 +601,7 @@ public final class ArtifactCache implements ArtifactSource {
         }
         try {
             // the server or the network may come back
-            Thread.sleep(Math.min(retryDelay.multipliedBy(attempt).toMillis(), MAX_BACKOFF.toMillis()));
+            Thread.sleep(Math.min(retryDelay.multipliedBy(attempt).toMillis(), maxBackoff.toMillis()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UpdateFailure(Reason.INTERRUPTED, "download interrupted");
@@ -720,8 +775,8 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.SIZE_MISMATCH, what + " is longer than the signed " + size + " bytes");
         }
         if (written < size) {
-            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "download of " + uri + " ended after " + written + " of "
-                    + size + " bytes", true, null);
+            String broken = "download of " + uri + " ended after " + written + " of " + size + " bytes";
+            throw new UpdateFailure(Reason.DOWNLOAD_FAILED, broken, true, new java.io.EOFException(broken)); // the connection closed early
         }
         return sha;
     }

@@ -69,6 +69,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     });
     /** The fleet's reconnect window from the last accepted desired state (0: none known). */
     private volatile long reconnectWindowMs;
+    /** The longest wait between two reconnect attempts (the device's {@code reconnectBackoffMax}). */
+    private volatile long reconnectCapMs = ReconnectPolicy.CAP.toMillis();
     /** A reconnect attempt is scheduled or running: a lost connection schedules only one. */
     private final AtomicBoolean reconnecting = new AtomicBoolean();
     private volatile boolean closed;
@@ -135,7 +137,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
                 log.warn("cannot connect to the broker {} yet: {}", brokerUrl, tls != null ? tls : e.getMessage());
                 // back off before the next attempt, jittered: a site whose devices all boot at once does not retry in step
                 long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                Thread.sleep(Math.max(0, Math.min(left, ReconnectPolicy.delayMs(attempt++, reconnectWindowMs))));
+                Thread.sleep(Math.max(0, Math.min(left, ReconnectPolicy.delayMs(attempt++, reconnectWindowMs, reconnectCapMs))));
             }
         }
         if (last != null) {
@@ -189,12 +191,23 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         this.reconnectWindowMs = windowMs;
     }
 
+    /**
+     * The longest wait between two attempts to reach the broker again (default {@link ReconnectPolicy#CAP}, 30 s); a
+     * fleet's reconnect window longer than it still spreads the first attempt over the window.
+     */
+    public void reconnectBackoffAtMost(java.time.Duration longest) {
+        if (longest.isNegative() || longest.isZero()) {
+            throw new IllegalArgumentException("the longest reconnect back-off must be positive");
+        }
+        this.reconnectCapMs = longest.toMillis();
+    }
+
     /** After a lost connection: the next attempt, {@code attempt} (0-based) since the loss, after a jittered delay. */
     private void scheduleReconnect(int attempt) {
         if (closed) {
             return;
         }
-        long delay = ReconnectPolicy.delayMs(attempt, reconnectWindowMs);
+        long delay = ReconnectPolicy.delayMs(attempt, reconnectWindowMs, reconnectCapMs);
         log.debug("reconnect attempt {} in {} ms", attempt + 1, delay);
         try {
             reconnects.schedule(() -> reconnect(attempt), delay, TimeUnit.MILLISECONDS);

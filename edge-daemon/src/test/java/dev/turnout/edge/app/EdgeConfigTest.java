@@ -125,6 +125,21 @@ class EdgeConfigTest {
     }
 
     @Test
+    void theRetryTimesDefaultToAFleetsAndAreReadAsPeopleWriteThem() throws IOException {
+        EdgeConfig defaults = EdgeConfig.load(write(minimal()));
+        assertThat(defaults.retryTimes()).isEqualTo(new EdgeConfig.RetryTimes(java.time.Duration.ofSeconds(30),
+                java.time.Duration.ofSeconds(15), java.time.Duration.ofMinutes(2)));
+        EdgeConfig quick = EdgeConfig.load(write(minimal() + "reconnectBackoffMax: 1s\ndownload:\n  maxBackoff: 500ms\n  retry-window: 4s\n"));
+        assertThat(quick.retryTimes()).isEqualTo(EdgeConfig.RetryTimes.DEFAULTS.compressedBy(30));
+        assertThat(quick.withLockTimeout(java.time.Duration.ofMinutes(1)).retryTimes()).isEqualTo(quick.retryTimes());
+        assertThat(quick.toString()).contains("reconnectBackoffMax=PT1S");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "reconnectBackoffMax: 0s\n")))
+                .isInstanceOf(IOException.class).hasMessageContaining("reconnectBackoffMax must be positive");
+        assertThatThrownBy(() -> EdgeConfig.load(write(minimal() + "download:\n  maxBackoff: soon\n")))
+                .isInstanceOf(IOException.class).hasMessageContaining("not a duration: 'soon'");
+    }
+
+    @Test
     void unknownKeysAreAnError() throws IOException {
         Path file = write(minimal() + "brokerURL: tcp://typo:1883\n");
         assertThatThrownBy(() -> EdgeConfig.load(file)).isInstanceOf(IOException.class).hasMessageContaining("unknown key 'brokerURL'");

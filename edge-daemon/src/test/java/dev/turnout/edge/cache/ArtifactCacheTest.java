@@ -24,6 +24,7 @@ import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 class ArtifactCacheTest {
 
@@ -38,6 +39,8 @@ class ArtifactCacheTest {
     private volatile String requiredAuthorization;
     /** Bytes after which the next transfer drops its connection (a broken download); 0: none. */
     private final java.util.concurrent.atomic.AtomicInteger dropNextTransferAfter = new java.util.concurrent.atomic.AtomicInteger();
+    /** When positive, every download is answered with this status (an orchestrator that answers, with errors). */
+    private volatile int answerWith;
     private HttpServer server;
 
     @BeforeEach
@@ -61,6 +64,11 @@ class ArtifactCacheTest {
                 try (OutputStream out = exchange.getResponseBody()) {
                     out.write(error);
                 }
+                return;
+            }
+            if (answerWith > 0) {
+                exchange.sendResponseHeaders(answerWith, -1);
+                exchange.close();
                 return;
             }
             String range = exchange.getRequestHeaders().getFirst("Range");
@@ -279,6 +287,64 @@ class ArtifactCacheTest {
                 .satisfies(e -> assertThat(((UpdateFailure) e).reason()).isEqualTo(Reason.DOWNLOAD_FAILED));
         assertThat((System.nanoTime() - start) / 1e6).as("tried for the whole window").isGreaterThanOrEqualTo(800);
         serveOn(port); // for @AfterEach
+    }
+
+    @Test
+    void anUnreachableOrchestratorIsWaitedForBeyondTheRetryWindowAndTheDownloadResumes() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        int port = server.getAddress().getPort();
+        dropNextTransferAfter.set(100_000); // the partition begins mid-transfer
+        java.util.concurrent.atomic.AtomicBoolean cutOff = new java.util.concurrent.atomic.AtomicBoolean();
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + port, 0, java.time.Duration.ofMillis(50))
+                .retryingFor(java.time.Duration.ofMillis(300)).backingOffAtMost(java.time.Duration.ofMillis(100))
+                .waitingOutUnreachable(() -> {
+                    if (cutOff.compareAndSet(false, true)) {
+                        server.stop(0); // refused from the first failure on
+                    }
+                    return false;
+                });
+        java.util.concurrent.CompletableFuture<Void> back = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                await().atMost(java.time.Duration.ofSeconds(10)).untilTrue(cutOff);
+                Thread.sleep(1500); // the partition's length: five times the retry window
+                serveOn(port);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Path file = cache.fetch(artifact);
+        back.join();
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+        assertThat(rangeHeaders.get(rangeHeaders.size() - 1)).as("resumed where the partition cut it").isEqualTo("bytes=100000-");
+    }
+
+    @Test
+    void aNewerDesiredStateEndsTheWaitForAnUnreachableOrchestrator() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        int port = server.getAddress().getPort();
+        server.stop(0);
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + port, 0, java.time.Duration.ofMillis(10))
+                .retryingFor(java.time.Duration.ofMillis(10)).backingOffAtMost(java.time.Duration.ofMillis(20))
+                .waitingOutUnreachable(() -> asked.incrementAndGet() >= 20); // the 20th failure finds a newer state waiting
+        assertThatThrownBy(() -> cache.fetch(artifact)).isInstanceOfSatisfying(UpdateFailure.class, e -> {
+            assertThat(e.reason()).isEqualTo(Reason.DOWNLOAD_FAILED);
+            assertThat(e.getMessage()).contains("given up for a newer desired state");
+        });
+        assertThat(asked).as("tried on past the window and three attempts, until the newer state").hasValue(20);
+        serveOn(port); // for @AfterEach
+    }
+
+    @Test
+    void anOrchestratorThatAnswersWithErrorsStillFailsTheDownloadAfterTheWindow() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        answerWith = 500;
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), 0, java.time.Duration.ofMillis(50))
+                .retryingFor(java.time.Duration.ofMillis(300)).waitingOutUnreachable(() -> false);
+        assertThatThrownBy(() -> cache.fetch(artifact)).isInstanceOfSatisfying(UpdateFailure.class, e -> {
+            assertThat(e.reason()).isEqualTo(Reason.DOWNLOAD_FAILED);
+            assertThat(e.getMessage()).contains("answered 500");
+        });
     }
 
     @Test
