@@ -77,7 +77,18 @@ class FaultMatrixIT {
     private final String imageRepo = "faults-e2e/web-" + run;
     private final List<String> deviceIds = List.of("faults-" + run + "-a", "faults-" + run + "-b");
     private final Map<String, Device> devices = new LinkedHashMap<>();
-    private final List<String> versions = List.of("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0");
+    /** Each device's configuration as enrolled (through its proxies). */
+    private final Map<String, EdgeConfig> configs = new LinkedHashMap<>();
+    /** The retry settings the daemons run with. */
+    private EdgeConfig.RetryTimes retryTimes = EdgeConfig.RetryTimes.DEFAULTS;
+    private final List<String> versions = List.of("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0", "1.8.0",
+            "1.9.0");
+    /**
+     * How much the long-partition rows compress time: every timer that acts while a device is cut off (the daemon's
+     * reconnect and download back-offs, its download retry window, the orchestrator's device timeout, the wave's soak)
+     * is divided by it, through the settings a user has, so that 30 minutes cut off take one minute of CI.
+     */
+    private static final long COMPRESSED = 30;
     private final Closer toClose = new Closer();
     private final ObjectMapper json = new ObjectMapper();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
@@ -139,7 +150,8 @@ class FaultMatrixIT {
             String yaml = Files.readString(config);
             assertThat(yaml).as("the enrolled config names the broker and the orchestrator").contains(mosquitto.url(), server.url());
             Files.writeString(config, yaml.replace(mosquitto.url(), mqtt.url("tcp")).replace(server.url(), http.url("http")));
-            EdgeDaemon daemon = EdgeDaemon.start(EdgeConfig.load(config), work.resolve("edge-" + id));
+            configs.put(id, EdgeConfig.load(config));
+            EdgeDaemon daemon = EdgeDaemon.start(configs.get(id), work.resolve("edge-" + id));
             toClose.add(daemon::close);
             devices.put(id, new Device(id, daemon, mqtt, http));
         }
@@ -202,8 +214,8 @@ class FaultMatrixIT {
     }
 
     /**
-     * Row 3b: the canary, active, loses its network for 10 s while its wave soaks (16 s). Seconds, not the issue's 5 or 30 minutes: the daemon's back-off caps at 30 s, so a longer partition
-     * only repeats the same capped attempts; no test clock compresses it.
+     * Row 3b: the canary, active, loses its network for 10 s while its wave soaks (16 s). The minute-long and the
+     * compressed 5- and 30-minute partitions are the rows from order 7 on.
      */
     @Test
     @Order(4)
@@ -264,6 +276,133 @@ class FaultMatrixIT {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
                 devices.values().stream().mapToLong(d -> d.mqtt().bytesToClient()).sum() - before);
         devices.values().forEach(d -> d.mqtt().throttle(0));
+    }
+
+    /**
+     * Row 5, a minute, real time and default settings: the second device is cut off (broker and orchestrator) for a
+     * minute in the middle of its slowed download, and the canary for a minute from the start of its switch, so that
+     * its whole health check and soak run while the orchestrator cannot hear it.
+     */
+    @Test
+    @Order(7)
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void partitionedAMinuteDuringStagingAndTheCanarysWholeSoak() throws Exception {
+        partitionedDuringStagingAndTheCanarysSoak("1.7.0", Duration.ofMinutes(1), Duration.ofSeconds(6));
+    }
+
+    /**
+     * Row 5, five minutes compressed {@value #COMPRESSED} times (10 s): the daemons run with every retry setting divided
+     * by {@value #COMPRESSED} (reconnect back-off at most 1 s, download back-off at most 0.5 s, download retry window 4 s)
+     * and the rollout with a device timeout of 10 minutes divided likewise (20 s): shorter than the partition, so only
+     * the rule that an offline device's time does not run keeps the canary from failing.
+     */
+    @Test
+    @Order(8)
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void partitionedFiveMinutesCompressedDuringStagingAndTheCanarysWholeSoak() throws Exception {
+        restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS.compressedBy(COMPRESSED));
+        partitionedDuringStagingAndTheCanarysSoak("1.8.0", Duration.ofMinutes(5).dividedBy(COMPRESSED), Duration.ofSeconds(6),
+                "--device-timeout", Duration.ofMinutes(10).dividedBy(COMPRESSED).toSeconds() + "s");
+    }
+
+    /** Row 5, thirty minutes compressed as the five (one minute): the download waits 15 times its retry window. */
+    @Test
+    @Order(9)
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void partitionedThirtyMinutesCompressedDuringStagingAndTheCanarysWholeSoak() throws Exception {
+        restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS.compressedBy(COMPRESSED));
+        partitionedDuringStagingAndTheCanarysSoak("1.9.0", Duration.ofMinutes(30).dividedBy(COMPRESSED), Duration.ofSeconds(6),
+                "--device-timeout", Duration.ofMinutes(10).dividedBy(COMPRESSED).toSeconds() + "s");
+    }
+
+    /**
+     * One rollout of {@code version} (a canary, then the other device; {@code soak} between the waves): device B is cut
+     * off as soon as it reports DOWNLOADING (its download slowed), the canary A as soon as it reports APPLYING, each for
+     * {@code partition}. Then, beyond the bar: neither device reported a failure (B did not give its download up), the
+     * canary's ACTIVE reached the broker only after its heal, and the second wave started no sooner than the soak after
+     * it: the orchestrator did not advance on a canary it could not hear.
+     */
+    private void partitionedDuringStagingAndTheCanarysSoak(String version, Duration partition, Duration soak, String... strategy)
+            throws Exception {
+        Device a = devices.get(deviceIds.get(0));
+        Device b = devices.get(deviceIds.get(1));
+        long resetsBefore = a.mqtt().resets() + b.mqtt().resets();
+        b.http().throttle(SLOW_DOWNLOAD);
+        List<String> args = new ArrayList<>(List.of("--waves", "1,100%", "--soak", soak.toSeconds() + "s"));
+        args.addAll(List.of(strategy));
+        long started = System.nanoTime();
+        String id = deploy(version, args.toArray(String[]::new));
+        Map<Device, UpdateState> cutWhen = Map.of(b, UpdateState.DOWNLOADING, a, UpdateState.APPLYING);
+        Map<Device, Long> cutAt = new java.util.concurrent.ConcurrentHashMap<>();
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            cutWhen.forEach((device, state) -> {
+                if (!cutAt.containsKey(device) && reports(device.id(), version).stream().anyMatch(e -> e.getState() == state)) {
+                    device.partition();
+                    cutAt.put(device, System.nanoTime());
+                }
+            });
+            return cutAt.size() == cutWhen.size();
+        });
+        assertThat(reports(a.id(), version)).as("the canary was cut off before it could say ACTIVE")
+                .noneMatch(e -> e.getState() == UpdateState.ACTIVE);
+        await().atMost(Duration.ofSeconds(30)).until(() -> !device(a.id()).path("online").asBoolean()
+                && !device(b.id()).path("online").asBoolean());
+        Map<Device, Long> healedAt = new LinkedHashMap<>();
+        for (Device d : cutAt.keySet().stream().sorted(java.util.Comparator.comparing(cutAt::get)).toList()) {
+            long left = cutAt.get(d) + partition.toNanos() - System.nanoTime();
+            if (left > 0) {
+                Thread.sleep(TimeUnit.NANOSECONDS.toMillis(left)); // the fault's length, not a wait for behaviour
+            }
+            assertThat(rollout(id).path("state").asText()).as("rollout %s while %s is cut off", id, d.id()).isEqualTo("RUNNING");
+            d.http().throttle(0);
+            d.heal();
+            healedAt.put(d, System.nanoTime());
+        }
+        assertTheBar(id, version);
+        assertThat(reports(version)).as("reports of %s: nobody failed, B did not give its download up", version)
+                .noneMatch(e -> e.getState() == UpdateState.FAILED || e.getState() == UpdateState.ROLLED_BACK);
+        long activeAt = received(m -> m instanceof StatusEvent e && e.getDeviceId().equals(a.id()) && e.getVersion().equals(version)
+                && e.getState() == UpdateState.ACTIVE);
+        long secondWaveAt = received(m -> m instanceof DesiredState s && s.getDeviceId().equals(b.id())
+                && s.getAppsList().stream().anyMatch(app -> isActivationOf(app, version)));
+        assertThat(activeAt).as("the canary's ACTIVE reached the broker after its heal").isGreaterThan(healedAt.get(a));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(secondWaveAt - activeAt)).as("ms from the canary's ACTIVE to the second wave")
+                .isGreaterThanOrEqualTo(soak.toMillis() - 1_000);
+        assertThat(a.mqtt().resets() + b.mqtt().resets()).as("the partitions cut the MQTT connections").isGreaterThan(resetsBefore);
+        System.out.printf("fault matrix: %s cut off for %d s (B at DOWNLOADING, the canary at APPLYING): rollout done in %d s;"
+                        + " back on the broker %d ms (A) and %d ms (B) after the heal%n", version, partition.toSeconds(),
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started),
+                TimeUnit.NANOSECONDS.toMillis(activeAt - healedAt.get(a)), TimeUnit.NANOSECONDS.toMillis(firstReportAfter(b, version,
+                        healedAt.get(b)) - healedAt.get(b)));
+    }
+
+    /** When the broker first carried a report of {@code version} from {@code d} after {@code since} (System.nanoTime). */
+    private long firstReportAfter(Device d, String version, long since) {
+        return monitors.stream().flatMap(m -> m.received().stream())
+                .filter(r -> r.nanoTime() > since && r.message() instanceof StatusEvent e && e.getDeviceId().equals(d.id())
+                        && e.getVersion().equals(version))
+                .mapToLong(MqttRecorder.Received::nanoTime).min().orElse(since);
+    }
+
+    /**
+     * Starts each device's daemon again, on its data directory, with {@code times} (unless they run with them already);
+     * waits until both are online.
+     */
+    private void restartDaemonsWith(EdgeConfig.RetryTimes times) throws Exception {
+        if (times.equals(retryTimes)) {
+            return;
+        }
+        retryTimes = times;
+        for (String id : deviceIds) {
+            Device d = devices.get(id);
+            d.daemon().close();
+            EdgeDaemon daemon = EdgeDaemon.start(configs.get(id).withRetryTimes(times), work.resolve("edge-" + id));
+            toClose.add(daemon::close);
+            devices.put(id, new Device(id, daemon, d.mqtt(), d.http()));
+        }
+        for (String id : deviceIds) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> device(id).path("online").asBoolean());
+        }
     }
 
     // --- the bar every row ends with
