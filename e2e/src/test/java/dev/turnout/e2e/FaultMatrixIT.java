@@ -300,9 +300,7 @@ class FaultMatrixIT {
     @Order(8)
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     void partitionedFiveMinutesCompressedDuringStagingAndTheCanarysWholeSoak() throws Exception {
-        restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS.compressedBy(COMPRESSED));
-        partitionedDuringStagingAndTheCanarysSoak("1.8.0", Duration.ofMinutes(5).dividedBy(COMPRESSED), Duration.ofSeconds(6),
-                "--device-timeout", Duration.ofMinutes(10).dividedBy(COMPRESSED).toSeconds() + "s");
+        partitionedCompressed("1.8.0", Duration.ofMinutes(5));
     }
 
     /** Row 5, thirty minutes compressed as the five (one minute): the download waits 15 times its retry window. */
@@ -310,8 +308,13 @@ class FaultMatrixIT {
     @Order(9)
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void partitionedThirtyMinutesCompressedDuringStagingAndTheCanarysWholeSoak() throws Exception {
+        partitionedCompressed("1.9.0", Duration.ofMinutes(30));
+    }
+
+    /** {@code partition} compressed {@value #COMPRESSED} times: the daemons' retry times and the device timeout (10 min) too. */
+    private void partitionedCompressed(String version, Duration partition) throws Exception {
         restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS.compressedBy(COMPRESSED));
-        partitionedDuringStagingAndTheCanarysSoak("1.9.0", Duration.ofMinutes(30).dividedBy(COMPRESSED), Duration.ofSeconds(6),
+        partitionedDuringStagingAndTheCanarysSoak(version, partition.dividedBy(COMPRESSED), Duration.ofSeconds(6),
                 "--device-timeout", Duration.ofMinutes(10).dividedBy(COMPRESSED).toSeconds() + "s");
     }
 

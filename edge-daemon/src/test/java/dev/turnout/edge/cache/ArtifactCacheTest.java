@@ -262,17 +262,24 @@ class ArtifactCacheTest {
         server.stop(0); // the orchestrator restarts: connections are refused meanwhile
         ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + port, 0, java.time.Duration.ofMillis(100))
                 .retryingFor(java.time.Duration.ofSeconds(60));
-        java.util.concurrent.CompletableFuture<Void> back = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        // longer than three attempts take (100 + 200 ms of back-off)
+        java.util.concurrent.CompletableFuture<Void> back = serveAgain(port, new java.util.concurrent.atomic.AtomicBoolean(true), 1500);
+        Path file = cache.fetch(artifact);
+        back.join();
+        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
+    }
+
+    /** Serves on {@code port} again {@code outageMs} after {@code down} is set: the outage's length, not a wait for behaviour. */
+    private java.util.concurrent.CompletableFuture<Void> serveAgain(int port, java.util.concurrent.atomic.AtomicBoolean down, long outageMs) {
+        return java.util.concurrent.CompletableFuture.runAsync(() -> {
             try {
-                Thread.sleep(1500); // longer than three attempts take (100 + 200 ms of back-off)
+                await().atMost(java.time.Duration.ofSeconds(10)).untilTrue(down);
+                Thread.sleep(outageMs);
                 serveOn(port);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         });
-        Path file = cache.fetch(artifact);
-        back.join();
-        assertThat(Files.readAllBytes(file)).isEqualTo(archive);
     }
 
     @Test
@@ -303,15 +310,7 @@ class ArtifactCacheTest {
                     }
                     return false;
                 });
-        java.util.concurrent.CompletableFuture<Void> back = java.util.concurrent.CompletableFuture.runAsync(() -> {
-            try {
-                await().atMost(java.time.Duration.ofSeconds(10)).untilTrue(cutOff);
-                Thread.sleep(1500); // the partition's length: five times the retry window
-                serveOn(port);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        java.util.concurrent.CompletableFuture<Void> back = serveAgain(port, cutOff, 1500); // five times the retry window
         Path file = cache.fetch(artifact);
         back.join();
         assertThat(Files.readAllBytes(file)).isEqualTo(archive);
