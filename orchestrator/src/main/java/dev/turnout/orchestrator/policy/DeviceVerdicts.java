@@ -60,8 +60,19 @@ public final class DeviceVerdicts {
         WAITING,
         /** FAILED, REJECTED or ROLLED_BACK: the reported version did not take. */
         FAILURE,
+        /**
+         * FAILED or REJECTED for a full disk (reason DISK_FULL), before the switch: not the release's fault; the device
+         * keeps the desired state and goes on by itself once its disk has space again (docs/edge-daemon.md). No row names
+         * it: it proves nothing yet and the device's time to report runs on (a disk that stays full fails it by timeout).
+         */
+        WAITING_FOR_SPACE,
         /** Anything else (downloading, applying, verifying...): under way, proves nothing yet. */
         BUSY;
+
+        /** What a report in state {@code s} with reason {@code reason} (its name; null: none) says. */
+        public static Said of(UpdateState s, String reason) {
+            return "DISK_FULL".equals(reason) && (s == UpdateState.FAILED || s == UpdateState.REJECTED) ? WAITING_FOR_SPACE : of(s);
+        }
 
         public static Said of(UpdateState s) {
             return switch (s) {
@@ -216,6 +227,12 @@ public final class DeviceVerdicts {
     /** The verdict on a report about {@code version} in {@code state} at {@code sequence} for device {@code d}. */
     public static Verdict judge(RolloutState rollout, String release, RolloutDevice d, String version, UpdateState state,
                                 long sequence) {
-        return verdict(Phase.of(rollout), d.state(), Said.of(state), Answers.of(d, release, version, sequence));
+        return judge(rollout, release, d, version, state, null, sequence);
+    }
+
+    /** As above, for a report giving {@code reason} (its name; null: none). */
+    public static Verdict judge(RolloutState rollout, String release, RolloutDevice d, String version, UpdateState state,
+                                String reason, long sequence) {
+        return verdict(Phase.of(rollout), d.state(), Said.of(state, reason), Answers.of(d, release, version, sequence));
     }
 }
