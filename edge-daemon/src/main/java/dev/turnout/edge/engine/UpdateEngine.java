@@ -110,6 +110,8 @@ public final class UpdateEngine {
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
     /** Updates of the daemon itself (the reserved app {@value AgentDistribution#APP}). */
     private AgentUpdates agentUpdates;
+    /** Containers whose removal failed, tried again by {@link #tick()}; in memory (a restart removes orphans anyway). */
+    private final Set<String> leftovers = new LinkedHashSet<>();
     /** What a full disk stopped: tried again by {@link #tick()} once space returns. */
     private final DiskFullRetries diskFull;
     /** The newest desired state refused for the clock: judged again by {@link #tick()} once the clock is set. */
@@ -600,6 +602,7 @@ public final class UpdateEngine {
         for (AppRecord record : store.loadApps()) {
             repairDrift(record);
         }
+        removeLeftovers();
         retryAfterDiskFull();
         byte[] refusedForTheClock = clockRefusals.dueAfterClockSet();
         if (refusedForTheClock != null) {
@@ -1701,8 +1704,28 @@ public final class UpdateEngine {
         }
         try {
             runtime.remove(containerId);
+            leftovers.remove(containerId);
         } catch (UpdateFailure e) {
-            log.warn("cannot remove container {}: {}", containerId, e.getMessage());
+            log.warn("cannot remove container {}: {}{}", containerId, e.getMessage(),
+                    leftovers.add(containerId) ? "; trying again at the next ticks" : "");
+        }
+    }
+
+    /**
+     * Containers the engine refused to remove (left "dead": after a power loss its overlay mount was still busy) are
+     * tried again, once a tick, until they are gone: one app, one container.
+     */
+    private void removeLeftovers() {
+        for (String id : List.copyOf(leftovers)) {
+            try {
+                if (runtime.status(id).equals(ContainerStatus.MISSING)) {
+                    leftovers.remove(id);
+                    continue;
+                }
+            } catch (UpdateFailure e) {
+                continue; // the engine does not answer: the next tick
+            }
+            removeQuietly(id);
         }
     }
 

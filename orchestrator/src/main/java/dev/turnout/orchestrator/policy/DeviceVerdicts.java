@@ -61,17 +61,19 @@ public final class DeviceVerdicts {
         /** FAILED, REJECTED or ROLLED_BACK: the reported version did not take. */
         FAILURE,
         /**
-         * FAILED or REJECTED for a full disk (reason DISK_FULL), before the switch: not the release's fault; the device
-         * keeps the desired state and goes on by itself once its disk has space again (docs/edge-daemon.md). No row names
-         * it: it proves nothing yet and the device's time to report runs on (a disk that stays full fails it by timeout).
+         * FAILED or REJECTED for a condition of the device, not of the release, that the device gets over by itself: a
+         * full disk (DISK_FULL: it goes on once it has space) or a wall clock it cannot trust that says the state expired
+         * (CLOCK_UNTRUSTED: it judges the state again once its clock is set); docs/edge-daemon.md. No row names it: it
+         * proves nothing yet and the device's time to report runs on (a device that does not get over it times out).
          */
-        WAITING_FOR_SPACE,
+        DEVICE_CONDITION,
         /** Anything else (downloading, applying, verifying...): under way, proves nothing yet. */
         BUSY;
 
         /** What a report in state {@code s} with reason {@code reason} (its name; null: none) says. */
         public static Said of(UpdateState s, String reason) {
-            return "DISK_FULL".equals(reason) && (s == UpdateState.FAILED || s == UpdateState.REJECTED) ? WAITING_FOR_SPACE : of(s);
+            boolean condition = "DISK_FULL".equals(reason) || "CLOCK_UNTRUSTED".equals(reason);
+            return condition && (s == UpdateState.FAILED || s == UpdateState.REJECTED) ? DEVICE_CONDITION : of(s);
         }
 
         public static Said of(UpdateState s) {

@@ -101,11 +101,15 @@ class DeviceVerdictsTest {
             RUNNING      | ACTIVATING   | REJECTED | DISK_FULL       | ACTIVATION  | IGNORE
             PAUSED       | ACTIVATING   | FAILED   | DISK_FULL       | STAGE       | IGNORE
             SUCCEEDED    | ACTIVATING   | FAILED   | DISK_FULL       | ACTIVATION  | IGNORE
-            # any other reason is a failure, as before
+            # nor is a clock the device cannot trust: it judges the state again once its clock is set
+            RUNNING      | PENDING      | REJECTED | CLOCK_UNTRUSTED | STAGE       | IGNORE
+            RUNNING      | ACTIVATING   | REJECTED | CLOCK_UNTRUSTED | ACTIVATION  | IGNORE
+            # any other reason is a failure, as before (EXPIRED by a synchronised clock, too)
+            RUNNING      | ACTIVATING   | REJECTED | EXPIRED         | ACTIVATION  | FAILED
             RUNNING      | ACTIVATING   | FAILED   | DOWNLOAD_FAILED | ACTIVATION  | FAILED
             RUNNING      | PENDING      | REJECTED | EXPIRED         | STAGE       | FAILED
             """)
-    void aFullDiskIsNoFailure(RolloutState rollout, RolloutDeviceState device, UpdateState reports, String reason, String at,
+    void aFullDiskOrAnUntrustedClockIsNoFailure(RolloutState rollout, RolloutDeviceState device, UpdateState reports, String reason, String at,
                               Verdict verdict) {
         assertThat(DeviceVerdicts.judge(rollout, "2.0.0", device(device), "2.0.0", reports, reason, sequence(at))).isEqualTo(verdict);
     }
