@@ -3,7 +3,6 @@ package dev.turnout.edge.engine;
 import dev.turnout.edge.domain.AppRecord;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.port.ArtifactSource;
-import dev.turnout.edge.port.StateStore;
 import dev.turnout.edge.store.FileStateStore;
 import dev.turnout.proto.ImageArtifact;
 import dev.turnout.proto.Reason;
@@ -23,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -231,14 +229,13 @@ class DiskFullRetryTest {
     }
 
     /** The real file store on a fake disk: while {@code full} (or for {@link #fullFor}'s record) every save fails as ENOSPC does. */
-    private static final class FillableStore implements StateStore {
-        private final FileStateStore files;
+    private static final class FillableStore extends ForwardingStateStore {
         private final AtomicBoolean full;
-        /** An app whose record cannot be saved (the trust record still fits), until any save goes through after it is cleared. */
+        /** An app whose record cannot be saved (the trust record still fits), until cleared. */
         String fullFor;
 
         FillableStore(FileStateStore files, AtomicBoolean full) {
-            this.files = files;
+            super(files);
             this.full = full;
         }
 
@@ -249,41 +246,21 @@ class DiskFullRetryTest {
         }
 
         @Override
-        public TrustMark loadTrust() {
-            return files.loadTrust();
-        }
-
-        @Override
         public void saveTrust(TrustMark mark) {
             refuseIfFull(false);
-            files.saveTrust(mark);
-        }
-
-        @Override
-        public Optional<AppRecord> loadApp(String app) {
-            return files.loadApp(app);
-        }
-
-        @Override
-        public List<AppRecord> loadApps() {
-            return files.loadApps();
+            super.saveTrust(mark);
         }
 
         @Override
         public void saveApp(AppRecord record) {
             refuseIfFull(true);
-            files.saveApp(record);
-        }
-
-        @Override
-        public List<byte[]> loadRotatedKeys() {
-            return files.loadRotatedKeys();
+            super.saveApp(record);
         }
 
         @Override
         public void saveRotatedKeys(List<byte[]> rawKeys) {
             refuseIfFull(false);
-            files.saveRotatedKeys(rawKeys);
+            super.saveRotatedKeys(rawKeys);
         }
     }
 
