@@ -38,6 +38,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +64,8 @@ class DeviceFaultsIT {
     private static final Duration ROLLOUT_END = Duration.ofMinutes(3);
     /** The release spec of the rows: the test image's httpd, restarted by the engine as a device runs its apps. */
     private static final String SPEC = TestImages.WEB_SPEC.replace("  network: none\n", "  network: none\n  restart: unless-stopped\n");
+    /** How long row 12's releases soak in their check (VERIFYING). */
+    private static final Duration LONG_SOAK = Duration.ofSeconds(8);
 
     @TempDir
     static Path work;
@@ -70,7 +73,9 @@ class DeviceFaultsIT {
     private final String run = UUID.randomUUID().toString().substring(0, 8);
     private final String imageRepo = "faults-device/web-" + run;
     private final String deviceId = "faults-" + run + "-pi";
-    private final List<String> versions = List.of("1.0.0", "1.1.0", "1.2.0", "1.3.0");
+    private final List<String> versions = List.of("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0");
+    /** The releases whose check soaks {@link #LONG_SOAK} (row 12 moves the device's clock during it). */
+    private final Set<String> longSoak = Set.of("1.6.0", "1.7.0");
     private final Closer toClose = new Closer();
     private final ObjectMapper json = new ObjectMapper();
     private final TestImages images = new TestImages(TestEngines.DEFAULT);
@@ -111,12 +116,15 @@ class DeviceFaultsIT {
 
         Path spec = work.resolve("web.yaml");
         Files.writeString(spec, SPEC, StandardCharsets.UTF_8);
+        Path soakingSpec = work.resolve("web-soaking.yaml");
+        Files.writeString(soakingSpec, SPEC.replace("soak: 1s", "soak: " + LONG_SOAK.toSeconds() + "s"), StandardCharsets.UTF_8);
+        assertThat(Files.readString(soakingSpec)).contains("soak: " + LONG_SOAK.toSeconds() + "s");
         for (String version : versions) {
             // 1.3.0 carries 6 MB of incompressible bytes: its download lasts long enough to fill the disk during it
             Path archive = images.build(imageRepo + ":" + version, version, true, work, version.equals("1.3.0") ? 6_000_000 : 0);
             images.remove(imageRepo + ":" + version);
             Operator.Result created = operator.run("release", "create", "web:" + version, "--image",
-                    images.enginePlatform() + "=" + archive, "--spec", spec.toString());
+                    images.enginePlatform() + "=" + archive, "--spec", (longSoak.contains(version) ? soakingSpec : spec).toString());
             assertThat(created.code()).as(created.toString()).isZero();
         }
         http = toClose.add(FaultProxy.to("127.0.0.1", Integer.parseInt(server.url().substring(server.url().lastIndexOf(':') + 1))));
@@ -177,9 +185,10 @@ class DeviceFaultsIT {
 
     /**
      * Row 10: the device's disk fills while it downloads 1.3.0 (6 MB through a link slowed to 1 MB/s; a file the test
-     * writes takes the rest of the tmpfs): the device reports FAILED DISK_FULL, saying so in words, 1.2.0 keeps running
-     * and the rollout pauses (its policy: no failure tolerated); once the file is gone the operator deploys 1.3.0 again
-     * ({@code --supersede}: the paused rollout ends ABORTED) and the download completes, the update goes through.
+     * writes takes the rest of the tmpfs): the device reports FAILED DISK_FULL, saying so in words, 1.2.0 keeps running,
+     * and the orchestrator's record says so; a full disk is not the release's fault, so the rollout does not count it
+     * as a failure (it stays RUNNING). Once the file is gone the device goes on by itself (no operator action): the
+     * download resumes from its partial file and the SAME rollout ends SUCCEEDED.
      */
     @Test
     @Order(3)
@@ -187,37 +196,161 @@ class DeviceFaultsIT {
     void deviceDiskFullMidDownload() throws Exception {
         long started = System.nanoTime();
         http.throttle(1_000_000);
-        String first = deploy("1.3.0");
+        String id = deploy("1.3.0");
         // bytes flow (a progress report says so): the disk fills during the download, not before its space check
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> reports("1.3.0").stream()
                 .anyMatch(e -> e.getState() == UpdateState.DOWNLOADING && e.getDownload().getBytesDone() > 0));
         Path filler = data.resolve("filler");
         fill(filler);
-        StatusEvent failed = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
-                .until(() -> reports("1.3.0").stream().filter(e -> e.getState() == UpdateState.FAILED).findFirst(), o -> o.isPresent())
-                .orElseThrow();
-        System.out.printf("device faults: disk full mid-download: reports %s%n", describe("1.3.0"));
-        assertThat(failed.getReason()).as(describe("1.3.0")).isEqualTo(dev.turnout.proto.Reason.DISK_FULL);
-        assertThat(failed.getMessage()).contains("disk is full");
-        assertThat(failed.getRunningVersion()).isEqualTo("1.2.0");
-        assertRunsOnly("1.2.0");
-        await().atMost(Duration.ofSeconds(30)).until(() -> rollout(first).path("state").asText().equals("PAUSED"));
-        assertThat(auditDetails("device.status")).as("the failure is in the device's audit trail")
-                .anyMatch(d -> d.startsWith("web:1.3.0 FAILED"));
-
-        Files.delete(filler);
+        StatusEvent failed = awaitDiskFull("1.3.0", "1.2.0", id);
+        assertThat(failed.getMessage()).contains("the download of");
         http.throttle(0);
-        Operator.Result again = operator.run("deploy", "web:1.3.0", "--target", "all", "--supersede");
-        assertThat(again.code()).as(again.toString()).isZero();
-        String second = again.out().lines().findFirst().orElseThrow();
-        assertTheBar(second, "1.3.0");
-        assertThat(rollout(first).path("state").asText()).isEqualTo("ABORTED");
+        Files.delete(filler);
+        assertTheBar(id, "1.3.0");
         StatusEvent staged = reports("1.3.0").stream().filter(e -> e.getState() == UpdateState.STAGED && e.hasDownload())
                 .findFirst().orElseThrow();
+        assertThat(staged.getDownload().getBytesMoved()).as("the download resumed from its partial file")
+                .isLessThan(staged.getDownload().getBytesTotal());
         System.out.printf("device faults: after the disk was freed the download moved %d of %d bytes%n",
                 staged.getDownload().getBytesMoved(), staged.getDownload().getBytesTotal());
         System.out.printf("device faults: disk full mid-download took %d s; reports %s%n",
                 TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started), states("1.3.0"));
+    }
+
+    /**
+     * Row 10, the other way round: the disk is full already when the desired state of 1.4.0 arrives, so full that the
+     * device cannot save even its trust record. It reports FAILED DISK_FULL all the same, changes nothing (1.3.0 runs),
+     * and once the file is gone takes the same desired state by itself: the rollout ends SUCCEEDED.
+     */
+    @Test
+    @Order(4)
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void stateArrivingOnAFullDisk() throws Exception {
+        long started = System.nanoTime();
+        Path filler = data.resolve("filler");
+        fill(filler);
+        String id = deploy("1.4.0");
+        StatusEvent failed = awaitDiskFull("1.4.0", "1.3.0", id);
+        assertThat(failed.getMessage()).contains("trust record");
+        Files.delete(filler);
+        assertTheBar(id, "1.4.0");
+        System.out.printf("device faults: a state arriving on a full disk took %d s; reports %s%n",
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started), states("1.4.0"));
+    }
+
+    /**
+     * The device reports FAILED DISK_FULL for {@code version}, in words, {@code running} still running (one container);
+     * the orchestrator's record of the device says {@code running FAILED}, the failure is in its audit trail, and rollout
+     * {@code id} does not count it: it stays RUNNING.
+     */
+    private StatusEvent awaitDiskFull(String version, String running, String id) throws Exception {
+        StatusEvent failed = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> reports(version).stream().filter(e -> e.getState() == UpdateState.FAILED).findFirst(), o -> o.isPresent())
+                .orElseThrow();
+        System.out.printf("device faults: disk full (%s): reports %s%n", version, describe(version));
+        assertThat(failed.getReason()).as(describe(version)).isEqualTo(dev.turnout.proto.Reason.DISK_FULL);
+        assertThat(failed.getMessage()).contains("disk is full");
+        assertThat(failed.getRunningVersion()).isEqualTo(running);
+        assertRunsOnly(running);
+        await().atMost(Duration.ofSeconds(30)).until(() -> runningOf().equals(running + " FAILED"));
+        assertThat(auditDetails("device.status")).as("the failure is in the device's audit trail")
+                .anyMatch(d -> d.startsWith("web:" + version + " FAILED"));
+        assertThat(rollout(id).path("state").asText()).as("a full disk is not the release's fault").isEqualTo("RUNNING");
+        return failed;
+    }
+
+    /**
+     * Row 12: the device's wall clock jumps a year on the RUNNING daemon: its JVM runs under libfaketime (preloaded, the
+     * offset read from a file the test writes, on every call; the monotonic clock left alone), with {@code clockTrust:
+     * never} (a Pi without a real-time clock: its wall clock is never taken as proof). Forward a year, the activation of
+     * 1.5.0 is refused CLOCK_UNTRUSTED, 1.4.0 runs, and the orchestrator's record of the device says so; the rollout
+     * does not count it (the device's clock, not the release) and stays RUNNING. Once the clock is set right the daemon
+     * judges the refused state again by itself (nothing hands it out again: the broker does only on a reconnect): it is
+     * applied once and the same rollout ends SUCCEEDED. A year back, 1.6.0 is applied at once. And the check's soak
+     * (8 s, on the monotonic clock) is neither cut short by a jump forward during it (1.6.0) nor stretched by a jump
+     * back (1.7.0).
+     */
+    @Test
+    @Order(5)
+    @Timeout(value = 12, unit = TimeUnit.MINUTES)
+    void clockJumpsAYearForwardAndBackOnTheRunningDaemon() throws Exception {
+        Requirements.libfaketime();
+        long started = System.nanoTime();
+        Path clock = work.resolve("faketime-offset");
+        setClock(clock, "+0");
+        Path clockConfig = work.resolve("device-no-rtc.yaml");
+        Files.writeString(clockConfig, Files.readString(config) + "clockTrust: never\n", StandardCharsets.UTF_8);
+        daemon.destroy(); // SIGTERM: the daemon stops as systemd stops it, then runs again under libfaketime
+        assertThat(daemon.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        daemon = launch(clockConfig, Map.of("LD_PRELOAD", Requirements.LIBFAKETIME.toString(), "FAKETIME_TIMESTAMP_FILE", clock.toString(),
+                "FAKETIME_NO_CACHE", "1", "FAKETIME_DONT_FAKE_MONOTONIC", "1", "NO_FAKE_STAT", "1"));
+        // under libfaketime the JVM starts several times slower (2 s -> 11-35 s for --help at load 28 here)
+        long launched = System.nanoTime();
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(500)).until(() -> daemonLog().contains("--- launch " + launches)
+                && daemonLog().substring(daemonLog().lastIndexOf("--- launch ")).contains("subscribed to"));
+        System.out.printf("device faults: the daemon under libfaketime connected %d s after its launch%n",
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - launched));
+        await().atMost(Duration.ofSeconds(60)).until(() -> device().path("online").asBoolean());
+
+        // a year forward: refused, 1.4.0 runs, the record says so, the rollout waits for the device
+        setClock(clock, "+365d");
+        String forward = deploy("1.5.0");
+        StatusEvent refused = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> reports("1.5.0").stream().filter(e -> e.getState() == UpdateState.REJECTED).findFirst(), o -> o.isPresent())
+                .orElseThrow();
+        System.out.printf("device faults: clock a year ahead: reports %s%n", describe("1.5.0"));
+        assertThat(refused.getReason()).isEqualTo(dev.turnout.proto.Reason.CLOCK_UNTRUSTED);
+        assertThat(refused.getTimestampMs()).as("the daemon's own clock is a year ahead")
+                .isGreaterThan(System.currentTimeMillis() + Duration.ofDays(300).toMillis());
+        assertThat(refused.getRunningVersion()).isEqualTo("1.4.0");
+        assertRunsOnly("1.4.0");
+        await().atMost(Duration.ofSeconds(30)).until(() -> runningOf().equals("1.4.0 REJECTED"));
+        JsonNode waiting = rollout(forward);
+        assertThat(waiting.path("state").asText()).as("rollout %s", waiting).isEqualTo("RUNNING");
+        assertThat(waiting.path("devices").get(0).path("state").asText()).as("rollout %s", waiting).isNotEqualTo("FAILED");
+
+        // set right: judged again by itself, applied once, the same rollout ends SUCCEEDED
+        setClock(clock, "+0");
+        assertTheBar(forward, "1.5.0");
+        assertThat(ordered("1.5.0").stream().filter(e -> e.getState() == UpdateState.REJECTED)).as("refused once").hasSize(1);
+
+        // a year back: taken at once; a year forward (back to now) during the check's soak does not cut it short
+        setClock(clock, "-365d");
+        String back = deploy("1.6.0");
+        awaitReport("1.6.0", UpdateState.VERIFYING);
+        long soakStarted = System.nanoTime();
+        setClock(clock, "+0");
+        awaitReport("1.6.0", UpdateState.ACTIVE);
+        Duration soaked = Duration.ofNanos(System.nanoTime() - soakStarted);
+        assertTheBar(back, "1.6.0");
+        assertThat(reports("1.6.0")).extracting(StatusEvent::getState).doesNotContain(UpdateState.REJECTED);
+        assertThat(soaked).as("VERIFYING to ACTIVE, the clock jumping a year forward during it").isBetween(LONG_SOAK.minusMillis(500),
+                LONG_SOAK.plusSeconds(30));
+
+        // and a year back during the soak does not stretch it
+        String again = deploy("1.7.0");
+        awaitReport("1.7.0", UpdateState.VERIFYING);
+        soakStarted = System.nanoTime();
+        setClock(clock, "-365d");
+        awaitReport("1.7.0", UpdateState.ACTIVE);
+        Duration soakedBack = Duration.ofNanos(System.nanoTime() - soakStarted);
+        setClock(clock, "+0");
+        assertTheBar(again, "1.7.0");
+        assertThat(soakedBack).as("VERIFYING to ACTIVE, the clock jumping a year back during it").isBetween(LONG_SOAK.minusMillis(500),
+                LONG_SOAK.plusSeconds(30));
+        System.out.printf("device faults: clock jumps took %d s; soaks %d ms (jump forward) and %d ms (jump back); reports 1.5.0 %s%n",
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started), soaked.toMillis(), soakedBack.toMillis(), states("1.5.0"));
+    }
+
+    private String daemonLog() throws Exception {
+        return Files.readString(work.resolve("daemon.log"), StandardCharsets.UTF_8);
+    }
+
+    /** Moves the daemon's wall clock: libfaketime reads {@code offset} ("+365d", "-365d", "+0") on its next clock call. */
+    private static void setClock(Path file, String offset) throws Exception {
+        Path next = file.resolveSibling(file.getFileName() + ".next");
+        Files.writeString(next, offset + "\n", StandardCharsets.UTF_8);
+        Files.move(next, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     // --- the bar every row ends with
@@ -256,25 +389,36 @@ class DeviceFaultsIT {
     // --- helpers
 
     private Process launch() throws Exception {
+        return launch(config, Map.of());
+    }
+
+    /** Starts the daemon jar with {@code deviceConfig}, its environment plus {@code env}. */
+    private Process launch(Path deviceConfig, Map<String, String> env) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Path log = work.resolve("daemon.log");
-        Files.writeString(log, "--- launch " + (++launches) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        Process process = new ProcessBuilder(java.toString(), "-Xmx96m", "-XX:+UseSerialGC", "-jar", DEVICE_JAR.toString(),
-                "--config", config.toString(), "--data", data.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        Files.writeString(log, "--- launch " + (++launches) + " " + env + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
+        ProcessBuilder builder = new ProcessBuilder(java.toString(), "-Xmx96m", "-XX:+UseSerialGC", "-jar", DEVICE_JAR.toString(),
+                "--config", deviceConfig.toString(), "--data", data.toString());
+        builder.environment().putAll(env);
+        Process process = builder.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         toClose.add(process::destroyForcibly);
         return process;
     }
 
-    /** Writes zeros into {@code file} until the disk refuses more. */
+    /** Writes zeros into {@code file} until the disk refuses more, in ever smaller blocks: not a page is left. */
     private static void fill(Path file) throws Exception {
-        byte[] block = new byte[64 * 1024];
         try (var out = Files.newOutputStream(file)) {
-            while (true) {
-                out.write(block);
+            for (int size : new int[] {64 * 1024, 4096, 1}) {
+                byte[] block = new byte[size];
+                try {
+                    while (true) {
+                        out.write(block);
+                    }
+                } catch (java.io.IOException full) {
+                    assertThat(full.getMessage()).as("the filler stopped on a full disk").containsIgnoringCase("space");
+                }
             }
-        } catch (java.io.IOException full) {
-            assertThat(full.getMessage()).as("the filler stopped on a full disk").containsIgnoringCase("space");
         }
     }
 

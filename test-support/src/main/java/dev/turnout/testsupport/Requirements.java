@@ -35,6 +35,18 @@ public final class Requirements {
         require(Files.isExecutable(Mosquitto.EXECUTABLE), "mosquitto (" + Mosquitto.EXECUTABLE + "; apt-get install mosquitto)");
     }
 
+    /**
+     * libfaketime's preload library, which moves a process's wall clock while it runs (Debian's {@code faketime}): the
+     * variant for multi-threaded programs, which a JVM is (the plain one started the daemon's JVM three times slower).
+     */
+    public static final Path LIBFAKETIME = Path.of("/usr/lib/" + (System.getProperty("os.arch").equals("aarch64") ? "aarch64" : "x86_64")
+            + "-linux-gnu/faketime/libfaketimeMT.so.1");
+
+    /** libfaketime, to move a real daemon's wall clock ({@link #LIBFAKETIME}). */
+    public static void libfaketime() {
+        require(Files.isReadable(LIBFAKETIME), "libfaketime (" + LIBFAKETIME + "; apt-get install faketime)");
+    }
+
     /** A static busybox, the only file of the tests' tiny images. */
     public static void busybox() {
         require(Files.isExecutable(Path.of("/bin/busybox")), "busybox-static (/bin/busybox; apt-get install busybox-static)");

@@ -224,6 +224,20 @@ public final class ArtifactCache implements ArtifactSource {
     }
 
     @Override
+    public boolean hasRoomFor(ImageArtifact artifact) {
+        if (isCached(artifact)) {
+            return true;
+        }
+        try {
+            Path part = dir.resolve(baseName(artifact) + ".part");
+            long have = Files.exists(part) ? Math.min(Files.size(part), artifact.getSize()) : 0;
+            return freeSpace.usableBytes(dir) >= artifact.getSize() - have + reserveBytes;
+        } catch (UpdateFailure | IOException e) {
+            return false;
+        }
+    }
+
+    @Override
     public Path fetch(ImageArtifact artifact) throws UpdateFailure {
         Path done = finalFile(artifact);
         if (isCached(artifact)) {

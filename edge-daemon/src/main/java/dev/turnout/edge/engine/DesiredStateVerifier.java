@@ -1,5 +1,6 @@
 package dev.turnout.edge.engine;
 
+import dev.turnout.edge.domain.DiskFull;
 import dev.turnout.edge.port.StateStore;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Reason;
@@ -25,7 +26,7 @@ import java.util.function.LongSupplier;
 public final class DesiredStateVerifier {
 
     /** The verdict on one desired-state message. */
-    public sealed interface Verdict permits Accepted, Repeated, Refused {
+    public sealed interface Verdict permits Accepted, Repeated, Refused, Unsaved {
     }
 
     /** A newer desired state; the high-water mark already covers it. */
@@ -38,6 +39,13 @@ public final class DesiredStateVerifier {
 
     /** Refused; {@code state} is null when the payload could not be trusted or parsed. */
     public record Refused(Reason reason, String message, DesiredState state) implements Verdict {
+    }
+
+    /**
+     * Trusted, but the device's disk is full: its trust record (the high-water mark) could not be saved, so the state is
+     * not accepted yet and nothing changed; the caller says so and tries the same bytes again once space returns.
+     */
+    public record Unsaved(DesiredState state, String message) implements Verdict {
     }
 
     private static final Logger log = LoggerFactory.getLogger(DesiredStateVerifier.class);
@@ -103,7 +111,16 @@ public final class DesiredStateVerifier {
             return new Repeated(repeated.state());
         }
         TrustRules.Accepted accepted = (TrustRules.Accepted) verdict;
-        store.saveTrust(accepted.next().mark());
+        try {
+            store.saveTrust(accepted.next().mark());
+        } catch (java.io.UncheckedIOException e) {
+            if (!DiskFull.is(e)) {
+                throw e;
+            }
+            log.warn("desired state sequence {} not taken yet, the disk is full: {}", accepted.state().getSequence(), e.getMessage());
+            return new Unsaved(accepted.state(), "the device's disk is full: it could not save the desired state's trust record ("
+                    + e.getMessage() + "); nothing changed, it tries again once space returns");
+        }
         if (!accepted.rotatedKeys().isEmpty()) {
             store.saveRotatedKeys(accepted.rotatedKeys().stream().map(PublicKey::raw).toList());
             List<String> before = trustedKeyIds();

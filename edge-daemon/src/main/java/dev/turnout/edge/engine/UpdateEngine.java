@@ -110,6 +110,12 @@ public final class UpdateEngine {
     private final Map<String, DriftBackOff> driftRepairs = new HashMap<>();
     /** Updates of the daemon itself (the reserved app {@value AgentDistribution#APP}). */
     private AgentUpdates agentUpdates;
+    /** Containers whose removal failed, tried again by {@link #tick()}; in memory (a restart removes orphans anyway). */
+    private final Set<String> leftovers = new LinkedHashSet<>();
+    /** What a full disk stopped: tried again by {@link #tick()} once space returns. */
+    private final DiskFullRetries diskFull;
+    /** The newest desired state refused for the clock: judged again by {@link #tick()} once the clock is set. */
+    private final ClockRefusals clockRefusals;
 
     private record DriftBackOff(int repairs, long notBeforeMs) {
     }
@@ -197,6 +203,8 @@ public final class UpdateEngine {
         this.reporter = reporter;
         this.wallClockMs = wallClockMs;
         this.stacks = new StackSwitch(deviceId, runtime, health, locks, System::nanoTime, d -> Thread.sleep(d.toMillis()));
+        this.diskFull = new DiskFullRetries(boot::nanoTime);
+        this.clockRefusals = new ClockRefusals(wallClockMs, boot::nanoTime);
         this.agentUpdates = new AgentUpdates(AgentVersions.builtInOnly("built-in"), store, artifacts, this::move,
                 policy.maxRollbackAttempts(), () -> true);
     }
@@ -240,10 +248,23 @@ public final class UpdateEngine {
             return; // switched to another version of the daemon, which takes the desired state from the broker
         }
         DesiredStateVerifier.Verdict verdict = verifier.verify(wire);
-        if (verdict instanceof DesiredStateVerifier.Refused refused) {
-            reportRefusal(refused);
+        if (verdict instanceof DesiredStateVerifier.Unsaved unsaved) {
+            if (!diskFull.arrivalWaiting(wire)) {
+                reportUnsaved(unsaved); // once: a look that finds the disk still full has nothing new to say
+            }
+            diskFull.arrivedOnFullDisk(wire);
+            clockRefusals.forget();
             return;
         }
+        diskFull.arrivalTaken(); // this one, or a newer one than the state a full disk kept out
+        if (verdict instanceof DesiredStateVerifier.Refused refused) {
+            reportRefusal(refused);
+            if (ClockRefusals.isClocks(refused.reason())) {
+                clockRefusals.refused(wire);
+            }
+            return;
+        }
+        clockRefusals.forget();
         DesiredState state = verdict instanceof DesiredStateVerifier.Accepted a ? a.state() : ((DesiredStateVerifier.Repeated) verdict).state();
         if (verdict instanceof DesiredStateVerifier.Accepted) {
             log.info("accepted desired state sequence={} apps={}", state.getSequence(), state.getAppsCount());
@@ -270,6 +291,24 @@ public final class UpdateEngine {
                 continue;
             }
             converge(record, want, state.getSequence());
+        }
+    }
+
+    /**
+     * A desired state that arrived on a full disk: each of its apps this device would act on is reported FAILED
+     * DISK_FULL, its running version unchanged. Nothing is saved (nothing can be): the report needs no disk.
+     */
+    private void reportUnsaved(DesiredStateVerifier.Unsaved unsaved) {
+        DesiredState state = unsaved.state();
+        for (AppDesired want : state.getAppsList()) {
+            AppRecord record = store.loadApp(want.getApp()).orElse(AppRecord.idle(want.getApp()));
+            if (record.sequence() >= state.getSequence() || resignedUnchanged(record, want)) {
+                continue; // nothing this device would do: nothing to say
+            }
+            AppRecord failed = record.withTarget(want, state.getSequence()).withState(UpdateState.FAILED)
+                    .withReason(Reason.DISK_FULL, unsaved.message());
+            log.info("{} {} -> FAILED (DISK_FULL: {}), not saved", want.getApp(), want.getRelease().getVersion(), unsaved.message());
+            reporter.report(event(failed));
         }
     }
 
@@ -311,6 +350,10 @@ public final class UpdateEngine {
                         log.info("finishing the removal of {}", record.app());
                         finishRemoval(record);
                     }
+                    case FAILED -> {
+                        restartIfStopped(record);
+                        waitForSpaceIfDiskFull(record, record.state()); // a full disk before the switch: tried again later
+                    }
                     default -> restartIfStopped(record);
                 }
             } catch (RuntimeException e) {
@@ -350,6 +393,7 @@ public final class UpdateEngine {
     }
 
     private void converge(AppRecord current, AppDesired want, long sequence) {
+        diskFull.forget(current.app()); // this update goes on now: a full disk that stops it again makes it wait again
         // the same update signed again while it waits for the lock: the wait goes on, its timeout does not start afresh
         long waitingSince = current.state() == UpdateState.WAITING_FOR_LOCK && current.target() != null
                 && current.target().getRelease().equals(want.getRelease()) ? current.lockWaitSinceMs() : 0;
@@ -386,7 +430,18 @@ public final class UpdateEngine {
             return;
         }
         ImageArtifact artifact = forPlatform.get(0);
-        record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
+        try {
+            record = move(record, UpdateState.DOWNLOADING, Reason.REASON_UNSPECIFIED, "");
+        } catch (java.io.UncheckedIOException e) {
+            if (!DiskFull.is(e)) {
+                throw e;
+            }
+            // nothing began: the full disk refused the DOWNLOADING record itself. Said, not saved, and tried again later
+            move(record, UpdateState.FAILED, Reason.DISK_FULL, "the device's disk is full: it could not save the update of "
+                    + target.getVersion() + " (" + e.getMessage() + "); " + (record.running() == null ? "nothing runs"
+                    : record.runningVersion() + " keeps running") + ", the update is tried again once space returns");
+            return;
+        }
         Path archive = null;
         String image = null;
         AppRecord downloading = record;
@@ -546,6 +601,13 @@ public final class UpdateEngine {
         }
         for (AppRecord record : store.loadApps()) {
             repairDrift(record);
+        }
+        removeLeftovers();
+        retryAfterDiskFull();
+        byte[] refusedForTheClock = clockRefusals.dueAfterClockSet();
+        if (refusedForTheClock != null) {
+            log.info("the wall clock was set: judging again the desired state refused for it");
+            onDesiredState(refusedForTheClock);
         }
         for (AppRecord record : store.loadApps()) {
             if (record.state() == UpdateState.WAITING_FOR_LOCK && record.target() != null) {
@@ -1465,6 +1527,7 @@ public final class UpdateEngine {
                     : "the device's disk is full (" + reason + ": " + next.message() + ")");
             log.warn("{} {}: cannot save the FAILED state, the disk is full: {}", next.app(), next.targetVersion(), e.getMessage());
         }
+        waitForSpaceIfDiskFull(next, record.state());
         StatusEvent event = download == null ? event(next) : event(next).toBuilder().setDownload(download).build();
         if (!fetchNote.isEmpty()) {
             event = event.toBuilder().setFetchNote(fetchNote).build();
@@ -1474,6 +1537,46 @@ public final class UpdateEngine {
                 fetchNote.isEmpty() ? "" : " [fetch: " + fetchNote + "]");
         reporter.report(event);
         return next;
+    }
+
+    /**
+     * {@code failed} failed on a full disk before its switch began ({@code from} is not APPLYING or later): not the
+     * release's fault, so it counts as no attempt, and the same update is tried again once space returns.
+     */
+    private void waitForSpaceIfDiskFull(AppRecord failed, UpdateState from) {
+        if (failed.state() == UpdateState.FAILED && failed.reason() == Reason.DISK_FULL && !APPLIED.contains(from)
+                && failed.target() != null && failed.target().getPhase() != Phase.REMOVE && !AgentDistribution.isAgent(failed.app())) {
+            diskFull.waitForSpace(failed.app(), failed.target(), failed.sequence());
+        }
+    }
+
+    /**
+     * What a full disk stopped, when its wait is over: an update whose archive (what is left of it) and the reserve
+     * now fit goes on where it stopped, the same target and sequence; one that still does not fit waits longer. A
+     * desired state that arrived on the full disk is taken again.
+     */
+    private void retryAfterDiskFull() {
+        for (DiskFullRetries.AppRetry retry : diskFull.dueApps()) {
+            AppRecord record = store.loadApp(retry.app()).orElse(AppRecord.idle(retry.app()));
+            if (record.sequence() > retry.sequence() || !Transitions.isAllowed(record.state(), UpdateState.DOWNLOADING)) {
+                diskFull.forget(retry.app()); // a newer desired state took over, or the app moved on
+                continue;
+            }
+            boolean room = platformArtifacts(retry.target().getRelease()).stream().allMatch(artifacts::hasRoomFor);
+            if (!room) {
+                diskFull.stillFull(retry);
+                log.debug("{} {}: the disk is still too full, looking again later", retry.app(), retry.target().getRelease().getVersion());
+                continue;
+            }
+            log.info("{}: free space is back, trying {} again (sequence {})", retry.app(), retry.target().getRelease().getVersion(),
+                    retry.sequence());
+            converge(record, retry.target(), retry.sequence());
+        }
+        byte[] arrived = diskFull.dueArrival();
+        if (arrived != null) {
+            log.info("trying again the desired state a full disk kept out");
+            onDesiredState(arrived);
+        }
     }
 
     private StatusEvent event(AppRecord record) {
@@ -1601,8 +1704,28 @@ public final class UpdateEngine {
         }
         try {
             runtime.remove(containerId);
+            leftovers.remove(containerId);
         } catch (UpdateFailure e) {
-            log.warn("cannot remove container {}: {}", containerId, e.getMessage());
+            log.warn("cannot remove container {}: {}{}", containerId, e.getMessage(),
+                    leftovers.add(containerId) ? "; trying again at the next ticks" : "");
+        }
+    }
+
+    /**
+     * Containers the engine refused to remove (left "dead": after a power loss its overlay mount was still busy) are
+     * tried again, once a tick, until they are gone: one app, one container.
+     */
+    private void removeLeftovers() {
+        for (String id : List.copyOf(leftovers)) {
+            try {
+                if (runtime.status(id).equals(ContainerStatus.MISSING)) {
+                    leftovers.remove(id);
+                    continue;
+                }
+            } catch (UpdateFailure e) {
+                continue; // the engine does not answer: the next tick
+            }
+            removeQuietly(id);
         }
     }
 

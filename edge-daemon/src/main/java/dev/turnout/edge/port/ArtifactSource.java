@@ -23,6 +23,14 @@ public interface ArtifactSource {
         return "";
     }
 
+    /**
+     * Whether the archive (what is left to fetch of it) and the reserve the device keeps fit in its free space now; a
+     * source that cannot tell says true (the fetch then says whether it fit).
+     */
+    default boolean hasRoomFor(ImageArtifact artifact) {
+        return true;
+    }
+
     /** Deletes every cached archive whose digest is not in {@code keepDigests}. */
     void retainOnly(Collection<String> keepDigests);
 

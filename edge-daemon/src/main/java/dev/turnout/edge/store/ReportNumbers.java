@@ -38,7 +38,13 @@ public final class ReportNumbers {
     public synchronized long next() {
         if (next > ceiling) {
             ceiling = next + BLOCK - 1;
-            AtomicFiles.write(file, Long.toString(ceiling).getBytes(StandardCharsets.UTF_8));
+            try {
+                AtomicFiles.write(file, Long.toString(ceiling).getBytes(StandardCharsets.UTF_8));
+            } catch (java.io.UncheckedIOException e) {
+                // a full disk must not silence the device: the report leaves. If the daemon restarts before the ceiling
+                // is written, its numbers start from the clock, ahead of these unless it reported faster than one a ms
+                org.slf4j.LoggerFactory.getLogger(ReportNumbers.class).warn("cannot save the report number ceiling: {}", e.getMessage());
+            }
         }
         return next++;
     }

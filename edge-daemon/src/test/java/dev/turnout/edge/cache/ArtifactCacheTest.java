@@ -255,6 +255,24 @@ class ArtifactCacheTest {
         assertThat(rangeHeaders).isEmpty();
     }
 
+    /** What the daemon asks before it tries a download a full disk stopped again: the rest of the archive and the reserve fit. */
+    @Test
+    void hasRoomForTheRestOfAPartialDownloadAndTheReserveOnly() throws Exception {
+        ImageArtifact artifact = artifact(archive, archive.length);
+        Path part = dir.resolve(artifact.getArchiveDigest().replace(':', '-') + ".part");
+        Files.write(part, java.util.Arrays.copyOf(archive, 10)); // the first 10 bytes, from an earlier attempt
+        java.util.concurrent.atomic.AtomicLong usable = new java.util.concurrent.atomic.AtomicLong(archive.length - 10 + 100 - 1);
+        ArtifactCache cache = new ArtifactCache(dir, "http://127.0.0.1:" + server.getAddress().getPort(), 100,
+                java.time.Duration.ZERO, d -> usable.get());
+        assertThat(cache.hasRoomFor(artifact)).as("one byte short").isFalse();
+        usable.incrementAndGet();
+        assertThat(cache.hasRoomFor(artifact)).as("the 10 bytes held count").isTrue();
+        cache.fetch(artifact); // and it does fit: resumed, verified, cached
+        assertThat(rangeHeaders).containsExactly("bytes=10-");
+        usable.set(0);
+        assertThat(cache.hasRoomFor(artifact)).as("cached: nothing more to fetch").isTrue();
+    }
+
     @Test
     void anOrchestratorDownForLongerThanThreeAttemptsIsWaitedForWithinTheRetryWindow() throws Exception {
         ImageArtifact artifact = artifact(archive, archive.length);

@@ -77,6 +77,10 @@ class ClockJumpTest {
                 new Row("back to 1970 (no RTC after a reboot), not synchronised", -NOW, false, null));
     }
 
+    static Stream<Row> refusingRows() {
+        return rows().filter(r -> r.refusal() != null);
+    }
+
     @BeforeEach
     void runVersionTwo() {
         FileStateStore store = new FileStateStore(dir.resolve("state"));
@@ -156,6 +160,36 @@ class ClockJumpTest {
                 .setRollback(true)).build()));
         assertThat(events.get(events.size() - 1).getState()).isEqualTo(UpdateState.ACTIVE);
         assertThat(runtime.runningVersions()).containsExactly("2.0.0");
+    }
+
+    /**
+     * On a running daemon nothing hands the refused activation out again when the clock is put right (the broker does
+     * only when the device reconnects): the device judges it again by itself on its next tick once its wall clock moved
+     * against the monotonic clock. While the clock stays off, ticks say and do nothing.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("refusingRows")
+    void aStateRefusedForTheClockIsJudgedAgainByItselfOnceTheClockIsSet(Row row) {
+        wallClock.set(NOW + row.offsetMs());
+        clockSynced.set(row.synced());
+        engine.onDesiredState(seal(activate(11, "3.0.0")));
+        assertThat(events).extracting(StatusEvent::getState).containsExactly(UpdateState.REJECTED);
+        List<String> callsBefore = List.copyOf(runtime.calls);
+        engine.tick();
+        engine.tick();
+        assertThat(events).as("ticks while the clock is still off").hasSize(1);
+        assertThat(runtime.calls).isEqualTo(callsBefore);
+
+        wallClock.set(NOW + 60_000); // set right (NTP, or by hand); nothing is handed out again
+        engine.tick();
+        assertThat(events.subList(1, events.size())).extracting(StatusEvent::getState)
+                .containsExactly(UpdateState.DOWNLOADING, UpdateState.STAGED, UpdateState.APPLYING, UpdateState.VERIFYING, UpdateState.ACTIVE);
+        assertThat(events).extracting(StatusEvent::getSequence).containsOnly(11L);
+        assertThat(runtime.runningVersions()).containsExactly("3.0.0");
+        int applied = events.size();
+        wallClock.set(NOW + row.offsetMs()); // and a later jump judges nothing again: it was taken
+        engine.tick();
+        assertThat(events).hasSize(applied);
     }
 
     private static byte[] seal(DesiredState state) {

@@ -1,7 +1,6 @@
 package dev.turnout.edge.engine;
 
 import dev.turnout.edge.domain.AppRecord;
-import dev.turnout.proto.rules.TrustMark;
 import dev.turnout.edge.domain.UpdateFailure;
 import dev.turnout.edge.domain.UpdateWindow;
 import dev.turnout.edge.port.ArtifactSource;
@@ -29,7 +28,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
@@ -399,50 +397,18 @@ class RestartRecoveryTest {
     }
 
     /** The file store, with the daemon's death right after the save {@link #dieAt} names. */
-    private final class DyingStore implements StateStore {
-
-        private final StateStore disk;
+    private final class DyingStore extends ForwardingStateStore {
 
         DyingStore(StateStore disk) {
-            this.disk = disk;
+            super(disk);
         }
 
         @Override
         public void saveApp(AppRecord record) {
-            disk.saveApp(record);
+            super.saveApp(record);
             if (dieAt != null && record.state() == dieAt.state() && ++savesAtDeathState == dieAt.nth()) {
                 throw new SimulatedDeath(dieAt.toString());
             }
-        }
-
-        @Override
-        public TrustMark loadTrust() {
-            return disk.loadTrust();
-        }
-
-        @Override
-        public void saveTrust(TrustMark mark) {
-            disk.saveTrust(mark);
-        }
-
-        @Override
-        public Optional<AppRecord> loadApp(String app) {
-            return disk.loadApp(app);
-        }
-
-        @Override
-        public List<AppRecord> loadApps() {
-            return disk.loadApps();
-        }
-
-        @Override
-        public List<byte[]> loadRotatedKeys() {
-            return disk.loadRotatedKeys();
-        }
-
-        @Override
-        public void saveRotatedKeys(List<byte[]> rawKeys) {
-            disk.saveRotatedKeys(rawKeys);
         }
     }
 }

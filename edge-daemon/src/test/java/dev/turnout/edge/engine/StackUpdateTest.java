@@ -18,7 +18,6 @@ import dev.turnout.proto.Release;
 import dev.turnout.proto.StatusEvent;
 import dev.turnout.proto.UpdateState;
 import dev.turnout.proto.crypto.SigningKey;
-import dev.turnout.proto.rules.TrustMark;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,7 +32,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -320,43 +318,13 @@ class StackUpdateTest {
 
     private UpdateEngine newEngine() {
         StateStore disk = store();
-        StateStore store = new StateStore() {
+        StateStore store = new ForwardingStateStore(disk) {
             @Override
             public void saveApp(AppRecord record) {
-                disk.saveApp(record);
+                super.saveApp(record);
                 if (dieIn != null && record.state() == dieIn && ++saves == dieAtNth) {
                     throw new RestartRecoveryTest.SimulatedDeath(dieIn + " #" + dieAtNth);
                 }
-            }
-
-            @Override
-            public TrustMark loadTrust() {
-                return disk.loadTrust();
-            }
-
-            @Override
-            public void saveTrust(TrustMark mark) {
-                disk.saveTrust(mark);
-            }
-
-            @Override
-            public Optional<AppRecord> loadApp(String app) {
-                return disk.loadApp(app);
-            }
-
-            @Override
-            public List<AppRecord> loadApps() {
-                return disk.loadApps();
-            }
-
-            @Override
-            public List<byte[]> loadRotatedKeys() {
-                return disk.loadRotatedKeys();
-            }
-
-            @Override
-            public void saveRotatedKeys(List<byte[]> rawKeys) {
-                disk.saveRotatedKeys(rawKeys);
             }
         };
         ArtifactSource artifacts = new ArtifactSource() {

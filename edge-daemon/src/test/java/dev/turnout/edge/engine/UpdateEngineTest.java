@@ -165,6 +165,25 @@ class UpdateEngineTest {
      * answers), then it does not answer for a while; the daemon waits for it and starts the new container, instead of
      * rolling back at the first refusal (DeviceFaultsIT#engineRestartMidApply, against a real engine).
      */
+    /** Issue 20, row 9 seen with a real engine: after a power loss the old container's removal failed (its mount busy). */
+    @Test
+    void aContainerTheEngineRefusedToRemoveIsRemovedAtALaterTick() {
+        send(activate(1, "1.0.0"));
+        runtime.removeFails = new dev.turnout.edge.domain.UpdateFailure(dev.turnout.proto.Reason.ENGINE_ERROR,
+                "remove container failed: Status 500: driver \"overlay2\" failed to remove root filesystem: device or resource busy");
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(2)).endsWith(UpdateState.ACTIVE);
+        assertThat(runtime.containers.values()).extracting(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).containsExactlyInAnyOrder("1.0.0", "2.0.0");
+        engine.tick(); // still refused
+        assertThat(runtime.containers).hasSize(2);
+        runtime.removeFails = null;
+        engine.tick();
+        assertThat(runtime.containers.values()).extracting(b -> b.labels().get(UpdateEngine.LABEL_VERSION)).containsExactly("2.0.0");
+        List<String> calls = List.copyOf(runtime.calls);
+        engine.tick();
+        assertThat(runtime.calls).as("nothing left to remove").isEqualTo(calls);
+    }
+
     @Test
     void aStartRefusedByARestartingEngineIsTriedAgainOnceTheEngineAnswers() {
         send(activate(1, "1.0.0"));

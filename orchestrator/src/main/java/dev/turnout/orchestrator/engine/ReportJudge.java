@@ -39,7 +39,7 @@ final class ReportJudge {
                   String message) {
         DeviceVerdicts.Answers answers = DeviceVerdicts.Answers.of(d, r.version(), version, sequence);
         DeviceVerdicts.Verdict verdict = DeviceVerdicts.verdict(DeviceVerdicts.Phase.of(r.state()), d.state(),
-                DeviceVerdicts.Said.of(state), answers);
+                DeviceVerdicts.Said.of(state, reason), answers);
         String why = reason == null ? state.name() : reason;
         if (verdict != DeviceVerdicts.Verdict.WAITING_FOR_WINDOW && d.state() == RolloutDeviceState.ACTIVATING
                 && (answers == DeviceVerdicts.Answers.STAGE || answers == DeviceVerdicts.Answers.ACTIVATION)

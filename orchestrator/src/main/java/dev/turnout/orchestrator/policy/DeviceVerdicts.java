@@ -60,8 +60,21 @@ public final class DeviceVerdicts {
         WAITING,
         /** FAILED, REJECTED or ROLLED_BACK: the reported version did not take. */
         FAILURE,
+        /**
+         * FAILED or REJECTED for a condition of the device, not of the release, that the device gets over by itself: a
+         * full disk (DISK_FULL: it goes on once it has space) or a wall clock it cannot trust that says the state expired
+         * (CLOCK_UNTRUSTED: it judges the state again once its clock is set); docs/edge-daemon.md. No row names it: it
+         * proves nothing yet and the device's time to report runs on (a device that does not get over it times out).
+         */
+        DEVICE_CONDITION,
         /** Anything else (downloading, applying, verifying...): under way, proves nothing yet. */
         BUSY;
+
+        /** What a report in state {@code s} with reason {@code reason} (its name; null: none) says. */
+        public static Said of(UpdateState s, String reason) {
+            boolean condition = "DISK_FULL".equals(reason) || "CLOCK_UNTRUSTED".equals(reason);
+            return condition && (s == UpdateState.FAILED || s == UpdateState.REJECTED) ? DEVICE_CONDITION : of(s);
+        }
 
         public static Said of(UpdateState s) {
             return switch (s) {
@@ -216,6 +229,12 @@ public final class DeviceVerdicts {
     /** The verdict on a report about {@code version} in {@code state} at {@code sequence} for device {@code d}. */
     public static Verdict judge(RolloutState rollout, String release, RolloutDevice d, String version, UpdateState state,
                                 long sequence) {
-        return verdict(Phase.of(rollout), d.state(), Said.of(state), Answers.of(d, release, version, sequence));
+        return judge(rollout, release, d, version, state, null, sequence);
+    }
+
+    /** As above, for a report giving {@code reason} (its name; null: none). */
+    public static Verdict judge(RolloutState rollout, String release, RolloutDevice d, String version, UpdateState state,
+                                String reason, long sequence) {
+        return verdict(Phase.of(rollout), d.state(), Said.of(state, reason), Answers.of(d, release, version, sequence));
     }
 }

@@ -91,6 +91,29 @@ class DeviceVerdictsTest {
         assertThat(DeviceVerdicts.judge(rollout, "2.0.0", device(device), version, reports, sequence(at))).isEqualTo(verdict);
     }
 
+    @ParameterizedTest(name = "{0}: a {1} device reports {2} {3} at {4} -> {5}")
+    @CsvSource(delimiter = '|', textBlock = """
+            # rollout    | device       | reports  | reason          | at sequence | verdict
+            # a full disk is not the release's fault: the device goes on by itself once it has space; no failure counted
+            RUNNING      | PENDING      | FAILED   | DISK_FULL       | STAGE       | IGNORE
+            RUNNING      | STAGED       | FAILED   | DISK_FULL       | STAGE       | IGNORE
+            RUNNING      | ACTIVATING   | FAILED   | DISK_FULL       | ACTIVATION  | IGNORE
+            RUNNING      | ACTIVATING   | REJECTED | DISK_FULL       | ACTIVATION  | IGNORE
+            PAUSED       | ACTIVATING   | FAILED   | DISK_FULL       | STAGE       | IGNORE
+            SUCCEEDED    | ACTIVATING   | FAILED   | DISK_FULL       | ACTIVATION  | IGNORE
+            # nor is a clock the device cannot trust: it judges the state again once its clock is set
+            RUNNING      | PENDING      | REJECTED | CLOCK_UNTRUSTED | STAGE       | IGNORE
+            RUNNING      | ACTIVATING   | REJECTED | CLOCK_UNTRUSTED | ACTIVATION  | IGNORE
+            # any other reason is a failure, as before (EXPIRED by a synchronised clock, too)
+            RUNNING      | ACTIVATING   | REJECTED | EXPIRED         | ACTIVATION  | FAILED
+            RUNNING      | ACTIVATING   | FAILED   | DOWNLOAD_FAILED | ACTIVATION  | FAILED
+            RUNNING      | PENDING      | REJECTED | EXPIRED         | STAGE       | FAILED
+            """)
+    void aFullDiskOrAnUntrustedClockIsNoFailure(RolloutState rollout, RolloutDeviceState device, UpdateState reports, String reason, String at,
+                              Verdict verdict) {
+        assertThat(DeviceVerdicts.judge(rollout, "2.0.0", device(device), "2.0.0", reports, reason, sequence(at))).isEqualTo(verdict);
+    }
+
     @ParameterizedTest(name = "{0}: a silent {1} device, {2}, {3}: its time runs out -> {4}")
     @CsvSource(delimiter = '|', textBlock = """
             # rollout    | device       | where   | window      | verdict
