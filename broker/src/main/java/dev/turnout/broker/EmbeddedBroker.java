@@ -134,7 +134,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
         AtomicBoolean othersAdmitted = new AtomicBoolean(admitOthers);
-        ReportReceipts receipts = new ReportReceipts();
+        ReportReceipts receipts = new ReportReceipts(policy);
         EmbeddedExtension extension = EmbeddedExtension.builder()
                 .withId("turnout-security")
                 .withName("Turnout security")
@@ -142,7 +142,7 @@ public final class EmbeddedBroker implements AutoCloseable {
                 .withAuthor("Turnout")
                 .withPriority(1000)
                 .withStartPriority(1000)
-                .withExtensionMain(new TurnoutExtensionMain(identities, policy, othersAdmitted::get, receipts))
+                .withExtensionMain(new TurnoutExtensionMain(identities, policy, othersAdmitted::get))
                 .build();
 
         EmbeddedHiveMQ hivemq = EmbeddedHiveMQ.builder()

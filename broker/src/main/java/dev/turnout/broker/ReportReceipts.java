@@ -36,12 +36,18 @@ public final class ReportReceipts {
     /** The receipt of each client's report in flight, by client id and packet id. */
     private final Map<String, String> byPacket = new ConcurrentHashMap<>();
 
-    ReportReceipts() {
+    private final TopicPolicy policy;
+
+    ReportReceipts(TopicPolicy policy) {
+        this.policy = policy;
     }
 
     /** From now on every device's status report is acknowledged only once {@link #stored}, waiting {@code limit} at most. */
-    void hold(Duration limit) {
+    synchronized void hold(Duration limit) {
         holdLimit = limit;
+        if (!holding) {
+            dev.turnout.broker.internal.ReportHold.install(this, policy);
+        }
         holding = true;
     }
 

@@ -152,6 +152,23 @@ class ReportHoldTest {
         assertThat(receipts.held()).isZero();
     }
 
+    @Test
+    void aDeviceWithItsPresenceWillIsLetInAndItsWillStillGoesOut() throws Exception {
+        // with a client initializer set, HiveMQ checks wills against the default permissions at connect
+        subscribe("orchestrator", toOrchestrator);
+        MqttAsyncClient device = new MqttAsyncClient(broker.url(), "pi-2", new MemoryPersistence());
+        MqttConnectionOptions options = options("pi-2");
+        options.setWill("turnout/v1/devices/pi-2/presence", new MqttMessage("offline".getBytes(StandardCharsets.UTF_8), 1, false, null));
+        device.connect(options).waitForCompletion(10_000);
+        assertThat(device.isConnected()).isTrue();
+
+        device.disconnectForcibly(0, 1_000, false); // the connection just ends: the broker publishes the will
+        device.close(true);
+        MqttMessage will = toOrchestrator.poll(10, TimeUnit.SECONDS);
+        assertThat(will).as("the will reaches the orchestrator").isNotNull();
+        assertThat(new String(will.getPayload(), StandardCharsets.UTF_8)).isEqualTo("offline");
+    }
+
     private static List<String> receiptsOf(MqttMessage m) {
         List<String> values = new ArrayList<>();
         if (m.getProperties() != null && m.getProperties().getUserProperties() != null) {

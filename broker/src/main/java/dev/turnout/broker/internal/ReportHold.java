@@ -12,12 +12,17 @@ import com.hivemq.extension.sdk.api.packets.general.Qos;
 import com.hivemq.extension.sdk.api.packets.publish.AckReasonCode;
 import com.hivemq.extension.sdk.api.packets.publish.ModifiablePublishPacket;
 import com.hivemq.extension.sdk.api.services.Services;
+import com.hivemq.extension.sdk.api.auth.parameter.TopicPermission;
+import com.hivemq.extension.sdk.api.services.builder.Builders;
 import dev.turnout.broker.ReportReceipts;
+import dev.turnout.broker.Role;
+import dev.turnout.broker.TopicPolicy;
 import dev.turnout.proto.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -34,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * {@link ReportReceipts#HOLD_LIMIT}, by disconnecting the device: it never gets an acknowledgement for a report
  * that was not stored, and sends it again.
  */
-final class ReportHold implements PublishInboundInterceptor, PubackOutboundInterceptor {
+public final class ReportHold implements PublishInboundInterceptor, PubackOutboundInterceptor {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReportHold.class);
     /** HiveMQ's own limit on the hold is this much past ours, so that ours decides. */
@@ -43,9 +48,37 @@ final class ReportHold implements PublishInboundInterceptor, PubackOutboundInter
     private final ReportReceipts receipts;
     private final Topics topics;
 
-    ReportHold(ReportReceipts receipts, Topics topics) {
+    private ReportHold(ReportReceipts receipts, Topics topics) {
         this.receipts = receipts;
         this.topics = topics;
+    }
+
+    /**
+     * Adds the hold to every client but the orchestrator, those connected now and those to come (a client initializer).
+     *
+     * <p>With a client initializer set, HiveMQ checks a client's will against its default permissions at connect
+     * ({@code PluginInitializerHandler.authenticateWill}), which it skips when no extension sets one: Turnout's are
+     * empty (deny; {@link TopicAuthorizer} decides every publish, the will's too when it is sent), so a device's
+     * presence will would be refused and the device with it. A device is therefore given the one default permission
+     * its will needs, its own presence topic, when {@link TopicPolicy} lets it publish there (it does); nothing else
+     * changes.
+     */
+    public static void install(ReportReceipts receipts, TopicPolicy policy) {
+        ReportHold hold = new ReportHold(receipts, policy.topics());
+        Services.initializerRegistry().setClientInitializer((initializer, client) -> {
+            Optional<Role> role = CredentialAuthenticator.roleOf(initializer.getConnectionInformation().getConnectionAttributeStore());
+            if (role.isEmpty() || role.get() == Role.ORCHESTRATOR) {
+                return;
+            }
+            String clientId = initializer.getClientInformation().getClientId();
+            String presence = policy.topics().presence(clientId);
+            if (role.get() == Role.DEVICE && policy.mayPublish(Role.DEVICE, clientId, presence, true)) {
+                client.getDefaultPermissions().add(Builders.topicPermission().topicFilter(presence).type(TopicPermission.PermissionType.ALLOW)
+                        .activity(TopicPermission.MqttActivity.PUBLISH).qos(TopicPermission.Qos.ALL).retain(TopicPermission.Retain.ALL).build());
+            }
+            client.addPublishInboundInterceptor(hold);
+            client.addPubackOutboundInterceptor(hold);
+        });
     }
 
     @Override

@@ -7,35 +7,22 @@ import com.hivemq.extension.sdk.api.parameter.ExtensionStopInput;
 import com.hivemq.extension.sdk.api.parameter.ExtensionStopOutput;
 import com.hivemq.extension.sdk.api.services.Services;
 import dev.turnout.broker.BrokerIdentities;
-import dev.turnout.broker.ReportReceipts;
 import dev.turnout.broker.TopicPolicy;
 
 import java.util.function.BooleanSupplier;
 
-/**
- * Registers Turnout's authenticator and topic authorizer with the broker, and on every client but the
- * orchestrator the hold of status reports' acknowledgements ({@link ReportHold}; it holds nothing until
- * {@link ReportReceipts#holding()}).
- */
+/** Registers Turnout's authenticator and topic authorizer with the broker. */
 public final class TurnoutExtensionMain implements ExtensionMain {
 
     private final BrokerIdentities identities;
     private final TopicPolicy policy;
     private final BooleanSupplier othersAdmitted;
-    private final ReportReceipts receipts;
 
     /** @param othersAdmitted whether clients other than the orchestrator may connect now */
     public TurnoutExtensionMain(BrokerIdentities identities, TopicPolicy policy, BooleanSupplier othersAdmitted) {
-        this(identities, policy, othersAdmitted, null);
-    }
-
-    /** @param receipts the hold of status reports' acknowledgements (null: none) */
-    public TurnoutExtensionMain(BrokerIdentities identities, TopicPolicy policy, BooleanSupplier othersAdmitted,
-                                ReportReceipts receipts) {
         this.identities = identities;
         this.policy = policy;
         this.othersAdmitted = othersAdmitted;
-        this.receipts = receipts;
     }
 
     @Override
@@ -44,16 +31,6 @@ public final class TurnoutExtensionMain implements ExtensionMain {
         TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
         Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
         Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);
-        if (receipts != null) {
-            ReportHold hold = new ReportHold(receipts, policy.topics());
-            Services.initializerRegistry().setClientInitializer((initializer, client) -> {
-                if (CredentialAuthenticator.roleOf(initializer.getConnectionInformation().getConnectionAttributeStore())
-                        .orElse(null) != dev.turnout.broker.Role.ORCHESTRATOR) {
-                    client.addPublishInboundInterceptor(hold);
-                    client.addPubackOutboundInterceptor(hold);
-                }
-            });
-        }
     }
 
     @Override
