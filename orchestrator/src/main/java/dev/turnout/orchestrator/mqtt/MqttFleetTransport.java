@@ -243,8 +243,9 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     }
 
     /**
-     * Once a report carrying the user property {@code property} is stored, hands its value to {@code stored}: the
-     * embedded broker's receipt, on which it releases the device's acknowledgement. Call before {@link #listen}.
+     * Once a report carrying the user property {@code property} is stored (or dropped unread: malformed, not a
+     * device's), hands its value to {@code stored}: the embedded broker's receipt, on which it releases the device's
+     * acknowledgement. Call before {@link #listen}.
      */
     public void onReceiptStored(String property, java.util.function.Consumer<String> stored) {
         this.receiptProperty = property;
@@ -398,8 +399,10 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         String kind = topics.kindOf(topic).orElse("");
         FleetEvents events = MqttFleetTransport.this.events;
         ReportExecutor eventExecutor = MqttFleetTransport.this.eventExecutor;
+        // what is dropped is done with at once, the broker's receipt too: a device is not held up for a report never stored
+        Runnable doneWith = stored(message, receipt);
         if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
-            acks.done(receipt);
+            doneWith.run();
             return;
         }
         boolean handedOver = false;
@@ -407,8 +410,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             switch (kind) {
                 case "status" -> {
                     StatusEvent event = StatusEvent.parseFrom(message.getPayload());
-                    eventExecutor.execute(deviceId, decidesAWave(event.getState()), () -> events.onStatus(deviceId, event),
-                            stored(message, receipt));
+                    eventExecutor.execute(deviceId, decidesAWave(event.getState()), () -> events.onStatus(deviceId, event), doneWith);
                     handedOver = true;
                 }
                 case "presence" -> {
@@ -416,12 +418,12 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
                         break; // a cleared retained presence
                     }
                     Presence presence = Presence.parseFrom(message.getPayload());
-                    eventExecutor.execute(() -> events.onPresence(deviceId, presence), stored(message, receipt));
+                    eventExecutor.execute(() -> events.onPresence(deviceId, presence), doneWith);
                     handedOver = true;
                 }
                 case "health" -> {
                     HealthReport report = HealthReport.parseFrom(message.getPayload());
-                    eventExecutor.execute(() -> events.onHealth(deviceId, report), stored(message, receipt));
+                    eventExecutor.execute(() -> events.onHealth(deviceId, report), doneWith);
                     handedOver = true;
                 }
                 case Topics.LOG_RESPONSE -> {
@@ -448,11 +450,11 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             return;
         }
         if (!handedOver) {
-            acks.done(receipt);
+            doneWith.run();
         }
     }
 
-    /** What runs once a report is stored: its acknowledgement, and the broker's receipt if it carries one. */
+    /** What runs once a report is stored, or dropped unread: its acknowledgement, and the broker's receipt if it carries one. */
     private Runnable stored(MqttMessage message, OrderedAcks.Receipt receipt) {
         String property = receiptProperty;
         java.util.function.Consumer<String> taker = receiptStored;
