@@ -41,10 +41,12 @@ public final class EmbeddedBroker implements AutoCloseable {
     private final boolean tls;
     private final AtomicBoolean othersAdmitted;
     private final boolean quickStop;
+    private final ReportReceipts receipts;
 
     private EmbeddedBroker(EmbeddedHiveMQ hivemq, String bindAddress, int port, boolean tls, AtomicBoolean othersAdmitted,
-                           boolean quickStop) {
+                           boolean quickStop, ReportReceipts receipts) {
         this.quickStop = quickStop;
+        this.receipts = receipts;
         this.hivemq = hivemq;
         this.bindAddress = bindAddress;
         this.port = port;
@@ -132,6 +134,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
         AtomicBoolean othersAdmitted = new AtomicBoolean(admitOthers);
+        ReportReceipts receipts = new ReportReceipts(policy);
         EmbeddedExtension extension = EmbeddedExtension.builder()
                 .withId("turnout-security")
                 .withName("Turnout security")
@@ -162,7 +165,7 @@ public final class EmbeddedBroker implements AutoCloseable {
         LOG.info("embedded MQTT broker listening on {}:{}{}, {} persistence{}", bindAddress, chosenPort, tls != null ? " (TLS)" : "",
                 storage.mode().name().toLowerCase(java.util.Locale.ROOT),
                 storage.mode() == BrokerStorage.Mode.FILE ? " in " + storage.buckets() + " buckets under " + data : "");
-        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null, othersAdmitted, quickStop);
+        return new EmbeddedBroker(hivemq, bindAddress, chosenPort, tls != null, othersAdmitted, quickStop, receipts);
     }
 
     public int port() {
@@ -173,6 +176,20 @@ public final class EmbeddedBroker implements AutoCloseable {
     public String url() {
         String host = "0.0.0.0".equals(bindAddress) || "::".equals(bindAddress) ? "127.0.0.1" : bindAddress;
         return (tls ? "ssl://" : "tcp://") + host + ":" + port;
+    }
+
+    /**
+     * From now on a device's status report is acknowledged only once the orchestrator in this JVM has stored it and
+     * says so through the returned receipts ({@link ReportReceipts}); call before {@link #admitOthers()}.
+     */
+    public ReportReceipts holdReportAcks() {
+        return holdReportAcks(ReportReceipts.HOLD_LIMIT);
+    }
+
+    /** {@link #holdReportAcks()} waiting {@code limit} at most for the store (tests). */
+    ReportReceipts holdReportAcks(java.time.Duration limit) {
+        receipts.hold(limit);
+        return receipts;
     }
 
     /** Lets every client with good credentials connect from now on, not only the orchestrator. */

@@ -109,8 +109,6 @@ public final class ChaosSoak {
     private String token;
     private final List<Daemon> daemons = new ArrayList<>();
     private final List<FaultProxy> groupLinks = new ArrayList<>();
-    /** System.nanoTime() of each SIGKILL of an orchestrator that held the (in-memory) embedded broker. */
-    private final List<Long> embeddedBrokerKills = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final List<SimulatedFleet> fleets = new ArrayList<>();
 
     ChaosSoak(PrintStream out) {
@@ -118,7 +116,7 @@ public final class ChaosSoak {
     }
 
     /** What the soak found; {@link #violations()} empty when every invariant held. */
-    record Result(int devicesOnTwoOrNone, int devicesMisreported, long reportsSent, long reportsLost, long reportsLostWithKilledBroker,
+    record Result(int devicesOnTwoOrNone, int devicesMisreported, long reportsSent, long reportsLost,
                   int rolloutsOffPolicy,
                   Map<String, Integer> rolloutsByState, Map<Fault, Integer> faults, long heapAfterFirst, long heapAfterLast,
                   List<Double> rolloutSeconds, List<String> violations) {
@@ -499,9 +497,6 @@ public final class ChaosSoak {
                 return "embedded broker: orchestrator stopped and started";
             }
             case ORCHESTRATOR_KILL -> {
-                if (mosquitto == null) {
-                    embeddedBrokerKills.add(System.nanoTime());
-                }
                 orchestrator.destroyForcibly();
                 orchestrator.waitFor(30, TimeUnit.SECONDS);
                 startOrchestrator();
@@ -595,7 +590,6 @@ public final class ChaosSoak {
         // no report lost: every status the broker acknowledged from a simulated device is in its audit trail
         long sent = 0;
         long lost = 0;
-        long lostWithBroker = 0;
         for (SimulatedDevice d : simulated()) {
             Map<String, Long> keys = new LinkedHashMap<>();
             for (SimulatedDevice.AcknowledgedReport a : d.acknowledgedReports()) {
@@ -621,13 +615,9 @@ public final class ChaosSoak {
                 if (recorded.contains(key)) {
                     continue;
                 }
-                if (ackedByAKilledBroker(k.getValue())) {
-                    lostWithBroker++;
-                } else {
-                    lost++;
-                    if (lost <= 10) {
-                        violations.add(d.id() + ": report '" + key + "' acknowledged by the broker is not in the audit trail");
-                    }
+                lost++;
+                if (lost <= 10) {
+                    violations.add(d.id() + ": report '" + key + "' acknowledged by the broker is not in the audit trail");
                 }
             }
         }
@@ -635,23 +625,8 @@ public final class ChaosSoak {
             violations.add((lost - 10) + " more reports lost");
         }
         int offPolicy = (int) violations.stream().filter(v -> v.startsWith("rollout ")).count();
-        return new Result(twoOrNone, wrong.size(), sent, lost, lostWithBroker, offPolicy, byState, faults, heapFirst, heapLast, seconds,
+        return new Result(twoOrNone, wrong.size(), sent, lost, offPolicy, byState, faults, heapFirst, heapLast, seconds,
                 violations);
-    }
-
-    /**
-     * Whether a report was acknowledged in the last 2 s before an orchestrator holding the embedded broker was killed:
-     * that broker keeps its queues in memory (the default, {@code --broker-persistence memory}), so what it had taken
-     * and not yet handed to the orchestrator dies with it, and the device repeats only its current state when it
-     * reconnects (docs/reliability.md, "Chaos soak").
-     */
-    private boolean ackedByAKilledBroker(long ackedAt) {
-        for (long kill : embeddedBrokerKills) {
-            if (ackedAt <= kill && kill - ackedAt <= TimeUnit.SECONDS.toNanos(2)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private void report(Result r) {
@@ -663,8 +638,6 @@ public final class ChaosSoak {
         out.printf(Locale.ROOT, "devices on two versions or none           : %d (must be 0)%n", r.devicesOnTwoOrNone());
         out.printf(Locale.ROOT, "devices the orchestrator reports wrongly  : %d (must be 0)%n", r.devicesMisreported());
         out.printf(Locale.ROOT, "reports lost (acknowledged vs audited)    : %d of %d (must be 0)%n", r.reportsLost(), r.reportsSent());
-        out.printf(Locale.ROOT, "  and lost with the in-memory embedded broker killed within 2 s of acknowledging them: %d (known, not counted)%n",
-                r.reportsLostWithKilledBroker());
         out.printf(Locale.ROOT, "rollouts per final state                  : %s; not as their policy says: %d (must be 0)%n",
                 r.rolloutsByState(), r.rolloutsOffPolicy());
         out.printf(Locale.ROOT, "orchestrator live heap after a full GC    : %,d KiB after rollout 1, %,d KiB after rollout %d (ratio %.2f)%n",

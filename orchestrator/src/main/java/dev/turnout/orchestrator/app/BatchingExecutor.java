@@ -5,6 +5,8 @@ import dev.turnout.orchestrator.port.RolloutStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,6 +35,10 @@ import java.util.function.BooleanSupplier;
  * later statement, so the whole batch of reports was lost (MosquittoSharedSubscriptionIT lost reports so
  * in one CI run of 2026-12-06). One report per transaction takes the rows of one device in one order
  * (its devices row, then its apps), so two instances wait for each other instead.
+ *
+ * <p>Each report's {@code whenStored} step runs after its batch has committed, in the order the batch ran
+ * them; a batch whose commit fails runs none (the transport then never acknowledges those reports, and the
+ * broker hands them over again after a reconnect: issue 20, "zero lost reports").
  */
 final class BatchingExecutor implements ReportExecutor {
 
@@ -41,8 +47,8 @@ final class BatchingExecutor implements ReportExecutor {
     /** Reports per transaction at most, so HTTP readers of the store never wait long. */
     static final int MAX_BATCH = 500;
 
-    /** A report, its device (null: none), and when it was handed over (System.nanoTime()). */
-    private record Queued(Runnable report, String deviceId, long at) {
+    /** A report, its device (null: none), when it was handed over (System.nanoTime()), and what to run once it is committed (null: nothing). */
+    private record Queued(Runnable report, String deviceId, long at, Runnable whenStored) {
     }
 
     private final ExecutorService engineThread;
@@ -75,13 +81,23 @@ final class BatchingExecutor implements ReportExecutor {
 
     @Override
     public void execute(Runnable report) {
-        rest.add(new Queued(report, null, System.nanoTime()));
+        execute(report, null);
+    }
+
+    @Override
+    public void execute(Runnable report, Runnable whenStored) {
+        rest.add(new Queued(report, null, System.nanoTime(), whenStored));
         scheduleDrain();
     }
 
     @Override
     public void execute(String deviceId, boolean isUrgent, Runnable report) {
-        Queued q = new Queued(report, deviceId, System.nanoTime());
+        execute(deviceId, isUrgent, report, null);
+    }
+
+    @Override
+    public void execute(String deviceId, boolean isUrgent, Runnable report, Runnable whenStored) {
+        Queued q = new Queued(report, deviceId, System.nanoTime(), whenStored);
         // atomic per device against the drain's decrement: urgent only while none of its reports waits in the other lane
         waitingInRest.compute(deviceId, (id, n) -> {
             if (isUrgent && n == null) {
@@ -122,6 +138,7 @@ final class BatchingExecutor implements ReportExecutor {
 
     private void drain() {
         scheduled.set(false);
+        List<Runnable> stored = new ArrayList<>();
         try {
             store.inTransaction(() -> {
                 for (int n = 0; n < maxBatch; n++) {
@@ -133,7 +150,11 @@ final class BatchingExecutor implements ReportExecutor {
                     try {
                         next.report().run();
                     } catch (RuntimeException e) {
+                        // acknowledged all the same once the batch commits: it would fail the same way every time it came back
                         LOG.error("engine step failed", e);
+                    }
+                    if (next.whenStored() != null) {
+                        stored.add(next.whenStored());
                     }
                     if (commitNow.getAsBoolean()) {
                         // a decision waits for this commit: the next wave's devices must not wait for the batch. How long
@@ -146,11 +167,22 @@ final class BatchingExecutor implements ReportExecutor {
                     }
                 }
             });
+            runAll(stored);
         } catch (RuntimeException e) {
-            LOG.error("a batch of device reports could not be stored", e);
+            LOG.error("a batch of {} device report(s) could not be stored; they stay unacknowledged", Math.max(1, stored.size()), e);
         }
         if ((!urgent.isEmpty() || !rest.isEmpty()) && scheduled.compareAndSet(false, true)) {
             engineThread.execute(this::drain);
+        }
+    }
+
+    private static void runAll(List<Runnable> steps) {
+        for (Runnable step : steps) {
+            try {
+                step.run();
+            } catch (RuntimeException e) {
+                LOG.error("a step after a committed batch failed", e);
+            }
         }
     }
 }

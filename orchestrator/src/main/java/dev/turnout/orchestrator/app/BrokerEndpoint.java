@@ -38,10 +38,13 @@ final class BrokerEndpoint implements AutoCloseable {
     private final SSLSocketFactory sockets;
     private final boolean verifyHost;
     private final String caPem;
+    /** The embedded broker keeps its queues in memory only (the default). */
+    private final boolean keepsNothingOnDisk;
 
     private BrokerEndpoint(EmbeddedBroker embedded, String localUrl, String deviceUrl, SSLSocketFactory sockets,
-                           boolean verifyHost, String caPem) {
+                           boolean verifyHost, String caPem, boolean keepsNothingOnDisk) {
         this.embedded = embedded;
+        this.keepsNothingOnDisk = keepsNothingOnDisk;
         this.localUrl = localUrl;
         this.deviceUrl = deviceUrl;
         this.sockets = sockets;
@@ -80,15 +83,16 @@ final class BrokerEndpoint implements AutoCloseable {
             }
         }));
         String deviceUrl = (tls != null ? "ssl://" : "tcp://") + options.advertiseHost() + ":" + broker.port();
+        boolean inMemory = options.brokerStorage().mode() == dev.turnout.broker.BrokerStorage.Mode.MEMORY;
         if (tls == null) {
-            return new BrokerEndpoint(broker, broker.url(), deviceUrl, null, true, null);
+            return new BrokerEndpoint(broker, broker.url(), deviceUrl, null, true, null, inMemory);
         }
         String loopback = URI.create(broker.url()).getHost();
         boolean verifyHost = tls.names(loopback);
         SSLSocketFactory sockets = tls.caPem() != null
                 ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA").socketFactory("broker", verifyHost)
                 : (SSLSocketFactory) SSLSocketFactory.getDefault();
-        return new BrokerEndpoint(broker, broker.url(), deviceUrl, sockets, verifyHost, null);
+        return new BrokerEndpoint(broker, broker.url(), deviceUrl, sockets, verifyHost, null, inMemory);
     }
 
     /**
@@ -107,7 +111,7 @@ final class BrokerEndpoint implements AutoCloseable {
             throw new IllegalArgumentException("--broker-ca is for a TLS broker: give --broker-url as ssl://HOST:8883");
         }
         return new BrokerEndpoint(null, options.brokerUrl(), options.brokerUrl(), sockets, true,
-                brokerCa == null ? null : Files.readString(brokerCa));
+                brokerCa == null ? null : Files.readString(brokerCa), false);
     }
 
     /**
@@ -134,6 +138,19 @@ final class BrokerEndpoint implements AutoCloseable {
     /** The external broker's CA ({@code --broker-ca}) that devices pin; null when none is given. */
     String caPem() {
         return caPem;
+    }
+
+    /**
+     * With the embedded broker keeping its queues in memory: from now on it acknowledges a device's status report only
+     * once {@code transport} has had it stored (see {@link dev.turnout.broker.ReportReceipts}); a kill -9 then loses no
+     * report a device was told had arrived. Call before {@link #admitDevices()}; nothing to do otherwise.
+     */
+    void holdReportAcks(MqttFleetTransport transport) {
+        if (embedded != null && keepsNothingOnDisk) {
+            dev.turnout.broker.ReportReceipts receipts = embedded.holdReportAcks();
+            transport.onReceiptStored(dev.turnout.broker.ReportReceipts.PROPERTY, receipts::stored);
+            LOG.info("the embedded broker acknowledges a device's status report once it is stored");
+        }
     }
 
     /**

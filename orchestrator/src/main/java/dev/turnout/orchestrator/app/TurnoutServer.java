@@ -105,6 +105,7 @@ public final class TurnoutServer implements AutoCloseable {
                 // the embedded broker holds no session from before a restart: subscribe to the reports (kept until the
                 // engine listens) before any device may send one
                 transport.subscribeToReports();
+                broker.holdReportAcks(transport);
                 broker.admitDevices();
             }
             // before the engine listens: the answers to log requests are read with the reports

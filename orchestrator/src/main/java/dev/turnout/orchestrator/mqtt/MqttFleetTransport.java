@@ -35,6 +35,11 @@ import java.util.concurrent.TimeUnit;
  * {@link FleetTransport} over MQTT 5 (Paho async client): publishes desired states (retained,
  * QoS 1) and rollout events, subscribes to status, presence and health of every device and hands
  * each decoded report to {@link FleetEvents} on the given executor. Paho callbacks never block.
+ *
+ * <p>Reports are acknowledged by hand ({@link OrderedAcks}): a status or presence report only once the
+ * executor says it is stored, so that the broker keeps every report this orchestrator has not stored
+ * (a kill -9 loses none: the session is kept, the broker hands them over again). Whatever is not stored
+ * (log answers, malformed or unwanted messages) is acknowledged at once.
  */
 public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
@@ -72,8 +77,16 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     /** Set once the reports are subscribed to (again after every reconnect). */
     private volatile boolean reportsWanted;
 
-    private record TopicMessage(String topic, MqttMessage message) {
+    private record TopicMessage(String topic, MqttMessage message, OrderedAcks.Receipt receipt) {
     }
+    /** Acknowledges what arrived, in order, once done with. */
+    private final OrderedAcks acks;
+    /**
+     * The MQTT 5 user property naming a report's receipt at the broker and who takes it once the report is stored
+     * (the embedded broker holds the device's acknowledgement until then); null: none.
+     */
+    private volatile String receiptProperty;
+    private volatile java.util.function.Consumer<String> receiptStored;
     /** Desired states before rollout events ({@link TwoLaneQueue}). */
     private final TwoLaneQueue<Outgoing> outbox = new TwoLaneQueue<>();
     /** Sized once connected: the smaller of {@link #MAX_IN_FLIGHT} and the broker's receive maximum. */
@@ -90,6 +103,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         this.shareGroup = shareGroup;
         this.publisher = new Thread(this::publishLoop, "turnout-mqtt-publisher");
         this.publisher.setDaemon(true);
+        this.acks = new OrderedAcks(client::messageArrivedComplete);
     }
 
     /**
@@ -112,6 +126,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         MqttAsyncClient client = new MqttAsyncClient(brokerUrl, clientId, new MemoryPersistence());
         MqttFleetTransport transport = new MqttFleetTransport(topics, client, shareGroup);
         client.setCallback(transport.new Callback());
+        client.setManualAcks(true); // a report is acknowledged once stored (OrderedAcks)
         DisconnectedBufferOptions buffer = new DisconnectedBufferOptions();
         buffer.setBufferEnabled(true);
         buffer.setBufferSize(100_000);
@@ -192,7 +207,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
                 LOG.info("handing over {} report(s) that arrived while the orchestrator was away", early.size());
             }
             for (TopicMessage m : early) {
-                dispatch(m.topic(), m.message());
+                dispatch(m.topic(), m.message(), m.receipt());
             }
             early.clear();
         }
@@ -225,6 +240,21 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
             // not shared: the answer goes to every instance, and the one that asked takes it
             new MqttSubscription(topics.allLogResponses(), 1),
         });
+    }
+
+    /**
+     * Once a report carrying the user property {@code property} is stored (or dropped unread: malformed, not a
+     * device's), hands its value to {@code stored}: the embedded broker's receipt, on which it releases the device's
+     * acknowledgement. Call before {@link #listen}.
+     */
+    public void onReceiptStored(String property, java.util.function.Consumer<String> stored) {
+        this.receiptProperty = property;
+        this.receiptStored = stored;
+    }
+
+    /** Reports received and not acknowledged to the broker yet (not stored yet, or behind one that is not). */
+    public int unacknowledged() {
+        return acks.unacknowledged();
     }
 
     /** Hands every device's answer to a log request to {@code handler} (on Paho's thread: it must not block). */
@@ -360,41 +390,51 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         };
     }
 
-    /** Hands one device report to the engine, on its executor. */
-    private void dispatch(String topic, MqttMessage message) {
+    /**
+     * Hands one device report to the engine, on its executor, to be acknowledged once stored; anything else is
+     * acknowledged at once (never left open: the broker sends no more than its window of unacknowledged messages).
+     */
+    private void dispatch(String topic, MqttMessage message, OrderedAcks.Receipt receipt) {
         String deviceId = topics.deviceIdOf(topic).orElse(null);
         String kind = topics.kindOf(topic).orElse("");
         FleetEvents events = MqttFleetTransport.this.events;
         ReportExecutor eventExecutor = MqttFleetTransport.this.eventExecutor;
+        // what is dropped is done with at once, the broker's receipt too: a device is not held up for a report never stored
+        Runnable doneWith = stored(message, receipt);
         if (events == null || deviceId == null || !Topics.isValidId(deviceId)) {
+            doneWith.run();
             return;
         }
+        boolean handedOver = false;
         try {
             switch (kind) {
                 case "status" -> {
                     StatusEvent event = StatusEvent.parseFrom(message.getPayload());
-                    eventExecutor.execute(deviceId, decidesAWave(event.getState()), () -> events.onStatus(deviceId, event));
+                    eventExecutor.execute(deviceId, decidesAWave(event.getState()), () -> events.onStatus(deviceId, event), doneWith);
+                    handedOver = true;
                 }
                 case "presence" -> {
                     if (message.getPayload().length == 0) {
-                        return; // a cleared retained presence
+                        break; // a cleared retained presence
                     }
                     Presence presence = Presence.parseFrom(message.getPayload());
-                    eventExecutor.execute(() -> events.onPresence(deviceId, presence));
+                    eventExecutor.execute(() -> events.onPresence(deviceId, presence), doneWith);
+                    handedOver = true;
                 }
                 case "health" -> {
                     HealthReport report = HealthReport.parseFrom(message.getPayload());
-                    eventExecutor.execute(() -> events.onHealth(deviceId, report));
+                    eventExecutor.execute(() -> events.onHealth(deviceId, report), doneWith);
+                    handedOver = true;
                 }
                 case Topics.LOG_RESPONSE -> {
                     java.util.function.BiConsumer<String, LogResponse> handler = logResponses;
                     if (handler == null) {
-                        return;
+                        break;
                     }
                     if (message.getPayload().length > MAX_LOG_RESPONSE_BYTES) {
                         LOG.warn("dropped a log answer of {} bytes from {} (at most {})", message.getPayload().length, deviceId,
                                 MAX_LOG_RESPONSE_BYTES);
-                        return;
+                        break;
                     }
                     handler.accept(deviceId, LogResponse.parseFrom(message.getPayload()));
                 }
@@ -405,14 +445,47 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         } catch (InvalidProtocolBufferException e) {
             LOG.warn("dropped a malformed {} message from {}: {}", kind, deviceId, e.getMessage());
         } catch (java.util.concurrent.RejectedExecutionException e) {
-            LOG.debug("dropped a {} message from {} while stopping", kind, deviceId);
+            // not acknowledged: the broker keeps it in this orchestrator's session for the next start
+            LOG.debug("left a {} message from {} unacknowledged while stopping", kind, deviceId);
+            return;
         }
+        if (!handedOver) {
+            doneWith.run();
+        }
+    }
+
+    /** What runs once a report is stored, or dropped unread: its acknowledgement, and the broker's receipt if it carries one. */
+    private Runnable stored(MqttMessage message, OrderedAcks.Receipt receipt) {
+        String property = receiptProperty;
+        java.util.function.Consumer<String> taker = receiptStored;
+        String ref = property == null || taker == null ? null : userProperty(message, property);
+        if (ref == null) {
+            return () -> acks.done(receipt);
+        }
+        return () -> {
+            acks.done(receipt);
+            taker.accept(ref);
+        };
+    }
+
+    private static String userProperty(MqttMessage message, String name) {
+        MqttProperties properties = message.getProperties();
+        if (properties == null || properties.getUserProperties() == null) {
+            return null;
+        }
+        for (org.eclipse.paho.mqttv5.common.packet.UserProperty p : properties.getUserProperties()) {
+            if (name.equals(p.getKey())) {
+                return p.getValue();
+            }
+        }
+        return null;
     }
 
     private final class Callback implements MqttCallback {
 
         @Override
         public void disconnected(MqttDisconnectResponse response) {
+            acks.connectionLost();
             LOG.warn("disconnected from the MQTT broker: {}", response);
         }
 
@@ -424,13 +497,14 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
         @Override
         public void messageArrived(String topic, MqttMessage message) {
             lastArrivalNanos = System.nanoTime();
+            OrderedAcks.Receipt receipt = acks.arrived(message.getId(), message.getQos());
             synchronized (early) {
                 if (events == null) {
-                    early.add(new TopicMessage(topic, message));
+                    early.add(new TopicMessage(topic, message, receipt));
                     return;
                 }
             }
-            dispatch(topic, message);
+            dispatch(topic, message, receipt);
         }
 
         @Override

@@ -102,6 +102,106 @@ class BatchingExecutorTest {
         }
     }
 
+    @Test
+    void aReportCountsAsStoredOnlyAfterTheCommitThatHoldsItAndInTheOrderItRan() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
+            List<String> order = new CopyOnWriteArrayList<>();
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold)); // the reports below queue up behind this: one batch
+            reports.execute("pi-1", false, () -> order.add("pi-1 STAGED"), () -> order.add("stored pi-1 STAGED"));
+            reports.execute("pi-2", true, () -> {
+                order.add("pi-2 ACTIVE");
+                store.afterCommit(() -> order.add("commit"));
+            }, () -> order.add("stored pi-2 ACTIVE"));
+            reports.execute(() -> order.add("pi-3 online"), () -> order.add("stored pi-3 online"));
+            hold.countDown();
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("pi-2 ACTIVE", "pi-1 STAGED", "pi-3 online", "commit",
+                    "stored pi-2 ACTIVE", "stored pi-1 STAGED", "stored pi-3 online");
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    @Test
+    void aBatchWhoseCommitFailsLeavesItsReportsUnstoredAndTheNextBatchGoesOn() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        CommitFailsOnceStore store = new CommitFailsOnceStore();
+        BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
+        List<String> order = new CopyOnWriteArrayList<>();
+        try {
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold));
+            reports.execute("pi-1", false, () -> order.add("pi-1 STAGED"), () -> order.add("stored pi-1 STAGED"));
+            reports.execute("pi-2", false, () -> order.add("pi-2 STAGED"), () -> order.add("stored pi-2 STAGED"));
+            hold.countDown();
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            reports.execute("pi-1", true, () -> order.add("pi-1 ACTIVE"), () -> order.add("stored pi-1 ACTIVE"));
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("pi-1 STAGED", "pi-2 STAGED", "pi-1 ACTIVE", "stored pi-1 ACTIVE");
+            assertThat(store.failedCommits).isEqualTo(1);
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    /**
+     * A fake store (SQLite cannot be made to fail at the commit on demand here): its first transaction runs its work and
+     * then fails as a full disk would at the commit; later ones commit.
+     */
+    private static final class CommitFailsOnceStore implements dev.turnout.orchestrator.port.RolloutStore {
+        int transactions;
+        int failedCommits;
+
+        @Override
+        public void inTransaction(Runnable work) {
+            work.run();
+            if (transactions++ == 0) {
+                failedCommits++;
+                throw new IllegalStateException("[SQLITE_FULL] database or disk is full (fake)");
+            }
+        }
+
+        @Override
+        public void saveRollout(dev.turnout.orchestrator.domain.Rollout rollout) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Optional<dev.turnout.orchestrator.domain.Rollout> findRollout(String id) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public List<dev.turnout.orchestrator.domain.Rollout> listRollouts() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public List<dev.turnout.orchestrator.domain.Rollout> activeRollouts() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Optional<dev.turnout.orchestrator.domain.Release> findRelease(String app, String version) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public java.util.Optional<String> findFloor(String app) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public void appendAudit(dev.turnout.orchestrator.store.AuditEntry entry) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(10, TimeUnit.SECONDS);

@@ -19,7 +19,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,7 +38,6 @@ import static org.awaitility.Awaitility.await;
  */
 class EmbeddedBrokerRestartIT {
 
-    private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
     private static final int DEVICES = 12;
 
     @TempDir
@@ -59,7 +57,7 @@ class EmbeddedBrokerRestartIT {
     @Test
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     void aRolloutKilledMidWaveWithTheBrokerInsideFinishesAfterARestartWithNothingLost() throws Exception {
-        assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
+        assertThat(OrchestratorProcess.JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
         httpPort = Ports.free();
         mqttPort = Ports.free();
         Process first = startOrchestrator("first");
@@ -101,27 +99,8 @@ class EmbeddedBrokerRestartIT {
     }
 
     private Process startOrchestrator(String name) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Path log = work.resolve("orchestrator-" + name + ".log");
-        Process process = new ProcessBuilder(java, "-Xmx256m", "-Djava.io.tmpdir=" + Files.createDirectories(work.resolve("tmp")),
-                "-jar", JAR.toString(), "server", "--data", work.resolve("data").toString(), "--http-port", String.valueOf(httpPort),
-                "--mqtt-port", String.valueOf(mqttPort), "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        toClose.add(() -> {
-            process.destroy();
-            process.waitFor(20, TimeUnit.SECONDS);
-        });
-        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100)).until(() -> {
-            if (!process.isAlive()) {
-                throw new AssertionError("the orchestrator exited: " + Files.readString(log));
-            }
-            try {
-                return get("/api/v1/health").path("status").asText().equals("ok");
-            } catch (IOException notYet) {
-                return false;
-            }
-        });
-        return process;
+        return OrchestratorProcess.start(work, name, httpPort, List.of("--mqtt-port", String.valueOf(mqttPort)), Duration.ofSeconds(90),
+                toClose, () -> get("/api/v1/health").path("status").asText().equals("ok"));
     }
 
     private void release(String version) throws Exception {

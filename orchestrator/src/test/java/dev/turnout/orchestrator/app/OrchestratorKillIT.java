@@ -44,7 +44,6 @@ import static org.awaitility.Awaitility.await;
  */
 class OrchestratorKillIT {
 
-    private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
 
     @TempDir
     Path work;
@@ -63,7 +62,7 @@ class OrchestratorKillIT {
     @Test
     @Timeout(value = 3, unit = TimeUnit.MINUTES)
     void aRolloutKilledMidWaveResumesAfterARestartWithoutActivatingAnyDeviceTwice() throws Exception {
-        assertThat(JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
+        assertThat(OrchestratorProcess.JAR).as("the orchestrator jar is built in the package phase; run `mvn verify`").exists();
         brokerUrl = startMosquitto(work.resolve("mosquitto"));
         httpPort = Ports.free();
         Process first = startOrchestrator("first");
@@ -144,27 +143,8 @@ class OrchestratorKillIT {
     }
 
     private Process startOrchestrator(String name) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Path log = work.resolve("orchestrator-" + name + ".log");
-        Process process = new ProcessBuilder(java, "-Xmx256m", "-Djava.io.tmpdir=" + Files.createDirectories(work.resolve("tmp")),
-                "-jar", JAR.toString(), "server", "--data", work.resolve("data").toString(), "--http-port", String.valueOf(httpPort),
-                "--broker-url", brokerUrl, "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        toClose.add(() -> {
-            process.destroy();
-            process.waitFor(20, TimeUnit.SECONDS);
-        });
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
-            if (!process.isAlive()) {
-                throw new AssertionError("the orchestrator exited: " + Files.readString(log));
-            }
-            try {
-                return get("/api/v1/health").path("status").asText().equals("ok");
-            } catch (IOException notYet) {
-                return false;
-            }
-        });
-        return process;
+        return OrchestratorProcess.start(work, name, httpPort, List.of("--broker-url", brokerUrl), Duration.ofSeconds(60), toClose,
+                () -> get("/api/v1/health").path("status").asText().equals("ok"));
     }
 
     private String server() {
