@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * HiveMQ Community Edition running inside the orchestrator's JVM, keeping its messages and sessions
  * as {@link BrokerStorage} says (in memory by default, or on disk under {@code dataDir}) and the Turnout
  * security extension loaded: every client authenticates against {@link BrokerIdentities} (client
- * id = user name) and every publish and subscribe passes {@link TopicPolicy}; deny by default.
+ * id = user name) and gets {@link TopicPolicy}'s rules as HiveMQ default permissions, which HiveMQ checks for every
+ * publish and subscribe on its event loop; deny by default.
  */
 public final class EmbeddedBroker implements AutoCloseable {
 

@@ -23,10 +23,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class EmbeddedBrokerTest {
 
     private static final java.util.Map<String, Role> ROLES = java.util.Map.of(
-            "orchestrator", Role.ORCHESTRATOR, "pi-1", Role.DEVICE, "pi+1", Role.DEVICE);
-    private static final BrokerIdentities IDENTITIES = (user, password) ->
-            ("secret-" + user).equals(new String(password, StandardCharsets.UTF_8))
+            "orchestrator", Role.ORCHESTRATOR, "pi-1", Role.DEVICE, "pi+1", Role.DEVICE, "pi-gone", Role.DEVICE);
+    /** pi-gone passes the credential check but is revoked by the time its connection is registered. */
+    private static final BrokerIdentities IDENTITIES = new BrokerIdentities() {
+        @Override
+        public java.util.Optional<Role> authenticate(String user, byte[] password) {
+            return ("secret-" + user).equals(new String(password, StandardCharsets.UTF_8))
                     ? java.util.Optional.ofNullable(ROLES.get(user)) : java.util.Optional.empty();
+        }
+
+        @Override
+        public boolean isActive(String user) {
+            return !"pi-gone".equals(user);
+        }
+    };
 
     @TempDir
     static Path dir;
@@ -131,6 +141,65 @@ class EmbeddedBrokerTest {
             c.disconnect();
             c.close();
         }
+    }
+
+    @Test
+    void aDeviceIsRefusedItsOwnReportTopicsWithATrailingSlashAndOthersDevicesTopics() throws Exception {
+        MqttClient orchestrator = connect("orchestrator");
+        BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
+        orchestrator.setCallback(new CollectingCallback(reports));
+        org.eclipse.paho.mqttv5.common.MqttSubscription everything = new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/#", 1);
+        everything.setRetainHandling(2); // not the states other tests retained
+        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {everything});
+        // HiveMQ strips a topic's trailing '/' before comparing it with a permission that has no wildcard
+        for (String topic : java.util.List.of("turnout/v1/devices/pi-1/status/", "turnout/v1/devices/pi-1/status//",
+                "turnout/v1/devices/pi-1/logs/response/", "turnout/v1/devices/orchestrator/status")) {
+            MqttClient device = connect("pi-1");
+            try {
+                device.publish(topic, new MqttMessage("forged".getBytes(StandardCharsets.UTF_8), 1, false, null));
+            } catch (MqttException refused) {
+                // PUBACK 135 (not authorized); HiveMQ then drops the client
+            }
+            device.disconnectForcibly(0, 1000, false);
+            device.close(true);
+        }
+        MqttClient device = connect("pi-1");
+        device.publish("turnout/v1/devices/pi-1/status", new MqttMessage("ok".getBytes(StandardCharsets.UTF_8), 1, false, null));
+        assertThat(reports.poll(10, TimeUnit.SECONDS)).as("positive control, sent last").isEqualTo("ok");
+        assertThat(reports).isEmpty();
+        device.disconnect();
+        device.close();
+        orchestrator.disconnect();
+        orchestrator.close();
+    }
+
+    @Test
+    void aConnectionWhoseIdentityWasRevokedWhileItConnectedIsDroppedAndSendsNothing() throws Exception {
+        MqttClient orchestrator = connect("orchestrator");
+        BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
+        orchestrator.setCallback(new CollectingCallback(reports));
+        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
+                new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/devices/+/status", 1)});
+        try {
+            MqttClient gone = connect("pi-gone");
+            try {
+                gone.publish("turnout/v1/devices/pi-gone/status", new MqttMessage("slipped in".getBytes(StandardCharsets.UTF_8), 1, false, null));
+            } catch (MqttException refused) {
+                // dropped before or while publishing
+            }
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !gone.isConnected());
+            gone.close(true);
+        } catch (MqttException refused) {
+            // dropped before its CONNACK
+        }
+        MqttClient device = connect("pi-1");
+        device.publish("turnout/v1/devices/pi-1/status", new MqttMessage("ok".getBytes(StandardCharsets.UTF_8), 1, false, null));
+        assertThat(reports.poll(10, TimeUnit.SECONDS)).as("positive control, sent last").isEqualTo("ok");
+        assertThat(reports).isEmpty();
+        device.disconnect();
+        device.close();
+        orchestrator.disconnect();
+        orchestrator.close();
     }
 
     @Test
