@@ -46,22 +46,20 @@ class DefaultTopicPermissionsTest {
     void everyPublishIsAllowedExactlyWhenTheTopicPolicyAllowsIt() {
         List<String> topics = topicsAndFilters().stream().filter(com.hivemq.util.Topics::isValidTopicToPublish).toList();
         assertThat(topics).hasSizeGreaterThan(200);
-        int allowed = 0;
-        for (Role role : Role.values()) {
-            for (String user : USERS) {
-                ModifiableDefaultPermissions granted = granted(role, user);
-                for (String topic : topics) {
-                    for (boolean retain : new boolean[] {false, true}) {
-                        boolean expected = policy.mayPublish(role, user, topic, retain);
-                        MqttWillPublish publish = new MqttWillPublish.Mqtt3Builder().withTopic(topic).withPayload(new byte[0])
-                                .withQos(QoS.AT_LEAST_ONCE).withRetain(retain).withHivemqId("test").build();
-                        assertThat(DefaultPermissionsEvaluator.checkWillPublish(granted, publish))
-                                .as("%s %s publishes %s%s", role, user, topic, retain ? " retained" : "").isEqualTo(expected);
-                        allowed += expected ? 1 : 0;
-                    }
+        int allowed = countAllowed((role, user, granted) -> {
+            int n = 0;
+            for (String topic : topics) {
+                for (boolean retain : new boolean[] {false, true}) {
+                    boolean expected = policy.mayPublish(role, user, topic, retain);
+                    MqttWillPublish publish = new MqttWillPublish.Mqtt3Builder().withTopic(topic).withPayload(new byte[0])
+                            .withQos(QoS.AT_LEAST_ONCE).withRetain(retain).withHivemqId("test").build();
+                    assertThat(DefaultPermissionsEvaluator.checkWillPublish(granted, publish))
+                            .as("%s %s publishes %s%s", role, user, topic, retain ? " retained" : "").isEqualTo(expected);
+                    n += expected ? 1 : 0;
                 }
             }
-        }
+            return n;
+        });
         assertThat(allowed).as("the table holds allowed publishes too").isGreaterThan(20);
     }
 
@@ -74,18 +72,16 @@ class DefaultTopicPermissionsTest {
         }
         filters.removeIf(f -> !com.hivemq.util.Topics.isValidToSubscribe(f));
         assertThat(filters).hasSizeGreaterThan(400);
-        int allowed = 0;
-        for (Role role : Role.values()) {
-            for (String user : USERS) {
-                ModifiableDefaultPermissions granted = granted(role, user);
-                for (String filter : filters) {
-                    boolean expected = policy.maySubscribe(role, user, filter);
-                    assertThat(DefaultPermissionsEvaluator.checkSubscription(granted, new Topic(filter, QoS.AT_LEAST_ONCE)))
-                            .as("%s %s subscribes to %s", role, user, filter).isEqualTo(expected);
-                    allowed += expected ? 1 : 0;
-                }
+        int allowed = countAllowed((role, user, granted) -> {
+            int n = 0;
+            for (String filter : filters) {
+                boolean expected = policy.maySubscribe(role, user, filter);
+                assertThat(DefaultPermissionsEvaluator.checkSubscription(granted, new Topic(filter, QoS.AT_LEAST_ONCE)))
+                        .as("%s %s subscribes to %s", role, user, filter).isEqualTo(expected);
+                n += expected ? 1 : 0;
             }
-        }
+            return n;
+        });
         assertThat(allowed).as("the table holds allowed subscriptions too").isGreaterThan(20);
     }
 
@@ -97,6 +93,21 @@ class DefaultTopicPermissionsTest {
             assertThat(DefaultPermissionsEvaluator.checkSubscription(granted, new Topic("turnout/v1/devices/a/b/desired", QoS.AT_LEAST_ONCE)))
                     .isFalse();
         }
+    }
+
+    /** Checks the permissions of each role and user; returns how many checks were allowed in all. */
+    private int countAllowed(IdentityCheck check) {
+        int allowed = 0;
+        for (Role role : Role.values()) {
+            for (String user : USERS) {
+                allowed += check.allowedOf(role, user, granted(role, user));
+            }
+        }
+        return allowed;
+    }
+
+    private interface IdentityCheck {
+        int allowedOf(Role role, String user, ModifiableDefaultPermissions granted);
     }
 
     private ModifiableDefaultPermissions granted(Role role, String user) {
