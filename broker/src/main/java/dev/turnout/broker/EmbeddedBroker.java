@@ -127,6 +127,10 @@ public final class EmbeddedBroker implements AutoCloseable {
         // just get enqueued"; by then the listeners and the extension are already down and every queued task
         // still runs in the final pass, so a short grace loses nothing and halves every stop (4.1 -> 2.1 s)
         InternalConfigurations.PERSISTENCE_SHUTDOWN_GRACE_PERIOD_MSEC.set(SHUTDOWN_GRACE_MS);
+        // HiveMQ CE sends a client at most 50 unacknowledged QoS 1 messages "regardless of the client receive maximum":
+        // the orchestrator's one connection reads the reports of the whole fleet, which then came in 50 per round trip
+        // and queued in the broker (a wave's deciding report behind the others). As many as Mosquitto's max_inflight.
+        InternalConfigurations.MAX_INFLIGHT_WINDOW_SIZE_MESSAGES = RECEIVE_MAXIMUM;
         Path data = Files.createDirectories(root.resolve("data"));
         Path extensions = Files.createDirectories(root.resolve("extensions"));
         Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls, storage), StandardCharsets.UTF_8);
