@@ -145,12 +145,8 @@ class EmbeddedBrokerTest {
 
     @Test
     void aDeviceIsRefusedItsOwnReportTopicsWithATrailingSlashAndOthersDevicesTopics() throws Exception {
-        MqttClient orchestrator = connect("orchestrator");
         BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
-        orchestrator.setCallback(new CollectingCallback(reports));
-        org.eclipse.paho.mqttv5.common.MqttSubscription everything = new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/#", 1);
-        everything.setRetainHandling(2); // not the states other tests retained
-        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {everything});
+        MqttClient orchestrator = orchestratorReading("turnout/v1/#", reports);
         // HiveMQ strips a topic's trailing '/' before comparing it with a permission that has no wildcard
         for (String topic : java.util.List.of("turnout/v1/devices/pi-1/status/", "turnout/v1/devices/pi-1/status//",
                 "turnout/v1/devices/pi-1/logs/response/", "turnout/v1/devices/orchestrator/status")) {
@@ -170,11 +166,8 @@ class EmbeddedBrokerTest {
 
     @Test
     void aConnectionWhoseIdentityWasRevokedWhileItConnectedIsDroppedAndSendsNothing() throws Exception {
-        MqttClient orchestrator = connect("orchestrator");
         BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
-        orchestrator.setCallback(new CollectingCallback(reports));
-        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {
-                new org.eclipse.paho.mqttv5.common.MqttSubscription("turnout/v1/devices/+/status", 1)});
+        MqttClient orchestrator = orchestratorReading("turnout/v1/devices/+/status", reports);
         try {
             MqttClient gone = connect("pi-gone");
             try {
@@ -233,6 +226,16 @@ class EmbeddedBrokerTest {
             orchestrator.close();
             device.close(true);
         }
+    }
+
+    /** The orchestrator subscribed to {@code filter}, each message's payload into {@code reports} (nothing retained). */
+    private static MqttClient orchestratorReading(String filter, BlockingQueue<String> reports) throws MqttException {
+        MqttClient orchestrator = connect("orchestrator");
+        orchestrator.setCallback(new CollectingCallback(reports));
+        org.eclipse.paho.mqttv5.common.MqttSubscription subscription = new org.eclipse.paho.mqttv5.common.MqttSubscription(filter, 1);
+        subscription.setRetainHandling(2); // not the states other tests retained
+        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {subscription});
+        return orchestrator;
     }
 
     /** pi-1 reports "ok" last: it must be the one and only report that reached {@code reports}. */
