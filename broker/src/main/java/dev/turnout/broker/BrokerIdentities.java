@@ -16,8 +16,10 @@ public interface BrokerIdentities {
     Optional<Role> authenticate(String username, byte[] password);
 
     /**
-     * Whether {@code username} is still allowed, asked on every PUBLISH and SUBSCRIBE so that a
-     * connection that slipped in while its identity was being revoked gains nothing. Must be cheap.
+     * Whether {@code username} is still allowed, asked once more for every connection after the broker registered it
+     * (before its CONNACK): a connection that slipped in while its identity was being revoked, too late for the
+     * revocation's disconnect to find it, loses every permission and is dropped. Must be cheap. A revocation must
+     * make this false before it disconnects the name.
      */
     default boolean isActive(String username) {
         return true;

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * HiveMQ Community Edition running inside the orchestrator's JVM, keeping its messages and sessions
  * as {@link BrokerStorage} says (in memory by default, or on disk under {@code dataDir}) and the Turnout
  * security extension loaded: every client authenticates against {@link BrokerIdentities} (client
- * id = user name) and every publish and subscribe passes {@link TopicPolicy}; deny by default.
+ * id = user name) and gets {@link TopicPolicy}'s rules as HiveMQ default permissions, which HiveMQ checks for every
+ * publish and subscribe on its event loop; deny by default.
  */
 public final class EmbeddedBroker implements AutoCloseable {
 
@@ -128,13 +129,17 @@ public final class EmbeddedBroker implements AutoCloseable {
         // just get enqueued"; by then the listeners and the extension are already down and every queued task
         // still runs in the final pass, so a short grace loses nothing and halves every stop (4.1 -> 2.1 s)
         InternalConfigurations.PERSISTENCE_SHUTDOWN_GRACE_PERIOD_MSEC.set(SHUTDOWN_GRACE_MS);
+        // HiveMQ CE sends a client at most 50 unacknowledged QoS 1 messages "regardless of the client receive maximum":
+        // the orchestrator's one connection reads the reports of the whole fleet, which then came in 50 per round trip
+        // and queued in the broker (a wave's deciding report behind the others). As many as Mosquitto's max_inflight.
+        InternalConfigurations.MAX_INFLIGHT_WINDOW_SIZE_MESSAGES = RECEIVE_MAXIMUM;
         Path data = Files.createDirectories(root.resolve("data"));
         Path extensions = Files.createDirectories(root.resolve("extensions"));
         Files.writeString(conf.resolve("config.xml"), configXml(bindAddress, chosenPort, tls, storage), StandardCharsets.UTF_8);
         restrictToOwner(conf.resolve("config.xml")); // holds the key store password when TLS is on
 
         AtomicBoolean othersAdmitted = new AtomicBoolean(admitOthers);
-        ReportReceipts receipts = new ReportReceipts(policy);
+        ReportReceipts receipts = new ReportReceipts(policy, identities);
         EmbeddedExtension extension = EmbeddedExtension.builder()
                 .withId("turnout-security")
                 .withName("Turnout security")

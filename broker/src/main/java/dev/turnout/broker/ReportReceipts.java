@@ -37,16 +37,18 @@ public final class ReportReceipts {
     private final Map<String, String> byPacket = new ConcurrentHashMap<>();
 
     private final TopicPolicy policy;
+    private final BrokerIdentities identities;
 
-    ReportReceipts(TopicPolicy policy) {
+    ReportReceipts(TopicPolicy policy, BrokerIdentities identities) {
         this.policy = policy;
+        this.identities = identities;
     }
 
     /** From now on every device's status report is acknowledged only once {@link #stored}, waiting {@code limit} at most. */
     synchronized void hold(Duration limit) {
         holdLimit = limit;
         if (!holding) {
-            dev.turnout.broker.internal.ReportHold.install(this, policy);
+            dev.turnout.broker.internal.ReportHold.install(this, policy, identities);
         }
         holding = true;
     }

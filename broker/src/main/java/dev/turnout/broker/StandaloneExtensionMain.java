@@ -7,8 +7,7 @@ import com.hivemq.extension.sdk.api.parameter.ExtensionStartOutput;
 import com.hivemq.extension.sdk.api.parameter.ExtensionStopInput;
 import com.hivemq.extension.sdk.api.parameter.ExtensionStopOutput;
 import com.hivemq.extension.sdk.api.services.Services;
-import dev.turnout.broker.internal.CredentialAuthenticator;
-import dev.turnout.broker.internal.TopicAuthorizer;
+import dev.turnout.broker.internal.TurnoutExtensionMain;
 import dev.turnout.proto.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,10 +68,7 @@ public final class StandaloneExtensionMain implements ExtensionMain {
         }
         FileBrokerIdentities identities = new FileBrokerIdentities(Path.of(identitiesPath.strip()), RECHECK_MILLIS);
         TopicPolicy policy = new TopicPolicy(new Topics(properties.getProperty("topicPrefix", Topics.DEFAULT_PREFIX).strip()));
-        CredentialAuthenticator authenticator = new CredentialAuthenticator(identities, () -> true);
-        TopicAuthorizer authorizer = new TopicAuthorizer(identities, policy);
-        Services.securityRegistry().setAuthenticatorProvider(providerInput -> authenticator);
-        Services.securityRegistry().setAuthorizerProvider(providerInput -> authorizer);
+        TurnoutExtensionMain.register(identities, policy, () -> true);
         watcher = Services.extensionExecutorService().scheduleWithFixedDelay(() -> {
             Set<String> revoked = identities.reloadIfChanged(false);
             for (String name : revoked) {

@@ -2,6 +2,7 @@ package dev.turnout.broker;
 
 import dev.turnout.proto.Topics;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -15,7 +16,8 @@ import java.util.Objects;
  *   <li>a monitor subscribes to status, health, presence (any device) and rollout events and
  *       publishes nothing: neither log requests nor log answers are its to read.</li>
  * </ul>
- * Topics outside the prefix are denied to every Turnout identity.
+ * Topics outside the prefix are denied to every Turnout identity. {@link #mayPublish} and {@link #maySubscribe}
+ * state the rules; {@link #grants} gives the same rules as topic filters for a broker to check itself.
  */
 public final class TopicPolicy {
 
@@ -24,6 +26,8 @@ public final class TopicPolicy {
     private static final List<String> DEVICE_PUBLISHES = List.of("status", "health", "presence", Topics.LOG_RESPONSE);
     /** What a device reads, each of its own only. */
     private static final List<String> DEVICE_READS = List.of("desired", Topics.LOG_REQUEST);
+    /** What a device may retain: its presence (also its will). */
+    private static final String DEVICE_RETAINS = "presence";
 
     private final Topics topics;
     private final String prefix;
@@ -55,7 +59,7 @@ public final class TopicPolicy {
                 if (!DEVICE_PUBLISHES.contains(kind)) {
                     return false;
                 }
-                return !retained || kind.equals("presence");
+                return !retained || kind.equals(DEVICE_RETAINS);
             case MONITOR:
             default:
                 return false;
@@ -91,6 +95,76 @@ public final class TopicPolicy {
             default:
                 return false;
         }
+    }
+
+    /**
+     * The rules of {@code user} in {@code role} as topic filters, first match wins, nothing matched denied: what
+     * {@link #mayPublish} and {@link #maySubscribe} say, for a broker that checks them itself on every PUBLISH and
+     * SUBSCRIBE (HiveMQ's default permissions, set once at connect). Empty (deny everything) for an invalid user.
+     *
+     * <p>HiveMQ compares a filter without wildcards with the topic after stripping the topic's trailing {@code /}s,
+     * so {@code .../status/} would pass as {@code .../status}; a device's exact grants are therefore preceded by
+     * denials of every deeper topic under its own ({@code own/+/+/+/#}, then {@code own/+/+} after its two-level
+     * grants), which wildcards match level by level without stripping.
+     */
+    public List<TopicGrant> grants(Role role, String user) {
+        if (role == null || user == null || !Topics.isValidId(user)) {
+            return List.of();
+        }
+        switch (role) {
+            case ORCHESTRATOR:
+                // mayPublish: anything strictly under the prefix ("prefix/+/#" matches prefix/x and deeper, not prefix)
+                return List.of(TopicGrant.allow(prefix + "/+/#", TopicGrant.Action.PUBLISH, TopicGrant.Retain.ANY),
+                        TopicGrant.allow(prefix + "/#", TopicGrant.Action.SUBSCRIBE, TopicGrant.Retain.ANY));
+            case DEVICE:
+                return deviceGrants(prefix + "/devices/" + user);
+            case MONITOR:
+                List<TopicGrant> reads = new ArrayList<>();
+                for (String kind : DEVICE_REPORTS) {
+                    reads.add(TopicGrant.allow(prefix + "/devices/+/" + kind, TopicGrant.Action.SUBSCRIBE, TopicGrant.Retain.ANY));
+                }
+                reads.add(TopicGrant.allow(prefix + "/rollouts/+/events", TopicGrant.Action.SUBSCRIBE, TopicGrant.Retain.ANY));
+                return List.copyOf(reads);
+            default:
+                return List.of();
+        }
+    }
+
+    /** A device's own topics, deepest first, each depth's exact grants followed by a denial of that depth's rest. */
+    private static List<TopicGrant> deviceGrants(String own) {
+        int deepest = 0;
+        for (String kind : concat(DEVICE_PUBLISHES, DEVICE_READS)) {
+            deepest = Math.max(deepest, levels(kind));
+        }
+        List<TopicGrant> grants = new ArrayList<>();
+        grants.add(TopicGrant.deny(own + "/+".repeat(deepest + 1) + "/#"));
+        for (int depth = deepest; depth >= 1; depth--) {
+            for (String kind : DEVICE_PUBLISHES) {
+                if (levels(kind) == depth) {
+                    grants.add(TopicGrant.allow(own + "/" + kind, TopicGrant.Action.PUBLISH,
+                            kind.equals(DEVICE_RETAINS) ? TopicGrant.Retain.ANY : TopicGrant.Retain.NOT_RETAINED));
+                }
+            }
+            for (String kind : DEVICE_READS) {
+                if (levels(kind) == depth) {
+                    grants.add(TopicGrant.allow(own + "/" + kind, TopicGrant.Action.SUBSCRIBE, TopicGrant.Retain.ANY));
+                }
+            }
+            if (depth > 1) {
+                grants.add(TopicGrant.deny(own + "/+".repeat(depth)));
+            }
+        }
+        return List.copyOf(grants);
+    }
+
+    private static int levels(String kind) {
+        return kind.split("/", -1).length;
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     /** {@code $share/GROUP/filter} becomes {@code filter}; null when malformed. */

@@ -23,10 +23,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class EmbeddedBrokerTest {
 
     private static final java.util.Map<String, Role> ROLES = java.util.Map.of(
-            "orchestrator", Role.ORCHESTRATOR, "pi-1", Role.DEVICE, "pi+1", Role.DEVICE);
-    private static final BrokerIdentities IDENTITIES = (user, password) ->
-            ("secret-" + user).equals(new String(password, StandardCharsets.UTF_8))
+            "orchestrator", Role.ORCHESTRATOR, "pi-1", Role.DEVICE, "pi+1", Role.DEVICE, "pi-gone", Role.DEVICE);
+    /** pi-gone passes the credential check but is revoked by the time its connection is registered. */
+    private static final BrokerIdentities IDENTITIES = new BrokerIdentities() {
+        @Override
+        public java.util.Optional<Role> authenticate(String user, byte[] password) {
+            return ("secret-" + user).equals(new String(password, StandardCharsets.UTF_8))
                     ? java.util.Optional.ofNullable(ROLES.get(user)) : java.util.Optional.empty();
+        }
+
+        @Override
+        public boolean isActive(String user) {
+            return !"pi-gone".equals(user);
+        }
+    };
 
     @TempDir
     static Path dir;
@@ -134,6 +144,48 @@ class EmbeddedBrokerTest {
     }
 
     @Test
+    void aDeviceIsRefusedItsOwnReportTopicsWithATrailingSlashAndOthersDevicesTopics() throws Exception {
+        BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
+        MqttClient orchestrator = orchestratorReading("turnout/v1/#", reports);
+        // HiveMQ strips a topic's trailing '/' before comparing it with a permission that has no wildcard
+        for (String topic : java.util.List.of("turnout/v1/devices/pi-1/status/", "turnout/v1/devices/pi-1/status//",
+                "turnout/v1/devices/pi-1/logs/response/", "turnout/v1/devices/orchestrator/status")) {
+            MqttClient device = connect("pi-1");
+            try {
+                device.publish(topic, new MqttMessage("forged".getBytes(StandardCharsets.UTF_8), 1, false, null));
+            } catch (MqttException refused) {
+                // PUBACK 135 (not authorized); HiveMQ then drops the client
+            }
+            device.disconnectForcibly(0, 1000, false);
+            device.close(true);
+        }
+        assertOnlyAPositiveControlArrives(reports);
+        orchestrator.disconnect();
+        orchestrator.close();
+    }
+
+    @Test
+    void aConnectionWhoseIdentityWasRevokedWhileItConnectedIsDroppedAndSendsNothing() throws Exception {
+        BlockingQueue<String> reports = new ArrayBlockingQueue<>(16);
+        MqttClient orchestrator = orchestratorReading("turnout/v1/devices/+/status", reports);
+        try {
+            MqttClient gone = connect("pi-gone");
+            try {
+                gone.publish("turnout/v1/devices/pi-gone/status", new MqttMessage("slipped in".getBytes(StandardCharsets.UTF_8), 1, false, null));
+            } catch (MqttException refused) {
+                // dropped before or while publishing
+            }
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> !gone.isConnected());
+            gone.close(true);
+        } catch (MqttException refused) {
+            // dropped before its CONNACK
+        }
+        assertOnlyAPositiveControlArrives(reports);
+        orchestrator.disconnect();
+        orchestrator.close();
+    }
+
+    @Test
     void disconnectDropsAConnectedClient() throws Exception {
         MqttClient device = connect("pi-1", "pi-1", "secret-pi-1");
         assertThat(broker.disconnect("pi-1").get(10, TimeUnit.SECONDS)).isTrue();
@@ -174,6 +226,26 @@ class EmbeddedBrokerTest {
             orchestrator.close();
             device.close(true);
         }
+    }
+
+    /** The orchestrator subscribed to {@code filter}, each message's payload into {@code reports} (nothing retained). */
+    private static MqttClient orchestratorReading(String filter, BlockingQueue<String> reports) throws MqttException {
+        MqttClient orchestrator = connect("orchestrator");
+        orchestrator.setCallback(new CollectingCallback(reports));
+        org.eclipse.paho.mqttv5.common.MqttSubscription subscription = new org.eclipse.paho.mqttv5.common.MqttSubscription(filter, 1);
+        subscription.setRetainHandling(2); // not the states other tests retained
+        orchestrator.subscribe(new org.eclipse.paho.mqttv5.common.MqttSubscription[] {subscription});
+        return orchestrator;
+    }
+
+    /** pi-1 reports "ok" last: it must be the one and only report that reached {@code reports}. */
+    private static void assertOnlyAPositiveControlArrives(BlockingQueue<String> reports) throws Exception {
+        MqttClient device = connect("pi-1");
+        device.publish("turnout/v1/devices/pi-1/status", new MqttMessage("ok".getBytes(StandardCharsets.UTF_8), 1, false, null));
+        assertThat(reports.poll(10, TimeUnit.SECONDS)).as("positive control, sent last").isEqualTo("ok");
+        assertThat(reports).isEmpty();
+        device.disconnect();
+        device.close();
     }
 
     private static MqttClient connect(String clientId) throws MqttException {

@@ -6,8 +6,10 @@ import com.hivemq.extension.sdk.api.auth.parameter.SimpleAuthOutput;
 import com.hivemq.extension.sdk.api.packets.auth.DefaultAuthorizationBehaviour;
 import com.hivemq.extension.sdk.api.packets.connect.ConnackReasonCode;
 import com.hivemq.extension.sdk.api.packets.connect.ConnectPacket;
+import com.hivemq.extension.sdk.api.services.builder.TopicPermissionBuilder;
 import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.Role;
+import dev.turnout.broker.TopicPolicy;
 import dev.turnout.proto.Topics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,29 +19,42 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Deny by default: a client connects only with a user name and secret that {@link BrokerIdentities}
  * accepts and a client id equal to that user name, except that an orchestrator, which may run as
  * several instances, connects as {@code <user name>.<instance>}. Ids that cannot be a topic level ({@code + # /},
- * NUL, whitespace, non-printables, over 64 characters) are refused before anything else. The role
- * is kept in the connection's attributes for {@link TopicAuthorizer}. Until {@code othersAdmitted} says yes,
+ * NUL, whitespace, non-printables, over 64 characters) are refused before anything else. A client that gets in
+ * gets its role's {@link TopicPolicy#grants} as HiveMQ default permissions (deny by default), which HiveMQ checks
+ * itself for every PUBLISH, will and SUBSCRIBE; its user name is kept in the connection's attributes for
+ * {@link RevocationRecheck}. Until {@code othersAdmitted} says yes,
  * only the orchestrator connects: everyone else is told the server is unavailable and retries (a broker that
  * keeps nothing on disk lets devices in once the orchestrator subscribed to their reports).
  */
 public final class CredentialAuthenticator implements SimpleAuthenticator {
 
-    static final String ROLE_ATTRIBUTE = "turnout.role";
     static final String USER_ATTRIBUTE = "turnout.user";
     /** Between the user name and the instance in the client id of one of several orchestrator instances. */
     public static final String INSTANCE_SEPARATOR = ".";
     private static final Logger LOG = LoggerFactory.getLogger(CredentialAuthenticator.class);
 
     private final BrokerIdentities identities;
+    private final TopicPolicy policy;
+    private final DefaultTopicPermissions permissions;
     private final BooleanSupplier othersAdmitted;
 
-    public CredentialAuthenticator(BrokerIdentities identities, BooleanSupplier othersAdmitted) {
+    /**
+     * @param policy          the topic rules each role gets at connect
+     * @param permissions     a fresh HiveMQ topic permission builder each time ({@code Builders::topicPermission})
+     * @param othersAdmitted  whether clients other than the orchestrator may connect now
+     */
+    public CredentialAuthenticator(BrokerIdentities identities, TopicPolicy policy,
+                                   Supplier<TopicPermissionBuilder> permissions,
+                                   BooleanSupplier othersAdmitted) {
         this.identities = identities;
+        this.policy = policy;
+        this.permissions = new DefaultTopicPermissions(permissions);
         this.othersAdmitted = othersAdmitted;
     }
 
@@ -94,8 +109,7 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
             output.failAuthentication(ConnackReasonCode.SERVER_UNAVAILABLE, "the orchestrator is starting: try again in a moment");
             return;
         }
-        input.getConnectionInformation().getConnectionAttributeStore()
-                .put(ROLE_ATTRIBUTE, ByteBuffer.wrap(role.get().name().getBytes(StandardCharsets.UTF_8)));
+        permissions.apply(policy.grants(role.get(), username.get()), output.getDefaultPermissions());
         input.getConnectionInformation().getConnectionAttributeStore()
                 .put(USER_ATTRIBUTE, ByteBuffer.wrap(username.get().getBytes(StandardCharsets.UTF_8)));
         output.authenticateSuccessfully();
@@ -108,15 +122,6 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
             byte[] bytes = new byte[copy.remaining()];
             copy.get(bytes);
             return new String(bytes, StandardCharsets.UTF_8);
-        });
-    }
-
-    static Optional<Role> roleOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {
-        return store.get(ROLE_ATTRIBUTE).map(b -> {
-            ByteBuffer copy = b.asReadOnlyBuffer();
-            byte[] bytes = new byte[copy.remaining()];
-            copy.get(bytes);
-            return Role.valueOf(new String(bytes, StandardCharsets.UTF_8));
         });
     }
 }

@@ -12,8 +12,7 @@ import com.hivemq.extension.sdk.api.packets.general.Qos;
 import com.hivemq.extension.sdk.api.packets.publish.AckReasonCode;
 import com.hivemq.extension.sdk.api.packets.publish.ModifiablePublishPacket;
 import com.hivemq.extension.sdk.api.services.Services;
-import com.hivemq.extension.sdk.api.auth.parameter.TopicPermission;
-import com.hivemq.extension.sdk.api.services.builder.Builders;
+import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.ReportReceipts;
 import dev.turnout.broker.Role;
 import dev.turnout.broker.TopicPolicy;
@@ -54,27 +53,22 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
     }
 
     /**
-     * Adds the hold to every client but the orchestrator, those connected now and those to come (a client initializer).
-     *
-     * <p>With a client initializer set, HiveMQ checks a client's will against its default permissions at connect
-     * ({@code PluginInitializerHandler.authenticateWill}), which it skips when no extension sets one: Turnout's are
-     * empty (deny; {@link TopicAuthorizer} decides every publish, the will's too when it is sent), so a device's
-     * presence will would be refused and the device with it. A device is therefore given the one default permission
-     * its will needs, its own presence topic, when {@link TopicPolicy} lets it publish there (it does); nothing else
-     * changes.
+     * Adds the hold to every client but the orchestrator, those to connect from now on. HiveMQ keeps one client
+     * initializer per extension, so the one set here runs {@link RevocationRecheck} first, as the one it replaces did
+     * ({@link TurnoutExtensionMain#register}), and adds the hold only to a connection that keeps its permissions.
+     * Clients connected before (only the orchestrator: {@link ReportReceipts} holds before devices are let in) are
+     * left as they are.
      */
-    public static void install(ReportReceipts receipts, TopicPolicy policy) {
+    public static void install(ReportReceipts receipts, TopicPolicy policy, BrokerIdentities identities) {
         ReportHold hold = new ReportHold(receipts, policy.topics());
+        RevocationRecheck recheck = new RevocationRecheck(identities);
         Services.initializerRegistry().setClientInitializer((initializer, client) -> {
+            if (!recheck.keeps(initializer, client)) {
+                return;
+            }
             Optional<Role> role = CredentialAuthenticator.roleOf(initializer.getConnectionInformation().getConnectionAttributeStore());
             if (role.isEmpty() || role.get() == Role.ORCHESTRATOR) {
                 return;
-            }
-            String clientId = initializer.getClientInformation().getClientId();
-            String presence = policy.topics().presence(clientId);
-            if (role.get() == Role.DEVICE && policy.mayPublish(Role.DEVICE, clientId, presence, true)) {
-                client.getDefaultPermissions().add(Builders.topicPermission().topicFilter(presence).type(TopicPermission.PermissionType.ALLOW)
-                        .activity(TopicPermission.MqttActivity.PUBLISH).qos(TopicPermission.Qos.ALL).retain(TopicPermission.Retain.ALL).build());
             }
             client.addPublishInboundInterceptor(hold);
             client.addPubackOutboundInterceptor(hold);

@@ -27,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 final class BrokerEndpoint implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(BrokerEndpoint.class);
+    /** How long a revocation waits for the broker to drop the revoked connection. */
+    private static final long REVOKE_DISCONNECT_SECONDS = 10;
     /** A graceful stop reads the devices' reports until none has come for this long. */
     static final java.time.Duration DRAIN_QUIET = java.time.Duration.ofMillis(300);
     /** ... and for this long at most. */
@@ -75,13 +77,7 @@ final class BrokerEndpoint implements AutoCloseable {
         }
         EmbeddedBroker broker = EmbeddedBroker.start(dataDir.resolve("broker"), options.bindAddress(), options.mqttPort(),
                 access, new TopicPolicy(topics), listener, options.brokerStorage(), false);
-        access.onRevoke(name -> broker.disconnect(name).whenComplete((was, e) -> {
-            if (e != null) {
-                LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());
-            } else if (Boolean.TRUE.equals(was)) {
-                LOG.info("dropped the connection of revoked {}", name);
-            }
-        }));
+        access.onRevoke(name -> dropRevoked(broker, name));
         String deviceUrl = (tls != null ? "ssl://" : "tcp://") + options.advertiseHost() + ":" + broker.port();
         boolean inMemory = options.brokerStorage().mode() == dev.turnout.broker.BrokerStorage.Mode.MEMORY;
         if (tls == null) {
@@ -93,6 +89,24 @@ final class BrokerEndpoint implements AutoCloseable {
                 ? PinnedTrust.fromPem(tls.caPem(), "the orchestrator's CA").socketFactory("broker", verifyHost)
                 : (SSLSocketFactory) SSLSocketFactory.getDefault();
         return new BrokerEndpoint(broker, broker.url(), deviceUrl, sockets, verifyHost, null, inMemory);
+    }
+
+    /**
+     * Drops the connection of a revoked name and waits for it (bounded), so that a revocation returns only once the
+     * name's connection is gone: the broker checks the topic rules a client got at connect, not its identity on every
+     * publish. Revocations run on worker threads.
+     */
+    private static void dropRevoked(EmbeddedBroker broker, String name) {
+        try {
+            if (Boolean.TRUE.equals(broker.disconnect(name).get(REVOKE_DISCONNECT_SECONDS, java.util.concurrent.TimeUnit.SECONDS))) {
+                LOG.info("dropped the connection of revoked {}", name);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("interrupted while dropping the connection of revoked {}", name);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("could not drop the connection of revoked {}: {}", name, e.toString());
+        }
     }
 
     /**

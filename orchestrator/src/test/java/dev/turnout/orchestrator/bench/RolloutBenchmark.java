@@ -351,7 +351,11 @@ public final class RolloutBenchmark {
                     } else {
                         BenchProcesses.stop(server);
                         s0 = System.nanoTime();
-                        server = BenchProcesses.java(flags, BenchProcesses.productionClasspath(), TurnoutCli.class.getName(), serverArgs,
+                        // a recording of its own: the same file name would overwrite the rollouts' recording with the storm's
+                        List<String> restartedFlags = flags.stream()
+                                .map(f -> f.replace(runDir.resolve("orchestrator.jfr").toString(), runDir.resolve("orchestrator-restarted.jfr").toString()))
+                                .toList();
+                        server = BenchProcesses.java(restartedFlags, BenchProcesses.productionClasspath(), TurnoutCli.class.getName(), serverArgs,
                                 runDir.resolve("orchestrator-restarted.log"));
                         Process restarted = server;
                         Ports.awaitListening(restarted, URI.create(brokerUrl).getPort(), Duration.ofMinutes(5),
