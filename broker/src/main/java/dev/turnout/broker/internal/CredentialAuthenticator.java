@@ -35,6 +35,7 @@ import java.util.function.Supplier;
 public final class CredentialAuthenticator implements SimpleAuthenticator {
 
     static final String USER_ATTRIBUTE = "turnout.user";
+    static final String ROLE_ATTRIBUTE = "turnout.role";
     /** Between the user name and the instance in the client id of one of several orchestrator instances. */
     public static final String INSTANCE_SEPARATOR = ".";
     private static final Logger LOG = LoggerFactory.getLogger(CredentialAuthenticator.class);
@@ -112,12 +113,23 @@ public final class CredentialAuthenticator implements SimpleAuthenticator {
         permissions.apply(policy.grants(role.get(), username.get()), output.getDefaultPermissions());
         input.getConnectionInformation().getConnectionAttributeStore()
                 .put(USER_ATTRIBUTE, ByteBuffer.wrap(username.get().getBytes(StandardCharsets.UTF_8)));
+        input.getConnectionInformation().getConnectionAttributeStore()
+                .put(ROLE_ATTRIBUTE, ByteBuffer.wrap(role.get().name().getBytes(StandardCharsets.UTF_8)));
         output.authenticateSuccessfully();
+    }
+
+    /** The authenticated user's role. */
+    static Optional<Role> roleOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {
+        return attribute(store, ROLE_ATTRIBUTE).map(Role::valueOf);
     }
 
     /** The authenticated user name (the client id but for orchestrator instances). */
     static Optional<String> userOf(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store) {
-        return store.get(USER_ATTRIBUTE).map(b -> {
+        return attribute(store, USER_ATTRIBUTE);
+    }
+
+    private static Optional<String> attribute(com.hivemq.extension.sdk.api.client.parameter.ConnectionAttributeStore store, String name) {
+        return store.get(name).map(b -> {
             ByteBuffer copy = b.asReadOnlyBuffer();
             byte[] bytes = new byte[copy.remaining()];
             copy.get(bytes);
