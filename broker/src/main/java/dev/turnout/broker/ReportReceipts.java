@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Each held report carries a receipt in the user property {@value #PROPERTY} on its way to subscribers
  * (the broker sets it after removing any a client sent). A report not stored within {@link #HOLD_LIMIT} (the default) is
- * never acknowledged: its device is disconnected instead and sends it again.
+ * never acknowledged: its device is disconnected instead and sends it again; so is every held report when the
+ * orchestrator connects again ({@link #release}).
  */
 public final class ReportReceipts {
 
@@ -73,7 +74,7 @@ public final class ReportReceipts {
 
     /** Reports held now: received and not yet stored. */
     public int held() {
-        return byReceipt.size();
+        return (int) byReceipt.values().stream().filter(f -> !f.isDone()).count();
     }
 
     /** A report of {@code clientId} with {@code packetId} arrives: its new receipt (it replaces one the packet id had before). */
@@ -101,7 +102,37 @@ public final class ReportReceipts {
             return null;
         }
         CompletableFuture<Void> f = byReceipt.get(receipt);
-        return f == null ? CompletableFuture.completedFuture(null) : f; // absent: stored before the broker got here
+        return f == null ? CompletableFuture.completedFuture(null) : f; // absent: stored before the broker got here; failed: released
+    }
+
+    /**
+     * The orchestrator subscribed again (after a connect): a session it did not resume (a takeover of its client id, a
+     * clean start) holds none of the reports handed to the one before, and a report that came while it had no
+     * subscription went to no one, so none of those will be stored. Every open receipt fails now, and each held device
+     * is disconnected at once (it sends its report again) instead of waiting out the {@linkplain #holdLimit hold limit}
+     * with every later report of it queued behind. A report that is stored after all arrives again and is told apart by
+     * its report number. Returns how many were open.
+     */
+    public int release() {
+        // failed by the release before: their PUBACKs (if any came) have taken their way; a device gone before its PUBACK left one
+        byReceipt.values().removeIf(CompletableFuture::isCompletedExceptionally);
+        int released = 0;
+        for (CompletableFuture<Void> f : byReceipt.values()) {
+            if (f.completeExceptionally(new Released())) {
+                released++;
+            }
+        }
+        if (released > 0) {
+            LOG.info("the orchestrator subscribed again: {} held report(s) released, their devices send them again", released);
+        }
+        return released;
+    }
+
+    /** Why a receipt failed: {@link #release}. */
+    public static final class Released extends RuntimeException {
+        Released() {
+            super("the orchestrator subscribed again before it stored the report", null, false, false);
+        }
     }
 
     /** Gives up waiting for a receipt (its device is disconnected instead). */

@@ -7,6 +7,9 @@ import com.hivemq.extension.sdk.api.interceptor.puback.parameter.PubackOutboundO
 import com.hivemq.extension.sdk.api.interceptor.publish.PublishInboundInterceptor;
 import com.hivemq.extension.sdk.api.interceptor.publish.parameter.PublishInboundInput;
 import com.hivemq.extension.sdk.api.interceptor.publish.parameter.PublishInboundOutput;
+import com.hivemq.extension.sdk.api.interceptor.suback.SubackOutboundInterceptor;
+import com.hivemq.extension.sdk.api.interceptor.suback.parameter.SubackOutboundInput;
+import com.hivemq.extension.sdk.api.interceptor.suback.parameter.SubackOutboundOutput;
 import com.hivemq.extension.sdk.api.packets.disconnect.DisconnectReasonCode;
 import com.hivemq.extension.sdk.api.packets.general.Qos;
 import com.hivemq.extension.sdk.api.packets.publish.AckReasonCode;
@@ -33,12 +36,12 @@ import java.util.concurrent.TimeUnit;
  * here. The inbound one only tags the report with a receipt (a user property, after removing one the client
  * sent); the report then takes the broker's ordinary way, authorization included, to its subscribers (the
  * orchestrator, monitors). The outbound PUBACK one runs after the broker has authorized and queued the report
- * and waits for the orchestrator's {@link ReportReceipts#stored}. A refused report's PUBACK (not SUCCESS) passes
+ * and waits for the orchestrator's {@link ReportReceipts#stored}. A refused report's PUBACK passes
  * at once. HiveMQ sends a held PUBACK anyway when its async timeout runs out, so the hold ends first, at
  * {@link ReportReceipts#HOLD_LIMIT}, by disconnecting the device: it never gets an acknowledgement for a report
  * that was not stored, and sends it again.
  */
-public final class ReportHold implements PublishInboundInterceptor, PubackOutboundInterceptor {
+public final class ReportHold implements PublishInboundInterceptor, PubackOutboundInterceptor, SubackOutboundInterceptor {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReportHold.class);
     /** HiveMQ's own limit on the hold is this much past ours, so that ours decides. */
@@ -53,7 +56,8 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
     }
 
     /**
-     * Adds the hold to every client but the orchestrator, those to connect from now on. HiveMQ keeps one client
+     * Adds the hold to every client but the orchestrator, those to connect from now on, and to the orchestrator the
+     * release of held reports when it subscribes again ({@link #onOutboundSuback}). HiveMQ keeps one client
      * initializer per extension, so the one set here runs {@link RevocationRecheck} first, as the one it replaces did
      * ({@link TurnoutExtensionMain#register}), and adds the hold only to a connection that keeps its permissions.
      * Clients connected before (only the orchestrator: {@link ReportReceipts} holds before devices are let in) are
@@ -67,12 +71,35 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
                 return;
             }
             Optional<Role> role = CredentialAuthenticator.roleOf(initializer.getConnectionInformation().getConnectionAttributeStore());
-            if (role.isEmpty() || role.get() == Role.ORCHESTRATOR) {
+            if (role.isEmpty()) {
+                return;
+            }
+            if (role.get() == Role.ORCHESTRATOR) {
+                client.addSubackOutboundInterceptor(hold);
                 return;
             }
             client.addPublishInboundInterceptor(hold);
             client.addPubackOutboundInterceptor(hold);
         });
+    }
+
+    /**
+     * Whether a PUBACK with this code waits for the store: a success, and a report no one subscribed to (the orchestrator
+     * between a takeover of its session and its subscribing again), which would otherwise be acknowledged and never
+     * stored; it waits for {@link #onOutboundSuback} or the hold limit. A refusal passes at once.
+     */
+    private static boolean heldFor(AckReasonCode code) {
+        return code == AckReasonCode.SUCCESS || code == AckReasonCode.NO_MATCHING_SUBSCRIBERS;
+    }
+
+    /**
+     * The orchestrator subscribed (it does on every connect): what a session before held and a report that came while
+     * it had no subscription will never be stored, so every held device is released now ({@link ReportReceipts#release})
+     * rather than at the hold limit. Runs once the subscription is in place, so what the devices send again reaches it.
+     */
+    @Override
+    public void onOutboundSuback(SubackOutboundInput input, SubackOutboundOutput output) {
+        receipts.release();
     }
 
     @Override
@@ -93,8 +120,8 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
     public void onOutboundPuback(PubackOutboundInput input, PubackOutboundOutput output) {
         String clientId = input.getClientInformation().getClientId();
         CompletableFuture<Void> stored = receipts.acknowledging(clientId, input.getPubackPacket().getPacketIdentifier(),
-                input.getPubackPacket().getReasonCode() == AckReasonCode.SUCCESS);
-        if (stored == null || stored.isDone()) {
+                heldFor(input.getPubackPacket().getReasonCode()));
+        if (stored == null || (stored.isDone() && !stored.isCompletedExceptionally())) {
             return;
         }
         Duration limit = receipts.holdLimit();
@@ -105,8 +132,13 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
                 return;
             }
             receipts.abandon(stored);
-            LOG.warn("a status report of {} was not stored within {} ms: disconnecting it instead of acknowledging it (it sends"
-                    + " the report again)", clientId, limit.toMillis());
+            if (failure instanceof ReportReceipts.Released || failure.getCause() instanceof ReportReceipts.Released) {
+                LOG.info("a status report of {} was released unstored (the orchestrator subscribed again): disconnecting it"
+                        + " instead of acknowledging it (it sends the report again)", clientId);
+            } else {
+                LOG.warn("a status report of {} was not stored within {} ms: disconnecting it instead of acknowledging it (it sends"
+                        + " the report again)", clientId, limit.toMillis());
+            }
             Services.clientService().disconnectClient(clientId, true, DisconnectReasonCode.SERVER_BUSY, "report not stored in time")
                     .whenComplete((was, e) -> async.resume());
         });

@@ -87,7 +87,7 @@ public final class DockerContainerRuntime implements ContainerRuntime, AutoClose
                 .connectionTimeout(Duration.ofSeconds(10))
                 .responseTimeout(Duration.ofMinutes(5))
                 .build();
-        this.docker = DockerClientImpl.getInstance(config, http);
+        this.docker = DockerClientImpl.getInstance(config, new LeaseRetry(http));
     }
 
     /**
