@@ -31,6 +31,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -453,8 +454,26 @@ public final class ChaosSoak {
         for (SimulatedDevice d : simulated()) {
             sims.merge(d.state(APP) + (d.isConnected() ? "" : " offline") + " " + d.running(APP), 1, Integer::sum);
         }
+        // who it waits for, and what each of those simulated devices says of itself (the 50-rollout soak of 2026-12-07 stopped
+        // on one that reported nothing on three desired states while connected: this is what the next one prints)
+        List<String> waitingFor = new ArrayList<>();
+        try {
+            Map<String, SimulatedDevice> byId = new HashMap<>();
+            simulated().forEach(d -> byId.put(d.id(), d));
+            for (JsonNode d : get("/api/v1/rollouts/" + id).path("devices")) {
+                String s = d.path("state").asText();
+                if (!Set.of("ACTIVE", "ROLLED_BACK", "FAILED", "SKIPPED").contains(s)) {
+                    SimulatedDevice sim = byId.get(d.path("id").asText());
+                    waitingFor.add(d.path("id").asText() + " " + s + (sim == null ? "" : " (simulated: "
+                            + (sim.isConnected() ? "connected" : "offline") + ", " + sim.desiredReceivedCount() + " desired states received, "
+                            + sim.state(APP) + " " + sim.running(APP) + ")"));
+                }
+            }
+        } catch (Exception e) {
+            waitingFor.add("(the rollout could not be read: " + e + ")");
+        }
         throw new IllegalStateException("rollout " + id + " (" + version + ") still " + state + " after " + rolloutTimeout.toSeconds()
-                + " s; simulated devices: " + sims + "; see the logs in " + data.getParent());
+                + " s; simulated devices: " + sims + "; it waits for " + waitingFor + "; see the logs in " + data.getParent());
     }
 
     // ---- faults ----
