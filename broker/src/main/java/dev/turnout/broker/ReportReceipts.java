@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Each held report carries a receipt in the user property {@value #PROPERTY} on its way to subscribers
  * (the broker sets it after removing any a client sent). A report not stored within {@link #HOLD_LIMIT} (the default) is
- * never acknowledged: its device is disconnected instead and sends it again; so is every held report when the
- * orchestrator connects again ({@link #release}).
+ * never acknowledged: its device is disconnected instead and sends it again. When the orchestrator subscribes
+ * again, every held report is handed to it again ({@code internal/ReportHold}).
  */
 public final class ReportReceipts {
 
@@ -83,9 +83,36 @@ public final class ReportReceipts {
         byReceipt.put(receipt, new CompletableFuture<>());
         String before = byPacket.put(key(clientId, packetId), receipt);
         if (before != null) {
-            byReceipt.remove(before); // its client went before its acknowledgement: nothing waits for it any more
+            end(byReceipt.remove(before)); // its client went before its acknowledgement: nothing waits for it any more
         }
         return receipt;
+    }
+
+    /** The future of an open receipt (completes once stored; fails once given up), or null when none is open. */
+    public CompletableFuture<Void> waiting(String receipt) {
+        return byReceipt.get(receipt);
+    }
+
+    /** The receipts of reports held now: received, not yet stored, not given up. */
+    public java.util.List<String> openReceipts() {
+        return byReceipt.entrySet().stream().filter(e -> !e.getValue().isDone()).map(Map.Entry::getKey).toList();
+    }
+
+    /**
+     * Gives a held report up: its device is disconnected instead of acknowledged (when its PUBACK waits) and sends it
+     * again; for a report that could not be handed to the orchestrator again.
+     */
+    public void fail(String receipt, String why) {
+        CompletableFuture<Void> f = byReceipt.get(receipt);
+        if (f != null) {
+            f.completeExceptionally(new IllegalStateException(why));
+        }
+    }
+
+    private static void end(CompletableFuture<Void> f) {
+        if (f != null) {
+            f.cancel(false);
+        }
     }
 
     /**
@@ -98,41 +125,11 @@ public final class ReportReceipts {
             return null;
         }
         if (!accepted) {
-            byReceipt.remove(receipt);
+            end(byReceipt.remove(receipt));
             return null;
         }
         CompletableFuture<Void> f = byReceipt.get(receipt);
-        return f == null ? CompletableFuture.completedFuture(null) : f; // absent: stored before the broker got here; failed: released
-    }
-
-    /**
-     * The orchestrator subscribed again (after a connect): a session it did not resume (a takeover of its client id, a
-     * clean start) holds none of the reports handed to the one before, and a report that came while it had no
-     * subscription went to no one, so none of those will be stored. Every open receipt fails now, and each held device
-     * is disconnected at once (it sends its report again) instead of waiting out the {@linkplain #holdLimit hold limit}
-     * with every later report of it queued behind. A report that is stored after all arrives again and is told apart by
-     * its report number. Returns how many were open.
-     */
-    public int release() {
-        // failed by the release before: their PUBACKs (if any came) have taken their way; a device gone before its PUBACK left one
-        byReceipt.values().removeIf(CompletableFuture::isCompletedExceptionally);
-        int released = 0;
-        for (CompletableFuture<Void> f : byReceipt.values()) {
-            if (f.completeExceptionally(new Released())) {
-                released++;
-            }
-        }
-        if (released > 0) {
-            LOG.info("the orchestrator subscribed again: {} held report(s) released, their devices send them again", released);
-        }
-        return released;
-    }
-
-    /** Why a receipt failed: {@link #release}. */
-    public static final class Released extends RuntimeException {
-        Released() {
-            super("the orchestrator subscribed again before it stored the report", null, false, false);
-        }
+        return f == null ? CompletableFuture.completedFuture(null) : f; // absent: stored before the broker got here; failed: given up
     }
 
     /** Gives up waiting for a receipt (its device is disconnected instead). */
@@ -140,6 +137,7 @@ public final class ReportReceipts {
         if (byReceipt.values().remove(waiting)) {
             LOG.debug("a held report was abandoned");
         }
+        end(waiting);
     }
 
     private static String key(String clientId, int packetId) {

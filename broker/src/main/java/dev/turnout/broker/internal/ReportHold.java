@@ -15,6 +15,10 @@ import com.hivemq.extension.sdk.api.packets.general.Qos;
 import com.hivemq.extension.sdk.api.packets.publish.AckReasonCode;
 import com.hivemq.extension.sdk.api.packets.publish.ModifiablePublishPacket;
 import com.hivemq.extension.sdk.api.services.Services;
+import com.hivemq.extension.sdk.api.services.builder.Builders;
+import com.hivemq.extension.sdk.api.services.builder.PublishBuilder;
+import com.hivemq.extension.sdk.api.services.publish.Publish;
+import com.hivemq.extension.sdk.api.services.publish.PublishToClientResult;
 import dev.turnout.broker.BrokerIdentities;
 import dev.turnout.broker.ReportReceipts;
 import dev.turnout.broker.Role;
@@ -24,8 +28,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,6 +55,8 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
 
     private final ReportReceipts receipts;
     private final Topics topics;
+    /** A copy of each held report, by receipt, until it is stored or given up. */
+    private final Map<String, Publish> copies = new ConcurrentHashMap<>();
 
     private ReportHold(ReportReceipts receipts, Topics topics) {
         this.receipts = receipts;
@@ -57,7 +65,7 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
 
     /**
      * Adds the hold to every client but the orchestrator, those to connect from now on, and to the orchestrator the
-     * release of held reports when it subscribes again ({@link #onOutboundSuback}). HiveMQ keeps one client
+     * hand-over of held reports when it subscribes again ({@link #onOutboundSuback}). HiveMQ keeps one client
      * initializer per extension, so the one set here runs {@link RevocationRecheck} first, as the one it replaces did
      * ({@link TurnoutExtensionMain#register}), and adds the hold only to a connection that keeps its permissions.
      * Clients connected before (only the orchestrator: {@link ReportReceipts} holds before devices are let in) are
@@ -86,20 +94,39 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
     /**
      * Whether a PUBACK with this code waits for the store: a success, and a report no one subscribed to (the orchestrator
      * between a takeover of its session and its subscribing again), which would otherwise be acknowledged and never
-     * stored; it waits for {@link #onOutboundSuback} or the hold limit. A refusal passes at once.
+     * stored; it is handed over when the orchestrator subscribes ({@link #onOutboundSuback}). A refusal passes at once.
      */
     private static boolean heldFor(AckReasonCode code) {
         return code == AckReasonCode.SUCCESS || code == AckReasonCode.NO_MATCHING_SUBSCRIBERS;
     }
 
     /**
-     * The orchestrator subscribed (it does on every connect): what a session before held and a report that came while
-     * it had no subscription will never be stored, so every held device is released now ({@link ReportReceipts#release})
-     * rather than at the hold limit. Runs once the subscription is in place, so what the devices send again reaches it.
+     * The orchestrator subscribed (it does on every connect): a session before it that did not carry over (a takeover
+     * of its client id, a clean start) took the reports it had not stored with it, and a report that came while it had
+     * no subscription went to no one. Every held report is handed to it again, receipt and all, so its devices get their
+     * acknowledgements once it stores them instead of waiting out the hold limit (and every later report of theirs
+     * with it). One it already has comes twice and is told apart by its report number. A report that cannot be
+     * handed over is given up: its device is disconnected and sends it again.
      */
     @Override
     public void onOutboundSuback(SubackOutboundInput input, SubackOutboundOutput output) {
-        receipts.release();
+        String orchestrator = input.getClientInformation().getClientId();
+        int handed = 0;
+        for (String receipt : receipts.openReceipts()) {
+            Publish copy = copies.get(receipt);
+            if (copy == null) {
+                continue;
+            }
+            handed++;
+            Services.publishService().publishToClient(copy, orchestrator).whenComplete((result, e) -> {
+                if (e != null || result != PublishToClientResult.SUCCESSFUL) {
+                    receipts.fail(receipt, "not handed to the orchestrator again: " + (e != null ? e : result));
+                }
+            });
+        }
+        if (handed > 0) {
+            LOG.info("the orchestrator subscribed again: {} held report(s) handed to it again", handed);
+        }
     }
 
     @Override
@@ -114,6 +141,22 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
         }
         String receipt = receipts.open(input.getClientInformation().getClientId(), publish.getPacketId());
         publish.getUserProperties().addUserProperty(ReportReceipts.PROPERTY, receipt);
+        copies.put(receipt, copyOf(publish)); // to hand over again (onOutboundSuback)
+        CompletableFuture<Void> open = receipts.waiting(receipt);
+        if (open == null) {
+            copies.remove(receipt);
+        } else {
+            open.whenComplete((stored, e) -> copies.remove(receipt));
+        }
+    }
+
+    /** The report as it goes on to subscribers (HiveMQ's {@code fromPublish} refuses the modifiable packet). */
+    private static Publish copyOf(ModifiablePublishPacket publish) {
+        PublishBuilder copy = Builders.publish().topic(publish.getTopic()).qos(Qos.AT_LEAST_ONCE).retain(false);
+        publish.getPayload().ifPresent(p -> copy.payload(p.asReadOnlyBuffer()));
+        publish.getContentType().ifPresent(copy::contentType);
+        publish.getUserProperties().asList().forEach(p -> copy.userProperty(p.getName(), p.getValue()));
+        return copy.build();
     }
 
     @Override
@@ -132,13 +175,11 @@ public final class ReportHold implements PublishInboundInterceptor, PubackOutbou
                 return;
             }
             receipts.abandon(stored);
-            if (failure instanceof ReportReceipts.Released || failure.getCause() instanceof ReportReceipts.Released) {
-                LOG.info("a status report of {} was released unstored (the orchestrator subscribed again): disconnecting it"
-                        + " instead of acknowledging it (it sends the report again)", clientId);
-            } else {
-                LOG.warn("a status report of {} was not stored within {} ms: disconnecting it instead of acknowledging it (it sends"
-                        + " the report again)", clientId, limit.toMillis());
-            }
+            Throwable why = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+            LOG.warn("a status report of {} was not stored ({}): disconnecting it instead of acknowledging it (it sends"
+                    + " the report again)", clientId, why instanceof java.util.concurrent.TimeoutException
+                    ? "not within " + limit.toMillis() + " ms" : why.getMessage());
             Services.clientService().disconnectClient(clientId, true, DisconnectReasonCode.SERVER_BUSY, "report not stored in time")
                     .whenComplete((was, e) -> async.resume());
         });
