@@ -75,6 +75,19 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final AtomicBoolean reconnecting = new AtomicBoolean();
     private volatile boolean closed;
     private volatile boolean everConnected;
+    /**
+     * Status reports sent and not yet acknowledged by the broker, in the order sent, with the connection (counted by
+     * {@link #losses}) they went out on. The link connects with a clean session, so what was in flight when a
+     * connection was lost is gone with it: Paho neither sends it again nor says so. After a reconnect those are sent
+     * again ({@link #sendAgainWhatTheLastConnectionLost}); before, only each app's current status was, and a refusal
+     * (REJECTED: bad signature, unknown key, expired) is no app's status, so it was lost. A report sent twice is told
+     * apart by its report number. At most {@value #UNACKNOWLEDGED_MAX} are kept (the oldest go first).
+     */
+    private final java.util.LinkedHashMap<Long, Unacknowledged> unacknowledged = new java.util.LinkedHashMap<>();
+    static final int UNACKNOWLEDGED_MAX = 256;
+    private final java.util.concurrent.atomic.AtomicLong reportKeys = new java.util.concurrent.atomic.AtomicLong();
+    /** Connections lost so far: a report is marked with the count when sent. */
+    private final java.util.concurrent.atomic.AtomicLong losses = new java.util.concurrent.atomic.AtomicLong();
     private final String brokerUrl;
     private final PinnedTrust trust;
 
@@ -254,7 +267,62 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
 
     @Override
     public void report(StatusEvent event) {
-        publish(topics.status(deviceId), event.toByteArray(), false);
+        sendReport(event.toByteArray());
+    }
+
+    private record Unacknowledged(byte[] payload, long connection) {
+    }
+
+    private void sendReport(byte[] payload) {
+        long key = reportKeys.incrementAndGet();
+        synchronized (unacknowledged) {
+            unacknowledged.put(key, new Unacknowledged(payload, losses.get()));
+            if (unacknowledged.size() > UNACKNOWLEDGED_MAX) {
+                unacknowledged.remove(unacknowledged.keySet().iterator().next());
+            }
+        }
+        try {
+            client.publish(topics.status(deviceId), message(payload, false), null, new MqttActionListener() {
+                @Override
+                public void onSuccess(IMqttToken token) {
+                    synchronized (unacknowledged) {
+                        unacknowledged.remove(key);
+                    }
+                }
+
+                @Override
+                public void onFailure(IMqttToken token, Throwable failure) {
+                    // kept: sent again after the next reconnect
+                }
+            });
+        } catch (MqttException e) {
+            log.warn("cannot publish a status report now ({}); it goes again after the next reconnect", e.getMessage());
+        }
+    }
+
+    /** Sends again the reports a lost connection took with it (sent on it, never acknowledged); returns how many. */
+    private int sendAgainWhatTheLastConnectionLost() {
+        long now = losses.get();
+        List<byte[]> again = new java.util.ArrayList<>();
+        synchronized (unacknowledged) {
+            var it = unacknowledged.values().iterator();
+            while (it.hasNext()) {
+                Unacknowledged u = it.next();
+                if (u.connection() < now) { // went out on a connection lost since; later ones wait in Paho's buffer
+                    again.add(u.payload());
+                    it.remove();
+                }
+            }
+        }
+        again.forEach(this::sendReport);
+        return again.size();
+    }
+
+    /** Status reports sent and not yet acknowledged (for tests). */
+    int unacknowledgedReports() {
+        synchronized (unacknowledged) {
+            return unacknowledged.size();
+        }
     }
 
     /** Publishes the device's presence again (retained), e.g. once it trusts other signing keys. */
@@ -325,6 +393,12 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
                 subscribeToLogRequests();
             }
             client.publish(topics.presence(deviceId), message(presence.get().toByteArray(), true));
+            if (reconnect) {
+                int again = sendAgainWhatTheLastConnectionLost();
+                if (again > 0) {
+                    log.info("sent again {} status report(s) the lost connection had not had acknowledged", again);
+                }
+            }
             for (StatusEvent event : currentStatus.get()) {
                 report(event);
             }
@@ -340,6 +414,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         if (closed) {
             return;
         }
+        losses.incrementAndGet();
         try {
             client.disconnectForcibly(0, 1_000, false);
         } catch (MqttException | RuntimeException e) {
@@ -407,6 +482,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     private final class Callback implements MqttCallback {
         @Override
         public void disconnected(MqttDisconnectResponse response) {
+            losses.incrementAndGet();
             log.warn("disconnected from the broker: {}", response.getReasonString() == null ? response.getReturnCode() : response.getReasonString());
             if (!closed && reconnecting.compareAndSet(false, true)) {
                 client.rest(); // publishes wait in the buffer until the link is back
