@@ -302,7 +302,7 @@ public final class ArtifactCache implements ArtifactSource {
                     log.warn("download attempt {} of {} failed{}: {}", attempt, digest, superseded
                             ? ", giving up: a newer desired state waits" : ", the orchestrator is unreachable: trying again", e.getMessage());
                     if (superseded) {
-                        throw new UpdateFailure(Reason.DOWNLOAD_FAILED, e.getMessage() + "; given up for a newer desired state", true, e);
+                        throw new UpdateFailure.Superseded(e.getMessage() + "; given up for a newer desired state", e);
                     }
                     backOff(attempt);
                     continue;

@@ -28,4 +28,18 @@ public class UpdateFailure extends Exception {
     public boolean isTransient() {
         return transientFailure;
     }
+
+    /**
+     * Not a failure of the release: the device stopped waiting for an unreachable orchestrator because a newer desired
+     * state arrived. Nothing is reported for it (no FAILED that a rollout would count against the release); the partial
+     * download stays, and the newer state takes over, resuming it when it wants the same release.
+     */
+    public static final class Superseded extends UpdateFailure {
+
+        private static final long serialVersionUID = 1L;
+
+        public Superseded(String message, Throwable cause) {
+            super(Reason.DOWNLOAD_FAILED, message, true, cause);
+        }
+    }
 }

@@ -469,7 +469,7 @@ public final class UpdateEngine {
             }
             downloaded = fetching ? transfer.summary() : null;
         } catch (UpdateFailure e) {
-            if (stoppedByClose(e)) {
+            if (stoppedByClose(e) || supersededQuietly(record, e)) {
                 return;
             }
             move(record, UpdateState.FAILED, e.reason(), e.getMessage(), null, fetchNote(lost));
@@ -570,7 +570,7 @@ public final class UpdateEngine {
         try {
             archive = artifacts.fetch(artifact.get());
         } catch (UpdateFailure e) {
-            if (!stoppedByClose(e)) {
+            if (!stoppedByClose(e) && !supersededQuietly(record, e)) {
                 move(record, UpdateState.FAILED, e.reason(), e.getMessage());
             }
             return;
@@ -638,7 +638,7 @@ public final class UpdateEngine {
             try {
                 archive = artifacts.fetch(artifact.get()); // cached and verified when it was staged; re-checked here
             } catch (UpdateFailure e) {
-                if (!stoppedByClose(e)) {
+                if (!stoppedByClose(e) && !supersededQuietly(record, e)) {
                     move(record, UpdateState.FAILED, e.reason(), e.getMessage());
                 }
                 continue;
@@ -993,6 +993,21 @@ public final class UpdateEngine {
     }
 
     /** The daemon is closing: leave the persisted state as it is; the next start resumes or undoes it. */
+    /**
+     * A download given up, while the orchestrator was unreachable, for a newer desired state: not this release's
+     * failure. Before, it was reported FAILED DOWNLOAD_FAILED, and an orchestrator that re-signed every device's
+     * state after its restart (the same release, a newer sequence) had the rollout count it and roll back
+     * (chaos soak, 2026-12-07, rollout 1). Nothing is reported; the record stays where it was, and the newer state
+     * converges from there (a partial download resumes).
+     */
+    private boolean supersededQuietly(AppRecord record, UpdateFailure e) {
+        if (!(e instanceof UpdateFailure.Superseded)) {
+            return false;
+        }
+        log.info("{} {}: {}; the newer desired state takes over", record.app(), record.targetVersion(), e.getMessage());
+        return true;
+    }
+
     private static boolean stoppedByClose(UpdateFailure e) {
         return e.reason() == Reason.INTERRUPTED || Thread.currentThread().isInterrupted();
     }

@@ -332,7 +332,11 @@ class ArtifactCacheTest {
         Path file = cache.fetch(artifact);
         back.join();
         assertThat(Files.readAllBytes(file)).isEqualTo(archive);
-        assertThat(rangeHeaders.get(rangeHeaders.size() - 1)).as("resumed where the partition cut it").isEqualTo("bytes=100000-");
+        // resumed from what reached the disk before the cut: up to the 100,000 bytes the server sent (a reset connection
+        // can lose what was still in the socket's buffer: 98,202 in one loaded CI run), never from the start
+        String resumedFrom = rangeHeaders.get(rangeHeaders.size() - 1);
+        assertThat(resumedFrom).as("resumed where the partition cut it").matches("bytes=\\d+-");
+        assertThat(Long.parseLong(resumedFrom.substring("bytes=".length(), resumedFrom.length() - 1))).isBetween(1L, 100_000L);
     }
 
     @Test

@@ -272,4 +272,27 @@ class UpdatePolicyTest {
         assertThat(runtime.calls).isEqualTo(calls);
         assertThat(runtime.runningVersions()).containsExactly("1.0.0");
     }
+    @Test
+    void aDownloadGivenUpForANewerDesiredStateIsNoFailureOfTheRelease() throws Exception {
+        Path cacheDir = Files.createDirectories(dir.resolve("cache-superseded"));
+        ImageArtifact v1 = Fixtures.release("1.0.0").getImages(0);
+        Path v1File = cacheDir.resolve(v1.getArchiveDigest().replace(':', '-') + ".tar");
+        Files.write(v1File, new byte[(int) v1.getSize()]);
+        String cached = v1File.getFileName().toString().replace(".tar", "");
+        runtime.archiveIdOverride.put(cached, v1.getImageId());
+        runtime.loadedLayersOverride.put(cached, v1.getDiffIdsList());
+        // nothing listens on port 9: the orchestrator is unreachable, and a newer desired state is already waiting
+        ArtifactCache cache = new ArtifactCache(cacheDir, "http://127.0.0.1:9", 0, Duration.ofMillis(5))
+                .retryingFor(Duration.ofMillis(5)).backingOffAtMost(Duration.ofMillis(10)).waitingOutUnreachable(() -> true);
+        UpdateEngine engine = engine(UpdateEngine.Policy.DEFAULT, cache);
+        send(engine, key, activate(1, "1.0.0"));
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+        List<String> calls = List.copyOf(runtime.calls);
+
+        send(engine, key, activate(2, "2.0.0"));
+        // before: DOWNLOADING, FAILED DOWNLOAD_FAILED "... given up for a newer desired state", which a rollout counts
+        assertThat(statesOf(2)).as("the newer state takes over; nothing says 2.0.0 failed").containsExactly(DOWNLOADING);
+        assertThat(runtime.calls).isEqualTo(calls);
+        assertThat(runtime.runningVersions()).containsExactly("1.0.0");
+    }
 }
