@@ -80,7 +80,7 @@ public final class ChaosSoak {
     }
 
     private static final String APP = "web";
-    private static final Pattern AUDIT_STATUS = Pattern.compile("^(\\S+) (\\S+)(?: .*)? seq (\\d+)$");
+    private static final Pattern AUDIT_STATUS = Pattern.compile("^(\\S+) (\\S+)(?: .*)? seq (\\d+)(?: \\(.*\\))?$");
     private static final Set<String> FINAL = Set.of("SUCCEEDED", "ROLLED_BACK", "ABORTED", "FAILED", "SUPERSEDED");
 
     int devices = 300;
@@ -625,7 +625,8 @@ public final class ChaosSoak {
             JsonNode entries = get("/api/v1/audit?subject=" + d.id()).path("entries");
             Set<String> recorded = new HashSet<>();
             for (JsonNode entry : entries) {
-                if (entry.path("action").asText().equals("device.status")) {
+                // a report that came after a newer one is recorded as late (device.status.late): it is not lost
+                if (entry.path("action").asText().equals("device.status") || entry.path("action").asText().equals("device.status.late")) {
                     Matcher m = AUDIT_STATUS.matcher(entry.path("detail").asText());
                     if (m.matches()) {
                         recorded.add(m.group(1) + " " + m.group(2) + " " + m.group(3));

@@ -788,7 +788,8 @@ public final class RolloutEngine implements FleetEvents {
         if (!refreshed.isEmpty()) {
             LOG.info("re-signed the desired state of {} device(s) before it expires", refreshed.size());
         }
-        int pruned = store.pruneAudit("device.status", now.minus(DEVICE_STATUS_RETENTION));
+        int pruned = store.pruneAudit("device.status", now.minus(DEVICE_STATUS_RETENTION))
+                + store.pruneAudit(DeviceReports.LATE_STATUS, now.minus(DEVICE_STATUS_RETENTION));
         if (pruned > 0) {
             LOG.info("pruned {} device status entries older than {} days from the audit trail", pruned,
                     DEVICE_STATUS_RETENTION.toDays());

@@ -1001,6 +1001,9 @@ class RolloutEngineTest {
             assertThat(store.findDevice("pi-1").orElseThrow().online()).as("the presence's online flag is the newest").isTrue();
             engine = newEngine();
         }
+        // not applied, but not lost either: each late copy is in the audit trail as what it is
+        assertThat(store.audit(100)).filteredOn(a -> a.action().equals("device.status.late")).hasSize(2)
+                .allSatisfy(a -> assertThat(a.detail()).isEqualTo("web:1.0.0 STAGED seq 1 (report 4500, after a newer one: not applied)"));
         // a newer presence is taken, and so is a report of a daemon that does not number them
         engine.onPresence("pi-1", replayed.toBuilder().setReportSeq(6_000).setApps(0, replayed.getApps(0).toBuilder()
                 .setRunningVersion("1.2.0").setState(UpdateState.FAILED)).build());
