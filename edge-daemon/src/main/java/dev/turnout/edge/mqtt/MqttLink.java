@@ -78,8 +78,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
     /**
      * Status reports sent and not yet acknowledged by the broker, in the order sent, with the connection (counted by
      * {@link #losses}) they went out on. The link connects with a clean session, so what was in flight when a
-     * connection was lost is gone with it: Paho neither sends it again nor says so. After a reconnect those are sent
-     * again ({@link #sendAgainWhatTheLastConnectionLost}); before, only each app's current status was, and a refusal
+     * connection was lost is gone with it: Paho neither sends it again nor says so. At the loss those go into Paho's
+     * disconnected buffer again, ahead of what is reported while away ({@link #sendAgainWhatTheLastConnectionLost}); before, only each app's current status was, and a refusal
      * (REJECTED: bad signature, unknown key, expired) is no app's status, so it was lost. A report sent twice is told
      * apart by its report number. At most {@value #UNACKNOWLEDGED_MAX} are kept (the oldest go first).
      */
@@ -315,6 +315,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
             }
         }
         again.forEach(this::sendReport);
+        if (!again.isEmpty()) {
+            log.info("{} status report(s) the lost connection had not had acknowledged go again", again.size());
+        }
         return again.size();
     }
 
@@ -394,10 +397,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
             }
             client.publish(topics.presence(deviceId), message(presence.get().toByteArray(), true));
             if (reconnect) {
-                int again = sendAgainWhatTheLastConnectionLost();
-                if (again > 0) {
-                    log.info("sent again {} status report(s) the lost connection had not had acknowledged", again);
-                }
+                sendAgainWhatTheLastConnectionLost(); // normally done at the loss already (see there); this catches the rest
             }
             for (StatusEvent event : currentStatus.get()) {
                 report(event);
@@ -422,6 +422,7 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         }
         if (reconnecting.compareAndSet(false, true)) {
             client.rest();
+            sendAgainWhatTheLastConnectionLost();
             scheduleReconnect(0);
         }
     }
@@ -486,6 +487,9 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
             log.warn("disconnected from the broker: {}", response.getReasonString() == null ? response.getReturnCode() : response.getReasonString());
             if (!closed && reconnecting.compareAndSet(false, true)) {
                 client.rest(); // publishes wait in the buffer until the link is back
+                // what the lost connection took goes into the buffer first, ahead of the reports made while away, so that
+                // it reaches the orchestrator in the order it was made (behind newer ones it would be recorded late)
+                sendAgainWhatTheLastConnectionLost();
                 scheduleReconnect(0);
             }
         }

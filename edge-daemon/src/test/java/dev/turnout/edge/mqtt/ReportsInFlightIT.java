@@ -56,9 +56,12 @@ class ReportsInFlightIT {
 
                 proxy.partition(); // the connection is reset with the report in it
                 await().atMost(Duration.ofSeconds(10)).until(() -> !link.isConnected());
+                link.report(report(3, UpdateState.REJECTED, Reason.UNKNOWN_KEY)); // made while away: waits in the buffer
                 proxy.pass();
 
-                await().atMost(Duration.ofSeconds(30)).until(() -> seqs(monitor).contains(2L));
+                await().atMost(Duration.ofSeconds(30)).until(() -> seqs(monitor).containsAll(List.of(2L, 3L)));
+                assertThat(seqs(monitor).indexOf(2L)).as("the lost report goes ahead of the one made while away: %s", seqs(monitor))
+                        .isLessThan(seqs(monitor).indexOf(3L));
                 StatusEvent again = monitor.messages().stream().filter(e -> e.getReportSeq() == 2).findFirst().orElseThrow();
                 assertThat(again.getReason()).isEqualTo(Reason.BAD_SIGNATURE);
                 await().atMost(Duration.ofSeconds(10)).until(() -> link.unacknowledgedReports() == 0);
