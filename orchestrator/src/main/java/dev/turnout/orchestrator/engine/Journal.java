@@ -57,6 +57,11 @@ final class Journal {
         outbox.event(r, type, wave, deviceId, message);
     }
 
+    /** Device {@code d} ended its activation or rollback: the event carries how long that took. */
+    void deviceSucceeded(Rollout r, RolloutDevice d, String message) {
+        outbox.deviceEnded(r, RolloutEventType.DEVICE_SUCCEEDED, d, message);
+    }
+
     void audit(String actor, String action, String subject, String detail) {
         store.appendAudit(new AuditEntry(clock.instant(), actor, action, subject, detail));
     }

@@ -1,6 +1,7 @@
 package dev.turnout.orchestrator.engine;
 
 import dev.turnout.orchestrator.domain.Rollout;
+import dev.turnout.orchestrator.domain.RolloutDevice;
 import dev.turnout.orchestrator.domain.RolloutState;
 import dev.turnout.orchestrator.port.FleetTransport;
 import dev.turnout.orchestrator.port.RolloutStore;
@@ -8,6 +9,7 @@ import dev.turnout.proto.RolloutEvent;
 import dev.turnout.proto.RolloutEventType;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -41,10 +43,14 @@ final class Outbox {
 
     /** A rollout event as decided, in typed values (the rollout's state then); its wire form is made when it goes out. */
     private record Announcement(String rolloutId, String app, String version, RolloutEventType type, int wave,
-                                String deviceId, String message, long atMillis, RolloutState state) {
+                                String deviceId, String message, long atMillis, RolloutState state, Long activationMillis) {
 
         RolloutEvent wire() {
-            return RolloutEvent.newBuilder()
+            RolloutEvent.Builder b = RolloutEvent.newBuilder();
+            if (activationMillis != null) {
+                b.setActivationMs(activationMillis);
+            }
+            return b
                     .setRolloutId(rolloutId)
                     .setApp(app)
                     .setVersion(version)
@@ -98,7 +104,19 @@ final class Outbox {
 
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
         events.add(new Announcement(r.id(), r.app(), r.version(), type, wave, deviceId, message == null ? "" : message,
-                clock.millis(), r.state()));
+                clock.millis(), r.state(), null));
+    }
+
+    /**
+     * An event about device {@code d} that ended its activation (or rollback): it carries the time since
+     * the device was activated, so that the activation-time metric needs no read of the store per device.
+     */
+    void deviceEnded(Rollout r, RolloutEventType type, RolloutDevice d, String message) {
+        long at = clock.millis();
+        Instant since = d.waitingSince();
+        Long took = since == null || at < since.toEpochMilli() ? null : at - since.toEpochMilli();
+        events.add(new Announcement(r.id(), r.app(), r.version(), type, d.wave(), d.deviceId(), message == null ? "" : message,
+                at, r.state(), took));
     }
 
     boolean isEmpty() {

@@ -137,15 +137,11 @@ public final class FleetMetrics {
                 || e.getState() == dev.turnout.proto.RolloutState.ROLLOUT_ROLLING_BACK) {
             return;
         }
-        // one row, not the whole rollout: this runs for every device that succeeds (10,000 x 10,000 rows before)
-        Instant since = store.waitingSince(e.getRolloutId(), e.getDeviceId()).orElse(null);
-        if (since == null) {
+        // the engine measured it from the device in memory: no read of the store per device (it ran on the engine thread)
+        if (!e.hasActivationMs()) {
             return;
         }
-        Duration took = Duration.between(since, Instant.ofEpochMilli(e.getTimestampMs()));
-        if (took.isNegative()) {
-            return;
-        }
+        Duration took = Duration.ofMillis(e.getActivationMs());
         Timer.builder("turnout.activation")
                 .description("Time from activating a device to its ACTIVE report")
                 .tags("app", e.getApp())

@@ -102,6 +102,9 @@ public final class ProtoJson {
         v.put("timestampMs", e.getTimestampMs());
         // ROLLOUT_PAUSED on the wire; PAUSED as in the HTTP API
         v.put("state", e.getState().name().replaceFirst("^ROLLOUT_", ""));
+        if (e.hasActivationMs()) {
+            v.put("activationMs", e.getActivationMs());
+        }
         return v;
     }
 }

@@ -10,7 +10,6 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Everything the orchestrator remembers, as the sum of its roles: what the rollout engine needs
@@ -27,14 +26,6 @@ public interface FleetStore extends RolloutStore, DeviceRegistry, ReleaseCatalog
 
     /** Replaces the labels and groups of an enrolled device (checked by the caller); false if it is not enrolled. */
     boolean updateDeviceTags(String id, Map<String, String> labels, List<String> groups);
-
-    /**
-     * Since when one device of a rollout has been waiting for its report (its activation time), or
-     * empty; read once per device that succeeds, so stores answer it without loading the rollout.
-     */
-    default Optional<Instant> waitingSince(String rolloutId, String deviceId) {
-        return findRollout(rolloutId).map(r -> r.device(deviceId)).map(d -> d.waitingSince());
-    }
 
     @Override
     default List<String> activeRolloutIds() {

@@ -158,11 +158,6 @@ public class JdbcFleetStore implements FleetStore {
     }
 
     @Override
-    public Optional<Instant> waitingSince(String rolloutId, String deviceId) {
-        return rollouts.waitingSince(rolloutId, deviceId);
-    }
-
-    @Override
     public List<Rollout> listRollouts() {
         return rollouts.listRollouts();
     }

@@ -13,11 +13,13 @@ import dev.turnout.orchestrator.domain.WaveState;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.WeakHashMap;
 
 import static dev.turnout.orchestrator.store.JdbcSession.instant;
 import static dev.turnout.orchestrator.store.JdbcSession.millis;
@@ -42,6 +44,15 @@ final class JdbcRollouts {
      * the session's lock.
      */
     private final Map<RolloutDevice, Long> writtenInTransaction = new IdentityHashMap<>();
+    /**
+     * The {@code rollouts} row last written for a rollout object, committed, and in the current
+     * transaction: a save whose row did not change (most device reports change only the device) writes
+     * the changed devices and not the row again. Keyed by the object (Rollout keeps Object's equals), so
+     * a rollout read again from the store, after another orchestrator drove it, is written in full.
+     * Guarded by the session's lock.
+     */
+    private final Map<Rollout, List<Object>> committedRows = new WeakHashMap<>();
+    private final Map<Rollout, List<Object>> rowsInTransaction = new IdentityHashMap<>();
     /** The last strategy written, with its JSON (one reference: a reader never pairs one with another's JSON). */
     private volatile StrategyJson lastStrategy = new StrategyJson(null, null);
 
@@ -50,8 +61,10 @@ final class JdbcRollouts {
         session.onTransactionEnd(committed -> {
             if (committed) {
                 writtenInTransaction.forEach(RolloutDevice::saved);
+                committedRows.putAll(rowsInTransaction);
             }
             writtenInTransaction.clear();
+            rowsInTransaction.clear();
         });
     }
 
@@ -61,16 +74,21 @@ final class JdbcRollouts {
     }
 
     private void write(Rollout r) {
-        session.update("INSERT INTO rollouts (id, app, version, target, strategy, state, reason, created_at, updated_at,"
-                        + " current_wave, wave_state, wave_changed_at, tolerated_failures) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                        + " ON CONFLICT (id) DO UPDATE SET app = excluded.app, version = excluded.version, target = excluded.target,"
-                        + " strategy = excluded.strategy, state = excluded.state, reason = excluded.reason,"
-                        + " created_at = excluded.created_at, updated_at = excluded.updated_at, current_wave = excluded.current_wave,"
-                        + " wave_state = excluded.wave_state, wave_changed_at = excluded.wave_changed_at,"
-                        + " tolerated_failures = excluded.tolerated_failures",
-                r.id(), r.app(), r.version(), r.target(), strategyJson(r.strategy()), r.state().name(),
-                r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(), r.currentWaveState().name(),
-                millis(r.waveChangedAt()), r.toleratedFailures());
+        List<Object> row = Arrays.asList(r.id(), r.app(), r.version(), r.target(), strategyJson(r.strategy()),
+                r.state().name(), r.reason(), millis(r.createdAt()), millis(r.updatedAt()), r.currentWave(),
+                r.currentWaveState().name(), millis(r.waveChangedAt()), r.toleratedFailures());
+        List<Object> last = rowsInTransaction.containsKey(r) ? rowsInTransaction.get(r) : committedRows.get(r);
+        if (!row.equals(last)) {
+            session.update("INSERT INTO rollouts (id, app, version, target, strategy, state, reason, created_at, updated_at,"
+                            + " current_wave, wave_state, wave_changed_at, tolerated_failures) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                            + " ON CONFLICT (id) DO UPDATE SET app = excluded.app, version = excluded.version, target = excluded.target,"
+                            + " strategy = excluded.strategy, state = excluded.state, reason = excluded.reason,"
+                            + " created_at = excluded.created_at, updated_at = excluded.updated_at, current_wave = excluded.current_wave,"
+                            + " wave_state = excluded.wave_state, wave_changed_at = excluded.wave_changed_at,"
+                            + " tolerated_failures = excluded.tolerated_failures",
+                    row.toArray());
+            rowsInTransaction.put(r, row);
+        }
         // only the devices that changed: a status event of one device must not rewrite a 10,000-device rollout
         for (RolloutDevice d : r.unsavedDevices()) {
             long upTo = d.changes();
@@ -94,12 +112,6 @@ final class JdbcRollouts {
 
     Optional<Rollout> findRollout(String id) {
         return session.query("SELECT * FROM rollouts WHERE id = ?", this::rollout, id).stream().findFirst();
-    }
-
-    Optional<Instant> waitingSince(String rolloutId, String deviceId) {
-        return session.query("SELECT waiting_since FROM rollout_devices WHERE rollout_id = ? AND device_id = ?",
-                rs -> Optional.ofNullable(instant(rs, "waiting_since")), rolloutId, deviceId).stream().findFirst()
-                .flatMap(o -> o);
     }
 
     /** Every rollout, newest first. */

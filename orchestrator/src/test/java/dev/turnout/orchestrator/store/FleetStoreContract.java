@@ -258,6 +258,38 @@ abstract class FleetStoreContract {
     }
 
     @Test
+    void aRolloutChangeWhoseTransactionRolledBackIsWrittenAtTheNextSaveEvenWithNothingChangedSince() {
+        try (FleetStore store = open()) {
+            RolloutStrategy strategy = RolloutStrategy.parse(null, null, null, null, null, null);
+            RolloutDevice a = RolloutDevice.planned("pi-a", 1, null);
+            Rollout r = new Rollout("r-5", "web", "1.0.0", "all", strategy, now, RolloutState.RUNNING, null, now, 0,
+                    WaveState.DONE, now, 0, List.of(a));
+            store.saveRollout(r);
+
+            // a batch of reports: the rollout is saved after each; the second save changes nothing of its row
+            store.inTransaction(() -> {
+                r.moveTo(RolloutState.PAUSED, "1 device(s) failed", now.plusSeconds(1));
+                store.saveRollout(r);
+                store.saveRollout(r);
+            });
+            assertThat(store.findRollout("r-5").orElseThrow().state()).isEqualTo(RolloutState.PAUSED);
+
+            assertThatThrownBy(() -> store.inTransaction(() -> {
+                r.moveTo(RolloutState.RUNNING, null, now.plusSeconds(2));
+                store.saveRollout(r);
+                throw new IllegalStateException("the batch failed");
+            })).isInstanceOf(IllegalStateException.class);
+            assertThat(store.findRollout("r-5").orElseThrow().state()).as("rolled back").isEqualTo(RolloutState.PAUSED);
+
+            store.saveRollout(r); // the object says RUNNING: what did not commit is written now
+            Rollout stored = store.findRollout("r-5").orElseThrow();
+            assertThat(stored.state()).isEqualTo(RolloutState.RUNNING);
+            assertThat(stored.reason()).isNull();
+            assertThat(stored.updatedAt()).isEqualTo(now.plusSeconds(2));
+        }
+    }
+
+    @Test
     void aTransactionStoresEverythingOrNothingAndPublishesOnlyAfterItsCommit() {
         try (FleetStore store = open()) {
             RolloutStrategy strategy = RolloutStrategy.parse(null, null, null, null, null, null);
