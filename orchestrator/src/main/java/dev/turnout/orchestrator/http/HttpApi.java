@@ -33,6 +33,8 @@ public final class HttpApi {
     private final Vertx vertx;
     private final ApiAuth auth;
     private final ApiExchange exchange;
+    /** What the server tells devices and clients; null in the moment between listening and knowing its port. */
+    private final Supplier<ServerInfo> serverInfo;
     private final ServerRoutes server;
     private final EnrollmentRoutes enrollment;
     private final DeviceRoutes devices;
@@ -59,6 +61,7 @@ public final class HttpApi {
         auth.auditTo(store::appendAudit);
         this.vertx = vertx;
         this.exchange = new ApiExchange(vertx, engineExecutor);
+        this.serverInfo = serverInfo;
         this.server = new ServerRoutes(exchange, serverInfo);
         this.devices = new DeviceRoutes(exchange, store, engine == null ? null : engine.downloads(), clock);
         this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo, installs);
@@ -107,7 +110,17 @@ public final class HttpApi {
     /** A router with every API route; more (monitoring, the dashboard) can be mounted after them. */
     public Router router() {
         Router router = Router.router(vertx);
-        auth.mountOn(router); // first: no route runs for a caller without the right credentials
+        // the server listens before it knows what to tell devices (the port it got): a request in that moment is
+        // told to come back, instead of failing inside a route (a health check polling the start saw a 500)
+        router.route().handler(ctx -> {
+            if (serverInfo.get() != null) {
+                ctx.next();
+                return;
+            }
+            ctx.response().putHeader("Retry-After", "1");
+            exchange.error(ctx, 503, "the orchestrator is starting: try again in a moment");
+        });
+        auth.mountOn(router); // first to judge: no route runs for a caller without the right credentials
         BodyHandler body = BodyHandler.create().setBodyLimit(JSON_BODY_LIMIT).setHandleFileUploads(false);
         server.mountOn(router);
         enrollment.mountOn(router, body);

@@ -52,6 +52,8 @@ class HttpApiTest {
     private ExecutorService engineThread;
     private String base;
     private dev.turnout.orchestrator.security.OperatorToken token;
+    /** What the server serves: null as in the moment between listening and knowing its port. */
+    private final java.util.concurrent.atomic.AtomicReference<ServerInfo> served = new java.util.concurrent.atomic.AtomicReference<>();
 
     @BeforeEach
     void start() throws Exception {
@@ -64,13 +66,14 @@ class HttpApiTest {
         engineThread.submit(engine::start).get();
         ServerInfo info = new ServerInfo(key.keyId(), key.publicKey().toBase64(), "tcp://10.0.0.5:1883",
                 "http://10.0.0.5:8080", "turnout/v1", "0.1.0");
+        served.set(info);
         token = dev.turnout.orchestrator.security.OperatorToken.loadOrCreate(data);
         access = new BrokerAccess(identities = IdentityStore.open(data),
                 new OrchestratorIdentity("turnout-orchestrator-test", "orchestrator-secret"), clock);
         ApiAuth auth = new ApiAuth(vertx, token, new dev.turnout.orchestrator.security.BasicCredentials(identities),
                 new dev.turnout.orchestrator.security.OperatorAccounts(store, store, clock), clock);
         HttpApi api = new HttpApi(vertx, store, new ArtifactRepository(data.resolve("artifacts"), store), engine, engineThread,
-                () -> info, clock, new FleetEnrollment(store, access, clock), auth);
+                served::get, clock, new FleetEnrollment(store, access, clock), auth);
         int port = api.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
         base = "http://127.0.0.1:" + port;
     }
@@ -138,6 +141,19 @@ class HttpApiTest {
                 .doesNotContain(secret);
         assertThat(post("/api/v1/users/grafana/revoke", "").statusCode()).isEqualTo(200);
         assertThat(access.authenticate("grafana", secret.getBytes(java.nio.charset.StandardCharsets.UTF_8))).isEmpty();
+    }
+
+    @Test
+    void aRequestWhileTheServerStartsIsToldToComeBackNotFailed() throws Exception {
+        ServerInfo info = served.getAndSet(null);
+        HttpResponse<String> health = get("/api/v1/health");
+        assertThat(health.statusCode()).isEqualTo(503);
+        assertThat(health.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(health.body()).contains("starting");
+        assertThat(get("/api/v1/server").statusCode()).isEqualTo(503);
+
+        served.set(info);
+        assertThat(get("/api/v1/health").statusCode()).isEqualTo(200);
     }
 
     @Test
