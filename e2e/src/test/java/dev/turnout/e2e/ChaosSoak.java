@@ -88,6 +88,8 @@ public final class ChaosSoak {
     long seed = System.nanoTime();
     String broker = "embedded";
     int groups = 4;
+    /** The faults to draw from (default: every kind); {@code --faults ORCHESTRATOR_KILL,BROKER_RESTART} repeats some. */
+    List<Fault> faults = List.of(Fault.values());
     Path work = Path.of("target", "soak");
     Duration rolloutTimeout = Duration.ofMinutes(5);
     final PrintStream out;
@@ -155,11 +157,19 @@ public final class ChaosSoak {
                     case "--broker" -> broker = v;
                     case "--groups" -> groups = Integer.parseInt(v);
                     case "--work" -> work = Path.of(v);
+                    case "--faults" -> faults = java.util.Arrays.stream(v.split(",")).map(String::trim)
+                            .map(f -> f.toUpperCase(Locale.ROOT).replace('-', '_')).map(Fault::valueOf).toList();
                     default -> throw new IllegalArgumentException("unknown option " + a
-                            + "; use --devices N --rollouts K --seed N --broker embedded|mosquitto --groups G --work DIR");
+                            + "; use --devices N --rollouts K --seed N --broker embedded|mosquitto --groups G --work DIR"
+                            + " --faults KIND,... (" + java.util.Arrays.toString(Fault.values()) + ")");
                 }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(a + " takes a whole number, not '" + v + "'");
+            } catch (IllegalArgumentException e) {
+                if (!a.equals("--faults")) {
+                    throw e;
+                }
+                throw new IllegalArgumentException("--faults takes kinds from " + java.util.Arrays.toString(Fault.values()) + ", not '" + v + "'");
             }
         }
         if (!broker.equals("embedded") && !broker.equals("mosquitto")) {
@@ -215,7 +225,7 @@ public final class ChaosSoak {
             long heapFirst = 0;
             for (int k = 0; k < rollouts; k++) {
                 if (bag.isEmpty()) {
-                    bag.addAll(List.of(Fault.values()));
+                    bag.addAll(faults);
                     shuffle(bag, plan);
                 }
                 Fault fault = bag.remove(bag.size() - 1);
@@ -466,7 +476,7 @@ public final class ChaosSoak {
                     SimulatedDevice sim = byId.get(d.path("id").asText());
                     waitingFor.add(d.path("id").asText() + " " + s + (sim == null ? "" : " (simulated: "
                             + (sim.isConnected() ? "connected" : "offline") + ", " + sim.desiredReceivedCount() + " desired states received, "
-                            + sim.state(APP) + " " + sim.running(APP) + ")"));
+                            + sim.state(APP) + " " + sim.running(APP) + "; " + sim.connectionReport(Duration.ofSeconds(5)) + ")"));
                 }
             }
         } catch (Exception e) {

@@ -70,6 +70,10 @@ public final class SimulatedDevice {
     private final java.util.concurrent.atomic.AtomicLong publishFailures = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong desiredReceived = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong desiredBytes = new java.util.concurrent.atomic.AtomicLong();
+    /** What its connection did, for a soak that stops on it: connects, the last subscription's outcome, the last message. */
+    private final java.util.concurrent.atomic.AtomicLong connects = new java.util.concurrent.atomic.AtomicLong();
+    private volatile String lastSubscription = "none";
+    private volatile long lastDesiredAt;
     /** Report numbers as the daemon's: above the wall clock in milliseconds at start, then one more per report. */
     private final java.util.concurrent.atomic.AtomicLong reportNumbers = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis());
     /** Status reports the broker acknowledged (QoS 1), in the order they were sent. */
@@ -157,6 +161,28 @@ public final class SimulatedDevice {
     /** Messages this device could not publish (not connected, refused). */
     public long publishFailureCount() {
         return publishFailures.get();
+    }
+
+    /**
+     * What its connection did, and whether its desired state arrives when it subscribes once more (waits up to
+     * {@code wait}): for a soak that stops on a device that heard nothing while connected.
+     */
+    public String connectionReport(Duration wait) {
+        long before = desiredReceived.get();
+        String again;
+        try {
+            session.subscribe(List.of(topics.desired(id()))).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            long until = System.nanoTime() + wait.toNanos();
+            while (desiredReceived.get() == before && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            again = desiredReceived.get() > before ? "its retained desired state arrived when it subscribed again"
+                    : "subscribed again: still no desired state within " + wait.toMillis() + " ms";
+        } catch (Exception e) {
+            again = "subscribing again failed: " + e;
+        }
+        return connects.get() + " connect(s), last subscription " + lastSubscription + ", last desired state "
+                + (lastDesiredAt == 0 ? "never" : java.time.Instant.ofEpochMilli(lastDesiredAt).toString()) + "; " + again;
     }
 
     /** Desired-state messages that arrived (accepted or not). */
@@ -256,6 +282,7 @@ public final class SimulatedDevice {
         public void onMessage(String topic, byte[] payload) {
             if (topic.equals(topics.desired(id()))) {
                 desiredReceived.incrementAndGet();
+                lastDesiredAt = System.currentTimeMillis();
                 desiredBytes.addAndGet(payload.length);
                 onDesired(payload);
             } else if (topic.equals(topics.logRequest(id()))) {
@@ -265,6 +292,7 @@ public final class SimulatedDevice {
 
         @Override
         public void onConnected() {
+            connects.incrementAndGet();
             scheduler.execute(SimulatedDevice.this::afterConnect);
         }
 
@@ -275,7 +303,10 @@ public final class SimulatedDevice {
     }
 
     private void afterConnect() {
-        session.subscribe(List.of(topics.desired(id()), topics.logRequest(id()))).thenCompose(x -> {
+        long asked = System.currentTimeMillis();
+        session.subscribe(List.of(topics.desired(id()), topics.logRequest(id()))).whenComplete((ok, e) ->
+                lastSubscription = (e == null ? "confirmed" : "failed (" + e + ")") + " at " + java.time.Instant.ofEpochMilli(asked)
+                        + " (connect " + connects.get() + ")").thenCompose(x -> {
             List<StatusEvent> current;
             synchronized (this) {
                 current = apps.values().stream().map(this::event).toList();
@@ -286,7 +317,8 @@ public final class SimulatedDevice {
             return session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
         }).whenComplete((ok, e) -> {
             if (e != null) {
-                LOG.debug("{} after connecting: {}", id(), e.toString());
+                // connected, but maybe not subscribed: it would hear no desired state on this connection
+                LOG.warn("{} after connecting: {}", id(), e.toString());
                 firstSubscription.completeExceptionally(e);
             } else {
                 firstSubscription.complete(null);
