@@ -78,6 +78,9 @@ final class WatchCommand implements Callable<Integer> {
     private final AtomicLong lastRefresh = new AtomicLong();
     private final AtomicLong printed = new AtomicLong();
     private final CountDownLatch done = new CountDownLatch(1);
+    /** Messages that came before the "watching ..." line was printed (guarded by this): printed right after it. */
+    private final List<Early> beforeHeader = new ArrayList<>();
+    private boolean headerPrinted;
     private final CompletableFuture<Void> firstAttempt = new CompletableFuture<>();
     private volatile boolean connectedOnce;
 
@@ -162,9 +165,15 @@ final class WatchCommand implements Callable<Integer> {
             throw new CliException("cannot subscribe at the broker " + broker + ": "
                     + (cause.getMessage() == null ? cause.toString() : cause.getMessage()) + "; is it reachable from here? (--broker-url)");
         }
-        if (!cli.jsonOutput()) {
-            cli.out.printf("watching %s on %s (Ctrl-C stops)%n", target, broker);
-            cli.out.flush();
+        synchronized (this) {
+            if (!cli.jsonOutput()) {
+                cli.out.printf("watching %s on %s (Ctrl-C stops)%n", target, broker);
+                cli.out.flush();
+            }
+            // retained presences and states can arrive with the subscription's acknowledgement: after the header
+            headerPrinted = true;
+            beforeHeader.forEach(m -> print(m.topic(), m.payload()));
+            beforeHeader.clear();
         }
         Thread hook = new Thread(() -> {
             session.close();
@@ -291,6 +300,18 @@ final class WatchCommand implements Callable<Integer> {
     }
 
     private synchronized void onEvent(String topic, byte[] payload) {
+        if (!headerPrinted) {
+            beforeHeader.add(new Early(topic, payload));
+            return;
+        }
+        print(topic, payload);
+    }
+
+    private record Early(String topic, byte[] payload) {
+    }
+
+    /** Prints one message (under this object's lock). */
+    private void print(String topic, byte[] payload) {
         if (done.getCount() == 0) {
             return;
         }
