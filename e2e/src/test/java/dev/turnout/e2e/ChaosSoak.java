@@ -157,19 +157,13 @@ public final class ChaosSoak {
                     case "--broker" -> broker = v;
                     case "--groups" -> groups = Integer.parseInt(v);
                     case "--work" -> work = Path.of(v);
-                    case "--faults" -> faults = java.util.Arrays.stream(v.split(",")).map(String::trim)
-                            .map(f -> f.toUpperCase(Locale.ROOT).replace('-', '_')).map(Fault::valueOf).toList();
+                    case "--faults" -> faults = faults(v);
                     default -> throw new IllegalArgumentException("unknown option " + a
                             + "; use --devices N --rollouts K --seed N --broker embedded|mosquitto --groups G --work DIR"
                             + " --faults KIND,... (" + java.util.Arrays.toString(Fault.values()) + ")");
                 }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(a + " takes a whole number, not '" + v + "'");
-            } catch (IllegalArgumentException e) {
-                if (!a.equals("--faults")) {
-                    throw e;
-                }
-                throw new IllegalArgumentException("--faults takes kinds from " + java.util.Arrays.toString(Fault.values()) + ", not '" + v + "'");
             }
         }
         if (!broker.equals("embedded") && !broker.equals("mosquitto")) {
@@ -514,6 +508,16 @@ public final class ChaosSoak {
         }
     }
 
+    /** {@code --faults}: kinds separated by commas, e.g. {@code orchestrator-kill,BROKER_RESTART}. */
+    private static List<Fault> faults(String v) {
+        try {
+            return java.util.Arrays.stream(v.split(",")).map(String::trim)
+                    .map(f -> Fault.valueOf(f.toUpperCase(Locale.ROOT).replace('-', '_'))).toList();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--faults takes kinds from " + java.util.Arrays.toString(Fault.values()) + ", not '" + v + "'");
+        }
+    }
+
     private String inject(Fault fault, SplittableRandom draw) throws Exception {
         switch (fault) {
             case BROKER_RESTART -> {
@@ -636,7 +640,7 @@ public final class ChaosSoak {
             Set<String> recorded = new HashSet<>();
             for (JsonNode entry : entries) {
                 // a report that came after a newer one is recorded as late (device.status.late): it is not lost
-                if (entry.path("action").asText().equals("device.status") || entry.path("action").asText().equals("device.status.late")) {
+                if (Set.of("device.status", "device.status.late").contains(entry.path("action").asText())) {
                     Matcher m = AUDIT_STATUS.matcher(entry.path("detail").asText());
                     if (m.matches()) {
                         recorded.add(m.group(1) + " " + m.group(2) + " " + m.group(3));

@@ -992,7 +992,6 @@ public final class UpdateEngine {
         }
     }
 
-    /** The daemon is closing: leave the persisted state as it is; the next start resumes or undoes it. */
     /**
      * A download given up, while the orchestrator was unreachable, for a newer desired state: not this release's
      * failure. Before, it was reported FAILED DOWNLOAD_FAILED, and an orchestrator that re-signed every device's
@@ -1008,6 +1007,7 @@ public final class UpdateEngine {
         return true;
     }
 
+    /** The daemon is closing: leave the persisted state as it is; the next start resumes or undoes it. */
     private static boolean stoppedByClose(UpdateFailure e) {
         return e.reason() == Reason.INTERRUPTED || Thread.currentThread().isInterrupted();
     }

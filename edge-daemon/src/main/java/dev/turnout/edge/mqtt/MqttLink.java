@@ -300,8 +300,8 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         }
     }
 
-    /** Sends again the reports a lost connection took with it (sent on it, never acknowledged); returns how many. */
-    private int sendAgainWhatTheLastConnectionLost() {
+    /** Sends again the reports a lost connection took with it (sent on it, never acknowledged). */
+    private void sendAgainWhatTheLastConnectionLost() {
         long now = losses.get();
         List<byte[]> again = new java.util.ArrayList<>();
         synchronized (unacknowledged) {
@@ -318,7 +318,6 @@ public final class MqttLink implements StatusReporter, AutoCloseable {
         if (!again.isEmpty()) {
             log.info("{} status report(s) the lost connection had not had acknowledged go again", again.size());
         }
-        return again.size();
     }
 
     /** Status reports sent and not yet acknowledged (for tests). */

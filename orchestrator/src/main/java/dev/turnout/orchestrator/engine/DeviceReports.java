@@ -102,14 +102,14 @@ final class DeviceReports {
         offline.addAll(nowOffline);
     }
 
+    /** The audit action of a status report that arrived after a newer one of its app: recorded, not applied. */
+    static final String LATE_STATUS = "device.status.late";
+
     /**
      * Records a status report; false when it is dropped: a payload naming another device, a device not
      * enrolled, or a report older (by the device's report number) than the one stored for its app, such
      * as a copy the broker replays after a restart. An older report is not judged either.
      */
-    /** The audit action of a status report that arrived after a newer one of its app: recorded, not applied. */
-    static final String LATE_STATUS = "device.status.late";
-
     boolean status(String topicDeviceId, StatusEvent e, Instant now) {
         if (!e.getDeviceId().equals(topicDeviceId)) {
             LOG.warn("dropped a status for device '{}' published on the topic of device '{}'", e.getDeviceId(), topicDeviceId);

@@ -59,7 +59,7 @@ final class Journal {
 
     /** Device {@code d} ended its activation or rollback: the event carries how long that took. */
     void deviceSucceeded(Rollout r, RolloutDevice d, String message) {
-        outbox.deviceEnded(r, RolloutEventType.DEVICE_SUCCEEDED, d, message);
+        outbox.deviceSucceeded(r, d, message);
     }
 
     void audit(String actor, String action, String subject, String detail) {

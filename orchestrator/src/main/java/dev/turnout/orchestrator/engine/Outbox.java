@@ -103,20 +103,23 @@ final class Outbox {
     }
 
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
-        events.add(new Announcement(r.id(), r.app(), r.version(), type, wave, deviceId, message == null ? "" : message,
-                clock.millis(), r.state(), null));
+        announce(r, type, wave, deviceId, message, clock.millis(), null);
     }
 
     /**
-     * An event about device {@code d} that ended its activation (or rollback): it carries the time since
-     * the device was activated, so that the activation-time metric needs no read of the store per device.
+     * Device {@code d} ended its activation (or rollback): the event carries the time since the device was
+     * activated, so that the activation-time metric needs no read of the store per device.
      */
-    void deviceEnded(Rollout r, RolloutEventType type, RolloutDevice d, String message) {
+    void deviceSucceeded(Rollout r, RolloutDevice d, String message) {
         long at = clock.millis();
         Instant since = d.waitingSince();
         Long took = since == null || at < since.toEpochMilli() ? null : at - since.toEpochMilli();
-        events.add(new Announcement(r.id(), r.app(), r.version(), type, d.wave(), d.deviceId(), message == null ? "" : message,
-                at, r.state(), took));
+        announce(r, RolloutEventType.DEVICE_SUCCEEDED, d.wave(), d.deviceId(), message, at, took);
+    }
+
+    private void announce(Rollout r, RolloutEventType type, int wave, String deviceId, String message, long at, Long activationMillis) {
+        events.add(new Announcement(r.id(), r.app(), r.version(), type, wave, deviceId, message == null ? "" : message,
+                at, r.state(), activationMillis));
     }
 
     boolean isEmpty() {
