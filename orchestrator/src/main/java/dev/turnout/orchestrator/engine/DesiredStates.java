@@ -208,15 +208,23 @@ public final class DesiredStates {
         transport.publishDesired(decision.deviceId(), decision.envelope());
     }
 
+    /** Publishes a decision no wave waits on (re-signed, published again) behind the ones that decide. */
+    public void publishInBackground(Decision decision) {
+        transport.publishDesiredInBackground(decision.deviceId(), decision.envelope());
+    }
+
     /** Publishes the persisted desired state of a device (idempotent: same bytes, same sequence). */
     public void publish(String deviceId) {
         store.findDesired(deviceId).ifPresent(d -> transport.publishDesired(deviceId, d.envelope()));
     }
 
-    /** Publishes every persisted desired state again, e.g. after a restart. */
+    /**
+     * Publishes every persisted desired state again, e.g. after a restart, behind what a resumed rollout decides
+     * meanwhile (the transport keeps only a device's newest state).
+     */
     public int republishAll() {
         List<String> ids = store.devicesWithDesired();
-        ids.forEach(this::publish);
+        ids.forEach(id -> store.findDesired(id).ifPresent(d -> transport.publishDesiredInBackground(id, d.envelope())));
         return ids.size();
     }
 

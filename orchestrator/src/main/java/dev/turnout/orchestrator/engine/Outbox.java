@@ -25,6 +25,8 @@ final class Outbox {
     private final FleetTransport transport;
     private final Clock clock;
     private final List<DesiredStates.Decision> decisions = new ArrayList<>();
+    /** Of {@link #decisions}, those no wave waits on (STAGEs): they may leave behind decisions published later. */
+    private final java.util.Set<DesiredStates.Decision> background = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final List<Announcement> events = new ArrayList<>();
     private RolloutEngine.WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
     /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
@@ -102,6 +104,12 @@ final class Outbox {
         decisions.add(decision);
     }
 
+    /** Like {@link #add}, for a desired state no wave waits on (a STAGE). */
+    void addInBackground(DesiredStates.Decision decision) {
+        decisions.add(decision);
+        background.add(decision);
+    }
+
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
         announce(r, type, wave, deviceId, message, clock.millis(), null);
     }
@@ -129,13 +137,17 @@ final class Outbox {
     /** Forgets what was not published (another orchestrator took the rollout over: its decisions are its own). */
     void drop() {
         decisions.clear();
+        background.clear();
         events.clear();
     }
 
     /** Publishes what {@code r}'s changes produced, once the store has committed them. */
     void publishAfterCommit(Rollout r) {
         List<DesiredStates.Decision> out = List.copyOf(decisions);
+        java.util.Set<DesiredStates.Decision> inBackground = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        inBackground.addAll(background);
         decisions.clear();
+        background.clear();
         List<Announcement> announced = List.copyOf(events);
         events.clear();
         long decisionStartedAt = waveStartedByReportAt;
@@ -144,10 +156,15 @@ final class Outbox {
         desiredWaiting |= !out.isEmpty();
         store.afterCommit(() -> {
             desiredWaiting = false;
-            for (int i = 0; i < out.size(); i++) {
-                DesiredStates.Decision d = out.get(i);
+            boolean timed = decisionStartedAt == 0;
+            for (DesiredStates.Decision d : out) {
+                if (inBackground.contains(d)) {
+                    transport.publishDesiredInBackground(d.deviceId(), d.envelope());
+                    continue;
+                }
                 transport.publishDesired(d.deviceId(), d.envelope());
-                if (i == 0 && decisionStartedAt != 0) {
+                if (!timed) { // the wave's first decision is out
+                    timed = true;
                     waveDecisions.decided(r.id(), decidedWave, System.nanoTime() - decisionStartedAt);
                 }
             }

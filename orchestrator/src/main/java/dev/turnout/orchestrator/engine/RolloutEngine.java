@@ -771,7 +771,7 @@ public final class RolloutEngine implements FleetEvents {
      */
     public int resignAll() {
         List<DesiredStates.Decision> decisions = desired.resignAll(devices.listDevices().stream().map(d -> d.id()).toList());
-        decisions.forEach(desired::publish);
+        decisions.forEach(desired::publishInBackground);
         LOG.info("re-signed the desired state of {} device(s) for a change of the signing keys", decisions.size());
         return decisions.size();
     }
@@ -784,7 +784,7 @@ public final class RolloutEngine implements FleetEvents {
     /** The fleet's hourly chores: re-signs desired states before they expire, prunes old device rows from the audit trail. */
     private void chores(Instant now) {
         List<DesiredStates.Decision> refreshed = desired.refreshOlderThan(REFRESH_AFTER);
-        refreshed.forEach(desired::publish);
+        refreshed.forEach(desired::publishInBackground);
         if (!refreshed.isEmpty()) {
             LOG.info("re-signed the desired state of {} device(s) before it expires", refreshed.size());
         }

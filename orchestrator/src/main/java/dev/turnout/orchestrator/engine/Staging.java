@@ -83,7 +83,7 @@ final class Staging {
                 new DesiredApp(r.app(), r.version(), Phase.STAGE, r.strategy().rollback(), r.id(), false, 0,
                         r.strategy().downloadRateLimit()));
         d.staging(decision.sequence());
-        outbox.add(decision);
+        outbox.addInBackground(decision);
     }
 
     /** Stages up to {@code budget} devices told nothing yet (in wave order); forgets the rollout once none is left. */

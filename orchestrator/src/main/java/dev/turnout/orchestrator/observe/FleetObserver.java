@@ -80,6 +80,11 @@ public final class FleetObserver {
             }
 
             @Override
+            public void publishDesiredInBackground(String deviceId, byte[] signedEnvelope) {
+                transport.publishDesiredInBackground(deviceId, signedEnvelope);
+            }
+
+            @Override
             public void publishRolloutEvent(RolloutEvent event) {
                 transport.publishRolloutEvent(event);
                 rollout(event);

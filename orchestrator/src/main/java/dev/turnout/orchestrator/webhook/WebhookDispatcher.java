@@ -99,6 +99,11 @@ public final class WebhookDispatcher implements AutoCloseable {
             }
 
             @Override
+            public void publishDesiredInBackground(String deviceId, byte[] signedEnvelope) {
+                transport.publishDesiredInBackground(deviceId, signedEnvelope);
+            }
+
+            @Override
             public void publishRolloutEvent(RolloutEvent event) {
                 transport.publishRolloutEvent(event);
                 rollout(event);

@@ -16,8 +16,8 @@ import java.util.Optional;
 /** Records what the engine publishes, verifying every desired state with the orchestrator's public key. */
 public final class FakeFleetTransport implements FleetTransport {
 
-    /** One desired state as a device would see it. */
-    public record Published(String deviceId, DesiredState state) {
+    /** One desired state as a device would see it; {@code background}: published as one no wave waits on. */
+    public record Published(String deviceId, DesiredState state, boolean background) {
     }
 
     private final EnvelopeVerifier verifier;
@@ -29,9 +29,18 @@ public final class FakeFleetTransport implements FleetTransport {
     }
 
     @Override
-    public synchronized void publishDesired(String deviceId, byte[] signedEnvelope) {
+    public void publishDesired(String deviceId, byte[] signedEnvelope) {
+        record(deviceId, signedEnvelope, false);
+    }
+
+    @Override
+    public void publishDesiredInBackground(String deviceId, byte[] signedEnvelope) {
+        record(deviceId, signedEnvelope, true);
+    }
+
+    private synchronized void record(String deviceId, byte[] signedEnvelope, boolean background) {
         try {
-            desired.add(new Published(deviceId, DesiredState.parseFrom(verifier.open(signedEnvelope))));
+            desired.add(new Published(deviceId, DesiredState.parseFrom(verifier.open(signedEnvelope)), background));
         } catch (VerificationException | InvalidProtocolBufferException e) {
             throw new AssertionError("published a desired state a device would refuse", e);
         }
@@ -53,6 +62,11 @@ public final class FakeFleetTransport implements FleetTransport {
 
     public synchronized Optional<AppDesired> latestApp(String deviceId, String app) {
         return latest(deviceId).flatMap(s -> s.getAppsList().stream().filter(a -> a.getApp().equals(app)).findFirst());
+    }
+
+    /** Every desired state published for {@code deviceId}, in order, with how it was published. */
+    public synchronized List<Published> publishedTo(String deviceId) {
+        return desired.stream().filter(p -> p.deviceId().equals(deviceId)).toList();
     }
 
     public synchronized int desiredCount() {

@@ -269,6 +269,29 @@ class RolloutEngineTest {
         assertThat(end.reason()).contains("HEALTH_CHECK_FAILED");
     }
 
+    /**
+     * Issue 22: a wave's ACTIVATE must not wait behind the STAGEs of later waves. The engine publishes STAGEs as desired
+     * states no wave waits on (the transport sends them after its decisions) and ACTIVATEs and rollbacks as decisions.
+     */
+    @Test
+    void stagesGoOutInTheBackgroundActivationsAndRollbacksAsDecisions() {
+        deployEverywhere("1.0.0");
+        engine.create(request("2.0.0", "label:site=attic", "1,100%", "rollback"), "test");
+        long activation = latestSequence("pi-1");
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, activation).toBuilder()
+                .setReason(Reason.HEALTH_CHECK_FAILED).setRunningVersion("1.0.0").build());
+
+        java.util.function.Function<String, List<String>> how = id -> transport.publishedTo(id).stream()
+                .filter(p -> p.state().getSequence() > 0 && p.state().getApps(0).getRelease().getVersion().equals("2.0.0")
+                        || p.state().getApps(0).getRollback())
+                .map(p -> p.state().getApps(0).getPhase() + (p.state().getApps(0).getRollback() ? " rollback" : "")
+                        + (p.background() ? " in the background" : " as a decision"))
+                .toList();
+        assertThat(how.apply("pi-1")).containsExactly("STAGE in the background", "ACTIVATE as a decision",
+                "ACTIVATE rollback as a decision");
+        assertThat(how.apply("pi-2")).first().isEqualTo("STAGE in the background");
+    }
+
     /** A device that rolled back because its release broke a resource limit failed, like any other rollback. */
     @ParameterizedTest
     @EnumSource(value = Reason.class, names = {"MEMORY_LIMIT", "CPU_LIMIT", "DISK_LIMIT", "OOM_KILLED", "CRASH_LOOP"})
