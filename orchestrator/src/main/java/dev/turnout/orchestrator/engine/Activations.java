@@ -112,10 +112,25 @@ final class Activations {
     void activate(Rollout r, RolloutDevice d, Instant now) {
         // the same decision stored already (an orchestrator stopped between storing it and storing the rollout):
         // the device gets those very bytes again, never a second activation with a new sequence
-        DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(),
-                new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
-                        r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis(), r.strategy().downloadRateLimit()));
+        DesiredStates.Decision decision = desired.commitOnce(d.deviceId(), r.app(), activation(r));
         d.activating(decision.sequence(), now);
         outbox.add(decision);
+    }
+
+    /**
+     * The device's switch to the release was cut short on the device (its daemon or its host stopped during it: it
+     * rolled back to what it ran, {@code INTERRUPTED}) without the release being judged: the same activation, signed
+     * again with a new sequence, tells it to try once more. The daemon bounds its own attempts at a release (then it
+     * reports FAILED, TOO_MANY_ATTEMPTS, which counts); the device's time to report starts again.
+     */
+    void activateAgain(Rollout r, RolloutDevice d, Instant now) {
+        DesiredStates.Decision decision = desired.commit(d.deviceId(), r.app(), activation(r));
+        d.activating(decision.sequence(), now);
+        outbox.add(decision);
+    }
+
+    private static DesiredApp activation(Rollout r) {
+        return new DesiredApp(r.app(), r.version(), Phase.ACTIVATE, r.strategy().rollback(), r.id(), r.strategy().force(),
+                r.strategy().lockTimeout() == null ? 0 : r.strategy().lockTimeout().toMillis(), r.strategy().downloadRateLimit());
     }
 }

@@ -26,11 +26,13 @@ final class ReportJudge {
 
     private final Journal journal;
     private final Timeouts timeouts;
+    private final Activations activations;
     private final Clock clock;
 
-    ReportJudge(Journal journal, Timeouts timeouts, Clock clock) {
+    ReportJudge(Journal journal, Timeouts timeouts, Activations activations, Clock clock) {
         this.journal = journal;
         this.timeouts = timeouts;
+        this.activations = activations;
         this.clock = clock;
     }
 
@@ -64,6 +66,14 @@ final class ReportJudge {
                 journal.deviceSucceeded(r, d, "active on " + version);
             }
             case FAILED -> journal.deviceFailed(r, d, why, message);
+            case ACTIVATE_AGAIN -> {
+                activations.activateAgain(r, d, clock.instant());
+                d.noted("its switch was interrupted on the device, activated again: " + orEmpty(message));
+                LOG.info("rollout {}: device {} was interrupted during its switch to {} ({}): activated again", r.id(),
+                        d.deviceId(), version, orEmpty(message));
+                journal.audit(Journal.ENGINE, "rollout.retry", r.id(), d.deviceId() + " interrupted, activated again: "
+                        + orEmpty(message));
+            }
             case ROLLED_BACK -> {
                 d.rolledBack("back on " + version);
                 journal.deviceSucceeded(r, d, "rolled back to " + version);

@@ -121,7 +121,7 @@ public final class RolloutEngine implements FleetEvents {
         this.staging = new Staging(desired, outbox);
         this.activations = new Activations(desired, outbox, journal, reports);
         this.timeouts = new Timeouts(journal, reports);
-        this.judge = new ReportJudge(journal, timeouts, clock);
+        this.judge = new ReportJudge(journal, timeouts, activations, clock);
         this.rollbacks = new Rollbacks(desired, outbox, journal);
         this.commands = new OperatorCommands(journal, rollbacks, judge, activations, clock);
         this.removals = new AppRemovals(store, devices, desired, journal);

@@ -67,13 +67,22 @@ public final class DeviceVerdicts {
          * proves nothing yet and the device's time to report runs on (a device that does not get over it times out).
          */
         DEVICE_CONDITION,
+        /**
+         * ROLLED_BACK for INTERRUPTED: the device's daemon or host stopped in the middle of its switch (a crash, a
+         * {@code kill -9}, a power cut) and it went back to what it ran without judging the release (docs/edge-daemon.md).
+         * Nothing is known against the release; the daemon tries again when told to with a new sequence.
+         */
+        INTERRUPTED,
         /** Anything else (downloading, applying, verifying...): under way, proves nothing yet. */
         BUSY;
 
         /** What a report in state {@code s} with reason {@code reason} (its name; null: none) says. */
         public static Said of(UpdateState s, String reason) {
             boolean condition = "DISK_FULL".equals(reason) || "CLOCK_UNTRUSTED".equals(reason);
-            return condition && (s == UpdateState.FAILED || s == UpdateState.REJECTED) ? DEVICE_CONDITION : of(s);
+            if (condition && (s == UpdateState.FAILED || s == UpdateState.REJECTED)) {
+                return DEVICE_CONDITION;
+            }
+            return s == UpdateState.ROLLED_BACK && "INTERRUPTED".equals(reason) ? INTERRUPTED : of(s);
         }
 
         public static Said of(UpdateState s) {
@@ -126,6 +135,8 @@ public final class DeviceVerdicts {
         SUCCEEDED,
         /** FAILED: counts against maxFailures. */
         FAILED,
+        /** Still ACTIVATING: its switch was cut short on the device; the activation is signed again with a new sequence. */
+        ACTIVATE_AGAIN,
         /** Back on its previous release. */
         ROLLED_BACK,
         /** The rollback did not take: FAILED, the rollout cannot end ROLLED_BACK. */
@@ -154,6 +165,11 @@ public final class DeviceVerdicts {
             row(Phase.LIVE, ACTIVATING, WAITING, ACTIVATION, Verdict.WAITING_FOR_WINDOW),
             row(Phase.LIVE, ACTIVATING, FAILURE, ACTIVATION, Verdict.FAILED),
             row(Phase.LIVE, ACTIVATING, FAILURE, STAGE, Verdict.FAILED),
+            // a switch cut short on the device (daemon or host stopped) proves nothing against the release: it is asked
+            // again with a new sequence (the daemon bounds its attempts: then FAILED, which counts); the interrupted
+            // sequence, older than the new one, answers nothing any more (no row: IGNORE)
+            row(Phase.LIVE, ACTIVATING, Said.INTERRUPTED, ACTIVATION, Verdict.ACTIVATE_AGAIN),
+            row(Phase.LIVE, RolloutDeviceState.ACTIVE, Said.INTERRUPTED, ACTIVATION, Verdict.FAILED),
             // a device that succeeded and then fails for the same activation (its app crashed, it rolled back)
             row(Phase.LIVE, RolloutDeviceState.ACTIVE, FAILURE, ACTIVATION, Verdict.FAILED),
             // rolling back: only the rollback's own sequence on the previous release counts
@@ -162,6 +178,7 @@ public final class DeviceVerdicts {
             // ended (issue 23, 3): a device still under way when the rollout ended finishes late, and says so
             row(Phase.ENDED, ACTIVATING, ACTIVE, ACTIVATION, Verdict.LATE_SUCCEEDED),
             row(Phase.ENDED, ACTIVATING, FAILURE, ACTIVATION, Verdict.LATE_FAILED),
+            row(Phase.ENDED, ACTIVATING, Said.INTERRUPTED, ACTIVATION, Verdict.LATE_FAILED),
             row(Phase.ENDED, ACTIVATING, FAILURE, STAGE, Verdict.LATE_FAILED),
             row(Phase.ENDED, ROLLING_BACK, ACTIVE, ROLLBACK, Verdict.LATE_ROLLED_BACK),
             row(Phase.ENDED, ROLLING_BACK, FAILURE, ROLLBACK, Verdict.LATE_FAILED));

@@ -292,6 +292,58 @@ class RolloutEngineTest {
         assertThat(how.apply("pi-2")).first().isEqualTo("STAGE in the background");
     }
 
+    /**
+     * A daemon killed (or a host losing power) in the middle of a switch goes back to what it ran and says INTERRUPTED:
+     * nothing is known against the release. The chaos soak saw a healthy release rolled back across 300 devices for
+     * one daemon killed during APPLYING. Now the device is activated again with a new sequence (the daemon tries once
+     * more, within its own bound of attempts) and the rollout goes on; a device that then fails for good counts.
+     */
+    @Test
+    void aSwitchInterruptedOnTheDeviceIsActivatedAgainNotCountedAgainstTheRelease() {
+        deployEverywhere("1.0.0");
+        Rollout r = engine.create(request("2.0.0", "label:site=attic", "1,100%", "rollback"), "test");
+        long first = latestSequence("pi-1");
+
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, first).toBuilder()
+                .setReason(Reason.INTERRUPTED).setRunningVersion("1.0.0")
+                .setMessage("the daemon restarted during APPLYING; the new container is created, not running").build());
+
+        Rollout running = stored(r);
+        assertThat(running.state()).isEqualTo(RolloutState.RUNNING);
+        assertThat(running.device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+        assertThat(running.device("pi-1").message()).contains("interrupted", "activated again");
+        long again = latestSequence("pi-1");
+        assertThat(again).as("signed again with a new sequence").isGreaterThan(first);
+        AppDesired canary = transport.latestApp("pi-1", "web").orElseThrow();
+        assertThat(canary.getRelease().getVersion()).isEqualTo("2.0.0");
+        assertThat(canary.getPhase()).isEqualTo(Phase.ACTIVATE);
+        assertThat(canary.getRollback()).isFalse();
+        assertThat(phaseOf("pi-2")).as("the next wave waits for the canary").isEqualTo(Phase.STAGE);
+        assertThat(store.auditAbout(r.id(), 20)).anySatisfy(e -> {
+            assertThat(e.action()).isEqualTo("rollout.retry");
+            assertThat(e.detail()).contains("pi-1", "APPLYING");
+        });
+        // the interrupted report once more (a duplicate, or the store's copy read again): answers nothing now
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.ROLLED_BACK, first).toBuilder()
+                .setReason(Reason.INTERRUPTED).setRunningVersion("1.0.0").build());
+        assertThat(latestSequence("pi-1")).isEqualTo(again);
+
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+        assertThat(phaseOf("pi-2")).isEqualTo(Phase.ACTIVATE);
+
+        // the daemon gives up after its attempts: that counts, as any failure does
+        long second = latestSequence("pi-2");
+        engine.onStatus("pi-2", status("pi-2", "2.0.0", UpdateState.ROLLED_BACK, second).toBuilder()
+                .setReason(Reason.INTERRUPTED).setRunningVersion("1.0.0").build());
+        assertThat(stored(r).state()).isEqualTo(RolloutState.RUNNING);
+        engine.onStatus("pi-2", status("pi-2", "2.0.0", UpdateState.FAILED, latestSequence("pi-2")).toBuilder()
+                .setReason(Reason.TOO_MANY_ATTEMPTS).setRunningVersion("1.0.0").build());
+        Rollout failed = stored(r);
+        assertThat(failed.state()).isEqualTo(RolloutState.ROLLING_BACK);
+        assertThat(failed.reason()).contains("pi-2 TOO_MANY_ATTEMPTS");
+    }
+
     /** A device that rolled back because its release broke a resource limit failed, like any other rollback. */
     @ParameterizedTest
     @EnumSource(value = Reason.class, names = {"MEMORY_LIMIT", "CPU_LIMIT", "DISK_LIMIT", "OOM_KILLED", "CRASH_LOOP"})

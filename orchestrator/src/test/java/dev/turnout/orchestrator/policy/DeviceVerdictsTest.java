@@ -108,6 +108,18 @@ class DeviceVerdictsTest {
             RUNNING      | ACTIVATING   | REJECTED | EXPIRED         | ACTIVATION  | FAILED
             RUNNING      | ACTIVATING   | FAILED   | DOWNLOAD_FAILED | ACTIVATION  | FAILED
             RUNNING      | PENDING      | REJECTED | EXPIRED         | STAGE       | FAILED
+            # a switch cut short on the device (its daemon or host stopped during it; it went back): asked again, no failure
+            RUNNING      | ACTIVATING   | ROLLED_BACK | INTERRUPTED  | ACTIVATION  | ACTIVATE_AGAIN
+            PAUSED       | ACTIVATING   | ROLLED_BACK | INTERRUPTED  | ACTIVATION  | ACTIVATE_AGAIN
+            # ... the interrupted sequence, once asked again (it is older now), answers nothing
+            RUNNING      | ACTIVATING   | ROLLED_BACK | INTERRUPTED  | STAGE       | IGNORE
+            # ... a device that had succeeded and then went back is not retried; once the rollout ended, it failed late
+            RUNNING      | ACTIVE       | ROLLED_BACK | INTERRUPTED  | ACTIVATION  | FAILED
+            SUCCEEDED    | ACTIVATING   | ROLLED_BACK | INTERRUPTED  | ACTIVATION  | LATE_FAILED
+            # judged by the device, or interrupted and then failed for good: failures
+            RUNNING      | ACTIVATING   | ROLLED_BACK | HEALTH_CHECK_FAILED | ACTIVATION | FAILED
+            RUNNING      | ACTIVATING   | FAILED   | TOO_MANY_ATTEMPTS | ACTIVATION | FAILED
+            RUNNING      | ACTIVATING   | FAILED   | INTERRUPTED     | ACTIVATION  | FAILED
             """)
     void aFullDiskOrAnUntrustedClockIsNoFailure(RolloutState rollout, RolloutDeviceState device, UpdateState reports, String reason, String at,
                               Verdict verdict) {
