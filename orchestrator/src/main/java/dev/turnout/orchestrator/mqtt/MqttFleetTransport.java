@@ -97,6 +97,15 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
     /** When the last message arrived from the broker ({@link System#nanoTime}); read by {@link #awaitQuiet}. */
     private volatile long lastArrivalNanos = System.nanoTime();
     private volatile boolean closed;
+    /**
+     * Lost the connection this long ago and not back: the client is asked to reconnect now. Paho's automatic reconnect
+     * tries after 1, 2, 4 ... 30 s, but once (RecordTruthIT, after a Mosquitto restart) it never came back in 60 s while
+     * the devices were back within a second; Paho logs nothing of its attempts, so this also says that it happened.
+     */
+    static final long RECONNECT_NUDGE_NANOS = TimeUnit.SECONDS.toNanos(20);
+    /** When the connection was lost ({@link System#nanoTime}); 0 while connected. */
+    private volatile long disconnectedSinceNanos;
+    private long lastNudgeNanos;
 
     private MqttFleetTransport(Topics topics, MqttAsyncClient client, String shareGroup) {
         this.topics = topics;
@@ -295,6 +304,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
     private void publishLoop() {
         while (!closed) {
+            nudgeReconnect();
             OutboundQueue.Outgoing next;
             try {
                 next = outbox.take(200);
@@ -306,6 +316,27 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
                 return;
             }
             send(next);
+        }
+    }
+
+    /** Asks the client to reconnect once the connection has been lost for {@link #RECONNECT_NUDGE_NANOS}, and every as long after. */
+    private void nudgeReconnect() {
+        long since = disconnectedSinceNanos;
+        long now = System.nanoTime();
+        if (since == 0 || closed || now - since < RECONNECT_NUDGE_NANOS || now - lastNudgeNanos < RECONNECT_NUDGE_NANOS) {
+            return;
+        }
+        lastNudgeNanos = now;
+        if (client.isConnected()) {
+            disconnectedSinceNanos = 0;
+            return;
+        }
+        LOG.warn("still not connected to the MQTT broker {} s after the connection was lost: asking the client to reconnect now",
+                TimeUnit.NANOSECONDS.toSeconds(now - since));
+        try {
+            client.reconnect();
+        } catch (MqttException e) {
+            LOG.info("reconnect: {}", e.toString()); // already connecting: its own attempt goes on
         }
     }
 
@@ -491,6 +522,9 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
         @Override
         public void disconnected(MqttDisconnectResponse response) {
+            if (disconnectedSinceNanos == 0) {
+                disconnectedSinceNanos = System.nanoTime();
+            }
             acks.connectionLost();
             LOG.warn("disconnected from the MQTT broker: {}", response);
         }
@@ -520,6 +554,7 @@ public final class MqttFleetTransport implements FleetTransport, AutoCloseable {
 
         @Override
         public void connectComplete(boolean reconnect, String serverUri) {
+            disconnectedSinceNanos = 0;
             try {
                 subscribe();
             } catch (MqttException e) {
