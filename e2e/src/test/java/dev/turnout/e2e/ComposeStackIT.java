@@ -184,7 +184,7 @@ class ComposeStackIT {
         toClose.add(again::close);
         // at its restart the daemon went back to the whole of 1.0.0 and said why
         await().atMost(Duration.ofSeconds(60)).until(() -> cli("history", "--device", device).out().lines()
-                .anyMatch(l -> l.contains("ROLLED_BACK") && l.contains("the daemon restarted during VERIFYING")));
+                .anyMatch(l -> l.contains("2.0.0 ROLLED_BACK INTERRUPTED")));
         // never judged, so asked again: the whole of 2.0.0 runs, nothing of 1.0.0 is left, the rollout succeeded
         await().atMost(Duration.ofSeconds(120)).until(() -> appOf().path("state").asText().equals("ACTIVE")
                 && appOf().path("runningVersion").asText().equals("2.0.0"));
