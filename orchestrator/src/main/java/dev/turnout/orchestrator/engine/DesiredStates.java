@@ -224,7 +224,7 @@ public final class DesiredStates {
      */
     public int republishAll() {
         List<String> ids = store.devicesWithDesired();
-        ids.forEach(id -> store.findDesired(id).ifPresent(d -> transport.publishDesiredInBackground(id, d.envelope())));
+        ids.forEach(id -> stored(id).ifPresent(this::publishInBackground));
         return ids.size();
     }
 

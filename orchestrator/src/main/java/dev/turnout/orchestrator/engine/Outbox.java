@@ -24,9 +24,11 @@ final class Outbox {
     private final RolloutStore store;
     private final FleetTransport transport;
     private final Clock clock;
-    private final List<DesiredStates.Decision> decisions = new ArrayList<>();
-    /** Of {@link #decisions}, those no wave waits on (STAGEs): they may leave behind decisions published later. */
-    private final java.util.Set<DesiredStates.Decision> background = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** A decision to publish; {@code background}: no wave waits on it (a STAGE), it may leave behind decisions published later. */
+    private record Pending(DesiredStates.Decision decision, boolean background) {
+    }
+
+    private final List<Pending> decisions = new ArrayList<>();
     private final List<Announcement> events = new ArrayList<>();
     private RolloutEngine.WaveDecisions waveDecisions = (rolloutId, wave, nanos) -> { };
     /** When the engine took up the device report it is applying now (System.nanoTime()); 0 outside a report. */
@@ -101,13 +103,12 @@ final class Outbox {
 
     /** A desired state signed and stored in the open transaction (or stored before: same bytes, same sequence). */
     void add(DesiredStates.Decision decision) {
-        decisions.add(decision);
+        decisions.add(new Pending(decision, false));
     }
 
     /** Like {@link #add}, for a desired state no wave waits on (a STAGE). */
     void addInBackground(DesiredStates.Decision decision) {
-        decisions.add(decision);
-        background.add(decision);
+        decisions.add(new Pending(decision, true));
     }
 
     void event(Rollout r, RolloutEventType type, int wave, String deviceId, String message) {
@@ -137,17 +138,13 @@ final class Outbox {
     /** Forgets what was not published (another orchestrator took the rollout over: its decisions are its own). */
     void drop() {
         decisions.clear();
-        background.clear();
         events.clear();
     }
 
     /** Publishes what {@code r}'s changes produced, once the store has committed them. */
     void publishAfterCommit(Rollout r) {
-        List<DesiredStates.Decision> out = List.copyOf(decisions);
-        java.util.Set<DesiredStates.Decision> inBackground = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        inBackground.addAll(background);
+        List<Pending> out = List.copyOf(decisions);
         decisions.clear();
-        background.clear();
         List<Announcement> announced = List.copyOf(events);
         events.clear();
         long decisionStartedAt = waveStartedByReportAt;
@@ -157,8 +154,9 @@ final class Outbox {
         store.afterCommit(() -> {
             desiredWaiting = false;
             boolean timed = decisionStartedAt == 0;
-            for (DesiredStates.Decision d : out) {
-                if (inBackground.contains(d)) {
+            for (Pending p : out) {
+                DesiredStates.Decision d = p.decision();
+                if (p.background()) {
                     transport.publishDesiredInBackground(d.deviceId(), d.envelope());
                     continue;
                 }
