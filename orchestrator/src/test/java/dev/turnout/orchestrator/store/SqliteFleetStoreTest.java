@@ -47,6 +47,25 @@ class SqliteFleetStoreTest extends FleetStoreContract {
     }
 
     @Test
+    void aQueryKeptForTheNextCallDoesNotStopThisStoreWritingAfterAnotherConnectionWrote() throws Exception {
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            store.saveDesired("pi-1", new DesiredRecord(1, now, List.of(), new byte[] {1}));
+            for (int round = 2; round <= 4; round++) {
+                // the same query twice: its statement is kept between calls
+                assertThat(store.findDesired("pi-2")).isEmpty();
+                assertThat(store.findDesired("pi-1")).map(DesiredRecord::sequence).contains(round - 1L);
+                try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
+                    other.createStatement().executeUpdate("INSERT INTO audit (at, actor, action, subject, detail)"
+                            + " VALUES (" + now.toEpochMilli() + ", 'other', 'x', 'y', 'z')");
+                }
+                // a kept statement that still held its read snapshot would make SQLite refuse this write (SQLITE_BUSY_SNAPSHOT)
+                store.saveDesired("pi-1", new DesiredRecord(round, now, List.of(), new byte[] {(byte) round}));
+            }
+            assertThat(store.findDesired("pi-1")).map(DesiredRecord::sequence).contains(4L);
+        }
+    }
+
+    @Test
     void aVersionOneStoreIsMigratedOnOpen() throws Exception {
         Files.createDirectories(data);
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("turnout.db"))) {
