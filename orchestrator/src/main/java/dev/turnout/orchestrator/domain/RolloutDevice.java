@@ -23,6 +23,9 @@ public final class RolloutDevice {
     private long savedChanges;
     /** The rollout this device belongs to: told of every change, so that it keeps counts without walking its devices. */
     private Rollout owner;
+    /** Not stored: when the device last reported about this rollout's app, and when its desired state was last sent again. */
+    private Instant heardAt;
+    private Instant remindedAt;
 
     public RolloutDevice(String deviceId, int wave, DesiredApp previous, RolloutDeviceState state, long stageSequence,
                          long activationSequence, long rollbackSequence, Instant waitingSince, String reason,
@@ -147,6 +150,26 @@ public final class RolloutDevice {
     public void restartWaiting(Instant now) {
         waitingSince = now;
         changed(state);
+    }
+
+    /** The device reported about the rollout's app (not stored: only the engine's reminders use it). */
+    public void heard(Instant now) {
+        heardAt = now;
+    }
+
+    /** True when the device reported about the rollout's app since its time to report last started. */
+    public boolean heardSinceWaiting() {
+        return heardAt != null && waitingSince != null && heardAt.isAfter(waitingSince); // the report that restarted it is not news of after
+    }
+
+    /** Its desired state was published to it again now (not stored). */
+    public void reminded(Instant now) {
+        remindedAt = now;
+    }
+
+    /** Since when the device has been waited for without a reminder: its time to report started, or the last reminder. */
+    public Instant quietSince() {
+        return remindedAt != null && (waitingSince == null || remindedAt.isAfter(waitingSince)) ? remindedAt : waitingSince;
     }
 
     private void changed(RolloutDeviceState before) {

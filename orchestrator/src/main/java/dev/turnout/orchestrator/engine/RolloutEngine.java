@@ -74,6 +74,7 @@ public final class RolloutEngine implements FleetEvents {
     private final Staging staging;
     private final Activations activations;
     private final Timeouts timeouts;
+    private final Reminders reminders;
     private final ReportJudge judge;
     private final Rollbacks rollbacks;
     private final OperatorCommands commands;
@@ -121,6 +122,7 @@ public final class RolloutEngine implements FleetEvents {
         this.staging = new Staging(desired, outbox);
         this.activations = new Activations(desired, outbox, journal, reports);
         this.timeouts = new Timeouts(journal, reports);
+        this.reminders = new Reminders(desired, reports, timeouts);
         this.judge = new ReportJudge(journal, timeouts, activations, clock);
         this.rollbacks = new Rollbacks(desired, outbox, journal);
         this.commands = new OperatorCommands(journal, rollbacks, judge, activations, clock);
@@ -170,6 +172,7 @@ public final class RolloutEngine implements FleetEvents {
         rollouts.clear();
         staging.clear();
         reports.reset();
+        reminders.started(clock.instant());
         takeUp(clock.instant());
         rollouts.takeUpFinishing(clock.instant());
         skip(supersededMeanwhile(), clock.instant());
@@ -310,6 +313,7 @@ public final class RolloutEngine implements FleetEvents {
                     r.touched(now);
                 }
                 advance(r, now);
+                reminders.remind(r, now);
                 if (r.state() != before || !r.updatedAt().equals(updated) || !outbox.isEmpty()) {
                     persistAndPublish(r);
                 }
@@ -419,6 +423,7 @@ public final class RolloutEngine implements FleetEvents {
         if (d == null || !r.app().equals(e.getApp())) {
             return;
         }
+        d.heard(now);
         String reason = DeviceReports.reason(e);
         // the bytes it moved to stage the release: kept with the rollout's device, summed in rollout status
         boolean counted = DownloadReports.isTotal(e) && r.version().equals(e.getVersion())

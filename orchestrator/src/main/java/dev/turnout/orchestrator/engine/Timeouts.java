@@ -38,6 +38,11 @@ final class Timeouts {
         return inWindowWait.remove(key(r, d));
     }
 
+    /** True while the device says it waits for its update window or its app's update lock. */
+    boolean waitsForWindow(Rollout r, RolloutDevice d) {
+        return !inWindowWait.isEmpty() && inWindowWait.contains(key(r, d));
+    }
+
     /**
      * Fails the devices the rollout waits for whose time ran out, and notes when the next one of a
      * running rollout can time out (so that the next report need not walk the devices).

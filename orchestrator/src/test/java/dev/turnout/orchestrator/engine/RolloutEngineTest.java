@@ -422,6 +422,53 @@ class RolloutEngineTest {
     }
 
     @Test
+    void anOnlineDeviceSilentSinceItsActivationGetsTheSameDesiredStateAgainUntilItSpeaks() {
+        // device timeout 2 minutes: a silent device is reminded after a quarter of it, 30 s
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, "2m", null, null), "test");
+        List<FakeFleetTransport.Published> sent = transport.publishedTo("pi-1");
+        DesiredState activation = sent.get(sent.size() - 1).state();
+        assertThat(activation.getApps(0).getPhase()).isEqualTo(Phase.ACTIVATE);
+
+        clock.advance(Duration.ofSeconds(29));
+        engine.tick();
+        assertThat(transport.publishedTo("pi-1")).hasSize(sent.size());
+        clock.advance(Duration.ofSeconds(1));
+        engine.tick();
+        List<FakeFleetTransport.Published> after = transport.publishedTo("pi-1");
+        assertThat(after).hasSize(sent.size() + 1);
+        assertThat(after.get(after.size() - 1).state()).as("the same signed decision, not a new one").isEqualTo(activation);
+        assertThat(after.get(after.size() - 1).background()).as("a wave waits on it").isFalse();
+        engine.tick();
+        clock.advance(Duration.ofSeconds(29));
+        engine.tick();
+        assertThat(transport.publishedTo("pi-1")).as("once per 30 s of silence").hasSize(sent.size() + 1);
+        clock.advance(Duration.ofSeconds(1));
+        engine.tick();
+        assertThat(transport.publishedTo("pi-1")).hasSize(sent.size() + 2);
+
+        // it speaks: no more reminders, and the rollout goes on as before
+        engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.APPLYING, activation.getSequence()));
+        clock.advance(Duration.ofSeconds(45));
+        engine.tick();
+        assertThat(transport.publishedTo("pi-1")).hasSize(sent.size() + 2);
+        reportActive("pi-1", "2.0.0");
+        assertThat(stored(r).currentWave()).isEqualTo(2);
+
+        // a device that is offline is not reminded: it gets its retained state when it is back; an online one is
+        offline("pi-2");
+        int toPi2 = transport.publishedTo("pi-2").size();
+        int toPi3 = transport.publishedTo("pi-3").size();
+        DesiredState pi3Activation = transport.latest("pi-3").orElseThrow();
+        assertThat(pi3Activation.getApps(0).getPhase()).isEqualTo(Phase.ACTIVATE);
+        clock.advance(Duration.ofSeconds(31));
+        engine.tick();
+        assertThat(transport.publishedTo("pi-2")).hasSize(toPi2);
+        assertThat(transport.publishedTo("pi-3")).hasSize(toPi3 + 1);
+        assertThat(transport.latest("pi-3")).contains(pi3Activation);
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVE);
+    }
+
+    @Test
     void soakHoldsTheNextWaveUntilItsTimeIsUp() {
         Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
         reportActive("pi-1", "2.0.0");
