@@ -55,6 +55,8 @@ final class BatchingExecutor implements ReportExecutor {
     private final RolloutStore store;
     /** Asked after each report: true ends the batch there (its commit publishes what was decided). */
     private final BooleanSupplier commitNow;
+    /** Asked before each report after the first: true ends the batch, so that engine work queued behind it runs first. */
+    private final BooleanSupplier yieldNow;
     private final ConcurrentLinkedQueue<Queued> urgent = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Queued> rest = new ConcurrentLinkedQueue<>();
     /** Per device, its reports waiting in {@link #rest}; a device absent has none. */
@@ -65,17 +67,23 @@ final class BatchingExecutor implements ReportExecutor {
     private final int maxBatch;
 
     BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow) {
-        this(engineThread, store, commitNow, MAX_BATCH);
+        this(engineThread, store, commitNow, () -> false, MAX_BATCH);
     }
 
-    /** {@code maxBatch}: reports per transaction at most (1 with a shared store, see above). */
-    BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow, int maxBatch) {
+    /**
+     * {@code yieldNow}: asked before each report but the first of a batch; true ends the batch there (the
+     * engine has a step queued that must not wait for every report that came before it: activations of a
+     * started wave). {@code maxBatch}: reports per transaction at most (1 with a shared store, see above).
+     */
+    BatchingExecutor(ExecutorService engineThread, RolloutStore store, BooleanSupplier commitNow, BooleanSupplier yieldNow,
+                     int maxBatch) {
         if (maxBatch < 1) {
             throw new IllegalArgumentException("maxBatch must be at least 1");
         }
         this.engineThread = engineThread;
         this.store = store;
         this.commitNow = commitNow;
+        this.yieldNow = yieldNow;
         this.maxBatch = maxBatch;
     }
 
@@ -142,6 +150,9 @@ final class BatchingExecutor implements ReportExecutor {
         try {
             store.inTransaction(() -> {
                 for (int n = 0; n < maxBatch; n++) {
+                    if (n > 0 && yieldNow.getAsBoolean()) {
+                        return; // the drain goes on behind the step (queued after it, below)
+                    }
                     Queued next = next();
                     if (next == null) {
                         return;

@@ -58,7 +58,7 @@ final class EngineLoop implements AutoCloseable {
             engine.start();
             return null;
         }, START_LIMIT);
-        BatchingExecutor reports = new BatchingExecutor(thread.executor(), store, engine::desiredWaiting,
+        BatchingExecutor reports = new BatchingExecutor(thread.executor(), store, engine::desiredWaiting, engine::activationWaiting,
                 store.shared() ? 1 : BatchingExecutor.MAX_BATCH);
         transport.listen(webhooks.observe(monitoring.observer().observe(engine)), reports);
         if (store.shared()) {

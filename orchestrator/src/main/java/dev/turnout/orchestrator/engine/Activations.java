@@ -36,6 +36,8 @@ final class Activations {
     private Executor engineThread;
     private Runnable step;
     private boolean stepRequested;
+    /** A requested step activates devices of a running wave (not only staging): reports queued before it should let it pass. */
+    private boolean activationWaiting;
 
     Activations(DesiredStates desired, Outbox outbox, Journal journal, DeviceReports reports) {
         this.desired = desired;
@@ -67,9 +69,21 @@ final class Activations {
         }
     }
 
+    /** Asks for a step that activates more devices of a started wave: they wait for it now. */
+    void requestActivationStep() {
+        requestStep();
+        activationWaiting = stepRequested;
+    }
+
+    /** True while a requested step has devices of a started wave to activate. */
+    boolean activationWaiting() {
+        return activationWaiting;
+    }
+
     /** The requested step runs now: the next request schedules another. */
     void stepRuns() {
         stepRequested = false;
+        activationWaiting = false;
     }
 
     void startWave(Rollout r, int n, Instant now) {

@@ -162,6 +162,15 @@ public final class RolloutEngine implements FleetEvents {
         return outbox.desiredWaiting();
     }
 
+    /**
+     * True when a step that activates more devices of a started wave is queued on the engine thread: whoever
+     * runs a batch of device reports should end it, so that the step runs before the reports queued behind it
+     * (a 1,780-device wave was activated 100 devices every 250 ms, each step behind the reports of the last).
+     */
+    public boolean activationWaiting() {
+        return activations.activationWaiting();
+    }
+
     /** Signs desired states and bundle manifests with the orchestrator key. */
     public DesiredStates desiredStates() {
         return desired;
@@ -485,7 +494,7 @@ public final class RolloutEngine implements FleetEvents {
                     timeouts.failOverdue(r, now); // then the policy says whether the rollback already ended
                 }
                 case ACTIVATE_MORE -> {
-                    activations.requestStep();
+                    activations.requestActivationStep();
                     return;
                 }
                 case SOAK -> r.waveMovedTo(n, WaveState.SOAKING, now);

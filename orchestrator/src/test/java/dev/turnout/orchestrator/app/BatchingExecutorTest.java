@@ -55,6 +55,43 @@ class BatchingExecutorTest {
     }
 
     @Test
+    void engineWorkThatShouldNotWaitRunsBeforeTheRestOfTheQueuedReports() throws Exception {
+        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
+            AtomicBoolean stepWaiting = new AtomicBoolean();
+            BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false, stepWaiting::get,
+                    BatchingExecutor.MAX_BATCH);
+            List<String> order = new CopyOnWriteArrayList<>();
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold)); // 200 reports queue up behind this, in one batch
+            for (int i = 1; i <= 200; i++) {
+                int n = i;
+                reports.execute(() -> {
+                    order.add("report " + n);
+                    if (n == 2) { // e.g. a wave starts: the engine queues its next activations
+                        stepWaiting.set(true);
+                        engineThread.execute(() -> {
+                            stepWaiting.set(false);
+                            order.add("step");
+                        });
+                    }
+                });
+            }
+            hold.countDown();
+            for (int i = 0; i < 4; i++) {
+                engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
+            }
+            assertThat(order).hasSize(201);
+            assertThat(order.subList(0, 3)).as("the step runs right after the report that queued it, not after 198 more")
+                    .containsExactly("report 1", "report 2", "step");
+            assertThat(order.subList(3, 201)).as("the reports go on, in order").isEqualTo(
+                    java.util.stream.IntStream.rangeClosed(3, 200).mapToObj(n -> "report " + n).toList());
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    @Test
     void aDevicesOutcomeRunsBeforeOtherDevicesStagingReportsButNeverBeforeItsOwnEarlierReports() throws Exception {
         ExecutorService engineThread = Executors.newSingleThreadExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {

@@ -29,6 +29,35 @@ class OrderedAcksTest {
     }
 
     @Test
+    void messagesArriveWhileABatchIsBeingAcknowledgedAndAnAckNeverCrossesToTheNextConnection() throws Exception {
+        java.util.concurrent.CountDownLatch sending = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        List<String> slow = java.util.Collections.synchronizedList(new ArrayList<>());
+        OrderedAcks slowAcks = new OrderedAcks((id, qos) -> {
+            sending.countDown();
+            release.await(); // e.g. Paho's send queue is busy
+            slow.add(id + "/" + qos);
+        });
+        OrderedAcks.Receipt first = slowAcks.arrived(1, 1);
+        Thread engine = new Thread(() -> slowAcks.done(first));
+        engine.start();
+        assertThat(sending.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        // the broker's next message is noted at once, although the first's acknowledgement is still being sent
+        java.util.concurrent.CompletableFuture<OrderedAcks.Receipt> next =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> slowAcks.arrived(2, 1));
+        OrderedAcks.Receipt second = next.get(5, java.util.concurrent.TimeUnit.SECONDS);
+        // a connection lost meanwhile waits until the acknowledgement taken for the old connection is sent
+        java.util.concurrent.CompletableFuture<Void> lost = java.util.concurrent.CompletableFuture.runAsync(slowAcks::connectionLost);
+        Thread.sleep(100);
+        assertThat(lost).isNotDone();
+        release.countDown();
+        engine.join(5_000);
+        lost.get(5, java.util.concurrent.TimeUnit.SECONDS);
+        slowAcks.done(second); // it belonged to the lost connection: the broker sends it again, and it is not acknowledged
+        assertThat(slow).containsExactly("1/1");
+    }
+
+    @Test
     void qosZeroNeedsNoAcknowledgementAndHoldsNothingUp() {
         OrderedAcks.Receipt health = acks.arrived(0, 0);
         OrderedAcks.Receipt status = acks.arrived(7, 1);
