@@ -347,6 +347,13 @@ public final class RolloutEngine implements FleetEvents {
             if (DownloadReports.isProgress(e)) { // shown, not stored, audited or judged: no transition
                 if (e.getDeviceId().equals(topicDeviceId) && reports.enrolled(topicDeviceId)) {
                     downloads.report(topicDeviceId, e, now);
+                    // a device downloading its release is not silent: it is not reminded (Reminders)
+                    rollouts.unfinished().forEach(r -> {
+                        RolloutDevice d = r.app().equals(e.getApp()) ? r.device(topicDeviceId) : null;
+                        if (d != null) {
+                            d.heard(now);
+                        }
+                    });
                 }
                 return;
             }

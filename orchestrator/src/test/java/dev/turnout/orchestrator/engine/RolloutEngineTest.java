@@ -469,6 +469,21 @@ class RolloutEngineTest {
     }
 
     @Test
+    void aDeviceThatOnlySendsDownloadProgressIsNotReminded() {
+        Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", null, null, null, "2m", null, null), "test");
+        int sent = transport.publishedTo("pi-1").size();
+        long sequence = latestSequence("pi-1");
+        for (int second = 10; second <= 60; second += 10) {
+            clock.advance(Duration.ofSeconds(10));
+            engine.onStatus("pi-1", status("pi-1", "2.0.0", UpdateState.DOWNLOADING, sequence).toBuilder()
+                    .setDownload(dev.turnout.proto.DownloadProgress.newBuilder().setBytesDone(second).setBytesTotal(100)).build());
+            engine.tick();
+        }
+        assertThat(transport.publishedTo("pi-1")).as("a minute of progress reports, no reminder").hasSize(sent);
+        assertThat(stored(r).device("pi-1").state()).isEqualTo(RolloutDeviceState.ACTIVATING);
+    }
+
+    @Test
     void soakHoldsTheNextWaveUntilItsTimeIsUp() {
         Rollout r = engine.create(RolloutRequest.parse("web", "2.0.0", "all", "1,100%", "30s", null, null, null, null, null), "test");
         reportActive("pi-1", "2.0.0");
