@@ -144,7 +144,8 @@ public final class EdgeDaemon implements AutoCloseable {
                 new ProcHostBoot(), new LockDirectory(dataDir.resolve("locks")))
                 .useDownloadPace(pace)
                 .useAgentVersions(agent, () -> link.publishPresenceAndWait(Duration.ofSeconds(10)))
-                .useComposeVariables(config.variables());
+                .useComposeVariables(config.variables())
+                .onRepeatedWhileSettled(link::publishPresence);
     }
 
     /** Ends the process (not on the caller's thread: the shutdown hook waits for the worker) so that the launcher starts another version. */

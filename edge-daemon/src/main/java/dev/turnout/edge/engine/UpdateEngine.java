@@ -242,6 +242,15 @@ public final class UpdateEngine {
         }
     }
 
+    /** Runs when a desired state the device has applied arrives again (the daemon publishes its presence again). */
+    private volatile Runnable onRepeatedWhileSettled = () -> { };
+
+    /** What to do when a desired state the device has applied (an app ACTIVE on it) arrives again. */
+    public UpdateEngine onRepeatedWhileSettled(Runnable action) {
+        this.onRepeatedWhileSettled = action;
+        return this;
+    }
+
     /** Handles one message from the desired-state topic. */
     public void onDesiredState(byte[] wire) {
         if (agentUpdates.exiting()) {
@@ -269,9 +278,19 @@ public final class UpdateEngine {
         if (verdict instanceof DesiredStateVerifier.Accepted) {
             log.info("accepted desired state sequence={} apps={}", state.getSequence(), state.getAppsCount());
         }
+        boolean settledAgain = false;
         for (AppDesired want : state.getAppsList()) {
             AppRecord record = store.loadApp(want.getApp()).orElse(AppRecord.idle(want.getApp()));
             if (record.sequence() >= state.getSequence()) {
+                if (verdict instanceof DesiredStateVerifier.Repeated && !settledAgain && record.sequence() == state.getSequence()
+                        && record.state() == UpdateState.ACTIVE) {
+                    settledAgain = true;
+                    // the same state again (published again after an orchestrator restart or a silence, or the retained copy
+                    // on a reconnect): the retained presence says where the device stands, in case the ACTIVE report was
+                    // lost with a broker that forgot the orchestrator's session (both killed at once: reliability.md, row 4)
+                    log.info("desired state sequence {} again: presence published again", state.getSequence());
+                    onRepeatedWhileSettled.run();
+                }
                 continue; // already acted on this sequence (even if it rolled back): never retry it
             }
             if (resignedUnchanged(record, want)) {

@@ -138,6 +138,29 @@ class UpdateEngineTest {
     }
 
     @Test
+    void aStateAppliedArrivingAgainPublishesThePresenceAgainAndChangesNothing() {
+        java.util.concurrent.atomic.AtomicInteger presences = new java.util.concurrent.atomic.AtomicInteger();
+        engine.onRepeatedWhileSettled(presences::incrementAndGet);
+        send(activate(1, "1.0.0"));
+        assertThat(statesOf(1)).endsWith(UpdateState.ACTIVE);
+        int reports = events.size();
+        List<String> calls = List.copyOf(runtime.calls);
+
+        // the orchestrator publishes it again after a restart (or the broker hands the retained copy over on a reconnect)
+        send(activate(1, "1.0.0"));
+        assertThat(presences).as("the presence says ACTIVE again, in case the report was lost").hasValue(1);
+        assertThat(events).as("no report and no update again").hasSize(reports);
+        assertThat(runtime.calls).isEqualTo(calls);
+
+        // a state it is still working on, or one it failed, gets no presence: its own report will say, or said, it
+        unhealthyVersions.add("2.0.0");
+        send(activate(2, "2.0.0"));
+        assertThat(statesOf(2)).endsWith(UpdateState.ROLLED_BACK);
+        send(activate(2, "2.0.0"));
+        assertThat(presences).hasValue(1);
+    }
+
+    @Test
     void theOldContainerStopsWhileTheNewOneIsCreatedAndTheNewOneStartsOnlyOnceTheOldIsDown() throws Exception {
         send(activate(1, "1.0.0"));
         String v1 = store.loadApp("web").orElseThrow().containerId();

@@ -369,6 +369,15 @@ public final class SimulatedDevice {
             reject(refused.reason(), refused.message(), refused.state());
             return;
         }
+        if (verdict instanceof TrustRules.Repeated repeated) {
+            // as the daemon: a state applied arriving again gets the presence published again (retained), which says the
+            // app is ACTIVE in case its report was lost with a broker that forgot the orchestrator's session
+            long sequence = repeated.state().getSequence();
+            if (session.isConnected() && apps.values().stream().anyMatch(r -> r.sequence() == sequence && r.state() == UpdateState.ACTIVE)) {
+                session.publish(topics.presence(id()), presence(true).toByteArray(), 1, true);
+            }
+            return;
+        }
         if (!(verdict instanceof TrustRules.Accepted ok)) {
             return; // a duplicate or the retained copy again: already acted on
         }
