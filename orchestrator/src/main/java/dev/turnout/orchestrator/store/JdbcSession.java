@@ -181,7 +181,7 @@ final class JdbcSession implements AutoCloseable {
                 fresh = bind(connection().prepareStatement(sql), args);
                 ps = fresh;
             } else {
-                ps = prepareQuery(sql, args);
+                ps = kept(queries, sql, args);
             }
             try (ResultSet rs = ps.executeQuery()) {
                 List<T> rows = new ArrayList<>();
@@ -209,19 +209,22 @@ final class JdbcSession implements AutoCloseable {
         }
     }
 
-    /** The kept statement of query {@code sql}, compiled on first use; the least recently used is closed beyond a bound. */
-    private PreparedStatement prepareQuery(String sql, Object... args) throws SQLException {
-        PreparedStatement ps = queries.get(sql);
+    private void forgetQuery(String sql) {
+        closeQuietly(queries.remove(sql));
+    }
+
+    /**
+     * The statement of {@code sql} kept in {@code kept}, compiled on first use, its parameters bound: compiling costs
+     * more than running most statements (this doubled status ingest). Callers hold the lock.
+     */
+    private PreparedStatement kept(Map<String, PreparedStatement> kept, String sql, Object... args) throws SQLException {
+        PreparedStatement ps = kept.get(sql);
         if (ps == null) {
             ps = connection().prepareStatement(sql);
-            queries.put(sql, ps);
+            kept.put(sql, ps);
         }
         ps.clearParameters();
         return bind(ps, args);
-    }
-
-    private void forgetQuery(String sql) {
-        closeQuietly(queries.remove(sql));
     }
 
     private static void closeQuietly(PreparedStatement ps) {
@@ -237,7 +240,7 @@ final class JdbcSession implements AutoCloseable {
     /** Runs a write statement, in the current transaction if there is one; returns how many rows it changed. */
     synchronized int update(String sql, Object... args) {
         try {
-            return prepare(sql, args).executeUpdate();
+            return kept(statements, sql, args).executeUpdate();
         } catch (SQLException e) {
             forget(sql);
             throw failed("update", e);
@@ -249,28 +252,7 @@ final class JdbcSession implements AutoCloseable {
      * SQLITE_FULL, every later use said "statement is not executing", also once the disk had room again).
      */
     private void forget(String sql) {
-        PreparedStatement ps = statements.remove(sql);
-        if (ps != null) {
-            try {
-                ps.close();
-            } catch (SQLException ignored) {
-                // it is dropped either way
-            }
-        }
-    }
-
-    /**
-     * Write statements are compiled once and kept: compiling costs more than running most of them
-     * (this doubled status ingest). Callers hold the lock.
-     */
-    private PreparedStatement prepare(String sql, Object... args) throws SQLException {
-        PreparedStatement ps = statements.get(sql);
-        if (ps == null) {
-            ps = connection().prepareStatement(sql);
-            statements.put(sql, ps);
-        }
-        ps.clearParameters();
-        return bind(ps, args);
+        closeQuietly(statements.remove(sql));
     }
 
     private static PreparedStatement bind(PreparedStatement ps, Object... args) throws SQLException {

@@ -1,11 +1,8 @@
 package dev.turnout.orchestrator.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.turnout.orchestrator.security.OperatorToken;
 import dev.turnout.orchestrator.sim.SimulatedDevice;
 import dev.turnout.orchestrator.sim.SimulatedFleet;
-import dev.turnout.orchestrator.sim.SimulatedImageArchive;
 import dev.turnout.orchestrator.sim.SimulationOptions;
 import dev.turnout.testsupport.Closer;
 import dev.turnout.testsupport.Mosquitto;
@@ -15,11 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -46,10 +38,9 @@ class HostPowerLossIT {
     @TempDir
     Path work;
 
-    private final ObjectMapper json = new ObjectMapper();
-    private final HttpClient http = HttpClient.newHttpClient();
     private final Closer toClose = new Closer();
     private int httpPort;
+    private OrchestratorApi api;
     private Mosquitto mosquitto;
 
     @AfterEach
@@ -69,14 +60,15 @@ class HostPowerLossIT {
                 + "max_queued_messages 1000000\nmax_inflight_messages 1000\n");
         toClose.add(mosquitto);
         httpPort = Ports.free();
+        api = new OrchestratorApi(work.resolve("data"), httpPort);
         Process first = startOrchestrator("first");
-        release("1.0.0");
+        api.release("1.0.0");
         // each activation takes 3 s: the wave that is switching when the host dies reports into a broker that is gone
-        SimulatedFleet fleet = SimulatedFleet.start(server(), token(), SimulationOptions.defaults(DEVICES).withIdPrefix("power")
+        SimulatedFleet fleet = SimulatedFleet.start(api.server(), api.token(), SimulationOptions.defaults(DEVICES).withIdPrefix("power")
                 .withApplyTime(Duration.ofSeconds(3)).withHealthInterval(Duration.ofDays(1)), Duration.ofSeconds(60));
         toClose.add(fleet);
 
-        String id = post("/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0", "target", "all", "waves", "1,100%",
+        String id = api.post("/api/v1/rollouts", Map.of("app", "web", "version", "1.0.0", "target", "all", "waves", "1,100%",
                 "onFailure", "pause", "deviceTimeout", "2m")).path("id").asText();
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
                 .until(() -> fleet.devices().stream().filter(d -> d.activateSeenAt("web", "1.0.0") > 0).count() == DEVICES);
@@ -92,63 +84,29 @@ class HostPowerLossIT {
         mosquitto.restart();
         startOrchestrator("second");
         await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100))
-                .until(() -> get("/api/v1/rollouts/" + id).path("state").asText(), state -> !state.equals("RUNNING"));
+                .until(() -> api.get("/api/v1/rollouts/" + id).path("state").asText(), state -> !state.equals("RUNNING"));
         System.out.printf("orchestrator and Mosquitto killed at once mid-wave: rollout ended %d ms after the kill (restarts"
                 + " included)%n", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
 
-        JsonNode rollout = get("/api/v1/rollouts/" + id);
+        JsonNode rollout = api.get("/api/v1/rollouts/" + id);
         assertThat(rollout.path("state").asText()).as(rollout.toString()).isEqualTo("SUCCEEDED");
         assertThat(fleet.runningCount("web", "1.0.0")).isEqualTo(DEVICES);
         for (SimulatedDevice d : fleet.devices()) {
             // a stage and an activation each; the republished states carry sequences it had accepted already
             assertThat(d.acceptedCount()).as("desired states %s accepted", d.id()).isEqualTo(2);
-            JsonNode device = get("/api/v1/devices/" + d.id());
+            JsonNode device = api.get("/api/v1/devices/" + d.id());
             JsonNode app = device.path("apps").get(0);
             assertThat(app.path("runningVersion").asText()).as("%s runs, as the orchestrator knows: %s; audit %s", d.id(), device,
-                    get("/api/v1/audit?subject=" + d.id()).path("entries")).isEqualTo("1.0.0");
+                    api.get("/api/v1/audit?subject=" + d.id()).path("entries")).isEqualTo("1.0.0");
             assertThat(app.path("state").asText()).as("%s reported", d.id()).isEqualTo("ACTIVE");
         }
-        assertThat(get("/api/v1/audit?subject=" + id).path("entries")).as("audit entries of the rollout")
+        assertThat(api.get("/api/v1/audit?subject=" + id).path("entries")).as("audit entries of the rollout")
                 .filteredOn(e -> e.path("action").asText().equals("rollout.state") && e.path("detail").asText().startsWith("SUCCEEDED"))
                 .hasSize(1);
     }
 
     private Process startOrchestrator(String name) throws Exception {
         return OrchestratorProcess.start(work, name, httpPort, List.of("--broker-url", mosquitto.url()), Duration.ofSeconds(90),
-                toClose, () -> get("/api/v1/health").path("status").asText().equals("ok"));
-    }
-
-    private void release(String version) throws Exception {
-        HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server() + "/api/v1/artifacts"))
-                        .header("Authorization", "Bearer " + token())
-                        .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("turnout-sim/web:" + version))).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
-        String digest = json.readTree(uploaded.body()).path("digest").asText();
-        post("/api/v1/releases", Map.of("app", "web", "version", version,
-                "images", List.of(Map.of("platform", "linux/arm64", "digest", digest)),
-                "spec", Map.of("container", Map.of("command", List.of("/bin/httpd")))));
-    }
-
-    private String server() {
-        return "http://127.0.0.1:" + httpPort;
-    }
-
-    private String token() throws IOException {
-        return OperatorToken.read(work.resolve("data").resolve(OperatorToken.FILE));
-    }
-
-    private JsonNode get(String path) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path))
-                .header("Authorization", "Bearer " + token()).build(), HttpResponse.BodyHandlers.ofString());
-        return json.readTree(response.body());
-    }
-
-    private JsonNode post(String path, Object body) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(server() + path))
-                .header("Authorization", "Bearer " + token()).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(path + ": " + response.body()).isIn(200, 201);
-        return json.readTree(response.body());
+                toClose, () -> api.get("/api/v1/health").path("status").asText().equals("ok"));
     }
 }
