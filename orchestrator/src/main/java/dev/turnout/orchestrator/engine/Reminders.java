@@ -52,15 +52,14 @@ final class Reminders {
         return quarter.compareTo(LONGEST) > 0 ? LONGEST : quarter.compareTo(SHORTEST) < 0 ? SHORTEST : quarter;
     }
 
-    /** Sends the desired state again to each device of {@code r} silent for too long; true when it reminded one. */
-    boolean remind(Rollout r, Instant now) {
+    /** Sends the stored desired state again to each device of {@code r} silent for too long. */
+    void remind(Rollout r, Instant now) {
         if (r.state() != RolloutState.RUNNING && r.state() != RolloutState.ROLLING_BACK) {
-            return false; // a paused rollout waits for nobody; an ended one for nothing
+            return; // a paused rollout waits for nobody; an ended one for nothing
         }
         Duration after = after(r);
-        boolean reminded = false;
         if (now.isBefore(started.plus(after))) {
-            return false;
+            return;
         }
         for (RolloutDevice d : r.devices()) {
             if (d.state() != RolloutDeviceState.ACTIVATING && d.state() != RolloutDeviceState.ROLLING_BACK
@@ -69,15 +68,12 @@ final class Reminders {
                 continue;
             }
             d.reminded(now);
-            if (desired.stored(d.deviceId()).map(decision -> {
+            desired.stored(d.deviceId()).ifPresent(decision -> {
                 desired.publish(decision);
-                return true;
-            }).orElse(false)) {
-                reminded = true;
                 LOG.info("rollout {}: device {} is online and has said nothing for {} since it was told to {}: its desired state is"
-                        + " published again", r.id(), d.deviceId(), Durations.format(after), d.state() == RolloutDeviceState.ROLLING_BACK ? "roll back" : "switch");
-            }
+                        + " published again", r.id(), d.deviceId(), Durations.format(after),
+                        d.state() == RolloutDeviceState.ROLLING_BACK ? "roll back" : "switch");
+            });
         }
-        return reminded;
     }
 }

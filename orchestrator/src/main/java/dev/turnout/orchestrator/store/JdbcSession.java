@@ -165,8 +165,8 @@ final class JdbcSession implements AutoCloseable {
 
     /**
      * The rows of a query, each read by {@code mapper}. Queries are compiled once and kept like writes
-     * (an activation reads a device's desired state, its app's floor and its release: compiling them
-     * afresh was a sixth of the engine thread in a 10,000-device rollout). A kept query holds no read
+     * (an activation reads a device's desired state and its app's floor, two compiles per device when
+     * made afresh). A kept query holds no read
      * snapshot once its result set is closed (the driver resets the statement then; only an open one
      * makes SQLite refuse this connection's next write after another connection wrote), so the result
      * set is always read and closed here. A query that runs inside a mapper of the same query (nested)
@@ -199,13 +199,7 @@ final class JdbcSession implements AutoCloseable {
             if (!nested) {
                 queriesRunning.remove(sql);
             }
-            if (fresh != null) {
-                try {
-                    fresh.close();
-                } catch (SQLException ignored) {
-                    // its rows are read
-                }
-            }
+            closeQuietly(fresh);
         }
     }
 
