@@ -135,10 +135,15 @@ final class Outbox {
         return decisions.isEmpty() && events.isEmpty();
     }
 
-    /** Forgets what was not published (another orchestrator took the rollout over: its decisions are its own). */
+    /**
+     * Forgets what was not published: another orchestrator took the rollout over (its decisions are its own), or the
+     * store refused the transaction that made them.
+     */
     void drop() {
         decisions.clear();
         events.clear();
+        desiredWaiting = false;
+        waveStartedByReportAt = 0;
     }
 
     /** Publishes what {@code r}'s changes produced, once the store has committed them. */

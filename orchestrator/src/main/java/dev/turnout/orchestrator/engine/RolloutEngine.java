@@ -80,6 +80,11 @@ public final class RolloutEngine implements FleetEvents {
     private final OperatorCommands commands;
     /** Device id -> the signing keys it trusts, from its presence (docs/security.md, "Signing-key rotation"). */
     private final Map<String, List<String>> trustedKeyIds = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * The store refused a transaction since the rollouts were read: what they say in memory may be ahead of the store
+     * (a wave started that no device was told of), so they are read again before the engine does anything else.
+     */
+    private volatile boolean stale;
     private final AppRemovals removals;
     private Instant lastRefresh;
 
@@ -127,6 +132,7 @@ public final class RolloutEngine implements FleetEvents {
         this.rollbacks = new Rollbacks(desired, outbox, journal);
         this.commands = new OperatorCommands(journal, rollbacks, judge, activations, clock);
         this.removals = new AppRemovals(store, devices, desired, journal);
+        store.onRefusedTransaction(() -> stale = true);
     }
 
     /** The orchestrator instance this engine runs in. */
@@ -178,14 +184,37 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Reloads the rollouts that were not finished; decisions already made are not made again. */
     public void start() {
+        stale = false;
+        reload();
+        skip(supersededMeanwhile(), clock.instant());
+        tick();
+    }
+
+    /** Drops what memory holds of the rollouts and reads the unfinished ones again from the store. */
+    private void reload() {
         rollouts.clear();
+        cluster.retakeAll();
         staging.clear();
+        outbox.drop();
         reports.reset();
         reminders.started(clock.instant());
         takeUp(clock.instant());
         rollouts.takeUpFinishing(clock.instant());
-        skip(supersededMeanwhile(), clock.instant());
-        tick();
+    }
+
+    /**
+     * After the store refused a transaction (its disk full, say), forgets what was decided in memory and not stored,
+     * reading the unfinished rollouts again: the reports it could not store come again (they were not acknowledged)
+     * and are judged afresh, and nothing is published that the store does not hold. Runs first in every engine step.
+     */
+    private void freshen() {
+        if (!stale) {
+            return;
+        }
+        stale = false;
+        reload();
+        LOG.warn("the store refused a transaction: what was decided in it is dropped (none of it was published) and the {}"
+                + " unfinished rollout(s) are read again from the store", rollouts.unfinished().size());
     }
 
     /**
@@ -194,6 +223,7 @@ public final class RolloutEngine implements FleetEvents {
      * request supersedes it: then that rollout ends ({@link OperatorCommands#supersede}) in the same transaction.
      */
     public Rollout create(RolloutRequest request, String actor) {
+        freshen();
         RolloutPlanner.Plan plan = planner.plan(request);
         Rollout rollout = plan.rollout();
         if (request.dryRun()) {
@@ -230,11 +260,13 @@ public final class RolloutEngine implements FleetEvents {
      * of the app holds one of them.
      */
     public AppRemovals.Removal removeApp(String app, Target target, String actor) {
+        freshen();
         return removals.remove(app, target, actor);
     }
 
     /** As {@link #removeApp(String, Target, String)}, ignoring the app's update lock or waiting for it at most {@code lockTimeout}. */
     public AppRemovals.Removal removeApp(String app, Target target, String actor, boolean force, java.time.Duration lockTimeout) {
+        freshen();
         return removals.remove(app, target, actor, force, lockTimeout);
     }
 
@@ -281,6 +313,7 @@ public final class RolloutEngine implements FleetEvents {
      * target it matches, in the last wave (activated at once if that wave is under way).
      */
     public void onEnrolled(String deviceId) {
+        freshen();
         Device device = devices.findDevice(deviceId).orElse(null);
         if (device == null) {
             return;
@@ -303,6 +336,7 @@ public final class RolloutEngine implements FleetEvents {
      * hour, re-signs desired states before they expire.
      */
     public void tick() {
+        freshen();
         Instant now = clock.instant();
         boolean readBack = cluster.readBackDue(now);
         if (readBack) {
@@ -341,6 +375,7 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onStatus(String topicDeviceId, StatusEvent e) {
+        freshen();
         outbox.reportTakenUp(true);
         try {
             Instant now = clock.instant();
@@ -375,6 +410,7 @@ public final class RolloutEngine implements FleetEvents {
 
     @Override
     public void onPresence(String topicDeviceId, Presence p) {
+        freshen();
         if (!p.getOnline()) {
             downloads.offline(topicDeviceId);
         }
@@ -395,6 +431,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** Applies the reports other orchestrators forwarded for the rollouts this one drives. */
     public void drainForwarded() {
+        freshen();
         for (ClusterMembership.Forwarded f : cluster.forwarded(rollouts.ids(), clock.instant())) {
             Rollout r = rollouts.get(f.rolloutId());
             if (r == null) {
@@ -547,6 +584,7 @@ public final class RolloutEngine implements FleetEvents {
     /** One paced step: the next activations of every running wave that has devices left, else the next staging step. */
     private void pacedStep() {
         activations.stepRuns();
+        freshen();
         Instant now = clock.instant();
         for (Rollout r : rollouts.unfinished()) {
             boolean activates = r.state() == RolloutState.RUNNING && r.currentWaveState() == WaveState.ACTIVATING
@@ -637,6 +675,7 @@ public final class RolloutEngine implements FleetEvents {
 
     /** The rollout an operator command names, if this engine drives it; else why not, as a conflict. */
     private Rollout driven(String id, String verb) {
+        freshen();
         Rollout r = rollouts.get(id);
         if (r == null) {
             throw rollouts.notDriven(id, verb);

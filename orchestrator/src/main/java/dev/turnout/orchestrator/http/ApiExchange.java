@@ -159,7 +159,8 @@ final class ApiExchange {
     static boolean diskFull(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
             String message = t.getMessage();
-            if (message != null && (message.contains("SQLITE_FULL") || message.contains("No space left on device"))) {
+            if (message != null && (message.contains("SQLITE_FULL") || message.contains("No space left on device")
+                    || message.contains("(the disk holding "))) {
                 return true;
             }
         }

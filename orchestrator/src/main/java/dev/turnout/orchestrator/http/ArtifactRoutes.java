@@ -19,6 +19,7 @@ import io.vertx.ext.web.RoutingContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -77,7 +78,7 @@ final class ArtifactRoutes {
                     return vertx.fileSystem().open(path.toString(), new OpenOptions().setWrite(true).setTruncateExisting(true));
                 })
                 .compose(file -> request.pipeTo(file))
-                .compose(done -> vertx.executeBlocking(() -> artifacts.ingest(incoming[0]), false))
+                .compose(done -> vertx.executeBlocking(() -> artifacts.ingest(whole(incoming[0], request.bytesRead())), false))
                 .onSuccess(ingested -> {
                     for (Artifact a : ingested.artifacts()) {
                         LOG.info("{} artifact {} ({} bytes, {} image {})", ingested.created() ? "stored" : "known", a.digest(),
@@ -91,6 +92,20 @@ final class ArtifactRoutes {
                     }
                     exchange.fail(ctx, e);
                 });
+    }
+
+    /**
+     * {@code file}, once it holds every byte of the upload ({@code received}). A write the file system refused for want of
+     * space did not fail the pipe: the upload was then read short and answered "not an image archive".
+     */
+    private static Path whole(Path file, long received) throws IOException {
+        long written = Files.size(file);
+        if (written != received) {
+            long free = Files.getFileStore(file).getUsableSpace();
+            throw new IOException("the upload was not stored whole (" + written + " of " + received + " bytes written)"
+                    + (free < received - written ? ": No space left on device (" + free / 1024 + " KiB free)" : ""));
+        }
+        return file;
     }
 
     private void downloadArtifact(RoutingContext ctx) {

@@ -62,7 +62,7 @@ public final class HttpApi {
         this.vertx = vertx;
         this.exchange = new ApiExchange(vertx, engineExecutor);
         this.serverInfo = serverInfo;
-        this.server = new ServerRoutes(exchange, serverInfo);
+        this.server = new ServerRoutes(exchange, serverInfo, store::writesRefused);
         this.devices = new DeviceRoutes(exchange, store, engine == null ? null : engine.downloads(), clock);
         this.enrollment = new EnrollmentRoutes(exchange, enrollment, devices, engine, serverInfo, installs);
         this.installs = new InstallRoutes(exchange, installs, serverInfo, store, clock);

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
@@ -23,11 +24,13 @@ final class ServerRoutes {
 
     private final ApiExchange exchange;
     private final Supplier<ServerInfo> serverInfo;
+    private final Supplier<Optional<String>> writesRefused;
     private final Buffer contract;
 
-    ServerRoutes(ApiExchange exchange, Supplier<ServerInfo> serverInfo) {
+    ServerRoutes(ApiExchange exchange, Supplier<ServerInfo> serverInfo, Supplier<Optional<String>> writesRefused) {
         this.exchange = exchange;
         this.serverInfo = serverInfo;
+        this.writesRefused = writesRefused;
         this.contract = Buffer.buffer(readContract());
     }
 
@@ -52,9 +55,19 @@ final class ServerRoutes {
         }
     }
 
+    /**
+     * {@code ok}, or {@code degraded} (503) while the store refuses writes (its disk full, say): nothing can be recorded,
+     * so no rollout moves on, and a container health check says so.
+     */
     private void health(RoutingContext ctx) {
         ServerInfo info = serverInfo.get();
-        exchange.ok(ctx, 200, Map.of("status", "ok", "version", info.version()));
+        Optional<String> refused = writesRefused.get(); // a field read: does not block
+        if (refused.isEmpty()) {
+            exchange.ok(ctx, 200, Map.of("status", "ok", "version", info.version()));
+        } else {
+            exchange.ok(ctx, 503, Map.of("error", "the store refuses writes, so no rollout moves on: " + refused.get(),
+                    "status", "degraded", "version", info.version()));
+        }
     }
 
     private void serverInfo(RoutingContext ctx) {

@@ -29,6 +29,13 @@ public interface ClusterMembership {
      */
     List<Taken> takeUp(Instant now, Set<String> driving);
 
+    /**
+     * The engine dropped what it held of the rollouts it drives and reads them again (the store refused a transaction):
+     * the next {@link #takeUp} gives every unfinished rollout this orchestrator may drive, as at start.
+     */
+    default void retakeAll() {
+    }
+
     /** Claims a rollout (a new one, or an ended one whose late reports are wanted); false if another holds it. */
     boolean claim(String rolloutId, Instant now);
 

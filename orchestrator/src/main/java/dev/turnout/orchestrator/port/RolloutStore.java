@@ -32,6 +32,14 @@ public interface RolloutStore {
         action.run();
     }
 
+    /**
+     * Calls {@code listener} whenever the store refuses a transaction (a write or its commit failed: a full disk, an
+     * I/O error, a lost connection). Whatever was changed in memory for it is not stored: an engine that keeps
+     * rollouts in memory reads them again.
+     */
+    default void onRefusedTransaction(Runnable listener) {
+    }
+
     /** Inserts or replaces a rollout with all of its devices, atomically. */
     void saveRollout(Rollout rollout);
 

@@ -21,6 +21,14 @@ import java.util.Map;
 public interface FleetStore extends RolloutStore, DeviceRegistry, ReleaseCatalog, DesiredStateStore, AuditTrail,
         OperatorStore, RolloutLeases, WebhookStore, InstallTokenStore, AutoCloseable {
 
+    /**
+     * The last write the store refused for a reason that passes (its disk full, an I/O error), with since when, while no
+     * write has succeeded since: what {@code GET /api/v1/health} reports. Empty when writes succeed.
+     */
+    default java.util.Optional<String> writesRefused() {
+        return java.util.Optional.empty();
+    }
+
     /** Adds a device; {@link dev.turnout.orchestrator.domain.ConflictException} if the id is taken. */
     void insertDevice(Device device);
 

@@ -113,6 +113,21 @@ public class JdbcFleetStore implements FleetStore {
         session.afterCommit(action);
     }
 
+    @Override
+    public void onRefusedTransaction(Runnable listener) {
+        session.onFailure(listener);
+    }
+
+    @Override
+    public java.util.Optional<String> writesRefused() {
+        return session.writesRefused();
+    }
+
+    /** What its errors say of why the store may refuse writes (see {@link JdbcSession#explainFailuresWith}). */
+    protected void explainFailuresWith(java.util.function.Supplier<String> explanation) {
+        session.explainFailuresWith(explanation);
+    }
+
     // ---- webhooks ----
 
     @Override

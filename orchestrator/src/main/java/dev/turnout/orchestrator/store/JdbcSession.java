@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -69,6 +70,20 @@ final class JdbcSession implements AutoCloseable {
     /** Actions waiting for the commit of the current transaction; guarded by this. */
     private final List<Runnable> afterCommit = new ArrayList<>();
     private final List<TransactionEnd> transactionEnds = new ArrayList<>();
+    /** Called when a transaction failed for want of the store (a statement or the commit refused): see {@link #onFailure}. */
+    private final List<Runnable> failureListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /**
+     * A statement of the current transaction failed. SQLite may have rolled the transaction back by itself then (it
+     * does on SQLITE_FULL), and every later statement would run outside it, each committed on its own: so none runs.
+     * Guarded by this.
+     */
+    private boolean transactionFailed;
+    /** How the statement that failed the current transaction failed; guarded by this. */
+    private StoreException transactionFailure;
+    /** The last write refused for a reason that passes, and when, while none succeeded since; null: none. */
+    private volatile String refusal;
+    /** Why the store may refuse writes, said in its errors (SQLite: a full disk), or "" when nothing is known. */
+    private volatile java.util.function.Supplier<String> explanation = () -> "";
 
     /** Opens the first connection; {@code description} names the database in errors and logs (never a password). */
     JdbcSession(ConnectionSource source, String description) throws SQLException {
@@ -93,6 +108,23 @@ final class JdbcSession implements AutoCloseable {
         return connection;
     }
 
+    /**
+     * Calls {@code listener} whenever a transaction fails because the store refused a statement or the commit (a full
+     * disk, an I/O error, a lost connection), not because the work threw an exception of its own: whatever its caller
+     * changed in memory for that transaction is not stored.
+     */
+    void onFailure(Runnable listener) {
+        failureListeners.add(listener);
+    }
+
+    /**
+     * Adds what {@code explanation} says to the message of every failure from now on: SQLite rolls a transaction back
+     * by itself when the disk is full, and the commit then says only "cannot commit - no transaction is active".
+     */
+    void explainFailuresWith(java.util.function.Supplier<String> explanation) {
+        this.explanation = explanation;
+    }
+
     /** Calls {@code end} at the end of every transaction from now on. */
     synchronized void onTransactionEnd(TransactionEnd end) {
         transactionEnds.add(end);
@@ -114,14 +146,31 @@ final class JdbcSession implements AutoCloseable {
                 Connection c = connection();
                 c.setAutoCommit(false);
                 transactionDepth++;
+                transactionFailed = false;
+                transactionFailure = null;
                 boolean done = false;
                 try {
                     work.run();
+                    if (transactionFailed) {
+                        // the work caught the store's refusal and went on: what it wrote after that is not in this transaction
+                        throw new StoreException("a statement of this transaction failed on the store " + description
+                                + "; the transaction is rolled back", transactionFailure, transactionFailure.passing());
+                    }
                     c.commit();
                     done = true;
+                    refusal = null;
                 } catch (RuntimeException | Error e) {
                     quietRollback(c);
                     afterCommit.clear();
+                    if (e instanceof StoreException refused) {
+                        noteRefusal(refused);
+                        failureListeners.forEach(Runnable::run);
+                    }
+                    throw e;
+                } catch (SQLException e) {
+                    quietRollback(c);
+                    noteRefusal(new StoreException(e.getMessage(), e));
+                    failureListeners.forEach(Runnable::run);
                     throw e;
                 } finally {
                     for (TransactionEnd end : transactionEnds) {
@@ -159,6 +208,9 @@ final class JdbcSession implements AutoCloseable {
                 c.rollback();
             }
         } catch (SQLException e) {
+            if (String.valueOf(e.getMessage()).contains("no transaction is active")) {
+                return; // SQLite rolled it back by itself (it does on a full disk)
+            }
             LOG.warn("rollback on the store {} failed: {}", description, e.getMessage());
         }
     }
@@ -173,6 +225,7 @@ final class JdbcSession implements AutoCloseable {
      * gets a statement of its own.
      */
     synchronized <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) {
+        refuseAfterFailure();
         boolean nested = !queriesRunning.add(sql);
         PreparedStatement fresh = null;
         try {
@@ -194,7 +247,7 @@ final class JdbcSession implements AutoCloseable {
             if (!nested) {
                 forgetQuery(sql);
             }
-            throw failed("query", e);
+            throw failedInTransaction(failed("query", e));
         } finally {
             if (!nested) {
                 queriesRunning.remove(sql);
@@ -233,11 +286,50 @@ final class JdbcSession implements AutoCloseable {
 
     /** Runs a write statement, in the current transaction if there is one; returns how many rows it changed. */
     synchronized int update(String sql, Object... args) {
+        refuseAfterFailure();
         try {
-            return kept(statements, sql, args).executeUpdate();
+            int changed = kept(statements, sql, args).executeUpdate();
+            if (transactionDepth == 0) {
+                refusal = null;
+            }
+            return changed;
         } catch (SQLException e) {
             forget(sql);
-            throw failed("update", e);
+            throw failedInTransaction(failed("update", e));
+        }
+    }
+
+    /**
+     * The last write the store refused for a reason that passes ({@link StoreException#passing()}: its disk full, say),
+     * with when, while no write succeeded since; empty when the last write succeeded.
+     */
+    Optional<String> writesRefused() {
+        return Optional.ofNullable(refusal);
+    }
+
+    private void noteRefusal(StoreException e) {
+        if (StoreException.passing(e) && refusal == null) {
+            refusal = e.getMessage() + " (since " + java.time.Instant.now() + ")";
+        }
+    }
+
+    /** Marks the current transaction, if any, as failed by {@code e}; returns it. Callers hold the lock. */
+    private StoreException failedInTransaction(StoreException e) {
+        if (transactionDepth == 0) {
+            noteRefusal(e);
+        }
+        if (transactionDepth > 0 && !transactionFailed) {
+            transactionFailed = true;
+            transactionFailure = e;
+        }
+        return e;
+    }
+
+    /** In a transaction whose earlier statement failed, no statement runs: it would run outside the transaction. */
+    private void refuseAfterFailure() {
+        if (transactionFailed && transactionDepth > 0) {
+            throw new StoreException("an earlier statement of this transaction failed on the store " + description
+                    + "; nothing more runs in it", transactionFailure, transactionFailure.passing());
         }
     }
 
@@ -284,7 +376,13 @@ final class JdbcSession implements AutoCloseable {
             }
             connection = null;
         }
-        return new StoreException(what + " failed: " + e.getMessage(), e);
+        String why = "";
+        try {
+            why = explanation.get();
+        } catch (RuntimeException ignored) {
+            // the failure is reported without it
+        }
+        return new StoreException(what + " failed: " + e.getMessage() + why, e, !why.isEmpty() || StoreException.passes(e));
     }
 
     @Override

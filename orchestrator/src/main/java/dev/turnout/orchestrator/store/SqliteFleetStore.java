@@ -9,8 +9,19 @@ import java.sql.Statement;
 /** {@link FleetStore} on one SQLite file ({@code turnout.db}) in WAL mode, one connection, serialized access. */
 public final class SqliteFleetStore extends JdbcFleetStore {
 
+    /** Below this much free space on the store's disk, its errors say the disk is full. */
+    private static final long NEARLY_FULL_BYTES = 1024 * 1024;
+
     private SqliteFleetStore(Path file) {
         super(Dialect.SQLITE, () -> connect(file), file.toString());
+        explainFailuresWith(() -> {
+            try {
+                long free = Files.getFileStore(file).getUsableSpace();
+                return free < NEARLY_FULL_BYTES ? " (the disk holding " + file + " is full: " + free / 1024 + " KiB free)" : "";
+            } catch (java.io.IOException e) {
+                return "";
+            }
+        });
     }
 
     /** Opens (creating or migrating) {@code dataDir/turnout.db}. */

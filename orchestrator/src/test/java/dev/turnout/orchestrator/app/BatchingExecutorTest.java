@@ -1,19 +1,22 @@
 package dev.turnout.orchestrator.app;
 
 import dev.turnout.orchestrator.store.SqliteFleetStore;
+import dev.turnout.orchestrator.store.StoreException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 class BatchingExecutorTest {
 
@@ -22,7 +25,7 @@ class BatchingExecutorTest {
 
     @Test
     void aReportThatDecidedSomethingIsCommittedBeforeTheRestOfItsBatchRuns() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             AtomicBoolean decided = new AtomicBoolean();
             BatchingExecutor reports = new BatchingExecutor(engineThread, store, decided::get);
@@ -56,7 +59,7 @@ class BatchingExecutorTest {
 
     @Test
     void engineWorkThatShouldNotWaitRunsBeforeTheRestOfTheQueuedReports() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             AtomicBoolean stepWaiting = new AtomicBoolean();
             BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false, stepWaiting::get,
@@ -93,7 +96,7 @@ class BatchingExecutorTest {
 
     @Test
     void aDevicesOutcomeRunsBeforeOtherDevicesStagingReportsButNeverBeforeItsOwnEarlierReports() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
             List<String> order = new CopyOnWriteArrayList<>();
@@ -119,7 +122,7 @@ class BatchingExecutorTest {
 
     @Test
     void onceItsEarlierReportsHaveRunADevicesOutcomeIsUrgentAgain() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
             List<String> order = new CopyOnWriteArrayList<>();
@@ -141,7 +144,7 @@ class BatchingExecutorTest {
 
     @Test
     void aReportCountsAsStoredOnlyAfterTheCommitThatHoldsItAndInTheOrderItRan() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
             List<String> order = new CopyOnWriteArrayList<>();
@@ -164,9 +167,11 @@ class BatchingExecutorTest {
     }
 
     @Test
-    void aBatchWhoseCommitFailsLeavesItsReportsUnstoredAndTheNextBatchGoesOn() throws Exception {
-        ExecutorService engineThread = Executors.newSingleThreadExecutor();
-        CommitFailsOnceStore store = new CommitFailsOnceStore();
+    void aBatchTheStoreRefusedForAReasonThatPassesRunsAgainBeforeAnyOtherAndCountsAsStoredOnlyOnceCommitted() throws Exception {
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
+        // a full disk: the first two commits are refused, then there is room again
+        FailingStore store = new FailingStore(work -> work.transactions <= 2,
+                () -> new StoreException("transaction failed: [SQLITE_FULL] database or disk is full (fake)", null, true));
         BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
         List<String> order = new CopyOnWriteArrayList<>();
         try {
@@ -177,29 +182,71 @@ class BatchingExecutorTest {
             hold.countDown();
             engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
             reports.execute("pi-1", true, () -> order.add("pi-1 ACTIVE"), () -> order.add("stored pi-1 ACTIVE"));
-            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
-            engineThread.submit(() -> { }).get(10, TimeUnit.SECONDS);
-            assertThat(order).containsExactly("pi-1 STAGED", "pi-2 STAGED", "pi-1 ACTIVE", "stored pi-1 ACTIVE");
-            assertThat(store.failedCommits).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> order.contains("stored pi-1 ACTIVE"));
+            // refused twice (the second time with the report that came meanwhile), then stored, in the order they came
+            assertThat(order).containsExactly("pi-1 STAGED", "pi-2 STAGED", "pi-1 STAGED", "pi-2 STAGED", "pi-1 ACTIVE",
+                    "pi-1 STAGED", "pi-2 STAGED", "pi-1 ACTIVE", "stored pi-1 STAGED", "stored pi-2 STAGED", "stored pi-1 ACTIVE");
+            assertThat(store.failedCommits).isEqualTo(2);
+        } finally {
+            engineThread.shutdownNow();
+        }
+    }
+
+    @Test
+    void aReportTheStoreRefusesOnItsOwnForAReasonThatWouldComeBackIsDroppedAndTheOthersAreStored() throws Exception {
+        ScheduledExecutorService engineThread = Executors.newSingleThreadScheduledExecutor();
+        List<String> order = new CopyOnWriteArrayList<>();
+        // a constraint the report of pi-2 breaks: every transaction that runs it is refused
+        FailingStore store = new FailingStore(work -> order.subList(work.ranBefore, order.size()).contains("pi-2 STAGED"),
+                () -> new StoreException("update failed: [SQLITE_CONSTRAINT] (fake)", null, false));
+        store.order = order;
+        BatchingExecutor reports = new BatchingExecutor(engineThread, store, () -> false);
+        try {
+            CountDownLatch hold = new CountDownLatch(1);
+            engineThread.execute(() -> awaitQuietly(hold));
+            reports.execute("pi-1", false, () -> order.add("pi-1 STAGED"), () -> order.add("stored pi-1 STAGED"));
+            reports.execute("pi-2", false, () -> order.add("pi-2 STAGED"), () -> order.add("acknowledged pi-2 STAGED"));
+            reports.execute("pi-3", false, () -> order.add("pi-3 STAGED"), () -> order.add("stored pi-3 STAGED"));
+            hold.countDown();
+            await().atMost(Duration.ofSeconds(10)).until(() -> order.contains("stored pi-3 STAGED"));
+            reports.execute("pi-1", true, () -> order.add("pi-1 ACTIVE"), () -> order.add("stored pi-1 ACTIVE"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> order.contains("stored pi-1 ACTIVE"));
+            // the batch, then one report per transaction: pi-2's alone is refused, dropped and acknowledged
+            assertThat(order).containsExactly("pi-1 STAGED", "pi-2 STAGED", "pi-3 STAGED",
+                    "pi-1 STAGED", "stored pi-1 STAGED", "pi-2 STAGED", "acknowledged pi-2 STAGED", "pi-3 STAGED", "stored pi-3 STAGED",
+                    "pi-1 ACTIVE", "stored pi-1 ACTIVE");
         } finally {
             engineThread.shutdownNow();
         }
     }
 
     /**
-     * A fake store (SQLite cannot be made to fail at the commit on demand here): its first transaction runs its work and
-     * then fails as a full disk would at the commit; later ones commit.
+     * A fake store (SQLite cannot be made to fail at the commit on demand here): a transaction runs its work, then fails
+     * at the commit, as a full disk would, when {@code refuses} says so; others commit.
      */
-    private static final class CommitFailsOnceStore implements dev.turnout.orchestrator.port.RolloutStore {
+    private static final class FailingStore implements dev.turnout.orchestrator.port.RolloutStore {
+        /** The transaction being committed: its number (from 1), and how many entries {@link #order} had before it ran. */
+        record Work(int transactions, int ranBefore) {
+        }
+
+        private final java.util.function.Predicate<Work> refuses;
+        private final java.util.function.Supplier<StoreException> failure;
+        List<String> order = List.of();
         int transactions;
         int failedCommits;
 
+        FailingStore(java.util.function.Predicate<Work> refuses, java.util.function.Supplier<StoreException> failure) {
+            this.refuses = refuses;
+            this.failure = failure;
+        }
+
         @Override
         public void inTransaction(Runnable work) {
+            int before = order.size();
             work.run();
-            if (transactions++ == 0) {
+            if (refuses.test(new Work(++transactions, before))) {
                 failedCommits++;
-                throw new IllegalStateException("[SQLITE_FULL] database or disk is full (fake)");
+                throw failure.get();
             }
         }
 

@@ -51,12 +51,17 @@ final class OrchestratorApi {
         return json.readTree(response.body());
     }
 
-    /** Uploads a simulated image of web:{@code version} and creates the release, as `turnout release create` does. */
-    void release(String version) throws Exception {
-        HttpResponse<String> uploaded = http.send(HttpRequest.newBuilder(URI.create(server() + "/api/v1/artifacts"))
+    /** Uploads a simulated image of web:{@code version} as an artifact; the answer, whatever it is. */
+    HttpResponse<String> upload(String version) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create(server() + "/api/v1/artifacts"))
                         .header("Authorization", "Bearer " + token())
                         .POST(HttpRequest.BodyPublishers.ofByteArray(SimulatedImageArchive.of("turnout-sim/web:" + version))).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Uploads a simulated image of web:{@code version} and creates the release, as `turnout release create` does. */
+    void release(String version) throws Exception {
+        HttpResponse<String> uploaded = upload(version);
         assertThat(uploaded.statusCode()).as(uploaded.body()).isIn(200, 201);
         String digest = json.readTree(uploaded.body()).path("digest").asText();
         post("/api/v1/releases", Map.of("app", "web", "version", version,

@@ -2,13 +2,12 @@ package dev.turnout.orchestrator.store;
 
 import dev.turnout.orchestrator.domain.Device;
 import dev.turnout.testsupport.Requirements;
+import dev.turnout.testsupport.Tmpfs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,30 +33,30 @@ class SqliteDiskFullIT {
     @TempDir
     Path work;
 
-    private Path mounted;
+    private Tmpfs disk;
 
     @AfterEach
     void unmount() throws Exception {
-        if (mounted != null) {
-            run("umount", mounted.toString());
+        if (disk != null) {
+            disk.close();
         }
     }
 
     @Test
     @Timeout(value = 2, unit = TimeUnit.MINUTES)
     void aFullDiskRefusesWritesWithAClearErrorLosesNothingCommittedAndWritingResumesWhenSpaceReturns() throws Exception {
-        Path disk = Files.createDirectories(work.resolve("disk"));
-        Requirements.require(mount(disk), "root, to mount a 2 MiB tmpfs (mount -t tmpfs -o size=2m tmpfs DIR)");
-        mounted = disk;
-        Path data = disk.resolve("data");
-        Path filler = disk.resolve("filler");
+        Path mounted = work.resolve("disk");
+        disk = Tmpfs.mount(mounted, "2m");
+        Requirements.require(disk != null, "root, to mount a 2 MiB tmpfs (mount -t tmpfs -o size=2m tmpfs DIR)");
+        Path data = mounted.resolve("data");
+        Path filler = mounted.resolve("filler");
         int committed = 0;
 
         try (SqliteFleetStore store = SqliteFleetStore.open(data)) {
             store.insertDevice(device("pi-1"));
             store.appendAudit(entry(committed++));
 
-            fill(filler);
+            Tmpfs.fill(filler);
             StoreException refused = null;
             for (int i = 0; i < 5_000 && refused == null; i++) {
                 try {
@@ -102,37 +101,5 @@ class SqliteDiskFullIT {
 
     private static AuditEntry entry(int n) {
         return new AuditEntry(T0.plusSeconds(n), "test", "device.status", "pi-1", "web:1.0.0 ACTIVE seq " + n + " " + "p".repeat(900));
-    }
-
-    /** Writes {@code file} until the file system is full. */
-    private static void fill(Path file) throws IOException {
-        byte[] chunk = new byte[16 * 1024];
-        try (OutputStream out = Files.newOutputStream(file)) {
-            while (true) {
-                out.write(chunk);
-                out.flush();
-            }
-        } catch (IOException full) {
-            if (!String.valueOf(full.getMessage()).contains("No space left")) {
-                throw full;
-            }
-        }
-    }
-
-    private static boolean mount(Path dir) {
-        try {
-            run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir.toString());
-            return true;
-        } catch (Exception e) {
-            return false;
-        }
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
-        }
     }
 }
