@@ -65,6 +65,8 @@ public final class ArtifactCache implements ArtifactSource {
     private static final int ATTEMPTS = 3;
     /** The longest wait between two download attempts unless {@link #backingOffAtMost} says otherwise. */
     public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(15);
+    /** How long one read of a download may wait without a byte before the transfer is given up ({@link SilentLinkGuard}). */
+    public static final Duration DEFAULT_SILENT_LINK_LIMIT = Duration.ofSeconds(60);
     /** Free space left over after a download, so the device keeps breathing. */
     private static final long RESERVE_BYTES = 16L * 1024 * 1024;
 
@@ -79,6 +81,7 @@ public final class ArtifactCache implements ArtifactSource {
     private final Duration retryDelay;
     private volatile Duration retryWindow = Duration.ZERO;
     private volatile Duration maxBackoff = DEFAULT_MAX_BACKOFF;
+    private volatile Duration silentLinkLimit = DEFAULT_SILENT_LINK_LIMIT;
     /** Null: an unreachable orchestrator counts against the retry window like any failure; else when to stop waiting for it. */
     private volatile BooleanSupplier stopWaitingWhen;
     private final FreeSpace freeSpace;
@@ -345,6 +348,18 @@ public final class ArtifactCache implements ArtifactSource {
      */
     public ArtifactCache retryingFor(Duration window) {
         this.retryWindow = window;
+        return this;
+    }
+
+    /**
+     * Gives a download up when one read has waited {@code limit} without a byte (default {@link #DEFAULT_SILENT_LINK_LIMIT}):
+     * it is tried again as a broken transfer, from where it stopped. Must be positive.
+     */
+    public ArtifactCache givingUpSilentLinksAfter(Duration limit) {
+        if (limit.isNegative() || limit.isZero()) {
+            throw new IllegalArgumentException("the silent-link limit must be positive");
+        }
+        this.silentLinkLimit = limit;
         return this;
     }
 
@@ -759,7 +774,7 @@ public final class ArtifactCache implements ArtifactSource {
             throw new UpdateFailure(Reason.DOWNLOAD_FAILED, "GET " + uri + " answered in the unknown encoding '" + encoding + "'");
         }
         // paced and counted on the wire (what crosses the network), then inflated to the stored bytes that are hashed
-        InputStream wire = pace.wrap(response.body(), progressBase + written);
+        InputStream wire = pace.wrap(new SilentLinkGuard(response.body(), silentLinkLimit), progressBase + written);
         try (InputStream in = encoding.equalsIgnoreCase("gzip") ? new GZIPInputStream(wire, 64 * 1024)
                 : encoding.equalsIgnoreCase("zstd") ? new com.github.luben.zstd.ZstdInputStreamNoFinalizer(wire) : wire;
              OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,

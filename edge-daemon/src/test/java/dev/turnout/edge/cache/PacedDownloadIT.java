@@ -14,11 +14,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -82,12 +79,8 @@ class PacedDownloadIT {
     }
 
     private ImageArtifact artifact(int size) throws Exception {
-        byte[] content = new byte[size];
-        new Random(size).nextBytes(content);
-        served = content;
-        String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
-        return ImageArtifact.newBuilder().setPlatform("linux/arm64").setArchiveDigest(digest).setSize(size)
-                .setUrl("/api/v1/artifacts/" + digest).setImageId("sha256:x").build();
+        served = RandomArtifacts.content(size);
+        return RandomArtifacts.of(served);
     }
 
     private ArtifactCache cache(DownloadPace pace) {
