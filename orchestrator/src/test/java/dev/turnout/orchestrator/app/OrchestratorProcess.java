@@ -19,7 +19,7 @@ import static org.awaitility.Awaitility.await;
  */
 final class OrchestratorProcess {
 
-    static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
+    static final Path JAR = Path.of("..", "orchestrator", "target", "turnout.jar").toAbsolutePath();
 
     private OrchestratorProcess() {
     }

@@ -51,7 +51,7 @@ import static org.awaitility.Awaitility.await;
  */
 class ScaleOutIT {
 
-    private static final Path JAR = Path.of("target", "turnout.jar").toAbsolutePath();
+    private static final Path JAR = Path.of("..", "orchestrator", "target", "turnout.jar").toAbsolutePath();
     private static final Pattern SAMPLE = Pattern.compile("^(\\w+)(\\{[^}]*\\})? ([0-9.eE+-]+)$", Pattern.MULTILINE);
 
     @TempDir
