@@ -50,7 +50,6 @@ public final class SimulatedDevice {
     /** Agent version a simulated device reports in its presence. */
     public static final String AGENT_VERSION = "turnout-sim/0.1.0";
     private static final Logger LOG = LoggerFactory.getLogger(SimulatedDevice.class);
-    private static final long SESSION_EXPIRY_SECONDS = 600;
 
     /** Where one app stands, as the daemon persists it. */
     private record AppRecord(String app, String targetVersion, UpdateState state, Reason reason, String message, long sequence,
@@ -111,7 +110,11 @@ public final class SimulatedDevice {
         byte[] will = Presence.newBuilder().setDeviceId(id).setOnline(false).setAgentVersion(AGENT_VERSION)
                 .setPlatform(options.platform()).build().toByteArray();
         this.session = AsyncMqttSession.create(new AsyncMqttSession.Settings(id, enrollment.brokerUrl(), enrollment.mqttUsername(),
-                enrollment.mqttPassword(), false, SESSION_EXPIRY_SECONDS, topics.presence(id), will, true, enrollment.trust()), new Link());
+                // as the daemon connects (MqttLink): a fresh session each time, the retained desired state being all it needs.
+                // Until 2026-12-08 the simulator kept a 10-minute session the daemon has not kept since issue 23: a broker
+                // then held 10,000 persistent sessions that no real fleet gives it, and every "deaf" device seen (connected,
+                // subscribed, hearing nothing) was one of these sessions
+                enrollment.mqttPassword(), true, 0, topics.presence(id), will, true, enrollment.trust()), new Link());
     }
 
     public String id() {
