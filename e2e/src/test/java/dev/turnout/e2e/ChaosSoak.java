@@ -297,12 +297,12 @@ public final class ChaosSoak {
     private void startOrchestrator() throws Exception {
         orchestratorStarts++;
         Path log = data.getParent().resolve("orchestrator-" + orchestratorStarts + ".log");
-        orchestrator = java(List.of("-Xmx512m", "-XX:+UseSerialGC"), TurnoutCli.class.getName(), orchestratorArgs, log);
+        orchestrator = JavaProcesses.start(List.of("-Xmx512m", "-XX:+UseSerialGC"), TurnoutCli.class.getName(), orchestratorArgs, log);
         String health = base() + "/api/v1/health";
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (true) {
             if (!orchestrator.isAlive()) {
-                throw new IllegalStateException("the orchestrator exited (" + orchestrator.exitValue() + "): " + tail(log));
+                throw new IllegalStateException("the orchestrator exited (" + orchestrator.exitValue() + "): " + JavaProcesses.tail(log));
             }
             try {
                 if (http.send(HttpRequest.newBuilder(URI.create(health)).timeout(Duration.ofSeconds(5)).build(),
@@ -313,12 +313,12 @@ public final class ChaosSoak {
                 // not listening yet
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the orchestrator did not answer within 3 min: " + tail(log));
+                throw new IllegalStateException("the orchestrator did not answer within 3 min: " + JavaProcesses.tail(log));
             }
             Thread.sleep(200);
         }
         if (mosquitto == null) {
-            Ports.awaitListening(orchestrator, mqttPort, Duration.ofMinutes(2), () -> tail(log));
+            Ports.awaitListening(orchestrator, mqttPort, Duration.ofMinutes(2), () -> JavaProcesses.tail(log));
         }
     }
 
@@ -362,7 +362,7 @@ public final class ChaosSoak {
 
         void start() throws IOException {
             starts++;
-            process = java(List.of("-Xmx128m", "-XX:+UseSerialGC"), "dev.turnout.edge.app.EdgeMain",
+            process = JavaProcesses.start(List.of("-Xmx128m", "-XX:+UseSerialGC"), "dev.turnout.edge.app.EdgeMain",
                     List.of("--config", config.toString(), "--data", dataDir.toString()), dataDir.resolveSibling(id + "-" + starts + ".log"));
         }
 
@@ -738,27 +738,6 @@ public final class ChaosSoak {
         }
     }
 
-    /** {@code java FLAGS -cp (this JVM's classpath without test classes) MAIN ARGS}, output to {@code log}. */
-    private Process java(List<String> flags, String main, List<String> args, Path log) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(flags);
-        command.add("-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
-        command.add("-Dorg.bouncycastle.pkcs8.v1_info_only=true");
-        List<String> cp = new ArrayList<>();
-        for (String p : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-            if (!p.endsWith("test-classes") && !p.endsWith("test-classes/")) {
-                cp.add(p);
-            }
-        }
-        command.add("-cp");
-        command.add(String.join(java.io.File.pathSeparator, cp));
-        command.add(main);
-        command.addAll(args);
-        Files.createDirectories(log.toAbsolutePath().getParent());
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-    }
-
     /** Live heap of the orchestrator: {@code jcmd PID GC.class_histogram} runs a full GC first and totals what is left. */
     private long liveHeap() throws IOException, InterruptedException {
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
@@ -807,15 +786,6 @@ public final class ChaosSoak {
     private static void shuffle(List<Fault> bag, SplittableRandom draw) {
         for (int i = bag.size() - 1; i > 0; i--) {
             Collections.swap(bag, i, draw.nextInt(i + 1));
-        }
-    }
-
-    private static String tail(Path log) {
-        try {
-            List<String> all = Files.readAllLines(log);
-            return "\n  " + String.join("\n  ", all.subList(Math.max(0, all.size() - 30), all.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
         }
     }
 

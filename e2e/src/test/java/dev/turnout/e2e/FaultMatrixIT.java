@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.turnout.edge.app.EdgeConfig;
 import dev.turnout.edge.app.EdgeDaemon;
-import dev.turnout.orchestrator.app.ServerOptions;
-import dev.turnout.orchestrator.app.TurnoutServer;
 import dev.turnout.proto.AppDesired;
 import dev.turnout.proto.DesiredState;
 import dev.turnout.proto.Phase;
@@ -51,7 +49,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Issue 20's network and broker faults, made from the outside while a rollout runs: a site's Mosquitto (with
- * persistence, as RecordTruthIT), the orchestrator, and two real edge daemons on this machine's Docker, each
+ * persistence, as RecordTruthIT), the orchestrator (its own process, so that rows 3 and 4 can kill it with SIGKILL),
+ * and two real edge daemons on this machine's Docker, each
  * reaching the broker and the orchestrator's HTTP through its own {@link FaultProxy}s on loopback. One set-up
  * (one broker, one orchestrator, every release built once), then one rollout per row, each a new version, in
  * order. Each row ends with the issue's bar: every device runs exactly one container of the app, of the
@@ -82,7 +81,7 @@ class FaultMatrixIT {
     /** The retry settings the daemons run with. */
     private EdgeConfig.RetryTimes retryTimes = EdgeConfig.RetryTimes.DEFAULTS;
     private final List<String> versions = List.of("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "1.6.0", "1.7.0", "1.8.0",
-            "1.9.0");
+            "1.9.0", "1.10.0", "1.11.0");
     /**
      * How much the long-partition rows compress time: every timer that acts while a device is cut off (the daemon's
      * reconnect and download back-offs, its download retry window, the orchestrator's device timeout, the wave's soak)
@@ -96,7 +95,8 @@ class FaultMatrixIT {
     private final Topics topics = Topics.defaults();
     private final List<MqttRecorder<Object>> monitors = new CopyOnWriteArrayList<>();
     private Mosquitto mosquitto;
-    private TurnoutServer server;
+    /** The orchestrator, its own process: rows 3 and 4 kill it with SIGKILL. */
+    private CentralOrchestrator server;
     private final Operator operator = Operator.onServerHost(() -> work.resolve("server"), () -> server == null ? null : server.url());
 
     /** A device: its daemon, and the links its MQTT and HTTP traffic take. */
@@ -124,9 +124,8 @@ class FaultMatrixIT {
         Files.setPosixFilePermissions(brokerDir, PosixFilePermissions.fromString("rwxrwxrwx"));
         mosquitto = Mosquitto.start(brokerDir, port -> Mosquitto.listener(port) + "allow_anonymous true\npersistence true\n"
                 + "persistence_location " + brokerDir + "/\nautosave_interval 1\n");
-        server = TurnoutServer.start(new ServerOptions(work.resolve("server"), Ports.free(), 0, "127.0.0.1", mosquitto.url(),
-                "127.0.0.1", Topics.DEFAULT_PREFIX));
-        toClose.add(() -> server.close());
+        server = CentralOrchestrator.start(work.resolve("server"), Ports.free(), List.of("--broker-url", mosquitto.url()));
+        toClose.add(server::close);
         watchBroker();
 
         Path spec = work.resolve("web.yaml");
@@ -391,6 +390,45 @@ class FaultMatrixIT {
      * Starts each device's daemon again, on its data directory, with {@code times} (unless they run with them already);
      * waits until both are online.
      */
+    /**
+     * Row 3: the orchestrator is killed with SIGKILL while the canary switches, and started again. The daemons go on
+     * without it: the canary finishes its switch and reports into the orchestrator's session, which the broker keeps.
+     */
+    @Test
+    @Order(10)
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void orchestratorKilledMidWave() throws Exception {
+        restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS);
+        String id = deploy("1.10.0", "--waves", "1,100%");
+        awaitReport("1.10.0", UpdateState.APPLYING);
+        server.kill();
+        assertThat(deviceIds).as("devices that had not reported 1.10.0 ACTIVE when the orchestrator died")
+                .anyMatch(d -> reports(d, "1.10.0").stream().noneMatch(e -> e.getState() == UpdateState.ACTIVE));
+        server.startAgain();
+        assertTheBar(id, "1.10.0");
+    }
+
+    /**
+     * Row 4 with real daemons: the central host loses power while the canary switches. The orchestrator and Mosquitto are
+     * killed with SIGKILL at once, then both start again (Mosquitto with what its persistence file held).
+     */
+    @Test
+    @Order(11)
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void orchestratorAndBrokerKilledAtOnceMidWave() throws Exception {
+        restartDaemonsWith(EdgeConfig.RetryTimes.DEFAULTS);
+        String id = deploy("1.11.0", "--waves", "1,100%");
+        awaitReport("1.11.0", UpdateState.APPLYING);
+        ProcessHandle broker = ProcessHandle.of(mosquitto.pid()).orElseThrow();
+        broker.destroyForcibly();
+        server.kill();
+        broker.onExit().get(10, TimeUnit.SECONDS);
+        mosquitto.restart();
+        watchBroker();
+        server.startAgain();
+        assertTheBar(id, "1.11.0");
+    }
+
     private void restartDaemonsWith(EdgeConfig.RetryTimes times) throws Exception {
         if (times.equals(retryTimes)) {
             return;
