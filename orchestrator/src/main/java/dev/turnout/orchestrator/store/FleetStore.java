@@ -22,8 +22,8 @@ public interface FleetStore extends RolloutStore, DeviceRegistry, ReleaseCatalog
         OperatorStore, RolloutLeases, WebhookStore, InstallTokenStore, AutoCloseable {
 
     /**
-     * The last write the store refused for a reason that passes (its disk full, an I/O error), with since when, while no
-     * write has succeeded since: what {@code GET /api/v1/health} reports. Empty when writes succeed.
+     * Why the store refuses writes (its disk full, an I/O error), in words fit for a public health check, and since
+     * when, while no write has succeeded since: what {@code GET /api/v1/health} reports. Empty when writes succeed.
      */
     default java.util.Optional<String> writesRefused() {
         return java.util.Optional.empty();

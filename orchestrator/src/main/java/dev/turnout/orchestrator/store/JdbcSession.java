@@ -300,8 +300,9 @@ final class JdbcSession implements AutoCloseable {
     }
 
     /**
-     * The last write the store refused for a reason that passes ({@link StoreException#passing()}: its disk full, say),
-     * with when, while no write succeeded since; empty when the last write succeeded.
+     * Why the store refuses writes, in words fit for anyone who asks (no path, no SQL: the orchestrator's log has the
+     * error), and since when, while no write succeeded since the last one it refused for a reason that passes
+     * ({@link StoreException#passing()}); empty when the last write succeeded.
      */
     Optional<String> writesRefused() {
         return Optional.ofNullable(refusal);
@@ -309,7 +310,10 @@ final class JdbcSession implements AutoCloseable {
 
     private void noteRefusal(StoreException e) {
         if (StoreException.passing(e) && refusal == null) {
-            refusal = e.getMessage() + " (since " + java.time.Instant.now() + ")";
+            String message = String.valueOf(e.getMessage());
+            String why = message.contains("SQLITE_FULL") || message.contains("No space left") || message.contains("(the disk holding ")
+                    ? "its disk is full" : "a write failed (the orchestrator's log says why)";
+            refusal = why + ", since " + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         }
     }
 
