@@ -87,10 +87,10 @@ final class ArtifactRoutes {
                     exchange.ok(ctx, ingested.created() ? 201 : 200, JsonViews.upload(ingested.artifacts()));
                 })
                 .onFailure(e -> {
-                    if (incoming[0] != null) {
-                        vertx.fileSystem().delete(incoming[0].toString()).onFailure(ignored -> { });
-                    }
-                    exchange.fail(ctx, e);
+                    // the answer comes once the partial file is gone: "nothing was saved" is true when the caller reads it
+                    io.vertx.core.Future<Void> removed = incoming[0] == null ? io.vertx.core.Future.succeededFuture()
+                            : vertx.fileSystem().delete(incoming[0].toString()).recover(ignored -> io.vertx.core.Future.succeededFuture());
+                    removed.onComplete(done -> exchange.fail(ctx, e));
                 });
     }
 
