@@ -146,25 +146,13 @@ final class ApiExchange {
         } else if (e instanceof ForbiddenException || e instanceof dev.turnout.orchestrator.domain.NotPermittedException) {
             LOG.info("refused {} {}: {}", ctx.request().method(), ctx.request().path(), e.getMessage());
             error(ctx, 403, e.getMessage());
-        } else if (diskFull(e)) {
+        } else if (dev.turnout.orchestrator.store.StoreException.diskFull(e)) {
             LOG.error("{} {} refused: the disk is full", ctx.request().method(), ctx.request().path(), e);
             error(ctx, 500, "the orchestrator's disk is full: nothing was saved; free space on it and try again (" + e.getMessage() + ")");
         } else {
             LOG.error("{} {} failed", ctx.request().method(), ctx.request().path(), e);
             error(ctx, 500, "internal error: " + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
-    }
-
-    /** A write the store (SQLite's SQLITE_FULL) or the file system (ENOSPC) refused for want of space. */
-    static boolean diskFull(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            String message = t.getMessage();
-            if (message != null && (message.contains("SQLITE_FULL") || message.contains("No space left on device")
-                    || message.contains("(the disk holding "))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     void error(RoutingContext ctx, int status, String message) {

@@ -310,9 +310,7 @@ final class JdbcSession implements AutoCloseable {
 
     private void noteRefusal(StoreException e) {
         if (StoreException.passing(e) && refusal == null) {
-            String message = String.valueOf(e.getMessage());
-            String why = message.contains("SQLITE_FULL") || message.contains("No space left") || message.contains("(the disk holding ")
-                    ? "its disk is full" : "a write failed (the orchestrator's log says why)";
+            String why = StoreException.diskFull(e) ? "its disk is full" : "a write failed (the orchestrator's log says why)";
             refusal = why + ", since " + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         }
     }

@@ -37,6 +37,21 @@ public final class StoreException extends RuntimeException {
         return false;
     }
 
+    /**
+     * True if {@code e} or one of its causes is a write the store (SQLite's SQLITE_FULL, or its errors saying the disk
+     * holding it is full) or the file system (ENOSPC) refused for want of space.
+     */
+    public static boolean diskFull(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String message = t.getMessage();
+            if (message != null && (message.contains("SQLITE_FULL") || message.contains("No space left on device")
+                    || message.contains("(the disk holding "))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** True if the store's refusal {@code e} passes (see {@link #passing()}). */
     static boolean passes(SQLException e) {
         String state = e.getSQLState();
